@@ -1,0 +1,128 @@
+"""The ``sbems`` command: ``demo | db | site | sim | services``.
+
+Entry points build settings (fail fast with one line naming the variable) and connections; nothing
+else in the package does so at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sbems.config import Settings, SettingsError, load_settings
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.runtime import resolve_database_url
+    from sbems.storage import db
+
+    url = resolve_database_url(settings)
+    if args.action == "upgrade":
+        db.upgrade(url)
+        print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
+    else:
+        print(db.current_revision(url) or "empty (no migrations applied)")
+    return 0
+
+
+def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.domain.site import dump_site_yaml, read_site_file
+    from sbems.runtime import resolve_database_url
+    from sbems.storage import db, entities
+
+    url = resolve_database_url(settings)
+    if args.action == "import":
+        site = read_site_file(args.file)
+        with db.connect(url) as conn:
+            counts = entities.upsert_site(conn, site=site)
+        print(f"imported {args.file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        return 0
+    with db.connect(url) as conn:
+        text = dump_site_yaml(entities.read_site(conn))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.demo import run_demo
+
+    return run_demo(settings, site_file=Path(args.site), duration_s=args.duration)
+
+
+def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.sim.runner import main as sim_main
+
+    return sim_main(args.sim_args) or 0
+
+
+def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.runtime import embedded_postgres
+
+    instance = embedded_postgres(settings)
+    instance.stop()
+    print(f"stopped embedded PostgreSQL in {instance.data_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sbems", description="Smart Building Energy Management System")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the whole system on embedded defaults")
+    demo.add_argument("--site", default="examples/site.yaml")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.set_defaults(func=_cmd_demo)
+
+    dbp = sub.add_parser("db", help="database schema")
+    dbp.add_argument("action", choices=["upgrade", "current"])
+    dbp.set_defaults(func=_cmd_db)
+
+    site = sub.add_parser("site", help="import/export the site description")
+    site_sub = site.add_subparsers(dest="action", required=True)
+    imp = site_sub.add_parser("import")
+    imp.add_argument("file")
+    exp = site_sub.add_parser("export")
+    exp.add_argument("-o", "--output")
+    site.set_defaults(func=_cmd_site)
+
+    sim = sub.add_parser("sim", help="run the virtual building (see `sbems sim --help`)", add_help=False)
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(func=_cmd_sim)
+
+    services = sub.add_parser("services", help="stop the embedded services")
+    services.add_argument("action", choices=["stop"])
+    services.set_defaults(func=_cmd_services)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+        return args.func(args, settings)
+    except SettingsError as exc:
+        print(f"sbems: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the CLI's last line of defence: one clear line, non-zero exit
+        from sbems.domain.site import SiteFileError
+        from sbems.storage.db import StorageError
+
+        if isinstance(exc, SiteFileError | StorageError):
+            print(f"sbems: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Typed settings from ``SBEMS_*`` environment variables (and an optional ``.env``).
+
+Settings are built only by entry points (CLI, flows' entry, panel) via :func:`load_settings`;
+nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/sbems"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """All runtime configuration; every field maps to ``SBEMS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SBEMS_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset = try 127.0.0.1:5432, else start an embedded server"
+    )
+    mqtt_url: str | None = Field(default=None, description="mqtt://host:port or mqtts://host:port")
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ca_file: Path | None = None
+    prefect_api_url: str | None = None
+    site_file: Path = Path("examples/site.yaml")
+    timezone: str = "UTC"
+    data_dir: Path = Path(".sbems")
+    thermostat_api_key: SecretStr = SecretStr("sbems-demo-key")
+    bacnet_local_address: str = "127.0.0.1/8"
+    bacnet_local_port: int = Field(default=47809, ge=1, le=65535)
+    bacnet_write_priority: int = Field(default=10, ge=1, le=16)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("bacnet_write_priority")
+    @classmethod
+    def _check_priority(cls, value: int) -> int:
+        if value in (1, 2, 8, 16):
+            raise ValueError("priorities 1, 2 (life safety), 8 (manual operator) and 16 (schedule) are reserved")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; a bad value raises :class:`SettingsError` naming the variable in one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(f"SBEMS_{field.upper()}: {first['msg'].removeprefix('Value error, ')}") from exc

