@@ -1,0 +1,102 @@
+"""Shared fixtures: real PostgreSQL and a real MQTT broker on loopback.
+
+PostgreSQL: SBEMS_TEST_DATABASE_URL, else SBEMS_DATABASE_URL, else 127.0.0.1:5432 when it answers, else a
+private embedded server for this test session. Each test that asks for ``db_url`` gets its own database,
+cloned from a template migrated once per session.
+MQTT: SBEMS_MQTT_URL, else 127.0.0.1:1883 when it answers, else a private broker for this session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sbems.embedded import MqttBroker, PostgresInstance, free_port, port_open
+from sbems.storage import db
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_SITE = REPO / "examples" / "site.yaml"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("SBEMS_TEST_DATABASE_URL") or os.environ.get("SBEMS_DATABASE_URL")
+    if url:
+        yield db.with_database(url, "postgres")
+        return
+    if port_open("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+        return
+    instance = PostgresInstance(tmp_path_factory.mktemp("pg") / "data", free_port()).start()
+    try:
+        yield instance.url
+    finally:
+        instance.destroy()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    name = f"sbems_tpl_{uuid.uuid4().hex[:10]}"
+    url = db.with_database(pg_server_url, name)
+    db.upgrade(url)
+    yield name
+    _drop(pg_server_url, name)
+
+
+def _drop(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for this test."""
+    name = f"sbems_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                       sql.Identifier(template_db)))
+    yield db.with_database(pg_server_url, name)
+    _drop(pg_server_url, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A database name that does not exist yet (for migration tests)."""
+    name = f"sbems_e_{uuid.uuid4().hex[:10]}"
+    yield db.with_database(pg_server_url, name)
+    _drop(pg_server_url, name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("SBEMS_MQTT_URL")
+    if url:
+        yield url
+        return
+    if port_open("127.0.0.1", 1883):
+        yield "mqtt://127.0.0.1:1883"
+        return
+    broker = MqttBroker(tmp_path_factory.mktemp("mqtt"), free_port()).start()
+    try:
+        yield broker.url
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def example_site():
+    from sbems.domain.site import read_site_file
+
+    return read_site_file(EXAMPLE_SITE)
