@@ -1,0 +1,61 @@
+"""Control commands (seed control_commands) and the audit log: every write to equipment is recorded
+with who/why, its lifetime, and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+COMMAND_STATUSES = ("pending", "sent", "confirmed", "failed", "rejected", "released", "overridden")
+
+
+def insert_command(conn: psycopg.Connection, *, command_type: str, command_data: dict[str, Any], source: str,
+                   status: str = "pending", user_id: UUID | None = None, building_id: UUID | None = None,
+                   zone_id: UUID | None = None, hvac_unit_id: UUID | None = None,
+                   thermostat_id: UUID | None = None, priority: int | None = None, lifetime_s: int | None = None,
+                   expires_at: datetime | None = None, error_message: str | None = None) -> UUID:
+    row = conn.execute(
+        "INSERT INTO control_commands (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, "
+        "command_data, source, status, priority, lifetime_s, expires_at, error_message) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, Jsonb(command_data), source,
+         status, priority, lifetime_s, expires_at, error_message)).fetchone()
+    return row[0]
+
+
+def update_command_status(conn: psycopg.Connection, *, command_id: UUID, status: str,
+                          error_message: str | None = None, read_back: Any = None,
+                          at: datetime | None = None) -> bool:
+    """Move a command to ``status`` (sent/confirmed/failed/released/overridden); False if unknown id."""
+    if status not in COMMAND_STATUSES:
+        raise ValueError(f"unknown command status {status!r}")
+    stamp_column = {"sent": "sent_at", "confirmed": "confirmed_at", "released": "released_at"}.get(status)
+    stamp = f", {stamp_column} = coalesce(%(at)s, now())" if stamp_column else ""
+    cursor = conn.execute(
+        f"UPDATE control_commands SET status = %(status)s, error_message = coalesce(%(error)s, error_message), "
+        f"command_data = command_data || %(extra)s{stamp} WHERE id = %(id)s",
+        {"status": status, "error": error_message, "id": command_id, "at": at,
+         "extra": Jsonb({"read_back": read_back} if read_back is not None else {})})
+    return cursor.rowcount == 1
+
+
+def read_command(conn: psycopg.Connection, *, command_id: UUID) -> dict | None:
+    cursor = conn.execute("SELECT * FROM control_commands WHERE id = %s", (command_id,))
+    row = cursor.fetchone()
+    return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
+
+
+def insert_audit(conn: psycopg.Connection, *, actor: str, action: str, resource: str, resource_id: str | None,
+                 result: str, changes: dict[str, Any] | None = None, user_id: UUID | None = None,
+                 source: str | None = None, error_message: str | None = None,
+                 ip_address: str | None = None, user_agent: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO audit_log (user_id, actor, action, resource, resource_id, changes, source, ip_address, "
+        "user_agent, result, error_message) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (user_id, actor, action, resource, resource_id, Jsonb(changes or {}), source, ip_address, user_agent,
+         result, error_message)).fetchone()
+    return row[0]
