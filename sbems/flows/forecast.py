@@ -1,0 +1,90 @@
+"""Forecast flows: ``forecast`` (every 15 min) and ``retrain`` (daily), both runnable ad hoc."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from sbems.tasks import forecast as t
+
+
+def _database_url(database_url: str | None) -> str:
+    if database_url:
+        return database_url
+    from sbems.config import load_settings
+    from sbems.runtime import resolve_database_url
+
+    return resolve_database_url(load_settings(), start_embedded=False)
+
+
+@flow(name="retrain", log_prints=True)
+def retrain(building_id: str = "hq", days: int = 60, freq: str = "h", database_url: str | None = None,
+            now_utc: datetime | None = None) -> dict[str, str]:
+    """Select and fit a forecaster per target (model selection once per target class), store them."""
+    url = _database_url(database_url)
+    site = t.read_site_from_db(url)
+    building = site.building(building_id)
+    history = t.read_history(url, building, now_utc or datetime.now(UTC), days, freq)
+    outcome: dict[str, str] = {}
+    winners: dict[str, tuple[str, ...]] = {}
+    rows = []
+    for series in history:
+        model = t.fit_model(site, building, series, freq, winners.get(series.target))
+        label = f"{series.target}/{series.zone or building_id}"
+        if isinstance(model, str):
+            outcome[label] = f"refused: {model}"
+            continue
+        winners.setdefault(series.target, (model.name,))
+        outcome[label] = t.store_model(url, building, series, model)
+        rows.append(f"| {label} | {model.name} | {t.backtest_cvrmse_pct(model):.1f} | {outcome[label]} |")
+    create_markdown_artifact(
+        key=f"retrain-{building_id}", description="Selected forecasters",
+        markdown="| target | model | backtest CV(RMSE) % | version |\n|---|---|---|---|\n" + "\n".join(rows)
+        + "".join(f"\n\n{k}: {v}" for k, v in outcome.items() if v.startswith("refused")))
+    return outcome
+
+
+@flow(name="forecast", log_prints=True)
+def forecast(building_id: str = "hq", horizon_h: int = 24, freq: str = "h", days: int = 21,
+             database_url: str | None = None, now_utc: datetime | None = None) -> dict[str, dict]:
+    """Predict every target ``horizon_h`` ahead with the active models, track accuracy, retrain on drift."""
+    url = _database_url(database_url)
+    issued_at = now_utc or datetime.now(UTC)
+    site = t.read_site_from_db(url)
+    building = site.building(building_id)
+    history = t.read_history(url, building, issued_at, days, freq)
+    steps = horizon_h * (3600 // t.FREQ_SECONDS[freq])
+    report: dict[str, dict] = {}
+    for series in history:
+        label = f"{series.target}/{series.zone or building_id}"
+        accuracy = t.track_accuracy(url, building, series)
+        model = t.load_model(url, building, series)
+        retrained = False
+        if model is not None and t.drifted(accuracy.get("overall", {}).get("cvrmse_pct"),
+                                           t.backtest_cvrmse_pct(model)):
+            model, retrained = None, True
+        if model is None:
+            model = t.fit_model(site, building, series, freq)
+            if isinstance(model, str):
+                report[label] = {"status": "refused", "reason": model}
+                continue
+            t.store_model(url, building, series, model)
+        predictions = t.predict_target(site, building, series, model, steps)
+        written = t.write_forecast(url, building, series, predictions, issued_at)
+        report[label] = {"status": "ok", "model_version": model.version, "written": written,
+                         "retrained_on_drift": retrained, "accuracy": accuracy.get("overall")}
+    lines = [f"| {k} | {v['status']} | {v.get('model_version', v.get('reason', ''))} | "
+             f"{_fmt(v.get('accuracy'))} |" for k, v in report.items()]
+    create_markdown_artifact(
+        key=f"forecast-{building_id}", description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC",
+        markdown="| target | status | model / reason | recent CV(RMSE) % / NMBE % / MAE |\n|---|---|---|---|\n"
+        + "\n".join(lines))
+    return report
+
+
+def _fmt(accuracy: dict | None) -> str:
+    if not accuracy:
+        return "no actuals yet"
+    return f"{accuracy['cvrmse_pct']:.1f} / {accuracy['nmbe_pct']:.1f} / {accuracy['mae']:.2f}"
