@@ -61,6 +61,36 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return sim_main(args.sim_args) or 0
 
 
+def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import os
+
+    from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
+
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    if args.action == "list":
+        built = set(available_flows())
+        for name, schedule in SCHEDULES.items():
+            state = "" if name in built else "  (not built yet)"
+            print(f"{name:10s} every {schedule.interval}  {schedule.description}{state}")
+        return 0
+    if args.action == "serve":
+        serve_all(args.building, args.only or None)
+        return 0
+    if not args.name:
+        print("sbems flows run: name a flow (sbems flows list)", file=sys.stderr)
+        return 2
+    try:
+        flow_obj = load_flow(args.name)
+    except (ImportError, AttributeError, KeyError):
+        print(f"sbems: flow {args.name!r} is not available (sbems flows list)", file=sys.stderr)
+        return 2
+    result = flow_obj(building_id=args.building[0])
+    print(json.dumps(result, default=str, indent=2))
+    return 0
+
+
 def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
     from sbems.runtime import embedded_postgres
 
@@ -96,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     sim.set_defaults(func=_cmd_sim)
 
+    flows = sub.add_parser("flows", help="list, run ad hoc, or serve the Prefect flows on their schedules")
+    flows.add_argument("action", choices=["list", "run", "serve"])
+    flows.add_argument("name", nargs="?", help="flow to run (with `run`)")
+    flows.add_argument("--building", action="append", default=None, help="building id (repeatable)")
+    flows.add_argument("--only", action="append", help="with `serve`: only these flows")
+    flows.set_defaults(func=_cmd_flows)
+
     services = sub.add_parser("services", help="stop the embedded services")
     services.add_argument("action", choices=["stop"])
     services.set_defaults(func=_cmd_services)
@@ -104,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "building", "unset") is None:
+        args.building = ["hq"]
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:

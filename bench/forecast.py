@@ -1,0 +1,350 @@
+"""Day-ahead forecasting benchmark (issue 6).
+
+On >= 60 days of virtual-building history (``sbems.sim.plant.simulate_history`` on
+``examples/site.yaml``; a clearly-labelled synthetic generator if the plant cannot be imported):
+
+1. per target class (building load kW, zone temperature C, zone occupancy count), select a model by
+   rolling-origin backtest on the history *before* the evaluation window;
+2. evaluate the selected model and previous-day persistence on the same day-ahead folds over the
+   last ``EVAL_DAYS`` days (hourly, horizon 1-24 h, refit every day, exogenous inputs = the
+   virtual building's own weather and occupancy schedule, i.e. a perfect weather forecast);
+3. time fit + predict for 100 zone-temperature series with the class's selected model (no per-zone
+   selection);
+4. look for a real load series shipped inside installed packages and say what was found.
+
+Ends with one JSON line of the figures named in the issue.
+
+Run: ``.venv/bin/python bench/forecast.py [--days 60] [--seed 0]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import inspect
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sbems.forecasting import backtest, fit, predict
+from sbems.forecasting.metrics import cvrmse_pct, mae, nmbe_pct
+
+EVAL_DAYS = 14
+SELECTION_FOLDS = 7
+FREQ = "h"
+START_UTC = dt.datetime(2026, 6, 1, 4, tzinfo=dt.UTC)  # local midnight in New York (EDT)
+SITE_FILE = Path(__file__).resolve().parents[1] / "examples" / "site.yaml"
+N_TIMED_ZONES = 100
+EXOG = ["outdoor_temp_c", "ghi_w_m2", "occupied"]
+
+
+@dataclass
+class History:
+    """Hourly history of one building: ``building`` frame and one frame per zone."""
+
+    source: str
+    building: pd.DataFrame  # load_kw, outdoor_temp_c, ghi_w_m2, occupied
+    zones: dict[str, pd.DataFrame]  # zone_id -> zone_temp_c, zone_occupancy_count
+    tz: str
+    holidays_local: tuple[dt.date, ...]
+
+
+# ----------------------------------------------------------------------------- history
+def load_history(days: int, seed: int) -> History:
+    """Virtual-building history if the plant is importable and runs; else the synthetic fallback."""
+    try:
+        return _plant_history(days, seed)
+    except (ImportError, AttributeError, TypeError, FileNotFoundError) as exc:
+        print(f"[history] virtual-building plant unavailable ({type(exc).__name__}: {exc}); using the fallback")
+        return synthetic_history(days, seed)
+
+
+def _load_site():
+    """``sbems.site.load_site`` if it exists, else ``sbems.domain.site.read_site_file``."""
+    if importlib.util.find_spec("sbems.site") is not None:
+        from sbems.site import load_site
+
+        return load_site(str(SITE_FILE))
+    from sbems.domain.site import read_site_file
+
+    return read_site_file(SITE_FILE)
+
+
+def _plant_history(days: int, seed: int) -> History:
+    from sbems.domain.schedule import occupied_mask
+    from sbems.sim.plant import simulate_history
+
+    site = _load_site()
+    building = site.buildings[0]
+    if "building_id" in inspect.signature(simulate_history).parameters:
+        building_df, zones_df = simulate_history(site, building.id, START_UTC, days, step_s=900, seed=seed)
+    else:
+        building_df, zones_df = simulate_history(site, START_UTC, days, step_s=900, seed=seed)
+    hourly = _hourly(building_df)
+    schedule_ids = {z.schedule for z in building.zones}
+    main_schedule = site.schedule(sorted(schedule_ids)[0])
+    hourly["occupied"] = occupied_mask(main_schedule, hourly.index, building.timezone)
+    holidays = tuple(sorted({d for s in site.schedules for d in s.holidays}))
+    zones = {}
+    for zone_id, frame in zones_df.groupby(level="zone_id"):
+        z = _hourly(frame.droplevel("zone_id")[["zone_temp_c", "occupancy_count"]].astype(float))
+        zones[str(zone_id)] = z.rename(columns={"occupancy_count": "zone_occupancy_count"})
+    source = (f"virtual building: sbems.sim.plant.simulate_history on {SITE_FILE.name}, building "
+              f"'{building.id}', {len(zones)} zones, 15-min steps averaged to hourly, seed {seed}")
+    return History(source, hourly[["load_kw", "outdoor_temp_c", "ghi_w_m2", "occupied"]], zones,
+                   building.timezone, holidays)
+
+
+def _hourly(frame: pd.DataFrame) -> pd.DataFrame:
+    """15-min step values (stamped at the end of each step) to hour-beginning hourly means."""
+    out = frame.resample("h", closed="right", label="left").mean()
+    counts = frame.iloc[:, 0].resample("h", closed="right", label="left").count()
+    return out[counts == counts.max()]  # drop partial hours at the edges
+
+
+def synthetic_history(days: int, seed: int, n_zones: int = 6) -> History:
+    """SYNTHETIC FALLBACK (not the virtual building): load and zones from simple formulas.
+
+    Outdoor temperature = daily means (AR(1)) + a diurnal sine; irradiance = a clipped sine with
+    daily cloudiness; occupancy schedule weekdays 07-19 local; load = base + lighting/plugs when
+    occupied + cooling proportional to (T - 18 C) and irradiance when occupied + noise; zone
+    temperatures hold 23 C when occupied and drift toward outdoor + solar when not; occupancy
+    counts are Poisson around a profile.
+    """
+    rng = np.random.default_rng(seed)
+    tz = "America/New_York"
+    idx = pd.date_range(START_UTC, periods=days * 24, freq="h")
+    local = idx.tz_convert(tz)
+    hod = local.hour.to_numpy().astype(float)
+    weekday = local.dayofweek.to_numpy() < 5
+    occupied = weekday & (hod >= 7) & (hod < 19)
+    day = np.arange(len(idx)) // 24
+    daily = np.empty(days + 1)
+    daily[0] = 25.0
+    for d in range(1, days + 1):
+        daily[d] = 25.0 + 0.7 * (daily[d - 1] - 25.0) + rng.normal(0, 1.8)
+    outdoor = daily[day] + 5.0 * np.sin(2 * np.pi * (hod - 9) / 24)
+    clouds = np.clip(rng.normal(0.8, 0.2, days + 1), 0.2, 1.0)[day]
+    ghi = np.clip(np.sin(np.pi * (hod - 6) / 14), 0, None) * 900 * clouds
+    load = (30 + occupied * (45 + 2.8 * np.maximum(outdoor - 18, 0) + 0.02 * ghi)
+            + (~occupied) * 0.8 * np.maximum(outdoor - 26, 0) + rng.normal(0, 2.5, len(idx)))
+    building = pd.DataFrame({"load_kw": load, "outdoor_temp_c": outdoor, "ghi_w_m2": ghi,
+                             "occupied": occupied}, index=idx)
+    zones = {}
+    for z in range(n_zones):
+        gain = rng.uniform(0.6, 1.2)
+        floating = np.minimum(28.0, 22 + 0.25 * (outdoor - 20) + gain * ghi / 400)
+        temp = np.where(occupied, 23.0, floating) + rng.normal(0, 0.3, len(idx))
+        profile = np.where(occupied, rng.uniform(20, 50) * np.interp(hod, [7, 9, 12, 13, 17, 19],
+                                                                      [0.5, 0.9, 0.6, 0.9, 0.8, 0.3]), 0.0)
+        zones[f"z{z + 1}"] = pd.DataFrame({"zone_temp_c": temp, "zone_occupancy_count": rng.poisson(profile)},
+                                          index=idx).astype(float)
+    return History("SYNTHETIC FALLBACK generator in bench/forecast.py (not the virtual building)",
+                   building, zones, tz, ())
+
+
+# ----------------------------------------------------------------------------- real data search
+def find_packaged_load_series() -> list[str]:
+    """What electricity-related data ships inside installed packages (checked on disk, this run)."""
+    notes = []
+    try:
+        import sktime
+
+        data = Path(sktime.__file__).parent / "datasets" / "data"
+        if (data / "ItalyPowerDemand").is_dir():
+            notes.append("sktime ItalyPowerDemand: real Italian demand, but a UCR classification set of "
+                         "24-h profiles, each z-normalised, no timestamps, days shuffled -> no kW series, "
+                         "CV(RMSE)/NMBE undefined (mean ~ 0); not usable")
+        if (data / "solar" / "solar.csv").is_file():
+            n = sum(1 for _ in open(data / "solar" / "solar.csv")) - 1
+            notes.append(f"sktime solar.csv: {n} half-hourly points of normalised GB solar generation "
+                         "(~6 days, generation not load); not usable")
+        for name in ("ACSF1", "PLAID"):
+            if (data / name).is_dir():
+                notes.append(f"sktime {name}: appliance power signatures for classification; not a load series")
+    except ImportError:
+        pass
+    try:
+        import statsmodels
+
+        if (Path(statsmodels.__file__).parent / "datasets" / "elec_equip").is_dir():
+            notes.append("statsmodels elec_equip: monthly euro-area electrical-equipment orders index; not a load")
+    except ImportError:
+        pass
+    try:
+        import pvlib
+
+        if (Path(pvlib.__file__).parent / "data" / "723170TYA.CSV").is_file():
+            notes.append("pvlib 723170TYA.CSV: real TMY3 weather (Greensboro NC), no load; it drives the plant")
+    except ImportError:
+        pass
+    return notes
+
+
+# ----------------------------------------------------------------------------- evaluation
+@dataclass
+class TargetResult:
+    target: str
+    selected: str
+    model: dict[str, float]
+    persistence: dict[str, float]
+    selection_table: pd.DataFrame
+    series: int
+    seconds: float
+
+
+def _pooled(backtests, name: str) -> dict[str, float]:
+    actual = np.concatenate([b.backtests[name].actuals.ravel() for b in backtests])
+    predicted = actual - np.concatenate([b.backtests[name].residuals.ravel() for b in backtests])
+    return {"cvrmse_pct": cvrmse_pct(actual, predicted), "nmbe_pct": nmbe_pct(actual, predicted),
+            "mae": mae(actual, predicted)}
+
+
+def evaluate_target(target: str, series: dict[str, tuple[pd.Series, pd.DataFrame]], select_on: str,
+                    history: History) -> TargetResult:
+    """Select on ``select_on`` before the evaluation window; evaluate on every series' last EVAL_DAYS."""
+    started = time.perf_counter()
+    kw = {"freq": FREQ, "target": target, "tz": history.tz, "holidays_local": history.holidays_local}
+    y_sel, X_sel = series[select_on]
+    cut = len(y_sel) - EVAL_DAYS * 24
+    selection = backtest(y_sel.iloc[:cut], X_sel.iloc[:cut], n_folds=SELECTION_FOLDS, **kw)
+    chosen = selection.selected
+    candidates = [chosen] if chosen == "naive_prev_day" else [chosen, "naive_prev_day"]
+    results = [backtest(y, X, candidates=candidates, n_folds=EVAL_DAYS, **kw) for y, X in series.values()]
+    return TargetResult(target, chosen, _pooled(results, chosen), _pooled(results, "naive_prev_day"),
+                        selection.metrics, len(series), time.perf_counter() - started)
+
+
+def zone_series(history: History, column: str) -> dict[str, tuple[pd.Series, pd.DataFrame]]:
+    X = history.building[EXOG]
+    return {zone_id: (frame[column], X) for zone_id, frame in history.zones.items()}
+
+
+def time_zone_fleet(history: History, model_name: str, n_zones: int, seed: int) -> tuple[float, str]:
+    """Fit (single candidate, 2 backtest folds for the intervals) + predict 24 h for n_zones zone-temperature
+    series. More zones than the building has come from extra seeded runs of the same source."""
+    fleet: list[tuple[pd.Series, pd.DataFrame]] = []
+    runs = 0
+    extra_seed = seed
+    loader = synthetic_history if history.source.startswith("SYNTHETIC") else _plant_history
+    while len(fleet) < n_zones:
+        h = history if runs == 0 else loader(len(history.building) // 24, extra_seed)
+        fleet += [(f["zone_temp_c"], h.building[EXOG]) for f in h.zones.values()]
+        runs += 1
+        extra_seed += 1
+    fleet = fleet[:n_zones]
+    kw = {"freq": FREQ, "target": "zone_temp_c", "tz": history.tz, "holidays_local": history.holidays_local}
+    started = time.perf_counter()
+    for y, X in fleet:
+        y_train, X_train = y.iloc[:-24], X.loc[: y.index[-25]]
+        model = fit(y_train, X_train, candidates=[model_name], n_folds=2, **kw)
+        predict(model, 24, X.loc[y.index[-24:]])
+    return time.perf_counter() - started, f"{n_zones} series from {runs} seeded history run(s)"
+
+
+def noisy_weather_check(history: History, model_name: str, seed: int,
+                        temp_sigma_c: float = 1.5, ghi_sigma_frac: float = 0.25) -> dict[str, float]:
+    """Load day-ahead over the last EVAL_DAYS with an imperfect weather forecast as X_future.
+
+    Each day: fit ``model_name`` on the history before it (actual weather), then predict with the
+    day's weather perturbed by a day-ahead forecast error (temperature + N(0, temp_sigma_c) with a
+    per-day bias, irradiance x N(1, ghi_sigma_frac) per day).
+    """
+    rng = np.random.default_rng(seed + 1000)
+    y, X = history.building["load_kw"], history.building[EXOG]
+    kw = {"freq": FREQ, "target": "load_kw", "tz": history.tz, "holidays_local": history.holidays_local}
+    actual, predicted = [], []
+    for day in range(EVAL_DAYS, 0, -1):
+        cut = len(y) - day * 24
+        model = fit(y.iloc[:cut], X.iloc[:cut], candidates=[model_name], n_folds=2, **kw)
+        future = X.iloc[cut : cut + 24].copy()
+        bias_c = rng.normal(0, temp_sigma_c)
+        future["outdoor_temp_c"] += bias_c + rng.normal(0, temp_sigma_c / 2, 24)
+        future["ghi_w_m2"] *= max(0.0, rng.normal(1, ghi_sigma_frac))
+        predicted.append(predict(model, 24, future)["predicted_value"].to_numpy())
+        actual.append(y.iloc[cut : cut + 24].to_numpy())
+    a, p = np.concatenate(actual), np.concatenate(predicted)
+    return {"cvrmse_pct": cvrmse_pct(a, p), "nmbe_pct": nmbe_pct(a, p), "mae": mae(a, p)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.days < 60:
+        parser.error("the benchmark needs at least 60 days of history")
+
+    t0 = time.perf_counter()
+    history = load_history(args.days, args.seed)
+    print(f"[history] source: {history.source}")
+    print(f"[history] {len(history.building)} hourly rows ({len(history.building) / 24:.1f} days), "
+          f"{history.building.index[0]} .. {history.building.index[-1]}, loaded in {time.perf_counter() - t0:.1f} s")
+    print(f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
+          f"{len(history.building) / 24 - EVAL_DAYS:.0f} days before, {SELECTION_FOLDS} folds; exogenous inputs "
+          "are the simulated weather itself (perfect weather forecast)")
+    print("[real data] packaged electricity-related data found:")
+    notes = find_packaged_load_series()
+    for note in notes or ["none"]:
+        print(f"  - {note}")
+    print("  => no real continuous building-load series ships offline in the installed packages; "
+          "figures below are on the virtual building only")
+
+    load_series = {"building": (history.building["load_kw"], history.building[EXOG])}
+    first_zone = sorted(history.zones)[0]
+    results = [
+        evaluate_target("load_kw", load_series, "building", history),
+        evaluate_target("zone_temp_c", zone_series(history, "zone_temp_c"), first_zone, history),
+        evaluate_target("zone_occupancy_count", zone_series(history, "zone_occupancy_count"), first_zone, history),
+    ]
+    for r in results:
+        print(f"\n[selection] {r.target} (on {'building' if r.target == 'load_kw' else first_zone}, "
+              f"before the evaluation window):")
+        print(r.selection_table.round(3).to_string())
+    print(f"\n[day-ahead, last {EVAL_DAYS} days] pooled over the target's series")
+    header = (f"{'target':22s} {'series':>6s} {'selected':16s} {'CV(RMSE)%':>9s} {'NMBE%':>7s} {'MAE':>7s} "
+              f"{'persist CV%':>11s} {'persist NMBE%':>13s} {'improvement':>11s} {'time s':>7s}")
+    print(header)
+    for r in results:
+        imp = 1 - r.model["cvrmse_pct"] / r.persistence["cvrmse_pct"]
+        print(f"{r.target:22s} {r.series:6d} {r.selected:16s} {r.model['cvrmse_pct']:9.2f} {r.model['nmbe_pct']:7.2f} "
+              f"{r.model['mae']:7.3f} {r.persistence['cvrmse_pct']:11.2f} {r.persistence['nmbe_pct']:13.2f} "
+              f"{imp:11.1%} {r.seconds:7.1f}")
+
+    noisy = noisy_weather_check(history, results[0].selected, args.seed)
+    print(f"\n[robustness] load with a noisy day-ahead weather forecast (temp bias/noise sigma 1.5 C, GHI x N(1,0.25)),"
+          f" {results[0].selected}: CV(RMSE) {noisy['cvrmse_pct']:.2f}%, NMBE {noisy['nmbe_pct']:.2f}%, "
+          f"MAE {noisy['mae']:.3f} kW (not in the JSON; the JSON uses the simulated weather itself)")
+
+    zone_model = results[1].selected
+    fleet_s, fleet_note = time_zone_fleet(history, zone_model, N_TIMED_ZONES, args.seed)
+    print(f"\n[fleet] fit + predict (24 h) for {fleet_note}, model {zone_model}, no per-zone selection: "
+          f"{fleet_s:.1f} s ({fleet_s / N_TIMED_ZONES * 1000:.0f} ms per zone)")
+
+    load = results[0]
+    improvement = 1 - load.model["cvrmse_pct"] / load.persistence["cvrmse_pct"]
+    targets_met = {
+        "load CV(RMSE) <= 15%": load.model["cvrmse_pct"] <= 15,
+        "|load NMBE| <= 5%": abs(load.model["nmbe_pct"]) <= 5,
+        ">= 20% lower than persistence": improvement >= 0.20,
+        "100 zones < 60 s": fleet_s < 60,
+    }
+    print("\n[targets] " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets_met.items()))
+    print(f"[total] {time.perf_counter() - t0:.1f} s")
+    print(json.dumps({
+        "load_cvrmse_pct": round(load.model["cvrmse_pct"], 3),
+        "load_nmbe_pct": round(load.model["nmbe_pct"], 3),
+        "persistence_cvrmse_pct": round(load.persistence["cvrmse_pct"], 3),
+        "improvement_frac": round(improvement, 4),
+        "zone_temp_cvrmse_pct": round(results[1].model["cvrmse_pct"], 3),
+        "fit_predict_100_zones_s": round(fleet_s, 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Prefect deployments: which flow runs on which schedule, per building.
+
+``sbems flows serve`` registers them with the Prefect server named by PREFECT_API_URL and runs them
+(``prefect.serve``); ``sbems flows run NAME`` runs one flow now, ad hoc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import import_module
+
+
+@dataclass(frozen=True)
+class Schedule:
+    flow_path: str          # "module:function"
+    interval: timedelta
+    description: str
+
+
+SCHEDULES: dict[str, Schedule] = {
+    "poll": Schedule("sbems.flows.poll:poll_building", timedelta(seconds=30), "read every device, store, publish"),
+    "forecast": Schedule("sbems.flows.forecast:forecast", timedelta(minutes=15), "forecast load, temperature, occupancy"),
+    "retrain": Schedule("sbems.flows.forecast:retrain", timedelta(days=1), "reselect and refit forecasters"),
+    "optimize": Schedule("sbems.flows.optimize:optimize", timedelta(minutes=15), "pre-cooling plan (+ dispatch)"),
+}
+
+
+def load_flow(name: str):
+    """The flow object of a schedule entry; ImportError says the flow is not built (yet)."""
+    module_name, _, attribute = SCHEDULES[name].flow_path.partition(":")
+    return getattr(import_module(module_name), attribute)
+
+
+def available_flows() -> list[str]:
+    names = []
+    for name in SCHEDULES:
+        try:
+            load_flow(name)
+        except (ImportError, AttributeError):
+            continue
+        names.append(name)
+    return names
+
+
+def building_parameter(name: str) -> str:
+    return "building_id"
+
+
+def build_deployments(building_ids: list[str], names: list[str] | None = None) -> list:
+    deployments = []
+    for name in names or available_flows():
+        flow_obj = load_flow(name)
+        for building_id in building_ids:
+            deployments.append(flow_obj.to_deployment(
+                name=f"{name}-{building_id}", interval=SCHEDULES[name].interval,
+                parameters={building_parameter(name): building_id}, description=SCHEDULES[name].description,
+                tags=[f"building:{building_id}", name]))
+    return deployments
+
+
+def serve_all(building_ids: list[str], names: list[str] | None = None) -> None:
+    from prefect import serve
+
+    serve(*build_deployments(building_ids, names))
