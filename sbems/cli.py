@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim"]:             # the simulator has its own options (sbems sim --help)
+        from sbems.sim.runner import main as sim_main
+
+        return sim_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     if getattr(args, "building", "unset") is None:
         args.building = ["hq"]

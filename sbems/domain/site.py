@@ -111,6 +111,8 @@ SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "mode_select": BacnetPoint(object="binaryValue:1", quantity="status", writable=True),
     "mode": BacnetPoint(object="multiStateValue:0", quantity="mode", writable=True,
                         states=["off", "cool", "heat", "auto"]),
+    "zone_temp_c": BacnetPoint(object="analogInput:4", quantity="temperature", vendor_unit="degreesCelsius"),
+    "power_kw": BacnetPoint(object="analogInput:5", quantity="power", vendor_unit="kilowatts"),
 }
 
 # The seed's §6.2 Modbus register map.

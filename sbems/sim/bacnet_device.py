@@ -1,0 +1,189 @@
+"""A simulated Trane rooftop unit as a BACnet/IP device (BAC0 on bacpypes3), backed by the plant.
+
+It serves the unit's point map (seed §6.1) in vendor units: AIs (supply/return temperature,
+discharge pressure in psi, supply flow in cfm), commandable AVs (setpoint, fan speed; priority
+array and relinquishDefault), BIs (run status, fault), BVs (enable, mode select) and an MSV (mode).
+ReadProperty, ReadPropertyMultiple, WriteProperty with priority, COV and Who-Is/I-Am come from
+bacpypes3. The setpoint AV's relinquishDefault follows the zone's schedule, so the unit's
+effective setpoint is the priority array's winner, else the schedule (the plant's active setpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbems.domain.site import BacnetPoint, HvacUnit
+from sbems.sim.context import SimContext
+from sbems.sim.points import BACNET_UNITS, from_vendor, point_values_si, to_vendor
+
+log = logging.getLogger(__name__)
+
+# extra objects every simulated unit serves when the point map does not use them
+EXTRA_POINTS: dict[str, BacnetPoint] = {
+    "zone_temp_c": BacnetPoint(object="analogInput:4", quantity="temperature", vendor_unit="degreesCelsius"),
+    "power_kw": BacnetPoint(object="analogInput:5", quantity="power", vendor_unit="kilowatts"),
+}
+
+
+def served_points(unit: HvacUnit) -> dict[str, BacnetPoint]:
+    """The unit's point map plus the extra points whose object ids are free."""
+    points = dict(unit.bacnet_points)
+    used = {p.object for p in points.values()}
+    for name, point in EXTRA_POINTS.items():
+        if name not in points and point.object not in used:
+            points[name] = point
+    return points
+
+
+def bacnet_ip_with_mask(host: str) -> str:
+    """BAC0 wants ``ip/mask``: /8 on loopback, /24 elsewhere (e.g. a test's veth network)."""
+    if "/" in host:
+        return host
+    return f"{host}/8" if host.startswith("127.") else f"{host}/24"
+
+
+@dataclass
+class BacnetUnitDevice:
+    unit: HvacUnit
+    zone_id: str
+    host: str
+    port: int
+    bacnet: Any = None  # the BAC0 Lite instance
+    objects: dict[str, Any] = field(default_factory=dict)  # point name -> bacpypes3 object
+    points: dict[str, BacnetPoint] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self, ctx: SimContext) -> None:
+        """Start the BAC0 application (needs the running loop) and create the objects."""
+        import BAC0
+        from BAC0.core.devices.local.factory import (
+            ObjectFactory,
+            analog_input,
+            analog_value,
+            binary_input,
+            binary_value,
+            make_state_text,
+            multistate_value,
+        )
+
+        BAC0.log_level("silence")
+        self.bacnet = BAC0.start(ip=bacnet_ip_with_mask(self.host), port=self.port,
+                                 deviceId=self.unit.bacnet.device_id, localObjName=self.unit.name)
+        ObjectFactory.clear_objects()
+        state = ctx.plant.zone_state(self.zone_id)
+        self.points = served_points(self.unit)
+        values = point_values_si(state, self.points.get("mode", BacnetPoint(object="multiStateValue:0",
+                                                                              quantity="mode")).states or None)
+        factory_obj = None
+        for name, point in self.points.items():
+            obj_type, instance_text = point.object.split(":")
+            instance = int(instance_text)
+            value = to_vendor(values.get(name, 0.0), point.vendor_unit)
+            units = {"units": BACNET_UNITS[point.vendor_unit]}
+            if obj_type in ("analogInput",):
+                factory_obj = analog_input(name=name, instance=instance, properties=units, presentValue=value)
+            elif obj_type in ("analogValue", "analogOutput"):
+                factory_obj = analog_value(name=name, instance=instance, properties=units, presentValue=value,
+                                           is_commandable=point.writable, relinquishDefault=value)
+            elif obj_type == "binaryInput":
+                factory_obj = binary_input(name=name, instance=instance, presentValue=_active(value))
+            elif obj_type in ("binaryValue", "binaryOutput"):
+                factory_obj = binary_value(name=name, instance=instance, presentValue=_active(value))
+            elif obj_type in ("multiStateValue", "multiStateInput"):
+                states = point.states or ["off", "cool", "heat", "auto"]
+                factory_obj = multistate_value(name=name, instance=instance, presentValue=int(value),
+                                               properties={"stateText": make_state_text(states),
+                                                           "numberOfStates": len(states)})
+        if factory_obj is not None:
+            factory_obj.add_objects_to_application(self.bacnet)
+        app = self.bacnet.this_application.app
+        self.objects = {name: app.get_object_name(name) for name in self.points}
+        self._last_written: dict[str, Any] = {name: self._present(name) for name in self.points}
+        _install_fault_gate(app, ctx, self.unit.id)
+
+    def _present(self, name: str) -> Any:
+        return self.objects[name].presentValue
+
+    def sync(self, ctx: SimContext) -> None:
+        """Apply client writes to the plant, then refresh every object from the plant."""
+        plant = ctx.plant
+        for name, point in self.points.items():
+            if not point.writable:
+                continue
+            obj = self.objects[name]
+            if name == "setpoint_c":
+                commanded = any(pv.null is None for pv in obj.priorityArray)
+                value = from_vendor(float(obj.presentValue), point.vendor_unit) if commanded else None
+                plant.set_setpoint_c(self.zone_id, value)
+            elif name == "fan_speed_setpoint_pct":
+                plant.set_fan_speed_pct(self.zone_id, float(obj.presentValue))
+            elif name == "enable":
+                plant.set_enabled(self.zone_id, str(obj.presentValue) == "active")
+            elif name == "mode":
+                states = point.states or ["off", "cool", "heat", "auto"]
+                index = int(obj.presentValue)
+                if 1 <= index <= len(states) and states[index - 1] in ("off", "cool", "heat", "auto"):
+                    plant.set_mode(self.zone_id, states[index - 1])
+        self.refresh(ctx)
+
+    def refresh(self, ctx: SimContext) -> None:
+        """Write the plant's current values into the read-only objects (and relinquishDefaults)."""
+        state = ctx.plant.zone_state(self.zone_id)
+        mode_point = self.points.get("mode")
+        values = point_values_si(state, mode_point.states if mode_point else None)
+        for name, point in self.points.items():
+            obj = self.objects[name]
+            value = to_vendor(values.get(name, 0.0), point.vendor_unit)
+            obj_type = point.object.split(":")[0]
+            if point.writable:
+                if name == "setpoint_c":
+                    scheduled = to_vendor(state.scheduled_setpoint_c, point.vendor_unit)
+                    if float(obj.relinquishDefault) != round(scheduled, 3):
+                        obj.relinquishDefault = round(scheduled, 3)
+                        if not any(pv.null is None for pv in obj.priorityArray):
+                            obj.recalculating()
+                continue
+            if obj_type.startswith("analog"):
+                new = round(float(value), 2)
+                if float(obj.presentValue) != new:
+                    obj.presentValue = new
+            elif obj_type.startswith("binary"):
+                new_bin = _active(value)
+                if str(obj.presentValue) != new_bin:
+                    obj.presentValue = new_bin
+            elif obj_type.startswith("multiState"):
+                if int(obj.presentValue) != int(value):
+                    obj.presentValue = int(value)
+
+    async def stop(self) -> None:
+        if self.bacnet is not None:
+            await self.bacnet._disconnect()
+            self.bacnet = None
+
+
+def _active(value: float) -> str:
+    return "active" if value else "inactive"
+
+
+def _install_fault_gate(app: Any, ctx: SimContext, device_id: str) -> None:
+    """Wrap the application's request handler: offline drops requests, slow delays answers."""
+    original = app.indication
+
+    async def indication(apdu: Any) -> None:
+        if ctx.faults.is_offline(device_id):
+            return None
+        delay_s = ctx.faults.delay_s(device_id)
+        if delay_s > 0:
+            import asyncio
+
+            await asyncio.sleep(delay_s)
+            if ctx.faults.is_offline(device_id):
+                return None
+        return await original(apdu)
+
+    app.indication = indication
