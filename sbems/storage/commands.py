@@ -59,3 +59,33 @@ def insert_audit(conn: psycopg.Connection, *, actor: str, action: str, resource:
         (user_id, actor, action, resource, resource_id, Jsonb(changes or {}), source, ip_address, user_agent,
          result, error_message)).fetchone()
     return row[0]
+
+
+def read_last_command(conn: psycopg.Connection, *, zone_id: UUID, statuses: tuple[str, ...]) -> dict | None:
+    """The zone's most recent command in one of ``statuses``."""
+    cursor = conn.execute(
+        "SELECT * FROM control_commands WHERE zone_id = %s AND status = ANY(%s) ORDER BY created_at DESC LIMIT 1",
+        (zone_id, list(statuses)))
+    row = cursor.fetchone()
+    return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
+
+
+def read_held_commands(conn: psycopg.Connection, *, building_id: UUID | None = None,
+                       due_before: datetime | None = None, source: str | None = None) -> list[dict]:
+    """Confirmed writes not yet released: all, those expiring before ``due_before``, or of one source."""
+    cursor = conn.execute(
+        "SELECT * FROM control_commands WHERE status IN ('confirmed', 'overridden') AND released_at IS NULL "
+        "AND command_type = 'setpoint' "
+        "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
+        "AND (%(src)s::text IS NULL OR source = %(src)s) ORDER BY created_at",
+        {"b": building_id, "due": due_before, "src": source})
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def read_audit(conn: psycopg.Connection, *, resource_id: str | None = None, limit: int = 100) -> list[dict]:
+    cursor = conn.execute(
+        "SELECT * FROM audit_log WHERE %(r)s::text IS NULL OR resource_id = %(r)s ORDER BY id DESC LIMIT %(n)s",
+        {"r": resource_id, "n": limit})
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

@@ -1,0 +1,75 @@
+"""Rules every equipment write must pass (pure): bounds, permission, rate limit, de-duplication."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sbems.domain.permissions import Role, has_permission
+from sbems.domain.site import ComfortBand
+
+SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)   # seed: setpoints within 18-26 C by default
+SOURCES = ("manual", "schedule", "optimizer", "watchdog")
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """Rate limits per source (minimum time between writes to one zone) and write lifetimes."""
+
+    min_interval_s: dict[str, float] = field(default_factory=lambda: {
+        "manual": 10.0, "schedule": 60.0, "optimizer": 300.0, "watchdog": 0.0})
+    default_lifetime_s: dict[str, int] = field(default_factory=lambda: {
+        "manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600})
+    duplicate_tolerance_c: float = 0.05
+    max_lifetime_s: int = 24 * 3600
+
+
+def setpoint_violation(value_c: float, zone_limits: ComfortBand) -> str | None:
+    """Why a setpoint may not be written, or None. The zone's limits never widen the seed's 18-26 C."""
+    if not isinstance(value_c, int | float) or isinstance(value_c, bool):
+        return f"setpoint {value_c!r} is not a number"
+    if not math.isfinite(value_c):
+        return f"setpoint {value_c!r} is not a finite number"
+    low = max(zone_limits.min_c, SEED_SETPOINT_LIMITS.min_c)
+    high = min(zone_limits.max_c, SEED_SETPOINT_LIMITS.max_c)
+    if not low <= value_c <= high:
+        return f"setpoint {value_c} C outside the allowed {low}-{high} C"
+    return None
+
+
+def permission_violation(source: str, role: str | None, active: bool, access_level: str | None) -> str | None:
+    """Manual commands need an active user whose role grants write:control and who may control the building."""
+    if source not in SOURCES:
+        return f"unknown command source {source!r}"
+    if source != "manual":
+        return None
+    if role is None:
+        return "manual command without a known user"
+    if not active:
+        return "user is deactivated"
+    if not has_permission(role, "write:control"):
+        return f"role {role} may not control equipment"
+    if Role(role) != Role.ADMIN and access_level not in ("full", "control"):
+        return "user has no control access to this building"
+    return None
+
+
+def rate_limit_violation(source: str, last_sent_at: datetime | None, now_utc: datetime,
+                         policy: DispatchPolicy) -> str | None:
+    if last_sent_at is None:
+        return None
+    wait_s = policy.min_interval_s.get(source, 60.0) - (now_utc - last_sent_at).total_seconds()
+    if wait_s > 0:
+        return f"rate limited: last write to this zone {int((now_utc - last_sent_at).total_seconds())} s ago, " \
+               f"{source} writes need {int(policy.min_interval_s[source])} s"
+    return None
+
+
+def is_duplicate(value_c: float, held_value_c: float | None, held_expires_at: datetime | None, now_utc: datetime,
+                 policy: DispatchPolicy) -> bool:
+    """The same value is already held on the equipment and not about to expire."""
+    if held_value_c is None or held_expires_at is None:
+        return False
+    return (abs(held_value_c - value_c) <= policy.duplicate_tolerance_c
+            and held_expires_at - now_utc > timedelta(seconds=60))

@@ -1,0 +1,264 @@
+"""Setpoint dispatch: one path for manual, schedule and optimizer commands.
+
+    validate (bounds, finite) -> permission (manual) -> rate limit / de-duplicate -> record (pending)
+    -> write through the zone's adapter (BACnet priority / Modbus register / thermostat REST)
+    -> read back -> confirmed | failed | overridden -> audit (who, source, before/after, result)
+
+Every write carries a lifetime. ``release_due`` releases writes whose lifetime ended and
+``watchdog_release`` releases the optimizer's writes when it stopped producing plans, so the equipment
+returns to its local schedule: BACnet by writing null at our priority, Modbus by writing the schedule
+value back, thermostats by handing the setpoint back to their schedule. A higher-priority override
+found in the priority array is reported and our slot released: never fought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pandas as pd
+import psycopg
+
+from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
+from sbems.domain.control import (
+    DispatchPolicy,
+    is_duplicate,
+    permission_violation,
+    rate_limit_violation,
+    setpoint_violation,
+)
+from sbems.domain.schedule import scheduled_setpoints_c
+from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
+from sbems.storage.commands import (
+    insert_audit,
+    insert_command,
+    read_held_commands,
+    read_last_command,
+    update_command_status,
+)
+from sbems.storage.users import read_user_access
+
+AdapterFor = Callable[[Building, HvacUnit | Thermostat], DeviceAdapter]
+
+
+@dataclass(frozen=True)
+class Requester:
+    source: str                    # manual | schedule | optimizer | watchdog
+    actor: str                     # user e-mail or service name, for the audit log
+    user_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class SetpointRequest:
+    building_id: str
+    zone_id: str
+    value_c: float
+    requester: Requester
+    reason: str = ""
+    lifetime_s: int | None = None
+
+
+@dataclass(frozen=True)
+class DispatchOutcome:
+    status: str                    # confirmed | failed | rejected | overridden | skipped | released
+    detail: str
+    command_id: UUID | None = None
+    read_back_c: float | None = None
+
+
+def setpoint_point(controller: HvacUnit | Thermostat) -> str:
+    return "target_temp_c" if isinstance(controller, Thermostat) else "setpoint_c"
+
+
+def write_priority(controller: HvacUnit | Thermostat, bacnet_priority: int) -> int | None:
+    return bacnet_priority if isinstance(controller, HvacUnit) and controller.protocol == "bacnet" else None
+
+
+def schedule_setpoint_c(site: Site, building: Building, zone_id: str, now_utc: datetime) -> float:
+    schedule = site.schedule(building.zone(zone_id).schedule)
+    return float(scheduled_setpoints_c(schedule, pd.DatetimeIndex([now_utc]), building.timezone)[0])
+
+
+async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: SetpointRequest, adapter_for: AdapterFor,
+                           bacnet_priority: int = 10, policy: DispatchPolicy = DispatchPolicy(),
+                           now_utc: datetime | None = None) -> DispatchOutcome:
+    """Validate, record, write, confirm and audit one setpoint request (see module docstring)."""
+    now_utc = now_utc or datetime.now(UTC)
+    building = site.building(request.building_id)
+    zone = building.zone(request.zone_id)
+    b_id = entity_uuid("building", building.id)
+    z_id = entity_uuid("zone", building.id, zone.id)
+    controller = building.controller_of(zone.id)
+    source = request.requester.source
+    lifetime_s = min(request.lifetime_s or policy.default_lifetime_s.get(source, 3600), policy.max_lifetime_s)
+    base = {"building_id": b_id, "zone_id": z_id, "user_id": request.requester.user_id, "source": source}
+    if isinstance(controller, HvacUnit):
+        base["hvac_unit_id"] = entity_uuid("hvac_unit", building.id, controller.id)
+    elif isinstance(controller, Thermostat):
+        base["thermostat_id"] = entity_uuid("thermostat", building.id, controller.id)
+    data = {"zone": zone.id, "value_c": request.value_c if _is_json_number(request.value_c) else str(request.value_c),
+            "reason": request.reason}
+
+    def reject(reason: str) -> DispatchOutcome:
+        command_id = insert_command(conn, command_type="setpoint", command_data=data, status="rejected",
+                                    error_message=reason, **base)
+        insert_audit(conn, actor=request.requester.actor, user_id=request.requester.user_id, action="control",
+                     resource="zone", resource_id=f"{building.id}/{zone.id}", source=source, result="rejected",
+                     changes={"after": {"setpoint_c": data["value_c"]}}, error_message=reason)
+        conn.commit()
+        return DispatchOutcome("rejected", reason, command_id)
+
+    if controller is None:
+        return reject(f"zone {zone.id} has no controller")
+    problem = setpoint_violation(request.value_c, zone.setpoint_limits)
+    if problem:
+        return reject(problem)
+    if source == "manual":
+        access = (read_user_access(conn, user_id=request.requester.user_id, building_id=b_id)
+                  if request.requester.user_id else None)
+        problem = permission_violation(source, access and access["role"], bool(access and access["active"]),
+                                       access and access["access_level"])
+    else:
+        problem = permission_violation(source, None, True, None)
+    if problem:
+        return reject(problem)
+    held = read_last_command(conn, zone_id=z_id, statuses=("confirmed",))
+    if held and held["released_at"] is None and is_duplicate(
+            float(request.value_c), held["command_data"].get("value_c"), held["expires_at"], now_utc, policy):
+        return DispatchOutcome("skipped", "the same setpoint is already held", held["id"])
+    last = read_last_command(conn, zone_id=z_id, statuses=("sent", "confirmed", "failed", "overridden"))
+    problem = rate_limit_violation(source, last and (last["sent_at"] or last["created_at"]), now_utc, policy)
+    if problem and source != "manual" or (problem and last and last["source"] == "manual"):
+        return reject(problem)
+
+    priority = write_priority(controller, bacnet_priority)
+    point = setpoint_point(controller)
+    command_id = insert_command(conn, command_type="setpoint", command_data={**data, "point": point},
+                                status="pending", priority=priority, lifetime_s=lifetime_s,
+                                expires_at=now_utc + timedelta(seconds=lifetime_s), **base)
+    conn.commit()
+    adapter = adapter_for(building, controller)
+    try:
+        before = await _read_point(adapter, point)
+        update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
+        conn.commit()
+        result = await adapter.dispatch_point(point, float(request.value_c), priority=priority, lifetime_s=lifetime_s)
+    except DeviceError as exc:
+        update_command_status(conn, command_id=command_id, status="failed", error_message=str(exc))
+        _audit(conn, request, building, zone.id, source, None, request.value_c, "failure", str(exc))
+        conn.commit()
+        return DispatchOutcome("failed", str(exc), command_id)
+    finally:
+        await adapter.close()
+    status, detail = _judge(result, float(request.value_c))
+    if status == "overridden":
+        await _release_slot(adapter_for, building, controller, point, priority)
+    update_command_status(conn, command_id=command_id, status=status, read_back=result.read_back,
+                          error_message=detail or None, at=now_utc)
+    _audit(conn, request, building, zone.id, source, before, request.value_c,
+           "success" if status == "confirmed" else "failure", detail or None)
+    conn.commit()
+    return DispatchOutcome(status, detail, command_id, result.read_back)
+
+
+def _is_json_number(value: object) -> bool:
+    import math
+
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _judge(result: WriteResult, value_c: float) -> tuple[str, str]:
+    """confirmed: our write is in place and effective; overridden: in place but a higher priority wins."""
+    if not result.confirmed:
+        return "failed", result.detail or f"read-back {result.read_back!r} does not match {value_c}"
+    if result.read_back is not None and abs(result.read_back - value_c) > 0.05:
+        return "overridden", (f"a higher-priority write holds {result.read_back}; our priority "
+                              f"{result.priority} write was released, not fought")
+    return "confirmed", ""
+
+
+async def _read_point(adapter: DeviceAdapter, point: str) -> float | None:
+    try:
+        values = await adapter.get_points([point])
+    except DeviceError:
+        return None
+    return values[0].value if values else None
+
+
+async def _release_slot(adapter_for: AdapterFor, building: Building, controller: HvacUnit | Thermostat, point: str,
+                        priority: int | None) -> WriteResult | None:
+    if priority is None:        # only priority-array devices can hold a losing write
+        return None
+    adapter = adapter_for(building, controller)
+    try:
+        return await adapter.dispatch_release(point, priority=priority)
+    finally:
+        await adapter.close()
+
+
+def _audit(conn: psycopg.Connection, request: SetpointRequest, building: Building, zone_id: str, source: str,
+           before: float | None, after: float, result: str, error: str | None) -> None:
+    insert_audit(conn, actor=request.requester.actor, user_id=request.requester.user_id, action="control",
+                 resource="zone", resource_id=f"{building.id}/{zone_id}", source=source, result=result,
+                 changes={"before": {"setpoint_c": before}, "after": {"setpoint_c": after},
+                          "reason": request.reason}, error_message=error)
+
+
+async def release_command(conn: psycopg.Connection, *, site: Site, command: dict, adapter_for: AdapterFor,
+                          why: str, actor: str = "sbems", now_utc: datetime | None = None) -> DispatchOutcome:
+    """Give one held write back to local control and record it."""
+    now_utc = now_utc or datetime.now(UTC)
+    building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
+    zone_id = command["command_data"]["zone"]
+    controller = building.controller_of(zone_id)
+    point = setpoint_point(controller)
+    adapter = adapter_for(building, controller)
+    try:
+        if isinstance(controller, HvacUnit) and controller.protocol == "modbus":
+            value = schedule_setpoint_c(site, building, zone_id, now_utc)   # no priority array: restore schedule
+            result = await adapter.dispatch_point(point, value)
+        else:
+            result = await adapter.dispatch_release(point, priority=command["priority"])
+    except DeviceError as exc:
+        insert_audit(conn, actor=actor, action="release", resource="zone", resource_id=f"{building.id}/{zone_id}",
+                     source="watchdog", result="failure", error_message=str(exc), changes={"why": why})
+        conn.commit()
+        return DispatchOutcome("failed", str(exc), command["id"])
+    finally:
+        await adapter.close()
+    update_command_status(conn, command_id=command["id"], status="released", at=now_utc,
+                          read_back=result.read_back, error_message=None if result.confirmed else result.detail)
+    insert_audit(conn, actor=actor, action="release", resource="zone", resource_id=f"{building.id}/{zone_id}",
+                 source="watchdog", result="success" if result.confirmed else "failure",
+                 changes={"why": why, "after": {"setpoint_c": result.read_back}},
+                 error_message=None if result.confirmed else result.detail)
+    conn.commit()
+    return DispatchOutcome("released" if result.confirmed else "failed", why, command["id"], result.read_back)
+
+
+async def release_due(conn: psycopg.Connection, *, site: Site, adapter_for: AdapterFor,
+                      now_utc: datetime | None = None) -> list[DispatchOutcome]:
+    """Release every write whose lifetime has ended."""
+    now_utc = now_utc or datetime.now(UTC)
+    return [await release_command(conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc,
+                                  why="lifetime ended") for c in read_held_commands(conn, due_before=now_utc)]
+
+
+async def watchdog_release(conn: psycopg.Connection, *, site: Site, building_id: str, adapter_for: AdapterFor,
+                           last_plan_at: datetime | None, max_plan_age_s: float = 1800,
+                           now_utc: datetime | None = None) -> list[DispatchOutcome]:
+    """Release the optimizer's writes when it produced no plan for ``max_plan_age_s``."""
+    now_utc = now_utc or datetime.now(UTC)
+    if last_plan_at is not None and (now_utc - last_plan_at).total_seconds() <= max_plan_age_s:
+        return []
+    held = read_held_commands(conn, building_id=entity_uuid("building", building_id), source="optimizer")
+    return [await release_command(conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc,
+                                  why="optimizer watchdog: no fresh plan", actor="watchdog") for c in held]
+
+
+def run(coro: Awaitable):
+    """Run a dispatch coroutine from synchronous code (flows, CLI, panel)."""
+    return asyncio.run(coro)
