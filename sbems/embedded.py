@@ -205,3 +205,9 @@ def _run_amqtt(port: int) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "amqtt":
     _run_amqtt(int(sys.argv[2]))
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

@@ -14,7 +14,7 @@ found in the priority array is reported and our slot released: never fought.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -151,8 +151,6 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
         _audit(conn, request, building, zone.id, source, None, request.value_c, "failure", str(exc))
         conn.commit()
         return DispatchOutcome("failed", str(exc), command_id)
-    finally:
-        await adapter.close()
     status, detail = _judge(result, float(request.value_c))
     if status == "overridden":
         await _release_slot(adapter_for, building, controller, point, priority)
@@ -192,11 +190,7 @@ async def _release_slot(adapter_for: AdapterFor, building: Building, controller:
                         priority: int | None) -> WriteResult | None:
     if priority is None:        # only priority-array devices can hold a losing write
         return None
-    adapter = adapter_for(building, controller)
-    try:
-        return await adapter.dispatch_release(point, priority=priority)
-    finally:
-        await adapter.close()
+    return await adapter_for(building, controller).dispatch_release(point, priority=priority)
 
 
 def _audit(conn: psycopg.Connection, request: SetpointRequest, building: Building, zone_id: str, source: str,
@@ -227,8 +221,6 @@ async def release_command(conn: psycopg.Connection, *, site: Site, command: dict
                      source="watchdog", result="failure", error_message=str(exc), changes={"why": why})
         conn.commit()
         return DispatchOutcome("failed", str(exc), command["id"])
-    finally:
-        await adapter.close()
     update_command_status(conn, command_id=command["id"], status="released", at=now_utc,
                           read_back=result.read_back, error_message=None if result.confirmed else result.detail)
     insert_audit(conn, actor=actor, action="release", resource="zone", resource_id=f"{building.id}/{zone_id}",
@@ -259,6 +251,53 @@ async def watchdog_release(conn: psycopg.Connection, *, site: Site, building_id:
                                   why="optimizer watchdog: no fresh plan", actor="watchdog") for c in held]
 
 
-def run(coro: Awaitable):
-    """Run a dispatch coroutine from synchronous code (flows, CLI, panel)."""
-    return asyncio.run(coro)
+def dispatch_setpoints(database_url: str, building_id: str, *, setpoints: dict[str, float], source: str,
+                       lifetime_s: int | None = None, reason: str = "", actor: str | None = None,
+                       user_id: UUID | None = None, settings=None,
+                       now_utc: datetime | None = None) -> dict[str, DispatchOutcome]:
+    """Synchronous entry for flows, CLI and panel: request a setpoint per zone through the real equipment."""
+    from sbems.config import load_settings
+    from sbems.services.equipment import open_equipment
+    from sbems.storage import db
+    from sbems.storage.entities import read_site
+
+    settings = settings or load_settings()
+    requester = Requester(source, actor or source, user_id)
+
+    async def main() -> dict[str, DispatchOutcome]:
+        with db.connect(database_url) as conn:
+            site = read_site(conn)
+            building = site.building(building_id)
+            async with open_equipment(settings, [building]) as adapter_for:
+                return {zone: await request_setpoint(
+                    conn, site=site, adapter_for=adapter_for, bacnet_priority=settings.bacnet_write_priority,
+                    now_utc=now_utc, request=SetpointRequest(building_id, zone, value, requester, reason, lifetime_s))
+                    for zone, value in setpoints.items()}
+
+    return asyncio.run(main())
+
+
+def release_setpoints(database_url: str, *, building_id: str | None = None, last_plan_at: datetime | None = None,
+                      max_plan_age_s: float = 1800, settings=None,
+                      now_utc: datetime | None = None) -> list[DispatchOutcome]:
+    """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout)."""
+    from sbems.config import load_settings
+    from sbems.services.equipment import open_equipment
+    from sbems.storage import db
+    from sbems.storage.entities import read_site
+
+    settings = settings or load_settings()
+
+    async def main() -> list[DispatchOutcome]:
+        with db.connect(database_url) as conn:
+            site = read_site(conn)
+            buildings = [site.building(building_id)] if building_id else site.buildings
+            async with open_equipment(settings, buildings) as adapter_for:
+                outcomes = await release_due(conn, site=site, adapter_for=adapter_for, now_utc=now_utc)
+                if building_id:
+                    outcomes += await watchdog_release(conn, site=site, building_id=building_id,
+                                                       adapter_for=adapter_for, last_plan_at=last_plan_at,
+                                                       max_plan_age_s=max_plan_age_s, now_utc=now_utc)
+                return outcomes
+
+    return asyncio.run(main())

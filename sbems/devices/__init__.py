@@ -1,0 +1,18 @@
+"""Device adapters: one interface (``base.DeviceAdapter``) for BACnet, Modbus, thermostat REST and a fake.
+
+Protocol libraries are imported only inside their module (``bacnet``: BAC0/bacpypes3, ``modbus``:
+pymodbus, ``siemens``: httpx), and only when used.
+"""
+
+from sbems.devices.base import (
+    DeviceAdapter,
+    DeviceError,
+    DeviceTimeout,
+    PointError,
+    PointValue,
+    ReleaseTracker,
+    WriteResult,
+)
+
+__all__ = ["DeviceAdapter", "DeviceError", "DeviceTimeout", "PointError", "PointValue", "ReleaseTracker",
+           "WriteResult"]
