@@ -1,29 +1,116 @@
-"""``sbems demo``: bring the whole system up on embedded defaults and print a summary.
+"""``sbems demo``: the whole system on one machine, on embedded defaults.
 
-Today it starts (or finds) PostgreSQL, applies migrations and imports the example site; later steps
-(broker, virtual building, listener, flows, panel) are added here as they are built.
+1. PostgreSQL (settings, else 127.0.0.1:5432, else embedded), migrations, the example site imported, and
+   21 days of simulated history backfilled so forecasts and plans have data from the first minute;
+2. an MQTT broker (settings, else 127.0.0.1:1883, else embedded);
+3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
+4. the MQTT listener, when built;
+5. a Prefect server and the scheduled flows (``sbems flows serve``);
+6. the Streamlit control panel, when built.
+Children log to ``.sbems/logs``; Ctrl-C (or ``--duration``) stops them all.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sbems.config import Settings
+from sbems.embedded import free_port, port_open, wait_for_port
+
+BACKFILL_DAYS = 21
+
+
+def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    print(f"  starting {name}: {' '.join(argv[:4])} ... (log: {log_dir / (name + '.log')})")
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    for name, child in reversed(list(children.items())):
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    for name, child in children.items():
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+        print(f"  stopped {name}")
 
 
 def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = None) -> int:
     from sbems.domain.site import read_site_file
-    from sbems.runtime import resolve_database_url
+    from sbems.runtime import resolve_database_url, resolve_mqtt_url
+    from sbems.services.backfill import backfill_simulated_history
     from sbems.storage import db, entities
 
     started = time.monotonic()
+    data_dir = Path(settings.data_dir).resolve()
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     url = resolve_database_url(settings)
     db.upgrade(url)
     site = read_site_file(site_file)
+    building = site.buildings[0]
     with db.connect(url) as conn:
         counts = entities.upsert_site(conn, site=site)
-    print(f"SBEMS demo: database {db.redact_url(url)} at revision {db.current_revision(url)}")
+        has_history = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] > 0
+        if not has_history:
+            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            rows = backfill_simulated_history(conn, site=site, building_id=building.id,
+                                              start_utc=now - timedelta(days=BACKFILL_DAYS), days=BACKFILL_DAYS)
+            conn.commit()
+            print(f"backfilled {rows} readings ({BACKFILL_DAYS} simulated days)")
+    print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
     print(f"site {site.site.name!r} from {site_file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    print(f"ready in {time.monotonic() - started:.1f} s")
-    return 0
+    mqtt_url = resolve_mqtt_url(settings)
+    print(f"MQTT broker {mqtt_url}")
+
+    env = {**os.environ, "SBEMS_DATABASE_URL": url, "SBEMS_MQTT_URL": mqtt_url,
+           "PREFECT_HOME": str(data_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PYTHONUNBUFFERED": "1"}
+    python = sys.executable
+    children: dict[str, subprocess.Popen] = {}
+    try:
+        children["sim"] = _start("sim", [python, "-m", "sbems.sim.runner", "--site", str(site_file), "--speed", "1",
+                                         "--mqtt-url", mqtt_url, "--mqtt-interval-s", "30"], log_dir, env)
+        if importlib.util.find_spec("sbems.listener.app") is not None:
+            children["listener"] = _start("listener", [python, "-m", "sbems.cli", "listener"], log_dir, env)
+        else:
+            print("  listener: not built yet")
+        api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()
+        children["prefect"] = _start("prefect", [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                                 "--port", str(api_port)], log_dir, env)
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
+        wait_for_port("127.0.0.1", api_port, timeout_s=120)
+        children["flows"] = _start("flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id],
+                                   log_dir, env)
+        ui = Path(__file__).parent / "ui" / "app.py"
+        if ui.exists():
+            children["panel"] = _start("panel", [python, "-m", "streamlit", "run", str(ui), "--server.headless",
+                                                 "true", "--server.address", "127.0.0.1", "--server.port", "8501",
+                                                 "--browser.gatherUsageStats", "false"], log_dir, env)
+            print("control panel: http://127.0.0.1:8501")
+        else:
+            print("  control panel: not built yet")
+        print(f"Prefect UI: http://127.0.0.1:{api_port}   simulator control: http://127.0.0.1:8099/sim/state")
+        print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while deadline is None or time.monotonic() < deadline:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; see {log_dir / (name + '.log')}")
+                    return 1
+            time.sleep(1)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop_all(children)
