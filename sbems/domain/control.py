@@ -21,7 +21,6 @@ class DispatchPolicy:
         "manual": 10.0, "schedule": 60.0, "optimizer": 300.0, "watchdog": 0.0})
     default_lifetime_s: dict[str, int] = field(default_factory=lambda: {
         "manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600})
-    duplicate_tolerance_c: float = 0.05
     max_lifetime_s: int = 24 * 3600
 
 
@@ -67,9 +66,9 @@ def rate_limit_violation(source: str, last_sent_at: datetime | None, now_utc: da
 
 
 def is_duplicate(value_c: float, held_value_c: float | None, held_expires_at: datetime | None, now_utc: datetime,
-                 policy: DispatchPolicy) -> bool:
-    """The same value is already held on the equipment and not about to expire."""
+                 lifetime_s: float, tolerance_c: float = 0.05) -> bool:
+    """The same value is already held with more than half the requested lifetime left (else: renew it)."""
     if held_value_c is None or held_expires_at is None:
         return False
-    return (abs(held_value_c - value_c) <= policy.duplicate_tolerance_c
-            and held_expires_at - now_utc > timedelta(seconds=60))
+    return (abs(held_value_c - value_c) <= tolerance_c
+            and held_expires_at - now_utc > timedelta(seconds=lifetime_s / 2))

@@ -37,6 +37,7 @@ from sbems.storage.commands import (
     insert_command,
     read_held_commands,
     read_last_command,
+    supersede_held_commands,
     update_command_status,
 )
 from sbems.storage.users import read_user_access
@@ -126,13 +127,18 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
     if problem:
         return reject(problem)
     held = read_last_command(conn, zone_id=z_id, statuses=("confirmed",))
-    if held and held["released_at"] is None and is_duplicate(
-            float(request.value_c), held["command_data"].get("value_c"), held["expires_at"], now_utc, policy):
+    held = held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
+    if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
+        return reject(f"a manual setpoint holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
+    if held and is_duplicate(float(request.value_c), held["command_data"].get("value_c"), held["expires_at"],
+                             now_utc, lifetime_s):
         return DispatchOutcome("skipped", "the same setpoint is already held", held["id"])
     last = read_last_command(conn, zone_id=z_id, statuses=("sent", "confirmed", "failed", "overridden"))
-    problem = rate_limit_violation(source, last and (last["sent_at"] or last["created_at"]), now_utc, policy)
-    if problem and source != "manual" or (problem and last and last["source"] == "manual"):
-        return reject(problem)
+    # an operator may always override automation; everyone else waits for the zone's rate limit
+    if last and (source != "manual" or last["source"] == "manual"):
+        problem = rate_limit_violation(source, last["sent_at"] or last["created_at"], now_utc, policy)
+        if problem:
+            return reject(problem)
 
     priority = write_priority(controller, bacnet_priority)
     point = setpoint_point(controller)
@@ -156,6 +162,8 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
         await _release_slot(adapter_for, building, controller, point, priority)
     update_command_status(conn, command_id=command_id, status=status, read_back=result.read_back,
                           error_message=detail or None, at=now_utc)
+    if status == "confirmed":   # earlier writes to this zone are replaced, not released (same slot)
+        supersede_held_commands(conn, zone_id=z_id, by_command_id=command_id, at=now_utc)
     _audit(conn, request, building, zone.id, source, before, request.value_c,
            "success" if status == "confirmed" else "failure", detail or None)
     conn.commit()

@@ -89,3 +89,11 @@ def read_audit(conn: psycopg.Connection, *, resource_id: str | None = None, limi
         {"r": resource_id, "n": limit})
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def supersede_held_commands(conn: psycopg.Connection, *, zone_id: UUID, by_command_id: UUID, at: datetime) -> int:
+    """Mark the zone's earlier held writes as replaced by a newer one (nothing to release on the device)."""
+    return conn.execute(
+        "UPDATE control_commands SET released_at = %s, error_message = 'superseded by ' || %s::text "
+        "WHERE zone_id = %s AND id <> %s AND status IN ('confirmed', 'overridden') AND released_at IS NULL",
+        (at, by_command_id, zone_id, by_command_id)).rowcount

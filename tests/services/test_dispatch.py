@@ -143,3 +143,26 @@ def test_watchdog_releases_optimizer_writes_when_plans_stop(site_conn, example_s
                                          last_plan_at=NOW, now_utc=NOW + timedelta(minutes=45)))
     assert sorted(r.status for r in stale) == ["released", "released"]
     assert equipment.adapters["rtu1"].priority_arrays["setpoint_c"][9] is None
+
+
+def test_renewal_supersedes_and_manual_hold_wins(site_conn, example_site):
+    equipment = Equipment()
+    first = _run(site_conn, example_site, equipment, _request(value=22.0, lifetime_s=1800))
+    # renewing the same value once less than half the lifetime remains writes again and supersedes
+    renewed = _run(site_conn, example_site, equipment, _request(value=22.0, lifetime_s=1800),
+                   NOW + timedelta(minutes=20))
+    assert renewed.status == "confirmed"
+    assert read_command(site_conn, command_id=first.command_id)["released_at"] is not None
+    released = asyncio.run(release_due(site_conn, site=example_site, adapter_for=equipment,
+                                       now_utc=NOW + timedelta(minutes=31)))
+    assert released == []                                   # the superseded write is not released
+    assert equipment.adapters["rtu1"].priority_arrays["setpoint_c"][9] == 22.0
+    # a manual setpoint holds the zone against the optimizer until it expires
+    admin = insert_user(site_conn, email="admin@example.com", role="admin")
+    site_conn.commit()
+    manual = _run(site_conn, example_site, equipment,
+                  _request(value=24.0, requester=Requester("manual", "admin", admin), lifetime_s=3600),
+                  NOW + timedelta(minutes=32))
+    assert manual.status == "confirmed"
+    blocked = _run(site_conn, example_site, equipment, _request(value=21.0), NOW + timedelta(minutes=45))
+    assert blocked.status == "rejected" and "manual setpoint holds" in blocked.detail
