@@ -60,3 +60,12 @@ def resolve_mqtt_url(settings: Settings, *, start_embedded: bool = True) -> str:
     log.warning("no MQTT broker on %s:%s; starting an embedded one", host, port)
     broker.start()
     return broker.url
+
+
+def flow_database_url(database_url: str | None) -> str:
+    """The database a flow run uses: its parameter, else the settings' (never starts an embedded one)."""
+    if database_url:
+        return database_url
+    from sbems.config import load_settings
+
+    return resolve_database_url(load_settings(), start_embedded=False)

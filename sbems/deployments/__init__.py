@@ -23,6 +23,10 @@ SCHEDULES: dict[str, Schedule] = {
     "forecast": Schedule("sbems.flows.forecast:forecast", timedelta(minutes=15), "forecast load, temperature, occupancy"),
     "retrain": Schedule("sbems.flows.forecast:retrain", timedelta(days=1), "reselect and refit forecasters"),
     "optimize": Schedule("sbems.flows.optimize:optimize", timedelta(minutes=15), "pre-cooling plan (+ dispatch)"),
+    "schedules": Schedule("sbems.flows.control:schedules", timedelta(minutes=15),
+                          "weekly schedules with optimal start when the optimizer is not in charge"),
+    "release": Schedule("sbems.flows.control:release", timedelta(minutes=1),
+                        "release expired writes; optimizer watchdog"),
 }
 
 

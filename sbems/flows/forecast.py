@@ -7,23 +7,15 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from sbems.runtime import flow_database_url
 from sbems.tasks import forecast as t
-
-
-def _database_url(database_url: str | None) -> str:
-    if database_url:
-        return database_url
-    from sbems.config import load_settings
-    from sbems.runtime import resolve_database_url
-
-    return resolve_database_url(load_settings(), start_embedded=False)
 
 
 @flow(name="retrain", log_prints=True)
 def retrain(building_id: str = "hq", days: int = 60, freq: str = "h", database_url: str | None = None,
             now_utc: datetime | None = None) -> dict[str, str]:
     """Select and fit a forecaster per target (model selection once per target class), store them."""
-    url = _database_url(database_url)
+    url = flow_database_url(database_url)
     site = t.read_site_from_db(url)
     building = site.building(building_id)
     history = t.read_history(url, building, now_utc or datetime.now(UTC), days, freq)
@@ -50,7 +42,7 @@ def retrain(building_id: str = "hq", days: int = 60, freq: str = "h", database_u
 def forecast(building_id: str = "hq", horizon_h: int = 24, freq: str = "h", days: int = 21,
              database_url: str | None = None, now_utc: datetime | None = None) -> dict[str, dict]:
     """Predict every target ``horizon_h`` ahead with the active models, track accuracy, retrain on drift."""
-    url = _database_url(database_url)
+    url = flow_database_url(database_url)
     issued_at = now_utc or datetime.now(UTC)
     site = t.read_site_from_db(url)
     building = site.building(building_id)

@@ -115,6 +115,8 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
     if controller is None:
         return reject(f"zone {zone.id} has no controller")
     problem = setpoint_violation(request.value_c, zone.setpoint_limits)
+    if problem and source == "schedule" and _is_schedule_setback(site, zone, request.value_c):
+        problem = None   # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
     if problem:
         return reject(problem)
     if source == "manual":
@@ -168,6 +170,12 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
            "success" if status == "confirmed" else "failure", detail or None)
     conn.commit()
     return DispatchOutcome(status, detail, command_id, result.read_back)
+
+
+def _is_schedule_setback(site: Site, zone, value_c: float) -> bool:
+    schedule = site.schedule(zone.schedule)
+    return (_is_json_number(value_c) and abs(value_c - schedule.unoccupied_setpoint_c) < 0.01
+            and zone.unoccupied_comfort.min_c <= value_c <= zone.unoccupied_comfort.max_c)
 
 
 def _is_json_number(value: object) -> bool:
