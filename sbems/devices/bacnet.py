@@ -58,8 +58,13 @@ class BacnetNetwork:
 
     @classmethod
     async def start(cls, local_address: str = "127.0.0.1/8", port: int = 47809, device_id: int = 3_999_001,
-                    bbmd_address: str | None = None, bbmd_ttl_s: int = 900) -> BacnetNetwork:
-        """Start BAC0 in the running loop; ``bbmd_address`` registers as a foreign device (real sites)."""
+                    bbmd_address: str | None = None, bbmd_ttl_s: int = 900,
+                    segmented_responses: bool = True) -> BacnetNetwork:
+        """Start BAC0 in the running loop; ``bbmd_address`` registers as a foreign device (real sites).
+
+        ``segmented_responses=False`` makes every request refuse segmented answers (some routers and
+        MS/TP links cannot carry them): large RPM answers then abort and the adapters shrink their chunks.
+        """
         import BAC0
 
         BAC0.log_level("silence")
@@ -67,7 +72,10 @@ class BacnetNetwork:
                                   "localObjName": "SBEMS"}
         if bbmd_address:
             kwargs.update(bbmdAddress=bbmd_address, bbmdTTL=bbmd_ttl_s)
-        return cls(BAC0.start(**kwargs))
+        network = cls(BAC0.start(**kwargs))
+        if not segmented_responses:
+            network.app.device_object.segmentationSupported = "noSegmentation"
+        return network
 
     async def close(self) -> None:
         await self.bacnet._disconnect()
@@ -223,7 +231,13 @@ class BacnetAdapter:
         params: list[Any] = []
         for name in batch:
             params += [self.points[name].object, ["presentValue", "statusFlags"]]
-        result = await self._request(self.network.app.read_property_multiple(address, params), "ReadPropertyMultiple")
+        from bacpypes3.apdu import ErrorRejectAbortNack
+
+        try:
+            result = await self._request(self.network.app.read_property_multiple(address, params),
+                                         "ReadPropertyMultiple")
+        except ErrorRejectAbortNack as exc:  # a BaseException: must be named to be caught
+            result = exc
         if result is None or _is_error(result):
             reason = _error_text(result).lower() if result is not None else "no response"
             if "unrecognized-service" in reason or "unrecognized" in reason:
@@ -262,9 +276,14 @@ class BacnetAdapter:
     async def _get_priority_state(self, object_id: str) -> tuple[Any, Any]:
         from bacpypes3.pdu import Address
 
+        from bacpypes3.apdu import ErrorRejectAbortNack
+
         address = Address(self.address)
-        result = await self._request(self.network.app.read_property_multiple(
-            address, [object_id, ["presentValue", "priorityArray"]]), "read-back")
+        try:
+            result = await self._request(self.network.app.read_property_multiple(
+                address, [object_id, ["presentValue", "priorityArray"]]), "read-back")
+        except ErrorRejectAbortNack as exc:
+            result = exc
         if result is None or _is_error(result):
             pv = await self._read_property(address, object_id, "presentValue")
             pa = await self._read_property(address, object_id, "priorityArray")

@@ -3,8 +3,7 @@
     app = build_webhook_app(store=..., reject=...)   # an ASGI app; serve it with uvicorn
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI must see the real Request annotation
 import logging
 from collections.abc import Callable
 from typing import Any

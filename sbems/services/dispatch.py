@@ -84,10 +84,11 @@ def schedule_setpoint_c(site: Site, building: Building, zone_id: str, now_utc: d
 
 
 async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: SetpointRequest, adapter_for: AdapterFor,
-                           bacnet_priority: int = 10, policy: DispatchPolicy = DispatchPolicy(),
+                           bacnet_priority: int = 10, policy: DispatchPolicy | None = None,
                            now_utc: datetime | None = None) -> DispatchOutcome:
     """Validate, record, write, confirm and audit one setpoint request (see module docstring)."""
     now_utc = now_utc or datetime.now(UTC)
+    policy = policy or DispatchPolicy()
     building = site.building(request.building_id)
     zone = building.zone(request.zone_id)
     b_id = entity_uuid("building", building.id)
