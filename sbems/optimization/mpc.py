@@ -1,0 +1,507 @@
+"""Pre-cooling MPC: validated problem -> cvxpy problem built once per shape (DPP) -> solve -> plain Plan.
+
+Per zone z and step k (decisions: cooling_kw Q[z,k] >= 0):
+
+    T[z,k+1] = a[z]*T[z,k] + b_cool[z]*Q[z,k] + d[z,k]           (d = (1-a)*T_out + gains, from the model)
+    comfort_min - s <= T <= comfort_max + s,  s >= 0            (s = 0 in hard-comfort mode)
+    Q <= capacity,  |Q[z,k] - Q[z,k-1]| <= ramp                  (first step against the current cooling)
+    P[k] = sum_z Q[z,k] / COP[k] + fan[k]                        (building electric kW = 15-min demand)
+
+    minimise  sum_k price[k]*P[k]*dt_h + sum_m rate_m * peak_m + w_comfort * sum(s)*dt_h
+              + w_smooth * sum((Q[z,k+1]-Q[z,k])^2) + tiny ridge on Q   (CLARABEL; LP otherwise)
+    with      peak_m >= P[k] for k in mask_m,  peak_m >= peak already reached this billing period.
+
+Everything that changes between re-plans is a cvxpy Parameter, so a controller compiled for
+(n_zones, n_steps, n_charges, hard_comfort) is reused: a re-plan only writes parameter values.
+The schedule-only baseline (an ideal thermostat holding given setpoints on the same zone model) is
+simulated alongside so every plan reports its savings. Solve never raises: an infeasible or failed
+solve is a Plan with that status, a reason and empty arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from sbems.optimization.zone_model import ZoneModelParams
+
+DEFAULT_SOLVER = "CLARABEL"
+# moderately loose interior-point tolerances: costs agree to ~1e-5 relative, ~25% fewer iterations
+CLARABEL_OPTIONS: dict[str, Any] = {"tol_gap_abs": 1e-5, "tol_gap_rel": 1e-5, "tol_feas": 1e-6,
+                                    "tol_ktratio": 1e-5}
+RIDGE_USD_PER_KW2 = 1e-5  # tiny strongly-convex term on cooling: unique, well-conditioned optimum
+
+
+def cop_from_outdoor_c(
+    outdoor_temp_c: np.ndarray, cop_at_35_c: float = 3.0, slope_per_c: float = 0.08,
+    cop_min: float = 1.5, cop_max: float = 6.0,
+) -> np.ndarray:
+    """Chiller/DX COP falling linearly with outdoor temperature (rated at 35 C), clipped."""
+    outdoor = np.asarray(outdoor_temp_c, dtype=float)
+    return np.clip(cop_at_35_c + slope_per_c * (35.0 - outdoor), cop_min, cop_max)
+
+
+def comfort_bands(
+    occupied: np.ndarray,
+    occupied_c: tuple[float, float] = (21.0, 25.0),
+    unoccupied_c: tuple[float, float] = (18.0, 28.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """(comfort_min_c, comfort_max_c) arrays from an occupied mask (any shape)."""
+    mask = np.asarray(occupied, dtype=bool)
+    return (np.where(mask, occupied_c[0], unoccupied_c[0]).astype(float),
+            np.where(mask, occupied_c[1], unoccupied_c[1]).astype(float))
+
+
+def _as(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=float)
+    try:
+        array = np.broadcast_to(array, shape).astype(float)  # copy: callers may mutate theirs
+    except ValueError as error:
+        raise ValueError(f"{name}: shape {np.shape(value)} does not fit {shape}") from error
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class MpcProblem:
+    """One planning problem; arrays are (n_zones,), (n_steps,) or (n_zones, n_steps) as named.
+
+    ``gain_delta_c`` is the per-step temperature rise from gains, i.e. sum_i b_gain_i*gain_i + c_gain
+    (``from_models`` computes it). Demand charges: ``demand_masks`` (n_charges, n_steps),
+    ``demand_rates_usd_per_kw`` and ``demand_peak_so_far_kw`` (n_charges,). Scalars broadcast.
+    """
+
+    a_frac: np.ndarray
+    b_cool_c_per_kw: np.ndarray
+    gain_delta_c: np.ndarray
+    initial_temp_c: np.ndarray
+    comfort_min_c: np.ndarray
+    comfort_max_c: np.ndarray
+    capacity_kw: np.ndarray
+    ramp_kw_per_step: np.ndarray
+    outdoor_temp_c: np.ndarray
+    price_usd_per_kwh: np.ndarray
+    cop: np.ndarray
+    baseline_setpoint_c: np.ndarray
+    demand_masks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    demand_rates_usd_per_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    demand_peak_so_far_kw: np.ndarray | float = 0.0
+    fan_kw: np.ndarray | float = 0.0
+    initial_cooling_kw: np.ndarray | None = None
+    step_s: float = 900.0
+    comfort_penalty_usd_per_kh: float = 50.0
+    smoothing_usd_per_kw2: float = 1e-3
+    hard_comfort: bool = False
+
+    def __post_init__(self) -> None:
+        a = np.atleast_1d(np.asarray(self.a_frac, dtype=float))
+        nz = a.shape[0]
+        ns = np.atleast_1d(np.asarray(self.price_usd_per_kwh)).shape[-1]
+        if nz < 1 or ns < 1:
+            raise ValueError("need at least one zone and one step")
+        masks = np.asarray(self.demand_masks, dtype=bool)
+        if masks.size == 0:
+            masks = np.zeros((0, ns), dtype=bool)
+        masks = np.atleast_2d(masks)
+        if masks.shape[1] != ns:
+            raise ValueError(f"demand_masks: shape {masks.shape} does not fit (n_charges, {ns})")
+        nm = masks.shape[0]
+        values = {
+            "a_frac": _as(a, (nz,), "a_frac"),
+            "b_cool_c_per_kw": _as(self.b_cool_c_per_kw, (nz,), "b_cool_c_per_kw"),
+            "gain_delta_c": _as(self.gain_delta_c, (nz, ns), "gain_delta_c"),
+            "initial_temp_c": _as(self.initial_temp_c, (nz,), "initial_temp_c"),
+            "comfort_min_c": _as(self.comfort_min_c, (nz, ns), "comfort_min_c"),
+            "comfort_max_c": _as(self.comfort_max_c, (nz, ns), "comfort_max_c"),
+            "capacity_kw": _as(self.capacity_kw, (nz,), "capacity_kw"),
+            "ramp_kw_per_step": _as(self.ramp_kw_per_step, (nz,), "ramp_kw_per_step"),
+            "outdoor_temp_c": _as(self.outdoor_temp_c, (ns,), "outdoor_temp_c"),
+            "price_usd_per_kwh": _as(self.price_usd_per_kwh, (ns,), "price_usd_per_kwh"),
+            "cop": _as(self.cop, (ns,), "cop"),
+            "baseline_setpoint_c": _as(self.baseline_setpoint_c, (nz, ns), "baseline_setpoint_c"),
+            "demand_masks": masks,
+            "demand_rates_usd_per_kw": _as(self.demand_rates_usd_per_kw, (nm,), "demand_rates_usd_per_kw"),
+            "demand_peak_so_far_kw": _as(self.demand_peak_so_far_kw, (nm,), "demand_peak_so_far_kw"),
+            "fan_kw": _as(self.fan_kw, (nz, ns), "fan_kw"),
+        }
+        if self.initial_cooling_kw is not None:
+            values["initial_cooling_kw"] = _as(self.initial_cooling_kw, (nz,), "initial_cooling_kw")
+        checks = [
+            (np.all((values["a_frac"] > 0) & (values["a_frac"] < 1)), "a_frac must be in (0, 1)"),
+            (np.all(values["b_cool_c_per_kw"] < 0), "b_cool_c_per_kw must be < 0"),
+            (np.all(values["comfort_min_c"] <= values["comfort_max_c"]), "comfort_min_c must be <= comfort_max_c"),
+            (np.all(values["capacity_kw"] >= 0), "capacity_kw must be >= 0"),
+            (np.all(values["ramp_kw_per_step"] >= 0), "ramp_kw_per_step must be >= 0"),
+            (np.all(values["price_usd_per_kwh"] >= 0), "price_usd_per_kwh must be >= 0"),
+            (np.all(values["cop"] > 0), "cop must be > 0"),
+            (np.all(values["demand_rates_usd_per_kw"] >= 0), "demand rates must be >= 0"),
+            (np.all(values["demand_peak_so_far_kw"] >= 0), "demand_peak_so_far_kw must be >= 0"),
+            (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
+            (self.step_s > 0, "step_s must be > 0"),
+            (self.comfort_penalty_usd_per_kh >= 0 and np.isfinite(self.comfort_penalty_usd_per_kh),
+             "comfort_penalty_usd_per_kh must be finite and >= 0"),
+            (self.smoothing_usd_per_kw2 >= 0 and np.isfinite(self.smoothing_usd_per_kw2),
+             "smoothing_usd_per_kw2 must be finite and >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def n_zones(self) -> int:
+        return self.a_frac.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.price_usd_per_kwh.shape[0]
+
+    @property
+    def n_charges(self) -> int:
+        return self.demand_masks.shape[0]
+
+    @property
+    def step_h(self) -> float:
+        return self.step_s / 3600.0
+
+    @property
+    def disturbance_delta_c(self) -> np.ndarray:
+        """d[z,k] = (1-a)*T_out[k] + gain_delta[z,k]."""
+        return (1.0 - self.a_frac)[:, None] * self.outdoor_temp_c[None, :] + self.gain_delta_c
+
+    @classmethod
+    def from_models(
+        cls,
+        models: Sequence[ZoneModelParams],
+        gains_forecast: Mapping[str, np.ndarray],
+        step_s: float = 900.0,
+        **kwargs: Any,
+    ) -> MpcProblem:
+        """Build from identified zone models; gains arrays are (n_steps,) or (n_zones, n_steps)."""
+        ns = np.atleast_1d(np.asarray(kwargs["price_usd_per_kwh"])).shape[-1]
+        nz = len(models)
+        gain = np.zeros((nz, ns))
+        for z, model in enumerate(models):
+            if abs(model.step_s - step_s) > 1e-6:
+                raise ValueError(f"zone {z}: model step {model.step_s} s differs from problem step {step_s} s")
+            gain[z] += model.c_gain_delta_c
+            for column, coefficient in zip(model.gain_columns, model.b_gain_c_per_unit, strict=True):
+                if column not in gains_forecast:
+                    raise ValueError(f"zone {z}: gains forecast lacks {column!r}")
+                series = np.broadcast_to(np.asarray(gains_forecast[column], dtype=float), (nz, ns))
+                gain[z] += coefficient * series[z]
+        return cls(
+            a_frac=np.array([m.a_frac for m in models]),
+            b_cool_c_per_kw=np.array([m.b_cool_c_per_kw for m in models]),
+            gain_delta_c=gain,
+            step_s=step_s,
+            **kwargs,
+        )
+
+
+@dataclass
+class Plan:
+    """Plain-data result. Arrays are (n_zones, n_steps) unless named building_*; empty when not solved."""
+
+    status: str  # optimal | optimal_inaccurate | infeasible | failed
+    reason: str | None
+    setpoint_c: np.ndarray
+    expected_temp_c: np.ndarray
+    cooling_kw: np.ndarray
+    electric_kw: np.ndarray
+    building_electric_kw: np.ndarray
+    energy_cost_usd: float
+    demand_cost_usd: float
+    total_cost_usd: float
+    peak_kw: float
+    discomfort_kh: float
+    baseline_energy_cost_usd: float
+    baseline_demand_cost_usd: float
+    baseline_total_cost_usd: float
+    baseline_peak_kw: float
+    baseline_discomfort_kh: float
+    baseline_expected_temp_c: np.ndarray
+    baseline_cooling_kw: np.ndarray
+    solver: str = ""
+    solve_s: float = float("nan")
+    build_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "optimal_inaccurate")
+
+    @property
+    def savings_usd(self) -> float:
+        return self.baseline_total_cost_usd - self.total_cost_usd
+
+    @property
+    def peak_change_frac(self) -> float:
+        return (self.peak_kw - self.baseline_peak_kw) / self.baseline_peak_kw if self.baseline_peak_kw else 0.0
+
+
+@dataclass
+class _Outcome:
+    """Cost figures for one cooling schedule."""
+
+    temps_c: np.ndarray  # (nz, ns) temperature at the end of each step
+    zone_electric_kw: np.ndarray
+    building_kw: np.ndarray
+    energy_cost_usd: float
+    demand_cost_usd: float
+    peak_kw: float
+    discomfort_kh: float
+
+
+def _evaluate(problem: MpcProblem, cooling_kw: np.ndarray) -> _Outcome:
+    """Simulate the zone models under a cooling schedule and price the result."""
+    d = problem.disturbance_delta_c
+    temps = np.empty_like(cooling_kw)
+    current = problem.initial_temp_c.copy()
+    for k in range(problem.n_steps):
+        current = problem.a_frac * current + problem.b_cool_c_per_kw * cooling_kw[:, k] + d[:, k]
+        temps[:, k] = current
+    zone_kw = cooling_kw / problem.cop[None, :] + problem.fan_kw
+    building_kw = zone_kw.sum(axis=0)
+    energy = float(np.sum(problem.price_usd_per_kwh * building_kw) * problem.step_h)
+    demand = 0.0
+    for m in range(problem.n_charges):
+        in_mask = building_kw[problem.demand_masks[m]]
+        peak_m = max(float(problem.demand_peak_so_far_kw[m]), float(in_mask.max()) if in_mask.size else 0.0)
+        demand += float(problem.demand_rates_usd_per_kw[m]) * peak_m
+    violation = np.maximum(0.0, np.maximum(temps - problem.comfort_max_c, problem.comfort_min_c - temps))
+    return _Outcome(temps, zone_kw, building_kw, energy, demand, float(building_kw.max()),
+                    float(violation.sum() * problem.step_h))
+
+
+def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
+    """Ideal thermostat: each step the cooling that brings the zone to its baseline setpoint
+    (never heating), within capacity and ramp limits."""
+    d = problem.disturbance_delta_c
+    cooling = np.empty((problem.n_zones, problem.n_steps))
+    temp = problem.initial_temp_c.copy()
+    previous = problem.initial_cooling_kw
+    for k in range(problem.n_steps):
+        free = problem.a_frac * temp + d[:, k]
+        wanted = (problem.baseline_setpoint_c[:, k] - free) / problem.b_cool_c_per_kw
+        low, high = np.zeros(problem.n_zones), problem.capacity_kw
+        if previous is not None:
+            low = np.maximum(low, previous - problem.ramp_kw_per_step)
+            high = np.minimum(high, previous + problem.ramp_kw_per_step)
+        q = np.clip(wanted, low, np.maximum(low, high))
+        cooling[:, k] = q
+        temp = free + problem.b_cool_c_per_kw * q
+        previous = q
+    return cooling
+
+
+class _Controller:
+    """A compiled cvxpy problem for one shape; only parameter values change between solves."""
+
+    def __init__(self, n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool) -> None:
+        import cvxpy as cp  # 1.6 s import: keep it out of module import
+
+        started = time.perf_counter()
+        self.lock = threading.Lock()
+        self.solve_count = 0
+        nz, ns, nm = n_zones, n_steps, n_charges
+        self.a = cp.Parameter((nz, 1), name="a")
+        self.b = cp.Parameter((nz, 1), name="b_cool")
+        self.d = cp.Parameter((nz, ns), name="disturbance")
+        self.t0 = cp.Parameter(nz, name="t0")
+        self.t_min = cp.Parameter((nz, ns), name="t_min")
+        self.t_max = cp.Parameter((nz, ns), name="t_max")
+        self.cap = cp.Parameter((nz, 1), nonneg=True, name="capacity")
+        self.ramp = cp.Parameter((nz, 1), nonneg=True, name="ramp")
+        self.q_prev = cp.Parameter(nz, nonneg=True, name="q_prev")
+        self.ramp0 = cp.Parameter(nz, nonneg=True, name="ramp0")
+        self.inv_cop = cp.Parameter(ns, nonneg=True, name="inv_cop")
+        self.fan = cp.Parameter(ns, nonneg=True, name="fan_total")
+        self.energy_weight = cp.Parameter(ns, nonneg=True, name="price_x_dt")
+        self.comfort_weight = cp.Parameter(nonneg=True, name="comfort_weight")
+
+        # plain variable (explicit q >= 0 row) so its column block in the stuffed problem is known
+        self.q = cp.Variable((nz, ns), name="cooling_kw")
+        self.t = cp.Variable((nz, ns + 1), name="temp_c")
+        self.p = cp.Variable(ns, name="electric_kw")
+        constraints = [
+            self.t[:, 0] == self.t0,
+            self.t[:, 1:] == cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, self.q) + self.d,
+            self.q >= 0,
+            self.q <= self.cap,
+            self.q[:, 0] - self.q_prev <= self.ramp0,
+            self.q_prev - self.q[:, 0] <= self.ramp0,
+            self.p == cp.multiply(self.inv_cop, cp.sum(self.q, axis=0)) + self.fan,
+        ]
+        if ns > 1:
+            change = self.q[:, 1:] - self.q[:, :-1]
+            constraints += [change <= self.ramp, change >= -self.ramp]
+        objective = self.energy_weight @ self.p
+        if hard_comfort:
+            constraints += [self.t[:, 1:] >= self.t_min, self.t[:, 1:] <= self.t_max]
+        else:
+            self.s = cp.Variable((nz, ns), nonneg=True, name="comfort_slack_c")
+            constraints += [self.t[:, 1:] >= self.t_min - self.s, self.t[:, 1:] <= self.t_max + self.s]
+            objective = objective + self.comfort_weight * cp.sum(self.s)
+        if nm:
+            self.masks = cp.Parameter((nm, ns), nonneg=True, name="demand_masks")
+            self.rates = cp.Parameter(nm, nonneg=True, name="demand_rates")
+            self.peak_so_far = cp.Parameter(nm, nonneg=True, name="peak_so_far")
+            self.peaks = cp.Variable(nm, name="peaks_kw")
+            constraints.append(self.peaks >= self.peak_so_far)
+            constraints += [self.peaks[m] >= cp.multiply(self.masks[m], self.p) for m in range(nm)]
+            objective = objective + self.rates @ self.peaks
+        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        if not self.problem.is_dpp():
+            raise RuntimeError("MPC formulation is not DPP; re-plans would recompile")
+        self.n_charges = nm
+        self.hard_comfort = hard_comfort
+        self._smoothing_gram: Any = None
+        self._ridge: Any = None
+        self.build_s = time.perf_counter() - started
+
+    def solve(self, problem: MpcProblem, solver: str, solver_options: dict[str, Any]) -> None:
+        """Write the data and solve; CLARABEL gets the quadratic smoothing term injected into its data.
+
+        cvxpy densifies (n_vars x n_params) when extracting a quadratic objective from a problem with
+        many parameters, so the smoothing w*sum((Q[z,k+1]-Q[z,k])^2) (plus a tiny ridge on Q, which
+        halves interior-point iterations) is added to the compiled problem data instead: still one
+        compilation, data-only re-plans. Other solvers get the LP without it.
+        """
+        import cvxpy as cp
+        from cvxpy import settings as cvxpy_settings
+
+        self.set_values(problem)
+        if solver != "CLARABEL":
+            self.problem.solve(solver=solver, **solver_options)
+            return
+        options = {**CLARABEL_OPTIONS, **solver_options}
+        data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL, solver_opts=dict(options))
+        if self._smoothing_gram is None:
+            self._build_smoothing_structure(data[cvxpy_settings.PARAM_PROB].var_id_to_col[self.q.id],
+                                            data[cvxpy_settings.A].shape[1])
+        weight = 2.0 * problem.smoothing_usd_per_kw2
+        data[cvxpy_settings.P] = (weight * self._smoothing_gram + self._ridge).tocsc()
+        solution = chain.solve_via_data(self.problem, data, False, False, options)
+        self.problem.unpack_results(solution, chain, inverse)
+
+    def _build_smoothing_structure(self, q_col: int, n_x: int) -> None:
+        """Sparse D'D (first differences along steps, per zone) and the ridge, placed at Q's columns."""
+        import scipy.sparse as sp
+
+        nz, ns = self.q.shape
+        m = nz * ns  # cvxpy flattens column-major: Q[z, k] -> z + k*nz
+        diff = sp.diags([-np.ones(m - nz), np.ones(m - nz)], [0, nz], shape=(m - nz, m))
+        place = sp.csc_matrix((np.ones(m), (q_col + np.arange(m), np.arange(m))), shape=(n_x, m))
+        self._smoothing_gram = (place @ (diff.T @ diff) @ place.T).tocsc()
+        self._ridge = (place @ (2.0 * RIDGE_USD_PER_KW2 * sp.eye(m)) @ place.T).tocsc()
+
+    def set_values(self, problem: MpcProblem) -> None:
+        """Write a problem's data into the parameters."""
+        self.a.value = problem.a_frac[:, None]
+        self.b.value = problem.b_cool_c_per_kw[:, None]
+        self.d.value = problem.disturbance_delta_c
+        self.t0.value = problem.initial_temp_c
+        self.t_min.value = problem.comfort_min_c
+        self.t_max.value = problem.comfort_max_c
+        self.cap.value = problem.capacity_kw[:, None]
+        self.ramp.value = problem.ramp_kw_per_step[:, None]
+        if problem.initial_cooling_kw is None:
+            self.q_prev.value = np.zeros(problem.n_zones)
+            self.ramp0.value = problem.capacity_kw.copy()  # unconstrained first step
+        else:
+            self.q_prev.value = problem.initial_cooling_kw
+            self.ramp0.value = problem.ramp_kw_per_step.copy()
+        self.inv_cop.value = 1.0 / problem.cop
+        self.fan.value = problem.fan_kw.sum(axis=0)
+        self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h
+        self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h
+        if self.n_charges:
+            self.masks.value = problem.demand_masks.astype(float)
+            self.rates.value = problem.demand_rates_usd_per_kw
+            self.peak_so_far.value = problem.demand_peak_so_far_kw
+
+
+@lru_cache(maxsize=16)
+def controller_for(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool) -> _Controller:
+    """The cached compiled controller for a shape (built on first use)."""
+    return _Controller(n_zones, n_steps, n_charges, hard_comfort)
+
+
+def _empty_plan(status: str, reason: str, baseline: _Outcome, baseline_q: np.ndarray,
+                solver: str, solve_s: float, build_s: float) -> Plan:
+    empty2, empty1, nan = np.empty((0, 0)), np.empty(0), float("nan")
+    return Plan(
+        status=status, reason=reason, setpoint_c=empty2, expected_temp_c=empty2, cooling_kw=empty2,
+        electric_kw=empty2, building_electric_kw=empty1, energy_cost_usd=nan, demand_cost_usd=nan,
+        total_cost_usd=nan, peak_kw=nan, discomfort_kh=nan,
+        baseline_energy_cost_usd=baseline.energy_cost_usd, baseline_demand_cost_usd=baseline.demand_cost_usd,
+        baseline_total_cost_usd=baseline.energy_cost_usd + baseline.demand_cost_usd,
+        baseline_peak_kw=baseline.peak_kw, baseline_discomfort_kh=baseline.discomfort_kh,
+        baseline_expected_temp_c=baseline.temps_c, baseline_cooling_kw=baseline_q,
+        solver=solver, solve_s=solve_s, build_s=build_s,
+    )
+
+
+def solve_plan(problem: MpcProblem, solver: str = DEFAULT_SOLVER, **solver_options: Any) -> Plan:
+    """Solve a problem with the cached controller for its shape; never raises for solver trouble."""
+    import cvxpy as cp
+
+    baseline_q = baseline_cooling_kw(problem)
+    baseline = _evaluate(problem, baseline_q)
+    build_started = time.perf_counter()
+    controller = controller_for(problem.n_zones, problem.n_steps, problem.n_charges, problem.hard_comfort)
+    build_s = time.perf_counter() - build_started
+    with controller.lock:
+        started = time.perf_counter()
+        try:
+            controller.solve(problem, solver, solver_options)
+        except cp.error.SolverError as error:
+            solve_s = time.perf_counter() - started
+            return _empty_plan("failed", f"solver {solver} failed: {error}", baseline, baseline_q, solver,
+                               solve_s, build_s)
+        solve_s = time.perf_counter() - started
+        controller.solve_count += 1
+        status = controller.problem.status
+        q_value = None if controller.q.value is None else np.array(controller.q.value)
+    if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+        reason = ("infeasible: hard comfort band cannot be held within capacity/ramp limits"
+                  if problem.hard_comfort else "infeasible: constraints cannot all be met")
+        return _empty_plan("infeasible", reason, baseline, baseline_q, solver, solve_s, build_s)
+    if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or q_value is None:
+        return _empty_plan("failed", f"solver {solver} returned status {status}", baseline, baseline_q,
+                           solver, solve_s, build_s)
+
+    cooling = np.clip(q_value, 0.0, problem.capacity_kw[:, None])
+    outcome = _evaluate(problem, cooling)
+    return Plan(
+        status="optimal" if status == cp.OPTIMAL else "optimal_inaccurate",
+        reason=None,
+        setpoint_c=outcome.temps_c.copy(),
+        expected_temp_c=outcome.temps_c,
+        cooling_kw=cooling,
+        electric_kw=outcome.zone_electric_kw,
+        building_electric_kw=outcome.building_kw,
+        energy_cost_usd=outcome.energy_cost_usd,
+        demand_cost_usd=outcome.demand_cost_usd,
+        total_cost_usd=outcome.energy_cost_usd + outcome.demand_cost_usd,
+        peak_kw=outcome.peak_kw,
+        discomfort_kh=outcome.discomfort_kh,
+        baseline_energy_cost_usd=baseline.energy_cost_usd,
+        baseline_demand_cost_usd=baseline.demand_cost_usd,
+        baseline_total_cost_usd=baseline.energy_cost_usd + baseline.demand_cost_usd,
+        baseline_peak_kw=baseline.peak_kw,
+        baseline_discomfort_kh=baseline.discomfort_kh,
+        baseline_expected_temp_c=baseline.temps_c,
+        baseline_cooling_kw=baseline_q,
+        solver=solver,
+        solve_s=solve_s,
+        build_s=build_s,
+    )

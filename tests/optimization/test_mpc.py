@@ -1,0 +1,179 @@
+"""MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan reuse."""
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sbems.domain.tariff import Tariff, demand_charge_masks, energy_prices_usd_per_kwh
+from sbems.optimization.mpc import (
+    MpcProblem,
+    Plan,
+    comfort_bands,
+    controller_for,
+    cop_from_outdoor_c,
+    solve_plan,
+)
+from sbems.optimization.zone_model import ZoneModelParams
+
+TZ = "America/New_York"
+TARIFF = Tariff(
+    name="evaluation-tou",
+    energy_periods=[
+        {"name": "on_peak", "price_usd_per_kwh": 0.32, "days": ["mon", "tue", "wed", "thu", "fri"],
+         "start": "16:00", "end": "21:00"},
+        {"name": "mid_peak", "price_usd_per_kwh": 0.18, "days": ["mon", "tue", "wed", "thu", "fri"],
+         "start": "08:00", "end": "16:00"},
+        {"name": "off_peak", "price_usd_per_kwh": 0.12},
+    ],
+    demand_charges=[{"name": "facility", "usd_per_kw": 18.0},
+                    {"name": "on_peak_demand", "usd_per_kw": 9.0, "period": "on_peak"}],
+)
+TIMES = pd.date_range(pd.Timestamp("2024-07-15", tz=TZ), periods=96, freq="15min").tz_convert("UTC")  # Monday
+HOUR = np.arange(96) * 0.25  # local hour at each step start
+OCCUPIED = (HOUR >= 7) & (HOUR < 19)
+ON_PEAK = (HOUR >= 16) & (HOUR < 21)
+
+
+def make_problem(n_zones: int = 1, seed: int = 0, **overrides) -> MpcProblem:
+    rng = np.random.default_rng(seed)
+    outdoor = 31 + 5 * np.sin((HOUR - 9) / 24 * 2 * np.pi)
+    prices = energy_prices_usd_per_kwh(TARIFF, TIMES, TZ)
+    charges = demand_charge_masks(TARIFF, TIMES, TZ)
+    low, high = comfort_bands(np.broadcast_to(OCCUPIED, (n_zones, 96)))
+    kwargs = dict(
+        a_frac=rng.uniform(0.96, 0.98, n_zones) if n_zones > 1 else 0.97,
+        b_cool_c_per_kw=-0.02,
+        gain_delta_c=np.where(OCCUPIED, 0.08, 0.02),
+        initial_temp_c=26.0,
+        comfort_min_c=low,
+        comfort_max_c=high,
+        capacity_kw=60.0,
+        ramp_kw_per_step=20.0,
+        outdoor_temp_c=outdoor,
+        price_usd_per_kwh=prices,
+        cop=cop_from_outdoor_c(outdoor),
+        baseline_setpoint_c=np.where(OCCUPIED, 23.0, 28.0),
+        demand_masks=np.vstack([mask for _, mask in charges]),
+        demand_rates_usd_per_kw=[rate for rate, _ in charges],
+        demand_peak_so_far_kw=0.0,
+        fan_kw=0.5,
+    )
+    kwargs.update(overrides)
+    return MpcProblem(**kwargs)
+
+
+def test_precools_before_on_peak_and_floats_during_it():
+    # energy prices only: the on-peak price step alone must cause pre-cooling
+    plan = solve_plan(make_problem(demand_rates_usd_per_kw=[0.0, 0.0]))
+    assert plan.status == "optimal", plan.reason
+    temps, cooling = plan.expected_temp_c[0], plan.cooling_kw[0]
+    # expected_temp_c[k] is the temperature at the END of step k: step 63 ends 16:00, step 75 ends 19:00
+    at_16, at_19 = temps[63], temps[75]
+    assert at_16 < 22.5  # pre-cooled well below the 25 C needed (and below the 23 C baseline)
+    assert at_19 > at_16 + 2.0  # floats up during on-peak ...
+    assert temps[OCCUPIED].max() <= 25.0 + 0.05  # ... but stays within the band
+    assert cooling[ON_PEAK].mean() < 0.5 * cooling[(HOUR >= 12) & (HOUR < 16)].mean()
+    assert plan.energy_cost_usd < plan.baseline_energy_cost_usd
+    assert plan.discomfort_kh <= plan.baseline_discomfort_kh + 1e-6
+
+
+def test_demand_charges_flatten_the_peak():
+    plan = solve_plan(make_problem())
+    assert plan.status == "optimal", plan.reason
+    temps = plan.expected_temp_c[0]
+    assert temps[63] < 25.0 - 0.5  # still enters on-peak with stored cooling
+    assert plan.peak_kw < 0.5 * plan.baseline_peak_kw
+    assert plan.total_cost_usd < plan.baseline_total_cost_usd and plan.savings_usd > 0
+    assert plan.peak_change_frac < -0.5
+    assert plan.discomfort_kh <= plan.baseline_discomfort_kh + 1e-6
+
+
+def test_respects_comfort_capacity_and_ramp():
+    problem = make_problem(n_zones=5, seed=3)
+    plan = solve_plan(problem)
+    assert plan.status == "optimal", plan.reason
+    assert plan.cooling_kw.shape == plan.expected_temp_c.shape == plan.setpoint_c.shape == (5, 96)
+    occupied_temps = plan.expected_temp_c[:, OCCUPIED]
+    assert occupied_temps.max() <= 25.0 + 0.05 and occupied_temps.min() >= 21.0 - 0.05
+    assert plan.cooling_kw.min() >= 0.0 and plan.cooling_kw.max() <= 60.0 + 1e-6
+    assert np.abs(np.diff(plan.cooling_kw, axis=1)).max() <= 20.0 + 1e-3
+    np.testing.assert_allclose(plan.building_electric_kw, plan.electric_kw.sum(axis=0))
+    assert plan.peak_kw == pytest.approx(plan.building_electric_kw.max())
+    # demand cost is the facility and on-peak rates on the plan's own peaks
+    on_peak_max = plan.building_electric_kw[ON_PEAK].max()
+    assert plan.demand_cost_usd == pytest.approx(18.0 * plan.peak_kw + 9.0 * on_peak_max)
+    # nothing from cvxpy leaves the package
+    for value in dataclasses.asdict(plan).values():
+        assert isinstance(value, np.ndarray | float | int | str | type(None))
+
+
+def test_already_reached_peak_is_a_floor_not_a_target():
+    plan = solve_plan(make_problem(demand_peak_so_far_kw=[500.0, 400.0]))
+    assert plan.status == "optimal"
+    assert plan.demand_cost_usd == pytest.approx(18.0 * 500 + 9.0 * 400)
+
+
+def test_infeasible_returns_empty_plan_with_reason():
+    # hard band 21-25 C from the first step, zone at 30 C, only 1 kW of cooling: cannot be held
+    problem = make_problem(initial_temp_c=30.0, capacity_kw=1.0, hard_comfort=True)
+    plan = solve_plan(problem)
+    assert isinstance(plan, Plan)
+    assert plan.status == "infeasible" and not plan.ok
+    assert "infeasible" in plan.reason
+    assert plan.setpoint_c.size == 0 and plan.cooling_kw.size == 0 and plan.building_electric_kw.size == 0
+    assert np.isnan(plan.total_cost_usd)
+    assert np.isfinite(plan.baseline_total_cost_usd)  # the building falls back to its schedule
+
+
+def test_soft_comfort_same_case_is_feasible_with_discomfort():
+    plan = solve_plan(make_problem(initial_temp_c=30.0, capacity_kw=1.0))
+    assert plan.ok
+    assert plan.discomfort_kh > 0
+    assert plan.cooling_kw.max() <= 1.0 + 1e-6
+
+
+def test_replan_reuses_compiled_problem_and_is_faster():
+    controller_for.cache_clear()
+    started = time.perf_counter()
+    first = solve_plan(make_problem(n_zones=20, seed=1))
+    cold_s = time.perf_counter() - started
+    controller = controller_for(20, 96, 2, False)
+    compiled = controller.problem._cache.param_prog
+    assert compiled is not None
+    started = time.perf_counter()
+    second = solve_plan(make_problem(n_zones=20, seed=2, initial_temp_c=24.0,
+                                     price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5))
+    warm_s = time.perf_counter() - started
+    assert first.ok and second.ok
+    assert controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
+    assert controller.problem._cache.param_prog is compiled  # no recompilation
+    assert controller.problem.is_dpp()
+    assert not np.allclose(first.cooling_kw, second.cooling_kw)
+    assert warm_s < cold_s
+
+
+def test_from_models_builds_gain_terms():
+    model = ZoneModelParams(0.97, -0.02, (0.004,), 0.01, 900.0, ("occupancy_count",))
+    occupancy = np.where(OCCUPIED, 20.0, 0.0)
+    base = make_problem()
+    problem = MpcProblem.from_models(
+        [model, model], {"occupancy_count": occupancy}, step_s=900.0,
+        initial_temp_c=26.0, comfort_min_c=base.comfort_min_c[0], comfort_max_c=base.comfort_max_c[0],
+        capacity_kw=60.0, ramp_kw_per_step=20.0, outdoor_temp_c=base.outdoor_temp_c,
+        price_usd_per_kwh=base.price_usd_per_kwh, cop=base.cop, baseline_setpoint_c=base.baseline_setpoint_c[0],
+    )
+    np.testing.assert_allclose(problem.gain_delta_c[1], 0.004 * occupancy + 0.01)
+    assert solve_plan(problem).ok
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"initial_temp_c": np.nan}, {"a_frac": 1.2}, {"b_cool_c_per_kw": 0.1}, {"cop": 0.0},
+     {"comfort_min_c": 26.0}, {"capacity_kw": np.ones(3)}],
+)
+def test_invalid_problem_rejected(override):
+    with pytest.raises(ValueError):
+        make_problem(**override)
