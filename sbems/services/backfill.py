@@ -6,14 +6,15 @@ are stored as the MQTT sensors of the site would have reported them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
 from sbems.domain.site import Site, entity_uuid
 from sbems.storage.readings import SensorRow, write_sensor_readings
 
-_ZONE_COLUMNS = {"temperature": ("zone_temp_c", "celsius"), "occupancy": ("occupancy_count", "count")}
+_ZONE_COLUMNS = {"temperature": ("zone_temp_c", "celsius"), "occupancy": ("occupancy_count", "count"),
+                 "power": ("electric_kw", "kW")}    # a zone's HVAC submeter
 
 
 def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building_id: str, start_utc: datetime,
@@ -24,10 +25,12 @@ def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building
     building = site.building(building_id)
     building_df, zones_df = simulate_history(site, building_id, start_utc, days, step_s=step_s, seed=seed)
     rows: list[SensorRow] = []
+    # powers are step means: stamped mid-step; temperatures and counts are end-of-step states
+    mid_step = timedelta(seconds=step_s / 2)
     meters = [s for s in building.sensors if s.sensor_type == "power" and s.zone is None]
     for meter in meters[:1]:
         sensor_id = entity_uuid("sensor", building_id, meter.id)
-        rows += [SensorRow(t.to_pydatetime(), sensor_id, None, float(v), "kW")
+        rows += [SensorRow(t.to_pydatetime() - mid_step, sensor_id, None, float(v), "kW")
                  for t, v in building_df["load_kw"].items()]
     for sensor in building.sensors:
         if sensor.zone is None or sensor.sensor_type not in _ZONE_COLUMNS:
@@ -36,5 +39,6 @@ def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building
         series = zones_df[column].xs(sensor.zone, level="zone_id")
         sensor_id = entity_uuid("sensor", building_id, sensor.id)
         zone_id = entity_uuid("zone", building_id, sensor.zone)
-        rows += [SensorRow(t.to_pydatetime(), sensor_id, zone_id, float(v), unit) for t, v in series.items()]
+        shift = mid_step if sensor.sensor_type == "power" else timedelta(0)
+        rows += [SensorRow(t.to_pydatetime() - shift, sensor_id, zone_id, float(v), unit) for t, v in series.items()]
     return write_sensor_readings(conn, rows=rows)

@@ -1,4 +1,4 @@
-"""Simulated MQTT sensors: per-zone temperature/humidity/occupancy/CO2 and the building power meter.
+"""Simulated MQTT sensors: per-zone temperature/humidity/occupancy/CO2, HVAC submeters and the building meter.
 
 Topics (seed §6.4): ``sbems/building/{building}/zone/{zone}/{temperature|humidity|occupancy|co2}``
 and ``sbems/building/{building}/meter/{sensor}/power``; JSON payloads with ``deviceId``, ``zoneId``
@@ -62,6 +62,11 @@ def sensor_messages(building: Building, ctx: SimContext) -> list[tuple[str, dict
             value = ctx.faults.stuck_value(sensor.id, round(plant.building_power_kw, 2))
             topic = f"{base}/meter/{sensor.id}/power"
             payload = {"deviceId": sensor.id, "timestamp": stamp, "value": value, "unit": "kW", "quality": 100}
+        elif sensor.sensor_type == "power":   # a zone's HVAC submeter
+            value = ctx.faults.stuck_value(sensor.id, round(plant.zone_state(sensor.zone).electric_kw, 3))
+            topic = f"{base}/meter/{sensor.id}/power"
+            payload = {"deviceId": sensor.id, "zoneId": sensor.zone, "timestamp": stamp, "value": value,
+                       "unit": "kW", "quality": 100}
         else:
             continue
         messages.append((topic, payload))

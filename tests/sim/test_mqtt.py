@@ -31,7 +31,9 @@ def messages(sim, mqtt_url):
     client.on_connect = lambda c, userdata, flags, reason_code, properties: c.subscribe(
         f"sbems/building/{sim.building_id}/#", qos=1)
     client.on_subscribe = lambda c, userdata, mid, reason_codes, properties: subscribed.put(True)
-    client.on_message = lambda c, userdata, msg: inbox.put((msg.topic, json.loads(msg.payload), msg.qos))
+    # retained state other publishers (the poll flow) left on a shared broker is not the simulator's stream
+    client.on_message = lambda c, userdata, msg: None if msg.retain else inbox.put(
+        (msg.topic, json.loads(msg.payload), msg.qos))
     client.connect(host, port)
     client.loop_start()
     subscribed.get(timeout=5)

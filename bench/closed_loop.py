@@ -1,0 +1,367 @@
+"""Closed-loop evaluation: schedule-only baseline vs SBEMS (identified zone models + forecasts + MPC).
+
+The virtual building's plant runs in-process at 60-s steps over the 7 days (Monday to Sunday) around
+the hottest day of the example building's TMY3 station, with the evaluation tariff of the example site
+(issue 7). Both runs start from the same plant state.
+
+(a) baseline: the zones follow their schedules (23 C occupied 07-19 weekdays, 28 C unoccupied).
+(b) SBEMS: zone models identified from a simulated history before the week (setpoints randomly
+    excited so cooling varies), COP identified from the same history, forecasts (TMY weather as the
+    forecast, occupancy and non-HVAC load as time-of-day profiles learned from the history), MPC every
+    15 min over 24 h (warm re-solve of the cached controller), the plan's first-step setpoint sent to
+    each zone (the unit's local loop tracks it).
+
+Bill with ``sbems.domain.tariff.bill_usd``; discomfort = zone-K*h outside 21-25 C in occupied minutes,
+summed over zones. Ends with one JSON line of the figures named in the issue.
+
+    python bench/closed_loop.py [--history-days 21] [--days 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sbems.domain.site import Site, read_site_file  # noqa: E402
+from sbems.domain.tariff import bill_usd, demand_charge_masks  # noqa: E402
+from sbems.optimization.mpc import cop_from_outdoor_c, solve_plan  # noqa: E402
+from sbems.optimization.zone_model import ZoneModelParams, identify_zone_model  # noqa: E402
+from sbems.sim.plant import Plant  # noqa: E402
+from sbems.sim.weather import hottest_day, read_typical_year  # noqa: E402
+from sbems.tasks.optimize import (  # noqa: E402
+    GAIN_COLUMNS,
+    Forecasts,
+    build_mpc_problem,
+    disturbance_residual_c,
+    first_setpoints_c,
+    horizon_index,
+    slot_profile_forecast,
+    zone_bands,
+)
+
+PLANT_STEP_S = 60
+PLAN_STEP_S = 900
+MINUTES_PER_STEP = PLAN_STEP_S // PLANT_STEP_S
+LOCAL_LOOP_TAU_S = 600.0  # documented time constant of the units' local loop (sbems/sim/plant.py)
+MAX_VALIDATION_RMSE_C = 1.5  # the package default: multi-step error on 2 held-out days
+
+
+@dataclass
+class Settings:
+    """Controller tuning (all honest knobs: model, setpoint tracking, comfort weight, horizon)."""
+
+    horizon_h: float = 24.0
+    comfort_penalty_usd_per_kh: float = 500.0
+    comfort_margin_c: float = 0.3
+    lead_compensation: bool = False  # send a setpoint that the first-order local loop reaches in one step
+    bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
+    solver: str = "CLARABEL"
+
+
+@dataclass
+class Learned:
+    """What SBEMS learned from the history before the evaluation week."""
+
+    models: list[ZoneModelParams]
+    metrics: dict[str, dict[str, float]]
+    cop_at_35_c: float
+    cop_slope_per_c: float
+    occupancy: dict[str, pd.Series]
+    other_load_kw: pd.Series
+
+
+@dataclass
+class Record:
+    """Per-minute measurements of one run."""
+
+    times: list[pd.Timestamp] = field(default_factory=list)
+    power_kw: list[float] = field(default_factory=list)
+    temps_c: list[np.ndarray] = field(default_factory=list)
+    occupied: list[np.ndarray] = field(default_factory=list)
+    cooling_kw: list[np.ndarray] = field(default_factory=list)
+
+
+def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
+    """(hottest day, Monday 00:00 local of its week as UTC)."""
+    building = site.building(building_id)
+    hot = hottest_day(read_typical_year(building.weather.station_file), year)
+    monday = hot - dt.timedelta(days=hot.weekday())
+    return hot, pd.Timestamp(monday).tz_localize(building.timezone).tz_convert("UTC")
+
+
+def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(zone temp C, cooling kW, electric kW, occupants, occupied) for every zone, after the last step."""
+    states = [plant.zone_state(z) for z in plant.zone_ids]
+    return (np.array([s.zone_temp_c for s in states]), np.array([s.cooling_kw for s in states]),
+            np.array([s.electric_kw for s in states]), np.array([s.occupancy_count for s in states], dtype=float),
+            np.array([s.occupied for s in states]))
+
+
+def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: float = 21.0, high_c: float = 26.0,
+                             hold_steps: tuple[int, int] = (4, 32)) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Run the plant with randomly held setpoint overrides; return 15-min frames per zone (indexed by step
+    start: temperature at the start, means over the step) and per-minute samples for the COP fit."""
+    rng = np.random.default_rng(seed)
+    n = len(plant.zone_ids)
+    hold_until = np.zeros(n, dtype=int)
+    steps = int(round(days * 86400 / PLAN_STEP_S))
+    rows: list[dict] = []
+    minute_rows: list[tuple] = []
+    building = plant.building
+    fan_kw = np.array([(building.controller_of(z).fan_power_kw if building.controller_of(z) else 0.0)
+                       for z in plant.zone_ids])
+    temps, *_ = zone_arrays(plant)
+    for k in range(steps):
+        start = pd.Timestamp(plant.now_utc)
+        for z, zone_id in enumerate(plant.zone_ids):
+            if k >= hold_until[z]:
+                hold_until[z] = k + int(rng.integers(*hold_steps))
+                choice = rng.random()
+                plant.set_setpoint_c(zone_id, None if choice < 0.3 else float(rng.uniform(low_c, high_c)))
+        sums = np.zeros((4, n))
+        weather_sum = np.zeros(2)
+        power_sum = 0.0
+        occupied_start = None
+        for _ in range(MINUTES_PER_STEP):
+            plant.step(1)
+            t, cooling, electric, occupants, occupied = zone_arrays(plant)
+            occupied_start = occupied if occupied_start is None else occupied_start
+            sums += np.array([cooling, electric, occupants, np.zeros(n)])
+            weather_sum += (plant.outdoor_temp_c, plant.ghi_w_m2)
+            power_sum += plant.building_power_kw
+            for z in range(n):
+                if cooling[z] > 2.0:
+                    minute_rows.append((plant.outdoor_temp_c, cooling[z], electric[z] - fan_kw[z]))
+        means = sums / MINUTES_PER_STEP
+        outdoor, ghi = weather_sum / MINUTES_PER_STEP
+        rows.append({"time": start, "temps": temps.copy(), "cooling": means[0], "electric": means[1],
+                     "occupancy": means[2], "occupied": occupied_start.astype(float), "outdoor": outdoor,
+                     "ghi": ghi, "power": power_sum / MINUTES_PER_STEP})
+        temps = t
+    for zone_id in plant.zone_ids:
+        plant.set_setpoint_c(zone_id, None)
+    index = pd.DatetimeIndex([r["time"] for r in rows])
+    frames = {}
+    for z, zone_id in enumerate(plant.zone_ids):
+        frames[zone_id] = pd.DataFrame({
+            "zone_temp_c": [r["temps"][z] for r in rows], "outdoor_temp_c": [r["outdoor"] for r in rows],
+            "cooling_kw": [r["cooling"][z] for r in rows], "occupancy_count": [r["occupancy"][z] for r in rows],
+            "ghi_w_m2": [r["ghi"] for r in rows], "occupied": [r["occupied"][z] for r in rows],
+            "electric_kw": [r["electric"][z] for r in rows], "building_kw": [r["power"] for r in rows]}, index=index)
+    minutes = pd.DataFrame(minute_rows, columns=["outdoor_temp_c", "cooling_kw", "compressor_kw"])
+    return frames, minutes
+
+
+def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Learned:
+    """Identify zone models and COP; keep the history for the profile forecasts."""
+    models, metrics = [], {}
+    for zone_id, frame in frames.items():
+        fit = identify_zone_model(frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C)
+        if not fit.ok:
+            raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
+        models.append(fit.params)
+        metrics[zone_id] = fit.metrics
+    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running
+    design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
+    cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
+    (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    any_frame = next(iter(frames.values()))
+    hvac_kw = sum(f["electric_kw"] for f in frames.values())
+    return Learned(models, metrics, float(c0), float(c1),
+                   {z: f["occupancy_count"] for z, f in frames.items()},
+                   (any_frame["building_kw"] - hvac_kw).clip(lower=0.0))
+
+
+def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
+    """Per demand charge, the highest completed 15-min mean demand of the run so far."""
+    if len(record.power_kw) < MINUTES_PER_STEP:
+        return [0.0] * len(tariff.demand_charges)
+    full = len(record.power_kw) // MINUTES_PER_STEP * MINUTES_PER_STEP
+    means = np.asarray(record.power_kw[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
+    starts = pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP])
+    return [float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)]
+
+
+def step_and_record(plant: Plant, record: Record, minutes: int) -> None:
+    for _ in range(minutes):
+        record.times.append(pd.Timestamp(plant.now_utc))
+        plant.step(1)
+        temps, cooling, _, _, occupied = zone_arrays(plant)
+        record.cooling_kw.append(cooling)
+        record.power_kw.append(plant.building_power_kw)
+        record.temps_c.append(temps)
+        record.occupied.append(occupied)
+
+
+def run_baseline(plant: Plant, days: float) -> Record:
+    record = Record()
+    step_and_record(plant, record, int(round(days * 86400 / PLANT_STEP_S)))
+    return record
+
+
+def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings: Settings) -> tuple[Record, dict]:
+    building = plant.building
+    tariff = site.tariff(building.tariff)
+    tz = building.timezone
+    zone_ids = plant.zone_ids
+    record = Record()
+    stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}}
+    half = pd.Timedelta(seconds=PLAN_STEP_S / 2)
+    gain_lead = 1.0 / (1.0 - np.exp(-PLAN_STEP_S / LOCAL_LOOP_TAU_S))
+    bias = np.zeros(len(zone_ids))
+    previous = None
+    for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
+        now = pd.Timestamp(plant.now_utc)
+        times = horizon_index(now.to_pydatetime(), settings.horizon_h, PLAN_STEP_S)
+        weather = plant.weather(times + half)
+        outdoor = weather["outdoor_temp_c"].to_numpy()
+        forecasts = Forecasts(
+            outdoor_temp_c=outdoor, ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
+            occupancy_count=np.array([slot_profile_forecast(learned.occupancy[z], times + half, tz, PLAN_STEP_S)
+                                      for z in zone_ids]),
+            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S))
+        bands = zone_bands(site, building, times, PLAN_STEP_S)
+        temps, *_ = zone_arrays(plant)
+        if previous is not None and settings.bias_smoothing_frac > 0:
+            last_problem, cooling_mean = previous
+            innovation = disturbance_residual_c(last_problem, temps, cooling_mean)  # the bias is in the problem
+            bias = bias + settings.bias_smoothing_frac * innovation
+        problem = build_mpc_problem(
+            models=learned.models, building=building, tariff=tariff, times=times, bands=bands, forecasts=forecasts,
+            initial_temp_c=temps, step_s=PLAN_STEP_S,
+            cop=cop_from_outdoor_c(outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c),
+            peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
+            comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
+            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias)
+        plan = solve_plan(problem, solver=settings.solver)
+        stats["solves"] += 1
+        stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
+        stats["solve_s"].append(plan.solve_s)
+        setpoints = first_setpoints_c(plan, bands, zone_ids)
+        if not plan.ok:
+            stats["not_ok"] += 1
+        for z, zone_id in enumerate(zone_ids):
+            value = setpoints[zone_id]
+            if value is not None and settings.lead_compensation and plan.ok and \
+                    plan.cooling_kw[z, 0] > 0.5:
+                value = float(np.clip(temps[z] + (value - temps[z]) * gain_lead,
+                                      bands.limit_min_c[z], bands.limit_max_c[z]))
+            plant.set_setpoint_c(zone_id, value)
+        cooling_before = len(record.times)
+        step_and_record(plant, record, MINUTES_PER_STEP)
+        previous = (problem, np.mean(record.cooling_kw[cooling_before:], axis=0))
+    return record, stats
+
+
+def evaluate(record: Record, site: Site, building_id: str, comfort_c: tuple[float, float] = (21.0, 25.0)) -> dict:
+    building = site.building(building_id)
+    tariff = site.tariff(building.tariff)
+    power = pd.Series(record.power_kw, index=pd.DatetimeIndex(record.times))
+    bill = bill_usd(tariff, power, building.timezone)
+    temps = np.array(record.temps_c)
+    occupied = np.array(record.occupied)
+    violation = np.maximum(0.0, np.maximum(temps - comfort_c[1], comfort_c[0] - temps)) * occupied
+    return {**bill, "discomfort_kh": float(violation.sum() * PLANT_STEP_S / 3600.0),
+            "max_excess_c": float(violation.max()) if violation.size else 0.0}
+
+
+def prepare(site: Site, building_id: str, week_start_utc: pd.Timestamp, history_days: float, warmup_days: float = 2,
+            seed: int = 0) -> tuple[Plant, Learned]:
+    """Plant at the start of the evaluation, and what SBEMS learned from the history before it."""
+    start = (week_start_utc - pd.Timedelta(days=history_days + warmup_days)).to_pydatetime()
+    plant = Plant(site, building_id, start, seed=seed, step_s=PLANT_STEP_S)
+    plant.step(int(12 * 3600 / PLANT_STEP_S))  # settle from the plant's initial condition
+    frames, minutes = simulate_excited_history(plant, history_days - 0.5)
+    learned = learn(frames, minutes, site.building(building_id).timezone)
+    remaining = int(round((week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / PLANT_STEP_S))
+    plant.step(remaining)  # on schedule until the evaluation starts
+    return plant, learned
+
+
+def run_closed_loop(site: Site, building_id: str, week_start_utc: pd.Timestamp, days: float, history_days: float,
+                    settings: Settings | None = None, seed: int = 0) -> dict:
+    settings = settings or Settings()
+    started = time.perf_counter()
+    plant, learned = prepare(site, building_id, week_start_utc, history_days, seed=seed)
+    prepared_s = time.perf_counter() - started
+    baseline_record = run_baseline(copy.deepcopy(plant), days)
+    sbems_record, stats = run_sbems(copy.deepcopy(plant), site, learned, days, settings)
+    return {"baseline": evaluate(baseline_record, site, building_id),
+            "sbems": evaluate(sbems_record, site, building_id),
+            "learned": learned, "stats": stats, "prepare_s": prepared_s,
+            "loop_s": time.perf_counter() - started - prepared_s,
+            "records": (baseline_record, sbems_record)}
+
+
+def _change(new: float, old: float) -> float:
+    return (new - old) / old if old else 0.0
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", default=str(REPO / "examples" / "site.yaml"))
+    parser.add_argument("--building", default="hq")
+    parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--history-days", type=float, default=21.0)
+    parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
+    parser.add_argument("--comfort-margin", type=float, default=Settings.comfort_margin_c)
+    parser.add_argument("--horizon-h", type=float, default=Settings.horizon_h)
+    parser.add_argument("--lead", action="store_true", help="compensate the local loop's lag in the setpoint")
+    parser.add_argument("--bias", type=float, default=Settings.bias_smoothing_frac,
+                        help="offset-free MPC residual weight (0 = off)")
+    args = parser.parse_args(argv)
+    site = read_site_file(args.site)
+    hot, week_start = week_around_hottest_day(site, args.building)
+    settings = Settings(horizon_h=args.horizon_h, comfort_penalty_usd_per_kh=args.comfort_penalty,
+                        comfort_margin_c=args.comfort_margin, lead_compensation=args.lead,
+                        bias_smoothing_frac=args.bias)
+    tz = site.building(args.building).timezone
+    print(f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
+          f"history {args.history_days:g} days; {settings}")
+    result = run_closed_loop(site, args.building, week_start, args.days, args.history_days, settings)
+    learned = result["learned"]
+    print(f"identified COP = {learned.cop_at_35_c:.3f} + {learned.cop_slope_per_c:.4f} x (35 - T_out)")
+    for zone_id, m in learned.metrics.items():
+        print(f"  zone {zone_id}: validation RMSE {m['validation_rmse_c']:.2f} C, max {m['validation_max_abs_c']:.2f} C, "
+              f"time constant {m['time_constant_h']:.1f} h, train R2 {m['train_r2']:.3f}")
+    stats = result["stats"]
+    solve_s = np.array(stats["solve_s"], dtype=float)
+    print(f"prepare {result['prepare_s']:.1f} s, loops {result['loop_s']:.1f} s; {stats['solves']} solves "
+          f"{stats['statuses']}, solve median {np.nanmedian(solve_s) * 1000:.0f} ms, max {np.nanmax(solve_s):.2f} s")
+    base, sb = result["baseline"], result["sbems"]
+    print(f"{'':28s}{'baseline':>12s}{'SBEMS':>12s}{'change':>10s}")
+    for key, label in [("energy_usd", "energy cost USD"), ("demand_usd", "demand charges USD"),
+                       ("total_usd", "total cost USD"), ("kwh", "energy kWh"), ("peak_kw", "billing peak kW"),
+                       ("peak_kw_on_peak_demand", "on-peak peak kW"), ("demand_usd_facility", "facility charge USD"),
+                       ("demand_usd_on_peak_demand", "on-peak charge USD"), ("discomfort_kh", "discomfort K*h"),
+                       ("max_excess_c", "worst excursion C")]:
+        print(f"{label:28s}{base[key]:12.2f}{sb[key]:12.2f}{100 * _change(sb[key], base[key]):9.1f}%")
+    figures = {
+        "cost_usd_baseline": round(base["total_usd"], 2), "cost_usd_sbems": round(sb["total_usd"], 2),
+        "cost_change_frac": round(_change(sb["total_usd"], base["total_usd"]), 4),
+        "peak_kw_baseline": round(base["peak_kw"], 2), "peak_kw_sbems": round(sb["peak_kw"], 2),
+        "peak_change_frac": round(_change(sb["peak_kw"], base["peak_kw"]), 4),
+        "discomfort_kh_baseline": round(base["discomfort_kh"], 3), "discomfort_kh_sbems": round(sb["discomfort_kh"], 3),
+    }
+    targets = [("cost -20%", figures["cost_change_frac"] <= -0.20), ("peak -25%", figures["peak_change_frac"] <= -0.25),
+               ("discomfort <= baseline", figures["discomfort_kh_sbems"] <= figures["discomfort_kh_baseline"])]
+    print("targets: " + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in targets))
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The ``optimize`` flow (every 15 min and ad hoc): state + zone models + forecasts + tariff + comfort bands
+-> MPC plan -> stored and shown as an artifact -> near-term setpoints to dispatch when autopilot is on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from sbems.tasks import optimize as t
+from sbems.tasks.forecast import read_site_from_db
+
+
+def _database_url(database_url: str | None) -> str:
+    if database_url:
+        return database_url
+    from sbems.config import load_settings
+    from sbems.runtime import resolve_database_url
+
+    return resolve_database_url(load_settings(), start_embedded=False)
+
+
+@flow(name="optimize", log_prints=True)
+def optimize(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None,
+             horizon_h: int = 24, step_s: int = 900, history_days: int = 21,
+             model_max_age_h: float = 24.0) -> dict:
+    """Plan the building's cooling; an infeasible or refused plan is stored with its reason and the
+    building follows its schedule. Returns the plan id, status, summary and what was dispatched."""
+    logger = get_run_logger()
+    url = _database_url(database_url)
+    now = now_utc or datetime.now(UTC)
+    site = read_site_from_db(url)
+    building = site.building(building_id)
+    inputs = t.read_optimization_inputs(url, building, now, history_days, step_s)
+    models = t.identify_zone_models(url, site, building, inputs, model_max_age_h)
+    outcome = t.solve_building_plan(site, building, inputs, models, horizon_h)
+    plan_id = t.store_plan(url, building, outcome)
+    create_markdown_artifact(key=f"plan-{building_id}", markdown=outcome.markdown,
+                             description=f"MPC plan {outcome.status} from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z")
+    if outcome.ok and inputs.autopilot:
+        dispatched = t.dispatch_plan_setpoints(url, building, outcome, now)
+    else:
+        reason = "autopilot is off: the plan is a recommendation" if outcome.ok else \
+            f"plan {outcome.status}: {outcome.reason}; the building follows its schedule"
+        logger.info(reason)
+        dispatched = {"dispatched": False, "reason": reason}
+    return {"plan_id": plan_id, "status": outcome.status, "reason": outcome.reason, "summary": outcome.summary,
+            "setpoints_now_c": outcome.setpoints_now_c, "dispatch": dispatched}
