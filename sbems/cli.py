@@ -1,4 +1,4 @@
-"""The ``sbems`` command: ``demo | db | site | sim | services``.
+"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | services``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -53,12 +53,6 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sbems.demo import run_demo
 
     return run_demo(settings, site_file=Path(args.site), duration_s=args.duration)
-
-
-def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.sim.runner import main as sim_main
-
-    return sim_main(args.sim_args) or 0
 
 
 def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
@@ -122,9 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output")
     site.set_defaults(func=_cmd_site)
 
-    sim = sub.add_parser("sim", help="run the virtual building (see `sbems sim --help`)", add_help=False)
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
-    sim.set_defaults(func=_cmd_sim)
+    sub.add_parser("sim", help="run the virtual building (see `sbems sim --help`)")
+    sub.add_parser("listener", help="run the real-time MQTT listener (see `sbems listener --help`)")
 
     flows = sub.add_parser("flows", help="list, run ad hoc, or serve the Prefect flows on their schedules")
     flows.add_argument("action", choices=["list", "run", "serve"])
@@ -145,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         from sbems.sim.runner import main as sim_main
 
         return sim_main(argv[1:]) or 0
+    if argv[:1] == ["listener"]:        # so has the listener (sbems listener --help)
+        from sbems.listener.__main__ import main as listener_main
+
+        return listener_main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "building", "unset") is None:
         args.building = ["hq"]

@@ -81,8 +81,9 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
     try:
         children["sim"] = _start("sim", [python, "-m", "sbems.sim.runner", "--site", str(site_file), "--speed", "1",
                                          "--mqtt-url", mqtt_url, "--mqtt-interval-s", "30"], log_dir, env)
-        if importlib.util.find_spec("sbems.listener.app") is not None:
-            children["listener"] = _start("listener", [python, "-m", "sbems.cli", "listener"], log_dir, env)
+        if importlib.util.find_spec("sbems.listener.service") is not None:
+            children["listener"] = _start("listener", [python, "-m", "sbems.cli", "listener", "--client-id",
+                                                       "sbems-demo-listener"], log_dir, env)
         else:
             print("  listener: not built yet")
         api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()

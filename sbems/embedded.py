@@ -99,8 +99,10 @@ class PostgresInstance:
 
     def _run(self, *args: str, timeout_s: float = 60.0) -> None:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
-        result = subprocess.run(cmd, user=self.user, capture_output=True, text=True, timeout=timeout_s,
-                                cwd="/", check=False)
+        ids = {}
+        if self.user:   # drop root's group too, or root-owned 0701 directories deny access through it
+            ids = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []}
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd="/", check=False, **ids)
         if result.returncode != 0:
             raise ServiceError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
 
@@ -161,7 +163,8 @@ class MqttBroker:
                 f"persistence_location {persistence}/\nautosave_interval 1\nmax_queued_messages 1000000\n"
                 "max_inflight_messages 1000\nlog_dest stderr\nlog_type error\n"
             )
-            if os.geteuid() == 0:
+            if os.geteuid() == 0:   # mosquitto drops to its own user: let it reach and write its directory
+                _make_readable(self.work_dir.parent)
                 os.chmod(self.work_dir, 0o777)
                 os.chmod(persistence, 0o777)
             cmd = [mosquitto, "-c", str(conf)]

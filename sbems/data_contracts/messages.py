@@ -226,6 +226,8 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
         raise ContractError(f"payload is not UTF-8: {exc.reason}") from None
     except ValueError as exc:
         raise ContractError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ContractError("invalid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ContractError(f"expected a JSON object, got {type(data).__name__}")
     return data

@@ -46,6 +46,10 @@ def ensure_partitions(conn: psycopg.Connection, *, table: str, start_utc: dateti
     missing = [day for day in _days(start_utc, end_utc) if day not in known]
     if not missing:
         return []
+    # With no transaction open on entry, the partitions are committed here and remembered. Inside a
+    # caller's transaction they commit (or roll back) with it, so they are not remembered: an unremembered
+    # day costs one catalog lookup per batch.
+    commit_here = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     if timeseries_mode(conn) == "timescaledb":
         known.update(missing)
         return []
@@ -53,7 +57,9 @@ def ensure_partitions(conn: psycopg.Connection, *, table: str, start_utc: dateti
     for day in missing:
         if _create_partition(conn, table, day):
             created.append(partition_name(table, day))
-        known.add(day)
+    if commit_here:
+        conn.commit()
+        known.update(missing)
     return created
 
 

@@ -108,3 +108,17 @@ def test_quarantine_keeps_payload_and_reason(conn):
     assert row["reason"].startswith("invalid JSON")
     assert bytes(row["payload"]) == b"\xff\x00not json"
     assert row["topic"] == "sbems/x"
+
+
+def test_a_partition_created_in_a_rolled_back_batch_is_created_again(conn, example_site):
+    entities.upsert_site(conn, site=example_site)
+    conn.commit()
+    day = datetime(2033, 5, 1, 12, tzinfo=UTC)
+    conn.execute("SELECT 1")                      # the caller has a transaction open
+    write_sensor_readings(conn, rows=_rows(example_site, 2, start=day))
+    conn.rollback()                               # e.g. the database died mid-batch
+    assert "sensor_readings_p20330501" not in partitions.list_partitions(conn, table="sensor_readings")
+    write_sensor_readings(conn, rows=_rows(example_site, 2, start=day))
+    conn.commit()
+    assert "sensor_readings_p20330501" in partitions.list_partitions(conn, table="sensor_readings")
+    assert conn.execute("SELECT count(*) FROM ONLY sensor_readings_default").fetchone()[0] == 0

@@ -18,8 +18,6 @@ branch_labels = None
 depends_on = None
 
 ENTITIES = """
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
-
 CREATE TABLE sbems_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE tariffs (
