@@ -1,4 +1,4 @@
-"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | services``.
+"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | services``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -85,6 +85,42 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import os
+
+    from sbems.runtime import resolve_database_url
+    from sbems.services.auth import AuthError, create_user
+
+    password = os.environ.get("SBEMS_USER_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
+    try:
+        user_id = create_user(resolve_database_url(settings), email=args.email, password=password, role=args.role,
+                              buildings=args.building, access_level=args.access_level)
+    except AuthError as exc:
+        print(f"sbems: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.email} ({args.role}) saved: {user_id}")
+    return 0
+
+
+def ui_command(database_url: str, port: int) -> list[str]:
+    app = Path(__file__).parent / "ui" / "app.py"
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal"]
+
+
+def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import subprocess
+
+    from sbems.runtime import resolve_database_url
+
+    url = resolve_database_url(settings)
+    print(f"control panel on http://127.0.0.1:{args.port}")
+    return subprocess.call(ui_command(url, args.port), env={**os.environ, "SBEMS_DATABASE_URL": url})
+
+
 def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
     from sbems.runtime import embedded_postgres
 
@@ -126,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--only", action="append", help="with `serve`: only these flows")
     flows.set_defaults(func=_cmd_flows)
 
+    users = sub.add_parser("users", help="manage panel users")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt)")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=["admin", "facility_manager", "operator", "viewer"])
+    add.add_argument("--building", action="append", help="building id (repeatable; default: all)")
+    add.add_argument("--access-level", choices=["full", "control", "readonly"])
+    users.set_defaults(func=_cmd_users)
+
+    ui = sub.add_parser("ui", help="run the Streamlit control panel")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.set_defaults(func=_cmd_ui)
+
     services = sub.add_parser("services", help="stop the embedded services")
     services.add_argument("action", choices=["stop"])
     services.set_defaults(func=_cmd_services)
@@ -143,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return listener_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if getattr(args, "building", "unset") is None:
+    if args.command == "flows" and args.building is None:
         args.building = ["hq"]
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -4,9 +4,9 @@
    21 days of simulated history backfilled so forecasts and plans have data from the first minute;
 2. an MQTT broker (settings, else 127.0.0.1:1883, else embedded);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
-4. the MQTT listener, when built;
+4. the MQTT listener;
 5. a Prefect server and the scheduled flows (``sbems flows serve``);
-6. the Streamlit control panel, when built.
+6. the Streamlit control panel (a demo admin user is created; its password is printed).
 Children log to ``.sbems/logs``; Ctrl-C (or ``--duration``) stops them all.
 """
 
@@ -25,6 +25,8 @@ from sbems.config import Settings
 from sbems.embedded import free_port, port_open, wait_for_port
 
 BACKFILL_DAYS = 21
+DEMO_ADMIN = "admin@sbems.local"
+DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")   # a demo on loopback only
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -34,7 +36,7 @@ def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> su
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:
-    for name, child in reversed(list(children.items())):
+    for child in reversed(list(children.values())):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
     for name, child in children.items():
@@ -93,14 +95,12 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         wait_for_port("127.0.0.1", api_port, timeout_s=120)
         children["flows"] = _start("flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id],
                                    log_dir, env)
-        ui = Path(__file__).parent / "ui" / "app.py"
-        if ui.exists():
-            children["panel"] = _start("panel", [python, "-m", "streamlit", "run", str(ui), "--server.headless",
-                                                 "true", "--server.address", "127.0.0.1", "--server.port", "8501",
-                                                 "--browser.gatherUsageStats", "false"], log_dir, env)
-            print("control panel: http://127.0.0.1:8501")
-        else:
-            print("  control panel: not built yet")
+        from sbems.cli import ui_command
+        from sbems.services.auth import create_user
+
+        create_user(url, email=DEMO_ADMIN, password=DEMO_PASSWORD, role="admin")
+        children["panel"] = _start("panel", ui_command(url, 8501), log_dir, env)
+        print(f"control panel: http://127.0.0.1:8501  (log in as {DEMO_ADMIN} / {DEMO_PASSWORD})")
         print(f"Prefect UI: http://127.0.0.1:{api_port}   simulator control: http://127.0.0.1:8099/sim/state")
         print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")
         deadline = None if duration_s is None else time.monotonic() + duration_s

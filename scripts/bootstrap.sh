@@ -18,6 +18,9 @@ if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then need_apt+=(python3-
 # An MQTT broker: mosquitto when no broker answers on 1883 (else the pure-Python amqtt fallback is used).
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then need_apt+=(mosquitto); fi
 
+# The panel's real-browser smoke test uses headless Chromium (skipped when absent).
+if [ "${SBEMS_WANT_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing ${need_apt[*]} (apt)"

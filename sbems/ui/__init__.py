@@ -1,0 +1,1 @@
+"""The Streamlit control panel: ``streamlit run sbems/ui/app.py`` (pages call ``sbems.services`` only)."""

@@ -1,0 +1,44 @@
+"""SBEMS control panel entry: ``streamlit run sbems/ui/app.py`` (the database comes from SBEMS_DATABASE_URL).
+
+Logged out: only the login page. Logged in: the pages the user's role may see, a building selector and
+a logout button in the sidebar.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sbems.services.panel import read_user_buildings
+from sbems.ui import common
+
+st.set_page_config(page_title="SBEMS control panel", page_icon=":material/apartment:", layout="wide")
+
+
+def _log_out() -> None:
+    for key in (common.USER_KEY, common.BUILDING_KEY, common.BUILDINGS_KEY):
+        st.session_state.pop(key, None)
+
+
+url = common.database_url()
+user = common.current_user()
+
+if user is None:
+    page = st.navigation([st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)])
+else:
+    with common.guard():
+        buildings = read_user_buildings(url, user)
+    st.session_state[common.BUILDINGS_KEY] = buildings
+    with st.sidebar:
+        st.text(user.email)
+        st.caption(f"Role: {user.role.replace('_', ' ')}")
+        if buildings:
+            keys = [b.key for b in buildings]
+            names = {b.key: f"{b.name} ({b.access_level})" for b in buildings}
+            if st.session_state.get(common.BUILDING_KEY) not in keys:
+                st.session_state[common.BUILDING_KEY] = keys[0]
+            st.selectbox("Building", keys, format_func=names.get, key=common.BUILDING_KEY)
+        st.button("Log out", key="logout", on_click=_log_out, icon=":material/logout:")
+    page = st.navigation([st.Page(path, title=title, icon=icon, default=(i == 0))
+                          for i, (path, title, icon, _) in enumerate(common.visible_pages(user.role))])
+
+page.run()

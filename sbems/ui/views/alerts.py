@@ -1,0 +1,51 @@
+"""Alerts: open alerts first by severity; acknowledge or resolve them with write:alerts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sbems.services.panel import can_write, read_alerts, write_alert_action
+from sbems.ui import common
+
+user = common.require("read:alerts")
+building = common.building()
+url = common.database_url()
+may_act = can_write(user.role, building.access_level, "write:alerts")
+
+st.title(f"Alerts: {building.name}")
+if (message := st.session_state.pop("alert_result", None)) is not None:
+    (st.success if message.ok else st.error)(message.detail)
+show_resolved = st.toggle("Show resolved alerts too", key="alerts_show_resolved")
+with common.guard():
+    alerts = read_alerts(url, building.key, open_only=not show_resolved)
+if not alerts:
+    st.success("No open alerts." if not show_resolved else "No alerts.")
+    st.stop()
+
+counts = pd.Series([a["severity"] for a in alerts if not a["resolved"]]).value_counts()
+c1, c2, c3 = st.columns(3)
+for column, severity in zip((c1, c2, c3), ("critical", "warning", "info"), strict=True):
+    column.metric(severity.capitalize(), int(counts.get(severity, 0)))
+st.dataframe(pd.DataFrame(alerts).drop(columns=["id"]), hide_index=True, width="stretch", key="alerts_table")
+
+if not may_act:
+    st.caption(f"Your role ({user.role}) may view alerts but not acknowledge or resolve them.")
+else:
+    open_alerts = [a for a in alerts if not a["resolved"]]
+    if open_alerts:
+        labels = {str(a["id"]): f"[{a['severity']}] {a['title']} · {a['created_at']:%Y-%m-%d %H:%M}"
+                  for a in open_alerts}
+        chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alert_choice")
+        c1, c2, _ = st.columns([1, 1, 3])
+        action = None
+        if c1.button("Acknowledge", key="alert_ack"):
+            action = "acknowledge"
+        if c2.button("Resolve", key="alert_resolve"):
+            action = "resolve"
+        if action:
+            alert_id = next(a["id"] for a in open_alerts if str(a["id"]) == chosen)
+            with common.guard():
+                st.session_state["alert_result"] = write_alert_action(url, building.key, alert_id=alert_id,
+                                                                      action=action, user=user)
+            st.rerun()

@@ -1,0 +1,115 @@
+"""A minimal headless-Chromium driver over the DevTools protocol (no extra packages): open a page, wait
+for text, type into inputs, click, take a screenshot."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from sbems.embedded import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Browser:
+    def __init__(self, ws_url: str) -> None:
+        from websockets.sync.client import connect
+
+        self._ws = connect(ws_url, max_size=64 * 1024 * 1024)
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, **params) -> dict:
+        msg_id = next(self._ids)
+        self._ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._ws.recv(timeout=30))
+            if message.get("id") == msg_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result.get("result", {}).get("value")
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def text(self) -> str:
+        return self.evaluate("document.body ? document.body.innerText : ''") or ""
+
+    def wait_for_text(self, needle: str, timeout_s: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            body = self.text()
+            if needle in body:
+                return body
+            time.sleep(0.25)
+        raise TimeoutError(f"{needle!r} did not appear; page says: {self.text()[:500]!r}")
+
+    def type_into(self, selector: str, value: str) -> None:
+        """Focus an input and type like a user (React sees real key events)."""
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.call("Input.insertText", text=value)
+
+    def click_button(self, label: str) -> None:
+        clicked = self.evaluate(
+            "(() => { const b = [...document.querySelectorAll('button')].find("
+            f"e => e.innerText.trim() === {json.dumps(label)}); if (b) {{ b.click(); return true; }} return false; }})()")
+        if not clicked:
+            raise LookupError(f"no button {label!r}")
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def close(self) -> None:
+        self._ws.close()
+
+
+@contextlib.contextmanager
+def headless_chromium(width: int = 1280, height: int = 860) -> Iterator[Browser]:
+    port = free_port()
+    profile = Path(tempfile.mkdtemp(prefix="sbems-chromium-"))
+    process = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+         "--no-first-run", f"--user-data-dir={profile}", f"--window-size={width},{height}",
+         "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browser = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as response:
+                    pages = [t for t in json.load(response) if t["type"] == "page"]
+                if pages:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("chromium did not open its DevTools port")
+            time.sleep(0.2)
+        browser = Browser(pages[0]["webSocketDebuggerUrl"])
+        browser.call("Page.enable")
+        yield browser
+    finally:
+        if browser is not None:
+            browser.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(profile, ignore_errors=True)
