@@ -38,7 +38,14 @@ if str(REPO) not in sys.path:
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks  # noqa: E402
 from sbems.optimization.mpc import cop_from_outdoor_c, solve_plan  # noqa: E402
-from sbems.optimization.zone_model import ZoneModelParams, identify_zone_model  # noqa: E402
+from sbems.optimization.zone_model import ZoneModelParams  # noqa: E402
+from sbems.optimization.zone_model_rc2 import (  # noqa: E402
+    Rc2Params,
+    identify_best_zone_model,
+    initial_filter_state,
+    kalman_step,
+    step_coefficients,
+)
 from sbems.sim.plant import Plant  # noqa: E402
 from sbems.sim.weather import hottest_day, read_typical_year  # noqa: E402
 from sbems.tasks.optimize import (  # noqa: E402
@@ -75,12 +82,13 @@ class Settings:
 class Learned:
     """What SBEMS learned from the history before the evaluation week."""
 
-    models: list[ZoneModelParams]
+    models: list[ZoneModelParams | Rc2Params]
     metrics: dict[str, dict[str, float]]
     cop_at_35_c: float
     cop_slope_per_c: float
     occupancy: dict[str, pd.Series]
     other_load_kw: pd.Series
+    recent: dict[str, pd.DataFrame] = field(default_factory=dict)  # measured 15-min data just before the week
 
 
 @dataclass
@@ -111,7 +119,8 @@ def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
 
 def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: float = 21.0, high_c: float = 26.0,
-                             hold_steps: tuple[int, int] = (4, 32)) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                             hold_steps: tuple[int, int] = (4, 32),
+                             excite: bool = True) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Run the plant with randomly held setpoint overrides; return 15-min frames per zone (indexed by step
     start: temperature at the start, means over the step) and per-minute samples for the COP fit."""
     rng = np.random.default_rng(seed)
@@ -127,7 +136,7 @@ def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: fl
     for k in range(steps):
         start = pd.Timestamp(plant.now_utc)
         for z, zone_id in enumerate(plant.zone_ids):
-            if k >= hold_until[z]:
+            if excite and k >= hold_until[z]:
                 hold_until[z] = k + int(rng.integers(*hold_steps))
                 choice = rng.random()
                 plant.set_setpoint_c(zone_id, None if choice < 0.3 else float(rng.uniform(low_c, high_c)))
@@ -151,8 +160,9 @@ def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: fl
                      "occupancy": means[2], "occupied": occupied_start.astype(float), "outdoor": outdoor,
                      "ghi": ghi, "power": power_sum / MINUTES_PER_STEP})
         temps = t
-    for zone_id in plant.zone_ids:
-        plant.set_setpoint_c(zone_id, None)
+    if excite:
+        for zone_id in plant.zone_ids:
+            plant.set_setpoint_c(zone_id, None)
     index = pd.DatetimeIndex([r["time"] for r in rows])
     frames = {}
     for z, zone_id in enumerate(plant.zone_ids):
@@ -169,7 +179,7 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
     """Identify zone models and COP; keep the history for the profile forecasts."""
     models, metrics = [], {}
     for zone_id, frame in frames.items():
-        fit = identify_zone_model(frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C)
+        fit = identify_best_zone_model(frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C)
         if not fit.ok:
             raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
         models.append(fit.params)
@@ -195,15 +205,50 @@ def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
     return [float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)]
 
 
-def step_and_record(plant: Plant, record: Record, minutes: int) -> None:
+def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.ndarray]:
+    """Step and record; returns the step's measured means (what the observer gets)."""
+    sums = {"outdoor_temp_c": 0.0, "ghi_w_m2": 0.0, "occupancy_count": 0.0, "cooling_kw": 0.0}
+    occupied_first = None
     for _ in range(minutes):
         record.times.append(pd.Timestamp(plant.now_utc))
         plant.step(1)
-        temps, cooling, _, _, occupied = zone_arrays(plant)
+        temps, cooling, _, occupants, occupied = zone_arrays(plant)
+        occupied_first = occupied if occupied_first is None else occupied_first
         record.cooling_kw.append(cooling)
         record.power_kw.append(plant.building_power_kw)
         record.temps_c.append(temps)
         record.occupied.append(occupied)
+        for key, value in (("outdoor_temp_c", plant.outdoor_temp_c), ("ghi_w_m2", plant.ghi_w_m2),
+                           ("occupancy_count", occupants), ("cooling_kw", cooling)):
+            sums[key] = sums[key] + value
+    means = {key: np.asarray(value, dtype=float) / max(minutes, 1) for key, value in sums.items()}
+    means["occupied"] = np.asarray(occupied_first, dtype=float)
+    return means
+
+
+def zone_coefficients(model: Rc2Params, outdoor_c: np.ndarray, occupancy: np.ndarray, ghi: np.ndarray,
+                      occupied: np.ndarray):
+    """Discrete coefficients of a two-state model over measured steps (gain columns as identified)."""
+    columns = {"occupancy_count": occupancy, "ghi_w_m2": ghi, "occupied": occupied}
+    gains = np.array([np.atleast_1d(columns[c]) for c in model.gain_columns]) if model.gain_columns else None
+    return step_coefficients(model, PLAN_STEP_S, np.atleast_1d(outdoor_c), np.atleast_1d(occupied), gains)
+
+
+def start_filters(learned: Learned, zone_ids: list[str], temps_now: np.ndarray) -> dict[int, tuple]:
+    """Kalman filters of the two-state zones, run over the measured data before the evaluation."""
+    filters = {}
+    for z, (zone_id, model) in enumerate(zip(zone_ids, learned.models, strict=True)):
+        if not isinstance(model, Rc2Params):
+            continue
+        frame = learned.recent[zone_id]
+        c = zone_coefficients(model, frame["outdoor_temp_c"].to_numpy(), frame["occupancy_count"].to_numpy(),
+                              frame["ghi_w_m2"].to_numpy(), frame["occupied"].to_numpy())
+        measured = np.append(frame["zone_temp_c"].to_numpy(), temps_now[z])
+        state = initial_filter_state(float(measured[0]))
+        for k in range(len(frame)):
+            state = kalman_step(c, k, state, float(frame["cooling_kw"].iloc[k]), float(measured[k + 1]))
+        filters[z] = state
+    return filters
 
 
 def run_baseline(plant: Plant, days: float) -> Record:
@@ -223,6 +268,7 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
     gain_lead = 1.0 / (1.0 - np.exp(-PLAN_STEP_S / LOCAL_LOOP_TAU_S))
     bias = np.zeros(len(zone_ids))
     previous = None
+    filters = start_filters(learned, zone_ids, zone_arrays(plant)[0])
     for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
         now = pd.Timestamp(plant.now_utc)
         times = horizon_index(now.to_pydatetime(), settings.horizon_h, PLAN_STEP_S)
@@ -235,8 +281,17 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
             other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S))
         bands = zone_bands(site, building, times, PLAN_STEP_S)
         temps, *_ = zone_arrays(plant)
+        mass = temps.copy()
+        for z, state in filters.items():
+            if previous is not None:
+                means = previous[2]
+                c = zone_coefficients(learned.models[z], means["outdoor_temp_c"], means["occupancy_count"][z],
+                                      means["ghi_w_m2"], means["occupied"][z])
+                state = kalman_step(c, 0, state, float(means["cooling_kw"][z]), float(temps[z]))
+                filters[z] = state
+            mass[z] = state[0][1]
         if previous is not None and settings.bias_smoothing_frac > 0:
-            last_problem, cooling_mean = previous
+            last_problem, cooling_mean, _ = previous
             innovation = disturbance_residual_c(last_problem, temps, cooling_mean)  # the bias is in the problem
             bias = bias + settings.bias_smoothing_frac * innovation
         problem = build_mpc_problem(
@@ -245,7 +300,7 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
             cop=cop_from_outdoor_c(outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c),
             peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
             comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
-            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias)
+            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias, initial_mass_temp_c=mass)
         plan = solve_plan(problem, solver=settings.solver)
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
@@ -260,9 +315,8 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
                 value = float(np.clip(temps[z] + (value - temps[z]) * gain_lead,
                                       bands.limit_min_c[z], bands.limit_max_c[z]))
             plant.set_setpoint_c(zone_id, value)
-        cooling_before = len(record.times)
-        step_and_record(plant, record, MINUTES_PER_STEP)
-        previous = (problem, np.mean(record.cooling_kw[cooling_before:], axis=0))
+        means = step_and_record(plant, record, MINUTES_PER_STEP)
+        previous = (problem, means["cooling_kw"], means)
     return record, stats
 
 
@@ -286,8 +340,9 @@ def prepare(site: Site, building_id: str, week_start_utc: pd.Timestamp, history_
     plant.step(int(12 * 3600 / PLANT_STEP_S))  # settle from the plant's initial condition
     frames, minutes = simulate_excited_history(plant, history_days - 0.5)
     learned = learn(frames, minutes, site.building(building_id).timezone)
-    remaining = int(round((week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / PLANT_STEP_S))
-    plant.step(remaining)  # on schedule until the evaluation starts
+    remaining_days = (week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / 86400
+    recent, _ = simulate_excited_history(plant, remaining_days, excite=False)  # on schedule until the week starts
+    learned.recent = recent
     return plant, learned
 
 
@@ -334,9 +389,12 @@ def main(argv: list[str] | None = None) -> dict:
     result = run_closed_loop(site, args.building, week_start, args.days, args.history_days, settings)
     learned = result["learned"]
     print(f"identified COP = {learned.cop_at_35_c:.3f} + {learned.cop_slope_per_c:.4f} x (35 - T_out)")
-    for zone_id, m in learned.metrics.items():
-        print(f"  zone {zone_id}: validation RMSE {m['validation_rmse_c']:.2f} C, max {m['validation_max_abs_c']:.2f} C, "
-              f"time constant {m['time_constant_h']:.1f} h, train R2 {m['train_r2']:.3f}")
+    for (zone_id, m), model in zip(learned.metrics.items(), learned.models, strict=True):
+        kind = "rc2" if isinstance(model, Rc2Params) else "rc1"
+        taus = (f"air/mass time constants {m['air_time_constant_h']:.2f}/{m['mass_time_constant_h']:.1f} h"
+                if kind == "rc2" else f"time constant {m['time_constant_h']:.1f} h")
+        print(f"  zone {zone_id}: {kind}, validation RMSE {m['validation_rmse_c']:.2f} C "
+              f"(other model {m['other_validation_rmse_c']:.2f} C), max {m['validation_max_abs_c']:.2f} C, {taus}")
     stats = result["stats"]
     solve_s = np.array(stats["solve_s"], dtype=float)
     print(f"prepare {result['prepare_s']:.1f} s, loops {result['loop_s']:.1f} s; {stats['solves']} solves "

@@ -25,11 +25,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sbems.optimization.zone_model import ZoneModelParams
+
+if TYPE_CHECKING:
+    from sbems.optimization.zone_model_rc2 import Rc2Params
 
 DEFAULT_SOLVER = "CLARABEL"
 # moderately loose interior-point tolerances: costs agree to ~1e-5 relative, ~25% fewer iterations
@@ -99,6 +102,15 @@ class MpcProblem:
     comfort_penalty_usd_per_kh: float = 50.0
     smoothing_usd_per_kw2: float = 1e-3
     hard_comfort: bool = False
+    # two-state (air + mass) dynamics, per zone and step; all zero = the one-state model
+    air_from_mass_frac: np.ndarray | float = 0.0
+    mass_from_air_frac: np.ndarray | float = 0.0
+    mass_frac: np.ndarray | float = 0.0
+    mass_b_cool_c_per_kw: np.ndarray | float = 0.0
+    mass_delta_c: np.ndarray | float = 0.0
+    initial_mass_temp_c: np.ndarray | float | None = None
+    outdoor_frac: np.ndarray | None = None  # coefficient of T_out in the air equation; default 1 - a
+    step_durations_s: np.ndarray | None = None  # per step (move blocking); default step_s each
 
     def __post_init__(self) -> None:
         a = np.atleast_1d(np.asarray(self.a_frac, dtype=float))
@@ -113,9 +125,17 @@ class MpcProblem:
         if masks.shape[1] != ns:
             raise ValueError(f"demand_masks: shape {masks.shape} does not fit (n_charges, {ns})")
         nm = masks.shape[0]
+        def per_zone_step(value: Any, name: str) -> np.ndarray:
+            array = np.asarray(value, dtype=float)
+            if array.ndim == 1 and array.shape[0] == nz and nz != ns:
+                array = array[:, None]
+            return _as(array, (nz, ns), name)
+
         values = {
-            "a_frac": _as(a, (nz,), "a_frac"),
-            "b_cool_c_per_kw": _as(self.b_cool_c_per_kw, (nz,), "b_cool_c_per_kw"),
+            "a_frac": per_zone_step(a if a.ndim > 1 else a[:, None], "a_frac"),
+            "b_cool_c_per_kw": per_zone_step(np.asarray(self.b_cool_c_per_kw, dtype=float).reshape(-1, 1)
+                                             if np.ndim(self.b_cool_c_per_kw) <= 1 else self.b_cool_c_per_kw,
+                                             "b_cool_c_per_kw"),
             "gain_delta_c": _as(self.gain_delta_c, (nz, ns), "gain_delta_c"),
             "initial_temp_c": _as(self.initial_temp_c, (nz,), "initial_temp_c"),
             "comfort_min_c": _as(self.comfort_min_c, (nz, ns), "comfort_min_c"),
@@ -130,7 +150,18 @@ class MpcProblem:
             "demand_rates_usd_per_kw": _as(self.demand_rates_usd_per_kw, (nm,), "demand_rates_usd_per_kw"),
             "demand_peak_so_far_kw": _as(self.demand_peak_so_far_kw, (nm,), "demand_peak_so_far_kw"),
             "fan_kw": _as(self.fan_kw, (nz, ns), "fan_kw"),
+            "air_from_mass_frac": per_zone_step(self.air_from_mass_frac, "air_from_mass_frac"),
+            "mass_from_air_frac": per_zone_step(self.mass_from_air_frac, "mass_from_air_frac"),
+            "mass_frac": per_zone_step(self.mass_frac, "mass_frac"),
+            "mass_b_cool_c_per_kw": per_zone_step(self.mass_b_cool_c_per_kw, "mass_b_cool_c_per_kw"),
+            "mass_delta_c": per_zone_step(self.mass_delta_c, "mass_delta_c"),
+            "step_durations_s": _as(self.step_s if self.step_durations_s is None else self.step_durations_s,
+                                    (ns,), "step_durations_s"),
         }
+        values["initial_mass_temp_c"] = _as(values["initial_temp_c"] if self.initial_mass_temp_c is None
+                                            else self.initial_mass_temp_c, (nz,), "initial_mass_temp_c")
+        values["outdoor_frac"] = (1.0 - values["a_frac"] if self.outdoor_frac is None
+                                  else per_zone_step(self.outdoor_frac, "outdoor_frac"))
         if self.initial_cooling_kw is not None:
             values["initial_cooling_kw"] = _as(self.initial_cooling_kw, (nz,), "initial_cooling_kw")
         checks = [
@@ -145,6 +176,8 @@ class MpcProblem:
             (np.all(values["demand_peak_so_far_kw"] >= 0), "demand_peak_so_far_kw must be >= 0"),
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
             (self.step_s > 0, "step_s must be > 0"),
+            (np.all(values["step_durations_s"] > 0), "step_durations_s must be > 0"),
+            (np.all(values["mass_frac"] >= 0) and np.all(values["mass_frac"] < 1), "mass_frac must be in [0, 1)"),
             (self.comfort_penalty_usd_per_kh >= 0 and np.isfinite(self.comfort_penalty_usd_per_kh),
              "comfort_penalty_usd_per_kh must be finite and >= 0"),
             (self.smoothing_usd_per_kw2 >= 0 and np.isfinite(self.smoothing_usd_per_kw2),
@@ -161,6 +194,22 @@ class MpcProblem:
         return self.a_frac.shape[0]
 
     @property
+    def two_state(self) -> bool:
+        return bool(np.any(self.air_from_mass_frac) or np.any(self.mass_frac) or np.any(self.mass_from_air_frac))
+
+    @property
+    def time_varying(self) -> bool:
+        """Whether any dynamics coefficient changes along the horizon (else per-zone parameters suffice)."""
+        arrays = [self.a_frac, self.b_cool_c_per_kw]
+        if self.two_state:
+            arrays += [self.air_from_mass_frac, self.mass_from_air_frac, self.mass_frac, self.mass_b_cool_c_per_kw]
+        return any(not np.allclose(x, x[:, :1], rtol=0.0, atol=1e-12) for x in arrays)
+
+    @property
+    def step_h_per_step(self) -> np.ndarray:
+        return self.step_durations_s / 3600.0
+
+    @property
     def n_steps(self) -> int:
         return self.price_usd_per_kwh.shape[0]
 
@@ -174,35 +223,61 @@ class MpcProblem:
 
     @property
     def disturbance_delta_c(self) -> np.ndarray:
-        """d[z,k] = (1-a)*T_out[k] + gain_delta[z,k]."""
-        return (1.0 - self.a_frac)[:, None] * self.outdoor_temp_c[None, :] + self.gain_delta_c
+        """d[z,k] = outdoor_frac*T_out[k] + gain_delta[z,k] (outdoor_frac = 1-a for the one-state model)."""
+        return self.outdoor_frac * self.outdoor_temp_c[None, :] + self.gain_delta_c
 
     @classmethod
     def from_models(
         cls,
-        models: Sequence[ZoneModelParams],
+        models: Sequence[ZoneModelParams | Rc2Params],
         gains_forecast: Mapping[str, np.ndarray],
         step_s: float = 900.0,
         **kwargs: Any,
     ) -> MpcProblem:
-        """Build from identified zone models; gains arrays are (n_steps,) or (n_zones, n_steps)."""
+        """Build from identified zone models (one-state ``ZoneModelParams`` and/or two-state ``Rc2Params``);
+        gains arrays are (n_steps,) or (n_zones, n_steps). ``step_durations_s`` (optional, per step) lets
+        steps differ in length (move blocking): the models are discretised for each step's length."""
+        from sbems.optimization.zone_model_rc2 import Rc2Params, step_coefficients
+
         ns = np.atleast_1d(np.asarray(kwargs["price_usd_per_kwh"])).shape[-1]
         nz = len(models)
-        gain = np.zeros((nz, ns))
+        durations = kwargs.get("step_durations_s")
+        dts = np.full(ns, float(step_s)) if durations is None else np.broadcast_to(
+            np.asarray(durations, dtype=float), (ns,))
+        outdoor = np.broadcast_to(np.asarray(kwargs["outdoor_temp_c"], dtype=float), (ns,))
+        names = ("a", "am", "ma", "mm", "b", "bm", "out", "gain", "dm")
+        coef = {name: np.zeros((nz, ns)) for name in names}
+
+        def series_of(z: int, column: str) -> np.ndarray:
+            if column not in gains_forecast:
+                raise ValueError(f"zone {z}: gains forecast lacks {column!r}")
+            return np.broadcast_to(np.asarray(gains_forecast[column], dtype=float), (nz, ns))[z]
+
         for z, model in enumerate(models):
-            if abs(model.step_s - step_s) > 1e-6:
+            if isinstance(model, Rc2Params):
+                gains = np.array([series_of(z, c) for c in model.gain_columns]) if model.gain_columns else None
+                occupied = series_of(z, "occupied") if "occupied" in gains_forecast else None
+                c = step_coefficients(model, dts, outdoor, occupied, gains)
+                no_out = step_coefficients(model, dts, np.zeros(ns), occupied, gains)
+                unit_out = step_coefficients(model, dts, np.ones(ns), occupied, gains)
+                coef["a"][z], coef["am"][z], coef["ma"][z], coef["mm"][z] = c.aa, c.am, c.ma, c.mm
+                coef["b"][z], coef["bm"][z], coef["dm"][z] = c.ba, c.bm, c.dm
+                coef["out"][z], coef["gain"][z] = unit_out.da - no_out.da, no_out.da
+                continue
+            if durations is None and abs(model.step_s - step_s) > 1e-6:
                 raise ValueError(f"zone {z}: model step {model.step_s} s differs from problem step {step_s} s")
-            gain[z] += model.c_gain_delta_c
+            ratio = dts / model.step_s
+            a_k = model.a_frac**ratio
+            geometric = (1.0 - a_k) / (1.0 - model.a_frac)  # inputs held over r model steps
+            gain = np.full(ns, model.c_gain_delta_c)
             for column, coefficient in zip(model.gain_columns, model.b_gain_c_per_unit, strict=True):
-                if column not in gains_forecast:
-                    raise ValueError(f"zone {z}: gains forecast lacks {column!r}")
-                series = np.broadcast_to(np.asarray(gains_forecast[column], dtype=float), (nz, ns))
-                gain[z] += coefficient * series[z]
+                gain = gain + coefficient * series_of(z, column)
+            coef["a"][z], coef["b"][z] = a_k, model.b_cool_c_per_kw * geometric
+            coef["out"][z], coef["gain"][z] = 1.0 - a_k, gain * geometric
         return cls(
-            a_frac=np.array([m.a_frac for m in models]),
-            b_cool_c_per_kw=np.array([m.b_cool_c_per_kw for m in models]),
-            gain_delta_c=gain,
-            step_s=step_s,
+            a_frac=coef["a"], b_cool_c_per_kw=coef["b"], gain_delta_c=coef["gain"], step_s=step_s,
+            air_from_mass_frac=coef["am"], mass_from_air_frac=coef["ma"], mass_frac=coef["mm"],
+            mass_b_cool_c_per_kw=coef["bm"], mass_delta_c=coef["dm"], outdoor_frac=coef["out"],
             **kwargs,
         )
 
@@ -260,17 +335,27 @@ class _Outcome:
     discomfort_kh: float
 
 
-def _evaluate(problem: MpcProblem, cooling_kw: np.ndarray) -> _Outcome:
-    """Simulate the zone models under a cooling schedule and price the result."""
+def _simulate(problem: MpcProblem, cooling_kw: np.ndarray) -> np.ndarray:
+    """Air temperatures at the end of each step (nz, ns) under a cooling schedule."""
     d = problem.disturbance_delta_c
     temps = np.empty_like(cooling_kw)
-    current = problem.initial_temp_c.copy()
+    air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     for k in range(problem.n_steps):
-        current = problem.a_frac * current + problem.b_cool_c_per_kw * cooling_kw[:, k] + d[:, k]
-        temps[:, k] = current
+        q = cooling_kw[:, k]
+        air, mass = (problem.a_frac[:, k] * air + problem.air_from_mass_frac[:, k] * mass
+                     + problem.b_cool_c_per_kw[:, k] * q + d[:, k],
+                     problem.mass_from_air_frac[:, k] * air + problem.mass_frac[:, k] * mass
+                     + problem.mass_b_cool_c_per_kw[:, k] * q + problem.mass_delta_c[:, k])
+        temps[:, k] = air
+    return temps
+
+
+def _evaluate(problem: MpcProblem, cooling_kw: np.ndarray) -> _Outcome:
+    """Simulate the zone models under a cooling schedule and price the result."""
+    temps = _simulate(problem, cooling_kw)
     zone_kw = cooling_kw / problem.cop[None, :] + problem.fan_kw
     building_kw = zone_kw.sum(axis=0)
-    energy = float(np.sum(problem.price_usd_per_kwh * building_kw) * problem.step_h)
+    energy = float(np.sum(problem.price_usd_per_kwh * building_kw * problem.step_h_per_step))
     demand = 0.0
     for m in range(problem.n_charges):
         in_mask = building_kw[problem.demand_masks[m]]
@@ -278,7 +363,7 @@ def _evaluate(problem: MpcProblem, cooling_kw: np.ndarray) -> _Outcome:
         demand += float(problem.demand_rates_usd_per_kw[m]) * peak_m
     violation = np.maximum(0.0, np.maximum(temps - problem.comfort_max_c, problem.comfort_min_c - temps))
     return _Outcome(temps, zone_kw, building_kw, energy, demand, float(building_kw.max()),
-                    float(violation.sum() * problem.step_h))
+                    float((violation * problem.step_h_per_step[None, :]).sum()))
 
 
 def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
@@ -286,18 +371,20 @@ def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
     (never heating), within capacity and ramp limits."""
     d = problem.disturbance_delta_c
     cooling = np.empty((problem.n_zones, problem.n_steps))
-    temp = problem.initial_temp_c.copy()
+    air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     previous = problem.initial_cooling_kw
     for k in range(problem.n_steps):
-        free = problem.a_frac * temp + d[:, k]
-        wanted = (problem.baseline_setpoint_c[:, k] - free) / problem.b_cool_c_per_kw
+        free = problem.a_frac[:, k] * air + problem.air_from_mass_frac[:, k] * mass + d[:, k]
+        wanted = (problem.baseline_setpoint_c[:, k] - free) / problem.b_cool_c_per_kw[:, k]
         low, high = np.zeros(problem.n_zones), problem.capacity_kw
         if previous is not None:
             low = np.maximum(low, previous - problem.ramp_kw_per_step)
             high = np.minimum(high, previous + problem.ramp_kw_per_step)
         q = np.clip(wanted, low, np.maximum(low, high))
         cooling[:, k] = q
-        temp = free + problem.b_cool_c_per_kw * q
+        air, mass = (free + problem.b_cool_c_per_kw[:, k] * q,
+                     problem.mass_from_air_frac[:, k] * air + problem.mass_frac[:, k] * mass
+                     + problem.mass_b_cool_c_per_kw[:, k] * q + problem.mass_delta_c[:, k])
         previous = q
     return cooling
 
@@ -305,15 +392,20 @@ def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
 class _Controller:
     """A compiled cvxpy problem for one shape; only parameter values change between solves."""
 
-    def __init__(self, n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool) -> None:
+    def __init__(self, n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
+                 two_state: bool = False, time_varying: bool = False) -> None:
         import cvxpy as cp  # 1.6 s import: keep it out of module import
 
         started = time.perf_counter()
         self.lock = threading.Lock()
         self.solve_count = 0
         nz, ns, nm = n_zones, n_steps, n_charges
-        self.a = cp.Parameter((nz, 1), name="a")
-        self.b = cp.Parameter((nz, 1), name="b_cool")
+        # per-zone coefficients as (nz, 1) unless they vary along the horizon: cvxpy's DPP tensor for an
+        # (nz, ns) parameter times a variable grows as (nz*ns)^2 (1000 zones: out of memory)
+        self.time_varying = time_varying
+        cols = ns if time_varying else 1
+        self.a = cp.Parameter((nz, cols), name="a")
+        self.b = cp.Parameter((nz, cols), name="b_cool")
         self.d = cp.Parameter((nz, ns), name="disturbance")
         self.t0 = cp.Parameter(nz, name="t0")
         self.t_min = cp.Parameter((nz, ns), name="t_min")
@@ -325,15 +417,31 @@ class _Controller:
         self.inv_cop = cp.Parameter(ns, nonneg=True, name="inv_cop")
         self.fan = cp.Parameter(ns, nonneg=True, name="fan_total")
         self.energy_weight = cp.Parameter(ns, nonneg=True, name="price_x_dt")
-        self.comfort_weight = cp.Parameter(nonneg=True, name="comfort_weight")
+        self.comfort_weight = cp.Parameter(ns, nonneg=True, name="comfort_weight_x_dt")
 
         # plain variable (explicit q >= 0 row) so its column block in the stuffed problem is known
         self.q = cp.Variable((nz, ns), name="cooling_kw")
         self.t = cp.Variable((nz, ns + 1), name="temp_c")
         self.p = cp.Variable(ns, name="electric_kw")
-        constraints = [
-            self.t[:, 0] == self.t0,
-            self.t[:, 1:] == cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, self.q) + self.d,
+        air_next = cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, self.q) + self.d
+        constraints = [self.t[:, 0] == self.t0]
+        self.two_state = two_state
+        if two_state:
+            self.am = cp.Parameter((nz, cols), name="air_from_mass")
+            self.ma = cp.Parameter((nz, cols), name="mass_from_air")
+            self.mm = cp.Parameter((nz, cols), name="mass_self")
+            self.bm = cp.Parameter((nz, cols), name="mass_b_cool")
+            self.dm = cp.Parameter((nz, ns), name="mass_disturbance")
+            self.m0 = cp.Parameter(nz, name="mass0")
+            self.m = cp.Variable((nz, ns + 1), name="mass_temp_c")
+            air_next = air_next + cp.multiply(self.am, self.m[:, :-1])
+            constraints += [
+                self.m[:, 0] == self.m0,
+                self.m[:, 1:] == cp.multiply(self.ma, self.t[:, :-1]) + cp.multiply(self.mm, self.m[:, :-1])
+                + cp.multiply(self.bm, self.q) + self.dm,
+            ]
+        constraints += [
+            self.t[:, 1:] == air_next,
             self.q >= 0,
             self.q <= self.cap,
             self.q[:, 0] - self.q_prev <= self.ramp0,
@@ -349,7 +457,7 @@ class _Controller:
         else:
             self.s = cp.Variable((nz, ns), nonneg=True, name="comfort_slack_c")
             constraints += [self.t[:, 1:] >= self.t_min - self.s, self.t[:, 1:] <= self.t_max + self.s]
-            objective = objective + self.comfort_weight * cp.sum(self.s)
+            objective = objective + self.comfort_weight @ cp.sum(self.s, axis=0)
         if nm:
             self.masks = cp.Parameter((nm, ns), nonneg=True, name="demand_masks")
             self.rates = cp.Parameter(nm, nonneg=True, name="demand_rates")
@@ -405,8 +513,9 @@ class _Controller:
 
     def set_values(self, problem: MpcProblem) -> None:
         """Write a problem's data into the parameters."""
-        self.a.value = problem.a_frac[:, None]
-        self.b.value = problem.b_cool_c_per_kw[:, None]
+        cols = problem.n_steps if self.time_varying else 1
+        self.a.value = problem.a_frac[:, :cols]
+        self.b.value = problem.b_cool_c_per_kw[:, :cols]
         self.d.value = problem.disturbance_delta_c
         self.t0.value = problem.initial_temp_c
         self.t_min.value = problem.comfort_min_c
@@ -421,8 +530,15 @@ class _Controller:
             self.ramp0.value = problem.ramp_kw_per_step.copy()
         self.inv_cop.value = 1.0 / problem.cop
         self.fan.value = problem.fan_kw.sum(axis=0)
-        self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h
-        self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h
+        self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h_per_step
+        self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h_per_step
+        if self.two_state:
+            self.am.value = problem.air_from_mass_frac[:, :cols]
+            self.ma.value = problem.mass_from_air_frac[:, :cols]
+            self.mm.value = problem.mass_frac[:, :cols]
+            self.bm.value = problem.mass_b_cool_c_per_kw[:, :cols]
+            self.dm.value = problem.mass_delta_c
+            self.m0.value = problem.initial_mass_temp_c
         if self.n_charges:
             self.masks.value = problem.demand_masks.astype(float)
             self.rates.value = problem.demand_rates_usd_per_kw
@@ -430,9 +546,19 @@ class _Controller:
 
 
 @lru_cache(maxsize=16)
-def controller_for(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool) -> _Controller:
+def _cached_controller(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
+                       two_state: bool, time_varying: bool) -> _Controller:
+    return _Controller(n_zones, n_steps, n_charges, hard_comfort, two_state, time_varying)
+
+
+def controller_for(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
+                   two_state: bool = False, time_varying: bool = False) -> _Controller:
     """The cached compiled controller for a shape (built on first use)."""
-    return _Controller(n_zones, n_steps, n_charges, hard_comfort)
+    return _cached_controller(int(n_zones), int(n_steps), int(n_charges), bool(hard_comfort), bool(two_state),
+                              bool(time_varying))
+
+
+controller_for.cache_clear = _cached_controller.cache_clear  # type: ignore[attr-defined]
 
 
 def _empty_plan(status: str, reason: str, baseline: _Outcome, baseline_q: np.ndarray,
@@ -457,7 +583,8 @@ def solve_plan(problem: MpcProblem, solver: str = DEFAULT_SOLVER, **solver_optio
     baseline_q = baseline_cooling_kw(problem)
     baseline = _evaluate(problem, baseline_q)
     build_started = time.perf_counter()
-    controller = controller_for(problem.n_zones, problem.n_steps, problem.n_charges, problem.hard_comfort)
+    controller = controller_for(problem.n_zones, problem.n_steps, problem.n_charges, problem.hard_comfort,
+                                problem.two_state, problem.time_varying)
     build_s = time.perf_counter() - build_started
     with controller.lock:
         started = time.perf_counter()

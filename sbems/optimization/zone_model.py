@@ -97,21 +97,9 @@ def _version(params: ZoneModelParams, index: pd.DatetimeIndex) -> str:
     return f"{MODEL_KIND}-{end:%Y%m%dT%H%MZ}-{digest}"
 
 
-def identify_zone_model(
-    history: pd.DataFrame,
-    *,
-    gain_columns: Sequence[str] = ("occupancy_count", "ghi_w_m2"),
-    validation_days: int = 2,
-    min_train_days: float = 3.0,
-    max_validation_rmse_c: float = 1.5,
-) -> ZoneModelFit:
-    """Fit the RC model on all but the last ``validation_days`` days and validate on them.
-
-    ``history`` needs an aware DatetimeIndex at a regular step and columns ``zone_temp_c``,
-    ``outdoor_temp_c``, ``cooling_kw`` and the ``gain_columns``; no NaN and no missing rows.
-    """
-    from scipy.optimize import lsq_linear  # scipy is heavy-ish; only needed here
-
+def check_history(history: pd.DataFrame, gain_columns: Sequence[str], validation_days: int,
+                  min_train_days: float) -> ZoneModelFit | tuple[pd.DataFrame, float, int]:
+    """Common data checks of the identifications: (frame, step_s, n_train) or a refusal."""
     needed = ["zone_temp_c", "outdoor_temp_c", "cooling_kw", *gain_columns]
     missing = [c for c in needed if c not in history.columns]
     if missing:
@@ -138,7 +126,7 @@ def identify_zone_model(
             f"plus {validation_days} validation days",
             days=len(frame) * step_s / 86400,
         )
-    train, valid = frame.iloc[:n_train], frame.iloc[n_train - 1 :]
+    train = frame.iloc[:n_train]
 
     for column, min_std in [("zone_temp_c", 0.05), ("outdoor_temp_c", 0.1), ("cooling_kw", 1e-3)]:
         std = float(train[column].std())
@@ -150,6 +138,30 @@ def identify_zone_model(
     for column in gain_columns:
         if float(train[column].std()) < 1e-9:
             return _refuse(f"gain proxy {column} is constant; drop it from gain_columns")
+    return frame, step_s, n_train
+
+
+def identify_zone_model(
+    history: pd.DataFrame,
+    *,
+    gain_columns: Sequence[str] = ("occupancy_count", "ghi_w_m2"),
+    validation_days: int = 2,
+    min_train_days: float = 3.0,
+    max_validation_rmse_c: float = 1.5,
+) -> ZoneModelFit:
+    """Fit the RC model on all but the last ``validation_days`` days and validate on them.
+
+    ``history`` needs an aware DatetimeIndex at a regular step and columns ``zone_temp_c``,
+    ``outdoor_temp_c``, ``cooling_kw`` and the ``gain_columns``; no NaN and no missing rows.
+    """
+    from scipy.optimize import lsq_linear  # scipy is heavy-ish; only needed here
+
+    checked = check_history(history, gain_columns, validation_days, min_train_days)
+    if isinstance(checked, ZoneModelFit):
+        return checked
+    frame, step_s, n_train = checked
+    steps_per_day = round(86400 / step_s)
+    train, valid = frame.iloc[:n_train], frame.iloc[n_train - 1 :]
 
     zone = train["zone_temp_c"].to_numpy()
     outdoor = train["outdoor_temp_c"].to_numpy()

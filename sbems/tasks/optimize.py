@@ -27,6 +27,7 @@ from sbems.domain.site import Building, Site, entity_uuid
 from sbems.domain.tariff import Tariff, demand_charge_masks, energy_prices_usd_per_kwh
 from sbems.optimization.mpc import MpcProblem, Plan, comfort_bands, cop_from_outdoor_c
 from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model_rc2 import Rc2Params, estimate_states, step_coefficients
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def zone_bands(site: Site, building: Building, times: pd.DatetimeIndex, step_s: 
 
 def build_mpc_problem(
     *,
-    models: Sequence[ZoneModelParams],
+    models: Sequence[ZoneModelParams | Rc2Params],
     building: Building,
     tariff: Tariff,
     times: pd.DatetimeIndex,
@@ -137,10 +138,14 @@ def build_mpc_problem(
     comfort_margin_c: float = 0.0,
     ramp_frac_per_step: float = 1.0,
     disturbance_bias_c: np.ndarray | None = None,
+    initial_mass_temp_c: np.ndarray | None = None,
+    step_durations_s: np.ndarray | None = None,
 ) -> MpcProblem:
     """The MPC problem for one re-plan. Fans (while occupied) and the non-HVAC load are fixed loads in the
     building power, so the demand charges see the whole meter. ``disturbance_bias_c`` (per zone, per step)
-    is an estimated unmodelled heat input (offset-free MPC), added to every step's gains."""
+    is an estimated unmodelled heat input (offset-free MPC), added to every step's gains (per step:
+    scaled by the step's length for blocked steps). Two-state models need ``initial_mass_temp_c`` (the
+    observer's estimate); ``step_durations_s`` (per step, aligned with ``times``) enables move blocking."""
     controllers = [building.controller_of(z.id) for z in building.zones]
     capacity = np.array([c.capacity_kw if c else 0.0 for c in controllers])
     fan = np.array([c.fan_power_kw if c else 0.0 for c in controllers])
@@ -166,18 +171,42 @@ def build_mpc_problem(
         demand_peak_so_far_kw=np.zeros(len(charges)) if peak_so_far_kw is None else np.asarray(peak_so_far_kw),
         fan_kw=fixed_kw, initial_cooling_kw=initial_cooling_kw,
         comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh,
+        initial_mass_temp_c=initial_mass_temp_c, step_durations_s=step_durations_s,
     )
     if disturbance_bias_c is not None:
-        bias = np.asarray(disturbance_bias_c, dtype=float).reshape(-1, 1)
+        bias = np.asarray(disturbance_bias_c, dtype=float).reshape(-1, 1) * (problem.step_durations_s / step_s)[None, :]
         problem = dataclasses.replace(problem, gain_delta_c=problem.gain_delta_c + bias)
     return problem
+
+
+def estimate_mass_temp_c(model: Rc2Params, history: pd.DataFrame, window_steps: int = 192) -> float | None:
+    """Observer for a two-state model: Kalman filter over the last ``window_steps`` complete steps of the
+    zone's history (zone_temp_c at step start, means of cooling/gains over the step, ``occupied``);
+    the mass temperature at the start of the last row, or None without enough data."""
+    needed = list(dict.fromkeys(["zone_temp_c", "outdoor_temp_c", "cooling_kw", "occupied", *model.gain_columns]))
+    if any(c not in history.columns for c in needed):
+        return None
+    recent = history[needed].iloc[-window_steps:]
+    complete = recent.notna().all(axis=1).to_numpy()
+    if complete.sum() < 8:
+        return None
+    last_gap = np.flatnonzero(~complete)
+    recent = recent.iloc[last_gap[-1] + 1:] if last_gap.size else recent
+    if len(recent) < 8:
+        return None
+    gains = recent[list(model.gain_columns)].to_numpy().T if model.gain_columns else None
+    c = step_coefficients(model, model.step_s, recent["outdoor_temp_c"].to_numpy(), recent["occupied"].to_numpy(),
+                          gains)
+    _, mass_c = estimate_states(c, recent["zone_temp_c"].to_numpy(), recent["cooling_kw"].to_numpy()[:-1])
+    return mass_c
 
 
 def disturbance_residual_c(problem: MpcProblem, measured_temp_c: np.ndarray, measured_cooling_kw: np.ndarray) -> np.ndarray:
     """Model residual of the step just run: measured end temperature minus the model's prediction from the
     step's measured start temperature and cooling (what offset-free MPC feeds back as a bias)."""
-    predicted = (problem.a_frac * problem.initial_temp_c + problem.b_cool_c_per_kw * np.asarray(measured_cooling_kw)
-                 + problem.disturbance_delta_c[:, 0])
+    predicted = (problem.a_frac[:, 0] * problem.initial_temp_c
+                 + problem.air_from_mass_frac[:, 0] * problem.initial_mass_temp_c
+                 + problem.b_cool_c_per_kw[:, 0] * np.asarray(measured_cooling_kw) + problem.disturbance_delta_c[:, 0])
     return np.asarray(measured_temp_c, dtype=float) - predicted
 
 
@@ -264,13 +293,17 @@ def plan_markdown(plan: Plan, zone_ids: Sequence[str], times: pd.DatetimeIndex, 
     return "\n".join(lines)
 
 
-def zone_model_params_json(params: ZoneModelParams) -> dict:
-    return {"a_frac": params.a_frac, "b_cool_c_per_kw": params.b_cool_c_per_kw,
+def zone_model_params_json(params: ZoneModelParams | Rc2Params) -> dict:
+    if isinstance(params, Rc2Params):
+        return params.as_json()
+    return {"kind": "rc1", "a_frac": params.a_frac, "b_cool_c_per_kw": params.b_cool_c_per_kw,
             "b_gain_c_per_unit": list(params.b_gain_c_per_unit), "c_gain_delta_c": params.c_gain_delta_c,
             "step_s": params.step_s, "gain_columns": list(params.gain_columns)}
 
 
-def zone_model_params_from_json(data: Mapping) -> ZoneModelParams:
+def zone_model_params_from_json(data: Mapping) -> ZoneModelParams | Rc2Params:
+    if data.get("kind") == "rc2":
+        return Rc2Params.from_json(dict(data))
     return ZoneModelParams(a_frac=float(data["a_frac"]), b_cool_c_per_kw=float(data["b_cool_c_per_kw"]),
                            b_gain_c_per_unit=tuple(float(v) for v in data["b_gain_c_per_unit"]),
                            c_gain_delta_c=float(data["c_gain_delta_c"]), step_s=float(data["step_s"]),
@@ -300,7 +333,7 @@ class OptimizationInputs:
 class ZoneModels:
     """Identified or reused models per zone, and reasons for the zones that have none."""
 
-    params: dict[str, ZoneModelParams]
+    params: dict[str, ZoneModelParams | Rc2Params]
     versions: dict[str, str]
     refused: dict[str, str]
     reused: list[str]
@@ -409,12 +442,12 @@ def identify_zone_models(database_url: str, site: Site, building: Building, inpu
                          max_age_h: float = 24.0) -> ZoneModels:
     """Reuse each zone's stored model when it is fresh, else identify one from the history and store it
     (kind ``zone_thermal``, with version and fit metrics). A zone that cannot be identified gets a reason."""
-    from sbems.optimization.zone_model import identify_zone_model
+    from sbems.optimization.zone_model_rc2 import identify_best_zone_model
     from sbems.storage import db
     from sbems.storage.predictions import insert_model, read_active_model
 
     b_id = entity_uuid("building", building.id)
-    params: dict[str, ZoneModelParams] = {}
+    params: dict[str, ZoneModelParams | Rc2Params] = {}
     versions: dict[str, str] = {}
     refused: dict[str, str] = {}
     reused: list[str] = []
@@ -436,7 +469,7 @@ def identify_zone_models(database_url: str, site: Site, building: Building, inpu
             schedule = site.schedule(zone.schedule)
             history["occupied"] = occupied_mask(schedule, history.index, building.timezone).astype(float)
             history = _longest_complete_run(history, ["zone_temp_c", "cooling_kw", "occupancy_count"])
-            fit = identify_zone_model(history, gain_columns=GAIN_COLUMNS)
+            fit = identify_best_zone_model(history, gain_columns=GAIN_COLUMNS)
             if not fit.ok:
                 refused[zone.id] = fit.reason or "identification failed"
                 continue
@@ -516,9 +549,22 @@ def solve_building_plan(site: Site, building: Building, inputs: OptimizationInpu
     bands = zone_bands(site, building, times, step_s)
     tariff = site.tariff(building.tariff)
     peak_so_far = billing_peaks_kw(tariff, inputs.building_load_kw, inputs.now_utc, building.timezone)
+    mass = np.array(initial, dtype=float)
+    for z, zone in enumerate(building.zones):
+        model = models.params[zone.id]
+        if isinstance(model, Rc2Params):
+            history = zone_history_frame(inputs, building, zone.id)
+            history = history[history.index <= times[0]]
+            history["occupied"] = occupied_mask(site.schedule(zone.schedule), history.index,
+                                                building.timezone).astype(float)
+            estimate = estimate_mass_temp_c(model, history)
+            if estimate is None:
+                return _refused(building, times, step_s, f"zone {zone.id}: not enough recent history to estimate "
+                                "the mass temperature of its two-state model", model_info)
+            mass[z] = estimate
     problem = build_mpc_problem(
         models=[models.params[z.id] for z in building.zones], building=building, tariff=tariff, times=times,
-        bands=bands, forecasts=forecasts, initial_temp_c=np.array(initial), step_s=step_s,
+        bands=bands, forecasts=forecasts, initial_temp_c=np.array(initial), initial_mass_temp_c=mass, step_s=step_s,
         peak_so_far_kw=peak_so_far, comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh)
     plan = solve_plan(problem)
     zone_ids = [z.id for z in building.zones]

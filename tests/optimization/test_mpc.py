@@ -17,6 +17,7 @@ from sbems.optimization.mpc import (
     solve_plan,
 )
 from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model_rc2 import Rc2Params
 
 TZ = "America/New_York"
 TARIFF = Tariff(
@@ -177,3 +178,56 @@ def test_from_models_builds_gain_terms():
 def test_invalid_problem_rejected(override):
     with pytest.raises(ValueError):
         make_problem(**override)
+
+
+RC2 = Rc2Params(
+    c_air_kwh_per_k=1.8, c_mass_kwh_per_k=25.0, ua_air_out_kw_per_k=0.3, ua_mass_out_kw_per_k=0.36,
+    h_air_mass_kw_per_k=4.5, ua_vent_kw_per_k=0.7, gain_air_kw_per_unit=(0.075,), gain_mass_kw_per_unit=(0.0,),
+    const_air_kw=2.0, const_mass_kw=2.0, gain_columns=("occupancy_count",))
+
+
+def rc2_problem(durations=None, times=TIMES, **overrides) -> MpcProblem:
+    hour = np.asarray((times.tz_convert(TZ).hour + times.tz_convert(TZ).minute / 60), dtype=float)
+    occupied = (hour >= 7) & (hour < 19)
+    outdoor = 31 + 5 * np.sin((hour - 9) / 24 * 2 * np.pi)
+    low, high = comfort_bands(occupied[None, :])
+    kwargs = dict(
+        initial_temp_c=26.0, initial_mass_temp_c=27.0, comfort_min_c=low, comfort_max_c=high, capacity_kw=40.0,
+        ramp_kw_per_step=40.0, outdoor_temp_c=outdoor, price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, times, TZ),
+        cop=cop_from_outdoor_c(outdoor), baseline_setpoint_c=np.where(occupied, 23.0, 28.0),
+        step_durations_s=durations, demand_masks=np.zeros((0, len(times)), dtype=bool), demand_rates_usd_per_kw=[],
+    )
+    kwargs.update(overrides)
+    gains = {"occupancy_count": np.where(occupied, 40.0, 0.0), "occupied": occupied.astype(float)}
+    return MpcProblem.from_models([RC2], gains, step_s=900.0, **kwargs)
+
+
+def test_two_state_model_precools_the_mass_off_peak():
+    problem = rc2_problem()
+    assert problem.two_state
+    plan = solve_plan(problem)
+    assert plan.ok, plan.reason
+    temps, cooling = plan.expected_temp_c[0], plan.cooling_kw[0]
+    assert temps[OCCUPIED].max() <= 25.0 + 0.05 and temps[OCCUPIED].min() >= 21.0 - 0.05
+    # cheaper energy than the schedule, and less cooling during on-peak than the thermostat uses
+    assert plan.energy_cost_usd < plan.baseline_energy_cost_usd
+    assert cooling[ON_PEAK].sum() < 0.8 * plan.baseline_cooling_kw[0][ON_PEAK].sum()
+    # the heavy mass stores the cooling: the plan cools overnight at off-peak prices, the thermostat does not
+    night = HOUR < 7
+    assert cooling[night].sum() > 10 * plan.baseline_cooling_kw[0][night].sum() + 100.0
+
+
+def test_move_blocked_steps_match_the_fine_model():
+    """Hourly steps discretise the same physics: holding the fine plan's hourly means reproduces the
+    temperatures at the hour boundaries."""
+    fine = rc2_problem(outdoor_temp_c=30.0, cop=3.0)
+    hourly_times = TIMES[::4]
+    blocked = rc2_problem(durations=np.full(24, 3600.0), times=hourly_times, outdoor_temp_c=30.0, cop=3.0)
+    assert blocked.n_steps == 24
+    cooling = np.full((1, 24), 10.0)
+    from sbems.optimization.mpc import _simulate
+
+    np.testing.assert_allclose(_simulate(blocked, cooling)[0], _simulate(fine, np.repeat(cooling, 4, axis=1))[0][3::4],
+                               atol=1e-8)
+    plan = solve_plan(blocked)
+    assert plan.ok and plan.cooling_kw.shape == (1, 24)
