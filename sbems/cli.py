@@ -56,6 +56,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import inspect
     import json
     import os
 
@@ -81,6 +83,8 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
         print(f"sbems: flow {args.name!r} is not available (sbems flows list)", file=sys.stderr)
         return 2
     result = flow_obj(building_id=args.building[0])
+    if inspect.iscoroutine(result):     # async flows (poll) run in their own event loop
+        result = asyncio.run(result)
     print(json.dumps(result, default=str, indent=2))
     return 0
 

@@ -59,7 +59,7 @@ def build_deployments(building_ids: list[str], names: list[str] | None = None) -
             deployments.append(flow_obj.to_deployment(
                 name=f"{name}-{building_id}", interval=SCHEDULES[name].interval,
                 parameters={building_parameter(name): building_id}, description=SCHEDULES[name].description,
-                tags=[f"building:{building_id}", name]))
+                tags=[f"building:{building_id}", name], concurrency_limit=1))   # never two runs of one flow at once
     return deployments
 
 

@@ -274,9 +274,8 @@ class BacnetAdapter:
 
     # ------------------------------------------------------------------ writes
     async def _get_priority_state(self, object_id: str) -> tuple[Any, Any]:
-        from bacpypes3.pdu import Address
-
         from bacpypes3.apdu import ErrorRejectAbortNack
+        from bacpypes3.pdu import Address
 
         address = Address(self.address)
         try:

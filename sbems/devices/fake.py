@@ -6,7 +6,14 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sbems.devices.base import DeviceError, PointError, PointValue, ReleaseTracker, WriteResult, unknown_points
+from sbems.devices.base import (
+    DeviceError,
+    PointError,
+    PointValue,
+    ReleaseTracker,
+    WriteResult,
+    unknown_points,
+)
 
 
 class FakeAdapter:

@@ -135,6 +135,7 @@ class ModbusAdapter:
         self.tracker = ReleaseTracker()
         self.replaced: dict[str, float] = {}     # point -> value before our first write (for release)
         self._client: Any = None
+        self._full_plan: list[Block] | None = None
         self._lock = asyncio.Lock()               # one request at a time per device
         self.requests = 0
         self.reconnects = 0
@@ -217,8 +218,14 @@ class ModbusAdapter:
             raise PointError(f"{self.device_id}: unknown points {missing}")
         now = datetime.now(UTC)
         values: dict[str, PointValue] = {}
+        if len(names) == len(self.registers):
+            if self._full_plan is None:
+                self._full_plan = plan_blocks(self.registers, max_gap=self.max_gap)
+            blocks = self._full_plan
+        else:
+            blocks = plan_blocks({n: self.registers[n] for n in names}, max_gap=self.max_gap)
         async with self._lock:
-            for block in plan_blocks({n: self.registers[n] for n in names}, max_gap=self.max_gap):
+            for block in blocks:
                 try:
                     data = await self._read_block(block)
                     for name in block.names:

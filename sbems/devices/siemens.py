@@ -15,12 +15,19 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from sbems.data_contracts.messages import AwareUtc, describe_validation_error
-from sbems.devices.base import QUALITY_BAD, QUALITY_GOOD, DeviceError, DeviceTimeout, PointError, PointValue, WriteResult
+from sbems.devices.base import (
+    QUALITY_BAD,
+    QUALITY_GOOD,
+    DeviceError,
+    DeviceTimeout,
+    PointError,
+    PointValue,
+    WriteResult,
+)
 from sbems.devices.points import close_enough
 from sbems.domain.site import Thermostat
 
@@ -251,6 +258,20 @@ class ThermostatAdapter:
 
 
 # ------------------------------------------------------------------ webhook events
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone (e.g. ...Z)")
+    return value.astimezone(UTC)
+
+
+AwareUtc = Annotated[datetime, AfterValidator(_aware_utc)]
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors()[:3])
+
+
 class ThermostatEvent(BaseModel):
     """A webhook event from the thermostat cloud (``temperature_change``, ``mode_change``, ...)."""
 
@@ -285,7 +306,7 @@ def parse_thermostat_event(payload: bytes) -> ThermostatEvent:
     try:
         event = ThermostatEvent.model_validate(data)
     except ValidationError as exc:
-        raise WebhookRejected(describe_validation_error(exc)) from None
+        raise WebhookRejected(_describe(exc)) from None
     if event.event == "temperature_change":
         temp = event.temperature_c()
         if temp is None or not -50 <= temp <= 100:
