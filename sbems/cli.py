@@ -1,4 +1,4 @@
-"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | services``.
+"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | services``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -125,6 +125,15 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     return subprocess.call(ui_command(url, args.port), env={**os.environ, "SBEMS_DATABASE_URL": url})
 
 
+def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.runtime import resolve_database_url
+    from sbems.services.webhooks import serve_webhooks
+
+    print(f"thermostat webhooks on http://{args.host}:{args.port}/webhooks/thermostat")
+    serve_webhooks(resolve_database_url(settings), args.host, args.port)
+    return 0
+
+
 def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
     from sbems.runtime import embedded_postgres
 
@@ -178,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="run the Streamlit control panel")
     ui.add_argument("--port", type=int, default=8501)
     ui.set_defaults(func=_cmd_ui)
+
+    hooks = sub.add_parser("webhooks", help="receive thermostat webhook events (validated, stored)")
+    hooks.add_argument("--host", default="127.0.0.1")
+    hooks.add_argument("--port", type=int, default=8088)
+    hooks.set_defaults(func=_cmd_webhooks)
 
     services = sub.add_parser("services", help="stop the embedded services")
     services.add_argument("action", choices=["stop"])

@@ -1,0 +1,31 @@
+"""The thermostat webhook receiver as a service: validated events are stored, the rest quarantined."""
+
+from __future__ import annotations
+
+from sbems.storage import db
+from sbems.storage.devices import write_thermostat_event
+from sbems.storage.quarantine import QuarantineItem, write_quarantine
+
+
+def webhook_app(database_url: str):
+    from sbems.devices.webhook import build_webhook_app
+
+    def store(event) -> bool:
+        with db.connect(database_url) as conn:
+            stored = write_thermostat_event(conn, remote_device_id=event.device_id, event=event.event,
+                                            at=event.timestamp, data=event.data)
+            conn.commit()
+        return stored is not None
+
+    def reject(reason: str, payload: bytes) -> None:
+        with db.connect(database_url) as conn:
+            write_quarantine(conn, items=[QuarantineItem("webhook", reason, payload)])
+            conn.commit()
+
+    return build_webhook_app(store=store, reject=reject)
+
+
+def serve_webhooks(database_url: str, host: str = "127.0.0.1", port: int = 8088) -> None:
+    import uvicorn
+
+    uvicorn.run(webhook_app(database_url), host=host, port=port, log_level="warning")

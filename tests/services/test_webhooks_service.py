@@ -1,0 +1,29 @@
+import json
+
+import httpx
+import pytest
+
+from sbems.services.webhooks import webhook_app
+from sbems.storage import entities
+from sbems.storage.quarantine import read_quarantine
+
+
+@pytest.fixture
+def client(conn, db_url, example_site):
+    entities.upsert_site(conn, site=example_site)
+    conn.commit()
+    transport = httpx.ASGITransport(app=webhook_app(db_url))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_valid_event_is_stored_and_bad_ones_quarantined(client, conn):
+    good = {"deviceId": "RDS-0003", "event": "temperature_change", "timestamp": "2026-07-10T18:00:00Z",
+            "data": {"temperature": 24.5}}
+    response = await client.post("/webhooks/thermostat", content=json.dumps(good))
+    assert response.status_code == 202, response.text
+    unknown = await client.post("/webhooks/thermostat", content=json.dumps({**good, "deviceId": "RDS-9999"}))
+    assert unknown.status_code == 404
+    broken = await client.post("/webhooks/thermostat", content=b"{not json")
+    assert broken.status_code == 422
+    reasons = [row["reason"] for row in read_quarantine(conn, source="webhook")]
+    assert len(reasons) == 2 and any("unknown device" in r for r in reasons)
