@@ -8,8 +8,9 @@ the hottest day of the example building's TMY3 station, with the evaluation tari
 (b) SBEMS: zone models identified from a simulated history before the week (setpoints randomly
     excited so cooling varies), COP identified from the same history, forecasts (TMY weather as the
     forecast, occupancy and non-HVAC load as time-of-day profiles learned from the history), MPC every
-    15 min over 24 h (warm re-solve of the cached controller), the plan's first-step setpoint sent to
-    each zone (the unit's local loop tracks it).
+    15 min over the rest of the billing week (at least 24 h), move-blocked (8 x 15 min, 8 x 30 min, then
+    1 h blocks), the plan's first-step setpoint sent to each zone with lead compensation for the
+    unit's local loop (which tracks it).
 
 Bill with ``sbems.domain.tariff.bill_usd``; discomfort = zone-K*h outside 21-25 C in occupied minutes,
 summed over zones. Ends with one JSON line of the figures named in the issue.
@@ -54,7 +55,7 @@ from sbems.tasks.optimize import (  # noqa: E402
     build_mpc_problem,
     disturbance_residual_c,
     first_setpoints_c,
-    horizon_index,
+    horizon_blocks,
     slot_profile_forecast,
     zone_bands,
 )
@@ -73,9 +74,12 @@ class Settings:
     horizon_h: float = 24.0
     comfort_penalty_usd_per_kh: float = 500.0
     comfort_margin_c: float = 0.3
-    lead_compensation: bool = False  # send a setpoint that the first-order local loop reaches in one step
+    lead_compensation: bool = True  # send a setpoint that the first-order local loop reaches in one step
     bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
     solver: str = "CLARABEL"
+    blocking: bool = True  # move blocking: first 2 h per 15 min, then 30 min, then 1 h blocks
+    to_week_end: bool = True  # horizon to the end of the billing week (at least horizon_h): sees later peaks
+    unoccupied_min_c: float | None = None  # unoccupied lower band edge (default: the zone's limits, 18 C)
 
 
 @dataclass
@@ -264,22 +268,26 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
     zone_ids = plant.zone_ids
     record = Record()
     stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}}
-    half = pd.Timedelta(seconds=PLAN_STEP_S / 2)
+    week_end_utc = pd.Timestamp(plant.now_utc) + pd.Timedelta(days=days)
     gain_lead = 1.0 / (1.0 - np.exp(-PLAN_STEP_S / LOCAL_LOOP_TAU_S))
     bias = np.zeros(len(zone_ids))
     previous = None
     filters = start_filters(learned, zone_ids, zone_arrays(plant)[0])
     for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
         now = pd.Timestamp(plant.now_utc)
-        times = horizon_index(now.to_pydatetime(), settings.horizon_h, PLAN_STEP_S)
-        weather = plant.weather(times + half)
+        horizon_h = settings.horizon_h
+        if settings.to_week_end:
+            horizon_h = max(horizon_h, (week_end_utc - now.floor(f"{PLAN_STEP_S}s")).total_seconds() / 3600.0)
+        times, durations = horizon_blocks(now.to_pydatetime(), horizon_h, PLAN_STEP_S, settings.blocking)
+        middles = times + pd.to_timedelta(durations / 2, unit="s")
+        weather = plant.weather(middles)
         outdoor = weather["outdoor_temp_c"].to_numpy()
         forecasts = Forecasts(
             outdoor_temp_c=outdoor, ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
-            occupancy_count=np.array([slot_profile_forecast(learned.occupancy[z], times + half, tz, PLAN_STEP_S)
+            occupancy_count=np.array([slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S)
                                       for z in zone_ids]),
             other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S))
-        bands = zone_bands(site, building, times, PLAN_STEP_S)
+        bands = zone_bands(site, building, times, PLAN_STEP_S, durations, settings.unoccupied_min_c)
         temps, *_ = zone_arrays(plant)
         mass = temps.copy()
         for z, state in filters.items():
@@ -300,7 +308,8 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
             cop=cop_from_outdoor_c(outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c),
             peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
             comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
-            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias, initial_mass_temp_c=mass)
+            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias, initial_mass_temp_c=mass,
+            step_durations_s=durations if settings.blocking else None)
         plan = solve_plan(problem, solver=settings.solver)
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
@@ -374,7 +383,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
     parser.add_argument("--comfort-margin", type=float, default=Settings.comfort_margin_c)
     parser.add_argument("--horizon-h", type=float, default=Settings.horizon_h)
-    parser.add_argument("--lead", action="store_true", help="compensate the local loop's lag in the setpoint")
+    parser.add_argument("--blocking", action=argparse.BooleanOptionalAction, default=Settings.blocking,
+                        help="move blocking (15 min, 30 min, 1 h blocks)")
+    parser.add_argument("--to-week-end", action=argparse.BooleanOptionalAction, default=Settings.to_week_end,
+                        help="horizon to the end of the billing week (the evaluation's billing period)")
+    parser.add_argument("--unoccupied-min", type=float, default=None, help="unoccupied lower band edge C")
+    parser.add_argument("--lead", action=argparse.BooleanOptionalAction, default=Settings.lead_compensation,
+                        help="compensate the local loop's lag in the setpoint")
     parser.add_argument("--bias", type=float, default=Settings.bias_smoothing_frac,
                         help="offset-free MPC residual weight (0 = off)")
     args = parser.parse_args(argv)
@@ -382,7 +397,8 @@ def main(argv: list[str] | None = None) -> dict:
     hot, week_start = week_around_hottest_day(site, args.building)
     settings = Settings(horizon_h=args.horizon_h, comfort_penalty_usd_per_kh=args.comfort_penalty,
                         comfort_margin_c=args.comfort_margin, lead_compensation=args.lead,
-                        bias_smoothing_frac=args.bias)
+                        bias_smoothing_frac=args.bias, blocking=args.blocking, to_week_end=args.to_week_end,
+                        unoccupied_min_c=args.unoccupied_min)
     tz = site.building(args.building).timezone
     print(f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
           f"history {args.history_days:g} days; {settings}")

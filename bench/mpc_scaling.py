@@ -1,10 +1,16 @@
-"""MPC scaling: solve time for 1, 10, 100, 1000 zones x 96 steps (15 min), cold and warm.
+"""MPC scaling: solve time for 1, 10, 100, 1000 zones x 96 steps (15 min, 24 h), cold and warm.
 
-Cold = first solve for a shape (cvxpy problem construction + DPP compilation + solve + baseline
-simulation); warm = re-plan of the same shape with new parameter values (new initial temperatures,
-weather, prices), which reuses the compiled problem. Zones differ (random RC parameters, capacities,
-gains). Prints a table, growth ratios against the 1-zone/10-zone rows of the same run, and ends with
-one JSON line {"warm_s": {...}, "cold_s": {...}}. Targets: 100 zones < 1 s warm, 1000 zones < 10 s.
+Cold = first solve for a shape; warm = re-plan of the same shape with new data (initial temperatures,
+weather, prices). Zones differ (random model parameters, capacities, gains). Options:
+
+  --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
+                      ventilation changes with occupancy (dynamics coefficients vary along the horizon)
+  --blocking          move blocking: the same 96 x 15-min horizon decided in 34 blocks (8 x 15 min,
+                      8 x 30 min, 18 x 1 h), exact discretisation per block
+  --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cached cvxpy DPP controller
+
+Prints a table, growth ratios, and ends with one JSON line {"warm_s": {...}, "cold_s": {...}}.
+Targets: 100 zones < 1 s warm, 1000 zones < 10 s.
 """
 
 from __future__ import annotations
@@ -15,13 +21,25 @@ import time
 
 import numpy as np
 
-from sbems.optimization.mpc import MpcProblem, comfort_bands, controller_for, cop_from_outdoor_c, solve_plan
+from sbems.optimization.mpc import (
+    MpcProblem,
+    comfort_bands,
+    controller_for,
+    cop_from_outdoor_c,
+    move_block_steps,
+    solve_plan,
+)
+from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model_rc2 import Rc2Params
 
 N_STEPS = 96
+STEP_S = 900.0
 
 
-def scenario(n_zones: int, seed: int) -> MpcProblem:
+def scenario(n_zones: int, seed: int, model: str = "rc1", blocking: bool = False) -> MpcProblem:
     """A hot weekday under the evaluation TOU tariff and demand charges, midnight start."""
+    if model == "rc2" or blocking:
+        return model_scenario(n_zones, seed, model, blocking)
     rng = np.random.default_rng(seed)
     hour = np.arange(N_STEPS) * 0.25
     outdoor = 31 + 5 * np.sin((hour - 9) / 24 * 2 * np.pi) + rng.normal(0, 0.5)
@@ -49,30 +67,77 @@ def scenario(n_zones: int, seed: int) -> MpcProblem:
     )
 
 
+def model_scenario(n_zones: int, seed: int, model: str, blocking: bool) -> MpcProblem:
+    """The same day built from zone models (``from_models``), optionally move-blocked: per-block arrays at the
+    block start (prices, occupancy, masks) and middle (weather)."""
+    rng = np.random.default_rng(seed)
+    lengths = move_block_steps(N_STEPS) if blocking else np.ones(N_STEPS, dtype=int)
+    starts_h = np.concatenate([[0], np.cumsum(lengths)[:-1]]) * 0.25
+    durations_s = lengths * STEP_S
+    middle_h = starts_h + durations_s / 7200.0
+    outdoor = 31 + 5 * np.sin((middle_h - 9) / 24 * 2 * np.pi) + rng.normal(0, 0.5)
+    occupied = (starts_h >= 7) & (starts_h < 19)
+    on_peak = (starts_h >= 16) & (starts_h < 21)
+    price = np.where(on_peak, 0.32, np.where((starts_h >= 8) & (starts_h < 16), 0.18, 0.12)) * rng.uniform(0.9, 1.1)
+    low, high = comfort_bands(np.broadcast_to(occupied, (n_zones, len(lengths))))
+    if model == "rc2":
+        models = [Rc2Params(
+            c_air_kwh_per_k=rng.uniform(1.2, 2.5), c_mass_kwh_per_k=rng.uniform(15, 35),
+            ua_air_out_kw_per_k=rng.uniform(0.2, 0.4), ua_mass_out_kw_per_k=rng.uniform(0.2, 0.5),
+            h_air_mass_kw_per_k=rng.uniform(3, 6), ua_vent_kw_per_k=rng.uniform(0.4, 0.9),
+            gain_air_kw_per_unit=(0.075, 0.0), gain_mass_kw_per_unit=(0.0, 2.0), const_air_kw=rng.uniform(1, 3),
+            const_mass_kw=rng.uniform(1, 3), gain_columns=("occupancy_count", "occupied")) for _ in range(n_zones)]
+        capacity = rng.uniform(25, 45, n_zones)
+        extra = {"initial_mass_temp_c": rng.uniform(24, 27, n_zones)}
+    else:
+        models = [ZoneModelParams(float(rng.uniform(0.95, 0.98)), -float(rng.uniform(0.015, 0.03)), (0.002,), 0.02,
+                                  STEP_S, ("occupancy_count",)) for _ in range(n_zones)]
+        capacity = rng.uniform(40, 80, n_zones)
+        extra = {}
+    gains = {"occupancy_count": np.where(occupied, 30.0, 0.0)[None, :] * rng.uniform(0.7, 1.3, (n_zones, 1)),
+             "occupied": occupied.astype(float)}
+    return MpcProblem.from_models(
+        models, gains, step_s=STEP_S, step_durations_s=durations_s if blocking else None,
+        initial_temp_c=rng.uniform(24, 28, n_zones), comfort_min_c=low, comfort_max_c=high, capacity_kw=capacity,
+        ramp_kw_per_step=20.0, outdoor_temp_c=outdoor, price_usd_per_kwh=price, cop=cop_from_outdoor_c(outdoor),
+        baseline_setpoint_c=np.broadcast_to(np.where(occupied, 23.0, 28.0), (n_zones, len(lengths))),
+        demand_masks=np.vstack([np.ones(len(lengths), dtype=bool), on_peak]), demand_rates_usd_per_kw=[18.0, 9.0],
+        demand_peak_so_far_kw=0.0, fan_kw=0.5, **extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--zones", default="1,10,100,1000")
     parser.add_argument("--solver", default="CLARABEL")
+    parser.add_argument("--backend", default="direct", choices=["direct", "cvxpy"])
+    parser.add_argument("--model", default="rc1", choices=["rc1", "rc2"])
+    parser.add_argument("--blocking", action="store_true")
     args = parser.parse_args()
     sizes = [int(z) for z in args.zones.split(",")]
+    make = lambda n, seed: scenario(n, seed, args.model, args.blocking)  # noqa: E731
+    cvxpy_path = args.backend == "cvxpy" or args.solver != "CLARABEL"
 
-    # warm the imports so the 1-zone cold figure is not the cvxpy import
-    solve_plan(scenario(1, 99), solver=args.solver)
+    # warm the imports so the 1-zone cold figure is not the import
+    solve_plan(make(1, 99), solver=args.solver, backend=args.backend)
     controller_for.cache_clear()
 
     rows = []
     for n_zones in sizes:
-        problem_cold, problem_warm = scenario(n_zones, 0), scenario(n_zones, 1)
+        problem_cold, problem_warm = make(n_zones, 0), make(n_zones, 1)
         started = time.perf_counter()
-        cold = solve_plan(problem_cold, solver=args.solver)
+        cold = solve_plan(problem_cold, solver=args.solver, backend=args.backend)
         cold_s = time.perf_counter() - started
-        controller = controller_for(n_zones, N_STEPS, 2, False)
-        compiled = controller.problem._cache.param_prog
+        reused, iters = "-", "-"
+        if cvxpy_path:
+            controller = controller_for(n_zones, problem_cold.n_steps, 2, False, problem_cold.two_state,
+                                        problem_cold.time_varying)
+            compiled = controller.problem._cache.param_prog
         started = time.perf_counter()
-        warm = solve_plan(problem_warm, solver=args.solver)
+        warm = solve_plan(problem_warm, solver=args.solver, backend=args.backend)
         warm_s = time.perf_counter() - started
-        reused = controller.problem._cache.param_prog is compiled
-        iters = controller.problem.solver_stats.num_iters
+        if cvxpy_path:
+            reused = controller.problem._cache.param_prog is compiled
+            iters = controller.problem.solver_stats.num_iters
         rows.append((n_zones, cold_s, warm_s, warm.solve_s, iters, warm.status, reused,
                      warm.total_cost_usd, warm.baseline_total_cost_usd, warm.peak_kw, warm.baseline_peak_kw))
         print(f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
@@ -80,7 +145,9 @@ def main() -> None:
         controller_for.cache_clear()  # free the big compiled problem before the next size
 
     print()
-    print(f"solver {args.solver}, {N_STEPS} steps of 15 min, 2 demand charges, soft comfort")
+    decisions = len(move_block_steps(N_STEPS)) if args.blocking else N_STEPS
+    print(f"solver {args.solver} ({'cvxpy DPP' if cvxpy_path else 'direct data'}), model {args.model}, "
+          f"{N_STEPS} steps of 15 min in {decisions} decision blocks, 2 demand charges, soft comfort")
     print(f"{'zones':>6} {'cold_s':>8} {'warm_s':>8} {'solver_s':>8} {'iters':>5} {'status':>10} {'reused':>6} "
           f"{'cost_usd':>11} {'base_usd':>11} {'saving':>7} {'peak_kw':>9} {'base_kw':>9}")
     for n, cold_s, warm_s, solve_s, iters, status, reused, cost, base, peak, base_peak in rows:

@@ -25,7 +25,7 @@ from prefect import task
 from sbems.domain.schedule import occupied_mask, scheduled_setpoints_c
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.domain.tariff import Tariff, demand_charge_masks, energy_prices_usd_per_kwh
-from sbems.optimization.mpc import MpcProblem, Plan, comfort_bands, cop_from_outdoor_c
+from sbems.optimization.mpc import MpcProblem, Plan, comfort_bands, cop_from_outdoor_c, move_block_steps
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params, estimate_states, step_coefficients
 
@@ -43,6 +43,28 @@ def horizon_index(now_utc: datetime, horizon_h: float, step_s: int) -> pd.Dateti
     start = pd.Timestamp(now_utc).tz_convert("UTC").floor(f"{int(step_s)}s")
     steps = int(round(horizon_h * 3600 / step_s))
     return pd.date_range(start, periods=steps, freq=f"{int(step_s)}s")
+
+
+def horizon_blocks(now_utc: datetime, horizon_h: float, step_s: int,
+                   blocking: bool = False) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(block starts, block durations s) of the planning horizon. Without blocking every block is one step;
+    with it the horizon of ``horizon_h`` is decided in ``move_block_steps`` blocks (first 8 steps single)."""
+    fine = horizon_index(now_utc, horizon_h, step_s)
+    lengths = move_block_steps(len(fine)) if blocking else np.ones(len(fine), dtype=int)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return fine[starts], lengths * float(step_s)
+
+
+def expand_blocks(plan: Plan, durations_s: np.ndarray, step_s: int) -> Plan:
+    """A move-blocked plan as per-step arrays (each block's values repeated over its steps)."""
+    lengths = np.rint(np.asarray(durations_s, dtype=float) / step_s).astype(int)
+    if not plan.ok or np.all(lengths == 1):
+        return plan
+    names = ("setpoint_c", "expected_temp_c", "cooling_kw", "electric_kw", "baseline_expected_temp_c",
+             "baseline_cooling_kw")
+    values = {name: np.repeat(getattr(plan, name), lengths, axis=1) for name in names}
+    values["building_electric_kw"] = np.repeat(plan.building_electric_kw, lengths)
+    return dataclasses.replace(plan, **values)
 
 
 def slot_profile_forecast(history: pd.Series, times: pd.DatetimeIndex, tz: str, step_s: int) -> np.ndarray:
@@ -100,17 +122,23 @@ class Bands:
     limit_max_c: np.ndarray
 
 
-def zone_bands(site: Site, building: Building, times: pd.DatetimeIndex, step_s: int) -> Bands:
+def zone_bands(site: Site, building: Building, times: pd.DatetimeIndex, step_s: int,
+               durations_s: np.ndarray | None = None, unoccupied_min_c: float | None = None) -> Bands:
     """Comfort bands from each zone's schedule: its comfort band when occupied; unoccupied its
-    unoccupied band capped at the schedule's unoccupied setpoint (the schedule-only baseline)."""
-    ends = times + pd.Timedelta(seconds=int(step_s))
+    unoccupied band capped at the schedule's unoccupied setpoint (the schedule-only baseline).
+    ``durations_s`` per step (move blocking; default ``step_s``); ``unoccupied_min_c`` raises the
+    unoccupied lower edge (never below the zone's setpoint limit)."""
+    ends = (times + pd.Timedelta(seconds=int(step_s)) if durations_s is None
+            else times + pd.to_timedelta(np.asarray(durations_s, dtype=float), unit="s"))
     occ_end, occ_start, low, high, sched = [], [], [], [], []
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
         mask_end = occupied_mask(schedule, ends, building.timezone)
         unocc_max = min(zone.unoccupied_comfort.max_c, schedule.unoccupied_setpoint_c)
-        zmin, zmax = comfort_bands(mask_end, (zone.comfort.min_c, zone.comfort.max_c),
-                                   (max(zone.unoccupied_comfort.min_c, zone.setpoint_limits.min_c), unocc_max))
+        unocc_min = max(zone.unoccupied_comfort.min_c, zone.setpoint_limits.min_c)
+        if unoccupied_min_c is not None:
+            unocc_min = min(max(unocc_min, unoccupied_min_c), unocc_max)
+        zmin, zmax = comfort_bands(mask_end, (zone.comfort.min_c, zone.comfort.max_c), (unocc_min, unocc_max))
         occ_end.append(mask_end)
         occ_start.append(occupied_mask(schedule, times, building.timezone))
         low.append(zmin)
@@ -509,13 +537,17 @@ def _refused(building: Building, times: pd.DatetimeIndex, step_s: int, reason: s
 
 @task(tags=["optimization"])
 def solve_building_plan(site: Site, building: Building, inputs: OptimizationInputs, models: ZoneModels,
-                        horizon_h: float, comfort_penalty_usd_per_kh: float = 500.0) -> PlanOutcome:
-    """Forecasts + tariff + bands -> MPC -> plan (a refusal when a zone has no model or no state)."""
+                        horizon_h: float, comfort_penalty_usd_per_kh: float = 500.0,
+                        blocking: bool = False) -> PlanOutcome:
+    """Forecasts + tariff + bands -> MPC -> plan (a refusal when a zone has no model or no state).
+    ``blocking``: decide the horizon in move blocks (first 2 h per step); the plan is reported per step."""
     from sbems.optimization.mpc import solve_plan
     from sbems.sim.weather import read_typical_year, weather_at
 
     step_s = inputs.step_s
-    times = horizon_index(inputs.now_utc, horizon_h, step_s)
+    fine_times = horizon_index(inputs.now_utc, horizon_h, step_s)
+    times, durations = horizon_blocks(inputs.now_utc, horizon_h, step_s, blocking)
+    middles = times + pd.to_timedelta(durations / 2, unit="s")
     model_info = {"model_versions": models.versions, "reused_models": models.reused}
     if models.refused:
         reason = "; ".join(f"zone {z}: {r}" for z, r in models.refused.items())
@@ -532,12 +564,11 @@ def solve_building_plan(site: Site, building: Building, inputs: OptimizationInpu
             return _refused(building, times, step_s, f"no recent temperature for zone {zone.id}", model_info)
         initial.append(value)
     year = read_typical_year(building.weather.station_file)
-    mid = weather_at(year, times + pd.Timedelta(seconds=step_s / 2))
+    mid = weather_at(year, middles)
     occupancy = []
     for zone in building.zones:
         forecast = inputs.occupancy_forecast.get(zone.id)
-        profile = slot_profile_forecast(inputs.zones[zone.id]["occupancy_count"], times + pd.Timedelta(
-            seconds=step_s / 2), building.timezone, step_s)
+        profile = slot_profile_forecast(inputs.zones[zone.id]["occupancy_count"], middles, building.timezone, step_s)
         if forecast is not None and len(forecast) >= 2:
             stored = np.interp(times.asi8, forecast.index.asi8, forecast.to_numpy(), left=np.nan, right=np.nan)
             profile = np.where(np.isnan(stored), profile, np.maximum(stored, 0.0))
@@ -546,7 +577,7 @@ def solve_building_plan(site: Site, building: Building, inputs: OptimizationInpu
     other = (inputs.building_load_kw - hvac_kw.reindex(inputs.building_load_kw.index).fillna(0.0)).clip(lower=0)
     forecasts = Forecasts(mid["outdoor_temp_c"].to_numpy(), mid["ghi_w_m2"].to_numpy(), np.array(occupancy),
                           slot_profile_forecast(other, times, building.timezone, step_s))
-    bands = zone_bands(site, building, times, step_s)
+    bands = zone_bands(site, building, times, step_s, durations)
     tariff = site.tariff(building.tariff)
     peak_so_far = billing_peaks_kw(tariff, inputs.building_load_kw, inputs.now_utc, building.timezone)
     mass = np.array(initial, dtype=float)
@@ -565,10 +596,12 @@ def solve_building_plan(site: Site, building: Building, inputs: OptimizationInpu
     problem = build_mpc_problem(
         models=[models.params[z.id] for z in building.zones], building=building, tariff=tariff, times=times,
         bands=bands, forecasts=forecasts, initial_temp_c=np.array(initial), initial_mass_temp_c=mass, step_s=step_s,
-        peak_so_far_kw=peak_so_far, comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh)
+        peak_so_far_kw=peak_so_far, comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh,
+        step_durations_s=durations if blocking else None)
     plan = solve_plan(problem)
     zone_ids = [z.id for z in building.zones]
     setpoints = first_setpoints_c(plan, bands, zone_ids)
+    plan, times = expand_blocks(plan, durations, step_s), fine_times
     summary = {**plan_summary(plan), **model_info, "peak_so_far_kw": [float(v) for v in peak_so_far]}
     return PlanOutcome(plan.status, plan.reason, times[0].to_pydatetime(), step_s, summary,
                        plan_document(plan, zone_ids, times, setpoints),

@@ -137,16 +137,18 @@ def test_soft_comfort_same_case_is_feasible_with_discomfort():
 
 
 def test_replan_reuses_compiled_problem_and_is_faster():
+    """The cvxpy path (backend="cvxpy"; every solver but CLARABEL uses it) compiles once per shape."""
     controller_for.cache_clear()
     started = time.perf_counter()
-    first = solve_plan(make_problem(n_zones=20, seed=1))
+    first = solve_plan(make_problem(n_zones=20, seed=1), backend="cvxpy")
     cold_s = time.perf_counter() - started
     controller = controller_for(20, 96, 2, False)
     compiled = controller.problem._cache.param_prog
     assert compiled is not None
     started = time.perf_counter()
     second = solve_plan(make_problem(n_zones=20, seed=2, initial_temp_c=24.0,
-                                     price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5))
+                                     price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5),
+                        backend="cvxpy")
     warm_s = time.perf_counter() - started
     assert first.ok and second.ok
     assert controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
@@ -231,3 +233,54 @@ def test_move_blocked_steps_match_the_fine_model():
                                atol=1e-8)
     plan = solve_plan(blocked)
     assert plan.ok and plan.cooling_kw.shape == (1, 24)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_direct_clarabel_data_matches_the_cvxpy_controller(hard):
+    """The directly assembled CLARABEL problem is the cvxpy problem: same optimum, one- and two-state."""
+    for problem in (make_problem(n_zones=5, seed=4, hard_comfort=hard, initial_cooling_kw=10.0,
+                                 demand_peak_so_far_kw=[30.0, 0.0]),
+                    rc2_problem(hard_comfort=hard, initial_cooling_kw=5.0)):
+        direct, via_cvxpy = solve_plan(problem), solve_plan(problem, backend="cvxpy")
+        assert direct.ok and via_cvxpy.ok, (direct.reason, via_cvxpy.reason)
+        assert direct.total_cost_usd == pytest.approx(via_cvxpy.total_cost_usd, rel=1e-3)
+        assert direct.discomfort_kh == pytest.approx(via_cvxpy.discomfort_kh, abs=1e-2)
+        np.testing.assert_allclose(direct.expected_temp_c, via_cvxpy.expected_temp_c, atol=0.05)
+
+
+def test_direct_path_reports_infeasible_with_reason():
+    plan = solve_plan(make_problem(initial_temp_c=30.0, capacity_kw=1.0, hard_comfort=True))
+    assert plan.status == "infeasible" and "infeasible" in plan.reason
+    assert plan.cooling_kw.size == 0
+
+
+def test_move_blocks_cover_the_horizon():
+    from sbems.optimization.mpc import move_block_steps
+
+    blocks = move_block_steps(96)
+    assert blocks.sum() == 96 and len(blocks) == 34 and list(blocks[:8]) == [1] * 8
+    assert move_block_steps(5).tolist() == [1] * 5
+    assert move_block_steps(30).sum() == 30
+
+
+def test_time_varying_two_state_many_zones_is_solvable():
+    """Per-step coefficients (occupancy-dependent ventilation, blocked steps) for many zones: the direct
+    path's data stay linear in zones x steps (cvxpy's DPP tensor grows quadratically)."""
+    from sbems.optimization.mpc import move_block_steps
+
+    lengths = move_block_steps(96)
+    starts = TIMES[np.concatenate([[0], np.cumsum(lengths)[:-1]])]
+    problem = rc2_problem(durations=lengths * 900.0, times=starts)
+    n = 300
+    wide = dataclasses.replace(
+        problem, **{name: np.repeat(getattr(problem, name), n, axis=0) for name in (
+            "a_frac", "b_cool_c_per_kw", "gain_delta_c", "comfort_min_c", "comfort_max_c", "baseline_setpoint_c",
+            "fan_kw", "air_from_mass_frac", "mass_from_air_frac", "mass_frac", "mass_b_cool_c_per_kw",
+            "mass_delta_c", "outdoor_frac")},
+        initial_temp_c=np.full(n, 26.0), initial_mass_temp_c=np.full(n, 27.0), capacity_kw=np.full(n, 40.0),
+        ramp_kw_per_step=np.full(n, 40.0))
+    assert wide.time_varying and wide.two_state and wide.n_zones == n
+    plan = solve_plan(wide)
+    assert plan.ok and plan.cooling_kw.shape == (n, 34)
+    single = solve_plan(problem)
+    np.testing.assert_allclose(plan.cooling_kw.mean(axis=0), single.cooling_kw[0], atol=0.5)
