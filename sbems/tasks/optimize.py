@@ -214,10 +214,16 @@ def estimate_mass_temp_c(model: Rc2Params, history: pd.DataFrame, window_steps: 
     needed = list(dict.fromkeys(["zone_temp_c", "outdoor_temp_c", "cooling_kw", "occupied", *model.gain_columns]))
     if any(c not in history.columns for c in needed):
         return None
-    recent = history[needed].iloc[-window_steps:]
+    recent = history[needed].iloc[-window_steps:].astype(float)
+    # bridge short holes (a lost reading, the seam between two data sources) instead of restarting the filter
+    recent = recent.interpolate(limit=2, limit_area="inside")
     complete = recent.notna().all(axis=1).to_numpy()
     if complete.sum() < 8:
         return None
+    # the step in progress is usually incomplete (its mean power is not measured yet): filter up to the
+    # last complete step rather than treating it as a gap that leaves nothing
+    last_complete = np.flatnonzero(complete)[-1]
+    recent, complete = recent.iloc[:last_complete + 1], complete[:last_complete + 1]
     last_gap = np.flatnonzero(~complete)
     recent = recent.iloc[last_gap[-1] + 1:] if last_gap.size else recent
     if len(recent) < 8:

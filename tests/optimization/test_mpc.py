@@ -1,7 +1,6 @@
 """MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan reuse."""
 
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd
@@ -136,26 +135,21 @@ def test_soft_comfort_same_case_is_feasible_with_discomfort():
     assert plan.cooling_kw.max() <= 1.0 + 1e-6
 
 
-def test_replan_reuses_compiled_problem_and_is_faster():
+def test_replan_reuses_compiled_problem():
     """The cvxpy path (backend="cvxpy"; every solver but CLARABEL uses it) compiles once per shape."""
     controller_for.cache_clear()
-    started = time.perf_counter()
     first = solve_plan(make_problem(n_zones=20, seed=1), backend="cvxpy")
-    cold_s = time.perf_counter() - started
     controller = controller_for(20, 96, 2, False)
     compiled = controller.problem._cache.param_prog
     assert compiled is not None
-    started = time.perf_counter()
     second = solve_plan(make_problem(n_zones=20, seed=2, initial_temp_c=24.0,
                                      price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5),
                         backend="cvxpy")
-    warm_s = time.perf_counter() - started
     assert first.ok and second.ok
     assert controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
     assert controller.problem._cache.param_prog is compiled  # no recompilation
     assert controller.problem.is_dpp()
     assert not np.allclose(first.cooling_kw, second.cooling_kw)
-    assert warm_s < cold_s
 
 
 def test_from_models_builds_gain_terms():
