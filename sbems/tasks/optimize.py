@@ -662,7 +662,8 @@ def dispatch_plan_setpoints(database_url: str, building: Building, outcome: Plan
     result = dispatch_setpoints(database_url, building.id, setpoints=setpoints, source="optimizer",
                                 lifetime_s=2 * outcome.step_s,
                                 reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at "
-                                       f"{now_utc:%H:%M}Z")
+                                       f"{now_utc:%H:%M}Z",
+                                now_utc=now_utc)   # the flow's clock: lifetimes and rate limits run on it
     return {"dispatched": True, "setpoints_c": setpoints, "result": result}
 
 
