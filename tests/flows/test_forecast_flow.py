@@ -2,11 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sbems.domain.site import entity_uuid
 from sbems.flows.forecast import forecast, retrain
 from sbems.services.backfill import backfill_simulated_history
 from sbems.storage import entities
 from sbems.storage.predictions import read_predictions
-from sbems.domain.site import entity_uuid
 
 START = datetime(2026, 6, 1, 4, tzinfo=UTC)
 

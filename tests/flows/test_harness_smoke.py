@@ -1,4 +1,6 @@
 from prefect import flow, task
+
+
 @task(retries=1, retry_delay_seconds=0)
 def t(x): return x+1
 @flow
