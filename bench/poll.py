@@ -236,7 +236,7 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
                     flows.append((time.perf_counter() - t0, summary))
                     t0 = time.perf_counter()
                     asyncio.run(poll_building("hq", database_url=url, bacnet_port=0, publish=False,
-                                              device_tags=False))
+                                              device_tags="all"))
                     untagged.append(time.perf_counter() - t0)
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
@@ -248,12 +248,12 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
           f"{summary['stored']}, rejected {summary['rejected']}, stale {summary['stale']}")
     print(f"  plain composition (no Prefect): {[round(p['duration_s'], 2) for p in plain]} s")
     print(f"  poll_building flow:             {[round(f[0], 2) for f in flows]} s")
-    print(f"  ... without device task tags:   {[round(u, 2) for u in untagged]} s")
+    print(f"  ... with every device tag:      {[round(u, 2) for u in untagged]} s")
     untagged_s = statistics.median(untagged)
     return {"points": summary["points_read"], "cycle_s": cycle_s, "plain_s": plain_s,
             "prefect_overhead_frac": max(0.0, (cycle_s - plain_s) / cycle_s), "stored": summary["stored"],
-            "untagged_cycle_s": untagged_s,
-            "untagged_overhead_frac": max(0.0, (untagged_s - plain_s) / untagged_s)}
+            "all_tags_cycle_s": untagged_s,
+            "all_tags_overhead_frac": max(0.0, (untagged_s - plain_s) / untagged_s)}
 
 
 def main() -> None:
@@ -284,8 +284,9 @@ def main() -> None:
     scaled = scaled_cycle(site, args.units, args.points_per_unit, args.repeats)
     print(f"cycle {scaled['cycle_s']:.2f} s for {scaled['points']} points (target < 30 s); without Prefect "
           f"{scaled['plain_s']:.2f} s -> Prefect overhead {100 * scaled['prefect_overhead_frac']:.1f} % (target < 10 %)")
-    print(f"without per-device task tags (no concurrency-slot calls): cycle {scaled['untagged_cycle_s']:.2f} s, "
-          f"Prefect overhead {100 * scaled['untagged_overhead_frac']:.1f} %")
+    print("(default device_tags='limited': no concurrency limit configured, so no tags and no slot calls)")
+    print(f"with every device tag (a slot call per tag per task, PrefectHQ/prefect#19367): cycle "
+          f"{scaled['all_tags_cycle_s']:.2f} s, Prefect overhead {100 * scaled['all_tags_overhead_frac']:.1f} %")
     print(json.dumps({
         "bacnet_ratio": round(rates["bacnet_adapter_pps"] / rates["bacnet_raw_pps"], 3),
         "modbus_ratio": round(rates["modbus_adapter_pps"] / rates["modbus_raw_pps"], 3),

@@ -19,10 +19,12 @@ from sbems.tasks.poll import (
     DEVICE_RETRIES,
     DEVICE_RETRY_DELAYS_S,
     close_device_sessions_task,
+    device_task_tags,
     get_device_readings,
     poll_messages,
     poll_summary,
     publish_poll_state,
+    read_limited_tags,
     read_poll_plan,
     resolve_poll_endpoints,
     validate_readings,
@@ -35,21 +37,25 @@ from sbems.tasks.poll import (
 async def poll_building(building_id: str, database_url: str | None = None, mqtt_url: str | None = None,
                         device_timeout_s: float | None = None, device_retries: int = DEVICE_RETRIES,
                         retry_delays_s: list[float] | None = None, bacnet_port: int | None = None,
-                        publish: bool = True, device_tags: bool = True) -> dict[str, Any]:
+                        publish: bool = True, device_tags: str = "limited") -> dict[str, Any]:
     """Poll every device of ``building_id`` once; returns the run's summary.
 
-    ``device_tags`` tags each device task ``building:/protocol:/device:`` so that Prefect tag concurrency
-    limits apply per device; each tagged task run then costs a slot acquisition on the Prefect API
-    (measured ~0.3 s per task on the SQLite server here), so a worker that polls alone may turn it off.
+    Device tasks carry the tags ``building:/protocol:/device:``. Prefect 3 asks its API for a concurrency
+    slot for every tag of every tagged task run, limit or not (PrefectHQ/prefect#19367; ~0.3 s per task
+    measured here). ``device_tags="limited"`` (default) therefore attaches only the tags that have a
+    concurrency limit configured, so per-device limits are enforced where set and cost nothing where not;
+    ``"all"`` attaches every tag; ``"none"`` none. Task run names carry protocol and device either way.
     """
     started = time.perf_counter()
     endpoints = resolve_poll_endpoints(database_url, mqtt_url, bacnet_port, publish)
     plan = read_poll_plan(building_id, endpoints.database_url)
+    limited = await read_limited_tags() if device_tags == "limited" else set()
     reader = get_device_readings.with_options(retries=device_retries,
                                               retry_delay_seconds=retry_delays_s or DEVICE_RETRY_DELAYS_S)
     try:
         states = await asyncio.gather(*[
-            reader.with_options(tags=job.tags if device_tags else [], task_run_name=f"get-{job.device_id}")(
+            reader.with_options(tags=device_task_tags(job.tags, device_tags, limited),
+                                task_run_name=f"get-{job.kind}-{job.device_id}")(
                 quote(job), endpoints.bacnet_local_address, endpoints.bacnet_port, device_timeout_s,
                 return_state=True)
             for job in plan.jobs])

@@ -42,7 +42,33 @@ class DeviceJob:
 
     @property
     def tags(self) -> list[str]:
-        return [f"building:{self.building_id}", f"protocol:{self.kind}", f"device:{self.building_id}/{self.device_id}"]
+        # no "/" in tags: Prefect's concurrency-limit names refuse it
+        return [f"building:{self.building_id}", f"protocol:{self.kind}", f"device:{self.building_id}:{self.device_id}"]
+
+
+def device_task_tags(tags: list[str], mode: str, limited: set[str]) -> list[str]:
+    """The tags a device task carries: all, none, or only those with a concurrency limit ("limited")."""
+    if mode not in ("all", "limited", "none"):
+        raise ValueError(f"device_tags must be all, limited or none, not {mode!r}")
+    if mode == "all":
+        return list(tags)
+    return [tag for tag in tags if tag in limited] if mode == "limited" else []
+
+
+async def read_limited_tags() -> set[str]:
+    """Tags with a Prefect concurrency limit: tag limits, and global limits named ``tag:<tag>``."""
+    from prefect.client.orchestration import get_client
+
+    tags: set[str] = set()
+    async with get_client() as client:
+        for read, key in ((client.read_concurrency_limits, lambda lim: lim.tag),
+                          (client.read_global_concurrency_limits,
+                           lambda lim: lim.name.removeprefix("tag:") if lim.name.startswith("tag:") else None)):
+            offset = 0
+            while page := await read(limit=200, offset=offset):   # the API pages by at most 200
+                tags |= {key(limit) for limit in page} - {None}
+                offset += len(page)
+    return tags
 
 
 @dataclass(frozen=True)

@@ -160,4 +160,31 @@ def test_plan_has_one_job_per_device(example_site):
     assert [(j.kind, j.device_id) for j in jobs] == [
         ("bacnet", "rtu1"), ("modbus", "rtu2"), ("rest", "tstat-z3"), ("rest", "tstat-z4"), ("rest", "tstat-z5"),
         ("rest", "tstat-z6")]
-    assert jobs[0].tags == ["building:hq", "protocol:bacnet", "device:hq/rtu1"]
+    assert jobs[0].tags == ["building:hq", "protocol:bacnet", "device:hq:rtu1"]
+
+
+def test_device_tags_only_where_a_concurrency_limit_exists(prefect_harness):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from sbems.tasks.poll import device_task_tags, read_limited_tags
+
+    tags = ["building:hq", "protocol:bacnet", "device:hq:rtu1"]
+    assert device_task_tags(tags, "all", set()) == tags
+    assert device_task_tags(tags, "none", {"device:hq:rtu1"}) == []
+    assert device_task_tags(tags, "limited", {"device:hq:rtu1"}) == ["device:hq:rtu1"]
+
+    async def limits() -> set[str]:
+        from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+        async with get_client() as client:   # Prefect 3 keeps tag limits as global limits named tag:<tag>
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name="tag:device:hq:rtu1", limit=1))
+        try:
+            return await read_limited_tags()
+        finally:
+            async with get_client() as client:
+                await client.delete_global_concurrency_limit_by_name("tag:device:hq:rtu1")
+
+    assert "device:hq:rtu1" in asyncio.run(limits())
