@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -35,6 +36,7 @@ class BatchResult:
 
 @functools.lru_cache(maxsize=1)
 def _context():
+    os.environ.setdefault("TQDM_DISABLE", "1")   # GX draws progress bars per validation: noise in a service
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
