@@ -13,7 +13,10 @@ the hottest day of the example building's TMY3 station, with the evaluation tari
     unit's local loop (which tracks it).
 
 Bill with ``sbems.domain.tariff.bill_usd``; discomfort = zone-K*h outside 21-25 C in occupied minutes,
-summed over zones. Ends with one JSON line of the figures named in the issue.
+summed over zones. For reference it also solves the perfect-information bound
+(``bench/closed_loop_bound.py``: the least bill any controller could reach on the plant's own dynamics
+knowing the future exactly) and reports how much of that possible saving SBEMS captures. Ends with one
+JSON line of the figures named in the issue, plus ``cost_usd_bound`` and ``peak_kw_bound``.
 
     python bench/closed_loop.py [--history-days 21] [--days 7]
 """
@@ -33,8 +36,11 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from closed_loop_bound import perfect_information_bound  # noqa: E402
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks  # noqa: E402
@@ -56,6 +62,7 @@ from sbems.tasks.optimize import (  # noqa: E402
     disturbance_residual_c,
     first_setpoints_c,
     horizon_blocks,
+    lead_compensated_setpoints_c,
     slot_profile_forecast,
     zone_bands,
 )
@@ -76,6 +83,7 @@ class Settings:
     comfort_margin_c: float = 0.3
     lead_compensation: bool = True  # send a setpoint that the first-order local loop reaches in one step
     bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
+    bias_decay_h: float | None = 3.0  # the bias fades along the horizon with this time constant (None: constant)
     solver: str = "CLARABEL"
     blocking: bool = True  # move blocking: first 2 h per 15 min, then 30 min, then 1 h blocks
     to_week_end: bool = True  # horizon to the end of the billing week (at least horizon_h): sees later peaks
@@ -269,7 +277,6 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
     record = Record()
     stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}}
     week_end_utc = pd.Timestamp(plant.now_utc) + pd.Timedelta(days=days)
-    gain_lead = 1.0 / (1.0 - np.exp(-PLAN_STEP_S / LOCAL_LOOP_TAU_S))
     bias = np.zeros(len(zone_ids))
     previous = None
     filters = start_filters(learned, zone_ids, zone_arrays(plant)[0])
@@ -309,7 +316,7 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
             peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
             comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
             comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias, initial_mass_temp_c=mass,
-            step_durations_s=durations if settings.blocking else None)
+            step_durations_s=durations if settings.blocking else None, disturbance_decay_h=settings.bias_decay_h)
         plan = solve_plan(problem, solver=settings.solver)
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
@@ -317,13 +324,10 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
         setpoints = first_setpoints_c(plan, bands, zone_ids)
         if not plan.ok:
             stats["not_ok"] += 1
-        for z, zone_id in enumerate(zone_ids):
-            value = setpoints[zone_id]
-            if value is not None and settings.lead_compensation and plan.ok and \
-                    plan.cooling_kw[z, 0] > 0.5:
-                value = float(np.clip(temps[z] + (value - temps[z]) * gain_lead,
-                                      bands.limit_min_c[z], bands.limit_max_c[z]))
-            plant.set_setpoint_c(zone_id, value)
+        if settings.lead_compensation:
+            setpoints = lead_compensated_setpoints_c(setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S)
+        for zone_id in zone_ids:
+            plant.set_setpoint_c(zone_id, setpoints[zone_id])
         means = step_and_record(plant, record, MINUTES_PER_STEP)
         previous = (problem, means["cooling_kw"], means)
     return record, stats
@@ -356,14 +360,15 @@ def prepare(site: Site, building_id: str, week_start_utc: pd.Timestamp, history_
 
 
 def run_closed_loop(site: Site, building_id: str, week_start_utc: pd.Timestamp, days: float, history_days: float,
-                    settings: Settings | None = None, seed: int = 0) -> dict:
+                    settings: Settings | None = None, seed: int = 0, with_bound: bool = True) -> dict:
     settings = settings or Settings()
     started = time.perf_counter()
     plant, learned = prepare(site, building_id, week_start_utc, history_days, seed=seed)
     prepared_s = time.perf_counter() - started
     baseline_record = run_baseline(copy.deepcopy(plant), days)
     sbems_record, stats = run_sbems(copy.deepcopy(plant), site, learned, days, settings)
-    return {"baseline": evaluate(baseline_record, site, building_id),
+    bound = perfect_information_bound(plant, site, days) if with_bound else None
+    return {"baseline": evaluate(baseline_record, site, building_id), "bound": bound,
             "sbems": evaluate(sbems_record, site, building_id),
             "learned": learned, "stats": stats, "prepare_s": prepared_s,
             "loop_s": time.perf_counter() - started - prepared_s,
@@ -372,6 +377,10 @@ def run_closed_loop(site: Site, building_id: str, week_start_utc: pd.Timestamp, 
 
 def _change(new: float, old: float) -> float:
     return (new - old) / old if old else 0.0
+
+
+def _share(achieved: float, possible: float) -> str:
+    return f"{100 * achieved / possible:.0f}%" if possible > 0 else "n/a"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -390,6 +399,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unoccupied-min", type=float, default=None, help="unoccupied lower band edge C")
     parser.add_argument("--lead", action=argparse.BooleanOptionalAction, default=Settings.lead_compensation,
                         help="compensate the local loop's lag in the setpoint")
+    parser.add_argument("--bias-decay-h", type=float, default=Settings.bias_decay_h,
+                        help="the offset-free bias fades along the horizon with this time constant, h")
+    parser.add_argument("--bound", action=argparse.BooleanOptionalAction, default=True,
+                        help="also solve the perfect-information bound (a reference for what the physics allow)")
     parser.add_argument("--bias", type=float, default=Settings.bias_smoothing_frac,
                         help="offset-free MPC residual weight (0 = off)")
     args = parser.parse_args(argv)
@@ -397,12 +410,13 @@ def main(argv: list[str] | None = None) -> dict:
     hot, week_start = week_around_hottest_day(site, args.building)
     settings = Settings(horizon_h=args.horizon_h, comfort_penalty_usd_per_kh=args.comfort_penalty,
                         comfort_margin_c=args.comfort_margin, lead_compensation=args.lead,
-                        bias_smoothing_frac=args.bias, blocking=args.blocking, to_week_end=args.to_week_end,
+                        bias_smoothing_frac=args.bias, bias_decay_h=args.bias_decay_h, blocking=args.blocking, to_week_end=args.to_week_end,
                         unoccupied_min_c=args.unoccupied_min)
     tz = site.building(args.building).timezone
     print(f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
           f"history {args.history_days:g} days; {settings}")
-    result = run_closed_loop(site, args.building, week_start, args.days, args.history_days, settings)
+    result = run_closed_loop(site, args.building, week_start, args.days, args.history_days, settings,
+                             with_bound=args.bound)
     learned = result["learned"]
     print(f"identified COP = {learned.cop_at_35_c:.3f} + {learned.cop_slope_per_c:.4f} x (35 - T_out)")
     for (zone_id, m), model in zip(learned.metrics.items(), learned.models, strict=True):
@@ -433,6 +447,17 @@ def main(argv: list[str] | None = None) -> dict:
     targets = [("cost -20%", figures["cost_change_frac"] <= -0.20), ("peak -25%", figures["peak_change_frac"] <= -0.25),
                ("discomfort <= baseline", figures["discomfort_kh_sbems"] <= figures["discomfort_kh_baseline"])]
     print("targets: " + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in targets))
+    bound = result["bound"]
+    if bound and "total_usd" in bound:
+        figures["cost_usd_bound"], figures["peak_kw_bound"] = round(bound["total_usd"], 2), round(bound["peak_kw"], 2)
+        print(f"perfect-information bound (bench/closed_loop_bound.py: one LP over the week on the plant's own "
+              f"dynamics, exact future): cost {bound['total_usd']:.2f} USD ({100 * _change(bound['total_usd'], base['total_usd']):.1f}%), "
+              f"peak {bound['peak_kw']:.2f} kW ({100 * _change(bound['peak_kw'], base['peak_kw']):.1f}%); SBEMS reaches "
+              f"{_share(base['total_usd'] - sb['total_usd'], base['total_usd'] - bound['total_usd'])} of the possible cost "
+              f"saving and {_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
+              f"peak cut")
+    elif bound:
+        print(f"perfect-information bound: not solved ({bound['status']})")
     print(json.dumps(figures))
     return figures
 

@@ -32,6 +32,7 @@ MODEL_KIND = "rc2"
 # bounds of the physical parameters (per zone; capacities kWh/K, conductances kW/K)
 BOUNDS = {"c_air": (0.05, 50.0), "c_mass": (0.5, 2000.0), "ua_air_out": (0.001, 20.0),
           "ua_mass_out": (0.001, 20.0), "h_air_mass": (0.01, 200.0), "ua_vent": (0.0, 20.0)}
+NEGLIGIBLE_AT_LOWER_BOUND = ("ua_air_out", "ua_mass_out")
 THERMAL = ("c_air", "c_mass", "ua_air_out", "ua_mass_out", "h_air_mass", "ua_vent")
 
 
@@ -265,8 +266,11 @@ def identify_rc2_model(
                              xtol=1e-8, ftol=1e-8)
     params, _ = _unpack(solution.x, n_gain, gain_columns, step_s)
     train_rmse = float(np.sqrt(np.mean(solution.fun**2)))
+    # a capacity or the air-mass coupling on a bound means the data cannot tell the mass node apart; an
+    # envelope conductance on its lower bound is a physical answer (negligible next to the other paths)
     at_bound = [name for name, value in zip(THERMAL[:5], solution.x[:5], strict=True)
-                if value <= np.log(BOUNDS[name][0]) + 1e-3 or value >= np.log(BOUNDS[name][1]) - 1e-3]
+                if value >= np.log(BOUNDS[name][1]) - 1e-3
+                or (value <= np.log(BOUNDS[name][0]) + 1e-3 and name not in NEGLIGIBLE_AT_LOWER_BOUND)]
     if at_bound:
         return ZoneModelFit(False, f"mass node not identifiable: {', '.join(at_bound)} at a bound", params, None,
                             {"train_sim_rmse_c": train_rmse})

@@ -55,14 +55,25 @@ def horizon_blocks(now_utc: datetime, horizon_h: float, step_s: int,
     return fine[starts], lengths * float(step_s)
 
 
+def _interpolate_block_ends(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per-step end values of blocked (zones, blocks) end-of-block values: linear from the previous block's
+    end to this block's end (the first block repeats its own value)."""
+    previous = np.concatenate([values[:, :1], values[:, :-1]], axis=1)
+    fractions = np.concatenate([np.arange(1, n + 1) / n for n in lengths])
+    return np.repeat(previous, lengths, axis=1) + (np.repeat(values - previous, lengths, axis=1)
+                                                   * fractions[None, :])
+
+
 def expand_blocks(plan: Plan, durations_s: np.ndarray, step_s: int) -> Plan:
-    """A move-blocked plan as per-step arrays (each block's values repeated over its steps)."""
+    """A move-blocked plan as per-step arrays: decisions (cooling, power, setpoints) repeated over each
+    block's steps, expected temperatures interpolated between block ends."""
     lengths = np.rint(np.asarray(durations_s, dtype=float) / step_s).astype(int)
     if not plan.ok or np.all(lengths == 1):
         return plan
-    names = ("setpoint_c", "expected_temp_c", "cooling_kw", "electric_kw", "baseline_expected_temp_c",
-             "baseline_cooling_kw")
+    names = ("setpoint_c", "cooling_kw", "electric_kw", "baseline_cooling_kw")
     values = {name: np.repeat(getattr(plan, name), lengths, axis=1) for name in names}
+    for name in ("expected_temp_c", "baseline_expected_temp_c"):
+        values[name] = _interpolate_block_ends(getattr(plan, name), lengths)
     values["building_electric_kw"] = np.repeat(plan.building_electric_kw, lengths)
     return dataclasses.replace(plan, **values)
 
@@ -113,7 +124,7 @@ class Forecasts:
 class Bands:
     """Comfort band and schedule per zone and step (the band applies at the end of each step)."""
 
-    occupied_end: np.ndarray  # (n_zones, n_steps) occupied at t_{k+1}
+    occupied_end: np.ndarray  # (n_zones, n_steps) occupied at t_{k+1} (blocks: at any step end inside)
     occupied_start: np.ndarray  # (n_zones, n_steps) occupied at t_k
     comfort_min_c: np.ndarray
     comfort_max_c: np.ndarray
@@ -126,14 +137,20 @@ def zone_bands(site: Site, building: Building, times: pd.DatetimeIndex, step_s: 
                durations_s: np.ndarray | None = None, unoccupied_min_c: float | None = None) -> Bands:
     """Comfort bands from each zone's schedule: its comfort band when occupied; unoccupied its
     unoccupied band capped at the schedule's unoccupied setpoint (the schedule-only baseline).
-    ``durations_s`` per step (move blocking; default ``step_s``); ``unoccupied_min_c`` raises the
-    unoccupied lower edge (never below the zone's setpoint limit)."""
-    ends = (times + pd.Timedelta(seconds=int(step_s)) if durations_s is None
-            else times + pd.to_timedelta(np.asarray(durations_s, dtype=float), unit="s"))
+    ``durations_s`` per step (move blocking; default ``step_s``): a block occupied at any of its 15-min
+    step ends is held to the occupied band at its end (the band is only enforced at block ends, so this
+    keeps the occupied edge of a block that straddles the end of occupancy); ``unoccupied_min_c`` raises
+    the unoccupied lower edge (never below the zone's setpoint limit)."""
+    lengths = (np.ones(len(times), dtype=int) if durations_s is None
+               else np.maximum(np.rint(np.asarray(durations_s, dtype=float) / step_s).astype(int), 1))
+    # every fine step end inside each block: a block that is occupied at any of them gets the occupied band
+    offsets_s = np.concatenate([np.arange(1, n + 1) for n in lengths]) * float(step_s)
+    fine_ends = times.repeat(lengths) + pd.to_timedelta(offsets_s, unit="s")
+    block_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     occ_end, occ_start, low, high, sched = [], [], [], [], []
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
-        mask_end = occupied_mask(schedule, ends, building.timezone)
+        mask_end = np.logical_or.reduceat(occupied_mask(schedule, fine_ends, building.timezone), block_starts)
         unocc_max = min(zone.unoccupied_comfort.max_c, schedule.unoccupied_setpoint_c)
         unocc_min = max(zone.unoccupied_comfort.min_c, zone.setpoint_limits.min_c)
         if unoccupied_min_c is not None:
@@ -168,11 +185,13 @@ def build_mpc_problem(
     disturbance_bias_c: np.ndarray | None = None,
     initial_mass_temp_c: np.ndarray | None = None,
     step_durations_s: np.ndarray | None = None,
+    disturbance_decay_h: float | None = None,
 ) -> MpcProblem:
     """The MPC problem for one re-plan. Fans (while occupied) and the non-HVAC load are fixed loads in the
     building power, so the demand charges see the whole meter. ``disturbance_bias_c`` (per zone, per step)
     is an estimated unmodelled heat input (offset-free MPC), added to every step's gains (per step:
-    scaled by the step's length for blocked steps). Two-state models need ``initial_mass_temp_c`` (the
+    scaled by the step's length for blocked steps); with ``disturbance_decay_h`` it fades along the horizon
+    (weight exp(-t/decay) at each step's middle), so a recent disturbance does not weigh on days ahead. Two-state models need ``initial_mass_temp_c`` (the
     observer's estimate); ``step_durations_s`` (per step, aligned with ``times``) enables move blocking."""
     controllers = [building.controller_of(z.id) for z in building.zones]
     capacity = np.array([c.capacity_kw if c else 0.0 for c in controllers])
@@ -202,7 +221,12 @@ def build_mpc_problem(
         initial_mass_temp_c=initial_mass_temp_c, step_durations_s=step_durations_s,
     )
     if disturbance_bias_c is not None:
-        bias = np.asarray(disturbance_bias_c, dtype=float).reshape(-1, 1) * (problem.step_durations_s / step_s)[None, :]
+        durations = problem.step_durations_s
+        weight = durations / step_s
+        if disturbance_decay_h is not None:
+            middles_h = (np.cumsum(durations) - durations / 2) / 3600.0
+            weight = weight * np.exp(-middles_h / disturbance_decay_h)
+        bias = np.asarray(disturbance_bias_c, dtype=float).reshape(-1, 1) * weight[None, :]
         problem = dataclasses.replace(problem, gain_delta_c=problem.gain_delta_c + bias)
     return problem
 
@@ -242,6 +266,27 @@ def disturbance_residual_c(problem: MpcProblem, measured_temp_c: np.ndarray, mea
                  + problem.air_from_mass_frac[:, 0] * problem.initial_mass_temp_c
                  + problem.b_cool_c_per_kw[:, 0] * np.asarray(measured_cooling_kw) + problem.disturbance_delta_c[:, 0])
     return np.asarray(measured_temp_c, dtype=float) - predicted
+
+
+def lead_compensated_setpoints_c(setpoints: dict[str, float | None], plan: Plan, bands: Bands,
+                                 current_temp_c: Sequence[float], step_s: float,
+                                 local_loop_tau_s: float) -> dict[str, float | None]:
+    """Setpoints that make a unit's first-order local loop (time constant ``local_loop_tau_s``) reach the
+    planned end-of-step temperature within the step: the step from the current temperature is scaled by
+    1 / (1 - exp(-step / tau)), clipped to the zone's setpoint limits. Only zones the plan cools are
+    compensated; floating zones and zones handed back to their schedule are left as they are."""
+    if not plan.ok or local_loop_tau_s <= 0:
+        return dict(setpoints)
+    gain = 1.0 / (1.0 - np.exp(-step_s / local_loop_tau_s))
+    result = dict(setpoints)
+    for z, zone_id in enumerate(setpoints):
+        value = setpoints[zone_id]
+        if value is None or plan.cooling_kw[z, 0] <= IDLE_COOLING_KW:
+            continue
+        current = float(current_temp_c[z])
+        result[zone_id] = round(float(np.clip(current + (value - current) * gain, bands.limit_min_c[z],
+                                              bands.limit_max_c[z])), 2)
+    return result
 
 
 def first_setpoints_c(plan: Plan, bands: Bands, zone_ids: Sequence[str], step: int = 0) -> dict[str, float | None]:
@@ -544,9 +589,13 @@ def _refused(building: Building, times: pd.DatetimeIndex, step_s: int, reason: s
 @task(tags=["optimization"])
 def solve_building_plan(site: Site, building: Building, inputs: OptimizationInputs, models: ZoneModels,
                         horizon_h: float, comfort_penalty_usd_per_kh: float = 500.0,
-                        blocking: bool = False) -> PlanOutcome:
+                        blocking: bool = True, comfort_margin_c: float = 0.3,
+                        setpoint_lead_tau_s: float | None = None) -> PlanOutcome:
     """Forecasts + tariff + bands -> MPC -> plan (a refusal when a zone has no model or no state).
-    ``blocking``: decide the horizon in move blocks (first 2 h per step); the plan is reported per step."""
+    ``blocking``: decide the horizon in move blocks (first 2 h per step); the plan is reported per step.
+    ``comfort_margin_c``: the plan keeps this far inside the occupied band (room for forecast error).
+    ``setpoint_lead_tau_s``: the units' local-loop time constant, when known: the current step's setpoints
+    are lead-compensated so the loop reaches the planned temperature within the step (None: not)."""
     from sbems.optimization.mpc import solve_plan
     from sbems.sim.weather import read_typical_year, weather_at
 
@@ -603,10 +652,12 @@ def solve_building_plan(site: Site, building: Building, inputs: OptimizationInpu
         models=[models.params[z.id] for z in building.zones], building=building, tariff=tariff, times=times,
         bands=bands, forecasts=forecasts, initial_temp_c=np.array(initial), initial_mass_temp_c=mass, step_s=step_s,
         peak_so_far_kw=peak_so_far, comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh,
-        step_durations_s=durations if blocking else None)
+        comfort_margin_c=comfort_margin_c, step_durations_s=durations if blocking else None)
     plan = solve_plan(problem)
     zone_ids = [z.id for z in building.zones]
     setpoints = first_setpoints_c(plan, bands, zone_ids)
+    if setpoint_lead_tau_s:
+        setpoints = lead_compensated_setpoints_c(setpoints, plan, bands, initial, step_s, setpoint_lead_tau_s)
     plan, times = expand_blocks(plan, durations, step_s), fine_times
     summary = {**plan_summary(plan), **model_info, "peak_so_far_kw": [float(v) for v in peak_so_far]}
     return PlanOutcome(plan.status, plan.reason, times[0].to_pydatetime(), step_s, summary,
@@ -648,14 +699,8 @@ def dispatch_plan_setpoints(database_url: str, building: Building, outcome: Plan
     missed re-plan lets the equipment fall back to its schedule."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
-    from sbems.services import dispatch
+    from sbems.services.dispatch import dispatch_setpoints
 
-    dispatch_setpoints = getattr(dispatch, "dispatch_setpoints", None)
-    if dispatch_setpoints is None:
-        message = ("sbems.services.dispatch.dispatch_setpoints is not available yet: "
-                   "plan stored as a recommendation, nothing dispatched")
-        logger.warning(message)
-        return {"dispatched": False, "reason": message}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
     if not setpoints:
         return {"dispatched": False, "reason": "every zone follows its schedule in this step"}

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sbems.optimization.mpc import solve_plan
 from sbems.tasks.optimize import expand_blocks, horizon_blocks, horizon_index, zone_bands
@@ -27,8 +28,13 @@ def test_bands_use_block_ends_and_a_raised_unoccupied_floor(example_site):
     bands = zone_bands(example_site, building, times, 900, durations)
     ends = (times + pd.to_timedelta(durations, unit="s")).tz_convert("America/New_York")
     hours = np.asarray(ends.hour + ends.minute / 60.0)
-    occupied = (hours >= 7) & (hours < 19)  # the schedule is occupied on [07:00, 19:00) local
+    # the schedule is occupied on [07:00, 19:00) local; a block counts as occupied when any of its 15-min
+    # step ends is, so the 1-h block 18:00-19:00 keeps the occupied band at its end
+    lasts_into_occupancy = (hours - durations / 3600.0 + 0.25 < 19) & (hours >= 7)
+    occupied = ((hours >= 7) & (hours < 19)) | lasts_into_occupancy
     assert np.array_equal(bands.occupied_end[0], occupied)
+    straddling = np.flatnonzero((hours == 19.0) & (durations == 3600.0))
+    assert straddling.size == 1 and bands.comfort_max_c[0][straddling[0]] == 25.0
     assert np.all(bands.comfort_min_c[0][occupied] == 21.0) and np.all(bands.comfort_min_c[0][~occupied] == 18.0)
     raised = zone_bands(example_site, building, times, 900, durations, unoccupied_min_c=19.0)
     assert np.all(raised.comfort_min_c[0][~occupied] == 19.0)
@@ -46,3 +52,8 @@ def test_expanded_plan_reports_per_step_arrays():
     assert expanded.cooling_kw.shape == (1, 96) and expanded.building_electric_kw.shape == (96,)
     assert expanded.cooling_kw[0, 0] == plan.cooling_kw[0, 0]
     np.testing.assert_array_equal(expanded.cooling_kw[0, -4:], plan.cooling_kw[0, -1])
+    # temperatures: each block's end value at its last step, linear in between
+    ends = np.cumsum(lengths) - 1
+    np.testing.assert_allclose(expanded.expected_temp_c[0, ends], plan.expected_temp_c[0])
+    last = plan.expected_temp_c[0, -2] + (plan.expected_temp_c[0, -1] - plan.expected_temp_c[0, -2]) * 0.5
+    assert expanded.expected_temp_c[0, -3] == pytest.approx(last)
