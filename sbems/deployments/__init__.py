@@ -27,6 +27,8 @@ SCHEDULES: dict[str, Schedule] = {
                           "weekly schedules with optimal start when the optimizer is not in charge"),
     "release": Schedule("sbems.flows.control:release", timedelta(minutes=1),
                         "release expired writes; optimizer watchdog"),
+    "maintenance": Schedule("sbems.flows.maintenance:maintenance", timedelta(hours=1),
+                            "partitions ahead, hourly/daily energy rollups, retention"),
 }
 
 

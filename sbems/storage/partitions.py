@@ -8,6 +8,7 @@ moved into the new partition when it is created.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
@@ -38,12 +39,19 @@ def _days(start_utc: datetime, end_utc: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def ensure_partitions(conn: psycopg.Connection, *, table: str, start_utc: datetime, end_utc: datetime) -> list[str]:
-    """Make sure a daily partition exists for every UTC day in [start_utc, end_utc]; return the new ones."""
+def ensure_partitions(conn: psycopg.Connection, *, table: str, start_utc: datetime | None = None,
+                      end_utc: datetime | None = None, days: Iterable[date] | None = None) -> list[str]:
+    """Make sure a daily partition exists for every UTC day in [start_utc, end_utc], or for each of ``days``
+    (a batch's distinct days: a batch mixing replayed old rows with new ones creates only the days it
+    holds); return the new ones."""
     if table not in TIMESERIES_TABLES:
         raise ValueError(f"{table} is not a partitioned time-series table")
+    if days is None:
+        if start_utc is None or end_utc is None:
+            raise ValueError("give start_utc and end_utc, or days")
+        days = _days(start_utc, end_utc)
     known = _known.setdefault((_db_key(conn), table), set())
-    missing = [day for day in _days(start_utc, end_utc) if day not in known]
+    missing = sorted(day for day in set(days) if day not in known)
     if not missing:
         return []
     # With no transaction open on entry, the partitions are committed here and remembered. Inside a

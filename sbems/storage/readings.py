@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -88,7 +88,11 @@ def _write(conn: psycopg.Connection, spec: _Table, rows: Sequence[tuple]) -> int
     if not rows:
         return 0
     times = [row[0] for row in rows]
-    ensure_partitions(conn, table=spec.name, start_utc=min(times), end_utc=max(times))
+    first, last = min(times), max(times)
+    if last - first <= timedelta(days=2):
+        ensure_partitions(conn, table=spec.name, start_utc=first, end_utc=last)
+    else:  # e.g. a replay mixing old buffered rows with new ones: only the days the batch holds
+        ensure_partitions(conn, table=spec.name, days={t.astimezone(UTC).date() for t in times})
     with conn.transaction():
         try:
             with conn.transaction():

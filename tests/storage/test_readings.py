@@ -53,6 +53,17 @@ def test_partitions_exist_for_new_time_ranges_without_manual_steps(conn, example
     assert in_default == 0
 
 
+def test_a_batch_of_old_and_new_rows_creates_partitions_only_for_its_days(conn, example_site):
+    entities.upsert_site(conn, site=example_site)
+    old = _rows(example_site, 2, start=datetime(2029, 1, 10, 12, tzinfo=UTC))  # e.g. a replayed buffer
+    new = _rows(example_site, 2, start=datetime(2029, 6, 20, 12, tzinfo=UTC))
+    before = set(partitions.list_partitions(conn, table="sensor_readings"))
+    assert write_sensor_readings(conn, rows=old + new) == 4
+    conn.commit()
+    created = set(partitions.list_partitions(conn, table="sensor_readings")) - before
+    assert created == {"sensor_readings_p20290110", "sensor_readings_p20290620"}
+
+
 def test_rows_in_default_partition_move_into_a_new_partition(conn, example_site):
     entities.upsert_site(conn, site=example_site)
     sensor = entity_uuid("sensor", "hq", "z2-temp")

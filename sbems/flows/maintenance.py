@@ -1,0 +1,34 @@
+"""The ``maintenance`` flow (hourly): daily partitions ahead, hourly/daily energy rollups, retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from sbems.runtime import flow_database_url
+from sbems.tasks import maintenance as t
+
+
+@flow(name="maintenance", log_prints=True)
+def maintenance(building_id: str | None = None, database_url: str | None = None, now_utc: datetime | None = None,
+                rollup_hours: float = 3, partitions_ahead_days: int = 7,
+                retention: t.RetentionPolicy | None = None) -> dict:
+    """Create partitions ahead, recompute the energy rollups touching the last ``rollup_hours`` (of
+    ``building_id``, or every building when None), then apply retention (``SBEMS_RETENTION_*`` unless
+    ``retention`` is given). Partitions and retention are database-wide."""
+    url = flow_database_url(database_url)
+    now = now_utc or datetime.now(UTC)
+    policy = retention or t.read_retention_policy()
+    created = t.create_partitions_ahead(url, now, partitions_ahead_days)
+    start, end = t.rollup_window(now, rollup_hours)
+    upserted = t.write_rollups(url, building_id, start, end)
+    removed = t.apply_retention(url, t.retention_cutoffs(now, policy, t.RAW_TABLES),
+                                t.retention_cutoffs(now, policy, t.ROLLUP_TABLES))
+    summary = {"building": building_id or "all", "now_utc": now.isoformat(),
+               "rollup_window_utc": [start.isoformat(), end.isoformat()], "partitions_created": created,
+               "buckets_upserted": upserted, **removed}
+    create_markdown_artifact(key=f"maintenance-{building_id or 'all'}", markdown=t.summary_markdown(summary),
+                             description=f"Maintenance at {now:%Y-%m-%d %H:%M} UTC")
+    return summary
