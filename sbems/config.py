@@ -72,8 +72,10 @@ class Settings(BaseSettings):
     @field_validator("bacnet_write_priority")
     @classmethod
     def _check_priority(cls, value: int) -> int:
-        if value in (1, 2, 8, 16):
-            raise ValueError("priorities 1, 2 (life safety), 8 (manual operator) and 16 (schedule) are reserved")
+        from sbems.domain.control import bacnet_priority_problem
+
+        if (problem := bacnet_priority_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -35,11 +35,11 @@ from sbems.devices.base import (
     unknown_points,
 )
 from sbems.devices.points import close_enough, si_to_vendor, unit_of_quantity, vendor_to_si
+from sbems.domain.control import bacnet_priority_problem
 from sbems.domain.site import BacnetPoint, HvacUnit
 
 log = logging.getLogger(__name__)
 
-RESERVED_PRIORITIES = frozenset({8, 16})
 DEFAULT_CHUNK = 32
 SHRINK_ERRORS = ("segmentation", "abort", "buffer-overflow", "apdu-too-long", "response-too-large")
 
@@ -170,8 +170,8 @@ class BacnetAdapter:
                  points: dict[str, BacnetPoint] | None = None) -> None:
         if unit.bacnet is None:
             raise ValueError(f"{unit.id}: no BACnet connection")
-        if write_priority in RESERVED_PRIORITIES or not 1 <= write_priority <= 16:
-            raise ValueError(f"write priority {write_priority} is reserved (8 manual operator, 16 schedule)")
+        if (problem := bacnet_priority_problem(write_priority)) is not None:
+            raise ValueError(problem)
         self.network = network
         self.device_id = unit.id
         self.address = unit.bacnet.address
@@ -296,8 +296,8 @@ class BacnetAdapter:
             raise PointError(f"{self.device_id}: unknown point {name!r}")
         if not point.writable:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
-        if priority in RESERVED_PRIORITIES or not 1 <= priority <= 16:
-            raise PointError(f"priority {priority} is reserved (8 manual operator, 16 schedule)")
+        if (problem := bacnet_priority_problem(priority)) is not None:
+            raise PointError(problem)
         return point
 
     async def _write(self, point: BacnetPoint, value: Any, priority: int) -> None:

@@ -11,6 +11,17 @@ from sbems.domain.site import ComfortBand
 
 SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)   # seed: setpoints within 18-26 C by default
 SOURCES = ("manual", "schedule", "optimizer", "watchdog")
+# BACnet priorities SBEMS never writes: 1-2 life safety, 8 the manual operator's, 16 the schedule's
+RESERVED_BACNET_PRIORITIES = frozenset({1, 2, 8, 16})
+
+
+def bacnet_priority_problem(priority: int) -> str | None:
+    """Why SBEMS may not write at this BACnet priority, or None."""
+    if not 1 <= priority <= 16:
+        return f"BACnet priority {priority} is outside 1-16"
+    if priority in RESERVED_BACNET_PRIORITIES:
+        return (f"BACnet priority {priority} is reserved (1, 2 life safety, 8 manual operator, 16 schedule)")
+    return None
 
 
 @dataclass(frozen=True)
