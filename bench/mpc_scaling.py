@@ -1,7 +1,8 @@
 """MPC scaling: solve time for 1, 10, 100, 1000 zones x 96 steps (15 min, 24 h), cold and warm.
 
 Cold = first solve for a shape; warm = re-plan of the same shape with new data (initial temperatures,
-weather, prices). Zones differ (random model parameters, capacities, gains). Options:
+weather, prices, zone parameters; on the direct path the cached CLARABEL solver is updated in place, so no
+new KKT ordering). Zones differ (random model parameters, capacities, gains). Options:
 
   --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
                       ventilation changes with occupancy (dynamics coefficients vary along the horizon)
@@ -9,7 +10,9 @@ weather, prices). Zones differ (random model parameters, capacities, gains). Opt
                       8 x 30 min, 18 x 1 h), exact discretisation per block
   --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cached cvxpy DPP controller
 
-Prints a table, growth ratios, and ends with one JSON line {"warm_s": {...}, "cold_s": {...}}.
+Prints a table, where the time went (direct path: baseline simulation, data assembly, solver setup or
+in-place update, interior-point iterations, plan extraction), growth ratios, and ends with one JSON line
+{"warm_s": {...}, "cold_s": {...}}.
 Targets: 100 zones < 1 s warm, 1000 zones < 10 s.
 """
 
@@ -121,23 +124,28 @@ def main() -> None:
     solve_plan(make(1, 99), solver=args.solver, backend=args.backend)
     controller_for.cache_clear()
 
-    rows = []
+    rows, breakdown = [], []
     for n_zones in sizes:
         problem_cold, problem_warm = make(n_zones, 0), make(n_zones, 1)
+        cold_t: dict[str, float] = {}
         started = time.perf_counter()
-        cold = solve_plan(problem_cold, solver=args.solver, backend=args.backend)
+        cold = solve_plan(problem_cold, solver=args.solver, backend=args.backend, timings=cold_t)
         cold_s = time.perf_counter() - started
         reused, iters = "-", "-"
         if cvxpy_path:
             controller = controller_for(n_zones, problem_cold.n_steps, 2, False, problem_cold.two_state,
                                         problem_cold.time_varying)
             compiled = controller.problem._cache.param_prog
+        warm_t: dict[str, float] = {}
         started = time.perf_counter()
-        warm = solve_plan(problem_warm, solver=args.solver, backend=args.backend)
+        warm = solve_plan(problem_warm, solver=args.solver, backend=args.backend, timings=warm_t)
         warm_s = time.perf_counter() - started
+        breakdown.append((n_zones, cold_s, cold_t, warm_s, warm_t))
         if cvxpy_path:
             reused = controller.problem._cache.param_prog is compiled
             iters = controller.problem.solver_stats.num_iters
+        else:
+            reused, iters = bool(warm_t.get("solver_reused")), int(warm_t.get("iterations", 0))
         rows.append((n_zones, cold_s, warm_s, warm.solve_s, iters, warm.status, reused,
                      warm.total_cost_usd, warm.baseline_total_cost_usd, warm.peak_kw, warm.baseline_peak_kw))
         print(f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
@@ -153,6 +161,20 @@ def main() -> None:
     for n, cold_s, warm_s, solve_s, iters, status, reused, cost, base, peak, base_peak in rows:
         print(f"{n:>6} {cold_s:>8.3f} {warm_s:>8.3f} {solve_s:>8.3f} {iters:>5} {status:>10} {str(reused):>6} "
               f"{cost:>11.1f} {base:>11.1f} {1 - cost / base:>7.1%} {peak:>9.1f} {base_peak:>9.1f}")
+    if not cvxpy_path:
+        print()
+        print("where the time went (s): baseline = schedule-only simulation, assemble = _clarabel_data,")
+        print("setup = new CLARABEL solver (KKT ordering) or in-place update of the cached one, iters x ms/iter,")
+        print("plan = clip + simulate + price the plan")
+        print(f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} {'reused':>6} "
+              f"{'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}")
+        for n, *runs in breakdown:
+            for name, total, t in (("cold", runs[0], runs[1]), ("warm", runs[2], runs[3])):
+                iters = int(t.get("iterations", 0))
+                print(f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} {t.get('assemble_s', 0):>8.3f} "
+                      f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
+                      f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
+                      f"{t.get('plan_s', 0):>6.3f}")
     print()
     print("growth (x zones -> x time, warm):")
     for (n0, _, w0, *_), (n1, _, w1, *_) in zip(rows, rows[1:], strict=False):
