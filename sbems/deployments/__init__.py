@@ -29,6 +29,10 @@ SCHEDULES: dict[str, Schedule] = {
                         "release expired writes; optimizer watchdog"),
     "maintenance": Schedule("sbems.flows.maintenance:maintenance", timedelta(hours=1),
                             "partitions ahead, hourly/daily energy rollups, retention"),
+    "savings": Schedule("sbems.flows.savings:savings", timedelta(days=1),
+                        "baseline-vs-actual savings (ASHRAE 14 change-point, IPMVP Option C)"),
+    "fdd": Schedule("sbems.flows.fdd:fdd", timedelta(minutes=15),
+                    "fault detection over stored windows -> alerts -> MQTT"),
 }
 
 

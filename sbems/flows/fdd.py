@@ -1,0 +1,48 @@
+"""The ``fdd`` flow (every 15 min): fault rules over a window of stored data -> alerts -> MQTT."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from sbems.domain.fdd import FddThresholds
+from sbems.runtime import flow_database_url
+from sbems.tasks import fdd as t
+from sbems.tasks.poll import publish_poll_state
+
+
+def _mqtt_url(mqtt_url: str | None) -> str:
+    """The broker a flow run publishes to: its parameter, else the settings' (never starts an embedded one)."""
+    if mqtt_url:
+        return mqtt_url
+    from sbems.config import load_settings
+    from sbems.runtime import resolve_mqtt_url
+
+    return resolve_mqtt_url(load_settings(), start_embedded=False)
+
+
+@flow(name="fdd", log_prints=True)
+def fdd(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None,
+        window_h: float = 24, mqtt_url: str | None = None, thresholds: FddThresholds | None = None) -> dict:
+    """Run the FDD rules (``sbems.domain.fdd``) over the last ``window_h`` hours of ``building_id``; store a
+    new alert per fault that has no open one, resolve the open FDD alerts whose fault is gone, and publish
+    the new alerts on ``sbems/alerts/{severity}``."""
+    url = flow_database_url(database_url)
+    now = now_utc or datetime.now(UTC)
+    rules = thresholds or FddThresholds()
+    window = t.fdd_window(now, window_h)
+    inputs = t.read_fdd_inputs(url, building_id, window[0], window[1], rules)
+    findings = t.evaluate_fdd_rules(inputs, window[1], rules)
+    outcome = t.write_fdd_alerts(url, building_id, findings, now, window)
+    published = publish_poll_state(_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
+    summary = {"building": building_id, "now_utc": now.isoformat(),
+               "window_utc": [window[0].isoformat(), window[1].isoformat()], "findings": len(findings),
+               "raised": [{"code": f.code, "subject": f.subject, "severity": f.severity, "message": f.message}
+                          for f in outcome.raised],
+               "still_open": outcome.still_open, "resolved": [list(key) for key in outcome.resolved],
+               "published": published}
+    create_markdown_artifact(key=f"fdd-{building_id}", markdown=t.summary_markdown(summary),
+                             description=f"FDD at {now:%Y-%m-%d %H:%M} UTC")
+    return summary
