@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     retention_energy_days: int = Field(default=730, ge=1, description="energy_readings (raw)")
     retention_hourly_days: int = Field(default=1095, ge=1, description="energy_readings_hourly")
     retention_daily_days: int = Field(default=3650, ge=1, description="energy_readings_daily")
+    # savings flow: avoided CO2 per avoided kWh. Default: U.S. average of utility-scale generation in 2022,
+    # 1.65 billion t CO2 / 4.23 trillion kWh = 0.39 kg/kWh (0.86 lb/kWh; U.S. EIA FAQ "How much carbon dioxide
+    # is produced per kilowatthour of U.S. electricity generation?"). Set the regional (eGRID subregion) or
+    # marginal factor that applies to the site.
+    grid_co2_kg_per_kwh: float = Field(default=0.39, ge=0, le=2, description="grid CO2 factor, kg per kWh")
 
     @field_validator("database_url")
     @classmethod

@@ -136,9 +136,11 @@ def write_schedule_setpoints(conn: psycopg.Connection, *, schedule_id: str, occu
 
 
 def read_energy_savings(conn: psycopg.Connection, *, building_id: UUID, limit: int = 200) -> list[dict]:
-    """The building's savings calculations, newest period first (numbers as floats)."""
+    """The building's savings calculations, newest period first (numbers as floats); ``granularity`` is
+    'day' or 'period' (a whole reporting period, overlapping its days) as the savings flow stores it."""
     return _rows(conn.execute(
-        "SELECT period_start, period_end, baseline_consumption_kwh::float8 AS baseline_consumption_kwh, "
+        "SELECT period_start, period_end, metadata->>'granularity' AS granularity, "
+        "baseline_consumption_kwh::float8 AS baseline_consumption_kwh, "
         "actual_consumption_kwh::float8 AS actual_consumption_kwh, savings_kwh::float8 AS savings_kwh, "
         "savings_pct::float8 AS savings_pct, cost_savings_usd::float8 AS cost_savings_usd, "
         "co2_reduction_kg::float8 AS co2_reduction_kg, calculation_method FROM energy_savings "
