@@ -408,11 +408,6 @@ def publish_poll_state(mqtt_url: str, messages: list[tuple[str, bytes, int]]) ->
     return len(messages)
 
 
-@task(name="close-device-sessions", cache_policy=NO_CACHE)
-async def close_device_sessions_task() -> None:
-    await close_device_sessions()
-
-
 def poll_summary(plan: PollPlan, readings: list[DeviceReadings], batch: ValidatedBatch, failed: dict[str, str],
                  stored: dict[str, Any], duration_s: float) -> dict[str, Any]:
     """The figures of one poll run (pure)."""
@@ -423,20 +418,16 @@ def poll_summary(plan: PollPlan, readings: list[DeviceReadings], batch: Validate
             "device_durations_s": {r.job.device_id: round(r.duration_s, 3) for r in readings}}
 
 
-@task(name="write-poll-artifact", cache_policy=NO_CACHE)
-async def write_poll_artifact(summary: dict[str, Any], rejected: list[tuple[str, str]]) -> None:
-    """A short markdown artifact: devices, points read, rejected, stale, durations."""
-    from prefect.artifacts import acreate_markdown_artifact
-
+def poll_artifact_markdown(summary: dict[str, Any], rejected: list[tuple[str, PointValue, str]]) -> str:
+    """The run's markdown artifact: devices, points read, rejected (first 10, with reasons), stale, durations."""
     lines = [f"### Poll {summary['building']}",
              f"- devices: {summary['devices_read']}/{summary['devices']} read, stale: "
              f"{', '.join(summary['stale']) or 'none'}",
              f"- points read: {summary['points_read']}, stored: {summary['stored']}, rejected: {summary['rejected']}",
              f"- duration: {summary['duration_s']} s; per device: " +
              ", ".join(f"{k} {v} s" for k, v in summary["device_durations_s"].items())]
-    lines += [f"- rejected `{key}`: {reason}" for key, reason in rejected[:10]]
-    await acreate_markdown_artifact(markdown="\n".join(lines), key=f"poll-{summary['building']}",
-                                    description="last poll run")
+    lines += [f"- rejected `{key}`: {reason}" for key, _value, reason in rejected[:10]]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
