@@ -62,6 +62,15 @@ def resolve_mqtt_url(settings: Settings, *, start_embedded: bool = True) -> str:
     return broker.url
 
 
+def flow_mqtt_url(mqtt_url: str | None) -> str:
+    """The broker a flow run publishes to: its parameter, else the settings' (never starts an embedded one)."""
+    if mqtt_url:
+        return mqtt_url
+    from sbems.config import load_settings
+
+    return resolve_mqtt_url(load_settings(), start_embedded=False)
+
+
 def flow_database_url(database_url: str | None) -> str:
     """The database a flow run uses: its parameter, else the settings' (never starts an embedded one)."""
     if database_url:

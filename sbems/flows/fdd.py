@@ -8,19 +8,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from sbems.domain.fdd import FddThresholds
-from sbems.runtime import flow_database_url
+from sbems.runtime import flow_database_url, flow_mqtt_url
 from sbems.tasks import fdd as t
 from sbems.tasks.poll import publish_poll_state
-
-
-def _mqtt_url(mqtt_url: str | None) -> str:
-    """The broker a flow run publishes to: its parameter, else the settings' (never starts an embedded one)."""
-    if mqtt_url:
-        return mqtt_url
-    from sbems.config import load_settings
-    from sbems.runtime import resolve_mqtt_url
-
-    return resolve_mqtt_url(load_settings(), start_embedded=False)
 
 
 @flow(name="fdd", log_prints=True)
@@ -36,7 +26,7 @@ def fdd(building_id: str = "hq", database_url: str | None = None, now_utc: datet
     inputs = t.read_fdd_inputs(url, building_id, window[0], window[1], rules)
     findings = t.evaluate_fdd_rules(inputs, window[1], rules)
     outcome = t.write_fdd_alerts(url, building_id, findings, now, window)
-    published = publish_poll_state(_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
+    published = publish_poll_state(flow_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
     summary = {"building": building_id, "now_utc": now.isoformat(),
                "window_utc": [window[0].isoformat(), window[1].isoformat()], "findings": len(findings),
                "raised": [{"code": f.code, "subject": f.subject, "severity": f.severity, "message": f.message}

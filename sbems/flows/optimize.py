@@ -8,17 +8,9 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from sbems.runtime import flow_database_url
 from sbems.tasks import optimize as t
 from sbems.tasks.forecast import read_site_from_db
-
-
-def _database_url(database_url: str | None) -> str:
-    if database_url:
-        return database_url
-    from sbems.config import load_settings
-    from sbems.runtime import resolve_database_url
-
-    return resolve_database_url(load_settings(), start_embedded=False)
 
 
 @flow(name="optimize", log_prints=True)
@@ -32,7 +24,7 @@ def optimize(building_id: str = "hq", database_url: str | None = None, now_utc: 
     occupied band; ``setpoint_lead_tau_s`` (the units' local-loop time constant, when known) turns on
     setpoint lead compensation."""
     logger = get_run_logger()
-    url = _database_url(database_url)
+    url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     site = read_site_from_db(url)
     building = site.building(building_id)
