@@ -83,7 +83,9 @@ class Settings:
     comfort_margin_c: float = 0.3
     lead_compensation: bool = True  # send a setpoint that the first-order local loop reaches in one step
     bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
-    bias_decay_h: float | None = 3.0  # the bias fades along the horizon with this time constant (None: constant)
+    bias_decay_h: float | None = (
+        3.0  # the bias fades along the horizon with this time constant (None: constant)
+    )
     solver: str = "CLARABEL"
     blocking: bool = True  # move blocking: first 2 h per 15 min, then 30 min, then 1 h blocks
     to_week_end: bool = True  # horizon to the end of the billing week (at least horizon_h): sees later peaks
@@ -125,14 +127,24 @@ def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> t
 def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(zone temp C, cooling kW, electric kW, occupants, occupied) for every zone, after the last step."""
     states = [plant.zone_state(z) for z in plant.zone_ids]
-    return (np.array([s.zone_temp_c for s in states]), np.array([s.cooling_kw for s in states]),
-            np.array([s.electric_kw for s in states]), np.array([s.occupancy_count for s in states], dtype=float),
-            np.array([s.occupied for s in states]))
+    return (
+        np.array([s.zone_temp_c for s in states]),
+        np.array([s.cooling_kw for s in states]),
+        np.array([s.electric_kw for s in states]),
+        np.array([s.occupancy_count for s in states], dtype=float),
+        np.array([s.occupied for s in states]),
+    )
 
 
-def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: float = 21.0, high_c: float = 26.0,
-                             hold_steps: tuple[int, int] = (4, 32),
-                             excite: bool = True) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def simulate_excited_history(
+    plant: Plant,
+    days: float,
+    seed: int = 7,
+    low_c: float = 21.0,
+    high_c: float = 26.0,
+    hold_steps: tuple[int, int] = (4, 32),
+    excite: bool = True,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Run the plant with randomly held setpoint overrides; return 15-min frames per zone (indexed by step
     start: temperature at the start, means over the step) and per-minute samples for the COP fit."""
     rng = np.random.default_rng(seed)
@@ -142,8 +154,12 @@ def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: fl
     rows: list[dict] = []
     minute_rows: list[tuple] = []
     building = plant.building
-    fan_kw = np.array([(building.controller_of(z).fan_power_kw if building.controller_of(z) else 0.0)
-                       for z in plant.zone_ids])
+    fan_kw = np.array(
+        [
+            (building.controller_of(z).fan_power_kw if building.controller_of(z) else 0.0)
+            for z in plant.zone_ids
+        ]
+    )
     temps, *_ = zone_arrays(plant)
     for k in range(steps):
         start = pd.Timestamp(plant.now_utc)
@@ -168,9 +184,19 @@ def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: fl
                     minute_rows.append((plant.outdoor_temp_c, cooling[z], electric[z] - fan_kw[z]))
         means = sums / MINUTES_PER_STEP
         outdoor, ghi = weather_sum / MINUTES_PER_STEP
-        rows.append({"time": start, "temps": temps.copy(), "cooling": means[0], "electric": means[1],
-                     "occupancy": means[2], "occupied": occupied_start.astype(float), "outdoor": outdoor,
-                     "ghi": ghi, "power": power_sum / MINUTES_PER_STEP})
+        rows.append(
+            {
+                "time": start,
+                "temps": temps.copy(),
+                "cooling": means[0],
+                "electric": means[1],
+                "occupancy": means[2],
+                "occupied": occupied_start.astype(float),
+                "outdoor": outdoor,
+                "ghi": ghi,
+                "power": power_sum / MINUTES_PER_STEP,
+            }
+        )
         temps = t
     if excite:
         for zone_id in plant.zone_ids:
@@ -178,11 +204,19 @@ def simulate_excited_history(plant: Plant, days: float, seed: int = 7, low_c: fl
     index = pd.DatetimeIndex([r["time"] for r in rows])
     frames = {}
     for z, zone_id in enumerate(plant.zone_ids):
-        frames[zone_id] = pd.DataFrame({
-            "zone_temp_c": [r["temps"][z] for r in rows], "outdoor_temp_c": [r["outdoor"] for r in rows],
-            "cooling_kw": [r["cooling"][z] for r in rows], "occupancy_count": [r["occupancy"][z] for r in rows],
-            "ghi_w_m2": [r["ghi"] for r in rows], "occupied": [r["occupied"][z] for r in rows],
-            "electric_kw": [r["electric"][z] for r in rows], "building_kw": [r["power"] for r in rows]}, index=index)
+        frames[zone_id] = pd.DataFrame(
+            {
+                "zone_temp_c": [r["temps"][z] for r in rows],
+                "outdoor_temp_c": [r["outdoor"] for r in rows],
+                "cooling_kw": [r["cooling"][z] for r in rows],
+                "occupancy_count": [r["occupancy"][z] for r in rows],
+                "ghi_w_m2": [r["ghi"] for r in rows],
+                "occupied": [r["occupied"][z] for r in rows],
+                "electric_kw": [r["electric"][z] for r in rows],
+                "building_kw": [r["power"] for r in rows],
+            },
+            index=index,
+        )
     minutes = pd.DataFrame(minute_rows, columns=["outdoor_temp_c", "cooling_kw", "compressor_kw"])
     return frames, minutes
 
@@ -191,7 +225,9 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
     """Identify zone models and COP; keep the history for the profile forecasts."""
     models, metrics = [], {}
     for zone_id, frame in frames.items():
-        fit = identify_best_zone_model(frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C)
+        fit = identify_best_zone_model(
+            frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C
+        )
         if not fit.ok:
             raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
         models.append(fit.params)
@@ -202,9 +238,14 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
     (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
     any_frame = next(iter(frames.values()))
     hvac_kw = sum(f["electric_kw"] for f in frames.values())
-    return Learned(models, metrics, float(c0), float(c1),
-                   {z: f["occupancy_count"] for z, f in frames.items()},
-                   (any_frame["building_kw"] - hvac_kw).clip(lower=0.0))
+    return Learned(
+        models,
+        metrics,
+        float(c0),
+        float(c1),
+        {z: f["occupancy_count"] for z, f in frames.items()},
+        (any_frame["building_kw"] - hvac_kw).clip(lower=0.0),
+    )
 
 
 def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
@@ -214,7 +255,9 @@ def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
     full = len(record.power_kw) // MINUTES_PER_STEP * MINUTES_PER_STEP
     means = np.asarray(record.power_kw[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
     starts = pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP])
-    return [float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)]
+    return [
+        float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)
+    ]
 
 
 def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.ndarray]:
@@ -230,16 +273,21 @@ def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.
         record.power_kw.append(plant.building_power_kw)
         record.temps_c.append(temps)
         record.occupied.append(occupied)
-        for key, value in (("outdoor_temp_c", plant.outdoor_temp_c), ("ghi_w_m2", plant.ghi_w_m2),
-                           ("occupancy_count", occupants), ("cooling_kw", cooling)):
+        for key, value in (
+            ("outdoor_temp_c", plant.outdoor_temp_c),
+            ("ghi_w_m2", plant.ghi_w_m2),
+            ("occupancy_count", occupants),
+            ("cooling_kw", cooling),
+        ):
             sums[key] = sums[key] + value
     means = {key: np.asarray(value, dtype=float) / max(minutes, 1) for key, value in sums.items()}
     means["occupied"] = np.asarray(occupied_first, dtype=float)
     return means
 
 
-def zone_coefficients(model: Rc2Params, outdoor_c: np.ndarray, occupancy: np.ndarray, ghi: np.ndarray,
-                      occupied: np.ndarray):
+def zone_coefficients(
+    model: Rc2Params, outdoor_c: np.ndarray, occupancy: np.ndarray, ghi: np.ndarray, occupied: np.ndarray
+):
     """Discrete coefficients of a two-state model over measured steps (gain columns as identified)."""
     columns = {"occupancy_count": occupancy, "ghi_w_m2": ghi, "occupied": occupied}
     gains = np.array([np.atleast_1d(columns[c]) for c in model.gain_columns]) if model.gain_columns else None
@@ -253,8 +301,13 @@ def start_filters(learned: Learned, zone_ids: list[str], temps_now: np.ndarray) 
         if not isinstance(model, Rc2Params):
             continue
         frame = learned.recent[zone_id]
-        c = zone_coefficients(model, frame["outdoor_temp_c"].to_numpy(), frame["occupancy_count"].to_numpy(),
-                              frame["ghi_w_m2"].to_numpy(), frame["occupied"].to_numpy())
+        c = zone_coefficients(
+            model,
+            frame["outdoor_temp_c"].to_numpy(),
+            frame["occupancy_count"].to_numpy(),
+            frame["ghi_w_m2"].to_numpy(),
+            frame["occupied"].to_numpy(),
+        )
         measured = np.append(frame["zone_temp_c"].to_numpy(), temps_now[z])
         state = initial_filter_state(float(measured[0]))
         for k in range(len(frame)):
@@ -269,7 +322,9 @@ def run_baseline(plant: Plant, days: float) -> Record:
     return record
 
 
-def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings: Settings) -> tuple[Record, dict]:
+def run_sbems(
+    plant: Plant, site: Site, learned: Learned, days: float, settings: Settings
+) -> tuple[Record, dict]:
     building = plant.building
     tariff = site.tariff(building.tariff)
     tz = building.timezone
@@ -290,33 +345,55 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
         weather = plant.weather(middles)
         outdoor = weather["outdoor_temp_c"].to_numpy()
         forecasts = Forecasts(
-            outdoor_temp_c=outdoor, ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
-            occupancy_count=np.array([slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S)
-                                      for z in zone_ids]),
-            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S))
+            outdoor_temp_c=outdoor,
+            ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
+            occupancy_count=np.array(
+                [slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S) for z in zone_ids]
+            ),
+            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S),
+        )
         bands = zone_bands(site, building, times, PLAN_STEP_S, durations, settings.unoccupied_min_c)
         temps, *_ = zone_arrays(plant)
         mass = temps.copy()
         for z, state in filters.items():
             if previous is not None:
                 means = previous[2]
-                c = zone_coefficients(learned.models[z], means["outdoor_temp_c"], means["occupancy_count"][z],
-                                      means["ghi_w_m2"], means["occupied"][z])
+                c = zone_coefficients(
+                    learned.models[z],
+                    means["outdoor_temp_c"],
+                    means["occupancy_count"][z],
+                    means["ghi_w_m2"],
+                    means["occupied"][z],
+                )
                 state = kalman_step(c, 0, state, float(means["cooling_kw"][z]), float(temps[z]))
                 filters[z] = state
             mass[z] = state[0][1]
         if previous is not None and settings.bias_smoothing_frac > 0:
             last_problem, cooling_mean, _ = previous
-            innovation = disturbance_residual_c(last_problem, temps, cooling_mean)  # the bias is in the problem
+            innovation = disturbance_residual_c(
+                last_problem, temps, cooling_mean
+            )  # the bias is in the problem
             bias = bias + settings.bias_smoothing_frac * innovation
         problem = build_mpc_problem(
-            models=learned.models, building=building, tariff=tariff, times=times, bands=bands, forecasts=forecasts,
-            initial_temp_c=temps, step_s=PLAN_STEP_S,
-            cop=cop_from_outdoor_c(outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c),
+            models=learned.models,
+            building=building,
+            tariff=tariff,
+            times=times,
+            bands=bands,
+            forecasts=forecasts,
+            initial_temp_c=temps,
+            step_s=PLAN_STEP_S,
+            cop=cop_from_outdoor_c(
+                outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c
+            ),
             peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
             comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
-            comfort_margin_c=settings.comfort_margin_c, disturbance_bias_c=bias, initial_mass_temp_c=mass,
-            step_durations_s=durations if settings.blocking else None, disturbance_decay_h=settings.bias_decay_h)
+            comfort_margin_c=settings.comfort_margin_c,
+            disturbance_bias_c=bias,
+            initial_mass_temp_c=mass,
+            step_durations_s=durations if settings.blocking else None,
+            disturbance_decay_h=settings.bias_decay_h,
+        )
         plan = solve_plan(problem, solver=settings.solver)
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
@@ -325,7 +402,9 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
         if not plan.ok:
             stats["not_ok"] += 1
         if settings.lead_compensation:
-            setpoints = lead_compensated_setpoints_c(setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S)
+            setpoints = lead_compensated_setpoints_c(
+                setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S
+            )
         for zone_id in zone_ids:
             plant.set_setpoint_c(zone_id, setpoints[zone_id])
         means = step_and_record(plant, record, MINUTES_PER_STEP)
@@ -333,7 +412,9 @@ def run_sbems(plant: Plant, site: Site, learned: Learned, days: float, settings:
     return record, stats
 
 
-def evaluate(record: Record, site: Site, building_id: str, comfort_c: tuple[float, float] = (21.0, 25.0)) -> dict:
+def evaluate(
+    record: Record, site: Site, building_id: str, comfort_c: tuple[float, float] = (21.0, 25.0)
+) -> dict:
     building = site.building(building_id)
     tariff = site.tariff(building.tariff)
     power = pd.Series(record.power_kw, index=pd.DatetimeIndex(record.times))
@@ -341,12 +422,21 @@ def evaluate(record: Record, site: Site, building_id: str, comfort_c: tuple[floa
     temps = np.array(record.temps_c)
     occupied = np.array(record.occupied)
     violation = np.maximum(0.0, np.maximum(temps - comfort_c[1], comfort_c[0] - temps)) * occupied
-    return {**bill, "discomfort_kh": float(violation.sum() * PLANT_STEP_S / 3600.0),
-            "max_excess_c": float(violation.max()) if violation.size else 0.0}
+    return {
+        **bill,
+        "discomfort_kh": float(violation.sum() * PLANT_STEP_S / 3600.0),
+        "max_excess_c": float(violation.max()) if violation.size else 0.0,
+    }
 
 
-def prepare(site: Site, building_id: str, week_start_utc: pd.Timestamp, history_days: float, warmup_days: float = 2,
-            seed: int = 0) -> tuple[Plant, Learned]:
+def prepare(
+    site: Site,
+    building_id: str,
+    week_start_utc: pd.Timestamp,
+    history_days: float,
+    warmup_days: float = 2,
+    seed: int = 0,
+) -> tuple[Plant, Learned]:
     """Plant at the start of the evaluation, and what SBEMS learned from the history before it."""
     start = (week_start_utc - pd.Timedelta(days=history_days + warmup_days)).to_pydatetime()
     plant = Plant(site, building_id, start, seed=seed, step_s=PLANT_STEP_S)
@@ -354,13 +444,23 @@ def prepare(site: Site, building_id: str, week_start_utc: pd.Timestamp, history_
     frames, minutes = simulate_excited_history(plant, history_days - 0.5)
     learned = learn(frames, minutes, site.building(building_id).timezone)
     remaining_days = (week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / 86400
-    recent, _ = simulate_excited_history(plant, remaining_days, excite=False)  # on schedule until the week starts
+    recent, _ = simulate_excited_history(
+        plant, remaining_days, excite=False
+    )  # on schedule until the week starts
     learned.recent = recent
     return plant, learned
 
 
-def run_closed_loop(site: Site, building_id: str, week_start_utc: pd.Timestamp, days: float, history_days: float,
-                    settings: Settings | None = None, seed: int = 0, with_bound: bool = True) -> dict:
+def run_closed_loop(
+    site: Site,
+    building_id: str,
+    week_start_utc: pd.Timestamp,
+    days: float,
+    history_days: float,
+    settings: Settings | None = None,
+    seed: int = 0,
+    with_bound: bool = True,
+) -> dict:
     settings = settings or Settings()
     started = time.perf_counter()
     plant, learned = prepare(site, building_id, week_start_utc, history_days, seed=seed)
@@ -368,11 +468,16 @@ def run_closed_loop(site: Site, building_id: str, week_start_utc: pd.Timestamp, 
     baseline_record = run_baseline(copy.deepcopy(plant), days)
     sbems_record, stats = run_sbems(copy.deepcopy(plant), site, learned, days, settings)
     bound = perfect_information_bound(plant, site, days) if with_bound else None
-    return {"baseline": evaluate(baseline_record, site, building_id), "bound": bound,
-            "sbems": evaluate(sbems_record, site, building_id),
-            "learned": learned, "stats": stats, "prepare_s": prepared_s,
-            "loop_s": time.perf_counter() - started - prepared_s,
-            "records": (baseline_record, sbems_record)}
+    return {
+        "baseline": evaluate(baseline_record, site, building_id),
+        "bound": bound,
+        "sbems": evaluate(sbems_record, site, building_id),
+        "learned": learned,
+        "stats": stats,
+        "prepare_s": prepared_s,
+        "loop_s": time.perf_counter() - started - prepared_s,
+        "records": (baseline_record, sbems_record),
+    }
 
 
 def _change(new: float, old: float) -> float:
@@ -392,70 +497,129 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
     parser.add_argument("--comfort-margin", type=float, default=Settings.comfort_margin_c)
     parser.add_argument("--horizon-h", type=float, default=Settings.horizon_h)
-    parser.add_argument("--blocking", action=argparse.BooleanOptionalAction, default=Settings.blocking,
-                        help="move blocking (15 min, 30 min, 1 h blocks)")
-    parser.add_argument("--to-week-end", action=argparse.BooleanOptionalAction, default=Settings.to_week_end,
-                        help="horizon to the end of the billing week (the evaluation's billing period)")
+    parser.add_argument(
+        "--blocking",
+        action=argparse.BooleanOptionalAction,
+        default=Settings.blocking,
+        help="move blocking (15 min, 30 min, 1 h blocks)",
+    )
+    parser.add_argument(
+        "--to-week-end",
+        action=argparse.BooleanOptionalAction,
+        default=Settings.to_week_end,
+        help="horizon to the end of the billing week (the evaluation's billing period)",
+    )
     parser.add_argument("--unoccupied-min", type=float, default=None, help="unoccupied lower band edge C")
-    parser.add_argument("--lead", action=argparse.BooleanOptionalAction, default=Settings.lead_compensation,
-                        help="compensate the local loop's lag in the setpoint")
-    parser.add_argument("--bias-decay-h", type=float, default=Settings.bias_decay_h,
-                        help="the offset-free bias fades along the horizon with this time constant, h")
-    parser.add_argument("--bound", action=argparse.BooleanOptionalAction, default=True,
-                        help="also solve the perfect-information bound (a reference for what the physics allow)")
-    parser.add_argument("--bias", type=float, default=Settings.bias_smoothing_frac,
-                        help="offset-free MPC residual weight (0 = off)")
+    parser.add_argument(
+        "--lead",
+        action=argparse.BooleanOptionalAction,
+        default=Settings.lead_compensation,
+        help="compensate the local loop's lag in the setpoint",
+    )
+    parser.add_argument(
+        "--bias-decay-h",
+        type=float,
+        default=Settings.bias_decay_h,
+        help="the offset-free bias fades along the horizon with this time constant, h",
+    )
+    parser.add_argument(
+        "--bound",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also solve the perfect-information bound (a reference for what the physics allow)",
+    )
+    parser.add_argument(
+        "--bias",
+        type=float,
+        default=Settings.bias_smoothing_frac,
+        help="offset-free MPC residual weight (0 = off)",
+    )
     args = parser.parse_args(argv)
     site = read_site_file(args.site)
     hot, week_start = week_around_hottest_day(site, args.building)
-    settings = Settings(horizon_h=args.horizon_h, comfort_penalty_usd_per_kh=args.comfort_penalty,
-                        comfort_margin_c=args.comfort_margin, lead_compensation=args.lead,
-                        bias_smoothing_frac=args.bias, bias_decay_h=args.bias_decay_h, blocking=args.blocking, to_week_end=args.to_week_end,
-                        unoccupied_min_c=args.unoccupied_min)
+    settings = Settings(
+        horizon_h=args.horizon_h,
+        comfort_penalty_usd_per_kh=args.comfort_penalty,
+        comfort_margin_c=args.comfort_margin,
+        lead_compensation=args.lead,
+        bias_smoothing_frac=args.bias,
+        bias_decay_h=args.bias_decay_h,
+        blocking=args.blocking,
+        to_week_end=args.to_week_end,
+        unoccupied_min_c=args.unoccupied_min,
+    )
     tz = site.building(args.building).timezone
-    print(f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
-          f"history {args.history_days:g} days; {settings}")
-    result = run_closed_loop(site, args.building, week_start, args.days, args.history_days, settings,
-                             with_bound=args.bound)
+    print(
+        f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
+        f"history {args.history_days:g} days; {settings}"
+    )
+    result = run_closed_loop(
+        site, args.building, week_start, args.days, args.history_days, settings, with_bound=args.bound
+    )
     learned = result["learned"]
     print(f"identified COP = {learned.cop_at_35_c:.3f} + {learned.cop_slope_per_c:.4f} x (35 - T_out)")
     for (zone_id, m), model in zip(learned.metrics.items(), learned.models, strict=True):
         kind = "rc2" if isinstance(model, Rc2Params) else "rc1"
-        taus = (f"air/mass time constants {m['air_time_constant_h']:.2f}/{m['mass_time_constant_h']:.1f} h"
-                if kind == "rc2" else f"time constant {m['time_constant_h']:.1f} h")
-        print(f"  zone {zone_id}: {kind}, validation RMSE {m['validation_rmse_c']:.2f} C "
-              f"(other model {m['other_validation_rmse_c']:.2f} C), max {m['validation_max_abs_c']:.2f} C, {taus}")
+        taus = (
+            f"air/mass time constants {m['air_time_constant_h']:.2f}/{m['mass_time_constant_h']:.1f} h"
+            if kind == "rc2"
+            else f"time constant {m['time_constant_h']:.1f} h"
+        )
+        print(
+            f"  zone {zone_id}: {kind}, validation RMSE {m['validation_rmse_c']:.2f} C "
+            f"(other model {m['other_validation_rmse_c']:.2f} C), max {m['validation_max_abs_c']:.2f} C, {taus}"
+        )
     stats = result["stats"]
     solve_s = np.array(stats["solve_s"], dtype=float)
-    print(f"prepare {result['prepare_s']:.1f} s, loops {result['loop_s']:.1f} s; {stats['solves']} solves "
-          f"{stats['statuses']}, solve median {np.nanmedian(solve_s) * 1000:.0f} ms, max {np.nanmax(solve_s):.2f} s")
+    print(
+        f"prepare {result['prepare_s']:.1f} s, loops {result['loop_s']:.1f} s; {stats['solves']} solves "
+        f"{stats['statuses']}, solve median {np.nanmedian(solve_s) * 1000:.0f} ms, max {np.nanmax(solve_s):.2f} s"
+    )
     base, sb = result["baseline"], result["sbems"]
     print(f"{'':28s}{'baseline':>12s}{'SBEMS':>12s}{'change':>10s}")
-    for key, label in [("energy_usd", "energy cost USD"), ("demand_usd", "demand charges USD"),
-                       ("total_usd", "total cost USD"), ("kwh", "energy kWh"), ("peak_kw", "billing peak kW"),
-                       ("peak_kw_on_peak_demand", "on-peak peak kW"), ("demand_usd_facility", "facility charge USD"),
-                       ("demand_usd_on_peak_demand", "on-peak charge USD"), ("discomfort_kh", "discomfort K*h"),
-                       ("max_excess_c", "worst excursion C")]:
+    for key, label in [
+        ("energy_usd", "energy cost USD"),
+        ("demand_usd", "demand charges USD"),
+        ("total_usd", "total cost USD"),
+        ("kwh", "energy kWh"),
+        ("peak_kw", "billing peak kW"),
+        ("peak_kw_on_peak_demand", "on-peak peak kW"),
+        ("demand_usd_facility", "facility charge USD"),
+        ("demand_usd_on_peak_demand", "on-peak charge USD"),
+        ("discomfort_kh", "discomfort K*h"),
+        ("max_excess_c", "worst excursion C"),
+    ]:
         print(f"{label:28s}{base[key]:12.2f}{sb[key]:12.2f}{100 * _change(sb[key], base[key]):9.1f}%")
     figures = {
-        "cost_usd_baseline": round(base["total_usd"], 2), "cost_usd_sbems": round(sb["total_usd"], 2),
+        "cost_usd_baseline": round(base["total_usd"], 2),
+        "cost_usd_sbems": round(sb["total_usd"], 2),
         "cost_change_frac": round(_change(sb["total_usd"], base["total_usd"]), 4),
-        "peak_kw_baseline": round(base["peak_kw"], 2), "peak_kw_sbems": round(sb["peak_kw"], 2),
+        "peak_kw_baseline": round(base["peak_kw"], 2),
+        "peak_kw_sbems": round(sb["peak_kw"], 2),
         "peak_change_frac": round(_change(sb["peak_kw"], base["peak_kw"]), 4),
-        "discomfort_kh_baseline": round(base["discomfort_kh"], 3), "discomfort_kh_sbems": round(sb["discomfort_kh"], 3),
+        "discomfort_kh_baseline": round(base["discomfort_kh"], 3),
+        "discomfort_kh_sbems": round(sb["discomfort_kh"], 3),
     }
-    targets = [("cost -20%", figures["cost_change_frac"] <= -0.20), ("peak -25%", figures["peak_change_frac"] <= -0.25),
-               ("discomfort <= baseline", figures["discomfort_kh_sbems"] <= figures["discomfort_kh_baseline"])]
+    targets = [
+        ("cost -20%", figures["cost_change_frac"] <= -0.20),
+        ("peak -25%", figures["peak_change_frac"] <= -0.25),
+        ("discomfort <= baseline", figures["discomfort_kh_sbems"] <= figures["discomfort_kh_baseline"]),
+    ]
     print("targets: " + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in targets))
     bound = result["bound"]
     if bound and "total_usd" in bound:
-        figures["cost_usd_bound"], figures["peak_kw_bound"] = round(bound["total_usd"], 2), round(bound["peak_kw"], 2)
-        print(f"perfect-information bound (bench/closed_loop_bound.py: one LP over the week on the plant's own "
-              f"dynamics, exact future): cost {bound['total_usd']:.2f} USD ({100 * _change(bound['total_usd'], base['total_usd']):.1f}%), "
-              f"peak {bound['peak_kw']:.2f} kW ({100 * _change(bound['peak_kw'], base['peak_kw']):.1f}%); SBEMS reaches "
-              f"{_share(base['total_usd'] - sb['total_usd'], base['total_usd'] - bound['total_usd'])} of the possible cost "
-              f"saving and {_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
-              f"peak cut")
+        figures["cost_usd_bound"], figures["peak_kw_bound"] = (
+            round(bound["total_usd"], 2),
+            round(bound["peak_kw"], 2),
+        )
+        print(
+            f"perfect-information bound (bench/closed_loop_bound.py: one LP over the week on the plant's own "
+            f"dynamics, exact future): cost {bound['total_usd']:.2f} USD ({100 * _change(bound['total_usd'], base['total_usd']):.1f}%), "
+            f"peak {bound['peak_kw']:.2f} kW ({100 * _change(bound['peak_kw'], base['peak_kw']):.1f}%); SBEMS reaches "
+            f"{_share(base['total_usd'] - sb['total_usd'], base['total_usd'] - bound['total_usd'])} of the possible cost "
+            f"saving and {_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
+            f"peak cut"
+        )
     elif bound:
         print(f"perfect-information bound: not solved ({bound['status']})")
     print(json.dumps(figures))

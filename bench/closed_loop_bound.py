@@ -37,29 +37,51 @@ STEP_S = 900
 
 def _plant_week(plant: Plant, step_s: int, steps: int) -> dict[str, np.ndarray]:
     """The plant's discretised dynamics and exogenous inputs for ``steps`` steps from its current time."""
-    twin = Plant(plant.site, plant.building.id, plant.now_utc, seed=plant.seed, step_s=step_s, block_steps=steps)
-    forcing = twin._compute_forcing(0, steps)  # exact weather, schedules and occupancy of the plant (same seed)
+    twin = Plant(
+        plant.site, plant.building.id, plant.now_utc, seed=plant.seed, step_s=step_s, block_steps=steps
+    )
+    forcing = twin._compute_forcing(
+        0, steps
+    )  # exact weather, schedules and occupancy of the plant (same seed)
     occupied = forcing.occupied | twin.always_on
     occupants = np.round(forcing.occupancy_frac * twin.capacity_people)
     lights_w = twin.lights_plugs_w * np.where(occupied, 1.0, plant_module.UNOCCUPIED_LIGHTS_PLUGS_FRAC)
     solar_w = forcing.ghi_w_m2[:, None] * twin.window_area_m2 * plant_module.SOLAR_FACTOR
-    vent_w_per_k = np.where(forcing.occupied, plant_module.VENTILATION_M3_S_PER_PERSON * twin.capacity_people, 0.0)
+    vent_w_per_k = np.where(
+        forcing.occupied, plant_module.VENTILATION_M3_S_PER_PERSON * twin.capacity_people, 0.0
+    )
     vent_w_per_k = vent_w_per_k * plant_module.AIR_HEAT_CAPACITY_J_PER_M3K
     return {
-        "times": twin._times(0, steps), "ad": twin._ad, "bd_out": twin._bd_out, "bd_heat": twin._bd_heat,
-        "outdoor_c": forcing.outdoor_temp_c, "occupied": forcing.occupied,
-        "q_air_w": occupants * plant_module.PERSON_SENSIBLE_W + 0.5 * lights_w
+        "times": twin._times(0, steps),
+        "ad": twin._ad,
+        "bd_out": twin._bd_out,
+        "bd_heat": twin._bd_heat,
+        "outdoor_c": forcing.outdoor_temp_c,
+        "occupied": forcing.occupied,
+        "q_air_w": occupants * plant_module.PERSON_SENSIBLE_W
+        + 0.5 * lights_w
         + plant_module.SOLAR_TO_AIR_FRAC * solar_w,
         "q_mass_w": 0.5 * lights_w + (1.0 - plant_module.SOLAR_TO_AIR_FRAC) * solar_w,
-        "vent_w_per_k": vent_w_per_k, "capacity_w": twin.capacity_w,
-        "fixed_kw": (lights_w.sum(axis=1) + twin.base_load_w
-                     + (twin.fan_power_w[None, :] * forcing.occupied).sum(axis=1)) / 1000.0,
+        "vent_w_per_k": vent_w_per_k,
+        "capacity_w": twin.capacity_w,
+        "fixed_kw": (
+            lights_w.sum(axis=1)
+            + twin.base_load_w
+            + (twin.fan_power_w[None, :] * forcing.occupied).sum(axis=1)
+        )
+        / 1000.0,
         "cop": plant_module.cop_at(forcing.outdoor_temp_c),
     }
 
 
-def perfect_information_bound(plant: Plant, site: Site, days: float, comfort_c: tuple[float, float] = (21.0, 25.0),
-                              lowest_setpoint_c: float = 18.0, unoccupied_max_c: float | None = 28.0) -> dict:
+def perfect_information_bound(
+    plant: Plant,
+    site: Site,
+    days: float,
+    comfort_c: tuple[float, float] = (21.0, 25.0),
+    lowest_setpoint_c: float = 18.0,
+    unoccupied_max_c: float | None = 28.0,
+) -> dict:
     """Least-bill cooling schedule for the next ``days`` on the plant's own model; the plant is not stepped."""
     building = plant.building
     tariff = site.tariff(building.tariff)
@@ -71,18 +93,26 @@ def perfect_information_bound(plant: Plant, site: Site, days: float, comfort_c: 
     x = cp.Variable((2 * n, steps + 1))
     cooling_w = cp.Variable((n, steps), nonneg=True)
     bd_air = w["bd_heat"][:, :n]
-    constraints = [x[:, 0] == np.concatenate([plant.temp_air_c, plant.temp_mass_c]),
-                   cooling_w <= w["capacity_w"][:, None]]
+    constraints = [
+        x[:, 0] == np.concatenate([plant.temp_air_c, plant.temp_mass_c]),
+        cooling_w <= w["capacity_w"][:, None],
+    ]
     # x[k+1] = Ad x[k] + bd_out To[k] + Bd [q_air + vent (To - T_air) - Q ; q_mass]   (ventilation explicit)
     patterns, pattern_of_step = np.unique(w["occupied"], axis=0, return_inverse=True)
     for p in range(len(patterns)):  # steps with the same zones occupied share one transition matrix
         cols = np.flatnonzero(pattern_of_step.ravel() == p)
         vent = w["vent_w_per_k"][cols[0]]
         transition = w["ad"] - np.hstack([bd_air @ np.diag(vent), np.zeros((2 * n, n))])  # vent x T_air
-        heat = np.vstack([w["q_air_w"][cols].T + vent[:, None] * w["outdoor_c"][cols][None, :],
-                          w["q_mass_w"][cols].T])
-        constraints.append(x[:, cols + 1] == transition @ x[:, cols] + np.outer(w["bd_out"], w["outdoor_c"][cols])
-                           + w["bd_heat"] @ heat - bd_air @ cooling_w[:, cols])
+        heat = np.vstack(
+            [w["q_air_w"][cols].T + vent[:, None] * w["outdoor_c"][cols][None, :], w["q_mass_w"][cols].T]
+        )
+        constraints.append(
+            x[:, cols + 1]
+            == transition @ x[:, cols]
+            + np.outer(w["bd_out"], w["outdoor_c"][cols])
+            + w["bd_heat"] @ heat
+            - bd_air @ cooling_w[:, cols]
+        )
     air = x[:n, 1:]
     occupied = w["occupied"].T
     low = np.where(occupied, comfort_c[0], lowest_setpoint_c)
@@ -102,10 +132,14 @@ def perfect_information_bound(plant: Plant, site: Site, days: float, comfort_c: 
     if problem.status not in ("optimal", "optimal_inaccurate"):
         return {"status": problem.status}
     power = pd.Series(np.asarray(power_kw.value, dtype=float), index=w["times"])
-    return {"status": problem.status, "solve_s": time.perf_counter() - started,
-            **bill_usd(tariff, power, tz), "power_kw": power,
-            "cooling_kw": pd.DataFrame(cooling_w.value.T / 1000.0, index=w["times"], columns=plant.zone_ids),
-            "air_c": pd.DataFrame(air.value.T, index=w["times"], columns=plant.zone_ids)}
+    return {
+        "status": problem.status,
+        "solve_s": time.perf_counter() - started,
+        **bill_usd(tariff, power, tz),
+        "power_kw": power,
+        "cooling_kw": pd.DataFrame(cooling_w.value.T / 1000.0, index=w["times"], columns=plant.zone_ids),
+        "air_c": pd.DataFrame(air.value.T, index=w["times"], columns=plant.zone_ids),
+    }
 
 
 def ideal_thermostat_on_model(plant: Plant, site: Site, days: float) -> dict:
@@ -120,9 +154,13 @@ def ideal_thermostat_on_model(plant: Plant, site: Site, days: float) -> dict:
     bd_air = w["bd_heat"][:, :n]
     power = np.zeros(steps)
     for k in range(steps):
-        heat = np.concatenate([w["q_air_w"][k] + w["vent_w_per_k"][k] * (w["outdoor_c"][k] - x[:n]), w["q_mass_w"][k]])
+        heat = np.concatenate(
+            [w["q_air_w"][k] + w["vent_w_per_k"][k] * (w["outdoor_c"][k] - x[:n]), w["q_mass_w"][k]]
+        )
         free = w["ad"] @ x + w["bd_out"] * w["outdoor_c"][k] + w["bd_heat"] @ heat
-        need = np.linalg.solve(bd_air[:n], free[:n] - setpoints[k])  # cooling that lands every zone on its setpoint
+        need = np.linalg.solve(
+            bd_air[:n], free[:n] - setpoints[k]
+        )  # cooling that lands every zone on its setpoint
         cooling = np.clip(need, 0.0, w["capacity_w"])
         x = free - bd_air @ cooling
         power[k] = cooling.sum() / 1000.0 / w["cop"][k] + w["fixed_kw"][k]
@@ -144,13 +182,17 @@ def main(argv: list[str] | None = None) -> dict:
     site = read_site_file(args.site)
     _, week_start = closed_loop.week_around_hottest_day(site, args.building)
     plant, _ = closed_loop.prepare(site, args.building, week_start, args.history_days)
-    baseline = closed_loop.evaluate(closed_loop.run_baseline(copy.deepcopy(plant), args.days), site, args.building)
+    baseline = closed_loop.evaluate(
+        closed_loop.run_baseline(copy.deepcopy(plant), args.days), site, args.building
+    )
     model_baseline = ideal_thermostat_on_model(plant, site, args.days)
     bound = perfect_information_bound(plant, site, args.days)
     print(f"{'':22s}{'plant baseline':>15s}{'model baseline':>15s}{'bound':>10s}{'bound change':>14s}")
     for key in ("total_usd", "energy_usd", "demand_usd", "kwh", "peak_kw"):
         change = (bound[key] - baseline[key]) / baseline[key]
-        print(f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}{100 * change:13.1f}%")
+        print(
+            f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}{100 * change:13.1f}%"
+        )
     return {"baseline": baseline, "model_baseline": model_baseline, "bound": bound}
 
 

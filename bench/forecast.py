@@ -60,7 +60,9 @@ def load_history(days: int, seed: int) -> History:
     try:
         return _plant_history(days, seed)
     except (ImportError, AttributeError, TypeError, FileNotFoundError) as exc:
-        print(f"[history] virtual-building plant unavailable ({type(exc).__name__}: {exc}); using the fallback")
+        print(
+            f"[history] virtual-building plant unavailable ({type(exc).__name__}: {exc}); using the fallback"
+        )
         return synthetic_history(days, seed)
 
 
@@ -94,10 +96,17 @@ def _plant_history(days: int, seed: int) -> History:
     for zone_id, frame in zones_df.groupby(level="zone_id"):
         z = _hourly(frame.droplevel("zone_id")[["zone_temp_c", "occupancy_count"]].astype(float))
         zones[str(zone_id)] = z.rename(columns={"occupancy_count": "zone_occupancy_count"})
-    source = (f"virtual building: sbems.sim.plant.simulate_history on {SITE_FILE.name}, building "
-              f"'{building.id}', {len(zones)} zones, 15-min steps averaged to hourly, seed {seed}")
-    return History(source, hourly[["load_kw", "outdoor_temp_c", "ghi_w_m2", "occupied"]], zones,
-                   building.timezone, holidays)
+    source = (
+        f"virtual building: sbems.sim.plant.simulate_history on {SITE_FILE.name}, building "
+        f"'{building.id}', {len(zones)} zones, 15-min steps averaged to hourly, seed {seed}"
+    )
+    return History(
+        source,
+        hourly[["load_kw", "outdoor_temp_c", "ghi_w_m2", "occupied"]],
+        zones,
+        building.timezone,
+        holidays,
+    )
 
 
 def _hourly(frame: pd.DataFrame) -> pd.DataFrame:
@@ -131,21 +140,35 @@ def synthetic_history(days: int, seed: int, n_zones: int = 6) -> History:
     outdoor = daily[day] + 5.0 * np.sin(2 * np.pi * (hod - 9) / 24)
     clouds = np.clip(rng.normal(0.8, 0.2, days + 1), 0.2, 1.0)[day]
     ghi = np.clip(np.sin(np.pi * (hod - 6) / 14), 0, None) * 900 * clouds
-    load = (30 + occupied * (45 + 2.8 * np.maximum(outdoor - 18, 0) + 0.02 * ghi)
-            + (~occupied) * 0.8 * np.maximum(outdoor - 26, 0) + rng.normal(0, 2.5, len(idx)))
-    building = pd.DataFrame({"load_kw": load, "outdoor_temp_c": outdoor, "ghi_w_m2": ghi,
-                             "occupied": occupied}, index=idx)
+    load = (
+        30
+        + occupied * (45 + 2.8 * np.maximum(outdoor - 18, 0) + 0.02 * ghi)
+        + (~occupied) * 0.8 * np.maximum(outdoor - 26, 0)
+        + rng.normal(0, 2.5, len(idx))
+    )
+    building = pd.DataFrame(
+        {"load_kw": load, "outdoor_temp_c": outdoor, "ghi_w_m2": ghi, "occupied": occupied}, index=idx
+    )
     zones = {}
     for z in range(n_zones):
         gain = rng.uniform(0.6, 1.2)
         floating = np.minimum(28.0, 22 + 0.25 * (outdoor - 20) + gain * ghi / 400)
         temp = np.where(occupied, 23.0, floating) + rng.normal(0, 0.3, len(idx))
-        profile = np.where(occupied, rng.uniform(20, 50) * np.interp(hod, [7, 9, 12, 13, 17, 19],
-                                                                      [0.5, 0.9, 0.6, 0.9, 0.8, 0.3]), 0.0)
-        zones[f"z{z + 1}"] = pd.DataFrame({"zone_temp_c": temp, "zone_occupancy_count": rng.poisson(profile)},
-                                          index=idx).astype(float)
-    return History("SYNTHETIC FALLBACK generator in bench/forecast.py (not the virtual building)",
-                   building, zones, tz, ())
+        profile = np.where(
+            occupied,
+            rng.uniform(20, 50) * np.interp(hod, [7, 9, 12, 13, 17, 19], [0.5, 0.9, 0.6, 0.9, 0.8, 0.3]),
+            0.0,
+        )
+        zones[f"z{z + 1}"] = pd.DataFrame(
+            {"zone_temp_c": temp, "zone_occupancy_count": rng.poisson(profile)}, index=idx
+        ).astype(float)
+    return History(
+        "SYNTHETIC FALLBACK generator in bench/forecast.py (not the virtual building)",
+        building,
+        zones,
+        tz,
+        (),
+    )
 
 
 # ----------------------------------------------------------------------------- real data search
@@ -157,30 +180,40 @@ def find_packaged_load_series() -> list[str]:
 
         data = Path(sktime.__file__).parent / "datasets" / "data"
         if (data / "ItalyPowerDemand").is_dir():
-            notes.append("sktime ItalyPowerDemand: real Italian demand, but a UCR classification set of "
-                         "24-h profiles, each z-normalised, no timestamps, days shuffled -> no kW series, "
-                         "CV(RMSE)/NMBE undefined (mean ~ 0); not usable")
+            notes.append(
+                "sktime ItalyPowerDemand: real Italian demand, but a UCR classification set of "
+                "24-h profiles, each z-normalised, no timestamps, days shuffled -> no kW series, "
+                "CV(RMSE)/NMBE undefined (mean ~ 0); not usable"
+            )
         if (data / "solar" / "solar.csv").is_file():
             n = sum(1 for _ in open(data / "solar" / "solar.csv")) - 1
-            notes.append(f"sktime solar.csv: {n} half-hourly points of normalised GB solar generation "
-                         "(~6 days, generation not load); not usable")
+            notes.append(
+                f"sktime solar.csv: {n} half-hourly points of normalised GB solar generation "
+                "(~6 days, generation not load); not usable"
+            )
         for name in ("ACSF1", "PLAID"):
             if (data / name).is_dir():
-                notes.append(f"sktime {name}: appliance power signatures for classification; not a load series")
+                notes.append(
+                    f"sktime {name}: appliance power signatures for classification; not a load series"
+                )
     except ImportError:
         pass
     try:
         import statsmodels
 
         if (Path(statsmodels.__file__).parent / "datasets" / "elec_equip").is_dir():
-            notes.append("statsmodels elec_equip: monthly euro-area electrical-equipment orders index; not a load")
+            notes.append(
+                "statsmodels elec_equip: monthly euro-area electrical-equipment orders index; not a load"
+            )
     except ImportError:
         pass
     try:
         import pvlib
 
         if (Path(pvlib.__file__).parent / "data" / "723170TYA.CSV").is_file():
-            notes.append("pvlib 723170TYA.CSV: real TMY3 weather (Greensboro NC), no load; it drives the plant")
+            notes.append(
+                "pvlib 723170TYA.CSV: real TMY3 weather (Greensboro NC), no load; it drives the plant"
+            )
     except ImportError:
         pass
     return notes
@@ -201,12 +234,16 @@ class TargetResult:
 def _pooled(backtests, name: str) -> dict[str, float]:
     actual = np.concatenate([b.backtests[name].actuals.ravel() for b in backtests])
     predicted = actual - np.concatenate([b.backtests[name].residuals.ravel() for b in backtests])
-    return {"cvrmse_pct": cvrmse_pct(actual, predicted), "nmbe_pct": nmbe_pct(actual, predicted),
-            "mae": mae(actual, predicted)}
+    return {
+        "cvrmse_pct": cvrmse_pct(actual, predicted),
+        "nmbe_pct": nmbe_pct(actual, predicted),
+        "mae": mae(actual, predicted),
+    }
 
 
-def evaluate_target(target: str, series: dict[str, tuple[pd.Series, pd.DataFrame]], select_on: str,
-                    history: History) -> TargetResult:
+def evaluate_target(
+    target: str, series: dict[str, tuple[pd.Series, pd.DataFrame]], select_on: str, history: History
+) -> TargetResult:
     """Select on ``select_on`` before the evaluation window; evaluate on every series' last EVAL_DAYS."""
     started = time.perf_counter()
     kw = {"freq": FREQ, "target": target, "tz": history.tz, "holidays_local": history.holidays_local}
@@ -216,8 +253,15 @@ def evaluate_target(target: str, series: dict[str, tuple[pd.Series, pd.DataFrame
     chosen = selection.selected
     candidates = [chosen] if chosen == "naive_prev_day" else [chosen, "naive_prev_day"]
     results = [backtest(y, X, candidates=candidates, n_folds=EVAL_DAYS, **kw) for y, X in series.values()]
-    return TargetResult(target, chosen, _pooled(results, chosen), _pooled(results, "naive_prev_day"),
-                        selection.metrics, len(series), time.perf_counter() - started)
+    return TargetResult(
+        target,
+        chosen,
+        _pooled(results, chosen),
+        _pooled(results, "naive_prev_day"),
+        selection.metrics,
+        len(series),
+        time.perf_counter() - started,
+    )
 
 
 def zone_series(history: History, column: str) -> dict[str, tuple[pd.Series, pd.DataFrame]]:
@@ -247,8 +291,9 @@ def time_zone_fleet(history: History, model_name: str, n_zones: int, seed: int) 
     return time.perf_counter() - started, f"{n_zones} series from {runs} seeded history run(s)"
 
 
-def noisy_weather_check(history: History, model_name: str, seed: int,
-                        temp_sigma_c: float = 1.5, ghi_sigma_frac: float = 0.25) -> dict[str, float]:
+def noisy_weather_check(
+    history: History, model_name: str, seed: int, temp_sigma_c: float = 1.5, ghi_sigma_frac: float = 0.25
+) -> dict[str, float]:
     """Load day-ahead over the last EVAL_DAYS with an imperfect weather forecast as X_future.
 
     Each day: fit ``model_name`` on the history before it (actual weather), then predict with the
@@ -283,48 +328,66 @@ def main() -> None:
     t0 = time.perf_counter()
     history = load_history(args.days, args.seed)
     print(f"[history] source: {history.source}")
-    print(f"[history] {len(history.building)} hourly rows ({len(history.building) / 24:.1f} days), "
-          f"{history.building.index[0]} .. {history.building.index[-1]}, loaded in {time.perf_counter() - t0:.1f} s")
-    print(f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
-          f"{len(history.building) / 24 - EVAL_DAYS:.0f} days before, {SELECTION_FOLDS} folds; exogenous inputs "
-          "are the simulated weather itself (perfect weather forecast)")
+    print(
+        f"[history] {len(history.building)} hourly rows ({len(history.building) / 24:.1f} days), "
+        f"{history.building.index[0]} .. {history.building.index[-1]}, loaded in {time.perf_counter() - t0:.1f} s"
+    )
+    print(
+        f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
+        f"{len(history.building) / 24 - EVAL_DAYS:.0f} days before, {SELECTION_FOLDS} folds; exogenous inputs "
+        "are the simulated weather itself (perfect weather forecast)"
+    )
     print("[real data] packaged electricity-related data found:")
     notes = find_packaged_load_series()
     for note in notes or ["none"]:
         print(f"  - {note}")
-    print("  => no real continuous building-load series ships offline in the installed packages; "
-          "figures below are on the virtual building only")
+    print(
+        "  => no real continuous building-load series ships offline in the installed packages; "
+        "figures below are on the virtual building only"
+    )
 
     load_series = {"building": (history.building["load_kw"], history.building[EXOG])}
     first_zone = sorted(history.zones)[0]
     results = [
         evaluate_target("load_kw", load_series, "building", history),
         evaluate_target("zone_temp_c", zone_series(history, "zone_temp_c"), first_zone, history),
-        evaluate_target("zone_occupancy_count", zone_series(history, "zone_occupancy_count"), first_zone, history),
+        evaluate_target(
+            "zone_occupancy_count", zone_series(history, "zone_occupancy_count"), first_zone, history
+        ),
     ]
     for r in results:
-        print(f"\n[selection] {r.target} (on {'building' if r.target == 'load_kw' else first_zone}, "
-              f"before the evaluation window):")
+        print(
+            f"\n[selection] {r.target} (on {'building' if r.target == 'load_kw' else first_zone}, "
+            f"before the evaluation window):"
+        )
         print(r.selection_table.round(3).to_string())
     print(f"\n[day-ahead, last {EVAL_DAYS} days] pooled over the target's series")
-    header = (f"{'target':22s} {'series':>6s} {'selected':16s} {'CV(RMSE)%':>9s} {'NMBE%':>7s} {'MAE':>7s} "
-              f"{'persist CV%':>11s} {'persist NMBE%':>13s} {'improvement':>11s} {'time s':>7s}")
+    header = (
+        f"{'target':22s} {'series':>6s} {'selected':16s} {'CV(RMSE)%':>9s} {'NMBE%':>7s} {'MAE':>7s} "
+        f"{'persist CV%':>11s} {'persist NMBE%':>13s} {'improvement':>11s} {'time s':>7s}"
+    )
     print(header)
     for r in results:
         imp = 1 - r.model["cvrmse_pct"] / r.persistence["cvrmse_pct"]
-        print(f"{r.target:22s} {r.series:6d} {r.selected:16s} {r.model['cvrmse_pct']:9.2f} {r.model['nmbe_pct']:7.2f} "
-              f"{r.model['mae']:7.3f} {r.persistence['cvrmse_pct']:11.2f} {r.persistence['nmbe_pct']:13.2f} "
-              f"{imp:11.1%} {r.seconds:7.1f}")
+        print(
+            f"{r.target:22s} {r.series:6d} {r.selected:16s} {r.model['cvrmse_pct']:9.2f} {r.model['nmbe_pct']:7.2f} "
+            f"{r.model['mae']:7.3f} {r.persistence['cvrmse_pct']:11.2f} {r.persistence['nmbe_pct']:13.2f} "
+            f"{imp:11.1%} {r.seconds:7.1f}"
+        )
 
     noisy = noisy_weather_check(history, results[0].selected, args.seed)
-    print(f"\n[robustness] load with a noisy day-ahead weather forecast (temp bias/noise sigma 1.5 C, GHI x N(1,0.25)),"
-          f" {results[0].selected}: CV(RMSE) {noisy['cvrmse_pct']:.2f}%, NMBE {noisy['nmbe_pct']:.2f}%, "
-          f"MAE {noisy['mae']:.3f} kW (not in the JSON; the JSON uses the simulated weather itself)")
+    print(
+        f"\n[robustness] load with a noisy day-ahead weather forecast (temp bias/noise sigma 1.5 C, GHI x N(1,0.25)),"
+        f" {results[0].selected}: CV(RMSE) {noisy['cvrmse_pct']:.2f}%, NMBE {noisy['nmbe_pct']:.2f}%, "
+        f"MAE {noisy['mae']:.3f} kW (not in the JSON; the JSON uses the simulated weather itself)"
+    )
 
     zone_model = results[1].selected
     fleet_s, fleet_note = time_zone_fleet(history, zone_model, N_TIMED_ZONES, args.seed)
-    print(f"\n[fleet] fit + predict (24 h) for {fleet_note}, model {zone_model}, no per-zone selection: "
-          f"{fleet_s:.1f} s ({fleet_s / N_TIMED_ZONES * 1000:.0f} ms per zone)")
+    print(
+        f"\n[fleet] fit + predict (24 h) for {fleet_note}, model {zone_model}, no per-zone selection: "
+        f"{fleet_s:.1f} s ({fleet_s / N_TIMED_ZONES * 1000:.0f} ms per zone)"
+    )
 
     load = results[0]
     improvement = 1 - load.model["cvrmse_pct"] / load.persistence["cvrmse_pct"]
@@ -336,14 +399,18 @@ def main() -> None:
     }
     print("\n[targets] " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets_met.items()))
     print(f"[total] {time.perf_counter() - t0:.1f} s")
-    print(json.dumps({
-        "load_cvrmse_pct": round(load.model["cvrmse_pct"], 3),
-        "load_nmbe_pct": round(load.model["nmbe_pct"], 3),
-        "persistence_cvrmse_pct": round(load.persistence["cvrmse_pct"], 3),
-        "improvement_frac": round(improvement, 4),
-        "zone_temp_cvrmse_pct": round(results[1].model["cvrmse_pct"], 3),
-        "fit_predict_100_zones_s": round(fleet_s, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "load_cvrmse_pct": round(load.model["cvrmse_pct"], 3),
+                "load_nmbe_pct": round(load.model["nmbe_pct"], 3),
+                "persistence_cvrmse_pct": round(load.persistence["cvrmse_pct"], 3),
+                "improvement_frac": round(improvement, 4),
+                "zone_temp_cvrmse_pct": round(results[1].model["cvrmse_pct"], 3),
+                "fit_predict_100_zones_s": round(fleet_s, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

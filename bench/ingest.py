@@ -27,21 +27,38 @@ from sbems.storage.readings import SENSOR_READINGS, SensorRow, write_sensor_read
 
 def make_rows(site, count: int) -> list[SensorRow]:
     building = site.buildings[0]
-    sensors = [(entity_uuid("sensor", building.id, s.id), entity_uuid("zone", building.id, s.zone) if s.zone else None,
-                s.unit) for s in building.sensors]
+    sensors = [
+        (
+            entity_uuid("sensor", building.id, s.id),
+            entity_uuid("zone", building.id, s.zone) if s.zone else None,
+            s.unit,
+        )
+        for s in building.sensors
+    ]
     start = datetime(2026, 7, 6, tzinfo=UTC)
     rows = []
     for i in range(count):
         sensor, zone, unit = sensors[i % len(sensors)]
-        rows.append(SensorRow(start + timedelta(seconds=5 * (i // len(sensors))), sensor, zone, 20.0 + (i % 97) / 10,
-                              unit, 100))
+        rows.append(
+            SensorRow(
+                start + timedelta(seconds=5 * (i // len(sensors))),
+                sensor,
+                zone,
+                20.0 + (i % 97) / 10,
+                unit,
+                100,
+            )
+        )
     return rows
 
 
 def raw_copy(conn: psycopg.Connection, rows: list[SensorRow]) -> None:
-    with conn.cursor() as cur, cur.copy(
-        "COPY sensor_readings (time, sensor_id, zone_id, value, unit, quality) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY sensor_readings (time, sensor_id, zone_id, value, unit, quality) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.set_types(list(SENSOR_READINGS.types))
         for r in rows:
             copy.write_row((r.time, r.sensor_id, r.zone_id, r.value, r.unit, r.quality))
@@ -68,7 +85,7 @@ def main() -> None:
     try:
         with psycopg.connect(url) as conn:
             entities.upsert_site(conn, site=site)
-            writer(conn, rows[:10])          # creates the partitions once, outside the timing
+            writer(conn, rows[:10])  # creates the partitions once, outside the timing
             for round_no in range(args.rounds):
                 for name, func in (("raw", raw_copy), ("writer", writer)):
                     conn.execute("TRUNCATE sensor_readings, live_state")
@@ -79,15 +96,26 @@ def main() -> None:
                     stored = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0]
                     assert stored == len(rows), f"{name} stored {stored} of {len(rows)}"
                     best[name] = min(best[name], elapsed)
-                    print(f"round {round_no + 1} {name:6s}: {len(rows) / elapsed:>10,.0f} rows/s ({elapsed:.2f} s)")
+                    print(
+                        f"round {round_no + 1} {name:6s}: {len(rows) / elapsed:>10,.0f} rows/s ({elapsed:.2f} s)"
+                    )
     finally:
         with psycopg.connect(db.with_database(server, "postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db.database_name(url)}" WITH (FORCE)')
     writer_rate, raw_rate = len(rows) / best["writer"], len(rows) / best["raw"]
-    print(f"writer {writer_rate:,.0f} rows/s vs raw COPY {raw_rate:,.0f} rows/s: ratio {writer_rate / raw_rate:.2f} "
-          f"(target >= 0.7)")
-    print(json.dumps({"writer_rows_per_s": round(writer_rate), "raw_copy_rows_per_s": round(raw_rate),
-                      "ratio": round(writer_rate / raw_rate, 3)}))
+    print(
+        f"writer {writer_rate:,.0f} rows/s vs raw COPY {raw_rate:,.0f} rows/s: ratio {writer_rate / raw_rate:.2f} "
+        f"(target >= 0.7)"
+    )
+    print(
+        json.dumps(
+            {
+                "writer_rows_per_s": round(writer_rate),
+                "raw_copy_rows_per_s": round(raw_rate),
+                "ratio": round(writer_rate / raw_rate, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

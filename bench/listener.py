@@ -42,9 +42,16 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 REPO = Path(__file__).resolve().parents[1]
-SENSORS = [(f"z{z}", f"z{z}-{s}", leaf, unit) for z in range(1, 7)
-           for s, leaf, unit in (("temp", "temperature", "celsius"), ("hum", "humidity", "percent"),
-                                 ("occ", "occupancy", "count"), ("co2", "co2", "ppm"))]
+SENSORS = [
+    (f"z{z}", f"z{z}-{s}", leaf, unit)
+    for z in range(1, 7)
+    for s, leaf, unit in (
+        ("temp", "temperature", "celsius"),
+        ("hum", "humidity", "percent"),
+        ("occ", "occupancy", "count"),
+        ("co2", "co2", "ppm"),
+    )
+]
 RECEIVE_MAXIMUM = 20000
 
 
@@ -64,7 +71,9 @@ def raw_subscriber(url: str, count: int, timeout_s: float) -> None:
         if len(received_at) >= count:
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{os.getpid()}", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{os.getpid()}", protocol=mqtt.MQTTv5
+    )
     client.on_message = on_message
     client.on_subscribe = lambda c, u, mid, codes, props: print("ready", flush=True)
     client.on_connect = lambda c, u, f, rc, props: c.subscribe("sbems/building/#", qos=1)
@@ -80,8 +89,10 @@ def raw_subscriber(url: str, count: int, timeout_s: float) -> None:
 def _payload(i: int, at: float) -> tuple[str, bytes]:
     zone, device, leaf, unit = SENSORS[i % len(SENSORS)]
     stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    body = (f'{{"deviceId":"{device}","zoneId":"{zone}","timestamp":"{stamp}","value":{i % 90 + 0.5},'
-            f'"unit":"{unit}"}}')
+    body = (
+        f'{{"deviceId":"{device}","zoneId":"{zone}","timestamp":"{stamp}","value":{i % 90 + 0.5},'
+        f'"unit":"{unit}"}}'
+    )
     return f"sbems/building/hq/zone/{zone}/{leaf}", body.encode()
 
 
@@ -129,10 +140,16 @@ def _percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=40_000)
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="phase 1 publish rate in messages/s (0 = as fast as the broker takes them)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="phase 1 publish rate in messages/s (0 = as fast as the broker takes them)",
+    )
     parser.add_argument("--latency-messages", type=int, default=5_000)
-    parser.add_argument("--latency-rate", type=float, default=1_000.0, help="phase 2 publish rate, messages/s")
+    parser.add_argument(
+        "--latency-rate", type=float, default=1_000.0, help="phase 2 publish rate, messages/s"
+    )
     parser.add_argument("--batch-age-s", type=float, default=0.5, help="the listener's batch age limit")
     parser.add_argument("--timeout-s", type=float, default=300.0)
     parser.add_argument("--raw-subscriber", nargs=2, metavar=("URL", "COUNT"), help=argparse.SUPPRESS)
@@ -159,17 +176,48 @@ def main() -> None:
     listener = raw = None
     try:
         health_port = free_port()
-        env = {**os.environ, "SBEMS_MQTT_URL": broker.url, "SBEMS_DATABASE_URL": db_url,
-               "SBEMS_DATA_DIR": str(work / "data"), "PYTHONPATH": str(REPO)}
+        env = {
+            **os.environ,
+            "SBEMS_MQTT_URL": broker.url,
+            "SBEMS_DATABASE_URL": db_url,
+            "SBEMS_DATA_DIR": str(work / "data"),
+            "PYTHONPATH": str(REPO),
+        }
         listener_log = open(work / "listener.log", "wb")  # noqa: SIM115 - handed to the child
-        listener = subprocess.Popen([sys.executable, "-m", "sbems.listener", "--client-id", "bench-listener",
-                                     "--health-port", str(health_port), "--log-level", "WARNING",
-                                     "--batch-age-s", str(args.batch_age_s)],
-                                    env=env, cwd=REPO, stdout=listener_log, stderr=subprocess.STDOUT)
-        raw = subprocess.Popen([sys.executable, __file__, "--raw-subscriber", broker.url,
-                                str(n + args.latency_messages),
-                                "--timeout-s", str(args.timeout_s)], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                               text=True)
+        listener = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sbems.listener",
+                "--client-id",
+                "bench-listener",
+                "--health-port",
+                str(health_port),
+                "--log-level",
+                "WARNING",
+                "--batch-age-s",
+                str(args.batch_age_s),
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=listener_log,
+            stderr=subprocess.STDOUT,
+        )
+        raw = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--raw-subscriber",
+                broker.url,
+                str(n + args.latency_messages),
+                "--timeout-s",
+                str(args.timeout_s),
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         if not _wait(lambda: _readiness(health_port).get("subscribed"), 60):
             raise SystemExit("listener did not become ready: " + (work / "listener.log").read_text()[-2000:])
         if raw.stdout.readline().strip() != "ready":
@@ -226,24 +274,32 @@ def main() -> None:
         saturated = [visible[i] - published_at[i] for i in range(min(n, len(visible)))]
         p50 = _percentile(latencies, 0.5) if latencies else None
         p99 = _percentile(latencies, 0.99) if latencies else None
-        print(f"phase 1: published {n} QoS 1 messages in {publish_done - started:.2f} s "
-              f"({n / (publish_done - started):.0f} msg/s offered)")
+        print(
+            f"phase 1: published {n} QoS 1 messages in {publish_done - started:.2f} s "
+            f"({n / (publish_done - started):.0f} msg/s offered)"
+        )
         print(f"  raw paho subscriber: {min(len(raw_received), n)} received, {raw_rate:.0f} msg/s")
         print(f"  listener: {min(len(visible), n)} visible in PostgreSQL, {listener_rate:.0f} msg/s")
         print(f"  ratio listener / raw: {listener_rate / raw_rate if raw_rate else 0:.2f} (target >= 0.8)")
         raw_saturated = [raw_received[i] - published_at[i] for i in range(min(n, len(raw_received)))]
         if saturated and raw_saturated:
-            print(f"  latency under saturation (publish() call -> visible/received; includes the publisher's own "
-                  f"queue): listener p50 {_percentile(saturated, 0.5):.2f} s, p99 {_percentile(saturated, 0.99):.2f} s;"
-                  f" raw p50 {_percentile(raw_saturated, 0.5):.2f} s, p99 {_percentile(raw_saturated, 0.99):.2f} s")
+            print(
+                f"  latency under saturation (publish() call -> visible/received; includes the publisher's own "
+                f"queue): listener p50 {_percentile(saturated, 0.5):.2f} s, p99 {_percentile(saturated, 0.99):.2f} s;"
+                f" raw p50 {_percentile(raw_saturated, 0.5):.2f} s, p99 {_percentile(raw_saturated, 0.99):.2f} s"
+            )
         print(f"phase 2: {args.latency_messages} messages at {args.latency_rate:.0f} msg/s")
         if latencies:
-            print(f"  listener publish -> row visible: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-                  f"max {max(latencies) * 1000:.0f} ms (rows counted every 25 ms; batches flush at "
-                  f"{args.batch_age_s * 1000:.0f} ms age or 5,000 rows)")
+            print(
+                f"  listener publish -> row visible: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+                f"max {max(latencies) * 1000:.0f} ms (rows counted every 25 ms; batches flush at "
+                f"{args.batch_age_s * 1000:.0f} ms age or 5,000 rows)"
+            )
         if raw_latencies:
-            print(f"  raw subscriber publish -> received: p50 {_percentile(raw_latencies, 0.5) * 1000:.1f} ms, "
-                  f"p99 {_percentile(raw_latencies, 0.99) * 1000:.1f} ms")
+            print(
+                f"  raw subscriber publish -> received: p50 {_percentile(raw_latencies, 0.5) * 1000:.1f} ms, "
+                f"p99 {_percentile(raw_latencies, 0.99) * 1000:.1f} ms"
+            )
         print(f"total: published {published}, stored {stored}, quarantined {quarantined}")
         metrics = ""
         try:
@@ -252,15 +308,28 @@ def main() -> None:
         except OSError:
             pass
         for line in metrics.splitlines():
-            if line.startswith(("sbems_listener_write_latency_seconds_sum", "sbems_listener_write_latency_seconds_count",
-                                "sbems_listener_batch_messages_sum", "sbems_listener_batch_messages_count")):
+            if line.startswith(
+                (
+                    "sbems_listener_write_latency_seconds_sum",
+                    "sbems_listener_write_latency_seconds_count",
+                    "sbems_listener_batch_messages_sum",
+                    "sbems_listener_batch_messages_count",
+                )
+            ):
                 print("  " + line)
-        print(json.dumps({
-            "listener_msgs_per_s": round(listener_rate, 1), "raw_msgs_per_s": round(raw_rate, 1),
-            "ratio": round(listener_rate / raw_rate, 3) if raw_rate else None,
-            "p50_latency_s": round(p50, 4) if p50 is not None else None,
-            "p99_latency_s": round(p99, 4) if p99 is not None else None,
-            "published": published, "stored": stored}))
+        print(
+            json.dumps(
+                {
+                    "listener_msgs_per_s": round(listener_rate, 1),
+                    "raw_msgs_per_s": round(raw_rate, 1),
+                    "ratio": round(listener_rate / raw_rate, 3) if raw_rate else None,
+                    "p50_latency_s": round(p50, 4) if p50 is not None else None,
+                    "p99_latency_s": round(p99, 4) if p99 is not None else None,
+                    "published": published,
+                    "stored": stored,
+                }
+            )
+        )
     finally:
         for proc in (listener, raw):
             if proc is not None and proc.poll() is None:

@@ -81,31 +81,67 @@ def model_scenario(n_zones: int, seed: int, model: str, blocking: bool) -> MpcPr
     outdoor = 31 + 5 * np.sin((middle_h - 9) / 24 * 2 * np.pi) + rng.normal(0, 0.5)
     occupied = (starts_h >= 7) & (starts_h < 19)
     on_peak = (starts_h >= 16) & (starts_h < 21)
-    price = np.where(on_peak, 0.32, np.where((starts_h >= 8) & (starts_h < 16), 0.18, 0.12)) * rng.uniform(0.9, 1.1)
+    price = np.where(on_peak, 0.32, np.where((starts_h >= 8) & (starts_h < 16), 0.18, 0.12)) * rng.uniform(
+        0.9, 1.1
+    )
     low, high = comfort_bands(np.broadcast_to(occupied, (n_zones, len(lengths))))
     if model == "rc2":
-        models = [Rc2Params(
-            c_air_kwh_per_k=rng.uniform(1.2, 2.5), c_mass_kwh_per_k=rng.uniform(15, 35),
-            ua_air_out_kw_per_k=rng.uniform(0.2, 0.4), ua_mass_out_kw_per_k=rng.uniform(0.2, 0.5),
-            h_air_mass_kw_per_k=rng.uniform(3, 6), ua_vent_kw_per_k=rng.uniform(0.4, 0.9),
-            gain_air_kw_per_unit=(0.075, 0.0), gain_mass_kw_per_unit=(0.0, 2.0), const_air_kw=rng.uniform(1, 3),
-            const_mass_kw=rng.uniform(1, 3), gain_columns=("occupancy_count", "occupied")) for _ in range(n_zones)]
+        models = [
+            Rc2Params(
+                c_air_kwh_per_k=rng.uniform(1.2, 2.5),
+                c_mass_kwh_per_k=rng.uniform(15, 35),
+                ua_air_out_kw_per_k=rng.uniform(0.2, 0.4),
+                ua_mass_out_kw_per_k=rng.uniform(0.2, 0.5),
+                h_air_mass_kw_per_k=rng.uniform(3, 6),
+                ua_vent_kw_per_k=rng.uniform(0.4, 0.9),
+                gain_air_kw_per_unit=(0.075, 0.0),
+                gain_mass_kw_per_unit=(0.0, 2.0),
+                const_air_kw=rng.uniform(1, 3),
+                const_mass_kw=rng.uniform(1, 3),
+                gain_columns=("occupancy_count", "occupied"),
+            )
+            for _ in range(n_zones)
+        ]
         capacity = rng.uniform(25, 45, n_zones)
         extra = {"initial_mass_temp_c": rng.uniform(24, 27, n_zones)}
     else:
-        models = [ZoneModelParams(float(rng.uniform(0.95, 0.98)), -float(rng.uniform(0.015, 0.03)), (0.002,), 0.02,
-                                  STEP_S, ("occupancy_count",)) for _ in range(n_zones)]
+        models = [
+            ZoneModelParams(
+                float(rng.uniform(0.95, 0.98)),
+                -float(rng.uniform(0.015, 0.03)),
+                (0.002,),
+                0.02,
+                STEP_S,
+                ("occupancy_count",),
+            )
+            for _ in range(n_zones)
+        ]
         capacity = rng.uniform(40, 80, n_zones)
         extra = {}
-    gains = {"occupancy_count": np.where(occupied, 30.0, 0.0)[None, :] * rng.uniform(0.7, 1.3, (n_zones, 1)),
-             "occupied": occupied.astype(float)}
+    gains = {
+        "occupancy_count": np.where(occupied, 30.0, 0.0)[None, :] * rng.uniform(0.7, 1.3, (n_zones, 1)),
+        "occupied": occupied.astype(float),
+    }
     return MpcProblem.from_models(
-        models, gains, step_s=STEP_S, step_durations_s=durations_s if blocking else None,
-        initial_temp_c=rng.uniform(24, 28, n_zones), comfort_min_c=low, comfort_max_c=high, capacity_kw=capacity,
-        ramp_kw_per_step=20.0, outdoor_temp_c=outdoor, price_usd_per_kwh=price, cop=cop_from_outdoor_c(outdoor),
+        models,
+        gains,
+        step_s=STEP_S,
+        step_durations_s=durations_s if blocking else None,
+        initial_temp_c=rng.uniform(24, 28, n_zones),
+        comfort_min_c=low,
+        comfort_max_c=high,
+        capacity_kw=capacity,
+        ramp_kw_per_step=20.0,
+        outdoor_temp_c=outdoor,
+        price_usd_per_kwh=price,
+        cop=cop_from_outdoor_c(outdoor),
         baseline_setpoint_c=np.broadcast_to(np.where(occupied, 23.0, 28.0), (n_zones, len(lengths))),
-        demand_masks=np.vstack([np.ones(len(lengths), dtype=bool), on_peak]), demand_rates_usd_per_kw=[18.0, 9.0],
-        demand_peak_so_far_kw=0.0, fan_kw=0.5, **extra)
+        demand_masks=np.vstack([np.ones(len(lengths), dtype=bool), on_peak]),
+        demand_rates_usd_per_kw=[18.0, 9.0],
+        demand_peak_so_far_kw=0.0,
+        fan_kw=0.5,
+        **extra,
+    )
 
 
 def main() -> None:
@@ -133,8 +169,9 @@ def main() -> None:
         cold_s = time.perf_counter() - started
         reused, iters = "-", "-"
         if cvxpy_path:
-            controller = controller_for(n_zones, problem_cold.n_steps, 2, False, problem_cold.two_state,
-                                        problem_cold.time_varying)
+            controller = controller_for(
+                n_zones, problem_cold.n_steps, 2, False, problem_cold.two_state, problem_cold.time_varying
+            )
             compiled = controller.problem._cache.param_prog
         warm_t: dict[str, float] = {}
         started = time.perf_counter()
@@ -146,47 +183,82 @@ def main() -> None:
             iters = controller.problem.solver_stats.num_iters
         else:
             reused, iters = bool(warm_t.get("solver_reused")), int(warm_t.get("iterations", 0))
-        rows.append((n_zones, cold_s, warm_s, warm.solve_s, iters, warm.status, reused,
-                     warm.total_cost_usd, warm.baseline_total_cost_usd, warm.peak_kw, warm.baseline_peak_kw))
-        print(f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
-              flush=True)
+        rows.append(
+            (
+                n_zones,
+                cold_s,
+                warm_s,
+                warm.solve_s,
+                iters,
+                warm.status,
+                reused,
+                warm.total_cost_usd,
+                warm.baseline_total_cost_usd,
+                warm.peak_kw,
+                warm.baseline_peak_kw,
+            )
+        )
+        print(
+            f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
+            flush=True,
+        )
         controller_for.cache_clear()  # free the big compiled problem before the next size
 
     print()
     decisions = len(move_block_steps(N_STEPS)) if args.blocking else N_STEPS
-    print(f"solver {args.solver} ({'cvxpy DPP' if cvxpy_path else 'direct data'}), model {args.model}, "
-          f"{N_STEPS} steps of 15 min in {decisions} decision blocks, 2 demand charges, soft comfort")
-    print(f"{'zones':>6} {'cold_s':>8} {'warm_s':>8} {'solver_s':>8} {'iters':>5} {'status':>10} {'reused':>6} "
-          f"{'cost_usd':>11} {'base_usd':>11} {'saving':>7} {'peak_kw':>9} {'base_kw':>9}")
+    print(
+        f"solver {args.solver} ({'cvxpy DPP' if cvxpy_path else 'direct data'}), model {args.model}, "
+        f"{N_STEPS} steps of 15 min in {decisions} decision blocks, 2 demand charges, soft comfort"
+    )
+    print(
+        f"{'zones':>6} {'cold_s':>8} {'warm_s':>8} {'solver_s':>8} {'iters':>5} {'status':>10} {'reused':>6} "
+        f"{'cost_usd':>11} {'base_usd':>11} {'saving':>7} {'peak_kw':>9} {'base_kw':>9}"
+    )
     for n, cold_s, warm_s, solve_s, iters, status, reused, cost, base, peak, base_peak in rows:
-        print(f"{n:>6} {cold_s:>8.3f} {warm_s:>8.3f} {solve_s:>8.3f} {iters:>5} {status:>10} {str(reused):>6} "
-              f"{cost:>11.1f} {base:>11.1f} {1 - cost / base:>7.1%} {peak:>9.1f} {base_peak:>9.1f}")
+        print(
+            f"{n:>6} {cold_s:>8.3f} {warm_s:>8.3f} {solve_s:>8.3f} {iters:>5} {status:>10} {str(reused):>6} "
+            f"{cost:>11.1f} {base:>11.1f} {1 - cost / base:>7.1%} {peak:>9.1f} {base_peak:>9.1f}"
+        )
     if not cvxpy_path:
         print()
         print("where the time went (s): baseline = schedule-only simulation, assemble = _clarabel_data,")
-        print("setup = new CLARABEL solver (KKT ordering) or in-place update of the cached one, iters x ms/iter,")
+        print(
+            "setup = new CLARABEL solver (KKT ordering) or in-place update of the cached one, iters x ms/iter,"
+        )
         print("plan = clip + simulate + price the plan")
-        print(f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} {'reused':>6} "
-              f"{'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}")
+        print(
+            f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} {'reused':>6} "
+            f"{'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}"
+        )
         for n, *runs in breakdown:
             for name, total, t in (("cold", runs[0], runs[1]), ("warm", runs[2], runs[3])):
                 iters = int(t.get("iterations", 0))
-                print(f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} {t.get('assemble_s', 0):>8.3f} "
-                      f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
-                      f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
-                      f"{t.get('plan_s', 0):>6.3f}")
+                print(
+                    f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} {t.get('assemble_s', 0):>8.3f} "
+                    f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
+                    f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
+                    f"{t.get('plan_s', 0):>6.3f}"
+                )
     print()
     print("growth (x zones -> x time, warm):")
     for (n0, _, w0, *_), (n1, _, w1, *_) in zip(rows, rows[1:], strict=False):
-        print(f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   per zone {w1 / n1 * 1e3:8.2f} ms")
+        print(
+            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   per zone {w1 / n1 * 1e3:8.2f} ms"
+        )
     targets = {100: 1.0, 1000: 10.0}
     for n, limit in targets.items():
         match = [r for r in rows if r[0] == n]
         if match:
             verdict = "met" if match[0][2] < limit else "MISSED"
             print(f"target {n} zones warm < {limit:g} s: {match[0][2]:.2f} s -> {verdict}")
-    print(json.dumps({"warm_s": {str(r[0]): round(r[2], 4) for r in rows},
-                      "cold_s": {str(r[0]): round(r[1], 4) for r in rows}}))
+    print(
+        json.dumps(
+            {
+                "warm_s": {str(r[0]): round(r[2], 4) for r in rows},
+                "cold_s": {str(r[0]): round(r[1], 4) for r in rows},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,16 +44,45 @@ def scaled_site(site, units: int, points_per_unit: int):
     zones = [z["id"] for z in building["zones"]]
     hvac = []
     for i in range(units):
-        hvac.append({"id": f"b{i}", "name": f"BACnet unit {i}", "capacity_kw": 50, "zone": zones[i % len(zones)],
-                     "protocol": "bacnet", "bacnet": {"address": f"127.0.0.1:{47900 + i}", "device_id": 2000 + i},
-                     "points": {f"t{j}_c": {"object": f"analogInput:{j}", "quantity": "temperature",
-                                            "vendor_unit": "degreesFahrenheit"} for j in range(points_per_unit)}})
-        hvac.append({"id": f"m{i}", "name": f"Modbus unit {i}", "capacity_kw": 50, "zone": zones[i % len(zones)],
-                     "protocol": "modbus", "modbus": {"framer": "tcp", "host": "127.0.0.1", "port": 5100 + i,
-                                                      "unit_id": 1},
-                     "registers": {f"t{j}_c": {"table": "input", "address": 2 * j, "dtype": "float32",
-                                               "scale": 0.1, "quantity": "temperature",
-                                               "vendor_unit": "degreesCelsius"} for j in range(points_per_unit)}})
+        hvac.append(
+            {
+                "id": f"b{i}",
+                "name": f"BACnet unit {i}",
+                "capacity_kw": 50,
+                "zone": zones[i % len(zones)],
+                "protocol": "bacnet",
+                "bacnet": {"address": f"127.0.0.1:{47900 + i}", "device_id": 2000 + i},
+                "points": {
+                    f"t{j}_c": {
+                        "object": f"analogInput:{j}",
+                        "quantity": "temperature",
+                        "vendor_unit": "degreesFahrenheit",
+                    }
+                    for j in range(points_per_unit)
+                },
+            }
+        )
+        hvac.append(
+            {
+                "id": f"m{i}",
+                "name": f"Modbus unit {i}",
+                "capacity_kw": 50,
+                "zone": zones[i % len(zones)],
+                "protocol": "modbus",
+                "modbus": {"framer": "tcp", "host": "127.0.0.1", "port": 5100 + i, "unit_id": 1},
+                "registers": {
+                    f"t{j}_c": {
+                        "table": "input",
+                        "address": 2 * j,
+                        "dtype": "float32",
+                        "scale": 0.1,
+                        "quantity": "temperature",
+                        "vendor_unit": "degreesCelsius",
+                    }
+                    for j in range(points_per_unit)
+                },
+            }
+        )
     building["hvac_units"] = hvac
     return parse_site(data, "<scaled site>")
 
@@ -113,7 +142,9 @@ async def adapter_vs_raw(sim, rounds: int) -> dict[str, float]:
             finally:
                 network.rpm_unsupported.discard(adapter.address)
 
-        out["bacnet_single_pps"], _ = await _compare(one_by_one_bacnet, adapter_bacnet, max(1, rounds // 4), 3)
+        out["bacnet_single_pps"], _ = await _compare(
+            one_by_one_bacnet, adapter_bacnet, max(1, rounds // 4), 3
+        )
     finally:
         await network.close()
 
@@ -123,24 +154,37 @@ async def adapter_vs_raw(sim, rounds: int) -> dict[str, float]:
     await client.connect()
     f32 = client.DATATYPE.FLOAT32
     u16 = client.DATATYPE.UINT16
-    methods = {"coil": client.read_coils, "discrete": client.read_discrete_inputs,
-               "holding": client.read_holding_registers, "input": client.read_input_registers}
+    methods = {
+        "coil": client.read_coils,
+        "discrete": client.read_discrete_inputs,
+        "holding": client.read_holding_registers,
+        "input": client.read_input_registers,
+    }
     registers = munit.modbus_registers
 
     async def raw_modbus() -> int:
         count = 0
         for block in blocks:
-            response = await methods[block.table](block.start, count=block.count, device_id=munit.modbus.unit_id)
+            response = await methods[block.table](
+                block.start, count=block.count, device_id=munit.modbus.unit_id
+            )
             for name in block.names:
                 reg = registers[name]
                 offset = reg.address - block.start
                 if block.table in ("coil", "discrete"):
                     _ = bool(response.bits[offset])
                 elif reg.dtype == "float32":
-                    _ = client.convert_from_registers(response.registers[offset:offset + 2], f32,
-                                                      word_order=reg.word_order) * reg.scale
+                    _ = (
+                        client.convert_from_registers(
+                            response.registers[offset : offset + 2], f32, word_order=reg.word_order
+                        )
+                        * reg.scale
+                    )
                 else:
-                    _ = client.convert_from_registers(response.registers[offset:offset + 1], u16) * reg.scale
+                    _ = (
+                        client.convert_from_registers(response.registers[offset : offset + 1], u16)
+                        * reg.scale
+                    )
                 count += 1
         return count
 
@@ -155,7 +199,9 @@ async def adapter_vs_raw(sim, rounds: int) -> dict[str, float]:
 
     try:
         out["modbus_raw_pps"], out["modbus_adapter_pps"] = await _compare(raw_modbus, adapter_modbus, rounds)
-        out["modbus_single_pps"], _ = await _compare(one_by_one_modbus, adapter_modbus, max(1, rounds // 4), 3)
+        out["modbus_single_pps"], _ = await _compare(
+            one_by_one_modbus, adapter_modbus, max(1, rounds // 4), 3
+        )
     finally:
         client.close()
         await madapter.close()
@@ -164,8 +210,9 @@ async def adapter_vs_raw(sim, rounds: int) -> dict[str, float]:
 
     rest_client = ThermostatClient(sim.rest_base_url, API_KEY)
     tadapter = ThermostatAdapter(rest_client, tstat)
-    raw_http = httpx.AsyncClient(base_url=sim.rest_base_url, headers={"Authorization": f"Bearer {API_KEY}"},
-                                 timeout=5)
+    raw_http = httpx.AsyncClient(
+        base_url=sim.rest_base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5
+    )
 
     async def raw_rest() -> int:
         status = (await raw_http.get(f"/devices/{tstat.rest.device_id}/status")).json()
@@ -188,11 +235,16 @@ async def plain_cycle(building_id: str, database_url: str) -> dict:
 
     started = time.perf_counter()
     plan = t.read_poll_plan.fn(building_id, database_url)
-    results = await asyncio.gather(*[t.get_device_readings.fn(job, "127.0.0.1/8", 0, None) for job in plan.jobs],
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *[t.get_device_readings.fn(job, "127.0.0.1/8", 0, None) for job in plan.jobs], return_exceptions=True
+    )
     await t.close_device_sessions()
     readings = [r for r in results if not isinstance(r, BaseException)]
-    failed = {job.device_id: repr(r) for job, r in zip(plan.jobs, results, strict=True) if isinstance(r, BaseException)}
+    failed = {
+        job.device_id: repr(r)
+        for job, r in zip(plan.jobs, results, strict=True)
+        if isinstance(r, BaseException)
+    }
     batch = t.validate_readings.fn(plan, readings)
     stored = t.write_poll_results.fn(database_url, plan, batch, readings, failed)
     return t.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
@@ -227,8 +279,8 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
             from sbems.flows.poll import poll_building
 
             with prefect_test_harness(server_startup_timeout=180):
-                asyncio.run(plain_cycle("hq", url))                                              # warm-up
-                asyncio.run(poll_building("hq", database_url=url, bacnet_port=0, publish=False))   # warm-up
+                asyncio.run(plain_cycle("hq", url))  # warm-up
+                asyncio.run(poll_building("hq", database_url=url, bacnet_port=0, publish=False))  # warm-up
                 plain, flows, untagged = [], [], []
                 # interleaved: the machine's load changes from minute to minute. gc.collect() (untimed) before
                 # each run: every run then pays for its own garbage only. Without it the plain run, which follows
@@ -243,8 +295,9 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
                     flows.append((time.perf_counter() - t0, summary))
                     gc.collect()
                     t0 = time.perf_counter()
-                    asyncio.run(poll_building("hq", database_url=url, bacnet_port=0, publish=False,
-                                              device_tags="all"))
+                    asyncio.run(
+                        poll_building("hq", database_url=url, bacnet_port=0, publish=False, device_tags="all")
+                    )
                     untagged.append(time.perf_counter() - t0)
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
@@ -252,16 +305,23 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
     plain_s = statistics.median(p["duration_s"] for p in plain)
     cycle_s = statistics.median(f[0] for f in flows)
     summary = flows[-1][1]
-    print(f"scaled site: {summary['points_read']} points from {summary['devices']} devices; stored "
-          f"{summary['stored']}, rejected {summary['rejected']}, stale {summary['stale']}")
+    print(
+        f"scaled site: {summary['points_read']} points from {summary['devices']} devices; stored "
+        f"{summary['stored']}, rejected {summary['rejected']}, stale {summary['stale']}"
+    )
     print(f"  plain composition (no Prefect): {[round(p['duration_s'], 2) for p in plain]} s")
     print(f"  poll_building flow:             {[round(f[0], 2) for f in flows]} s")
     print(f"  ... with every device tag:      {[round(u, 2) for u in untagged]} s")
     untagged_s = statistics.median(untagged)
-    return {"points": summary["points_read"], "cycle_s": cycle_s, "plain_s": plain_s,
-            "prefect_overhead_frac": max(0.0, (cycle_s - plain_s) / cycle_s), "stored": summary["stored"],
-            "all_tags_cycle_s": untagged_s,
-            "all_tags_overhead_frac": max(0.0, (untagged_s - plain_s) / untagged_s)}
+    return {
+        "points": summary["points_read"],
+        "cycle_s": cycle_s,
+        "plain_s": plain_s,
+        "prefect_overhead_frac": max(0.0, (cycle_s - plain_s) / cycle_s),
+        "stored": summary["stored"],
+        "all_tags_cycle_s": untagged_s,
+        "all_tags_overhead_frac": max(0.0, (untagged_s - plain_s) / untagged_s),
+    }
 
 
 def main() -> None:
@@ -270,10 +330,12 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=10)
     parser.add_argument("--points-per-unit", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--scaled-only", action="store_true", help="skip the adapter comparisons (no JSON line)")
+    parser.add_argument(
+        "--scaled-only", action="store_true", help="skip the adapter comparisons (no JSON line)"
+    )
     args = parser.parse_args()
-    os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY   # what the flow's REST tasks read (never printed)
-    os.environ.setdefault("TQDM_DISABLE", "1")          # GX progress bars
+    os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY  # what the flow's REST tasks read (never printed)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # GX progress bars
     site = read_site_file(REPO / "examples" / "site.yaml")
     if args.scaled_only:
         scaled = scaled_cycle(site, args.units, args.points_per_unit, args.repeats)
@@ -282,26 +344,40 @@ def main() -> None:
     with running_sim(site, speed=60, paused=True, api_key=API_KEY) as sim:
         rates = asyncio.run(adapter_vs_raw(sim, args.rounds))
     for kind in ("bacnet", "modbus", "rest"):
-        print(f"{kind:7s} adapter {rates[f'{kind}_adapter_pps']:9.0f} points/s   raw loop "
-              f"{rates[f'{kind}_raw_pps']:9.0f} points/s   ratio {rates[f'{kind}_adapter_pps'] / rates[f'{kind}_raw_pps']:.2f}")
+        print(
+            f"{kind:7s} adapter {rates[f'{kind}_adapter_pps']:9.0f} points/s   raw loop "
+            f"{rates[f'{kind}_raw_pps']:9.0f} points/s   ratio {rates[f'{kind}_adapter_pps'] / rates[f'{kind}_raw_pps']:.2f}"
+        )
     bacnet_speedup = rates["bacnet_adapter_pps"] / rates["bacnet_single_pps"]
     modbus_speedup = rates["modbus_adapter_pps"] / rates["modbus_single_pps"]
-    print(f"grouped vs one point per request: BACnet RPM x{bacnet_speedup:.1f} "
-          f"({rates['bacnet_single_pps']:.0f} points/s one by one), Modbus blocks x{modbus_speedup:.1f} "
-          f"({rates['modbus_single_pps']:.0f} points/s one by one)")
+    print(
+        f"grouped vs one point per request: BACnet RPM x{bacnet_speedup:.1f} "
+        f"({rates['bacnet_single_pps']:.0f} points/s one by one), Modbus blocks x{modbus_speedup:.1f} "
+        f"({rates['modbus_single_pps']:.0f} points/s one by one)"
+    )
     scaled = scaled_cycle(site, args.units, args.points_per_unit, args.repeats)
-    print(f"cycle {scaled['cycle_s']:.2f} s for {scaled['points']} points (target < 30 s); without Prefect "
-          f"{scaled['plain_s']:.2f} s -> Prefect overhead {100 * scaled['prefect_overhead_frac']:.1f} % (target < 10 %)")
+    print(
+        f"cycle {scaled['cycle_s']:.2f} s for {scaled['points']} points (target < 30 s); without Prefect "
+        f"{scaled['plain_s']:.2f} s -> Prefect overhead {100 * scaled['prefect_overhead_frac']:.1f} % (target < 10 %)"
+    )
     print("(default device_tags='limited': no concurrency limit configured, so no tags and no slot calls)")
-    print(f"with every device tag (a slot call per tag per task, PrefectHQ/prefect#19367): cycle "
-          f"{scaled['all_tags_cycle_s']:.2f} s, Prefect overhead {100 * scaled['all_tags_overhead_frac']:.1f} %")
-    print(json.dumps({
-        "bacnet_ratio": round(rates["bacnet_adapter_pps"] / rates["bacnet_raw_pps"], 3),
-        "modbus_ratio": round(rates["modbus_adapter_pps"] / rates["modbus_raw_pps"], 3),
-        "rest_ratio": round(rates["rest_adapter_pps"] / rates["rest_raw_pps"], 3),
-        "grouped_speedup": round(statistics.geometric_mean([bacnet_speedup, modbus_speedup]), 2),
-        "points": scaled["points"], "cycle_s": round(scaled["cycle_s"], 2),
-        "prefect_overhead_frac": round(scaled["prefect_overhead_frac"], 3)}))
+    print(
+        f"with every device tag (a slot call per tag per task, PrefectHQ/prefect#19367): cycle "
+        f"{scaled['all_tags_cycle_s']:.2f} s, Prefect overhead {100 * scaled['all_tags_overhead_frac']:.1f} %"
+    )
+    print(
+        json.dumps(
+            {
+                "bacnet_ratio": round(rates["bacnet_adapter_pps"] / rates["bacnet_raw_pps"], 3),
+                "modbus_ratio": round(rates["modbus_adapter_pps"] / rates["modbus_raw_pps"], 3),
+                "rest_ratio": round(rates["rest_adapter_pps"] / rates["rest_raw_pps"], 3),
+                "grouped_speedup": round(statistics.geometric_mean([bacnet_speedup, modbus_speedup]), 2),
+                "points": scaled["points"],
+                "cycle_s": round(scaled["cycle_s"], 2),
+                "prefect_overhead_frac": round(scaled["prefect_overhead_frac"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
         print(f"sbems: flow {args.name!r} is not available (sbems flows list)", file=sys.stderr)
         return 2
     result = flow_obj(building_id=args.building[0])
-    if inspect.iscoroutine(result):     # async flows (poll) run in their own event loop
+    if inspect.iscoroutine(result):  # async flows (poll) run in their own event loop
         result = asyncio.run(result)
     print(json.dumps(result, default=str, indent=2))
     return 0
@@ -98,8 +98,14 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
     password = os.environ.get("SBEMS_USER_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
     try:
-        user_id = create_user(resolve_database_url(settings), email=args.email, password=password, role=args.role,
-                              buildings=args.building, access_level=args.access_level)
+        user_id = create_user(
+            resolve_database_url(settings),
+            email=args.email,
+            password=password,
+            role=args.role,
+            buildings=args.building,
+            access_level=args.access_level,
+        )
     except AuthError as exc:
         print(f"sbems: {exc}", file=sys.stderr)
         return 1
@@ -109,9 +115,23 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 def ui_command(database_url: str, port: int) -> list[str]:
     app = Path(__file__).parent / "ui" / "app.py"
-    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "minimal"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
 
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
@@ -177,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = sub.add_parser("users", help="manage panel users")
     users_sub = users.add_subparsers(dest="action", required=True)
-    add = users_sub.add_parser("add", help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt)")
+    add = users_sub.add_parser(
+        "add", help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt)"
+    )
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=["admin", "facility_manager", "operator", "viewer"])
     add.add_argument("--building", action="append", help="building id (repeatable; default: all)")
@@ -201,19 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sim"]:             # the simulator has its own options (sbems sim --help)
+    if argv[:1] == ["sim"]:  # the simulator has its own options (sbems sim --help)
         from sbems.sim.runner import main as sim_main
 
         return sim_main(argv[1:]) or 0
-    if argv[:1] == ["listener"]:        # so has the listener (sbems listener --help)
+    if argv[:1] == ["listener"]:  # so has the listener (sbems listener --help)
         from sbems.listener.__main__ import main as listener_main
 
         return listener_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "flows" and args.building is None:
         args.building = ["hq"]
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

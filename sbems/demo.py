@@ -26,7 +26,7 @@ from sbems.embedded import free_port, port_open, wait_for_port
 
 BACKFILL_DAYS = 21
 DEMO_ADMIN = "admin@sbems.local"
-DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")   # a demo on loopback only
+DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")  # a demo on loopback only
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -66,8 +66,13 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         has_history = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] > 0
         if not has_history:
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            rows = backfill_simulated_history(conn, site=site, building_id=building.id,
-                                              start_utc=now - timedelta(days=BACKFILL_DAYS), days=BACKFILL_DAYS)
+            rows = backfill_simulated_history(
+                conn,
+                site=site,
+                building_id=building.id,
+                start_utc=now - timedelta(days=BACKFILL_DAYS),
+                days=BACKFILL_DAYS,
+            )
             conn.commit()
             print(f"backfilled {rows} readings ({BACKFILL_DAYS} simulated days)")
     print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
@@ -75,26 +80,56 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
     mqtt_url = resolve_mqtt_url(settings)
     print(f"MQTT broker {mqtt_url}")
 
-    env = {**os.environ, "SBEMS_DATABASE_URL": url, "SBEMS_MQTT_URL": mqtt_url,
-           "PREFECT_HOME": str(data_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "SBEMS_DATABASE_URL": url,
+        "SBEMS_MQTT_URL": mqtt_url,
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
     python = sys.executable
     children: dict[str, subprocess.Popen] = {}
     try:
-        children["sim"] = _start("sim", [python, "-m", "sbems.sim.runner", "--site", str(site_file), "--speed", "1",
-                                         "--mqtt-url", mqtt_url, "--mqtt-interval-s", "30"], log_dir, env)
+        children["sim"] = _start(
+            "sim",
+            [
+                python,
+                "-m",
+                "sbems.sim.runner",
+                "--site",
+                str(site_file),
+                "--speed",
+                "1",
+                "--mqtt-url",
+                mqtt_url,
+                "--mqtt-interval-s",
+                "30",
+            ],
+            log_dir,
+            env,
+        )
         if importlib.util.find_spec("sbems.listener.service") is not None:
-            children["listener"] = _start("listener", [python, "-m", "sbems.cli", "listener", "--client-id",
-                                                       "sbems-demo-listener"], log_dir, env)
+            children["listener"] = _start(
+                "listener",
+                [python, "-m", "sbems.cli", "listener", "--client-id", "sbems-demo-listener"],
+                log_dir,
+                env,
+            )
         else:
             print("  listener: not built yet")
         api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()
-        children["prefect"] = _start("prefect", [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                                 "--port", str(api_port)], log_dir, env)
+        children["prefect"] = _start(
+            "prefect",
+            [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(api_port)],
+            log_dir,
+            env,
+        )
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
         wait_for_port("127.0.0.1", api_port, timeout_s=120)
-        children["flows"] = _start("flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id],
-                                   log_dir, env)
+        children["flows"] = _start(
+            "flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id], log_dir, env
+        )
         from sbems.cli import ui_command
         from sbems.services.auth import create_user
 

@@ -100,9 +100,11 @@ class PostgresInstance:
     def _run(self, *args: str, timeout_s: float = 60.0) -> None:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         ids = {}
-        if self.user:   # drop root's group too, or root-owned 0701 directories deny access through it
+        if self.user:  # drop root's group too, or root-owned 0701 directories deny access through it
             ids = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []}
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd="/", check=False, **ids)
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout_s, cwd="/", check=False, **ids
+        )
         if result.returncode != 0:
             raise ServiceError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
 
@@ -116,15 +118,29 @@ class PostgresInstance:
             uid, gid = pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid
             os.chown(self.data_dir, uid, gid)
         self.data_dir.chmod(0o700)
-        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(
+            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
 
     def start(self) -> PostgresInstance:
         self.init()
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=on "
-                   f"-c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"), "-w",
-                  "-t", "60", "-o", options, "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=on "
+            f"-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         wait_for_port("127.0.0.1", self.port)
         return self
 
@@ -152,8 +168,9 @@ class MqttBroker:
 
     def start(self) -> MqttBroker:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
-                                                  else None)
+        mosquitto = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
         if mosquitto:
             conf = self.work_dir / "mosquitto.conf"
             persistence = self.work_dir / "persist"
@@ -163,7 +180,7 @@ class MqttBroker:
                 f"persistence_location {persistence}/\nautosave_interval 1\nmax_queued_messages 1000000\n"
                 "max_inflight_messages 1000\nlog_dest stderr\nlog_type error\n"
             )
-            if os.geteuid() == 0:   # mosquitto drops to its own user: let it reach and write its directory
+            if os.geteuid() == 0:  # mosquitto drops to its own user: let it reach and write its directory
                 _make_readable(self.work_dir.parent)
                 os.chmod(self.work_dir, 0o777)
                 os.chmod(persistence, 0o777)
@@ -192,10 +209,12 @@ def _run_amqtt(port: int) -> None:
     from amqtt.broker import Broker  # noqa: PLC0415
 
     async def main() -> None:
-        broker = Broker({
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        })
+        broker = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+        )
         await broker.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

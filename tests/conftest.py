@@ -59,8 +59,11 @@ def db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
     """A fresh, migrated database of its own for this test."""
     name = f"sbems_t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                       sql.Identifier(template_db)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
     yield db.with_database(pg_server_url, name)
     _drop(pg_server_url, name)
 

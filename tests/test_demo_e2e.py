@@ -24,18 +24,32 @@ def test_demo_runs_the_system_end_to_end(db_url, mqtt_url, tmp_path):
     busy = [p for p in (47808, 5020, 8081, 8099, 8501) if port_open("127.0.0.1", p)]
     if busy:
         pytest.skip(f"demo ports in use: {busy}")
-    env = {**os.environ, "SBEMS_DATABASE_URL": db_url, "SBEMS_MQTT_URL": mqtt_url,
-           "SBEMS_DATA_DIR": str(tmp_path / "data"), "SBEMS_DEMO_PASSWORD": "e2e-secret"}
+    env = {
+        **os.environ,
+        "SBEMS_DATABASE_URL": db_url,
+        "SBEMS_MQTT_URL": mqtt_url,
+        "SBEMS_DATA_DIR": str(tmp_path / "data"),
+        "SBEMS_DEMO_PASSWORD": "e2e-secret",
+    }
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115
-    demo = subprocess.Popen([sys.executable, "-m", "sbems.cli", "demo", "--duration", "600"], stdout=log,
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "sbems.cli", "demo", "--duration", "600"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     started = time.monotonic()
     seen = {}
     try:
         checks = {
             # the listener stores what the simulated MQTT sensors publish (readings after the backfill)
-            "listener": lambda: _count(db_url, "SELECT count(*) FROM sensor_readings WHERE time > now() - "
-                                               "interval '2 minutes'") > 0,
+            "listener": lambda: (
+                _count(
+                    db_url, "SELECT count(*) FROM sensor_readings WHERE time > now() - interval '2 minutes'"
+                )
+                > 0
+            ),
             # the scheduled poll flow reads the BACnet and Modbus units
             "poll": lambda: _count(db_url, "SELECT count(DISTINCT hvac_unit_id) FROM hvac_telemetry") == 2,
             "panel": lambda: httpx.get("http://127.0.0.1:8501/_stcore/health", timeout=2).text == "ok",

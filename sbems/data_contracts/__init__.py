@@ -17,7 +17,20 @@ from sbems.data_contracts.messages import (
 from sbems.data_contracts.topics import Route, TopicError, parse_message, parse_topic, topic_for
 
 __all__ = [
-    "AlertMessage", "CommandMessage", "CommandResponseMessage", "ContractError", "HvacFaultMessage",
-    "HvacStatusMessage", "HvacTelemetryMessage", "MeterReadingMessage", "SensorReadingMessage", "SetpointMessage",
-    "ThermostatStatusMessage", "Route", "TopicError", "parse_message", "parse_topic", "topic_for",
+    "AlertMessage",
+    "CommandMessage",
+    "CommandResponseMessage",
+    "ContractError",
+    "HvacFaultMessage",
+    "HvacStatusMessage",
+    "HvacTelemetryMessage",
+    "MeterReadingMessage",
+    "SensorReadingMessage",
+    "SetpointMessage",
+    "ThermostatStatusMessage",
+    "Route",
+    "TopicError",
+    "parse_message",
+    "parse_topic",
+    "topic_for",
 ]

@@ -25,7 +25,7 @@ REQUIRED_COLUMNS = ("time", "point", "value", "unit")
 @dataclass
 class BatchResult:
     valid: pd.DataFrame
-    rejected: pd.DataFrame                       # the rejected rows with a 'reason' column
+    rejected: pd.DataFrame  # the rejected rows with a 'reason' column
     expectations: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -56,11 +56,20 @@ def build_suite(now_utc: datetime):
         suite.add_expectation(ex.ExpectColumnValuesToNotBeNull(column=column))
     suite.add_expectation(ex.ExpectColumnValuesToBeInSet(column="unit", value_set=sorted(KNOWN_UNITS)))
     for unit, (low, high) in UNIT_RANGES.items():
-        suite.add_expectation(ex.ExpectColumnValuesToBeBetween(
-            column="value", min_value=low, max_value=high, row_condition=f'unit=="{unit}"',
-            condition_parser="pandas"))
-    suite.add_expectation(ex.ExpectColumnValuesToBeBetween(
-        column="time_epoch_s", max_value=(now_utc + MAX_CLOCK_SKEW).timestamp()))
+        suite.add_expectation(
+            ex.ExpectColumnValuesToBeBetween(
+                column="value",
+                min_value=low,
+                max_value=high,
+                row_condition=f'unit=="{unit}"',
+                condition_parser="pandas",
+            )
+        )
+    suite.add_expectation(
+        ex.ExpectColumnValuesToBeBetween(
+            column="time_epoch_s", max_value=(now_utc + MAX_CLOCK_SKEW).timestamp()
+        )
+    )
     return suite
 
 
@@ -80,8 +89,9 @@ def validate_batch(frame: pd.DataFrame, now_utc: datetime | None = None) -> Batc
     context, batch_definition = _context()
     suite = build_suite(now_utc)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": work})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE",
-                                                  "unexpected_index_column_names": ["row_id"]})
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]}
+    )
     reasons: dict[int, list[str]] = {}
     outcomes: dict[str, bool] = {}
     for item in result.results:

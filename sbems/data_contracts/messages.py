@@ -55,8 +55,9 @@ AwareUtc = Annotated[datetime, AfterValidator(_aware_utc)]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
-                              strict=False)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=False
+    )
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True, exclude_none=True).encode()
@@ -104,12 +105,12 @@ class SetpointMessage(_Message):
 class HvacMetrics(_Message):
     supply_temp: FiniteFloat | None = Field(default=None, ge=-50, le=100)
     return_temp: FiniteFloat | None = Field(default=None, ge=-50, le=100)
-    discharge_pressure: FiniteFloat | None = Field(default=None, ge=0, le=10_000)   # kPa
-    flow_rate: FiniteFloat | None = Field(default=None, ge=0, le=1e6)               # m3/h
-    compressor_speed: FiniteFloat | None = Field(default=None, ge=0, le=100)        # %
-    fan_speed: FiniteFloat | None = Field(default=None, ge=0, le=100)               # %
-    power: FiniteFloat | None = Field(default=None, ge=0, le=100_000)               # kW
-    setpoint: FiniteFloat | None = Field(default=None, ge=10, le=35)                # C
+    discharge_pressure: FiniteFloat | None = Field(default=None, ge=0, le=10_000)  # kPa
+    flow_rate: FiniteFloat | None = Field(default=None, ge=0, le=1e6)  # m3/h
+    compressor_speed: FiniteFloat | None = Field(default=None, ge=0, le=100)  # %
+    fan_speed: FiniteFloat | None = Field(default=None, ge=0, le=100)  # %
+    power: FiniteFloat | None = Field(default=None, ge=0, le=100_000)  # kW
+    setpoint: FiniteFloat | None = Field(default=None, ge=10, le=35)  # C
 
 
 class HvacTelemetryMessage(_Message):

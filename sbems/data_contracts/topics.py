@@ -1,13 +1,13 @@
 """The seed's MQTT topic tree (§6.4) mapped to message contracts, and back.
 
-    sbems/building/{b}/zone/{z}/{temperature|humidity|occupancy|co2}   SensorReadingMessage
-    sbems/building/{b}/zone/{z}/setpoint                               SetpointMessage
-    sbems/building/{b}/zone/{z}/control                                CommandMessage
-    sbems/building/{b}/meter/{m}/power                                 MeterReadingMessage  (extension)
-    sbems/building/{b}/hvac/{u}/{telemetry|status|fault|command|response}
-    sbems/building/{b}/thermostat/{d}/{status|command|schedule}
-    sbems/alerts/{critical|warning|info}                               AlertMessage
-    sbems/system/{health|metrics}                                      free-form JSON object
+sbems/building/{b}/zone/{z}/{temperature|humidity|occupancy|co2}   SensorReadingMessage
+sbems/building/{b}/zone/{z}/setpoint                               SetpointMessage
+sbems/building/{b}/zone/{z}/control                                CommandMessage
+sbems/building/{b}/meter/{m}/power                                 MeterReadingMessage  (extension)
+sbems/building/{b}/hvac/{u}/{telemetry|status|fault|command|response}
+sbems/building/{b}/thermostat/{d}/{status|command|schedule}
+sbems/alerts/{critical|warning|info}                               AlertMessage
+sbems/system/{health|metrics}                                      free-form JSON object
 """
 
 from __future__ import annotations
@@ -36,11 +36,19 @@ ROOT = "sbems"
 ZONE_SENSOR_LEAVES = {"temperature": "celsius", "humidity": "percent", "occupancy": "count", "co2": "ppm"}
 
 _LEAVES: dict[str, dict[str, type[BaseModel] | None]] = {
-    "zone": {**{leaf: SensorReadingMessage for leaf in ZONE_SENSOR_LEAVES}, "setpoint": SetpointMessage,
-             "control": CommandMessage},
+    "zone": {
+        **{leaf: SensorReadingMessage for leaf in ZONE_SENSOR_LEAVES},
+        "setpoint": SetpointMessage,
+        "control": CommandMessage,
+    },
     "meter": {"power": MeterReadingMessage},
-    "hvac": {"telemetry": HvacTelemetryMessage, "status": HvacStatusMessage, "fault": HvacFaultMessage,
-             "command": CommandMessage, "response": CommandResponseMessage},
+    "hvac": {
+        "telemetry": HvacTelemetryMessage,
+        "status": HvacStatusMessage,
+        "fault": HvacFaultMessage,
+        "command": CommandMessage,
+        "response": CommandResponseMessage,
+    },
     "thermostat": {"status": ThermostatStatusMessage, "command": CommandMessage, "schedule": None},
 }
 
@@ -56,7 +64,7 @@ class TopicError(ContractError):
 class Route:
     """Where a topic points: the entity kind, ids and leaf, and the contract for its payload."""
 
-    kind: str                    # zone, meter, hvac, thermostat, alerts, system
+    kind: str  # zone, meter, hvac, thermostat, alerts, system
     leaf: str
     building_id: str | None = None
     entity_id: str | None = None  # zone / meter / unit / device id

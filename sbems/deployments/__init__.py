@@ -13,26 +13,43 @@ from importlib import import_module
 
 @dataclass(frozen=True)
 class Schedule:
-    flow_path: str          # "module:function"
+    flow_path: str  # "module:function"
     interval: timedelta
     description: str
 
 
 SCHEDULES: dict[str, Schedule] = {
-    "poll": Schedule("sbems.flows.poll:poll_building", timedelta(seconds=30), "read every device, store, publish"),
-    "forecast": Schedule("sbems.flows.forecast:forecast", timedelta(minutes=15), "forecast load, temperature, occupancy"),
+    "poll": Schedule(
+        "sbems.flows.poll:poll_building", timedelta(seconds=30), "read every device, store, publish"
+    ),
+    "forecast": Schedule(
+        "sbems.flows.forecast:forecast", timedelta(minutes=15), "forecast load, temperature, occupancy"
+    ),
     "retrain": Schedule("sbems.flows.forecast:retrain", timedelta(days=1), "reselect and refit forecasters"),
-    "optimize": Schedule("sbems.flows.optimize:optimize", timedelta(minutes=15), "pre-cooling plan (+ dispatch)"),
-    "schedules": Schedule("sbems.flows.control:schedules", timedelta(minutes=15),
-                          "weekly schedules with optimal start when the optimizer is not in charge"),
-    "release": Schedule("sbems.flows.control:release", timedelta(minutes=1),
-                        "release expired writes; optimizer watchdog"),
-    "maintenance": Schedule("sbems.flows.maintenance:maintenance", timedelta(hours=1),
-                            "partitions ahead, hourly/daily energy rollups, retention"),
-    "savings": Schedule("sbems.flows.savings:savings", timedelta(days=1),
-                        "baseline-vs-actual savings (ASHRAE 14 change-point, IPMVP Option C)"),
-    "fdd": Schedule("sbems.flows.fdd:fdd", timedelta(minutes=15),
-                    "fault detection over stored windows -> alerts -> MQTT"),
+    "optimize": Schedule(
+        "sbems.flows.optimize:optimize", timedelta(minutes=15), "pre-cooling plan (+ dispatch)"
+    ),
+    "schedules": Schedule(
+        "sbems.flows.control:schedules",
+        timedelta(minutes=15),
+        "weekly schedules with optimal start when the optimizer is not in charge",
+    ),
+    "release": Schedule(
+        "sbems.flows.control:release", timedelta(minutes=1), "release expired writes; optimizer watchdog"
+    ),
+    "maintenance": Schedule(
+        "sbems.flows.maintenance:maintenance",
+        timedelta(hours=1),
+        "partitions ahead, hourly/daily energy rollups, retention",
+    ),
+    "savings": Schedule(
+        "sbems.flows.savings:savings",
+        timedelta(days=1),
+        "baseline-vs-actual savings (ASHRAE 14 change-point, IPMVP Option C)",
+    ),
+    "fdd": Schedule(
+        "sbems.flows.fdd:fdd", timedelta(minutes=15), "fault detection over stored windows -> alerts -> MQTT"
+    ),
 }
 
 
@@ -62,10 +79,16 @@ def build_deployments(building_ids: list[str], names: list[str] | None = None) -
     for name in names or available_flows():
         flow_obj = load_flow(name)
         for building_id in building_ids:
-            deployments.append(flow_obj.to_deployment(
-                name=f"{name}-{building_id}", interval=SCHEDULES[name].interval,
-                parameters={building_parameter(name): building_id}, description=SCHEDULES[name].description,
-                tags=[f"building:{building_id}", name], concurrency_limit=1))   # never two runs of one flow at once
+            deployments.append(
+                flow_obj.to_deployment(
+                    name=f"{name}-{building_id}",
+                    interval=SCHEDULES[name].interval,
+                    parameters={building_parameter(name): building_id},
+                    description=SCHEDULES[name].description,
+                    tags=[f"building:{building_id}", name],
+                    concurrency_limit=1,
+                )
+            )  # never two runs of one flow at once
     return deployments
 
 

@@ -14,5 +14,12 @@ from sbems.devices.base import (
     WriteResult,
 )
 
-__all__ = ["DeviceAdapter", "DeviceError", "DeviceTimeout", "PointError", "PointValue", "ReleaseTracker",
-           "WriteResult"]
+__all__ = [
+    "DeviceAdapter",
+    "DeviceError",
+    "DeviceTimeout",
+    "PointError",
+    "PointValue",
+    "ReleaseTracker",
+    "WriteResult",
+]

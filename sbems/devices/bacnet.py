@@ -49,7 +49,7 @@ class BacnetNetwork:
 
     def __init__(self, bacnet: Any) -> None:
         self.bacnet = bacnet
-        self.chunk_sizes: dict[str, int] = {}     # device address -> RPM chunk that works
+        self.chunk_sizes: dict[str, int] = {}  # device address -> RPM chunk that works
         self.rpm_unsupported: set[str] = set()
 
     @property
@@ -57,9 +57,15 @@ class BacnetNetwork:
         return self.bacnet.this_application.app
 
     @classmethod
-    async def start(cls, local_address: str = "127.0.0.1/8", port: int = 47809, device_id: int = 3_999_001,
-                    bbmd_address: str | None = None, bbmd_ttl_s: int = 900,
-                    segmented_responses: bool = True) -> BacnetNetwork:
+    async def start(
+        cls,
+        local_address: str = "127.0.0.1/8",
+        port: int = 47809,
+        device_id: int = 3_999_001,
+        bbmd_address: str | None = None,
+        bbmd_ttl_s: int = 900,
+        segmented_responses: bool = True,
+    ) -> BacnetNetwork:
         """Start BAC0 in the running loop; ``bbmd_address`` registers as a foreign device (real sites).
 
         ``segmented_responses=False`` makes every request refuse segmented answers (some routers and
@@ -68,8 +74,12 @@ class BacnetNetwork:
         import BAC0
 
         BAC0.log_level("silence")
-        kwargs: dict[str, Any] = {"ip": local_address, "port": port, "deviceId": device_id,
-                                  "localObjName": "SBEMS"}
+        kwargs: dict[str, Any] = {
+            "ip": local_address,
+            "port": port,
+            "deviceId": device_id,
+            "localObjName": "SBEMS",
+        }
         if bbmd_address:
             kwargs.update(bbmdAddress=bbmd_address, bbmdTTL=bbmd_ttl_s)
         network = cls(BAC0.start(**kwargs))
@@ -80,8 +90,14 @@ class BacnetNetwork:
     async def close(self) -> None:
         await self.bacnet._disconnect()
 
-    async def get_who_is(self, address: str | None = None, *, low: int | None = None, high: int | None = None,
-                         timeout_s: float = 2.0) -> list[tuple[int, str]]:
+    async def get_who_is(
+        self,
+        address: str | None = None,
+        *,
+        low: int | None = None,
+        high: int | None = None,
+        timeout_s: float = 2.0,
+    ) -> list[tuple[int, str]]:
         """Who-Is (directed when ``address`` is given): ``(device id, address)`` of each I-Am."""
         iams = await self.bacnet.who_is(address=address, low_limit=low, high_limit=high, timeout=timeout_s)
         return [(int(i.iAmDeviceIdentifier[1]), str(i.pduSource)) for i in iams or []]
@@ -165,9 +181,16 @@ class CovSubscription:
 class BacnetAdapter:
     """One BACnet device (an HVAC unit) behind the adapter interface."""
 
-    def __init__(self, network: BacnetNetwork, unit: HvacUnit, *, write_priority: int = 10,
-                 timeout_s: float = 2.0, chunk: int = DEFAULT_CHUNK,
-                 points: dict[str, BacnetPoint] | None = None) -> None:
+    def __init__(
+        self,
+        network: BacnetNetwork,
+        unit: HvacUnit,
+        *,
+        write_priority: int = 10,
+        timeout_s: float = 2.0,
+        chunk: int = DEFAULT_CHUNK,
+        points: dict[str, BacnetPoint] | None = None,
+    ) -> None:
         if unit.bacnet is None:
             raise ValueError(f"{unit.id}: no BACnet connection")
         if (problem := bacnet_priority_problem(write_priority)) is not None:
@@ -191,8 +214,9 @@ class BacnetAdapter:
         try:
             return await asyncio.wait_for(coro, timeout=self.timeout_s)
         except TimeoutError:
-            raise DeviceTimeout(f"BACnet {self.device_id} ({self.address}): no answer to {what} "
-                                f"within {self.timeout_s} s") from None
+            raise DeviceTimeout(
+                f"BACnet {self.device_id} ({self.address}): no answer to {what} within {self.timeout_s} s"
+            ) from None
 
     async def get_points(self, names: Sequence[str] | None = None) -> list[PointValue]:
         """Read points with grouped RPM (adaptive chunks); ReadProperty when RPM is not usable."""
@@ -223,7 +247,10 @@ class BacnetAdapter:
             break  # even one object per RPM fails: ReadProperty for the rest
         for name in names:
             if name not in raw:
-                raw[name] = (await self._read_property(address, self.points[name].object, "presentValue"), None)
+                raw[name] = (
+                    await self._read_property(address, self.points[name].object, "presentValue"),
+                    None,
+                )
         return [self._point_value(name, *raw[name], now) for name in names]
 
     async def _read_chunk(self, address: Any, batch: list[str], raw: dict[str, tuple[Any, Any]]) -> bool:
@@ -234,8 +261,9 @@ class BacnetAdapter:
         from bacpypes3.apdu import ErrorRejectAbortNack
 
         try:
-            result = await self._request(self.network.app.read_property_multiple(address, params),
-                                         "ReadPropertyMultiple")
+            result = await self._request(
+                self.network.app.read_property_multiple(address, params), "ReadPropertyMultiple"
+            )
         except ErrorRejectAbortNack as exc:  # a BaseException: must be named to be caught
             result = exc
         if result is None or _is_error(result):
@@ -259,7 +287,9 @@ class BacnetAdapter:
         from bacpypes3.apdu import ErrorRejectAbortNack
 
         try:
-            return await self._request(self.network.app.read_property(address, object_id, prop), "ReadProperty")
+            return await self._request(
+                self.network.app.read_property(address, object_id, prop), "ReadProperty"
+            )
         except ErrorRejectAbortNack as exc:  # subclasses BaseException: must be named
             return exc
 
@@ -279,8 +309,12 @@ class BacnetAdapter:
 
         address = Address(self.address)
         try:
-            result = await self._request(self.network.app.read_property_multiple(
-                address, [object_id, ["presentValue", "priorityArray"]]), "read-back")
+            result = await self._request(
+                self.network.app.read_property_multiple(
+                    address, [object_id, ["presentValue", "priorityArray"]]
+                ),
+                "read-back",
+            )
         except ErrorRejectAbortNack as exc:
             result = exc
         if result is None or _is_error(result):
@@ -305,15 +339,24 @@ class BacnetAdapter:
         from bacpypes3.pdu import Address
 
         try:
-            response = await self._request(self.network.app.write_property(
-                Address(self.address), point.object, "presentValue", value, priority=priority), "WriteProperty")
+            response = await self._request(
+                self.network.app.write_property(
+                    Address(self.address), point.object, "presentValue", value, priority=priority
+                ),
+                "WriteProperty",
+            )
         except ErrorRejectAbortNack as exc:
-            raise PointError(f"BACnet {self.device_id}: write {point.object} refused: {_error_text(exc)}") from None
+            raise PointError(
+                f"BACnet {self.device_id}: write {point.object} refused: {_error_text(exc)}"
+            ) from None
         if response is not None and _is_error(response):
-            raise PointError(f"BACnet {self.device_id}: write {point.object} refused: {_error_text(response)}")
+            raise PointError(
+                f"BACnet {self.device_id}: write {point.object} refused: {_error_text(response)}"
+            )
 
-    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None,
-                             lifetime_s: float | None = None) -> WriteResult:
+    async def dispatch_point(
+        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
+    ) -> WriteResult:
         """Write ``value`` (our unit) at ``priority`` and confirm it from the priority array."""
         priority = priority or self.write_priority
         point = self._check_writable(name, priority)
@@ -321,9 +364,16 @@ class BacnetAdapter:
         await self._write(point, encoded, priority)
         present, array = await self._get_priority_state(point.object)
         slot = priority_slot(array, priority) if array is not None and not _is_error(array) else None
-        slot_si = decode_present_value(point, slot)[0] if slot is not None and not point.object.startswith(
-            "binary") else slot
-        read_back = decode_present_value(point, present)[0] if present is not None and not _is_error(present) else None
+        slot_si = (
+            decode_present_value(point, slot)[0]
+            if slot is not None and not point.object.startswith("binary")
+            else slot
+        )
+        read_back = (
+            decode_present_value(point, present)[0]
+            if present is not None and not _is_error(present)
+            else None
+        )
         confirmed = close_enough(slot_si, float(value)) if slot_si is not None else False
         if confirmed:
             self.tracker.hold(name, value, priority, lifetime_s)
@@ -339,14 +389,30 @@ class BacnetAdapter:
         await self._write(point, Null(()), priority)
         present, array = await self._get_priority_state(point.object)
         confirmed = array is not None and not _is_error(array) and priority_slot(array, priority) is None
-        read_back = decode_present_value(point, present)[0] if present is not None and not _is_error(present) else None
+        read_back = (
+            decode_present_value(point, present)[0]
+            if present is not None and not _is_error(present)
+            else None
+        )
         self.tracker.forget(name)
-        return WriteResult(name, None, priority, read_back, confirmed,
-                           "" if confirmed else f"priority slot {priority} still set")
+        return WriteResult(
+            name,
+            None,
+            priority,
+            read_back,
+            confirmed,
+            "" if confirmed else f"priority slot {priority} still set",
+        )
 
     # ------------------------------------------------------------------ COV
-    async def subscribe_cov(self, names: Sequence[str], callback: Callable[[PointValue], None], *,
-                            lifetime_s: int = 300, poll_interval_s: float = 5.0) -> CovSubscription:
+    async def subscribe_cov(
+        self,
+        names: Sequence[str],
+        callback: Callable[[PointValue], None],
+        *,
+        lifetime_s: int = 300,
+        poll_interval_s: float = 5.0,
+    ) -> CovSubscription:
         """Subscribe to COV for ``names`` (unconfirmed, finite lifetime, renewed before expiry).
 
         A point whose subscription is refused is polled every ``poll_interval_s`` instead.
@@ -358,22 +424,35 @@ class BacnetAdapter:
             if name not in self.points:
                 raise PointError(f"{self.device_id}: unknown point {name!r}")
             started = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(self._cov_loop(name, callback, lifetime_s, poll_interval_s,
-                                                      subscription, started), name=f"cov-{self.device_id}-{name}")
+            task = asyncio.create_task(
+                self._cov_loop(name, callback, lifetime_s, poll_interval_s, subscription, started),
+                name=f"cov-{self.device_id}-{name}",
+            )
             subscription.tasks.append(task)
             await started
         return subscription
 
-    async def _cov_loop(self, name: str, callback: Callable[[PointValue], None], lifetime_s: int,
-                        poll_interval_s: float, sub: CovSubscription, started: asyncio.Future) -> None:
+    async def _cov_loop(
+        self,
+        name: str,
+        callback: Callable[[PointValue], None],
+        lifetime_s: int,
+        poll_interval_s: float,
+        sub: CovSubscription,
+        started: asyncio.Future,
+    ) -> None:
         from bacpypes3.apdu import ErrorRejectAbortNack
         from bacpypes3.pdu import Address
         from bacpypes3.primitivedata import ObjectIdentifier
 
         point = self.points[name]
         object_type, instance = point.object.split(":")
-        scm = self.network.app.change_of_value(Address(self.address), ObjectIdentifier((object_type, int(instance))),
-                                               issue_confirmed_notifications=False, lifetime=lifetime_s)
+        scm = self.network.app.change_of_value(
+            Address(self.address),
+            ObjectIdentifier((object_type, int(instance))),
+            issue_confirmed_notifications=False,
+            lifetime=lifetime_s,
+        )
         original_refresh = scm.refresh_subscription
 
         async def counted_refresh() -> None:
@@ -400,16 +479,25 @@ class BacnetAdapter:
                     continue
                 sub.notifications += 1
                 converted, text = decode_present_value(point, value)
-                callback(PointValue(name, converted, unit_of_quantity(point.quantity), datetime.now(UTC),
-                                    QUALITY_GOOD, text))
+                callback(
+                    PointValue(
+                        name,
+                        converted,
+                        unit_of_quantity(point.quantity),
+                        datetime.now(UTC),
+                        QUALITY_GOOD,
+                        text,
+                    )
+                )
         finally:
             try:
                 await asyncio.wait_for(scm.__aexit__(None, None, None), timeout=self.timeout_s)  # unsubscribe
             except (ErrorRejectAbortNack, TimeoutError) as exc:
                 log.info("BACnet %s: COV cancel for %s not acknowledged: %s", self.device_id, name, exc)
 
-    async def _poll_loop(self, name: str, callback: Callable[[PointValue], None], interval_s: float,
-                         sub: CovSubscription) -> None:
+    async def _poll_loop(
+        self, name: str, callback: Callable[[PointValue], None], interval_s: float, sub: CovSubscription
+    ) -> None:
         while not sub.stop.is_set():
             try:
                 for value in await self.get_points([name]):

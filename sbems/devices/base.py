@@ -38,7 +38,7 @@ class PointValue:
     unit: str
     time: datetime
     quality: int = QUALITY_GOOD
-    text: str | None = None          # state name for multi-state / mode points
+    text: str | None = None  # state name for multi-state / mode points
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class WriteResult:
     """Outcome of a write or a release, confirmed by reading the point back."""
 
     point: str
-    requested: float | None          # None for a release
+    requested: float | None  # None for a release
     priority: int | None
     read_back: float | None
     confirmed: bool
@@ -63,8 +63,9 @@ class DeviceAdapter(Protocol):
 
     async def get_points(self, names: Sequence[str] | None = None) -> list[PointValue]: ...
 
-    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None,
-                             lifetime_s: float | None = None) -> WriteResult: ...
+    async def dispatch_point(
+        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
+    ) -> WriteResult: ...
 
     async def dispatch_release(self, name: str, *, priority: int | None = None) -> WriteResult: ...
 
@@ -85,8 +86,14 @@ class ReleaseTracker:
 
     held: dict[str, HeldWrite] = field(default_factory=dict)
 
-    def hold(self, point: str, value: float, priority: int | None, lifetime_s: float | None,
-             now_utc: datetime | None = None) -> HeldWrite:
+    def hold(
+        self,
+        point: str,
+        value: float,
+        priority: int | None,
+        lifetime_s: float | None,
+        now_utc: datetime | None = None,
+    ) -> HeldWrite:
         now_utc = now_utc or datetime.now(UTC)
         expires = now_utc + timedelta(seconds=lifetime_s) if lifetime_s else None
         entry = HeldWrite(point, value, priority, expires)
@@ -102,8 +109,9 @@ class ReleaseTracker:
         return [h for h in self.held.values() if h.expires_utc is not None and h.expires_utc <= now_utc]
 
 
-async def dispatch_expired_releases(adapter: DeviceAdapter, tracker: ReleaseTracker,
-                                    now_utc: datetime | None = None) -> list[WriteResult]:
+async def dispatch_expired_releases(
+    adapter: DeviceAdapter, tracker: ReleaseTracker, now_utc: datetime | None = None
+) -> list[WriteResult]:
     """Release every write whose lifetime has run out."""
     results = []
     for held in tracker.due(now_utc):

@@ -19,8 +19,14 @@ from sbems.devices.base import (
 class FakeAdapter:
     """Points with values, units and an optional 16-slot priority array per writable point."""
 
-    def __init__(self, device_id: str, points: dict[str, tuple[float, str]], *, writable: Sequence[str] = (),
-                 relinquish_default: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        points: dict[str, tuple[float, str]],
+        *,
+        writable: Sequence[str] = (),
+        relinquish_default: dict[str, float] | None = None,
+    ) -> None:
         self.device_id = device_id
         self.values = {name: value for name, (value, _unit) in points.items()}
         self.units = {name: unit for name, (_value, unit) in points.items()}
@@ -48,11 +54,14 @@ class FakeAdapter:
             raise PointError(f"{self.device_id}: unknown points {missing}")
         self.reads += 1
         now = datetime.now(UTC)
-        return [PointValue(n, self._present(n), self.units[n], now, 100 if math.isfinite(self._present(n)) else 0)
-                for n in names]
+        return [
+            PointValue(n, self._present(n), self.units[n], now, 100 if math.isfinite(self._present(n)) else 0)
+            for n in names
+        ]
 
-    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None,
-                             lifetime_s: float | None = None) -> WriteResult:
+    async def dispatch_point(
+        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
+    ) -> WriteResult:
         if name not in self.writable:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
         priority = priority or 10
@@ -60,8 +69,9 @@ class FakeAdapter:
         self.tracker.hold(name, value, priority, lifetime_s)
         # like the BACnet adapter: confirmed when our priority slot holds the value (read back from the
         # array); the present value may still differ when a higher priority is active
-        return WriteResult(name, value, priority, self._present(name),
-                           self.priority_arrays[name][priority - 1] == value)
+        return WriteResult(
+            name, value, priority, self._present(name), self.priority_arrays[name][priority - 1] == value
+        )
 
     async def dispatch_release(self, name: str, *, priority: int | None = None) -> WriteResult:
         if name not in self.writable:

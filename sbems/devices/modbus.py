@@ -54,8 +54,13 @@ def register_width(register: ModbusRegister) -> int:
     return 2 if register.dtype == "float32" else 1
 
 
-def plan_blocks(registers: dict[str, ModbusRegister], *, max_gap: int = 4,
-                max_registers: int = MAX_REGISTERS_PER_READ, max_bits: int = MAX_BITS_PER_READ) -> list[Block]:
+def plan_blocks(
+    registers: dict[str, ModbusRegister],
+    *,
+    max_gap: int = 4,
+    max_registers: int = MAX_REGISTERS_PER_READ,
+    max_bits: int = MAX_BITS_PER_READ,
+) -> list[Block]:
     """Merge registers of each table into as few reads as allowed (gaps up to ``max_gap`` are read over)."""
     blocks: list[Block] = []
     by_table: dict[str, list[tuple[str, ModbusRegister]]] = {}
@@ -113,18 +118,35 @@ def build_client(connection: ModbusConnection) -> Any:
     from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
     if connection.framer == "rtu" and connection.serial_port:
-        return AsyncModbusSerialClient(connection.serial_port, framer=FramerType.RTU, baudrate=connection.baudrate,
-                                       timeout=connection.timeout_s, retries=0)
+        return AsyncModbusSerialClient(
+            connection.serial_port,
+            framer=FramerType.RTU,
+            baudrate=connection.baudrate,
+            timeout=connection.timeout_s,
+            retries=0,
+        )
     framer = FramerType.RTU if connection.framer == "rtu" else FramerType.SOCKET
-    return AsyncModbusTcpClient(connection.host, port=connection.port, framer=framer,
-                                timeout=connection.timeout_s, retries=0, reconnect_delay=0)
+    return AsyncModbusTcpClient(
+        connection.host,
+        port=connection.port,
+        framer=framer,
+        timeout=connection.timeout_s,
+        retries=0,
+        reconnect_delay=0,
+    )
 
 
 class ModbusAdapter:
     """One Modbus device (an HVAC unit) behind the adapter interface."""
 
-    def __init__(self, unit: HvacUnit, *, registers: dict[str, ModbusRegister] | None = None,
-                 max_gap: int = 4, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        unit: HvacUnit,
+        *,
+        registers: dict[str, ModbusRegister] | None = None,
+        max_gap: int = 4,
+        timeout_s: float | None = None,
+    ) -> None:
         if unit.modbus is None:
             raise ValueError(f"{unit.id}: no Modbus connection")
         self.device_id = unit.id
@@ -133,10 +155,10 @@ class ModbusAdapter:
         self.max_gap = max_gap
         self.timeout_s = timeout_s or unit.modbus.timeout_s
         self.tracker = ReleaseTracker()
-        self.replaced: dict[str, float] = {}     # point -> value before our first write (for release)
+        self.replaced: dict[str, float] = {}  # point -> value before our first write (for release)
         self._client: Any = None
         self._full_plan: list[Block] | None = None
-        self._lock = asyncio.Lock()               # one request at a time per device
+        self._lock = asyncio.Lock()  # one request at a time per device
         self.requests = 0
         self.reconnects = 0
 
@@ -173,30 +195,41 @@ class ModbusAdapter:
             client = await self._connected()
             self.requests += 1
             try:
-                response = await asyncio.wait_for(getattr(client, method)(*args, device_id=self.connection.unit_id,
-                                                                          **kwargs), timeout=self.timeout_s)
+                response = await asyncio.wait_for(
+                    getattr(client, method)(*args, device_id=self.connection.unit_id, **kwargs),
+                    timeout=self.timeout_s,
+                )
             except TimeoutError:
                 client.close()
                 self._client = None
-                raise DeviceTimeout(f"Modbus {self.device_id} ({self.where}): no answer to {method} "
-                                    f"within {self.timeout_s} s") from None
+                raise DeviceTimeout(
+                    f"Modbus {self.device_id} ({self.where}): no answer to {method} within {self.timeout_s} s"
+                ) from None
             except (ConnectionException, ModbusIOException) as exc:
                 client.close()
                 self._client = None
                 if attempt == 2:
-                    raise DeviceError(f"Modbus {self.device_id} ({self.where}): {method} failed: {exc}") from exc
+                    raise DeviceError(
+                        f"Modbus {self.device_id} ({self.where}): {method} failed: {exc}"
+                    ) from exc
                 continue
             if response.isError():
-                raise PointError(f"Modbus {self.device_id}: {method} {args} -> exception code "
-                                 f"{getattr(response, 'exception_code', '?')}")
+                raise PointError(
+                    f"Modbus {self.device_id}: {method} {args} -> exception code "
+                    f"{getattr(response, 'exception_code', '?')}"
+                )
             return response
         raise DeviceError(f"Modbus {self.device_id}: {method} failed")  # unreachable
 
     async def _read_block(self, block: Block) -> list[int] | list[bool]:
-        method = {"coil": "read_coils", "discrete": "read_discrete_inputs", "holding": "read_holding_registers",
-                  "input": "read_input_registers"}[block.table]
+        method = {
+            "coil": "read_coils",
+            "discrete": "read_discrete_inputs",
+            "holding": "read_holding_registers",
+            "input": "read_input_registers",
+        }[block.table]
         response = await self._call(method, block.start, count=block.count)
-        return list(response.bits[:block.count]) if block.table in BIT_TABLES else list(response.registers)
+        return list(response.bits[: block.count]) if block.table in BIT_TABLES else list(response.registers)
 
     def _decode(self, name: str, block: Block, data: list, now: datetime) -> PointValue:
         register = self.registers[name]
@@ -204,7 +237,7 @@ class ModbusAdapter:
         offset = register.address - block.start
         if register.table in BIT_TABLES:
             return PointValue(name, 1.0 if data[offset] else 0.0, unit, now)
-        value = decode_words(data[offset:offset + register_width(register)], register)
+        value = decode_words(data[offset : offset + register_width(register)], register)
         if not math.isfinite(value):
             return PointValue(name, value, unit, now, QUALITY_BAD, text="not a finite number")
         text = register.states.get(int(value)) if register.states else None
@@ -237,8 +270,14 @@ class ModbusAdapter:
                         try:
                             values[name] = self._decode(name, single, await self._read_block(single), now)
                         except PointError as exc:
-                            values[name] = PointValue(name, math.nan, unit_of_quantity(register.quantity), now,
-                                                      QUALITY_BAD, text=f"read error: {exc}")
+                            values[name] = PointValue(
+                                name,
+                                math.nan,
+                                unit_of_quantity(register.quantity),
+                                now,
+                                QUALITY_BAD,
+                                text=f"read error: {exc}",
+                            )
         return [values[name] for name in names]
 
     async def _read_one(self, name: str) -> float:
@@ -246,8 +285,9 @@ class ModbusAdapter:
         block = Block(register.table, register.address, register_width(register), (name,))
         return self._decode(name, block, await self._read_block(block), datetime.now(UTC)).value
 
-    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None,
-                             lifetime_s: float | None = None) -> WriteResult:
+    async def dispatch_point(
+        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
+    ) -> WriteResult:
         """Write ``value`` (our unit) and read it back. ``priority`` is recorded only (Modbus has none)."""
         register = self.registers.get(name)
         if register is None:
@@ -262,8 +302,9 @@ class ModbusAdapter:
         confirmed = close_enough(read_back, float(value), rel=1e-3, abs_tol=register.scale / 2 + 1e-6)
         if confirmed:
             self.tracker.hold(name, value, priority, lifetime_s)
-        return WriteResult(name, value, priority, read_back, confirmed,
-                           "" if confirmed else f"read back {read_back}")
+        return WriteResult(
+            name, value, priority, read_back, confirmed, "" if confirmed else f"read back {read_back}"
+        )
 
     async def _write_raw(self, register: ModbusRegister, value: float) -> None:
         if register.table == "coil":

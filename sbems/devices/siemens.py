@@ -73,8 +73,17 @@ class RetryStats:
 class ThermostatClient:
     """Async REST client for one thermostat API base URL."""
 
-    def __init__(self, base_url: str, api_key: SecretStr | str, *, timeout_s: float = 5.0, max_retries: int = 5,
-                 backoff_base_s: float = 0.2, backoff_max_s: float = 5.0, max_retry_after_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr | str,
+        *,
+        timeout_s: float = 5.0,
+        max_retries: int = 5,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        max_retry_after_s: float = 60.0,
+    ) -> None:
         import httpx
 
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
@@ -84,8 +93,9 @@ class ThermostatClient:
         self.backoff_max_s = backoff_max_s
         self.max_retry_after_s = max_retry_after_s
         self.stats = RetryStats()
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s,
-                                       headers={"Authorization": f"Bearer {key}"})
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout_s, headers={"Authorization": f"Bearer {key}"}
+        )
 
     def __repr__(self) -> str:
         return f"ThermostatClient({self.base_url!r}, api_key=***)"
@@ -105,8 +115,12 @@ class ThermostatClient:
                 continue
             except httpx.TransportError as exc:
                 if attempt > self.max_retries:
-                    raise DeviceError(f"REST {method} {self.base_url}{path}: {exc.__class__.__name__}") from exc
-                await self._sleep(backoff_s(attempt, self.backoff_base_s, self.backoff_max_s), "network error")
+                    raise DeviceError(
+                        f"REST {method} {self.base_url}{path}: {exc.__class__.__name__}"
+                    ) from exc
+                await self._sleep(
+                    backoff_s(attempt, self.backoff_base_s, self.backoff_max_s), "network error"
+                )
                 continue
             if response.status_code == 429:
                 self.stats.throttled += 1
@@ -114,17 +128,23 @@ class ThermostatClient:
                 if wait is None:
                     wait = backoff_s(attempt, self.backoff_base_s, self.backoff_max_s)
                 if attempt > self.max_retries or wait > self.max_retry_after_s:
-                    raise DeviceError(f"REST {method} {self.base_url}{path}: throttled (429), retry after {wait} s")
+                    raise DeviceError(
+                        f"REST {method} {self.base_url}{path}: throttled (429), retry after {wait} s"
+                    )
                 await self._sleep(wait, "429")
                 continue
             if response.status_code >= 500:
                 if attempt > self.max_retries:
                     raise DeviceError(f"REST {method} {self.base_url}{path}: HTTP {response.status_code}")
-                await self._sleep(backoff_s(attempt, self.backoff_base_s, self.backoff_max_s),
-                                  f"HTTP {response.status_code}")
+                await self._sleep(
+                    backoff_s(attempt, self.backoff_base_s, self.backoff_max_s),
+                    f"HTTP {response.status_code}",
+                )
                 continue
             if response.status_code in (401, 403):
-                raise DeviceError(f"REST {self.base_url}: authentication refused (HTTP {response.status_code})")
+                raise DeviceError(
+                    f"REST {self.base_url}: authentication refused (HTTP {response.status_code})"
+                )
             if response.status_code >= 400:
                 raise PointError(f"REST {method} {path}: HTTP {response.status_code}: {response.text[:200]}")
             return response.json() if response.content else {}
@@ -140,7 +160,9 @@ class ThermostatClient:
 
     async def dispatch_setpoint(self, device_id: str, value_c: float | None) -> dict[str, Any]:
         """Hold ``value_c``; ``None`` releases the hold (back to the device's schedule)."""
-        return await self._request("POST", f"/devices/{device_id}/setpoint", json={"value": value_c, "unit": "celsius"})
+        return await self._request(
+            "POST", f"/devices/{device_id}/setpoint", json={"value": value_c, "unit": "celsius"}
+        )
 
     async def dispatch_mode(self, device_id: str, mode: str) -> dict[str, Any]:
         return await self._request("POST", f"/devices/{device_id}/mode", json={"mode": mode})
@@ -205,8 +227,9 @@ class SetpointCoalescer:
 class ThermostatAdapter:
     """One thermostat behind the adapter interface (points: current/target temperature, humidity)."""
 
-    def __init__(self, client: ThermostatClient, thermostat: Thermostat, *,
-                 coalescer: SetpointCoalescer | None = None) -> None:
+    def __init__(
+        self, client: ThermostatClient, thermostat: Thermostat, *, coalescer: SetpointCoalescer | None = None
+    ) -> None:
         self.client = client
         self.thermostat = thermostat
         self.device_id = thermostat.id
@@ -232,11 +255,14 @@ class ThermostatAdapter:
             if isinstance(raw, int | float) and math.isfinite(raw):
                 values.append(PointValue(name, float(raw), unit, now, QUALITY_GOOD))
             else:
-                values.append(PointValue(name, math.nan, unit, now, QUALITY_BAD, text=f"missing {field_name}"))
+                values.append(
+                    PointValue(name, math.nan, unit, now, QUALITY_BAD, text=f"missing {field_name}")
+                )
         return values
 
-    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None,
-                             lifetime_s: float | None = None) -> WriteResult:
+    async def dispatch_point(
+        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
+    ) -> WriteResult:
         if name not in WRITABLE_POINTS:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
         result = await self.coalescer.submit(self.remote_id, value)
@@ -268,8 +294,10 @@ AwareUtc = Annotated[datetime, AfterValidator(_aware_utc)]
 
 
 def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors()[:3])
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()[:3]
+    )
 
 
 class ThermostatEvent(BaseModel):

@@ -1,6 +1,6 @@
 """The receiver for thermostat webhook events: validate, then hand to ``store`` (or ``reject``).
 
-    app = build_webhook_app(store=..., reject=...)   # an ASGI app; serve it with uvicorn
+app = build_webhook_app(store=..., reject=...)   # an ASGI app; serve it with uvicorn
 """
 
 # no `from __future__ import annotations`: FastAPI must see the real Request annotation
@@ -13,8 +13,12 @@ from sbems.devices.siemens import ThermostatEvent, WebhookRejected, parse_thermo
 log = logging.getLogger(__name__)
 
 
-def build_webhook_app(*, store: Callable[[ThermostatEvent], bool], reject: Callable[[str, bytes], None],
-                      path: str = "/webhooks/thermostat") -> Any:
+def build_webhook_app(
+    *,
+    store: Callable[[ThermostatEvent], bool],
+    reject: Callable[[str, bytes], None],
+    path: str = "/webhooks/thermostat",
+) -> Any:
     """``store(event)`` returns False for an unknown device (-> 404); invalid bodies go to ``reject``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse

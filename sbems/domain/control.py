@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sbems.domain.permissions import Role, has_permission
 from sbems.domain.site import ComfortBand
 
-SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)   # seed: setpoints within 18-26 C by default
+SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)  # seed: setpoints within 18-26 C by default
 SOURCES = ("manual", "schedule", "optimizer", "watchdog")
 # BACnet priorities SBEMS never writes: 1-2 life safety, 8 the manual operator's, 16 the schedule's
 RESERVED_BACNET_PRIORITIES = frozenset({1, 2, 8, 16})
@@ -20,7 +20,7 @@ def bacnet_priority_problem(priority: int) -> str | None:
     if not 1 <= priority <= 16:
         return f"BACnet priority {priority} is outside 1-16"
     if priority in RESERVED_BACNET_PRIORITIES:
-        return (f"BACnet priority {priority} is reserved (1, 2 life safety, 8 manual operator, 16 schedule)")
+        return f"BACnet priority {priority} is reserved (1, 2 life safety, 8 manual operator, 16 schedule)"
     return None
 
 
@@ -28,10 +28,12 @@ def bacnet_priority_problem(priority: int) -> str | None:
 class DispatchPolicy:
     """Rate limits per source (minimum time between writes to one zone) and write lifetimes."""
 
-    min_interval_s: dict[str, float] = field(default_factory=lambda: {
-        "manual": 10.0, "schedule": 60.0, "optimizer": 300.0, "watchdog": 0.0})
-    default_lifetime_s: dict[str, int] = field(default_factory=lambda: {
-        "manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600})
+    min_interval_s: dict[str, float] = field(
+        default_factory=lambda: {"manual": 10.0, "schedule": 60.0, "optimizer": 300.0, "watchdog": 0.0}
+    )
+    default_lifetime_s: dict[str, int] = field(
+        default_factory=lambda: {"manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600}
+    )
     max_lifetime_s: int = 24 * 3600
 
 
@@ -65,21 +67,31 @@ def permission_violation(source: str, role: str | None, active: bool, access_lev
     return None
 
 
-def rate_limit_violation(source: str, last_sent_at: datetime | None, now_utc: datetime,
-                         policy: DispatchPolicy) -> str | None:
+def rate_limit_violation(
+    source: str, last_sent_at: datetime | None, now_utc: datetime, policy: DispatchPolicy
+) -> str | None:
     if last_sent_at is None:
         return None
     wait_s = policy.min_interval_s.get(source, 60.0) - (now_utc - last_sent_at).total_seconds()
     if wait_s > 0:
-        return f"rate limited: last write to this zone {int((now_utc - last_sent_at).total_seconds())} s ago, " \
-               f"{source} writes need {int(policy.min_interval_s[source])} s"
+        return (
+            f"rate limited: last write to this zone {int((now_utc - last_sent_at).total_seconds())} s ago, "
+            f"{source} writes need {int(policy.min_interval_s[source])} s"
+        )
     return None
 
 
-def is_duplicate(value_c: float, held_value_c: float | None, held_expires_at: datetime | None, now_utc: datetime,
-                 lifetime_s: float, tolerance_c: float = 0.05) -> bool:
+def is_duplicate(
+    value_c: float,
+    held_value_c: float | None,
+    held_expires_at: datetime | None,
+    now_utc: datetime,
+    lifetime_s: float,
+    tolerance_c: float = 0.05,
+) -> bool:
     """The same value is already held with more than half the requested lifetime left (else: renew it)."""
     if held_value_c is None or held_expires_at is None:
         return False
-    return (abs(held_value_c - value_c) <= tolerance_c
-            and held_expires_at - now_utc > timedelta(seconds=lifetime_s / 2))
+    return abs(held_value_c - value_c) <= tolerance_c and held_expires_at - now_utc > timedelta(
+        seconds=lifetime_s / 2
+    )

@@ -40,7 +40,7 @@ SIMULTANEOUS_HEAT_COOL = "FDD-SIMULTANEOUS-HEAT-COOL"
 FAULT_CODES = (STUCK_SENSOR, SETPOINT_NOT_MET, SHORT_CYCLING, SIMULTANEOUS_HEAT_COOL)
 
 POINT_COLUMNS = ("time", "point", "sensor_type", "zone", "hvac_unit", "thermostat", "value")
-ZONE_TEMP_POINT_NAMES = ("zone_temp_c", "current_temp_c")   # unit/thermostat points that read the zone
+ZONE_TEMP_POINT_NAMES = ("zone_temp_c", "current_temp_c")  # unit/thermostat points that read the zone
 TELEMETRY_COLUMNS = ("time", "hvac_unit", "status", "mode", "power_kw", "compressor_speed_pct")
 
 
@@ -94,7 +94,7 @@ class Equipment:
     """A unit or thermostat that conditions a zone (capacity = rated cooling capacity)."""
 
     key: str
-    kind: str                  # "hvac_unit" | "thermostat"
+    kind: str  # "hvac_unit" | "thermostat"
     zone: str | None
     capacity_kw: float
     fan_power_kw: float = 0.0
@@ -124,22 +124,37 @@ class Finding:
 
 # ----------------------------------------------------------------------------- helpers
 def empty_points() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c == "time" else "float64" if c == "value"
-                                      else "object") for c in POINT_COLUMNS})
+    return pd.DataFrame(
+        {
+            c: pd.Series(
+                dtype="datetime64[ns, UTC]" if c == "time" else "float64" if c == "value" else "object"
+            )
+            for c in POINT_COLUMNS
+        }
+    )
 
 
 def empty_telemetry() -> pd.DataFrame:
     numeric = ("power_kw", "compressor_speed_pct")
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c == "time" else "float64" if c in numeric
-                                      else "object") for c in TELEMETRY_COLUMNS})
+    return pd.DataFrame(
+        {
+            c: pd.Series(
+                dtype="datetime64[ns, UTC]" if c == "time" else "float64" if c in numeric else "object"
+            )
+            for c in TELEMETRY_COLUMNS
+        }
+    )
 
 
 def with_quantity(points: pd.DataFrame) -> pd.DataFrame:
     """Add ``quantity``: the sensor type, except for an HVAC unit's own temperatures (supply, return), which
     are not zone temperatures and get the point's name (``supply_temp_c``) instead."""
     name = points["point"].str.rsplit(".", n=1).str[-1]
-    equipment_temp = (points["hvac_unit"].notna() & (points["sensor_type"] == "temperature")
-                      & ~name.isin(ZONE_TEMP_POINT_NAMES))
+    equipment_temp = (
+        points["hvac_unit"].notna()
+        & (points["sensor_type"] == "temperature")
+        & ~name.isin(ZONE_TEMP_POINT_NAMES)
+    )
     return points.assign(quantity=points["sensor_type"].where(~equipment_temp, name))
 
 
@@ -148,16 +163,21 @@ def _tail(frame: pd.DataFrame, end_utc: datetime, hours: float) -> pd.DataFrame:
     return frame[(frame["time"] >= start) & (frame["time"] < end_utc)]
 
 
-def zone_running_frac(points: pd.DataFrame, telemetry: pd.DataFrame,
-                      equipment: Iterable[Equipment], thresholds: FddThresholds) -> dict[str, float]:
+def zone_running_frac(
+    points: pd.DataFrame, telemetry: pd.DataFrame, equipment: Iterable[Equipment], thresholds: FddThresholds
+) -> dict[str, float]:
     """Share of samples in which each zone's HVAC runs (units' status; else the zone power submeter)."""
     unit_zone = {e.key: e.zone for e in equipment if e.kind == "hvac_unit" and e.zone}
     out: dict[str, float] = {}
     if not telemetry.empty:
         tel = telemetry.assign(zone=telemetry["hvac_unit"].map(unit_zone)).dropna(subset=["zone"])
         out.update((tel["status"] == "running").groupby(tel["zone"]).mean().to_dict())
-    power = points[(points["sensor_type"] == "power") & points["zone"].notna() & points["hvac_unit"].isna()
-                   & ~points["zone"].isin(list(unit_zone.values()))]
+    power = points[
+        (points["sensor_type"] == "power")
+        & points["zone"].notna()
+        & points["hvac_unit"].isna()
+        & ~points["zone"].isin(list(unit_zone.values()))
+    ]
     if not power.empty:
         out.update((power["value"] > thresholds.run_power_kw).groupby(power["zone"]).mean().to_dict())
     return {zone: float(frac) for zone, frac in out.items()}
@@ -188,48 +208,82 @@ def _fmt_time(at: datetime | pd.Timestamp | None) -> str:
 
 
 # ----------------------------------------------------------------------------- rules
-def find_stuck_sensors(points: pd.DataFrame, telemetry: pd.DataFrame, equipment: Iterable[Equipment],
-                       end_utc: datetime, thresholds: FddThresholds = FddThresholds()) -> list[Finding]:
+def find_stuck_sensors(
+    points: pd.DataFrame,
+    telemetry: pd.DataFrame,
+    equipment: Iterable[Equipment],
+    end_utc: datetime,
+    thresholds: FddThresholds = FddThresholds(),
+) -> list[Finding]:
     """Analog points flat (max - min < epsilon) over the last ``stuck_window_h`` while the zone's HVAC runs."""
     t = thresholds
     window = with_quantity(_tail(points, end_utc, t.stuck_window_h))
     window = window[window["sensor_type"].isin(list(t.stuck_epsilon)) & window["zone"].notna()]
     if window.empty:
         return []
-    running = zone_running_frac(_tail(points, end_utc, t.stuck_window_h),
-                                _tail(telemetry, end_utc, t.stuck_window_h), list(equipment), t)
-    stats = window.groupby("point").agg(zone=("zone", "first"), sensor_type=("sensor_type", "first"),
-                                        quantity=("quantity", "first"), hvac_unit=("hvac_unit", "first"), n=("value", "size"),
-                                        lo=("value", "min"), hi=("value", "max"), first=("time", "min"),
-                                        last=("time", "max"))
+    running = zone_running_frac(
+        _tail(points, end_utc, t.stuck_window_h),
+        _tail(telemetry, end_utc, t.stuck_window_h),
+        list(equipment),
+        t,
+    )
+    stats = window.groupby("point").agg(
+        zone=("zone", "first"),
+        sensor_type=("sensor_type", "first"),
+        quantity=("quantity", "first"),
+        hvac_unit=("hvac_unit", "first"),
+        n=("value", "size"),
+        lo=("value", "min"),
+        hi=("value", "max"),
+        first=("time", "min"),
+        last=("time", "max"),
+    )
     span_s = (stats["last"] - stats["first"]).dt.total_seconds()
     stats["spread"] = stats["hi"] - stats["lo"]
     stats["flat"] = stats["spread"] < stats["sensor_type"].map(t.stuck_epsilon)
     stats["enough"] = (stats["n"] >= t.stuck_min_samples) & (
-        span_s >= t.stuck_min_coverage_frac * t.stuck_window_h * 3600.0)
+        span_s >= t.stuck_min_coverage_frac * t.stuck_window_h * 3600.0
+    )
     findings = []
     for point, row in stats[stats["flat"] & stats["enough"]].iterrows():
         frac = running.get(row["zone"], 0.0)
         if frac < t.run_frac_min:
             continue
-        peers = stats[(stats["zone"] == row["zone"]) & (stats["quantity"] == row["quantity"])
-                      & (stats.index != point) & stats["enough"]]
+        peers = stats[
+            (stats["zone"] == row["zone"])
+            & (stats["quantity"] == row["quantity"])
+            & (stats.index != point)
+            & stats["enough"]
+        ]
         if not peers.empty and peers["flat"].all():
-            continue   # every sensor of the zone agrees the zone is steady
-        message = (f"{point} ({row['sensor_type']}, zone {row['zone']}) stayed at {row['lo']:.4g} "
-                   f"(max - min {row['spread']:.3g} < {t.stuck_epsilon[row['sensor_type']]:g}) over "
-                   f"{row['n']} readings from {_fmt_time(row['first'])} to {_fmt_time(row['last'])} "
-                   f"while the zone's HVAC ran {100 * frac:.0f} % of the time")
-        findings.append(Finding(STUCK_SENSOR, "warning", str(point), f"Stuck sensor: {point}", message,
-                                zone=row["zone"], hvac_unit=None if pd.isna(row["hvac_unit"]) else row["hvac_unit"], metric_name=row["sensor_type"],
-                                actual_value=float(row["spread"]),
-                                threshold_value=float(t.stuck_epsilon[row["sensor_type"]]),
-                                since_utc=row["first"].to_pydatetime()))
+            continue  # every sensor of the zone agrees the zone is steady
+        message = (
+            f"{point} ({row['sensor_type']}, zone {row['zone']}) stayed at {row['lo']:.4g} "
+            f"(max - min {row['spread']:.3g} < {t.stuck_epsilon[row['sensor_type']]:g}) over "
+            f"{row['n']} readings from {_fmt_time(row['first'])} to {_fmt_time(row['last'])} "
+            f"while the zone's HVAC ran {100 * frac:.0f} % of the time"
+        )
+        findings.append(
+            Finding(
+                STUCK_SENSOR,
+                "warning",
+                str(point),
+                f"Stuck sensor: {point}",
+                message,
+                zone=row["zone"],
+                hvac_unit=None if pd.isna(row["hvac_unit"]) else row["hvac_unit"],
+                metric_name=row["sensor_type"],
+                actual_value=float(row["spread"]),
+                threshold_value=float(t.stuck_epsilon[row["sensor_type"]]),
+                since_utc=row["first"].to_pydatetime(),
+            )
+        )
     return findings
 
 
-def _load_frac(eq: Equipment, points: pd.DataFrame, telemetry: pd.DataFrame, t: FddThresholds,
-               freq: str) -> tuple[pd.Series, pd.Series | None]:
+def _load_frac(
+    eq: Equipment, points: pd.DataFrame, telemetry: pd.DataFrame, t: FddThresholds, freq: str
+) -> tuple[pd.Series, pd.Series | None]:
     """Bucketed load fraction of one unit/thermostat, and (units only) the bucketed "heating" flag."""
     if eq.kind == "hvac_unit":
         tel = telemetry[telemetry["hvac_unit"] == eq.key]
@@ -239,7 +293,9 @@ def _load_frac(eq: Equipment, points: pd.DataFrame, telemetry: pd.DataFrame, t: 
         frac = (tel["compressor_speed_pct"] / 100.0).where(tel["compressor_speed_pct"].notna(), estimate)
         heating = tel.assign(h=(tel["mode"] == "heating").astype(float))
         return _buckets(tel.assign(frac=frac), "frac", freq), _buckets(heating, "h", freq, "max") > 0
-    power = points[(points["sensor_type"] == "power") & (points["zone"] == eq.zone) & points["hvac_unit"].isna()]
+    power = points[
+        (points["sensor_type"] == "power") & (points["zone"] == eq.zone) & points["hvac_unit"].isna()
+    ]
     if power.empty:
         return pd.Series(dtype=float), None
     kw = power.groupby("time", as_index=False)["value"].sum()
@@ -247,8 +303,12 @@ def _load_frac(eq: Equipment, points: pd.DataFrame, telemetry: pd.DataFrame, t: 
     return _buckets(kw, "frac", freq), None
 
 
-def find_setpoint_not_met(points: pd.DataFrame, telemetry: pd.DataFrame, equipment: Iterable[Equipment],
-                          thresholds: FddThresholds = FddThresholds()) -> list[Finding]:
+def find_setpoint_not_met(
+    points: pd.DataFrame,
+    telemetry: pd.DataFrame,
+    equipment: Iterable[Equipment],
+    thresholds: FddThresholds = FddThresholds(),
+) -> list[Finding]:
     """Occupied zones whose equipment runs at >= capacity_frac_min and stays > delta above setpoint."""
     t = thresholds
     freq = f"{t.bucket_min}min"
@@ -258,18 +318,28 @@ def find_setpoint_not_met(points: pd.DataFrame, telemetry: pd.DataFrame, equipme
         if eq.zone is None or eq.capacity_kw <= 0:
             continue
         zone = with_quantity(points[points["zone"] == eq.zone])
-        temps, setpoints, occupancy = (zone[zone["quantity"] == kind] for kind in
-                                       ("temperature", "setpoint", "occupancy"))
+        temps, setpoints, occupancy = (
+            zone[zone["quantity"] == kind] for kind in ("temperature", "setpoint", "occupancy")
+        )
         if temps.empty or setpoints.empty or occupancy.empty:
             continue
         load, heating = _load_frac(eq, points, telemetry, t, freq)
         if load.empty:
             continue
-        frame = pd.DataFrame({"temp_c": _buckets(temps, "value", freq), "setpoint_c": _buckets(setpoints, "value", freq),
-                              "occupants": _buckets(occupancy, "value", freq, "max"), "load_frac": load})
+        frame = pd.DataFrame(
+            {
+                "temp_c": _buckets(temps, "value", freq),
+                "setpoint_c": _buckets(setpoints, "value", freq),
+                "occupants": _buckets(occupancy, "value", freq, "max"),
+                "load_frac": load,
+            }
+        )
         frame["excess_c"] = frame["temp_c"] - frame["setpoint_c"]
-        flags = ((frame["occupants"] > 0) & (frame["load_frac"] >= t.capacity_frac_min)
-                 & (frame["excess_c"] > t.setpoint_excess_delta_c))
+        flags = (
+            (frame["occupants"] > 0)
+            & (frame["load_frac"] >= t.capacity_frac_min)
+            & (frame["excess_c"] > t.setpoint_excess_delta_c)
+        )
         if heating is not None:
             flags &= ~heating.reindex(frame.index, fill_value=False).astype(bool)
         length, start = _longest_run(flags)
@@ -277,20 +347,34 @@ def find_setpoint_not_met(points: pd.DataFrame, telemetry: pd.DataFrame, equipme
             continue
         run = frame.loc[start:].iloc[:length]
         hours = length * t.bucket_min / 60
-        message = (f"zone {eq.zone} stayed {run['excess_c'].mean():.1f} C above its setpoint (mean "
-                   f"{run['temp_c'].mean():.1f} C vs {run['setpoint_c'].mean():.1f} C, limit "
-                   f"+{t.setpoint_excess_delta_c:g} C) for {hours:.2f} h from {_fmt_time(start)} while occupied "
-                   f"and {eq.key} ran at {100 * run['load_frac'].mean():.0f} % of its {eq.capacity_kw:g} kW "
-                   f"capacity (>= {100 * t.capacity_frac_min:.0f} %): capacity or airflow fault")
-        findings.append(Finding(SETPOINT_NOT_MET, "warning", eq.key, f"Zone {eq.zone} not meeting setpoint",
-                                message, zone=eq.zone, hvac_unit=eq.key if eq.kind == "hvac_unit" else None,
-                                metric_name="zone_temp_excess_c", actual_value=float(run["excess_c"].mean()),
-                                threshold_value=t.setpoint_excess_delta_c, since_utc=start.to_pydatetime()))
+        message = (
+            f"zone {eq.zone} stayed {run['excess_c'].mean():.1f} C above its setpoint (mean "
+            f"{run['temp_c'].mean():.1f} C vs {run['setpoint_c'].mean():.1f} C, limit "
+            f"+{t.setpoint_excess_delta_c:g} C) for {hours:.2f} h from {_fmt_time(start)} while occupied "
+            f"and {eq.key} ran at {100 * run['load_frac'].mean():.0f} % of its {eq.capacity_kw:g} kW "
+            f"capacity (>= {100 * t.capacity_frac_min:.0f} %): capacity or airflow fault"
+        )
+        findings.append(
+            Finding(
+                SETPOINT_NOT_MET,
+                "warning",
+                eq.key,
+                f"Zone {eq.zone} not meeting setpoint",
+                message,
+                zone=eq.zone,
+                hvac_unit=eq.key if eq.kind == "hvac_unit" else None,
+                metric_name="zone_temp_excess_c",
+                actual_value=float(run["excess_c"].mean()),
+                threshold_value=t.setpoint_excess_delta_c,
+                since_utc=start.to_pydatetime(),
+            )
+        )
     return findings
 
 
-def find_short_cycling(telemetry: pd.DataFrame, equipment: Iterable[Equipment],
-                       thresholds: FddThresholds = FddThresholds()) -> list[Finding]:
+def find_short_cycling(
+    telemetry: pd.DataFrame, equipment: Iterable[Equipment], thresholds: FddThresholds = FddThresholds()
+) -> list[Finding]:
     """Units with more than ``max_starts_per_h`` off->running transitions within any hour."""
     t = thresholds
     zones = {e.key: e.zone for e in equipment}
@@ -307,18 +391,32 @@ def find_short_cycling(telemetry: pd.DataFrame, equipment: Iterable[Equipment],
         if worst <= t.max_starts_per_h:
             continue
         until = starts.idxmax()
-        message = (f"{unit} started {worst} times within the hour up to {_fmt_time(until)} "
-                   f"(limit {t.max_starts_per_h} per hour; {len(start_times)} starts in "
-                   f"{len(tel)} samples of the window)")
-        findings.append(Finding(SHORT_CYCLING, "warning", str(unit), f"Short cycling: {unit}", message,
-                                zone=zones.get(unit), hvac_unit=str(unit), metric_name="starts_per_h",
-                                actual_value=float(worst), threshold_value=float(t.max_starts_per_h),
-                                since_utc=(until - pd.Timedelta(hours=1)).to_pydatetime()))
+        message = (
+            f"{unit} started {worst} times within the hour up to {_fmt_time(until)} "
+            f"(limit {t.max_starts_per_h} per hour; {len(start_times)} starts in "
+            f"{len(tel)} samples of the window)"
+        )
+        findings.append(
+            Finding(
+                SHORT_CYCLING,
+                "warning",
+                str(unit),
+                f"Short cycling: {unit}",
+                message,
+                zone=zones.get(unit),
+                hvac_unit=str(unit),
+                metric_name="starts_per_h",
+                actual_value=float(worst),
+                threshold_value=float(t.max_starts_per_h),
+                since_utc=(until - pd.Timedelta(hours=1)).to_pydatetime(),
+            )
+        )
     return findings
 
 
-def find_simultaneous_heat_cool(telemetry: pd.DataFrame, equipment: Iterable[Equipment],
-                                thresholds: FddThresholds = FddThresholds()) -> list[Finding]:
+def find_simultaneous_heat_cool(
+    telemetry: pd.DataFrame, equipment: Iterable[Equipment], thresholds: FddThresholds = FddThresholds()
+) -> list[Finding]:
     """Zones where one unit runs heating while another runs cooling, for ``simultaneous_min_duration_h``."""
     t = thresholds
     freq = f"{t.bucket_min}min"
@@ -333,8 +431,10 @@ def find_simultaneous_heat_cool(telemetry: pd.DataFrame, equipment: Iterable[Equ
         if len(units) < 2 or tel.empty:
             continue
         running = tel["status"] == "running"
-        tel = tel.assign(heat=(running & (tel["mode"] == "heating")).astype(float),
-                         cool=(running & (tel["mode"] == "cooling")).astype(float))
+        tel = tel.assign(
+            heat=(running & (tel["mode"] == "heating")).astype(float),
+            cool=(running & (tel["mode"] == "cooling")).astype(float),
+        )
         heat = _buckets(tel, "heat", freq, "max") > 0
         cool = _buckets(tel, "cool", freq, "max") > 0
         length, start = _longest_run(heat & cool)
@@ -343,26 +443,47 @@ def find_simultaneous_heat_cool(telemetry: pd.DataFrame, equipment: Iterable[Equ
         heaters = sorted(tel.loc[tel["heat"] > 0, "hvac_unit"].unique())
         coolers = sorted(tel.loc[tel["cool"] > 0, "hvac_unit"].unique())
         hours = length * t.bucket_min / 60
-        message = (f"zone {zone}: {', '.join(heaters)} heating while {', '.join(coolers)} cooling for {hours:.2f} h "
-                   f"from {_fmt_time(start)} (limit {t.simultaneous_min_duration_h:g} h)")
-        findings.append(Finding(SIMULTANEOUS_HEAT_COOL, "warning", zone, f"Simultaneous heating and cooling in {zone}",
-                                message, zone=zone, metric_name="simultaneous_h", actual_value=hours,
-                                threshold_value=t.simultaneous_min_duration_h, since_utc=start.to_pydatetime()))
+        message = (
+            f"zone {zone}: {', '.join(heaters)} heating while {', '.join(coolers)} cooling for {hours:.2f} h "
+            f"from {_fmt_time(start)} (limit {t.simultaneous_min_duration_h:g} h)"
+        )
+        findings.append(
+            Finding(
+                SIMULTANEOUS_HEAT_COOL,
+                "warning",
+                zone,
+                f"Simultaneous heating and cooling in {zone}",
+                message,
+                zone=zone,
+                metric_name="simultaneous_h",
+                actual_value=hours,
+                threshold_value=t.simultaneous_min_duration_h,
+                since_utc=start.to_pydatetime(),
+            )
+        )
     return findings
 
 
-def evaluate_fdd(points: pd.DataFrame, telemetry: pd.DataFrame, equipment: Iterable[Equipment], end_utc: datetime,
-                 thresholds: FddThresholds = FddThresholds()) -> list[Finding]:
+def evaluate_fdd(
+    points: pd.DataFrame,
+    telemetry: pd.DataFrame,
+    equipment: Iterable[Equipment],
+    end_utc: datetime,
+    thresholds: FddThresholds = FddThresholds(),
+) -> list[Finding]:
     """Every rule over one window of data (ending at ``end_utc``)."""
     equipment = list(equipment)
-    return (find_stuck_sensors(points, telemetry, equipment, end_utc, thresholds)
-            + find_setpoint_not_met(points, telemetry, equipment, thresholds)
-            + find_short_cycling(telemetry, equipment, thresholds)
-            + find_simultaneous_heat_cool(telemetry, equipment, thresholds))
+    return (
+        find_stuck_sensors(points, telemetry, equipment, end_utc, thresholds)
+        + find_setpoint_not_met(points, telemetry, equipment, thresholds)
+        + find_short_cycling(telemetry, equipment, thresholds)
+        + find_simultaneous_heat_cool(telemetry, equipment, thresholds)
+    )
 
 
-def split_findings(findings: Iterable[Finding], open_keys: Iterable[tuple[str, str]]
-                   ) -> tuple[list[Finding], set[tuple[str, str]]]:
+def split_findings(
+    findings: Iterable[Finding], open_keys: Iterable[tuple[str, str]]
+) -> tuple[list[Finding], set[tuple[str, str]]]:
     """(findings to raise: not already open, one per key; open keys whose condition no longer holds)."""
     open_keys = set(open_keys)
     new: dict[tuple[str, str], Finding] = {}
@@ -372,4 +493,3 @@ def split_findings(findings: Iterable[Finding], open_keys: Iterable[tuple[str, s
         if finding.key not in open_keys:
             new.setdefault(finding.key, finding)
     return list(new.values()), open_keys - firing
-

@@ -38,7 +38,7 @@ DAY_TYPES = ("weekday", "weekend")
 DEFAULT_NMBE_MAX_PCT = 0.5
 DEFAULT_MIN_DAYS_PER_TYPE = 6
 BALANCE_STEP_C = 0.5
-MIN_DAYS_ABOVE_BALANCE = 3   # a slope needs at least this many days with cooling degree-days
+MIN_DAYS_ABOVE_BALANCE = 3  # a slope needs at least this many days with cooling degree-days
 
 
 def cvrmse_limit_pct(reporting_days: int) -> float:
@@ -62,8 +62,9 @@ def cooling_degree_days(temp_mean_c: np.ndarray, balance_c: float) -> np.ndarray
 
 
 # ------------------------------------------------------------------------------------------ daily energy
-def daily_energy_kwh(power_kw: pd.Series, tz: str, max_gap_s: float = 900.0,
-                     price_usd_per_kwh: np.ndarray | None = None) -> pd.DataFrame:
+def daily_energy_kwh(
+    power_kw: pd.Series, tz: str, max_gap_s: float = 900.0, price_usd_per_kwh: np.ndarray | None = None
+) -> pd.DataFrame:
     """Energy per local calendar day of one meter's power series (aware UTC index).
 
     Each sample holds until the next sample, for at most ``max_gap_s`` (the last sample holds
@@ -75,8 +76,11 @@ def daily_energy_kwh(power_kw: pd.Series, tz: str, max_gap_s: float = 900.0,
         raise ValueError("power_kw must have a timezone-aware DatetimeIndex")
     if max_gap_s <= 0 or max_gap_s >= 86400:
         raise ValueError("max_gap_s must be in (0, 86400)")
-    prices = None if price_usd_per_kwh is None else pd.Series(
-        np.asarray(price_usd_per_kwh, dtype=float), index=power_kw.index)
+    prices = (
+        None
+        if price_usd_per_kwh is None
+        else pd.Series(np.asarray(price_usd_per_kwh, dtype=float), index=power_kw.index)
+    )
     series = power_kw.dropna().sort_index()
     series = series[~series.index.duplicated(keep="last")]
     columns = ["energy_kwh", "covered_s", "day_s"] + ([] if prices is None else ["energy_usd"])
@@ -88,15 +92,18 @@ def daily_energy_kwh(power_kw: pd.Series, tz: str, max_gap_s: float = 900.0,
     held_until = pd.DatetimeIndex(np.minimum(following.asi8, (start + gap).asi8), tz="UTC")
     local = start.tz_convert(tz)
     day = local.normalize()
-    next_midnight = (day.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").as_unit("ns")
+    next_midnight = (
+        (day.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").as_unit("ns")
+    )
     first_s = (np.minimum(held_until.asi8, next_midnight.asi8) - start.asi8) / 1e9
-    second_s = np.maximum(held_until.asi8 - next_midnight.asi8, 0) / 1e9   # spills into the next day
+    second_s = np.maximum(held_until.asi8 - next_midnight.asi8, 0) / 1e9  # spills into the next day
     power = series.to_numpy(dtype=float)
     this_date = pd.Index(day.date)
     next_date = pd.Index((day.tz_localize(None) + pd.Timedelta(days=1)).date)
     kwh = np.concatenate([power * first_s, power * second_s]) / 3600.0
-    parts = pd.DataFrame({"date": np.concatenate([this_date, next_date]), "kwh": kwh,
-                          "s": np.concatenate([first_s, second_s])})
+    parts = pd.DataFrame(
+        {"date": np.concatenate([this_date, next_date]), "kwh": kwh, "s": np.concatenate([first_s, second_s])}
+    )
     if prices is not None:
         price = prices[~prices.index.duplicated(keep="last")].reindex(series.index).to_numpy(dtype=float)
         parts["usd"] = kwh * np.concatenate([price, price])
@@ -104,8 +111,14 @@ def daily_energy_kwh(power_kw: pd.Series, tz: str, max_gap_s: float = 900.0,
     days = pd.Index(grouped.index, name="date")
     midnights = pd.DatetimeIndex(pd.to_datetime(list(days))).tz_localize(tz)
     day_s = ((midnights.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(tz) - midnights).total_seconds()
-    frame = pd.DataFrame({"energy_kwh": grouped["kwh"].to_numpy(), "covered_s": grouped["s"].to_numpy(),
-                          "day_s": np.asarray(day_s, dtype=float)}, index=days)
+    frame = pd.DataFrame(
+        {
+            "energy_kwh": grouped["kwh"].to_numpy(),
+            "covered_s": grouped["s"].to_numpy(),
+            "day_s": np.asarray(day_s, dtype=float),
+        },
+        index=days,
+    )
     if prices is not None:
         frame["energy_usd"] = grouped["usd"].to_numpy()
     return frame
@@ -126,7 +139,7 @@ class ChangePoint:
 
     intercept_kwh: float
     slope_kwh_per_k_day: float
-    balance_c: float | None      # None for the constant model
+    balance_c: float | None  # None for the constant model
     n_days: int
 
     @property
@@ -147,8 +160,9 @@ def balance_grid_c(temp_mean_c: np.ndarray, step_c: float = BALANCE_STEP_C) -> n
     return np.arange(low, temp.max() + step_c / 2, step_c)
 
 
-def fit_changepoint(temp_mean_c: np.ndarray, energy_kwh: np.ndarray,
-                    balance_c: Sequence[float] | None = None) -> ChangePoint:
+def fit_changepoint(
+    temp_mean_c: np.ndarray, energy_kwh: np.ndarray, balance_c: Sequence[float] | None = None
+) -> ChangePoint:
     """Least-squares cooling change-point model; the balance point by grid search.
 
     Candidates: the constant model and, for each balance point with at least ``MIN_DAYS_ABOVE_BALANCE``
@@ -163,7 +177,7 @@ def fit_changepoint(temp_mean_c: np.ndarray, energy_kwh: np.ndarray,
     best_var = float(np.sum((y - y.mean()) ** 2)) / (n - 1) if n > 1 else math.inf
     if n <= 3:
         return best
-    for balance in (balance_grid_c(temp) if balance_c is None else balance_c):
+    for balance in balance_grid_c(temp) if balance_c is None else balance_c:
         cdd = cooling_degree_days(temp, float(balance))
         if np.count_nonzero(cdd) < MIN_DAYS_ABOVE_BALANCE:
             continue
@@ -208,13 +222,26 @@ class BaselineFit:
 
     def summary(self) -> dict:
         """JSON-ready description (stored with every savings row)."""
-        return {"n_days": self.n_days, "n_params": self.n_params, "cvrmse_pct": _round(self.cvrmse_pct),
-                "nmbe_pct": _round(self.nmbe_pct, 4), "r2": _round(self.r2, 4),
-                "cvrmse_max_pct": self.cvrmse_max_pct, "nmbe_max_pct": self.nmbe_max_pct,
-                "temp_range_c": [_round(t) for t in self.temp_range_c], "refused": self.refused,
-                "models": {kind: {"intercept_kwh": _round(m.intercept_kwh), "slope_kwh_per_k_day":
-                                  _round(m.slope_kwh_per_k_day, 4), "balance_c": m.balance_c, "n_days": m.n_days}
-                           for kind, m in self.models.items()}}
+        return {
+            "n_days": self.n_days,
+            "n_params": self.n_params,
+            "cvrmse_pct": _round(self.cvrmse_pct),
+            "nmbe_pct": _round(self.nmbe_pct, 4),
+            "r2": _round(self.r2, 4),
+            "cvrmse_max_pct": self.cvrmse_max_pct,
+            "nmbe_max_pct": self.nmbe_max_pct,
+            "temp_range_c": [_round(t) for t in self.temp_range_c],
+            "refused": self.refused,
+            "models": {
+                kind: {
+                    "intercept_kwh": _round(m.intercept_kwh),
+                    "slope_kwh_per_k_day": _round(m.slope_kwh_per_k_day, 4),
+                    "balance_c": m.balance_c,
+                    "n_days": m.n_days,
+                }
+                for kind, m in self.models.items()
+            },
+        }
 
 
 def _round(value: float, digits: int = 3) -> float | None:
@@ -229,16 +256,22 @@ def fit_statistics(y: np.ndarray, y_hat: np.ndarray, n_params: int) -> tuple[flo
     mean = float(y.mean())
     if dof <= 0 or mean == 0:
         return math.inf, math.inf, math.nan
-    cvrmse = math.sqrt(float(np.sum(resid ** 2)) / dof) / mean * 100.0
+    cvrmse = math.sqrt(float(np.sum(resid**2)) / dof) / mean * 100.0
     nmbe = float(np.sum(resid)) / (dof * mean) * 100.0
     total = float(np.sum((y - mean) ** 2))
-    r2 = 1.0 - float(np.sum(resid ** 2)) / total if total > 0 else math.nan
+    r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else math.nan
     return cvrmse, nmbe, r2
 
 
-def fit_baseline(temp_mean_c: np.ndarray, energy_kwh: np.ndarray, types: np.ndarray, *, cvrmse_max_pct: float,
-                 nmbe_max_pct: float = DEFAULT_NMBE_MAX_PCT,
-                 min_days_per_type: int = DEFAULT_MIN_DAYS_PER_TYPE) -> BaselineFit:
+def fit_baseline(
+    temp_mean_c: np.ndarray,
+    energy_kwh: np.ndarray,
+    types: np.ndarray,
+    *,
+    cvrmse_max_pct: float,
+    nmbe_max_pct: float = DEFAULT_NMBE_MAX_PCT,
+    min_days_per_type: int = DEFAULT_MIN_DAYS_PER_TYPE,
+) -> BaselineFit:
     """Fit one change-point model per day type and judge the whole fit; a refusal is a normal result."""
     temp = np.asarray(temp_mean_c, dtype=float)
     y = np.asarray(energy_kwh, dtype=float)
@@ -249,21 +282,42 @@ def fit_baseline(temp_mean_c: np.ndarray, energy_kwh: np.ndarray, types: np.ndar
     temp_range = (float(temp.min()), float(temp.max())) if temp.size else (math.nan, math.nan)
     short = [f"{kind} {counts[kind]}" for kind in DAY_TYPES if counts[kind] < min_days_per_type]
     if short:
-        return BaselineFit({}, int(y.size), 0, math.nan, math.nan, math.nan, cvrmse_max_pct, nmbe_max_pct,
-                           temp_range, refused=f"too few complete baseline days ({', '.join(short)}; need "
-                                                   f"{min_days_per_type} of each day type)")
+        return BaselineFit(
+            {},
+            int(y.size),
+            0,
+            math.nan,
+            math.nan,
+            math.nan,
+            cvrmse_max_pct,
+            nmbe_max_pct,
+            temp_range,
+            refused=f"too few complete baseline days ({', '.join(short)}; need "
+            f"{min_days_per_type} of each day type)",
+        )
     models = {kind: fit_changepoint(temp[kinds == kind], y[kinds == kind]) for kind in DAY_TYPES}
     n_params = sum(m.n_params for m in models.values())
-    fit = BaselineFit(models, int(y.size), n_params, math.nan, math.nan, math.nan, cvrmse_max_pct,
-                      nmbe_max_pct, temp_range)
+    fit = BaselineFit(
+        models, int(y.size), n_params, math.nan, math.nan, math.nan, cvrmse_max_pct, nmbe_max_pct, temp_range
+    )
     cvrmse, nmbe, r2 = fit_statistics(y, fit.predict_kwh(temp, kinds), n_params)
     reasons = []
     if not cvrmse <= cvrmse_max_pct:
         reasons.append(f"CV(RMSE) {cvrmse:.1f} % exceeds {cvrmse_max_pct:g} %")
     if not abs(nmbe) <= nmbe_max_pct:
         reasons.append(f"|NMBE| {abs(nmbe):.2f} % exceeds {nmbe_max_pct:g} %")
-    return BaselineFit(models, int(y.size), n_params, cvrmse, nmbe, r2, cvrmse_max_pct, nmbe_max_pct, temp_range,
-                       refused="; ".join(reasons) or None)
+    return BaselineFit(
+        models,
+        int(y.size),
+        n_params,
+        cvrmse,
+        nmbe,
+        r2,
+        cvrmse_max_pct,
+        nmbe_max_pct,
+        temp_range,
+        refused="; ".join(reasons) or None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- savings
@@ -288,16 +342,27 @@ class Savings:
         return self.savings_kwh / self.baseline_kwh * 100.0 if self.baseline_kwh > 0 else None
 
 
-def day_savings(baseline_kwh: float, actual_kwh: float, price_usd_per_kwh: float,
-                co2_kg_per_kwh: float) -> Savings:
+def day_savings(
+    baseline_kwh: float, actual_kwh: float, price_usd_per_kwh: float, co2_kg_per_kwh: float
+) -> Savings:
     """One day: avoided kWh valued at the day's average energy price and the grid emission factor."""
     saved = baseline_kwh - actual_kwh
-    return Savings(float(baseline_kwh), float(actual_kwh), saved * price_usd_per_kwh, saved * co2_kg_per_kwh, 1,
-                   {"price_usd_per_kwh": float(price_usd_per_kwh)})
+    return Savings(
+        float(baseline_kwh),
+        float(actual_kwh),
+        saved * price_usd_per_kwh,
+        saved * co2_kg_per_kwh,
+        1,
+        {"price_usd_per_kwh": float(price_usd_per_kwh)},
+    )
 
 
 def total_savings(days: Sequence[Savings]) -> Savings:
     """The sum of daily savings (every quantity adds up; the percentage is recomputed from the sums)."""
-    return Savings(sum(d.baseline_kwh for d in days), sum(d.actual_kwh for d in days),
-                   sum(d.cost_savings_usd for d in days), sum(d.co2_reduction_kg for d in days),
-                   sum(d.days for d in days))
+    return Savings(
+        sum(d.baseline_kwh for d in days),
+        sum(d.actual_kwh for d in days),
+        sum(d.cost_savings_usd for d in days),
+        sum(d.co2_reduction_kg for d in days),
+        sum(d.days for d in days),
+    )

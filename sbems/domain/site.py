@@ -63,10 +63,21 @@ class Zone(_Model):
 class BacnetPoint(_Model):
     """One BACnet object; ``vendor_unit`` is what the device reports, converted once in the adapter."""
 
-    object: str = Field(pattern=r"^(analogInput|analogValue|analogOutput|binaryInput|binaryValue|binaryOutput|multiStateValue|multiStateInput):\d+$")
+    object: str = Field(
+        pattern=r"^(analogInput|analogValue|analogOutput|binaryInput|binaryValue|binaryOutput|multiStateValue|multiStateInput):\d+$"
+    )
     quantity: str
-    vendor_unit: Literal["degreesCelsius", "degreesFahrenheit", "psi", "kilopascals", "cubicFeetPerMinute",
-                         "cubicMetersPerHour", "percent", "kilowatts", "noUnits"] = "noUnits"
+    vendor_unit: Literal[
+        "degreesCelsius",
+        "degreesFahrenheit",
+        "psi",
+        "kilopascals",
+        "cubicFeetPerMinute",
+        "cubicMetersPerHour",
+        "percent",
+        "kilowatts",
+        "noUnits",
+    ] = "noUnits"
     writable: bool = False
     states: list[str] = Field(default_factory=list)
 
@@ -78,8 +89,9 @@ class ModbusRegister(_Model):
     scale: float = 1.0
     word_order: Literal["big", "little"] = "big"
     quantity: str
-    vendor_unit: Literal["degreesCelsius", "degreesFahrenheit", "psi", "kilopascals", "percent", "kilowatts",
-                         "noUnits"] = "noUnits"
+    vendor_unit: Literal[
+        "degreesCelsius", "degreesFahrenheit", "psi", "kilopascals", "percent", "kilowatts", "noUnits"
+    ] = "noUnits"
     states: dict[int, str] = Field(default_factory=dict)
 
     @property
@@ -97,39 +109,65 @@ class ModbusRegister(_Model):
 # The seed's §6.1 BACnet point map, with our names (units in names) and two extra points the
 # virtual building also serves (zone temperature and unit power).
 SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
-    "supply_temp_c": BacnetPoint(object="analogInput:0", quantity="temperature", vendor_unit="degreesCelsius"),
-    "return_temp_c": BacnetPoint(object="analogInput:1", quantity="temperature", vendor_unit="degreesCelsius"),
+    "supply_temp_c": BacnetPoint(
+        object="analogInput:0", quantity="temperature", vendor_unit="degreesCelsius"
+    ),
+    "return_temp_c": BacnetPoint(
+        object="analogInput:1", quantity="temperature", vendor_unit="degreesCelsius"
+    ),
     "discharge_pressure_kpa": BacnetPoint(object="analogInput:2", quantity="pressure", vendor_unit="psi"),
-    "supply_flow_m3_per_h": BacnetPoint(object="analogInput:3", quantity="flow", vendor_unit="cubicFeetPerMinute"),
-    "setpoint_c": BacnetPoint(object="analogValue:0", quantity="setpoint", vendor_unit="degreesCelsius",
-                              writable=True),
-    "fan_speed_setpoint_pct": BacnetPoint(object="analogValue:1", quantity="fan_speed", vendor_unit="percent",
-                                          writable=True),
+    "supply_flow_m3_per_h": BacnetPoint(
+        object="analogInput:3", quantity="flow", vendor_unit="cubicFeetPerMinute"
+    ),
+    "setpoint_c": BacnetPoint(
+        object="analogValue:0", quantity="setpoint", vendor_unit="degreesCelsius", writable=True
+    ),
+    "fan_speed_setpoint_pct": BacnetPoint(
+        object="analogValue:1", quantity="fan_speed", vendor_unit="percent", writable=True
+    ),
     "run_status": BacnetPoint(object="binaryInput:0", quantity="status"),
     "fault_status": BacnetPoint(object="binaryInput:1", quantity="status"),
     "enable": BacnetPoint(object="binaryValue:0", quantity="status", writable=True),
     "mode_select": BacnetPoint(object="binaryValue:1", quantity="status", writable=True),
-    "mode": BacnetPoint(object="multiStateValue:0", quantity="mode", writable=True,
-                        states=["off", "cool", "heat", "auto"]),
+    "mode": BacnetPoint(
+        object="multiStateValue:0", quantity="mode", writable=True, states=["off", "cool", "heat", "auto"]
+    ),
     "zone_temp_c": BacnetPoint(object="analogInput:4", quantity="temperature", vendor_unit="degreesCelsius"),
     "power_kw": BacnetPoint(object="analogInput:5", quantity="power", vendor_unit="kilowatts"),
 }
 
 # The seed's §6.2 Modbus register map.
 SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
-    "setpoint_c": ModbusRegister(table="holding", address=1000, dtype="float32", scale=0.1, quantity="setpoint",
-                                 vendor_unit="degreesCelsius"),
-    "fan_speed_setpoint_pct": ModbusRegister(table="holding", address=1002, dtype="uint16", quantity="fan_speed",
-                                             vendor_unit="percent"),
-    "mode": ModbusRegister(table="holding", address=1004, dtype="uint16", quantity="mode",
-                           states={0: "off", 1: "cool", 2: "heat"}),
-    "current_temp_c": ModbusRegister(table="input", address=2000, scale=0.1, quantity="temperature",
-                                     vendor_unit="degreesCelsius"),
-    "return_temp_c": ModbusRegister(table="input", address=2002, scale=0.1, quantity="temperature",
-                                    vendor_unit="degreesCelsius"),
-    "discharge_pressure_kpa": ModbusRegister(table="input", address=2004, scale=0.01, quantity="pressure",
-                                             vendor_unit="psi"),
-    "power_kw": ModbusRegister(table="input", address=2006, scale=0.1, quantity="power", vendor_unit="kilowatts"),
+    "setpoint_c": ModbusRegister(
+        table="holding",
+        address=1000,
+        dtype="float32",
+        scale=0.1,
+        quantity="setpoint",
+        vendor_unit="degreesCelsius",
+    ),
+    "fan_speed_setpoint_pct": ModbusRegister(
+        table="holding", address=1002, dtype="uint16", quantity="fan_speed", vendor_unit="percent"
+    ),
+    "mode": ModbusRegister(
+        table="holding",
+        address=1004,
+        dtype="uint16",
+        quantity="mode",
+        states={0: "off", 1: "cool", 2: "heat"},
+    ),
+    "current_temp_c": ModbusRegister(
+        table="input", address=2000, scale=0.1, quantity="temperature", vendor_unit="degreesCelsius"
+    ),
+    "return_temp_c": ModbusRegister(
+        table="input", address=2002, scale=0.1, quantity="temperature", vendor_unit="degreesCelsius"
+    ),
+    "discharge_pressure_kpa": ModbusRegister(
+        table="input", address=2004, scale=0.01, quantity="pressure", vendor_unit="psi"
+    ),
+    "power_kw": ModbusRegister(
+        table="input", address=2006, scale=0.1, quantity="power", vendor_unit="kilowatts"
+    ),
     "enable": ModbusRegister(table="coil", address=0, dtype="bool", quantity="status"),
     "reset_alarm": ModbusRegister(table="coil", address=1, dtype="bool", quantity="status"),
     "run_status": ModbusRegister(table="discrete", address=100, dtype="bool", quantity="status"),
@@ -275,8 +313,11 @@ class Building(_Model):
         _unique("thermostats", [t.id for t in self.thermostats])
         _unique("sensors", [s.id for s in self.sensors])
         known = set(zone_ids)
-        for kind, items in (("hvac_units", self.hvac_units), ("thermostats", self.thermostats),
-                            ("sensors", self.sensors)):
+        for kind, items in (
+            ("hvac_units", self.hvac_units),
+            ("thermostats", self.thermostats),
+            ("sensors", self.sensors),
+        ):
             for index, item in enumerate(items):
                 if item.zone is not None and item.zone not in known:
                     raise ValueError(f"{kind}[{index}].zone: unknown zone {item.zone!r}")
@@ -320,7 +361,9 @@ class Site(_Model):
                 raise ValueError(f"buildings[{bi}].tariff: unknown tariff {building.tariff!r}")
             for zi, zone in enumerate(building.zones):
                 if zone.schedule not in schedules:
-                    raise ValueError(f"buildings[{bi}].zones[{zi}].schedule: unknown schedule {zone.schedule!r}")
+                    raise ValueError(
+                        f"buildings[{bi}].zones[{zi}].schedule: unknown schedule {zone.schedule!r}"
+                    )
         return self
 
     def building(self, building_id: str) -> Building:
@@ -376,7 +419,9 @@ def parse_site(data: object, source: str = "<site>") -> Site:
         raise SiteFileError("\n".join(lines)) from None
 
 
-_RELATIVE_PATH = re.compile(r"^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.*)$", re.S)
+_RELATIVE_PATH = re.compile(
+    r"^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.*)$", re.S
+)
 
 
 def parse_site_yaml(text: str, source: str = "<site>") -> Site:

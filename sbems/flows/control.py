@@ -14,27 +14,32 @@ from sbems.tasks import control as t
 MAX_PLAN_AGE_S = 1800.0
 
 
-
 @flow(name="schedules", log_prints=True)
-def schedules(building_id: str = "hq", database_url: str | None = None,
-              now_utc: datetime | None = None) -> dict[str, str]:
+def schedules(
+    building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None
+) -> dict[str, str]:
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     state = t.read_control_state(url, building_id)
     if state.autopilot and t.plan_is_fresh(state.last_plan_at, now, MAX_PLAN_AGE_S):
         print("the optimizer is in charge (autopilot on, plan fresh): schedules not applied")
         return {}
-    targets = t.schedule_targets(state.site, state.site.building(building_id), now, state.zone_temp_c,
-                                 state.zone_models)
+    targets = t.schedule_targets(
+        state.site, state.site.building(building_id), now, state.zone_temp_c, state.zone_models
+    )
     outcomes = t.dispatch_schedule_targets(url, building_id, targets, now)
     create_markdown_artifact(
-        key=f"schedules-{building_id}", description=f"Schedules applied {now:%Y-%m-%d %H:%M} UTC",
-        markdown="| zone | outcome |\n|---|---|\n" + "\n".join(f"| {z} | {o} |" for z, o in outcomes.items()))
+        key=f"schedules-{building_id}",
+        description=f"Schedules applied {now:%Y-%m-%d %H:%M} UTC",
+        markdown="| zone | outcome |\n|---|---|\n" + "\n".join(f"| {z} | {o} |" for z, o in outcomes.items()),
+    )
     return outcomes
 
 
 @flow(name="release", log_prints=True)
-def release(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None) -> list[str]:
+def release(
+    building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None
+) -> list[str]:
     """Release writes whose lifetime ended, and the optimizer's writes when it stopped planning."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)

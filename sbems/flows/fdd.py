@@ -14,8 +14,14 @@ from sbems.tasks.poll import publish_poll_state
 
 
 @flow(name="fdd", log_prints=True)
-def fdd(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None,
-        window_h: float = 24, mqtt_url: str | None = None, thresholds: FddThresholds | None = None) -> dict:
+def fdd(
+    building_id: str = "hq",
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+    window_h: float = 24,
+    mqtt_url: str | None = None,
+    thresholds: FddThresholds | None = None,
+) -> dict:
     """Run the FDD rules (``sbems.domain.fdd``) over the last ``window_h`` hours of ``building_id``; store a
     new alert per fault that has no open one, resolve the open FDD alerts whose fault is gone, and publish
     the new alerts on ``sbems/alerts/{severity}``."""
@@ -27,12 +33,22 @@ def fdd(building_id: str = "hq", database_url: str | None = None, now_utc: datet
     findings = t.evaluate_fdd_rules(inputs, window[1], rules)
     outcome = t.write_fdd_alerts(url, building_id, findings, now, window)
     published = publish_poll_state(flow_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
-    summary = {"building": building_id, "now_utc": now.isoformat(),
-               "window_utc": [window[0].isoformat(), window[1].isoformat()], "findings": len(findings),
-               "raised": [{"code": f.code, "subject": f.subject, "severity": f.severity, "message": f.message}
-                          for f in outcome.raised],
-               "still_open": outcome.still_open, "resolved": [list(key) for key in outcome.resolved],
-               "published": published}
-    create_markdown_artifact(key=f"fdd-{building_id}", markdown=t.summary_markdown(summary),
-                             description=f"FDD at {now:%Y-%m-%d %H:%M} UTC")
+    summary = {
+        "building": building_id,
+        "now_utc": now.isoformat(),
+        "window_utc": [window[0].isoformat(), window[1].isoformat()],
+        "findings": len(findings),
+        "raised": [
+            {"code": f.code, "subject": f.subject, "severity": f.severity, "message": f.message}
+            for f in outcome.raised
+        ],
+        "still_open": outcome.still_open,
+        "resolved": [list(key) for key in outcome.resolved],
+        "published": published,
+    }
+    create_markdown_artifact(
+        key=f"fdd-{building_id}",
+        markdown=t.summary_markdown(summary),
+        description=f"FDD at {now:%Y-%m-%d %H:%M} UTC",
+    )
     return summary

@@ -12,8 +12,13 @@ from sbems.tasks import forecast as t
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(building_id: str = "hq", days: int = 60, freq: str = "h", database_url: str | None = None,
-            now_utc: datetime | None = None) -> dict[str, str]:
+def retrain(
+    building_id: str = "hq",
+    days: int = 60,
+    freq: str = "h",
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+) -> dict[str, str]:
     """Select and fit a forecaster per target (model selection once per target class), store them."""
     url = flow_database_url(database_url)
     site = t.read_site_from_db(url)
@@ -32,15 +37,24 @@ def retrain(building_id: str = "hq", days: int = 60, freq: str = "h", database_u
         outcome[label] = t.store_model(url, building, series, model)
         rows.append(f"| {label} | {model.name} | {t.backtest_cvrmse_pct(model):.1f} | {outcome[label]} |")
     create_markdown_artifact(
-        key=f"retrain-{building_id}", description="Selected forecasters",
-        markdown="| target | model | backtest CV(RMSE) % | version |\n|---|---|---|---|\n" + "\n".join(rows)
-        + "".join(f"\n\n{k}: {v}" for k, v in outcome.items() if v.startswith("refused")))
+        key=f"retrain-{building_id}",
+        description="Selected forecasters",
+        markdown="| target | model | backtest CV(RMSE) % | version |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "".join(f"\n\n{k}: {v}" for k, v in outcome.items() if v.startswith("refused")),
+    )
     return outcome
 
 
 @flow(name="forecast", log_prints=True)
-def forecast(building_id: str = "hq", horizon_h: int = 24, freq: str = "h", days: int = 21,
-             database_url: str | None = None, now_utc: datetime | None = None) -> dict[str, dict]:
+def forecast(
+    building_id: str = "hq",
+    horizon_h: int = 24,
+    freq: str = "h",
+    days: int = 21,
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+) -> dict[str, dict]:
     """Predict every target ``horizon_h`` ahead with the active models, track accuracy, retrain on drift."""
     url = flow_database_url(database_url)
     issued_at = now_utc or datetime.now(UTC)
@@ -54,8 +68,9 @@ def forecast(building_id: str = "hq", horizon_h: int = 24, freq: str = "h", days
         accuracy = t.track_accuracy(url, building, series)
         model = t.load_model(url, building, series)
         retrained = False
-        if model is not None and t.drifted(accuracy.get("overall", {}).get("cvrmse_pct"),
-                                           t.backtest_cvrmse_pct(model)):
+        if model is not None and t.drifted(
+            accuracy.get("overall", {}).get("cvrmse_pct"), t.backtest_cvrmse_pct(model)
+        ):
             model, retrained = None, True
         if model is None:
             model = t.fit_model(site, building, series, freq)
@@ -65,14 +80,23 @@ def forecast(building_id: str = "hq", horizon_h: int = 24, freq: str = "h", days
             t.store_model(url, building, series, model)
         predictions = t.predict_target(site, building, series, model, steps)
         written = t.write_forecast(url, building, series, predictions, issued_at)
-        report[label] = {"status": "ok", "model_version": model.version, "written": written,
-                         "retrained_on_drift": retrained, "accuracy": accuracy.get("overall")}
-    lines = [f"| {k} | {v['status']} | {v.get('model_version', v.get('reason', ''))} | "
-             f"{_fmt(v.get('accuracy'))} |" for k, v in report.items()]
+        report[label] = {
+            "status": "ok",
+            "model_version": model.version,
+            "written": written,
+            "retrained_on_drift": retrained,
+            "accuracy": accuracy.get("overall"),
+        }
+    lines = [
+        f"| {k} | {v['status']} | {v.get('model_version', v.get('reason', ''))} | {_fmt(v.get('accuracy'))} |"
+        for k, v in report.items()
+    ]
     create_markdown_artifact(
-        key=f"forecast-{building_id}", description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC",
+        key=f"forecast-{building_id}",
+        description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC",
         markdown="| target | status | model / reason | recent CV(RMSE) % / NMBE % / MAE |\n|---|---|---|---|\n"
-        + "\n".join(lines))
+        + "\n".join(lines),
+    )
     return report
 
 

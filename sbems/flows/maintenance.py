@@ -12,9 +12,14 @@ from sbems.tasks import maintenance as t
 
 
 @flow(name="maintenance", log_prints=True)
-def maintenance(building_id: str | None = None, database_url: str | None = None, now_utc: datetime | None = None,
-                rollup_hours: float = 3, partitions_ahead_days: int = 7,
-                retention: t.RetentionPolicy | None = None) -> dict:
+def maintenance(
+    building_id: str | None = None,
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+    rollup_hours: float = 3,
+    partitions_ahead_days: int = 7,
+    retention: t.RetentionPolicy | None = None,
+) -> dict:
     """Create partitions ahead, recompute the energy rollups touching the last ``rollup_hours`` (of
     ``building_id``, or every building when None), then apply retention (``SBEMS_RETENTION_*`` unless
     ``retention`` is given). Partitions and retention are database-wide."""
@@ -24,11 +29,20 @@ def maintenance(building_id: str | None = None, database_url: str | None = None,
     created = t.create_partitions_ahead(url, now, partitions_ahead_days)
     start, end = t.rollup_window(now, rollup_hours)
     upserted = t.write_rollups(url, building_id, start, end)
-    removed = t.apply_retention(url, t.retention_cutoffs(now, policy, t.RAW_TABLES),
-                                t.retention_cutoffs(now, policy, t.ROLLUP_TABLES))
-    summary = {"building": building_id or "all", "now_utc": now.isoformat(),
-               "rollup_window_utc": [start.isoformat(), end.isoformat()], "partitions_created": created,
-               "buckets_upserted": upserted, **removed}
-    create_markdown_artifact(key=f"maintenance-{building_id or 'all'}", markdown=t.summary_markdown(summary),
-                             description=f"Maintenance at {now:%Y-%m-%d %H:%M} UTC")
+    removed = t.apply_retention(
+        url, t.retention_cutoffs(now, policy, t.RAW_TABLES), t.retention_cutoffs(now, policy, t.ROLLUP_TABLES)
+    )
+    summary = {
+        "building": building_id or "all",
+        "now_utc": now.isoformat(),
+        "rollup_window_utc": [start.isoformat(), end.isoformat()],
+        "partitions_created": created,
+        "buckets_upserted": upserted,
+        **removed,
+    }
+    create_markdown_artifact(
+        key=f"maintenance-{building_id or 'all'}",
+        markdown=t.summary_markdown(summary),
+        description=f"Maintenance at {now:%Y-%m-%d %H:%M} UTC",
+    )
     return summary

@@ -14,10 +14,18 @@ from sbems.tasks.forecast import read_site_from_db
 
 
 @flow(name="optimize", log_prints=True)
-def optimize(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None,
-             horizon_h: int = 24, step_s: int = 900, history_days: int = 21,
-             model_max_age_h: float = 24.0, blocking: bool = True, comfort_margin_c: float = 0.3,
-             setpoint_lead_tau_s: float | None = None) -> dict:
+def optimize(
+    building_id: str = "hq",
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+    horizon_h: int = 24,
+    step_s: int = 900,
+    history_days: int = 21,
+    model_max_age_h: float = 24.0,
+    blocking: bool = True,
+    comfort_margin_c: float = 0.3,
+    setpoint_lead_tau_s: float | None = None,
+) -> dict:
     """Plan the building's cooling; an infeasible or refused plan is stored with its reason and the
     building follows its schedule. Returns the plan id, status, summary and what was dispatched.
     Controller settings (the closed-loop benchmark's defaults): move blocking on, plans 0.3 C inside the
@@ -30,17 +38,37 @@ def optimize(building_id: str = "hq", database_url: str | None = None, now_utc: 
     building = site.building(building_id)
     inputs = t.read_optimization_inputs(url, building, now, history_days, step_s)
     models = t.identify_zone_models(url, site, building, inputs, model_max_age_h)
-    outcome = t.solve_building_plan(site, building, inputs, models, horizon_h, blocking=blocking,
-                                    comfort_margin_c=comfort_margin_c, setpoint_lead_tau_s=setpoint_lead_tau_s)
+    outcome = t.solve_building_plan(
+        site,
+        building,
+        inputs,
+        models,
+        horizon_h,
+        blocking=blocking,
+        comfort_margin_c=comfort_margin_c,
+        setpoint_lead_tau_s=setpoint_lead_tau_s,
+    )
     plan_id = t.store_plan(url, building, outcome)
-    create_markdown_artifact(key=f"plan-{building_id}", markdown=outcome.markdown,
-                             description=f"MPC plan {outcome.status} from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z")
+    create_markdown_artifact(
+        key=f"plan-{building_id}",
+        markdown=outcome.markdown,
+        description=f"MPC plan {outcome.status} from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z",
+    )
     if outcome.ok and inputs.autopilot:
         dispatched = t.dispatch_plan_setpoints(url, building, outcome, now)
     else:
-        reason = "autopilot is off: the plan is a recommendation" if outcome.ok else \
-            f"plan {outcome.status}: {outcome.reason}; the building follows its schedule"
+        reason = (
+            "autopilot is off: the plan is a recommendation"
+            if outcome.ok
+            else f"plan {outcome.status}: {outcome.reason}; the building follows its schedule"
+        )
         logger.info(reason)
         dispatched = {"dispatched": False, "reason": reason}
-    return {"plan_id": plan_id, "status": outcome.status, "reason": outcome.reason, "summary": outcome.summary,
-            "setpoints_now_c": outcome.setpoints_now_c, "dispatch": dispatched}
+    return {
+        "plan_id": plan_id,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "summary": outcome.summary,
+        "setpoints_now_c": outcome.setpoints_now_c,
+        "dispatch": dispatched,
+    }

@@ -36,10 +36,17 @@ from sbems.tasks.poll import (
 
 
 @flow(name="poll-building", log_prints=False)
-async def poll_building(building_id: str, database_url: str | None = None, mqtt_url: str | None = None,
-                        device_timeout_s: float | None = None, device_retries: int = DEVICE_RETRIES,
-                        retry_delays_s: list[float] | None = None, bacnet_port: int | None = None,
-                        publish: bool = True, device_tags: str = "limited") -> dict[str, Any]:
+async def poll_building(
+    building_id: str,
+    database_url: str | None = None,
+    mqtt_url: str | None = None,
+    device_timeout_s: float | None = None,
+    device_retries: int = DEVICE_RETRIES,
+    retry_delays_s: list[float] | None = None,
+    bacnet_port: int | None = None,
+    publish: bool = True,
+    device_tags: str = "limited",
+) -> dict[str, Any]:
     """Poll every device of ``building_id`` once; returns the run's summary.
 
     Device tasks carry the tags ``building:/protocol:/device:``. Prefect 3 asks its API for a concurrency
@@ -58,15 +65,25 @@ async def poll_building(building_id: str, database_url: str | None = None, mqtt_
         endpoints = resolve_poll_endpoints(database_url, mqtt_url, bacnet_port, publish)
         plan = read_poll_plan(building_id, endpoints.database_url)
         limited = await read_limited_tags() if device_tags == "limited" else set()
-        reader = get_device_readings.with_options(retries=device_retries,
-                                                  retry_delay_seconds=retry_delays_s or DEVICE_RETRY_DELAYS_S)
+        reader = get_device_readings.with_options(
+            retries=device_retries, retry_delay_seconds=retry_delays_s or DEVICE_RETRY_DELAYS_S
+        )
         try:
-            states = await asyncio.gather(*[
-                reader.with_options(tags=device_task_tags(job.tags, device_tags, limited),
-                                    task_run_name=f"get-{job.kind}-{job.device_id}")(
-                    quote(job), endpoints.bacnet_local_address, endpoints.bacnet_port, device_timeout_s,
-                    return_state=True)
-                for job in plan.jobs])
+            states = await asyncio.gather(
+                *[
+                    reader.with_options(
+                        tags=device_task_tags(job.tags, device_tags, limited),
+                        task_run_name=f"get-{job.kind}-{job.device_id}",
+                    )(
+                        quote(job),
+                        endpoints.bacnet_local_address,
+                        endpoints.bacnet_port,
+                        device_timeout_s,
+                        return_state=True,
+                    )
+                    for job in plan.jobs
+                ]
+            )
         finally:
             await close_device_sessions()
         readings, failed = [], {}
@@ -78,10 +95,17 @@ async def poll_building(building_id: str, database_url: str | None = None, mqtt_
                 failed[job.device_id] = f"{type(result).__name__}: {result}"
         # quote(): large payloads go to the tasks as they are, without Prefect walking them for futures
         batch = validate_readings(quote(plan), quote(readings))
-        stored = write_poll_results(endpoints.database_url, quote(plan), quote(batch), quote(readings), failed)
+        stored = write_poll_results(
+            endpoints.database_url, quote(plan), quote(batch), quote(readings), failed
+        )
         if endpoints.mqtt_url:
-            publish_poll_state(endpoints.mqtt_url, quote(poll_messages(plan, readings, batch, failed, stored["alerts"])))
+            publish_poll_state(
+                endpoints.mqtt_url, quote(poll_messages(plan, readings, batch, failed, stored["alerts"]))
+            )
         summary = poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
-        await acreate_markdown_artifact(markdown=poll_artifact_markdown(summary, batch.rejected),
-                                        key=f"poll-{building_id}", description="last poll run")
+        await acreate_markdown_artifact(
+            markdown=poll_artifact_markdown(summary, batch.rejected),
+            key=f"poll-{building_id}",
+            description="last poll run",
+        )
         return summary

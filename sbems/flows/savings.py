@@ -13,10 +13,17 @@ from sbems.tasks import savings as t
 
 
 @flow(name="savings", log_prints=True)
-def savings(building_id: str = "hq", database_url: str | None = None, now_utc: datetime | None = None,
-            baseline_start: date | None = None, baseline_end: date | None = None,
-            report_start: date | None = None, report_end: date | None = None,
-            co2_kg_per_kwh: float | None = None, cvrmse_max_pct: float | None = None) -> dict:
+def savings(
+    building_id: str = "hq",
+    database_url: str | None = None,
+    now_utc: datetime | None = None,
+    baseline_start: date | None = None,
+    baseline_end: date | None = None,
+    report_start: date | None = None,
+    report_end: date | None = None,
+    co2_kg_per_kwh: float | None = None,
+    cvrmse_max_pct: float | None = None,
+) -> dict:
     """Fit the baseline on the days before control started, compute savings per reporting day and for the
     whole reporting period, store them in ``energy_savings``. Dates are the building's local dates, ranges
     half-open [start, end). Defaults: baseline = the 28 days before the day of the first optimizer command
@@ -28,30 +35,64 @@ def savings(building_id: str = "hq", database_url: str | None = None, now_utc: d
     site = t.read_site_from_db(url)
     building = site.building(building_id)
     control_start = t.read_control_start(url, building_id)
-    windows = t.savings_windows(building.timezone, now, control_start, baseline_start=baseline_start,
-                                baseline_end=baseline_end, report_start=report_start, report_end=report_end)
+    windows = t.savings_windows(
+        building.timezone,
+        now,
+        control_start,
+        baseline_start=baseline_start,
+        baseline_end=baseline_end,
+        report_start=report_start,
+        report_end=report_end,
+    )
     if isinstance(windows, str):
         return _finish({"building": building_id, "status": "skipped", "reason": windows, "written": 0}, now)
     days = t.read_daily_inputs(url, site, building, windows.baseline_start, windows.report_end)
     result = t.fit_and_compute(days, windows, building_id, building.timezone, factor, cvrmse_max_pct)
-    summary = {"building": building_id, "windows": windows.as_dict(), "baseline": result.fit.summary(),
-               "days_skipped": result.skipped_days, "co2_kg_per_kwh": factor}
+    summary = {
+        "building": building_id,
+        "windows": windows.as_dict(),
+        "baseline": result.fit.summary(),
+        "days_skipped": result.skipped_days,
+        "co2_kg_per_kwh": factor,
+    }
     if not result.fit.ok:
-        return _finish({**summary, "status": "refused", "reason": f"baseline not usable: {result.fit.refused}",
-                        "written": 0}, now)
+        return _finish(
+            {
+                **summary,
+                "status": "refused",
+                "reason": f"baseline not usable: {result.fit.refused}",
+                "written": 0,
+            },
+            now,
+        )
     if result.total is None:
-        return _finish({**summary, "status": "skipped", "reason": "no reporting day has complete meter data",
-                        "written": 0}, now)
+        return _finish(
+            {
+                **summary,
+                "status": "skipped",
+                "reason": "no reporting day has complete meter data",
+                "written": 0,
+            },
+            now,
+        )
     written = t.write_savings(url, building_id, result.rows)
-    total = {"days": result.total.days, "baseline_kwh": result.total.baseline_kwh,
-             "actual_kwh": result.total.actual_kwh, "savings_kwh": result.total.savings_kwh,
-             "savings_pct": result.total.savings_pct, "cost_savings_usd": result.total.cost_savings_usd,
-             "co2_reduction_kg": result.total.co2_reduction_kg}
+    total = {
+        "days": result.total.days,
+        "baseline_kwh": result.total.baseline_kwh,
+        "actual_kwh": result.total.actual_kwh,
+        "savings_kwh": result.total.savings_kwh,
+        "savings_pct": result.total.savings_pct,
+        "cost_savings_usd": result.total.cost_savings_usd,
+        "co2_reduction_kg": result.total.co2_reduction_kg,
+    }
     return _finish({**summary, "status": "ok", "written": written, "total": total, "days": result.days}, now)
 
 
 def _finish(summary: dict, now: datetime) -> dict:
-    create_markdown_artifact(key=f"savings-{summary['building']}", markdown=t.summary_markdown(summary),
-                             description=f"Savings at {now:%Y-%m-%d %H:%M} UTC")
+    create_markdown_artifact(
+        key=f"savings-{summary['building']}",
+        markdown=t.summary_markdown(summary),
+        description=f"Savings at {now:%Y-%m-%d %H:%M} UTC",
+    )
     print(f"savings {summary['building']}: {summary['status']} {summary.get('reason', '')}".rstrip())
     return summary

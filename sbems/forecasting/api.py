@@ -172,7 +172,9 @@ def update(model: ForecastModel, y_new: pd.Series, X_new: pd.DataFrame | None = 
     y_new = y_new.astype(float).sort_index()
     expected = pd.date_range(model.cutoff_utc + step, periods=len(y_new), freq=cfg.freq)
     if len(y_new) == 0 or not y_new.index.equals(expected) or not np.isfinite(y_new.to_numpy()).all():
-        raise ValueError("y_new must be finite and continue the model's grid right after its cutoff, without gaps")
+        raise ValueError(
+            "y_new must be finite and continue the model's grid right after its cutoff, without gaps"
+        )
     y_new = pd.Series(y_new.to_numpy(), index=expected, name=model.y_history.name)
     history = pd.concat([model.y_history, y_new]).iloc[-cfg.warmup_steps :]
     history.index.freq = cfg.freq
@@ -243,7 +245,9 @@ def _fit_selected(
     )
 
 
-def model_version(name: str, estimator: object, cfg: FeatureConfig, start: pd.Timestamp, end: pd.Timestamp) -> str:
+def model_version(
+    name: str, estimator: object, cfg: FeatureConfig, start: pd.Timestamp, end: pd.Timestamp
+) -> str:
     """``{name}-{10 hex}``: a hash of the estimator parameters, feature config and training window."""
     payload = json.dumps(
         {
@@ -321,7 +325,9 @@ def _align_exog(X: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     return out.reindex(index)
 
 
-def _future_exog(X_future: pd.DataFrame | None, index: pd.DatetimeIndex, cfg: FeatureConfig) -> pd.DataFrame | None:
+def _future_exog(
+    X_future: pd.DataFrame | None, index: pd.DatetimeIndex, cfg: FeatureConfig
+) -> pd.DataFrame | None:
     """X_future restricted to ``index``; error if the model needs exogenous inputs that are missing."""
     if not cfg.exog_columns and not cfg.has_occupied:
         return None

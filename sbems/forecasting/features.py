@@ -68,7 +68,9 @@ def calendar_features(
     )
 
 
-def lag_features(y: pd.Series, lags_steps: Sequence[int], index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+def lag_features(
+    y: pd.Series, lags_steps: Sequence[int], index: pd.DatetimeIndex | None = None
+) -> pd.DataFrame:
     """Lagged values of ``y`` (regular index) as columns ``lag_{k}``: ``lag_k[t] = y[t - k steps]``.
 
     ``index`` may extend past the end of ``y`` (future rows); values not available are NaN.

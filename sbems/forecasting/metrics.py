@@ -63,4 +63,8 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 def accuracy_table_row(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     """The three metrics as a dict: ``cvrmse_pct``, ``nmbe_pct``, ``mae``."""
-    return {"cvrmse_pct": cvrmse_pct(y_true, y_pred), "nmbe_pct": nmbe_pct(y_true, y_pred), "mae": mae(y_true, y_pred)}
+    return {
+        "cvrmse_pct": cvrmse_pct(y_true, y_pred),
+        "nmbe_pct": nmbe_pct(y_true, y_pred),
+        "mae": mae(y_true, y_pred),
+    }

@@ -90,11 +90,13 @@ def make_feature_config(
     has_occ = False
     if X is not None:
         has_occ = OCCUPIED_COLUMN in X.columns
-        exog = tuple(
-            c for c in X.columns if c != OCCUPIED_COLUMN and pd.api.types.is_numeric_dtype(X[c])
-        )
+        exog = tuple(c for c in X.columns if c != OCCUPIED_COLUMN and pd.api.types.is_numeric_dtype(X[c]))
     return FeatureConfig(
-        freq=freq, tz=tz, holidays_local=tuple(sorted(set(holidays_local))), exog_columns=exog, has_occupied=has_occ
+        freq=freq,
+        tz=tz,
+        holidays_local=tuple(sorted(set(holidays_local))),
+        exog_columns=exog,
+        has_occupied=has_occ,
     )
 
 
@@ -126,13 +128,17 @@ def design_matrix(
             raise ValueError(f"X lacks exogenous columns {missing}")
         exog = X[list(cfg.exog_columns)].reindex(index).astype(float)
         if exog.isna().any().any():
-            raise ValueError("X does not cover every timestamp to be forecast or fitted (NaN after alignment)")
+            raise ValueError(
+                "X does not cover every timestamp to be forecast or fitted (NaN after alignment)"
+            )
         parts.append(exog)
     if kind == "linear":
         hod = hour_of_day_onehot(cal, cfg.steps_per_day)
         occ = cal["occupied"].to_numpy()[:, None]
         parts.append(hod)
-        parts.append(pd.DataFrame(hod.to_numpy() * occ, index=index, columns=[f"{c}_x_occ" for c in hod.columns]))
+        parts.append(
+            pd.DataFrame(hod.to_numpy() * occ, index=index, columns=[f"{c}_x_occ" for c in hod.columns])
+        )
         if cfg.exog_columns:
             parts.append(
                 pd.DataFrame(exog.to_numpy() * occ, index=index, columns=[f"{c}_x_occ" for c in exog.columns])
@@ -198,7 +204,10 @@ def build_candidate(name: str, cfg: FeatureConfig):
         from sktime.transformations.series.detrend import Deseasonalizer
 
         return TransformedTargetForecaster(
-            [("deseasonalize", Deseasonalizer(sp=spd, model="additive")), ("theta", ThetaForecaster(deseasonalize=False))]
+            [
+                ("deseasonalize", Deseasonalizer(sp=spd, model="additive")),
+                ("theta", ThetaForecaster(deseasonalize=False)),
+            ]
         )
     raise ValueError(f"unknown candidate {name!r}; choose from {CANDIDATE_NAMES}")
 

@@ -70,8 +70,13 @@ class SelectionResult:
     def metrics(self) -> pd.DataFrame:
         """Table indexed by candidate: cvrmse_pct, nmbe_pct, mae, n_folds, seconds (sorted by cvrmse)."""
         rows = {
-            b.name: {"cvrmse_pct": b.cvrmse_pct, "nmbe_pct": b.nmbe_pct, "mae": b.mae, "n_folds": b.n_folds,
-                     "seconds": b.seconds}
+            b.name: {
+                "cvrmse_pct": b.cvrmse_pct,
+                "nmbe_pct": b.nmbe_pct,
+                "mae": b.mae,
+                "n_folds": b.n_folds,
+                "seconds": b.seconds,
+            }
             for b in self.backtests.values()
         }
         return pd.DataFrame.from_dict(rows, orient="index").sort_values("cvrmse_pct")
@@ -86,7 +91,9 @@ def effective_folds(prepared: PreparedData, horizon_steps: int, n_folds: int) ->
     return int(min(n_folds, possible))
 
 
-def backtest_candidate(name: str, prepared: PreparedData, horizon_steps: int, n_folds: int) -> CandidateBacktest:
+def backtest_candidate(
+    name: str, prepared: PreparedData, horizon_steps: int, n_folds: int
+) -> CandidateBacktest:
     """Rolling-origin (expanding window, refit each fold) backtest of one candidate."""
     from sktime.forecasting.model_evaluation import evaluate
     from sktime.performance_metrics.forecasting import MeanAbsoluteError
@@ -94,12 +101,19 @@ def backtest_candidate(name: str, prepared: PreparedData, horizon_steps: int, n_
 
     y, X = prepared.data_for(name)
     cv = ExpandingWindowSplitter(
-        fh=np.arange(1, horizon_steps + 1), initial_window=len(y) - n_folds * horizon_steps, step_length=horizon_steps
+        fh=np.arange(1, horizon_steps + 1),
+        initial_window=len(y) - n_folds * horizon_steps,
+        step_length=horizon_steps,
     )
     started = time.perf_counter()
     with sktime_calls():
         results = evaluate(
-            build_candidate(name, prepared.cfg), cv, y, X=X, scoring=MeanAbsoluteError(), return_data=True,
+            build_candidate(name, prepared.cfg),
+            cv,
+            y,
+            X=X,
+            scoring=MeanAbsoluteError(),
+            return_data=True,
             error_score="raise",
         )
     seconds = time.perf_counter() - started
@@ -126,7 +140,9 @@ def select_candidate(
     ranked = sorted(
         backtests.values(), key=lambda b: (_nan_last(b.cvrmse_pct), _nan_last(abs(b.nmbe_pct)), b.mae)
     )
-    return SelectionResult(selected=ranked[0].name, horizon_steps=horizon_steps, n_folds=folds, backtests=backtests)
+    return SelectionResult(
+        selected=ranked[0].name, horizon_steps=horizon_steps, n_folds=folds, backtests=backtests
+    )
 
 
 def _safe(metric, y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -49,25 +49,43 @@ def check_history(
     if index.tz is None:
         return HistoryCheck(False, "history index is not timezone-aware (expected UTC)", n_points=len(y))
     if index.has_duplicates:
-        return HistoryCheck(False, f"history index has {int(index.duplicated().sum())} duplicate timestamps",
-                            n_points=len(y))
+        return HistoryCheck(
+            False, f"history index has {int(index.duplicated().sum())} duplicate timestamps", n_points=len(y)
+        )
     if not index.is_monotonic_increasing:
-        return HistoryCheck(False, "history index is not monotonic increasing (sort it first)", n_points=len(y))
+        return HistoryCheck(
+            False, "history index is not monotonic increasing (sort it first)", n_points=len(y)
+        )
     values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
     n_nan = int(np.isnan(values).sum())
     n_inf = int(np.isinf(values).sum())
     if n_nan or n_inf:
-        return HistoryCheck(False, f"history contains {n_nan} NaN and {n_inf} infinite values "
-                                   "(drop missing readings; they count as gaps)", n_points=len(y))
+        return HistoryCheck(
+            False,
+            f"history contains {n_nan} NaN and {n_inf} infinite values "
+            "(drop missing readings; they count as gaps)",
+            n_points=len(y),
+        )
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
     slots = index.floor(step)
     n_expected = int((slots[-1] - slots[0]) / step) + 1
     span_days = n_expected * step / pd.Timedelta(days=1)
     coverage = slots.nunique() / n_expected
     if span_days < min_days:
-        return HistoryCheck(False, f"history too short: {span_days:.1f} days < {min_days:g} days required",
-                            span_days, coverage, len(y))
+        return HistoryCheck(
+            False,
+            f"history too short: {span_days:.1f} days < {min_days:g} days required",
+            span_days,
+            coverage,
+            len(y),
+        )
     if coverage < min_coverage_frac:
-        return HistoryCheck(False, f"history too gappy: {100 * coverage:.1f}% of {freq} slots present "
-                                   f"< {100 * min_coverage_frac:.0f}% required", span_days, coverage, len(y))
+        return HistoryCheck(
+            False,
+            f"history too gappy: {100 * coverage:.1f}% of {freq} slots present "
+            f"< {100 * min_coverage_frac:.0f}% required",
+            span_days,
+            coverage,
+            len(y),
+        )
     return HistoryCheck(True, "", span_days, coverage, len(y))

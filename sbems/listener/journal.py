@@ -29,8 +29,8 @@ from sbems.listener.pipeline import Inbound
 log = logging.getLogger(__name__)
 
 MAGIC = b"SJ"
-HEADER = struct.Struct("<2sII")          # magic, body length, crc32
-BODY_HEAD = struct.Struct("<dH")          # received_at, topic length
+HEADER = struct.Struct("<2sII")  # magic, body length, crc32
+BODY_HEAD = struct.Struct("<dH")  # received_at, topic length
 SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 READ_WINDOW_BYTES = 4 * 1024 * 1024
 WARN_FRACTIONS = (0.5, 0.8, 0.95)
@@ -66,12 +66,12 @@ def decode_records(data: bytes, start: int = 0) -> tuple[list[tuple[Inbound, int
             return out, offset, False
         magic, length, crc = HEADER.unpack_from(data, offset)
         body_start = offset + HEADER.size
-        body = data[body_start:body_start + length]
+        body = data[body_start : body_start + length]
         if magic != MAGIC or len(body) < length or zlib.crc32(body) != crc or length < BODY_HEAD.size:
             return out, offset, False
         received_at, topic_len = BODY_HEAD.unpack_from(body)
-        topic = body[BODY_HEAD.size:BODY_HEAD.size + topic_len].decode(errors="replace")
-        payload = bytes(body[BODY_HEAD.size + topic_len:])
+        topic = body[BODY_HEAD.size : BODY_HEAD.size + topic_len].decode(errors="replace")
+        payload = bytes(body[BODY_HEAD.size + topic_len :])
         offset = body_start + length
         out.append((Inbound(topic, payload, received_at), offset))
     return out, offset, True
@@ -80,7 +80,7 @@ def decode_records(data: bytes, start: int = 0) -> tuple[list[tuple[Inbound, int
 class Journal:
     """Append-only, fsync'd, bounded store of raw messages; see the module docstring."""
 
-    def __init__(self, directory: Path, max_bytes: int = 1024 ** 3, segment_max_bytes: int = SEGMENT_MAX_BYTES):
+    def __init__(self, directory: Path, max_bytes: int = 1024**3, segment_max_bytes: int = SEGMENT_MAX_BYTES):
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.segment_max_bytes = segment_max_bytes
@@ -90,11 +90,13 @@ class Journal:
             fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise JournalLocked(f"journal {self.directory} is in use by another process (same client id?)") from None
+            raise JournalLocked(
+                f"journal {self.directory} is in use by another process (same client id?)"
+            ) from None
         self._cursor = self._read_cursor()
         self._sizes: dict[int, int] = {}
-        self._counts: dict[int, int] = {}       # pending records per segment
-        self.depth = 0                          # records not yet replayed
+        self._counts: dict[int, int] = {}  # pending records per segment
+        self.depth = 0  # records not yet replayed
         self._file = None
         self._active: int | None = None
         self._warned = 0.0
@@ -136,17 +138,23 @@ class Journal:
             start = self._cursor.offset if seq == self._cursor.segment else 0
             records, _, clean = decode_records(data, start)
             if not clean:
-                log.warning("journal segment %s ends in a torn or corrupt record after %d records; the rest "
-                            "was never acknowledged and will be delivered again by the broker", path.name,
-                            len(records))
+                log.warning(
+                    "journal segment %s ends in a torn or corrupt record after %d records; the rest "
+                    "was never acknowledged and will be delivered again by the broker",
+                    path.name,
+                    len(records),
+                )
             self._sizes[seq] = len(data)
             self._counts[seq] = len(records)
             self.depth += len(records)
             if not records:
                 self._drop_segment(seq)
         if self.depth:
-            log.warning("journal %s holds %d messages not yet in the database; they are replayed first",
-                        self.directory, self.depth)
+            log.warning(
+                "journal %s holds %d messages not yet in the database; they are replayed first",
+                self.directory,
+                self.depth,
+            )
 
     # -- writing -----------------------------------------------------------------------------------------
     def append(self, messages: Sequence[Inbound]) -> None:
@@ -155,7 +163,9 @@ class Journal:
             return
         blob = b"".join(encode_record(m) for m in messages)
         if self.size_bytes + len(blob) > self.max_bytes:
-            raise JournalFull(f"journal {self.directory} is full ({self.size_bytes} of {self.max_bytes} bytes)")
+            raise JournalFull(
+                f"journal {self.directory} is full ({self.size_bytes} of {self.max_bytes} bytes)"
+            )
         if self._file is None or self._sizes.get(self._active, 0) + len(blob) > self.segment_max_bytes:
             self._open_new_segment()
         size_before = self._sizes[self._active]
@@ -205,7 +215,7 @@ class Journal:
             remaining = max(self._sizes[seq] - start, 0)
             window = READ_WINDOW_BYTES
             with open(self._segment_path(seq), "rb") as handle:
-                while True:             # read a window; widen it while it holds no whole record
+                while True:  # read a window; widen it while it holds no whole record
                     handle.seek(start)
                     data = handle.read(min(window, remaining))
                     records, _, _ = decode_records(data)
@@ -217,8 +227,11 @@ class Journal:
                 continue
             return [m for m, _ in records], Position(seq, start + records[-1][1])
         if self.depth:
-            log.error("journal %s counted %d pending messages but none could be read; resetting the count",
-                      self.directory, self.depth)
+            log.error(
+                "journal %s counted %d pending messages but none could be read; resetting the count",
+                self.directory,
+                self.depth,
+            )
             self.depth = 0
             for seq in self._counts:
                 self._counts[seq] = 0
@@ -236,7 +249,7 @@ class Journal:
         self._write_cursor(position)
         if self._counts[position.segment] == 0:
             if position.segment == self._active:
-                self._close_active()       # the next append starts a fresh segment
+                self._close_active()  # the next append starts a fresh segment
             self._drop_segment(position.segment)
 
     def _drop_segment(self, seq: int) -> None:
@@ -257,7 +270,7 @@ class Journal:
     def close(self) -> None:
         self._close_active()
         if not self._lock.closed:
-            self._lock.close()              # releases the flock
+            self._lock.close()  # releases the flock
 
     # -- warnings ----------------------------------------------------------------------------------------
     def warn_if_filling(self, now_s: float, every_s: float = 30.0) -> None:
@@ -267,6 +280,11 @@ class Journal:
             return
         self._warned = now_s
         level = logging.ERROR if fill >= WARN_FRACTIONS[-1] else logging.WARNING
-        log.log(level, "JOURNAL FILLING: %.0f%% of %d MB used by %d messages waiting for the database; at "
-                "100%% the listener stops acknowledging and the broker must hold new messages",
-                fill * 100, self.max_bytes // 2 ** 20, self.depth)
+        log.log(
+            level,
+            "JOURNAL FILLING: %.0f%% of %d MB used by %d messages waiting for the database; at "
+            "100%% the listener stops acknowledging and the broker must hold new messages",
+            fill * 100,
+            self.max_bytes // 2**20,
+            self.depth,
+        )

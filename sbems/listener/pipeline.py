@@ -36,14 +36,27 @@ from sbems.storage.readings import EnergyRow, SensorRow, TelemetryRow
 SOURCE = "listener"
 ALERT_NAMESPACE = uuid.UUID("6f0c55a2-6b1e-4f0e-9a57-5b1f3c2d7e10")
 # system -> device topics: the listener sees them under sbems/building/# but does not store them
-IGNORED_LEAVES = {("zone", "setpoint"), ("zone", "control"), ("hvac", "command"), ("thermostat", "command"),
-                  ("thermostat", "schedule")}
-THERMOSTAT_POINTS = (("current_temp", "current_temp_c"), ("target_temp", "target_temp_c"),
-                     ("humidity", "humidity_pct"))
+IGNORED_LEAVES = {
+    ("zone", "setpoint"),
+    ("zone", "control"),
+    ("hvac", "command"),
+    ("thermostat", "command"),
+    ("thermostat", "schedule"),
+}
+THERMOSTAT_POINTS = (
+    ("current_temp", "current_temp_c"),
+    ("target_temp", "target_temp_c"),
+    ("humidity", "humidity_pct"),
+)
 TELEMETRY_FIELDS = (  # message metric -> (TelemetryRow column = metric name for rules)
-    ("supply_temp", "supply_temp_c"), ("return_temp", "return_temp_c"), ("flow_rate", "flow_rate_m3_per_h"),
-    ("discharge_pressure", "pressure_kpa"), ("compressor_speed", "compressor_speed_pct"),
-    ("fan_speed", "fan_speed_pct"), ("power", "power_kw"))
+    ("supply_temp", "supply_temp_c"),
+    ("return_temp", "return_temp_c"),
+    ("flow_rate", "flow_rate_m3_per_h"),
+    ("discharge_pressure", "pressure_kpa"),
+    ("compressor_speed", "compressor_speed_pct"),
+    ("fan_speed", "fan_speed_pct"),
+    ("power", "power_kw"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +65,7 @@ class Inbound:
 
     topic: str
     payload: bytes
-    received_at: float              # epoch seconds
+    received_at: float  # epoch seconds
     mid: int = 0
     qos: int = 0
     generation: int = -1
@@ -82,7 +95,7 @@ class Observation:
     time: datetime
     metric_names: tuple[str, ...]
     value: float
-    point: str                      # building/point key, e.g. hq/z1-temp or hq/rtu1.supply_temp_c
+    point: str  # building/point key, e.g. hq/z1-temp or hq/rtu1.supply_temp_c
     building_key: str
     building_id: UUID | None
     zone_id: UUID | None = None
@@ -93,7 +106,7 @@ class Observation:
 @dataclass(frozen=True, slots=True)
 class CommandUpdate:
     command_id: UUID
-    status: str                     # confirmed / failed
+    status: str  # confirmed / failed
     read_back: object
     error_message: str | None
     time: datetime
@@ -119,7 +132,7 @@ class Batch:
     observations: list[Observation] = field(default_factory=list)
     quarantine: list[QuarantineItem] = field(default_factory=list)
     quarantine_classes: Counter = field(default_factory=Counter)
-    accepted: Counter = field(default_factory=Counter)      # kind -> messages turned into rows/updates
+    accepted: Counter = field(default_factory=Counter)  # kind -> messages turned into rows/updates
     ignored: int = 0
     unknown_devices: int = 0
 
@@ -128,8 +141,14 @@ def quarantine_item(message: Inbound, reason: str) -> QuarantineItem:
     """A quarantine row for ``message`` (payload cut to the contract's size limit)."""
     payload = message.payload[:MAX_PAYLOAD_BYTES]
     metadata = {"payload_bytes": len(message.payload)} if len(message.payload) > MAX_PAYLOAD_BYTES else {}
-    return QuarantineItem(SOURCE, reason[:2000], payload, message.topic,
-                          datetime.fromtimestamp(message.received_at, UTC), metadata)
+    return QuarantineItem(
+        SOURCE,
+        reason[:2000],
+        payload,
+        message.topic,
+        datetime.fromtimestamp(message.received_at, UTC),
+        metadata,
+    )
 
 
 def reason_class(exc: ContractError) -> str:
@@ -175,13 +194,17 @@ def build_batch(messages: list[Inbound], index: SiteIndex, now_utc: datetime | N
             batch.unknown_devices += exc.label == "unknown_device"
         except (RecursionError, OverflowError, ValueError, TypeError, UnicodeError) as exc:
             # input the contracts did not anticipate (e.g. JSON nested 50,000 deep): still only quarantine
-            batch.quarantine.append(quarantine_item(message, f"unparseable: {type(exc).__name__}: {exc}"[:500]))
+            batch.quarantine.append(
+                quarantine_item(message, f"unparseable: {type(exc).__name__}: {exc}"[:500])
+            )
             batch.quarantine_classes["unparseable"] += 1
     batch.telemetry_rows = list(telemetry.values())
     return batch
 
 
-def _route(batch: Batch, telemetry: dict, index: SiteIndex, route, model: BaseModel, message: Inbound) -> None:
+def _route(
+    batch: Batch, telemetry: dict, index: SiteIndex, route, model: BaseModel, message: Inbound
+) -> None:
     building = route.building_id
     building_id = index.keys.buildings.get(building)
     if building_id is None:
@@ -209,8 +232,9 @@ def _point(index: SiteIndex, building: str, key: str) -> tuple[UUID, UUID | None
     return point
 
 
-def _sensor(batch: Batch, index: SiteIndex, building: str, building_id: UUID, route,
-            model: SensorReadingMessage) -> None:
+def _sensor(
+    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: SensorReadingMessage
+) -> None:
     sensor_id, zone_id, sensor_type, unit = _point(index, building, model.device_id)
     if sensor_type != route.leaf:
         raise _Reject("mismatch", f"device {model.device_id!r} is a {sensor_type} sensor, not {route.leaf}")
@@ -218,23 +242,48 @@ def _sensor(batch: Batch, index: SiteIndex, building: str, building_id: UUID, ro
         raise _Reject("mismatch", f"device {model.device_id!r} is not in zone {route.entity_id!r}")
     if unit != model.unit:
         raise _Reject("mismatch", f"device {model.device_id!r} reports {unit!r}, not {model.unit!r}")
-    batch.sensor_rows.append(SensorRow(model.timestamp, sensor_id, zone_id, model.value, model.unit, model.quality))
-    batch.observations.append(Observation(model.timestamp, (sensor_type, model.device_id), model.value,
-                                          f"{building}/{model.device_id}", building, building_id, zone_id))
+    batch.sensor_rows.append(
+        SensorRow(model.timestamp, sensor_id, zone_id, model.value, model.unit, model.quality)
+    )
+    batch.observations.append(
+        Observation(
+            model.timestamp,
+            (sensor_type, model.device_id),
+            model.value,
+            f"{building}/{model.device_id}",
+            building,
+            building_id,
+            zone_id,
+        )
+    )
     batch.accepted["sensor"] += 1
 
 
-def _meter(batch: Batch, index: SiteIndex, building: str, building_id: UUID, route,
-           model: MeterReadingMessage) -> None:
+def _meter(
+    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: MeterReadingMessage
+) -> None:
     if model.device_id != route.entity_id:
-        raise _Reject("mismatch", f"deviceId {model.device_id!r} does not match topic meter {route.entity_id!r}")
+        raise _Reject(
+            "mismatch", f"deviceId {model.device_id!r} does not match topic meter {route.entity_id!r}"
+        )
     point_id, zone_id, sensor_type, _unit = _point(index, building, model.device_id)
     if sensor_type != "power":
         raise _Reject("mismatch", f"device {model.device_id!r} is a {sensor_type} point, not a power meter")
     batch.energy_rows.append(EnergyRow(model.timestamp, point_id, building_id, zone_id, None, model.value))
-    batch.meter_live_rows.append(SensorRow(model.timestamp, point_id, zone_id, model.value, "kW", model.quality))
-    batch.observations.append(Observation(model.timestamp, ("power", "power_kw", model.device_id), model.value,
-                                          f"{building}/{model.device_id}", building, building_id, zone_id))
+    batch.meter_live_rows.append(
+        SensorRow(model.timestamp, point_id, zone_id, model.value, "kW", model.quality)
+    )
+    batch.observations.append(
+        Observation(
+            model.timestamp,
+            ("power", "power_kw", model.device_id),
+            model.value,
+            f"{building}/{model.device_id}",
+            building,
+            building_id,
+            zone_id,
+        )
+    )
     batch.accepted["meter"] += 1
 
 
@@ -247,8 +296,15 @@ def _hvac_unit(index: SiteIndex, building: str, route, device_id: str) -> tuple[
     return unit
 
 
-def _hvac(batch: Batch, telemetry: dict, index: SiteIndex, building: str, building_id: UUID, route,
-          model: HvacTelemetryMessage | HvacStatusMessage) -> None:
+def _hvac(
+    batch: Batch,
+    telemetry: dict,
+    index: SiteIndex,
+    building: str,
+    building_id: UUID,
+    route,
+    model: HvacTelemetryMessage | HvacStatusMessage,
+) -> None:
     unit_id, zone_id = _hvac_unit(index, building, route, model.device_id)
     own = {column: getattr(model.metrics, name) for name, column in TELEMETRY_FIELDS}
     values = dict(own)
@@ -256,7 +312,7 @@ def _hvac(batch: Batch, telemetry: dict, index: SiteIndex, building: str, buildi
     mode = getattr(model, "mode", None)
     key = (unit_id, model.timestamp)
     previous = telemetry.get(key)
-    if previous is not None:       # telemetry and status of the same instant: one row with both
+    if previous is not None:  # telemetry and status of the same instant: one row with both
         for column, value in values.items():
             if value is None:
                 values[column] = getattr(previous, column)
@@ -265,13 +321,25 @@ def _hvac(batch: Batch, telemetry: dict, index: SiteIndex, building: str, buildi
     telemetry[key] = TelemetryRow(model.timestamp, unit_id, mode=mode, status=status, **values)
     for column, value in own.items():
         if value is not None:
-            batch.observations.append(Observation(
-                model.timestamp, (column, f"{route.entity_id}.{column}"), value,
-                f"{building}/{route.entity_id}.{column}", building, building_id, zone_id, unit_id, route.entity_id))
+            batch.observations.append(
+                Observation(
+                    model.timestamp,
+                    (column, f"{route.entity_id}.{column}"),
+                    value,
+                    f"{building}/{route.entity_id}.{column}",
+                    building,
+                    building_id,
+                    zone_id,
+                    unit_id,
+                    route.entity_id,
+                )
+            )
     batch.accepted["hvac_" + route.leaf] += 1
 
 
-def _fault(batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: HvacFaultMessage) -> None:
+def _fault(
+    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: HvacFaultMessage
+) -> None:
     unit_id, zone_id = _hvac_unit(index, building, route, model.device_id)
     codes = tuple(sorted(model.fault_codes))
     if not model.active:
@@ -280,14 +348,34 @@ def _fault(batch: Batch, index: SiteIndex, building: str, building_id: UUID, rou
         return
     alert_id = uuid.uuid5(ALERT_NAMESPACE, f"fault/{unit_id}/{model.timestamp.isoformat()}/{','.join(codes)}")
     title = f"{route.entity_id} fault {', '.join(codes)}"
-    record = AlertRecord(alert_id, "fault", model.severity, title[:255], model.description, building_id, zone_id,
-                         unit_id,
-                         metadata={"fault_codes": list(codes), "point": f"{building}/{route.entity_id}",
-                                   "observed_at": model.timestamp.isoformat(), "source": SOURCE})
+    record = AlertRecord(
+        alert_id,
+        "fault",
+        model.severity,
+        title[:255],
+        model.description,
+        building_id,
+        zone_id,
+        unit_id,
+        metadata={
+            "fault_codes": list(codes),
+            "point": f"{building}/{route.entity_id}",
+            "observed_at": model.timestamp.isoformat(),
+            "source": SOURCE,
+        },
+    )
     zone_key = index.zone_keys.get(zone_id) if zone_id else None
-    message = AlertMessage(alert_id=str(alert_id), timestamp=model.timestamp, severity=model.severity,
-                           alert_type="fault", title=title[:255], description=model.description,
-                           building_id=building, zone_id=zone_key, hvac_unit_id=route.entity_id)
+    message = AlertMessage(
+        alert_id=str(alert_id),
+        timestamp=model.timestamp,
+        severity=model.severity,
+        alert_type="fault",
+        title=title[:255],
+        description=model.description,
+        building_id=building,
+        zone_id=zone_key,
+        hvac_unit_id=route.entity_id,
+    )
     batch.fault_alerts.append((record, message))
     batch.accepted["hvac_fault"] += 1
 
@@ -296,16 +384,20 @@ def _response(batch: Batch, route, model: CommandResponseMessage, message: Inbou
     try:
         command_id = UUID(model.command_id)
     except ValueError:
-        raise _Reject("unknown_command", f"commandId {model.command_id!r} is not a command id (UUID)") from None
-    if model.status == "accepted":      # the device took it; confirmation follows
+        raise _Reject(
+            "unknown_command", f"commandId {model.command_id!r} is not a command id (UUID)"
+        ) from None
+    if model.status == "accepted":  # the device took it; confirmation follows
         batch.accepted["command_accepted"] += 1
         return
-    batch.command_updates.append(CommandUpdate(command_id, model.status, model.read_back, model.error,
-                                               model.timestamp, message))
+    batch.command_updates.append(
+        CommandUpdate(command_id, model.status, model.read_back, model.error, model.timestamp, message)
+    )
 
 
-def _thermostat(batch: Batch, index: SiteIndex, building: str, building_id: UUID, route,
-                model: ThermostatStatusMessage) -> None:
+def _thermostat(
+    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: ThermostatStatusMessage
+) -> None:
     if (building, route.entity_id) not in index.keys.thermostats:
         raise _Reject("unknown_device", f"unknown thermostat {route.entity_id!r} in building {building!r}")
     rows, observations = [], []
@@ -316,8 +408,17 @@ def _thermostat(batch: Batch, index: SiteIndex, building: str, building_id: UUID
         key = f"{route.entity_id}.{suffix}"
         sensor_id, zone_id, sensor_type, unit = _point(index, building, key)
         rows.append(SensorRow(model.timestamp, sensor_id, zone_id, value, unit))
-        observations.append(Observation(model.timestamp, (sensor_type, key), value, f"{building}/{key}",
-                                        building, building_id, zone_id))
+        observations.append(
+            Observation(
+                model.timestamp,
+                (sensor_type, key),
+                value,
+                f"{building}/{key}",
+                building,
+                building_id,
+                zone_id,
+            )
+        )
     batch.sensor_rows.extend(rows)
     batch.observations.extend(observations)
     batch.accepted["thermostat"] += 1

@@ -32,10 +32,12 @@ def rule_matches(rule: AlertRule, observation: Observation) -> bool:
     return COMPARE[rule.comparison](observation.value, rule.threshold_value)
 
 
-def evaluate_rules(observations: Iterable[Observation], rules: Iterable[AlertRule],
-                   last_fired: Mapping[tuple[UUID, str], datetime],
-                   zone_keys: Mapping[UUID, str] | None = None,
-                   ) -> tuple[list[tuple[AlertRecord, AlertMessage]], dict[tuple[UUID, str], datetime]]:
+def evaluate_rules(
+    observations: Iterable[Observation],
+    rules: Iterable[AlertRule],
+    last_fired: Mapping[tuple[UUID, str], datetime],
+    zone_keys: Mapping[UUID, str] | None = None,
+) -> tuple[list[tuple[AlertRecord, AlertMessage]], dict[tuple[UUID, str], datetime]]:
     """Alerts for the observations that break a rule outside its cooldown, and the new last-fired times."""
     rules = [r for r in rules if r.comparison in COMPARE]
     fired: dict[tuple[UUID, str], datetime] = {}
@@ -53,20 +55,44 @@ def evaluate_rules(observations: Iterable[Observation], rules: Iterable[AlertRul
     return alerts, fired
 
 
-def threshold_alert(rule: AlertRule, obs: Observation, zone_keys: Mapping[UUID, str]
-                    ) -> tuple[AlertRecord, AlertMessage]:
+def threshold_alert(
+    rule: AlertRule, obs: Observation, zone_keys: Mapping[UUID, str]
+) -> tuple[AlertRecord, AlertMessage]:
     """The alert row and its MQTT message; the id is stable for the same rule, point and reading time."""
     alert_id = uuid.uuid5(ALERT_NAMESPACE, f"rule/{rule.id}/{obs.point}/{obs.time.isoformat()}")
     point = obs.point.split("/", 1)[-1]
     title = f"{rule.name}: {point} {obs.value:.4g} {rule.comparison} {rule.threshold_value:.4g}"[:255]
-    description = (f"{rule.metric_name} of {point} was {obs.value:.6g} at {obs.time.isoformat()} "
-                   f"({rule.comparison} {rule.threshold_value:.6g})")
-    record = AlertRecord(alert_id, "threshold", rule.severity, title, description, obs.building_id, obs.zone_id,
-                         obs.hvac_unit_id, rule.id, rule.metric_name, rule.threshold_value, obs.value,
-                         metadata={"point": obs.point, "observed_at": obs.time.isoformat(), "source": SOURCE})
-    message = AlertMessage(alert_id=str(alert_id), timestamp=obs.time, severity=rule.severity,
-                           alert_type="threshold", title=title, description=description,
-                           building_id=obs.building_key, zone_id=zone_keys.get(obs.zone_id) if obs.zone_id else None,
-                           hvac_unit_id=obs.hvac_unit_key, metric_name=rule.metric_name,
-                           threshold_value=rule.threshold_value, actual_value=obs.value)
+    description = (
+        f"{rule.metric_name} of {point} was {obs.value:.6g} at {obs.time.isoformat()} "
+        f"({rule.comparison} {rule.threshold_value:.6g})"
+    )
+    record = AlertRecord(
+        alert_id,
+        "threshold",
+        rule.severity,
+        title,
+        description,
+        obs.building_id,
+        obs.zone_id,
+        obs.hvac_unit_id,
+        rule.id,
+        rule.metric_name,
+        rule.threshold_value,
+        obs.value,
+        metadata={"point": obs.point, "observed_at": obs.time.isoformat(), "source": SOURCE},
+    )
+    message = AlertMessage(
+        alert_id=str(alert_id),
+        timestamp=obs.time,
+        severity=rule.severity,
+        alert_type="threshold",
+        title=title,
+        description=description,
+        building_id=obs.building_key,
+        zone_id=zone_keys.get(obs.zone_id) if obs.zone_id else None,
+        hvac_unit_id=obs.hvac_unit_key,
+        metric_name=rule.metric_name,
+        threshold_value=rule.threshold_value,
+        actual_value=obs.value,
+    )
     return record, message

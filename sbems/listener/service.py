@@ -61,12 +61,12 @@ class ListenerOptions:
     subscriptions: tuple[str, ...] = ("sbems/building/#",)
     batch_max_rows: int = 5000
     batch_max_age_s: float = 0.5
-    receive_maximum: int = 20000            # MQTT 5: unacknowledged messages the broker may send us
+    receive_maximum: int = 20000  # MQTT 5: unacknowledged messages the broker may send us
     session_expiry_s: int = 7 * 24 * 3600
     keepalive_s: int = 30
-    journal_max_bytes: int = 1024 ** 3
+    journal_max_bytes: int = 1024**3
     health_host: str = "127.0.0.1"
-    health_port: int | None = 9108          # None: no HTTP endpoint; 0: any free port
+    health_port: int | None = 9108  # None: no HTTP endpoint; 0: any free port
     db_retry_s: float = 2.0
     db_connect_timeout_s: int = 3
     statement_timeout_s: int = 60
@@ -79,7 +79,7 @@ class ListenerOptions:
 class _State:
     generation: int = 0
     connected: bool = False
-    db_up: bool | None = None               # None: not tried yet
+    db_up: bool | None = None  # None: not tried yet
     db_checked: float = float("-inf")
     index_loaded: float = float("-inf")
     rules_loaded: float = float("-inf")
@@ -91,9 +91,17 @@ class _State:
 class Listener:
     """One listener: ``start()``, then ``stop()`` (flush, ack, disconnect). See the module docstring."""
 
-    def __init__(self, *, mqtt_url: str, database_url: str, data_dir: Path, options: ListenerOptions | None = None,
-                 mqtt_username: str | None = None, mqtt_password: str | None = None,
-                 mqtt_ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        database_url: str,
+        data_dir: Path,
+        options: ListenerOptions | None = None,
+        mqtt_username: str | None = None,
+        mqtt_password: str | None = None,
+        mqtt_ca_file: Path | None = None,
+    ) -> None:
         self.options = options or ListenerOptions()
         self.mqtt_url = mqtt_url
         self.database_url = database_url
@@ -121,18 +129,32 @@ class Listener:
         from sbems.runtime import resolve_database_url, resolve_mqtt_url
 
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        return cls(mqtt_url=resolve_mqtt_url(settings), database_url=resolve_database_url(settings),
-                   data_dir=Path(settings.data_dir), options=options, mqtt_username=settings.mqtt_username,
-                   mqtt_password=password, mqtt_ca_file=settings.mqtt_ca_file)
+        return cls(
+            mqtt_url=resolve_mqtt_url(settings),
+            database_url=resolve_database_url(settings),
+            data_dir=Path(settings.data_dir),
+            options=options,
+            mqtt_username=settings.mqtt_username,
+            mqtt_password=password,
+            mqtt_ca_file=settings.mqtt_ca_file,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> Listener:
         self.journal = Journal(self.journal_dir, self.options.journal_max_bytes)
         if self.options.health_port is not None:
-            self.health = HealthServer(self.options.health_host, self.options.health_port, self.metrics,
-                                       self.liveness, self.readiness).start()
-            log.info("health and metrics on http://%s:%d/{healthz,readyz,metrics}", self.options.health_host,
-                     self.health.port)
+            self.health = HealthServer(
+                self.options.health_host,
+                self.options.health_port,
+                self.metrics,
+                self.liveness,
+                self.readiness,
+            ).start()
+            log.info(
+                "health and metrics on http://%s:%d/{healthz,readyz,metrics}",
+                self.options.health_host,
+                self.health.port,
+            )
         self._writer = threading.Thread(target=self._writer_main, name="listener-writer", daemon=True)
         self._writer.start()
         parts = urlsplit(self.mqtt_url)
@@ -140,23 +162,34 @@ class Listener:
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.options.session_expiry_s
         properties.ReceiveMaximum = self.options.receive_maximum
-        self._client.connect_async(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883),
-                                   keepalive=self.options.keepalive_s, clean_start=False, properties=properties)
+        self._client.connect_async(
+            parts.hostname or "127.0.0.1",
+            parts.port or (8883 if tls else 1883),
+            keepalive=self.options.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
         self._client.loop_start()
-        log.info("listener %s started: %s -> %s", self.options.client_id, self.mqtt_url,
-                 db.redact_url(self.database_url))
+        log.info(
+            "listener %s started: %s -> %s",
+            self.options.client_id,
+            self.mqtt_url,
+            db.redact_url(self.database_url),
+        )
         return self
 
     def stop(self) -> None:
         """Graceful stop: stop taking messages, flush what is held, acknowledge it, disconnect."""
-        self._state.stopping = True             # later messages stay unacknowledged: the broker keeps them
+        self._state.stopping = True  # later messages stay unacknowledged: the broker keeps them
         self._stop_event.set()
         if self._writer is not None:
             self._writer.join(self.options.stop_timeout_s)
             if self._writer.is_alive():
-                log.error("writer did not finish within %.0f s; unacknowledged messages will be re-delivered",
-                          self.options.stop_timeout_s)
-        self._client.disconnect()               # queued after the acknowledgements, so they go out first
+                log.error(
+                    "writer did not finish within %.0f s; unacknowledged messages will be re-delivered",
+                    self.options.stop_timeout_s,
+                )
+        self._client.disconnect()  # queued after the acknowledgements, so they go out first
         self._client.loop_stop()
         if self.journal is not None:
             self.journal.close()
@@ -169,26 +202,38 @@ class Listener:
     def liveness(self) -> tuple[bool, dict]:
         writer_alive = self._writer is not None and self._writer.is_alive()
         stalled_s = time.monotonic() - self._state.heartbeat
-        limit_s = 2 * self.options.statement_timeout_s      # a batch may legitimately wait this long
-        return writer_alive and stalled_s < limit_s, {"writer_alive": writer_alive,
-                                                       "writer_idle_s": round(stalled_s, 1)}
+        limit_s = 2 * self.options.statement_timeout_s  # a batch may legitimately wait this long
+        return writer_alive and stalled_s < limit_s, {
+            "writer_alive": writer_alive,
+            "writer_idle_s": round(stalled_s, 1),
+        }
 
     def readiness(self) -> tuple[bool, dict]:
         journal_ok = self.journal is not None and self.journal.fill_frac < 1.0
-        detail = {"mqtt_connected": self._state.connected, "subscribed": self._state.subscribed.is_set(),
-                  "database_up": bool(self._state.db_up),
-                  "journal_depth": self.journal.depth if self.journal else 0, "pending": self._pending_count}
+        detail = {
+            "mqtt_connected": self._state.connected,
+            "subscribed": self._state.subscribed.is_set(),
+            "database_up": bool(self._state.db_up),
+            "journal_depth": self.journal.depth if self.journal else 0,
+            "pending": self._pending_count,
+        }
         return self._state.connected and (bool(self._state.db_up) or journal_ok), detail
 
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.options.client_id, protocol=mqtt.MQTTv5,
-                             manual_ack=True)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.options.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
         username, password = self._credentials
         if username:
             client.username_pw_set(username, password)
         if urlsplit(self.mqtt_url).scheme == "mqtts":
-            client.tls_set(ca_certs=str(self._ca_file) if self._ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=str(self._ca_file) if self._ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+            )
         client.reconnect_delay_set(0.5, 10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -203,7 +248,9 @@ class Listener:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [code for code in reason_codes if code.is_failure]
         if failed:
-            log.error("broker refused subscriptions %s: %s (check the ACL)", self.options.subscriptions, failed)
+            log.error(
+                "broker refused subscriptions %s: %s (check the ACL)", self.options.subscriptions, failed
+            )
             return
         self._state.subscribed.set()
 
@@ -228,13 +275,14 @@ class Listener:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self._state.stopping:
-            return                              # not acknowledged: re-delivered to the next session
+            return  # not acknowledged: re-delivered to the next session
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            topic = repr(message._topic)       # MQTT requires UTF-8 topics; keep the bytes for the quarantine
-        self._queue.put(Inbound(topic, message.payload, time.time(), message.mid, message.qos,
-                                self._state.generation))
+            topic = repr(message._topic)  # MQTT requires UTF-8 topics; keep the bytes for the quarantine
+        self._queue.put(
+            Inbound(topic, message.payload, time.time(), message.mid, message.qos, self._state.generation)
+        )
         self.metrics.received.inc()
 
     def _ack(self, messages: list[Inbound]) -> None:
@@ -258,7 +306,11 @@ class Listener:
         while True:
             now = time.time()
             self._state.heartbeat = time.monotonic()
-            wait_s = min(max(0.0, pending[0].received_at + options.batch_max_age_s - now), 0.25) if pending else 0.25
+            wait_s = (
+                min(max(0.0, pending[0].received_at + options.batch_max_age_s - now), 0.25)
+                if pending
+                else 0.25
+            )
             try:
                 pending.append(self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait())
                 while len(pending) < options.batch_max_rows:
@@ -268,8 +320,11 @@ class Listener:
             self._pending_count = len(pending)
             self.metrics.pending.set(len(pending))
             stopping = self._stop_event.is_set()
-            due = pending and (len(pending) >= options.batch_max_rows or stopping
-                               or time.time() - pending[0].received_at >= options.batch_max_age_s)
+            due = pending and (
+                len(pending) >= options.batch_max_rows
+                or stopping
+                or time.time() - pending[0].received_at >= options.batch_max_age_s
+            )
             if due:
                 chunk = [pending.popleft() for _ in range(min(len(pending), options.batch_max_rows))]
                 if self._make_durable_guarded(chunk):
@@ -277,8 +332,9 @@ class Listener:
                 else:
                     pending.extendleft(reversed(chunk))
                     if stopping:
-                        log.error("stopping with %d messages not durable; the broker re-delivers them",
-                                  len(pending))
+                        log.error(
+                            "stopping with %d messages not durable; the broker re-delivers them", len(pending)
+                        )
                         break
                     self._stop_event.wait(options.db_retry_s)
             elif not pending:
@@ -336,7 +392,7 @@ class Listener:
         """Move journal records into the database, oldest first, until empty or the database fails."""
         started = self.journal.depth
         while self.journal.depth:
-            if self._stop_event.is_set():       # the rest stays in the journal for the next start
+            if self._stop_event.is_set():  # the rest stays in the journal for the next start
                 return
             records, position = self.journal.read_next(self.options.batch_max_rows)
             if not records:
@@ -375,10 +431,12 @@ class Listener:
         return True
 
     def _database_lost(self, exc: Exception) -> None:
-        if self._state.db_up is not False:      # up or never tried: say so once per outage
-            log.warning("database unavailable (%s); buffering messages in the journal %s",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                        self.journal.directory)
+        if self._state.db_up is not False:  # up or never tried: say so once per outage
+            log.warning(
+                "database unavailable (%s); buffering messages in the journal %s",
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                self.journal.directory,
+            )
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -393,13 +451,18 @@ class Listener:
         now = time.monotonic()
         conn = self._conn
         if force or now - self._state.index_loaded > self.options.index_refresh_s:
-            self._index = SiteIndex.build(entities.read_sensor_index(conn), alert_store.read_entity_keys(conn))
+            self._index = SiteIndex.build(
+                entities.read_sensor_index(conn), alert_store.read_entity_keys(conn)
+            )
             self._state.index_loaded = now
         if force or now - self._state.rules_loaded > self.options.rules_refresh_s:
             self._rules = alert_store.read_alert_rules(conn)
             if force:
                 since = datetime.now(UTC) - timedelta(days=1)
-                self._last_fired = {**alert_store.read_last_alert_times(conn, since=since), **self._last_fired}
+                self._last_fired = {
+                    **alert_store.read_last_alert_times(conn, since=since),
+                    **self._last_fired,
+                }
             self._state.rules_loaded = now
         conn.commit()
 
@@ -410,10 +473,10 @@ class Listener:
             self._refresh_caches()
             batch = build_batch(messages, self._index)
             if batch.unknown_devices and time.monotonic() - self._state.index_loaded > 5:
-                self._state.index_loaded = float("-inf")      # the site may have grown: look again
+                self._state.index_loaded = float("-inf")  # the site may have grown: look again
                 self._refresh_caches()
                 batch = build_batch(messages, self._index)
-        except psycopg.Error as exc:            # cannot even read the site: treat as an outage
+        except psycopg.Error as exc:  # cannot even read the site: treat as an outage
             self._database_lost(exc)
             raise DatabaseUnavailable(str(exc)) from exc
         try:
@@ -421,9 +484,11 @@ class Listener:
                 published = self._write_batch(batch)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 raise
-            except psycopg.Error as exc:        # the data, not the connection: isolate the culprit(s)
+            except psycopg.Error as exc:  # the data, not the connection: isolate the culprit(s)
                 self._conn.rollback()
-                log.warning("batch of %d rejected by the database (%s); storing one by one", len(messages), exc)
+                log.warning(
+                    "batch of %d rejected by the database (%s); storing one by one", len(messages), exc
+                )
                 published = self._store_one_by_one(messages)
         except psycopg.Error as exc:
             self._database_lost(exc)
@@ -457,18 +522,25 @@ class Listener:
         quarantine = list(batch.quarantine)
         statuses = []
         for update in batch.command_updates:
-            found = update_command_status(conn, command_id=update.command_id, status=update.status,
-                                          read_back=update.read_back, error_message=update.error_message,
-                                          at=update.time if update.status == "confirmed" else None)
+            found = update_command_status(
+                conn,
+                command_id=update.command_id,
+                status=update.status,
+                read_back=update.read_back,
+                error_message=update.error_message,
+                at=update.time if update.status == "confirmed" else None,
+            )
             if found:
                 statuses.append(update.status)
             else:
                 quarantine.append(quarantine_item(update.message, f"unknown command id {update.command_id}"))
         for clear in batch.fault_clears:
-            alert_store.resolve_fault_alerts(conn, hvac_unit_id=clear.hvac_unit_id, fault_codes=clear.fault_codes,
-                                             at=clear.time)
-        threshold, fired = evaluate_rules(batch.observations, self._rules, self._last_fired,
-                                          self._index.zone_keys)
+            alert_store.resolve_fault_alerts(
+                conn, hvac_unit_id=clear.hvac_unit_id, fault_codes=clear.fault_codes, at=clear.time
+            )
+        threshold, fired = evaluate_rules(
+            batch.observations, self._rules, self._last_fired, self._index.zone_keys
+        )
         raised = batch.fault_alerts + threshold
         new_ids = alert_store.write_alerts(conn, alerts=[record for record, _ in raised])
         write_quarantine(conn, items=quarantine)
@@ -523,4 +595,3 @@ def run(settings: Settings, options: ListenerOptions | None = None) -> int:
 
 
 main = run
-

@@ -41,8 +41,12 @@ if TYPE_CHECKING:
 
 DEFAULT_SOLVER = "CLARABEL"
 # moderately loose interior-point tolerances: costs agree to ~1e-5 relative, ~25% fewer iterations
-CLARABEL_OPTIONS: dict[str, Any] = {"tol_gap_abs": 1e-5, "tol_gap_rel": 1e-5, "tol_feas": 1e-6,
-                                    "tol_ktratio": 1e-5}
+CLARABEL_OPTIONS: dict[str, Any] = {
+    "tol_gap_abs": 1e-5,
+    "tol_gap_rel": 1e-5,
+    "tol_feas": 1e-6,
+    "tol_ktratio": 1e-5,
+}
 RIDGE_USD_PER_KW2 = 1e-5  # tiny strongly-convex term on cooling: unique, well-conditioned optimum
 # Direct path: each demand-peak row (peak_m >= P[k]) is stated this many times. Identical rows: the same
 # feasible set and optimum, but the interior-point barrier weighs these few pairs (one per step and charge,
@@ -53,8 +57,11 @@ PEAK_ROW_COPIES = 8
 
 
 def cop_from_outdoor_c(
-    outdoor_temp_c: np.ndarray, cop_at_35_c: float = 3.0, slope_per_c: float = 0.08,
-    cop_min: float = 1.5, cop_max: float = 6.0,
+    outdoor_temp_c: np.ndarray,
+    cop_at_35_c: float = 3.0,
+    slope_per_c: float = 0.08,
+    cop_min: float = 1.5,
+    cop_max: float = 6.0,
 ) -> np.ndarray:
     """Chiller/DX COP falling linearly with outdoor temperature (rated at 35 C), clipped."""
     outdoor = np.asarray(outdoor_temp_c, dtype=float)
@@ -68,12 +75,15 @@ def comfort_bands(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(comfort_min_c, comfort_max_c) arrays from an occupied mask (any shape)."""
     mask = np.asarray(occupied, dtype=bool)
-    return (np.where(mask, occupied_c[0], unoccupied_c[0]).astype(float),
-            np.where(mask, occupied_c[1], unoccupied_c[1]).astype(float))
+    return (
+        np.where(mask, occupied_c[0], unoccupied_c[0]).astype(float),
+        np.where(mask, occupied_c[1], unoccupied_c[1]).astype(float),
+    )
 
 
-def move_block_steps(n_steps: int, fine_steps: int = 8, medium_steps: int = 8, medium: int = 2,
-                     coarse: int = 4) -> np.ndarray:
+def move_block_steps(
+    n_steps: int, fine_steps: int = 8, medium_steps: int = 8, medium: int = 2, coarse: int = 4
+) -> np.ndarray:
     """Move blocking: lengths (in base steps) of the decision blocks covering ``n_steps`` base steps:
     ``fine_steps`` single steps, then ``medium_steps`` blocks of ``medium``, then blocks of ``coarse``
     (the last one shorter if needed). 96 x 15 min -> 8 x 15 min + 8 x 30 min + 18 x 1 h = 34 blocks."""
@@ -154,6 +164,7 @@ class MpcProblem:
         if masks.shape[1] != ns:
             raise ValueError(f"demand_masks: shape {masks.shape} does not fit (n_charges, {ns})")
         nm = masks.shape[0]
+
         def per_zone_step(value: Any, name: str) -> np.ndarray:
             array = np.asarray(value, dtype=float)
             if array.ndim == 1 and array.shape[0] == nz and nz != ns:
@@ -162,9 +173,12 @@ class MpcProblem:
 
         values = {
             "a_frac": per_zone_step(a if a.ndim > 1 else a[:, None], "a_frac"),
-            "b_cool_c_per_kw": per_zone_step(np.asarray(self.b_cool_c_per_kw, dtype=float).reshape(-1, 1)
-                                             if np.ndim(self.b_cool_c_per_kw) <= 1 else self.b_cool_c_per_kw,
-                                             "b_cool_c_per_kw"),
+            "b_cool_c_per_kw": per_zone_step(
+                np.asarray(self.b_cool_c_per_kw, dtype=float).reshape(-1, 1)
+                if np.ndim(self.b_cool_c_per_kw) <= 1
+                else self.b_cool_c_per_kw,
+                "b_cool_c_per_kw",
+            ),
             "gain_delta_c": _as(self.gain_delta_c, (nz, ns), "gain_delta_c"),
             "initial_temp_c": _as(self.initial_temp_c, (nz,), "initial_temp_c"),
             "comfort_min_c": _as(self.comfort_min_c, (nz, ns), "comfort_min_c"),
@@ -184,19 +198,31 @@ class MpcProblem:
             "mass_frac": per_zone_step(self.mass_frac, "mass_frac"),
             "mass_b_cool_c_per_kw": per_zone_step(self.mass_b_cool_c_per_kw, "mass_b_cool_c_per_kw"),
             "mass_delta_c": per_zone_step(self.mass_delta_c, "mass_delta_c"),
-            "step_durations_s": _as(self.step_s if self.step_durations_s is None else self.step_durations_s,
-                                    (ns,), "step_durations_s"),
+            "step_durations_s": _as(
+                self.step_s if self.step_durations_s is None else self.step_durations_s,
+                (ns,),
+                "step_durations_s",
+            ),
         }
-        values["initial_mass_temp_c"] = _as(values["initial_temp_c"] if self.initial_mass_temp_c is None
-                                            else self.initial_mass_temp_c, (nz,), "initial_mass_temp_c")
-        values["outdoor_frac"] = (1.0 - values["a_frac"] if self.outdoor_frac is None
-                                  else per_zone_step(self.outdoor_frac, "outdoor_frac"))
+        values["initial_mass_temp_c"] = _as(
+            values["initial_temp_c"] if self.initial_mass_temp_c is None else self.initial_mass_temp_c,
+            (nz,),
+            "initial_mass_temp_c",
+        )
+        values["outdoor_frac"] = (
+            1.0 - values["a_frac"]
+            if self.outdoor_frac is None
+            else per_zone_step(self.outdoor_frac, "outdoor_frac")
+        )
         if self.initial_cooling_kw is not None:
             values["initial_cooling_kw"] = _as(self.initial_cooling_kw, (nz,), "initial_cooling_kw")
         checks = [
             (np.all((values["a_frac"] > 0) & (values["a_frac"] < 1)), "a_frac must be in (0, 1)"),
             (np.all(values["b_cool_c_per_kw"] < 0), "b_cool_c_per_kw must be < 0"),
-            (np.all(values["comfort_min_c"] <= values["comfort_max_c"]), "comfort_min_c must be <= comfort_max_c"),
+            (
+                np.all(values["comfort_min_c"] <= values["comfort_max_c"]),
+                "comfort_min_c must be <= comfort_max_c",
+            ),
             (np.all(values["capacity_kw"] >= 0), "capacity_kw must be >= 0"),
             (np.all(values["ramp_kw_per_step"] >= 0), "ramp_kw_per_step must be >= 0"),
             (np.all(values["price_usd_per_kwh"] >= 0), "price_usd_per_kwh must be >= 0"),
@@ -206,11 +232,18 @@ class MpcProblem:
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
             (self.step_s > 0, "step_s must be > 0"),
             (np.all(values["step_durations_s"] > 0), "step_durations_s must be > 0"),
-            (np.all(values["mass_frac"] >= 0) and np.all(values["mass_frac"] < 1), "mass_frac must be in [0, 1)"),
-            (self.comfort_penalty_usd_per_kh >= 0 and np.isfinite(self.comfort_penalty_usd_per_kh),
-             "comfort_penalty_usd_per_kh must be finite and >= 0"),
-            (self.smoothing_usd_per_kw2 >= 0 and np.isfinite(self.smoothing_usd_per_kw2),
-             "smoothing_usd_per_kw2 must be finite and >= 0"),
+            (
+                np.all(values["mass_frac"] >= 0) and np.all(values["mass_frac"] < 1),
+                "mass_frac must be in [0, 1)",
+            ),
+            (
+                self.comfort_penalty_usd_per_kh >= 0 and np.isfinite(self.comfort_penalty_usd_per_kh),
+                "comfort_penalty_usd_per_kh must be finite and >= 0",
+            ),
+            (
+                self.smoothing_usd_per_kw2 >= 0 and np.isfinite(self.smoothing_usd_per_kw2),
+                "smoothing_usd_per_kw2 must be finite and >= 0",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -224,14 +257,21 @@ class MpcProblem:
 
     @property
     def two_state(self) -> bool:
-        return bool(np.any(self.air_from_mass_frac) or np.any(self.mass_frac) or np.any(self.mass_from_air_frac))
+        return bool(
+            np.any(self.air_from_mass_frac) or np.any(self.mass_frac) or np.any(self.mass_from_air_frac)
+        )
 
     @property
     def time_varying(self) -> bool:
         """Whether any dynamics coefficient changes along the horizon (else per-zone parameters suffice)."""
         arrays = [self.a_frac, self.b_cool_c_per_kw]
         if self.two_state:
-            arrays += [self.air_from_mass_frac, self.mass_from_air_frac, self.mass_frac, self.mass_b_cool_c_per_kw]
+            arrays += [
+                self.air_from_mass_frac,
+                self.mass_from_air_frac,
+                self.mass_frac,
+                self.mass_b_cool_c_per_kw,
+            ]
         return any(not np.allclose(x, x[:, :1], rtol=0.0, atol=1e-12) for x in arrays)
 
     @property
@@ -271,8 +311,11 @@ class MpcProblem:
         ns = np.atleast_1d(np.asarray(kwargs["price_usd_per_kwh"])).shape[-1]
         nz = len(models)
         durations = kwargs.get("step_durations_s")
-        dts = np.full(ns, float(step_s)) if durations is None else np.broadcast_to(
-            np.asarray(durations, dtype=float), (ns,))
+        dts = (
+            np.full(ns, float(step_s))
+            if durations is None
+            else np.broadcast_to(np.asarray(durations, dtype=float), (ns,))
+        )
         outdoor = np.broadcast_to(np.asarray(kwargs["outdoor_temp_c"], dtype=float), (ns,))
         names = ("a", "am", "ma", "mm", "b", "bm", "out", "gain", "dm")
         coef = {name: np.zeros((nz, ns)) for name in names}
@@ -284,7 +327,9 @@ class MpcProblem:
 
         for z, model in enumerate(models):
             if isinstance(model, Rc2Params):
-                gains = np.array([series_of(z, c) for c in model.gain_columns]) if model.gain_columns else None
+                gains = (
+                    np.array([series_of(z, c) for c in model.gain_columns]) if model.gain_columns else None
+                )
                 occupied = series_of(z, "occupied") if "occupied" in gains_forecast else None
                 c = step_coefficients(model, dts, outdoor, occupied, gains)
                 no_out = step_coefficients(model, dts, np.zeros(ns), occupied, gains)
@@ -294,7 +339,9 @@ class MpcProblem:
                 coef["out"][z], coef["gain"][z] = unit_out.da - no_out.da, no_out.da
                 continue
             if durations is None and abs(model.step_s - step_s) > 1e-6:
-                raise ValueError(f"zone {z}: model step {model.step_s} s differs from problem step {step_s} s")
+                raise ValueError(
+                    f"zone {z}: model step {model.step_s} s differs from problem step {step_s} s"
+                )
             ratio = dts / model.step_s
             a_k = model.a_frac**ratio
             geometric = (1.0 - a_k) / (1.0 - model.a_frac)  # inputs held over r model steps
@@ -304,9 +351,16 @@ class MpcProblem:
             coef["a"][z], coef["b"][z] = a_k, model.b_cool_c_per_kw * geometric
             coef["out"][z], coef["gain"][z] = 1.0 - a_k, gain * geometric
         return cls(
-            a_frac=coef["a"], b_cool_c_per_kw=coef["b"], gain_delta_c=coef["gain"], step_s=step_s,
-            air_from_mass_frac=coef["am"], mass_from_air_frac=coef["ma"], mass_frac=coef["mm"],
-            mass_b_cool_c_per_kw=coef["bm"], mass_delta_c=coef["dm"], outdoor_frac=coef["out"],
+            a_frac=coef["a"],
+            b_cool_c_per_kw=coef["b"],
+            gain_delta_c=coef["gain"],
+            step_s=step_s,
+            air_from_mass_frac=coef["am"],
+            mass_from_air_frac=coef["ma"],
+            mass_frac=coef["mm"],
+            mass_b_cool_c_per_kw=coef["bm"],
+            mass_delta_c=coef["dm"],
+            outdoor_frac=coef["out"],
             **kwargs,
         )
 
@@ -348,7 +402,9 @@ class Plan:
 
     @property
     def peak_change_frac(self) -> float:
-        return (self.peak_kw - self.baseline_peak_kw) / self.baseline_peak_kw if self.baseline_peak_kw else 0.0
+        return (
+            (self.peak_kw - self.baseline_peak_kw) / self.baseline_peak_kw if self.baseline_peak_kw else 0.0
+        )
 
 
 @dataclass
@@ -371,10 +427,16 @@ def _simulate(problem: MpcProblem, cooling_kw: np.ndarray) -> np.ndarray:
     air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     for k in range(problem.n_steps):
         q = cooling_kw[:, k]
-        air, mass = (problem.a_frac[:, k] * air + problem.air_from_mass_frac[:, k] * mass
-                     + problem.b_cool_c_per_kw[:, k] * q + d[:, k],
-                     problem.mass_from_air_frac[:, k] * air + problem.mass_frac[:, k] * mass
-                     + problem.mass_b_cool_c_per_kw[:, k] * q + problem.mass_delta_c[:, k])
+        air, mass = (
+            problem.a_frac[:, k] * air
+            + problem.air_from_mass_frac[:, k] * mass
+            + problem.b_cool_c_per_kw[:, k] * q
+            + d[:, k],
+            problem.mass_from_air_frac[:, k] * air
+            + problem.mass_frac[:, k] * mass
+            + problem.mass_b_cool_c_per_kw[:, k] * q
+            + problem.mass_delta_c[:, k],
+        )
         temps[:, k] = air
     return temps
 
@@ -391,8 +453,15 @@ def _evaluate(problem: MpcProblem, cooling_kw: np.ndarray) -> _Outcome:
         peak_m = max(float(problem.demand_peak_so_far_kw[m]), float(in_mask.max()) if in_mask.size else 0.0)
         demand += float(problem.demand_rates_usd_per_kw[m]) * peak_m
     violation = np.maximum(0.0, np.maximum(temps - problem.comfort_max_c, problem.comfort_min_c - temps))
-    return _Outcome(temps, zone_kw, building_kw, energy, demand, float(building_kw.max()),
-                    float((violation * problem.step_h_per_step[None, :]).sum()))
+    return _Outcome(
+        temps,
+        zone_kw,
+        building_kw,
+        energy,
+        demand,
+        float(building_kw.max()),
+        float((violation * problem.step_h_per_step[None, :]).sum()),
+    )
 
 
 def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
@@ -411,9 +480,13 @@ def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
             high = np.minimum(high, previous + problem.ramp_kw_per_step)
         q = np.clip(wanted, low, np.maximum(low, high))
         cooling[:, k] = q
-        air, mass = (free + problem.b_cool_c_per_kw[:, k] * q,
-                     problem.mass_from_air_frac[:, k] * air + problem.mass_frac[:, k] * mass
-                     + problem.mass_b_cool_c_per_kw[:, k] * q + problem.mass_delta_c[:, k])
+        air, mass = (
+            free + problem.b_cool_c_per_kw[:, k] * q,
+            problem.mass_from_air_frac[:, k] * air
+            + problem.mass_frac[:, k] * mass
+            + problem.mass_b_cool_c_per_kw[:, k] * q
+            + problem.mass_delta_c[:, k],
+        )
         previous = q
     return cooling
 
@@ -421,8 +494,15 @@ def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
 class _Controller:
     """A compiled cvxpy problem for one shape; only parameter values change between solves."""
 
-    def __init__(self, n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
-                 two_state: bool = False, time_varying: bool = False) -> None:
+    def __init__(
+        self,
+        n_zones: int,
+        n_steps: int,
+        n_charges: int,
+        hard_comfort: bool,
+        two_state: bool = False,
+        time_varying: bool = False,
+    ) -> None:
         import cvxpy as cp  # 1.6 s import: keep it out of module import
 
         started = time.perf_counter()
@@ -466,8 +546,11 @@ class _Controller:
             air_next = air_next + cp.multiply(self.am, self.m[:, :-1])
             constraints += [
                 self.m[:, 0] == self.m0,
-                self.m[:, 1:] == cp.multiply(self.ma, self.t[:, :-1]) + cp.multiply(self.mm, self.m[:, :-1])
-                + cp.multiply(self.bm, self.q) + self.dm,
+                self.m[:, 1:]
+                == cp.multiply(self.ma, self.t[:, :-1])
+                + cp.multiply(self.mm, self.m[:, :-1])
+                + cp.multiply(self.bm, self.q)
+                + self.dm,
             ]
         constraints += [
             self.t[:, 1:] == air_next,
@@ -522,8 +605,9 @@ class _Controller:
         options = {**CLARABEL_OPTIONS, **solver_options}
         data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL, solver_opts=dict(options))
         if self._smoothing_gram is None:
-            self._build_smoothing_structure(data[cvxpy_settings.PARAM_PROB].var_id_to_col[self.q.id],
-                                            data[cvxpy_settings.A].shape[1])
+            self._build_smoothing_structure(
+                data[cvxpy_settings.PARAM_PROB].var_id_to_col[self.q.id], data[cvxpy_settings.A].shape[1]
+            )
         weight = 2.0 * problem.smoothing_usd_per_kw2
         data[cvxpy_settings.P] = (weight * self._smoothing_gram + self._ridge).tocsc()
         solution = chain.solve_via_data(self.problem, data, False, False, options)
@@ -575,16 +659,24 @@ class _Controller:
 
 
 @lru_cache(maxsize=16)
-def _cached_controller(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
-                       two_state: bool, time_varying: bool) -> _Controller:
+def _cached_controller(
+    n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool, two_state: bool, time_varying: bool
+) -> _Controller:
     return _Controller(n_zones, n_steps, n_charges, hard_comfort, two_state, time_varying)
 
 
-def controller_for(n_zones: int, n_steps: int, n_charges: int, hard_comfort: bool,
-                   two_state: bool = False, time_varying: bool = False) -> _Controller:
+def controller_for(
+    n_zones: int,
+    n_steps: int,
+    n_charges: int,
+    hard_comfort: bool,
+    two_state: bool = False,
+    time_varying: bool = False,
+) -> _Controller:
     """The cached compiled controller for a shape (built on first use)."""
-    return _cached_controller(int(n_zones), int(n_steps), int(n_charges), bool(hard_comfort), bool(two_state),
-                              bool(time_varying))
+    return _cached_controller(
+        int(n_zones), int(n_steps), int(n_charges), bool(hard_comfort), bool(two_state), bool(time_varying)
+    )
 
 
 def clear_solver_caches() -> None:
@@ -597,23 +689,49 @@ def clear_solver_caches() -> None:
 controller_for.cache_clear = clear_solver_caches  # type: ignore[attr-defined]
 
 
-def _empty_plan(status: str, reason: str, baseline: _Outcome, baseline_q: np.ndarray,
-                solver: str, solve_s: float, build_s: float) -> Plan:
+def _empty_plan(
+    status: str,
+    reason: str,
+    baseline: _Outcome,
+    baseline_q: np.ndarray,
+    solver: str,
+    solve_s: float,
+    build_s: float,
+) -> Plan:
     empty2, empty1, nan = np.empty((0, 0)), np.empty(0), float("nan")
     return Plan(
-        status=status, reason=reason, setpoint_c=empty2, expected_temp_c=empty2, cooling_kw=empty2,
-        electric_kw=empty2, building_electric_kw=empty1, energy_cost_usd=nan, demand_cost_usd=nan,
-        total_cost_usd=nan, peak_kw=nan, discomfort_kh=nan,
-        baseline_energy_cost_usd=baseline.energy_cost_usd, baseline_demand_cost_usd=baseline.demand_cost_usd,
+        status=status,
+        reason=reason,
+        setpoint_c=empty2,
+        expected_temp_c=empty2,
+        cooling_kw=empty2,
+        electric_kw=empty2,
+        building_electric_kw=empty1,
+        energy_cost_usd=nan,
+        demand_cost_usd=nan,
+        total_cost_usd=nan,
+        peak_kw=nan,
+        discomfort_kh=nan,
+        baseline_energy_cost_usd=baseline.energy_cost_usd,
+        baseline_demand_cost_usd=baseline.demand_cost_usd,
         baseline_total_cost_usd=baseline.energy_cost_usd + baseline.demand_cost_usd,
-        baseline_peak_kw=baseline.peak_kw, baseline_discomfort_kh=baseline.discomfort_kh,
-        baseline_expected_temp_c=baseline.temps_c, baseline_cooling_kw=baseline_q,
-        solver=solver, solve_s=solve_s, build_s=build_s,
+        baseline_peak_kw=baseline.peak_kw,
+        baseline_discomfort_kh=baseline.discomfort_kh,
+        baseline_expected_temp_c=baseline.temps_c,
+        baseline_cooling_kw=baseline_q,
+        solver=solver,
+        solve_s=solve_s,
+        build_s=build_s,
     )
 
 
-def solve_plan(problem: MpcProblem, solver: str = DEFAULT_SOLVER, backend: str = "direct",
-               timings: dict[str, float] | None = None, **solver_options: Any) -> Plan:
+def solve_plan(
+    problem: MpcProblem,
+    solver: str = DEFAULT_SOLVER,
+    backend: str = "direct",
+    timings: dict[str, float] | None = None,
+    **solver_options: Any,
+) -> Plan:
     """Solve a problem; never raises for solver trouble. CLARABEL with ``backend="direct"`` (default) gets
     the problem assembled straight into its data (any per-step coefficients, linear in zones x steps);
     ``backend="cvxpy"`` (and every other solver) uses the cached DPP controller for the problem's shape.
@@ -634,20 +752,36 @@ def solve_plan(problem: MpcProblem, solver: str = DEFAULT_SOLVER, backend: str =
         status, q_value, _ = solve_clarabel_direct(problem, solver_options, timings)
         solve_s = time.perf_counter() - started
         if status == "infeasible":
-            reason = ("infeasible: hard comfort band cannot be held within capacity/ramp limits"
-                      if problem.hard_comfort else "infeasible: constraints cannot all be met")
+            reason = (
+                "infeasible: hard comfort band cannot be held within capacity/ramp limits"
+                if problem.hard_comfort
+                else "infeasible: constraints cannot all be met"
+            )
             plan = _empty_plan("infeasible", reason, baseline, baseline_q, solver, solve_s, 0.0)
         elif q_value is None:
-            plan = _empty_plan("failed", f"solver {solver} returned status {status.removeprefix('failed:')}",
-                               baseline, baseline_q, solver, solve_s, 0.0)
+            plan = _empty_plan(
+                "failed",
+                f"solver {solver} returned status {status.removeprefix('failed:')}",
+                baseline,
+                baseline_q,
+                solver,
+                solve_s,
+                0.0,
+            )
         else:
             started = time.perf_counter()
             plan = _plan_from_cooling(problem, q_value, status, baseline, baseline_q, solver, solve_s, 0.0)
             timings["plan_s"] = time.perf_counter() - started
         return plan
     build_started = time.perf_counter()
-    controller = controller_for(problem.n_zones, problem.n_steps, problem.n_charges, problem.hard_comfort,
-                                problem.two_state, problem.time_varying)
+    controller = controller_for(
+        problem.n_zones,
+        problem.n_steps,
+        problem.n_charges,
+        problem.hard_comfort,
+        problem.two_state,
+        problem.time_varying,
+    )
     build_s = time.perf_counter() - build_started
     with controller.lock:
         started = time.perf_counter()
@@ -655,26 +789,53 @@ def solve_plan(problem: MpcProblem, solver: str = DEFAULT_SOLVER, backend: str =
             controller.solve(problem, solver, solver_options)
         except cp.error.SolverError as error:
             solve_s = time.perf_counter() - started
-            return _empty_plan("failed", f"solver {solver} failed: {error}", baseline, baseline_q, solver,
-                               solve_s, build_s)
+            return _empty_plan(
+                "failed", f"solver {solver} failed: {error}", baseline, baseline_q, solver, solve_s, build_s
+            )
         solve_s = time.perf_counter() - started
         controller.solve_count += 1
         status = controller.problem.status
         q_value = None if controller.q.value is None else np.array(controller.q.value)
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-        reason = ("infeasible: hard comfort band cannot be held within capacity/ramp limits"
-                  if problem.hard_comfort else "infeasible: constraints cannot all be met")
+        reason = (
+            "infeasible: hard comfort band cannot be held within capacity/ramp limits"
+            if problem.hard_comfort
+            else "infeasible: constraints cannot all be met"
+        )
         return _empty_plan("infeasible", reason, baseline, baseline_q, solver, solve_s, build_s)
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or q_value is None:
-        return _empty_plan("failed", f"solver {solver} returned status {status}", baseline, baseline_q,
-                           solver, solve_s, build_s)
+        return _empty_plan(
+            "failed",
+            f"solver {solver} returned status {status}",
+            baseline,
+            baseline_q,
+            solver,
+            solve_s,
+            build_s,
+        )
 
-    return _plan_from_cooling(problem, q_value, "optimal" if status == cp.OPTIMAL else "optimal_inaccurate",
-                              baseline, baseline_q, solver, solve_s, build_s)
+    return _plan_from_cooling(
+        problem,
+        q_value,
+        "optimal" if status == cp.OPTIMAL else "optimal_inaccurate",
+        baseline,
+        baseline_q,
+        solver,
+        solve_s,
+        build_s,
+    )
 
 
-def _plan_from_cooling(problem: MpcProblem, q_value: np.ndarray, status: str, baseline: _Outcome,
-                       baseline_q: np.ndarray, solver: str, solve_s: float, build_s: float) -> Plan:
+def _plan_from_cooling(
+    problem: MpcProblem,
+    q_value: np.ndarray,
+    status: str,
+    baseline: _Outcome,
+    baseline_q: np.ndarray,
+    solver: str,
+    solve_s: float,
+    build_s: float,
+) -> Plan:
     cooling = np.clip(q_value, 0.0, problem.capacity_kw[:, None])
     outcome = _evaluate(problem, cooling)
     return Plan(
@@ -704,7 +865,9 @@ def _plan_from_cooling(problem: MpcProblem, q_value: np.ndarray, status: str, ba
 
 
 # ---------------------------------------------------------------------------------------------- direct CLARABEL
-def _clarabel_data(problem: MpcProblem) -> tuple[Any, np.ndarray, Any, np.ndarray, list[tuple[str, int]], dict[str, int]]:
+def _clarabel_data(
+    problem: MpcProblem,
+) -> tuple[Any, np.ndarray, Any, np.ndarray, list[tuple[str, int]], dict[str, int]]:
     """The MPC as CLARABEL data (P, c, A, b, cones, offsets), assembled with scipy.sparse.
 
     Same problem as the cvxpy controller, written straight into the solver's standard form
@@ -757,8 +920,10 @@ def _clarabel_data(problem: MpcProblem) -> tuple[Any, np.ndarray, Any, np.ndarra
     row0 += n
     if two_state:
         dm = problem.mass_delta_c.copy()
-        dm[:, 0] += (problem.mass_from_air_frac[:, 0] * problem.initial_temp_c
-                     + problem.mass_frac[:, 0] * problem.initial_mass_temp_c)
+        dm[:, 0] += (
+            problem.mass_from_air_frac[:, 0] * problem.initial_temp_c
+            + problem.mass_frac[:, 0] * problem.initial_mass_temp_c
+        )
         add(idx.ravel(), offsets["m"] + idx.ravel(), 1.0)
         add(idx.ravel(), q, -flat(problem.mass_b_cool_c_per_kw))
         add(later, offsets["t"] + earlier, -problem.mass_from_air_frac[:, 1:].ravel())
@@ -819,13 +984,16 @@ def _clarabel_data(problem: MpcProblem) -> tuple[Any, np.ndarray, Any, np.ndarra
         rhs.append(-problem.demand_peak_so_far_kw)
         row0 += nm
 
-    a_matrix = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(row0, size))
+    a_matrix = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(row0, size)
+    )
     c = np.zeros(size)
-    c[offsets["p"]:offsets["p"] + ns] = problem.price_usd_per_kwh * problem.step_h_per_step
+    c[offsets["p"] : offsets["p"] + ns] = problem.price_usd_per_kwh * problem.step_h_per_step
     if soft:
-        c[offsets["s"]:offsets["s"] + n] = np.tile(problem.comfort_penalty_usd_per_kh * problem.step_h_per_step, nz)
-    c[offsets["peaks"]:offsets["peaks"] + nm] = problem.demand_rates_usd_per_kw
+        c[offsets["s"] : offsets["s"] + n] = np.tile(
+            problem.comfort_penalty_usd_per_kh * problem.step_h_per_step, nz
+        )
+    c[offsets["peaks"] : offsets["peaks"] + nm] = problem.demand_rates_usd_per_kw
     # 0.5 x'Px = w*sum((q[z,k+1]-q[z,k])^2) + ridge*sum(q^2), upper triangle over q's columns
     weight = 2.0 * problem.smoothing_usd_per_kw2
     diagonal = np.full((nz, ns), 2.0 * weight) + 2.0 * RIDGE_USD_PER_KW2
@@ -869,7 +1037,8 @@ class _ReusableSolver:
 
     def fits(self, patterns: tuple[np.ndarray, ...]) -> bool:
         return len(patterns) == len(self.patterns) and all(
-            np.array_equal(mine, theirs) for mine, theirs in zip(self.patterns, patterns, strict=True))
+            np.array_equal(mine, theirs) for mine, theirs in zip(self.patterns, patterns, strict=True)
+        )
 
 
 _DIRECT_SOLVERS: OrderedDict[tuple[Any, ...], _ReusableSolver] = OrderedDict()
@@ -886,8 +1055,15 @@ def _clarabel_settings(options: Mapping[str, Any]) -> Any:
     return settings
 
 
-def _reusable_solver(p_matrix: Any, c: np.ndarray, a_matrix: Any, b: np.ndarray, cones: list[tuple[str, int]],
-                     options: Mapping[str, Any], timings: dict[str, float]) -> _ReusableSolver:
+def _reusable_solver(
+    p_matrix: Any,
+    c: np.ndarray,
+    a_matrix: Any,
+    b: np.ndarray,
+    cones: list[tuple[str, int]],
+    options: Mapping[str, Any],
+    timings: dict[str, float],
+) -> _ReusableSolver:
     """A solver holding this data: the cached one for the same structure, updated in place, or a new one.
     Returned with its lock held; the caller releases it."""
     import clarabel
@@ -912,8 +1088,11 @@ def _reusable_solver(p_matrix: Any, c: np.ndarray, a_matrix: Any, b: np.ndarray,
         else:
             timings.update(setup_s=time.perf_counter() - started, solver_reused=1.0)
             return cached
-    cone_objects = [clarabel.ZeroConeT(size) if kind == "zero" else clarabel.NonnegativeConeT(size)
-                    for kind, size in cones if size]
+    cone_objects = [
+        clarabel.ZeroConeT(size) if kind == "zero" else clarabel.NonnegativeConeT(size)
+        for kind, size in cones
+        if size
+    ]
     solver = clarabel.DefaultSolver(p_matrix, c, a_matrix, b, cone_objects, _clarabel_settings(options))
     fresh = _ReusableSolver(solver, tuple(np.array(x) for x in patterns), refine)
     fresh.lock.acquire()
@@ -927,8 +1106,11 @@ def _reusable_solver(p_matrix: Any, c: np.ndarray, a_matrix: Any, b: np.ndarray,
     return fresh
 
 
-def solve_clarabel_direct(problem: MpcProblem, solver_options: Mapping[str, Any] | None = None,
-                          timings: dict[str, float] | None = None) -> tuple[str, np.ndarray | None, float]:
+def solve_clarabel_direct(
+    problem: MpcProblem,
+    solver_options: Mapping[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
+) -> tuple[str, np.ndarray | None, float]:
     """(status, cooling kW (nz, ns) or None, solver seconds) from CLARABEL on the directly assembled data.
     Status: optimal | optimal_inaccurate | infeasible | failed:<clarabel status>. ``timings`` (optional) gets
     assemble_s, setup_s, solver_s, iterations and solver_reused."""
@@ -938,8 +1120,12 @@ def solve_clarabel_direct(problem: MpcProblem, solver_options: Mapping[str, Any]
     timings["assemble_s"] = time.perf_counter() - started
     solve_started = time.perf_counter()
     for fast in (True, False):
-        options = {**CLARABEL_OPTIONS, **DIRECT_SOLVER_OPTIONS, **(DIRECT_FAST_OPTIONS if fast else {}),
-                   **(solver_options or {})}
+        options = {
+            **CLARABEL_OPTIONS,
+            **DIRECT_SOLVER_OPTIONS,
+            **(DIRECT_FAST_OPTIONS if fast else {}),
+            **(solver_options or {}),
+        }
         entry = _reusable_solver(p_matrix, c, a_matrix, b, cones, options, timings)
         try:
             iterations_started = time.perf_counter()
@@ -952,10 +1138,14 @@ def solve_clarabel_direct(problem: MpcProblem, solver_options: Mapping[str, Any]
         if status == "Solved" or entry.refine:
             break
     solve_s = time.perf_counter() - solve_started
-    mapped = {"Solved": "optimal", "AlmostSolved": "optimal_inaccurate", "PrimalInfeasible": "infeasible",
-              "AlmostPrimalInfeasible": "infeasible"}.get(status, f"failed:{status}")
+    mapped = {
+        "Solved": "optimal",
+        "AlmostSolved": "optimal_inaccurate",
+        "PrimalInfeasible": "infeasible",
+        "AlmostPrimalInfeasible": "infeasible",
+    }.get(status, f"failed:{status}")
     if not mapped.startswith("optimal"):
         return mapped, None, solve_s
     x = np.asarray(solution.x)
     n = problem.n_zones * problem.n_steps
-    return mapped, x[offsets["q"]:offsets["q"] + n].reshape(problem.n_zones, problem.n_steps), solve_s
+    return mapped, x[offsets["q"] : offsets["q"] + n].reshape(problem.n_zones, problem.n_steps), solve_s

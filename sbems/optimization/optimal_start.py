@@ -14,8 +14,14 @@ import numpy as np
 from sbems.optimization.zone_model import ZoneModelParams, simulate_zone_temps
 
 
-def pull_down_steps(params: ZoneModelParams, temp_now_c: float, target_c: float, outdoor_temp_c: np.ndarray,
-                    capacity_kw: float, gains: np.ndarray | None = None) -> int | None:
+def pull_down_steps(
+    params: ZoneModelParams,
+    temp_now_c: float,
+    target_c: float,
+    outdoor_temp_c: np.ndarray,
+    capacity_kw: float,
+    gains: np.ndarray | None = None,
+) -> int | None:
     """Steps of full cooling needed to reach ``target_c`` (0 if already there), None if never within the
     given outdoor series (the zone cannot get there in that time)."""
     if temp_now_c <= target_c:
@@ -26,9 +32,16 @@ def pull_down_steps(params: ZoneModelParams, temp_now_c: float, target_c: float,
     return int(reached[0]) + 1 if len(reached) else None
 
 
-def latest_start_steps_before(params: ZoneModelParams, temp_now_c: float, target_c: float,
-                              outdoor_temp_c: np.ndarray, capacity_kw: float, *, margin_frac: float = 0.2,
-                              gains: np.ndarray | None = None) -> int | None:
+def latest_start_steps_before(
+    params: ZoneModelParams,
+    temp_now_c: float,
+    target_c: float,
+    outdoor_temp_c: np.ndarray,
+    capacity_kw: float,
+    *,
+    margin_frac: float = 0.2,
+    gains: np.ndarray | None = None,
+) -> int | None:
     """Lead time in steps (with a safety margin) before occupancy at which cooling must start."""
     steps = pull_down_steps(params, temp_now_c, target_c, outdoor_temp_c, capacity_kw, gains)
     if steps is None:

@@ -87,9 +87,18 @@ def _step_s(index: pd.DatetimeIndex) -> float | None:
 
 def _version(params: ZoneModelParams, index: pd.DatetimeIndex) -> str:
     payload = json.dumps(
-        {"params": [params.a_frac, params.b_cool_c_per_kw, list(params.b_gain_c_per_unit),
-                    params.c_gain_delta_c, params.step_s, list(params.gain_columns)],
-         "start": str(index[0]), "end": str(index[-1])},
+        {
+            "params": [
+                params.a_frac,
+                params.b_cool_c_per_kw,
+                list(params.b_gain_c_per_unit),
+                params.c_gain_delta_c,
+                params.step_s,
+                list(params.gain_columns),
+            ],
+            "start": str(index[0]),
+            "end": str(index[-1]),
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:8]
@@ -97,8 +106,9 @@ def _version(params: ZoneModelParams, index: pd.DatetimeIndex) -> str:
     return f"{MODEL_KIND}-{end:%Y%m%dT%H%MZ}-{digest}"
 
 
-def check_history(history: pd.DataFrame, gain_columns: Sequence[str], validation_days: int,
-                  min_train_days: float) -> ZoneModelFit | tuple[pd.DataFrame, float, int]:
+def check_history(
+    history: pd.DataFrame, gain_columns: Sequence[str], validation_days: int, min_train_days: float
+) -> ZoneModelFit | tuple[pd.DataFrame, float, int]:
     """Common data checks of the identifications: (frame, step_s, n_train) or a refusal."""
     needed = ["zone_temp_c", "outdoor_temp_c", "cooling_kw", *gain_columns]
     missing = [c for c in needed if c not in history.columns]
@@ -168,8 +178,12 @@ def identify_zone_model(
     # y = T[k+1] - T_out[k] = a*(T[k]-T_out[k]) + b_cool*Q[k] + sum b_g*G[k] + c
     y = zone[1:] - outdoor[:-1]
     design = np.column_stack(
-        [zone[:-1] - outdoor[:-1], train["cooling_kw"].to_numpy()[:-1],
-         *(train[c].to_numpy()[:-1] for c in gain_columns), np.ones(len(y))]
+        [
+            zone[:-1] - outdoor[:-1],
+            train["cooling_kw"].to_numpy()[:-1],
+            *(train[c].to_numpy()[:-1] for c in gain_columns),
+            np.ones(len(y)),
+        ]
     )
     scale = np.maximum(np.abs(design).max(axis=0), 1e-12)
     scaled = design / scale
@@ -186,7 +200,9 @@ def identify_zone_model(
     if a >= 1.0 - 1e-4:
         return _refuse(f"no identifiable envelope loss: a at its bound ({a:.6f})", a_frac=a)
     if b_cool > -1e-5:
-        return _refuse(f"cooling has no identifiable effect: b_cool at its bound ({b_cool:.3g})", b_cool=b_cool)
+        return _refuse(
+            f"cooling has no identifiable effect: b_cool at its bound ({b_cool:.3g})", b_cool=b_cool
+        )
 
     params = ZoneModelParams(
         a_frac=a,
@@ -205,8 +221,11 @@ def identify_zone_model(
         chunk = valid.iloc[day * steps_per_day : (day + 1) * steps_per_day + 1]
         gains = chunk[list(gain_columns)].to_numpy().T[:, :-1] if gain_columns else None
         simulated = simulate_zone_temps(
-            params, chunk["zone_temp_c"].iloc[0], chunk["outdoor_temp_c"].to_numpy()[:-1],
-            chunk["cooling_kw"].to_numpy()[:-1], gains,
+            params,
+            chunk["zone_temp_c"].iloc[0],
+            chunk["outdoor_temp_c"].to_numpy()[:-1],
+            chunk["cooling_kw"].to_numpy()[:-1],
+            gains,
         )
         errors.append(simulated[1:] - chunk["zone_temp_c"].to_numpy()[1:])
     all_errors = np.concatenate(errors)
@@ -229,4 +248,6 @@ def identify_zone_model(
             version=None,
             metrics=metrics,
         )
-    return ZoneModelFit(ok=True, reason=None, params=params, version=_version(params, frame.index), metrics=metrics)
+    return ZoneModelFit(
+        ok=True, reason=None, params=params, version=_version(params, frame.index), metrics=metrics
+    )

@@ -30,8 +30,14 @@ from sbems.optimization.zone_model import ZoneModelFit, check_history
 
 MODEL_KIND = "rc2"
 # bounds of the physical parameters (per zone; capacities kWh/K, conductances kW/K)
-BOUNDS = {"c_air": (0.05, 50.0), "c_mass": (0.5, 2000.0), "ua_air_out": (0.001, 20.0),
-          "ua_mass_out": (0.001, 20.0), "h_air_mass": (0.01, 200.0), "ua_vent": (0.0, 20.0)}
+BOUNDS = {
+    "c_air": (0.05, 50.0),
+    "c_mass": (0.5, 2000.0),
+    "ua_air_out": (0.001, 20.0),
+    "ua_mass_out": (0.001, 20.0),
+    "h_air_mass": (0.01, 200.0),
+    "ua_vent": (0.0, 20.0),
+}
 NEGLIGIBLE_AT_LOWER_BOUND = ("ua_air_out", "ua_mass_out")
 THERMAL = ("c_air", "c_mass", "ua_air_out", "ua_mass_out", "h_air_mass", "ua_vent")
 
@@ -54,7 +60,10 @@ class Rc2Params:
     step_s: float = 900.0  # step of the history it was identified on (models work at any step)
 
     def as_json(self) -> dict:
-        return {"kind": MODEL_KIND, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}}
+        return {
+            "kind": MODEL_KIND,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()},
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Rc2Params:
@@ -113,8 +122,13 @@ class StepCoefficients:
     dm: np.ndarray
 
 
-def step_coefficients(params: Rc2Params, step_s: np.ndarray | float, outdoor_temp_c: np.ndarray,
-                      occupied: np.ndarray | None, gains: np.ndarray | None) -> StepCoefficients:
+def step_coefficients(
+    params: Rc2Params,
+    step_s: np.ndarray | float,
+    outdoor_temp_c: np.ndarray,
+    occupied: np.ndarray | None,
+    gains: np.ndarray | None,
+) -> StepCoefficients:
     """Discrete coefficients for each step (durations may differ per step: move blocking)."""
     outdoor = np.asarray(outdoor_temp_c, dtype=float)
     n = len(outdoor)
@@ -131,12 +145,14 @@ def step_coefficients(params: Rc2Params, step_s: np.ndarray | float, outdoor_tem
         ad[k], bd[k] = cache[key]
     inputs = np.stack([outdoor, np.zeros(n), q_air, q_mass], axis=1)  # cooling handled by its own column
     d = np.einsum("kij,kj->ki", bd, inputs)
-    return StepCoefficients(ad[:, 0, 0], ad[:, 0, 1], ad[:, 1, 0], ad[:, 1, 1], bd[:, 0, 1], bd[:, 1, 1],
-                            d[:, 0], d[:, 1])
+    return StepCoefficients(
+        ad[:, 0, 0], ad[:, 0, 1], ad[:, 1, 0], ad[:, 1, 1], bd[:, 0, 1], bd[:, 1, 1], d[:, 0], d[:, 1]
+    )
 
 
-def simulate_rc2(coefficients: StepCoefficients, air_c: float, mass_c: float,
-                 cooling_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def simulate_rc2(
+    coefficients: StepCoefficients, air_c: float, mass_c: float, cooling_kw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(air, mass) temperatures T[0..n] from the initial state and n steps of cooling."""
     c = coefficients
     q = np.asarray(cooling_kw, dtype=float)
@@ -149,9 +165,14 @@ def simulate_rc2(coefficients: StepCoefficients, air_c: float, mass_c: float,
     return air, mass
 
 
-def estimate_states(coefficients: StepCoefficients, measured_air_c: np.ndarray, cooling_kw: np.ndarray,
-                    sensor_noise_c: float = 0.1, air_noise_c: float = 0.2,
-                    mass_noise_c: float = 0.03) -> tuple[float, float]:
+def estimate_states(
+    coefficients: StepCoefficients,
+    measured_air_c: np.ndarray,
+    cooling_kw: np.ndarray,
+    sensor_noise_c: float = 0.1,
+    air_noise_c: float = 0.2,
+    mass_noise_c: float = 0.03,
+) -> tuple[float, float]:
     """Kalman filter over a history window (n+1 measured air temperatures, n steps of inputs): the
     (air, mass) estimate at the last measurement. The mass starts at the first air temperature with a
     large variance; the filter forgets that start within a few mass time constants."""
@@ -159,27 +180,46 @@ def estimate_states(coefficients: StepCoefficients, measured_air_c: np.ndarray, 
     q = np.asarray(cooling_kw, dtype=float)
     state = initial_filter_state(float(y[0]), sensor_noise_c)
     for k in range(len(q)):
-        state = kalman_step(coefficients, k, state, float(q[k]), float(y[k + 1]), sensor_noise_c, air_noise_c,
-                            mass_noise_c)
+        state = kalman_step(
+            coefficients, k, state, float(q[k]), float(y[k + 1]), sensor_noise_c, air_noise_c, mass_noise_c
+        )
     x = state[0]
     return float(x[0]), float(x[1])
 
 
 # ---------------------------------------------------------------------------------------------- identification
-def _unpack(theta: np.ndarray, n_gain: int, gain_columns: tuple[str, ...], step_s: float) -> tuple[Rc2Params, float]:
+def _unpack(
+    theta: np.ndarray, n_gain: int, gain_columns: tuple[str, ...], step_s: float
+) -> tuple[Rc2Params, float]:
     thermal = np.exp(theta[:5])
     ua_vent = theta[5]
-    g_air = theta[6:6 + n_gain]
-    g_mass = theta[6 + n_gain:6 + 2 * n_gain]
-    const_air, const_mass, mass0 = theta[6 + 2 * n_gain:]
-    params = Rc2Params(*(float(v) for v in thermal), float(ua_vent), tuple(float(v) for v in g_air),
-                       tuple(float(v) for v in g_mass), float(const_air), float(const_mass), gain_columns, step_s)
+    g_air = theta[6 : 6 + n_gain]
+    g_mass = theta[6 + n_gain : 6 + 2 * n_gain]
+    const_air, const_mass, mass0 = theta[6 + 2 * n_gain :]
+    params = Rc2Params(
+        *(float(v) for v in thermal),
+        float(ua_vent),
+        tuple(float(v) for v in g_air),
+        tuple(float(v) for v in g_mass),
+        float(const_air),
+        float(const_mass),
+        gain_columns,
+        step_s,
+    )
     return params, float(mass0)
 
 
-def _batch_simulate(thetas: np.ndarray, n_gain: int, gain_columns: tuple[str, ...], step_s: float,
-                    outdoor: np.ndarray, cooling: np.ndarray, occupied: np.ndarray, gains: np.ndarray | None,
-                    air0: float) -> np.ndarray:
+def _batch_simulate(
+    thetas: np.ndarray,
+    n_gain: int,
+    gain_columns: tuple[str, ...],
+    step_s: float,
+    outdoor: np.ndarray,
+    cooling: np.ndarray,
+    occupied: np.ndarray,
+    gains: np.ndarray | None,
+    air0: float,
+) -> np.ndarray:
     """Simulated air temperatures (P, n) for P parameter vectors at once (finite-difference Jacobians)."""
     n = len(outdoor)
     coeffs = []
@@ -219,33 +259,54 @@ def identify_rc2_model(
     if isinstance(checked, ZoneModelFit):
         return checked
     frame, step_s, n_train = checked
-    occupied_all = (history["occupied"].reindex(frame.index).fillna(0.0).to_numpy(dtype=float)
-                    if "occupied" in history.columns else np.zeros(len(frame)))
+    occupied_all = (
+        history["occupied"].reindex(frame.index).fillna(0.0).to_numpy(dtype=float)
+        if "occupied" in history.columns
+        else np.zeros(len(frame))
+    )
     train = frame.iloc[:n_train]
     n_gain = len(gain_columns)
     temps = train["zone_temp_c"].to_numpy()
     outdoor = train["outdoor_temp_c"].to_numpy()[:-1]
     cooling = train["cooling_kw"].to_numpy()[:-1]
-    occupied = occupied_all[:n_train - 1]
+    occupied = occupied_all[: n_train - 1]
     gains = train[list(gain_columns)].to_numpy().T[:, :-1] if n_gain else None
     target = temps[1:]
 
     # initial guess from the cooling scale: a zone whose cooling runs at ~q kW against ~10 K
     q_typ = max(float(np.percentile(train["cooling_kw"], 90)), 0.5)
-    guess = {"c_air": q_typ / 20, "c_mass": q_typ / 1.0, "ua_air_out": q_typ / 40, "ua_mass_out": q_typ / 60,
-             "h_air_mass": q_typ / 10}
+    guess = {
+        "c_air": q_typ / 20,
+        "c_mass": q_typ / 1.0,
+        "ua_air_out": q_typ / 40,
+        "ua_mass_out": q_typ / 60,
+        "h_air_mass": q_typ / 10,
+    }
     gain_scale = [max(float(train[c].abs().max()), 1e-9) for c in gain_columns]
-    theta0 = np.concatenate([
-        np.log([guess[k] for k in THERMAL[:5]]), [q_typ / 80],
-        [0.1 * q_typ / 4 / s for s in gain_scale], [0.1 * q_typ / 4 / s for s in gain_scale],
-        [0.0, 0.0, float(temps[0])]])
-    lower = np.concatenate([np.log([BOUNDS[k][0] for k in THERMAL[:5]]), [0.0], np.zeros(2 * n_gain),
-                            [0.0, 0.0, 10.0]])
-    upper = np.concatenate([np.log([BOUNDS[k][1] for k in THERMAL[:5]]), [BOUNDS["ua_vent"][1]],
-                            np.full(2 * n_gain, np.inf), [np.inf, np.inf, 40.0]])
+    theta0 = np.concatenate(
+        [
+            np.log([guess[k] for k in THERMAL[:5]]),
+            [q_typ / 80],
+            [0.1 * q_typ / 4 / s for s in gain_scale],
+            [0.1 * q_typ / 4 / s for s in gain_scale],
+            [0.0, 0.0, float(temps[0])],
+        ]
+    )
+    lower = np.concatenate(
+        [np.log([BOUNDS[k][0] for k in THERMAL[:5]]), [0.0], np.zeros(2 * n_gain), [0.0, 0.0, 10.0]]
+    )
+    upper = np.concatenate(
+        [
+            np.log([BOUNDS[k][1] for k in THERMAL[:5]]),
+            [BOUNDS["ua_vent"][1]],
+            np.full(2 * n_gain, np.inf),
+            [np.inf, np.inf, 40.0],
+        ]
+    )
     theta0 = np.clip(theta0, lower + 1e-9, upper - 1e-9)
-    x_scale = np.concatenate([np.ones(5), [q_typ / 50], [q_typ / 10 / s for s in gain_scale] * 2,
-                              [q_typ / 10, q_typ / 10, 1.0]])
+    x_scale = np.concatenate(
+        [np.ones(5), [q_typ / 50], [q_typ / 10 / s for s in gain_scale] * 2, [q_typ / 10, q_typ / 10, 1.0]]
+    )
     cache: dict[bytes, np.ndarray] = {}
 
     def batch(theta: np.ndarray) -> np.ndarray:
@@ -253,32 +314,54 @@ def identify_rc2_model(
         if key not in cache:
             steps = 1e-6 * np.maximum(np.abs(theta), x_scale)
             thetas = np.vstack([theta, theta + np.diag(steps)])
-            sims = _batch_simulate(thetas, n_gain, gain_columns, step_s, outdoor, cooling, occupied, gains,
-                                   float(temps[0]))
+            sims = _batch_simulate(
+                thetas, n_gain, gain_columns, step_s, outdoor, cooling, occupied, gains, float(temps[0])
+            )
             residual = sims[0] - target
             jac = (sims[1:] - sims[0]).T / steps
             cache.clear()
             cache[key] = np.column_stack([residual, jac])
         return cache[key]
 
-    solution = least_squares(lambda th: batch(th)[:, 0], theta0, jac=lambda th: batch(th)[:, 1:],
-                             bounds=(lower, upper), x_scale=x_scale, method="trf", max_nfev=200,
-                             xtol=1e-8, ftol=1e-8)
+    solution = least_squares(
+        lambda th: batch(th)[:, 0],
+        theta0,
+        jac=lambda th: batch(th)[:, 1:],
+        bounds=(lower, upper),
+        x_scale=x_scale,
+        method="trf",
+        max_nfev=200,
+        xtol=1e-8,
+        ftol=1e-8,
+    )
     params, _ = _unpack(solution.x, n_gain, gain_columns, step_s)
     train_rmse = float(np.sqrt(np.mean(solution.fun**2)))
     # a capacity or the air-mass coupling on a bound means the data cannot tell the mass node apart; an
     # envelope conductance on its lower bound is a physical answer (negligible next to the other paths)
-    at_bound = [name for name, value in zip(THERMAL[:5], solution.x[:5], strict=True)
-                if value >= np.log(BOUNDS[name][1]) - 1e-3
-                or (value <= np.log(BOUNDS[name][0]) + 1e-3 and name not in NEGLIGIBLE_AT_LOWER_BOUND)]
+    at_bound = [
+        name
+        for name, value in zip(THERMAL[:5], solution.x[:5], strict=True)
+        if value >= np.log(BOUNDS[name][1]) - 1e-3
+        or (value <= np.log(BOUNDS[name][0]) + 1e-3 and name not in NEGLIGIBLE_AT_LOWER_BOUND)
+    ]
     if at_bound:
-        return ZoneModelFit(False, f"mass node not identifiable: {', '.join(at_bound)} at a bound", params, None,
-                            {"train_sim_rmse_c": train_rmse})
+        return ZoneModelFit(
+            False,
+            f"mass node not identifiable: {', '.join(at_bound)} at a bound",
+            params,
+            None,
+            {"train_sim_rmse_c": train_rmse},
+        )
 
     # validation: filter to each held-out day's start, then simulate the day open-loop
     all_temps = frame["zone_temp_c"].to_numpy()
-    all_coeffs = step_coefficients(params, step_s, frame["outdoor_temp_c"].to_numpy(), occupied_all,
-                                   frame[list(gain_columns)].to_numpy().T if n_gain else None)
+    all_coeffs = step_coefficients(
+        params,
+        step_s,
+        frame["outdoor_temp_c"].to_numpy(),
+        occupied_all,
+        frame[list(gain_columns)].to_numpy().T if n_gain else None,
+    )
     all_cooling = frame["cooling_kw"].to_numpy()
     steps_per_day = round(86400 / step_s)
     errors = []
@@ -286,10 +369,12 @@ def identify_rc2_model(
         start = n_train - 1 + day * steps_per_day
         window = max(0, start - 2 * steps_per_day)
         past = _slice(all_coeffs, window, start)
-        air0, mass0 = estimate_states(past, all_temps[window:start + 1], all_cooling[window:start])
+        air0, mass0 = estimate_states(past, all_temps[window : start + 1], all_cooling[window:start])
         day_coeffs = _slice(all_coeffs, start, start + steps_per_day)
-        air, _ = simulate_rc2(day_coeffs, float(all_temps[start]), mass0, all_cooling[start:start + steps_per_day])
-        errors.append(air[1:] - all_temps[start + 1:start + steps_per_day + 1])
+        air, _ = simulate_rc2(
+            day_coeffs, float(all_temps[start]), mass0, all_cooling[start : start + steps_per_day]
+        )
+        errors.append(air[1:] - all_temps[start + 1 : start + steps_per_day + 1])
     errors_all = np.concatenate(errors)
     metrics = {
         "validation_rmse_c": float(np.sqrt(np.mean(errors_all**2))),
@@ -297,30 +382,48 @@ def identify_rc2_model(
         "train_sim_rmse_c": train_rmse,
         "train_days": n_train * step_s / 86400,
         "validation_days": float(validation_days),
-        "air_time_constant_h": params.c_air_kwh_per_k / (params.ua_air_out_kw_per_k + params.h_air_mass_kw_per_k),
-        "mass_time_constant_h": params.c_mass_kwh_per_k / (params.ua_mass_out_kw_per_k + params.h_air_mass_kw_per_k),
+        "air_time_constant_h": params.c_air_kwh_per_k
+        / (params.ua_air_out_kw_per_k + params.h_air_mass_kw_per_k),
+        "mass_time_constant_h": params.c_mass_kwh_per_k
+        / (params.ua_mass_out_kw_per_k + params.h_air_mass_kw_per_k),
         "nfev": float(solution.nfev),
     }
     if metrics["validation_rmse_c"] > max_validation_rmse_c:
-        return ZoneModelFit(False, f"multi-step validation RMSE {metrics['validation_rmse_c']:.2f} C exceeds "
-                            f"{max_validation_rmse_c:g} C", params, None, metrics)
+        return ZoneModelFit(
+            False,
+            f"multi-step validation RMSE {metrics['validation_rmse_c']:.2f} C exceeds "
+            f"{max_validation_rmse_c:g} C",
+            params,
+            None,
+            metrics,
+        )
     return ZoneModelFit(True, None, params, _version(params, frame.index), metrics)
 
 
 def _slice(c: StepCoefficients, start: int, stop: int) -> StepCoefficients:
-    return StepCoefficients(*(getattr(c, f)[start:stop] for f in ("aa", "am", "ma", "mm", "ba", "bm", "da", "dm")))
+    return StepCoefficients(
+        *(getattr(c, f)[start:stop] for f in ("aa", "am", "ma", "mm", "ba", "bm", "da", "dm"))
+    )
 
 
 def _version(params: Rc2Params, index: pd.DatetimeIndex) -> str:
-    payload = json.dumps({"params": params.as_json(), "start": str(index[0]), "end": str(index[-1])}, sort_keys=True)
+    payload = json.dumps(
+        {"params": params.as_json(), "start": str(index[0]), "end": str(index[-1])}, sort_keys=True
+    )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:8]
     return f"{MODEL_KIND}-{index[-1].tz_convert('UTC'):%Y%m%dT%H%MZ}-{digest}"
 
 
-
-def kalman_step(coefficients: StepCoefficients, k: int, state: tuple[np.ndarray, np.ndarray], cooling_kw: float,
-                measured_air_c: float, sensor_noise_c: float = 0.1, air_noise_c: float = 0.2,
-                mass_noise_c: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+def kalman_step(
+    coefficients: StepCoefficients,
+    k: int,
+    state: tuple[np.ndarray, np.ndarray],
+    cooling_kw: float,
+    measured_air_c: float,
+    sensor_noise_c: float = 0.1,
+    air_noise_c: float = 0.2,
+    mass_noise_c: float = 0.03,
+) -> tuple[np.ndarray, np.ndarray]:
     """One predict + update of the (air, mass) Kalman filter over step ``k``: ((x, P) -> (x, P))."""
     c = coefficients
     x, p = state
@@ -339,22 +442,45 @@ def initial_filter_state(air_c: float, sensor_noise_c: float = 0.1) -> tuple[np.
     return np.array([air_c, air_c]), np.diag([sensor_noise_c**2, 4.0])
 
 
-def identify_best_zone_model(history: pd.DataFrame, *, gain_columns: Sequence[str],
-                             max_validation_rmse_c: float = 1.5, validation_days: int = 2) -> ZoneModelFit:
+def identify_best_zone_model(
+    history: pd.DataFrame,
+    *,
+    gain_columns: Sequence[str],
+    max_validation_rmse_c: float = 1.5,
+    validation_days: int = 2,
+) -> ZoneModelFit:
     """Identify the one-state and the two-state model and keep the one with the lower multi-step
     validation error; when both are refused, the refusal names both reasons."""
     from sbems.optimization.zone_model import identify_zone_model
 
-    rc1 = identify_zone_model(history, gain_columns=gain_columns, max_validation_rmse_c=max_validation_rmse_c,
-                              validation_days=validation_days)
-    rc2 = identify_rc2_model(history, gain_columns=gain_columns, max_validation_rmse_c=max_validation_rmse_c,
-                             validation_days=validation_days)
+    rc1 = identify_zone_model(
+        history,
+        gain_columns=gain_columns,
+        max_validation_rmse_c=max_validation_rmse_c,
+        validation_days=validation_days,
+    )
+    rc2 = identify_rc2_model(
+        history,
+        gain_columns=gain_columns,
+        max_validation_rmse_c=max_validation_rmse_c,
+        validation_days=validation_days,
+    )
     candidates = [fit for fit in (rc1, rc2) if fit.ok]
     if not candidates:
-        return ZoneModelFit(False, f"rc1: {rc1.reason}; rc2: {rc2.reason}", None, None,
-                            {**{f"rc1_{k}": v for k, v in rc1.metrics.items()},
-                             **{f"rc2_{k}": v for k, v in rc2.metrics.items()}})
+        return ZoneModelFit(
+            False,
+            f"rc1: {rc1.reason}; rc2: {rc2.reason}",
+            None,
+            None,
+            {
+                **{f"rc1_{k}": v for k, v in rc1.metrics.items()},
+                **{f"rc2_{k}": v for k, v in rc2.metrics.items()},
+            },
+        )
     best = min(candidates, key=lambda fit: fit.metrics["validation_rmse_c"])
     other = rc2 if best is rc1 else rc1
-    metrics = {**best.metrics, "other_validation_rmse_c": other.metrics.get("validation_rmse_c", float("nan"))}
+    metrics = {
+        **best.metrics,
+        "other_validation_rmse_c": other.metrics.get("validation_rmse_c", float("nan")),
+    }
     return ZoneModelFit(True, None, best.params, best.version, metrics)

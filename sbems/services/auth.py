@@ -15,7 +15,7 @@ import bcrypt
 from sbems.domain.permissions import Role
 
 MIN_PASSWORD_CHARS = 8
-MAX_PASSWORD_BYTES = 72          # bcrypt uses at most 72 bytes; longer passwords are refused, not truncated
+MAX_PASSWORD_BYTES = 72  # bcrypt uses at most 72 bytes; longer passwords are refused, not truncated
 ACCESS_LEVELS = ("full", "control", "readonly")
 # a real cost-12 hash of a throwaway string: checked against when the e-mail is unknown
 _DUMMY_HASH = "$2b$12$T5rgUn7AoM4RwcRzLCqSmOV.ER8BxGN1IPZ8Ef/Pa3tzkiTy/5Q8S"
@@ -57,11 +57,13 @@ def check_password(password: str, password_hash: str | None) -> bool:
         return False
     try:
         return bcrypt.checkpw(password.encode(), password_hash.encode())
-    except ValueError:          # malformed hash, or a password over bcrypt's 72-byte limit
+    except ValueError:  # malformed hash, or a password over bcrypt's 72-byte limit
         return False
 
 
-def authenticate(database_url: str, email: str, password: str, *, now_utc: datetime | None = None) -> AuthUser | None:
+def authenticate(
+    database_url: str, email: str, password: str, *, now_utc: datetime | None = None
+) -> AuthUser | None:
     """The user when ``email``/``password`` match an active user, else None; audits the attempt.
 
     Raises ``sbems.storage.db.StorageError`` when the database cannot be reached.
@@ -81,16 +83,32 @@ def authenticate(database_url: str, email: str, password: str, *, now_utc: datet
         ok = bool(row and row["active"] and matches)
         if ok:
             write_last_login(conn, user_id=row["id"], at=now_utc or datetime.now(UTC))
-        insert_audit(conn, actor=email, user_id=row["id"] if row else None, action="login", resource="user",
-                     resource_id=email, source="panel", result="success" if ok else "failure",
-                     error_message=None if ok else "wrong e-mail or password, or user inactive")
+        insert_audit(
+            conn,
+            actor=email,
+            user_id=row["id"] if row else None,
+            action="login",
+            resource="user",
+            resource_id=email,
+            source="panel",
+            result="success" if ok else "failure",
+            error_message=None if ok else "wrong e-mail or password, or user inactive",
+        )
         conn.commit()
     return AuthUser(row["id"], row["email"], row["role"]) if ok else None
 
 
-def create_user(database_url: str, *, email: str, password: str, role: str,
-                buildings: Sequence[str] | None = None, access_level: str | None = None,
-                first_name: str | None = None, last_name: str | None = None) -> UUID:
+def create_user(
+    database_url: str,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    buildings: Sequence[str] | None = None,
+    access_level: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> UUID:
     """Create (or update) a user with a hashed password and grant access to ``buildings`` (keys).
 
     ``buildings=None`` grants every building. The default access level follows the role: viewers get
@@ -117,8 +135,14 @@ def create_user(database_url: str, *, email: str, password: str, role: str,
         missing = [key for key in wanted if key not in known]
         if missing:
             raise AuthError(f"unknown building(s): {', '.join(missing)}")
-        user_id = insert_user(conn, email=email, role=role, password_hash=password_hash,
-                              first_name=first_name, last_name=last_name)
+        user_id = insert_user(
+            conn,
+            email=email,
+            role=role,
+            password_hash=password_hash,
+            first_name=first_name,
+            last_name=last_name,
+        )
         for key in wanted:
             grant_building_access(conn, user_id=user_id, building_id=known[key], access_level=level)
         conn.commit()

@@ -13,12 +13,23 @@ import psycopg
 from sbems.domain.site import Site, entity_uuid
 from sbems.storage.readings import SensorRow, write_sensor_readings
 
-_ZONE_COLUMNS = {"temperature": ("zone_temp_c", "celsius"), "occupancy": ("occupancy_count", "count"),
-                 "power": ("electric_kw", "kW")}    # a zone's HVAC submeter
+_ZONE_COLUMNS = {
+    "temperature": ("zone_temp_c", "celsius"),
+    "occupancy": ("occupancy_count", "count"),
+    "power": ("electric_kw", "kW"),
+}  # a zone's HVAC submeter
 
 
-def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building_id: str, start_utc: datetime,
-                               days: float, step_s: float = 900.0, seed: int = 0) -> int:
+def backfill_simulated_history(
+    conn: psycopg.Connection,
+    *,
+    site: Site,
+    building_id: str,
+    start_utc: datetime,
+    days: float,
+    step_s: float = 900.0,
+    seed: int = 0,
+) -> int:
     """Simulate ``days`` from ``start_utc`` and store it; returns rows stored."""
     from sbems.sim.plant import simulate_history
 
@@ -30,8 +41,10 @@ def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building
     meters = [s for s in building.sensors if s.sensor_type == "power" and s.zone is None]
     for meter in meters[:1]:
         sensor_id = entity_uuid("sensor", building_id, meter.id)
-        rows += [SensorRow(t.to_pydatetime() - mid_step, sensor_id, None, float(v), "kW")
-                 for t, v in building_df["load_kw"].items()]
+        rows += [
+            SensorRow(t.to_pydatetime() - mid_step, sensor_id, None, float(v), "kW")
+            for t, v in building_df["load_kw"].items()
+        ]
     for sensor in building.sensors:
         if sensor.zone is None or sensor.sensor_type not in _ZONE_COLUMNS:
             continue
@@ -40,5 +53,8 @@ def backfill_simulated_history(conn: psycopg.Connection, *, site: Site, building
         sensor_id = entity_uuid("sensor", building_id, sensor.id)
         zone_id = entity_uuid("zone", building_id, sensor.zone)
         shift = mid_step if sensor.sensor_type == "power" else timedelta(0)
-        rows += [SensorRow(t.to_pydatetime() - shift, sensor_id, zone_id, float(v), unit) for t, v in series.items()]
+        rows += [
+            SensorRow(t.to_pydatetime() - shift, sensor_id, zone_id, float(v), unit)
+            for t, v in series.items()
+        ]
     return write_sensor_readings(conn, rows=rows)

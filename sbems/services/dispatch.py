@@ -47,8 +47,8 @@ AdapterFor = Callable[[Building, HvacUnit | Thermostat], DeviceAdapter]
 
 @dataclass(frozen=True)
 class Requester:
-    source: str                    # manual | schedule | optimizer | watchdog
-    actor: str                     # user e-mail or service name, for the audit log
+    source: str  # manual | schedule | optimizer | watchdog
+    actor: str  # user e-mail or service name, for the audit log
     user_id: UUID | None = None
 
 
@@ -64,7 +64,7 @@ class SetpointRequest:
 
 @dataclass(frozen=True)
 class DispatchOutcome:
-    status: str                    # confirmed | failed | rejected | overridden | skipped | released
+    status: str  # confirmed | failed | rejected | overridden | skipped | released
     detail: str
     command_id: UUID | None = None
     read_back_c: float | None = None
@@ -83,9 +83,16 @@ def schedule_setpoint_c(site: Site, building: Building, zone_id: str, now_utc: d
     return float(scheduled_setpoints_c(schedule, pd.DatetimeIndex([now_utc]), building.timezone)[0])
 
 
-async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: SetpointRequest, adapter_for: AdapterFor,
-                           bacnet_priority: int = 10, policy: DispatchPolicy | None = None,
-                           now_utc: datetime | None = None) -> DispatchOutcome:
+async def request_setpoint(
+    conn: psycopg.Connection,
+    *,
+    site: Site,
+    request: SetpointRequest,
+    adapter_for: AdapterFor,
+    bacnet_priority: int = 10,
+    policy: DispatchPolicy | None = None,
+    now_utc: datetime | None = None,
+) -> DispatchOutcome:
     """Validate, record, write, confirm and audit one setpoint request (see module docstring)."""
     now_utc = now_utc or datetime.now(UTC)
     policy = policy or DispatchPolicy()
@@ -101,15 +108,28 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
         base["hvac_unit_id"] = entity_uuid("hvac_unit", building.id, controller.id)
     elif isinstance(controller, Thermostat):
         base["thermostat_id"] = entity_uuid("thermostat", building.id, controller.id)
-    data = {"zone": zone.id, "value_c": request.value_c if _is_json_number(request.value_c) else str(request.value_c),
-            "reason": request.reason}
+    data = {
+        "zone": zone.id,
+        "value_c": request.value_c if _is_json_number(request.value_c) else str(request.value_c),
+        "reason": request.reason,
+    }
 
     def reject(reason: str) -> DispatchOutcome:
-        command_id = insert_command(conn, command_type="setpoint", command_data=data, status="rejected",
-                                    error_message=reason, **base)
-        insert_audit(conn, actor=request.requester.actor, user_id=request.requester.user_id, action="control",
-                     resource="zone", resource_id=f"{building.id}/{zone.id}", source=source, result="rejected",
-                     changes={"after": {"setpoint_c": data["value_c"]}}, error_message=reason)
+        command_id = insert_command(
+            conn, command_type="setpoint", command_data=data, status="rejected", error_message=reason, **base
+        )
+        insert_audit(
+            conn,
+            actor=request.requester.actor,
+            user_id=request.requester.user_id,
+            action="control",
+            resource="zone",
+            resource_id=f"{building.id}/{zone.id}",
+            source=source,
+            result="rejected",
+            changes={"after": {"setpoint_c": data["value_c"]}},
+            error_message=reason,
+        )
         conn.commit()
         return DispatchOutcome("rejected", reason, command_id)
 
@@ -117,14 +137,21 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
         return reject(f"zone {zone.id} has no controller")
     problem = setpoint_violation(request.value_c, zone.setpoint_limits)
     if problem and source == "schedule" and _is_schedule_setback(site, zone, request.value_c):
-        problem = None   # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
+        problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
     if problem:
         return reject(problem)
     if source == "manual":
-        access = (read_user_access(conn, user_id=request.requester.user_id, building_id=b_id)
-                  if request.requester.user_id else None)
-        problem = permission_violation(source, access and access["role"], bool(access and access["active"]),
-                                       access and access["access_level"])
+        access = (
+            read_user_access(conn, user_id=request.requester.user_id, building_id=b_id)
+            if request.requester.user_id
+            else None
+        )
+        problem = permission_violation(
+            source,
+            access and access["role"],
+            bool(access and access["active"]),
+            access and access["access_level"],
+        )
     else:
         problem = permission_violation(source, None, True, None)
     if problem:
@@ -133,8 +160,9 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
     held = held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
     if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
         return reject(f"a manual setpoint holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
-    if held and is_duplicate(float(request.value_c), held["command_data"].get("value_c"), held["expires_at"],
-                             now_utc, lifetime_s):
+    if held and is_duplicate(
+        float(request.value_c), held["command_data"].get("value_c"), held["expires_at"], now_utc, lifetime_s
+    ):
         return DispatchOutcome("skipped", "the same setpoint is already held", held["id"])
     last = read_last_command(conn, zone_id=z_id, statuses=("sent", "confirmed", "failed", "overridden"))
     # an operator may always override automation; everyone else waits for the zone's rate limit
@@ -145,16 +173,25 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
 
     priority = write_priority(controller, bacnet_priority)
     point = setpoint_point(controller)
-    command_id = insert_command(conn, command_type="setpoint", command_data={**data, "point": point},
-                                status="pending", priority=priority, lifetime_s=lifetime_s,
-                                expires_at=now_utc + timedelta(seconds=lifetime_s), **base)
+    command_id = insert_command(
+        conn,
+        command_type="setpoint",
+        command_data={**data, "point": point},
+        status="pending",
+        priority=priority,
+        lifetime_s=lifetime_s,
+        expires_at=now_utc + timedelta(seconds=lifetime_s),
+        **base,
+    )
     conn.commit()
     adapter = adapter_for(building, controller)
     try:
         before = await _read_point(adapter, point)
         update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
         conn.commit()
-        result = await adapter.dispatch_point(point, float(request.value_c), priority=priority, lifetime_s=lifetime_s)
+        result = await adapter.dispatch_point(
+            point, float(request.value_c), priority=priority, lifetime_s=lifetime_s
+        )
     except DeviceError as exc:
         update_command_status(conn, command_id=command_id, status="failed", error_message=str(exc))
         _audit(conn, request, building, zone.id, source, None, request.value_c, "failure", str(exc))
@@ -163,20 +200,38 @@ async def request_setpoint(conn: psycopg.Connection, *, site: Site, request: Set
     status, detail = _judge(result, float(request.value_c))
     if status == "overridden":
         await _release_slot(adapter_for, building, controller, point, priority)
-    update_command_status(conn, command_id=command_id, status=status, read_back=result.read_back,
-                          error_message=detail or None, at=now_utc)
-    if status == "confirmed":   # earlier writes to this zone are replaced, not released (same slot)
+    update_command_status(
+        conn,
+        command_id=command_id,
+        status=status,
+        read_back=result.read_back,
+        error_message=detail or None,
+        at=now_utc,
+    )
+    if status == "confirmed":  # earlier writes to this zone are replaced, not released (same slot)
         supersede_held_commands(conn, zone_id=z_id, by_command_id=command_id, at=now_utc)
-    _audit(conn, request, building, zone.id, source, before, request.value_c,
-           "success" if status == "confirmed" else "failure", detail or None)
+    _audit(
+        conn,
+        request,
+        building,
+        zone.id,
+        source,
+        before,
+        request.value_c,
+        "success" if status == "confirmed" else "failure",
+        detail or None,
+    )
     conn.commit()
     return DispatchOutcome(status, detail, command_id, result.read_back)
 
 
 def _is_schedule_setback(site: Site, zone, value_c: float) -> bool:
     schedule = site.schedule(zone.schedule)
-    return (_is_json_number(value_c) and abs(value_c - schedule.unoccupied_setpoint_c) < 0.01
-            and zone.unoccupied_comfort.min_c <= value_c <= zone.unoccupied_comfort.max_c)
+    return (
+        _is_json_number(value_c)
+        and abs(value_c - schedule.unoccupied_setpoint_c) < 0.01
+        and zone.unoccupied_comfort.min_c <= value_c <= zone.unoccupied_comfort.max_c
+    )
 
 
 def _is_json_number(value: object) -> bool:
@@ -190,8 +245,10 @@ def _judge(result: WriteResult, value_c: float) -> tuple[str, str]:
     if not result.confirmed:
         return "failed", result.detail or f"read-back {result.read_back!r} does not match {value_c}"
     if result.read_back is not None and abs(result.read_back - value_c) > 0.05:
-        return "overridden", (f"a higher-priority write holds {result.read_back}; our priority "
-                              f"{result.priority} write was released, not fought")
+        return "overridden", (
+            f"a higher-priority write holds {result.read_back}; our priority "
+            f"{result.priority} write was released, not fought"
+        )
     return "confirmed", ""
 
 
@@ -203,23 +260,53 @@ async def _read_point(adapter: DeviceAdapter, point: str) -> float | None:
     return values[0].value if values else None
 
 
-async def _release_slot(adapter_for: AdapterFor, building: Building, controller: HvacUnit | Thermostat, point: str,
-                        priority: int | None) -> WriteResult | None:
-    if priority is None:        # only priority-array devices can hold a losing write
+async def _release_slot(
+    adapter_for: AdapterFor,
+    building: Building,
+    controller: HvacUnit | Thermostat,
+    point: str,
+    priority: int | None,
+) -> WriteResult | None:
+    if priority is None:  # only priority-array devices can hold a losing write
         return None
     return await adapter_for(building, controller).dispatch_release(point, priority=priority)
 
 
-def _audit(conn: psycopg.Connection, request: SetpointRequest, building: Building, zone_id: str, source: str,
-           before: float | None, after: float, result: str, error: str | None) -> None:
-    insert_audit(conn, actor=request.requester.actor, user_id=request.requester.user_id, action="control",
-                 resource="zone", resource_id=f"{building.id}/{zone_id}", source=source, result=result,
-                 changes={"before": {"setpoint_c": before}, "after": {"setpoint_c": after},
-                          "reason": request.reason}, error_message=error)
+def _audit(
+    conn: psycopg.Connection,
+    request: SetpointRequest,
+    building: Building,
+    zone_id: str,
+    source: str,
+    before: float | None,
+    after: float,
+    result: str,
+    error: str | None,
+) -> None:
+    insert_audit(
+        conn,
+        actor=request.requester.actor,
+        user_id=request.requester.user_id,
+        action="control",
+        resource="zone",
+        resource_id=f"{building.id}/{zone_id}",
+        source=source,
+        result=result,
+        changes={"before": {"setpoint_c": before}, "after": {"setpoint_c": after}, "reason": request.reason},
+        error_message=error,
+    )
 
 
-async def release_command(conn: psycopg.Connection, *, site: Site, command: dict, adapter_for: AdapterFor,
-                          why: str, actor: str = "sbems", now_utc: datetime | None = None) -> DispatchOutcome:
+async def release_command(
+    conn: psycopg.Connection,
+    *,
+    site: Site,
+    command: dict,
+    adapter_for: AdapterFor,
+    why: str,
+    actor: str = "sbems",
+    now_utc: datetime | None = None,
+) -> DispatchOutcome:
     """Give one held write back to local control and record it."""
     now_utc = now_utc or datetime.now(UTC)
     building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
@@ -229,49 +316,104 @@ async def release_command(conn: psycopg.Connection, *, site: Site, command: dict
     adapter = adapter_for(building, controller)
     try:
         if isinstance(controller, HvacUnit) and controller.protocol == "modbus":
-            value = schedule_setpoint_c(site, building, zone_id, now_utc)   # no priority array: restore schedule
+            value = schedule_setpoint_c(
+                site, building, zone_id, now_utc
+            )  # no priority array: restore schedule
             result = await adapter.dispatch_point(point, value)
         else:
             result = await adapter.dispatch_release(point, priority=command["priority"])
     except DeviceError as exc:
-        insert_audit(conn, actor=actor, action="release", resource="zone", resource_id=f"{building.id}/{zone_id}",
-                     source="watchdog", result="failure", error_message=str(exc), changes={"why": why})
+        insert_audit(
+            conn,
+            actor=actor,
+            action="release",
+            resource="zone",
+            resource_id=f"{building.id}/{zone_id}",
+            source="watchdog",
+            result="failure",
+            error_message=str(exc),
+            changes={"why": why},
+        )
         conn.commit()
         return DispatchOutcome("failed", str(exc), command["id"])
-    update_command_status(conn, command_id=command["id"], status="released", at=now_utc,
-                          read_back=result.read_back, error_message=None if result.confirmed else result.detail)
-    insert_audit(conn, actor=actor, action="release", resource="zone", resource_id=f"{building.id}/{zone_id}",
-                 source="watchdog", result="success" if result.confirmed else "failure",
-                 changes={"why": why, "after": {"setpoint_c": result.read_back}},
-                 error_message=None if result.confirmed else result.detail)
+    update_command_status(
+        conn,
+        command_id=command["id"],
+        status="released",
+        at=now_utc,
+        read_back=result.read_back,
+        error_message=None if result.confirmed else result.detail,
+    )
+    insert_audit(
+        conn,
+        actor=actor,
+        action="release",
+        resource="zone",
+        resource_id=f"{building.id}/{zone_id}",
+        source="watchdog",
+        result="success" if result.confirmed else "failure",
+        changes={"why": why, "after": {"setpoint_c": result.read_back}},
+        error_message=None if result.confirmed else result.detail,
+    )
     conn.commit()
     return DispatchOutcome("released" if result.confirmed else "failed", why, command["id"], result.read_back)
 
 
-async def release_due(conn: psycopg.Connection, *, site: Site, adapter_for: AdapterFor,
-                      now_utc: datetime | None = None) -> list[DispatchOutcome]:
+async def release_due(
+    conn: psycopg.Connection, *, site: Site, adapter_for: AdapterFor, now_utc: datetime | None = None
+) -> list[DispatchOutcome]:
     """Release every write whose lifetime has ended."""
     now_utc = now_utc or datetime.now(UTC)
-    return [await release_command(conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc,
-                                  why="lifetime ended") for c in read_held_commands(conn, due_before=now_utc)]
+    return [
+        await release_command(
+            conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc, why="lifetime ended"
+        )
+        for c in read_held_commands(conn, due_before=now_utc)
+    ]
 
 
-async def watchdog_release(conn: psycopg.Connection, *, site: Site, building_id: str, adapter_for: AdapterFor,
-                           last_plan_at: datetime | None, max_plan_age_s: float = 1800,
-                           now_utc: datetime | None = None) -> list[DispatchOutcome]:
+async def watchdog_release(
+    conn: psycopg.Connection,
+    *,
+    site: Site,
+    building_id: str,
+    adapter_for: AdapterFor,
+    last_plan_at: datetime | None,
+    max_plan_age_s: float = 1800,
+    now_utc: datetime | None = None,
+) -> list[DispatchOutcome]:
     """Release the optimizer's writes when it produced no plan for ``max_plan_age_s``."""
     now_utc = now_utc or datetime.now(UTC)
     if last_plan_at is not None and (now_utc - last_plan_at).total_seconds() <= max_plan_age_s:
         return []
     held = read_held_commands(conn, building_id=entity_uuid("building", building_id), source="optimizer")
-    return [await release_command(conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc,
-                                  why="optimizer watchdog: no fresh plan", actor="watchdog") for c in held]
+    return [
+        await release_command(
+            conn,
+            site=site,
+            command=c,
+            adapter_for=adapter_for,
+            now_utc=now_utc,
+            why="optimizer watchdog: no fresh plan",
+            actor="watchdog",
+        )
+        for c in held
+    ]
 
 
-def dispatch_setpoints(database_url: str, building_id: str, *, setpoints: dict[str, float], source: str,
-                       lifetime_s: int | None = None, reason: str = "", actor: str | None = None,
-                       user_id: UUID | None = None, settings=None,
-                       now_utc: datetime | None = None) -> dict[str, DispatchOutcome]:
+def dispatch_setpoints(
+    database_url: str,
+    building_id: str,
+    *,
+    setpoints: dict[str, float],
+    source: str,
+    lifetime_s: int | None = None,
+    reason: str = "",
+    actor: str | None = None,
+    user_id: UUID | None = None,
+    settings=None,
+    now_utc: datetime | None = None,
+) -> dict[str, DispatchOutcome]:
     """Synchronous entry for flows, CLI and panel: request a setpoint per zone through the real equipment."""
     from sbems.config import load_settings
     from sbems.services.equipment import open_equipment
@@ -286,17 +428,30 @@ def dispatch_setpoints(database_url: str, building_id: str, *, setpoints: dict[s
             site = read_site(conn)
             building = site.building(building_id)
             async with open_equipment(settings, [building]) as adapter_for:
-                return {zone: await request_setpoint(
-                    conn, site=site, adapter_for=adapter_for, bacnet_priority=settings.bacnet_write_priority,
-                    now_utc=now_utc, request=SetpointRequest(building_id, zone, value, requester, reason, lifetime_s))
-                    for zone, value in setpoints.items()}
+                return {
+                    zone: await request_setpoint(
+                        conn,
+                        site=site,
+                        adapter_for=adapter_for,
+                        bacnet_priority=settings.bacnet_write_priority,
+                        now_utc=now_utc,
+                        request=SetpointRequest(building_id, zone, value, requester, reason, lifetime_s),
+                    )
+                    for zone, value in setpoints.items()
+                }
 
     return asyncio.run(main())
 
 
-def release_setpoints(database_url: str, *, building_id: str | None = None, last_plan_at: datetime | None = None,
-                      max_plan_age_s: float = 1800, settings=None,
-                      now_utc: datetime | None = None) -> list[DispatchOutcome]:
+def release_setpoints(
+    database_url: str,
+    *,
+    building_id: str | None = None,
+    last_plan_at: datetime | None = None,
+    max_plan_age_s: float = 1800,
+    settings=None,
+    now_utc: datetime | None = None,
+) -> list[DispatchOutcome]:
     """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout)."""
     from sbems.config import load_settings
     from sbems.services.equipment import open_equipment
@@ -312,9 +467,15 @@ def release_setpoints(database_url: str, *, building_id: str | None = None, last
             async with open_equipment(settings, buildings) as adapter_for:
                 outcomes = await release_due(conn, site=site, adapter_for=adapter_for, now_utc=now_utc)
                 if building_id:
-                    outcomes += await watchdog_release(conn, site=site, building_id=building_id,
-                                                       adapter_for=adapter_for, last_plan_at=last_plan_at,
-                                                       max_plan_age_s=max_plan_age_s, now_utc=now_utc)
+                    outcomes += await watchdog_release(
+                        conn,
+                        site=site,
+                        building_id=building_id,
+                        adapter_for=adapter_for,
+                        last_plan_at=last_plan_at,
+                        max_plan_age_s=max_plan_age_s,
+                        now_utc=now_utc,
+                    )
                 return outcomes
 
     return asyncio.run(main())

@@ -36,19 +36,24 @@ async def open_equipment(settings: Settings, buildings: Sequence[Building]) -> A
             if isinstance(controller, Thermostat):
                 if controller.rest.base_url not in clients:
                     clients[controller.rest.base_url] = ThermostatClient(
-                        controller.rest.base_url, settings.thermostat_api_key, timeout_s=controller.rest.timeout_s)
+                        controller.rest.base_url,
+                        settings.thermostat_api_key,
+                        timeout_s=controller.rest.timeout_s,
+                    )
                 adapters[key] = ThermostatAdapter(clients[controller.rest.base_url], controller)
             elif controller.protocol == "modbus":
                 adapters[key] = ModbusAdapter(controller)
             else:
-                adapters[key] = BacnetAdapter(network, controller, write_priority=settings.bacnet_write_priority)
+                adapters[key] = BacnetAdapter(
+                    network, controller, write_priority=settings.bacnet_write_priority
+                )
         return adapters[key]
 
     try:
         yield adapter_for
     finally:
         for (_, _), adapter in adapters.items():
-            if not isinstance(adapter, ThermostatAdapter):   # thermostat clients are shared: closed below
+            if not isinstance(adapter, ThermostatAdapter):  # thermostat clients are shared: closed below
                 await adapter.close()
         for client in clients.values():
             await client.close()

@@ -12,8 +12,9 @@ def webhook_app(database_url: str):
 
     def store(event) -> bool:
         with db.connect(database_url) as conn:
-            stored = write_thermostat_event(conn, remote_device_id=event.device_id, event=event.event,
-                                            at=event.timestamp, data=event.data)
+            stored = write_thermostat_event(
+                conn, remote_device_id=event.device_id, event=event.event, at=event.timestamp, data=event.data
+            )
             conn.commit()
         return stored is not None
 

@@ -72,13 +72,19 @@ class BacnetUnitDevice:
         )
 
         BAC0.log_level("silence")
-        self.bacnet = BAC0.start(ip=bacnet_ip_with_mask(self.host), port=self.port,
-                                 deviceId=self.unit.bacnet.device_id, localObjName=self.unit.name)
+        self.bacnet = BAC0.start(
+            ip=bacnet_ip_with_mask(self.host),
+            port=self.port,
+            deviceId=self.unit.bacnet.device_id,
+            localObjName=self.unit.name,
+        )
         ObjectFactory.clear_objects()
         state = ctx.plant.zone_state(self.zone_id)
         self.points = served_points(self.unit)
-        values = point_values_si(state, self.points.get("mode", BacnetPoint(object="multiStateValue:0",
-                                                                              quantity="mode")).states or None)
+        values = point_values_si(
+            state,
+            self.points.get("mode", BacnetPoint(object="multiStateValue:0", quantity="mode")).states or None,
+        )
         factory_obj = None
         for name, point in self.points.items():
             obj_type, instance_text = point.object.split(":")
@@ -88,17 +94,26 @@ class BacnetUnitDevice:
             if obj_type in ("analogInput",):
                 factory_obj = analog_input(name=name, instance=instance, properties=units, presentValue=value)
             elif obj_type in ("analogValue", "analogOutput"):
-                factory_obj = analog_value(name=name, instance=instance, properties=units, presentValue=value,
-                                           is_commandable=point.writable, relinquishDefault=value)
+                factory_obj = analog_value(
+                    name=name,
+                    instance=instance,
+                    properties=units,
+                    presentValue=value,
+                    is_commandable=point.writable,
+                    relinquishDefault=value,
+                )
             elif obj_type == "binaryInput":
                 factory_obj = binary_input(name=name, instance=instance, presentValue=_active(value))
             elif obj_type in ("binaryValue", "binaryOutput"):
                 factory_obj = binary_value(name=name, instance=instance, presentValue=_active(value))
             elif obj_type in ("multiStateValue", "multiStateInput"):
                 states = point.states or ["off", "cool", "heat", "auto"]
-                factory_obj = multistate_value(name=name, instance=instance, presentValue=int(value),
-                                               properties={"stateText": make_state_text(states),
-                                                           "numberOfStates": len(states)})
+                factory_obj = multistate_value(
+                    name=name,
+                    instance=instance,
+                    presentValue=int(value),
+                    properties={"stateText": make_state_text(states), "numberOfStates": len(states)},
+                )
         if factory_obj is not None:
             factory_obj.add_objects_to_application(self.bacnet)
         app = self.bacnet.this_application.app

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sbems.sim.plant import Plant
 
-FaultKind = Literal["offline", "slow", "http_429", "stuck_sensor", "compressor_fault", "high_pressure",
-                    "capacity_loss"]
+FaultKind = Literal[
+    "offline", "slow", "http_429", "stuck_sensor", "compressor_fault", "high_pressure", "capacity_loss"
+]
 EQUIPMENT_FAULTS = frozenset({"compressor_fault", "high_pressure", "capacity_loss"})
 ALL_TARGETS = "*"
 
@@ -55,8 +56,12 @@ class ActiveFault:
     stuck_values: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, **self.spec.model_dump(), "remaining": self.remaining,
-                "injected_at_utc": self.injected_at_utc.isoformat().replace("+00:00", "Z")}
+        return {
+            "id": self.id,
+            **self.spec.model_dump(),
+            "remaining": self.remaining,
+            "injected_at_utc": self.injected_at_utc.isoformat().replace("+00:00", "Z"),
+        }
 
 
 class FaultBook:
@@ -68,7 +73,9 @@ class FaultBook:
         self.generation = 0  # bumps on every change (endpoints can cheaply see changes)
 
     def inject(self, spec: FaultSpec, now_utc: dt.datetime) -> ActiveFault:
-        fault = ActiveFault(next(self._ids), spec, now_utc, remaining=spec.count if spec.kind == "http_429" else 0)
+        fault = ActiveFault(
+            next(self._ids), spec, now_utc, remaining=spec.count if spec.kind == "http_429" else 0
+        )
         self._faults[fault.id] = fault
         self.generation += 1
         return fault
@@ -87,8 +94,9 @@ class FaultBook:
         return list(self._faults.values())
 
     def _matching(self, kind: str, target: str) -> list[ActiveFault]:
-        return [f for f in self._faults.values()
-                if f.spec.kind == kind and f.spec.target in (target, ALL_TARGETS)]
+        return [
+            f for f in self._faults.values() if f.spec.kind == kind and f.spec.target in (target, ALL_TARGETS)
+        ]
 
     def is_offline(self, target: str) -> bool:
         return bool(self._matching("offline", target))

@@ -41,9 +41,15 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def site_with_ports(site: Site, building_id: str, *, bacnet_ports: dict[str, int] | None = None,
-                    modbus_ports: dict[str, int] | None = None, rest_port: int | None = None,
-                    host: str | None = None) -> Site:
+def site_with_ports(
+    site: Site,
+    building_id: str,
+    *,
+    bacnet_ports: dict[str, int] | None = None,
+    modbus_ports: dict[str, int] | None = None,
+    rest_port: int | None = None,
+    host: str | None = None,
+) -> Site:
     """A copy of ``site`` whose building serves on the given ports (and host, when given)."""
     data = site.model_dump(mode="json", exclude_none=True)
     building = next(b for b in data["buildings"] if b["id"] == building_id)
@@ -58,7 +64,9 @@ def site_with_ports(site: Site, building_id: str, *, bacnet_ports: dict[str, int
     if rest_port is not None:
         for tstat in building.get("thermostats", []):
             parsed = urlparse(tstat["rest"]["base_url"])
-            tstat["rest"]["base_url"] = f"{parsed.scheme}://{host or parsed.hostname}:{rest_port}{parsed.path}"
+            tstat["rest"]["base_url"] = (
+                f"{parsed.scheme}://{host or parsed.hostname}:{rest_port}{parsed.path}"
+            )
     return parse_site(data, "<site with test ports>")
 
 
@@ -114,25 +122,61 @@ class SimHandle:
 
 
 @contextlib.contextmanager
-def running_sim(site: Site, *, building_id: str | None = None, speed: float = 60.0, seed: int = 0,
-                mqtt_url: str | None = None, start_utc: dt.datetime | None = None, step_s: float = 60.0,
-                mqtt_interval_s: float = 60.0, paused: bool = False, api_key: str = "sbems-test-key",
-                host: str = "127.0.0.1") -> Iterator[SimHandle]:
+def running_sim(
+    site: Site,
+    *,
+    building_id: str | None = None,
+    speed: float = 60.0,
+    seed: int = 0,
+    mqtt_url: str | None = None,
+    start_utc: dt.datetime | None = None,
+    step_s: float = 60.0,
+    mqtt_interval_s: float = 60.0,
+    paused: bool = False,
+    api_key: str = "sbems-test-key",
+    host: str = "127.0.0.1",
+) -> Iterator[SimHandle]:
     """Run the virtual building in a subprocess on free loopback ports; yields a :class:`SimHandle`."""
     building = site.building(building_id) if building_id else site.buildings[0]
-    bacnet_ports = {u.id: free_port(socket.SOCK_DGRAM, host) for u in building.hvac_units if u.protocol == "bacnet"}
+    bacnet_ports = {
+        u.id: free_port(socket.SOCK_DGRAM, host) for u in building.hvac_units if u.protocol == "bacnet"
+    }
     modbus_ports = {u.id: free_port(host=host) for u in building.hvac_units if u.protocol == "modbus"}
     rest_port = free_port(host=host) if building.thermostats else None
     control_port = free_port(host=host)
-    test_site = site_with_ports(site, building.id, bacnet_ports=bacnet_ports, modbus_ports=modbus_ports,
-                                rest_port=rest_port, host=host)
+    test_site = site_with_ports(
+        site,
+        building.id,
+        bacnet_ports=bacnet_ports,
+        modbus_ports=modbus_ports,
+        rest_port=rest_port,
+        host=host,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="sbems-sim-"))
     site_path = workdir / "site.yaml"
     site_path.write_text(dump_site_yaml(test_site), encoding="utf-8")
     log_path = workdir / "sim.log"
-    argv = [sys.executable, "-m", "sbems.sim.runner", "--site", str(site_path), "--building", building.id,
-            "--speed", str(speed), "--seed", str(seed), "--step-s", str(step_s), "--control-port", str(control_port),
-            "--mqtt-interval-s", str(mqtt_interval_s), "--log-level", "WARNING"]
+    argv = [
+        sys.executable,
+        "-m",
+        "sbems.sim.runner",
+        "--site",
+        str(site_path),
+        "--building",
+        building.id,
+        "--speed",
+        str(speed),
+        "--seed",
+        str(seed),
+        "--step-s",
+        str(step_s),
+        "--control-port",
+        str(control_port),
+        "--mqtt-interval-s",
+        str(mqtt_interval_s),
+        "--log-level",
+        "WARNING",
+    ]
     if start_utc is not None:
         argv += ["--start", start_utc.astimezone(dt.UTC).isoformat()]
     if mqtt_url:
@@ -141,19 +185,38 @@ def running_sim(site: Site, *, building_id: str | None = None, speed: float = 60
         argv.append("--paused")
     env = {**os.environ, "SBEMS_THERMOSTAT_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
     log_file = log_path.open("wb")
-    process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                               cwd=str(Path(__file__).resolve().parents[2]))
+    process = subprocess.Popen(
+        argv, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=str(Path(__file__).resolve().parents[2])
+    )
     tstats = building.thermostats
     rest_base = None
     if tstats:
         rest_base = next(t.rest.base_url for t in test_site.building(building.id).thermostats)
     handle = SimHandle(
-        site=test_site, building_id=building.id, control_url=f"http://{host}:{control_port}",
-        bacnet={u.id: {"address": u.bacnet.address, "device_id": u.bacnet.device_id, "zone_id": u.zone}
-                for u in test_site.building(building.id).hvac_units if u.protocol == "bacnet"},
-        modbus={u.id: {"host": u.modbus.host, "port": u.modbus.port, "unit_id": u.modbus.unit_id, "zone_id": u.zone}
-                for u in test_site.building(building.id).hvac_units if u.protocol == "modbus"},
-        rest_base_url=rest_base, mqtt_url=mqtt_url, api_key=api_key, process=process, log_path=log_path)
+        site=test_site,
+        building_id=building.id,
+        control_url=f"http://{host}:{control_port}",
+        bacnet={
+            u.id: {"address": u.bacnet.address, "device_id": u.bacnet.device_id, "zone_id": u.zone}
+            for u in test_site.building(building.id).hvac_units
+            if u.protocol == "bacnet"
+        },
+        modbus={
+            u.id: {
+                "host": u.modbus.host,
+                "port": u.modbus.port,
+                "unit_id": u.modbus.unit_id,
+                "zone_id": u.zone,
+            }
+            for u in test_site.building(building.id).hvac_units
+            if u.protocol == "modbus"
+        },
+        rest_base_url=rest_base,
+        mqtt_url=mqtt_url,
+        api_key=api_key,
+        process=process,
+        log_path=log_path,
+    )
     try:
         _wait_ready(handle)
         yield handle
@@ -169,7 +232,9 @@ def _wait_ready(handle: SimHandle) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if handle.process is not None and handle.process.poll() is not None:
-            raise RuntimeError(f"simulator exited with {handle.process.returncode}:\n{handle.log_text()[-4000:]}")
+            raise RuntimeError(
+                f"simulator exited with {handle.process.returncode}:\n{handle.log_text()[-4000:]}"
+            )
         try:
             if httpx.get(handle.control_url + "/sim/health", timeout=1.0).status_code == 200:
                 return

@@ -17,8 +17,15 @@ class _EmbeddedServer:
             def capture_signals(self) -> Iterator[None]:  # the simulator handles signals itself
                 yield
 
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                access_log=False, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
         self.server = _Server(config)
         self.host, self.port = host, port
         self.task: asyncio.Task | None = None

@@ -21,8 +21,17 @@ from sbems.sim.points import from_vendor, mode_index, point_values_si, to_vendor
 
 log = logging.getLogger(__name__)
 
-TABLE_OF_FUNCTION = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 3: "holding", 6: "holding", 16: "holding",
-                     23: "holding", 4: "input"}
+TABLE_OF_FUNCTION = {
+    1: "coil",
+    5: "coil",
+    15: "coil",
+    2: "discrete",
+    3: "holding",
+    6: "holding",
+    16: "holding",
+    23: "holding",
+    4: "input",
+}
 BIT_TABLES = ("coil", "discrete")
 
 
@@ -74,8 +83,14 @@ class ModbusUnitServer:
         for table in ("coil", "discrete", "holding", "input"):
             regs = self.tables.get(table, {})
             if not regs:
-                blocks[table] = [SimData(0, count=16 if table in BIT_TABLES else 1, values=0,
-                                         datatype=DataType.BITS if table in BIT_TABLES else DataType.REGISTERS)]
+                blocks[table] = [
+                    SimData(
+                        0,
+                        count=16 if table in BIT_TABLES else 1,
+                        values=0,
+                        datatype=DataType.BITS if table in BIT_TABLES else DataType.REGISTERS,
+                    )
+                ]
                 continue
             first = min(r.address for r in regs.values())
             last = max(r.address + register_width(r) - 1 for r in regs.values())
@@ -84,7 +99,9 @@ class ModbusUnitServer:
                 count = (last // 16 + 1) * 16 - start
                 blocks[table] = [SimData(start, count=count, values=False, datatype=DataType.BITS)]
             else:
-                blocks[table] = [SimData(first, count=last - first + 1, values=0, datatype=DataType.REGISTERS)]
+                blocks[table] = [
+                    SimData(first, count=last - first + 1, values=0, datatype=DataType.REGISTERS)
+                ]
         return blocks["coil"], blocks["discrete"], blocks["holding"], blocks["input"]
 
     async def start(self, ctx: SimContext) -> None:
@@ -109,8 +126,15 @@ class ModbusUnitServer:
         if self.task is not None:
             self.task.cancel()
 
-    async def _action(self, function_code: int, start_address: int, address: int, count: int,
-                      registers: list[int], set_values: list[int] | list[bool] | None) -> Any:
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> Any:
         ctx = self._ctx
         if not await ctx.gate(self.unit.id):
             from pymodbus.constants import ExcCodes
@@ -146,10 +170,11 @@ class ModbusUnitServer:
             value = to_vendor(values.get(name, 0.0), register.vendor_unit)
             words = register_words(value, register)
             offset = register.address - start_address
-            registers[offset:offset + len(words)] = words
+            registers[offset : offset + len(words)] = words
 
-    def _apply_write(self, table: str, start_address: int, address: int, registers: list[int],
-                     set_values: list) -> None:
+    def _apply_write(
+        self, table: str, start_address: int, address: int, registers: list[int], set_values: list
+    ) -> None:
         plant = self._ctx.plant
         if table in BIT_TABLES:
             for name, register in self.tables.get(table, {}).items():
@@ -163,13 +188,13 @@ class ModbusUnitServer:
             return
         image = list(registers)
         offset0 = address - start_address
-        image[offset0:offset0 + len(set_values)] = set_values
+        image[offset0 : offset0 + len(set_values)] = set_values
         for name, register in self.tables.get(table, {}).items():
             width = register_width(register)
             first = register.address - start_address
             if first + width <= offset0 or first >= offset0 + len(set_values):
                 continue
-            value = from_vendor(words_value(image[first:first + width], register), register.vendor_unit)
+            value = from_vendor(words_value(image[first : first + width], register), register.vendor_unit)
             if name == "setpoint_c":
                 plant.set_setpoint_c(self.zone_id, value)
             elif name == "fan_speed_setpoint_pct":

@@ -20,7 +20,12 @@ from sbems.sim.plant import ZoneState
 
 log = logging.getLogger(__name__)
 
-ZONE_TOPIC_OF_TYPE = {"temperature": "temperature", "humidity": "humidity", "occupancy": "occupancy", "co2": "co2"}
+ZONE_TOPIC_OF_TYPE = {
+    "temperature": "temperature",
+    "humidity": "humidity",
+    "occupancy": "occupancy",
+    "co2": "co2",
+}
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
@@ -56,17 +61,35 @@ def sensor_messages(building: Building, ctx: SimContext) -> list[tuple[str, dict
             value = sensor_value(sensor.sensor_type, plant.zone_state(sensor.zone))
             value = ctx.faults.stuck_value(sensor.id, value)
             topic = f"{base}/zone/{sensor.zone}/{ZONE_TOPIC_OF_TYPE[sensor.sensor_type]}"
-            payload = {"deviceId": sensor.id, "zoneId": sensor.zone, "timestamp": stamp, "value": value,
-                       "unit": sensor.unit, "quality": 100}
+            payload = {
+                "deviceId": sensor.id,
+                "zoneId": sensor.zone,
+                "timestamp": stamp,
+                "value": value,
+                "unit": sensor.unit,
+                "quality": 100,
+            }
         elif sensor.zone is None and sensor.sensor_type == "power":
             value = ctx.faults.stuck_value(sensor.id, round(plant.building_power_kw, 2))
             topic = f"{base}/meter/{sensor.id}/power"
-            payload = {"deviceId": sensor.id, "timestamp": stamp, "value": value, "unit": "kW", "quality": 100}
-        elif sensor.sensor_type == "power":   # a zone's HVAC submeter
+            payload = {
+                "deviceId": sensor.id,
+                "timestamp": stamp,
+                "value": value,
+                "unit": "kW",
+                "quality": 100,
+            }
+        elif sensor.sensor_type == "power":  # a zone's HVAC submeter
             value = ctx.faults.stuck_value(sensor.id, round(plant.zone_state(sensor.zone).electric_kw, 3))
             topic = f"{base}/meter/{sensor.id}/power"
-            payload = {"deviceId": sensor.id, "zoneId": sensor.zone, "timestamp": stamp, "value": value,
-                       "unit": "kW", "quality": 100}
+            payload = {
+                "deviceId": sensor.id,
+                "zoneId": sensor.zone,
+                "timestamp": stamp,
+                "value": value,
+                "unit": "kW",
+                "quality": 100,
+            }
         else:
             continue
         messages.append((topic, payload))
@@ -89,7 +112,9 @@ class MqttSensors:
         host, port = parse_mqtt_url(self.url)
         import os
 
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sbems-sim-{self.building.id}-{os.getpid()}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"sbems-sim-{self.building.id}-{os.getpid()}"
+        )
         self.client.max_inflight_messages_set(200)
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()

@@ -56,8 +56,15 @@ CONTROL_TAU_S = 600.0
 COP_RATED = 3.2  # at 35 C outdoor
 COP_SLOPE_PER_K = 0.06
 COP_HEAT = 3.0
-LIGHTS_PLUGS_W_PER_M2 = {"office": 18.0, "conference": 15.0, "lobby": 12.0, "corridor": 6.0,
-                         "server": 200.0, "retail": 25.0, "other": 15.0}
+LIGHTS_PLUGS_W_PER_M2 = {
+    "office": 18.0,
+    "conference": 15.0,
+    "lobby": 12.0,
+    "corridor": 6.0,
+    "server": 200.0,
+    "retail": 25.0,
+    "other": 15.0,
+}
 UNOCCUPIED_LIGHTS_PLUGS_FRAC = 0.3
 NOISE_BUCKET_S = 900
 HIGH_PRESSURE_KPA = 4300.0  # discharge pressure while the high-pressure alarm is active (~624 psi)
@@ -166,8 +173,15 @@ class Plant:
     set through methods and take effect from the next step.
     """
 
-    def __init__(self, site: Site, building_id: str, start_utc: dt.datetime, seed: int = 0,
-                 step_s: float = 60.0, block_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        building_id: str,
+        start_utc: dt.datetime,
+        seed: int = 0,
+        step_s: float = 60.0,
+        block_steps: int | None = None,
+    ) -> None:
         if start_utc.tzinfo is None:
             raise ValueError("start_utc must be timezone-aware")
         if step_s <= 0:
@@ -317,8 +331,15 @@ class Plant:
             rows = day == d
             noise[rows] = self._noise(int(d))[bucket[rows]]
         frac = np.clip(profile[:, None] * (1.0 + 0.15 * noise), 0.0, 1.0) * occupied
-        return _Forcing(first, wx["outdoor_temp_c"].to_numpy(), wx["ghi_w_m2"].to_numpy(),
-                        wx["relative_humidity_pct"].to_numpy(), occupied, scheduled, frac)
+        return _Forcing(
+            first,
+            wx["outdoor_temp_c"].to_numpy(),
+            wx["ghi_w_m2"].to_numpy(),
+            wx["relative_humidity_pct"].to_numpy(),
+            occupied,
+            scheduled,
+            frac,
+        )
 
     def _forcing_at(self, index: int) -> _Forcing:
         f = self._forcing
@@ -388,7 +409,9 @@ class Plant:
         override = self._controls.override_c
         return np.where(np.isnan(override), f.scheduled_c[k], override)
 
-    def _gains_w(self, k: int, f: _Forcing, occupants: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _gains_w(
+        self, k: int, f: _Forcing, occupants: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         occupied = f.occupied[k] | self.always_on
         lights = self.lights_plugs_w * np.where(occupied, 1.0, UNOCCUPIED_LIGHTS_PLUGS_FRAC)
         solar = f.ghi_w_m2[k] * self.window_area_m2 * SOLAR_FACTOR
@@ -407,7 +430,9 @@ class Plant:
         q_air, q_mass, lights_w = self._gains_w(k, f, occupants)
         ctl = self._controls
         # ventilation (outdoor air) while occupied, explicit over the step
-        vent_w_per_k = np.where(f.occupied[k] & ctl.enabled, VENTILATION_M3_S_PER_PERSON * self.capacity_people, 0.0)
+        vent_w_per_k = np.where(
+            f.occupied[k] & ctl.enabled, VENTILATION_M3_S_PER_PERSON * self.capacity_people, 0.0
+        )
         vent_w_per_k = vent_w_per_k * AIR_HEAT_CAPACITY_J_PER_M3K
         q_air = q_air + vent_w_per_k * (to_c - self.temp_air_c)
         x = np.concatenate([self.temp_air_c, self.temp_mass_c])
@@ -440,8 +465,9 @@ class Plant:
         cooling_frac = np.divide(cooling_w, self.capacity_w, out=np.zeros(n), where=self.capacity_w > 0)
         w_coil = float(humidity_ratio(12.0, 95.0))
         dry_frac = np.minimum(1.0, 2.5 * cooling_frac)
-        w_target = np.where(cooling_w > 0, np.minimum(w_target, w_target * (1 - dry_frac) + w_coil * dry_frac),
-                            w_target)
+        w_target = np.where(
+            cooling_w > 0, np.minimum(w_target, w_target * (1 - dry_frac) + w_coil * dry_frac), w_target
+        )
         self.humidity_ratio = w_target + (self.humidity_ratio - w_target) * math.exp(-self.step_s / 3600.0)
         self.temp_air_c = x_next[:n]
         self.temp_mass_c = x_next[n:]
@@ -450,9 +476,25 @@ class Plant:
 
     def _zero_outputs(self) -> dict[str, np.ndarray]:
         n = len(self.zone_ids)
-        return {name: np.zeros(n) for name in (
-            "setpoint_c", "scheduled_c", "cooling_w", "heating_w", "electric_w", "fan_w", "cop", "occupants",
-            "flow_m3_s", "lights_w", "supply_temp_c", "return_temp_c", "pressure_kpa", "occupied")}
+        return {
+            name: np.zeros(n)
+            for name in (
+                "setpoint_c",
+                "scheduled_c",
+                "cooling_w",
+                "heating_w",
+                "electric_w",
+                "fan_w",
+                "cop",
+                "occupants",
+                "flow_m3_s",
+                "lights_w",
+                "supply_temp_c",
+                "return_temp_c",
+                "pressure_kpa",
+                "occupied",
+            )
+        }
 
     def _compute_outputs_at_rest(self, k_abs: int) -> None:
         f = self._forcing_at(k_abs)
@@ -463,9 +505,17 @@ class Plant:
         flow = self.nominal_flow_m3_s * self._controls.fan_speed_pct / 100.0 * self._controls.enabled
         self._store_outputs(k_abs, f, setpoint, np.zeros(n), np.zeros(n), flow, occupants, lights)
 
-    def _store_outputs(self, k_abs: int, f: _Forcing, setpoint: np.ndarray, cooling_w: np.ndarray,
-                       heating_w: np.ndarray, flow_m3_s: np.ndarray, occupants: np.ndarray,
-                       lights_w: np.ndarray) -> None:
+    def _store_outputs(
+        self,
+        k_abs: int,
+        f: _Forcing,
+        setpoint: np.ndarray,
+        cooling_w: np.ndarray,
+        heating_w: np.ndarray,
+        flow_m3_s: np.ndarray,
+        occupants: np.ndarray,
+        lights_w: np.ndarray,
+    ) -> None:
         k = k_abs - f.start_index
         ctl = self._controls
         to_c = f.outdoor_temp_c[k]
@@ -474,11 +524,15 @@ class Plant:
         electric_w = cooling_w / cop + heating_w / COP_HEAT + fan_w
         safe_flow = np.maximum(flow_m3_s, 1e-6)
         return_c = self.temp_air_c + 0.5
-        supply_c = np.where(flow_m3_s > 0,
-                            return_c - (cooling_w - heating_w) / (AIR_HEAT_CAPACITY_J_PER_M3K * safe_flow),
-                            self.temp_air_c)
+        supply_c = np.where(
+            flow_m3_s > 0,
+            return_c - (cooling_w - heating_w) / (AIR_HEAT_CAPACITY_J_PER_M3K * safe_flow),
+            self.temp_air_c,
+        )
         supply_c = np.clip(supply_c, 8.0, 45.0)
-        load_frac = np.divide(cooling_w, self.capacity_w, out=np.zeros_like(cooling_w), where=self.capacity_w > 0)
+        load_frac = np.divide(
+            cooling_w, self.capacity_w, out=np.zeros_like(cooling_w), where=self.capacity_w > 0
+        )
         pressure = np.where(cooling_w > 0, 1200.0 + 35.0 * to_c + 500.0 * load_frac, 1000.0 + 20.0 * to_c)
         pressure = np.where(ctl.high_pressure_alarm, HIGH_PRESSURE_KPA, pressure)
         out = self._outputs
@@ -533,7 +587,9 @@ class Plant:
             supply_temp_c=float(out["supply_temp_c"][i]),
             return_temp_c=float(out["return_temp_c"][i]),
             supply_flow_m3_per_h=float(out["flow_m3_s"][i] * 3600.0),
-            discharge_pressure_kpa=HIGH_PRESSURE_KPA if ctl.high_pressure_alarm[i] else float(out["pressure_kpa"][i]),
+            discharge_pressure_kpa=HIGH_PRESSURE_KPA
+            if ctl.high_pressure_alarm[i]
+            else float(out["pressure_kpa"][i]),
             fan_speed_pct=float(ctl.fan_speed_pct[i]),
             mode=ctl.mode[i],
             enabled=bool(ctl.enabled[i]),
@@ -563,8 +619,9 @@ class Plant:
         }
 
 
-def simulate_history(site: Site, building_id: str, start_utc: dt.datetime, days: float, step_s: float = 900.0,
-                     seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_history(
+    site: Site, building_id: str, start_utc: dt.datetime, days: float, step_s: float = 900.0, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the plant on its schedules for ``days`` and return ``(building_df, zones_df)``.
 
     ``building_df``: index ``time_utc`` (aware UTC, the end of each step) with ``outdoor_temp_c``,
@@ -594,10 +651,18 @@ def simulate_history(site: Site, building_id: str, start_utc: dt.datetime, days:
         outdoor[k], ghi[k], _ = plant._last_weather
         load[k] = out["electric_w"].sum() + out["lights_w"].sum() + plant.base_load_w
     times = plant._times(1, steps).rename("time_utc")
-    building_df = pd.DataFrame({"outdoor_temp_c": outdoor, "ghi_w_m2": ghi, "load_kw": load / 1000.0}, index=times)
+    building_df = pd.DataFrame(
+        {"outdoor_temp_c": outdoor, "ghi_w_m2": ghi, "load_kw": load / 1000.0}, index=times
+    )
     index = pd.MultiIndex.from_product([times, plant.zone_ids], names=["time_utc", "zone_id"])
-    zones_df = pd.DataFrame({
-        "zone_temp_c": temp.ravel(), "setpoint_c": setpoint.ravel(), "cooling_kw": cooling.ravel() / 1000.0,
-        "electric_kw": electric.ravel() / 1000.0, "occupancy_count": occupants.ravel().astype(int),
-    }, index=index)
+    zones_df = pd.DataFrame(
+        {
+            "zone_temp_c": temp.ravel(),
+            "setpoint_c": setpoint.ravel(),
+            "cooling_kw": cooling.ravel() / 1000.0,
+            "electric_kw": electric.ravel() / 1000.0,
+            "occupancy_count": occupants.ravel().astype(int),
+        },
+        index=index,
+    )
     return building_df, zones_df

@@ -8,7 +8,9 @@ from sbems.sim.plant import ZoneState
 CFM_PER_M3_PER_H = m3_per_h_to_cfm(1.0)
 
 
-def point_values_si(state: ZoneState, mode_states: list[str] | dict[int, str] | None = None) -> dict[str, float]:
+def point_values_si(
+    state: ZoneState, mode_states: list[str] | dict[int, str] | None = None
+) -> dict[str, float]:
     """Every known point name -> value in SI units (booleans as 0/1, mode as its state index)."""
     return {
         "supply_temp_c": state.supply_temp_c,

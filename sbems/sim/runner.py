@@ -48,11 +48,22 @@ def default_start_utc(step_s: float) -> dt.datetime:
 class VirtualBuilding:
     """The plant, its clock and its endpoints (construct, ``await start()``, ``await run()``)."""
 
-    def __init__(self, site: Site, building_id: str | None = None, *, speed: float = 60.0, seed: int = 0,
-                 start_utc: dt.datetime | None = None, step_s: float = 60.0, mqtt_url: str | None = None,
-                 mqtt_interval_s: float = 60.0, control_host: str = "127.0.0.1",
-                 control_port: int = DEFAULT_CONTROL_PORT, paused: bool = False,
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        building_id: str | None = None,
+        *,
+        speed: float = 60.0,
+        seed: int = 0,
+        start_utc: dt.datetime | None = None,
+        step_s: float = 60.0,
+        mqtt_url: str | None = None,
+        mqtt_interval_s: float = 60.0,
+        control_host: str = "127.0.0.1",
+        control_port: int = DEFAULT_CONTROL_PORT,
+        paused: bool = False,
+        api_key: str | None = None,
+    ) -> None:
         if not 0 < speed <= MAX_SPEED:
             raise ValueError(f"speed must be in (0, {MAX_SPEED:g}]")
         self.site = site
@@ -65,7 +76,9 @@ class VirtualBuilding:
         self.mqtt_interval_s = float(mqtt_interval_s)
         self.control_host, self.control_port = control_host, control_port
         self.paused = paused
-        self.api_key = api_key if api_key is not None else os.environ.get("SBEMS_THERMOSTAT_API_KEY", DEFAULT_API_KEY)
+        self.api_key = (
+            api_key if api_key is not None else os.environ.get("SBEMS_THERMOSTAT_API_KEY", DEFAULT_API_KEY)
+        )
         self.bacnet_devices: list[BacnetUnitDevice] = []
         self.modbus_servers: list[ModbusUnitServer] = []
         self.rest_services: list[tuple[str, ThermostatService, Any]] = []
@@ -87,7 +100,9 @@ class VirtualBuilding:
                 await device.start(self.ctx)
                 self.bacnet_devices.append(device)
             elif unit.protocol == "modbus" and unit.modbus is not None and unit.modbus.framer == "tcp":
-                server = ModbusUnitServer(unit, zone_id, unit.modbus.host or "127.0.0.1", int(unit.modbus.port))
+                server = ModbusUnitServer(
+                    unit, zone_id, unit.modbus.host or "127.0.0.1", int(unit.modbus.port)
+                )
                 await server.start(self.ctx)
                 self.modbus_servers.append(server)
         by_base: dict[tuple[str, int, str], dict[str, Any]] = {}
@@ -226,32 +241,59 @@ class VirtualBuilding:
 
     def state(self) -> dict[str, Any]:
         data = self.ctx.plant.snapshot()
-        data.update(paused=self.paused, speed=self.speed, step_s=self.step_s,
-                    faults=[f.as_dict() for f in self.ctx.faults.active()],
-                    mqtt_published=self.mqtt.published if self.mqtt else 0)
+        data.update(
+            paused=self.paused,
+            speed=self.speed,
+            step_s=self.step_s,
+            faults=[f.as_dict() for f in self.ctx.faults.active()],
+            mqtt_published=self.mqtt.published if self.mqtt else 0,
+        )
         return data
 
     def endpoints(self) -> dict[str, Any]:
         return {
             "building_id": self.building.id,
-            "bacnet": {d.unit.id: {"address": d.address, "device_id": d.unit.bacnet.device_id, "zone_id": d.zone_id}
-                       for d in self.bacnet_devices},
-            "modbus": {s.unit.id: {"host": s.host, "port": s.port, "unit_id": s.unit_id, "zone_id": s.zone_id}
-                       for s in self.modbus_servers},
+            "bacnet": {
+                d.unit.id: {"address": d.address, "device_id": d.unit.bacnet.device_id, "zone_id": d.zone_id}
+                for d in self.bacnet_devices
+            },
+            "modbus": {
+                s.unit.id: {"host": s.host, "port": s.port, "unit_id": s.unit_id, "zone_id": s.zone_id}
+                for s in self.modbus_servers
+            },
             "rest": {base: sorted(service.thermostats) for base, service, _ in self.rest_services},
             "mqtt_url": self.mqtt_url,
             "control_url": f"http://{self.control_host}:{self.control_port}",
         }
 
 
-async def serve(site: Site, *, building_id: str | None = None, speed: float = 60.0, seed: int = 0,
-                mqtt_url: str | None = None, start_utc: dt.datetime | None = None, step_s: float = 60.0,
-                mqtt_interval_s: float = 60.0, control_port: int = DEFAULT_CONTROL_PORT, paused: bool = False,
-                ready: Callable[[VirtualBuilding], None] | None = None) -> None:
+async def serve(
+    site: Site,
+    *,
+    building_id: str | None = None,
+    speed: float = 60.0,
+    seed: int = 0,
+    mqtt_url: str | None = None,
+    start_utc: dt.datetime | None = None,
+    step_s: float = 60.0,
+    mqtt_interval_s: float = 60.0,
+    control_port: int = DEFAULT_CONTROL_PORT,
+    paused: bool = False,
+    ready: Callable[[VirtualBuilding], None] | None = None,
+) -> None:
     """Run the virtual building until cancelled or SIGINT/SIGTERM. Ports come from the site file."""
-    vb = VirtualBuilding(site, building_id, speed=speed, seed=seed, start_utc=start_utc, step_s=step_s,
-                         mqtt_url=mqtt_url, mqtt_interval_s=mqtt_interval_s, control_port=control_port,
-                         paused=paused)
+    vb = VirtualBuilding(
+        site,
+        building_id,
+        speed=speed,
+        seed=seed,
+        start_utc=start_utc,
+        step_s=step_s,
+        mqtt_url=mqtt_url,
+        mqtt_interval_s=mqtt_interval_s,
+        control_port=control_port,
+        paused=paused,
+    )
     loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -271,10 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sbems sim", description="Run the virtual building on loopback.")
     parser.add_argument("--site", default="examples/site.yaml", help="site file (ports are taken from it)")
     parser.add_argument("--building", default=None, help="building id (default: the first)")
-    parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second (1..3600)")
+    parser.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per wall second (1..3600)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mqtt-url", default=None, help="broker for the MQTT sensors, e.g. mqtt://127.0.0.1:1883")
-    parser.add_argument("--mqtt-interval-s", type=float, default=60.0, help="simulated seconds between readings")
+    parser.add_argument(
+        "--mqtt-url", default=None, help="broker for the MQTT sensors, e.g. mqtt://127.0.0.1:1883"
+    )
+    parser.add_argument(
+        "--mqtt-interval-s", type=float, default=60.0, help="simulated seconds between readings"
+    )
     parser.add_argument("--start", default=None, help="simulated start, ISO-8601 (default: now); naive = UTC")
     parser.add_argument("--step-s", type=float, default=60.0, help="plant step, simulated seconds")
     parser.add_argument("--control-port", type=int, default=DEFAULT_CONTROL_PORT)
@@ -292,16 +340,33 @@ def parse_start(text: str | None) -> dt.datetime | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     site = read_site_file(args.site)
 
     def _ready(vb: VirtualBuilding) -> None:
-        print(f"sbems sim: building {vb.building.id} at {vb.snapshot_time()}, speed {vb.speed:g}x; "
-              f"control {vb.endpoints()['control_url']}", flush=True)
+        print(
+            f"sbems sim: building {vb.building.id} at {vb.snapshot_time()}, speed {vb.speed:g}x; "
+            f"control {vb.endpoints()['control_url']}",
+            flush=True,
+        )
 
-    asyncio.run(serve(site, building_id=args.building, speed=args.speed, seed=args.seed, mqtt_url=args.mqtt_url,
-                      start_utc=parse_start(args.start), step_s=args.step_s, mqtt_interval_s=args.mqtt_interval_s,
-                      control_port=args.control_port, paused=args.paused, ready=_ready))
+    asyncio.run(
+        serve(
+            site,
+            building_id=args.building,
+            speed=args.speed,
+            seed=args.seed,
+            mqtt_url=args.mqtt_url,
+            start_utc=parse_start(args.start),
+            step_s=args.step_s,
+            mqtt_interval_s=args.mqtt_interval_s,
+            control_port=args.control_port,
+            paused=args.paused,
+            ready=_ready,
+        )
+    )
     return 0
 
 

@@ -112,8 +112,14 @@ class ThermostatService:
     def status(self, device_id: str) -> dict[str, Any]:
         tstat = self.thermostats[device_id]
         state = self.ctx.plant.zone_state(tstat.zone)
-        alarms = [name for name, on in (("compressor_fault", state.compressor_fault),
-                                        ("high_pressure", state.high_pressure_alarm)) if on]
+        alarms = [
+            name
+            for name, on in (
+                ("compressor_fault", state.compressor_fault),
+                ("high_pressure", state.high_pressure_alarm),
+            )
+            if on
+        ]
         if state.cooling_kw > 0:
             output = "cooling"
         elif state.heating_kw > 0:
@@ -121,38 +127,61 @@ class ThermostatService:
         else:
             output = "idle"
         return {
-            "deviceId": device_id, "thermostatId": tstat.id, "zoneId": tstat.zone,
+            "deviceId": device_id,
+            "thermostatId": tstat.id,
+            "zoneId": tstat.zone,
             "timestamp": _iso(state.time_utc),
-            "temperature": round(state.zone_temp_c, 2), "humidity": round(state.humidity_pct, 1),
+            "temperature": round(state.zone_temp_c, 2),
+            "humidity": round(state.humidity_pct, 1),
             "setpoint": round(state.setpoint_c, 2),
             "setpointSource": "hold" if state.setpoint_source == "override" else "schedule",
-            "unit": "celsius", "mode": state.mode, "occupied": state.occupied, "output": output,
-            "fanRunning": state.run_status, "coolingLoadPct": round(100 * state.cooling_kw / state.capacity_kw, 1)
-            if state.capacity_kw else 0.0, "alarms": alarms,
+            "unit": "celsius",
+            "mode": state.mode,
+            "occupied": state.occupied,
+            "output": output,
+            "fanRunning": state.run_status,
+            "coolingLoadPct": round(100 * state.cooling_kw / state.capacity_kw, 1)
+            if state.capacity_kw
+            else 0.0,
+            "alarms": alarms,
         }
 
     def schedule_json(self, device_id: str) -> dict[str, Any]:
         schedule = self.ctx.plant.schedule_of(self.zone_of(device_id))
         return {
-            "deviceId": device_id, "timezone": self.ctx.plant.building.timezone, "unit": "celsius",
-            "occupied": [{"days": list(p.days), "start": p.start.strftime("%H:%M"), "end": p.end.strftime("%H:%M")}
-                         for p in schedule.occupied],
-            "occupiedSetpoint": schedule.occupied_setpoint_c, "unoccupiedSetpoint": schedule.unoccupied_setpoint_c,
+            "deviceId": device_id,
+            "timezone": self.ctx.plant.building.timezone,
+            "unit": "celsius",
+            "occupied": [
+                {"days": list(p.days), "start": p.start.strftime("%H:%M"), "end": p.end.strftime("%H:%M")}
+                for p in schedule.occupied
+            ],
+            "occupiedSetpoint": schedule.occupied_setpoint_c,
+            "unoccupiedSetpoint": schedule.unoccupied_setpoint_c,
         }
 
     def put_schedule(self, device_id: str, body: ScheduleBody) -> None:
         zone_id = self.zone_of(device_id)
         current = self.ctx.plant.schedule_of(zone_id)
         schedule = WeeklySchedule(
-            id=f"{self.thermostats[device_id].id}-local", name=f"{device_id} local schedule",
+            id=f"{self.thermostats[device_id].id}-local",
+            name=f"{device_id} local schedule",
             occupied=[OccupiedPeriod(days=p.days, start=p.start, end=p.end) for p in body.occupied],
-            occupied_setpoint_c=body.occupiedSetpoint, unoccupied_setpoint_c=body.unoccupiedSetpoint,
-            mode=current.mode, holidays=current.holidays)
+            occupied_setpoint_c=body.occupiedSetpoint,
+            unoccupied_setpoint_c=body.unoccupiedSetpoint,
+            mode=current.mode,
+            holidays=current.holidays,
+        )
         self.ctx.plant.set_schedule(zone_id, schedule)
 
     # ------------------------------------------------------------- events
     def emit(self, event: str, device_id: str, data: dict[str, Any]) -> None:
-        payload = {"event": event, "deviceId": device_id, "timestamp": _iso(self.ctx.plant.now_utc), "data": data}
+        payload = {
+            "event": event,
+            "deviceId": device_id,
+            "timestamp": _iso(self.ctx.plant.now_utc),
+            "data": data,
+        }
         for hook in self.webhooks.values():
             if event in hook.events:
                 task = asyncio.get_running_loop().create_task(self._deliver(hook.url, payload))
@@ -178,13 +207,23 @@ class ThermostatService:
             last = self._last_temp_c.get(device_id)
             if last is None or abs(state.zone_temp_c - last) >= TEMPERATURE_EVENT_DELTA_C:
                 if last is not None:
-                    self.emit("temperature_change", device_id, {"temperature": round(state.zone_temp_c, 2),
-                                                                "previous": round(last, 2), "unit": "celsius"})
+                    self.emit(
+                        "temperature_change",
+                        device_id,
+                        {
+                            "temperature": round(state.zone_temp_c, 2),
+                            "previous": round(last, 2),
+                            "unit": "celsius",
+                        },
+                    )
                 self._last_temp_c[device_id] = state.zone_temp_c
             was = self._last_occupied.get(device_id)
             if was is not None and was != state.occupied:
-                self.emit("schedule_trigger", device_id, {"occupied": state.occupied,
-                                                           "setpoint": state.scheduled_setpoint_c, "unit": "celsius"})
+                self.emit(
+                    "schedule_trigger",
+                    device_id,
+                    {"occupied": state.occupied, "setpoint": state.scheduled_setpoint_c, "unit": "celsius"},
+                )
             self._last_occupied[device_id] = state.occupied
 
 
@@ -203,8 +242,11 @@ def build_thermostat_app(service: ThermostatService, prefix: str = "/api/v1") ->
     async def auth_and_faults(request: Request, call_next: Any) -> Any:
         header = request.headers.get("authorization", "")
         if header != f"Bearer {service.api_key}":
-            return JSONResponse({"error": "unauthorized", "detail": "missing or invalid API key"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"error": "unauthorized", "detail": "missing or invalid API key"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         match = _DEVICE_PATH.search(request.url.path)
         target = ""
         if match and match[1] in service.thermostats:
@@ -213,8 +255,9 @@ def build_thermostat_app(service: ThermostatService, prefix: str = "/api/v1") ->
         for t in targets:
             retry_after = service.ctx.faults.take_429(t)
             if retry_after is not None:
-                return JSONResponse({"error": "too_many_requests"}, status_code=429,
-                                    headers={"Retry-After": str(retry_after)})
+                return JSONResponse(
+                    {"error": "too_many_requests"}, status_code=429, headers={"Retry-After": str(retry_after)}
+                )
         for t in targets:
             if not await service.ctx.gate(t):
                 return JSONResponse({"error": "unavailable"}, status_code=503)

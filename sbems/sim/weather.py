@@ -93,7 +93,11 @@ def weather_at(year: TypicalYear, times_utc: pd.DatetimeIndex) -> pd.DataFrame:
     ghi = np.interp(hours, mid_h, year.ghi_w_m2, period=HOURS_PER_YEAR)
     rh = np.interp(hours, label_h, year.relative_humidity_pct, period=HOURS_PER_YEAR)
     return pd.DataFrame(
-        {"outdoor_temp_c": temp_c, "ghi_w_m2": np.maximum(ghi, 0.0), "relative_humidity_pct": np.clip(rh, 0, 100)},
+        {
+            "outdoor_temp_c": temp_c,
+            "ghi_w_m2": np.maximum(ghi, 0.0),
+            "relative_humidity_pct": np.clip(rh, 0, 100),
+        },
         index=times_utc.tz_convert("UTC"),
     )
 

@@ -13,23 +13,55 @@ from psycopg.types.json import Jsonb
 COMMAND_STATUSES = ("pending", "sent", "confirmed", "failed", "rejected", "released", "overridden")
 
 
-def insert_command(conn: psycopg.Connection, *, command_type: str, command_data: dict[str, Any], source: str,
-                   status: str = "pending", user_id: UUID | None = None, building_id: UUID | None = None,
-                   zone_id: UUID | None = None, hvac_unit_id: UUID | None = None,
-                   thermostat_id: UUID | None = None, priority: int | None = None, lifetime_s: int | None = None,
-                   expires_at: datetime | None = None, error_message: str | None = None) -> UUID:
+def insert_command(
+    conn: psycopg.Connection,
+    *,
+    command_type: str,
+    command_data: dict[str, Any],
+    source: str,
+    status: str = "pending",
+    user_id: UUID | None = None,
+    building_id: UUID | None = None,
+    zone_id: UUID | None = None,
+    hvac_unit_id: UUID | None = None,
+    thermostat_id: UUID | None = None,
+    priority: int | None = None,
+    lifetime_s: int | None = None,
+    expires_at: datetime | None = None,
+    error_message: str | None = None,
+) -> UUID:
     row = conn.execute(
         "INSERT INTO control_commands (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, "
         "command_data, source, status, priority, lifetime_s, expires_at, error_message) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, Jsonb(command_data), source,
-         status, priority, lifetime_s, expires_at, error_message)).fetchone()
+        (
+            user_id,
+            building_id,
+            zone_id,
+            hvac_unit_id,
+            thermostat_id,
+            command_type,
+            Jsonb(command_data),
+            source,
+            status,
+            priority,
+            lifetime_s,
+            expires_at,
+            error_message,
+        ),
+    ).fetchone()
     return row[0]
 
 
-def update_command_status(conn: psycopg.Connection, *, command_id: UUID, status: str,
-                          error_message: str | None = None, read_back: Any = None,
-                          at: datetime | None = None) -> bool:
+def update_command_status(
+    conn: psycopg.Connection,
+    *,
+    command_id: UUID,
+    status: str,
+    error_message: str | None = None,
+    read_back: Any = None,
+    at: datetime | None = None,
+) -> bool:
     """Move a command to ``status`` (sent/confirmed/failed/released/overridden); False if unknown id."""
     if status not in COMMAND_STATUSES:
         raise ValueError(f"unknown command status {status!r}")
@@ -38,8 +70,14 @@ def update_command_status(conn: psycopg.Connection, *, command_id: UUID, status:
     cursor = conn.execute(
         f"UPDATE control_commands SET status = %(status)s, error_message = coalesce(%(error)s, error_message), "
         f"command_data = command_data || %(extra)s{stamp} WHERE id = %(id)s",
-        {"status": status, "error": error_message, "id": command_id, "at": at,
-         "extra": Jsonb({"read_back": read_back} if read_back is not None else {})})
+        {
+            "status": status,
+            "error": error_message,
+            "id": command_id,
+            "at": at,
+            "extra": Jsonb({"read_back": read_back} if read_back is not None else {}),
+        },
+    )
     return cursor.rowcount == 1
 
 
@@ -49,15 +87,38 @@ def read_command(conn: psycopg.Connection, *, command_id: UUID) -> dict | None:
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
 
-def insert_audit(conn: psycopg.Connection, *, actor: str, action: str, resource: str, resource_id: str | None,
-                 result: str, changes: dict[str, Any] | None = None, user_id: UUID | None = None,
-                 source: str | None = None, error_message: str | None = None,
-                 ip_address: str | None = None, user_agent: str | None = None) -> int:
+def insert_audit(
+    conn: psycopg.Connection,
+    *,
+    actor: str,
+    action: str,
+    resource: str,
+    resource_id: str | None,
+    result: str,
+    changes: dict[str, Any] | None = None,
+    user_id: UUID | None = None,
+    source: str | None = None,
+    error_message: str | None = None,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> int:
     row = conn.execute(
         "INSERT INTO audit_log (user_id, actor, action, resource, resource_id, changes, source, ip_address, "
         "user_agent, result, error_message) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (user_id, actor, action, resource, resource_id, Jsonb(changes or {}), source, ip_address, user_agent,
-         result, error_message)).fetchone()
+        (
+            user_id,
+            actor,
+            action,
+            resource,
+            resource_id,
+            Jsonb(changes or {}),
+            source,
+            ip_address,
+            user_agent,
+            result,
+            error_message,
+        ),
+    ).fetchone()
     return row[0]
 
 
@@ -65,20 +126,27 @@ def read_last_command(conn: psycopg.Connection, *, zone_id: UUID, statuses: tupl
     """The zone's most recent command in one of ``statuses``."""
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE zone_id = %s AND status = ANY(%s) ORDER BY created_at DESC LIMIT 1",
-        (zone_id, list(statuses)))
+        (zone_id, list(statuses)),
+    )
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
 
-def read_held_commands(conn: psycopg.Connection, *, building_id: UUID | None = None,
-                       due_before: datetime | None = None, source: str | None = None) -> list[dict]:
+def read_held_commands(
+    conn: psycopg.Connection,
+    *,
+    building_id: UUID | None = None,
+    due_before: datetime | None = None,
+    source: str | None = None,
+) -> list[dict]:
     """Confirmed writes not yet released: all, those expiring before ``due_before``, or of one source."""
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE status IN ('confirmed', 'overridden') AND released_at IS NULL "
         "AND command_type = 'setpoint' "
         "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
         "AND (%(src)s::text IS NULL OR source = %(src)s) ORDER BY created_at",
-        {"b": building_id, "due": due_before, "src": source})
+        {"b": building_id, "due": due_before, "src": source},
+    )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
@@ -86,14 +154,18 @@ def read_held_commands(conn: psycopg.Connection, *, building_id: UUID | None = N
 def read_audit(conn: psycopg.Connection, *, resource_id: str | None = None, limit: int = 100) -> list[dict]:
     cursor = conn.execute(
         "SELECT * FROM audit_log WHERE %(r)s::text IS NULL OR resource_id = %(r)s ORDER BY id DESC LIMIT %(n)s",
-        {"r": resource_id, "n": limit})
+        {"r": resource_id, "n": limit},
+    )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-def supersede_held_commands(conn: psycopg.Connection, *, zone_id: UUID, by_command_id: UUID, at: datetime) -> int:
+def supersede_held_commands(
+    conn: psycopg.Connection, *, zone_id: UUID, by_command_id: UUID, at: datetime
+) -> int:
     """Mark the zone's earlier held writes as replaced by a newer one (nothing to release on the device)."""
     return conn.execute(
         "UPDATE control_commands SET released_at = %s, error_message = 'superseded by ' || %s::text "
         "WHERE zone_id = %s AND id <> %s AND status IN ('confirmed', 'overridden') AND released_at IS NULL",
-        (at, by_command_id, zone_id, by_command_id)).rowcount
+        (at, by_command_id, zone_id, by_command_id),
+    ).rowcount

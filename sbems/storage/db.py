@@ -19,7 +19,9 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout_s: int = 5) -
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout_s)
     except psycopg.OperationalError as exc:
-        raise StorageError(f"cannot connect to {redact_url(url)}: {str(exc).strip().splitlines()[0]}") from exc
+        raise StorageError(
+            f"cannot connect to {redact_url(url)}: {str(exc).strip().splitlines()[0]}"
+        ) from exc
 
 
 def redact_url(url: str) -> str:

@@ -20,8 +20,9 @@ def _device_uuid(kind: str, building_key: str, device_key: str) -> tuple[str, UU
     return table, entity_uuid(uuid_kind, building_key, device_key)
 
 
-def write_devices_seen(conn: psycopg.Connection, *, building_key: str, kind: str, device_keys: Sequence[str],
-                       seen_at: datetime) -> int:
+def write_devices_seen(
+    conn: psycopg.Connection, *, building_key: str, kind: str, device_keys: Sequence[str], seen_at: datetime
+) -> int:
     """Mark devices as answering (status ``active``/``online``) and stamp ``last_seen_at``."""
     if not device_keys:
         return 0
@@ -30,93 +31,134 @@ def write_devices_seen(conn: psycopg.Connection, *, building_key: str, kind: str
     ids = [_device_uuid(kind, building_key, key)[1] for key in device_keys]
     cursor = conn.execute(
         f"UPDATE {table} SET status = %s, last_seen_at = %s, updated_at = now() WHERE id = ANY(%s)",  # noqa: S608
-        (status, seen_at, ids))
+        (status, seen_at, ids),
+    )
     return cursor.rowcount
 
 
 def write_device_stale(conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str) -> bool:
     """Mark one device ``stale``; returns False for an unknown device."""
     table, device_id = _device_uuid(kind, building_key, device_key)
-    cursor = conn.execute(f"UPDATE {table} SET status = 'stale', updated_at = now() WHERE id = %s",  # noqa: S608
-                          (device_id,))
+    cursor = conn.execute(
+        f"UPDATE {table} SET status = 'stale', updated_at = now() WHERE id = %s",  # noqa: S608
+        (device_id,),
+    )
     return cursor.rowcount == 1
 
 
-def read_device_status(conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str) -> dict | None:
+def read_device_status(
+    conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str
+) -> dict | None:
     table, device_id = _device_uuid(kind, building_key, device_key)
     cursor = conn.execute(f"SELECT key, status, last_seen_at FROM {table} WHERE id = %s", (device_id,))  # noqa: S608
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
 
-def insert_device_alert(conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str,
-                        alert_type: str, severity: str, title: str, description: str,
-                        metadata: dict[str, Any] | None = None) -> UUID | None:
+def insert_device_alert(
+    conn: psycopg.Connection,
+    *,
+    building_key: str,
+    kind: str,
+    device_key: str,
+    alert_type: str,
+    severity: str,
+    title: str,
+    description: str,
+    metadata: dict[str, Any] | None = None,
+) -> UUID | None:
     """Raise an alert for a device unless an unresolved one of the same type is open; returns its id or None."""
     b_id = entity_uuid("building", building_key)
     _, device_id = _device_uuid(kind, building_key, device_key)
     hvac_id = device_id if kind == "hvac" else None
-    zone_row = conn.execute(f"SELECT zone_id FROM {_DEVICE_TABLES[kind][0]} WHERE id = %s",  # noqa: S608
-                            (device_id,)).fetchone()
+    zone_row = conn.execute(
+        f"SELECT zone_id FROM {_DEVICE_TABLES[kind][0]} WHERE id = %s",  # noqa: S608
+        (device_id,),
+    ).fetchone()
     open_row = conn.execute(
         "SELECT id FROM alerts WHERE building_id = %s AND alert_type = %s AND NOT resolved "
-        "AND metadata->>'device' = %s LIMIT 1", (b_id, alert_type, device_key)).fetchone()
+        "AND metadata->>'device' = %s LIMIT 1",
+        (b_id, alert_type, device_key),
+    ).fetchone()
     if open_row:
         return None
     row = conn.execute(
         "INSERT INTO alerts (building_id, zone_id, hvac_unit_id, alert_type, severity, title, description, metadata) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (b_id, zone_row[0] if zone_row else None, hvac_id, alert_type, severity, title, description,
-         Jsonb({**(metadata or {}), "device": device_key, "device_kind": kind}))).fetchone()
+        (
+            b_id,
+            zone_row[0] if zone_row else None,
+            hvac_id,
+            alert_type,
+            severity,
+            title,
+            description,
+            Jsonb({**(metadata or {}), "device": device_key, "device_kind": kind}),
+        ),
+    ).fetchone()
     return row[0]
 
 
-def write_resolve_device_alerts(conn: psycopg.Connection, *, building_key: str, device_key: str,
-                                alert_type: str) -> int:
+def write_resolve_device_alerts(
+    conn: psycopg.Connection, *, building_key: str, device_key: str, alert_type: str
+) -> int:
     """Resolve open alerts of ``alert_type`` for a device that answers again."""
     cursor = conn.execute(
         "UPDATE alerts SET resolved = true, resolved_at = now() WHERE building_id = %s AND alert_type = %s "
         "AND NOT resolved AND metadata->>'device' = %s",
-        (entity_uuid("building", building_key), alert_type, device_key))
+        (entity_uuid("building", building_key), alert_type, device_key),
+    )
     return cursor.rowcount
 
 
 def read_open_alerts(conn: psycopg.Connection, *, building_key: str) -> list[dict]:
     cursor = conn.execute(
         "SELECT id, alert_type, severity, title, description, metadata, created_at FROM alerts "
-        "WHERE building_id = %s AND NOT resolved ORDER BY created_at", (entity_uuid("building", building_key),))
+        "WHERE building_id = %s AND NOT resolved ORDER BY created_at",
+        (entity_uuid("building", building_key),),
+    )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-def write_thermostat_event(conn: psycopg.Connection, *, remote_device_id: str, event: str, at: datetime,
-                           data: dict[str, Any]) -> tuple[str, str] | None:
+def write_thermostat_event(
+    conn: psycopg.Connection, *, remote_device_id: str, event: str, at: datetime, data: dict[str, Any]
+) -> tuple[str, str] | None:
     """Store a validated webhook event: thermostat row updated, event kept in the audit log.
 
     Returns (building key, thermostat key) or None when no thermostat has that device id.
     """
     row = conn.execute(
         "SELECT t.id, t.key, b.key FROM thermostats t JOIN buildings b ON b.id = t.building_id "
-        "WHERE t.device_id = %s", (remote_device_id,)).fetchone()
+        "WHERE t.device_id = %s",
+        (remote_device_id,),
+    ).fetchone()
     if row is None:
         return None
     t_id, t_key, b_key = row
     if event == "temperature_change" and isinstance(data.get("temperature"), int | float):
-        conn.execute("UPDATE thermostats SET current_temp_c = %s, last_seen_at = %s, updated_at = now() "
-                     "WHERE id = %s", (data["temperature"], at, t_id))
+        conn.execute(
+            "UPDATE thermostats SET current_temp_c = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
+            (data["temperature"], at, t_id),
+        )
     elif event == "mode_change" and isinstance(data.get("mode"), str):
-        conn.execute("UPDATE thermostats SET mode = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
-                     (data["mode"], at, t_id))
+        conn.execute(
+            "UPDATE thermostats SET mode = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
+            (data["mode"], at, t_id),
+        )
     conn.execute(
         "INSERT INTO audit_log (time, actor, action, resource, resource_id, changes, source, result) "
         "VALUES (%s, 'thermostat-webhook', %s, 'thermostat', %s, %s, 'webhook', 'success')",
-        (at, event, f"{b_key}/{t_key}", Jsonb({"device_id": remote_device_id, "data": data})))
+        (at, event, f"{b_key}/{t_key}", Jsonb({"device_id": remote_device_id, "data": data})),
+    )
     return b_key, t_key
 
 
 def read_thermostat_events(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:
     cursor = conn.execute(
         "SELECT time, action, resource_id, changes FROM audit_log WHERE actor = 'thermostat-webhook' "
-        "ORDER BY id DESC LIMIT %s", (limit,))
+        "ORDER BY id DESC LIMIT %s",
+        (limit,),
+    )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

@@ -48,36 +48,65 @@ def building_points(building: Building) -> Iterator[PointSpec]:
     for unit in building.hvac_units:
         points = unit.bacnet_points if unit.protocol == "bacnet" else unit.modbus_registers
         for name, point in points.items():
-            yield PointSpec(f"{unit.id}.{name}", point.quantity, SENSOR_TYPE_UNITS.get(point.quantity, "state"),
-                            unit.protocol, unit.zone, hvac_unit=unit.id, name=f"{unit.name} {name}")
+            yield PointSpec(
+                f"{unit.id}.{name}",
+                point.quantity,
+                SENSOR_TYPE_UNITS.get(point.quantity, "state"),
+                unit.protocol,
+                unit.zone,
+                hvac_unit=unit.id,
+                name=f"{unit.name} {name}",
+            )
     for tstat in building.thermostats:
         for name, (sensor_type, unit_name) in THERMOSTAT_POINTS.items():
-            yield PointSpec(f"{tstat.id}.{name}", sensor_type, unit_name, "rest", tstat.zone,
-                            thermostat=tstat.id, name=f"{tstat.name} {name}")
+            yield PointSpec(
+                f"{tstat.id}.{name}",
+                sensor_type,
+                unit_name,
+                "rest",
+                tstat.zone,
+                thermostat=tstat.id,
+                name=f"{tstat.name} {name}",
+            )
 
 
 def upsert_site(conn: psycopg.Connection, *, site: Site) -> dict[str, int]:
     """Insert or update every entity of ``site``; returns counts per table. Idempotent."""
-    counts = {"tariffs": 0, "buildings": 0, "zones": 0, "hvac_units": 0, "thermostats": 0, "sensors": 0,
-              "schedules": 0}
+    counts = {
+        "tariffs": 0,
+        "buildings": 0,
+        "zones": 0,
+        "hvac_units": 0,
+        "thermostats": 0,
+        "sensors": 0,
+        "schedules": 0,
+    }
     with conn.transaction():
         conn.execute(
             "INSERT INTO sbems_meta VALUES ('site_name', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            (site.site.name,))
+            (site.site.name,),
+        )
         for tariff in site.tariffs:
             conn.execute(
                 "INSERT INTO tariffs (id, name, currency, definition) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (id) DO UPDATE SET currency = EXCLUDED.currency, definition = EXCLUDED.definition, "
                 "updated_at = now()",
-                (entity_uuid("tariff", tariff.name), tariff.name, tariff.currency,
-                 Jsonb(tariff.model_dump(mode="json"))))
+                (
+                    entity_uuid("tariff", tariff.name),
+                    tariff.name,
+                    tariff.currency,
+                    Jsonb(tariff.model_dump(mode="json")),
+                ),
+            )
             counts["tariffs"] += 1
         for building in site.buildings:
             _upsert_building(conn, site, building, counts)
     return counts
 
 
-def _upsert_building(conn: psycopg.Connection, site: Site, building: Building, counts: dict[str, int]) -> None:
+def _upsert_building(
+    conn: psycopg.Connection, site: Site, building: Building, counts: dict[str, int]
+) -> None:
     b_id = entity_uuid("building", building.id)
     spec = building.model_dump(mode="json", exclude={"zones", "hvac_units", "thermostats", "sensors"})
     conn.execute(
@@ -86,8 +115,19 @@ def _upsert_building(conn: psycopg.Connection, site: Site, building: Building, c
         "address = EXCLUDED.address, total_area_m2 = EXCLUDED.total_area_m2, floors = EXCLUDED.floors, "
         "timezone = EXCLUDED.timezone, tariff_id = EXCLUDED.tariff_id, autopilot = EXCLUDED.autopilot, "
         "metadata = EXCLUDED.metadata, updated_at = now()",
-        (b_id, building.id, building.name, building.address, building.total_area_m2, building.floors,
-         building.timezone, entity_uuid("tariff", building.tariff), building.autopilot, Jsonb({"spec": spec})))
+        (
+            b_id,
+            building.id,
+            building.name,
+            building.address,
+            building.total_area_m2,
+            building.floors,
+            building.timezone,
+            entity_uuid("tariff", building.tariff),
+            building.autopilot,
+            Jsonb({"spec": spec}),
+        ),
+    )
     counts["buildings"] += 1
     for zone in building.zones:
         z_id = entity_uuid("zone", building.id, zone.id)
@@ -98,8 +138,20 @@ def _upsert_building(conn: psycopg.Connection, site: Site, building: Building, c
             "zone_type = EXCLUDED.zone_type, target_temp_min_c = EXCLUDED.target_temp_min_c, "
             "target_temp_max_c = EXCLUDED.target_temp_max_c, occupancy_capacity = EXCLUDED.occupancy_capacity, "
             "metadata = EXCLUDED.metadata, updated_at = now()",
-            (z_id, b_id, zone.id, zone.name, zone.floor, zone.area_m2, zone.zone_type, zone.comfort.min_c,
-             zone.comfort.max_c, zone.occupancy_capacity, Jsonb({"spec": zone.model_dump(mode="json"), "pos": building.zones.index(zone)})))
+            (
+                z_id,
+                b_id,
+                zone.id,
+                zone.name,
+                zone.floor,
+                zone.area_m2,
+                zone.zone_type,
+                zone.comfort.min_c,
+                zone.comfort.max_c,
+                zone.occupancy_capacity,
+                Jsonb({"spec": zone.model_dump(mode="json"), "pos": building.zones.index(zone)}),
+            ),
+        )
         counts["zones"] += 1
         counts["schedules"] += _upsert_schedule_rows(conn, site, building, zone.id, zone.schedule)
     for unit in building.hvac_units:
@@ -116,12 +168,22 @@ def _upsert_building(conn: psycopg.Connection, site: Site, building: Building, c
             "zone_id = EXCLUDED.zone_id, sensor_type = EXCLUDED.sensor_type, name = EXCLUDED.name, "
             "protocol = EXCLUDED.protocol, unit = EXCLUDED.unit, calibration_offset = EXCLUDED.calibration_offset, "
             "metadata = EXCLUDED.metadata, updated_at = now()",
-            (entity_uuid("sensor", building.id, point.key), b_id,
-             entity_uuid("zone", building.id, point.zone) if point.zone else None,
-             entity_uuid("hvac_unit", building.id, point.hvac_unit) if point.hvac_unit else None,
-             entity_uuid("thermostat", building.id, point.thermostat) if point.thermostat else None,
-             point.key, point.sensor_type, point.name or point.key, f"{building.id}/{point.key}", point.protocol,
-             point.unit, _calibration(building, point.key), Jsonb(_sensor_spec(building, point.key))))
+            (
+                entity_uuid("sensor", building.id, point.key),
+                b_id,
+                entity_uuid("zone", building.id, point.zone) if point.zone else None,
+                entity_uuid("hvac_unit", building.id, point.hvac_unit) if point.hvac_unit else None,
+                entity_uuid("thermostat", building.id, point.thermostat) if point.thermostat else None,
+                point.key,
+                point.sensor_type,
+                point.name or point.key,
+                f"{building.id}/{point.key}",
+                point.protocol,
+                point.unit,
+                _calibration(building, point.key),
+                Jsonb(_sensor_spec(building, point.key)),
+            ),
+        )
         counts["sensors"] += 1
 
 
@@ -143,27 +205,57 @@ def _upsert_hvac_unit(conn: psycopg.Connection, building: Building, unit: HvacUn
         "manufacturer = EXCLUDED.manufacturer, model = EXCLUDED.model, serial_number = EXCLUDED.serial_number, "
         "capacity_kw = EXCLUDED.capacity_kw, protocol = EXCLUDED.protocol, "
         "connection_config = EXCLUDED.connection_config, metadata = EXCLUDED.metadata, updated_at = now()",
-        (entity_uuid("hvac_unit", building.id, unit.id), entity_uuid("building", building.id),
-         entity_uuid("zone", building.id, unit.zone), unit.id, unit.name, unit.manufacturer, unit.model,
-         unit.serial_number, unit.capacity_kw, unit.protocol, Jsonb(connection),
-         Jsonb({"spec": unit.model_dump(mode="json", exclude_none=True), "pos": building.hvac_units.index(unit)})))
+        (
+            entity_uuid("hvac_unit", building.id, unit.id),
+            entity_uuid("building", building.id),
+            entity_uuid("zone", building.id, unit.zone),
+            unit.id,
+            unit.name,
+            unit.manufacturer,
+            unit.model,
+            unit.serial_number,
+            unit.capacity_kw,
+            unit.protocol,
+            Jsonb(connection),
+            Jsonb(
+                {
+                    "spec": unit.model_dump(mode="json", exclude_none=True),
+                    "pos": building.hvac_units.index(unit),
+                }
+            ),
+        ),
+    )
 
 
 def _upsert_thermostat(conn: psycopg.Connection, building: Building, tstat: Thermostat) -> None:
-    api_config = {"base_url": tstat.rest.base_url, "api_key_env": tstat.rest.api_key_env}  # never the key itself
+    api_config = {
+        "base_url": tstat.rest.base_url,
+        "api_key_env": tstat.rest.api_key_env,
+    }  # never the key itself
     conn.execute(
         "INSERT INTO thermostats (id, building_id, zone_id, key, name, manufacturer, model, device_id, api_config, "
         "metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
         "zone_id = EXCLUDED.zone_id, name = EXCLUDED.name, manufacturer = EXCLUDED.manufacturer, "
         "model = EXCLUDED.model, device_id = EXCLUDED.device_id, api_config = EXCLUDED.api_config, "
         "metadata = EXCLUDED.metadata, updated_at = now()",
-        (entity_uuid("thermostat", building.id, tstat.id), entity_uuid("building", building.id),
-         entity_uuid("zone", building.id, tstat.zone), tstat.id, tstat.name, tstat.manufacturer, tstat.model,
-         tstat.rest.device_id, Jsonb(api_config), Jsonb({"spec": tstat.model_dump(mode="json"), "pos": building.thermostats.index(tstat)})))
+        (
+            entity_uuid("thermostat", building.id, tstat.id),
+            entity_uuid("building", building.id),
+            entity_uuid("zone", building.id, tstat.zone),
+            tstat.id,
+            tstat.name,
+            tstat.manufacturer,
+            tstat.model,
+            tstat.rest.device_id,
+            Jsonb(api_config),
+            Jsonb({"spec": tstat.model_dump(mode="json"), "pos": building.thermostats.index(tstat)}),
+        ),
+    )
 
 
-def _upsert_schedule_rows(conn: psycopg.Connection, site: Site, building: Building, zone_id: str,
-                          schedule_id: str) -> int:
+def _upsert_schedule_rows(
+    conn: psycopg.Connection, site: Site, building: Building, zone_id: str, schedule_id: str
+) -> int:
     """One seed ``schedules`` row per occupied period of the zone's weekly schedule."""
     schedule = site.schedule(schedule_id)
     z_id = entity_uuid("zone", building.id, zone_id)
@@ -177,9 +269,19 @@ def _upsert_schedule_rows(conn: psycopg.Connection, site: Site, building: Buildi
             "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, days_of_week = EXCLUDED.days_of_week, "
             "start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, target_temp_c = EXCLUDED.target_temp_c, "
             "mode = EXCLUDED.mode, metadata = EXCLUDED.metadata, updated_at = now()",
-            (entity_uuid("schedule", building.id, zone_id, key), z_id, key, schedule.name,
-             sorted(SEED_DAY_NUMBER[d] for d in period.days), period.start, period.end,
-             schedule.occupied_setpoint_c, schedule.mode, Jsonb({"spec": schedule.model_dump(mode="json")})))
+            (
+                entity_uuid("schedule", building.id, zone_id, key),
+                z_id,
+                key,
+                schedule.name,
+                sorted(SEED_DAY_NUMBER[d] for d in period.days),
+                period.start,
+                period.end,
+                schedule.occupied_setpoint_c,
+                schedule.mode,
+                Jsonb({"spec": schedule.model_dump(mode="json")}),
+            ),
+        )
     conn.execute("DELETE FROM schedules WHERE zone_id = %s AND NOT (key = ANY(%s))", (z_id, keys))
     return len(keys)
 
@@ -199,36 +301,70 @@ def read_site(conn: psycopg.Connection) -> Site:
         "t.name FROM buildings b LEFT JOIN tariffs t ON t.id = b.tariff_id ORDER BY b.key"
     ).fetchall():
         spec = dict(meta.get("spec", {}))
-        spec.update(id=key, name=name, address=address or "", total_area_m2=float(area), floors=floors,
-                    timezone=tz, autopilot=autopilot, tariff=tariff)
+        spec.update(
+            id=key,
+            name=name,
+            address=address or "",
+            total_area_m2=float(area),
+            floors=floors,
+            timezone=tz,
+            autopilot=autopilot,
+            tariff=tariff,
+        )
         spec["zones"] = _read_zones(conn, b_id)
         spec["hvac_units"] = [
-            {**m["spec"], "name": n, "capacity_kw": float(c)} for n, c, m in conn.execute(
+            {**m["spec"], "name": n, "capacity_kw": float(c)}
+            for n, c, m in conn.execute(
                 "SELECT name, capacity_kw, metadata FROM hvac_units WHERE building_id = %s "
-                "ORDER BY (metadata->>'pos')::int, key", (b_id,))]
+                "ORDER BY (metadata->>'pos')::int, key",
+                (b_id,),
+            )
+        ]
         spec["thermostats"] = [
-            {**m["spec"], "name": n} for n, m in conn.execute(
+            {**m["spec"], "name": n}
+            for n, m in conn.execute(
                 "SELECT name, metadata FROM thermostats WHERE building_id = %s "
-                "ORDER BY (metadata->>'pos')::int, key", (b_id,))]
+                "ORDER BY (metadata->>'pos')::int, key",
+                (b_id,),
+            )
+        ]
         spec["sensors"] = [
-            m["spec"] for (m,) in conn.execute(
+            m["spec"]
+            for (m,) in conn.execute(
                 "SELECT metadata FROM sensors WHERE building_id = %s AND protocol = 'mqtt' "
-                "ORDER BY (metadata->>'pos')::int, key", (b_id,))
-            if "spec" in m]
+                "ORDER BY (metadata->>'pos')::int, key",
+                (b_id,),
+            )
+            if "spec" in m
+        ]
         buildings.append(spec)
-    return parse_site({"site": {"name": name_row[0] if name_row else "SBEMS site"}, "tariffs": tariffs,
-                       "schedules": list(schedules.values()), "buildings": buildings}, "<database>")
+    return parse_site(
+        {
+            "site": {"name": name_row[0] if name_row else "SBEMS site"},
+            "tariffs": tariffs,
+            "schedules": list(schedules.values()),
+            "buildings": buildings,
+        },
+        "<database>",
+    )
 
 
 def _read_zones(conn: psycopg.Connection, building_id: UUID) -> list[dict]:
     zones = []
     for name, floor, area, zone_type, tmin, tmax, capacity, meta in conn.execute(
         "SELECT name, floor, area_m2, zone_type, target_temp_min_c, target_temp_max_c, occupancy_capacity, metadata "
-        "FROM zones WHERE building_id = %s ORDER BY (metadata->>'pos')::int, key", (building_id,)
+        "FROM zones WHERE building_id = %s ORDER BY (metadata->>'pos')::int, key",
+        (building_id,),
     ).fetchall():
         spec = dict(meta["spec"])
-        spec.update(name=name, floor=floor, area_m2=float(area), zone_type=zone_type,
-                    occupancy_capacity=capacity, comfort={"min_c": float(tmin), "max_c": float(tmax)})
+        spec.update(
+            name=name,
+            floor=floor,
+            area_m2=float(area),
+            zone_type=zone_type,
+            occupancy_capacity=capacity,
+            comfort={"min_c": float(tmin), "max_c": float(tmax)},
+        )
         zones.append(spec)
     return zones
 
@@ -241,5 +377,6 @@ def read_sensor_index(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[U
     """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point."""
     rows = conn.execute(
         "SELECT b.key, s.key, s.id, s.zone_id, s.sensor_type, s.unit FROM sensors s "
-        "JOIN buildings b ON b.id = s.building_id").fetchall()
+        "JOIN buildings b ON b.id = s.building_id"
+    ).fetchall()
     return {(b, k): (sid, zid, stype, unit) for b, k, sid, zid, stype, unit in rows}

@@ -39,8 +39,14 @@ def _days(start_utc: datetime, end_utc: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def ensure_partitions(conn: psycopg.Connection, *, table: str, start_utc: datetime | None = None,
-                      end_utc: datetime | None = None, days: Iterable[date] | None = None) -> list[str]:
+def ensure_partitions(
+    conn: psycopg.Connection,
+    *,
+    table: str,
+    start_utc: datetime | None = None,
+    end_utc: datetime | None = None,
+    days: Iterable[date] | None = None,
+) -> list[str]:
     """Make sure a daily partition exists for every UTC day in [start_utc, end_utc], or for each of ``days``
     (a batch's distinct days: a batch mixing replayed old rows with new ones creates only the days it
     holds); return the new ones."""
@@ -82,35 +88,53 @@ def _create_partition(conn: psycopg.Connection, table: str, day: date) -> bool:
             return False
         moved = conn.execute(
             sql.SQL("SELECT count(*) FROM {} WHERE time >= %s AND time < %s").format(
-                sql.Identifier(f"{table}_default")), (low, high)).fetchone()[0]
+                sql.Identifier(f"{table}_default")
+            ),
+            (low, high),
+        ).fetchone()[0]
         if not moved:
-            conn.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
-                sql.Identifier(name), sql.Identifier(table), sql.Literal(low), sql.Literal(high)))
+            conn.execute(
+                sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(name), sql.Identifier(table), sql.Literal(low), sql.Literal(high)
+                )
+            )
             return True
         # rows for this day sit in the default partition: move them into the new partition, then attach it
-        conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
-            sql.Identifier(name), sql.Identifier(table)))
-        conn.execute(sql.SQL(
-            "WITH moved AS (DELETE FROM {} WHERE time >= %s AND time < %s RETURNING *) "
-            "INSERT INTO {} SELECT * FROM moved").format(sql.Identifier(f"{table}_default"), sql.Identifier(name)),
-            (low, high))
-        conn.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-            sql.Identifier(table), sql.Identifier(name), sql.Literal(low), sql.Literal(high)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+                sql.Identifier(name), sql.Identifier(table)
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "WITH moved AS (DELETE FROM {} WHERE time >= %s AND time < %s RETURNING *) "
+                "INSERT INTO {} SELECT * FROM moved"
+            ).format(sql.Identifier(f"{table}_default"), sql.Identifier(name)),
+            (low, high),
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                sql.Identifier(table), sql.Identifier(name), sql.Literal(low), sql.Literal(high)
+            )
+        )
         return True
 
 
 def create_partitions_ahead(conn: psycopg.Connection, *, now_utc: datetime, days_ahead: int = 7) -> list[str]:
     created: list[str] = []
     for table in TIMESERIES_TABLES:
-        created += ensure_partitions(conn, table=table, start_utc=now_utc,
-                                     end_utc=now_utc + timedelta(days=days_ahead))
+        created += ensure_partitions(
+            conn, table=table, start_utc=now_utc, end_utc=now_utc + timedelta(days=days_ahead)
+        )
     return created
 
 
 def list_partitions(conn: psycopg.Connection, *, table: str) -> list[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s ORDER BY c.relname", (table,)).fetchall()
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s ORDER BY c.relname",
+        (table,),
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -122,7 +146,7 @@ def drop_partitions_before(conn: psycopg.Connection, *, table: str, cutoff_utc: 
     for name in list_partitions(conn, table=table):
         if not name.startswith(prefix):
             continue
-        day = datetime.strptime(name[len(prefix):], "%Y%m%d").date()
+        day = datetime.strptime(name[len(prefix) :], "%Y%m%d").date()
         if day + timedelta(days=1) <= cutoff:
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
             _known.get((_db_key(conn), table), set()).discard(day)

@@ -32,8 +32,17 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not storable as plan JSON: {type(value).__name__}")
 
 
-def write_plan(conn: psycopg.Connection, *, building_id: UUID, horizon_start: datetime, step_s: int, status: str,
-               reason: str | None, summary: dict[str, Any], plan: dict[str, Any]) -> UUID:
+def write_plan(
+    conn: psycopg.Connection,
+    *,
+    building_id: UUID,
+    horizon_start: datetime,
+    step_s: int,
+    status: str,
+    reason: str | None,
+    summary: dict[str, Any],
+    plan: dict[str, Any],
+) -> UUID:
     """Store one plan (any status: an infeasible or refused plan is stored with its reason)."""
     summary_json, plan_json = _plain(summary), _plain(plan)
     json.dumps(summary_json), json.dumps(plan_json)  # strict: raises before anything is written
@@ -44,12 +53,16 @@ def write_plan(conn: psycopg.Connection, *, building_id: UUID, horizon_start: da
     ).fetchone()[0]
 
 
-def read_latest_plan(conn: psycopg.Connection, *, building_id: UUID, status: str | None = None) -> dict | None:
+def read_latest_plan(
+    conn: psycopg.Connection, *, building_id: UUID, status: str | None = None
+) -> dict | None:
     """The building's most recent plan (optionally of one status), as a dict of its columns."""
     cursor = conn.execute(
         "SELECT id, building_id, created_at, horizon_start, step_s, status, reason, summary, plan "
         "FROM optimization_plans WHERE building_id = %s AND (%s::text IS NULL OR status = %s) "
-        "ORDER BY created_at DESC, horizon_start DESC LIMIT 1", (building_id, status, status))
+        "ORDER BY created_at DESC, horizon_start DESC LIMIT 1",
+        (building_id, status, status),
+    )
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
@@ -59,17 +72,28 @@ def read_autopilot(conn: psycopg.Connection, *, building_id: UUID) -> bool:
     return bool(row[0]) if row else False
 
 
-def read_zone_hvac_power_series(conn: psycopg.Connection, *, building_id: UUID, zone_id: UUID,
-                                hvac_unit_id: UUID | None, start_utc: datetime, end_utc: datetime,
-                                bucket_s: int) -> list[tuple[datetime, float]]:
+def read_zone_hvac_power_series(
+    conn: psycopg.Connection,
+    *,
+    building_id: UUID,
+    zone_id: UUID,
+    hvac_unit_id: UUID | None,
+    start_utc: datetime,
+    end_utc: datetime,
+    bucket_s: int,
+) -> list[tuple[datetime, float]]:
     """Electric kW of a zone's HVAC equipment per bucket (labelled by bucket end).
 
     Sources, first that has data: power points of the zone (its unit's power point or a submeter,
     any protocol) in sensor/energy readings; else the unit's ``hvac_telemetry.power_kw``.
     """
-    points = [r[0] for r in conn.execute(
-        "SELECT id FROM sensors WHERE building_id = %s AND zone_id = %s AND sensor_type = 'power' ORDER BY key",
-        (building_id, zone_id))]
+    points = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM sensors WHERE building_id = %s AND zone_id = %s AND sensor_type = 'power' ORDER BY key",
+            (building_id, zone_id),
+        )
+    ]
     params = {"ids": points, "start": start_utc, "end": end_utc, "bucket": bucket_s, "unit": hvac_unit_id}
     rows = conn.execute(
         "WITH raw AS ("
@@ -79,11 +103,15 @@ def read_zone_hvac_power_series(conn: psycopg.Connection, *, building_id: UUID, 
         "    AND time >= %(start)s AND time < %(end)s AND power_kw IS NOT NULL), "
         "per_point AS (SELECT point, date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
         "    + make_interval(secs => %(bucket)s) AS bucket, avg(value) AS value FROM raw GROUP BY 1, 2) "
-        "SELECT bucket, sum(value) FROM per_point GROUP BY bucket ORDER BY bucket", params).fetchall()
+        "SELECT bucket, sum(value) FROM per_point GROUP BY bucket ORDER BY bucket",
+        params,
+    ).fetchall()
     if rows or hvac_unit_id is None:
         return rows
     return conn.execute(
         "SELECT date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
         "  + make_interval(secs => %(bucket)s) AS bucket, avg(power_kw) FROM hvac_telemetry "
         "WHERE hvac_unit_id = %(unit)s AND time >= %(start)s AND time < %(end)s AND power_kw IS NOT NULL "
-        "GROUP BY 1 ORDER BY 1", params).fetchall()
+        "GROUP BY 1 ORDER BY 1",
+        params,
+    ).fetchall()

@@ -62,21 +62,54 @@ class _Table:
     key: tuple[str, ...]
 
 
-SENSOR_READINGS = _Table("sensor_readings", ("time", "sensor_id", "zone_id", "value", "unit", "quality"),
-                         ("timestamptz", "uuid", "uuid", "float8", "text", "int2"), ("sensor_id", "time"))
-ENERGY_READINGS = _Table("energy_readings",
-                         ("time", "point_id", "building_id", "zone_id", "hvac_unit_id", "power_kw", "energy_total_kwh"),
-                         ("timestamptz", "uuid", "uuid", "uuid", "uuid", "float8", "float8"), ("point_id", "time"))
-HVAC_TELEMETRY = _Table("hvac_telemetry",
-                        ("time", "hvac_unit_id", "supply_temp_c", "return_temp_c", "flow_rate_m3_per_h",
-                         "pressure_kpa", "compressor_speed_pct", "fan_speed_pct", "power_kw", "mode", "status"),
-                        ("timestamptz", "uuid", "float8", "float8", "float8", "float8", "float8", "float8",
-                         "float8", "text", "text"), ("hvac_unit_id", "time"))
+SENSOR_READINGS = _Table(
+    "sensor_readings",
+    ("time", "sensor_id", "zone_id", "value", "unit", "quality"),
+    ("timestamptz", "uuid", "uuid", "float8", "text", "int2"),
+    ("sensor_id", "time"),
+)
+ENERGY_READINGS = _Table(
+    "energy_readings",
+    ("time", "point_id", "building_id", "zone_id", "hvac_unit_id", "power_kw", "energy_total_kwh"),
+    ("timestamptz", "uuid", "uuid", "uuid", "uuid", "float8", "float8"),
+    ("point_id", "time"),
+)
+HVAC_TELEMETRY = _Table(
+    "hvac_telemetry",
+    (
+        "time",
+        "hvac_unit_id",
+        "supply_temp_c",
+        "return_temp_c",
+        "flow_rate_m3_per_h",
+        "pressure_kpa",
+        "compressor_speed_pct",
+        "fan_speed_pct",
+        "power_kw",
+        "mode",
+        "status",
+    ),
+    (
+        "timestamptz",
+        "uuid",
+        "float8",
+        "float8",
+        "float8",
+        "float8",
+        "float8",
+        "float8",
+        "float8",
+        "text",
+        "text",
+    ),
+    ("hvac_unit_id", "time"),
+)
 
 
 def _copy(conn: psycopg.Connection, table: str, spec: _Table, rows: Sequence[tuple]) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, spec.columns)))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    )
     with conn.cursor() as cur, cur.copy(statement) as copy:
         copy.set_types(list(spec.types))
         for row in rows:
@@ -101,37 +134,67 @@ def _write(conn: psycopg.Connection, spec: _Table, rows: Sequence[tuple]) -> int
         except psycopg.errors.UniqueViolation:
             pass
         stage = f"_stage_{spec.name}"
-        conn.execute(sql.SQL(
-            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
-            sql.Identifier(stage), sql.Identifier(spec.name)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            ).format(sql.Identifier(stage), sql.Identifier(spec.name))
+        )
         _copy(conn, stage, spec, rows)
         columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
         key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-        cursor = conn.execute(sql.SQL(
-            "INSERT INTO {table} ({columns}) SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
-            "ON CONFLICT DO NOTHING").format(table=sql.Identifier(spec.name), columns=columns, key=key,
-                                             stage=sql.Identifier(stage)))
+        cursor = conn.execute(
+            sql.SQL(
+                "INSERT INTO {table} ({columns}) SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
+                "ON CONFLICT DO NOTHING"
+            ).format(table=sql.Identifier(spec.name), columns=columns, key=key, stage=sql.Identifier(stage))
+        )
         return cursor.rowcount
 
 
-def write_sensor_readings(conn: psycopg.Connection, *, rows: Sequence[SensorRow], update_live_state: bool = True) -> int:
+def write_sensor_readings(
+    conn: psycopg.Connection, *, rows: Sequence[SensorRow], update_live_state: bool = True
+) -> int:
     """Store sensor readings (idempotent) and move the live state forward; returns rows newly stored."""
-    stored = _write(conn, SENSOR_READINGS,
-                    [(r.time, r.sensor_id, r.zone_id, r.value, r.unit, r.quality) for r in rows])
+    stored = _write(
+        conn, SENSOR_READINGS, [(r.time, r.sensor_id, r.zone_id, r.value, r.unit, r.quality) for r in rows]
+    )
     if update_live_state:
         upsert_live_state(conn, rows=rows)
     return stored
 
 
 def write_energy_readings(conn: psycopg.Connection, *, rows: Sequence[EnergyRow]) -> int:
-    return _write(conn, ENERGY_READINGS, [(r.time, r.point_id, r.building_id, r.zone_id, r.hvac_unit_id,
-                                           r.power_kw, r.energy_total_kwh) for r in rows])
+    return _write(
+        conn,
+        ENERGY_READINGS,
+        [
+            (r.time, r.point_id, r.building_id, r.zone_id, r.hvac_unit_id, r.power_kw, r.energy_total_kwh)
+            for r in rows
+        ],
+    )
 
 
 def write_hvac_telemetry(conn: psycopg.Connection, *, rows: Sequence[TelemetryRow]) -> int:
-    return _write(conn, HVAC_TELEMETRY, [
-        (r.time, r.hvac_unit_id, r.supply_temp_c, r.return_temp_c, r.flow_rate_m3_per_h, r.pressure_kpa,
-         r.compressor_speed_pct, r.fan_speed_pct, r.power_kw, r.mode, r.status) for r in rows])
+    return _write(
+        conn,
+        HVAC_TELEMETRY,
+        [
+            (
+                r.time,
+                r.hvac_unit_id,
+                r.supply_temp_c,
+                r.return_temp_c,
+                r.flow_rate_m3_per_h,
+                r.pressure_kpa,
+                r.compressor_speed_pct,
+                r.fan_speed_pct,
+                r.power_kw,
+                r.mode,
+                r.status,
+            )
+            for r in rows
+        ],
+    )
 
 
 def upsert_live_state(conn: psycopg.Connection, *, rows: Sequence[SensorRow]) -> int:
@@ -150,8 +213,13 @@ def upsert_live_state(conn: psycopg.Connection, *, rows: Sequence[SensorRow]) ->
         "ON CONFLICT (sensor_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value, "
         "unit = EXCLUDED.unit, quality = EXCLUDED.quality, updated_at = now() "
         "WHERE live_state.time <= EXCLUDED.time",
-        ([v.sensor_id for v in values], [v.time for v in values], [v.value for v in values],
-         [v.unit for v in values], [v.quality for v in values]),
+        (
+            [v.sensor_id for v in values],
+            [v.time for v in values],
+            [v.value for v in values],
+            [v.unit for v in values],
+            [v.quality for v in values],
+        ),
     )
     return len(values)
 
@@ -160,13 +228,17 @@ def read_live_state(conn: psycopg.Connection, *, building_id: UUID) -> list[dict
     rows = conn.execute(
         "SELECT s.key, s.sensor_type, z.key AS zone, l.time, l.value, l.unit, l.quality "
         "FROM live_state l JOIN sensors s ON s.id = l.sensor_id LEFT JOIN zones z ON z.id = s.zone_id "
-        "WHERE s.building_id = %s ORDER BY s.key", (building_id,))
+        "WHERE s.building_id = %s ORDER BY s.key",
+        (building_id,),
+    )
     names = [c.name for c in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
 
 
-def read_sensor_series(conn: psycopg.Connection, *, sensor_id: UUID, start_utc: datetime,
-                       end_utc: datetime) -> list[tuple[datetime, float]]:
+def read_sensor_series(
+    conn: psycopg.Connection, *, sensor_id: UUID, start_utc: datetime, end_utc: datetime
+) -> list[tuple[datetime, float]]:
     return conn.execute(
         "SELECT time, value FROM sensor_readings WHERE sensor_id = %s AND time >= %s AND time < %s ORDER BY time",
-        (sensor_id, start_utc, end_utc)).fetchall()
+        (sensor_id, start_utc, end_utc),
+    ).fetchall()

@@ -89,8 +89,14 @@ def bucket_start(moment: datetime, width_s: int) -> datetime:
     raise ValueError(f"unsupported bucket width {width_s} s")
 
 
-def _write_rollups(conn: psycopg.Connection, table: str, start_utc: datetime, end_utc: datetime,
-                   building_id: UUID | None, max_gap_s: float) -> int:
+def _write_rollups(
+    conn: psycopg.Connection,
+    table: str,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None,
+    max_gap_s: float,
+) -> int:
     if end_utc <= start_utc:
         return 0
     width_s = BUCKET_S[table]
@@ -98,49 +104,91 @@ def _write_rollups(conn: psycopg.Connection, table: str, start_utc: datetime, en
     max_gap = timedelta(seconds=max_gap_s)
     building_filter = sql.SQL("AND building_id = %(building_id)s" if building_id else "")
     statement = sql.SQL(_ROLLUP_SQL).format(table=sql.Identifier(table), building_filter=building_filter)
-    cursor = conn.execute(statement, {
-        "max_gap_s": max_gap_s, "width_s": width_s, "unit": BUCKET_UNIT[table], "building_id": building_id,
-        "read_from": first - max_gap, "read_to": end_utc + timedelta(seconds=width_s) + max_gap,
-        "first_bucket": first, "end": end_utc})
+    cursor = conn.execute(
+        statement,
+        {
+            "max_gap_s": max_gap_s,
+            "width_s": width_s,
+            "unit": BUCKET_UNIT[table],
+            "building_id": building_id,
+            "read_from": first - max_gap,
+            "read_to": end_utc + timedelta(seconds=width_s) + max_gap,
+            "first_bucket": first,
+            "end": end_utc,
+        },
+    )
     return cursor.rowcount
 
 
-def write_hourly_rollups(conn: psycopg.Connection, *, start_utc: datetime, end_utc: datetime,
-                         building_id: UUID | None = None, max_gap_s: float = DEFAULT_MAX_GAP_S) -> int:
+def write_hourly_rollups(
+    conn: psycopg.Connection,
+    *,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None = None,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+) -> int:
     """Recompute and upsert every UTC hour touching [start_utc, end_utc); returns rows upserted."""
     return _write_rollups(conn, HOURLY, start_utc, end_utc, building_id, max_gap_s)
 
 
-def write_daily_rollups(conn: psycopg.Connection, *, start_utc: datetime, end_utc: datetime,
-                        building_id: UUID | None = None, max_gap_s: float = DEFAULT_MAX_GAP_S) -> int:
+def write_daily_rollups(
+    conn: psycopg.Connection,
+    *,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None = None,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+) -> int:
     """Recompute and upsert every UTC day touching [start_utc, end_utc) from the raw readings."""
     return _write_rollups(conn, DAILY, start_utc, end_utc, building_id, max_gap_s)
 
 
-def _read_rollups(conn: psycopg.Connection, table: str, start_utc: datetime, end_utc: datetime,
-                  building_id: UUID | None, point_id: UUID | None) -> list[dict]:
+def _read_rollups(
+    conn: psycopg.Connection,
+    table: str,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None,
+    point_id: UUID | None,
+) -> list[dict]:
     filters = [sql.SQL("bucket >= %(start)s AND bucket < %(end)s")]
     if building_id:
         filters.append(sql.SQL("building_id = %(building_id)s"))
     if point_id:
         filters.append(sql.SQL("point_id = %(point_id)s"))
-    cursor = conn.execute(sql.SQL(
-        "SELECT bucket, point_id, building_id, zone_id, hvac_unit_id, avg_power_kw, peak_power_kw, "
-        "total_energy_kwh, covered_s, avg_efficiency_ratio, reading_count FROM {} WHERE {} "
-        "ORDER BY bucket, point_id").format(sql.Identifier(table), sql.SQL(" AND ").join(filters)),
-        {"start": start_utc, "end": end_utc, "building_id": building_id, "point_id": point_id})
+    cursor = conn.execute(
+        sql.SQL(
+            "SELECT bucket, point_id, building_id, zone_id, hvac_unit_id, avg_power_kw, peak_power_kw, "
+            "total_energy_kwh, covered_s, avg_efficiency_ratio, reading_count FROM {} WHERE {} "
+            "ORDER BY bucket, point_id"
+        ).format(sql.Identifier(table), sql.SQL(" AND ").join(filters)),
+        {"start": start_utc, "end": end_utc, "building_id": building_id, "point_id": point_id},
+    )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def read_hourly_rollups(conn: psycopg.Connection, *, start_utc: datetime, end_utc: datetime,
-                        building_id: UUID | None = None, point_id: UUID | None = None) -> list[dict]:
+def read_hourly_rollups(
+    conn: psycopg.Connection,
+    *,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None = None,
+    point_id: UUID | None = None,
+) -> list[dict]:
     """Hourly rows whose bucket starts in [start_utc, end_utc), by bucket then point."""
     return _read_rollups(conn, HOURLY, start_utc, end_utc, building_id, point_id)
 
 
-def read_daily_rollups(conn: psycopg.Connection, *, start_utc: datetime, end_utc: datetime,
-                       building_id: UUID | None = None, point_id: UUID | None = None) -> list[dict]:
+def read_daily_rollups(
+    conn: psycopg.Connection,
+    *,
+    start_utc: datetime,
+    end_utc: datetime,
+    building_id: UUID | None = None,
+    point_id: UUID | None = None,
+) -> list[dict]:
     return _read_rollups(conn, DAILY, start_utc, end_utc, building_id, point_id)
 
 
@@ -148,16 +196,20 @@ def delete_expired_rollups(conn: psycopg.Connection, *, cutoffs_utc: dict[str, d
     """Delete rollup rows whose bucket ended on or before the table's cutoff; returns rows deleted."""
     deleted = {}
     for table, cutoff in cutoffs_utc.items():
-        cursor = conn.execute(sql.SQL("DELETE FROM {} WHERE bucket + make_interval(secs => %s) <= %s").format(
-            sql.Identifier(table)), (BUCKET_S[table], cutoff))
+        cursor = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE bucket + make_interval(secs => %s) <= %s").format(
+                sql.Identifier(table)
+            ),
+            (BUCKET_S[table], cutoff),
+        )
         deleted[table] = cursor.rowcount
     return deleted
 
 
 @dataclass(frozen=True)
 class RawRetention:
-    dropped: dict[str, list[str]]            # table -> partitions or chunks dropped
-    default_rows_deleted: dict[str, int]     # table -> expired rows removed from its DEFAULT partition
+    dropped: dict[str, list[str]]  # table -> partitions or chunks dropped
+    default_rows_deleted: dict[str, int]  # table -> expired rows removed from its DEFAULT partition
 
 
 def drop_expired_raw(conn: psycopg.Connection, *, cutoffs_utc: dict[str, datetime]) -> RawRetention:
@@ -172,12 +224,16 @@ def drop_expired_raw(conn: psycopg.Connection, *, cutoffs_utc: dict[str, datetim
     result = RawRetention({}, {})
     for table, cutoff in cutoffs_utc.items():
         if mode == "timescaledb":
-            rows = conn.execute("SELECT drop_chunks(%s::regclass, older_than => %s)", (table, cutoff)).fetchall()
+            rows = conn.execute(
+                "SELECT drop_chunks(%s::regclass, older_than => %s)", (table, cutoff)
+            ).fetchall()
             result.dropped[table] = [str(r[0]) for r in rows]
             result.default_rows_deleted[table] = 0
             continue
         result.dropped[table] = drop_partitions_before(conn, table=table, cutoff_utc=cutoff)
-        cursor = conn.execute(sql.SQL("DELETE FROM {} WHERE time < %s").format(sql.Identifier(f"{table}_default")),
-                              (bucket_start(cutoff, 86400),))
+        cursor = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE time < %s").format(sql.Identifier(f"{table}_default")),
+            (bucket_start(cutoff, 86400),),
+        )
         result.default_rows_deleted[table] = cursor.rowcount
     return result

@@ -7,34 +7,53 @@ from uuid import UUID
 import psycopg
 
 
-def insert_user(conn: psycopg.Connection, *, email: str, role: str, password_hash: str | None = None,
-                first_name: str | None = None, last_name: str | None = None) -> UUID:
+def insert_user(
+    conn: psycopg.Connection,
+    *,
+    email: str,
+    role: str,
+    password_hash: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> UUID:
     return conn.execute(
         "INSERT INTO users (email, role, password_hash, first_name, last_name) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT (email) DO UPDATE SET role = EXCLUDED.role, "
         "password_hash = coalesce(EXCLUDED.password_hash, users.password_hash), updated_at = now() RETURNING id",
-        (email.lower(), role, password_hash, first_name, last_name)).fetchone()[0]
+        (email.lower(), role, password_hash, first_name, last_name),
+    ).fetchone()[0]
 
 
-def grant_building_access(conn: psycopg.Connection, *, user_id: UUID, building_id: UUID, access_level: str,
-                          granted_by: UUID | None = None) -> None:
+def grant_building_access(
+    conn: psycopg.Connection,
+    *,
+    user_id: UUID,
+    building_id: UUID,
+    access_level: str,
+    granted_by: UUID | None = None,
+) -> None:
     conn.execute(
         "INSERT INTO user_building_access (user_id, building_id, access_level, granted_by) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (user_id, building_id) DO UPDATE SET access_level = EXCLUDED.access_level, "
-        "granted_by = EXCLUDED.granted_by, granted_at = now()", (user_id, building_id, access_level, granted_by))
+        "granted_by = EXCLUDED.granted_by, granted_at = now()",
+        (user_id, building_id, access_level, granted_by),
+    )
 
 
 def read_user_access(conn: psycopg.Connection, *, user_id: UUID, building_id: UUID) -> dict | None:
     """The user's email, role, active flag and access level to the building (None if no such user)."""
     cursor = conn.execute(
         "SELECT u.email, u.role, u.active, a.access_level FROM users u LEFT JOIN user_building_access a "
-        "ON a.user_id = u.id AND a.building_id = %s WHERE u.id = %s", (building_id, user_id))
+        "ON a.user_id = u.id AND a.building_id = %s WHERE u.id = %s",
+        (building_id, user_id),
+    )
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
 
 def read_user_by_email(conn: psycopg.Connection, *, email: str) -> dict | None:
-    cursor = conn.execute("SELECT id, email, role, active, password_hash FROM users WHERE email = %s",
-                          (email.lower(),))
+    cursor = conn.execute(
+        "SELECT id, email, role, active, password_hash FROM users WHERE email = %s", (email.lower(),)
+    )
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None

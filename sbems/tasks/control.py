@@ -45,20 +45,36 @@ def read_control_state(database_url: str, building_id: str) -> ControlState:
         site = read_site(conn)
         building = site.building(building_id)
         plan = read_latest_plan(conn, building_id=b_id, status="optimal")
-        temps = {row["zone"]: float(row["value"]) for row in read_live_state(conn, building_id=b_id)
-                 if row["sensor_type"] == "temperature" and row["zone"] and "." not in row["key"]}
+        temps = {
+            row["zone"]: float(row["value"])
+            for row in read_live_state(conn, building_id=b_id)
+            if row["sensor_type"] == "temperature" and row["zone"] and "." not in row["key"]
+        }
         models = {}
         for zone in building.zones:
-            stored = read_active_model(conn, building_id=b_id, zone_id=entity_uuid("zone", building_id, zone.id),
-                                       kind=MODEL_KIND, target=MODEL_TARGET)
+            stored = read_active_model(
+                conn,
+                building_id=b_id,
+                zone_id=entity_uuid("zone", building_id, zone.id),
+                kind=MODEL_KIND,
+                target=MODEL_TARGET,
+            )
             if stored:
                 models[zone.id] = zone_model_params_from_json(stored["params"])
-        return ControlState(site, read_autopilot(conn, building_id=b_id), plan["created_at"] if plan else None,
-                            temps, models)
+        return ControlState(
+            site, read_autopilot(conn, building_id=b_id), plan["created_at"] if plan else None, temps, models
+        )
 
 
-def schedule_targets(site: Site, building: Building, now_utc: datetime, zone_temp_c: dict[str, float],
-                     zone_models: dict[str, ZoneModelParams], *, look_ahead_h: float = 4.0) -> list[ScheduleTarget]:
+def schedule_targets(
+    site: Site,
+    building: Building,
+    now_utc: datetime,
+    zone_temp_c: dict[str, float],
+    zone_models: dict[str, ZoneModelParams],
+    *,
+    look_ahead_h: float = 4.0,
+) -> list[ScheduleTarget]:
     """The writes the site's schedules need beyond what equipment does on its own local schedule:
 
     - optimal start: before occupancy, the occupied setpoint from the latest start that still reaches
@@ -81,41 +97,86 @@ def schedule_targets(site: Site, building: Building, now_utc: datetime, zone_tem
             continue
         upcoming = np.nonzero(occupied)[0]
         controller = building.controller_of(zone.id)
-        if occupied[0] or not len(upcoming) or model is None or zone.id not in zone_temp_c or controller is None:
+        if (
+            occupied[0]
+            or not len(upcoming)
+            or model is None
+            or zone.id not in zone_temp_c
+            or controller is None
+        ):
             continue
         steps_until = int(upcoming[0])
-        outdoor = weather_at(read_typical_year(building.weather.station_file), times)["outdoor_temp_c"].to_numpy()
+        outdoor = weather_at(read_typical_year(building.weather.station_file), times)[
+            "outdoor_temp_c"
+        ].to_numpy()
         gains = np.zeros((len(model.gain_columns), len(times))) if model.gain_columns else None
-        lead = latest_start_steps_before(model, zone_temp_c[zone.id], schedule.occupied_setpoint_c, outdoor,
-                                         controller.capacity_kw, gains=gains)
+        lead = latest_start_steps_before(
+            model,
+            zone_temp_c[zone.id],
+            schedule.occupied_setpoint_c,
+            outdoor,
+            controller.capacity_kw,
+            gains=gains,
+        )
         if should_start_now(steps_until, lead):
-            lead_text = "cannot reach it in time" if lead is None else f"pull-down takes {lead * step_s // 60} min"
-            targets.append(ScheduleTarget(zone.id, schedule.occupied_setpoint_c,
-                                          f"optimal start: occupied in {steps_until * step_s // 60} min, {lead_text}"))
+            lead_text = (
+                "cannot reach it in time" if lead is None else f"pull-down takes {lead * step_s // 60} min"
+            )
+            targets.append(
+                ScheduleTarget(
+                    zone.id,
+                    schedule.occupied_setpoint_c,
+                    f"optimal start: occupied in {steps_until * step_s // 60} min, {lead_text}",
+                )
+            )
     return targets
 
 
 @task(tags=["dispatch"])
-def dispatch_schedule_targets(database_url: str, building_id: str, targets: list[ScheduleTarget],
-                              now_utc: datetime, lifetime_s: int = 1800) -> dict[str, str]:
+def dispatch_schedule_targets(
+    database_url: str,
+    building_id: str,
+    targets: list[ScheduleTarget],
+    now_utc: datetime,
+    lifetime_s: int = 1800,
+) -> dict[str, str]:
     from sbems.services.dispatch import dispatch_setpoints
 
     outcomes = {}
-    for target in targets:   # one request per zone so each carries its own reason
-        result = dispatch_setpoints(database_url, building_id, setpoints={target.zone_id: target.setpoint_c},
-                                    source="schedule", lifetime_s=lifetime_s, reason=target.reason, now_utc=now_utc)
+    for target in targets:  # one request per zone so each carries its own reason
+        result = dispatch_setpoints(
+            database_url,
+            building_id,
+            setpoints={target.zone_id: target.setpoint_c},
+            source="schedule",
+            lifetime_s=lifetime_s,
+            reason=target.reason,
+            now_utc=now_utc,
+        )
         outcome = result[target.zone_id]
-        outcomes[target.zone_id] = f"{outcome.status}: {target.setpoint_c} C ({target.reason}) {outcome.detail}"
+        outcomes[target.zone_id] = (
+            f"{outcome.status}: {target.setpoint_c} C ({target.reason}) {outcome.detail}"
+        )
     return outcomes
 
 
 @task(tags=["dispatch"])
-def release_held_writes(database_url: str, building_id: str, last_plan_at: datetime | None, now_utc: datetime,
-                        max_plan_age_s: float) -> list[str]:
+def release_held_writes(
+    database_url: str,
+    building_id: str,
+    last_plan_at: datetime | None,
+    now_utc: datetime,
+    max_plan_age_s: float,
+) -> list[str]:
     from sbems.services.dispatch import release_setpoints
 
-    outcomes = release_setpoints(database_url, building_id=building_id, last_plan_at=last_plan_at,
-                                 max_plan_age_s=max_plan_age_s, now_utc=now_utc)
+    outcomes = release_setpoints(
+        database_url,
+        building_id=building_id,
+        last_plan_at=last_plan_at,
+        max_plan_age_s=max_plan_age_s,
+        now_utc=now_utc,
+    )
     return [f"{o.status}: {o.detail}" for o in outcomes]
 
 

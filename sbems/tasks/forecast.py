@@ -45,19 +45,28 @@ class Series:
     y: pd.Series
 
 
-def exogenous(site: Site, building: Building, index: pd.DatetimeIndex, zone: str | None = None) -> pd.DataFrame:
+def exogenous(
+    site: Site, building: Building, index: pd.DatetimeIndex, zone: str | None = None
+) -> pd.DataFrame:
     """Outdoor temperature and irradiance (the weather source) and the occupancy schedule on ``index``."""
     from sbems.sim.weather import read_typical_year, weather_at
 
     weather = weather_at(read_typical_year(building.weather.station_file), index)
     schedule = site.schedule(building.zone(zone).schedule if zone else building.zones[0].schedule)
-    return pd.DataFrame({"outdoor_temp_c": weather["outdoor_temp_c"].to_numpy(),
-                         "ghi_w_m2": weather["ghi_w_m2"].to_numpy(),
-                         "occupied": occupied_mask(schedule, index, building.timezone)}, index=index)
+    return pd.DataFrame(
+        {
+            "outdoor_temp_c": weather["outdoor_temp_c"].to_numpy(),
+            "ghi_w_m2": weather["ghi_w_m2"].to_numpy(),
+            "occupied": occupied_mask(schedule, index, building.timezone),
+        },
+        index=index,
+    )
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
-def read_history(database_url: str, building: Building, end_utc: datetime, days: int, freq: str) -> list[Series]:
+def read_history(
+    database_url: str, building: Building, end_utc: datetime, days: int, freq: str
+) -> list[Series]:
     """History of every target of a building, bucketed at ``freq`` (bucket labelled by its end)."""
     b_id = entity_uuid("building", building.id)
     start = end_utc - timedelta(days=days)
@@ -65,16 +74,43 @@ def read_history(database_url: str, building: Building, end_utc: datetime, days:
     out = []
     with db.connect(database_url) as conn:
         meters = read_points_of_type(conn, building_id=b_id, sensor_type="power", building_level=True)
-        out.append(Series("load_kw", None, _series(read_bucketed_series(
-            conn, sensor_ids=meters, start_utc=start, end_utc=end_utc, bucket_s=bucket_s, combine="sum"))))
+        out.append(
+            Series(
+                "load_kw",
+                None,
+                _series(
+                    read_bucketed_series(
+                        conn,
+                        sensor_ids=meters,
+                        start_utc=start,
+                        end_utc=end_utc,
+                        bucket_s=bucket_s,
+                        combine="sum",
+                    )
+                ),
+            )
+        )
         for zone in building.zones:
             z_id = entity_uuid("zone", building.id, zone.id)
             for target in ("zone_temp_c", "zone_occupancy_count"):
                 _, sensor_type, combine = TARGET_SOURCES[target]
                 points = read_points_of_type(conn, building_id=b_id, sensor_type=sensor_type, zone_id=z_id)
-                out.append(Series(target, zone.id, _series(read_bucketed_series(
-                    conn, sensor_ids=points, start_utc=start, end_utc=end_utc, bucket_s=bucket_s,
-                    combine=combine))))
+                out.append(
+                    Series(
+                        target,
+                        zone.id,
+                        _series(
+                            read_bucketed_series(
+                                conn,
+                                sensor_ids=points,
+                                start_utc=start,
+                                end_utc=end_utc,
+                                bucket_s=bucket_s,
+                                combine=combine,
+                            )
+                        ),
+                    )
+                )
     return out
 
 
@@ -86,7 +122,9 @@ def _series(rows: list[tuple[datetime, float]]) -> pd.Series:
 
 
 @task(tags=["ml"])
-def fit_model(site: Site, building: Building, series: Series, freq: str, candidates: tuple[str, ...] | None = None):
+def fit_model(
+    site: Site, building: Building, series: Series, freq: str, candidates: tuple[str, ...] | None = None
+):
     """Select and fit a forecaster; returns the model or the refusal reason (a normal outcome)."""
     from sbems.forecasting import api
     from sbems.forecasting.sufficiency import InsufficientHistoryError
@@ -95,8 +133,15 @@ def fit_model(site: Site, building: Building, series: Series, freq: str, candida
     holidays = site.schedule(building.zones[0].schedule).holidays
     kwargs = {"candidates": candidates} if candidates else {}
     try:
-        return api.fit(series.y, X, freq=freq, target=series.target, tz=building.timezone,
-                       holidays_local=holidays, **kwargs)
+        return api.fit(
+            series.y,
+            X,
+            freq=freq,
+            target=series.target,
+            tz=building.timezone,
+            holidays_local=holidays,
+            **kwargs,
+        )
     except InsufficientHistoryError as exc:
         return str(exc)
 
@@ -104,26 +149,39 @@ def fit_model(site: Site, building: Building, series: Series, freq: str, candida
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def store_model(database_url: str, building: Building, series: Series, model) -> str:
     with db.connect(database_url) as conn:
-        insert_model(conn, building_id=entity_uuid("building", building.id),
-                     zone_id=entity_uuid("zone", building.id, series.zone) if series.zone else None,
-                     kind="forecast", target=series.target, version=model.version,
-                     trained_from=model.train_start_utc.to_pydatetime(), trained_to=model.train_end_utc.to_pydatetime(),
-                     metrics={"backtest": _jsonable(model.metrics)}, params={"name": model.name},
-                     artifact=pickle.dumps(model))
+        insert_model(
+            conn,
+            building_id=entity_uuid("building", building.id),
+            zone_id=entity_uuid("zone", building.id, series.zone) if series.zone else None,
+            kind="forecast",
+            target=series.target,
+            version=model.version,
+            trained_from=model.train_start_utc.to_pydatetime(),
+            trained_to=model.train_end_utc.to_pydatetime(),
+            metrics={"backtest": _jsonable(model.metrics)},
+            params={"name": model.name},
+            artifact=pickle.dumps(model),
+        )
     return model.version
 
 
 def _jsonable(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
-            for row in frame.reset_index().to_dict(orient="records")]
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+        for row in frame.reset_index().to_dict(orient="records")
+    ]
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def load_model(database_url: str, building: Building, series: Series):
     with db.connect(database_url) as conn:
-        row = read_active_model(conn, building_id=entity_uuid("building", building.id),
-                                zone_id=entity_uuid("zone", building.id, series.zone) if series.zone else None,
-                                kind="forecast", target=series.target)
+        row = read_active_model(
+            conn,
+            building_id=entity_uuid("building", building.id),
+            zone_id=entity_uuid("zone", building.id, series.zone) if series.zone else None,
+            kind="forecast",
+            target=series.target,
+        )
     return pickle.loads(row["artifact"]) if row else None
 
 
@@ -142,15 +200,26 @@ def predict_target(site: Site, building: Building, series: Series, model, horizo
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
-def write_forecast(database_url: str, building: Building, series: Series, forecast: pd.DataFrame,
-                   issued_at: datetime) -> int:
+def write_forecast(
+    database_url: str, building: Building, series: Series, forecast: pd.DataFrame, issued_at: datetime
+) -> int:
     prediction_type = TARGET_SOURCES[series.target][0]
-    rows = [PredictionRow(entity_uuid("building", building.id),
-                          entity_uuid("zone", building.id, series.zone) if series.zone else None,
-                          prediction_type, str(r.model_version), issued_at, t.to_pydatetime(),
-                          int(r.horizon_minutes), float(r.predicted_value), float(r.lower_value),
-                          float(r.upper_value), float(r.confidence_pct))
-            for t, r in forecast.iterrows()]
+    rows = [
+        PredictionRow(
+            entity_uuid("building", building.id),
+            entity_uuid("zone", building.id, series.zone) if series.zone else None,
+            prediction_type,
+            str(r.model_version),
+            issued_at,
+            t.to_pydatetime(),
+            int(r.horizon_minutes),
+            float(r.predicted_value),
+            float(r.lower_value),
+            float(r.upper_value),
+            float(r.confidence_pct),
+        )
+        for t, r in forecast.iterrows()
+    ]
     with db.connect(database_url) as conn:
         return write_predictions(conn, rows=rows)
 
@@ -162,12 +231,18 @@ def track_accuracy(database_url: str, building: Building, series: Series, window
     b_id = entity_uuid("building", building.id)
     z_id = entity_uuid("zone", building.id, series.zone) if series.zone else None
     actuals = [(t.to_pydatetime(), float(v)) for t, v in series.y.items()]
-    since = (series.y.index.max() - pd.Timedelta(days=window_days)).to_pydatetime() if len(series.y) else \
-        datetime.now(UTC)
+    since = (
+        (series.y.index.max() - pd.Timedelta(days=window_days)).to_pydatetime()
+        if len(series.y)
+        else datetime.now(UTC)
+    )
     with db.connect(database_url) as conn:
-        filled = fill_actuals(conn, building_id=b_id, zone_id=z_id, prediction_type=prediction_type, actuals=actuals)
-        pairs = read_prediction_pairs(conn, building_id=b_id, zone_id=z_id, prediction_type=prediction_type,
-                                      since=since)
+        filled = fill_actuals(
+            conn, building_id=b_id, zone_id=z_id, prediction_type=prediction_type, actuals=actuals
+        )
+        pairs = read_prediction_pairs(
+            conn, building_id=b_id, zone_id=z_id, prediction_type=prediction_type, since=since
+        )
     result: dict = {"filled": filled, "n": len(pairs), "by_horizon_h": {}}
     if pairs:
         frame = pd.DataFrame(pairs, columns=["horizon_minutes", "predicted", "actual"])
@@ -192,8 +267,9 @@ def backtest_cvrmse_pct(model) -> float:
     return float(model.selection.backtests[model.name].cvrmse_pct)
 
 
-def drifted(recent_cvrmse_pct: float | None, backtest_cvrmse: float, *, factor: float = 1.5,
-            margin_pct: float = 10.0) -> bool:
+def drifted(
+    recent_cvrmse_pct: float | None, backtest_cvrmse: float, *, factor: float = 1.5, margin_pct: float = 10.0
+) -> bool:
     """Accuracy has degraded past the threshold: recent error above both factor x and margin + backtest."""
     if recent_cvrmse_pct is None or not np.isfinite(recent_cvrmse_pct):
         return False

@@ -25,8 +25,8 @@ from sbems.devices.base import DeviceAdapter, PointValue
 from sbems.domain.site import Building, HvacUnit, Thermostat, entity_uuid
 
 DEVICE_RETRIES = 2
-DEVICE_RETRY_DELAYS_S = [1.0, 3.0]       # back-off between attempts
-DEVICE_TASK_TIMEOUT_S = 20.0              # hard cap per attempt (each request has its own, shorter, timeout)
+DEVICE_RETRY_DELAYS_S = [1.0, 3.0]  # back-off between attempts
+DEVICE_TASK_TIMEOUT_S = 20.0  # hard cap per attempt (each request has its own, shorter, timeout)
 MODE_TO_STATUS_MODE = {"off": "off", "cool": "cooling", "heat": "heating", "auto": "auto", "fan": "fan"}
 
 
@@ -43,7 +43,11 @@ class DeviceJob:
     @property
     def tags(self) -> list[str]:
         # no "/" in tags: Prefect's concurrency-limit names refuse it
-        return [f"building:{self.building_id}", f"protocol:{self.kind}", f"device:{self.building_id}:{self.device_id}"]
+        return [
+            f"building:{self.building_id}",
+            f"protocol:{self.kind}",
+            f"device:{self.building_id}:{self.device_id}",
+        ]
 
 
 def device_task_tags(tags: list[str], mode: str, limited: set[str]) -> list[str]:
@@ -61,11 +65,15 @@ async def read_limited_tags() -> set[str]:
 
     tags: set[str] = set()
     async with get_client() as client:
-        for read, key in ((client.read_concurrency_limits, lambda lim: lim.tag),
-                          (client.read_global_concurrency_limits,
-                           lambda lim: lim.name.removeprefix("tag:") if lim.name.startswith("tag:") else None)):
+        for read, key in (
+            (client.read_concurrency_limits, lambda lim: lim.tag),
+            (
+                client.read_global_concurrency_limits,
+                lambda lim: lim.name.removeprefix("tag:") if lim.name.startswith("tag:") else None,
+            ),
+        ):
             offset = 0
-            while page := await read(limit=200, offset=offset):   # the API pages by at most 200
+            while page := await read(limit=200, offset=offset):  # the API pages by at most 200
                 tags |= {key(limit) for limit in page} - {None}
                 offset += len(page)
     return tags
@@ -76,7 +84,7 @@ class PollPlan:
     building_id: str
     building: Building
     jobs: list[DeviceJob]
-    sensors: dict[str, tuple[UUID, UUID | None, str, str]]   # point key -> (sensor id, zone id, type, unit)
+    sensors: dict[str, tuple[UUID, UUID | None, str, str]]  # point key -> (sensor id, zone id, type, unit)
 
 
 @dataclass
@@ -84,13 +92,13 @@ class DeviceReadings:
     job: DeviceJob
     values: list[PointValue]
     duration_s: float
-    state: dict[str, str] = field(default_factory=dict)     # non-numeric state, e.g. thermostat mode
+    state: dict[str, str] = field(default_factory=dict)  # non-numeric state, e.g. thermostat mode
 
 
 @dataclass
 class ValidatedBatch:
-    valid: list[tuple[str, PointValue]]                        # (point key, value)
-    rejected: list[tuple[str, PointValue, str]]                # (point key, value, reason)
+    valid: list[tuple[str, PointValue]]  # (point key, value)
+    rejected: list[tuple[str, PointValue, str]]  # (point key, value, reason)
     expectations: dict[str, bool] = field(default_factory=dict)
 
 
@@ -109,8 +117,14 @@ def contract_problem(key: str, value: PointValue, zone_id: str | None) -> str | 
     if value.quality == 0:
         return f"bad quality: {value.text or 'device reported an error'}"
     try:
-        SensorReadingMessage(device_id=key, zone_id=zone_id, timestamp=value.time, value=value.value,
-                             unit=value.unit, quality=value.quality)
+        SensorReadingMessage(
+            device_id=key,
+            zone_id=zone_id,
+            timestamp=value.time,
+            value=value.value,
+            unit=value.unit,
+            quality=value.quality,
+        )
     except ValidationError as exc:
         return "contract: " + describe_validation_error(exc)
     return None
@@ -118,9 +132,15 @@ def contract_problem(key: str, value: PointValue, zone_id: str | None) -> str | 
 
 def hvac_metrics(values: dict[str, PointValue]) -> dict[str, float]:
     """Point values of one HVAC unit -> HvacMetrics fields (SI units)."""
-    mapping = {"supply_temp_c": "supply_temp", "return_temp_c": "return_temp",
-               "discharge_pressure_kpa": "discharge_pressure", "supply_flow_m3_per_h": "flow_rate",
-               "fan_speed_setpoint_pct": "fan_speed", "power_kw": "power", "setpoint_c": "setpoint"}
+    mapping = {
+        "supply_temp_c": "supply_temp",
+        "return_temp_c": "return_temp",
+        "discharge_pressure_kpa": "discharge_pressure",
+        "supply_flow_m3_per_h": "flow_rate",
+        "fan_speed_setpoint_pct": "fan_speed",
+        "power_kw": "power",
+        "setpoint_c": "setpoint",
+    }
     return {field_name: values[point].value for point, field_name in mapping.items() if point in values}
 
 
@@ -169,9 +189,14 @@ async def close_device_sessions() -> None:
         await network.close()
 
 
-async def build_adapter(job: DeviceJob, *, bacnet_local_address: str = "127.0.0.1/8",
-                        bacnet_port: int | None = None, write_priority: int = 10,
-                        timeout_s: float | None = None) -> DeviceAdapter:
+async def build_adapter(
+    job: DeviceJob,
+    *,
+    bacnet_local_address: str = "127.0.0.1/8",
+    bacnet_port: int | None = None,
+    write_priority: int = 10,
+    timeout_s: float | None = None,
+) -> DeviceAdapter:
     """The adapter for one device (clients are built here, from settings for secrets)."""
     if job.kind == "bacnet":
         from sbems.devices.bacnet import BacnetAdapter
@@ -206,14 +231,25 @@ def read_poll_plan(building_id: str, database_url: str) -> PollPlan:
     return PollPlan(building_id, building, plan_jobs(building), sensors)
 
 
-@task(name="get-device-readings", retries=DEVICE_RETRIES, retry_delay_seconds=DEVICE_RETRY_DELAYS_S,
-      timeout_seconds=DEVICE_TASK_TIMEOUT_S, cache_policy=NO_CACHE, log_prints=False)
-async def get_device_readings(job: DeviceJob, bacnet_local_address: str = "127.0.0.1/8",
-                              bacnet_port: int | None = None, timeout_s: float | None = None) -> DeviceReadings:
+@task(
+    name="get-device-readings",
+    retries=DEVICE_RETRIES,
+    retry_delay_seconds=DEVICE_RETRY_DELAYS_S,
+    timeout_seconds=DEVICE_TASK_TIMEOUT_S,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
+async def get_device_readings(
+    job: DeviceJob,
+    bacnet_local_address: str = "127.0.0.1/8",
+    bacnet_port: int | None = None,
+    timeout_s: float | None = None,
+) -> DeviceReadings:
     """Read every point of one device (a failure raises, so Prefect retries it)."""
     started = time.perf_counter()
-    adapter = await build_adapter(job, bacnet_local_address=bacnet_local_address, bacnet_port=bacnet_port,
-                                  timeout_s=timeout_s)
+    adapter = await build_adapter(
+        job, bacnet_local_address=bacnet_local_address, bacnet_port=bacnet_port, timeout_s=timeout_s
+    )
     try:
         values = await adapter.get_points()
     finally:
@@ -244,18 +280,33 @@ def validate_readings(plan: PollPlan, readings: list[DeviceReadings]) -> Validat
                 passed.append((key, value))
     if not passed:
         return ValidatedBatch([], rejected)
-    frame = pd.DataFrame({"time": [v.time for _, v in passed], "point": [k for k, _ in passed],
-                          "value": [v.value for _, v in passed], "unit": [v.unit for _, v in passed]})
+    frame = pd.DataFrame(
+        {
+            "time": [v.time for _, v in passed],
+            "point": [k for k, _ in passed],
+            "value": [v.value for _, v in passed],
+            "unit": [v.unit for _, v in passed],
+        }
+    )
     result = validate_batch(frame)
-    bad = dict(zip(result.rejected.index, result.rejected["reason"], strict=True)) if not result.rejected.empty else {}
+    bad = (
+        dict(zip(result.rejected.index, result.rejected["reason"], strict=True))
+        if not result.rejected.empty
+        else {}
+    )
     valid = [item for i, item in enumerate(passed) if i not in bad]
     rejected += [(passed[i][0], passed[i][1], reason) for i, reason in bad.items()]
     return ValidatedBatch(valid, rejected, result.expectations)
 
 
 @task(name="write-poll-results", cache_policy=NO_CACHE)
-def write_poll_results(database_url: str, plan: PollPlan, batch: ValidatedBatch, readings: list[DeviceReadings],
-                       failed: dict[str, str]) -> dict[str, Any]:
+def write_poll_results(
+    database_url: str,
+    plan: PollPlan,
+    batch: ValidatedBatch,
+    readings: list[DeviceReadings],
+    failed: dict[str, str],
+) -> dict[str, Any]:
     """COPY readings/telemetry/energy, upsert live state, quarantine rejects, mark devices seen or stale
     and raise alerts for stale ones, in one transaction."""
     import json
@@ -285,8 +336,16 @@ def write_poll_results(database_url: str, plan: PollPlan, batch: ValidatedBatch,
         rows.append(SensorRow(value.time, sensor_id, zone_id, value.value, value.unit, value.quality))
         if sensor_type == "power":
             device = key.split(".", 1)[0]
-            energy.append(EnergyRow(value.time, sensor_id, entity_uuid("building", b), zone_id,
-                                    entity_uuid("hvac_unit", b, device), value.value))
+            energy.append(
+                EnergyRow(
+                    value.time,
+                    sensor_id,
+                    entity_uuid("building", b),
+                    zone_id,
+                    entity_uuid("hvac_unit", b, device),
+                    value.value,
+                )
+            )
     valid_keys = {key for key, _ in batch.valid}
     telemetry = []
     for reading in readings:
@@ -295,16 +354,39 @@ def write_poll_results(database_url: str, plan: PollPlan, batch: ValidatedBatch,
         points = {v.point: v for v in reading.values if f"{reading.job.device_id}.{v.point}" in valid_keys}
         metrics = hvac_metrics(points)
         status, mode = hvac_status(points)
-        telemetry.append(TelemetryRow(
-            reading.values[0].time, entity_uuid("hvac_unit", b, reading.job.device_id),
-            supply_temp_c=metrics.get("supply_temp"), return_temp_c=metrics.get("return_temp"),
-            flow_rate_m3_per_h=metrics.get("flow_rate"), pressure_kpa=metrics.get("discharge_pressure"),
-            fan_speed_pct=metrics.get("fan_speed"), power_kw=metrics.get("power"), mode=mode, status=status))
-    quarantine = [QuarantineItem(
-        "poll", reason, json.dumps({"point": key, "value": None if not math.isfinite(v.value) else v.value,
-                                    "unit": v.unit, "quality": v.quality, "time": v.time.isoformat(),
-                                    "text": v.text}).encode(), topic=None, metadata={"building": b, "point": key})
-        for key, v, reason in batch.rejected]
+        telemetry.append(
+            TelemetryRow(
+                reading.values[0].time,
+                entity_uuid("hvac_unit", b, reading.job.device_id),
+                supply_temp_c=metrics.get("supply_temp"),
+                return_temp_c=metrics.get("return_temp"),
+                flow_rate_m3_per_h=metrics.get("flow_rate"),
+                pressure_kpa=metrics.get("discharge_pressure"),
+                fan_speed_pct=metrics.get("fan_speed"),
+                power_kw=metrics.get("power"),
+                mode=mode,
+                status=status,
+            )
+        )
+    quarantine = [
+        QuarantineItem(
+            "poll",
+            reason,
+            json.dumps(
+                {
+                    "point": key,
+                    "value": None if not math.isfinite(v.value) else v.value,
+                    "unit": v.unit,
+                    "quality": v.quality,
+                    "time": v.time.isoformat(),
+                    "text": v.text,
+                }
+            ).encode(),
+            topic=None,
+            metadata={"building": b, "point": key},
+        )
+        for key, v, reason in batch.rejected
+    ]
     alerts: list[tuple[str, str]] = []
     jobs = {job.device_id: job for job in plan.jobs}
     with db.connect(database_url) as conn:
@@ -323,16 +405,28 @@ def write_poll_results(database_url: str, plan: PollPlan, batch: ValidatedBatch,
                 kind = "thermostat" if jobs[device].kind == "rest" else "hvac"
                 write_device_stale(conn, building_key=b, kind=kind, device_key=device)
                 alert_id = insert_device_alert(
-                    conn, building_key=b, kind=kind, device_key=device, alert_type="stale", severity="warning",
-                    title=f"{device} is not answering", description=error[:2000],
-                    metadata={"protocol": jobs[device].kind})
+                    conn,
+                    building_key=b,
+                    kind=kind,
+                    device_key=device,
+                    alert_type="stale",
+                    severity="warning",
+                    title=f"{device} is not answering",
+                    description=error[:2000],
+                    metadata={"protocol": jobs[device].kind},
+                )
                 if alert_id is not None:
                     alerts.append((device, str(alert_id)))
     return {"stored": stored, "telemetry": len(telemetry), "quarantined": len(quarantine), "alerts": alerts}
 
 
-def poll_messages(plan: PollPlan, readings: list[DeviceReadings], batch: ValidatedBatch,
-                  failed: dict[str, str], alerts: list[tuple[str, str]]) -> list[tuple[str, bytes, int]]:
+def poll_messages(
+    plan: PollPlan,
+    readings: list[DeviceReadings],
+    batch: ValidatedBatch,
+    failed: dict[str, str],
+    alerts: list[tuple[str, str]],
+) -> list[tuple[str, bytes, int]]:
     """(topic, payload, qos) of the retained last state per device, and the new alerts (pure)."""
     from sbems.data_contracts.messages import (
         AlertMessage,
@@ -355,32 +449,59 @@ def poll_messages(plan: PollPlan, readings: list[DeviceReadings], batch: Validat
             if {"current_temp_c", "target_temp_c"} <= points.keys():
                 mode = reading.state.get("mode")
                 message = ThermostatStatusMessage(
-                    device_id=job.device_id, timestamp=stamp, current_temp=points["current_temp_c"].value,
+                    device_id=job.device_id,
+                    timestamp=stamp,
+                    current_temp=points["current_temp_c"].value,
                     target_temp=points["target_temp_c"].value,
                     mode=mode if mode in ("cool", "heat", "auto", "off") else "auto",
-                    humidity=points["humidity_pct"].value if "humidity_pct" in points else None)
-                out.append((topic_for("thermostat", "status", b, job.device_id), message.to_json(), QOS["status"]))
+                    humidity=points["humidity_pct"].value if "humidity_pct" in points else None,
+                )
+                out.append(
+                    (topic_for("thermostat", "status", b, job.device_id), message.to_json(), QOS["status"])
+                )
             continue
         try:
             metrics = HvacMetrics(**hvac_metrics(points))
         except ValidationError:
-            metrics = HvacMetrics()   # a value passed its unit's range but not the message's: keep status only
+            metrics = HvacMetrics()  # a value passed its unit's range but not the message's: keep status only
         status, mode = hvac_status(points)
-        out.append((topic_for("hvac", "telemetry", b, job.device_id),
-                    HvacTelemetryMessage(device_id=job.device_id, timestamp=stamp, metrics=metrics).to_json(), 0))
-        out.append((topic_for("hvac", "status", b, job.device_id),
-                    HvacStatusMessage(device_id=job.device_id, timestamp=stamp, status=status, mode=mode,
-                                      metrics=metrics).to_json(), QOS["status"]))
+        out.append(
+            (
+                topic_for("hvac", "telemetry", b, job.device_id),
+                HvacTelemetryMessage(device_id=job.device_id, timestamp=stamp, metrics=metrics).to_json(),
+                0,
+            )
+        )
+        out.append(
+            (
+                topic_for("hvac", "status", b, job.device_id),
+                HvacStatusMessage(
+                    device_id=job.device_id, timestamp=stamp, status=status, mode=mode, metrics=metrics
+                ).to_json(),
+                QOS["status"],
+            )
+        )
     jobs = {job.device_id: job for job in plan.jobs}
     for device in failed:
         if jobs[device].kind != "rest":
-            out.append((topic_for("hvac", "status", b, device),
-                        HvacStatusMessage(device_id=device, timestamp=now, status="stale", mode="auto").to_json(),
-                        QOS["status"]))
+            out.append(
+                (
+                    topic_for("hvac", "status", b, device),
+                    HvacStatusMessage(device_id=device, timestamp=now, status="stale", mode="auto").to_json(),
+                    QOS["status"],
+                )
+            )
     for device, alert_id in alerts:
-        alert = AlertMessage(alert_id=alert_id, timestamp=now, severity="warning", alert_type="stale",
-                             title=f"{device} is not answering", description=failed[device][:500], building_id=b,
-                             hvac_unit_id=device if jobs[device].kind != "rest" else None)
+        alert = AlertMessage(
+            alert_id=alert_id,
+            timestamp=now,
+            severity="warning",
+            alert_type="stale",
+            title=f"{device} is not answering",
+            description=failed[device][:500],
+            building_id=b,
+            hvac_unit_id=device if jobs[device].kind != "rest" else None,
+        )
         out.append((topic_for("alerts", "warning"), alert.to_json(), 1))
     return out
 
@@ -394,12 +515,16 @@ def publish_poll_state(mqtt_url: str, messages: list[tuple[str, bytes, int]]) ->
     from sbems.runtime import host_port
 
     host, port = host_port(mqtt_url, 1883)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sbems-poll-{os.getpid()}-{time.monotonic_ns()}")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"sbems-poll-{os.getpid()}-{time.monotonic_ns()}"
+    )
     client.connect(host, port)
     client.loop_start()
     try:
-        infos = [client.publish(topic, payload, qos=qos, retain=not topic.startswith("sbems/alerts/"))
-                 for topic, payload, qos in messages]
+        infos = [
+            client.publish(topic, payload, qos=qos, retain=not topic.startswith("sbems/alerts/"))
+            for topic, payload, qos in messages
+        ]
         for info in infos:
             info.wait_for_publish(timeout=10)
     finally:
@@ -408,24 +533,39 @@ def publish_poll_state(mqtt_url: str, messages: list[tuple[str, bytes, int]]) ->
     return len(messages)
 
 
-def poll_summary(plan: PollPlan, readings: list[DeviceReadings], batch: ValidatedBatch, failed: dict[str, str],
-                 stored: dict[str, Any], duration_s: float) -> dict[str, Any]:
+def poll_summary(
+    plan: PollPlan,
+    readings: list[DeviceReadings],
+    batch: ValidatedBatch,
+    failed: dict[str, str],
+    stored: dict[str, Any],
+    duration_s: float,
+) -> dict[str, Any]:
     """The figures of one poll run (pure)."""
-    return {"building": plan.building_id, "devices": len(plan.jobs), "devices_read": len(readings),
-            "points_read": sum(len(r.values) for r in readings), "stored": stored.get("stored", 0),
-            "rejected": len(batch.rejected), "stale": sorted(failed), "alerts": len(stored.get("alerts", [])),
-            "duration_s": round(duration_s, 3),
-            "device_durations_s": {r.job.device_id: round(r.duration_s, 3) for r in readings}}
+    return {
+        "building": plan.building_id,
+        "devices": len(plan.jobs),
+        "devices_read": len(readings),
+        "points_read": sum(len(r.values) for r in readings),
+        "stored": stored.get("stored", 0),
+        "rejected": len(batch.rejected),
+        "stale": sorted(failed),
+        "alerts": len(stored.get("alerts", [])),
+        "duration_s": round(duration_s, 3),
+        "device_durations_s": {r.job.device_id: round(r.duration_s, 3) for r in readings},
+    }
 
 
 def poll_artifact_markdown(summary: dict[str, Any], rejected: list[tuple[str, PointValue, str]]) -> str:
     """The run's markdown artifact: devices, points read, rejected (first 10, with reasons), stale, durations."""
-    lines = [f"### Poll {summary['building']}",
-             f"- devices: {summary['devices_read']}/{summary['devices']} read, stale: "
-             f"{', '.join(summary['stale']) or 'none'}",
-             f"- points read: {summary['points_read']}, stored: {summary['stored']}, rejected: {summary['rejected']}",
-             f"- duration: {summary['duration_s']} s; per device: " +
-             ", ".join(f"{k} {v} s" for k, v in summary["device_durations_s"].items())]
+    lines = [
+        f"### Poll {summary['building']}",
+        f"- devices: {summary['devices_read']}/{summary['devices']} read, stale: "
+        f"{', '.join(summary['stale']) or 'none'}",
+        f"- points read: {summary['points_read']}, stored: {summary['stored']}, rejected: {summary['rejected']}",
+        f"- duration: {summary['duration_s']} s; per device: "
+        + ", ".join(f"{k} {v} s" for k, v in summary["device_durations_s"].items()),
+    ]
     lines += [f"- rejected `{key}`: {reason}" for key, _value, reason in rejected[:10]]
     return "\n".join(lines)
 
@@ -438,8 +578,9 @@ class PollEndpoints:
     bacnet_port: int | None
 
 
-def resolve_poll_endpoints(database_url: str | None, mqtt_url: str | None, bacnet_port: int | None,
-                           publish: bool) -> PollEndpoints:
+def resolve_poll_endpoints(
+    database_url: str | None, mqtt_url: str | None, bacnet_port: int | None, publish: bool
+) -> PollEndpoints:
     """Where the flow stores and publishes: the arguments, else settings (the flow is an entry point)."""
     from sbems.config import load_settings
     from sbems.runtime import resolve_database_url, resolve_mqtt_url
@@ -450,5 +591,9 @@ def resolve_poll_endpoints(database_url: str | None, mqtt_url: str | None, bacne
         mqtt_url = mqtt_url or resolve_mqtt_url(settings)
     else:
         mqtt_url = None
-    return PollEndpoints(database_url, mqtt_url, settings.bacnet_local_address,
-                         bacnet_port if bacnet_port is not None else settings.bacnet_local_port)
+    return PollEndpoints(
+        database_url,
+        mqtt_url,
+        settings.bacnet_local_address,
+        bacnet_port if bacnet_port is not None else settings.bacnet_local_port,
+    )

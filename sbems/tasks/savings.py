@@ -22,9 +22,9 @@ from sbems.domain.tariff import energy_prices_usd_per_kwh
 from sbems.storage import db
 
 BASELINE_DAYS = 28
-MIN_COVERAGE_FRAC = 0.9     # a day counts when the meter integral covers 90 % of it
-MAX_GAP_S = 900.0           # a sample holds at most 15 min (as the rollups)
-WEATHER_STEP_S = 900        # daily mean outdoor temperature from 15-minute weather values
+MIN_COVERAGE_FRAC = 0.9  # a day counts when the meter integral covers 90 % of it
+MAX_GAP_S = 900.0  # a sample holds at most 15 min (as the rollups)
+WEATHER_STEP_S = 900  # daily mean outdoor temperature from 15-minute weather values
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,20 @@ class Windows:
     control_start_utc: datetime | None
 
     def as_dict(self) -> dict:
-        return {"baseline": [self.baseline_start.isoformat(), self.baseline_end.isoformat()],
-                "report": [self.report_start.isoformat(), self.report_end.isoformat()],
-                "control_start_utc": self.control_start_utc.isoformat() if self.control_start_utc else None}
+        return {
+            "baseline": [self.baseline_start.isoformat(), self.baseline_end.isoformat()],
+            "report": [self.report_start.isoformat(), self.report_end.isoformat()],
+            "control_start_utc": self.control_start_utc.isoformat() if self.control_start_utc else None,
+        }
 
 
 @dataclass(frozen=True)
 class SavingsResult:
     fit: sv.BaselineFit
-    rows: list            # list[SavingsRow]; empty when the fit is refused or no reporting day is complete
-    days: list[dict]      # per reporting day: date, day type, temperature, baseline/actual/savings (for the artifact)
+    rows: list  # list[SavingsRow]; empty when the fit is refused or no reporting day is complete
+    days: list[
+        dict
+    ]  # per reporting day: date, day type, temperature, baseline/actual/savings (for the artifact)
     total: sv.Savings | None
     skipped_days: list[str]
 
@@ -57,10 +61,17 @@ def local_midnight_utc(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(UTC)
 
 
-def savings_windows(tz: str, now_utc: datetime, control_start_utc: datetime | None, *,
-                    baseline_start: date | None = None, baseline_end: date | None = None,
-                    report_start: date | None = None, report_end: date | None = None,
-                    baseline_days: int = BASELINE_DAYS) -> Windows | str:
+def savings_windows(
+    tz: str,
+    now_utc: datetime,
+    control_start_utc: datetime | None,
+    *,
+    baseline_start: date | None = None,
+    baseline_end: date | None = None,
+    report_start: date | None = None,
+    report_end: date | None = None,
+    baseline_days: int = BASELINE_DAYS,
+) -> Windows | str:
     """The periods in the building's local dates, or why there are none.
 
     Defaults: the baseline is the ``baseline_days`` days before the day control started; that day itself
@@ -70,8 +81,10 @@ def savings_windows(tz: str, now_utc: datetime, control_start_utc: datetime | No
     zone = ZoneInfo(tz)
     start_day = control_start_utc.astimezone(zone).date() if control_start_utc else None
     if start_day is None and (baseline_end is None or report_start is None):
-        return ("no optimizer command has been sent to this building's equipment yet: no control start, so no "
-                "baseline/reporting split (give baseline_end and report_start to compute anyway)")
+        return (
+            "no optimizer command has been sent to this building's equipment yet: no control start, so no "
+            "baseline/reporting split (give baseline_end and report_start to compute anyway)"
+        )
     b_end = baseline_end or start_day
     b_start = baseline_start or b_end - timedelta(days=baseline_days)
     r_start = report_start or start_day + timedelta(days=1)
@@ -85,66 +98,132 @@ def savings_windows(tz: str, now_utc: datetime, control_start_utc: datetime | No
     return Windows(b_start, b_end, r_start, r_end, control_start_utc)
 
 
-def compute_savings(days: pd.DataFrame, windows: Windows, *, building_key: str, tz: str, co2_kg_per_kwh: float,
-                    cvrmse_max_pct: float | None = None, nmbe_max_pct: float = sv.DEFAULT_NMBE_MAX_PCT,
-                    min_days_per_type: int = sv.DEFAULT_MIN_DAYS_PER_TYPE,
-                    min_coverage_frac: float = MIN_COVERAGE_FRAC) -> SavingsResult:
+def compute_savings(
+    days: pd.DataFrame,
+    windows: Windows,
+    *,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    cvrmse_max_pct: float | None = None,
+    nmbe_max_pct: float = sv.DEFAULT_NMBE_MAX_PCT,
+    min_days_per_type: int = sv.DEFAULT_MIN_DAYS_PER_TYPE,
+    min_coverage_frac: float = MIN_COVERAGE_FRAC,
+) -> SavingsResult:
     """Fit the baseline on the complete baseline days and compute one row per complete reporting day plus
     one row for the whole reporting period (``days``: see ``read_daily_inputs``)."""
     from sbems.storage.savings import SavingsRow
 
     complete = days[days["covered_frac"] >= min_coverage_frac]
     dates = np.array(list(complete.index), dtype=object)
-    in_base = (dates >= windows.baseline_start) & (dates < windows.baseline_end) if len(dates) else np.array([], bool)
-    in_report = (dates >= windows.report_start) & (dates < windows.report_end) if len(dates) else np.array([], bool)
+    in_base = (
+        (dates >= windows.baseline_start) & (dates < windows.baseline_end)
+        if len(dates)
+        else np.array([], bool)
+    )
+    in_report = (
+        (dates >= windows.report_start) & (dates < windows.report_end) if len(dates) else np.array([], bool)
+    )
     base, report = complete[in_base], complete[in_report]
     report_days = (windows.report_end - windows.report_start).days
     limit = cvrmse_max_pct if cvrmse_max_pct is not None else sv.cvrmse_limit_pct(report_days)
-    fit = sv.fit_baseline(base["temp_mean_c"].to_numpy(), base["energy_kwh"].to_numpy(),
-                          base["day_type"].to_numpy(), cvrmse_max_pct=limit, nmbe_max_pct=nmbe_max_pct,
-                          min_days_per_type=min_days_per_type)
+    fit = sv.fit_baseline(
+        base["temp_mean_c"].to_numpy(),
+        base["energy_kwh"].to_numpy(),
+        base["day_type"].to_numpy(),
+        cvrmse_max_pct=limit,
+        nmbe_max_pct=nmbe_max_pct,
+        min_days_per_type=min_days_per_type,
+    )
     wanted = [windows.report_start + timedelta(days=i) for i in range(report_days)]
     skipped = [d.isoformat() for d in wanted if d not in set(report.index)]
     if not fit.ok or report.empty:
         return SavingsResult(fit, [], [], None, skipped)
     predicted = fit.predict_kwh(report["temp_mean_c"].to_numpy(), report["day_type"].to_numpy())
-    outside = int(np.count_nonzero((report["temp_mean_c"] < fit.temp_range_c[0])
-                                   | (report["temp_mean_c"] > fit.temp_range_c[1])))
+    outside = int(
+        np.count_nonzero(
+            (report["temp_mean_c"] < fit.temp_range_c[0]) | (report["temp_mean_c"] > fit.temp_range_c[1])
+        )
+    )
     per_day, rows, table = [], [], []
-    common = {"building": building_key, "baseline_period": [windows.baseline_start.isoformat(),
-                                                           windows.baseline_end.isoformat()],
-              "cvrmse_pct": fit.summary()["cvrmse_pct"], "co2_kg_per_kwh": co2_kg_per_kwh}
+    common = {
+        "building": building_key,
+        "baseline_period": [windows.baseline_start.isoformat(), windows.baseline_end.isoformat()],
+        "cvrmse_pct": fit.summary()["cvrmse_pct"],
+        "co2_kg_per_kwh": co2_kg_per_kwh,
+    }
     for (day, values), baseline_kwh in zip(report.iterrows(), predicted, strict=True):
-        result = sv.day_savings(float(baseline_kwh), float(values["energy_kwh"]),
-                                float(values["price_usd_per_kwh"]), co2_kg_per_kwh)
+        result = sv.day_savings(
+            float(baseline_kwh),
+            float(values["energy_kwh"]),
+            float(values["price_usd_per_kwh"]),
+            co2_kg_per_kwh,
+        )
         per_day.append(result)
-        rows.append(_row(result, day, day + timedelta(days=1), tz, {
-            **common, "granularity": "day", "day_type": values["day_type"],
-            "temp_mean_c": round(float(values["temp_mean_c"]), 2),
-            "price_usd_per_kwh": round(float(values["price_usd_per_kwh"]), 5)}, SavingsRow))
-        table.append({"date": day.isoformat(), "day_type": values["day_type"],
-                      "temp_mean_c": float(values["temp_mean_c"]), "baseline_kwh": result.baseline_kwh,
-                      "actual_kwh": result.actual_kwh, "savings_kwh": result.savings_kwh,
-                      "cost_savings_usd": result.cost_savings_usd})
+        rows.append(
+            _row(
+                result,
+                day,
+                day + timedelta(days=1),
+                tz,
+                {
+                    **common,
+                    "granularity": "day",
+                    "day_type": values["day_type"],
+                    "temp_mean_c": round(float(values["temp_mean_c"]), 2),
+                    "price_usd_per_kwh": round(float(values["price_usd_per_kwh"]), 5),
+                },
+                SavingsRow,
+            )
+        )
+        table.append(
+            {
+                "date": day.isoformat(),
+                "day_type": values["day_type"],
+                "temp_mean_c": float(values["temp_mean_c"]),
+                "baseline_kwh": result.baseline_kwh,
+                "actual_kwh": result.actual_kwh,
+                "savings_kwh": result.savings_kwh,
+                "cost_savings_usd": result.cost_savings_usd,
+            }
+        )
     total = sv.total_savings(per_day)
-    rows.append(_row(total, windows.report_start, windows.report_end, tz, {
-        **common, "granularity": "period", "baseline": fit.summary(), "days_used": total.days,
-        "days_skipped": skipped, "reporting_days_outside_baseline_temp_range": outside,
-        "cost_basis": "energy charges only; each day's avoided kWh at that day's consumption-weighted energy price",
-        "control_start_utc": windows.as_dict()["control_start_utc"]},
-        SavingsRow))
+    rows.append(
+        _row(
+            total,
+            windows.report_start,
+            windows.report_end,
+            tz,
+            {
+                **common,
+                "granularity": "period",
+                "baseline": fit.summary(),
+                "days_used": total.days,
+                "days_skipped": skipped,
+                "reporting_days_outside_baseline_temp_range": outside,
+                "cost_basis": "energy charges only; each day's avoided kWh at that day's consumption-weighted energy price",
+                "control_start_utc": windows.as_dict()["control_start_utc"],
+            },
+            SavingsRow,
+        )
+    )
     return SavingsResult(fit, rows, table, total, skipped)
 
 
 def _row(result: sv.Savings, start: date, end: date, tz: str, metadata: dict, row_type):
     pct = result.savings_pct
     return row_type(
-        period_start=local_midnight_utc(start, tz), period_end=local_midnight_utc(end, tz),
-        baseline_consumption_kwh=round(result.baseline_kwh, 4), actual_consumption_kwh=round(result.actual_kwh, 4),
+        period_start=local_midnight_utc(start, tz),
+        period_end=local_midnight_utc(end, tz),
+        baseline_consumption_kwh=round(result.baseline_kwh, 4),
+        actual_consumption_kwh=round(result.actual_kwh, 4),
         savings_kwh=round(result.savings_kwh, 4),
-        savings_pct=None if pct is None or abs(pct) >= 1000 else round(pct, 2),   # NUMERIC(5,2)
-        cost_savings_usd=round(result.cost_savings_usd, 2), co2_reduction_kg=round(result.co2_reduction_kg, 2),
-        calculation_method=sv.METHOD, metadata=metadata)
+        savings_pct=None if pct is None or abs(pct) >= 1000 else round(pct, 2),  # NUMERIC(5,2)
+        cost_savings_usd=round(result.cost_savings_usd, 2),
+        co2_reduction_kg=round(result.co2_reduction_kg, 2),
+        calculation_method=sv.METHOD,
+        metadata=metadata,
+    )
 
 
 def summary_markdown(summary: dict) -> str:
@@ -153,28 +232,45 @@ def summary_markdown(summary: dict) -> str:
         lines += ["", f"Reason: {summary['reason']}"]
     windows = summary.get("windows")
     if windows:
-        lines += ["", f"Baseline {windows['baseline'][0]} to {windows['baseline'][1]} (exclusive), reporting "
-                      f"{windows['report'][0]} to {windows['report'][1]} (exclusive); control started "
-                      f"{windows['control_start_utc'] or 'n/a (dates given)'}"]
+        lines += [
+            "",
+            f"Baseline {windows['baseline'][0]} to {windows['baseline'][1]} (exclusive), reporting "
+            f"{windows['report'][0]} to {windows['report'][1]} (exclusive); control started "
+            f"{windows['control_start_utc'] or 'n/a (dates given)'}",
+        ]
     fit = summary.get("baseline")
     if fit and fit.get("models"):
-        lines += ["", f"Baseline fit: {fit['n_days']} days, {fit['n_params']} parameters, CV(RMSE) "
-                      f"{fit['cvrmse_pct']} % (limit {fit['cvrmse_max_pct']:g} %), NMBE {fit['nmbe_pct']} % "
-                      f"(limit ±{fit['nmbe_max_pct']:g} %), R² {fit['r2']}", "",
-                  "| day type | days | a kWh/day | b kWh/K·day | balance °C |", "|---|---|---|---|---|"]
-        lines += [f"| {kind} | {m['n_days']} | {m['intercept_kwh']} | {m['slope_kwh_per_k_day']} | "
-                  f"{m['balance_c'] if m['balance_c'] is not None else 'none (constant)'} |"
-                  for kind, m in fit["models"].items()]
+        lines += [
+            "",
+            f"Baseline fit: {fit['n_days']} days, {fit['n_params']} parameters, CV(RMSE) "
+            f"{fit['cvrmse_pct']} % (limit {fit['cvrmse_max_pct']:g} %), NMBE {fit['nmbe_pct']} % "
+            f"(limit ±{fit['nmbe_max_pct']:g} %), R² {fit['r2']}",
+            "",
+            "| day type | days | a kWh/day | b kWh/K·day | balance °C |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {kind} | {m['n_days']} | {m['intercept_kwh']} | {m['slope_kwh_per_k_day']} | "
+            f"{m['balance_c'] if m['balance_c'] is not None else 'none (constant)'} |"
+            for kind, m in fit["models"].items()
+        ]
     total = summary.get("total")
     if total:
-        lines += ["", "| period | days | baseline kWh | actual kWh | savings kWh | savings % | cost savings USD | "
-                      "CO2 avoided kg |", "|---|---|---|---|---|---|---|---|",
-                  f"| reporting | {total['days']} | {total['baseline_kwh']:.1f} | {total['actual_kwh']:.1f} | "
-                  f"{total['savings_kwh']:.1f} | {_pct(total['savings_pct'])} | {total['cost_savings_usd']:.2f} | "
-                  f"{total['co2_reduction_kg']:.1f} |"]
+        lines += [
+            "",
+            "| period | days | baseline kWh | actual kWh | savings kWh | savings % | cost savings USD | "
+            "CO2 avoided kg |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| reporting | {total['days']} | {total['baseline_kwh']:.1f} | {total['actual_kwh']:.1f} | "
+            f"{total['savings_kwh']:.1f} | {_pct(total['savings_pct'])} | {total['cost_savings_usd']:.2f} | "
+            f"{total['co2_reduction_kg']:.1f} |",
+        ]
         if summary.get("days_skipped"):
-            lines += ["", f"Days left out (meter coverage below {MIN_COVERAGE_FRAC:.0%}): "
-                          f"{', '.join(summary['days_skipped'])}"]
+            lines += [
+                "",
+                f"Days left out (meter coverage below {MIN_COVERAGE_FRAC:.0%}): "
+                f"{', '.join(summary['days_skipped'])}",
+            ]
     return "\n".join(lines)
 
 
@@ -201,8 +297,9 @@ def read_control_start(database_url: str, building_id: str) -> datetime | None:
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)
-def read_daily_inputs(database_url: str, site: Site, building: Building, first_day: date,
-                      end_day: date) -> pd.DataFrame:
+def read_daily_inputs(
+    database_url: str, site: Site, building: Building, first_day: date, end_day: date
+) -> pd.DataFrame:
     """Per local day in [first_day, end_day): building energy (sum of the building meters), the fraction of
     the day every meter covers, the consumption-weighted energy price, the mean outdoor temperature (the
     building's weather source, as the forecasts use) and the day type (schedule holidays count as weekend)."""
@@ -221,24 +318,32 @@ def read_daily_inputs(database_url: str, site: Site, building: Building, first_d
     frame = pd.DataFrame(samples, columns=["point", "time", "kw"])
     for point in points:
         rows = frame[frame["point"] == point]
-        series = pd.Series(rows["kw"].to_numpy(dtype=float),
-                           index=pd.DatetimeIndex(pd.to_datetime(rows["time"], utc=True)))
+        series = pd.Series(
+            rows["kw"].to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(rows["time"], utc=True))
+        )
         prices = energy_prices_usd_per_kwh(tariff, series.index, tz) if len(series) else np.array([])
         daily = sv.daily_energy_kwh(series, tz, MAX_GAP_S, prices).reindex(dates)
         energy += daily["energy_kwh"].fillna(0.0)
         cost += daily["energy_usd"].fillna(0.0)
         covered = np.minimum(covered, (daily["covered_s"] / daily["day_s"]).fillna(0.0))
-    return pd.DataFrame({"energy_kwh": energy, "covered_frac": covered,
-                         "price_usd_per_kwh": np.where(energy > 0, cost / energy.where(energy > 0, 1.0), np.nan),
-                         "temp_mean_c": _daily_outdoor_temp_c(building, start_utc, end_utc).reindex(dates),
-                         "day_type": sv.day_types(list(dates), _holidays(site, building))}, index=dates)
+    return pd.DataFrame(
+        {
+            "energy_kwh": energy,
+            "covered_frac": covered,
+            "price_usd_per_kwh": np.where(energy > 0, cost / energy.where(energy > 0, 1.0), np.nan),
+            "temp_mean_c": _daily_outdoor_temp_c(building, start_utc, end_utc).reindex(dates),
+            "day_type": sv.day_types(list(dates), _holidays(site, building)),
+        },
+        index=dates,
+    )
 
 
 def _daily_outdoor_temp_c(building: Building, start_utc: datetime, end_utc: datetime) -> pd.Series:
     from sbems.sim.weather import read_typical_year, weather_at
 
     middles = pd.date_range(start_utc, end_utc, freq=f"{WEATHER_STEP_S}s", inclusive="left") + pd.Timedelta(
-        seconds=WEATHER_STEP_S / 2)
+        seconds=WEATHER_STEP_S / 2
+    )
     weather = weather_at(read_typical_year(building.weather.station_file), middles)
     return sv.daily_mean(weather["outdoor_temp_c"], building.timezone)
 
@@ -248,10 +353,22 @@ def _holidays(site: Site, building: Building) -> list[date]:
 
 
 @task(tags=["ml"], cache_policy=NO_CACHE)
-def fit_and_compute(days: pd.DataFrame, windows: Windows, building_key: str, tz: str, co2_kg_per_kwh: float,
-                    cvrmse_max_pct: float | None) -> SavingsResult:
-    return compute_savings(days, windows, building_key=building_key, tz=tz, co2_kg_per_kwh=co2_kg_per_kwh,
-                           cvrmse_max_pct=cvrmse_max_pct)
+def fit_and_compute(
+    days: pd.DataFrame,
+    windows: Windows,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    cvrmse_max_pct: float | None,
+) -> SavingsResult:
+    return compute_savings(
+        days,
+        windows,
+        building_key=building_key,
+        tz=tz,
+        co2_kg_per_kwh=co2_kg_per_kwh,
+        cvrmse_max_pct=cvrmse_max_pct,
+    )
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)

@@ -38,7 +38,11 @@ else:
                 st.session_state[common.BUILDING_KEY] = keys[0]
             st.selectbox("Building", keys, format_func=names.get, key=common.BUILDING_KEY)
         st.button("Log out", key="logout", on_click=_log_out, icon=":material/logout:")
-    page = st.navigation([st.Page(path, title=title, icon=icon, default=(i == 0))
-                          for i, (path, title, icon, _) in enumerate(common.visible_pages(user.role))])
+    page = st.navigation(
+        [
+            st.Page(path, title=title, icon=icon, default=(i == 0))
+            for i, (path, title, icon, _) in enumerate(common.visible_pages(user.role))
+        ]
+    )
 
 page.run()

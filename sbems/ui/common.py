@@ -16,7 +16,7 @@ from sbems.services.auth import AuthUser
 USER_KEY = "sbems_user"
 BUILDING_KEY = "sbems_building"
 BUILDINGS_KEY = "sbems_buildings"
-REFRESH_S = 10          # live views re-read the database this often
+REFRESH_S = 10  # live views re-read the database this often
 
 # (file relative to app.py, title, icon, permission needed to see it)
 PAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -31,8 +31,10 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("views/users.py", "Users", ":material/group:", "manage:users"),
 )
 
-UNREACHABLE = ("The database is unreachable, so the panel cannot show or change anything right now. "
-               "Check that PostgreSQL is running and that SBEMS_DATABASE_URL points at it.")
+UNREACHABLE = (
+    "The database is unreachable, so the panel cannot show or change anything right now. "
+    "Check that PostgreSQL is running and that SBEMS_DATABASE_URL points at it."
+)
 
 
 def database_url() -> str:

@@ -23,37 +23,101 @@ from sbems.data_contracts.messages import HvacFaultMessage
 TS = "2025-11-22T10:30:00Z"
 # The seed's §6.4 example messages, on their topics
 SEED_EXAMPLES = [
-    ("sbems/building/hq/zone/z1/temperature", {"deviceId": "sensor_123", "zoneId": "z1", "timestamp": TS,
-                                               "value": 22.5, "unit": "celsius", "quality": 100},
-     SensorReadingMessage),
-    ("sbems/building/hq/hvac/rtu1/command", {"commandId": "cmd_789", "deviceId": "hvac_abc", "timestamp": TS,
-                                             "action": "set_temperature", "parameters": {"value": 23.0, "priority": 8},
-                                             "userId": "user_xyz"}, CommandMessage),
-    ("sbems/building/hq/hvac/rtu1/status", {"deviceId": "hvac_abc", "timestamp": TS, "status": "running",
-                                            "mode": "cooling", "metrics": {"supplyTemp": 15.5, "returnTemp": 24.2,
-                                                                           "power": 45.6}}, HvacStatusMessage),
+    (
+        "sbems/building/hq/zone/z1/temperature",
+        {
+            "deviceId": "sensor_123",
+            "zoneId": "z1",
+            "timestamp": TS,
+            "value": 22.5,
+            "unit": "celsius",
+            "quality": 100,
+        },
+        SensorReadingMessage,
+    ),
+    (
+        "sbems/building/hq/hvac/rtu1/command",
+        {
+            "commandId": "cmd_789",
+            "deviceId": "hvac_abc",
+            "timestamp": TS,
+            "action": "set_temperature",
+            "parameters": {"value": 23.0, "priority": 8},
+            "userId": "user_xyz",
+        },
+        CommandMessage,
+    ),
+    (
+        "sbems/building/hq/hvac/rtu1/status",
+        {
+            "deviceId": "hvac_abc",
+            "timestamp": TS,
+            "status": "running",
+            "mode": "cooling",
+            "metrics": {"supplyTemp": 15.5, "returnTemp": 24.2, "power": 45.6},
+        },
+        HvacStatusMessage,
+    ),
 ]
 MORE_VALID = [
-    ("sbems/building/hq/zone/z1/humidity", {"deviceId": "z1-hum", "timestamp": TS, "value": 45, "unit": "percent"},
-     SensorReadingMessage),
-    ("sbems/building/hq/zone/z1/occupancy", {"deviceId": "z1-occ", "timestamp": TS, "value": 12, "unit": "count"},
-     SensorReadingMessage),
-    ("sbems/building/hq/zone/z1/co2", {"deviceId": "z1-co2", "timestamp": TS, "value": 650, "unit": "ppm"},
-     SensorReadingMessage),
+    (
+        "sbems/building/hq/zone/z1/humidity",
+        {"deviceId": "z1-hum", "timestamp": TS, "value": 45, "unit": "percent"},
+        SensorReadingMessage,
+    ),
+    (
+        "sbems/building/hq/zone/z1/occupancy",
+        {"deviceId": "z1-occ", "timestamp": TS, "value": 12, "unit": "count"},
+        SensorReadingMessage,
+    ),
+    (
+        "sbems/building/hq/zone/z1/co2",
+        {"deviceId": "z1-co2", "timestamp": TS, "value": 650, "unit": "ppm"},
+        SensorReadingMessage,
+    ),
     ("sbems/building/hq/zone/z1/setpoint", {"zoneId": "z1", "timestamp": TS, "value": 23.5}, SetpointMessage),
-    ("sbems/building/hq/meter/main-meter/power", {"deviceId": "main-meter", "timestamp": TS, "value": 180.2,
-                                                  "unit": "kW"}, MeterReadingMessage),
-    ("sbems/building/hq/hvac/rtu1/telemetry", {"deviceId": "rtu1", "timestamp": TS,
-                                               "metrics": {"supplyTemp": 13.1, "dischargePressure": 1800.0}},
-     HvacTelemetryMessage),
-    ("sbems/building/hq/hvac/rtu1/fault", {"deviceId": "rtu1", "timestamp": TS, "faultCodes": ["COMP_FAIL"],
-                                           "severity": "critical"}, HvacFaultMessage),
-    ("sbems/building/hq/hvac/rtu1/response", {"commandId": "cmd_789", "deviceId": "rtu1", "timestamp": TS,
-                                              "status": "confirmed", "readBack": 23.0}, CommandResponseMessage),
-    ("sbems/building/hq/thermostat/RDS-0003/status", {"deviceId": "RDS-0003", "timestamp": TS, "currentTemp": 24.1,
-                                                      "targetTemp": 23.0, "mode": "cool"}, ThermostatStatusMessage),
-    ("sbems/alerts/critical", {"alertId": "a1", "timestamp": TS, "severity": "critical", "alertType": "fault",
-                               "title": "Compressor fault"}, AlertMessage),
+    (
+        "sbems/building/hq/meter/main-meter/power",
+        {"deviceId": "main-meter", "timestamp": TS, "value": 180.2, "unit": "kW"},
+        MeterReadingMessage,
+    ),
+    (
+        "sbems/building/hq/hvac/rtu1/telemetry",
+        {"deviceId": "rtu1", "timestamp": TS, "metrics": {"supplyTemp": 13.1, "dischargePressure": 1800.0}},
+        HvacTelemetryMessage,
+    ),
+    (
+        "sbems/building/hq/hvac/rtu1/fault",
+        {"deviceId": "rtu1", "timestamp": TS, "faultCodes": ["COMP_FAIL"], "severity": "critical"},
+        HvacFaultMessage,
+    ),
+    (
+        "sbems/building/hq/hvac/rtu1/response",
+        {
+            "commandId": "cmd_789",
+            "deviceId": "rtu1",
+            "timestamp": TS,
+            "status": "confirmed",
+            "readBack": 23.0,
+        },
+        CommandResponseMessage,
+    ),
+    (
+        "sbems/building/hq/thermostat/RDS-0003/status",
+        {"deviceId": "RDS-0003", "timestamp": TS, "currentTemp": 24.1, "targetTemp": 23.0, "mode": "cool"},
+        ThermostatStatusMessage,
+    ),
+    (
+        "sbems/alerts/critical",
+        {
+            "alertId": "a1",
+            "timestamp": TS,
+            "severity": "critical",
+            "alertType": "fault",
+            "title": "Compressor fault",
+        },
+        AlertMessage,
+    ),
 ]
 
 
@@ -70,28 +134,52 @@ GOOD = {"deviceId": "z1-temp", "zoneId": "z1", "timestamp": TS, "value": 22.5, "
 TEMP = "sbems/building/hq/zone/z1/temperature"
 
 
-@pytest.mark.parametrize(("topic", "payload", "reason"), [
-    (TEMP, b"not json", "invalid JSON"),
-    (TEMP, b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": NaN, "unit": "celsius"}', "NaN"),
-    (TEMP, b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": Infinity, "unit": "celsius"}',
-     "Infinity"),
-    (TEMP, b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": 1e999, "unit": "celsius"}', "finite"),
-    (TEMP, json.dumps({**GOOD, "value": "warm"}).encode(), "value"),
-    (TEMP, json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(), "timestamp"),
-    (TEMP, json.dumps({**GOOD, "timestamp": "2025-11-22T10:30:00"}).encode(), "time zone"),
-    (TEMP, json.dumps({**GOOD, "value": 250.0}).encode(), "outside physical range"),
-    (TEMP, json.dumps({**GOOD, "unit": "percent"}).encode(), "unit"),
-    (TEMP, json.dumps({**GOOD, "zoneId": "z2"}).encode(), "does not match topic zone"),
-    (TEMP, json.dumps({**GOOD, "extra": 1}).encode(), "extra"),
-    (TEMP, b"[1, 2]", "JSON object"),
-    (TEMP, b"\xff\xfe", "JSON"),
-    (TEMP, b"{" + b" " * 70_000 + b"}", "exceeds"),
-    ("sbems/building/hq/zone/z1/pressure", json.dumps(GOOD).encode(), "unknown topic"),
-    ("other/topic", json.dumps(GOOD).encode(), "unknown topic"),
-    ("sbems/building/hq/hvac/rtu1/command", json.dumps({"commandId": "c", "deviceId": "d", "timestamp": TS,
-                                                        "action": "set_temperature",
-                                                        "parameters": {"value": 99}}).encode(), "10..35"),
-])
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (TEMP, b"not json", "invalid JSON"),
+        (
+            TEMP,
+            b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": NaN, "unit": "celsius"}',
+            "NaN",
+        ),
+        (
+            TEMP,
+            b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": Infinity, "unit": "celsius"}',
+            "Infinity",
+        ),
+        (
+            TEMP,
+            b'{"deviceId": "x", "timestamp": "2025-11-22T10:30:00Z", "value": 1e999, "unit": "celsius"}',
+            "finite",
+        ),
+        (TEMP, json.dumps({**GOOD, "value": "warm"}).encode(), "value"),
+        (TEMP, json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(), "timestamp"),
+        (TEMP, json.dumps({**GOOD, "timestamp": "2025-11-22T10:30:00"}).encode(), "time zone"),
+        (TEMP, json.dumps({**GOOD, "value": 250.0}).encode(), "outside physical range"),
+        (TEMP, json.dumps({**GOOD, "unit": "percent"}).encode(), "unit"),
+        (TEMP, json.dumps({**GOOD, "zoneId": "z2"}).encode(), "does not match topic zone"),
+        (TEMP, json.dumps({**GOOD, "extra": 1}).encode(), "extra"),
+        (TEMP, b"[1, 2]", "JSON object"),
+        (TEMP, b"\xff\xfe", "JSON"),
+        (TEMP, b"{" + b" " * 70_000 + b"}", "exceeds"),
+        ("sbems/building/hq/zone/z1/pressure", json.dumps(GOOD).encode(), "unknown topic"),
+        ("other/topic", json.dumps(GOOD).encode(), "unknown topic"),
+        (
+            "sbems/building/hq/hvac/rtu1/command",
+            json.dumps(
+                {
+                    "commandId": "c",
+                    "deviceId": "d",
+                    "timestamp": TS,
+                    "action": "set_temperature",
+                    "parameters": {"value": 99},
+                }
+            ).encode(),
+            "10..35",
+        ),
+    ],
+)
 def test_malformed_messages_are_rejected_with_a_reason(topic, payload, reason):
     with pytest.raises(ContractError) as info:
         parse_message(topic, payload)

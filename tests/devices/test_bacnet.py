@@ -33,7 +33,7 @@ def test_grouped_read_converts_units(sim, udp_port):
         values, requests = asyncio.run(_with_adapter(sim, udp_port, body))
     finally:
         sim.set_clock(paused=False)
-    assert requests == 1                                   # one ReadPropertyMultiple for every point
+    assert requests == 1  # one ReadPropertyMultiple for every point
     assert values["discharge_pressure_kpa"].unit == "kPa"
     assert values["discharge_pressure_kpa"].value == pytest.approx(state["discharge_pressure_kpa"], rel=1e-3)
     assert values["supply_flow_m3_per_h"].unit == "m3/h"
@@ -58,7 +58,8 @@ def test_chunking_and_readproperty_fallback_agree(sim, udp_port):
             return grouped, by_three, chunked.requests, one_by_one, single.requests
 
         grouped, by_three, chunk_requests, one_by_one, single_requests = asyncio.run(
-            _with_adapter(sim, udp_port, body))
+            _with_adapter(sim, udp_port, body)
+        )
     finally:
         sim.set_clock(paused=False)
     n = len(sim.site.building("hq").hvac_units[0].bacnet_points)
@@ -82,11 +83,12 @@ def test_priority_write_then_release_returns_to_relinquish_default(sim, udp_port
         return default, written, slots, held, released, after, default_after, list(adapter.tracker.held)
 
     default, written, slots, held, released, after, default_after, held_after = asyncio.run(
-        _with_adapter(sim, udp_port, body))
+        _with_adapter(sim, udp_port, body)
+    )
     assert written.confirmed and written.priority == 10 and written.read_back == pytest.approx(19.5)
     assert slots == [10] and held == ["setpoint_c"]
     assert released.confirmed and held_after == []
-    assert after == pytest.approx(default_after)           # back on the relinquish default (the schedule)
+    assert after == pytest.approx(default_after)  # back on the relinquish default (the schedule)
     assert default == pytest.approx(default_after, abs=0.01)
 
 
@@ -116,8 +118,11 @@ def test_cov_renewal_keeps_notifications_past_one_lifetime(sim, udp_port):
     async def body(adapter, network):
         received: list[float] = []
         start = time.monotonic()
-        sub = await adapter.subscribe_cov(["supply_temp_c", "return_temp_c"],
-                                          lambda v: received.append(time.monotonic() - start), lifetime_s=lifetime_s)
+        sub = await adapter.subscribe_cov(
+            ["supply_temp_c", "return_temp_c"],
+            lambda v: received.append(time.monotonic() - start),
+            lifetime_s=lifetime_s,
+        )
         await asyncio.sleep(3 * lifetime_s + 1)
         await sub.close()
         count_at_close = len(received)
@@ -125,15 +130,16 @@ def test_cov_renewal_keeps_notifications_past_one_lifetime(sim, udp_port):
         return received, sub, count_at_close
 
     received, sub, count_at_close = asyncio.run(_with_adapter(sim, udp_port, body))
-    assert sub.polled == []                                # the device accepted COV
-    assert sub.renewals >= 2                               # renewed before each expiry
+    assert sub.polled == []  # the device accepted COV
+    assert sub.renewals >= 2  # renewed before each expiry
     assert any(t > 2 * lifetime_s + 0.5 for t in received)  # still flowing after two lifetimes
-    assert len(received) == count_at_close                 # cancelled: nothing after close
+    assert len(received) == count_at_close  # cancelled: nothing after close
 
 
 def test_offline_device_times_out(sim, udp_port):
     fault = sim.inject_fault(kind="offline", target="rtu1")
     try:
+
         async def body(adapter, network):
             started = time.monotonic()
             with pytest.raises(DeviceTimeout, match="no answer"):

@@ -34,7 +34,7 @@ def test_block_reads_convert_units(sim):
         values = asyncio.run(read())
     finally:
         sim.set_clock(paused=False)
-    assert adapter.requests == 4 < len(values)             # coils, discrete, holding, input blocks
+    assert adapter.requests == 4 < len(values)  # coils, discrete, holding, input blocks
     assert values["current_temp_c"].value == pytest.approx(state["zone_temp_c"], abs=0.06)
     assert values["discharge_pressure_kpa"].unit == "kPa"
     assert values["discharge_pressure_kpa"].value == pytest.approx(state["discharge_pressure_kpa"], rel=1e-3)
@@ -51,7 +51,10 @@ def test_writes_are_read_back_and_released(sim):
             wrote = await adapter.dispatch_point("setpoint_c", 21.0, priority=10, lifetime_s=60)
             off = await adapter.dispatch_point("enable", 0)
             during = sim.zone("z2")
-            released = [await adapter.dispatch_release("setpoint_c"), await adapter.dispatch_release("enable")]
+            released = [
+                await adapter.dispatch_release("setpoint_c"),
+                await adapter.dispatch_release("enable"),
+            ]
             after = {v.point: v.value for v in await adapter.get_points(["setpoint_c", "enable"])}
             with pytest.raises(PointError, match="not writable"):
                 await adapter.dispatch_point("current_temp_c", 30.0)
@@ -89,12 +92,26 @@ def test_offline_device_times_out(sim):
 
 
 REGISTERS = {
-    "temp_c": ModbusRegister(table="holding", address=0, dtype="float32", word_order="little", scale=1.0,
-                             quantity="temperature", vendor_unit="degreesFahrenheit"),
-    "offset_c": ModbusRegister(table="holding", address=2, dtype="int16", scale=0.1, quantity="temperature",
-                               vendor_unit="degreesCelsius"),
-    "fan_pct": ModbusRegister(table="holding", address=3, dtype="uint16", quantity="fan_speed",
-                              vendor_unit="percent"),
+    "temp_c": ModbusRegister(
+        table="holding",
+        address=0,
+        dtype="float32",
+        word_order="little",
+        scale=1.0,
+        quantity="temperature",
+        vendor_unit="degreesFahrenheit",
+    ),
+    "offset_c": ModbusRegister(
+        table="holding",
+        address=2,
+        dtype="int16",
+        scale=0.1,
+        quantity="temperature",
+        vendor_unit="degreesCelsius",
+    ),
+    "fan_pct": ModbusRegister(
+        table="holding", address=3, dtype="uint16", quantity="fan_speed", vendor_unit="percent"
+    ),
     "alarm": ModbusRegister(table="discrete", address=5, dtype="bool", quantity="status"),
 }
 
@@ -105,13 +122,18 @@ async def _server(port: int, framer: str):
     from pymodbus.simulator import DataType, SimData, SimDevice
 
     words = encode_words(71.6, REGISTERS["temp_c"]) + encode_words(-2.5, REGISTERS["offset_c"]) + [55]
-    device = SimDevice(id=3, simdata=(
-        [SimData(0, count=16, values=False, datatype=DataType.BITS)],
-        [SimData(0, values=[False] * 5 + [True] + [False] * 10, datatype=DataType.BITS)],
-        [SimData(0, values=words + [0] * 12, datatype=DataType.REGISTERS)],
-        [SimData(0, count=16, values=0, datatype=DataType.REGISTERS)]))
-    server = ModbusTcpServer(device, address=("127.0.0.1", port),
-                             framer=FramerType.RTU if framer == "rtu" else FramerType.SOCKET)
+    device = SimDevice(
+        id=3,
+        simdata=(
+            [SimData(0, count=16, values=False, datatype=DataType.BITS)],
+            [SimData(0, values=[False] * 5 + [True] + [False] * 10, datatype=DataType.BITS)],
+            [SimData(0, values=words + [0] * 12, datatype=DataType.REGISTERS)],
+            [SimData(0, count=16, values=0, datatype=DataType.REGISTERS)],
+        ),
+    )
+    server = ModbusTcpServer(
+        device, address=("127.0.0.1", port), framer=FramerType.RTU if framer == "rtu" else FramerType.SOCKET
+    )
     task = asyncio.create_task(server.serve_forever())
     for _ in range(100):
         if server.transport is not None:
@@ -128,9 +150,15 @@ async def _stop(server, task) -> None:
 @pytest.mark.parametrize("framer", ["rtu", "tcp"])
 def test_rtu_framing_dtypes_and_reconnect(framer):
     port = free_port()
-    unit = HvacUnit(id="ahu9", name="AHU 9", capacity_kw=10, zone="z1", protocol="modbus",
-                    modbus={"framer": framer, "host": "127.0.0.1", "port": port, "unit_id": 3, "timeout_s": 1.0},
-                    registers=REGISTERS)
+    unit = HvacUnit(
+        id="ahu9",
+        name="AHU 9",
+        capacity_kw=10,
+        zone="z1",
+        protocol="modbus",
+        modbus={"framer": framer, "host": "127.0.0.1", "port": port, "unit_id": 3, "timeout_s": 1.0},
+        registers=REGISTERS,
+    )
 
     async def scenario():
         adapter = ModbusAdapter(unit)
@@ -138,7 +166,7 @@ def test_rtu_framing_dtypes_and_reconnect(framer):
         first = {v.point: v.value for v in await adapter.get_points()}
         await _stop(server, task)
         await asyncio.sleep(0.2)
-        server, task = await _server(port, framer)              # the device comes back on the same port
+        server, task = await _server(port, framer)  # the device comes back on the same port
         second = {v.point: v.value for v in await adapter.get_points()}
         wrote = await adapter.dispatch_point("fan_pct", 80)
         await adapter.close()
@@ -146,8 +174,8 @@ def test_rtu_framing_dtypes_and_reconnect(framer):
         return first, second, adapter.reconnects, wrote
 
     first, second, reconnects, wrote = asyncio.run(scenario())
-    assert first["temp_c"] == pytest.approx(22.0, abs=1e-4)    # 71.6 F, float32 little-endian words
-    assert first["offset_c"] == pytest.approx(-2.5)            # int16 x 0.1
+    assert first["temp_c"] == pytest.approx(22.0, abs=1e-4)  # 71.6 F, float32 little-endian words
+    assert first["offset_c"] == pytest.approx(-2.5)  # int16 x 0.1
     assert first["fan_pct"] == 55.0 and first["alarm"] == 1.0
     assert second == pytest.approx(first) and reconnects >= 1
     assert wrote.confirmed and wrote.read_back == 80.0

@@ -19,13 +19,19 @@ from sbems.domain.site import SEED_MODBUS_REGISTERS, ModbusRegister
 def test_seed_register_map_reads_in_four_blocks():
     blocks = plan_blocks(SEED_MODBUS_REGISTERS)
     assert [(b.table, b.start, b.count) for b in blocks] == [
-        ("coil", 0, 2), ("discrete", 100, 3), ("holding", 1000, 5), ("input", 2000, 8)]
+        ("coil", 0, 2),
+        ("discrete", 100, 3),
+        ("holding", 1000, 5),
+        ("input", 2000, 8),
+    ]
     assert sum(len(b.names) for b in blocks) == len(SEED_MODBUS_REGISTERS)
 
 
 def test_blocks_split_on_gaps_and_size_limit():
-    regs = {f"r{i}": ModbusRegister(table="input", address=a, quantity="temperature")
-            for i, a in enumerate([0, 2, 4, 40, 42])}
+    regs = {
+        f"r{i}": ModbusRegister(table="input", address=a, quantity="temperature")
+        for i, a in enumerate([0, 2, 4, 40, 42])
+    }
     assert [(b.start, b.count) for b in plan_blocks(regs, max_gap=4)] == [(0, 6), (40, 4)]
     assert [(b.start, b.count) for b in plan_blocks(regs, max_gap=0)] == [(0, 6), (40, 4)]
     many = {f"r{i}": ModbusRegister(table="input", address=2 * i, quantity="temperature") for i in range(100)}
@@ -35,7 +41,9 @@ def test_blocks_split_on_gaps_and_size_limit():
 
 @pytest.mark.parametrize("order", ["big", "little"])
 def test_float32_word_order_and_scale(order):
-    reg = ModbusRegister(table="holding", address=0, dtype="float32", scale=0.1, word_order=order, quantity="setpoint")
+    reg = ModbusRegister(
+        table="holding", address=0, dtype="float32", scale=0.1, word_order=order, quantity="setpoint"
+    )
     words = encode_words(23.5, reg)
     assert decode_words(words, reg) == pytest.approx(23.5, rel=1e-6)
     swapped = ModbusRegister(**{**reg.model_dump(), "word_order": "little" if order == "big" else "big"})
@@ -74,33 +82,43 @@ def test_backoff_grows_and_caps():
 
 
 def test_release_tracker_and_fake_priority_array():
-    fake = FakeAdapter("u1", {"setpoint_c": (23.0, "celsius"), "temp_c": (22.0, "celsius")},
-                       writable=["setpoint_c"])
+    fake = FakeAdapter(
+        "u1", {"setpoint_c": (23.0, "celsius"), "temp_c": (22.0, "celsius")}, writable=["setpoint_c"]
+    )
 
     async def scenario():
         await fake.dispatch_point("setpoint_c", 20.0, priority=12, lifetime_s=60)
         await fake.dispatch_point("setpoint_c", 21.0, priority=10, lifetime_s=1)
-        assert (await fake.get_points(["setpoint_c"]))[0].value == 21.0   # 10 beats 12
+        assert (await fake.get_points(["setpoint_c"]))[0].value == 21.0  # 10 beats 12
         later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
         released = await dispatch_expired_releases(fake, fake.tracker, later)
         assert [r.point for r in released] == ["setpoint_c"]
         return (await fake.get_points(["setpoint_c"]))[0].value
 
-    assert asyncio.run(scenario()) == 20.0   # priority 12 still held
+    assert asyncio.run(scenario()) == 20.0  # priority 12 still held
     tracker = ReleaseTracker()
     tracker.hold("a", 1.0, 10, None)
     assert tracker.due(dt.datetime.now(dt.UTC) + dt.timedelta(days=9)) == []
 
 
 def test_webhook_event_contract():
-    ok = parse_thermostat_event(b'{"event": "temperature_change", "deviceId": "RDS-0003", '
-                                b'"timestamp": "2026-07-10T18:00:00Z", "data": {"temperature": 24.5}}')
+    ok = parse_thermostat_event(
+        b'{"event": "temperature_change", "deviceId": "RDS-0003", '
+        b'"timestamp": "2026-07-10T18:00:00Z", "data": {"temperature": 24.5}}'
+    )
     assert ok.temperature_c() == 24.5 and ok.timestamp.tzinfo is not None
-    for bad, why in [(b"{", "invalid JSON"), (b'{"event": "boom", "deviceId": "x", "timestamp": "2026-07-10T18:00:00Z"}',
-                                              "event"),
-                     (b'{"event": "temperature_change", "deviceId": "x", "timestamp": "2026-07-10T18:00:00"}',
-                      "time zone"),
-                     (b'{"event": "temperature_change", "deviceId": "x", "timestamp": "2026-07-10T18:00:00Z", '
-                      b'"data": {"temperature": 900}}', "outside")]:
+    for bad, why in [
+        (b"{", "invalid JSON"),
+        (b'{"event": "boom", "deviceId": "x", "timestamp": "2026-07-10T18:00:00Z"}', "event"),
+        (
+            b'{"event": "temperature_change", "deviceId": "x", "timestamp": "2026-07-10T18:00:00"}',
+            "time zone",
+        ),
+        (
+            b'{"event": "temperature_change", "deviceId": "x", "timestamp": "2026-07-10T18:00:00Z", '
+            b'"data": {"temperature": 900}}',
+            "outside",
+        ),
+    ]:
         with pytest.raises(WebhookRejected, match=why):
             parse_thermostat_event(bad)

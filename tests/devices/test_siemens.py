@@ -18,7 +18,7 @@ from sbems.storage.devices import read_thermostat_events, write_thermostat_event
 from sbems.storage.entities import upsert_site
 from sbems.storage.quarantine import QuarantineItem, read_quarantine, write_quarantine
 
-API_KEY = "sbems-test-key"   # the key the module's simulator was started with (conftest)
+API_KEY = "sbems-test-key"  # the key the module's simulator was started with (conftest)
 
 
 def _tstat(sim, index: int = 0):
@@ -56,13 +56,18 @@ def test_429_burst_backs_off_then_succeeds(sim):
     finally:
         sim.clear_faults()
     assert status["deviceId"] == _tstat(sim).rest.device_id
-    assert stats.throttled == 3 and elapsed >= 3.0           # waited Retry-After (1 s) three times
+    assert stats.throttled == 3 and elapsed >= 3.0  # waited Retry-After (1 s) three times
 
 
 def test_network_errors_retry_with_exponential_backoff_then_fail():
     async def scenario():
-        client = ThermostatClient(f"http://127.0.0.1:{free_port()}/api/v1", API_KEY, max_retries=3,
-                                  backoff_base_s=0.1, backoff_max_s=1.0)
+        client = ThermostatClient(
+            f"http://127.0.0.1:{free_port()}/api/v1",
+            API_KEY,
+            max_retries=3,
+            backoff_base_s=0.1,
+            backoff_max_s=1.0,
+        )
         try:
             started = time.monotonic()
             with pytest.raises(DeviceError, match="ConnectError"):
@@ -72,7 +77,7 @@ def test_network_errors_retry_with_exponential_backoff_then_fail():
             await client.close()
 
     elapsed, stats = asyncio.run(scenario())
-    assert stats.retries == 3 and stats.waited_s == pytest.approx(0.7, rel=0.15)   # 0.1 + 0.2 + 0.4
+    assert stats.retries == 3 and stats.waited_s == pytest.approx(0.7, rel=0.15)  # 0.1 + 0.2 + 0.4
     assert elapsed >= 0.55
 
 
@@ -84,7 +89,9 @@ def test_rapid_setpoints_coalesce_last_wins(sim):
         coalescer = SetpointCoalescer(client, window_s=0.2)
         adapter = ThermostatAdapter(client, tstat, coalescer=coalescer)
         try:
-            results = await asyncio.gather(*[adapter.dispatch_point("target_temp_c", v) for v in (22.0, 23.0, 24.5)])
+            results = await asyncio.gather(
+                *[adapter.dispatch_point("target_temp_c", v) for v in (22.0, 23.0, 24.5)]
+            )
             status = await client.get_status(tstat.rest.device_id)
             release = await adapter.dispatch_release("target_temp_c")
             return results, status, coalescer.sent, release
@@ -92,7 +99,7 @@ def test_rapid_setpoints_coalesce_last_wins(sim):
             await adapter.close()
 
     results, status, sent, release = asyncio.run(scenario())
-    assert sent == 2                                          # three changes -> one request (+ the release)
+    assert sent == 2  # three changes -> one request (+ the release)
     assert status["setpoint"] == 24.5 and status["setpointSource"] == "hold"
     assert [r.confirmed for r in results] == [True, True, True]
     assert [r.detail for r in results][:2] == ["superseded by 24.5"] * 2
@@ -140,8 +147,9 @@ def test_webhook_events_validated_and_stored(sim, conn):
     tstat = _tstat(sim, 2)
 
     def store(event) -> bool:
-        stored = write_thermostat_event(conn, remote_device_id=event.device_id, event=event.event,
-                                        at=event.timestamp, data=event.data)
+        stored = write_thermostat_event(
+            conn, remote_device_id=event.device_id, event=event.event, at=event.timestamp, data=event.data
+        )
         conn.commit()
         return stored is not None
 
@@ -160,10 +168,18 @@ def test_webhook_events_validated_and_stored(sim, conn):
             await client.dispatch_mode(tstat.rest.device_id, "heat")
             await client.dispatch_mode(tstat.rest.device_id, "cool")
             async with httpx.AsyncClient() as http:
-                bad = await http.post(f"http://127.0.0.1:{port}/webhooks/thermostat",
-                                      content=b'{"event": "mode_change", "deviceId": "RDS-0005"}')
-                unknown = await http.post(f"http://127.0.0.1:{port}/webhooks/thermostat", json={
-                    "event": "mode_change", "deviceId": "RDS-9999", "timestamp": "2026-07-10T18:00:00Z"})
+                bad = await http.post(
+                    f"http://127.0.0.1:{port}/webhooks/thermostat",
+                    content=b'{"event": "mode_change", "deviceId": "RDS-0005"}',
+                )
+                unknown = await http.post(
+                    f"http://127.0.0.1:{port}/webhooks/thermostat",
+                    json={
+                        "event": "mode_change",
+                        "deviceId": "RDS-9999",
+                        "timestamp": "2026-07-10T18:00:00Z",
+                    },
+                )
             for _ in range(50):
                 if len(read_thermostat_events(conn)) >= 2:
                     break

@@ -26,13 +26,15 @@ def test_changepoint_fit_recovers_intercept_slope_and_balance():
     assert model.n_params == 3 and model.n_days == 60
     # exact data: exact parameters at a grid balance point
     exact = sv.fit_changepoint(temp, 800.0 + 40.0 * np.maximum(temp - 22.0, 0.0))
-    assert (exact.intercept_kwh, exact.slope_kwh_per_k_day, exact.balance_c) == pytest.approx((800.0, 40.0, 22.0))
+    assert (exact.intercept_kwh, exact.slope_kwh_per_k_day, exact.balance_c) == pytest.approx(
+        (800.0, 40.0, 22.0)
+    )
 
 
 def test_changepoint_fit_falls_back_to_a_constant_without_cooling_dependence():
     rng = np.random.default_rng(2)
     temp = rng.uniform(14.0, 32.0, 40)
-    energy = 500.0 - 3.0 * temp + rng.normal(0, 1.0, 40)     # colder days use more: no cooling slope
+    energy = 500.0 - 3.0 * temp + rng.normal(0, 1.0, 40)  # colder days use more: no cooling slope
     model = sv.fit_changepoint(temp, energy)
     assert model.balance_c is None and model.slope_kwh_per_k_day == 0.0 and model.n_params == 1
     assert model.intercept_kwh == pytest.approx(energy.mean())
@@ -64,17 +66,19 @@ def test_baseline_fit_accepts_a_good_fit_and_predicts_each_day_type():
     fit = sv.fit_baseline(temp, energy, kinds, cvrmse_max_pct=20.0)
     assert fit.ok, fit.refused
     assert fit.n_days == 28 and fit.n_params == 6
-    assert fit.cvrmse_pct < 5.0 and abs(fit.nmbe_pct) < 1e-6     # least squares with an intercept: no bias
+    assert fit.cvrmse_pct < 5.0 and abs(fit.nmbe_pct) < 1e-6  # least squares with an intercept: no bias
     assert fit.models["weekday"].intercept_kwh == pytest.approx(1400.0, rel=0.05)
     assert fit.models["weekend"].intercept_kwh == pytest.approx(650.0, rel=0.1)
     predicted = fit.predict_kwh(np.array([25.0, 25.0]), np.array(["weekday", "weekend"], dtype=object))
-    assert predicted[0] - predicted[1] == pytest.approx(fit.models["weekday"].predict_kwh(np.array([25.0]))[0]
-                                                        - fit.models["weekend"].predict_kwh(np.array([25.0]))[0])
+    assert predicted[0] - predicted[1] == pytest.approx(
+        fit.models["weekday"].predict_kwh(np.array([25.0]))[0]
+        - fit.models["weekend"].predict_kwh(np.array([25.0]))[0]
+    )
     assert fit.summary()["models"]["weekday"]["n_days"] == 20
 
 
 def test_baseline_fit_refuses_too_few_days_of_a_day_type():
-    temp, energy, kinds = baseline_inputs(2, noise_kwh=20.0)      # 4 weekend days
+    temp, energy, kinds = baseline_inputs(2, noise_kwh=20.0)  # 4 weekend days
     fit = sv.fit_baseline(temp, energy, kinds, cvrmse_max_pct=20.0)
     assert not fit.ok
     assert "too few complete baseline days" in fit.refused and "weekend 4" in fit.refused
@@ -94,7 +98,7 @@ def test_cvrmse_limit_by_post_retrofit_data_length():
 
 
 def test_day_types_count_holidays_as_weekend():
-    days = [date(2026, 7, 3), date(2026, 7, 4), date(2026, 7, 6)]   # Fri (holiday), Sat, Mon
+    days = [date(2026, 7, 3), date(2026, 7, 4), date(2026, 7, 6)]  # Fri (holiday), Sat, Mon
     assert list(sv.day_types(days, holidays=[date(2026, 7, 3)])) == ["weekend", "weekend", "weekday"]
 
 
@@ -123,7 +127,7 @@ def test_daily_energy_counts_gaps_as_missing_and_splits_a_sample_across_midnight
 
 
 def test_daily_mean_by_local_date():
-    times = pd.date_range("2026-06-01 04:00", periods=48, freq="h", tz="UTC")     # local midnight in New York
+    times = pd.date_range("2026-06-01 04:00", periods=48, freq="h", tz="UTC")  # local midnight in New York
     means = sv.daily_mean(pd.Series(np.arange(48.0), index=times), "America/New_York")
     assert means.to_dict() == {date(2026, 6, 1): pytest.approx(11.5), date(2026, 6, 2): pytest.approx(35.5)}
 
@@ -131,11 +135,17 @@ def test_daily_mean_by_local_date():
 def test_savings_arithmetic_per_day_and_total():
     first = sv.day_savings(1000.0, 900.0, price_usd_per_kwh=0.2, co2_kg_per_kwh=0.4)
     second = sv.day_savings(800.0, 850.0, price_usd_per_kwh=0.1, co2_kg_per_kwh=0.4)
-    assert (first.savings_kwh, first.savings_pct, first.cost_savings_usd, first.co2_reduction_kg) == \
-        pytest.approx((100.0, 10.0, 20.0, 40.0))
+    assert (
+        first.savings_kwh,
+        first.savings_pct,
+        first.cost_savings_usd,
+        first.co2_reduction_kg,
+    ) == pytest.approx((100.0, 10.0, 20.0, 40.0))
     assert second.savings_kwh == pytest.approx(-50.0) and second.cost_savings_usd == pytest.approx(-5.0)
     total = sv.total_savings([first, second])
-    assert (total.baseline_kwh, total.actual_kwh, total.savings_kwh, total.days) == pytest.approx((1800, 1750, 50, 2))
+    assert (total.baseline_kwh, total.actual_kwh, total.savings_kwh, total.days) == pytest.approx(
+        (1800, 1750, 50, 2)
+    )
     assert total.savings_pct == pytest.approx(50 / 1800 * 100)
     assert total.cost_savings_usd == pytest.approx(15.0) and total.co2_reduction_kg == pytest.approx(20.0)
     assert sv.day_savings(0.0, 10.0, 0.1, 0.4).savings_pct is None

@@ -7,14 +7,25 @@ from sbems.domain.schedule import OccupiedPeriod, WeeklySchedule, occupied_mask,
 
 
 def _schedule(**kw) -> WeeklySchedule:
-    return WeeklySchedule(id="office", name="Office", occupied=[OccupiedPeriod(days=["mon", "tue", "wed", "thu", "fri"],
-                                                                               start="07:00", end="19:00")], **kw)
+    return WeeklySchedule(
+        id="office",
+        name="Office",
+        occupied=[OccupiedPeriod(days=["mon", "tue", "wed", "thu", "fri"], start="07:00", end="19:00")],
+        **kw,
+    )
 
 
 def test_occupied_in_local_time():
     # 2026-07-06 is a Monday; 11:00 UTC = 07:00 in New York (EDT)
-    times = pd.DatetimeIndex(["2026-07-06T10:59Z", "2026-07-06T11:00Z", "2026-07-06T22:59Z", "2026-07-06T23:00Z",
-                              "2026-07-04T15:00Z"])
+    times = pd.DatetimeIndex(
+        [
+            "2026-07-06T10:59Z",
+            "2026-07-06T11:00Z",
+            "2026-07-06T22:59Z",
+            "2026-07-06T23:00Z",
+            "2026-07-04T15:00Z",
+        ]
+    )
     assert occupied_mask(_schedule(), times, "America/New_York").tolist() == [False, True, True, False, False]
 
 

@@ -19,7 +19,13 @@ def test_example_site_describes_the_demo_building(example_site):
     assert protocols == {"bacnet", "modbus"}
     assert all(u.manufacturer == "Trane" for u in building.hvac_units)
     assert building.thermostats and all(t.manufacturer == "Siemens" for t in building.thermostats)
-    assert {s.sensor_type for s in building.sensors} >= {"temperature", "humidity", "occupancy", "co2", "power"}
+    assert {s.sensor_type for s in building.sensors} >= {
+        "temperature",
+        "humidity",
+        "occupancy",
+        "co2",
+        "power",
+    }
     for unit in building.hvac_units:
         address = unit.bacnet.address if unit.bacnet else unit.modbus.host
         assert address.startswith("127.0.0.1")
@@ -44,16 +50,36 @@ def test_error_names_the_path_in_the_file():
     assert "site.yaml: buildings[0].zones[2].comfort.max_c: must be > min_c" in str(info.value)
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: d["buildings"][0]["zones"][0].update(schedule="nope"),
-     "buildings[0].zones[0].schedule: unknown schedule 'nope'"),
-    (lambda d: d["buildings"][0]["hvac_units"][0].update(zone="z99"), "buildings[0].hvac_units[0].zone: unknown zone"),
-    (lambda d: d["buildings"][0]["hvac_units"][0].pop("bacnet"), "buildings[0].hvac_units[0].bacnet: required"),
-    (lambda d: d["buildings"][0]["sensors"][0].update(unit="fahrenheit"), "buildings[0].sensors[0].unit:"),
-    (lambda d: d["buildings"][0].update(timezone="Nowhere/City"), "buildings[0].timezone: unknown time zone"),
-    (lambda d: d["buildings"][0]["zones"][1].update(id="z1"), "buildings[0].zones[1].id: duplicate id 'z1'"),
-    (lambda d: d["buildings"][0]["zones"][0].update(area_m2="big"), "buildings[0].zones[0].area_m2:"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d["buildings"][0]["zones"][0].update(schedule="nope"),
+            "buildings[0].zones[0].schedule: unknown schedule 'nope'",
+        ),
+        (
+            lambda d: d["buildings"][0]["hvac_units"][0].update(zone="z99"),
+            "buildings[0].hvac_units[0].zone: unknown zone",
+        ),
+        (
+            lambda d: d["buildings"][0]["hvac_units"][0].pop("bacnet"),
+            "buildings[0].hvac_units[0].bacnet: required",
+        ),
+        (
+            lambda d: d["buildings"][0]["sensors"][0].update(unit="fahrenheit"),
+            "buildings[0].sensors[0].unit:",
+        ),
+        (
+            lambda d: d["buildings"][0].update(timezone="Nowhere/City"),
+            "buildings[0].timezone: unknown time zone",
+        ),
+        (
+            lambda d: d["buildings"][0]["zones"][1].update(id="z1"),
+            "buildings[0].zones[1].id: duplicate id 'z1'",
+        ),
+        (lambda d: d["buildings"][0]["zones"][0].update(area_m2="big"), "buildings[0].zones[0].area_m2:"),
+    ],
+)
 def test_reference_and_type_errors_name_their_path(mutate, expected):
     data = _example()
     mutate(data)
@@ -74,8 +100,12 @@ def test_cli_rejects_bad_site_file_with_nonzero_exit(tmp_path, db_url):
     data["buildings"][0]["zones"][2]["comfort"] = {"min_c": 24, "max_c": 22}
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "sbems.cli", "site", "import", str(bad)],
-                            capture_output=True, text=True, env={"SBEMS_DATABASE_URL": db_url, "PATH": "/usr/bin"},
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "sbems.cli", "site", "import", str(bad)],
+        capture_output=True,
+        text=True,
+        env={"SBEMS_DATABASE_URL": db_url, "PATH": "/usr/bin"},
+        check=False,
+    )
     assert result.returncode != 0
     assert "buildings[0].zones[2].comfort.max_c: must be > min_c" in result.stderr

@@ -26,10 +26,20 @@ SITE = {
             "currency": "USD",
             "demand_interval_min": 15,
             "energy_periods": [
-                {"name": "on_peak", "price_usd_per_kwh": 0.32, "days": ["mon", "tue", "wed", "thu", "fri"],
-                 "start": "16:00", "end": "21:00"},
-                {"name": "mid_peak", "price_usd_per_kwh": 0.18, "days": ["mon", "tue", "wed", "thu", "fri"],
-                 "start": "08:00", "end": "16:00"},
+                {
+                    "name": "on_peak",
+                    "price_usd_per_kwh": 0.32,
+                    "days": ["mon", "tue", "wed", "thu", "fri"],
+                    "start": "16:00",
+                    "end": "21:00",
+                },
+                {
+                    "name": "mid_peak",
+                    "price_usd_per_kwh": 0.18,
+                    "days": ["mon", "tue", "wed", "thu", "fri"],
+                    "start": "08:00",
+                    "end": "16:00",
+                },
                 {"name": "off_peak", "price_usd_per_kwh": 0.12},
             ],
             "demand_charges": [
@@ -53,10 +63,22 @@ def _local_day_utc(day: str, freq: str = "15min") -> pd.DatetimeIndex:
 
 def test_period_names_use_local_time_and_dst(tariff):
     times = pd.DatetimeIndex(
-        ["2024-07-15T20:30Z", "2024-01-15T20:30Z", "2024-07-13T20:30Z", "2024-07-16T01:00Z", "2024-07-15T12:00Z"]
+        [
+            "2024-07-15T20:30Z",
+            "2024-01-15T20:30Z",
+            "2024-07-13T20:30Z",
+            "2024-07-16T01:00Z",
+            "2024-07-15T12:00Z",
+        ]
     )
     # 16:30 EDT Mon, 15:30 EST Mon, 16:30 Sat, 21:00 EDT Mon (end exclusive), 08:00 EDT Mon (start inclusive)
-    assert list(period_names(tariff, times, TZ)) == ["on_peak", "mid_peak", "off_peak", "off_peak", "mid_peak"]
+    assert list(period_names(tariff, times, TZ)) == [
+        "on_peak",
+        "mid_peak",
+        "off_peak",
+        "off_peak",
+        "mid_peak",
+    ]
     np.testing.assert_allclose(energy_prices_usd_per_kwh(tariff, times, TZ), [0.32, 0.18, 0.12, 0.12, 0.18])
 
 

@@ -16,35 +16,58 @@ from sbems.tasks.optimize import MODEL_KIND, MODEL_TARGET, zone_model_params_jso
 
 # Monday 2026-07-06, 06:15 EDT: unoccupied, occupancy starts at 07:00 (45 min = 3 steps of 15 min)
 EARLY_MONDAY_UTC = datetime.fromisoformat("2026-07-06T10:15:00+00:00")
-SLOW_ZONE = ZoneModelParams(a_frac=0.95, b_cool_c_per_kw=-0.004, b_gain_c_per_unit=(), c_gain_delta_c=0.0,
-                            step_s=900)   # pulls down slowly: must start before occupancy
+SLOW_ZONE = ZoneModelParams(
+    a_frac=0.95, b_cool_c_per_kw=-0.004, b_gain_c_per_unit=(), c_gain_delta_c=0.0, step_s=900
+)  # pulls down slowly: must start before occupancy
 
 
 def _seed_models_and_temps(conn, site, now, temps):
     b_id = entity_uuid("building", "hq")
     for zone in site.building("hq").zones:
-        insert_model(conn, building_id=b_id, zone_id=entity_uuid("zone", "hq", zone.id), kind=MODEL_KIND,
-                     target=MODEL_TARGET, version="test-slow", trained_from=now - timedelta(days=7), trained_to=now,
-                     metrics={}, params=zone_model_params_json(SLOW_ZONE), artifact=None)
-    write_sensor_readings(conn, rows=[
-        SensorRow(now, entity_uuid("sensor", "hq", f"{zone}-temp"), entity_uuid("zone", "hq", zone), temp, "celsius")
-        for zone, temp in temps.items()])
+        insert_model(
+            conn,
+            building_id=b_id,
+            zone_id=entity_uuid("zone", "hq", zone.id),
+            kind=MODEL_KIND,
+            target=MODEL_TARGET,
+            version="test-slow",
+            trained_from=now - timedelta(days=7),
+            trained_to=now,
+            metrics={},
+            params=zone_model_params_json(SLOW_ZONE),
+            artifact=None,
+        )
+    write_sensor_readings(
+        conn,
+        rows=[
+            SensorRow(
+                now,
+                entity_uuid("sensor", "hq", f"{zone}-temp"),
+                entity_uuid("zone", "hq", zone),
+                temp,
+                "celsius",
+            )
+            for zone, temp in temps.items()
+        ],
+    )
     conn.commit()
 
 
 def test_schedule_targets_start_early_only_where_needed(example_site):
     building = example_site.building("hq")
     models = {"z1": SLOW_ZONE, "z2": SLOW_ZONE}
-    targets = {t.zone_id: t for t in schedule_targets(example_site, building, EARLY_MONDAY_UTC,
-                                                      {"z1": 28.5, "z2": 23.1}, models)}
+    targets = {
+        t.zone_id: t
+        for t in schedule_targets(example_site, building, EARLY_MONDAY_UTC, {"z1": 28.5, "z2": 23.1}, models)
+    }
     assert targets["z1"].setpoint_c == 23.0 and "optimal start" in targets["z1"].reason
-    assert set(targets) == {"z1"}    # z2 is cool enough already; z3..z6 have no model: local schedule
+    assert set(targets) == {"z1"}  # z2 is cool enough already; z3..z6 have no model: local schedule
     occupied = schedule_targets(example_site, building, EARLY_MONDAY_UTC + timedelta(hours=2), {}, {})
-    assert occupied == []            # occupied hours: the equipment's own schedule holds 23 C
+    assert occupied == []  # occupied hours: the equipment's own schedule holds 23 C
 
 
 def test_holiday_gets_the_setback(example_site):
-    christmas_noon = datetime.fromisoformat("2026-12-25T17:00:00+00:00")   # a Friday, a site holiday
+    christmas_noon = datetime.fromisoformat("2026-12-25T17:00:00+00:00")  # a Friday, a site holiday
     targets = schedule_targets(example_site, example_site.building("hq"), christmas_noon, {}, {})
     assert {(t.setpoint_c, t.reason) for t in targets} == {(28.0, "holiday setback")}
     assert len(targets) == 6
@@ -58,10 +81,12 @@ def test_schedules_then_release_through_the_real_protocols(prefect_harness, conn
         _seed_models_and_temps(conn, sim.site, now, {"z1": 28.5, "z2": 28.5, "z3": 23.1})
         outcomes = schedules(building_id="hq", database_url=db_url, now_utc=now)
         assert outcomes["z1"].startswith("confirmed: 23.0") and "optimal start" in outcomes["z1"]
-        assert outcomes["z2"].startswith("confirmed: 23.0")            # Modbus unit
-        assert "z3" not in outcomes                                   # cool enough: local schedule
+        assert outcomes["z2"].startswith("confirmed: 23.0")  # Modbus unit
+        assert "z3" not in outcomes  # cool enough: local schedule
         zones = sim.state()["zones"]
-        assert zones["z1"]["setpoint_c"] == pytest.approx(23.0) and zones["z1"]["setpoint_source"] == "override"
+        assert (
+            zones["z1"]["setpoint_c"] == pytest.approx(23.0) and zones["z1"]["setpoint_source"] == "override"
+        )
         assert zones["z2"]["setpoint_c"] == pytest.approx(23.0, abs=0.01)
 
         released = release(building_id="hq", database_url=db_url, now_utc=now + timedelta(seconds=1801))

@@ -28,14 +28,20 @@ RTU1_ZONE_TEMP = entity_uuid("sensor", "hq", "rtu1.zone_temp_c")
 
 RULES = FddThresholds(stuck_window_h=3.0)  # the test's stuck stretch is 6 h; the default window is 24 h
 
+
 def _write_window(conn, start: datetime, hours: float, z1_temp) -> None:
     """Every 5 min: z1-temp = z1_temp(i), rtu1's own zone temperature varying, rtu1 running."""
     times = [start + timedelta(minutes=5 * i) for i in range(int(hours * 12))]
-    write_sensor_readings(conn, rows=[SensorRow(t, Z1_TEMP, Z1, z1_temp(i), "celsius") for i, t in enumerate(times)])
-    write_sensor_readings(conn, rows=[SensorRow(t, RTU1_ZONE_TEMP, Z1, 23.0 + 0.1 * (i % 4), "celsius")
-                                      for i, t in enumerate(times)])
-    write_hvac_telemetry(conn, rows=[TelemetryRow(t, RTU1, power_kw=12.0, mode="cooling", status="running")
-                                     for t in times])
+    write_sensor_readings(
+        conn, rows=[SensorRow(t, Z1_TEMP, Z1, z1_temp(i), "celsius") for i, t in enumerate(times)]
+    )
+    write_sensor_readings(
+        conn,
+        rows=[SensorRow(t, RTU1_ZONE_TEMP, Z1, 23.0 + 0.1 * (i % 4), "celsius") for i, t in enumerate(times)],
+    )
+    write_hvac_telemetry(
+        conn, rows=[TelemetryRow(t, RTU1, power_kw=12.0, mode="cooling", status="running") for t in times]
+    )
     conn.commit()
 
 
@@ -64,23 +70,33 @@ class AlertSubscriber:
 
 
 def _fdd_alerts(conn) -> list[dict]:
-    cursor = conn.execute("SELECT id, alert_type, severity, title, description, zone_id, resolved, metadata "
-                          "FROM alerts WHERE metadata->>'source' = 'fdd' ORDER BY created_at")
+    cursor = conn.execute(
+        "SELECT id, alert_type, severity, title, description, zone_id, resolved, metadata "
+        "FROM alerts WHERE metadata->>'source' = 'fdd' ORDER BY created_at"
+    )
     names = [c.name for c in cursor.description]
     rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     conn.commit()
     return rows
 
 
-def test_fdd_raises_a_stuck_sensor_once_publishes_it_and_resolves_it(prefect_harness, conn, db_url, example_site,
-                                                                      mqtt_url):
+def test_fdd_raises_a_stuck_sensor_once_publishes_it_and_resolves_it(
+    prefect_harness, conn, db_url, example_site, mqtt_url
+):
     entities.upsert_site(conn, site=example_site)
     conn.commit()
-    _write_window(conn, NOW - timedelta(hours=6), 6, lambda i: 23.0)        # z1-temp stuck at 23.0 C
+    _write_window(conn, NOW - timedelta(hours=6), 6, lambda i: 23.0)  # z1-temp stuck at 23.0 C
     subscriber = AlertSubscriber(mqtt_url)
     try:
         assert subscriber.subscribed.wait(10)
-        first = fdd(building_id="hq", database_url=db_url, now_utc=NOW, mqtt_url=mqtt_url, window_h=6, thresholds=RULES)
+        first = fdd(
+            building_id="hq",
+            database_url=db_url,
+            now_utc=NOW,
+            mqtt_url=mqtt_url,
+            window_h=6,
+            thresholds=RULES,
+        )
         assert subscriber.received.wait(10)
         [alert] = _fdd_alerts(conn)
         assert [(r["code"], r["subject"]) for r in first["raised"]] == [(STUCK_SENSOR, "z1-temp")]
@@ -90,19 +106,37 @@ def test_fdd_raises_a_stuck_sensor_once_publishes_it_and_resolves_it(prefect_har
         assert "z1-temp" in alert["title"]
         assert "stayed at 23" in alert["description"] and "36 readings" in alert["description"]
 
-        second = fdd(building_id="hq", database_url=db_url, now_utc=NOW + timedelta(minutes=15), mqtt_url=mqtt_url, window_h=6, thresholds=RULES)
+        second = fdd(
+            building_id="hq",
+            database_url=db_url,
+            now_utc=NOW + timedelta(minutes=15),
+            mqtt_url=mqtt_url,
+            window_h=6,
+            thresholds=RULES,
+        )
         assert second["raised"] == [] and second["still_open"] == 1 and second["published"] == 0
         assert len(_fdd_alerts(conn)) == 1
 
         [(topic, payload)] = subscriber.messages
         assert topic == f"sbems/alerts/{alert['severity']}"
-        assert (payload["alertId"], payload["zoneId"], payload["alertType"]) == (str(alert["id"]), "z1", "data_quality")
+        assert (payload["alertId"], payload["zoneId"], payload["alertType"]) == (
+            str(alert["id"]),
+            "z1",
+            "data_quality",
+        )
         assert payload["description"] == alert["description"]
     finally:
         subscriber.close()
 
-    _write_window(conn, NOW, 3, lambda i: 23.0 + 0.05 * (i % 3))            # the sensor moves again
-    third = fdd(building_id="hq", database_url=db_url, now_utc=NOW + timedelta(hours=3), mqtt_url=mqtt_url, window_h=6, thresholds=RULES)
+    _write_window(conn, NOW, 3, lambda i: 23.0 + 0.05 * (i % 3))  # the sensor moves again
+    third = fdd(
+        building_id="hq",
+        database_url=db_url,
+        now_utc=NOW + timedelta(hours=3),
+        mqtt_url=mqtt_url,
+        window_h=6,
+        thresholds=RULES,
+    )
     assert third["raised"] == [] and third["resolved"] == [[STUCK_SENSOR, "z1-temp"]]
     [resolved] = _fdd_alerts(conn)
     assert resolved["id"] == alert["id"] and resolved["resolved"]

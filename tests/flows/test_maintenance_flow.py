@@ -24,8 +24,12 @@ BUILDING = entity_uuid("building", "hq")
 MAIN = entity_uuid("sensor", "hq", "main-meter")
 TEMP = entity_uuid("sensor", "hq", "z1-temp")
 Z1 = entity_uuid("zone", "hq", "z1")
-RETENTION_ENV = {"SBEMS_RETENTION_RAW_DAYS": "365", "SBEMS_RETENTION_ENERGY_DAYS": "730",
-                 "SBEMS_RETENTION_HOURLY_DAYS": "1095", "SBEMS_RETENTION_DAILY_DAYS": "3650"}
+RETENTION_ENV = {
+    "SBEMS_RETENTION_RAW_DAYS": "365",
+    "SBEMS_RETENTION_ENERGY_DAYS": "730",
+    "SBEMS_RETENTION_HOURLY_DAYS": "1095",
+    "SBEMS_RETENTION_DAILY_DAYS": "3650",
+}
 
 
 def _days_ago(days: int) -> datetime:
@@ -35,24 +39,31 @@ def _days_ago(days: int) -> datetime:
 def _seed(conn, example_site) -> list[float]:
     entities.upsert_site(conn, site=example_site)
     conn.commit()
-    recent_kw = [10.0 + i for i in range(10)]                          # 08:00 .. 10:15, every 15 min
+    recent_kw = [10.0 + i for i in range(10)]  # 08:00 .. 10:15, every 15 min
     start = NOW.replace(hour=8, minute=0)
-    write_energy_readings(conn, rows=[EnergyRow(start + timedelta(minutes=15 * i), MAIN, BUILDING, None, None, kw)
-                                      for i, kw in enumerate(recent_kw)])
+    write_energy_readings(
+        conn,
+        rows=[
+            EnergyRow(start + timedelta(minutes=15 * i), MAIN, BUILDING, None, None, kw)
+            for i, kw in enumerate(recent_kw)
+        ],
+    )
     old = [_days_ago(1100), _days_ago(800), _days_ago(700)]
-    for t in old:   # one batch each: a batch gets a partition for every day it spans
+    for t in old:  # one batch each: a batch gets a partition for every day it spans
         write_energy_readings(conn, rows=[EnergyRow(t, MAIN, BUILDING, None, None, 5.0)])
     write_hourly_rollups(conn, start_utc=old[0], end_utc=old[0] + timedelta(hours=1))
     write_daily_rollups(conn, start_utc=old[0], end_utc=old[0] + timedelta(hours=1))
     for d in (400, 300):
-        write_sensor_readings(conn, rows=[SensorRow(_days_ago(d), TEMP, Z1, 22.0, "celsius")],
-                              update_live_state=False)
+        write_sensor_readings(
+            conn, rows=[SensorRow(_days_ago(d), TEMP, Z1, 22.0, "celsius")], update_live_state=False
+        )
     conn.commit()
     return recent_kw
 
 
-def test_maintenance_creates_rolls_up_and_applies_retention(prefect_harness, conn, db_url, example_site,
-                                                            monkeypatch):
+def test_maintenance_creates_rolls_up_and_applies_retention(
+    prefect_harness, conn, db_url, example_site, monkeypatch
+):
     if timeseries_mode(conn) != "partitioned":
         pytest.skip("asserts native partitions")
     for name, value in RETENTION_ENV.items():
@@ -63,16 +74,21 @@ def test_maintenance_creates_rolls_up_and_applies_retention(prefect_harness, con
 
     summary = maintenance(building_id="hq", database_url=db_url, now_utc=NOW)
 
-    ahead = {table: {partition_name(table, NOW.date() + timedelta(days=i)) for i in range(8)}
-             for table in TIMESERIES_TABLES}
-    assert set(summary["partitions_created"]) == set().union(*(ahead[t] - before[t] for t in TIMESERIES_TABLES))
+    ahead = {
+        table: {partition_name(table, NOW.date() + timedelta(days=i)) for i in range(8)}
+        for table in TIMESERIES_TABLES
+    }
+    assert set(summary["partitions_created"]) == set().union(
+        *(ahead[t] - before[t] for t in TIMESERIES_TABLES)
+    )
     for table in TIMESERIES_TABLES:
         assert ahead[table] <= set(list_partitions(conn, table=table))
     assert summary["buckets_upserted"] == {"energy_readings_hourly": 3, "energy_readings_daily": 1}
     assert summary["partitions_dropped"] == {
         "sensor_readings": [partition_name("sensor_readings", _days_ago(400).date())],
         "hvac_telemetry": [],
-        "energy_readings": [partition_name("energy_readings", _days_ago(d).date()) for d in (1100, 800)]}
+        "energy_readings": [partition_name("energy_readings", _days_ago(d).date()) for d in (1100, 800)],
+    }
     assert summary["rollup_rows_deleted"] == {"energy_readings_hourly": 1, "energy_readings_daily": 0}
 
     hourly = read_hourly_rollups(conn, start_utc=NOW - timedelta(days=1), end_utc=NOW, building_id=BUILDING)
@@ -80,7 +96,10 @@ def test_maintenance_creates_rolls_up_and_applies_retention(prefect_harness, con
     assert hourly[0]["total_energy_kwh"] == pytest.approx(sum(recent_kw[:4]) * 0.25)
     assert hourly[0]["peak_power_kw"] == recent_kw[3]
     daily = read_daily_rollups(conn, start_utc=_days_ago(1101), end_utc=NOW, building_id=BUILDING)
-    assert [r["bucket"].date() for r in daily] == [_days_ago(1100).date(), NOW.date()]   # old day kept (10 years)
+    assert [r["bucket"].date() for r in daily] == [
+        _days_ago(1100).date(),
+        NOW.date(),
+    ]  # old day kept (10 years)
     kept = [r[0] for r in conn.execute("SELECT time FROM sensor_readings ORDER BY time")]
     assert kept == [_days_ago(300)]
     markdown = summary_markdown(summary)
@@ -92,4 +111,7 @@ def test_maintenance_creates_rolls_up_and_applies_retention(prefect_harness, con
     assert all(names == [] for names in again["partitions_dropped"].values())
     assert again["rollup_rows_deleted"] == {"energy_readings_hourly": 0, "energy_readings_daily": 0}
     assert again["buckets_upserted"] == summary["buckets_upserted"]
-    assert read_hourly_rollups(conn, start_utc=NOW - timedelta(days=1), end_utc=NOW, building_id=BUILDING) == hourly
+    assert (
+        read_hourly_rollups(conn, start_utc=NOW - timedelta(days=1), end_utc=NOW, building_id=BUILDING)
+        == hourly
+    )

@@ -30,9 +30,12 @@ def count_commands(conn) -> int:
 
 @pytest.mark.slow
 def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_nothing_without_autopilot(
-        prefect_harness, conn, db_url, example_site):
+    prefect_harness, conn, db_url, example_site
+):
     entities.upsert_site(conn, site=example_site)
-    backfill_simulated_history(conn, site=example_site, building_id="hq", start_utc=START, days=DAYS, step_s=900)
+    backfill_simulated_history(
+        conn, site=example_site, building_id="hq", start_utc=START, days=DAYS, step_s=900
+    )
     conn.commit()
 
     result = optimize(building_id="hq", database_url=db_url, now_utc=NOW)
@@ -41,7 +44,10 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     summary = result["summary"]
     assert summary["total_cost_usd"] <= summary["baseline_total_cost_usd"] + 1e-6
     assert summary["reused_models"] == []
-    assert result["dispatch"] == {"dispatched": False, "reason": "autopilot is off: the plan is a recommendation"}
+    assert result["dispatch"] == {
+        "dispatched": False,
+        "reason": "autopilot is off: the plan is a recommendation",
+    }
     assert count_commands(conn) == 0
 
     stored = read_latest_plan(conn, building_id=entity_uuid("building", "hq"))
@@ -54,12 +60,20 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     assert all(isinstance(v, float) for v in z1["expected_temp_c"])
     assert stored["summary"]["total_cost_usd"] == pytest.approx(summary["total_cost_usd"])
     # occupied steps (07:00-19:00 local = 11:00-23:00 UTC) are planned inside the 21-25 C band (soft, small slack)
-    occupied = [temp for stamp, temp in zip(stored["plan"]["times_utc"], z1["expected_temp_c"], strict=True)
-                if "T11:00" <= stamp[10:16] < "T22:45"]
+    occupied = [
+        temp
+        for stamp, temp in zip(stored["plan"]["times_utc"], z1["expected_temp_c"], strict=True)
+        if "T11:00" <= stamp[10:16] < "T22:45"
+    ]
     assert min(occupied) >= 20.9 and max(occupied) <= 25.1
 
-    model = read_active_model(conn, building_id=entity_uuid("building", "hq"),
-                              zone_id=entity_uuid("zone", "hq", "z1"), kind="zone_thermal", target="zone_temp_c")
+    model = read_active_model(
+        conn,
+        building_id=entity_uuid("building", "hq"),
+        zone_id=entity_uuid("zone", "hq", "z1"),
+        kind="zone_thermal",
+        target="zone_temp_c",
+    )
     assert model["version"] == summary["model_versions"]["z1"]
     assert model["metrics"]["validation_rmse_c"] < 1.5
 
@@ -70,8 +84,9 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     assert count_commands(conn) == 0
 
 
-def test_optimize_refuses_without_hvac_power_history_and_stores_the_reason(prefect_harness, conn, db_url,
-                                                                          example_site):
+def test_optimize_refuses_without_hvac_power_history_and_stores_the_reason(
+    prefect_harness, conn, db_url, example_site
+):
     site = without_hvac_submeters(example_site)
     entities.upsert_site(conn, site=site)
     backfill_simulated_history(conn, site=site, building_id="hq", start_utc=START, days=8, step_s=900)

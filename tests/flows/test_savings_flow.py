@@ -16,17 +16,23 @@ from sbems.storage.savings import read_savings_rows
 from sbems.tasks.savings import local_midnight_utc, savings_windows
 
 TZ = "America/New_York"
-START = datetime(2026, 6, 1, 4, tzinfo=UTC)          # local midnight
+START = datetime(2026, 6, 1, 4, tzinfo=UTC)  # local midnight
 DAYS = 42
 CONTROL_START = datetime(2026, 6, 30, 18, tzinfo=UTC)  # 14:00 local on 30 June
-NOW = START + timedelta(days=DAYS, hours=10)          # 13 July, 10:00 local
+NOW = START + timedelta(days=DAYS, hours=10)  # 13 July, 10:00 local
 CO2 = 0.4
 
 
 def mark_control_start(conn, at: datetime) -> None:
-    command_id = insert_command(conn, command_type="setpoint", command_data={"value_c": 24.0}, source="optimizer",
-                                status="confirmed", building_id=entity_uuid("building", "hq"),
-                                zone_id=entity_uuid("zone", "hq", "z1"))
+    command_id = insert_command(
+        conn,
+        command_type="setpoint",
+        command_data={"value_c": 24.0},
+        source="optimizer",
+        status="confirmed",
+        building_id=entity_uuid("building", "hq"),
+        zone_id=entity_uuid("zone", "hq", "z1"),
+    )
     conn.execute("UPDATE control_commands SET created_at = %s WHERE id = %s", (at, command_id))
     conn.commit()
 
@@ -41,13 +47,16 @@ def meter_kwh(conn, day: date) -> float:
     return conn.execute(
         "SELECT sum(r.value) * 0.25 FROM sensor_readings r JOIN sensors s ON s.id = r.sensor_id "
         "WHERE s.key = 'main-meter' AND r.time >= %s AND r.time < %s",
-        (local_midnight_utc(day, TZ), local_midnight_utc(day + timedelta(days=1), TZ))).fetchone()[0]
+        (local_midnight_utc(day, TZ), local_midnight_utc(day + timedelta(days=1), TZ)),
+    ).fetchone()[0]
 
 
 @pytest.mark.slow
 def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn, db_url, example_site):
     entities.upsert_site(conn, site=example_site)
-    backfill_simulated_history(conn, site=example_site, building_id="hq", start_utc=START, days=DAYS, step_s=900)
+    backfill_simulated_history(
+        conn, site=example_site, building_id="hq", start_utc=START, days=DAYS, step_s=900
+    )
     conn.commit()
     b_id = entity_uuid("building", "hq")
 
@@ -70,24 +79,34 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     models = period_rows[0]["metadata"]["baseline"]["models"]
     for row in rows:
         assert row["period_end"] > row["period_start"]
-        assert row["baseline_consumption_kwh"] - row["actual_consumption_kwh"] == pytest.approx(row["savings_kwh"],
-                                                                                               abs=2e-4)
-        assert row["savings_pct"] == pytest.approx(row["savings_kwh"] / row["baseline_consumption_kwh"] * 100,
-                                                   abs=0.006)
+        assert row["baseline_consumption_kwh"] - row["actual_consumption_kwh"] == pytest.approx(
+            row["savings_kwh"], abs=2e-4
+        )
+        assert row["savings_pct"] == pytest.approx(
+            row["savings_kwh"] / row["baseline_consumption_kwh"] * 100, abs=0.006
+        )
         assert row["co2_reduction_kg"] == pytest.approx(row["savings_kwh"] * CO2, abs=0.006)
     for row in day_rows:
         meta = row["metadata"]
         day = row["period_start"].astimezone(ZoneInfo(TZ)).date()
         assert row["period_start"] == local_midnight_utc(day, TZ)
         assert row["baseline_consumption_kwh"] == pytest.approx(
-            predicted_kwh(models, meta["day_type"], meta["temp_mean_c"]), abs=0.5)
+            predicted_kwh(models, meta["day_type"], meta["temp_mean_c"]), abs=0.5
+        )
         assert row["actual_consumption_kwh"] == pytest.approx(meter_kwh(conn, day), rel=0.01)
-        assert row["cost_savings_usd"] == pytest.approx(row["savings_kwh"] * meta["price_usd_per_kwh"], abs=0.01)
+        assert row["cost_savings_usd"] == pytest.approx(
+            row["savings_kwh"] * meta["price_usd_per_kwh"], abs=0.01
+        )
     period = period_rows[0]
     assert period["period_start"] == local_midnight_utc(date(2026, 7, 1), TZ)
     assert period["period_end"] == local_midnight_utc(date(2026, 7, 13), TZ)
-    for column in ("baseline_consumption_kwh", "actual_consumption_kwh", "savings_kwh", "cost_savings_usd",
-                   "co2_reduction_kg"):
+    for column in (
+        "baseline_consumption_kwh",
+        "actual_consumption_kwh",
+        "savings_kwh",
+        "cost_savings_usd",
+        "co2_reduction_kg",
+    ):
         assert period[column] == pytest.approx(sum(r[column] for r in day_rows), abs=0.1)
     # the simulated building ran its schedule throughout: no real savings, only model error
     assert abs(period["savings_pct"]) < 10.0
@@ -97,11 +116,14 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     assert again["status"] == "ok"
     rerun = read_savings_rows(conn, building_id=b_id, method=METHOD)
     strip = ("created_at",)
-    assert [{k: v for k, v in r.items() if k not in strip} for r in rerun] == \
-           [{k: v for k, v in r.items() if k not in strip} for r in rows]
+    assert [{k: v for k, v in r.items() if k not in strip} for r in rerun] == [
+        {k: v for k, v in r.items() if k not in strip} for r in rows
+    ]
 
     # a day later: 13 July has no meter data (left out); the period row is replaced, not added
-    later = savings(building_id="hq", database_url=db_url, now_utc=NOW + timedelta(days=1), co2_kg_per_kwh=CO2)
+    later = savings(
+        building_id="hq", database_url=db_url, now_utc=NOW + timedelta(days=1), co2_kg_per_kwh=CO2
+    )
     assert later["status"] == "ok" and later["days_skipped"] == ["2026-07-13"]
     after = read_savings_rows(conn, building_id=b_id, method=METHOD)
     periods = [r for r in after if r["metadata"]["granularity"] == "period"]
@@ -110,10 +132,17 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     assert periods[0]["metadata"]["days_skipped"] == ["2026-07-13"]
 
     # refusals store nothing new: a baseline of 5 days, an impossible CV(RMSE) limit
-    short = savings(building_id="hq", database_url=db_url, now_utc=NOW, baseline_start=date(2026, 6, 25),
-                    co2_kg_per_kwh=CO2)
+    short = savings(
+        building_id="hq",
+        database_url=db_url,
+        now_utc=NOW,
+        baseline_start=date(2026, 6, 25),
+        co2_kg_per_kwh=CO2,
+    )
     assert short["status"] == "refused" and "too few complete baseline days" in short["reason"]
-    strict = savings(building_id="hq", database_url=db_url, now_utc=NOW, cvrmse_max_pct=0.5, co2_kg_per_kwh=CO2)
+    strict = savings(
+        building_id="hq", database_url=db_url, now_utc=NOW, cvrmse_max_pct=0.5, co2_kg_per_kwh=CO2
+    )
     assert strict["status"] == "refused" and "CV(RMSE)" in strict["reason"]
     assert len(read_savings_rows(conn, building_id=b_id)) == 13
 
@@ -130,7 +159,16 @@ def test_savings_windows_default_to_28_days_before_control_and_reporting_to_yest
 def test_savings_windows_say_why_there_is_nothing_to_compute():
     assert "no optimizer command" in savings_windows(TZ, NOW, None)
     assert "empty" in savings_windows(TZ, datetime(2026, 7, 1, 12, tzinfo=UTC), CONTROL_START)
-    explicit = savings_windows(TZ, NOW, None, baseline_start=date(2026, 6, 1), baseline_end=date(2026, 6, 29),
-                               report_start=date(2026, 7, 1), report_end=date(2026, 7, 8))
+    explicit = savings_windows(
+        TZ,
+        NOW,
+        None,
+        baseline_start=date(2026, 6, 1),
+        baseline_end=date(2026, 6, 29),
+        report_start=date(2026, 7, 1),
+        report_end=date(2026, 7, 8),
+    )
     assert explicit.control_start_utc is None and explicit.report_end == date(2026, 7, 8)
-    assert "before the baseline ends" in savings_windows(TZ, NOW, CONTROL_START, report_start=date(2026, 6, 20))
+    assert "before the baseline ends" in savings_windows(
+        TZ, NOW, CONTROL_START, report_start=date(2026, 6, 20)
+    )

@@ -14,13 +14,20 @@ def make_building(days: int = 28, seed: int = 0, freq: str = "h", start: str = "
     gets wrong every Monday and Saturday, and a temperature term it cannot know.
     """
     rng = np.random.default_rng(seed)
-    idx = pd.date_range(start, periods=days * pd.Timedelta("1D") // pd.tseries.frequencies.to_offset(freq), freq=freq, tz="UTC")
+    idx = pd.date_range(
+        start,
+        periods=days * pd.Timedelta("1D") // pd.tseries.frequencies.to_offset(freq),
+        freq=freq,
+        tz="UTC",
+    )
     hod = idx.hour.to_numpy() + idx.minute.to_numpy() / 60
     dow = idx.dayofweek.to_numpy()
     occupied = (dow < 5) & (hod >= 7) & (hod < 19)
     daily_mean_c = 24 + np.repeat(rng.normal(0, 3, days + 1), len(idx) // days + 1)[: len(idx)]
     outdoor_temp_c = daily_mean_c + 6 * np.sin(2 * np.pi * (hod - 9) / 24)
-    load_kw = 50 + 80 * occupied + 4 * np.maximum(outdoor_temp_c - 20, 0) * occupied + rng.normal(0, 3, len(idx))
+    load_kw = (
+        50 + 80 * occupied + 4 * np.maximum(outdoor_temp_c - 20, 0) * occupied + rng.normal(0, 3, len(idx))
+    )
     return pd.DataFrame(
         {"load_kw": load_kw, "outdoor_temp_c": outdoor_temp_c, "occupied": occupied}, index=idx
     )

@@ -13,14 +13,22 @@ HOLDOUT_DAYS = 3
 @pytest.fixture(scope="module")
 def fitted(building):
     train = building.iloc[: -HOLDOUT_DAYS * 24]
-    model = fit(train["load_kw"], train[["outdoor_temp_c", "occupied"]], freq="h", target="load_kw", n_folds=4)
+    model = fit(
+        train["load_kw"], train[["outdoor_temp_c", "occupied"]], freq="h", target="load_kw", n_folds=4
+    )
     return model, building
 
 
 def test_selection_beats_seasonal_naive_in_backtest(fitted):
     model, _ = fitted
     table = model.metrics
-    assert set(table.index) == {"naive_prev_day", "naive_prev_week", "reduction_ridge", "reduction_hgb", "theta"}
+    assert set(table.index) == {
+        "naive_prev_day",
+        "naive_prev_week",
+        "reduction_ridge",
+        "reduction_hgb",
+        "theta",
+    }
     assert {"cvrmse_pct", "nmbe_pct", "mae", "n_folds"} <= set(table.columns)
     assert model.name not in ("naive_prev_day", "naive_prev_week")
     assert table.loc[model.name, "cvrmse_pct"] < 0.8 * table.loc["naive_prev_day", "cvrmse_pct"]
@@ -52,7 +60,12 @@ def test_intervals_contain_point_and_confidence_in_range(fitted):
     future = data.iloc[-HOLDOUT_DAYS * 24 :].iloc[:24]
     fc = predict(model, 24, future[["outdoor_temp_c", "occupied"]])
     assert list(fc.columns) == [
-        "horizon_step", "horizon_minutes", "predicted_value", "lower_value", "upper_value", "confidence_pct",
+        "horizon_step",
+        "horizon_minutes",
+        "predicted_value",
+        "lower_value",
+        "upper_value",
+        "confidence_pct",
         "model_version",
     ]
     assert (fc["lower_value"] <= fc["predicted_value"]).all()
@@ -92,12 +105,27 @@ def test_single_candidate_fit_is_cheap_path_and_baseline_needs_no_exog(building_
 def test_backtest_15_minute_day_ahead_and_nonnegative_occupancy(building_factory):
     data = building_factory(days=15, seed=4, freq="15min")
     occupancy = (data["occupied"] * 20 + np.random.default_rng(0).poisson(1, len(data))).astype(float)
-    result = backtest(occupancy, data[["occupied"]], freq="15min", target="zone_occupancy_count",
-                      candidates=["naive_prev_day", "reduction_ridge"], n_folds=2)
+    result = backtest(
+        occupancy,
+        data[["occupied"]],
+        freq="15min",
+        target="zone_occupancy_count",
+        candidates=["naive_prev_day", "reduction_ridge"],
+        n_folds=2,
+    )
     assert result.horizon_steps == 96 and result.n_folds == 2
-    assert result.metrics.loc["reduction_ridge", "cvrmse_pct"] < result.metrics.loc["naive_prev_day", "cvrmse_pct"]
-    model = fit(occupancy, data[["occupied"]], freq="15min", target="zone_occupancy_count",
-                candidates=["reduction_ridge"], n_folds=2)
+    assert (
+        result.metrics.loc["reduction_ridge", "cvrmse_pct"]
+        < result.metrics.loc["naive_prev_day", "cvrmse_pct"]
+    )
+    model = fit(
+        occupancy,
+        data[["occupied"]],
+        freq="15min",
+        target="zone_occupancy_count",
+        candidates=["reduction_ridge"],
+        n_folds=2,
+    )
     future_idx = pd.date_range(data.index[-1] + pd.Timedelta("15min"), periods=96, freq="15min")
     future = pd.DataFrame({"occupied": np.zeros(96, dtype=bool)}, index=future_idx)
     fc = predict(model, 96, future)
@@ -119,11 +147,25 @@ def test_update_moves_cutoff_without_refit(building_factory):
 def test_holidays_and_site_timezone_are_used(building_factory):
     data = building_factory(days=21, seed=6)
     holiday = data.index[-30].date()
-    model = fit(data["load_kw"], data[["outdoor_temp_c", "occupied"]], freq="h", target="load_kw",
-                tz="America/New_York", holidays_local=[holiday], candidates=["reduction_ridge"], n_folds=2)
+    model = fit(
+        data["load_kw"],
+        data[["outdoor_temp_c", "occupied"]],
+        freq="h",
+        target="load_kw",
+        tz="America/New_York",
+        holidays_local=[holiday],
+        candidates=["reduction_ridge"],
+        n_folds=2,
+    )
     assert model.cfg.tz == "America/New_York" and model.cfg.holidays_local == (holiday,)
-    other = fit(data["load_kw"], data[["outdoor_temp_c", "occupied"]], freq="h", target="load_kw",
-                candidates=["reduction_ridge"], n_folds=2)
+    other = fit(
+        data["load_kw"],
+        data[["outdoor_temp_c", "occupied"]],
+        freq="h",
+        target="load_kw",
+        candidates=["reduction_ridge"],
+        n_folds=2,
+    )
     assert other.version != model.version  # the version hashes the feature configuration
 
 

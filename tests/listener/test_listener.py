@@ -78,7 +78,9 @@ def test_numbered_readings_are_stored_once_with_live_state(broker, site_db, star
     for m in messages:
         newest[m.device] = m
     with psycopg.connect(site_db) as conn:
-        live = dict(conn.execute("SELECT s.key, l.value FROM live_state l JOIN sensors s ON s.id = l.sensor_id"))
+        live = dict(
+            conn.execute("SELECT s.key, l.value FROM live_state l JOIN sensors s ON s.id = l.sensor_id")
+        )
     assert {k: live[k] for k in newest} == {k: m.value for k, m in newest.items()}
     # re-publishing the same messages (a re-delivery) adds nothing
     Publisher(broker.url, messages[:300]).start().wait()
@@ -91,31 +93,71 @@ def test_every_message_kind_lands_in_its_table(broker, site_db, start_listener):
     start_listener(broker.url, site_db)
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     with psycopg.connect(site_db) as conn:
-        command_id = insert_command(conn, command_type="set_temperature", command_data={"value": 22.0},
-                                    source="manual", status="sent")
-        failing_id = insert_command(conn, command_type="set_temperature", command_data={"value": 30.0},
-                                    source="manual", status="sent")
+        command_id = insert_command(
+            conn, command_type="set_temperature", command_data={"value": 22.0}, source="manual", status="sent"
+        )
+        failing_id = insert_command(
+            conn, command_type="set_temperature", command_data={"value": 30.0}, source="manual", status="sent"
+        )
         conn.commit()
     items = [
-        ("sbems/building/hq/meter/main-meter/power",
-         {"deviceId": "main-meter", "timestamp": _ts(at), "value": 123.4, "unit": "kW"}),
-        ("sbems/building/hq/hvac/rtu1/telemetry",
-         {"deviceId": "rtu1", "timestamp": _ts(at), "metrics": {"supplyTemp": 13.5, "returnTemp": 24.0,
-                                                                "fanSpeed": 70, "power": 21.5}}),
-        ("sbems/building/hq/hvac/rtu1/status",
-         {"deviceId": "rtu1", "timestamp": _ts(at), "status": "running", "mode": "cooling"}),
-        ("sbems/building/hq/thermostat/tstat-z3/status",
-         {"deviceId": "RDS-0003", "timestamp": _ts(at), "currentTemp": 23.1, "targetTemp": 22.0, "mode": "cool",
-          "humidity": 45.0}),
-        ("sbems/building/hq/hvac/rtu2/response",
-         {"commandId": str(command_id), "deviceId": "rtu2", "timestamp": _ts(at), "status": "confirmed",
-          "readBack": 22.0}),
-        ("sbems/building/hq/hvac/rtu2/response",
-         {"commandId": str(failing_id), "deviceId": "rtu2", "timestamp": _ts(at), "status": "failed",
-          "error": "write access denied"}),
-        ("sbems/building/hq/hvac/rtu1/fault",
-         {"deviceId": "rtu1", "timestamp": _ts(at), "faultCodes": ["HP-LOCKOUT"], "severity": "critical",
-          "description": "high head pressure"}),
+        (
+            "sbems/building/hq/meter/main-meter/power",
+            {"deviceId": "main-meter", "timestamp": _ts(at), "value": 123.4, "unit": "kW"},
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/telemetry",
+            {
+                "deviceId": "rtu1",
+                "timestamp": _ts(at),
+                "metrics": {"supplyTemp": 13.5, "returnTemp": 24.0, "fanSpeed": 70, "power": 21.5},
+            },
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/status",
+            {"deviceId": "rtu1", "timestamp": _ts(at), "status": "running", "mode": "cooling"},
+        ),
+        (
+            "sbems/building/hq/thermostat/tstat-z3/status",
+            {
+                "deviceId": "RDS-0003",
+                "timestamp": _ts(at),
+                "currentTemp": 23.1,
+                "targetTemp": 22.0,
+                "mode": "cool",
+                "humidity": 45.0,
+            },
+        ),
+        (
+            "sbems/building/hq/hvac/rtu2/response",
+            {
+                "commandId": str(command_id),
+                "deviceId": "rtu2",
+                "timestamp": _ts(at),
+                "status": "confirmed",
+                "readBack": 22.0,
+            },
+        ),
+        (
+            "sbems/building/hq/hvac/rtu2/response",
+            {
+                "commandId": str(failing_id),
+                "deviceId": "rtu2",
+                "timestamp": _ts(at),
+                "status": "failed",
+                "error": "write access denied",
+            },
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/fault",
+            {
+                "deviceId": "rtu1",
+                "timestamp": _ts(at),
+                "faultCodes": ["HP-LOCKOUT"],
+                "severity": "critical",
+                "description": "high head pressure",
+            },
+        ),
         # the system's own command topics are seen but neither stored nor quarantined
         ("sbems/building/hq/zone/z1/setpoint", {"zoneId": "z1", "timestamp": _ts(at), "value": 23.0}),
     ]
@@ -125,24 +167,46 @@ def test_every_message_kind_lands_in_its_table(broker, site_db, start_listener):
     with psycopg.connect(site_db) as conn:
         power = conn.execute("SELECT power_kw, building_id FROM energy_readings").fetchall()
         assert power == [(123.4, entity_uuid("building", "hq"))]
-        row = conn.execute("SELECT supply_temp_c, return_temp_c, fan_speed_pct, power_kw, mode, status "
-                           "FROM hvac_telemetry").fetchone()
-        assert row == (13.5, 24.0, 70.0, 21.5, "cooling", "running")     # telemetry + status merged
-        tstat = dict(conn.execute("SELECT s.key, r.value FROM sensor_readings r JOIN sensors s ON s.id = r.sensor_id"))
-        assert tstat == {"tstat-z3.current_temp_c": 23.1, "tstat-z3.target_temp_c": 22.0,
-                         "tstat-z3.humidity_pct": 45.0}
+        row = conn.execute(
+            "SELECT supply_temp_c, return_temp_c, fan_speed_pct, power_kw, mode, status FROM hvac_telemetry"
+        ).fetchone()
+        assert row == (13.5, 24.0, 70.0, 21.5, "cooling", "running")  # telemetry + status merged
+        tstat = dict(
+            conn.execute("SELECT s.key, r.value FROM sensor_readings r JOIN sensors s ON s.id = r.sensor_id")
+        )
+        assert tstat == {
+            "tstat-z3.current_temp_c": 23.1,
+            "tstat-z3.target_temp_c": 22.0,
+            "tstat-z3.humidity_pct": 45.0,
+        }
         confirmed = read_command(conn, command_id=command_id)
         assert confirmed["status"] == "confirmed" and confirmed["command_data"]["read_back"] == 22.0
         assert confirmed["confirmed_at"] is not None
         failed = read_command(conn, command_id=failing_id)
         assert failed["status"] == "failed" and failed["error_message"] == "write access denied"
         fault = alert_store.read_alerts(conn, alert_type="fault")[0]
-        assert fault["severity"] == "critical" and fault["hvac_unit_id"] == entity_uuid("hvac_unit", "hq", "rtu1")
+        assert fault["severity"] == "critical" and fault["hvac_unit_id"] == entity_uuid(
+            "hvac_unit", "hq", "rtu1"
+        )
         assert read_quarantine(conn) == []
     # the device clears the fault: the alert is resolved
-    _publish(broker.url, [("sbems/building/hq/hvac/rtu1/fault", json.dumps(
-        {"deviceId": "rtu1", "timestamp": _ts(at + timedelta(seconds=30)), "faultCodes": ["HP-LOCKOUT"],
-         "severity": "critical", "active": False}).encode())])
+    _publish(
+        broker.url,
+        [
+            (
+                "sbems/building/hq/hvac/rtu1/fault",
+                json.dumps(
+                    {
+                        "deviceId": "rtu1",
+                        "timestamp": _ts(at + timedelta(seconds=30)),
+                        "faultCodes": ["HP-LOCKOUT"],
+                        "severity": "critical",
+                        "active": False,
+                    }
+                ).encode(),
+            )
+        ],
+    )
     assert _wait(lambda: _scalar(site_db, "SELECT count(*) FROM alerts WHERE resolved") == 1)
 
 
@@ -168,12 +232,24 @@ def _corpus(at: datetime) -> list[tuple[str, bytes, str]]:
         (t, with_(value="hot"), "value"),
         (t, with_(value=None), "value"),
         (t, with_(value=[21.5]), "value"),
-        (t, b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": NaN, "unit": "celsius"}'
-         % _ts(at).encode(), "NaN"),
-        (t, b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": -Infinity, "unit": "celsius"}'
-         % _ts(at).encode(), "Infinity"),
-        (t, b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": 1e999, "unit": "celsius"}'
-         % _ts(at).encode(), "finite"),
+        (
+            t,
+            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": NaN, "unit": "celsius"}'
+            % _ts(at).encode(),
+            "NaN",
+        ),
+        (
+            t,
+            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": -Infinity, "unit": "celsius"}'
+            % _ts(at).encode(),
+            "Infinity",
+        ),
+        (
+            t,
+            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": 1e999, "unit": "celsius"}'
+            % _ts(at).encode(),
+            "finite",
+        ),
         (t, without("timestamp"), "timestamp"),
         (t, without("value"), "value"),
         (t, without("deviceId"), "deviceId"),
@@ -194,20 +270,47 @@ def _corpus(at: datetime) -> list[tuple[str, bytes, str]]:
         (t, json.dumps({**good, "pad": "x" * 70_000}).encode(), "exceeds"),
         (t, b"[" * 50_000, "nested too deeply"),
         (t, b'{"deviceId": "z1-temp", "value": 1' + b"0" * 5000 + b"}", "invalid JSON"),
-        ("sbems/building/hq/hvac/rtu9/telemetry",
-         json.dumps({"deviceId": "rtu9", "timestamp": _ts(at), "metrics": {"power": 3.0}}).encode(), "HVAC unit"),
-        ("sbems/building/hq/hvac/rtu1/telemetry",
-         json.dumps({"deviceId": "rtu1", "timestamp": _ts(at), "metrics": {"power": -3.0}}).encode(), "power"),
-        ("sbems/building/hq/hvac/rtu1/response",
-         json.dumps({"commandId": "not-a-uuid", "deviceId": "rtu1", "timestamp": _ts(at),
-                     "status": "confirmed"}).encode(), "command"),
-        ("sbems/building/hq/hvac/rtu1/response",
-         json.dumps({"commandId": "0b8d4a52-0000-4000-8000-000000000000", "deviceId": "rtu1",
-                     "timestamp": _ts(at), "status": "confirmed"}).encode(), "unknown command"),
-        ("sbems/building/hq/thermostat/tstat-z9/status",
-         json.dumps({"deviceId": "x", "timestamp": _ts(at), "currentTemp": 22, "targetTemp": 22,
-                     "mode": "cool"}).encode(), "thermostat"),
-        ("sbems/building/hq/meter/main-meter/power", with_(deviceId="main-meter", unit="kW", value=-5), "range"),
+        (
+            "sbems/building/hq/hvac/rtu9/telemetry",
+            json.dumps({"deviceId": "rtu9", "timestamp": _ts(at), "metrics": {"power": 3.0}}).encode(),
+            "HVAC unit",
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/telemetry",
+            json.dumps({"deviceId": "rtu1", "timestamp": _ts(at), "metrics": {"power": -3.0}}).encode(),
+            "power",
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/response",
+            json.dumps(
+                {"commandId": "not-a-uuid", "deviceId": "rtu1", "timestamp": _ts(at), "status": "confirmed"}
+            ).encode(),
+            "command",
+        ),
+        (
+            "sbems/building/hq/hvac/rtu1/response",
+            json.dumps(
+                {
+                    "commandId": "0b8d4a52-0000-4000-8000-000000000000",
+                    "deviceId": "rtu1",
+                    "timestamp": _ts(at),
+                    "status": "confirmed",
+                }
+            ).encode(),
+            "unknown command",
+        ),
+        (
+            "sbems/building/hq/thermostat/tstat-z9/status",
+            json.dumps(
+                {"deviceId": "x", "timestamp": _ts(at), "currentTemp": 22, "targetTemp": 22, "mode": "cool"}
+            ).encode(),
+            "thermostat",
+        ),
+        (
+            "sbems/building/hq/meter/main-meter/power",
+            with_(deviceId="main-meter", unit="kW", value=-5),
+            "range",
+        ),
     ]
 
 
@@ -237,20 +340,45 @@ def test_malformed_corpus_is_quarantined_with_reasons_and_listener_survives(brok
     good = numbered_messages(5)
     Publisher(broker.url, good).start().wait()
     assert wait_for_count(site_db, 5, 15) == 5
-    quarantined = sum(s.value for metric in listener.metrics.quarantined.collect() for s in metric.samples
-                      if s.name.endswith("_total"))
+    quarantined = sum(
+        s.value
+        for metric in listener.metrics.quarantined.collect()
+        for s in metric.samples
+        if s.name.endswith("_total")
+    )
     assert quarantined == len(corpus)
 
 
 def test_threshold_rules_raise_alerts_with_cooldown_and_publish_them(broker, site_db, start_listener):
     with psycopg.connect(site_db) as conn:
-        alert_store.insert_alert_rule(conn, name="CO2 high", metric_name="co2", comparison=">",
-                                      threshold_value=1000, severity="warning", cooldown_s=600,
-                                      building_id=entity_uuid("building", "hq"))
-        alert_store.insert_alert_rule(conn, name="Supply air cold", metric_name="rtu1.supply_temp_c",
-                                      comparison="<", threshold_value=8, severity="critical", cooldown_s=0)
-        alert_store.insert_alert_rule(conn, name="Other zone only", metric_name="co2", comparison=">",
-                                      threshold_value=0, severity="info", zone_id=entity_uuid("zone", "hq", "z6"))
+        alert_store.insert_alert_rule(
+            conn,
+            name="CO2 high",
+            metric_name="co2",
+            comparison=">",
+            threshold_value=1000,
+            severity="warning",
+            cooldown_s=600,
+            building_id=entity_uuid("building", "hq"),
+        )
+        alert_store.insert_alert_rule(
+            conn,
+            name="Supply air cold",
+            metric_name="rtu1.supply_temp_c",
+            comparison="<",
+            threshold_value=8,
+            severity="critical",
+            cooldown_s=0,
+        )
+        alert_store.insert_alert_rule(
+            conn,
+            name="Other zone only",
+            metric_name="co2",
+            comparison=">",
+            threshold_value=0,
+            severity="info",
+            zone_id=entity_uuid("zone", "hq", "z6"),
+        )
         conn.commit()
     received: list[tuple[str, bytes]] = []
     watcher = make_client(broker.url)
@@ -259,12 +387,25 @@ def test_threshold_rules_raise_alerts_with_cooldown_and_publish_them(broker, sit
     watcher.subscribe("sbems/alerts/#", qos=1)
     start_listener(broker.url, site_db)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
-    co2 = [(t0, 1200.0), (t0 + timedelta(minutes=1), 1300.0), (t0 + timedelta(minutes=11), 1100.0),
-           (t0 + timedelta(minutes=12), 900.0)]
-    items = [("sbems/building/hq/zone/z1/co2", json.dumps(
-        {"deviceId": "z1-co2", "timestamp": _ts(at), "value": value, "unit": "ppm"}).encode()) for at, value in co2]
-    items.append(("sbems/building/hq/hvac/rtu1/telemetry", json.dumps(
-        {"deviceId": "rtu1", "timestamp": _ts(t0), "metrics": {"supplyTemp": 6.5}}).encode()))
+    co2 = [
+        (t0, 1200.0),
+        (t0 + timedelta(minutes=1), 1300.0),
+        (t0 + timedelta(minutes=11), 1100.0),
+        (t0 + timedelta(minutes=12), 900.0),
+    ]
+    items = [
+        (
+            "sbems/building/hq/zone/z1/co2",
+            json.dumps({"deviceId": "z1-co2", "timestamp": _ts(at), "value": value, "unit": "ppm"}).encode(),
+        )
+        for at, value in co2
+    ]
+    items.append(
+        (
+            "sbems/building/hq/hvac/rtu1/telemetry",
+            json.dumps({"deviceId": "rtu1", "timestamp": _ts(t0), "metrics": {"supplyTemp": 6.5}}).encode(),
+        )
+    )
     _publish(broker.url, items)
     assert _wait(lambda: _scalar(site_db, "SELECT count(*) FROM alerts") == 3)
     assert _wait(lambda: len(received) == 3, 10)
@@ -273,12 +414,15 @@ def test_threshold_rules_raise_alerts_with_cooldown_and_publish_them(broker, sit
     with psycopg.connect(site_db) as conn:
         rows = alert_store.read_alerts(conn)
     co2_alerts = sorted((r["actual_value"], r["severity"]) for r in rows if r["metric_name"] == "co2")
-    assert co2_alerts == [(1100.0, "warning"), (1200.0, "warning")]       # 1300 fell in the cooldown
+    assert co2_alerts == [(1100.0, "warning"), (1200.0, "warning")]  # 1300 fell in the cooldown
     cold = [r for r in rows if r["metric_name"] == "rtu1.supply_temp_c"]
     assert len(cold) == 1 and cold[0]["hvac_unit_id"] == entity_uuid("hvac_unit", "hq", "rtu1")
     messages = [AlertMessage.model_validate_json(payload) for _, payload in received]
-    assert sorted(topic for topic, _ in received) == ["sbems/alerts/critical", "sbems/alerts/warning",
-                                                     "sbems/alerts/warning"]
+    assert sorted(topic for topic, _ in received) == [
+        "sbems/alerts/critical",
+        "sbems/alerts/warning",
+        "sbems/alerts/warning",
+    ]
     assert {m.alert_id for m in messages} == {str(r["id"]) for r in rows}
     assert all(m.alert_type == "threshold" and m.building_id == "hq" for m in messages)
 
@@ -296,9 +440,14 @@ def test_health_readiness_and_prometheus_metrics(broker, site_db, start_listener
     status, body = _http(port, "/metrics")
     text = body.decode()
     assert status == 200
-    for name in ("sbems_listener_messages_received_total", "sbems_listener_messages_stored_total",
-                 "sbems_listener_journal_depth_messages", "sbems_listener_write_latency_seconds_bucket",
-                 "sbems_listener_lag_seconds", "sbems_listener_messages_quarantined"):
+    for name in (
+        "sbems_listener_messages_received_total",
+        "sbems_listener_messages_stored_total",
+        "sbems_listener_journal_depth_messages",
+        "sbems_listener_write_latency_seconds_bucket",
+        "sbems_listener_lag_seconds",
+        "sbems_listener_messages_quarantined",
+    ):
         assert name in text, name
     assert 'sbems_listener_messages_stored_total{kind="sensor"} 50.0' in text
     assert _http(port, "/nope")[0] == 404
@@ -330,7 +479,7 @@ def test_graceful_stop_flushes_and_acks_everything(broker, site_db, start_listen
     messages = numbered_messages(30)
     Publisher(broker.url, messages).start().wait()
     time.sleep(0.5)
-    listener.stop()           # 30 = 4 full batches + 2 held for their age: the stop flushes them
+    listener.stop()  # 30 = 4 full batches + 2 held for their age: the stop flushes them
     assert wait_for_count(site_db, 30, 5) == 30
     acked = listener.metrics.acked._value.get()
     assert acked == 30

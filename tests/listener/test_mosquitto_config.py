@@ -26,8 +26,10 @@ DEPLOYMENT = Path(__file__).resolve().parents[2] / "sbems" / "deployments" / "mo
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 USERS = {"sbems-listener": "listener-secret", "hq-z1": "z1-secret", "hq-rtu1": "rtu1-secret"}
 
-pytestmark = pytest.mark.skipif(not (Path(MOSQUITTO).exists() and shutil.which("mosquitto_passwd")
-                                     and shutil.which("openssl")), reason="needs mosquitto and openssl")
+pytestmark = pytest.mark.skipif(
+    not (Path(MOSQUITTO).exists() and shutil.which("mosquitto_passwd") and shutil.which("openssl")),
+    reason="needs mosquitto and openssl",
+)
 
 
 def _run(*cmd: str, cwd: Path) -> None:
@@ -35,13 +37,57 @@ def _run(*cmd: str, cwd: Path) -> None:
 
 
 def _certificates(directory: Path) -> None:
-    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-         "-days", "1", "-subj", "/CN=sbems-test-ca", cwd=directory)
-    _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-         "-subj", "/CN=127.0.0.1", cwd=directory)
+    _run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sbems-test-ca",
+        cwd=directory,
+    )
+    _run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+        cwd=directory,
+    )
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-         "-out", "server.crt", "-days", "1", "-extfile", "san.ext", cwd=directory)
+    _run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        cwd=directory,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,22 +99,34 @@ def secured_broker() -> Iterator[tuple[int, int, Path]]:
     _certificates(work)
     passwd = work / "passwd"
     for user, password in USERS.items():
-        _run("mosquitto_passwd", *(["-c"] if not passwd.exists() else []), "-b", str(passwd), user, password,
-             cwd=work)
+        _run(
+            "mosquitto_passwd",
+            *(["-c"] if not passwd.exists() else []),
+            "-b",
+            str(passwd),
+            user,
+            password,
+            cwd=work,
+        )
     shutil.copy(DEPLOYMENT / "acl", work / "acl")
     plain, tls = free_port(), free_port()
     conf = (DEPLOYMENT / "mosquitto.conf").read_text()
-    conf = (conf.replace("/etc/mosquitto/sbems.passwd", str(passwd)).replace("/etc/mosquitto/sbems.acl",
-                                                                             str(work / "acl"))
-            .replace("/var/lib/mosquitto/", f"{work}/persist/").replace("/etc/mosquitto/certs", str(work))
-            .replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
-            .replace("listener 8883", f"listener {tls} 127.0.0.1"))
+    conf = (
+        conf.replace("/etc/mosquitto/sbems.passwd", str(passwd))
+        .replace("/etc/mosquitto/sbems.acl", str(work / "acl"))
+        .replace("/var/lib/mosquitto/", f"{work}/persist/")
+        .replace("/etc/mosquitto/certs", str(work))
+        .replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
+        .replace("listener 8883", f"listener {tls} 127.0.0.1")
+    )
     (work / "mosquitto.conf").write_text(conf)
     for path in work.iterdir():
         if path.is_file():
             path.chmod(0o644)
     log = open(work / "broker.log", "wb")  # noqa: SIM115 - handed to the child
-    process = subprocess.Popen([MOSQUITTO, "-c", str(work / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [MOSQUITTO, "-c", str(work / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         wait_for_port("127.0.0.1", plain, 10)
         wait_for_port("127.0.0.1", tls, 10)
@@ -94,8 +152,15 @@ def _connect(port: int, user: str | None, password: str | None) -> tuple[mqtt.Cl
 
 
 def _reading(zone: str, device: str, at: datetime) -> bytes:
-    return json.dumps({"deviceId": device, "zoneId": zone, "timestamp": at.isoformat().replace("+00:00", "Z"),
-                       "value": 21.0, "unit": "celsius"}).encode()
+    return json.dumps(
+        {
+            "deviceId": device,
+            "zoneId": zone,
+            "timestamp": at.isoformat().replace("+00:00", "Z"),
+            "value": 21.0,
+            "unit": "celsius",
+        }
+    ).encode()
 
 
 def test_anonymous_and_wrong_password_are_refused(secured_broker):
@@ -108,9 +173,15 @@ def test_anonymous_and_wrong_password_are_refused(secured_broker):
 
 def test_listener_over_tls_stores_only_what_devices_may_publish(secured_broker, site_db, tmp_path):
     plain, tls, work = secured_broker
-    listener = Listener(mqtt_url=f"mqtts://127.0.0.1:{tls}", database_url=site_db, data_dir=tmp_path,
-                        options=test_options(), mqtt_username="sbems-listener",
-                        mqtt_password=USERS["sbems-listener"], mqtt_ca_file=work / "ca.crt").start()
+    listener = Listener(
+        mqtt_url=f"mqtts://127.0.0.1:{tls}",
+        database_url=site_db,
+        data_dir=tmp_path,
+        options=test_options(),
+        mqtt_username="sbems-listener",
+        mqtt_password=USERS["sbems-listener"],
+        mqtt_ca_file=work / "ca.crt",
+    ).start()
     try:
         assert listener.wait_subscribed(15), (work / "broker.log").read_text()
         device, rc = _connect(plain, "hq-z1", USERS["hq-z1"])

@@ -18,9 +18,13 @@ T0 = datetime(2026, 7, 6, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=1)
 
 INDEX = SiteIndex.build(
-    {("hq", "z1-temp"): (TEMP, Z1, "temperature", "celsius"), ("hq", "z1-hum"): (HUM, Z1, "humidity", "percent"),
-     ("hq", "main-meter"): (METER, None, "power", "kW")},
-    EntityKeys({"hq": B}, {("hq", "z1"): Z1, ("hq", "z2"): Z2}, {("hq", "rtu1"): (RTU, Z1)}, {}))
+    {
+        ("hq", "z1-temp"): (TEMP, Z1, "temperature", "celsius"),
+        ("hq", "z1-hum"): (HUM, Z1, "humidity", "percent"),
+        ("hq", "main-meter"): (METER, None, "power", "kW"),
+    },
+    EntityKeys({"hq": B}, {("hq", "z1"): Z1, ("hq", "z2"): Z2}, {("hq", "rtu1"): (RTU, Z1)}, {}),
+)
 
 
 def _msg(topic: str, payload: dict | bytes) -> Inbound:
@@ -33,17 +37,25 @@ def _reading(device="z1-temp", value=21.5, unit="celsius", at=T0, **extra) -> di
 
 
 def test_valid_messages_become_rows():
-    batch = build_batch([
-        _msg("sbems/building/hq/zone/z1/temperature", _reading()),
-        _msg("sbems/building/hq/meter/main-meter/power", _reading("main-meter", 80.0, "kW")),
-        _msg("sbems/building/hq/hvac/rtu1/telemetry", {"deviceId": "rtu1", "timestamp": T0.isoformat(),
-                                                       "metrics": {"supplyTemp": 12.0}}),
-        _msg("sbems/building/hq/hvac/rtu1/status", {"deviceId": "rtu1", "timestamp": T0.isoformat(),
-                                                    "status": "running", "mode": "cooling"}),
-    ], INDEX, NOW)
+    batch = build_batch(
+        [
+            _msg("sbems/building/hq/zone/z1/temperature", _reading()),
+            _msg("sbems/building/hq/meter/main-meter/power", _reading("main-meter", 80.0, "kW")),
+            _msg(
+                "sbems/building/hq/hvac/rtu1/telemetry",
+                {"deviceId": "rtu1", "timestamp": T0.isoformat(), "metrics": {"supplyTemp": 12.0}},
+            ),
+            _msg(
+                "sbems/building/hq/hvac/rtu1/status",
+                {"deviceId": "rtu1", "timestamp": T0.isoformat(), "status": "running", "mode": "cooling"},
+            ),
+        ],
+        INDEX,
+        NOW,
+    )
     assert [(r.sensor_id, r.zone_id, r.value) for r in batch.sensor_rows] == [(TEMP, Z1, 21.5)]
     assert [(r.point_id, r.building_id, r.power_kw) for r in batch.energy_rows] == [(METER, B, 80.0)]
-    assert len(batch.telemetry_rows) == 1                  # telemetry + status of one instant merged
+    assert len(batch.telemetry_rows) == 1  # telemetry + status of one instant merged
     row = batch.telemetry_rows[0]
     assert (row.supply_temp_c, row.status, row.mode) == (12.0, "running", "cooling")
     assert batch.quarantine == []
@@ -54,37 +66,66 @@ def test_valid_messages_become_rows():
 
 
 def test_bad_messages_are_quarantined_with_a_class():
-    batch = build_batch([
-        _msg("sbems/building/hq/zone/z1/temperature", b"{oops"),
-        _msg("sbems/building/hq/zone/z1/temperature", _reading(value=float("nan"))),   # json.dumps writes NaN
-        _msg("sbems/building/hq/zone/z1/temperature", _reading(device="z7-temp")),
-        _msg("sbems/building/hq/zone/z1/temperature", _reading(device="z1-hum")),
-        _msg("sbems/building/hq/zone/z2/temperature", _reading()),
-        _msg("sbems/building/hq/zone/z1/temperature", _reading(at=NOW + timedelta(hours=1))),
-        _msg("sbems/nope", _reading()),
-        _msg("sbems/building/hq/zone/z1/temperature", b"[" * 20000),
-        _msg("sbems/building/hq/zone/z1/setpoint", {"zoneId": "z1", "timestamp": T0.isoformat(), "value": 22}),
-    ], INDEX, NOW)
+    batch = build_batch(
+        [
+            _msg("sbems/building/hq/zone/z1/temperature", b"{oops"),
+            _msg(
+                "sbems/building/hq/zone/z1/temperature", _reading(value=float("nan"))
+            ),  # json.dumps writes NaN
+            _msg("sbems/building/hq/zone/z1/temperature", _reading(device="z7-temp")),
+            _msg("sbems/building/hq/zone/z1/temperature", _reading(device="z1-hum")),
+            _msg("sbems/building/hq/zone/z2/temperature", _reading()),
+            _msg("sbems/building/hq/zone/z1/temperature", _reading(at=NOW + timedelta(hours=1))),
+            _msg("sbems/nope", _reading()),
+            _msg("sbems/building/hq/zone/z1/temperature", b"[" * 20000),
+            _msg(
+                "sbems/building/hq/zone/z1/setpoint",
+                {"zoneId": "z1", "timestamp": T0.isoformat(), "value": 22},
+            ),
+        ],
+        INDEX,
+        NOW,
+    )
     assert batch.sensor_rows == []
     assert batch.ignored == 1
     # the deeply nested array is invalid JSON to the contract too ("nested too deeply")
-    assert dict(batch.quarantine_classes) == {"json": 3, "contract": 1, "unknown_device": 1, "mismatch": 2,
-                                              "topic": 1}
+    assert dict(batch.quarantine_classes) == {
+        "json": 3,
+        "contract": 1,
+        "unknown_device": 1,
+        "mismatch": 2,
+        "topic": 1,
+    }
     assert all(item.reason and item.source == "listener" for item in batch.quarantine)
     assert batch.unknown_devices == 1
 
 
 def _rule(**kw) -> AlertRule:
-    values = {"id": uuid.uuid4(), "name": "hot", "metric_name": "temperature", "comparison": ">",
-              "threshold_value": 26.0, "severity": "warning", "cooldown_s": 300}
+    values = {
+        "id": uuid.uuid4(),
+        "name": "hot",
+        "metric_name": "temperature",
+        "comparison": ">",
+        "threshold_value": 26.0,
+        "severity": "warning",
+        "cooldown_s": 300,
+    }
     values.update(kw)
     return AlertRule(**values)
 
 
 def _observations(values, point="z1-temp", zone=Z1, step_s=60):
-    batch = build_batch([_msg(f"sbems/building/hq/zone/z1/{'temperature'}",
-                              _reading(point, v, at=T0 + timedelta(seconds=step_s * i)))
-                         for i, v in enumerate(values)], INDEX, T0 + timedelta(days=1))
+    batch = build_batch(
+        [
+            _msg(
+                f"sbems/building/hq/zone/z1/{'temperature'}",
+                _reading(point, v, at=T0 + timedelta(seconds=step_s * i)),
+            )
+            for i, v in enumerate(values)
+        ],
+        INDEX,
+        T0 + timedelta(days=1),
+    )
     return batch.observations
 
 
@@ -101,13 +142,13 @@ def test_rule_scope_and_comparison():
 
 def test_cooldown_per_rule_and_point_on_reading_time():
     rule = _rule(cooldown_s=300)
-    observations = _observations([27.0, 28.0, 25.0, 29.0, 27.5, 30.0], step_s=60)   # minutes 0..5
+    observations = _observations([27.0, 28.0, 25.0, 29.0, 27.5, 30.0], step_s=60)  # minutes 0..5
     alerts, fired = evaluate_rules(observations, [rule], {}, INDEX.zone_keys)
-    assert [record.actual_value for record, _ in alerts] == [27.0, 30.0]            # 0 min and 5 min
+    assert [record.actual_value for record, _ in alerts] == [27.0, 30.0]  # 0 min and 5 min
     assert fired[(rule.id, "hq/z1-temp")] == T0 + timedelta(minutes=5)
     # with the last firing known (e.g. from the previous batch), the first one is suppressed too
-    again, _ = evaluate_rules(observations[3:4], [rule], fired, INDEX.zone_keys)   # 2 min before
+    again, _ = evaluate_rules(observations[3:4], [rule], fired, INDEX.zone_keys)  # 2 min before
     assert again == []
     record, message = alerts[0]
     assert message.zone_id == "z1" and message.building_id == "hq" and message.alert_type == "threshold"
-    assert record.id == evaluate_rules(observations[:1], [rule], {}, {})[0][0][0].id    # stable id
+    assert record.id == evaluate_rules(observations[:1], [rule], {}, {})[0][0][0].id  # stable id

@@ -22,14 +22,26 @@ TZ = "America/New_York"
 TARIFF = Tariff(
     name="evaluation-tou",
     energy_periods=[
-        {"name": "on_peak", "price_usd_per_kwh": 0.32, "days": ["mon", "tue", "wed", "thu", "fri"],
-         "start": "16:00", "end": "21:00"},
-        {"name": "mid_peak", "price_usd_per_kwh": 0.18, "days": ["mon", "tue", "wed", "thu", "fri"],
-         "start": "08:00", "end": "16:00"},
+        {
+            "name": "on_peak",
+            "price_usd_per_kwh": 0.32,
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "16:00",
+            "end": "21:00",
+        },
+        {
+            "name": "mid_peak",
+            "price_usd_per_kwh": 0.18,
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "08:00",
+            "end": "16:00",
+        },
         {"name": "off_peak", "price_usd_per_kwh": 0.12},
     ],
-    demand_charges=[{"name": "facility", "usd_per_kw": 18.0},
-                    {"name": "on_peak_demand", "usd_per_kw": 9.0, "period": "on_peak"}],
+    demand_charges=[
+        {"name": "facility", "usd_per_kw": 18.0},
+        {"name": "on_peak_demand", "usd_per_kw": 9.0, "period": "on_peak"},
+    ],
 )
 TIMES = pd.date_range(pd.Timestamp("2024-07-15", tz=TZ), periods=96, freq="15min").tz_convert("UTC")  # Monday
 HOUR = np.arange(96) * 0.25  # local hour at each step start
@@ -142,9 +154,15 @@ def test_replan_reuses_compiled_problem():
     controller = controller_for(20, 96, 2, False)
     compiled = controller.problem._cache.param_prog
     assert compiled is not None
-    second = solve_plan(make_problem(n_zones=20, seed=2, initial_temp_c=24.0,
-                                     price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5),
-                        backend="cvxpy")
+    second = solve_plan(
+        make_problem(
+            n_zones=20,
+            seed=2,
+            initial_temp_c=24.0,
+            price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5,
+        ),
+        backend="cvxpy",
+    )
     assert first.ok and second.ok
     assert controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
     assert controller.problem._cache.param_prog is compiled  # no recompilation
@@ -157,10 +175,18 @@ def test_from_models_builds_gain_terms():
     occupancy = np.where(OCCUPIED, 20.0, 0.0)
     base = make_problem()
     problem = MpcProblem.from_models(
-        [model, model], {"occupancy_count": occupancy}, step_s=900.0,
-        initial_temp_c=26.0, comfort_min_c=base.comfort_min_c[0], comfort_max_c=base.comfort_max_c[0],
-        capacity_kw=60.0, ramp_kw_per_step=20.0, outdoor_temp_c=base.outdoor_temp_c,
-        price_usd_per_kwh=base.price_usd_per_kwh, cop=base.cop, baseline_setpoint_c=base.baseline_setpoint_c[0],
+        [model, model],
+        {"occupancy_count": occupancy},
+        step_s=900.0,
+        initial_temp_c=26.0,
+        comfort_min_c=base.comfort_min_c[0],
+        comfort_max_c=base.comfort_max_c[0],
+        capacity_kw=60.0,
+        ramp_kw_per_step=20.0,
+        outdoor_temp_c=base.outdoor_temp_c,
+        price_usd_per_kwh=base.price_usd_per_kwh,
+        cop=base.cop,
+        baseline_setpoint_c=base.baseline_setpoint_c[0],
     )
     np.testing.assert_allclose(problem.gain_delta_c[1], 0.004 * occupancy + 0.01)
     assert solve_plan(problem).ok
@@ -168,8 +194,14 @@ def test_from_models_builds_gain_terms():
 
 @pytest.mark.parametrize(
     "override",
-    [{"initial_temp_c": np.nan}, {"a_frac": 1.2}, {"b_cool_c_per_kw": 0.1}, {"cop": 0.0},
-     {"comfort_min_c": 26.0}, {"capacity_kw": np.ones(3)}],
+    [
+        {"initial_temp_c": np.nan},
+        {"a_frac": 1.2},
+        {"b_cool_c_per_kw": 0.1},
+        {"cop": 0.0},
+        {"comfort_min_c": 26.0},
+        {"capacity_kw": np.ones(3)},
+    ],
 )
 def test_invalid_problem_rejected(override):
     with pytest.raises(ValueError):
@@ -177,9 +209,18 @@ def test_invalid_problem_rejected(override):
 
 
 RC2 = Rc2Params(
-    c_air_kwh_per_k=1.8, c_mass_kwh_per_k=25.0, ua_air_out_kw_per_k=0.3, ua_mass_out_kw_per_k=0.36,
-    h_air_mass_kw_per_k=4.5, ua_vent_kw_per_k=0.7, gain_air_kw_per_unit=(0.075,), gain_mass_kw_per_unit=(0.0,),
-    const_air_kw=2.0, const_mass_kw=2.0, gain_columns=("occupancy_count",))
+    c_air_kwh_per_k=1.8,
+    c_mass_kwh_per_k=25.0,
+    ua_air_out_kw_per_k=0.3,
+    ua_mass_out_kw_per_k=0.36,
+    h_air_mass_kw_per_k=4.5,
+    ua_vent_kw_per_k=0.7,
+    gain_air_kw_per_unit=(0.075,),
+    gain_mass_kw_per_unit=(0.0,),
+    const_air_kw=2.0,
+    const_mass_kw=2.0,
+    gain_columns=("occupancy_count",),
+)
 
 
 def rc2_problem(durations=None, times=TIMES, **overrides) -> MpcProblem:
@@ -188,10 +229,19 @@ def rc2_problem(durations=None, times=TIMES, **overrides) -> MpcProblem:
     outdoor = 31 + 5 * np.sin((hour - 9) / 24 * 2 * np.pi)
     low, high = comfort_bands(occupied[None, :])
     kwargs = dict(
-        initial_temp_c=26.0, initial_mass_temp_c=27.0, comfort_min_c=low, comfort_max_c=high, capacity_kw=40.0,
-        ramp_kw_per_step=40.0, outdoor_temp_c=outdoor, price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, times, TZ),
-        cop=cop_from_outdoor_c(outdoor), baseline_setpoint_c=np.where(occupied, 23.0, 28.0),
-        step_durations_s=durations, demand_masks=np.zeros((0, len(times)), dtype=bool), demand_rates_usd_per_kw=[],
+        initial_temp_c=26.0,
+        initial_mass_temp_c=27.0,
+        comfort_min_c=low,
+        comfort_max_c=high,
+        capacity_kw=40.0,
+        ramp_kw_per_step=40.0,
+        outdoor_temp_c=outdoor,
+        price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, times, TZ),
+        cop=cop_from_outdoor_c(outdoor),
+        baseline_setpoint_c=np.where(occupied, 23.0, 28.0),
+        step_durations_s=durations,
+        demand_masks=np.zeros((0, len(times)), dtype=bool),
+        demand_rates_usd_per_kw=[],
     )
     kwargs.update(overrides)
     gains = {"occupancy_count": np.where(occupied, 40.0, 0.0), "occupied": occupied.astype(float)}
@@ -223,8 +273,9 @@ def test_move_blocked_steps_match_the_fine_model():
     cooling = np.full((1, 24), 10.0)
     from sbems.optimization.mpc import _simulate
 
-    np.testing.assert_allclose(_simulate(blocked, cooling)[0], _simulate(fine, np.repeat(cooling, 4, axis=1))[0][3::4],
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        _simulate(blocked, cooling)[0], _simulate(fine, np.repeat(cooling, 4, axis=1))[0][3::4], atol=1e-8
+    )
     plan = solve_plan(blocked)
     assert plan.ok and plan.cooling_kw.shape == (1, 24)
 
@@ -232,9 +283,12 @@ def test_move_blocked_steps_match_the_fine_model():
 @pytest.mark.parametrize("hard", [False, True])
 def test_direct_clarabel_data_matches_the_cvxpy_controller(hard):
     """The directly assembled CLARABEL problem is the cvxpy problem: same optimum, one- and two-state."""
-    for problem in (make_problem(n_zones=5, seed=4, hard_comfort=hard, initial_cooling_kw=10.0,
-                                 demand_peak_so_far_kw=[30.0, 0.0]),
-                    rc2_problem(hard_comfort=hard, initial_cooling_kw=5.0)):
+    for problem in (
+        make_problem(
+            n_zones=5, seed=4, hard_comfort=hard, initial_cooling_kw=10.0, demand_peak_so_far_kw=[30.0, 0.0]
+        ),
+        rc2_problem(hard_comfort=hard, initial_cooling_kw=5.0),
+    ):
         direct, via_cvxpy = solve_plan(problem), solve_plan(problem, backend="cvxpy")
         assert direct.ok and via_cvxpy.ok, (direct.reason, via_cvxpy.reason)
         assert direct.total_cost_usd == pytest.approx(via_cvxpy.total_cost_usd, rel=1e-3)
@@ -267,12 +321,30 @@ def test_time_varying_two_state_many_zones_is_solvable():
     problem = rc2_problem(durations=lengths * 900.0, times=starts)
     n = 300
     wide = dataclasses.replace(
-        problem, **{name: np.repeat(getattr(problem, name), n, axis=0) for name in (
-            "a_frac", "b_cool_c_per_kw", "gain_delta_c", "comfort_min_c", "comfort_max_c", "baseline_setpoint_c",
-            "fan_kw", "air_from_mass_frac", "mass_from_air_frac", "mass_frac", "mass_b_cool_c_per_kw",
-            "mass_delta_c", "outdoor_frac")},
-        initial_temp_c=np.full(n, 26.0), initial_mass_temp_c=np.full(n, 27.0), capacity_kw=np.full(n, 40.0),
-        ramp_kw_per_step=np.full(n, 40.0))
+        problem,
+        **{
+            name: np.repeat(getattr(problem, name), n, axis=0)
+            for name in (
+                "a_frac",
+                "b_cool_c_per_kw",
+                "gain_delta_c",
+                "comfort_min_c",
+                "comfort_max_c",
+                "baseline_setpoint_c",
+                "fan_kw",
+                "air_from_mass_frac",
+                "mass_from_air_frac",
+                "mass_frac",
+                "mass_b_cool_c_per_kw",
+                "mass_delta_c",
+                "outdoor_frac",
+            )
+        },
+        initial_temp_c=np.full(n, 26.0),
+        initial_mass_temp_c=np.full(n, 27.0),
+        capacity_kw=np.full(n, 40.0),
+        ramp_kw_per_step=np.full(n, 40.0),
+    )
     assert wide.time_varying and wide.two_state and wide.n_zones == n
     plan = solve_plan(wide)
     assert plan.ok and plan.cooling_kw.shape == (n, 34)

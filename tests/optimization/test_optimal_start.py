@@ -3,7 +3,9 @@ import numpy as np
 from sbems.optimization.optimal_start import latest_start_steps_before, pull_down_steps, should_start_now
 from sbems.optimization.zone_model import ZoneModelParams
 
-MODEL = ZoneModelParams(a_frac=0.9, b_cool_c_per_kw=-0.02, b_gain_c_per_unit=(), c_gain_delta_c=0.0, step_s=900)
+MODEL = ZoneModelParams(
+    a_frac=0.9, b_cool_c_per_kw=-0.02, b_gain_c_per_unit=(), c_gain_delta_c=0.0, step_s=900
+)
 
 
 def test_pull_down_matches_hand_computation():
@@ -17,7 +19,7 @@ def test_pull_down_matches_hand_computation():
 
 def test_latest_start_adds_a_margin_and_decides():
     lead = latest_start_steps_before(MODEL, 28.0, 26.0, np.full(20, 30.0), 50.0, margin_frac=0.34)
-    assert lead == 5    # ceil(3 * 1.34)
+    assert lead == 5  # ceil(3 * 1.34)
     assert not should_start_now(steps_until_occupied=8, lead_steps=lead)
     assert should_start_now(steps_until_occupied=5, lead_steps=lead)
-    assert should_start_now(steps_until_occupied=8, lead_steps=None)   # cannot make it: start at once
+    assert should_start_now(steps_until_occupied=8, lead_steps=None)  # cannot make it: start at once

@@ -24,8 +24,14 @@ BANDS = SimpleNamespace(limit_min_c=np.array([18.0, 18.0, 18.0]), limit_max_c=np
 
 def test_lead_compensation_scales_the_step_so_a_first_order_loop_lands_on_the_plan():
     setpoints = {"z1": 22.0, "z2": 25.0, "z3": None}
-    result = lead_compensated_setpoints_c(setpoints, plan_cooling(10.0, 0.0, 5.0), BANDS,
-                                          current_temp_c=[23.0, 24.0, 24.0], step_s=900, local_loop_tau_s=600)
+    result = lead_compensated_setpoints_c(
+        setpoints,
+        plan_cooling(10.0, 0.0, 5.0),
+        BANDS,
+        current_temp_c=[23.0, 24.0, 24.0],
+        step_s=900,
+        local_loop_tau_s=600,
+    )
     gain = 1 / (1 - math.exp(-900 / 600))
     assert result["z1"] == pytest.approx(23.0 - 1.0 * gain, abs=0.01)
     # the loop starting at 23 C with that setpoint ends the step on the planned 22 C
@@ -36,9 +42,14 @@ def test_lead_compensation_scales_the_step_so_a_first_order_loop_lands_on_the_pl
 
 
 def test_lead_compensation_stays_within_the_setpoint_limits_and_is_off_for_a_failed_plan():
-    result = lead_compensated_setpoints_c({"z1": 18.5, "z2": 21.0, "z3": 21.0}, plan_cooling(30.0, 30.0, 30.0),
-                                          BANDS, current_temp_c=[24.0, 21.5, 21.0], step_s=900,
-                                          local_loop_tau_s=600)
+    result = lead_compensated_setpoints_c(
+        {"z1": 18.5, "z2": 21.0, "z3": 21.0},
+        plan_cooling(30.0, 30.0, 30.0),
+        BANDS,
+        current_temp_c=[24.0, 21.5, 21.0],
+        step_s=900,
+        local_loop_tau_s=600,
+    )
     assert result["z1"] == 18.0
     failed = SimpleNamespace(ok=False, cooling_kw=np.zeros((3, 0)))
     assert lead_compensated_setpoints_c({"z1": 20.0}, failed, BANDS, [24.0], 900, 600) == {"z1": 20.0}
@@ -52,12 +63,28 @@ def test_disturbance_bias_fades_along_the_horizon_with_its_decay_time(example_si
     building = example_site.building("hq")
     times, durations = horizon_blocks(datetime(2026, 7, 7, 4, tzinfo=UTC), 24, 900, blocking=False)
     n, ns = len(building.zones), len(times)
-    models = [ZoneModelParams(a_frac=0.9, b_cool_c_per_kw=-0.05, b_gain_c_per_unit=(), c_gain_delta_c=0.2,
-                              step_s=900.0, gain_columns=()) for _ in range(n)]
+    models = [
+        ZoneModelParams(
+            a_frac=0.9,
+            b_cool_c_per_kw=-0.05,
+            b_gain_c_per_unit=(),
+            c_gain_delta_c=0.2,
+            step_s=900.0,
+            gain_columns=(),
+        )
+        for _ in range(n)
+    ]
     forecasts = Forecasts(np.full(ns, 30.0), np.full(ns, 500.0), np.zeros((n, ns)), np.full(ns, 20.0))
-    common = dict(models=models, building=building, tariff=example_site.tariff(building.tariff), times=times,
-                  bands=zone_bands(example_site, building, times, 900), forecasts=forecasts,
-                  initial_temp_c=np.full(n, 24.0), step_s=900)
+    common = dict(
+        models=models,
+        building=building,
+        tariff=example_site.tariff(building.tariff),
+        times=times,
+        bands=zone_bands(example_site, building, times, 900),
+        forecasts=forecasts,
+        initial_temp_c=np.full(n, 24.0),
+        step_s=900,
+    )
     plain = build_mpc_problem(**common)
     bias = np.full(n, 0.2)
     constant = build_mpc_problem(**common, disturbance_bias_c=bias)

@@ -31,12 +31,22 @@ def make_history(days: int = 8, seed: int = 1, noise_c: float = 0.05) -> pd.Data
     for k in range(n - 1):
         cooling[k] = rng.uniform(0, 30) if temps[k] > 23 else rng.uniform(0, 8)
         temps[k + 1] = (
-            TRUE.a_frac * temps[k] + (1 - TRUE.a_frac) * outdoor[k] + TRUE.b_cool_c_per_kw * cooling[k]
-            + 0.01 * occupancy[k] + 0.0008 * ghi[k] + TRUE.c_gain_delta_c + rng.normal(0, noise_c)
+            TRUE.a_frac * temps[k]
+            + (1 - TRUE.a_frac) * outdoor[k]
+            + TRUE.b_cool_c_per_kw * cooling[k]
+            + 0.01 * occupancy[k]
+            + 0.0008 * ghi[k]
+            + TRUE.c_gain_delta_c
+            + rng.normal(0, noise_c)
         )
     return pd.DataFrame(
-        {"zone_temp_c": temps + rng.normal(0, 0.01, n), "outdoor_temp_c": outdoor, "cooling_kw": cooling,
-         "occupancy_count": occupancy.astype(float), "ghi_w_m2": ghi},
+        {
+            "zone_temp_c": temps + rng.normal(0, 0.01, n),
+            "outdoor_temp_c": outdoor,
+            "cooling_kw": cooling,
+            "occupancy_count": occupancy.astype(float),
+            "ghi_w_m2": ghi,
+        },
         index=index,
     )
 

@@ -15,9 +15,18 @@ from sbems.optimization.zone_model_rc2 import (
 
 GAINS = ("occupancy_count", "ghi_w_m2")
 TRUE = Rc2Params(
-    c_air_kwh_per_k=1.8, c_mass_kwh_per_k=25.0, ua_air_out_kw_per_k=0.3, ua_mass_out_kw_per_k=0.36,
-    h_air_mass_kw_per_k=4.5, ua_vent_kw_per_k=0.7, gain_air_kw_per_unit=(0.075, 0.009),
-    gain_mass_kw_per_unit=(0.0, 0.0135), const_air_kw=2.0, const_mass_kw=2.0, gain_columns=GAINS)
+    c_air_kwh_per_k=1.8,
+    c_mass_kwh_per_k=25.0,
+    ua_air_out_kw_per_k=0.3,
+    ua_mass_out_kw_per_k=0.36,
+    h_air_mass_kw_per_k=4.5,
+    ua_vent_kw_per_k=0.7,
+    gain_air_kw_per_unit=(0.075, 0.009),
+    gain_mass_kw_per_unit=(0.0, 0.0135),
+    const_air_kw=2.0,
+    const_mass_kw=2.0,
+    gain_columns=GAINS,
+)
 
 
 def make_history(days: int = 10, seed: int = 3, sensor_noise_c: float = 0.02):
@@ -41,9 +50,17 @@ def make_history(days: int = 10, seed: int = 3, sensor_noise_c: float = 0.02):
         cooling[k] = np.clip((free - setpoint[k]) / -c.ba[k], 0.0, 60.0)
         air[k + 1] = free + c.ba[k] * cooling[k] + rng.normal(0, 0.02)
         mass[k + 1] = c.ma[k] * air[k] + c.mm[k] * mass[k] + c.bm[k] * cooling[k] + c.dm[k]
-    frame = pd.DataFrame({"zone_temp_c": air + rng.normal(0, sensor_noise_c, n), "outdoor_temp_c": outdoor,
-                          "cooling_kw": cooling, "occupancy_count": occupancy, "ghi_w_m2": ghi,
-                          "occupied": occupied}, index=index)
+    frame = pd.DataFrame(
+        {
+            "zone_temp_c": air + rng.normal(0, sensor_noise_c, n),
+            "outdoor_temp_c": outdoor,
+            "cooling_kw": cooling,
+            "occupancy_count": occupancy,
+            "ghi_w_m2": ghi,
+            "occupied": occupied,
+        },
+        index=index,
+    )
     return frame, mass
 
 
@@ -69,20 +86,29 @@ def test_recovers_known_thermal_parameters(fitted):
 
 def test_kalman_filter_finds_the_unmeasured_mass_temperature(fitted):
     history, mass, _ = fitted
-    c = step_coefficients(TRUE, 900.0, history["outdoor_temp_c"].to_numpy(), history["occupied"].to_numpy(),
-                          history[list(GAINS)].to_numpy().T)
+    c = step_coefficients(
+        TRUE,
+        900.0,
+        history["outdoor_temp_c"].to_numpy(),
+        history["occupied"].to_numpy(),
+        history[list(GAINS)].to_numpy().T,
+    )
     end = 500
     window = slice(end - 192, end)
     sliced = type(c)(*(getattr(c, f)[window] for f in ("aa", "am", "ma", "mm", "ba", "bm", "da", "dm")))
-    air_c, mass_c = estimate_states(sliced, history["zone_temp_c"].to_numpy()[end - 192:end + 1],
-                                    history["cooling_kw"].to_numpy()[window])
+    air_c, mass_c = estimate_states(
+        sliced,
+        history["zone_temp_c"].to_numpy()[end - 192 : end + 1],
+        history["cooling_kw"].to_numpy()[window],
+    )
     assert abs(mass_c - mass[end]) < 0.2
     assert abs(air_c - history["zone_temp_c"].iloc[end]) < 0.2
 
 
 def test_simulation_matches_exact_discretisation():
-    c = step_coefficients(TRUE, np.array([900.0, 3600.0]), np.array([30.0, 30.0]), np.array([1.0, 1.0]),
-                          np.zeros((2, 2)))
+    c = step_coefficients(
+        TRUE, np.array([900.0, 3600.0]), np.array([30.0, 30.0]), np.array([1.0, 1.0]), np.zeros((2, 2))
+    )
     air, mass = simulate_rc2(c, 24.0, 25.0, np.array([10.0, 10.0]))
     fine = step_coefficients(TRUE, 900.0, np.full(5, 30.0), np.ones(5), np.zeros((2, 5)))
     air_f, mass_f = simulate_rc2(fine, 24.0, 25.0, np.full(5, 10.0))

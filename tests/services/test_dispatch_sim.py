@@ -11,7 +11,7 @@ from sbems.sim.harness import running_sim
 from sbems.storage import entities
 from sbems.storage.commands import read_audit
 
-HOT_AFTERNOON_UTC = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)   # Friday 14:00 in Greensboro, occupied
+HOT_AFTERNOON_UTC = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)  # Friday 14:00 in Greensboro, occupied
 
 
 @pytest.mark.slow
@@ -20,12 +20,22 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
         entities.upsert_site(conn, site=sim.site)
         conn.commit()
         settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10)
-        now = datetime.fromisoformat(sim.state()["time_utc"])   # the building's clock
-        outcomes = dispatch_setpoints(db_url, "hq", setpoints={"z1": 21.5, "z2": 22.0, "z3": 22.5},
-                                      source="optimizer", lifetime_s=900, reason="test", settings=settings,
-                                      now_utc=now)
-        assert {z: o.status for z, o in outcomes.items()} == {"z1": "confirmed", "z2": "confirmed",
-                                                              "z3": "confirmed"}, outcomes
+        now = datetime.fromisoformat(sim.state()["time_utc"])  # the building's clock
+        outcomes = dispatch_setpoints(
+            db_url,
+            "hq",
+            setpoints={"z1": 21.5, "z2": 22.0, "z3": 22.5},
+            source="optimizer",
+            lifetime_s=900,
+            reason="test",
+            settings=settings,
+            now_utc=now,
+        )
+        assert {z: o.status for z, o in outcomes.items()} == {
+            "z1": "confirmed",
+            "z2": "confirmed",
+            "z3": "confirmed",
+        }, outcomes
         state = sim.state()["zones"]
         assert state["z1"]["setpoint_c"] == pytest.approx(21.5)
         assert state["z2"]["setpoint_c"] == pytest.approx(22.0, abs=0.01)
@@ -33,7 +43,9 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
         assert {a["result"] for a in read_audit(conn)} == {"success"}
 
         # out of range never reaches the device
-        refused = dispatch_setpoints(db_url, "hq", setpoints={"z4": 30.0}, source="optimizer", settings=settings)
+        refused = dispatch_setpoints(
+            db_url, "hq", setpoints={"z4": 30.0}, source="optimizer", settings=settings
+        )
         assert refused["z4"].status == "rejected"
         assert sim.state()["zones"]["z4"]["setpoint_source"] == "schedule"
 
@@ -41,6 +53,8 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
         assert sorted(o.status for o in released) == ["released"] * 3
         state = sim.state()["zones"]
         for zone in ("z1", "z2", "z3"):
-            assert state[zone]["setpoint_c"] == pytest.approx(state[zone]["scheduled_setpoint_c"], abs=0.01), zone
-        assert state["z1"]["setpoint_source"] == "schedule"   # BACnet slot empty: relinquish default again
+            assert state[zone]["setpoint_c"] == pytest.approx(
+                state[zone]["scheduled_setpoint_c"], abs=0.01
+            ), zone
+        assert state["z1"]["setpoint_source"] == "schedule"  # BACnet slot empty: relinquish default again
         assert state["z3"]["setpoint_source"] == "schedule"

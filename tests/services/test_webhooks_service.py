@@ -17,8 +17,12 @@ def client(conn, db_url, example_site):
 
 
 async def test_valid_event_is_stored_and_bad_ones_quarantined(client, conn):
-    good = {"deviceId": "RDS-0003", "event": "temperature_change", "timestamp": "2026-07-10T18:00:00Z",
-            "data": {"temperature": 24.5}}
+    good = {
+        "deviceId": "RDS-0003",
+        "event": "temperature_change",
+        "timestamp": "2026-07-10T18:00:00Z",
+        "data": {"temperature": 24.5},
+    }
     response = await client.post("/webhooks/thermostat", content=json.dumps(good))
     assert response.status_code == 202, response.text
     unknown = await client.post("/webhooks/thermostat", content=json.dumps({**good, "deviceId": "RDS-9999"}))

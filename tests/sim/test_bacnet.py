@@ -34,7 +34,8 @@ async def test_read_rpm_and_units_match_the_plant(sim):
         values = await bacnet.readMultiple(
             f"{addr} analogInput:1 presentValue analogInput:2 presentValue units analogInput:3 presentValue "
             f"analogValue:0 presentValue relinquishDefault binaryInput:0 presentValue binaryInput:1 presentValue "
-            f"multiStateValue:0 presentValue stateText")
+            f"multiStateValue:0 presentValue stateText"
+        )
         ret, psi, psi_units, cfm, setpoint, relinquish, run, fault, mode, states = values
         assert ret == pytest.approx(zone["return_temp_c"], abs=0.01)
         assert psi * 6.894757 == pytest.approx(zone["discharge_pressure_kpa"], abs=0.1)  # device speaks psi
@@ -83,9 +84,15 @@ async def test_cov_notifications_follow_the_plant(sim):
     addr = sim.bacnet["rtu1"]["address"]
     received = []
     async with _bac0_client() as bacnet:
-        bacnet.cov(addr, ("analogInput", 0), lifetime=30, confirmed=False,
-                   callback=lambda property_identifier, property_value: received.append(
-                       (str(property_identifier), property_value)))
+        bacnet.cov(
+            addr,
+            ("analogInput", 0),
+            lifetime=30,
+            confirmed=False,
+            callback=lambda property_identifier, property_value: received.append(
+                (str(property_identifier), property_value)
+            ),
+        )
         await asyncio.sleep(0.5)
         sim.inject_fault(kind="capacity_loss", target="rtu1", capacity_frac=0.0)
         await asyncio.to_thread(sim.advance, 300)  # no cooling: supply temperature rises

@@ -46,7 +46,9 @@ def _f32(client, address, table="holding", word_order="big"):
 def test_registers_match_the_plant(sim, client):
     zone = sim.zone("z2")
     assert _f32(client, 1000) * 0.1 == pytest.approx(zone["setpoint_c"], abs=1e-3)
-    assert _f32(client, 2000, "input", word_order="little") * 0.1 == pytest.approx(zone["zone_temp_c"], abs=1e-3)
+    assert _f32(client, 2000, "input", word_order="little") * 0.1 == pytest.approx(
+        zone["zone_temp_c"], abs=1e-3
+    )
     assert _f32(client, 2002, "input") * 0.1 == pytest.approx(zone["return_temp_c"], abs=1e-3)
     psi = _f32(client, 2004, "input") * 0.01
     assert psi * 6.894757 == pytest.approx(zone["discharge_pressure_kpa"], rel=1e-4)
@@ -72,7 +74,9 @@ def test_undefined_address_is_a_modbus_exception(client):
 def test_setpoint_write_drives_the_plant(sim, client):
     before = sim.zone("z2")
     target_c = before["setpoint_c"] - 2.0
-    assert not client.write_registers(1000, client.convert_to_registers(target_c / 0.1, F32), device_id=1).isError()
+    assert not client.write_registers(
+        1000, client.convert_to_registers(target_c / 0.1, F32), device_id=1
+    ).isError()
     assert _f32(client, 1000) * 0.1 == pytest.approx(target_c, abs=1e-3)
     after = sim.advance(15 * 60)["zones"]["z2"]
     assert after["setpoint_source"] == "override" and after["setpoint_c"] == pytest.approx(target_c, abs=1e-3)

@@ -17,8 +17,9 @@ from tests.sim.conftest import HOT_AFTERNOON_UTC
 
 @pytest.fixture(scope="module")
 def sim(example_site, mqtt_url):
-    with running_sim(example_site, speed=600, seed=4, start_utc=HOT_AFTERNOON_UTC, mqtt_url=mqtt_url,
-                     mqtt_interval_s=60) as handle:
+    with running_sim(
+        example_site, speed=600, seed=4, start_utc=HOT_AFTERNOON_UTC, mqtt_url=mqtt_url, mqtt_interval_s=60
+    ) as handle:
         yield handle
 
 
@@ -29,11 +30,13 @@ def messages(sim, mqtt_url):
     subscribed = queue.Queue()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-test-{uuid.uuid4().hex[:8]}")
     client.on_connect = lambda c, userdata, flags, reason_code, properties: c.subscribe(
-        f"sbems/building/{sim.building_id}/#", qos=1)
+        f"sbems/building/{sim.building_id}/#", qos=1
+    )
     client.on_subscribe = lambda c, userdata, mid, reason_codes, properties: subscribed.put(True)
     # retained state other publishers (the poll flow) left on a shared broker is not the simulator's stream
-    client.on_message = lambda c, userdata, msg: None if msg.retain else inbox.put(
-        (msg.topic, json.loads(msg.payload), msg.qos))
+    client.on_message = lambda c, userdata, msg: (
+        None if msg.retain else inbox.put((msg.topic, json.loads(msg.payload), msg.qos))
+    )
     client.connect(host, port)
     client.loop_start()
     subscribed.get(timeout=5)
@@ -63,7 +66,13 @@ def test_clock_runs_and_sensors_publish_the_contract(sim, messages):
         for kind in ("temperature", "humidity", "occupancy", "co2"):
             assert f"{base}/zone/{zone}/{kind}" in topics
     assert f"{base}/meter/main-meter/power" in topics
-    units = {"temperature": "celsius", "humidity": "percent", "occupancy": "count", "co2": "ppm", "power": "kW"}
+    units = {
+        "temperature": "celsius",
+        "humidity": "percent",
+        "occupancy": "count",
+        "co2": "ppm",
+        "power": "kW",
+    }
     for topic, payload, qos in received:
         assert qos == 1
         assert set(payload) >= {"deviceId", "timestamp", "value", "unit", "quality"}
@@ -81,9 +90,13 @@ def test_values_match_the_plant_and_stuck_sensor_flatlines(sim, messages):
     state = sim.advance(60)
     got = {t: p for t, p, _ in _drain(messages, 1.0) if p["timestamp"] == state["time_utc"]}
     base = f"sbems/building/{sim.building_id}"
-    assert got[f"{base}/zone/z2/temperature"]["value"] == pytest.approx(state["zones"]["z2"]["zone_temp_c"], abs=0.01)
+    assert got[f"{base}/zone/z2/temperature"]["value"] == pytest.approx(
+        state["zones"]["z2"]["zone_temp_c"], abs=0.01
+    )
     assert got[f"{base}/zone/z2/occupancy"]["value"] == state["zones"]["z2"]["occupancy_count"]
-    assert got[f"{base}/meter/main-meter/power"]["value"] == pytest.approx(state["building_power_kw"], abs=0.01)
+    assert got[f"{base}/meter/main-meter/power"]["value"] == pytest.approx(
+        state["building_power_kw"], abs=0.01
+    )
     sim.inject_fault(kind="stuck_sensor", target="z1-temp", value=19.5)
     sim.inject_fault(kind="capacity_loss", target="rtu1", capacity_frac=0.0)  # real temperature moves
     sim.advance(600)

@@ -72,12 +72,32 @@ def test_broadcast_who_is_finds_the_simulated_unit(example_site, netns_pair):
     workdir = Path(tempfile.mkdtemp(prefix="sbems-netns-"))
     (workdir / "site.yaml").write_text(dump_site_yaml(site))
     log = (workdir / "sim.log").open("wb")
-    sim = subprocess.Popen(["ip", "netns", "exec", srv, sys.executable, "-m", "sbems.sim.runner", "--site",
-                            str(workdir / "site.yaml"), "--paused", "--log-level", "WARNING"],
-                           stdout=log, stderr=subprocess.STDOUT, cwd=str(Path(__file__).resolve().parents[2]))
+    sim = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            srv,
+            sys.executable,
+            "-m",
+            "sbems.sim.runner",
+            "--site",
+            str(workdir / "site.yaml"),
+            "--paused",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     try:
-        out = subprocess.run(["ip", "netns", "exec", ems, sys.executable, "-c", CLIENT, "10.99.0.20/24"],
-                             capture_output=True, text=True, timeout=90)
+        out = subprocess.run(
+            ["ip", "netns", "exec", ems, sys.executable, "-c", CLIENT, "10.99.0.20/24"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         assert result["found"] and result["found"][0][0] == 1001
         assert result["found"][0][1].startswith("10.99.0.10")

@@ -70,7 +70,9 @@ def test_cooling_stays_within_capacity_and_cop_falls_with_heat(example_site):
 
 
 def test_occupancy_follows_schedule_and_co2_follows_occupancy(example_site):
-    plant = Plant(example_site, "hq", dt.datetime(2026, 7, 11, 4, 0, tzinfo=dt.UTC), seed=0)  # Sat 00:00 local
+    plant = Plant(
+        example_site, "hq", dt.datetime(2026, 7, 11, 4, 0, tzinfo=dt.UTC), seed=0
+    )  # Sat 00:00 local
     plant.step(60 * 12)
     weekend = plant.zone_state("z1")
     assert weekend.occupancy_count == 0 and weekend.co2_ppm < 450
@@ -86,15 +88,22 @@ def test_thermostat_schedule_can_be_replaced(example_site):
     from sbems.domain.schedule import WeeklySchedule
 
     plant = Plant(example_site, "hq", HOT_AFTERNOON_UTC, seed=0)
-    schedule = WeeklySchedule(id="x", name="x", occupied=[{"days": ["mon"], "start": "07:00", "end": "08:00"}],
-                              occupied_setpoint_c=22.0, unoccupied_setpoint_c=29.0)
+    schedule = WeeklySchedule(
+        id="x",
+        name="x",
+        occupied=[{"days": ["mon"], "start": "07:00", "end": "08:00"}],
+        occupied_setpoint_c=22.0,
+        unoccupied_setpoint_c=29.0,
+    )
     plant.set_schedule("z3", schedule)
     plant.step()
     assert plant.zone_state("z3").scheduled_setpoint_c == 29.0  # Friday afternoon: unoccupied now
 
 
 def test_simulate_history_shapes(example_site):
-    building_df, zones_df = simulate_history(example_site, "hq", HOT_AFTERNOON_UTC, days=14, step_s=900, seed=2)
+    building_df, zones_df = simulate_history(
+        example_site, "hq", HOT_AFTERNOON_UTC, days=14, step_s=900, seed=2
+    )
     assert len(building_df) == 14 * 96
     assert str(building_df.index.tz) == "UTC"
     assert list(building_df.columns) == ["outdoor_temp_c", "ghi_w_m2", "load_kw"]
@@ -110,13 +119,29 @@ def test_simulate_history_shapes(example_site):
 def test_hundred_zone_site_builds_and_steps(example_site):
     data = example_site.model_dump(mode="json", exclude_none=True)
     building = data["buildings"][0]
-    building["zones"] = [{"id": f"z{i}", "name": f"Zone {i}", "area_m2": 300, "occupancy_capacity": 20,
-                          "schedule": "office-weekdays", "window_area_m2": 40,
-                          "neighbours": [f"z{(i + 1) % 100}"]} for i in range(100)]
+    building["zones"] = [
+        {
+            "id": f"z{i}",
+            "name": f"Zone {i}",
+            "area_m2": 300,
+            "occupancy_capacity": 20,
+            "schedule": "office-weekdays",
+            "window_area_m2": 40,
+            "neighbours": [f"z{(i + 1) % 100}"],
+        }
+        for i in range(100)
+    ]
     building["hvac_units"], building["sensors"] = [], []
-    building["thermostats"] = [{"id": f"t{i}", "name": f"T{i}", "zone": f"z{i}", "capacity_kw": 40,
-                                "rest": {"base_url": "http://127.0.0.1:8081/api/v1", "device_id": f"D{i}"}}
-                               for i in range(100)]
+    building["thermostats"] = [
+        {
+            "id": f"t{i}",
+            "name": f"T{i}",
+            "zone": f"z{i}",
+            "capacity_kw": 40,
+            "rest": {"base_url": "http://127.0.0.1:8081/api/v1", "device_id": f"D{i}"},
+        }
+        for i in range(100)
+    ]
     site = parse_site(data)
     plant = Plant(site, "hq", HOT_AFTERNOON_UTC, seed=0)
     plant.step(60)

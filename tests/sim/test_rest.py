@@ -21,8 +21,9 @@ def sim(example_site):
 
 @pytest.fixture
 def api(sim):
-    with httpx.Client(base_url=sim.rest_base_url, headers={"Authorization": f"Bearer {sim.api_key}"},
-                      timeout=5.0) as client:
+    with httpx.Client(
+        base_url=sim.rest_base_url, headers={"Authorization": f"Bearer {sim.api_key}"}, timeout=5.0
+    ) as client:
         yield client
 
 
@@ -64,28 +65,48 @@ def test_setpoint_mode_schedule_and_webhooks(sim, api):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        hook = api.post("/webhooks", json={"url": f"http://127.0.0.1:{server.server_port}/hook",
-                                           "events": ["temperature_change", "mode_change", "schedule_trigger"]})
+        hook = api.post(
+            "/webhooks",
+            json={
+                "url": f"http://127.0.0.1:{server.server_port}/hook",
+                "events": ["temperature_change", "mode_change", "schedule_trigger"],
+            },
+        )
         assert hook.status_code == 201
         before = sim.zone("z6")
-        response = api.post("/devices/RDS-0006/setpoint", json={"value": 69.8, "unit": "fahrenheit"})  # 21.0 C
+        response = api.post(
+            "/devices/RDS-0006/setpoint", json={"value": 69.8, "unit": "fahrenheit"}
+        )  # 21.0 C
         assert response.status_code == 200
         assert response.json()["setpoint"] == pytest.approx(21.0)
         after = sim.advance(15 * 60)["zones"]["z6"]
         assert after["setpoint_c"] == pytest.approx(21.0)
         assert after["zone_temp_c"] < before["zone_temp_c"] - 1.0
         assert after["electric_kw"] > before["electric_kw"]
-        assert api.post("/devices/RDS-0006/setpoint", json={"value": None}).json()["setpointSource"] == "schedule"
+        assert (
+            api.post("/devices/RDS-0006/setpoint", json={"value": None}).json()["setpointSource"]
+            == "schedule"
+        )
         assert api.post("/devices/RDS-0004/mode", json={"mode": "auto"}).json()["mode"] == "auto"
         schedule = api.get("/devices/RDS-0004/schedule").json()
         assert schedule["occupied"][0]["start"] == "07:00" and schedule["occupiedSetpoint"] == 23.0
-        schedule["occupied"] = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:00", "end": "14:30"}]
-        assert api.put("/devices/RDS-0004/schedule", json={k: schedule[k] for k in (
-            "occupied", "occupiedSetpoint", "unoccupiedSetpoint")}).status_code == 200
+        schedule["occupied"] = [
+            {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:00", "end": "14:30"}
+        ]
+        assert (
+            api.put(
+                "/devices/RDS-0004/schedule",
+                json={k: schedule[k] for k in ("occupied", "occupiedSetpoint", "unoccupiedSetpoint")},
+            ).status_code
+            == 200
+        )
         sim.advance(31 * 60)  # 14:30 local passes: the new schedule switches to unoccupied
         deadline = time.monotonic() + 5
         events = set()
-        while time.monotonic() < deadline and not {"temperature_change", "mode_change", "schedule_trigger"} <= events:
+        while (
+            time.monotonic() < deadline
+            and not {"temperature_change", "mode_change", "schedule_trigger"} <= events
+        ):
             time.sleep(0.1)
             events = {e["event"] for e in _Receiver.received}
         assert {"temperature_change", "mode_change", "schedule_trigger"} <= events

@@ -34,8 +34,12 @@ def test_any_year_maps_to_the_typical_year_and_leap_day_repeats_feb_28(year):
     times = pd.DatetimeIndex(["2026-07-10 18:00", "2031-07-10 18:00"], tz="UTC")
     wx = weather_at(year, times)
     assert wx["outdoor_temp_c"].iloc[0] == wx["outdoor_temp_c"].iloc[1]
-    leap = weather_at(year, pd.DatetimeIndex(["2028-02-29 12:00", "2028-02-28 12:00", "2028-03-01 12:00",
-                                              "2026-03-01 12:00"], tz="UTC"))
+    leap = weather_at(
+        year,
+        pd.DatetimeIndex(
+            ["2028-02-29 12:00", "2028-02-28 12:00", "2028-03-01 12:00", "2026-03-01 12:00"], tz="UTC"
+        ),
+    )
     assert leap["outdoor_temp_c"].iloc[0] == leap["outdoor_temp_c"].iloc[1]
     assert leap["outdoor_temp_c"].iloc[2] == leap["outdoor_temp_c"].iloc[3]
 
@@ -53,4 +57,4 @@ def test_hottest_day(year):
     day = hottest_day(year, 2026)
     assert day.month in (6, 7, 8)
     index = (day - dt.date(2026, 1, 1)).days
-    assert year.temp_c[index * 24:(index + 1) * 24].max() == year.temp_c.max()
+    assert year.temp_c[index * 24 : (index + 1) * 24].max() == year.temp_c.max()

@@ -8,9 +8,27 @@ from sbems.domain.site import dump_site_yaml
 from sbems.storage import db, entities
 from tests.conftest import EXAMPLE_SITE
 
-SEED_TABLES = {"buildings", "zones", "hvac_units", "thermostats", "sensors", "energy_readings", "sensor_readings",
-               "hvac_telemetry", "schedules", "alerts", "alert_rules", "ml_predictions", "control_commands", "users",
-               "user_building_access", "energy_savings", "audit_log", "quarantine", "live_state"}
+SEED_TABLES = {
+    "buildings",
+    "zones",
+    "hvac_units",
+    "thermostats",
+    "sensors",
+    "energy_readings",
+    "sensor_readings",
+    "hvac_telemetry",
+    "schedules",
+    "alerts",
+    "alert_rules",
+    "ml_predictions",
+    "control_commands",
+    "users",
+    "user_building_access",
+    "energy_savings",
+    "audit_log",
+    "quarantine",
+    "live_state",
+}
 
 
 def test_upgrade_on_empty_database_is_idempotent(empty_db_url):
@@ -21,8 +39,12 @@ def test_upgrade_on_empty_database_is_idempotent(empty_db_url):
     with psycopg.connect(empty_db_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert SEED_TABLES <= tables
-        partitioned = {r[0] for r in conn.execute("SELECT c.relname FROM pg_partitioned_table p "
-                                                  "JOIN pg_class c ON c.oid = p.partrelid")}
+        partitioned = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
+            )
+        }
         mode = conn.execute("SELECT value FROM sbems_meta WHERE key = 'timeseries_mode'").fetchone()[0]
     if mode == "partitioned":
         assert partitioned == {"energy_readings", "sensor_readings", "hvac_telemetry"}
@@ -31,8 +53,10 @@ def test_upgrade_on_empty_database_is_idempotent(empty_db_url):
 def test_site_import_is_idempotent_and_exports_back(conn, example_site):
     first = entities.upsert_site(conn, site=example_site)
     conn.commit()
-    counts_before = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                     for t in ("buildings", "zones", "hvac_units", "thermostats", "sensors", "schedules")}
+    counts_before = {
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("buildings", "zones", "hvac_units", "thermostats", "sensors", "schedules")
+    }
     second = entities.upsert_site(conn, site=example_site)
     counts_after = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in counts_before}
     assert first == second
@@ -57,8 +81,14 @@ def test_thermostat_api_key_is_never_stored(conn, example_site):
 
 def _sbems(*args: str, url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SBEMS_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "sbems.cli", *args], capture_output=True, text=True, env=env,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sbems.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_cli_upgrade_and_import_twice_on_empty_database(empty_db_url, tmp_path):

@@ -19,7 +19,10 @@ T0 = datetime(2026, 7, 6, 12, 0, tzinfo=UTC)
 def _rows(site, count: int, start: datetime = T0, value: float = 22.0) -> list[SensorRow]:
     sensor = entity_uuid("sensor", "hq", "z1-temp")
     zone = entity_uuid("zone", "hq", "z1")
-    return [SensorRow(start + timedelta(seconds=30 * i), sensor, zone, value + i / 100, "celsius") for i in range(count)]
+    return [
+        SensorRow(start + timedelta(seconds=30 * i), sensor, zone, value + i / 100, "celsius")
+        for i in range(count)
+    ]
 
 
 def _count(conn, table="sensor_readings") -> int:
@@ -68,8 +71,10 @@ def test_rows_in_default_partition_move_into_a_new_partition(conn, example_site)
     entities.upsert_site(conn, site=example_site)
     sensor = entity_uuid("sensor", "hq", "z2-temp")
     day = datetime(2032, 1, 2, 8, tzinfo=UTC)
-    conn.execute("INSERT INTO sensor_readings (time, sensor_id, value, unit) VALUES (%s, %s, 20, 'celsius')",
-                 (day, sensor))  # another client wrote before the partition existed
+    conn.execute(
+        "INSERT INTO sensor_readings (time, sensor_id, value, unit) VALUES (%s, %s, 20, 'celsius')",
+        (day, sensor),
+    )  # another client wrote before the partition existed
     created = partitions.ensure_partitions(conn, table="sensor_readings", start_utc=day, end_utc=day)
     assert created == ["sensor_readings_p20320102"]
     assert conn.execute("SELECT count(*) FROM sensor_readings_p20320102").fetchone()[0] == 1
@@ -80,8 +85,9 @@ def test_retention_drops_whole_old_partitions(conn, example_site):
     entities.upsert_site(conn, site=example_site)
     write_sensor_readings(conn, rows=_rows(example_site, 2, start=datetime(2030, 1, 1, tzinfo=UTC)))
     write_sensor_readings(conn, rows=_rows(example_site, 2, start=datetime(2030, 1, 5, tzinfo=UTC)))
-    dropped = partitions.drop_partitions_before(conn, table="sensor_readings",
-                                                cutoff_utc=datetime(2030, 1, 3, tzinfo=UTC))
+    dropped = partitions.drop_partitions_before(
+        conn, table="sensor_readings", cutoff_utc=datetime(2030, 1, 3, tzinfo=UTC)
+    )
     assert dropped == ["sensor_readings_p20300101"]
     assert _count(conn) == 2
 
@@ -104,16 +110,22 @@ def test_energy_and_telemetry_writers(conn, example_site):
     assert write_energy_readings(conn, rows=energy) == 5
     assert write_energy_readings(conn, rows=energy) == 0
     unit = entity_uuid("hvac_unit", "hq", "rtu1")
-    telemetry = [TelemetryRow(T0, unit, supply_temp_c=13.0, return_temp_c=24.0, power_kw=20.0, mode="cool",
-                              status="running")]
+    telemetry = [
+        TelemetryRow(
+            T0, unit, supply_temp_c=13.0, return_temp_c=24.0, power_kw=20.0, mode="cool", status="running"
+        )
+    ]
     assert write_hvac_telemetry(conn, rows=telemetry) == 1
     assert write_hvac_telemetry(conn, rows=telemetry) == 0
     assert _count(conn, "hvac_telemetry") == 1
 
 
 def test_quarantine_keeps_payload_and_reason(conn):
-    items = [QuarantineItem("listener", "invalid JSON: Expecting value", b"\xff\x00not json", "sbems/x",
-                            metadata={"n": 1})]
+    items = [
+        QuarantineItem(
+            "listener", "invalid JSON: Expecting value", b"\xff\x00not json", "sbems/x", metadata={"n": 1}
+        )
+    ]
     assert write_quarantine(conn, items=items) == 1
     (row,) = read_quarantine(conn)
     assert row["reason"].startswith("invalid JSON")
@@ -125,9 +137,9 @@ def test_a_partition_created_in_a_rolled_back_batch_is_created_again(conn, examp
     entities.upsert_site(conn, site=example_site)
     conn.commit()
     day = datetime(2033, 5, 1, 12, tzinfo=UTC)
-    conn.execute("SELECT 1")                      # the caller has a transaction open
+    conn.execute("SELECT 1")  # the caller has a transaction open
     write_sensor_readings(conn, rows=_rows(example_site, 2, start=day))
-    conn.rollback()                               # e.g. the database died mid-batch
+    conn.rollback()  # e.g. the database died mid-batch
     assert "sensor_readings_p20330501" not in partitions.list_partitions(conn, table="sensor_readings")
     write_sensor_readings(conn, rows=_rows(example_site, 2, start=day))
     conn.commit()

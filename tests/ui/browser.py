@@ -64,7 +64,8 @@ class Browser:
     def click_button(self, label: str) -> None:
         clicked = self.evaluate(
             "(() => { const b = [...document.querySelectorAll('button')].find("
-            f"e => e.innerText.trim() === {json.dumps(label)}); if (b) {{ b.click(); return true; }} return false; }})()")
+            f"e => e.innerText.trim() === {json.dumps(label)}); if (b) {{ b.click(); return true; }} return false; }})()"
+        )
         if not clicked:
             raise LookupError(f"no button {label!r}")
 
@@ -82,10 +83,23 @@ def headless_chromium(width: int = 1280, height: int = 860) -> Iterator[Browser]
     port = free_port()
     profile = Path(tempfile.mkdtemp(prefix="sbems-chromium-"))
     process = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-         "--no-first-run", f"--user-data-dir={profile}", f"--window-size={width},{height}",
-         "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-address=127.0.0.1",
+            f"--remote-debugging-port={port}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     browser = None
     try:
         deadline = time.monotonic() + 30

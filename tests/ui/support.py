@@ -29,6 +29,9 @@ def log_in(email: str, password: str = PASSWORD) -> AppTest:
 
 def texts(at: AppTest) -> str:
     """Everything the page says in alerts, markdown, captions and titles, as one string."""
-    parts = [e.value for kind in (at.error, at.warning, at.info, at.success, at.markdown, at.caption, at.title)
-             for e in kind]
+    parts = [
+        e.value
+        for kind in (at.error, at.warning, at.info, at.success, at.markdown, at.caption, at.title)
+        for e in kind
+    ]
     return "\n".join(str(p) for p in parts)

@@ -15,7 +15,7 @@ def test_login_fails_with_wrong_password_and_succeeds_with_right_one(make_user, 
     assert "Wrong e-mail or password" in texts(at)
     assert "sbems_user" not in at.session_state
 
-    at = log_in(email.upper())      # e-mail is case-insensitive
+    at = log_in(email.upper())  # e-mail is case-insensitive
     assert at.session_state["sbems_user"].email == email
     assert at.session_state["sbems_user"].role == "operator"
     assert "Overview" in texts(at)
@@ -48,8 +48,8 @@ def test_viewer_sees_zones_read_only_and_no_operator_pages(make_user):
     keys = {w.key for w in at.number_input} | {b.key for b in at.button}
     assert "override_value" not in keys and "override_submit" not in keys
     assert "Read-only" in texts(at)
-    assert len(at.dataframe) >= 1                 # the zones table is there
-    try:                                          # alerts and audit are not even registered for viewers
+    assert len(at.dataframe) >= 1  # the zones table is there
+    try:  # alerts and audit are not even registered for viewers
         at.switch_page("views/audit.py")
     except ValueError:
         pass
@@ -70,7 +70,9 @@ def test_operator_out_of_range_override_is_rejected_by_dispatch(make_user, conn)
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error)
     assert "rejected" in errors and "outside the allowed 18.0-26.0 C" in errors
-    rows = conn.execute("SELECT status, command_data->>'value_c', user_id IS NOT NULL FROM control_commands").fetchall()
+    rows = conn.execute(
+        "SELECT status, command_data->>'value_c', user_id IS NOT NULL FROM control_commands"
+    ).fetchall()
     assert rows == [("rejected", "30.0", True)]
     audit = conn.execute("SELECT actor, result FROM audit_log WHERE action = 'control'").fetchall()
     assert audit == [(email, "rejected")]
@@ -95,12 +97,15 @@ def test_overview_shows_live_state(make_user, conn):
     now = datetime.now(UTC) - timedelta(seconds=5)
     sid = lambda key: entity_uuid("sensor", "hq", key)  # noqa: E731
     z1 = entity_uuid("zone", "hq", "z1")
-    write_sensor_readings(conn, rows=[
-        SensorRow(now, sid("z1-temp"), z1, 22.7, "celsius"),
-        SensorRow(now, sid("z1-occ"), z1, 17.0, "count"),
-        SensorRow(now, sid("rtu1.setpoint_c"), z1, 23.5, "celsius"),
-        SensorRow(now, sid("main-meter"), None, 142.25, "kW"),
-    ])
+    write_sensor_readings(
+        conn,
+        rows=[
+            SensorRow(now, sid("z1-temp"), z1, 22.7, "celsius"),
+            SensorRow(now, sid("z1-occ"), z1, 17.0, "count"),
+            SensorRow(now, sid("rtu1.setpoint_c"), z1, 23.5, "celsius"),
+            SensorRow(now, sid("main-meter"), None, 142.25, "kW"),
+        ],
+    )
     conn.commit()
     at = log_in(make_user("viewer"))
     assert not at.exception
@@ -112,8 +117,10 @@ def test_overview_shows_live_state(make_user, conn):
     assert z1_row["temperature_c"] == 22.7
     assert z1_row["setpoint_c"] == 23.5
     assert z1_row["occupancy_count"] == 17.0
-    assert table[table["zone"] == "z2"].iloc[0]["temperature_c"] != table[table["zone"] == "z2"].iloc[0][
-        "temperature_c"]   # NaN: no reading for z2
+    assert (
+        table[table["zone"] == "z2"].iloc[0]["temperature_c"]
+        != table[table["zone"] == "z2"].iloc[0]["temperature_c"]
+    )  # NaN: no reading for z2
 
 
 def test_unreachable_database_shows_a_message(monkeypatch):

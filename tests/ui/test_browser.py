@@ -28,10 +28,29 @@ def panel_url(site_db, tmp_path):
     port = free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "SBEMS_DATABASE_URL": site_db})
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--client.toolbarMode",
+            "minimal",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SBEMS_DATABASE_URL": site_db},
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -42,7 +61,9 @@ def panel_url(site_db, tmp_path):
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}"
+                )
             time.sleep(0.3)
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -61,8 +82,10 @@ def test_login_page_loads_and_a_viewer_logs_in(panel_url, make_user, conn):
     rows = [SensorRow(now, entity_uuid("sensor", "hq", "main-meter"), None, 131.4, "kW")]
     for i in range(1, 7):
         zone = entity_uuid("zone", "hq", f"z{i}")
-        rows += [SensorRow(now, entity_uuid("sensor", "hq", f"z{i}-temp"), zone, 22.0 + i / 4, "celsius"),
-                 SensorRow(now, entity_uuid("sensor", "hq", f"z{i}-occ"), zone, float(5 * i), "count")]
+        rows += [
+            SensorRow(now, entity_uuid("sensor", "hq", f"z{i}-temp"), zone, 22.0 + i / 4, "celsius"),
+            SensorRow(now, entity_uuid("sensor", "hq", f"z{i}-occ"), zone, float(5 * i), "count"),
+        ]
     write_sensor_readings(conn, rows=rows)
     conn.commit()
     with headless_chromium() as browser:
@@ -77,6 +100,6 @@ def test_login_page_loads_and_a_viewer_logs_in(panel_url, make_user, conn):
         body = browser.wait_for_text("Building power")
         assert "131.4 kW" in body
         assert "Overview: HQ office building" in body and "Zones & setpoints" in body
-        assert "Audit log" not in body            # viewers do not get the audit page
-        time.sleep(2)                             # the table is a canvas drawn after the text
+        assert "Audit log" not in body  # viewers do not get the audit page
+        time.sleep(2)  # the table is a canvas drawn after the text
         browser.screenshot(SCREENSHOT_DIR / "sbems-panel-overview.png")

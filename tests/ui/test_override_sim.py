@@ -11,7 +11,7 @@ from tests.ui.support import PASSWORD, log_in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("zone", ["z2", "z3"])   # Modbus TCP unit, thermostat REST
+@pytest.mark.parametrize("zone", ["z2", "z3"])  # Modbus TCP unit, thermostat REST
 def test_operator_override_is_confirmed_then_released(zone, db_url, conn, example_site, monkeypatch):
     with running_sim(example_site, speed=1, api_key="k-panel") as sim:
         upsert_site(conn, site=sim.site)
@@ -30,7 +30,7 @@ def test_operator_override_is_confirmed_then_released(zone, db_url, conn, exampl
         assert not at.exception, at.exception
         assert any(f"Zone {zone}: confirmed" in s.value for s in at.success), [e.value for e in at.error]
         assert sim.state()["zones"][zone]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
-        held = at.dataframe[1].value      # zones, held setpoints, recent commands
+        held = at.dataframe[1].value  # zones, held setpoints, recent commands
         assert list(held["zone"]) == [zone] and list(held["source"]) == ["manual"]
 
         at.selectbox(key="release_zone").select(zone)
@@ -42,6 +42,10 @@ def test_operator_override_is_confirmed_then_released(zone, db_url, conn, exampl
         assert state["setpoint_c"] == pytest.approx(state["scheduled_setpoint_c"], abs=0.05)
         statuses = [s for (s,) in conn.execute("SELECT status FROM control_commands ORDER BY created_at")]
         assert statuses == ["released"]
-        actions = [(a, r) for a, r in conn.execute("SELECT action, result FROM audit_log WHERE action IN "
-                                                   "('control', 'release') ORDER BY id")]
+        actions = [
+            (a, r)
+            for a, r in conn.execute(
+                "SELECT action, result FROM audit_log WHERE action IN ('control', 'release') ORDER BY id"
+            )
+        ]
         assert actions == [("control", "success"), ("release", "success")]

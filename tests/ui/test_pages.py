@@ -16,8 +16,19 @@ HQ = entity_uuid("building", "hq")
 
 def _alert(conn, title: str, severity: str = "warning") -> uuid.UUID:
     alert_id = uuid.uuid4()
-    write_alerts(conn, alerts=[AlertRecord(alert_id, "threshold", severity, title, building_id=HQ,
-                                           zone_id=entity_uuid("zone", "hq", "z1"))])
+    write_alerts(
+        conn,
+        alerts=[
+            AlertRecord(
+                alert_id,
+                "threshold",
+                severity,
+                title,
+                building_id=HQ,
+                zone_id=entity_uuid("zone", "hq", "z1"),
+            )
+        ],
+    )
     conn.commit()
     return alert_id
 
@@ -31,15 +42,18 @@ def test_facility_manager_acknowledges_and_resolves_an_alert(make_user, conn):
     at.button(key="alert_ack").click()
     at.run()
     assert "alert acknowledged" in texts(at)
-    row = conn.execute("SELECT acknowledged, resolved, acknowledged_by IS NOT NULL FROM alerts WHERE id = %s",
-                       (alert_id,)).fetchone()
+    row = conn.execute(
+        "SELECT acknowledged, resolved, acknowledged_by IS NOT NULL FROM alerts WHERE id = %s", (alert_id,)
+    ).fetchone()
     assert row == (True, False, True)
     at.button(key="alert_resolve").click()
     at.run()
     assert "alert resolved" in texts(at)
     assert conn.execute("SELECT resolved FROM alerts WHERE id = %s", (alert_id,)).fetchone() == (True,)
     assert "No open alerts" in texts(at)
-    audit = conn.execute("SELECT action, result, actor FROM audit_log WHERE resource = 'alert' ORDER BY id").fetchall()
+    audit = conn.execute(
+        "SELECT action, result, actor FROM audit_log WHERE resource = 'alert' ORDER BY id"
+    ).fetchall()
     assert audit == [("acknowledge", "success", email), ("resolve", "success", email)]
 
 
@@ -61,13 +75,16 @@ def test_savings_page_says_plainly_when_there_are_none_and_shows_rows(make_user,
         "INSERT INTO energy_savings (building_id, period_start, period_end, baseline_consumption_kwh, "
         "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, calculation_method) "
         "VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual')",
-        (HQ, start, start + timedelta(days=1)))
+        (HQ, start, start + timedelta(days=1)),
+    )
     # the savings flow's whole-period row overlaps its days: shown apart, not added to the totals
     conn.execute(
         "INSERT INTO energy_savings (building_id, period_start, period_end, baseline_consumption_kwh, "
         "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, calculation_method, "
         "metadata) VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual', "
-        "'{\"granularity\": \"period\"}')", (HQ, start, start + timedelta(days=2)))
+        '\'{"granularity": "period"}\')',
+        (HQ, start, start + timedelta(days=2)),
+    )
     conn.commit()
     at.run()
     metrics = {m.label: m.value for m in at.metric}
@@ -78,13 +95,29 @@ def test_savings_page_says_plainly_when_there_are_none_and_shows_rows(make_user,
 def test_forecasts_page_shows_accuracy_against_actuals(make_user, conn):
     now = datetime.now(UTC).replace(microsecond=0)
     issued = now - timedelta(hours=3)
-    rows = [PredictionRow(HQ, None, "load", "theta-v1", issued, issued + timedelta(hours=h), 60 * h, 100.0 + h,
-                          90.0 + h, 110.0 + h, 80.0) for h in range(1, 7)]
+    rows = [
+        PredictionRow(
+            HQ,
+            None,
+            "load",
+            "theta-v1",
+            issued,
+            issued + timedelta(hours=h),
+            60 * h,
+            100.0 + h,
+            90.0 + h,
+            110.0 + h,
+            80.0,
+        )
+        for h in range(1, 7)
+    ]
     write_predictions(conn, rows=rows)
     # actuals for the three past hours: errors 2, 4 and 20 (the last one outside the interval)
     for h, actual in ((1, 103.0), (2, 98.0), (3, 123.0)):
-        conn.execute("UPDATE ml_predictions SET actual_value = %s WHERE prediction_time = %s",
-                     (actual, issued + timedelta(hours=h)))
+        conn.execute(
+            "UPDATE ml_predictions SET actual_value = %s WHERE prediction_time = %s",
+            (actual, issued + timedelta(hours=h)),
+        )
     conn.commit()
     at = log_in(make_user("viewer"))
     at.switch_page("views/forecasts.py").run()
@@ -106,12 +139,30 @@ def test_forecasts_and_plans_pages_without_data(make_user):
 def test_plans_page_shows_the_latest_plan(make_user, conn):
     start = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
     times = [(start + timedelta(minutes=15 * i)).isoformat() for i in range(4)]
-    write_plan(conn, building_id=HQ, horizon_start=start, step_s=900, status="optimal", reason=None,
-               summary={"total_cost_usd": 80.0, "baseline_total_cost_usd": 95.5, "savings_usd": 15.5,
-                        "peak_kw": 120.0, "baseline_peak_kw": 140.0, "discomfort_kh": 0.0},
-               plan={"times_utc": times, "zones": {"z1": {"setpoint_c": [22.0, 22.5, 23.0, 24.0],
-                                                          "expected_temp_c": [23.0, 22.8, 22.9, 23.5]}},
-                     "building_electric_kw": [100.0, 110.0, 120.0, 90.0], "setpoints_now_c": {"z1": 22.0}})
+    write_plan(
+        conn,
+        building_id=HQ,
+        horizon_start=start,
+        step_s=900,
+        status="optimal",
+        reason=None,
+        summary={
+            "total_cost_usd": 80.0,
+            "baseline_total_cost_usd": 95.5,
+            "savings_usd": 15.5,
+            "peak_kw": 120.0,
+            "baseline_peak_kw": 140.0,
+            "discomfort_kh": 0.0,
+        },
+        plan={
+            "times_utc": times,
+            "zones": {
+                "z1": {"setpoint_c": [22.0, 22.5, 23.0, 24.0], "expected_temp_c": [23.0, 22.8, 22.9, 23.5]}
+            },
+            "building_electric_kw": [100.0, 110.0, 120.0, 90.0],
+            "setpoints_now_c": {"z1": 22.0},
+        },
+    )
     conn.commit()
     at = log_in(make_user("operator"))
     at.switch_page("views/plans.py").run()
@@ -132,7 +183,7 @@ def test_schedule_editing_follows_permission(make_user, conn):
     at.switch_page("views/schedules.py").run()
     field = at.number_input(key="occ_office-weekdays")
     assert not field.disabled and field.value == 23.0
-    field.set_value(27.0)                         # above the seed's 26 C: refused
+    field.set_value(27.0)  # above the seed's 26 C: refused
     at.button(key="save_office-weekdays").click()
     at.run()
     assert "outside the allowed 18.0-26.0 C" in texts(at)
@@ -141,6 +192,7 @@ def test_schedule_editing_follows_permission(make_user, conn):
     at.run()
     assert "schedule office-weekdays updated (6 zone rows)" in texts(at)
     from sbems.storage.entities import read_site
+
     assert read_site(conn).schedule("office-weekdays").occupied_setpoint_c == 24.0
 
 

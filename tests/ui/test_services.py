@@ -20,12 +20,21 @@ T0 = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
 
 
 def _point(key, sensor_type, value, zone, protocol="mqtt", at=T0):
-    return {"key": key, "sensor_type": sensor_type, "protocol": protocol, "zone": zone, "value": value, "time": at}
+    return {
+        "key": key,
+        "sensor_type": sensor_type,
+        "protocol": protocol,
+        "zone": zone,
+        "value": value,
+        "time": at,
+    }
 
 
 def test_live_summary_prefers_the_room_sensor_and_sums_meters():
-    zones = [{"key": "z1", "name": "North", "comfort_min_c": 21.0, "comfort_max_c": 25.0},
-             {"key": "z2", "name": "South", "comfort_min_c": 21.0, "comfort_max_c": 25.0}]
+    zones = [
+        {"key": "z1", "name": "North", "comfort_min_c": 21.0, "comfort_max_c": 25.0},
+        {"key": "z2", "name": "South", "comfort_min_c": 21.0, "comfort_max_c": 25.0},
+    ]
     points = [
         _point("z1-temp", "temperature", 22.0, "z1"),
         _point("rtu1.supply_temp_c", "temperature", 13.0, "z1", "bacnet"),
@@ -41,22 +50,34 @@ def test_live_summary_prefers_the_room_sensor_and_sums_meters():
     assert (z1.temperature_c, z1.setpoint_c, z1.occupancy_count) == (22.0, 23.0, 12.0)
     assert z1.updated_at == T0 + timedelta(seconds=30)
     assert (z2.temperature_c, z2.setpoint_c, z2.occupancy_count) == (24.5, None, None)  # never the supply air
-    assert overview.building_kw == 150.0           # the meter, not meter + unit
+    assert overview.building_kw == 150.0  # the meter, not meter + unit
     assert summarize_live_points(points[:-1], zones).building_kw == 20.0
     assert summarize_live_points([], zones).building_kw is None
 
 
 def test_forecast_accuracy_and_plan_trajectory():
-    rows = [{"predicted_value": 10.0, "actual_value": 12.0, "lower_value": 9.0, "upper_value": 11.0},
-            {"predicted_value": 10.0, "actual_value": 9.0, "lower_value": 8.0, "upper_value": 12.0},
-            {"predicted_value": 10.0, "actual_value": None, "lower_value": 8.0, "upper_value": 12.0}]
+    rows = [
+        {"predicted_value": 10.0, "actual_value": 12.0, "lower_value": 9.0, "upper_value": 11.0},
+        {"predicted_value": 10.0, "actual_value": 9.0, "lower_value": 8.0, "upper_value": 12.0},
+        {"predicted_value": 10.0, "actual_value": None, "lower_value": 8.0, "upper_value": 12.0},
+    ]
     assert forecast_accuracy(rows) == (1.5, 50.0, 2)
     assert forecast_accuracy(rows[2:]) == (None, None, 0)
-    trajectory, building = plan_trajectory({"times_utc": ["a", "b"], "zones": {"z1": {"setpoint_c": [22.0, 23.0]}},
-                                            "building_electric_kw": [5.0, 6.0]})
-    assert trajectory == [{"time_utc": "a", "zone": "z1", "setpoint_c": 22.0},
-                          {"time_utc": "b", "zone": "z1", "setpoint_c": 23.0}]
-    assert building == [{"time_utc": "a", "building_electric_kw": 5.0}, {"time_utc": "b", "building_electric_kw": 6.0}]
+    trajectory, building = plan_trajectory(
+        {
+            "times_utc": ["a", "b"],
+            "zones": {"z1": {"setpoint_c": [22.0, 23.0]}},
+            "building_electric_kw": [5.0, 6.0],
+        }
+    )
+    assert trajectory == [
+        {"time_utc": "a", "zone": "z1", "setpoint_c": 22.0},
+        {"time_utc": "b", "zone": "z1", "setpoint_c": 23.0},
+    ]
+    assert building == [
+        {"time_utc": "a", "building_electric_kw": 5.0},
+        {"time_utc": "b", "building_electric_kw": 6.0},
+    ]
     assert plan_trajectory({}) == ([], [])
 
 
@@ -86,17 +107,26 @@ def test_password_hashing():
 
 def test_create_user_grants_buildings_and_authenticates(site_db, conn):
     user_id = create_user(site_db, email=" Op@Example.com ", password="long enough pw", role="operator")
-    row = conn.execute("SELECT u.email, u.role, a.access_level FROM users u JOIN user_building_access a "
-                       "ON a.user_id = u.id WHERE u.id = %s", (user_id,)).fetchone()
+    row = conn.execute(
+        "SELECT u.email, u.role, a.access_level FROM users u JOIN user_building_access a "
+        "ON a.user_id = u.id WHERE u.id = %s",
+        (user_id,),
+    ).fetchone()
     assert row == ("op@example.com", "operator", "control")
     user = authenticate(site_db, "op@example.com", "long enough pw")
     assert user is not None and user.id == user_id and user.role == "operator"
     assert authenticate(site_db, "op@example.com", "wrong") is None
-    assert conn.execute("SELECT last_login IS NOT NULL FROM users WHERE id = %s", (user_id,)).fetchone() == (True,)
+    assert conn.execute("SELECT last_login IS NOT NULL FROM users WHERE id = %s", (user_id,)).fetchone() == (
+        True,
+    )
     with pytest.raises(AuthError, match="unknown role"):
         create_user(site_db, email="x@example.com", password="long enough pw", role="superuser")
     with pytest.raises(AuthError, match="unknown building"):
-        create_user(site_db, email="x@example.com", password="long enough pw", role="viewer", buildings=["nope"])
+        create_user(
+            site_db, email="x@example.com", password="long enough pw", role="viewer", buildings=["nope"]
+        )
     create_user(site_db, email="v@example.com", password="long enough pw", role="viewer", buildings=[])
-    assert conn.execute("SELECT count(*) FROM user_building_access a JOIN users u ON u.id = a.user_id "
-                        "WHERE u.email = 'v@example.com'").fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM user_building_access a JOIN users u ON u.id = a.user_id "
+        "WHERE u.email = 'v@example.com'"
+    ).fetchone() == (0,)

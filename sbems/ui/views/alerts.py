@@ -34,8 +34,10 @@ if not may_act:
 else:
     open_alerts = [a for a in alerts if not a["resolved"]]
     if open_alerts:
-        labels = {str(a["id"]): f"[{a['severity']}] {a['title']} · {a['created_at']:%Y-%m-%d %H:%M}"
-                  for a in open_alerts}
+        labels = {
+            str(a["id"]): f"[{a['severity']}] {a['title']} · {a['created_at']:%Y-%m-%d %H:%M}"
+            for a in open_alerts
+        }
         chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alert_choice")
         c1, c2, _ = st.columns([1, 1, 3])
         action = None
@@ -46,6 +48,7 @@ else:
         if action:
             alert_id = next(a["id"] for a in open_alerts if str(a["id"]) == chosen)
             with common.guard():
-                st.session_state["alert_result"] = write_alert_action(url, building.key, alert_id=alert_id,
-                                                                      action=action, user=user)
+                st.session_state["alert_result"] = write_alert_action(
+                    url, building.key, alert_id=alert_id, action=action, user=user
+                )
             st.rerun()

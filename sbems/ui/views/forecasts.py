@@ -19,8 +19,10 @@ st.title(f"Forecasts: {building.name}")
 with common.guard():
     choices = read_forecast_choices(url, building.key)
 if not choices:
-    st.info("No forecasts have been stored for this building yet: the forecast flow writes them every 15 minutes "
-            "once enough history exists (`sbems flows run forecast`).")
+    st.info(
+        "No forecasts have been stored for this building yet: the forecast flow writes them every 15 minutes "
+        "once enough history exists (`sbems flows run forecast`)."
+    )
     st.stop()
 
 labels = [f"{c['prediction_type']} · {c['zone'] or 'building'}" for c in choices]
@@ -29,16 +31,23 @@ index = c1.selectbox("Forecast", range(len(choices)), format_func=labels.__getit
 lookback_h = c2.slider("History shown (hours)", 6, 168, 48, step=6, key="forecast_lookback_h")
 choice = choices[index]
 with common.guard():
-    view = read_forecast(url, building.key, prediction_type=choice["prediction_type"], zone=choice["zone"],
-                         lookback_h=lookback_h)
+    view = read_forecast(
+        url,
+        building.key,
+        prediction_type=choice["prediction_type"],
+        zone=choice["zone"],
+        lookback_h=lookback_h,
+    )
 unit = UNITS.get(choice["prediction_type"], "")
 
 m1, m2, m3 = st.columns(3)
 m1.metric("Mean absolute error", common.fmt(view.mae, unit, 2) if view.mae is not None else "no actuals yet")
 m2.metric("Actuals inside the interval", common.fmt(view.interval_coverage_pct, "%", 0))
 m3.metric("Model version", view.model_version or "–")
-st.caption(f"Latest forecast issued {common.age_text(choice['latest_issued_at'])}; {view.pairs} past target "
-           "times have a measured value.")
+st.caption(
+    f"Latest forecast issued {common.age_text(choice['latest_issued_at'])}; {view.pairs} past target "
+    "times have a measured value."
+)
 
 if not view.rows:
     st.info(f"No predictions in the last {lookback_h} h or ahead.")
@@ -48,7 +57,9 @@ frame["prediction_time"] = pd.to_datetime(frame["prediction_time"], utc=True)
 base = alt.Chart(frame).encode(x=alt.X("prediction_time:T", title="time (UTC)"))
 layers = []
 if frame["lower_value"].notna().any():
-    layers.append(base.mark_area(opacity=0.25).encode(y=alt.Y("lower_value:Q", title=unit), y2="upper_value:Q"))
+    layers.append(
+        base.mark_area(opacity=0.25).encode(y=alt.Y("lower_value:Q", title=unit), y2="upper_value:Q")
+    )
 layers.append(base.mark_line().encode(y=alt.Y("predicted_value:Q", title=unit)))
 if frame["actual_value"].notna().any():
     layers.append(base.mark_circle(size=18, color="black").encode(y="actual_value:Q"))

@@ -20,9 +20,11 @@ if not plan.found:
     st.stop()
 
 summary = plan.summary
-st.markdown(f"**Status:** {plan.status} · made {common.age_text(plan.created_at)} · horizon from "
-            f"{plan.horizon_start:%Y-%m-%d %H:%M} UTC in {plan.step_s // 60} min steps · autopilot "
-            f"{'on' if building.autopilot else 'off'}")
+st.markdown(
+    f"**Status:** {plan.status} · made {common.age_text(plan.created_at)} · horizon from "
+    f"{plan.horizon_start:%Y-%m-%d %H:%M} UTC in {plan.step_s // 60} min steps · autopilot "
+    f"{'on' if building.autopilot else 'off'}"
+)
 if plan.reason:
     st.warning(f"{plan.reason} The building follows its schedule.")
 
@@ -33,17 +35,28 @@ def _money(key: str) -> str:
 
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Expected cost", _money("total_cost_usd"), help=f"schedule baseline {_money('baseline_total_cost_usd')}")
+c1.metric(
+    "Expected cost", _money("total_cost_usd"), help=f"schedule baseline {_money('baseline_total_cost_usd')}"
+)
 c2.metric("Saving vs schedule", _money("savings_usd"))
-c3.metric("Peak", common.fmt(summary.get("peak_kw"), "kW"),
-          help=f"schedule baseline {common.fmt(summary.get('baseline_peak_kw'), 'kW')}")
-c4.metric("Discomfort", common.fmt(summary.get("discomfort_kh"), "K·h", 2),
-          help=f"schedule baseline {common.fmt(summary.get('baseline_discomfort_kh'), 'K·h', 2)}")
+c3.metric(
+    "Peak",
+    common.fmt(summary.get("peak_kw"), "kW"),
+    help=f"schedule baseline {common.fmt(summary.get('baseline_peak_kw'), 'kW')}",
+)
+c4.metric(
+    "Discomfort",
+    common.fmt(summary.get("discomfort_kh"), "K·h", 2),
+    help=f"schedule baseline {common.fmt(summary.get('baseline_discomfort_kh'), 'K·h', 2)}",
+)
 
 if plan.setpoints_now_c:
     st.subheader("Setpoints for the current step")
-    st.dataframe(pd.DataFrame([{"zone": z, "setpoint_c": v} for z, v in plan.setpoints_now_c.items()]),
-                 hide_index=True, key="plan_now")
+    st.dataframe(
+        pd.DataFrame([{"zone": z, "setpoint_c": v} for z, v in plan.setpoints_now_c.items()]),
+        hide_index=True,
+        key="plan_now",
+    )
 
 if plan.trajectory:
     frame = pd.DataFrame(plan.trajectory)

@@ -15,8 +15,19 @@ from sbems.services.panel import (
 )
 from sbems.ui import common
 
-LIFETIMES_S = {"15 minutes": 900, "1 hour": 3600, "4 hours": 4 * 3600, "8 hours": 8 * 3600, "24 hours": 24 * 3600}
-OUTCOME_STYLE = {"confirmed": st.success, "released": st.success, "skipped": st.info, "overridden": st.warning}
+LIFETIMES_S = {
+    "15 minutes": 900,
+    "1 hour": 3600,
+    "4 hours": 4 * 3600,
+    "8 hours": 8 * 3600,
+    "24 hours": 24 * 3600,
+}
+OUTCOME_STYLE = {
+    "confirmed": st.success,
+    "released": st.success,
+    "skipped": st.info,
+    "overridden": st.warning,
+}
 
 user = common.require("read:zones")
 building = common.building()
@@ -31,15 +42,19 @@ zones = {z["key"]: z for z in view["zones"]}
 
 if may_control and zones:
     st.subheader("Manual override")
-    st.caption("The write goes through dispatch: checked against the zone's setpoint limits (never outside "
-               "18-26 °C), your role and building access, rate-limited, confirmed by read-back and audited. "
-               "It ends by itself after its lifetime.")
+    st.caption(
+        "The write goes through dispatch: checked against the zone's setpoint limits (never outside "
+        "18-26 °C), your role and building access, rate-limited, confirmed by read-back and audited. "
+        "It ends by itself after its lifetime."
+    )
     with st.form("override"):
         c1, c2, c3 = st.columns(3)
-        zone = c1.selectbox("Zone", list(zones), format_func=lambda k: f"{k}: {zones[k]['name']}",
-                            key="override_zone")
-        value_c = c2.number_input("Setpoint (°C)", min_value=10.0, max_value=35.0, value=23.0, step=0.5,
-                                  key="override_value")
+        zone = c1.selectbox(
+            "Zone", list(zones), format_func=lambda k: f"{k}: {zones[k]['name']}", key="override_zone"
+        )
+        value_c = c2.number_input(
+            "Setpoint (°C)", min_value=10.0, max_value=35.0, value=23.0, step=0.5, key="override_value"
+        )
         lifetime = c3.selectbox("Lifetime", list(LIFETIMES_S), index=1, key="override_lifetime")
         reason = st.text_input("Reason (kept in the audit log)", key="override_reason")
         submitted = st.form_submit_button("Apply override", key="override_submit", type="primary")
@@ -49,8 +64,15 @@ if may_control and zones:
         else:
             low, high = allowed_setpoint_range_c(zones[zone]["limit_min_c"], zones[zone]["limit_max_c"])
             with st.spinner(f"Writing {value_c:g} °C to zone {zone}..."), common.guard():
-                outcome = dispatch_override(url, building.key, zone=zone, value_c=value_c,
-                                            lifetime_s=LIFETIMES_S[lifetime], reason=reason, user=user)
+                outcome = dispatch_override(
+                    url,
+                    building.key,
+                    zone=zone,
+                    value_c=value_c,
+                    lifetime_s=LIFETIMES_S[lifetime],
+                    reason=reason,
+                    user=user,
+                )
             show = OUTCOME_STYLE.get(outcome.status, st.error)
             read_back = f" (read back {outcome.read_back_c:g} °C)" if outcome.read_back_c is not None else ""
             show(f"Zone {zone}: {outcome.status}{read_back}. {outcome.detail}".strip())
@@ -59,17 +81,35 @@ if may_control and zones:
             with common.guard():
                 view = read_zone_control(url, building.key)
 elif not may_control:
-    st.info(f"Read-only: your role ({user.role}) with {building.access_level} access to this building "
-            "cannot override setpoints.")
+    st.info(
+        f"Read-only: your role ({user.role}) with {building.access_level} access to this building "
+        "cannot override setpoints."
+    )
 
 st.subheader("Zones")
 live = {z.zone: z for z in view["live"]}
-st.dataframe(pd.DataFrame([{
-    "zone": key, "name": z["name"], "temperature_c": live[key].temperature_c if key in live else None,
-    "setpoint_c": live[key].setpoint_c if key in live else None,
-    "comfort_c": f"{z['comfort_min_c']:g}-{z['comfort_max_c']:g}" if z["comfort_min_c"] is not None else None,
-    "setpoint_limits_c": "{:g}-{:g}".format(*allowed_setpoint_range_c(z["limit_min_c"], z["limit_max_c"]))}
-    for key, z in zones.items()]), hide_index=True, width="stretch", key="zones_table")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "zone": key,
+                "name": z["name"],
+                "temperature_c": live[key].temperature_c if key in live else None,
+                "setpoint_c": live[key].setpoint_c if key in live else None,
+                "comfort_c": f"{z['comfort_min_c']:g}-{z['comfort_max_c']:g}"
+                if z["comfort_min_c"] is not None
+                else None,
+                "setpoint_limits_c": "{:g}-{:g}".format(
+                    *allowed_setpoint_range_c(z["limit_min_c"], z["limit_max_c"])
+                ),
+            }
+            for key, z in zones.items()
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    key="zones_table",
+)
 
 st.subheader("Setpoints held now")
 if (released := st.session_state.pop("release_result", None)) is not None:
@@ -84,13 +124,18 @@ else:
         release_zone = c1.selectbox("Zone to release", sorted({h["zone"] for h in held}), key="release_zone")
         if c2.button("Release to local control", key="release_submit"):
             with st.spinner(f"Releasing zone {release_zone}..."), common.guard():
-                st.session_state["release_result"] = dispatch_zone_release(url, building.key, zone=release_zone,
-                                                                           user=user)
-            st.rerun()   # show the tables as they are after the release
+                st.session_state["release_result"] = dispatch_zone_release(
+                    url, building.key, zone=release_zone, user=user
+                )
+            st.rerun()  # show the tables as they are after the release
 
 st.subheader("Recent commands")
 if view["commands"]:
-    st.dataframe(pd.DataFrame(view["commands"]).drop(columns=["id"]), hide_index=True, width="stretch",
-                 key="commands_table")
+    st.dataframe(
+        pd.DataFrame(view["commands"]).drop(columns=["id"]),
+        hide_index=True,
+        width="stretch",
+        key="commands_table",
+    )
 else:
     st.caption("No commands yet.")

@@ -425,7 +425,9 @@ def upgrade() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         op.execute(TIMESERIES.replace("{partition}", ""))
         for table in TIMESERIES_TABLES:
-            op.execute(f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => INTERVAL '1 day')")
+            op.execute(
+                f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => INTERVAL '1 day')"
+            )
         op.execute("INSERT INTO sbems_meta VALUES ('timeseries_mode', 'timescaledb')")
     else:
         op.execute(TIMESERIES.replace("{partition}", " PARTITION BY RANGE (time)"))

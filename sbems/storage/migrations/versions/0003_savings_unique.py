@@ -19,9 +19,12 @@ def upgrade() -> None:
         "DELETE FROM energy_savings e USING energy_savings newer "
         "WHERE e.building_id = newer.building_id AND e.period_start = newer.period_start "
         "AND e.period_end = newer.period_end AND e.calculation_method = newer.calculation_method "
-        "AND (e.created_at, e.id) < (newer.created_at, newer.id)")
-    op.execute("CREATE UNIQUE INDEX uq_savings_period_method ON energy_savings "
-               "(building_id, period_start, period_end, calculation_method)")
+        "AND (e.created_at, e.id) < (newer.created_at, newer.id)"
+    )
+    op.execute(
+        "CREATE UNIQUE INDEX uq_savings_period_method ON energy_savings "
+        "(building_id, period_start, period_end, calculation_method)"
+    )
 
 
 def downgrade() -> None:
