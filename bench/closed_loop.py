@@ -54,7 +54,6 @@ from sbems.optimization.zone_model_rc2 import (  # noqa: E402
     step_coefficients,
 )
 from sbems.sim.plant import Plant  # noqa: E402
-from sbems.sim.weather import hottest_day, read_typical_year  # noqa: E402
 from sbems.tasks.optimize import (  # noqa: E402
     GAIN_COLUMNS,
     Forecasts,
@@ -66,6 +65,7 @@ from sbems.tasks.optimize import (  # noqa: E402
     slot_profile_forecast,
     zone_bands,
 )
+from sbems.weather.typical_year import hottest_day, read_typical_year  # noqa: E402
 
 PLANT_STEP_S = 60
 PLAN_STEP_S = 900

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
 from sbems.tasks import forecast as t
+from sbems.tasks.site import read_site_from_db
 
 
 @flow(name="retrain", log_prints=True)
@@ -21,7 +22,7 @@ def retrain(
 ) -> dict[str, str]:
     """Select and fit a forecaster per target (model selection once per target class), store them."""
     url = flow_database_url(database_url)
-    site = t.read_site_from_db(url)
+    site = read_site_from_db(url)
     building = site.building(building_id)
     history = t.read_history(url, building, now_utc or datetime.now(UTC), days, freq)
     outcome: dict[str, str] = {}
@@ -58,7 +59,7 @@ def forecast(
     """Predict every target ``horizon_h`` ahead with the active models, track accuracy, retrain on drift."""
     url = flow_database_url(database_url)
     issued_at = now_utc or datetime.now(UTC)
-    site = t.read_site_from_db(url)
+    site = read_site_from_db(url)
     building = site.building(building_id)
     history = t.read_history(url, building, issued_at, days, freq)
     steps = horizon_h * (3600 // t.FREQ_SECONDS[freq])

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
 from sbems.tasks import optimize as t
-from sbems.tasks.forecast import read_site_from_db
+from sbems.tasks.site import read_site_from_db
 
 
 @flow(name="optimize", log_prints=True)

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
 from sbems.tasks import savings as t
+from sbems.tasks.site import read_site_from_db
 
 
 @flow(name="savings", log_prints=True)
@@ -32,7 +33,7 @@ def savings(
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     factor = t.read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
-    site = t.read_site_from_db(url)
+    site = read_site_from_db(url)
     building = site.building(building_id)
     control_start = t.read_control_start(url, building_id)
     windows = t.savings_windows(

@@ -30,7 +30,7 @@ from scipy.linalg import expm
 
 from sbems.domain.schedule import WeeklySchedule, occupied_mask, scheduled_setpoints_c
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat
-from sbems.sim.weather import TypicalYear, read_typical_year, weather_at
+from sbems.weather.typical_year import TypicalYear, read_typical_year, weather_at
 
 Mode = Literal["off", "cool", "heat", "auto"]
 MODES: tuple[str, ...] = ("off", "cool", "heat", "auto")

@@ -14,6 +14,7 @@ from sbems.domain.site import Building, Site, entity_uuid
 from sbems.optimization.optimal_start import latest_start_steps_before, should_start_now
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.storage import db
+from sbems.weather import weather_source_for
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,6 @@ def schedule_targets(
     - holidays: during the weekly occupied hours of a holiday, the unoccupied setback.
     Everything else is left to the equipment's local schedule (nothing written).
     """
-    from sbems.sim.weather import read_typical_year, weather_at
 
     targets = []
     for zone in building.zones:
@@ -106,9 +106,7 @@ def schedule_targets(
         ):
             continue
         steps_until = int(upcoming[0])
-        outdoor = weather_at(read_typical_year(building.weather.station_file), times)[
-            "outdoor_temp_c"
-        ].to_numpy()
+        outdoor = weather_source_for(building).weather_at(times)["outdoor_temp_c"].to_numpy()
         gains = np.zeros((len(model.gain_columns), len(times))) if model.gain_columns else None
         lead = latest_start_steps_before(
             model,

@@ -26,6 +26,7 @@ from sbems.storage.predictions import (
     read_prediction_pairs,
     write_predictions,
 )
+from sbems.weather import weather_source_for
 
 # forecasting target -> (seed prediction_type, sensor type, how points combine)
 TARGET_SOURCES = {
@@ -49,9 +50,8 @@ def exogenous(
     site: Site, building: Building, index: pd.DatetimeIndex, zone: str | None = None
 ) -> pd.DataFrame:
     """Outdoor temperature and irradiance (the weather source) and the occupancy schedule on ``index``."""
-    from sbems.sim.weather import read_typical_year, weather_at
 
-    weather = weather_at(read_typical_year(building.weather.station_file), index)
+    weather = weather_source_for(building).weather_at(index)
     schedule = site.schedule(building.zone(zone).schedule if zone else building.zones[0].schedule)
     return pd.DataFrame(
         {
@@ -274,11 +274,3 @@ def drifted(
     if recent_cvrmse_pct is None or not np.isfinite(recent_cvrmse_pct):
         return False
     return recent_cvrmse_pct > max(factor * backtest_cvrmse, backtest_cvrmse + margin_pct)
-
-
-@task(retries=2, retry_delay_seconds=5, tags=["database"])
-def read_site_from_db(database_url: str) -> Site:
-    from sbems.storage.entities import read_site
-
-    with db.connect(database_url) as conn:
-        return read_site(conn)

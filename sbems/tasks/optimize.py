@@ -28,6 +28,7 @@ from sbems.domain.tariff import Tariff, demand_charge_masks, energy_prices_usd_p
 from sbems.optimization.mpc import MpcProblem, Plan, comfort_bands, cop_from_outdoor_c, move_block_steps
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params, estimate_states, step_coefficients
+from sbems.weather import weather_source_for
 
 logger = logging.getLogger(__name__)
 
@@ -621,16 +622,13 @@ def read_optimization_inputs(
 
 def zone_history_frame(inputs: OptimizationInputs, building: Building, zone_id: str) -> pd.DataFrame:
     """Identification frame for one zone on a regular step index (gaps left as NaN)."""
-    from sbems.sim.weather import read_typical_year, weather_at
 
     frame = inputs.zones[zone_id]
     if frame.empty:
         return frame
     index = pd.date_range(frame.index.min(), frame.index.max(), freq=f"{inputs.step_s}s")
     frame = frame.reindex(index)
-    mid = weather_at(
-        read_typical_year(building.weather.station_file), index + pd.Timedelta(seconds=inputs.step_s / 2)
-    )
+    mid = weather_source_for(building).weather_at(index + pd.Timedelta(seconds=inputs.step_s / 2))
     controller = building.controller_of(zone_id)
     fan_kw = controller.fan_power_kw if controller else 0.0
     out = pd.DataFrame(index=index)
@@ -773,7 +771,6 @@ def solve_building_plan(
     ``setpoint_lead_tau_s``: the units' local-loop time constant, when known: the current step's setpoints
     are lead-compensated so the loop reaches the planned temperature within the step (None: not)."""
     from sbems.optimization.mpc import solve_plan
-    from sbems.sim.weather import read_typical_year, weather_at
 
     step_s = inputs.step_s
     fine_times = horizon_index(inputs.now_utc, horizon_h, step_s)
@@ -794,8 +791,7 @@ def solve_building_plan(
         if value is None:
             return _refused(building, times, step_s, f"no recent temperature for zone {zone.id}", model_info)
         initial.append(value)
-    year = read_typical_year(building.weather.station_file)
-    mid = weather_at(year, middles)
+    mid = weather_source_for(building).weather_at(middles)
     occupancy = []
     for zone in building.zones:
         forecast = inputs.occupancy_forecast.get(zone.id)

@@ -20,6 +20,7 @@ from sbems.domain import savings as sv
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.domain.tariff import energy_prices_usd_per_kwh
 from sbems.storage import db
+from sbems.weather import weather_source_for
 
 BASELINE_DAYS = 28
 MIN_COVERAGE_FRAC = 0.9  # a day counts when the meter integral covers 90 % of it
@@ -280,14 +281,6 @@ def _pct(value: float | None) -> str:
 
 # ------------------------------------------------------------------------------------------------ tasks
 @task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)
-def read_site_from_db(database_url: str) -> Site:
-    from sbems.storage.entities import read_site
-
-    with db.connect(database_url) as conn:
-        return read_site(conn)
-
-
-@task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)
 def read_control_start(database_url: str, building_id: str) -> datetime | None:
     """When the first optimizer command was sent to the building's equipment (None: never)."""
     from sbems.storage.savings import read_first_command_time
@@ -339,12 +332,11 @@ def read_daily_inputs(
 
 
 def _daily_outdoor_temp_c(building: Building, start_utc: datetime, end_utc: datetime) -> pd.Series:
-    from sbems.sim.weather import read_typical_year, weather_at
 
     middles = pd.date_range(start_utc, end_utc, freq=f"{WEATHER_STEP_S}s", inclusive="left") + pd.Timedelta(
         seconds=WEATHER_STEP_S / 2
     )
-    weather = weather_at(read_typical_year(building.weather.station_file), middles)
+    weather = weather_source_for(building).weather_at(middles)
     return sv.daily_mean(weather["outdoor_temp_c"], building.timezone)
 
 

@@ -1,4 +1,4 @@
-"""Typical-year weather for the virtual building, from a TMY3 file that pvlib ships offline.
+"""Typical-year weather from a TMY3 file that pvlib ships offline (the demo's weather and the fallback).
 
 A TMY3 year is 8760 hourly records in the station's local *standard* time, each labelled with the
 end of its hour. We map any requested UTC instant onto that typical year by its position in the
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 HOURS_PER_YEAR = 8760
-WEATHER_COLUMNS = ("outdoor_temp_c", "ghi_w_m2", "relative_humidity_pct")
 
 
 @dataclass(frozen=True)
@@ -116,3 +115,17 @@ def hottest_day(year: TypicalYear, calendar_year: int = 2026) -> dt.date:
 
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+@dataclass(frozen=True)
+class TypicalYearSource:
+    """A ``WeatherSource`` answering with one station's typical year (the file is read once per process)."""
+
+    station_file: str = "723170TYA.CSV"
+    name: str = "tmy3"
+
+    def weather_at(self, times_utc: pd.DatetimeIndex) -> pd.DataFrame:
+        return weather_at(read_typical_year(self.station_file), times_utc)
+
+    def typical_year(self) -> TypicalYear:
+        return read_typical_year(self.station_file)

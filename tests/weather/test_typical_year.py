@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbems.sim.weather import hottest_day, read_typical_year, typical_year_hours, weather_at
+from sbems.weather.typical_year import hottest_day, read_typical_year, typical_year_hours, weather_at
 
 
 @pytest.fixture(scope="module")
