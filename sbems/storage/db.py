@@ -115,7 +115,7 @@ def ensure_database(url: str) -> None:
 
 
 def _alembic_config(url: str):
-    from alembic.config import Config
+    from alembic.config import Config  # alembic (and SQLAlchemy) only when migrating: heavy at import
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -130,7 +130,7 @@ def to_sqlalchemy_url(url: str) -> str:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to ``revision``; running it again is a no-op."""
-    from alembic import command
+    from alembic import command  # see _alembic_config
 
     ensure_database(url)
     command.upgrade(_alembic_config(url), revision)
