@@ -13,6 +13,11 @@ from uuid import UUID
 import bcrypt
 
 from sbems.domain.permissions import Role
+from sbems.services.connections import service_connection
+from sbems.storage import db
+from sbems.storage.commands import insert_audit
+from sbems.storage.panel import read_buildings, write_last_login
+from sbems.storage.users import grant_building_access, insert_user, read_user_by_email
 
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt uses at most 72 bytes; longer passwords are refused, not truncated
@@ -66,27 +71,23 @@ def authenticate(
 ) -> AuthUser | None:
     """The user when ``email``/``password`` match an active user, else None; audits the attempt.
 
-    Raises ``sbems.storage.db.StorageError`` when the database cannot be reached.
+    Uses this process's connection pool (the panel calls it); raises
+    ``sbems.services.errors.ServiceUnavailable`` when the database cannot be reached.
     """
-    from sbems.storage import db
-    from sbems.storage.commands import insert_audit
-    from sbems.storage.panel import write_last_login
-    from sbems.storage.users import read_user_by_email
-
     email = email.strip().lower()
     if not email or not password:
         return None
-    with db.connect(database_url) as conn:
+    with service_connection(database_url) as conn:
         row = read_user_by_email(conn, email=email)
         # an unknown user costs the same bcrypt check as a known one (no timing hint)
-        matches = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
-        ok = bool(row and row["active"] and matches)
+        matches = check_password(password, row.password_hash if row else _DUMMY_HASH)
+        ok = bool(row and row.active and matches)
         if ok:
-            write_last_login(conn, user_id=row["id"], at=now_utc or datetime.now(UTC))
+            write_last_login(conn, user_id=row.id, at=now_utc or datetime.now(UTC))
         insert_audit(
             conn,
             actor=email,
-            user_id=row["id"] if row else None,
+            user_id=row.id if row else None,
             action="login",
             resource="user",
             resource_id=email,
@@ -95,7 +96,7 @@ def authenticate(
             error_message=None if ok else "wrong e-mail or password, or user inactive",
         )
         conn.commit()
-    return AuthUser(row["id"], row["email"], row["role"]) if ok else None
+    return AuthUser(row.id, row.email, row.role) if ok else None
 
 
 def create_user(
@@ -112,11 +113,10 @@ def create_user(
     """Create (or update) a user with a hashed password and grant access to ``buildings`` (keys).
 
     ``buildings=None`` grants every building. The default access level follows the role: viewers get
-    ``readonly``, operators ``control``, facility managers and admins ``full``.
+    ``readonly``, operators ``control``, facility managers and admins ``full``. A one-off command (CLI,
+    demo set-up): its own connection, not a pool; raises ``sbems.storage.db.StorageError`` when the
+    database cannot be reached.
     """
-    from sbems.storage import db
-    from sbems.storage.panel import read_buildings
-    from sbems.storage.users import grant_building_access, insert_user
 
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -130,7 +130,7 @@ def create_user(
         raise AuthError(f"unknown access level {level!r}; one of {', '.join(ACCESS_LEVELS)}")
     password_hash = hash_password(password)
     with db.connect(database_url) as conn:
-        known = {b["key"]: b["id"] for b in read_buildings(conn)}
+        known = {b.key: b.id for b in read_buildings(conn)}
         wanted = list(known) if buildings is None else list(buildings)
         missing = [key for key in wanted if key not in known]
         if missing:

@@ -148,9 +148,9 @@ async def request_setpoint(
         )
         problem = permission_violation(
             source,
-            access and access["role"],
-            bool(access and access["active"]),
-            access and access["access_level"],
+            access and access.role,
+            bool(access and access.active),
+            access and access.access_level,
         )
     else:
         problem = permission_violation(source, None, True, None)

@@ -1,17 +1,22 @@
-"""The thermostat webhook receiver as a service: validated events are stored, the rest quarantined."""
+"""The thermostat webhook receiver as a service: validated events are stored, the rest quarantined.
+
+The receiver is a long-running server: it takes its connections from this process's pool.
+"""
 
 from __future__ import annotations
 
-from sbems.storage import db
+from sbems.devices.siemens import ThermostatEvent
+from sbems.devices.webhook import build_webhook_app
+from sbems.storage.db import pooled_connection
 from sbems.storage.devices import write_thermostat_event
 from sbems.storage.quarantine import QuarantineItem, write_quarantine
 
 
 def webhook_app(database_url: str):
-    from sbems.devices.webhook import build_webhook_app
+    """The ASGI app: POSTed thermostat events stored (202), unknown devices 404, malformed ones 422."""
 
-    def store(event) -> bool:
-        with db.connect(database_url) as conn:
+    def store(event: ThermostatEvent) -> bool:
+        with pooled_connection(database_url) as conn:
             stored = write_thermostat_event(
                 conn, remote_device_id=event.device_id, event=event.event, at=event.timestamp, data=event.data
             )
@@ -19,7 +24,7 @@ def webhook_app(database_url: str):
         return stored is not None
 
     def reject(reason: str, payload: bytes) -> None:
-        with db.connect(database_url) as conn:
+        with pooled_connection(database_url) as conn:
             write_quarantine(conn, items=[QuarantineItem("webhook", reason, payload)])
             conn.commit()
 
@@ -27,6 +32,6 @@ def webhook_app(database_url: str):
 
 
 def serve_webhooks(database_url: str, host: str = "127.0.0.1", port: int = 8088) -> None:
-    import uvicorn
+    import uvicorn  # the server only, not needed to build or test the app
 
     uvicorn.run(webhook_app(database_url), host=host, port=port, log_level="warning")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sbems.services.panel import read_user_buildings
+from sbems.services.panel_read import read_user_buildings
 from sbems.ui import common
 
 st.set_page_config(page_title="SBEMS control panel", page_icon=":material/apartment:", layout="wide")

@@ -7,11 +7,13 @@ import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import streamlit as st
 
+from sbems.config import SettingsError
 from sbems.domain.permissions import has_permission
 from sbems.services.auth import AuthUser
+from sbems.services.connections import panel_database_url
+from sbems.services.errors import ServiceRefused, ServiceUnavailable
 
 USER_KEY = "sbems_user"
 BUILDING_KEY = "sbems_building"
@@ -38,16 +40,13 @@ UNREACHABLE = (
 
 
 def database_url() -> str:
-    """The database the panel uses (SBEMS_DATABASE_URL, else the local default); stops with a message when
-    the settings are invalid or no database answers."""
-    from sbems.config import SettingsError, load_settings
-    from sbems.runtime import resolve_database_url
-
+    """The database the panel uses (SBEMS_DATABASE_URL, else a local one already running; the panel never
+    starts one); stops with a message when the settings are invalid or no database answers."""
     try:
-        return resolve_database_url(load_settings(), start_embedded=False)
+        return panel_database_url()
     except SettingsError as exc:
         st.error(f"Configuration error: {exc}")
-    except RuntimeError:
+    except ServiceUnavailable:
         st.error(UNREACHABLE)
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
@@ -55,16 +54,14 @@ def database_url() -> str:
 
 @contextlib.contextmanager
 def guard() -> Iterator[None]:
-    """Show database failures as a message and stop the page (no stack trace)."""
-    from sbems.storage.db import StorageError
-
+    """Show database failures (the services' errors) as a message and stop the page (no stack trace)."""
     try:
         yield
-    except (StorageError, psycopg.OperationalError) as exc:
+    except ServiceUnavailable as exc:
         st.error(UNREACHABLE)
         st.caption(str(exc).splitlines()[0])
         st.stop()
-    except psycopg.Error as exc:
+    except ServiceRefused as exc:
         st.error(f"The database refused the request: {str(exc).splitlines()[0]}")
         st.stop()
 

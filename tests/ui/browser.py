@@ -64,7 +64,8 @@ class Browser:
     def click_button(self, label: str) -> None:
         clicked = self.evaluate(
             "(() => { const b = [...document.querySelectorAll('button')].find("
-            f"e => e.innerText.trim() === {json.dumps(label)}); if (b) {{ b.click(); return true; }} return false; }})()"
+            f"e => e.innerText.trim() === {json.dumps(label)}); "
+            "if (b) { b.click(); return true; } return false; })()"
         )
         if not clicked:
             raise LookupError(f"no button {label!r}")

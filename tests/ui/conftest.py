@@ -7,8 +7,16 @@ from collections.abc import Callable
 import pytest
 
 from sbems.services.auth import create_user
+from sbems.storage.db import close_pools
 from sbems.storage.entities import upsert_site
 from tests.ui.support import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _close_pools_after_test():
+    """The panel keeps a connection pool per database URL in this process: close them with the test."""
+    yield
+    close_pools()
 
 
 @pytest.fixture

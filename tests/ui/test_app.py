@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sbems.domain.site import entity_uuid
+from sbems.storage import db
 from sbems.storage.readings import SensorRow, write_sensor_readings
 from tests.ui.support import log_in, new_app, texts
 
@@ -133,3 +134,14 @@ def test_unreachable_database_shows_a_message(monkeypatch):
     at.run()
     assert not at.exception
     assert "database is unreachable" in " ".join(e.value for e in at.error)
+
+
+def test_pages_take_their_connections_from_one_pool(make_user, site_db):
+    at = log_in(make_user("operator"))
+    for page in ("views/zones.py", "views/alerts.py", "views/audit.py"):
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    stats = db.pool_for(site_db).get_stats()
+    # every page run asked the pool; the pool opened a connection once (or a few), not once per call
+    assert stats["requests_num"] >= 6
+    assert stats["connections_num"] <= db.POOL_MAX_SIZE < stats["requests_num"]

@@ -73,15 +73,16 @@ def test_savings_page_says_plainly_when_there_are_none_and_shows_rows(make_user,
     start = datetime(2026, 11, 1, tzinfo=UTC)
     conn.execute(
         "INSERT INTO energy_savings (building_id, period_start, period_end, baseline_consumption_kwh, "
-        "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, calculation_method) "
-        "VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual')",
+        "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, "
+        "calculation_method) VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual')",
         (HQ, start, start + timedelta(days=1)),
     )
     # the savings flow's whole-period row overlaps its days: shown apart, not added to the totals
     conn.execute(
         "INSERT INTO energy_savings (building_id, period_start, period_end, baseline_consumption_kwh, "
-        "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, calculation_method, "
-        "metadata) VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual', "
+        "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, "
+        "calculation_method, metadata) "
+        "VALUES (%s, %s, %s, 1000, 880, 120, 12, 21.6, 46.8, 'baseline-vs-actual', "
         '\'{"granularity": "period"}\')',
         (HQ, start, start + timedelta(days=2)),
     )

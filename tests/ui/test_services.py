@@ -6,35 +6,30 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthError, authenticate, check_password, create_user, hash_password
-from sbems.services.panel import (
-    allowed_setpoint_range_c,
-    can_control,
-    can_write,
-    forecast_accuracy,
-    plan_trajectory,
-    summarize_live_points,
-)
+from sbems.services.panel import allowed_setpoint_range_c, can_control
+from sbems.services.panel_read import forecast_accuracy, plan_trajectory, summarize_live_points
+from sbems.services.panel_writes import can_write
+from sbems.storage.panel import ForecastPointRow, LivePointRow, ZoneRow
 
 T0 = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
 
 
 def _point(key, sensor_type, value, zone, protocol="mqtt", at=T0):
-    return {
-        "key": key,
-        "sensor_type": sensor_type,
-        "protocol": protocol,
-        "zone": zone,
-        "value": value,
-        "time": at,
-    }
+    return LivePointRow(key, key, sensor_type, protocol, zone, False, False, at, value, None, None)
+
+
+def _zone(key, name, comfort_min_c, comfort_max_c):
+    return ZoneRow(entity_uuid("zone", "hq", key), key, name, None, comfort_min_c, comfort_max_c, None, None)
+
+
+def _forecast(predicted_value, actual_value, lower_value, upper_value):
+    return ForecastPointRow(T0, T0, None, None, predicted_value, lower_value, upper_value, actual_value)
 
 
 def test_live_summary_prefers_the_room_sensor_and_sums_meters():
-    zones = [
-        {"key": "z1", "name": "North", "comfort_min_c": 21.0, "comfort_max_c": 25.0},
-        {"key": "z2", "name": "South", "comfort_min_c": 21.0, "comfort_max_c": 25.0},
-    ]
+    zones = [_zone("z1", "North", 21.0, 25.0), _zone("z2", "South", 21.0, 25.0)]
     points = [
         _point("z1-temp", "temperature", 22.0, "z1"),
         _point("rtu1.supply_temp_c", "temperature", 13.0, "z1", "bacnet"),
@@ -57,9 +52,9 @@ def test_live_summary_prefers_the_room_sensor_and_sums_meters():
 
 def test_forecast_accuracy_and_plan_trajectory():
     rows = [
-        {"predicted_value": 10.0, "actual_value": 12.0, "lower_value": 9.0, "upper_value": 11.0},
-        {"predicted_value": 10.0, "actual_value": 9.0, "lower_value": 8.0, "upper_value": 12.0},
-        {"predicted_value": 10.0, "actual_value": None, "lower_value": 8.0, "upper_value": 12.0},
+        _forecast(predicted_value=10.0, actual_value=12.0, lower_value=9.0, upper_value=11.0),
+        _forecast(predicted_value=10.0, actual_value=9.0, lower_value=8.0, upper_value=12.0),
+        _forecast(predicted_value=10.0, actual_value=None, lower_value=8.0, upper_value=12.0),
     ]
     assert forecast_accuracy(rows) == (1.5, 50.0, 2)
     assert forecast_accuracy(rows[2:]) == (None, None, 0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import can_write, read_alerts, write_alert_action
+from sbems.services.panel_read import read_alerts
+from sbems.services.panel_writes import can_write, write_alert_action
 from sbems.ui import common
 
 user = common.require("read:alerts")
@@ -23,7 +24,7 @@ if not alerts:
     st.success("No open alerts." if not show_resolved else "No alerts.")
     st.stop()
 
-counts = pd.Series([a["severity"] for a in alerts if not a["resolved"]]).value_counts()
+counts = pd.Series([a.severity for a in alerts if not a.resolved]).value_counts()
 c1, c2, c3 = st.columns(3)
 for column, severity in zip((c1, c2, c3), ("critical", "warning", "info"), strict=True):
     column.metric(severity.capitalize(), int(counts.get(severity, 0)))
@@ -32,12 +33,9 @@ st.dataframe(pd.DataFrame(alerts).drop(columns=["id"]), hide_index=True, width="
 if not may_act:
     st.caption(f"Your role ({user.role}) may view alerts but not acknowledge or resolve them.")
 else:
-    open_alerts = [a for a in alerts if not a["resolved"]]
+    open_alerts = [a for a in alerts if not a.resolved]
     if open_alerts:
-        labels = {
-            str(a["id"]): f"[{a['severity']}] {a['title']} · {a['created_at']:%Y-%m-%d %H:%M}"
-            for a in open_alerts
-        }
+        labels = {str(a.id): f"[{a.severity}] {a.title} · {a.created_at:%Y-%m-%d %H:%M}" for a in open_alerts}
         chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alert_choice")
         c1, c2, _ = st.columns([1, 1, 3])
         action = None
@@ -46,7 +44,7 @@ else:
         if c2.button("Resolve", key="alert_resolve"):
             action = "resolve"
         if action:
-            alert_id = next(a["id"] for a in open_alerts if str(a["id"]) == chosen)
+            alert_id = next(a.id for a in open_alerts if str(a.id) == chosen)
             with common.guard():
                 st.session_state["alert_result"] = write_alert_action(
                     url, building.key, alert_id=alert_id, action=action, user=user

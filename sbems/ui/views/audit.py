@@ -1,11 +1,12 @@
-"""Audit log: who did what, from where, with what result (commands, releases, logins, alert and schedule edits)."""
+"""Audit log: who did what, from where, with what result (commands, releases, logins, alert and schedule
+edits)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import read_audit
+from sbems.services.panel_read import read_audit
 from sbems.ui import common
 
 common.require("read:audit")

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import read_forecast, read_forecast_choices
+from sbems.services.panel_read import read_forecast, read_forecast_choices
 from sbems.ui import common
 
 UNITS = {"load": "kW", "temperature": "°C", "occupancy": "people"}
@@ -25,7 +25,7 @@ if not choices:
     )
     st.stop()
 
-labels = [f"{c['prediction_type']} · {c['zone'] or 'building'}" for c in choices]
+labels = [f"{c.prediction_type} · {c.zone or 'building'}" for c in choices]
 c1, c2 = st.columns([2, 1])
 index = c1.selectbox("Forecast", range(len(choices)), format_func=labels.__getitem__, key="forecast_choice")
 lookback_h = c2.slider("History shown (hours)", 6, 168, 48, step=6, key="forecast_lookback_h")
@@ -34,18 +34,18 @@ with common.guard():
     view = read_forecast(
         url,
         building.key,
-        prediction_type=choice["prediction_type"],
-        zone=choice["zone"],
+        prediction_type=choice.prediction_type,
+        zone=choice.zone,
         lookback_h=lookback_h,
     )
-unit = UNITS.get(choice["prediction_type"], "")
+unit = UNITS.get(choice.prediction_type, "")
 
 m1, m2, m3 = st.columns(3)
 m1.metric("Mean absolute error", common.fmt(view.mae, unit, 2) if view.mae is not None else "no actuals yet")
 m2.metric("Actuals inside the interval", common.fmt(view.interval_coverage_pct, "%", 0))
 m3.metric("Model version", view.model_version or "–")
 st.caption(
-    f"Latest forecast issued {common.age_text(choice['latest_issued_at'])}; {view.pairs} past target "
+    f"Latest forecast issued {common.age_text(choice.latest_issued_at)}; {view.pairs} past target "
     "times have a measured value."
 )
 

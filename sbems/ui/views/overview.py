@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import read_overview
+from sbems.services.panel_read import read_overview
 from sbems.ui import common
 
 common.require("read:status")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import can_write, read_schedules, write_schedule_change
+from sbems.services.panel_read import read_schedules
+from sbems.services.panel_writes import can_write, write_schedule_change
 from sbems.ui import common
 
 user = common.require("read:schedules")
@@ -26,48 +27,48 @@ if not schedules:
     st.stop()
 
 for schedule in schedules:
-    st.subheader(schedule["name"])
+    st.subheader(schedule.name)
     st.caption(
-        f"id {schedule['id']} · mode {schedule['mode']} · zones {', '.join(schedule['zones'])}"
-        + (f" · holidays {', '.join(map(str, schedule['holidays']))}" if schedule["holidays"] else "")
+        f"id {schedule.id} · mode {schedule.mode} · zones {', '.join(schedule.zones)}"
+        + (f" · holidays {', '.join(map(str, schedule.holidays))}" if schedule.holidays else "")
     )
     st.dataframe(
         pd.DataFrame(
             [
                 {"days": ", ".join(p.get("days", [])), "start": p.get("start"), "end": p.get("end")}
-                for p in schedule["occupied"]
+                for p in schedule.occupied
             ]
         ),
         hide_index=True,
-        key=f"periods_{schedule['id']}",
+        key=f"periods_{schedule.id}",
     )
-    with st.form(f"schedule_{schedule['id']}"):
+    with st.form(f"schedule_{schedule.id}"):
         c1, c2 = st.columns(2)
         occupied = c1.number_input(
             "Occupied setpoint (°C)",
             10.0,
             35.0,
-            float(schedule["occupied_setpoint_c"]),
+            float(schedule.occupied_setpoint_c),
             step=0.5,
             disabled=not may_edit,
-            key=f"occ_{schedule['id']}",
+            key=f"occ_{schedule.id}",
         )
         unoccupied = c2.number_input(
             "Unoccupied setpoint (°C)",
             10.0,
             40.0,
-            float(schedule["unoccupied_setpoint_c"]),
+            float(schedule.unoccupied_setpoint_c),
             step=0.5,
             disabled=not may_edit,
-            key=f"unocc_{schedule['id']}",
+            key=f"unocc_{schedule.id}",
         )
-        save = st.form_submit_button("Save", disabled=not may_edit, key=f"save_{schedule['id']}")
+        save = st.form_submit_button("Save", disabled=not may_edit, key=f"save_{schedule.id}")
     if save and may_edit:
         with common.guard():
             st.session_state["schedule_result"] = write_schedule_change(
                 url,
                 building.key,
-                schedule_id=schedule["id"],
+                schedule_id=schedule.id,
                 occupied_setpoint_c=occupied,
                 unoccupied_setpoint_c=unoccupied,
                 user=user,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel import read_users
+from sbems.services.panel_read import read_users
 from sbems.ui import common
 
 common.require("manage:users")

@@ -11,8 +11,8 @@ from sbems.services.panel import (
     can_control,
     dispatch_override,
     dispatch_zone_release,
-    read_zone_control,
 )
+from sbems.services.panel_read import read_zone_control
 from sbems.ui import common
 
 LIFETIMES_S = {
@@ -38,7 +38,7 @@ st.title(f"Zones & setpoints: {building.name}")
 
 with common.guard():
     view = read_zone_control(url, building.key)
-zones = {z["key"]: z for z in view["zones"]}
+zones = {z.key: z for z in view.zones}
 
 if may_control and zones:
     st.subheader("Manual override")
@@ -50,7 +50,7 @@ if may_control and zones:
     with st.form("override"):
         c1, c2, c3 = st.columns(3)
         zone = c1.selectbox(
-            "Zone", list(zones), format_func=lambda k: f"{k}: {zones[k]['name']}", key="override_zone"
+            "Zone", list(zones), format_func=lambda k: f"{k}: {zones[k].name}", key="override_zone"
         )
         value_c = c2.number_input(
             "Setpoint (°C)", min_value=10.0, max_value=35.0, value=23.0, step=0.5, key="override_value"
@@ -62,7 +62,7 @@ if may_control and zones:
         if not reason.strip():
             st.error("Give a reason for the override.")
         else:
-            low, high = allowed_setpoint_range_c(zones[zone]["limit_min_c"], zones[zone]["limit_max_c"])
+            low, high = allowed_setpoint_range_c(zones[zone].limit_min_c, zones[zone].limit_max_c)
             with st.spinner(f"Writing {value_c:g} °C to zone {zone}..."), common.guard():
                 outcome = dispatch_override(
                     url,
@@ -87,20 +87,20 @@ elif not may_control:
     )
 
 st.subheader("Zones")
-live = {z.zone: z for z in view["live"]}
+live = {z.zone: z for z in view.live}
 st.dataframe(
     pd.DataFrame(
         [
             {
                 "zone": key,
-                "name": z["name"],
+                "name": z.name,
                 "temperature_c": live[key].temperature_c if key in live else None,
                 "setpoint_c": live[key].setpoint_c if key in live else None,
-                "comfort_c": f"{z['comfort_min_c']:g}-{z['comfort_max_c']:g}"
-                if z["comfort_min_c"] is not None
+                "comfort_c": f"{z.comfort_min_c:g}-{z.comfort_max_c:g}"
+                if z.comfort_min_c is not None
                 else None,
                 "setpoint_limits_c": "{:g}-{:g}".format(
-                    *allowed_setpoint_range_c(z["limit_min_c"], z["limit_max_c"])
+                    *allowed_setpoint_range_c(z.limit_min_c, z.limit_max_c)
                 ),
             }
             for key, z in zones.items()
@@ -114,14 +114,14 @@ st.dataframe(
 st.subheader("Setpoints held now")
 if (released := st.session_state.pop("release_result", None)) is not None:
     (st.success if released.ok else st.error)(released.detail)
-held = view["held"]
+held = view.held
 if not held:
     st.caption("No zone holds a setpoint written by SBEMS: every zone follows its local schedule.")
 else:
     st.dataframe(pd.DataFrame(held).drop(columns=["id"]), hide_index=True, width="stretch", key="held_table")
     if may_control:
         c1, c2 = st.columns([2, 1])
-        release_zone = c1.selectbox("Zone to release", sorted({h["zone"] for h in held}), key="release_zone")
+        release_zone = c1.selectbox("Zone to release", sorted({h.zone for h in held}), key="release_zone")
         if c2.button("Release to local control", key="release_submit"):
             with st.spinner(f"Releasing zone {release_zone}..."), common.guard():
                 st.session_state["release_result"] = dispatch_zone_release(
@@ -130,9 +130,9 @@ else:
             st.rerun()  # show the tables as they are after the release
 
 st.subheader("Recent commands")
-if view["commands"]:
+if view.commands:
     st.dataframe(
-        pd.DataFrame(view["commands"]).drop(columns=["id"]),
+        pd.DataFrame(view.commands).drop(columns=["id"]),
         hide_index=True,
         width="stretch",
         key="commands_table",

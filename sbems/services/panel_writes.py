@@ -1,0 +1,143 @@
+"""The panel's non-equipment writes: acknowledge/resolve alerts and change schedule setpoints, each with a
+permission check against the database and an audit entry. (Setpoints go through ``services.panel``.)
+
+Every function raises ``sbems.services.errors.ServiceUnavailable`` when the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import psycopg
+
+from sbems.domain.control import SEED_SETPOINT_LIMITS, setpoint_violation
+from sbems.domain.permissions import Role, has_permission
+from sbems.domain.site import entity_uuid
+from sbems.services.auth import AuthUser
+from sbems.services.connections import service_connection
+from sbems.storage.commands import insert_audit
+from sbems.storage.panel import write_alert_acknowledged, write_alert_resolved, write_schedule_setpoints
+from sbems.storage.users import read_user_access
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    detail: str
+
+
+def can_write(role: str, access_level: str | None, permission: str) -> bool:
+    """A role permission that also needs more than read-only access to the building."""
+    if not has_permission(role, permission):
+        return False
+    return Role(role) == Role.ADMIN or access_level in ("full", "control")
+
+
+def _write_violation(
+    conn: psycopg.Connection, user: AuthUser, building_key: str, permission: str
+) -> str | None:
+    """Re-check against the database (role or access may have changed since login)."""
+    access = read_user_access(conn, user_id=user.id, building_id=entity_uuid("building", building_key))
+    if access is None:
+        return "unknown user"
+    if not access.active:
+        return "user is deactivated"
+    if not can_write(access.role, access.access_level, permission):
+        return f"role {access.role} with {access.access_level or 'no'} access may not do {permission}"
+    return None
+
+
+def write_alert_action(
+    database_url: str,
+    building_key: str,
+    *,
+    alert_id: UUID,
+    action: str,
+    user: AuthUser,
+    now_utc: datetime | None = None,
+) -> ActionResult:
+    """Acknowledge or resolve an alert (needs write:alerts and non-read-only access); audited."""
+    if action not in ("acknowledge", "resolve"):
+        raise ValueError(f"unknown alert action {action!r}")
+    now_utc = now_utc or datetime.now(UTC)
+    with service_connection(database_url) as conn:
+        problem = _write_violation(conn, user, building_key, "write:alerts")
+        if problem is None:
+            writer = write_alert_acknowledged if action == "acknowledge" else write_alert_resolved
+            if not writer(conn, alert_id=alert_id, user_id=user.id, at=now_utc):
+                problem = f"alert already {action}d or unknown"
+        insert_audit(
+            conn,
+            actor=user.email,
+            user_id=user.id,
+            action=action,
+            resource="alert",
+            resource_id=str(alert_id),
+            source="panel",
+            result="rejected" if problem else "success",
+            error_message=problem,
+        )
+        conn.commit()
+    return ActionResult(problem is None, problem or f"alert {action}d")
+
+
+def schedule_change_problem(occupied_setpoint_c: float, unoccupied_setpoint_c: float) -> str | None:
+    """Occupied setpoints stay within the seed's 18-26 C; the setback within 10-40 C."""
+    problem = setpoint_violation(occupied_setpoint_c, SEED_SETPOINT_LIMITS)
+    if problem:
+        return f"occupied {problem}"
+    if not (
+        isinstance(unoccupied_setpoint_c, int | float)
+        and math.isfinite(unoccupied_setpoint_c)
+        and 10.0 <= unoccupied_setpoint_c <= 40.0
+    ):
+        return f"unoccupied setpoint {unoccupied_setpoint_c} C outside 10-40 C"
+    return None
+
+
+def write_schedule_change(
+    database_url: str,
+    building_key: str,
+    *,
+    schedule_id: str,
+    occupied_setpoint_c: float,
+    unoccupied_setpoint_c: float,
+    user: AuthUser,
+) -> ActionResult:
+    """Change a schedule's setpoints (needs write:schedules) wherever the schedule is used; audited."""
+    with service_connection(database_url) as conn:
+        problem = _write_violation(conn, user, building_key, "write:schedules") or schedule_change_problem(
+            occupied_setpoint_c, unoccupied_setpoint_c
+        )
+        changed = 0
+        if problem is None:
+            changed = write_schedule_setpoints(
+                conn,
+                schedule_id=schedule_id,
+                occupied_setpoint_c=occupied_setpoint_c,
+                unoccupied_setpoint_c=unoccupied_setpoint_c,
+            )
+            if not changed:
+                problem = f"unknown schedule {schedule_id!r}"
+        insert_audit(
+            conn,
+            actor=user.email,
+            user_id=user.id,
+            action="update",
+            resource="schedule",
+            resource_id=schedule_id,
+            source="panel",
+            result="rejected" if problem else "success",
+            changes={
+                "after": {
+                    "occupied_setpoint_c": occupied_setpoint_c,
+                    "unoccupied_setpoint_c": unoccupied_setpoint_c,
+                }
+            },
+            error_message=problem,
+        )
+        conn.commit()
+    return ActionResult(problem is None, problem or f"schedule {schedule_id} updated ({changed} zone rows)")
