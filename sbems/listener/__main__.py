@@ -9,6 +9,7 @@ import sys
 from sbems.config import SettingsError, load_settings
 from sbems.listener.journal import JournalLocked
 from sbems.listener.service import ListenerOptions, run
+from sbems.runtime import ServiceUnavailable
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(settings, options_from_args(args))
-    except JournalLocked as exc:
+    except (JournalLocked, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

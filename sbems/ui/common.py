@@ -44,7 +44,7 @@ def database_url() -> str:
     from sbems.runtime import resolve_database_url
 
     try:
-        return resolve_database_url(load_settings(), start_embedded=False)
+        return resolve_database_url(load_settings())
     except SettingsError as exc:
         st.error(f"Configuration error: {exc}")
     except RuntimeError:
