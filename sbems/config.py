@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sbems.domain.control import bacnet_priority_problem
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/sbems"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
@@ -84,8 +86,6 @@ class Settings(BaseSettings):
     @field_validator("bacnet_write_priority")
     @classmethod
     def _check_priority(cls, value: int) -> int:
-        from sbems.domain.control import bacnet_priority_problem
-
         if (problem := bacnet_priority_problem(value)) is not None:
             raise ValueError(problem)
         return value

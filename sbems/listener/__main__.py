@@ -8,7 +8,8 @@ import sys
 
 from sbems.config import SettingsError, load_settings
 from sbems.listener.journal import JournalLocked
-from sbems.listener.service import ListenerOptions, run
+from sbems.listener.options import ListenerOptions
+from sbems.listener.service import run
 from sbems.runtime import ServiceUnavailable
 
 

@@ -9,6 +9,7 @@ MQTT: the ``mosquitto`` binary when installed, else the pure-Python ``amqtt`` br
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -225,9 +226,7 @@ def _terminate(pid: int, timeout_s: float = 10.0) -> None:
 
 
 def _run_amqtt(port: int) -> None:
-    import asyncio  # noqa: PLC0415
-
-    from amqtt.broker import Broker  # noqa: PLC0415
+    from amqtt.broker import Broker  # noqa: PLC0415 - optional: only where no mosquitto is installed
 
     async def main() -> None:
         broker = Broker(
@@ -248,4 +247,3 @@ def _run_amqtt(port: int) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "amqtt":
     _run_amqtt(int(sys.argv[2]))
-
