@@ -74,8 +74,8 @@ def resolve_database_url(settings: Settings) -> str:
     if port_open("127.0.0.1", settings.embedded_pg_port):
         return embedded_database_url(settings)
     raise ServiceUnavailable(
-        f"no PostgreSQL answers on {host}:{port} and no embedded one runs (port {settings.embedded_pg_port}): "
-        "set SBEMS_DATABASE_URL or run `sbems services start`"
+        f"no PostgreSQL answers on {host}:{port} and no embedded one runs (port "
+        f"{settings.embedded_pg_port}): set SBEMS_DATABASE_URL or run `sbems services start`"
     )
 
 

@@ -50,7 +50,8 @@ def nothing_answers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("SBEMS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("SBEMS_EMBEDDED_PG_PORT", str(free_port()))
     monkeypatch.setenv("SBEMS_EMBEDDED_MQTT_PORT", str(free_port()))
-    monkeypatch.setattr("sbems.runtime.DEFAULT_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    closed_pg_url = f"postgresql://postgres@127.0.0.1:{free_port()}/sbems"
+    monkeypatch.setattr("sbems.runtime.DEFAULT_DATABASE_URL", closed_pg_url)
     monkeypatch.setattr("sbems.runtime.DEFAULT_MQTT_URL", f"mqtt://127.0.0.1:{free_port()}")
     return data_dir
 

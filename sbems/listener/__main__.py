@@ -1,4 +1,4 @@
-"""``python -m sbems.listener``: run the listener with the SBEMS_* settings (what ``sbems listener`` wires)."""
+"""``python -m sbems.listener``: run the listener with the SBEMS_* settings (``sbems listener`` runs this)."""
 
 from __future__ import annotations
 

@@ -240,8 +240,8 @@ def _corpus(at: datetime) -> list[tuple[str, bytes, str]]:
         ),
         (
             t,
-            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": -Infinity, "unit": "celsius"}'
-            % _ts(at).encode(),
+            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", '
+            b'"value": -Infinity, "unit": "celsius"}' % _ts(at).encode(),
             "Infinity",
         ),
         (
