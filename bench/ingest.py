@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--rows 500000] [--rounds 2]
 
-Uses SBEMS_DATABASE_URL's server (else 127.0.0.1:5432, else an embedded one) and a scratch database
+Uses SBEMS_DATABASE_URL's server (else 127.0.0.1:5432, else the running embedded one) and a scratch database
 it creates and drops. Each round: raw COPY into an emptied sensor_readings, then the writer
 (``write_sensor_readings``: partition check, COPY, live-state upsert) into an emptied table; the best
 round of each is compared. Ends with one JSON line.
@@ -96,16 +96,15 @@ def main() -> None:
                     stored = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0]
                     assert stored == len(rows), f"{name} stored {stored} of {len(rows)}"
                     best[name] = min(best[name], elapsed)
-                    print(
-                        f"round {round_no + 1} {name:6s}: {len(rows) / elapsed:>10,.0f} rows/s ({elapsed:.2f} s)"
-                    )
+                    rate = len(rows) / elapsed
+                    print(f"round {round_no + 1} {name:6s}: {rate:>10,.0f} rows/s ({elapsed:.2f} s)")
     finally:
         with psycopg.connect(db.with_database(server, "postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db.database_name(url)}" WITH (FORCE)')
     writer_rate, raw_rate = len(rows) / best["writer"], len(rows) / best["raw"]
     print(
-        f"writer {writer_rate:,.0f} rows/s vs raw COPY {raw_rate:,.0f} rows/s: ratio {writer_rate / raw_rate:.2f} "
-        f"(target >= 0.7)"
+        f"writer {writer_rate:,.0f} rows/s vs raw COPY {raw_rate:,.0f} rows/s: "
+        f"ratio {writer_rate / raw_rate:.2f} (target >= 0.7)"
     )
     print(
         json.dumps(

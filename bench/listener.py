@@ -4,11 +4,11 @@ end-to-end latency (publish -> row visible in PostgreSQL).
 
     .venv/bin/python bench/listener.py [--messages 40000] [--rate 0]
 
-A private mosquitto; the database server of SBEMS_DATABASE_URL (else 127.0.0.1:5432, else an embedded
-one) with a scratch database created, migrated, loaded with the example site and dropped. The listener
-(``python -m sbems.listener``, default options: 5,000 rows / 500 ms batches) and the raw subscriber
-(paho, automatic acknowledgements, no processing) run as separate processes on the same topics; one
-publisher sends valid zone readings at QoS 1.
+A private mosquitto; the database server of SBEMS_DATABASE_URL (else 127.0.0.1:5432, else the embedded
+one of `sbems services start`) with a scratch database created, migrated, loaded with the example site
+and dropped. The listener (``python -m sbems.listener``, default options: 5,000 rows / 500 ms batches)
+and the raw subscriber (paho, automatic acknowledgements, no processing) run as separate processes on
+the same topics; one publisher sends valid zone readings at QoS 1.
 
 Phase 1 (throughput): N messages as fast as the broker takes them. Throughput of each = N / (time from
 the first publish to its N-th message: received, for the raw subscriber; visible in sensor_readings,
@@ -160,8 +160,8 @@ def main() -> None:
 
     from sbems.config import load_settings
     from sbems.domain.site import read_site_file
-    from sbems.embedded import MqttBroker, free_port
-    from sbems.runtime import resolve_database_url
+    from sbems.local.embedded import MqttBroker
+    from sbems.runtime import free_port, resolve_database_url
     from sbems.storage import db, entities
 
     n = args.messages
@@ -284,9 +284,10 @@ def main() -> None:
         raw_saturated = [raw_received[i] - published_at[i] for i in range(min(n, len(raw_received)))]
         if saturated and raw_saturated:
             print(
-                f"  latency under saturation (publish() call -> visible/received; includes the publisher's own "
-                f"queue): listener p50 {_percentile(saturated, 0.5):.2f} s, p99 {_percentile(saturated, 0.99):.2f} s;"
-                f" raw p50 {_percentile(raw_saturated, 0.5):.2f} s, p99 {_percentile(raw_saturated, 0.99):.2f} s"
+                "  latency under saturation (publish() call -> visible/received; includes the publisher's "
+                f"own queue): listener p50 {_percentile(saturated, 0.5):.2f} s, "
+                f"p99 {_percentile(saturated, 0.99):.2f} s; raw p50 {_percentile(raw_saturated, 0.5):.2f} s, "
+                f"p99 {_percentile(raw_saturated, 0.99):.2f} s"
             )
         print(f"phase 2: {args.latency_messages} messages at {args.latency_rate:.0f} msg/s")
         if latencies:

@@ -2,22 +2,40 @@
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
+
+Services (README, "Services"): only ``sbems demo`` and ``sbems services start`` start a PostgreSQL server
+or MQTT broker. Every other command uses the configured URLs, else the defaults on loopback, else an
+embedded one already running (:mod:`sbems.runtime`), and otherwise stops with one line saying how to start
+one (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import inspect
+import json
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from sbems.config import Settings, SettingsError, load_settings
+from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
+from sbems.domain.site import SiteFileError, dump_site_yaml, read_site_file
+from sbems.listener.__main__ import main as listener_main
+from sbems.local.panel import ui_command
+from sbems.local.services import start_services, stop_services
+from sbems.runtime import ServiceUnavailable, resolve_database_url, resolve_mqtt_url
+from sbems.services.auth import AuthError, create_user
+from sbems.services.webhooks import serve_webhooks
+from sbems.storage import db, entities
+from sbems.storage.db import StorageError
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.runtime import resolve_database_url
-    from sbems.storage import db
-
     url = resolve_database_url(settings)
     if args.action == "upgrade":
         db.upgrade(url)
@@ -28,10 +46,6 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.domain.site import dump_site_yaml, read_site_file
-    from sbems.runtime import resolve_database_url
-    from sbems.storage import db, entities
-
     url = resolve_database_url(settings)
     if args.action == "import":
         site = read_site_file(args.file)
@@ -50,19 +64,12 @@ def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.demo import run_demo
+    from sbems.local.demo import run_demo  # lazy: the simulator and pandas, needed by the demo only
 
     return run_demo(settings, site_file=Path(args.site), duration_s=args.duration)
 
 
 def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-    import inspect
-    import json
-    import os
-
-    from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
-
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     if args.action == "list":
@@ -82,6 +89,10 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
     except (ImportError, AttributeError, KeyError):
         print(f"sbems: flow {args.name!r} is not available (sbems flows list)", file=sys.stderr)
         return 2
+    # where the run stores and publishes, checked before it starts (one line when nothing answers)
+    resolve_database_url(settings)
+    if "mqtt_url" in inspect.signature(flow_obj.fn).parameters:
+        resolve_mqtt_url(settings)
     result = flow_obj(building_id=args.building[0])
     if inspect.iscoroutine(result):  # async flows (poll) run in their own event loop
         result = asyncio.run(result)
@@ -90,16 +101,11 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    import getpass
-    import os
-
-    from sbems.runtime import resolve_database_url
-    from sbems.services.auth import AuthError, create_user
-
+    database_url = resolve_database_url(settings)
     password = os.environ.get("SBEMS_USER_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
     try:
         user_id = create_user(
-            resolve_database_url(settings),
+            database_url,
             email=args.email,
             password=password,
             role=args.role,
@@ -113,53 +119,30 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def ui_command(database_url: str, port: int) -> list[str]:
-    app = Path(__file__).parent / "ui" / "app.py"
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",
-    ]
-
-
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-    import subprocess
-
-    from sbems.runtime import resolve_database_url
-
     url = resolve_database_url(settings)
     print(f"control panel on http://127.0.0.1:{args.port}")
-    return subprocess.call(ui_command(url, args.port), env={**os.environ, "SBEMS_DATABASE_URL": url})
+    return subprocess.call(ui_command(args.port), env={**os.environ, "SBEMS_DATABASE_URL": url})
 
 
 def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.runtime import resolve_database_url
-    from sbems.services.webhooks import serve_webhooks
-
+    url = resolve_database_url(settings)
     print(f"thermostat webhooks on http://{args.host}:{args.port}/webhooks/thermostat")
-    serve_webhooks(resolve_database_url(settings), args.host, args.port)
+    serve_webhooks(url, args.host, args.port)
     return 0
 
 
 def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.runtime import embedded_postgres
-
-    instance = embedded_postgres(settings)
-    instance.stop()
-    print(f"stopped embedded PostgreSQL in {instance.data_dir}")
+    if args.action == "start":
+        for service in start_services(settings):
+            state = "started" if service.started else "already running"
+            print(f"{service.name} {service.url} ({state})")
+        return 0
+    stopped = stop_services(settings)
+    for what in stopped:
+        print(f"stopped {what}")
+    if not stopped:
+        print(f"no embedded service runs under {Path(settings.data_dir).resolve()}")
     return 0
 
 
@@ -215,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--port", type=int, default=8088)
     hooks.set_defaults(func=_cmd_webhooks)
 
-    services = sub.add_parser("services", help="stop the embedded services")
-    services.add_argument("action", choices=["stop"])
+    services = sub.add_parser(
+        "services", help="start or stop the embedded PostgreSQL and MQTT broker (under SBEMS_DATA_DIR)"
+    )
+    services.add_argument("action", choices=["start", "stop"])
     services.set_defaults(func=_cmd_services)
     return parser
 
@@ -224,12 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim"]:  # the simulator has its own options (sbems sim --help)
-        from sbems.sim.runner import main as sim_main
+        from sbems.sim.runner import main as sim_main  # lazy: BACnet, Modbus and HTTP servers, pandas
 
         return sim_main(argv[1:]) or 0
     if argv[:1] == ["listener"]:  # so has the listener (sbems listener --help)
-        from sbems.listener.__main__ import main as listener_main
-
         return listener_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "flows" and args.building is None:
@@ -246,14 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sbems: configuration error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the CLI's last line of defence: one clear line, non-zero exit
-        from sbems.domain.site import SiteFileError
-        from sbems.storage.db import StorageError
-
-        if isinstance(exc, SiteFileError | StorageError):
-            print(f"sbems: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except (SiteFileError, StorageError, ServiceUnavailable) as exc:  # one clear line, non-zero exit
+        print(f"sbems: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sbems.domain.control import bacnet_priority_problem
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/sbems"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
@@ -26,9 +28,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SBEMS_", env_file=".env", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset = try 127.0.0.1:5432, else start an embedded server"
+        default=None,
+        description="PostgreSQL URL; unset = 127.0.0.1:5432 if it answers, else the embedded one if it runs",
     )
-    mqtt_url: str | None = Field(default=None, description="mqtt://host:port or mqtts://host:port")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://host:port or mqtts://host:port; unset = 127.0.0.1:1883, else the embedded one",
+    )
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_ca_file: Path | None = None
@@ -36,6 +42,9 @@ class Settings(BaseSettings):
     site_file: Path = Path("examples/site.yaml")
     timezone: str = "UTC"
     data_dir: Path = Path(".sbems")
+    # the embedded services (`sbems services start`, `sbems demo`) listen on 127.0.0.1 at these ports
+    embedded_pg_port: int = Field(default=55432, ge=1, le=65535)
+    embedded_mqtt_port: int = Field(default=51883, ge=1, le=65535)
     thermostat_api_key: SecretStr = SecretStr("sbems-demo-key")
     bacnet_local_address: str = "127.0.0.1/8"
     bacnet_local_port: int = Field(default=47809, ge=1, le=65535)
@@ -77,8 +86,6 @@ class Settings(BaseSettings):
     @field_validator("bacnet_write_priority")
     @classmethod
     def _check_priority(cls, value: int) -> int:
-        from sbems.domain.control import bacnet_priority_problem
-
         if (problem := bacnet_priority_problem(value)) is not None:
             raise ValueError(problem)
         return value

@@ -1,23 +1,23 @@
-"""Finding (or starting) the services an entry point needs: PostgreSQL and the MQTT broker.
+"""Where the services are: the PostgreSQL server and MQTT broker an entry point uses. Nothing here starts one.
 
-Order: the URL in settings; else the default on loopback if it answers; else an embedded instance under
-the settings' data directory (kept running between commands, so data persist; ``sbems services stop``
-stops them).
+The rule (README, "Services"): only ``sbems demo``, ``sbems services ...`` and the README's scripts start
+services (``sbems.local``). Every other entry point resolves them here, in this order: the URL in the
+settings; else the default on loopback when it answers; else the embedded one under the settings' data
+directory when it already runs; otherwise :class:`ServiceUnavailable`, whose one-line message says how to
+start one.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+import socket
+import time
 from urllib.parse import urlsplit
 
-from sbems.config import DEFAULT_DATABASE_URL, DEFAULT_MQTT_URL, Settings
-from sbems.embedded import MqttBroker, PostgresInstance, port_open
+from sbems.config import DEFAULT_DATABASE_URL, DEFAULT_MQTT_URL, Settings, load_settings
 
-log = logging.getLogger(__name__)
 
-EMBEDDED_PG_PORT = 55432
-EMBEDDED_MQTT_PORT = 51883
+class ServiceUnavailable(RuntimeError):
+    """No PostgreSQL server or MQTT broker answers where the settings say; the message says what to do."""
 
 
 def host_port(url: str, default_port: int) -> tuple[str, int]:
@@ -25,56 +25,80 @@ def host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
-def embedded_postgres(settings: Settings) -> PostgresInstance:
-    return PostgresInstance(Path(settings.data_dir).resolve() / "postgres", EMBEDDED_PG_PORT)
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
-def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> str:
+def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(host, port, 0.3):
+            return
+        time.sleep(0.05)
+    raise ServiceUnavailable(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def embedded_database_url(settings: Settings) -> str:
+    """The URL of the embedded PostgreSQL (``sbems services start``) for the SBEMS database."""
+    return f"postgresql://postgres@127.0.0.1:{settings.embedded_pg_port}/sbems"
+
+
+def embedded_mqtt_url(settings: Settings) -> str:
+    """The URL of the embedded MQTT broker (``sbems services start``)."""
+    return f"mqtt://127.0.0.1:{settings.embedded_mqtt_port}"
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL; else 127.0.0.1:5432 if it answers; else the running embedded one; else raise."""
     if settings.database_url:
         return settings.database_url
     host, port = host_port(DEFAULT_DATABASE_URL, 5432)
     if port_open(host, port):
         return DEFAULT_DATABASE_URL
-    instance = embedded_postgres(settings)
-    url = instance.url.rsplit("/", 1)[0] + "/sbems"
-    if port_open("127.0.0.1", instance.port):
-        return url
-    if not start_embedded:
-        raise RuntimeError("no PostgreSQL answers: set SBEMS_DATABASE_URL or run `sbems demo`")
-    log.warning("no PostgreSQL on %s:%s; starting an embedded one in %s", host, port, instance.data_dir)
-    instance.start()
-    return url
+    if port_open("127.0.0.1", settings.embedded_pg_port):
+        return embedded_database_url(settings)
+    raise ServiceUnavailable(
+        f"no PostgreSQL answers on {host}:{port} and no embedded one runs (port "
+        f"{settings.embedded_pg_port}): set SBEMS_DATABASE_URL or run `sbems services start`"
+    )
 
 
-def resolve_mqtt_url(settings: Settings, *, start_embedded: bool = True) -> str:
+def resolve_mqtt_url(settings: Settings) -> str:
+    """The configured URL; else 127.0.0.1:1883 if it answers; else the running embedded one; else raise."""
     if settings.mqtt_url:
         return settings.mqtt_url
     host, port = host_port(DEFAULT_MQTT_URL, 1883)
     if port_open(host, port):
         return DEFAULT_MQTT_URL
-    broker = MqttBroker(Path(settings.data_dir).resolve() / "mqtt", EMBEDDED_MQTT_PORT)
-    if port_open("127.0.0.1", broker.port):
-        return broker.url
-    if not start_embedded:
-        raise RuntimeError("no MQTT broker answers: set SBEMS_MQTT_URL or run `sbems demo`")
-    log.warning("no MQTT broker on %s:%s; starting an embedded one", host, port)
-    broker.start()
-    return broker.url
+    if port_open("127.0.0.1", settings.embedded_mqtt_port):
+        return embedded_mqtt_url(settings)
+    raise ServiceUnavailable(
+        f"no MQTT broker answers on {host}:{port} and no embedded one runs (port "
+        f"{settings.embedded_mqtt_port}): set SBEMS_MQTT_URL or run `sbems services start`"
+    )
 
 
 def flow_mqtt_url(mqtt_url: str | None) -> str:
-    """The broker a flow run publishes to: its parameter, else the settings' (never starts an embedded one)."""
-    if mqtt_url:
-        return mqtt_url
-    from sbems.config import load_settings
-
-    return resolve_mqtt_url(load_settings(), start_embedded=False)
+    """The broker a flow run publishes to: its parameter, else the settings' (see resolve_mqtt_url)."""
+    return mqtt_url or resolve_mqtt_url(load_settings())
 
 
 def flow_database_url(database_url: str | None) -> str:
-    """The database a flow run uses: its parameter, else the settings' (never starts an embedded one)."""
-    if database_url:
-        return database_url
-    from sbems.config import load_settings
-
-    return resolve_database_url(load_settings(), start_embedded=False)
+    """The database a flow run uses: its parameter, else the settings' (see resolve_database_url)."""
+    return database_url or resolve_database_url(load_settings())

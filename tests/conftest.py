@@ -17,7 +17,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sbems.embedded import MqttBroker, PostgresInstance, free_port, port_open
+from sbems.local.embedded import MqttBroker, PostgresInstance
+from sbems.runtime import free_port, port_open
 from sbems.storage import db
 
 REPO = Path(__file__).resolve().parents[1]

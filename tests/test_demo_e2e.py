@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from sbems.embedded import port_open
+from sbems.runtime import port_open
 
 
 def _count(url: str, sql: str) -> int:

@@ -1,4 +1,4 @@
-"""``python -m sbems.listener``: run the listener with the SBEMS_* settings (what ``sbems listener`` wires)."""
+"""``python -m sbems.listener``: run the listener with the SBEMS_* settings (``sbems listener`` runs this)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 
 from sbems.config import SettingsError, load_settings
 from sbems.listener.journal import JournalLocked
-from sbems.listener.service import ListenerOptions, run
+from sbems.listener.options import ListenerOptions
+from sbems.listener.service import run
+from sbems.runtime import ServiceUnavailable
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(settings, options_from_args(args))
-    except JournalLocked as exc:
+    except (JournalLocked, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,1 +1,3 @@
-"""The local runtime: embedded PostgreSQL and broker, service discovery, the demo, simulated backfill."""
+"""The local runtime, apart from production: the embedded PostgreSQL and broker (``sbems services``), the
+demo (``sbems demo``), the simulated backfill and the panel's command line. Finding services (never starting
+them) is :mod:`sbems.runtime`'s job."""

@@ -20,10 +20,10 @@ def panel_database_url() -> str:
     no database answers."""
     settings = load_settings()
     try:
-        return resolve_database_url(settings, start_embedded=False)
+        return resolve_database_url(settings)
     except SettingsError:
         raise
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # sbems.runtime.ServiceUnavailable
         raise ServiceUnavailable(str(exc)) from exc
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from sbems.config import Settings
 from sbems.devices.base import DeviceAdapter
 from sbems.domain.site import Building, HvacUnit, Thermostat
-from sbems.embedded import free_udp_port
+from sbems.runtime import free_udp_port
 
 
 @contextlib.asynccontextmanager

@@ -7,14 +7,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sbems.sim.faults import FaultSpec
+from sbems.domain.site import Building
+from sbems.sim.context import SimContext
+from sbems.sim.faults import ActiveFault, FaultSpec
 
-if TYPE_CHECKING:
-    from sbems.sim.runner import VirtualBuilding
+
+class SimControl(Protocol):
+    """What the control surface needs of a running virtual building (``sbems.sim.runner.VirtualBuilding``)."""
+
+    building: Building
+    ctx: SimContext
+    paused: bool
+    speed: float
+
+    def snapshot_time(self) -> str: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def endpoints(self) -> dict[str, Any]: ...
+
+    def set_clock(self, paused: bool | None = None, speed: float | None = None) -> None: ...
+
+    async def advance(self, seconds: float) -> None: ...
+
+    def inject_fault(self, spec: FaultSpec) -> ActiveFault: ...
+
+    def clear_faults(self, fault_id: int | None = None) -> list[ActiveFault]: ...
 
 
 class ClockBody(BaseModel):
@@ -28,8 +50,8 @@ class AdvanceBody(BaseModel):
     seconds: float = Field(gt=0, le=366 * 86_400)
 
 
-def build_control_app(vb: VirtualBuilding) -> Any:
-    from fastapi import FastAPI, HTTPException
+def build_control_app(vb: SimControl) -> Any:
+    from fastapi import FastAPI, HTTPException  # lazy: only a simulator serving its control API needs it
 
     app = FastAPI(title="SBEMS virtual building control", docs_url=None, redoc_url=None)
 

@@ -14,10 +14,10 @@ import httpx
 import psycopg
 import pytest
 
-from sbems.embedded import free_port
 from sbems.flows.control import release
 from sbems.flows.optimize import optimize
-from sbems.services.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history
+from sbems.runtime import free_port
 from sbems.sim.harness import running_sim
 from sbems.storage import entities
 

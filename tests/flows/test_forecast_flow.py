@@ -4,7 +4,7 @@ import pytest
 
 from sbems.domain.site import entity_uuid
 from sbems.flows.forecast import forecast, retrain
-from sbems.services.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history
 from sbems.storage import entities
 from sbems.storage.predictions import read_predictions
 

@@ -6,7 +6,7 @@ import pytest
 
 from sbems.domain.site import entity_uuid, parse_site
 from sbems.flows.optimize import optimize
-from sbems.services.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history
 from sbems.storage import entities
 from sbems.storage.plans import read_latest_plan
 from sbems.storage.predictions import read_active_model

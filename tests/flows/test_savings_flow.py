@@ -9,7 +9,7 @@ import pytest
 from sbems.domain.savings import METHOD, ChangePoint
 from sbems.domain.site import entity_uuid
 from sbems.flows.savings import savings
-from sbems.services.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history
 from sbems.storage import entities
 from sbems.storage.commands import insert_command
 from sbems.storage.savings import read_savings_rows

@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sbems.embedded import MqttBroker, free_port
 from sbems.listener import Listener, ListenerOptions
+from sbems.local.embedded import MqttBroker
+from sbems.runtime import free_port
 from sbems.storage import entities
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sbems.embedded import PostgresInstance, free_port, postgres_bin_dir
+from sbems.local.embedded import PostgresInstance, postgres_bin_dir
+from sbems.runtime import free_port
 from sbems.storage import db, entities
 from tests.listener.conftest import private_broker
 from tests.listener.support import (

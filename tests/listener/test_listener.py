@@ -240,8 +240,8 @@ def _corpus(at: datetime) -> list[tuple[str, bytes, str]]:
         ),
         (
             t,
-            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", "value": -Infinity, "unit": "celsius"}'
-            % _ts(at).encode(),
+            b'{"deviceId": "z1-temp", "zoneId": "z1", "timestamp": "%s", '
+            b'"value": -Infinity, "unit": "celsius"}' % _ts(at).encode(),
             "Infinity",
         ),
         (
@@ -455,7 +455,7 @@ def test_health_readiness_and_prometheus_metrics(broker, site_db, start_listener
 
 def test_listener_starts_while_database_is_down_and_catches_up(broker, site_db, start_listener, tmp_path):
     # the database URL points at a port where nothing listens: messages go to the journal, acknowledged
-    from sbems.embedded import free_port
+    from sbems.runtime import free_port
 
     dead_url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     listener = start_listener(broker.url, dead_url)

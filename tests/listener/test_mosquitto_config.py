@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sbems.embedded import free_port, wait_for_port
 from sbems.listener import Listener
+from sbems.runtime import free_port, wait_for_port
 from tests.listener.conftest import test_options
 from tests.listener.support import count_readings, wait_for_count
 

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from sbems.embedded import free_port
+from sbems.runtime import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

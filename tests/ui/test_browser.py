@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sbems.domain.site import entity_uuid
-from sbems.embedded import free_port
+from sbems.runtime import free_port
 from sbems.storage.readings import SensorRow, write_sensor_readings
 from tests.ui.browser import CHROMIUM, headless_chromium
 from tests.ui.support import APP, PASSWORD

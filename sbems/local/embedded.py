@@ -9,44 +9,23 @@ MQTT: the ``mosquitto`` binary when installed, else the pure-Python ``amqtt`` br
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sbems.runtime import ServiceUnavailable, wait_for_port
 
-class ServiceError(RuntimeError):
+
+class ServiceError(ServiceUnavailable):
     """A local service could not be started or stopped."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if port_open(host, port, 0.3):
-            return
-        time.sleep(0.05)
-    raise ServiceError(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
 
 
 def postgres_bin_dir() -> Path:
@@ -156,7 +135,11 @@ class PostgresInstance:
 
 @dataclass
 class MqttBroker:
-    """A private MQTT broker on 127.0.0.1: mosquitto when installed, else amqtt in a subprocess."""
+    """A private MQTT broker on 127.0.0.1: mosquitto when installed, else amqtt in a subprocess.
+
+    Its process id is kept in ``broker.pid`` under the work directory, so another process (``sbems
+    services stop``) can stop a broker that ``sbems services start`` or ``sbems demo`` left running.
+    """
 
     work_dir: Path
     port: int
@@ -165,6 +148,10 @@ class MqttBroker:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.work_dir / "broker.pid"
 
     def start(self) -> MqttBroker:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -186,9 +173,10 @@ class MqttBroker:
                 os.chmod(persistence, 0o777)
             cmd = [mosquitto, "-c", str(conf)]
         else:
-            cmd = [sys.executable, "-m", "sbems.embedded", "amqtt", str(self.port)]
+            cmd = [sys.executable, "-m", "sbems.local.embedded", "amqtt", str(self.port)]
         log = open(self.work_dir / "broker.log", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid_file.write_text(f"{self.process.pid}\n")
         wait_for_port("127.0.0.1", self.port, 20)
         return self
 
@@ -200,13 +188,45 @@ class MqttBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        elif self.process is None and (pid := self._recorded_pid()) is not None:
+            _terminate(pid)
         self.process = None
+        self.pid_file.unlink(missing_ok=True)
+
+    def _recorded_pid(self) -> int | None:
+        """The pid in ``broker.pid`` if that process is still this broker (not a reused pid)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            return None
+        ours = str(self.work_dir) in cmdline or f"amqtt\0{self.port}" in cmdline
+        return pid if ours else None
+
+
+def _alive(pid: int) -> bool:
+    """True while the process runs (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _terminate(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM a process that is not our child, then SIGKILL if it outlives ``timeout_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
 
 
 def _run_amqtt(port: int) -> None:
-    import asyncio  # noqa: PLC0415
-
-    from amqtt.broker import Broker  # noqa: PLC0415
+    from amqtt.broker import Broker  # noqa: PLC0415 - optional: only where no mosquitto is installed
 
     async def main() -> None:
         broker = Broker(
@@ -227,9 +247,3 @@ def _run_amqtt(port: int) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "amqtt":
     _run_amqtt(int(sys.argv[2]))
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

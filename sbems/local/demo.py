@@ -1,8 +1,9 @@
 """``sbems demo``: the whole system on one machine, on embedded defaults.
 
-1. PostgreSQL (settings, else 127.0.0.1:5432, else embedded), migrations, the example site imported, and
-   21 days of simulated history backfilled so forecasts and plans have data from the first minute;
-2. an MQTT broker (settings, else 127.0.0.1:1883, else embedded);
+1. PostgreSQL (settings, else 127.0.0.1:5432, else the embedded one, started if it does not run),
+   migrations, the example site imported, and 21 days of simulated history backfilled so forecasts and
+   plans have data from the first minute;
+2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
 5. a Prefect server and the scheduled flows (``sbems flows serve``);
@@ -12,7 +13,6 @@ Children log to ``.sbems/logs``; Ctrl-C (or ``--duration``) stops them all.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sbems.config import Settings
-from sbems.embedded import free_port, port_open, wait_for_port
+from sbems.domain.site import read_site_file
+from sbems.local.backfill import backfill_simulated_history
+from sbems.local.panel import ui_command
+from sbems.local.services import ensure_database_url, ensure_mqtt_url
+from sbems.runtime import free_port, port_open, wait_for_port
+from sbems.services.auth import create_user
+from sbems.storage import db, entities
+from sbems.storage.history import read_has_sensor_history
 
 BACKFILL_DAYS = 21
 DEMO_ADMIN = "admin@sbems.local"
@@ -48,23 +55,17 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
 
 
 def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = None) -> int:
-    from sbems.domain.site import read_site_file
-    from sbems.runtime import resolve_database_url, resolve_mqtt_url
-    from sbems.services.backfill import backfill_simulated_history
-    from sbems.storage import db, entities
-
     started = time.monotonic()
     data_dir = Path(settings.data_dir).resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    url = resolve_database_url(settings)
+    url = ensure_database_url(settings)
     db.upgrade(url)
     site = read_site_file(site_file)
     building = site.buildings[0]
     with db.connect(url) as conn:
         counts = entities.upsert_site(conn, site=site)
-        has_history = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] > 0
-        if not has_history:
+        if not read_has_sensor_history(conn):
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             rows = backfill_simulated_history(
                 conn,
@@ -77,7 +78,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             print(f"backfilled {rows} readings ({BACKFILL_DAYS} simulated days)")
     print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
     print(f"site {site.site.name!r} from {site_file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    mqtt_url = resolve_mqtt_url(settings)
+    mqtt_url = ensure_mqtt_url(settings)
     print(f"MQTT broker {mqtt_url}")
 
     env = {
@@ -109,15 +110,12 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             log_dir,
             env,
         )
-        if importlib.util.find_spec("sbems.listener.service") is not None:
-            children["listener"] = _start(
-                "listener",
-                [python, "-m", "sbems.cli", "listener", "--client-id", "sbems-demo-listener"],
-                log_dir,
-                env,
-            )
-        else:
-            print("  listener: not built yet")
+        children["listener"] = _start(
+            "listener",
+            [python, "-m", "sbems.cli", "listener", "--client-id", "sbems-demo-listener"],
+            log_dir,
+            env,
+        )
         api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()
         children["prefect"] = _start(
             "prefect",
@@ -130,11 +128,8 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         children["flows"] = _start(
             "flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id], log_dir, env
         )
-        from sbems.cli import ui_command
-        from sbems.services.auth import create_user
-
         create_user(url, email=DEMO_ADMIN, password=DEMO_PASSWORD, role="admin")
-        children["panel"] = _start("panel", ui_command(url, 8501), log_dir, env)
+        children["panel"] = _start("panel", ui_command(8501), log_dir, env)
         print(f"control panel: http://127.0.0.1:8501  (log in as {DEMO_ADMIN} / {DEMO_PASSWORD})")
         print(f"Prefect UI: http://127.0.0.1:{api_port}   simulator control: http://127.0.0.1:8099/sim/state")
         print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")

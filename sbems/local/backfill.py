@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from sbems.domain.site import Site, entity_uuid
+from sbems.sim.plant import simulate_history
 from sbems.storage.readings import SensorRow, write_sensor_readings
 
 _ZONE_COLUMNS = {
@@ -31,8 +32,6 @@ def backfill_simulated_history(
     seed: int = 0,
 ) -> int:
     """Simulate ``days`` from ``start_utc`` and store it; returns rows stored."""
-    from sbems.sim.plant import simulate_history
-
     building = site.building(building_id)
     building_df, zones_df = simulate_history(site, building_id, start_utc, days, step_s=step_s, seed=seed)
     rows: list[SensorRow] = []
