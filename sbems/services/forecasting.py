@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pandas as pd
 
@@ -108,7 +109,7 @@ def predict_series(
     return api.predict(model, horizon_steps, exogenous(site, building, future, series.zone))
 
 
-def _zone_uuid(building: Building, series: Series):
+def _zone_uuid(building: Building, series: Series) -> UUID | None:
     return entity_uuid("zone", building.id, series.zone) if series.zone else None
 
 
