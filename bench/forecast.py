@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
-import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -31,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sbems.domain.schedule import occupied_mask
+from sbems.domain.site import read_site_file
 from sbems.forecasting import backtest, fit, predict
 from sbems.forecasting.metrics import cvrmse_pct, mae, nmbe_pct
 
@@ -66,27 +66,13 @@ def load_history(days: int, seed: int) -> History:
         return synthetic_history(days, seed)
 
 
-def _load_site():
-    """``sbems.site.load_site`` if it exists, else ``sbems.domain.site.read_site_file``."""
-    if importlib.util.find_spec("sbems.site") is not None:
-        from sbems.site import load_site
-
-        return load_site(str(SITE_FILE))
-    from sbems.domain.site import read_site_file
-
-    return read_site_file(SITE_FILE)
-
-
 def _plant_history(days: int, seed: int) -> History:
-    from sbems.domain.schedule import occupied_mask
+    # imported here, not at the top: without the plant the bench runs on the synthetic fallback
     from sbems.sim.plant import simulate_history
 
-    site = _load_site()
+    site = read_site_file(SITE_FILE)
     building = site.buildings[0]
-    if "building_id" in inspect.signature(simulate_history).parameters:
-        building_df, zones_df = simulate_history(site, building.id, START_UTC, days, step_s=900, seed=seed)
-    else:
-        building_df, zones_df = simulate_history(site, START_UTC, days, step_s=900, seed=seed)
+    building_df, zones_df = simulate_history(site, building.id, START_UTC, days, step_s=900, seed=seed)
     hourly = _hourly(building_df)
     schedule_ids = {z.schedule for z in building.zones}
     main_schedule = site.schedule(sorted(schedule_ids)[0])
@@ -330,12 +316,13 @@ def main() -> None:
     print(f"[history] source: {history.source}")
     print(
         f"[history] {len(history.building)} hourly rows ({len(history.building) / 24:.1f} days), "
-        f"{history.building.index[0]} .. {history.building.index[-1]}, loaded in {time.perf_counter() - t0:.1f} s"
+        f"{history.building.index[0]} .. {history.building.index[-1]}, "
+        f"loaded in {time.perf_counter() - t0:.1f} s"
     )
     print(
-        f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
-        f"{len(history.building) / 24 - EVAL_DAYS:.0f} days before, {SELECTION_FOLDS} folds; exogenous inputs "
-        "are the simulated weather itself (perfect weather forecast)"
+        f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on "
+        f"the {len(history.building) / 24 - EVAL_DAYS:.0f} days before, {SELECTION_FOLDS} folds; "
+        "exogenous inputs are the simulated weather itself (perfect weather forecast)"
     )
     print("[real data] packaged electricity-related data found:")
     notes = find_packaged_load_series()
@@ -370,14 +357,16 @@ def main() -> None:
     for r in results:
         imp = 1 - r.model["cvrmse_pct"] / r.persistence["cvrmse_pct"]
         print(
-            f"{r.target:22s} {r.series:6d} {r.selected:16s} {r.model['cvrmse_pct']:9.2f} {r.model['nmbe_pct']:7.2f} "
+            f"{r.target:22s} {r.series:6d} {r.selected:16s} {r.model['cvrmse_pct']:9.2f} "
+            f"{r.model['nmbe_pct']:7.2f} "
             f"{r.model['mae']:7.3f} {r.persistence['cvrmse_pct']:11.2f} {r.persistence['nmbe_pct']:13.2f} "
             f"{imp:11.1%} {r.seconds:7.1f}"
         )
 
     noisy = noisy_weather_check(history, results[0].selected, args.seed)
     print(
-        f"\n[robustness] load with a noisy day-ahead weather forecast (temp bias/noise sigma 1.5 C, GHI x N(1,0.25)),"
+        "\n[robustness] load with a noisy day-ahead weather forecast (temp bias/noise sigma 1.5 C, "
+        "GHI x N(1,0.25)),"
         f" {results[0].selected}: CV(RMSE) {noisy['cvrmse_pct']:.2f}%, NMBE {noisy['nmbe_pct']:.2f}%, "
         f"MAE {noisy['mae']:.3f} kW (not in the JSON; the JSON uses the simulated weather itself)"
     )

@@ -21,7 +21,7 @@ def schedules(
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     state = t.read_control_state(url, building_id)
-    if state.autopilot and t.plan_is_fresh(state.last_plan_at, now, MAX_PLAN_AGE_S):
+    if state.optimizer_in_charge(now, MAX_PLAN_AGE_S):
         print("the optimizer is in charge (autopilot on, plan fresh): schedules not applied")
         return {}
     targets = t.schedule_targets(

@@ -7,6 +7,14 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from sbems.forecasting.series import horizon_steps
+from sbems.forecasting.tracking import (
+    backtest_cvrmse_pct,
+    drifted,
+    forecast_markdown,
+    retrain_markdown,
+    retrain_row,
+)
 from sbems.runtime import flow_database_url
 from sbems.tasks import forecast as t
 from sbems.tasks.site import read_site_from_db
@@ -36,13 +44,11 @@ def retrain(
             continue
         winners.setdefault(series.target, (model.name,))
         outcome[label] = t.store_model(url, building, series, model)
-        rows.append(f"| {label} | {model.name} | {t.backtest_cvrmse_pct(model):.1f} | {outcome[label]} |")
+        rows.append(retrain_row(label, model, outcome[label]))
     create_markdown_artifact(
         key=f"retrain-{building_id}",
         description="Selected forecasters",
-        markdown="| target | model | backtest CV(RMSE) % | version |\n|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "".join(f"\n\n{k}: {v}" for k, v in outcome.items() if v.startswith("refused")),
+        markdown=retrain_markdown(rows, outcome),
     )
     return outcome
 
@@ -62,15 +68,15 @@ def forecast(
     site = read_site_from_db(url)
     building = site.building(building_id)
     history = t.read_history(url, building, issued_at, days, freq)
-    steps = horizon_h * (3600 // t.FREQ_SECONDS[freq])
+    steps = horizon_steps(horizon_h, freq)
     report: dict[str, dict] = {}
     for series in history:
         label = f"{series.target}/{series.zone or building_id}"
         accuracy = t.track_accuracy(url, building, series)
         model = t.load_model(url, building, series)
         retrained = False
-        if model is not None and t.drifted(
-            accuracy.get("overall", {}).get("cvrmse_pct"), t.backtest_cvrmse_pct(model)
+        if model is not None and drifted(
+            accuracy.get("overall", {}).get("cvrmse_pct"), backtest_cvrmse_pct(model)
         ):
             model, retrained = None, True
         if model is None:
@@ -88,20 +94,9 @@ def forecast(
             "retrained_on_drift": retrained,
             "accuracy": accuracy.get("overall"),
         }
-    lines = [
-        f"| {k} | {v['status']} | {v.get('model_version', v.get('reason', ''))} | {_fmt(v.get('accuracy'))} |"
-        for k, v in report.items()
-    ]
     create_markdown_artifact(
         key=f"forecast-{building_id}",
         description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC",
-        markdown="| target | status | model / reason | recent CV(RMSE) % / NMBE % / MAE |\n|---|---|---|---|\n"
-        + "\n".join(lines),
+        markdown=forecast_markdown(report),
     )
     return report
-
-
-def _fmt(accuracy: dict | None) -> str:
-    if not accuracy:
-        return "no actuals yet"
-    return f"{accuracy['cvrmse_pct']:.1f} / {accuracy['nmbe_pct']:.1f} / {accuracy['mae']:.2f}"

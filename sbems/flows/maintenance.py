@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from sbems.domain.maintenance import (
+    RAW_TABLES,
+    ROLLUP_TABLES,
+    RetentionPolicy,
+    retention_cutoffs,
+    rollup_window,
+    summary_markdown,
+)
 from sbems.runtime import flow_database_url
+from sbems.services.maintenance import read_retention_policy
 from sbems.tasks import maintenance as t
 
 
@@ -18,19 +27,19 @@ def maintenance(
     now_utc: datetime | None = None,
     rollup_hours: float = 3,
     partitions_ahead_days: int = 7,
-    retention: t.RetentionPolicy | None = None,
+    retention: RetentionPolicy | None = None,
 ) -> dict:
     """Create partitions ahead, recompute the energy rollups touching the last ``rollup_hours`` (of
     ``building_id``, or every building when None), then apply retention (``SBEMS_RETENTION_*`` unless
     ``retention`` is given). Partitions and retention are database-wide."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
-    policy = retention or t.read_retention_policy()
+    policy = retention or read_retention_policy()
     created = t.create_partitions_ahead(url, now, partitions_ahead_days)
-    start, end = t.rollup_window(now, rollup_hours)
+    start, end = rollup_window(now, rollup_hours)
     upserted = t.write_rollups(url, building_id, start, end)
     removed = t.apply_retention(
-        url, t.retention_cutoffs(now, policy, t.RAW_TABLES), t.retention_cutoffs(now, policy, t.ROLLUP_TABLES)
+        url, retention_cutoffs(now, policy, RAW_TABLES), retention_cutoffs(now, policy, ROLLUP_TABLES)
     )
     summary = {
         "building": building_id or "all",
@@ -42,7 +51,7 @@ def maintenance(
     }
     create_markdown_artifact(
         key=f"maintenance-{building_id or 'all'}",
-        markdown=t.summary_markdown(summary),
+        markdown=summary_markdown(summary),
         description=f"Maintenance at {now:%Y-%m-%d %H:%M} UTC",
     )
     return summary

@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from sbems.domain.savings_report import savings_windows, summary_markdown, total_summary
 from sbems.runtime import flow_database_url
+from sbems.services.savings import read_co2_factor
 from sbems.tasks import savings as t
 from sbems.tasks.site import read_site_from_db
 
@@ -32,11 +34,11 @@ def savings(
     ``SBEMS_GRID_CO2_KG_PER_KWH``; CV(RMSE) limit from Guideline 14 by reporting length."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
-    factor = t.read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
+    factor = read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
     site = read_site_from_db(url)
     building = site.building(building_id)
     control_start = t.read_control_start(url, building_id)
-    windows = t.savings_windows(
+    windows = savings_windows(
         building.timezone,
         now,
         control_start,
@@ -77,22 +79,14 @@ def savings(
             now,
         )
     written = t.write_savings(url, building_id, result.rows)
-    total = {
-        "days": result.total.days,
-        "baseline_kwh": result.total.baseline_kwh,
-        "actual_kwh": result.total.actual_kwh,
-        "savings_kwh": result.total.savings_kwh,
-        "savings_pct": result.total.savings_pct,
-        "cost_savings_usd": result.total.cost_savings_usd,
-        "co2_reduction_kg": result.total.co2_reduction_kg,
-    }
+    total = total_summary(result.total)
     return _finish({**summary, "status": "ok", "written": written, "total": total, "days": result.days}, now)
 
 
 def _finish(summary: dict, now: datetime) -> dict:
     create_markdown_artifact(
         key=f"savings-{summary['building']}",
-        markdown=t.summary_markdown(summary),
+        markdown=summary_markdown(summary),
         description=f"Savings at {now:%Y-%m-%d %H:%M} UTC",
     )
     print(f"savings {summary['building']}: {summary['status']} {summary.get('reason', '')}".rstrip())

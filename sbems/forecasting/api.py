@@ -139,7 +139,7 @@ def predict(model: ForecastModel, horizon_steps: int, X_future: pd.DataFrame | N
         if kind is None:
             raw = model.estimator.predict(fh=np.arange(1, horizon_steps + 1))
         else:
-            from sktime.forecasting.base import ForecastingHorizon
+            from sktime.forecasting.base import ForecastingHorizon  # heavy: loaded on first use
 
             design = design_matrix(model.y_history, _future_exog(X_future, index, cfg), index, cfg, kind)
             raw = model.estimator.predict(fh=ForecastingHorizon(index, is_relative=False), X=design)

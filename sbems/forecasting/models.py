@@ -159,7 +159,7 @@ def sktime_calls() -> Iterator[None]:
       periods). Warnings are recorded (sktime re-inserts its own filters, so plain filters do not
       hold) and any other warning is re-emitted after the block.
     """
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # comes with scikit-learn: loaded with it, on first use
 
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
         warnings.simplefilter("always")
@@ -172,7 +172,10 @@ def sktime_calls() -> Iterator[None]:
 
 
 def build_candidate(name: str, cfg: FeatureConfig):
-    """A fresh (unfitted) sktime forecaster for candidate ``name``. Imports sktime lazily."""
+    """A fresh (unfitted) sktime forecaster for candidate ``name``.
+
+    sktime and scikit-learn take seconds to import: each candidate imports only what it needs, on first use.
+    """
     spd = cfg.steps_per_day
     if name == "naive_prev_day":
         from sktime.forecasting.naive import NaiveForecaster

@@ -95,6 +95,7 @@ def backtest_candidate(
     name: str, prepared: PreparedData, horizon_steps: int, n_folds: int
 ) -> CandidateBacktest:
     """Rolling-origin (expanding window, refit each fold) backtest of one candidate."""
+    # sktime takes seconds to import: loaded on first use so importing sbems.forecasting stays light
     from sktime.forecasting.model_evaluation import evaluate
     from sktime.performance_metrics.forecasting import MeanAbsoluteError
     from sktime.split import ExpandingWindowSplitter

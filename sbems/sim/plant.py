@@ -1,17 +1,8 @@
-"""The virtual building's thermal plant: a deterministic multi-zone model on typical-year weather.
+"""The virtual building's plant: a deterministic multi-zone model of one building on typical-year weather.
 
-Each zone has an air node and a thermal-mass node. The air node exchanges heat with the outdoors
-through windows and infiltration, with the mass node, and with neighbouring zones; the mass node
-with the outdoors through the opaque envelope. Solar gains (GHI x window area x factor) and
-internal gains (people, lighting and plugs by schedule) go to both nodes; ventilation brings in
-outdoor air in proportion to occupancy. The linear part is discretised exactly (zero-order hold,
-matrix exponential), so any step length is stable.
-
-The zone's equipment (HVAC unit or the terminal unit behind a thermostat) runs a local loop that
-tracks the zone's *active* setpoint (a commanded override, else the schedule) with a first-order
-closed-loop response (time constant ``CONTROL_TAU_S``), limited by its capacity. The loop inverts
-the zone's own step response, which makes it a PI loop without steady-state error for this plant.
-COP falls as the outdoor temperature rises; electric power = cooling / COP + fan power.
+``Plant`` couples the zones' thermal network (``sbems.sim.thermal``) with their equipment
+(``sbems.sim.equipment``), drives both with weather, schedules and occupancy, takes commands and faults,
+and reports readings; ``simulate_history`` runs it on its schedules and returns the history as frames.
 
 All randomness (occupancy noise) comes from generators seeded by ``(seed, day)``, so a run is a
 pure function of (site, building, start, seed, step length, commands).
@@ -21,105 +12,66 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import expm
 
 from sbems.domain.schedule import WeeklySchedule, occupied_mask, scheduled_setpoints_c
-from sbems.domain.site import Building, HvacUnit, Site, Thermostat
+from sbems.domain.site import Building, Site
+from sbems.sim.equipment import (
+    HIGH_PRESSURE_KPA,
+    MODES,
+    Controls,
+    Mode,
+    ZoneState,
+    active_setpoints_c,
+    cop_at,
+    equipment_outputs,
+    equipment_ratings,
+    fan_flow_m3_s,
+    local_loop_heat_w,
+)
+from sbems.sim.thermal import (
+    AIR_HEAT_CAPACITY_J_PER_M3K,
+    BASE_LOAD_W_PER_M2,
+    CO2_M3_S_PER_PERSON,
+    CO2_OUTDOOR_PPM,
+    PERSON_SENSIBLE_W,
+    SOLAR_FACTOR,
+    SOLAR_TO_AIR_FRAC,
+    UNOCCUPIED_LIGHTS_PLUGS_FRAC,
+    VENTILATION_M3_S_PER_PERSON,
+    discretise,
+    humidity_ratio,
+    internal_gains_w,
+    occupancy_profile_frac,
+    relative_humidity_pct,
+    zone_physics,
+)
 from sbems.weather.typical_year import TypicalYear, read_typical_year, weather_at
 
-Mode = Literal["off", "cool", "heat", "auto"]
-MODES: tuple[str, ...] = ("off", "cool", "heat", "auto")
+# Names other modules and benches import from here (the zones' physics and equipment live beside it).
+__all__ = [
+    "AIR_HEAT_CAPACITY_J_PER_M3K",
+    "MODES",
+    "PERSON_SENSIBLE_W",
+    "SOLAR_FACTOR",
+    "SOLAR_TO_AIR_FRAC",
+    "UNOCCUPIED_LIGHTS_PLUGS_FRAC",
+    "VENTILATION_M3_S_PER_PERSON",
+    "Mode",
+    "Plant",
+    "ZoneState",
+    "cop_at",
+    "simulate_history",
+]
 
-# physical parameters (per m2 of zone floor unless noted)
-CEILING_HEIGHT_M = 3.0
-AIR_HEAT_CAPACITY_J_PER_M3K = 1.2 * 1005.0
-FURNITURE_FACTOR = 3.0  # air node = room air + light contents
-MASS_J_PER_M2K = 150_000.0  # medium-weight construction
-AIR_MASS_W_PER_M2K = 7.5  # surface coupling (3 W/m2K x 2.5 m2 surface per m2 floor)
-OPAQUE_UA_W_PER_M2K = 0.6  # walls + roof share, per m2 floor
-WINDOW_U_W_PER_M2K = 2.5
-INFILTRATION_W_PER_M2K = 0.15
-NEIGHBOUR_UA_W_PER_K = 150.0
-SOLAR_FACTOR = 0.25  # fraction of GHI on the window area that becomes a zone gain
-SOLAR_TO_AIR_FRAC = 0.4
-PERSON_SENSIBLE_W = 75.0
-VENTILATION_M3_S_PER_PERSON = 0.010
-CO2_OUTDOOR_PPM = 420.0
-CO2_M3_S_PER_PERSON = 5.2e-6  # CO2 generation of a seated adult
-BASE_LOAD_W_PER_M2 = 2.0  # building-wide always-on electric load (elevators, IT, ...)
-CONTROL_TAU_S = 600.0
-COP_RATED = 3.2  # at 35 C outdoor
-COP_SLOPE_PER_K = 0.06
-COP_HEAT = 3.0
-LIGHTS_PLUGS_W_PER_M2 = {
-    "office": 18.0,
-    "conference": 15.0,
-    "lobby": 12.0,
-    "corridor": 6.0,
-    "server": 200.0,
-    "retail": 25.0,
-    "other": 15.0,
-}
-UNOCCUPIED_LIGHTS_PLUGS_FRAC = 0.3
 NOISE_BUCKET_S = 900
-HIGH_PRESSURE_KPA = 4300.0  # discharge pressure while the high-pressure alarm is active (~624 psi)
-
-
-@dataclass(frozen=True)
-class ZoneState:
-    """One zone and its equipment at the plant's current time."""
-
-    zone_id: str
-    time_utc: dt.datetime
-    zone_temp_c: float
-    mass_temp_c: float
-    setpoint_c: float
-    setpoint_source: Literal["schedule", "override"]
-    scheduled_setpoint_c: float
-    occupied: bool
-    cooling_kw: float
-    heating_kw: float
-    electric_kw: float
-    fan_kw: float
-    cop: float
-    occupancy_count: int
-    co2_ppm: float
-    humidity_pct: float
-    supply_temp_c: float
-    return_temp_c: float
-    supply_flow_m3_per_h: float
-    discharge_pressure_kpa: float
-    fan_speed_pct: float
-    mode: str
-    enabled: bool
-    run_status: bool
-    compressor_fault: bool
-    high_pressure_alarm: bool
-    capacity_frac: float
-    capacity_kw: float
-
-    def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["time_utc"] = self.time_utc.isoformat().replace("+00:00", "Z")
-        return data
-
-
-@dataclass
-class _Controls:
-    """Commanded state of each zone's equipment (arrays indexed like the zones)."""
-
-    override_c: np.ndarray
-    mode: list[str]
-    enabled: np.ndarray
-    fan_speed_pct: np.ndarray
-    capacity_frac: np.ndarray
-    compressor_fault: np.ndarray
-    high_pressure_alarm: np.ndarray
+_OUTPUT_NAMES = (
+    "setpoint_c scheduled_c cooling_w heating_w electric_w fan_w cop occupants flow_m3_s lights_w "
+    "supply_temp_c return_temp_c pressure_kpa occupied"
+).split()
 
 
 @dataclass
@@ -134,35 +86,6 @@ class _Forcing:
     scheduled_c: np.ndarray  # (k, n)
     occupancy_frac: np.ndarray  # (k, n) profile x noise, 0..1
     extra: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def cop_at(outdoor_temp_c: np.ndarray | float) -> np.ndarray:
-    """Cooling COP as a function of outdoor temperature (falls as it gets hotter)."""
-    return np.clip(COP_RATED - COP_SLOPE_PER_K * (np.asarray(outdoor_temp_c) - 35.0), 1.5, 6.0)
-
-
-def occupancy_profile_frac(local_hour: np.ndarray) -> np.ndarray:
-    """Share of capacity present during occupied hours, by local hour of day."""
-    hours = np.asarray(local_hour, dtype=float)
-    knots_h = np.array([0, 7, 8, 9, 11.5, 12, 13, 13.5, 16.5, 17.5, 18.5, 24])
-    frac = np.array([0.3, 0.3, 0.7, 0.9, 0.9, 0.6, 0.6, 0.9, 0.9, 0.6, 0.3, 0.3])
-    return np.interp(hours, knots_h, frac)
-
-
-def saturation_vapour_pressure_pa(temp_c: np.ndarray | float) -> np.ndarray:
-    t = np.asarray(temp_c, dtype=float)
-    return 610.94 * np.exp(17.625 * t / (t + 243.04))
-
-
-def humidity_ratio(temp_c: np.ndarray | float, rh_pct: np.ndarray | float) -> np.ndarray:
-    p_v = saturation_vapour_pressure_pa(temp_c) * np.asarray(rh_pct) / 100.0
-    return 0.622 * p_v / (101_325.0 - p_v)
-
-
-def relative_humidity_pct(temp_c: np.ndarray | float, ratio: np.ndarray | float) -> np.ndarray:
-    w = np.asarray(ratio, dtype=float)
-    p_v = w * 101_325.0 / (0.622 + w)
-    return np.clip(100.0 * p_v / saturation_vapour_pressure_pa(temp_c), 1.0, 100.0)
 
 
 class Plant:
@@ -197,11 +120,10 @@ class Plant:
         self._index = {zone_id: i for i, zone_id in enumerate(self.zone_ids)}
         self._block_steps = block_steps or max(1, int(round(86_400 / self.step_s)))
         self._build_parameters()
-        self._build_dynamics()
         n = len(self.zone_ids)
-        self._controls = _Controls(
+        self._controls = Controls(
             override_c=np.full(n, np.nan),
-            mode=[self._schedule_mode(i) for i in range(n)],
+            mode=[self._schedules[i].mode for i in range(n)],
             enabled=np.ones(n, dtype=bool),
             fan_speed_pct=np.full(n, 100.0),
             capacity_frac=np.ones(n),
@@ -224,69 +146,24 @@ class Plant:
     # ---------------------------------------------------------------- construction
     def _build_parameters(self) -> None:
         zones = self.building.zones
-        n = len(zones)
-        area = np.array([z.area_m2 for z in zones], dtype=float)
-        window = np.array([z.window_area_m2 for z in zones], dtype=float)
-        self.area_m2 = area
-        self.window_area_m2 = window
-        self.capacity_people = np.array([z.occupancy_capacity for z in zones], dtype=float)
-        self.c_air_j_per_k = AIR_HEAT_CAPACITY_J_PER_M3K * CEILING_HEIGHT_M * FURNITURE_FACTOR * area
-        self.c_mass_j_per_k = MASS_J_PER_M2K * area
-        self.ua_air_out_w_per_k = WINDOW_U_W_PER_M2K * window + INFILTRATION_W_PER_M2K * area
-        self.ua_mass_out_w_per_k = OPAQUE_UA_W_PER_M2K * area
-        self.h_air_mass_w_per_k = AIR_MASS_W_PER_M2K * area
-        self.volume_m3 = CEILING_HEIGHT_M * area
-        self.lights_plugs_w = np.array([LIGHTS_PLUGS_W_PER_M2[z.zone_type] * z.area_m2 for z in zones])
-        self.always_on = np.array([z.zone_type == "server" for z in zones])
-        adjacency = np.zeros((n, n))
-        for i, zone in enumerate(zones):
-            for other in zone.neighbours:
-                j = self._index[other]
-                if j != i:
-                    adjacency[i, j] = adjacency[j, i] = NEIGHBOUR_UA_W_PER_K
-        self.ua_neighbour_w_per_k = adjacency
-        cap = np.zeros(n)
-        fan = np.zeros(n)
-        self.controller_ids: list[str | None] = []
-        for i, zone in enumerate(zones):
-            ctrl: HvacUnit | Thermostat | None = self.building.controller_of(zone.id)
-            self.controller_ids.append(ctrl.id if ctrl else None)
-            if ctrl is not None:
-                cap[i] = ctrl.capacity_kw * 1000.0
-                fan[i] = ctrl.fan_power_kw * 1000.0
-        self.capacity_w = cap
-        self.fan_power_w = fan
-        # nominal airflow: 400 cfm per ton of cooling = 0.0537 m3/s per kW
-        self.nominal_flow_m3_s = cap / 1000.0 * 0.0537
+        self.physics = p = zone_physics(zones, self._index)
+        # the arrays the stepping (and bench/closed_loop_bound.py) read directly
+        self.area_m2, self.window_area_m2, self.capacity_people = (
+            p.area_m2,
+            p.window_area_m2,
+            p.capacity_people,
+        )
+        self.volume_m3, self.lights_plugs_w, self.always_on = p.volume_m3, p.lights_plugs_w, p.always_on
+        self.ua_neighbour_w_per_k = p.ua_neighbour_w_per_k
+        self.ratings = equipment_ratings(self.building)
+        self.controller_ids = self.ratings.controller_ids
+        self.capacity_w, self.fan_power_w = self.ratings.capacity_w, self.ratings.fan_power_w
+        self.nominal_flow_m3_s = self.ratings.nominal_flow_m3_s
         self.base_load_w = BASE_LOAD_W_PER_M2 * self.building.total_area_m2
         self._schedules = [self.site.schedule(z.schedule) for z in zones]
-
-    def _build_dynamics(self) -> None:
-        n = len(self.zone_ids)
-        a = np.zeros((2 * n, 2 * n))
-        b_out = np.zeros(2 * n)
-        ca, cm = self.c_air_j_per_k, self.c_mass_j_per_k
-        nb = self.ua_neighbour_w_per_k
-        for i in range(n):
-            a[i, i] = -(self.ua_air_out_w_per_k[i] + self.h_air_mass_w_per_k[i] + nb[i].sum()) / ca[i]
-            a[i, n + i] = self.h_air_mass_w_per_k[i] / ca[i]
-            for j in range(n):
-                if nb[i, j]:
-                    a[i, j] = nb[i, j] / ca[i]
-            b_out[i] = self.ua_air_out_w_per_k[i] / ca[i]
-            a[n + i, n + i] = -(self.ua_mass_out_w_per_k[i] + self.h_air_mass_w_per_k[i]) / cm[i]
-            a[n + i, i] = self.h_air_mass_w_per_k[i] / cm[i]
-            b_out[n + i] = self.ua_mass_out_w_per_k[i] / cm[i]
-        b_heat = np.diag(np.concatenate([1.0 / ca, 1.0 / cm]))
-        ad = expm(a * self.step_s)
-        integ = np.linalg.solve(a, ad - np.eye(2 * n))  # A^-1 (e^{A dt} - I)
-        self._ad = ad
-        self._bd_out = integ @ b_out
-        self._bd_heat = integ @ b_heat  # (2n, 2n): watts into [air..., mass...]
-        self._air_gain = np.diag(self._bd_heat)[:n].copy()  # K per W on own air node
-
-    def _schedule_mode(self, i: int) -> str:
-        return self._schedules[i].mode
+        dynamics = discretise(p, self.step_s)
+        self._ad, self._bd_out, self._bd_heat = dynamics.ad, dynamics.bd_out, dynamics.bd_heat
+        self._air_gain = dynamics.air_gain
 
     # ---------------------------------------------------------------- forcing
     def _times(self, first: int, count: int) -> pd.DatetimeIndex:
@@ -405,21 +282,6 @@ class Plant:
         for _ in range(int(n)):
             self._step_once()
 
-    def _active_setpoints(self, k: int, f: _Forcing) -> np.ndarray:
-        override = self._controls.override_c
-        return np.where(np.isnan(override), f.scheduled_c[k], override)
-
-    def _gains_w(
-        self, k: int, f: _Forcing, occupants: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        occupied = f.occupied[k] | self.always_on
-        lights = self.lights_plugs_w * np.where(occupied, 1.0, UNOCCUPIED_LIGHTS_PLUGS_FRAC)
-        solar = f.ghi_w_m2[k] * self.window_area_m2 * SOLAR_FACTOR
-        people = occupants * PERSON_SENSIBLE_W
-        q_air = people + 0.5 * lights + SOLAR_TO_AIR_FRAC * solar
-        q_mass = 0.5 * lights + (1.0 - SOLAR_TO_AIR_FRAC) * solar
-        return q_air, q_mass, lights
-
     def _step_once(self) -> None:
         k_abs = self.step_index
         f = self._forcing_at(k_abs)
@@ -427,7 +289,7 @@ class Plant:
         n = len(self.zone_ids)
         to_c = f.outdoor_temp_c[k]
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
-        q_air, q_mass, lights_w = self._gains_w(k, f, occupants)
+        q_air, q_mass, lights_w = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
         ctl = self._controls
         # ventilation (outdoor air) while occupied, explicit over the step
         vent_w_per_k = np.where(
@@ -438,22 +300,16 @@ class Plant:
         x = np.concatenate([self.temp_air_c, self.temp_mass_c])
         q = np.concatenate([q_air, q_mass])
         x_free = self._ad @ x + self._bd_out * to_c + self._bd_heat @ q
-        # local loop: first-order approach to the active setpoint within capacity
-        setpoint = self._active_setpoints(k_abs - f.start_index, f)
-        target = setpoint + (self.temp_air_c - setpoint) * math.exp(-self.step_s / CONTROL_TAU_S)
-        q_hvac = (target - x_free[:n]) / self._air_gain  # W, negative = cooling
-        available = self.capacity_w * ctl.capacity_frac * ~ctl.compressor_fault * ctl.enabled
-        available = available * np.minimum(1.0, ctl.fan_speed_pct / 30.0)  # no airflow, no capacity
-        modes = np.array(ctl.mode)
-        can_cool = (modes == "cool") | (modes == "auto")
-        can_heat = (modes == "heat") | (modes == "auto")
-        q_hvac = np.clip(q_hvac, np.where(can_cool, -available, 0.0), np.where(can_heat, available, 0.0))
+        setpoint = active_setpoints_c(ctl, f.scheduled_c[k])
+        q_hvac = local_loop_heat_w(
+            self.ratings, ctl, setpoint, self.temp_air_c, x_free[:n], self._air_gain, self.step_s
+        )
         x_next = x_free + self._bd_heat[:, :n] @ q_hvac
         cooling_w = np.maximum(-q_hvac, 0.0)
         heating_w = np.maximum(q_hvac, 0.0)
         # constant-volume fan: runs while occupied or while the unit conditions the zone
         fan_on = ctl.enabled & (f.occupied[k] | self.always_on | (np.abs(q_hvac) > 1.0))
-        flow_m3_s = self.nominal_flow_m3_s * ctl.fan_speed_pct / 100.0 * fan_on
+        flow_m3_s = fan_flow_m3_s(self.ratings, ctl, fan_on)
         # CO2: exact first-order solution with the ventilation + infiltration rate
         air_m3_s = vent_w_per_k / AIR_HEAT_CAPACITY_J_PER_M3K + 0.2 * self.volume_m3 / 3600.0
         co2_eq = CO2_OUTDOOR_PPM + 1e6 * occupants * CO2_M3_S_PER_PERSON / air_m3_s
@@ -476,33 +332,16 @@ class Plant:
 
     def _zero_outputs(self) -> dict[str, np.ndarray]:
         n = len(self.zone_ids)
-        return {
-            name: np.zeros(n)
-            for name in (
-                "setpoint_c",
-                "scheduled_c",
-                "cooling_w",
-                "heating_w",
-                "electric_w",
-                "fan_w",
-                "cop",
-                "occupants",
-                "flow_m3_s",
-                "lights_w",
-                "supply_temp_c",
-                "return_temp_c",
-                "pressure_kpa",
-                "occupied",
-            )
-        }
+        return {name: np.zeros(n) for name in _OUTPUT_NAMES}
 
     def _compute_outputs_at_rest(self, k_abs: int) -> None:
         f = self._forcing_at(k_abs)
-        setpoint = self._active_setpoints(k_abs - f.start_index, f)
-        occupants = np.round(f.occupancy_frac[k_abs - f.start_index] * self.capacity_people)
-        _, _, lights = self._gains_w(k_abs - f.start_index, f, occupants)
+        k = k_abs - f.start_index
+        setpoint = active_setpoints_c(self._controls, f.scheduled_c[k])
+        occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
+        _, _, lights = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
         n = len(self.zone_ids)
-        flow = self.nominal_flow_m3_s * self._controls.fan_speed_pct / 100.0 * self._controls.enabled
+        flow = fan_flow_m3_s(self.ratings, self._controls, self._controls.enabled)
         self._store_outputs(k_abs, f, setpoint, np.zeros(n), np.zeros(n), flow, occupants, lights)
 
     def _store_outputs(
@@ -517,32 +356,18 @@ class Plant:
         lights_w: np.ndarray,
     ) -> None:
         k = k_abs - f.start_index
-        ctl = self._controls
         to_c = f.outdoor_temp_c[k]
-        cop = cop_at(to_c) * np.ones(len(self.zone_ids))
-        fan_w = self.fan_power_w * (ctl.fan_speed_pct / 100.0) ** 3 * (flow_m3_s > 0)
-        electric_w = cooling_w / cop + heating_w / COP_HEAT + fan_w
-        safe_flow = np.maximum(flow_m3_s, 1e-6)
-        return_c = self.temp_air_c + 0.5
-        supply_c = np.where(
-            flow_m3_s > 0,
-            return_c - (cooling_w - heating_w) / (AIR_HEAT_CAPACITY_J_PER_M3K * safe_flow),
-            self.temp_air_c,
-        )
-        supply_c = np.clip(supply_c, 8.0, 45.0)
-        load_frac = np.divide(
-            cooling_w, self.capacity_w, out=np.zeros_like(cooling_w), where=self.capacity_w > 0
-        )
-        pressure = np.where(cooling_w > 0, 1200.0 + 35.0 * to_c + 500.0 * load_frac, 1000.0 + 20.0 * to_c)
-        pressure = np.where(ctl.high_pressure_alarm, HIGH_PRESSURE_KPA, pressure)
         out = self._outputs
+        out.update(
+            equipment_outputs(
+                self.ratings, self._controls, self.temp_air_c, to_c, cooling_w, heating_w, flow_m3_s
+            )
+        )
         out["setpoint_c"] = setpoint
         out["scheduled_c"] = f.scheduled_c[k]
         out["occupied"] = f.occupied[k]
         out["cooling_w"], out["heating_w"] = cooling_w, heating_w
-        out["electric_w"], out["fan_w"], out["cop"] = electric_w, fan_w, cop
         out["occupants"], out["flow_m3_s"], out["lights_w"] = occupants, flow_m3_s, lights_w
-        out["supply_temp_c"], out["return_temp_c"], out["pressure_kpa"] = supply_c, return_c, pressure
         self._last_weather = (to_c, f.ghi_w_m2[k], f.rh_pct[k])
 
     # ---------------------------------------------------------------- readings

@@ -49,7 +49,8 @@ def insert_model(
         (building_id, zone_id, kind, target),
     )
     return conn.execute(
-        "INSERT INTO ml_models (building_id, zone_id, kind, target, version, trained_from, trained_to, metrics, "
+        "INSERT INTO ml_models (building_id, zone_id, kind, target, version, trained_from, trained_to, "
+        "metrics, "
         "params, artifact) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
             building_id,
@@ -85,8 +86,9 @@ def write_predictions(conn: psycopg.Connection, *, rows: Sequence[PredictionRow]
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY ml_predictions (building_id, zone_id, prediction_type, model_version, issued_at, prediction_time, "
-            "horizon_minutes, predicted_value, lower_value, upper_value, confidence) FROM STDIN (FORMAT BINARY)"
+            "COPY ml_predictions (building_id, zone_id, prediction_type, model_version, issued_at, "
+            "prediction_time, horizon_minutes, predicted_value, lower_value, upper_value, confidence) "
+            "FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
         copy.set_types(
@@ -169,8 +171,9 @@ def read_predictions(
     issued_after: datetime | None = None,
 ) -> list[dict]:
     cursor = conn.execute(
-        "SELECT zone_id, model_version, issued_at, prediction_time, horizon_minutes, predicted_value, lower_value, "
-        "upper_value, confidence, actual_value FROM ml_predictions WHERE building_id = %s AND prediction_type = %s "
+        "SELECT zone_id, model_version, issued_at, prediction_time, horizon_minutes, predicted_value, "
+        "lower_value, upper_value, confidence, actual_value FROM ml_predictions "
+        "WHERE building_id = %s AND prediction_type = %s "
         "AND (%s::uuid IS NULL OR zone_id = %s) AND (%s::timestamptz IS NULL OR issued_at >= %s) "
         "ORDER BY issued_at, prediction_time",
         (building_id, prediction_type, zone_id, zone_id, issued_after, issued_after),
@@ -198,7 +201,8 @@ def read_bucketed_series(
         f"    AND time >= %(start)s AND time < %(end)s "
         f"  UNION ALL SELECT point_id, time, power_kw FROM energy_readings WHERE point_id = ANY(%(ids)s) "
         f"    AND time >= %(start)s AND time < %(end)s AND power_kw IS NOT NULL), "
-        f"per_point AS (SELECT point, date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
+        "per_point AS (SELECT point, "
+        f"date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
         f"    + make_interval(secs => %(bucket)s) AS bucket, avg(value) AS value FROM raw GROUP BY 1, 2) "
         f"SELECT bucket, {combine}(value) FROM per_point GROUP BY bucket ORDER BY bucket",
         {"ids": list(sensor_ids), "start": start_utc, "end": end_utc, "bucket": bucket_s},

@@ -9,30 +9,16 @@ date, so a newer one replaces the older rows of the same method and reporting st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sbems.domain.savings_report import SavingsRow
+
 # a command with one of these statuses reached the equipment (or was at least sent to it)
 WRITTEN_STATUSES = ("sent", "confirmed", "overridden", "released")
-
-
-@dataclass(frozen=True)
-class SavingsRow:
-    period_start: datetime
-    period_end: datetime
-    baseline_consumption_kwh: float
-    actual_consumption_kwh: float
-    savings_kwh: float
-    savings_pct: float | None
-    cost_savings_usd: float
-    co2_reduction_kg: float
-    calculation_method: str
-    metadata: dict[str, Any]
 
 
 def read_first_command_time(
@@ -40,7 +26,8 @@ def read_first_command_time(
 ) -> datetime | None:
     """When the first command of ``source`` that was sent to the building's equipment was created."""
     return conn.execute(
-        "SELECT min(created_at) FROM control_commands WHERE building_id = %s AND source = %s AND status = ANY(%s)",
+        "SELECT min(created_at) FROM control_commands "
+        "WHERE building_id = %s AND source = %s AND status = ANY(%s)",
         (building_id, source, list(WRITTEN_STATUSES)),
     ).fetchone()[0]
 
@@ -73,7 +60,8 @@ def read_power_samples(
 
 _UPSERT = (
     "INSERT INTO energy_savings (building_id, period_start, period_end, baseline_consumption_kwh, "
-    "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, calculation_method, "
+    "actual_consumption_kwh, savings_kwh, savings_pct, cost_savings_usd, co2_reduction_kg, "
+    "calculation_method, "
     "metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (building_id, period_start, period_end, calculation_method) DO UPDATE SET "
     "baseline_consumption_kwh = EXCLUDED.baseline_consumption_kwh, "
@@ -119,7 +107,8 @@ def write_energy_savings(conn: psycopg.Connection, *, building_id: UUID, rows: S
 def read_savings_rows(
     conn: psycopg.Connection, *, building_id: UUID, method: str | None = None
 ) -> list[dict]:
-    """Every savings row of a building (optionally one method), by period start then end; numbers as floats."""
+    """Every savings row of a building (optionally one method), by period start then end; numbers as
+    floats."""
     cursor = conn.execute(
         "SELECT period_start, period_end, baseline_consumption_kwh::float8 AS baseline_consumption_kwh, "
         "actual_consumption_kwh::float8 AS actual_consumption_kwh, savings_kwh::float8 AS savings_kwh, "

@@ -7,11 +7,11 @@ import pytest
 from sbems.domain.site import entity_uuid
 from sbems.flows.control import release, schedules
 from sbems.optimization.zone_model import ZoneModelParams
+from sbems.services.schedules import ControlState, schedule_targets
 from sbems.sim.harness import running_sim
 from sbems.storage import entities
 from sbems.storage.predictions import insert_model
 from sbems.storage.readings import SensorRow, write_sensor_readings
-from sbems.tasks.control import schedule_targets
 from sbems.tasks.optimize import MODEL_KIND, MODEL_TARGET, zone_model_params_json
 
 # Monday 2026-07-06, 06:15 EDT: unoccupied, occupancy starts at 07:00 (45 min = 3 steps of 15 min)
@@ -71,6 +71,18 @@ def test_holiday_gets_the_setback(example_site):
     targets = schedule_targets(example_site, example_site.building("hq"), christmas_noon, {}, {})
     assert {(t.setpoint_c, t.reason) for t in targets} == {(28.0, "holiday setback")}
     assert len(targets) == 6
+
+
+def test_optimizer_is_in_charge_only_with_autopilot_and_a_fresh_plan(example_site):
+    def state(autopilot, last_plan_at):
+        return ControlState(example_site, autopilot, last_plan_at, {}, {})
+
+    fresh = EARLY_MONDAY_UTC - timedelta(seconds=1800)
+    stale = EARLY_MONDAY_UTC - timedelta(seconds=1801)
+    assert state(True, fresh).optimizer_in_charge(EARLY_MONDAY_UTC, 1800)
+    assert not state(True, stale).optimizer_in_charge(EARLY_MONDAY_UTC, 1800)
+    assert not state(True, None).optimizer_in_charge(EARLY_MONDAY_UTC, 1800)
+    assert not state(False, fresh).optimizer_in_charge(EARLY_MONDAY_UTC, 1800)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sbems.domain.maintenance import summary_markdown
 from sbems.domain.site import entity_uuid
 from sbems.flows.maintenance import maintenance
 from sbems.storage import entities
@@ -15,7 +16,6 @@ from sbems.storage.rollups import (
     write_daily_rollups,
     write_hourly_rollups,
 )
-from sbems.tasks.maintenance import summary_markdown
 
 pytestmark = pytest.mark.flows
 

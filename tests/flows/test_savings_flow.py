@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from sbems.domain.savings import METHOD, ChangePoint
+from sbems.domain.savings_report import local_midnight_utc, savings_windows
 from sbems.domain.site import entity_uuid
 from sbems.flows.savings import savings
 from sbems.local.backfill import backfill_simulated_history
 from sbems.storage import entities
 from sbems.storage.commands import insert_command
 from sbems.storage.savings import read_savings_rows
-from sbems.tasks.savings import local_midnight_utc, savings_windows
 
 TZ = "America/New_York"
 START = datetime(2026, 6, 1, 4, tzinfo=UTC)  # local midnight
