@@ -10,7 +10,6 @@ from sbems.devices.base import (
     DeviceTimeout,
     PointError,
     PointValue,
-    ReleaseTracker,
     WriteResult,
 )
 
@@ -20,6 +19,5 @@ __all__ = [
     "DeviceTimeout",
     "PointError",
     "PointValue",
-    "ReleaseTracker",
     "WriteResult",
 ]

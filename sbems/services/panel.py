@@ -256,8 +256,8 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
 
     from sbems.config import load_settings
     from sbems.devices.base import DeviceError
+    from sbems.devices.registry import open_device_registry
     from sbems.services.dispatch import release_command
-    from sbems.services.equipment import open_equipment
     from sbems.storage.commands import insert_audit, read_held_commands
     from sbems.storage.entities import read_site
     from sbems.storage.users import read_user_access
@@ -292,13 +292,13 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
             if not held:
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
             site = read_site(conn)
-            async with open_equipment(load_settings(), [site.building(building_key)]) as adapter_for:
+            async with open_device_registry(load_settings(), [site.building(building_key)]) as registry:
                 outcomes = [
                     await release_command(
                         conn,
                         site=site,
                         command=c,
-                        adapter_for=adapter_for,
+                        adapter_for=registry.adapter_for,
                         why=f"released from the panel by {user.email}",
                         actor=user.email,
                     )
