@@ -1,7 +1,8 @@
 """BACnet/IP adapter on BAC0 (bacpypes3): grouped reads, priority writes with read-back, COV.
 
-The only module that imports BAC0/bacpypes3. One :class:`BacnetNetwork` (a BAC0 application bound
-to a local UDP port) serves every device adapter running in the same event loop.
+With ``bacnet_values.py`` (value codecs), the only module that imports BAC0/bacpypes3. One
+:class:`BacnetNetwork` (a BAC0 application bound to a local UDP port, owned by a device registry) serves
+every BACnet adapter of that registry.
 
 Reads: ReadPropertyMultiple grouped per device, ``chunk`` objects per request. A segmentation or
 abort error halves the chunk (remembered per device address); a device that rejects RPM, or a chunk
@@ -52,7 +53,7 @@ SHRINK_ERRORS = ("segmentation", "abort", "buffer-overflow", "apdu-too-long", "r
 
 
 class BacnetNetwork:
-    """A BAC0 application on a local address/port, shared by the adapters of one event loop."""
+    """A BAC0 application on a local address/port, shared by the adapters of one device registry."""
 
     def __init__(self, bacnet: Any) -> None:
         self.bacnet = bacnet
