@@ -7,7 +7,7 @@
 2. Grouped reads (RPM / merged Modbus blocks) vs one point per request.
 3. A scaled site (``--units`` BACnet units and as many Modbus units, ``--points-per-unit`` each, plus
    the example's thermostats: 10,012 points by default) polled by ``poll_building`` in one worker
-   (a Prefect test server), vs the same tasks' functions composed without Prefect: the cycle time and
+   (a Prefect test server), vs the same service functions composed without Prefect: the cycle time and
    the share of it that is Prefect overhead.
 
 Uses SBEMS_DATABASE_URL's server (else 127.0.0.1:5432, else an embedded one) and a scratch database it
@@ -230,24 +230,24 @@ async def adapter_vs_raw(sim, rounds: int) -> dict[str, float]:
 
 
 async def plain_cycle(building_id: str, database_url: str) -> dict:
-    """The flow's composition with the tasks' functions and no Prefect (the overhead baseline)."""
-    from sbems.tasks import poll as t
+    """The flow's composition with the same service functions and no Prefect (the overhead baseline)."""
+    from sbems.services import polling
 
     started = time.perf_counter()
-    plan = t.read_poll_plan.fn(building_id, database_url)
-    results = await asyncio.gather(
-        *[t.get_device_readings.fn(job, "127.0.0.1/8", 0, None) for job in plan.jobs], return_exceptions=True
-    )
-    await t.close_device_sessions()
+    plan = polling.read_poll_plan(building_id, database_url)
+    async with polling.open_poll_devices(0) as registry:
+        results = await asyncio.gather(
+            *[polling.get_device_readings(registry, job) for job in plan.jobs], return_exceptions=True
+        )
     readings = [r for r in results if not isinstance(r, BaseException)]
     failed = {
         job.device_id: repr(r)
         for job, r in zip(plan.jobs, results, strict=True)
         if isinstance(r, BaseException)
     }
-    batch = t.validate_readings.fn(plan, readings)
-    stored = t.write_poll_results.fn(database_url, plan, batch, readings, failed)
-    return t.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+    batch = polling.validate_readings(plan, readings)
+    stored = polling.write_poll_results(database_url, plan, batch, readings, failed)
+    return polling.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
 
 
 def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[str, float]:

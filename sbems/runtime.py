@@ -48,12 +48,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def embedded_database_url(settings: Settings) -> str:
     """The URL of the embedded PostgreSQL (``sbems services start``) for the SBEMS database."""
     return f"postgresql://postgres@127.0.0.1:{settings.embedded_pg_port}/sbems"

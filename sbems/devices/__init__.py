@@ -1,7 +1,8 @@
-"""Device adapters: one interface (``base.DeviceAdapter``) for BACnet, Modbus, thermostat REST and a fake.
+"""Device adapters: one interface (``base.DeviceAdapter``) for BACnet, Modbus, thermostat REST and a fake;
+``registry.DeviceRegistry`` is the one place that builds them with their credentials.
 
-Protocol libraries are imported only inside their module (``bacnet``: BAC0/bacpypes3, ``modbus``:
-pymodbus, ``siemens``: httpx), and only when used.
+Protocol libraries are imported only inside their module (``bacnet``/``bacnet_values``: BAC0/bacpypes3,
+``modbus``: pymodbus, ``siemens``: httpx), and only when used.
 """
 
 from sbems.devices.base import (
@@ -10,7 +11,6 @@ from sbems.devices.base import (
     DeviceTimeout,
     PointError,
     PointValue,
-    ReleaseTracker,
     WriteResult,
 )
 
@@ -20,6 +20,5 @@ __all__ = [
     "DeviceTimeout",
     "PointError",
     "PointValue",
-    "ReleaseTracker",
     "WriteResult",
 ]

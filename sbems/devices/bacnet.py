@@ -1,7 +1,8 @@
 """BACnet/IP adapter on BAC0 (bacpypes3): grouped reads, priority writes with read-back, COV.
 
-The only module that imports BAC0/bacpypes3. One :class:`BacnetNetwork` (a BAC0 application bound
-to a local UDP port) serves every device adapter running in the same event loop.
+With ``bacnet_values.py`` (value codecs), the only module that imports BAC0/bacpypes3. One
+:class:`BacnetNetwork` (a BAC0 application bound to a local UDP port, owned by a device registry) serves
+every BACnet adapter of that registry.
 
 Reads: ReadPropertyMultiple grouped per device, ``chunk`` objects per request. A segmentation or
 abort error halves the chunk (remembered per device address); a device that rejects RPM, or a chunk
@@ -22,19 +23,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sbems.devices.bacnet_values import (
+    decode_present_value,
+    encode_value,
+    error_text,
+    is_error,
+    object_type_name,
+    priority_slot,
+    quality_of,
+)
 from sbems.devices.base import (
     QUALITY_BAD,
     QUALITY_GOOD,
-    QUALITY_UNCERTAIN,
     DeviceError,
     DeviceTimeout,
     PointError,
     PointValue,
-    ReleaseTracker,
     WriteResult,
     unknown_points,
 )
-from sbems.devices.points import close_enough, si_to_vendor, unit_of_quantity, vendor_to_si
+from sbems.devices.points import close_enough, unit_of_quantity
 from sbems.domain.control import bacnet_priority_problem
 from sbems.domain.site import BacnetPoint, HvacUnit
 
@@ -45,7 +53,7 @@ SHRINK_ERRORS = ("segmentation", "abort", "buffer-overflow", "apdu-too-long", "r
 
 
 class BacnetNetwork:
-    """A BAC0 application on a local address/port, shared by the adapters of one event loop."""
+    """A BAC0 application on a local address/port, shared by the adapters of one device registry."""
 
     def __init__(self, bacnet: Any) -> None:
         self.bacnet = bacnet
@@ -103,61 +111,6 @@ class BacnetNetwork:
         return [(int(i.iAmDeviceIdentifier[1]), str(i.pduSource)) for i in iams or []]
 
 
-def _error_text(response: Any) -> str:
-    code = getattr(response, "errorCode", None) or getattr(response, "apduAbortRejectReason", None)
-    return str(code or response.__class__.__name__)
-
-
-def _is_error(value: Any) -> bool:
-    from bacpypes3.apdu import ErrorRejectAbortNack
-    from bacpypes3.basetypes import ErrorType
-
-    return isinstance(value, ErrorRejectAbortNack | ErrorType)
-
-
-def priority_slot(priority_array: Any, priority: int) -> float | None:
-    """The value held at ``priority`` (1-16) in a BACnet priority array, None when null."""
-    entry = priority_array[priority - 1]
-    if entry.null is not None:
-        return None
-    for choice in ("real", "double", "unsigned", "integer", "enumerated", "boolean"):
-        value = getattr(entry, choice, None)
-        if value is not None:
-            return float(value)
-    return None
-
-
-def decode_present_value(point: BacnetPoint, raw: Any) -> tuple[float, str | None]:
-    """BACnet presentValue -> (value in our unit, state name or None)."""
-    kind = point.object.split(":")[0]
-    if kind.startswith("binary"):
-        return (1.0 if str(raw) == "active" else 0.0), None
-    if kind.startswith("multiState"):
-        index = int(raw)
-        text = point.states[index - 1] if 1 <= index <= len(point.states) else None
-        return float(index), text
-    return vendor_to_si(float(raw), point.vendor_unit), None
-
-
-def encode_value(point: BacnetPoint, value: float) -> Any:
-    kind = point.object.split(":")[0]
-    if kind.startswith("binary"):
-        return "active" if value else "inactive"
-    if kind.startswith("multiState"):
-        return int(value)
-    return float(si_to_vendor(value, point.vendor_unit))
-
-
-def quality_of(status_flags: Any) -> int:
-    """statusFlags (inAlarm, fault, overridden, outOfService) -> quality."""
-    if status_flags is None or _is_error(status_flags):
-        return QUALITY_GOOD
-    flags = list(status_flags)
-    if len(flags) >= 4 and (flags[1] or flags[3]):
-        return QUALITY_UNCERTAIN
-    return QUALITY_GOOD
-
-
 @dataclass
 class CovSubscription:
     """Running COV subscriptions of one adapter; ``close()`` cancels them on the device."""
@@ -202,7 +155,6 @@ class BacnetAdapter:
         self.write_priority = write_priority
         self.timeout_s = timeout_s
         self.max_chunk = chunk
-        self.tracker = ReleaseTracker()
         self.requests = 0
 
     def point_names(self) -> list[str]:
@@ -266,8 +218,8 @@ class BacnetAdapter:
             )
         except ErrorRejectAbortNack as exc:  # a BaseException: must be named to be caught
             result = exc
-        if result is None or _is_error(result):
-            reason = _error_text(result).lower() if result is not None else "no response"
+        if result is None or is_error(result):
+            reason = error_text(result).lower() if result is not None else "no response"
             if "unrecognized-service" in reason or "unrecognized" in reason:
                 self.network.rpm_unsupported.add(self.address)
                 return False
@@ -276,7 +228,7 @@ class BacnetAdapter:
             raise DeviceError(f"BACnet {self.device_id}: ReadPropertyMultiple failed: {reason}")
         by_object: dict[str, dict[str, Any]] = {}
         for object_id, prop, _index, value in result:
-            key = f"{_object_type_name(object_id[0])}:{object_id[1]}"
+            key = f"{object_type_name(object_id[0])}:{object_id[1]}"
             by_object.setdefault(key, {})[str(prop)] = value
         for name in batch:
             props = by_object.get(self.points[name].object, {})
@@ -296,8 +248,8 @@ class BacnetAdapter:
     def _point_value(self, name: str, present: Any, flags: Any, now: datetime) -> PointValue:
         point = self.points[name]
         unit = unit_of_quantity(point.quantity)
-        if present is None or _is_error(present):
-            reason = "no value" if present is None else _error_text(present)
+        if present is None or is_error(present):
+            reason = "no value" if present is None else error_text(present)
             return PointValue(name, math.nan, unit, now, QUALITY_BAD, text=f"read error: {reason}")
         value, text = decode_present_value(point, present)
         return PointValue(name, value, unit, now, quality_of(flags), text=text)
@@ -317,7 +269,7 @@ class BacnetAdapter:
             )
         except ErrorRejectAbortNack as exc:
             result = exc
-        if result is None or _is_error(result):
+        if result is None or is_error(result):
             pv = await self._read_property(address, object_id, "presentValue")
             pa = await self._read_property(address, object_id, "priorityArray")
             return pv, pa
@@ -347,36 +299,28 @@ class BacnetAdapter:
             )
         except ErrorRejectAbortNack as exc:
             raise PointError(
-                f"BACnet {self.device_id}: write {point.object} refused: {_error_text(exc)}"
+                f"BACnet {self.device_id}: write {point.object} refused: {error_text(exc)}"
             ) from None
-        if response is not None and _is_error(response):
-            raise PointError(
-                f"BACnet {self.device_id}: write {point.object} refused: {_error_text(response)}"
-            )
+        if response is not None and is_error(response):
+            raise PointError(f"BACnet {self.device_id}: write {point.object} refused: {error_text(response)}")
 
-    async def dispatch_point(
-        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
-    ) -> WriteResult:
+    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None) -> WriteResult:
         """Write ``value`` (our unit) at ``priority`` and confirm it from the priority array."""
         priority = priority or self.write_priority
         point = self._check_writable(name, priority)
         encoded = encode_value(point, value)
         await self._write(point, encoded, priority)
         present, array = await self._get_priority_state(point.object)
-        slot = priority_slot(array, priority) if array is not None and not _is_error(array) else None
+        slot = priority_slot(array, priority) if array is not None and not is_error(array) else None
         slot_si = (
             decode_present_value(point, slot)[0]
             if slot is not None and not point.object.startswith("binary")
             else slot
         )
         read_back = (
-            decode_present_value(point, present)[0]
-            if present is not None and not _is_error(present)
-            else None
+            decode_present_value(point, present)[0] if present is not None and not is_error(present) else None
         )
         confirmed = close_enough(slot_si, float(value)) if slot_si is not None else False
-        if confirmed:
-            self.tracker.hold(name, value, priority, lifetime_s)
         detail = "" if confirmed else f"priority slot {priority} holds {slot!r}"
         return WriteResult(name, value, priority, read_back, confirmed, detail)
 
@@ -388,13 +332,10 @@ class BacnetAdapter:
         point = self._check_writable(name, priority)
         await self._write(point, Null(()), priority)
         present, array = await self._get_priority_state(point.object)
-        confirmed = array is not None and not _is_error(array) and priority_slot(array, priority) is None
+        confirmed = array is not None and not is_error(array) and priority_slot(array, priority) is None
         read_back = (
-            decode_present_value(point, present)[0]
-            if present is not None and not _is_error(present)
-            else None
+            decode_present_value(point, present)[0] if present is not None and not is_error(present) else None
         )
-        self.tracker.forget(name)
         return WriteResult(
             name,
             None,
@@ -509,9 +450,3 @@ class BacnetAdapter:
 
     async def close(self) -> None:
         """Nothing per device: the network is shared (close it with :meth:`BacnetNetwork.close`)."""
-
-
-def _object_type_name(object_type: Any) -> str:
-    """bacpypes3 ObjectType (``analog-input``) -> the site file's camelCase (``analogInput``)."""
-    parts = str(object_type).split("-")
-    return parts[0] + "".join(p.title() for p in parts[1:])

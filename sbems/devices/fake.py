@@ -10,7 +10,6 @@ from sbems.devices.base import (
     DeviceError,
     PointError,
     PointValue,
-    ReleaseTracker,
     WriteResult,
     unknown_points,
 )
@@ -35,7 +34,6 @@ class FakeAdapter:
         self.priority_arrays: dict[str, list[float | None]] = {n: [None] * 16 for n in self.writable}
         self.offline = False
         self.reads = 0
-        self.tracker = ReleaseTracker()
 
     def point_names(self) -> list[str]:
         return list(self.values)
@@ -59,14 +57,11 @@ class FakeAdapter:
             for n in names
         ]
 
-    async def dispatch_point(
-        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
-    ) -> WriteResult:
+    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None) -> WriteResult:
         if name not in self.writable:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
         priority = priority or 10
         self.priority_arrays[name][priority - 1] = value
-        self.tracker.hold(name, value, priority, lifetime_s)
         # like the BACnet adapter: confirmed when our priority slot holds the value (read back from the
         # array); the present value may still differ when a higher priority is active
         return WriteResult(
@@ -78,7 +73,6 @@ class FakeAdapter:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
         priority = priority or 10
         self.priority_arrays[name][priority - 1] = None
-        self.tracker.forget(name)
         return WriteResult(name, None, priority, self._present(name), True)
 
     async def close(self) -> None:

@@ -26,7 +26,6 @@ from sbems.devices.base import (
     DeviceTimeout,
     PointError,
     PointValue,
-    ReleaseTracker,
     WriteResult,
     unknown_points,
 )
@@ -154,7 +153,6 @@ class ModbusAdapter:
         self.registers = dict(registers if registers is not None else unit.modbus_registers)
         self.max_gap = max_gap
         self.timeout_s = timeout_s or unit.modbus.timeout_s
-        self.tracker = ReleaseTracker()
         self.replaced: dict[str, float] = {}  # point -> value before our first write (for release)
         self._client: Any = None
         self._full_plan: list[Block] | None = None
@@ -285,9 +283,7 @@ class ModbusAdapter:
         block = Block(register.table, register.address, register_width(register), (name,))
         return self._decode(name, block, await self._read_block(block), datetime.now(UTC)).value
 
-    async def dispatch_point(
-        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
-    ) -> WriteResult:
+    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None) -> WriteResult:
         """Write ``value`` (our unit) and read it back. ``priority`` is recorded only (Modbus has none)."""
         register = self.registers.get(name)
         if register is None:
@@ -300,8 +296,6 @@ class ModbusAdapter:
             await self._write_raw(register, value)
             read_back = await self._read_one(name)
         confirmed = close_enough(read_back, float(value), rel=1e-3, abs_tol=register.scale / 2 + 1e-6)
-        if confirmed:
-            self.tracker.hold(name, value, priority, lifetime_s)
         return WriteResult(
             name, value, priority, read_back, confirmed, "" if confirmed else f"read back {read_back}"
         )
@@ -324,7 +318,6 @@ class ModbusAdapter:
         result = await self.dispatch_point(name, original, priority=priority)
         if result.confirmed:
             self.replaced.pop(name, None)
-            self.tracker.forget(name)
         return WriteResult(name, None, priority, result.read_back, result.confirmed, result.detail)
 
     async def close(self) -> None:

@@ -260,9 +260,7 @@ class ThermostatAdapter:
                 )
         return values
 
-    async def dispatch_point(
-        self, name: str, value: float, *, priority: int | None = None, lifetime_s: float | None = None
-    ) -> WriteResult:
+    async def dispatch_point(self, name: str, value: float, *, priority: int | None = None) -> WriteResult:
         if name not in WRITABLE_POINTS:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
         result = await self.coalescer.submit(self.remote_id, value)

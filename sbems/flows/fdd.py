@@ -9,8 +9,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from sbems.domain.fdd import FddThresholds
 from sbems.runtime import flow_database_url, flow_mqtt_url
+from sbems.services.fdd import fdd_window, summary_markdown
 from sbems.tasks import fdd as t
-from sbems.tasks.poll import publish_poll_state
+from sbems.tasks.publish import publish_state
 
 
 @flow(name="fdd", log_prints=True)
@@ -28,11 +29,11 @@ def fdd(
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     rules = thresholds or FddThresholds()
-    window = t.fdd_window(now, window_h)
+    window = fdd_window(now, window_h)
     inputs = t.read_fdd_inputs(url, building_id, window[0], window[1], rules)
     findings = t.evaluate_fdd_rules(inputs, window[1], rules)
     outcome = t.write_fdd_alerts(url, building_id, findings, now, window)
-    published = publish_poll_state(flow_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
+    published = publish_state(flow_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
     summary = {
         "building": building_id,
         "now_utc": now.isoformat(),
@@ -48,7 +49,7 @@ def fdd(
     }
     create_markdown_artifact(
         key=f"fdd-{building_id}",
-        markdown=t.summary_markdown(summary),
+        markdown=summary_markdown(summary),
         description=f"FDD at {now:%Y-%m-%d %H:%M} UTC",
     )
     return summary

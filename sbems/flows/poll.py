@@ -17,22 +17,24 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import SyncClientContext
 from prefect.utilities.annotations import quote
 
+from sbems.services.polling import (
+    device_task_tags,
+    open_poll_devices,
+    poll_artifact_markdown,
+    poll_summary,
+    resolve_poll_endpoints,
+)
+from sbems.services.publishing import poll_messages
 from sbems.tasks.poll import (
     DEVICE_RETRIES,
     DEVICE_RETRY_DELAYS_S,
-    close_device_sessions,
-    device_task_tags,
     get_device_readings,
-    poll_artifact_markdown,
-    poll_messages,
-    poll_summary,
-    publish_poll_state,
     read_limited_tags,
     read_poll_plan,
-    resolve_poll_endpoints,
     validate_readings,
     write_poll_results,
 )
+from sbems.tasks.publish import publish_state
 
 
 @flow(name="poll-building", log_prints=False)
@@ -54,8 +56,9 @@ async def poll_building(
     measured here). ``device_tags="limited"`` (default) therefore attaches only the tags that have a
     concurrency limit configured, so per-device limits are enforced where set and cost nothing where not;
     ``"all"`` attaches every tag; ``"none"`` none. Task run names carry protocol and device either way.
-    The run's markdown artifact ``poll-<building>`` is created by the flow itself, and the BACnet session
-    is closed by a plain call: neither needs a task run of its own.
+    The run's markdown artifact ``poll-<building>`` is created by the flow itself, and the run's device
+    registry (adapters and the BACnet network) is closed when the device tasks are done: neither needs a
+    task run of its own.
     """
     # Prefect gives a sync flow one API client for its sync tasks, an async flow none: each sync task here
     # (plan, validate, write, publish) would build its own, SSL context included (~20 ms of CPU each here;
@@ -68,24 +71,16 @@ async def poll_building(
         reader = get_device_readings.with_options(
             retries=device_retries, retry_delay_seconds=retry_delays_s or DEVICE_RETRY_DELAYS_S
         )
-        try:
+        async with open_poll_devices(endpoints.bacnet_port, device_timeout_s) as registry:
             states = await asyncio.gather(
                 *[
                     reader.with_options(
                         tags=device_task_tags(job.tags, device_tags, limited),
                         task_run_name=f"get-{job.kind}-{job.device_id}",
-                    )(
-                        quote(job),
-                        endpoints.bacnet_local_address,
-                        endpoints.bacnet_port,
-                        device_timeout_s,
-                        return_state=True,
-                    )
+                    )(quote(job), registry, return_state=True)
                     for job in plan.jobs
                 ]
             )
-        finally:
-            await close_device_sessions()
         readings, failed = [], {}
         for job, state in zip(plan.jobs, states, strict=True):
             result = await state.aresult(raise_on_failure=False)
@@ -99,7 +94,7 @@ async def poll_building(
             endpoints.database_url, quote(plan), quote(batch), quote(readings), failed
         )
         if endpoints.mqtt_url:
-            publish_poll_state(
+            publish_state(
                 endpoints.mqtt_url, quote(poll_messages(plan, readings, batch, failed, stored["alerts"]))
             )
         summary = poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)

@@ -4,16 +4,19 @@
     -> write through the zone's adapter (BACnet priority / Modbus register / thermostat REST)
     -> read back -> confirmed | failed | overridden -> audit (who, source, before/after, result)
 
-Every write carries a lifetime. ``release_due`` releases writes whose lifetime ended and
+Every write carries a lifetime, kept in the ``commands`` table (the adapters remember nothing): this is the
+one release path. ``release_due`` releases writes whose lifetime ended and
 ``watchdog_release`` releases the optimizer's writes when it stopped producing plans, so the equipment
 returns to its local schedule: BACnet by writing null at our priority, Modbus by writing the schedule
 value back, thermostats by handing the setpoint back to their schedule. A higher-priority override
-found in the priority array is reported and our slot released: never fought.
+found in the priority array is reported and our slot released: never fought. Adapters come from a
+``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +25,9 @@ from uuid import UUID
 import pandas as pd
 import psycopg
 
+from sbems.config import load_settings
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
+from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
     DispatchPolicy,
     is_duplicate,
@@ -32,6 +37,7 @@ from sbems.domain.control import (
 )
 from sbems.domain.schedule import scheduled_setpoints_c
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
+from sbems.storage import db
 from sbems.storage.commands import (
     insert_audit,
     insert_command,
@@ -40,9 +46,10 @@ from sbems.storage.commands import (
     supersede_held_commands,
     update_command_status,
 )
+from sbems.storage.entities import read_site
 from sbems.storage.users import read_user_access
 
-AdapterFor = Callable[[Building, HvacUnit | Thermostat], DeviceAdapter]
+AdapterFor = Callable[[str, HvacUnit | Thermostat], DeviceAdapter]  # (building id, controller) -> adapter
 
 
 @dataclass(frozen=True)
@@ -184,14 +191,12 @@ async def request_setpoint(
         **base,
     )
     conn.commit()
-    adapter = adapter_for(building, controller)
+    adapter = adapter_for(building.id, controller)
     try:
         before = await _read_point(adapter, point)
         update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
         conn.commit()
-        result = await adapter.dispatch_point(
-            point, float(request.value_c), priority=priority, lifetime_s=lifetime_s
-        )
+        result = await adapter.dispatch_point(point, float(request.value_c), priority=priority)
     except DeviceError as exc:
         update_command_status(conn, command_id=command_id, status="failed", error_message=str(exc))
         _audit(conn, request, building, zone.id, source, None, request.value_c, "failure", str(exc))
@@ -235,8 +240,6 @@ def _is_schedule_setback(site: Site, zone, value_c: float) -> bool:
 
 
 def _is_json_number(value: object) -> bool:
-    import math
-
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -269,7 +272,7 @@ async def _release_slot(
 ) -> WriteResult | None:
     if priority is None:  # only priority-array devices can hold a losing write
         return None
-    return await adapter_for(building, controller).dispatch_release(point, priority=priority)
+    return await adapter_for(building.id, controller).dispatch_release(point, priority=priority)
 
 
 def _audit(
@@ -313,7 +316,7 @@ async def release_command(
     zone_id = command["command_data"]["zone"]
     controller = building.controller_of(zone_id)
     point = setpoint_point(controller)
-    adapter = adapter_for(building, controller)
+    adapter = adapter_for(building.id, controller)
     try:
         if isinstance(controller, HvacUnit) and controller.protocol == "modbus":
             value = schedule_setpoint_c(
@@ -415,11 +418,6 @@ def dispatch_setpoints(
     now_utc: datetime | None = None,
 ) -> dict[str, DispatchOutcome]:
     """Synchronous entry for flows, CLI and panel: request a setpoint per zone through the real equipment."""
-    from sbems.config import load_settings
-    from sbems.services.equipment import open_equipment
-    from sbems.storage import db
-    from sbems.storage.entities import read_site
-
     settings = settings or load_settings()
     requester = Requester(source, actor or source, user_id)
 
@@ -427,12 +425,12 @@ def dispatch_setpoints(
         with db.connect(database_url) as conn:
             site = read_site(conn)
             building = site.building(building_id)
-            async with open_equipment(settings, [building]) as adapter_for:
+            async with open_device_registry(settings, [building]) as registry:
                 return {
                     zone: await request_setpoint(
                         conn,
                         site=site,
-                        adapter_for=adapter_for,
+                        adapter_for=registry.adapter_for,
                         bacnet_priority=settings.bacnet_write_priority,
                         now_utc=now_utc,
                         request=SetpointRequest(building_id, zone, value, requester, reason, lifetime_s),
@@ -453,25 +451,22 @@ def release_setpoints(
     now_utc: datetime | None = None,
 ) -> list[DispatchOutcome]:
     """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout)."""
-    from sbems.config import load_settings
-    from sbems.services.equipment import open_equipment
-    from sbems.storage import db
-    from sbems.storage.entities import read_site
-
     settings = settings or load_settings()
 
     async def main() -> list[DispatchOutcome]:
         with db.connect(database_url) as conn:
             site = read_site(conn)
             buildings = [site.building(building_id)] if building_id else site.buildings
-            async with open_equipment(settings, buildings) as adapter_for:
-                outcomes = await release_due(conn, site=site, adapter_for=adapter_for, now_utc=now_utc)
+            async with open_device_registry(settings, buildings) as registry:
+                outcomes = await release_due(
+                    conn, site=site, adapter_for=registry.adapter_for, now_utc=now_utc
+                )
                 if building_id:
                     outcomes += await watchdog_release(
                         conn,
                         site=site,
                         building_id=building_id,
-                        adapter_for=adapter_for,
+                        adapter_for=registry.adapter_for,
                         last_plan_at=last_plan_at,
                         max_plan_age_s=max_plan_age_s,
                         now_utc=now_utc,

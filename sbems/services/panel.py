@@ -12,6 +12,7 @@ import asyncio
 
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
+from sbems.devices.registry import open_device_registry
 from sbems.domain.control import SEED_SETPOINT_LIMITS, permission_violation
 from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
@@ -72,7 +73,6 @@ def dispatch_override(
 def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, user: AuthUser) -> ActionResult:
     """Hand a zone's held setpoint(s) back to local control (BACnet null at our priority, Modbus schedule
     value, thermostat schedule), for users who may control the building."""
-    from sbems.services.equipment import open_equipment
 
     building_id = entity_uuid("building", building_key)
     zone_id = entity_uuid("zone", building_key, zone)
@@ -104,13 +104,13 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
             if not held:
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
             site = read_site(conn)
-            async with open_equipment(load_settings(), [site.building(building_key)]) as adapter_for:
+            async with open_device_registry(load_settings(), [site.building(building_key)]) as registry:
                 outcomes = [
                     await release_command(
                         conn,
                         site=site,
                         command=c,
-                        adapter_for=adapter_for,
+                        adapter_for=registry.adapter_for,
                         why=f"released from the panel by {user.email}",
                         actor=user.email,
                     )

@@ -48,7 +48,7 @@ def test_writes_are_read_back_and_released(sim):
     async def scenario():
         try:
             before = {v.point: v.value for v in await adapter.get_points(["setpoint_c", "enable"])}
-            wrote = await adapter.dispatch_point("setpoint_c", 21.0, priority=10, lifetime_s=60)
+            wrote = await adapter.dispatch_point("setpoint_c", 21.0, priority=10)
             off = await adapter.dispatch_point("enable", 0)
             during = sim.zone("z2")
             released = [

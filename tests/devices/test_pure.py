@@ -1,4 +1,4 @@
-"""Pure parts of the adapters: block planning, register codecs, units, back-off, trackers, the fake."""
+"""Pure parts of the adapters: block planning, register codecs, units, back-off, the fake."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import email.utils
 
 import pytest
 
-from sbems.devices.base import PointError, ReleaseTracker, dispatch_expired_releases
+from sbems.devices.base import PointError
 from sbems.devices.fake import FakeAdapter
 from sbems.devices.modbus import decode_words, encode_words, plan_blocks
 from sbems.devices.points import si_to_vendor, vendor_to_si
@@ -81,24 +81,20 @@ def test_backoff_grows_and_caps():
     assert delays == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
 
 
-def test_release_tracker_and_fake_priority_array():
+def test_fake_priority_array():
     fake = FakeAdapter(
         "u1", {"setpoint_c": (23.0, "celsius"), "temp_c": (22.0, "celsius")}, writable=["setpoint_c"]
     )
 
     async def scenario():
-        await fake.dispatch_point("setpoint_c", 20.0, priority=12, lifetime_s=60)
-        await fake.dispatch_point("setpoint_c", 21.0, priority=10, lifetime_s=1)
+        await fake.dispatch_point("setpoint_c", 20.0, priority=12)
+        await fake.dispatch_point("setpoint_c", 21.0, priority=10)
         assert (await fake.get_points(["setpoint_c"]))[0].value == 21.0  # 10 beats 12
-        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
-        released = await dispatch_expired_releases(fake, fake.tracker, later)
-        assert [r.point for r in released] == ["setpoint_c"]
+        released = await fake.dispatch_release("setpoint_c", priority=10)
+        assert released.point == "setpoint_c" and released.confirmed
         return (await fake.get_points(["setpoint_c"]))[0].value
 
     assert asyncio.run(scenario()) == 20.0  # priority 12 still held
-    tracker = ReleaseTracker()
-    tracker.hold("a", 1.0, 10, None)
-    assert tracker.due(dt.datetime.now(dt.UTC) + dt.timedelta(days=9)) == []
 
 
 def test_webhook_event_contract():

@@ -170,7 +170,7 @@ def test_contract_problems_and_status_mapping():
     import math
 
     from sbems.devices.base import PointValue
-    from sbems.tasks.poll import contract_problem, hvac_status
+    from sbems.services.polling import contract_problem, hvac_status
 
     now = dt.datetime.now(dt.UTC)
     assert (
@@ -192,7 +192,7 @@ def test_contract_problems_and_status_mapping():
 
 
 def test_plan_has_one_job_per_device(example_site):
-    from sbems.tasks.poll import plan_jobs
+    from sbems.services.polling import plan_jobs
 
     jobs = plan_jobs(example_site.building("hq"))
     assert [(j.kind, j.device_id) for j in jobs] == [
@@ -211,7 +211,8 @@ def test_device_tags_only_where_a_concurrency_limit_exists(prefect_harness):
 
     from prefect.client.orchestration import get_client
 
-    from sbems.tasks.poll import device_task_tags, read_limited_tags
+    from sbems.services.polling import device_task_tags
+    from sbems.tasks.poll import read_limited_tags
 
     tags = ["building:hq", "protocol:bacnet", "device:hq:rtu1"]
     assert device_task_tags(tags, "all", set()) == tags
