@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=7, ge=1, description="newest dump of each of the last N days kept")
     backup_keep_weekly: int = Field(default=4, ge=0, description="newest dump of each of the last M weeks")
     backup_pg_bin_dir: Path | None = Field(
-        default=None, description="directory of pg_dump/pg_restore; unset = the oldest one >= the server found"
+        default=None,
+        description="directory of pg_dump/pg_restore; unset = the oldest one >= the server found",
     )
 
     @field_validator("database_url")

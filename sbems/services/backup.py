@@ -64,7 +64,7 @@ def restore_database(
     if tables and not force:
         raise BackupError(
             f"database {db.database_name(database_url)} is not empty ({len(tables)} tables, e.g. "
-            f"{tables[0]}): restore into a new, empty database, or pass --force to replace what the dump holds"
+            f"{tables[0]}): restore into a new, empty database, or pass --force to replace everything in it"
         )
     pg_restore = find_tool("pg_restore", server_major, pg_bin_dir)
     check_dump(dump, pg_restore=pg_restore)

@@ -147,7 +147,7 @@ def write_dump(database_url: str, path: Path, *, pg_dump: Path) -> int:
 
 
 def check_dump(path: Path, *, pg_restore: Path) -> None:
-    """Raise :class:`BackupError` unless ``path`` is a dump this pg_restore can read (its table of contents)."""
+    """Raise :class:`BackupError` unless ``path`` is a dump this pg_restore can read (its contents list)."""
     _run([str(pg_restore), "--list", str(path)], dict(os.environ), f"{path} is not a readable dump")
 
 

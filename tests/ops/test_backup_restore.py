@@ -1,4 +1,4 @@
-"""Backup -> restore on a real PostgreSQL: identical tables, refusal of a non-empty database, the daily flow."""
+"""Backup -> restore on a real PostgreSQL: identical tables, a non-empty database refused, the daily flow."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def _sbems(*args: str, url: str) -> subprocess.CompletedProcess:
 
 def _fill(url: str, site) -> None:
     sensor, zone = entity_uuid("sensor", "hq", "z1-temp"), entity_uuid("zone", "hq", "z1")
-    rows = [SensorRow(T0 + timedelta(seconds=30 * i), sensor, zone, 21 + i / 100, "celsius") for i in range(300)]
+    rows = [
+        SensorRow(T0 + timedelta(seconds=30 * i), sensor, zone, 21 + i / 100, "celsius") for i in range(300)
+    ]
     with psycopg.connect(url) as conn:
         entities.upsert_site(conn, site=site)
         write_sensor_readings(conn, rows=rows)
@@ -49,7 +51,9 @@ def _contents(url: str) -> dict[str, tuple[int, str]]:
         return out
 
 
-def test_backup_then_restore_into_a_new_database_gives_identical_tables(db_url, empty_db_url, example_site, tmp_path):
+def test_backup_then_restore_into_a_new_database_gives_identical_tables(
+    db_url, empty_db_url, example_site, tmp_path
+):
     _fill(db_url, example_site)
     dump = tmp_path / "sbems.dump"
     backed = _sbems("db", "backup", "--output", str(dump), url=db_url)
@@ -99,7 +103,9 @@ def test_no_tool_new_enough_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.flows
-def test_backup_flow_dumps_with_a_timestamp_and_applies_retention(db_url, example_site, tmp_path, prefect_harness):
+def test_backup_flow_dumps_with_a_timestamp_and_applies_retention(
+    db_url, example_site, tmp_path, prefect_harness
+):
     from sbems.flows.backup import backup
     from sbems.services.backup import BackupPolicy
 
