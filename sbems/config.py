@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # marginal factor that applies to the site.
     grid_co2_kg_per_kwh: float = Field(default=0.39, ge=0, le=2, description="grid CO2 factor, kg per kWh")
     # backups (`sbems db backup`, the daily `backup` flow): dumps in backup_dir, newest per day/ISO week kept
-    backup_dir: Path = Path("backups")
+    backup_dir: Path = Path(".sbems/backups")
     backup_keep_daily: int = Field(default=7, ge=1, description="newest dump of each of the last N days kept")
     backup_keep_weekly: int = Field(default=4, ge=0, description="newest dump of each of the last M weeks")
     backup_pg_bin_dir: Path | None = Field(
