@@ -13,7 +13,7 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
 
 def interpolate(text: str) -> str:
-    """Compose's interpolation with nothing set: ``${VAR:-default}`` -> default, any other reference -> "x"."""
+    """Compose interpolation with nothing set: ``${VAR:-default}`` -> default, other references -> "x"."""
     return _VARIABLE.sub(lambda m: m.group(3) if m.group(2) == "-" else "x", text)
 
 

@@ -1,4 +1,4 @@
-"""The Dockerfile, read instruction by instruction: slim Python base, the package installed, non-root, `sbems`."""
+"""The Dockerfile, instruction by instruction: slim Python base, package installed, non-root, `sbems`."""
 
 from __future__ import annotations
 
