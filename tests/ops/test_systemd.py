@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import shutil
 import subprocess
@@ -45,7 +46,8 @@ def test_units_run_sbems_commands_that_parse(sbems_argv_parses):
         argv = shlex.split(service["ExecStart"])
         assert argv[0] == "/opt/sbems/bin/sbems" and argv[1] == command, name
         sbems_argv_parses(argv[1:])
-        assert service["EnvironmentFile"] == "/etc/sbems/sbems.env", name
+        env_files = re.findall(r"^EnvironmentFile=(.+)$", (UNITS / name).read_text(), re.MULTILINE)
+        assert env_files[0] == "/etc/sbems/sbems.env", name
     assert "ReadWritePaths=/var/backups/sbems" in (UNITS / "sbems-flows.service").read_text()
 
 
