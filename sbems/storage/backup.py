@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -111,7 +111,7 @@ def _libpq_target(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     env = dict(os.environ)
     if parts.password is not None:
-        env["PGPASSWORD"] = parts.password
+        env["PGPASSWORD"] = unquote(parts.password)  # the URL holds it percent-encoded
         netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
         url = urlunsplit(parts._replace(netloc=netloc))
     return url, env
