@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -66,7 +67,7 @@ def test_backup_then_restore_into_a_new_database_gives_identical_tables(
     assert before["public.sensor_readings"][0] == 300
     assert before["public.zones"][0] == 6
     assert sum(count for count, _ in before.values()) > 300
-    assert "revision 0003" in restored.stdout or "revision" in restored.stdout
+    assert re.search(r"\(revision \w+\)", restored.stdout), restored.stdout  # migrations came along
 
 
 def test_restore_refuses_a_non_empty_database_unless_forced(db_url, example_site, tmp_path):
