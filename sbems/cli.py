@@ -30,6 +30,7 @@ from sbems.local.panel import ui_command
 from sbems.local.services import start_services, stop_services
 from sbems.runtime import ServiceUnavailable, resolve_database_url, resolve_mqtt_url
 from sbems.services.auth import AuthError, create_user
+from sbems.services.backup import backup_database, restore_database
 from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
 from sbems.storage.db import StorageError
@@ -40,6 +41,12 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "upgrade":
         db.upgrade(url)
         print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
+    elif args.action == "backup":
+        size_b = backup_database(url, Path(args.output), pg_bin_dir=settings.backup_pg_bin_dir)
+        print(f"dumped {db.redact_url(url)} to {args.output} ({size_b / 2**20:.1f} MiB)")
+    elif args.action == "restore":
+        restore_database(url, Path(args.path), force=args.force, pg_bin_dir=settings.backup_pg_bin_dir)
+        print(f"restored {args.path} into {db.redact_url(url)} (revision {db.current_revision(url)})")
     else:
         print(db.current_revision(url) or "empty (no migrations applied)")
     return 0
@@ -156,8 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.set_defaults(func=_cmd_demo)
 
-    dbp = sub.add_parser("db", help="database schema")
-    dbp.add_argument("action", choices=["upgrade", "current"])
+    dbp = sub.add_parser("db", help="database schema, backup and restore")
+    db_sub = dbp.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="create/upgrade the schema (idempotent)")
+    db_sub.add_parser("current", help="print the schema revision")
+    dump = db_sub.add_parser("backup", help="pg_dump (custom format) of the configured database")
+    dump.add_argument("--output", required=True, help="file to write (e.g. sbems.dump)")
+    restore = db_sub.add_parser(
+        "restore", help="restore a dump into the configured database, which must be empty"
+    )
+    restore.add_argument("path", help="a dump written by `sbems db backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="restore into a non-empty database: drops all it holds first"
+    )
     dbp.set_defaults(func=_cmd_db)
 
     site = sub.add_parser("site", help="import/export the site description")

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # is produced per kilowatthour of U.S. electricity generation?"). Set the regional (eGRID subregion) or
     # marginal factor that applies to the site.
     grid_co2_kg_per_kwh: float = Field(default=0.39, ge=0, le=2, description="grid CO2 factor, kg per kWh")
+    # backups (`sbems db backup`, the daily `backup` flow): dumps in backup_dir, newest per day/ISO week kept
+    backup_dir: Path = Path(".sbems/backups")
+    backup_keep_daily: int = Field(default=7, ge=1, description="newest dump of each of the last N days kept")
+    backup_keep_weekly: int = Field(default=4, ge=0, description="newest dump of each of the last M weeks")
+    backup_pg_bin_dir: Path | None = Field(
+        default=None,
+        description="directory of pg_dump/pg_restore; unset = the oldest one >= the server found",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -50,6 +50,11 @@ SCHEDULES: dict[str, Schedule] = {
     "fdd": Schedule(
         "sbems.flows.fdd:fdd", timedelta(minutes=15), "fault detection over stored windows -> alerts -> MQTT"
     ),
+    "backup": Schedule(
+        "sbems.flows.backup:backup",
+        timedelta(days=1),
+        "pg_dump into SBEMS_BACKUP_DIR; keep the newest daily and weekly dumps",
+    ),
 }
 
 
