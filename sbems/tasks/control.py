@@ -35,11 +35,11 @@ class ControlState:
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def read_control_state(database_url: str, building_id: str) -> ControlState:
+    from sbems.optimization.zone_model_json import MODEL_KIND, MODEL_TARGET, zone_model_params_from_json
     from sbems.storage.entities import read_site
     from sbems.storage.plans import read_autopilot, read_latest_plan
     from sbems.storage.predictions import read_active_model
     from sbems.storage.readings import read_live_state
-    from sbems.tasks.optimize import MODEL_KIND, MODEL_TARGET, zone_model_params_from_json
 
     b_id = entity_uuid("building", building_id)
     with db.connect(database_url) as conn:
