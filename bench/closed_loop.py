@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     tz = site.building(args.building).timezone
     print(
-        f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} for {args.days:g} days; "
+        f"building {args.building}, hottest day {hot}, week from {week_start.tz_convert(tz)} "
+        f"for {args.days:g} days; "
         f"history {args.history_days:g} days; {settings}"
     )
     result = run_closed_loop(
@@ -349,13 +350,15 @@ def main(argv: list[str] | None = None) -> dict:
         )
         print(
             f"  zone {zone_id}: {kind}, validation RMSE {m['validation_rmse_c']:.2f} C "
-            f"(other model {m['other_validation_rmse_c']:.2f} C), max {m['validation_max_abs_c']:.2f} C, {taus}"
+            f"(other model {m['other_validation_rmse_c']:.2f} C), "
+            f"max {m['validation_max_abs_c']:.2f} C, {taus}"
         )
     stats = result["stats"]
     solve_s = np.array(stats["solve_s"], dtype=float)
     print(
         f"prepare {result['prepare_s']:.1f} s, loops {result['loop_s']:.1f} s; {stats['solves']} solves "
-        f"{stats['statuses']}, solve median {np.nanmedian(solve_s) * 1000:.0f} ms, max {np.nanmax(solve_s):.2f} s"
+        f"{stats['statuses']}, solve median {np.nanmedian(solve_s) * 1000:.0f} ms, "
+        f"max {np.nanmax(solve_s):.2f} s"
     )
     base, sb = result["baseline"], result["sbems"]
     print(f"{'':28s}{'baseline':>12s}{'SBEMS':>12s}{'change':>10s}")
@@ -396,10 +399,13 @@ def main(argv: list[str] | None = None) -> dict:
         )
         print(
             f"perfect-information bound (bench/closed_loop_bound.py: one LP over the week on the plant's own "
-            f"dynamics, exact future): cost {bound['total_usd']:.2f} USD ({100 * _change(bound['total_usd'], base['total_usd']):.1f}%), "
-            f"peak {bound['peak_kw']:.2f} kW ({100 * _change(bound['peak_kw'], base['peak_kw']):.1f}%); SBEMS reaches "
-            f"{_share(base['total_usd'] - sb['total_usd'], base['total_usd'] - bound['total_usd'])} of the possible cost "
-            f"saving and {_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
+            f"dynamics, exact future): cost {bound['total_usd']:.2f} USD "
+            f"({100 * _change(bound['total_usd'], base['total_usd']):.1f}%), "
+            f"peak {bound['peak_kw']:.2f} kW ({100 * _change(bound['peak_kw'], base['peak_kw']):.1f}%); "
+            "SBEMS reaches "
+            f"{_share(base['total_usd'] - sb['total_usd'], base['total_usd'] - bound['total_usd'])} "
+            "of the possible cost saving and "
+            f"{_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
             f"peak cut"
         )
     elif bound:

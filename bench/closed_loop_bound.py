@@ -85,7 +85,8 @@ def perfect_information_bound(
     lowest_setpoint_c: float = 18.0,
     unoccupied_max_c: float | None = 28.0,
 ) -> dict:
-    """Least-bill cooling schedule for the next ``days`` on the plant's own model; the plant is not stepped."""
+    """Least-bill cooling schedule for the next ``days`` on the plant's own model (the plant is not
+    stepped)."""
     building = plant.building
     tariff = site.tariff(building.tariff)
     tz = building.timezone
@@ -188,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
     for key in ("total_usd", "energy_usd", "demand_usd", "kwh", "peak_kw"):
         change = (bound[key] - baseline[key]) / baseline[key]
         print(
-            f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}{100 * change:13.1f}%"
+            f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}"
+            f"{100 * change:13.1f}%"
         )
     return {"baseline": baseline, "model_baseline": model_baseline, "bound": bound}
 

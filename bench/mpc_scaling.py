@@ -194,7 +194,8 @@ def main() -> None:
             )
         )
         print(
-            f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
+            f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  "
+            f"(status {cold.status}/{warm.status})",
             flush=True,
         )
         planner.backend.clear()  # free the big solver before the next size
@@ -218,18 +219,20 @@ def main() -> None:
         print()
         print("where the time went (s): baseline = schedule-only simulation, assemble = clarabel_data,")
         print(
-            "setup = new CLARABEL solver (KKT ordering) or in-place update of the cached one, iters x ms/iter,"
+            "setup = new CLARABEL solver (KKT ordering) or in-place update of the kept one, iters x ms/iter,"
         )
         print("plan = clip + simulate + price the plan")
         print(
-            f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} {'reused':>6} "
+            f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} "
+            f"{'reused':>6} "
             f"{'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}"
         )
         for n, *runs in breakdown:
             for name, total, t in (("cold", runs[0], runs[1]), ("warm", runs[2], runs[3])):
                 iters = int(t.get("iterations", 0))
                 print(
-                    f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} {t.get('assemble_s', 0):>8.3f} "
+                    f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} "
+                    f"{t.get('assemble_s', 0):>8.3f} "
                     f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
                     f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
                     f"{t.get('plan_s', 0):>6.3f}"
@@ -238,7 +241,8 @@ def main() -> None:
     print("growth (x zones -> x time, warm):")
     for (n0, _, w0, *_), (n1, _, w1, *_) in zip(rows, rows[1:], strict=False):
         print(
-            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   per zone {w1 / n1 * 1e3:8.2f} ms"
+            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   "
+            f"per zone {w1 / n1 * 1e3:8.2f} ms"
         )
     targets = {100: 1.0, 1000: 10.0}
     for n, limit in targets.items():

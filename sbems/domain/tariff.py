@@ -121,7 +121,8 @@ class Tariff(BaseModel):
         for charge in self.demand_charges:
             if charge.period is not None and charge.period not in names:
                 raise ValueError(
-                    f"tariff {self.name!r}: demand charge {charge.name!r} names unknown period {charge.period!r}"
+                    f"tariff {self.name!r}: demand charge {charge.name!r} "
+                    f"names unknown period {charge.period!r}"
                 )
         if _MINUTES_PER_DAY % self.demand_interval_min:
             raise ValueError("demand_interval_min must divide a day")
@@ -289,7 +290,8 @@ def tariff_step_prices(tariff: Tariff, times_utc: pd.DatetimeIndex, tz: str) -> 
 
 
 def billing_peaks_kw(tariff: Tariff, load_kw: pd.Series, now_utc: datetime, tz: str) -> list[float]:
-    """Per demand charge, the highest step demand already reached this billing period (local calendar month)."""
+    """Per demand charge, the highest step demand already reached this billing period (the local calendar
+    month)."""
     if load_kw.empty:
         return [0.0] * len(tariff.demand_charges)
     month_start = pd.Timestamp(now_utc).tz_convert(tz).normalize().replace(day=1).tz_convert("UTC")

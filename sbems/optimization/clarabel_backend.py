@@ -183,8 +183,9 @@ def clarabel_data(
 # direct path: skip iterative refinement of the KKT solves (about 40 % of the time on large problems; the
 # termination test still checks the true residuals); a solve that does not end "optimal" is repeated with it
 DIRECT_FAST_OPTIONS: dict[str, Any] = {"iterative_refinement_enable": False}
-# CLARABEL's presolve only drops rows with infinite bounds (there are none here) and, when on, forbids updating
-# a solver's data in place; off, a re-plan of the same structure reuses the solver (see _ReusableSolver)
+# CLARABEL's presolve only drops rows with infinite bounds (there are none here) and, when on, forbids
+# updating a solver's data in place; off, a re-plan of the same structure reuses the solver
+# (see _ReusableSolver)
 DIRECT_SOLVER_OPTIONS: dict[str, Any] = {"presolve_enable": False}
 DIRECT_SOLVER_CACHE_SIZE = 2
 

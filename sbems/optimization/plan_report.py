@@ -83,7 +83,8 @@ def plan_markdown(
         f"{plan.total_cost_usd - plan.baseline_total_cost_usd:+,.2f} |",
         f"| energy cost USD | {plan.energy_cost_usd:,.2f} | {plan.baseline_energy_cost_usd:,.2f} | |",
         f"| demand cost USD | {plan.demand_cost_usd:,.2f} | {plan.baseline_demand_cost_usd:,.2f} | |",
-        f"| peak kW | {plan.peak_kw:,.1f} | {plan.baseline_peak_kw:,.1f} | {100 * plan.peak_change_frac:+.1f} % |",
+        f"| peak kW | {plan.peak_kw:,.1f} | {plan.baseline_peak_kw:,.1f} | "
+        f"{100 * plan.peak_change_frac:+.1f} % |",
         f"| discomfort K*h | {plan.discomfort_kh:.2f} | {plan.baseline_discomfort_kh:.2f} | |",
         "",
     ]

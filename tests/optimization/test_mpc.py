@@ -1,4 +1,5 @@
-"""MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan reuse."""
+"""MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan
+reuse."""
 
 import dataclasses
 
