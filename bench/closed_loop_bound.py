@@ -24,10 +24,13 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-from sbems.domain.site import Site  # noqa: E402
+from closed_loop_setup import evaluate, prepare, run_baseline, week_around_hottest_day  # noqa: E402
+
+from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks, energy_prices_usd_per_kwh  # noqa: E402
 from sbems.sim import plant as plant_module  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
@@ -82,7 +85,8 @@ def perfect_information_bound(
     lowest_setpoint_c: float = 18.0,
     unoccupied_max_c: float | None = 28.0,
 ) -> dict:
-    """Least-bill cooling schedule for the next ``days`` on the plant's own model; the plant is not stepped."""
+    """Least-bill cooling schedule for the next ``days`` on the plant's own model (the plant is not
+    stepped)."""
     building = plant.building
     tariff = site.tariff(building.tariff)
     tz = building.timezone
@@ -169,10 +173,6 @@ def ideal_thermostat_on_model(plant: Plant, site: Site, days: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import closed_loop  # noqa: PLC0415  (the evaluation's own set-up: same week, same plant state)
-
-    from sbems.domain.site import read_site_file
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", default=str(REPO / "examples" / "site.yaml"))
     parser.add_argument("--building", default="hq")
@@ -180,18 +180,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--history-days", type=float, default=21.0)
     args = parser.parse_args(argv)
     site = read_site_file(args.site)
-    _, week_start = closed_loop.week_around_hottest_day(site, args.building)
-    plant, _ = closed_loop.prepare(site, args.building, week_start, args.history_days)
-    baseline = closed_loop.evaluate(
-        closed_loop.run_baseline(copy.deepcopy(plant), args.days), site, args.building
-    )
+    _, week_start = week_around_hottest_day(site, args.building)
+    plant, _ = prepare(site, args.building, week_start, args.history_days)
+    baseline = evaluate(run_baseline(copy.deepcopy(plant), args.days), site, args.building)
     model_baseline = ideal_thermostat_on_model(plant, site, args.days)
     bound = perfect_information_bound(plant, site, args.days)
     print(f"{'':22s}{'plant baseline':>15s}{'model baseline':>15s}{'bound':>10s}{'bound change':>14s}")
     for key in ("total_usd", "energy_usd", "demand_usd", "kwh", "peak_kw"):
         change = (bound[key] - baseline[key]) / baseline[key]
         print(
-            f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}{100 * change:13.1f}%"
+            f"{key:22s}{baseline[key]:15.1f}{model_baseline[key]:15.1f}{bound[key]:10.1f}"
+            f"{100 * change:13.1f}%"
         )
     return {"baseline": baseline, "model_baseline": model_baseline, "bound": bound}
 

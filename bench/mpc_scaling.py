@@ -1,14 +1,15 @@
 """MPC scaling: solve time for 1, 10, 100, 1000 zones x 96 steps (15 min, 24 h), cold and warm.
 
-Cold = first solve for a shape; warm = re-plan of the same shape with new data (initial temperatures,
-weather, prices, zone parameters; on the direct path the cached CLARABEL solver is updated in place, so no
-new KKT ordering). Zones differ (random model parameters, capacities, gains). Options:
+Cold = first solve for a shape (a new Planner per size); warm = re-plan of the same shape with new data
+(initial temperatures, weather, prices, zone parameters) by the same Planner: on the direct path its kept
+CLARABEL solver is updated in place, so no new KKT ordering. Zones differ (random model parameters,
+capacities, gains). Options:
 
   --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
                       ventilation changes with occupancy (dynamics coefficients vary along the horizon)
   --blocking          move blocking: the same 96 x 15-min horizon decided in 34 blocks (8 x 15 min,
                       8 x 30 min, 18 x 1 h), exact discretisation per block
-  --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cached cvxpy DPP controller
+  --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cvxpy DPP controller
 
 Prints a table, where the time went (direct path: baseline simulation, data assembly, solver setup or
 in-place update, interior-point iterations, plan extraction), growth ratios, and ends with one JSON line
@@ -24,14 +25,8 @@ import time
 
 import numpy as np
 
-from sbems.optimization.mpc import (
-    MpcProblem,
-    comfort_bands,
-    controller_for,
-    cop_from_outdoor_c,
-    move_block_steps,
-    solve_plan,
-)
+from sbems.optimization.mpc import Planner, backend_for
+from sbems.optimization.problem import MpcProblem, comfort_bands, cop_from_outdoor_c, move_block_steps
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params
 
@@ -157,25 +152,25 @@ def main() -> None:
     cvxpy_path = args.backend == "cvxpy" or args.solver != "CLARABEL"
 
     # warm the imports so the 1-zone cold figure is not the import
-    solve_plan(make(1, 99), solver=args.solver, backend=args.backend)
-    controller_for.cache_clear()
+    Planner(backend_for(args.solver, args.backend)).solve(make(1, 99))
 
     rows, breakdown = [], []
     for n_zones in sizes:
+        planner = Planner(backend_for(args.solver, args.backend))  # a new one per size: cold, then warm
         problem_cold, problem_warm = make(n_zones, 0), make(n_zones, 1)
         cold_t: dict[str, float] = {}
         started = time.perf_counter()
-        cold = solve_plan(problem_cold, solver=args.solver, backend=args.backend, timings=cold_t)
+        cold = planner.solve(problem_cold, timings=cold_t)
         cold_s = time.perf_counter() - started
         reused, iters = "-", "-"
         if cvxpy_path:
-            controller = controller_for(
+            controller = planner.backend.controller_for(
                 n_zones, problem_cold.n_steps, 2, False, problem_cold.two_state, problem_cold.time_varying
             )
             compiled = controller.problem._cache.param_prog
         warm_t: dict[str, float] = {}
         started = time.perf_counter()
-        warm = solve_plan(problem_warm, solver=args.solver, backend=args.backend, timings=warm_t)
+        warm = planner.solve(problem_warm, timings=warm_t)
         warm_s = time.perf_counter() - started
         breakdown.append((n_zones, cold_s, cold_t, warm_s, warm_t))
         if cvxpy_path:
@@ -199,10 +194,11 @@ def main() -> None:
             )
         )
         print(
-            f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  (status {cold.status}/{warm.status})",
+            f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  "
+            f"(status {cold.status}/{warm.status})",
             flush=True,
         )
-        controller_for.cache_clear()  # free the big compiled problem before the next size
+        planner.backend.clear()  # free the big solver before the next size
 
     print()
     decisions = len(move_block_steps(N_STEPS)) if args.blocking else N_STEPS
@@ -221,20 +217,22 @@ def main() -> None:
         )
     if not cvxpy_path:
         print()
-        print("where the time went (s): baseline = schedule-only simulation, assemble = _clarabel_data,")
+        print("where the time went (s): baseline = schedule-only simulation, assemble = clarabel_data,")
         print(
-            "setup = new CLARABEL solver (KKT ordering) or in-place update of the cached one, iters x ms/iter,"
+            "setup = new CLARABEL solver (KKT ordering) or in-place update of the kept one, iters x ms/iter,"
         )
         print("plan = clip + simulate + price the plan")
         print(
-            f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} {'reused':>6} "
+            f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} "
+            f"{'reused':>6} "
             f"{'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}"
         )
         for n, *runs in breakdown:
             for name, total, t in (("cold", runs[0], runs[1]), ("warm", runs[2], runs[3])):
                 iters = int(t.get("iterations", 0))
                 print(
-                    f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} {t.get('assemble_s', 0):>8.3f} "
+                    f"{n:>6} {name:>5} {total:>7.3f} {t.get('baseline_s', 0):>8.3f} "
+                    f"{t.get('assemble_s', 0):>8.3f} "
                     f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
                     f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
                     f"{t.get('plan_s', 0):>6.3f}"
@@ -243,7 +241,8 @@ def main() -> None:
     print("growth (x zones -> x time, warm):")
     for (n0, _, w0, *_), (n1, _, w1, *_) in zip(rows, rows[1:], strict=False):
         print(
-            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   per zone {w1 / n1 * 1e3:8.2f} ms"
+            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   "
+            f"per zone {w1 / n1 * 1e3:8.2f} ms"
         )
     targets = {100: 1.0, 1000: 10.0}
     for n, limit in targets.items():

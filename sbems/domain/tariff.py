@@ -9,7 +9,9 @@ energy period. Functions here take aware UTC timestamps and return numpy arrays 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -119,7 +121,8 @@ class Tariff(BaseModel):
         for charge in self.demand_charges:
             if charge.period is not None and charge.period not in names:
                 raise ValueError(
-                    f"tariff {self.name!r}: demand charge {charge.name!r} names unknown period {charge.period!r}"
+                    f"tariff {self.name!r}: demand charge {charge.name!r} "
+                    f"names unknown period {charge.period!r}"
                 )
         if _MINUTES_PER_DAY % self.demand_interval_min:
             raise ValueError("demand_interval_min must divide a day")
@@ -248,9 +251,52 @@ def bill_usd(tariff: Tariff, power_kw: pd.Series, tz: str) -> dict[str, float]:
     }
 
 
-def step_prices_and_masks(
-    tariff: Tariff, times_utc: Sequence[pd.Timestamp] | pd.DatetimeIndex, tz: str
-) -> tuple[np.ndarray, list[tuple[float, np.ndarray]]]:
-    """Convenience for planners: per-step energy prices and demand-charge masks."""
-    index = pd.DatetimeIndex(times_utc)
-    return energy_prices_usd_per_kwh(tariff, index, tz), demand_charge_masks(tariff, index, tz)
+@dataclass(frozen=True, eq=False)
+class StepPrices:
+    """What a planner needs of a tariff, on its steps: the energy price in force at each step ($/kWh, the
+    site's currency) and each demand charge's rate and window. Any source fits: a time-of-use tariff
+    (``tariff_step_prices``) or a plain array of day-ahead or real-time prices (no demand charges unless
+    given)."""
+
+    energy_usd_per_kwh: np.ndarray
+    demand_rates_usd_per_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    demand_masks: np.ndarray | None = None  # (n_charges, n_steps); None: no demand charges
+
+    def __post_init__(self) -> None:
+        energy = np.atleast_1d(np.asarray(self.energy_usd_per_kwh, dtype=float))
+        rates = np.atleast_1d(np.asarray(self.demand_rates_usd_per_kw, dtype=float))
+        masks = (
+            np.zeros((0, energy.size), dtype=bool)
+            if self.demand_masks is None
+            else np.asarray(self.demand_masks, dtype=bool).reshape(rates.size, energy.size)
+        )
+        if energy.ndim != 1 or not np.all(np.isfinite(energy)) or np.any(energy < 0):
+            raise ValueError("energy_usd_per_kwh must be a finite, non-negative price per step")
+        if np.any(rates < 0):
+            raise ValueError("demand rates must be >= 0")
+        object.__setattr__(self, "energy_usd_per_kwh", energy)
+        object.__setattr__(self, "demand_rates_usd_per_kw", rates)
+        object.__setattr__(self, "demand_masks", masks)
+
+
+def tariff_step_prices(tariff: Tariff, times_utc: pd.DatetimeIndex, tz: str) -> StepPrices:
+    """A time-of-use tariff's prices and demand-charge windows at the step starts ``times_utc``."""
+    charges = demand_charge_masks(tariff, times_utc, tz)
+    return StepPrices(
+        energy_prices_usd_per_kwh(tariff, times_utc, tz),
+        np.array([rate for rate, _ in charges], dtype=float),
+        np.array([mask for _, mask in charges], dtype=bool).reshape(len(charges), len(times_utc)),
+    )
+
+
+def billing_peaks_kw(tariff: Tariff, load_kw: pd.Series, now_utc: datetime, tz: str) -> list[float]:
+    """Per demand charge, the highest step demand already reached this billing period (the local calendar
+    month)."""
+    if load_kw.empty:
+        return [0.0] * len(tariff.demand_charges)
+    month_start = pd.Timestamp(now_utc).tz_convert(tz).normalize().replace(day=1).tz_convert("UTC")
+    series = load_kw[(load_kw.index >= month_start) & (load_kw.index < pd.Timestamp(now_utc))].dropna()
+    if series.empty:
+        return [0.0] * len(tariff.demand_charges)
+    masks = demand_charge_masks(tariff, pd.DatetimeIndex(series.index), tz)
+    return [float(series.to_numpy()[mask].max()) if mask.any() else 0.0 for _, mask in masks]

@@ -1,4 +1,6 @@
-"""Pure optimization: zone thermal models and the cvxpy MPC (problem -> build -> solve -> plan).
+"""Pure optimization: zone thermal models and the MPC as problem -> backend -> plan.
 
-No cvxpy object leaves this package; plans are plain numpy/float data.
+``problem.MpcProblem`` (validated arrays) -> ``mpc.Planner`` with a backend (``clarabel_backend``: direct
+sparse CLARABEL, the default; ``cvxpy_backend``: the reference) -> ``plan.Plan`` (plain numpy/float data; no
+solver object leaves this package). Needs no Prefect, database or site file.
 """

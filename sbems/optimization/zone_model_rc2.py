@@ -110,7 +110,8 @@ def _discretise(a: np.ndarray, b: np.ndarray, dt_h: float) -> tuple[np.ndarray, 
 
 @dataclass(frozen=True)
 class StepCoefficients:
-    """Per zone and step (arrays (n_steps,)): Ta' = aa Ta + am Tm + ba Q + da; Tm' = ma Ta + mm Tm + bm Q + dm."""
+    """Per zone and step (arrays (n_steps,)):
+    Ta' = aa Ta + am Tm + ba Q + da; Tm' = ma Ta + mm Tm + bm Q + dm."""
 
     aa: np.ndarray
     am: np.ndarray
@@ -187,7 +188,7 @@ def estimate_states(
     return float(x[0]), float(x[1])
 
 
-# ---------------------------------------------------------------------------------------------- identification
+# ------------------------------------------------------------------------------------------ identification
 def _unpack(
     theta: np.ndarray, n_gain: int, gain_columns: tuple[str, ...], step_s: float
 ) -> tuple[Rc2Params, float]:

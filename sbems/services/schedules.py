@@ -3,7 +3,6 @@ for (holiday setbacks, optimal start) and sending them through the one dispatch 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +13,7 @@ from sbems.domain.schedule import occupied_mask
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.optimization.optimal_start import latest_start_steps_before, should_start_now
 from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model_json import MODEL_KIND, MODEL_TARGET, zone_model_params_from_json
 from sbems.services.dispatch import dispatch_setpoints
 from sbems.storage import db
 from sbems.storage.entities import read_site
@@ -47,16 +47,9 @@ class ControlState:
         )
 
 
-def read_control_state(
-    database_url: str,
-    building_id: str,
-    *,
-    model_kind: str,
-    model_target: str,
-    params_from_json: Callable[[Mapping], ZoneModelParams],
-) -> ControlState:
-    """The site, autopilot flag, latest optimal plan time, live zone temperatures and the zone models
-    (stored as ``model_kind``/``model_target``, decoded by ``params_from_json``)."""
+def read_control_state(database_url: str, building_id: str) -> ControlState:
+    """The site, autopilot flag, latest optimal plan time, live zone temperatures and the stored zone
+    models."""
     b_id = entity_uuid("building", building_id)
     with db.connect(database_url) as conn:
         site = read_site(conn)
@@ -73,11 +66,11 @@ def read_control_state(
                 conn,
                 building_id=b_id,
                 zone_id=entity_uuid("zone", building_id, zone.id),
-                kind=model_kind,
-                target=model_target,
+                kind=MODEL_KIND,
+                target=MODEL_TARGET,
             )
             if stored:
-                models[zone.id] = params_from_json(stored["params"])
+                models[zone.id] = zone_model_params_from_json(stored["params"])
         return ControlState(
             site, read_autopilot(conn, building_id=b_id), plan["created_at"] if plan else None, temps, models
         )

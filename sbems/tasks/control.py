@@ -16,15 +16,7 @@ from sbems.services.schedules import ControlState, ScheduleTarget
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def read_control_state(database_url: str, building_id: str) -> ControlState:
-    from sbems.tasks.optimize import MODEL_KIND, MODEL_TARGET, zone_model_params_from_json
-
-    return schedules.read_control_state(
-        database_url,
-        building_id,
-        model_kind=MODEL_KIND,
-        model_target=MODEL_TARGET,
-        params_from_json=zone_model_params_from_json,
-    )
+    return schedules.read_control_state(database_url, building_id)
 
 
 @task

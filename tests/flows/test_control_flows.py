@@ -7,12 +7,12 @@ import pytest
 from sbems.domain.site import entity_uuid
 from sbems.flows.control import release, schedules
 from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model_json import MODEL_KIND, MODEL_TARGET, zone_model_params_json
 from sbems.services.schedules import ControlState, schedule_targets
 from sbems.sim.harness import running_sim
 from sbems.storage import entities
 from sbems.storage.predictions import insert_model
 from sbems.storage.readings import SensorRow, write_sensor_readings
-from sbems.tasks.optimize import MODEL_KIND, MODEL_TARGET, zone_model_params_json
 
 # Monday 2026-07-06, 06:15 EDT: unoccupied, occupancy starts at 07:00 (45 min = 3 steps of 15 min)
 EARLY_MONDAY_UTC = datetime.fromisoformat("2026-07-06T10:15:00+00:00")

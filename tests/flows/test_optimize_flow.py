@@ -1,4 +1,5 @@
-"""The optimize flow on a database backfilled with simulated history (real PostgreSQL, Prefect test server)."""
+"""The optimize flow on a database backfilled with simulated history (real PostgreSQL, Prefect test
+server)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -59,7 +60,8 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     assert len(z1["setpoint_c"]) == len(stored["plan"]["times_utc"]) == 96
     assert all(isinstance(v, float) for v in z1["expected_temp_c"])
     assert stored["summary"]["total_cost_usd"] == pytest.approx(summary["total_cost_usd"])
-    # occupied steps (07:00-19:00 local = 11:00-23:00 UTC) are planned inside the 21-25 C band (soft, small slack)
+    # occupied steps (07:00-19:00 local = 11:00-23:00 UTC) are planned inside the 21-25 C band
+    # (soft, small slack)
     occupied = [
         temp
         for stamp, temp in zip(stored["plan"]["times_utc"], z1["expected_temp_c"], strict=True)

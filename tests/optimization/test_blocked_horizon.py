@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sbems.optimization.building_problem import zone_bands
+from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index
 from sbems.optimization.mpc import solve_plan
-from sbems.tasks.optimize import expand_blocks, horizon_blocks, horizon_index, zone_bands
 
 
 def test_blocked_horizon_covers_the_fine_horizon_with_a_15_min_first_step():
@@ -43,7 +44,7 @@ def test_bands_use_block_ends_and_a_raised_unoccupied_floor(example_site):
 
 
 def test_expanded_plan_reports_per_step_arrays():
-    from sbems.optimization.mpc import move_block_steps
+    from sbems.optimization.problem import move_block_steps
     from tests.optimization.test_mpc import TIMES, rc2_problem
 
     lengths = move_block_steps(96)

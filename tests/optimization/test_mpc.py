@@ -1,4 +1,5 @@
-"""MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan reuse."""
+"""MPC: pre-cooling under the evaluation TOU tariff, limits respected, infeasible -> empty plan, re-plan
+reuse."""
 
 import dataclasses
 
@@ -7,14 +8,10 @@ import pandas as pd
 import pytest
 
 from sbems.domain.tariff import Tariff, demand_charge_masks, energy_prices_usd_per_kwh
-from sbems.optimization.mpc import (
-    MpcProblem,
-    Plan,
-    comfort_bands,
-    controller_for,
-    cop_from_outdoor_c,
-    solve_plan,
-)
+from sbems.optimization.cvxpy_backend import CvxpyBackend
+from sbems.optimization.mpc import Planner, solve_plan
+from sbems.optimization.plan import Plan
+from sbems.optimization.problem import MpcProblem, comfort_bands, cop_from_outdoor_c
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params
 
@@ -149,22 +146,22 @@ def test_soft_comfort_same_case_is_feasible_with_discomfort():
 
 def test_replan_reuses_compiled_problem():
     """The cvxpy path (backend="cvxpy"; every solver but CLARABEL uses it) compiles once per shape."""
-    controller_for.cache_clear()
-    first = solve_plan(make_problem(n_zones=20, seed=1), backend="cvxpy")
-    controller = controller_for(20, 96, 2, False)
+    backend = CvxpyBackend()
+    planner = Planner(backend)
+    first = planner.solve(make_problem(n_zones=20, seed=1))
+    controller = backend.controller_for(20, 96, 2, False)
     compiled = controller.problem._cache.param_prog
     assert compiled is not None
-    second = solve_plan(
+    second = planner.solve(
         make_problem(
             n_zones=20,
             seed=2,
             initial_temp_c=24.0,
             price_usd_per_kwh=energy_prices_usd_per_kwh(TARIFF, TIMES, TZ) * 1.5,
-        ),
-        backend="cvxpy",
+        )
     )
     assert first.ok and second.ok
-    assert controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
+    assert backend.controller_for(20, 96, 2, False) is controller and controller.solve_count == 2
     assert controller.problem._cache.param_prog is compiled  # no recompilation
     assert controller.problem.is_dpp()
     assert not np.allclose(first.cooling_kw, second.cooling_kw)
@@ -271,7 +268,7 @@ def test_move_blocked_steps_match_the_fine_model():
     blocked = rc2_problem(durations=np.full(24, 3600.0), times=hourly_times, outdoor_temp_c=30.0, cop=3.0)
     assert blocked.n_steps == 24
     cooling = np.full((1, 24), 10.0)
-    from sbems.optimization.mpc import _simulate
+    from sbems.optimization.plan import simulate_temps_c as _simulate
 
     np.testing.assert_allclose(
         _simulate(blocked, cooling)[0], _simulate(fine, np.repeat(cooling, 4, axis=1))[0][3::4], atol=1e-8
@@ -303,7 +300,7 @@ def test_direct_path_reports_infeasible_with_reason():
 
 
 def test_move_blocks_cover_the_horizon():
-    from sbems.optimization.mpc import move_block_steps
+    from sbems.optimization.problem import move_block_steps
 
     blocks = move_block_steps(96)
     assert blocks.sum() == 96 and len(blocks) == 34 and list(blocks[:8]) == [1] * 8
@@ -314,7 +311,7 @@ def test_move_blocks_cover_the_horizon():
 def test_time_varying_two_state_many_zones_is_solvable():
     """Per-step coefficients (occupancy-dependent ventilation, blocked steps) for many zones: the direct
     path's data stay linear in zones x steps (cvxpy's DPP tensor grows quadratically)."""
-    from sbems.optimization.mpc import move_block_steps
+    from sbems.optimization.problem import move_block_steps
 
     lengths = move_block_steps(96)
     starts = TIMES[np.concatenate([[0], np.cumsum(lengths)[:-1]])]

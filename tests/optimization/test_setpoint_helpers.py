@@ -6,13 +6,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sbems.tasks.optimize import (
+from sbems.domain.tariff import tariff_step_prices
+from sbems.optimization.building_problem import (
     Forecasts,
-    build_mpc_problem,
-    horizon_blocks,
-    lead_compensated_setpoints_c,
+    Horizon,
+    Tuning,
+    ZoneState,
+    building_problem,
     zone_bands,
 )
+from sbems.optimization.horizon import horizon_blocks
+from sbems.optimization.setpoints import lead_compensated_setpoints_c
 
 
 def plan_cooling(*cooling_kw: float):
@@ -75,20 +79,24 @@ def test_disturbance_bias_fades_along_the_horizon_with_its_decay_time(example_si
         for _ in range(n)
     ]
     forecasts = Forecasts(np.full(ns, 30.0), np.full(ns, 500.0), np.zeros((n, ns)), np.full(ns, 20.0))
-    common = dict(
-        models=models,
-        building=building,
-        tariff=example_site.tariff(building.tariff),
-        times=times,
-        bands=zone_bands(example_site, building, times, 900),
-        forecasts=forecasts,
-        initial_temp_c=np.full(n, 24.0),
-        step_s=900,
-    )
-    plain = build_mpc_problem(**common)
+    tariff = example_site.tariff(building.tariff)
+
+    def problem(bias=None, decay_h=None):
+        return building_problem(
+            models,
+            building,
+            Horizon(times, 900),
+            tariff_step_prices(tariff, times, building.timezone),
+            zone_bands(example_site, building, times, 900),
+            forecasts,
+            ZoneState(np.full(n, 24.0), disturbance_bias_c=bias),
+            Tuning(disturbance_decay_h=decay_h),
+        )
+
+    plain = problem()
     bias = np.full(n, 0.2)
-    constant = build_mpc_problem(**common, disturbance_bias_c=bias)
-    fading = build_mpc_problem(**common, disturbance_bias_c=bias, disturbance_decay_h=3.0)
+    constant = problem(bias)
+    fading = problem(bias, decay_h=3.0)
     added_constant = constant.gain_delta_c - plain.gain_delta_c
     added_fading = fading.gain_delta_c - plain.gain_delta_c
     assert np.allclose(added_constant, 0.2)

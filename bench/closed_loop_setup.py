@@ -1,0 +1,257 @@
+"""The closed-loop evaluation's set-up, shared by ``closed_loop.py`` and ``closed_loop_bound.py``: the week
+around the hottest day, the plant at its start, the excited history SBEMS learns from, what it learns, the
+schedule-only baseline run and the bill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sbems.domain.site import Site  # noqa: E402
+from sbems.domain.tariff import bill_usd  # noqa: E402
+from sbems.optimization.zone_model import ZoneModelParams  # noqa: E402
+from sbems.optimization.zone_model_json import GAIN_COLUMNS  # noqa: E402
+from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model  # noqa: E402
+from sbems.sim.plant import Plant  # noqa: E402
+from sbems.weather.typical_year import hottest_day, read_typical_year  # noqa: E402
+
+PLANT_STEP_S = 60
+PLAN_STEP_S = 900
+MINUTES_PER_STEP = PLAN_STEP_S // PLANT_STEP_S
+MAX_VALIDATION_RMSE_C = 1.5  # the package default: multi-step error on 2 held-out days
+
+
+@dataclass
+class Learned:
+    """What SBEMS learned from the history before the evaluation week."""
+
+    models: list[ZoneModelParams | Rc2Params]
+    metrics: dict[str, dict[str, float]]
+    cop_at_35_c: float
+    cop_slope_per_c: float
+    occupancy: dict[str, pd.Series]
+    other_load_kw: pd.Series
+    recent: dict[str, pd.DataFrame] = field(default_factory=dict)  # measured 15-min data just before the week
+
+
+@dataclass
+class Record:
+    """Per-minute measurements of one run."""
+
+    times: list[pd.Timestamp] = field(default_factory=list)
+    power_kw: list[float] = field(default_factory=list)
+    temps_c: list[np.ndarray] = field(default_factory=list)
+    occupied: list[np.ndarray] = field(default_factory=list)
+    cooling_kw: list[np.ndarray] = field(default_factory=list)
+
+
+def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
+    """(hottest day, Monday 00:00 local of its week as UTC)."""
+    building = site.building(building_id)
+    hot = hottest_day(read_typical_year(building.weather.station_file), year)
+    monday = hot - dt.timedelta(days=hot.weekday())
+    return hot, pd.Timestamp(monday).tz_localize(building.timezone).tz_convert("UTC")
+
+
+def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(zone temp C, cooling kW, electric kW, occupants, occupied) for every zone, after the last step."""
+    states = [plant.zone_state(z) for z in plant.zone_ids]
+    return (
+        np.array([s.zone_temp_c for s in states]),
+        np.array([s.cooling_kw for s in states]),
+        np.array([s.electric_kw for s in states]),
+        np.array([s.occupancy_count for s in states], dtype=float),
+        np.array([s.occupied for s in states]),
+    )
+
+
+def simulate_excited_history(
+    plant: Plant,
+    days: float,
+    seed: int = 7,
+    low_c: float = 21.0,
+    high_c: float = 26.0,
+    hold_steps: tuple[int, int] = (4, 32),
+    excite: bool = True,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Run the plant with randomly held setpoint overrides; return 15-min frames per zone (indexed by step
+    start: temperature at the start, means over the step) and per-minute samples for the COP fit."""
+    rng = np.random.default_rng(seed)
+    n = len(plant.zone_ids)
+    hold_until = np.zeros(n, dtype=int)
+    steps = int(round(days * 86400 / PLAN_STEP_S))
+    rows: list[dict] = []
+    minute_rows: list[tuple] = []
+    building = plant.building
+    fan_kw = np.array(
+        [
+            (building.controller_of(z).fan_power_kw if building.controller_of(z) else 0.0)
+            for z in plant.zone_ids
+        ]
+    )
+    temps, *_ = zone_arrays(plant)
+    for k in range(steps):
+        start = pd.Timestamp(plant.now_utc)
+        for z, zone_id in enumerate(plant.zone_ids):
+            if excite and k >= hold_until[z]:
+                hold_until[z] = k + int(rng.integers(*hold_steps))
+                choice = rng.random()
+                plant.set_setpoint_c(zone_id, None if choice < 0.3 else float(rng.uniform(low_c, high_c)))
+        sums = np.zeros((4, n))
+        weather_sum = np.zeros(2)
+        power_sum = 0.0
+        occupied_start = None
+        for _ in range(MINUTES_PER_STEP):
+            plant.step(1)
+            t, cooling, electric, occupants, occupied = zone_arrays(plant)
+            occupied_start = occupied if occupied_start is None else occupied_start
+            sums += np.array([cooling, electric, occupants, np.zeros(n)])
+            weather_sum += (plant.outdoor_temp_c, plant.ghi_w_m2)
+            power_sum += plant.building_power_kw
+            for z in range(n):
+                if cooling[z] > 2.0:
+                    minute_rows.append((plant.outdoor_temp_c, cooling[z], electric[z] - fan_kw[z]))
+        means = sums / MINUTES_PER_STEP
+        outdoor, ghi = weather_sum / MINUTES_PER_STEP
+        rows.append(
+            {
+                "time": start,
+                "temps": temps.copy(),
+                "cooling": means[0],
+                "electric": means[1],
+                "occupancy": means[2],
+                "occupied": occupied_start.astype(float),
+                "outdoor": outdoor,
+                "ghi": ghi,
+                "power": power_sum / MINUTES_PER_STEP,
+            }
+        )
+        temps = t
+    if excite:
+        for zone_id in plant.zone_ids:
+            plant.set_setpoint_c(zone_id, None)
+    index = pd.DatetimeIndex([r["time"] for r in rows])
+    frames = {}
+    for z, zone_id in enumerate(plant.zone_ids):
+        frames[zone_id] = pd.DataFrame(
+            {
+                "zone_temp_c": [r["temps"][z] for r in rows],
+                "outdoor_temp_c": [r["outdoor"] for r in rows],
+                "cooling_kw": [r["cooling"][z] for r in rows],
+                "occupancy_count": [r["occupancy"][z] for r in rows],
+                "ghi_w_m2": [r["ghi"] for r in rows],
+                "occupied": [r["occupied"][z] for r in rows],
+                "electric_kw": [r["electric"][z] for r in rows],
+                "building_kw": [r["power"] for r in rows],
+            },
+            index=index,
+        )
+    minutes = pd.DataFrame(minute_rows, columns=["outdoor_temp_c", "cooling_kw", "compressor_kw"])
+    return frames, minutes
+
+
+def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Learned:
+    """Identify zone models and COP; keep the history for the profile forecasts."""
+    models, metrics = [], {}
+    for zone_id, frame in frames.items():
+        fit = identify_best_zone_model(
+            frame, gain_columns=GAIN_COLUMNS, max_validation_rmse_c=MAX_VALIDATION_RMSE_C
+        )
+        if not fit.ok:
+            raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
+        models.append(fit.params)
+        metrics[zone_id] = fit.metrics
+    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running
+    design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
+    cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
+    (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    any_frame = next(iter(frames.values()))
+    hvac_kw = sum(f["electric_kw"] for f in frames.values())
+    return Learned(
+        models,
+        metrics,
+        float(c0),
+        float(c1),
+        {z: f["occupancy_count"] for z, f in frames.items()},
+        (any_frame["building_kw"] - hvac_kw).clip(lower=0.0),
+    )
+
+
+def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.ndarray]:
+    """Step and record; returns the step's measured means (what the observer gets)."""
+    sums = {"outdoor_temp_c": 0.0, "ghi_w_m2": 0.0, "occupancy_count": 0.0, "cooling_kw": 0.0}
+    occupied_first = None
+    for _ in range(minutes):
+        record.times.append(pd.Timestamp(plant.now_utc))
+        plant.step(1)
+        temps, cooling, _, occupants, occupied = zone_arrays(plant)
+        occupied_first = occupied if occupied_first is None else occupied_first
+        record.cooling_kw.append(cooling)
+        record.power_kw.append(plant.building_power_kw)
+        record.temps_c.append(temps)
+        record.occupied.append(occupied)
+        for key, value in (
+            ("outdoor_temp_c", plant.outdoor_temp_c),
+            ("ghi_w_m2", plant.ghi_w_m2),
+            ("occupancy_count", occupants),
+            ("cooling_kw", cooling),
+        ):
+            sums[key] = sums[key] + value
+    means = {key: np.asarray(value, dtype=float) / max(minutes, 1) for key, value in sums.items()}
+    means["occupied"] = np.asarray(occupied_first, dtype=float)
+    return means
+
+
+def run_baseline(plant: Plant, days: float) -> Record:
+    record = Record()
+    step_and_record(plant, record, int(round(days * 86400 / PLANT_STEP_S)))
+    return record
+
+
+def evaluate(
+    record: Record, site: Site, building_id: str, comfort_c: tuple[float, float] = (21.0, 25.0)
+) -> dict:
+    building = site.building(building_id)
+    tariff = site.tariff(building.tariff)
+    power = pd.Series(record.power_kw, index=pd.DatetimeIndex(record.times))
+    bill = bill_usd(tariff, power, building.timezone)
+    temps = np.array(record.temps_c)
+    occupied = np.array(record.occupied)
+    violation = np.maximum(0.0, np.maximum(temps - comfort_c[1], comfort_c[0] - temps)) * occupied
+    return {
+        **bill,
+        "discomfort_kh": float(violation.sum() * PLANT_STEP_S / 3600.0),
+        "max_excess_c": float(violation.max()) if violation.size else 0.0,
+    }
+
+
+def prepare(
+    site: Site,
+    building_id: str,
+    week_start_utc: pd.Timestamp,
+    history_days: float,
+    warmup_days: float = 2,
+    seed: int = 0,
+) -> tuple[Plant, Learned]:
+    """Plant at the start of the evaluation, and what SBEMS learned from the history before it."""
+    start = (week_start_utc - pd.Timedelta(days=history_days + warmup_days)).to_pydatetime()
+    plant = Plant(site, building_id, start, seed=seed, step_s=PLANT_STEP_S)
+    plant.step(int(12 * 3600 / PLANT_STEP_S))  # settle from the plant's initial condition
+    frames, minutes = simulate_excited_history(plant, history_days - 0.5)
+    learned = learn(frames, minutes, site.building(building_id).timezone)
+    remaining_days = (week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / 86400
+    recent, _ = simulate_excited_history(
+        plant, remaining_days, excite=False
+    )  # on schedule until the week starts
+    learned.recent = recent
+    return plant, learned

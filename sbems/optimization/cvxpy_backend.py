@@ -1,0 +1,266 @@
+"""The reference backend: the same problem stated in cvxpy (a DPP problem compiled once per shape).
+
+Everything that changes between re-plans is a Parameter, so a controller compiled for (n_zones, n_steps,
+n_charges, hard_comfort, two_state, time_varying) is reused; a ``CvxpyBackend`` keeps the controllers it
+compiled (the caller owns it). It serves every solver cvxpy knows (CLARABEL gets the quadratic smoothing
+injected into its data; other solvers get the LP) and cross-checks the direct CLARABEL backend in the tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+from cvxpy import settings as cvxpy_settings
+
+from sbems.optimization.clarabel_backend import CLARABEL_OPTIONS, RIDGE_USD_PER_KW2
+from sbems.optimization.plan import SolverResult
+from sbems.optimization.problem import MpcProblem
+
+CONTROLLER_CACHE_SIZE = 16
+
+
+class CvxpyController:
+    """A compiled cvxpy problem for one shape; only parameter values change between solves."""
+
+    def __init__(
+        self,
+        n_zones: int,
+        n_steps: int,
+        n_charges: int,
+        hard_comfort: bool,
+        two_state: bool = False,
+        time_varying: bool = False,
+    ) -> None:
+        started = time.perf_counter()
+        self.solve_count = 0
+        nz, ns, nm = n_zones, n_steps, n_charges
+        # per-zone coefficients as (nz, 1) unless they vary along the horizon: cvxpy's DPP tensor for an
+        # (nz, ns) parameter times a variable grows as (nz*ns)^2 (1000 zones: out of memory)
+        self.time_varying = time_varying
+        cols = ns if time_varying else 1
+        self.a = cp.Parameter((nz, cols), name="a")
+        self.b = cp.Parameter((nz, cols), name="b_cool")
+        self.d = cp.Parameter((nz, ns), name="disturbance")
+        self.t0 = cp.Parameter(nz, name="t0")
+        self.t_min = cp.Parameter((nz, ns), name="t_min")
+        self.t_max = cp.Parameter((nz, ns), name="t_max")
+        self.cap = cp.Parameter((nz, 1), nonneg=True, name="capacity")
+        self.ramp = cp.Parameter((nz, 1), nonneg=True, name="ramp")
+        self.q_prev = cp.Parameter(nz, nonneg=True, name="q_prev")
+        self.ramp0 = cp.Parameter(nz, nonneg=True, name="ramp0")
+        self.inv_cop = cp.Parameter(ns, nonneg=True, name="inv_cop")
+        self.fan = cp.Parameter(ns, nonneg=True, name="fan_total")
+        self.energy_weight = cp.Parameter(ns, nonneg=True, name="price_x_dt")
+        self.comfort_weight = cp.Parameter(ns, nonneg=True, name="comfort_weight_x_dt")
+
+        # plain variable (explicit q >= 0 row) so its column block in the stuffed problem is known
+        self.q = cp.Variable((nz, ns), name="cooling_kw")
+        self.t = cp.Variable((nz, ns + 1), name="temp_c")
+        self.p = cp.Variable(ns, name="electric_kw")
+        air_next = cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, self.q) + self.d
+        constraints = [self.t[:, 0] == self.t0]
+        self.two_state = two_state
+        if two_state:
+            self.am = cp.Parameter((nz, cols), name="air_from_mass")
+            self.ma = cp.Parameter((nz, cols), name="mass_from_air")
+            self.mm = cp.Parameter((nz, cols), name="mass_self")
+            self.bm = cp.Parameter((nz, cols), name="mass_b_cool")
+            self.dm = cp.Parameter((nz, ns), name="mass_disturbance")
+            self.m0 = cp.Parameter(nz, name="mass0")
+            self.m = cp.Variable((nz, ns + 1), name="mass_temp_c")
+            air_next = air_next + cp.multiply(self.am, self.m[:, :-1])
+            constraints += [
+                self.m[:, 0] == self.m0,
+                self.m[:, 1:]
+                == cp.multiply(self.ma, self.t[:, :-1])
+                + cp.multiply(self.mm, self.m[:, :-1])
+                + cp.multiply(self.bm, self.q)
+                + self.dm,
+            ]
+        constraints += [
+            self.t[:, 1:] == air_next,
+            self.q >= 0,
+            self.q <= self.cap,
+            self.q[:, 0] - self.q_prev <= self.ramp0,
+            self.q_prev - self.q[:, 0] <= self.ramp0,
+            self.p == cp.multiply(self.inv_cop, cp.sum(self.q, axis=0)) + self.fan,
+        ]
+        if ns > 1:
+            change = self.q[:, 1:] - self.q[:, :-1]
+            constraints += [change <= self.ramp, change >= -self.ramp]
+        objective = self.energy_weight @ self.p
+        if hard_comfort:
+            constraints += [self.t[:, 1:] >= self.t_min, self.t[:, 1:] <= self.t_max]
+        else:
+            self.s = cp.Variable((nz, ns), nonneg=True, name="comfort_slack_c")
+            constraints += [self.t[:, 1:] >= self.t_min - self.s, self.t[:, 1:] <= self.t_max + self.s]
+            objective = objective + self.comfort_weight @ cp.sum(self.s, axis=0)
+        if nm:
+            self.masks = cp.Parameter((nm, ns), nonneg=True, name="demand_masks")
+            self.rates = cp.Parameter(nm, nonneg=True, name="demand_rates")
+            self.peak_so_far = cp.Parameter(nm, nonneg=True, name="peak_so_far")
+            self.peaks = cp.Variable(nm, name="peaks_kw")
+            constraints.append(self.peaks >= self.peak_so_far)
+            constraints += [self.peaks[m] >= cp.multiply(self.masks[m], self.p) for m in range(nm)]
+            objective = objective + self.rates @ self.peaks
+        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        if not self.problem.is_dpp():
+            raise RuntimeError("MPC formulation is not DPP; re-plans would recompile")
+        self.n_charges = nm
+        self.hard_comfort = hard_comfort
+        self._smoothing_gram: Any = None
+        self._ridge: Any = None
+        self.build_s = time.perf_counter() - started
+
+    def solve(self, problem: MpcProblem, solver: str, solver_options: dict[str, Any]) -> None:
+        """Write the data and solve; CLARABEL gets the quadratic smoothing term injected into its data.
+
+        cvxpy densifies (n_vars x n_params) when extracting a quadratic objective from a problem with
+        many parameters, so the smoothing w*sum((Q[z,k+1]-Q[z,k])^2) (plus a tiny ridge on Q, which
+        halves interior-point iterations) is added to the compiled problem data instead: still one
+        compilation, data-only re-plans. Other solvers get the LP without it.
+        """
+        self.set_values(problem)
+        if solver != "CLARABEL":
+            self.problem.solve(solver=solver, **solver_options)
+            return
+        options = {**CLARABEL_OPTIONS, **solver_options}
+        data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL, solver_opts=dict(options))
+        if self._smoothing_gram is None:
+            self._build_smoothing_structure(
+                data[cvxpy_settings.PARAM_PROB].var_id_to_col[self.q.id], data[cvxpy_settings.A].shape[1]
+            )
+        weight = 2.0 * problem.smoothing_usd_per_kw2
+        data[cvxpy_settings.P] = (weight * self._smoothing_gram + self._ridge).tocsc()
+        solution = chain.solve_via_data(self.problem, data, False, False, options)
+        self.problem.unpack_results(solution, chain, inverse)
+
+    def _build_smoothing_structure(self, q_col: int, n_x: int) -> None:
+        """Sparse D'D (first differences along steps, per zone) and the ridge, placed at Q's columns."""
+        nz, ns = self.q.shape
+        m = nz * ns  # cvxpy flattens column-major: Q[z, k] -> z + k*nz
+        diff = sp.diags([-np.ones(m - nz), np.ones(m - nz)], [0, nz], shape=(m - nz, m))
+        place = sp.csc_matrix((np.ones(m), (q_col + np.arange(m), np.arange(m))), shape=(n_x, m))
+        self._smoothing_gram = (place @ (diff.T @ diff) @ place.T).tocsc()
+        self._ridge = (place @ (2.0 * RIDGE_USD_PER_KW2 * sp.eye(m)) @ place.T).tocsc()
+
+    def set_values(self, problem: MpcProblem) -> None:
+        """Write a problem's data into the parameters."""
+        cols = problem.n_steps if self.time_varying else 1
+        self.a.value = problem.a_frac[:, :cols]
+        self.b.value = problem.b_cool_c_per_kw[:, :cols]
+        self.d.value = problem.disturbance_delta_c
+        self.t0.value = problem.initial_temp_c
+        self.t_min.value = problem.comfort_min_c
+        self.t_max.value = problem.comfort_max_c
+        self.cap.value = problem.capacity_kw[:, None]
+        self.ramp.value = problem.ramp_kw_per_step[:, None]
+        if problem.initial_cooling_kw is None:
+            self.q_prev.value = np.zeros(problem.n_zones)
+            self.ramp0.value = problem.capacity_kw.copy()  # unconstrained first step
+        else:
+            self.q_prev.value = problem.initial_cooling_kw
+            self.ramp0.value = problem.ramp_kw_per_step.copy()
+        self.inv_cop.value = 1.0 / problem.cop
+        self.fan.value = problem.fan_kw.sum(axis=0)
+        self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h_per_step
+        self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h_per_step
+        if self.two_state:
+            self.am.value = problem.air_from_mass_frac[:, :cols]
+            self.ma.value = problem.mass_from_air_frac[:, :cols]
+            self.mm.value = problem.mass_frac[:, :cols]
+            self.bm.value = problem.mass_b_cool_c_per_kw[:, :cols]
+            self.dm.value = problem.mass_delta_c
+            self.m0.value = problem.initial_mass_temp_c
+        if self.n_charges:
+            self.masks.value = problem.demand_masks.astype(float)
+            self.rates.value = problem.demand_rates_usd_per_kw
+            self.peak_so_far.value = problem.demand_peak_so_far_kw
+
+
+class CvxpyBackend:
+    """cvxpy with ``solver`` (default CLARABEL), keeping up to ``cache_size`` compiled controllers (least
+    recently used dropped). A shared instance serialises its solves."""
+
+    def __init__(
+        self,
+        solver: str = "CLARABEL",
+        solver_options: Mapping[str, Any] | None = None,
+        cache_size: int = CONTROLLER_CACHE_SIZE,
+    ) -> None:
+        self.solver = solver
+        self.solver_options = dict(solver_options or {})
+        self.cache_size = cache_size
+        self._controllers: OrderedDict[tuple[Any, ...], CvxpyController] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget the compiled controllers (the next solve compiles again)."""
+        with self._lock:
+            self._controllers.clear()
+
+    def controller_for(
+        self,
+        n_zones: int,
+        n_steps: int,
+        n_charges: int,
+        hard_comfort: bool,
+        two_state: bool = False,
+        time_varying: bool = False,
+    ) -> CvxpyController:
+        """The kept compiled controller for a shape (compiled on first use)."""
+        key = (
+            int(n_zones),
+            int(n_steps),
+            int(n_charges),
+            bool(hard_comfort),
+            bool(two_state),
+            bool(time_varying),
+        )
+        controller = self._controllers.get(key)
+        if controller is None:
+            controller = CvxpyController(*key)
+            self._controllers[key] = controller
+            while len(self._controllers) > self.cache_size:
+                self._controllers.popitem(last=False)
+        self._controllers.move_to_end(key)
+        return controller
+
+    def solve(self, problem: MpcProblem, timings: dict[str, float] | None = None) -> SolverResult:
+        """Solve with the controller of the problem's shape (``build_s``: finding or compiling it)."""
+        with self._lock:
+            build_started = time.perf_counter()
+            controller = self.controller_for(
+                problem.n_zones,
+                problem.n_steps,
+                problem.n_charges,
+                problem.hard_comfort,
+                problem.two_state,
+                problem.time_varying,
+            )
+            build_s = time.perf_counter() - build_started
+            started = time.perf_counter()
+            try:
+                controller.solve(problem, self.solver, self.solver_options)
+            except cp.error.SolverError as error:
+                return SolverResult(
+                    "failed", None, time.perf_counter() - started, build_s, f"failed: {error}"
+                )
+            solve_s = time.perf_counter() - started
+            controller.solve_count += 1
+            status = controller.problem.status
+            cooling_kw = None if controller.q.value is None else np.array(controller.q.value)
+        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            return SolverResult("infeasible", None, solve_s, build_s)
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or cooling_kw is None:
+            return SolverResult("failed", None, solve_s, build_s, f"returned status {status}")
+        return SolverResult(
+            "optimal" if status == cp.OPTIMAL else "optimal_inaccurate", cooling_kw, solve_s, build_s
+        )

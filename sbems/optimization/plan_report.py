@@ -1,0 +1,106 @@
+"""A plan as plain JSON (summary, document) and as the markdown shown as a Prefect artifact."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from sbems.optimization.plan import Plan
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A float for JSON: NaN and inf become None."""
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+def plan_summary(plan: Plan) -> dict:
+    """Totals of a plan vs its schedule-only baseline (plain JSON)."""
+    keys = (
+        "energy_cost_usd",
+        "demand_cost_usd",
+        "total_cost_usd",
+        "peak_kw",
+        "discomfort_kh",
+        "baseline_energy_cost_usd",
+        "baseline_demand_cost_usd",
+        "baseline_total_cost_usd",
+        "baseline_peak_kw",
+        "baseline_discomfort_kh",
+        "solve_s",
+    )
+    summary = {key: finite_or_none(getattr(plan, key)) for key in keys}
+    summary["solver"] = plan.solver
+    if plan.ok:
+        summary["savings_usd"] = finite_or_none(plan.savings_usd)
+        summary["peak_change_frac"] = finite_or_none(plan.peak_change_frac)
+    return summary
+
+
+def plan_document(
+    plan: Plan,
+    zone_ids: Sequence[str],
+    times: pd.DatetimeIndex,
+    setpoints_now: Mapping[str, float | None] | None = None,
+) -> dict:
+    """The plan as plain JSON: per zone and step setpoint, expected temperature, cooling and electric kW."""
+    stamps = [t.isoformat().replace("+00:00", "Z") for t in times]
+    zones: dict[str, dict] = {}
+    if plan.ok:
+        for z, zone_id in enumerate(zone_ids):
+            zones[zone_id] = {
+                "setpoint_c": [round(float(v), 3) for v in plan.setpoint_c[z]],
+                "expected_temp_c": [round(float(v), 3) for v in plan.expected_temp_c[z]],
+                "cooling_kw": [round(float(v), 3) for v in plan.cooling_kw[z]],
+                "electric_kw": [round(float(v), 3) for v in plan.electric_kw[z]],
+                "baseline_temp_c": [round(float(v), 3) for v in plan.baseline_expected_temp_c[z]],
+            }
+    return {
+        "times_utc": stamps,
+        "zones": zones,
+        "building_electric_kw": [round(float(v), 3) for v in plan.building_electric_kw],
+        "setpoints_now_c": dict(setpoints_now or {}),
+    }
+
+
+def plan_markdown(
+    plan: Plan, zone_ids: Sequence[str], times: pd.DatetimeIndex, tz: str, building_id: str, every: int = 4
+) -> str:
+    """Prefect artifact: totals vs baseline, then a table per zone (every ``every``-th step)."""
+    if not plan.ok:
+        return (
+            f"# Plan for {building_id}: **{plan.status}**\n\n{plan.reason}\n\n"
+            f"The building follows its schedule (baseline cost ${plan.baseline_total_cost_usd:,.2f}, "
+            f"peak {plan.baseline_peak_kw:,.1f} kW)."
+        )
+    lines = [
+        f"# Plan for {building_id} from {times[0].tz_convert(tz):%Y-%m-%d %H:%M %Z} ({plan.status})",
+        "",
+        "| | plan | schedule baseline | change |",
+        "|---|---|---|---|",
+        f"| expected cost USD | {plan.total_cost_usd:,.2f} | {plan.baseline_total_cost_usd:,.2f} | "
+        f"{plan.total_cost_usd - plan.baseline_total_cost_usd:+,.2f} |",
+        f"| energy cost USD | {plan.energy_cost_usd:,.2f} | {plan.baseline_energy_cost_usd:,.2f} | |",
+        f"| demand cost USD | {plan.demand_cost_usd:,.2f} | {plan.baseline_demand_cost_usd:,.2f} | |",
+        f"| peak kW | {plan.peak_kw:,.1f} | {plan.baseline_peak_kw:,.1f} | "
+        f"{100 * plan.peak_change_frac:+.1f} % |",
+        f"| discomfort K*h | {plan.discomfort_kh:.2f} | {plan.baseline_discomfort_kh:.2f} | |",
+        "",
+    ]
+    header = (
+        "| local time | "
+        + " | ".join(f"{z} setpoint / temp C / cooling kW" for z in zone_ids)
+        + " | building kW |"
+    )
+    lines += [header, "|" + "---|" * (len(zone_ids) + 2)]
+    local = times.tz_convert(tz)
+    for k in range(0, len(times), every):
+        cells = [
+            f"{plan.setpoint_c[z, k]:.1f} / {plan.expected_temp_c[z, k]:.1f} / {plan.cooling_kw[z, k]:.0f}"
+            for z in range(len(zone_ids))
+        ]
+        lines.append(
+            f"| {local[k]:%a %H:%M} | " + " | ".join(cells) + f" | {plan.building_electric_kw[k]:.0f} |"
+        )
+    return "\n".join(lines)
