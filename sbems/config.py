@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # is produced per kilowatthour of U.S. electricity generation?"). Set the regional (eGRID subregion) or
     # marginal factor that applies to the site.
     grid_co2_kg_per_kwh: float = Field(default=0.39, ge=0, le=2, description="grid CO2 factor, kg per kWh")
+    # alert notifications (docs/notifications.md): apprise URLs, comma-separated, each optionally tagged with
+    # ?tag=a,b; secret (tokens, passwords), so never printed or stored -- the database keeps a hash and a mask
+    notify_urls: SecretStr | None = Field(default=None, description="apprise URLs for alert notifications")
+    notify_escalate_min: int = Field(
+        default=30, ge=0, le=10080, description="re-send an unacknowledged alert after this long (0: never)"
+    )
 
     @field_validator("database_url")
     @classmethod

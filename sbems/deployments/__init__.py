@@ -50,6 +50,11 @@ SCHEDULES: dict[str, Schedule] = {
     "fdd": Schedule(
         "sbems.flows.fdd:fdd", timedelta(minutes=15), "fault detection over stored windows -> alerts -> MQTT"
     ),
+    "notify": Schedule(
+        "sbems.flows.notify:notify",
+        timedelta(minutes=1),
+        "alert notifications (apprise): route, escalate, send and retry deliveries",
+    ),
 }
 
 
