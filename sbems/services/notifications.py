@@ -174,9 +174,9 @@ def publish_alert(mqtt_url: str, message: AlertMessage, timeout_s: float = 10.0)
     try:
         info = client.publish(topic_for("alerts", message.severity), message.to_json(), qos=QOS["fault"])
         info.wait_for_publish(timeout=timeout_s)
-    finally:
-        client.loop_stop()
+    finally:  # disconnect first: the network loop then ends at once instead of after its 1 s select
         client.disconnect()
+        client.loop_stop()
 
 
 def _route(conn: psycopg.Connection, alert: store.AlertToNotify, config: NotifyConfig, now: datetime) -> int:
