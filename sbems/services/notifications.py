@@ -26,9 +26,10 @@ import apprise
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
 
 from sbems.config import Settings
-from sbems.data_contracts.messages import AlertMessage
+from sbems.data_contracts.messages import AlertMessage, describe_validation_error
 from sbems.data_contracts.topics import QOS, topic_for
 from sbems.domain.notifications import (
     DEFAULT_ROUTING,
@@ -128,15 +129,18 @@ def raise_alert(
     if severity not in SEVERITIES:
         raise NotificationError(f"severity must be one of {', '.join(SEVERITIES)}")
     now = now_utc or datetime.now(UTC)
-    message = AlertMessage(  # validates type, title length... before anything is stored
-        alert_id=str(uuid.uuid4()),
-        timestamp=now,
-        severity=severity,
-        alert_type=alert_type,
-        title=title,
-        description=description,
-        building_id=building_key,
-    )
+    try:  # the contract checks type, title length... before anything is stored
+        message = AlertMessage(
+            alert_id=str(uuid.uuid4()),
+            timestamp=now,
+            severity=severity,
+            alert_type=alert_type,
+            title=title,
+            description=description,
+            building_id=building_key,
+        )
+    except ValidationError as exc:
+        raise NotificationError(describe_validation_error(exc)) from None
     alert_id = uuid.UUID(message.alert_id)
     with db.connect(database_url) as conn:
         building = store.read_building_routing(conn, building_key=building_key)

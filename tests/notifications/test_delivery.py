@@ -223,5 +223,7 @@ def test_bad_settings_and_requests_say_what_is_wrong(site_db_url, mqtt_url):
     assert config.targets == []
     with pytest.raises(NotificationError, match="unknown building 'nowhere'"):
         raise_alert(site_db_url, mqtt_url, config, building_key="nowhere", severity="critical", title="x")
+    with pytest.raises(NotificationError, match="title"):
+        raise_alert(site_db_url, mqtt_url, config, building_key="hq", severity="info", title="")
     with pytest.raises(NotificationError, match="severity"):
         raise_alert(site_db_url, mqtt_url, config, building_key="hq", severity="urgent", title="x")
