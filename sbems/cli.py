@@ -1,4 +1,5 @@
-"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | services``.
+"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | services |
+alerts``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -20,9 +21,11 @@ import logging
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 from sbems.config import Settings, SettingsError, load_settings
+from sbems.data_contracts.messages import AlertMessage
 from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
 from sbems.domain.site import SiteFileError, dump_site_yaml, read_site_file
 from sbems.listener.__main__ import main as listener_main
@@ -31,6 +34,12 @@ from sbems.local.services import start_services, stop_services
 from sbems.runtime import ServiceUnavailable, resolve_database_url, resolve_mqtt_url
 from sbems.services.auth import AuthError, create_user
 from sbems.services.backup import backup_database, restore_database
+from sbems.services.notifications import (
+    NotificationError,
+    deliver_notifications,
+    raise_alert,
+    settings_notify_config,
+)
 from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
 from sbems.storage.db import StorageError
@@ -153,6 +162,41 @@ def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    url = resolve_database_url(settings)
+    try:
+        config = settings_notify_config(settings)
+        if args.action == "raise":
+            raised = raise_alert(
+                url,
+                resolve_mqtt_url(settings),
+                config,
+                building_key=args.building,
+                severity=args.severity,
+                title=args.title,
+                description=args.message,
+                alert_type=args.type,
+            )
+        else:
+            summary = deliver_notifications(url, config, building_key=args.building)
+    except NotificationError as exc:
+        print(f"sbems: {exc}", file=sys.stderr)
+        return 1
+    if args.action == "deliver":
+        print(", ".join(f"{name} {count}" for name, count in summary.items()))
+        return 0
+    published = (
+        f"published on sbems/alerts/{args.severity}"
+        if raised.published
+        else f"NOT published ({raised.publish_error})"
+    )
+    print(
+        f"alert {raised.alert_id} raised ({args.severity}, {args.building}): {published}; "
+        f"{raised.queued} deliveries queued (`sbems alerts deliver` sends them)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sbems", description="Smart Building Energy Management System")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -221,6 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     services.add_argument("action", choices=["start", "stop"])
     services.set_defaults(func=_cmd_services)
+
+    alerts = sub.add_parser("alerts", help="raise an alert by hand; run one notification delivery pass")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True)
+    raise_p = alerts_sub.add_parser("raise", help="store, publish and queue an alert (as the rules do)")
+    raise_p.add_argument("--building", required=True, help="building id (from the site file)")
+    raise_p.add_argument("--severity", required=True, choices=["critical", "warning", "info"])
+    raise_p.add_argument("--title", required=True)
+    raise_p.add_argument("--message", help="the alert's description")
+    raise_p.add_argument(
+        "--type",
+        default="anomaly",
+        choices=typing.get_args(AlertMessage.model_fields["alert_type"].annotation),
+    )
+    deliver = alerts_sub.add_parser("deliver", help="route, escalate and send what is due, once")
+    deliver.add_argument("--building", help="only this building's alerts (default: all)")
+    alerts.set_defaults(func=_cmd_alerts)
     return parser
 
 

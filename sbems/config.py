@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         default=None,
         description="directory of pg_dump/pg_restore; unset = the oldest one >= the server found",
     )
+    # alert notifications (docs/notifications.md): apprise URLs, comma-separated, each optionally tagged with
+    # ?tag=a,b; secret (tokens, passwords), so never printed or stored -- the database keeps a hash and a mask
+    notify_urls: SecretStr | None = Field(default=None, description="apprise URLs for alert notifications")
+    notify_escalate_min: int = Field(
+        default=30, ge=0, le=10080, description="re-send an unacknowledged alert after this long (0: never)"
+    )
 
     @field_validator("database_url")
     @classmethod

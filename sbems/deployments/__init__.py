@@ -55,6 +55,11 @@ SCHEDULES: dict[str, Schedule] = {
         timedelta(days=1),
         "pg_dump into SBEMS_BACKUP_DIR; keep the newest daily and weekly dumps",
     ),
+    "notify": Schedule(
+        "sbems.flows.notify:notify",
+        timedelta(minutes=1),
+        "alert notifications (apprise): route, escalate, send and retry deliveries",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sbems.domain.notifications import NotificationRouting
 from sbems.domain.schedule import WeeklySchedule
 from sbems.domain.tariff import Tariff
 from sbems.domain.units import SENSOR_TYPE_UNITS
@@ -291,6 +292,9 @@ class Building(_Model):
     tariff: Slug
     weather: Weather = Weather()
     autopilot: bool = False
+    notifications: NotificationRouting | None = Field(
+        default=None, description="alert routing, escalation and quiet hours (docs/notifications.md)"
+    )
     zones: list[Zone] = Field(min_length=1)
     hvac_units: list[HvacUnit] = Field(default_factory=list)
     thermostats: list[Thermostat] = Field(default_factory=list)
