@@ -15,17 +15,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import apprise
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from sbems.config import Settings
@@ -47,7 +43,7 @@ from sbems.domain.notifications import (
     target_key,
 )
 from sbems.domain.site import entity_uuid
-from sbems.runtime import host_port
+from sbems.services.publishing import publish_messages
 from sbems.storage import db
 from sbems.storage import notifications as store
 from sbems.storage.alerts import AlertRecord, write_alerts
@@ -167,20 +163,9 @@ def raise_alert(
     return RaisedAlert(alert_id, queued, True)
 
 
-def publish_alert(mqtt_url: str, message: AlertMessage, timeout_s: float = 10.0) -> None:
-    """Publish one alert on ``sbems/alerts/{severity}`` (QoS 1, not retained)."""
-    host, port = host_port(mqtt_url, 1883)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"sbems-alert-{os.getpid()}-{time.monotonic_ns()}"
-    )
-    client.connect(host, port)
-    client.loop_start()
-    try:
-        info = client.publish(topic_for("alerts", message.severity), message.to_json(), qos=QOS["fault"])
-        info.wait_for_publish(timeout=timeout_s)
-    finally:  # disconnect first: the network loop then ends at once instead of after its 1 s select
-        client.disconnect()
-        client.loop_stop()
+def publish_alert(mqtt_url: str, message: AlertMessage) -> None:
+    """Publish one alert on ``sbems/alerts/{severity}`` (QoS 1, not retained), as the poll flow does."""
+    publish_messages(mqtt_url, [(topic_for("alerts", message.severity), message.to_json(), QOS["fault"])])
 
 
 def _route(conn: psycopg.Connection, alert: store.AlertToNotify, config: NotifyConfig, now: datetime) -> int:

@@ -115,7 +115,7 @@ def publish_messages(mqtt_url: str, messages: list[Message]) -> int:
     """Publish retained last state (alerts are not retained); returns messages published."""
     host, port = host_port(mqtt_url, 1883)
     client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"sbems-poll-{os.getpid()}-{time.monotonic_ns()}"
+        CallbackAPIVersion.VERSION2, client_id=f"sbems-pub-{os.getpid()}-{time.monotonic_ns()}"
     )
     client.connect(host, port)
     client.loop_start()
@@ -126,7 +126,7 @@ def publish_messages(mqtt_url: str, messages: list[Message]) -> int:
         ]
         for info in infos:
             info.wait_for_publish(timeout=10)
-    finally:
-        client.loop_stop()
+    finally:  # disconnect first: the network loop then ends at once instead of after its 1 s select
         client.disconnect()
+        client.loop_stop()
     return len(messages)
