@@ -12,9 +12,10 @@ Error model (``ForecastErrorModel``), for a forecast issued at t0 and valid at t
   and z_Td shares ``dew_point_temp_corr`` of its variance with z_T. Relative humidity is recomputed from
   the forecast temperature and dew point (Magnus), so it stays in 0-100 % and moves with the temperature.
 - irradiance and cloud cover come from one clear-sky index kt = GHI / clear-sky GHI (Haurwitz): the
-  forecast kt is the true kt (held across the night) plus rmse_kt(lead) * z_kt(lead), clipped to [0, ``max_clear_sky_index``];
-  GHI = kt * clear-sky GHI (>= 0, zero at night), DNI/DHI by the Erbs decomposition, cloud cover by the
-  inverse of the linear cloud-cover -> GHI model (kt = 0.35 + 0.65 * (1 - cloud/100)).
+  forecast kt is the true kt (held across the night) plus rmse_kt(lead) * z_kt(lead), clipped to
+  [0, ``max_clear_sky_index``]; GHI = kt * clear-sky GHI (>= 0, zero at night), DNI/DHI by the Erbs
+  decomposition, cloud cover by the inverse of the linear cloud-cover -> GHI model
+  (kt = 0.35 + 0.65 * (1 - cloud/100)).
 - the rmse curves are piecewise linear over ``lead_knots_h``; before t0 (today's past hours) the lead-0
   level applies. The paths are drawn from ``SeedSequence([seed, t0 in minutes])``: same seed and issue
   time, same forecast, whatever window is asked for.
