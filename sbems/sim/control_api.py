@@ -2,11 +2,14 @@
 
 ``GET /sim/health``, ``GET /sim/state`` (plant snapshot), ``GET /sim/endpoints``,
 ``POST /sim/clock`` ``{paused?, speed?}``, ``POST /sim/advance`` ``{seconds}`` (step the plant now),
-``GET|POST|DELETE /sim/faults`` and ``DELETE /sim/faults/{id}``.
+``GET|POST|DELETE /sim/faults`` and ``DELETE /sim/faults/{id}``; and ``GET /v1/forecast``, the Open-Meteo
+forecast request shape answered with the plant's own weather plus a forecast error issued at sim time
+(``sbems.sim.weather_forecast``).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sbems.domain.site import Building
 from sbems.sim.context import SimContext
 from sbems.sim.faults import ActiveFault, FaultSpec
+from sbems.sim.weather_forecast import ForecastQueryError, forecast_response, parse_forecast_query
+from sbems.weather.typical_year import resolve_station_file
 
 
 class SimControl(Protocol):
@@ -50,8 +55,19 @@ class AdvanceBody(BaseModel):
     seconds: float = Field(gt=0, le=366 * 86_400)
 
 
+@lru_cache(maxsize=8)
+def read_station_elevation_m(station_file: str) -> float:
+    """The weather station's altitude from its TMY3 header (the ``elevation`` of the forecast answer)."""
+    from pvlib.iotools import read_tmy3  # lazy, like sbems.weather.typical_year
+
+    _, meta = read_tmy3(str(resolve_station_file(station_file)), map_variables=True)
+    return float(meta["altitude"])
+
+
 def build_control_app(vb: SimControl) -> Any:
-    from fastapi import FastAPI, HTTPException  # lazy: only a simulator serving its control API needs it
+    # lazy: only a simulator serving its control API needs FastAPI
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import JSONResponse
 
     app = FastAPI(title="SBEMS virtual building control", docs_url=None, redoc_url=None)
 
@@ -100,4 +116,21 @@ def build_control_app(vb: SimControl) -> Any:
             raise HTTPException(status_code=404, detail=f"no active fault {fault_id}")
         return {"cleared": [f.id for f in cleared]}
 
+    async def forecast(request: Any) -> Any:  # a plain Starlette route: it reads the raw query string
+        plant = vb.ctx.plant
+        try:
+            query = parse_forecast_query(request.query_params.multi_items())
+            body = forecast_response(
+                plant.typical_year,
+                query,
+                plant.now_utc,
+                seed=plant.seed,
+                site_timezone=vb.building.timezone,
+                elevation_m=read_station_elevation_m(vb.building.weather.station_file),
+            )
+        except ForecastQueryError as exc:
+            return JSONResponse({"error": True, "reason": exc.reason}, status_code=400)
+        return JSONResponse(body)
+
+    app.router.add_route("/v1/forecast", forecast, methods=["GET"])
     return app
