@@ -7,6 +7,7 @@ nothing here runs at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
     # is produced per kilowatthour of U.S. electricity generation?"). Set the regional (eGRID subregion) or
     # marginal factor that applies to the site.
     grid_co2_kg_per_kwh: float = Field(default=0.39, ge=0, le=2, description="grid CO2 factor, kg per kWh")
+    # weather flow (docs/weather.md): the forecast service; "tmy" = the typical year only (no service)
+    weather_provider: Literal["tmy", "open-meteo", "nws"] = "tmy"
+    weather_url: str | None = Field(
+        default=None, description="base URL of the provider; unset = its public API"
+    )
+    weather_user_agent: str = Field(
+        default="sbems (weather forecasts for building control)",
+        description="User-Agent sent to the provider (NWS asks for a contact in it)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +82,13 @@ class Settings(BaseSettings):
     def _check_mqtt_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("mqtt://", "mqtts://")):
             raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @field_validator("weather_url")
+    @classmethod
+    def _check_weather_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @field_validator("timezone")
