@@ -38,13 +38,13 @@ def interpolate_within(series: pd.Series, times: pd.DatetimeIndex, max_gap: pd.T
     out = np.full(len(times), np.nan)
     if values.empty:
         return out
-    x = values.index.asi8.astype(float)
-    t = times.asi8.astype(float)
+    x = values.index.as_unit("ns").asi8.astype(float)
+    t = times.as_unit("ns").asi8.astype(float)
     right = np.searchsorted(x, t, side="left")
     exact = (right < len(x)) & (x[np.minimum(right, len(x) - 1)] == t)
     inside = (right > 0) & (right < len(x))
     left_x, right_x = x[np.clip(right - 1, 0, len(x) - 1)], x[np.clip(right, 0, len(x) - 1)]
-    ok = exact | (inside & (right_x - left_x <= max_gap.value))
+    ok = exact | (inside & (right_x - left_x <= max_gap.as_unit("ns").value))
     out[ok] = np.interp(t[ok], x, values.to_numpy(dtype=float))
     return out
 

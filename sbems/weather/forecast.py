@@ -96,7 +96,7 @@ def checked_forecast(
         raise refuse("valid hours are not in order")
     if (index != index.floor("h")).any():
         raise refuse("valid times are not whole UTC hours")
-    gaps = np.flatnonzero(np.diff(index.asi8) != HOUR.value)
+    gaps = np.flatnonzero(np.asarray(index[1:] - index[:-1]) != HOUR.to_timedelta64())
     if len(gaps):
         raise refuse(f"missing hours after {index[gaps[0]].isoformat()}")
     values = hours[list(FORECAST_COLUMNS)].astype(float)
