@@ -46,7 +46,8 @@ def write_weather_forecast(
         cur.executemany(
             f"INSERT INTO weather_forecasts (building_id, source, issued_at, valid_at, {_COLUMNS}) "
             f"VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(FORECAST_COLUMNS))}) "
-            f"ON CONFLICT (building_id, source, issued_at, valid_at) DO UPDATE SET {updates}, fetched_at = now()",
+            "ON CONFLICT (building_id, source, issued_at, valid_at) "
+            f"DO UPDATE SET {updates}, fetched_at = now()",
             [(building_id, source, issued_at, *row) for row in rows],
         )
     return len(rows)
@@ -92,8 +93,8 @@ def write_weather_observations(
         cur.executemany(
             "INSERT INTO weather_observations (building_id, source, observed_at, temperature_c, "
             "relative_humidity_pct, ghi_w_m2) VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (building_id, source, observed_at) DO UPDATE SET temperature_c = EXCLUDED.temperature_c, "
-            "relative_humidity_pct = EXCLUDED.relative_humidity_pct, ghi_w_m2 = EXCLUDED.ghi_w_m2",
+            "ON CONFLICT (building_id, source, observed_at) DO UPDATE SET "
+            "temperature_c = EXCLUDED.temperature_c, relative_humidity_pct = EXCLUDED.relative_humidity_pct, ghi_w_m2 = EXCLUDED.ghi_w_m2",
             [
                 (building_id, r.source, r.observed_at, r.temperature_c, r.relative_humidity_pct, r.ghi_w_m2)
                 for r in rows
@@ -109,7 +110,8 @@ def read_weather_observations(
     return [
         ObservationRow(*row)
         for row in conn.execute(
-            "SELECT DISTINCT ON (observed_at) observed_at, source, temperature_c, relative_humidity_pct, ghi_w_m2 "
+            "SELECT DISTINCT ON (observed_at) observed_at, source, temperature_c, relative_humidity_pct, "
+            "ghi_w_m2 "
             "FROM weather_observations WHERE building_id = %s AND observed_at >= %s AND observed_at < %s "
             "ORDER BY observed_at, (source LIKE 'sensor:%%') DESC, source",
             (building_id, start_utc, end_utc),

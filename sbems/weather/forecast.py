@@ -112,9 +112,8 @@ def checked_forecast(
     if index[0] > issue_hour:
         raise refuse(f"starts {index[0].isoformat()}, after the issue hour {issue_hour.isoformat()}")
     if index[-1] < pd.Timestamp(needed_until_utc):
-        raise refuse(
-            f"too short: ends {index[-1].isoformat()}, needed until {needed_until_utc.astimezone(UTC).isoformat()}"
-        )
+        needed = needed_until_utc.astimezone(UTC).isoformat()
+        raise refuse(f"too short: ends {index[-1].isoformat()}, needed until {needed}")
     values.index = index
     values.index.name = "valid_at"
     return WeatherForecast(source, issued_at.astimezone(UTC), values)

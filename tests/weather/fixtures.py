@@ -67,8 +67,9 @@ def nws_points_body(base_url: str) -> dict:
 
 
 def nws_hourly_body(first_hour: datetime, hours: int = 156, temp_f: float = 68.0) -> dict:
-    """A forecastHourly answer: properties.updateTime and properties.periods[] with startTime (local offset),
-    temperature + temperatureUnit "F", relativeHumidity {unitCode wmoUnit:percent, value} (see the link above)."""
+    """A forecastHourly answer: properties.updateTime and properties.periods[] with startTime (local
+    offset), temperature + temperatureUnit "F", relativeHumidity {unitCode wmoUnit:percent, value}
+    (see the link above)."""
     periods = []
     for h in range(hours):
         start = first_hour + timedelta(hours=h)
