@@ -101,9 +101,10 @@ def forecast(
             "retrained_on_drift": retrained,
             "accuracy": accuracy.get("overall"),
         }
+    step = weather.describe()["weather"]
     create_markdown_artifact(
         key=f"forecast-{building_id}",
-        description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC; weather: {weather.describe()['weather']}",
+        description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC; weather: {step}",
         markdown=forecast_markdown(report),
     )
     return report

@@ -94,7 +94,8 @@ def write_weather_observations(
             "INSERT INTO weather_observations (building_id, source, observed_at, temperature_c, "
             "relative_humidity_pct, ghi_w_m2) VALUES (%s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (building_id, source, observed_at) DO UPDATE SET "
-            "temperature_c = EXCLUDED.temperature_c, relative_humidity_pct = EXCLUDED.relative_humidity_pct, ghi_w_m2 = EXCLUDED.ghi_w_m2",
+            "temperature_c = EXCLUDED.temperature_c, "
+            "relative_humidity_pct = EXCLUDED.relative_humidity_pct, ghi_w_m2 = EXCLUDED.ghi_w_m2",
             [
                 (building_id, r.source, r.observed_at, r.temperature_c, r.relative_humidity_pct, r.ghi_w_m2)
                 for r in rows
