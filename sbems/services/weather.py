@@ -79,6 +79,7 @@ def get_forecast(
             building.latitude,
             building.longitude,
             user_agent=settings.user_agent,
+            now_utc=now_utc,
             needed_until_utc=needed_until,
         )
     raise ValueError(f"provider {settings.provider!r} has no forecast to fetch")

@@ -71,16 +71,18 @@ def checked_forecast(
     source: str,
     issued_at: datetime,
     hours: pd.DataFrame,
+    needed_from_utc: datetime,
     needed_until_utc: datetime,
     payload: bytes = b"",
 ) -> WeatherForecast:
-    """The forecast if ``hours`` is whole and covers [issue hour, needed_until_utc]; else WeatherRefused."""
+    """The forecast if ``hours`` is whole and covers [the hour of needed_from_utc, needed_until_utc] (the
+    fetch time and the horizon the caller needs); else WeatherRefused."""
 
     def refuse(reason: str) -> WeatherRefused:
         return WeatherRefused(source, reason, payload)
 
-    if issued_at.tzinfo is None or needed_until_utc.tzinfo is None:
-        raise ValueError("issued_at and needed_until_utc must be timezone-aware")
+    if issued_at.tzinfo is None or needed_from_utc.tzinfo is None or needed_until_utc.tzinfo is None:
+        raise ValueError("issued_at, needed_from_utc and needed_until_utc must be timezone-aware")
     if hours.empty:
         raise refuse("no hours in the forecast")
     missing = [c for c in FORECAST_COLUMNS if c not in hours.columns]
@@ -108,9 +110,9 @@ def checked_forecast(
         low, high = VALID_RANGES[column]
         if (series < low).any() or (series > high).any():
             raise refuse(f"{column} outside [{low:g}, {high:g}]: {series.min():g}..{series.max():g}")
-    issue_hour = pd.Timestamp(issued_at).tz_convert("UTC").floor("h")
-    if index[0] > issue_hour:
-        raise refuse(f"starts {index[0].isoformat()}, after the issue hour {issue_hour.isoformat()}")
+    first_needed = pd.Timestamp(needed_from_utc).tz_convert("UTC").floor("h")
+    if index[0] > first_needed:
+        raise refuse(f"starts {index[0].isoformat()}, after the first hour needed {first_needed.isoformat()}")
     if index[-1] < pd.Timestamp(needed_until_utc):
         needed = needed_until_utc.astimezone(UTC).isoformat()
         raise refuse(f"too short: ends {index[-1].isoformat()}, needed until {needed}")

@@ -33,6 +33,7 @@ def get_nws_forecast(
     longitude: float,
     *,
     user_agent: str,
+    now_utc: datetime,
     needed_until_utc: datetime,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> WeatherForecast:
@@ -46,7 +47,12 @@ def get_nws_forecast(
         hourly = get_body(client, hourly_url, source=SOURCE)
         grid = get_body(client, grid_url, source=SOURCE)
     return parse_nws_forecast(
-        hourly.body, grid.body, latitude=latitude, longitude=longitude, needed_until_utc=needed_until_utc
+        hourly.body,
+        grid.body,
+        latitude=latitude,
+        longitude=longitude,
+        needed_from_utc=now_utc,
+        needed_until_utc=needed_until_utc,
     )
 
 
@@ -99,9 +105,11 @@ def parse_nws_forecast(
     *,
     latitude: float,
     longitude: float,
+    needed_from_utc: datetime,
     needed_until_utc: datetime,
 ) -> WeatherForecast:
-    """The forecast from a forecastHourly answer and the grid data's sky cover, or WeatherRefused."""
+    """The forecast from a forecastHourly answer and the grid data's sky cover covering
+    [needed_from_utc, needed_until_utc], or WeatherRefused."""
     properties = _json_object(hourly_body, "hourly forecast")
     periods = properties.get("periods")
     if not isinstance(periods, list) or not periods:
@@ -144,7 +152,7 @@ def parse_nws_forecast(
         },
         index=index,
     )
-    return checked_forecast(SOURCE, issued_at, frame, needed_until_utc, hourly_body)
+    return checked_forecast(SOURCE, issued_at, frame, needed_from_utc, needed_until_utc, hourly_body)
 
 
 def irradiance_from_sky_cover(

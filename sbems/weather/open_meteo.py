@@ -62,22 +62,26 @@ def get_open_meteo_forecast(
             params=forecast_params(latitude, longitude),
         )
     issued_at = _issue_time(answer.last_modified, now_utc)
-    return parse_open_meteo_forecast(answer.body, issued_at=issued_at, needed_until_utc=needed_until_utc)
+    return parse_open_meteo_forecast(
+        answer.body, issued_at=issued_at, needed_from_utc=now_utc, needed_until_utc=needed_until_utc
+    )
 
 
 def _issue_time(last_modified: str | None, now_utc: datetime) -> datetime:
+    """Last-Modified (never later than now: clocks differ), else the fetch hour."""
     if last_modified:
         try:
-            return parsedate_to_datetime(last_modified).astimezone(UTC)
+            return min(parsedate_to_datetime(last_modified).astimezone(UTC), now_utc.astimezone(UTC))
         except (TypeError, ValueError):
             pass  # an unreadable header: the fetch hour is the issue
     return now_utc.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def parse_open_meteo_forecast(
-    body: bytes, *, issued_at: datetime, needed_until_utc: datetime
+    body: bytes, *, issued_at: datetime, needed_from_utc: datetime, needed_until_utc: datetime
 ) -> WeatherForecast:
-    """The forecast in ``body`` (an Open-Meteo /v1/forecast answer with timezone=UTC), or WeatherRefused."""
+    """The forecast in ``body`` (an Open-Meteo /v1/forecast answer with timezone=UTC) covering
+    [needed_from_utc, needed_until_utc], or WeatherRefused."""
 
     def refuse(reason: str) -> WeatherRefused:
         return WeatherRefused(SOURCE, reason, body)
@@ -114,4 +118,5 @@ def parse_open_meteo_forecast(
         index = pd.DatetimeIndex(pd.to_datetime(times, format="%Y-%m-%dT%H:%M")).tz_localize(UTC)
     except (TypeError, ValueError) as exc:
         raise refuse(f"hourly.time is not ISO 8601 'YYYY-MM-DDTHH:MM': {exc}") from exc
-    return checked_forecast(SOURCE, issued_at, pd.DataFrame(columns, index=index), needed_until_utc, body)
+    frame = pd.DataFrame(columns, index=index)
+    return checked_forecast(SOURCE, issued_at, frame, needed_from_utc, needed_until_utc, body)

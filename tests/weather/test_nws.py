@@ -32,7 +32,7 @@ def serve(provider: FakeProvider, hourly: dict, grid: dict) -> None:
 
 def test_fetches_points_then_hourly_and_grid_with_the_user_agent(provider):
     serve(provider, nws_hourly_body(FIRST, temp_f=86.0), nws_grid_body(FIRST, sky_cover_pct=0))
-    forecast = get_nws_forecast(provider.url, LAT, LON, user_agent=UA, needed_until_utc=NEEDED)
+    forecast = get_nws_forecast(provider.url, LAT, LON, user_agent=UA, now_utc=FIRST, needed_until_utc=NEEDED)
     assert forecast.source == "nws" and forecast.issued_at == FIRST
     assert len(forecast.hours) == 156 and forecast.hours.index[0] == FIRST
     assert forecast.hours["temperature_c"].to_numpy() == pytest.approx(30.0)  # 86 °F
@@ -51,6 +51,7 @@ def test_sky_cover_reduces_irradiance():
         encode(nws_grid_body(FIRST, sky_cover_pct=0)),
         latitude=LAT,
         longitude=LON,
+        needed_from_utc=FIRST,
         needed_until_utc=NEEDED,
     )
     overcast = parse_nws_forecast(
@@ -58,6 +59,7 @@ def test_sky_cover_reduces_irradiance():
         encode(nws_grid_body(FIRST, sky_cover_pct=100)),
         latitude=LAT,
         longitude=LON,
+        needed_from_utc=FIRST,
         needed_until_utc=NEEDED,
     )
     noon = datetime(2026, 7, 1, 17, tzinfo=UTC)
@@ -65,10 +67,34 @@ def test_sky_cover_reduces_irradiance():
     assert overcast.hours["cloud_cover_pct"].eq(100).all()
 
 
+def test_an_issue_older_than_its_first_period_is_accepted():
+    """NWS updates the forecast every few hours; the hourly periods start at the current hour."""
+    body = nws_hourly_body(FIRST)
+    body["properties"]["updateTime"] = "2026-07-01T07:12:00+00:00"
+    forecast = parse_nws_forecast(
+        encode(body),
+        encode(nws_grid_body(FIRST)),
+        latitude=LAT,
+        longitude=LON,
+        needed_from_utc=FIRST + timedelta(minutes=20),
+        needed_until_utc=NEEDED,
+    )
+    assert forecast.issued_at == datetime(2026, 7, 1, 7, 12, tzinfo=UTC) and forecast.hours.index[0] == FIRST
+    with pytest.raises(WeatherRefused, match="after the first hour needed"):
+        parse_nws_forecast(
+            encode(body),
+            encode(nws_grid_body(FIRST)),
+            latitude=LAT,
+            longitude=LON,
+            needed_from_utc=FIRST - timedelta(hours=1),
+            needed_until_utc=NEEDED,
+        )
+
+
 def test_http_403_without_retry_is_a_refusal(provider):
     provider.route(f"/points/{LAT:.4f},{LON:.4f}", Reply(403, b'{"title": "Forbidden"}'))
     with pytest.raises(WeatherRefused, match="HTTP 403"):
-        get_nws_forecast(provider.url, LAT, LON, user_agent=UA, needed_until_utc=NEEDED)
+        get_nws_forecast(provider.url, LAT, LON, user_agent=UA, now_utc=FIRST, needed_until_utc=NEEDED)
     assert provider.hits(f"/points/{LAT:.4f},{LON:.4f}") == 1
 
 
@@ -112,4 +138,6 @@ def missing_hour() -> dict:
 )
 def test_refuses_bad_input_with_a_reason(hourly, grid, reason):
     with pytest.raises(WeatherRefused, match=reason):
-        parse_nws_forecast(hourly, grid, latitude=LAT, longitude=LON, needed_until_utc=NEEDED)
+        parse_nws_forecast(
+            hourly, grid, latitude=LAT, longitude=LON, needed_from_utc=FIRST, needed_until_utc=NEEDED
+        )

@@ -26,7 +26,9 @@ def _no_back_off(monkeypatch):
 
 def parse(document: dict | bytes):
     body = document if isinstance(document, bytes) else encode(document)
-    return parse_open_meteo_forecast(body, issued_at=NOW.replace(minute=0), needed_until_utc=NEEDED)
+    return parse_open_meteo_forecast(
+        body, issued_at=NOW.replace(minute=0), needed_from_utc=NOW, needed_until_utc=NEEDED
+    )
 
 
 def test_parses_every_hour_in_si_units():
@@ -72,7 +74,7 @@ def shifted_times(offset_h: int, at: int) -> dict:
         (encode(shifted_times(1, 40)), "duplicated hours"),
         (encode(open_meteo_body(FIRST, hours=60)), "too short"),
         (encode(with_hourly(relative_humidity_2m=[160] * 96)), "outside"),
-        (encode(open_meteo_body(FIRST + timedelta(hours=12))), "after the issue hour"),
+        (encode(open_meteo_body(FIRST + timedelta(hours=12))), "after the first hour needed"),
         (encode({"error": True, "reason": "Latitude must be in range"}), "provider error"),
     ],
 )

@@ -33,7 +33,10 @@ def hq(conn, example_site):
 def store_forecast(db_url: str, issued_hour: int, first=TODAY) -> pd.DataFrame:
     issued_at = TODAY + timedelta(hours=issued_hour)
     forecast = parse_open_meteo_forecast(
-        encode(open_meteo_body(first)), issued_at=issued_at, needed_until_utc=issued_at
+        encode(open_meteo_body(first)),
+        issued_at=issued_at,
+        needed_from_utc=issued_at,
+        needed_until_utc=issued_at,
     )
     write_forecast(db_url, "hq", forecast)
     return forecast.hours
