@@ -7,6 +7,7 @@ nothing here runs at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -73,6 +74,15 @@ class Settings(BaseSettings):
     notify_escalate_min: int = Field(
         default=30, ge=0, le=10080, description="re-send an unacknowledged alert after this long (0: never)"
     )
+    # weather flow (docs/weather.md): the forecast service; "tmy" = the typical year only (no service)
+    weather_provider: Literal["tmy", "open-meteo", "nws"] = "tmy"
+    weather_url: str | None = Field(
+        default=None, description="base URL of the provider; unset = its public API"
+    )
+    weather_user_agent: str = Field(
+        default="sbems (weather forecasts for building control)",
+        description="User-Agent sent to the provider (NWS asks for a contact in it)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -86,6 +96,13 @@ class Settings(BaseSettings):
     def _check_mqtt_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("mqtt://", "mqtts://")):
             raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @field_validator("weather_url")
+    @classmethod
+    def _check_weather_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @field_validator("timezone")

@@ -22,6 +22,11 @@ SCHEDULES: dict[str, Schedule] = {
     "poll": Schedule(
         "sbems.flows.poll:poll_building", timedelta(seconds=30), "read every device, store, publish"
     ),
+    "weather": Schedule(
+        "sbems.flows.weather:weather",
+        timedelta(hours=1),
+        "weather forecast from the provider (SBEMS_WEATHER_PROVIDER) and measured outdoor air",
+    ),
     "forecast": Schedule(
         "sbems.flows.forecast:forecast", timedelta(minutes=15), "forecast load, temperature, occupancy"
     ),

@@ -290,6 +290,8 @@ class Building(_Model):
     total_area_m2: float = Field(gt=0)
     floors: int = Field(default=1, ge=1)
     tariff: Slug
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="for weather forecasts")
+    longitude: float | None = Field(default=None, ge=-180, le=180, description="for weather forecasts")
     weather: Weather = Weather()
     autopilot: bool = False
     notifications: NotificationRouting | None = Field(

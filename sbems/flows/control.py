@@ -3,15 +3,17 @@ not in charge) and ``release`` (lifetimes and the optimizer watchdog)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
 from sbems.tasks import control as t
+from sbems.tasks.weather import read_weather_source
 
 MAX_PLAN_AGE_S = 1800.0
+LOOK_AHEAD_H = 4.0  # the optimal-start look-ahead of sbems.services.schedules.schedule_targets
 
 
 @flow(name="schedules", log_prints=True)
@@ -24,9 +26,10 @@ def schedules(
     if state.optimizer_in_charge(now, MAX_PLAN_AGE_S):
         print("the optimizer is in charge (autopilot on, plan fresh): schedules not applied")
         return {}
-    targets = t.schedule_targets(
-        state.site, state.site.building(building_id), now, state.zone_temp_c, state.zone_models
-    )
+    building = state.site.building(building_id)
+    weather = read_weather_source(url, building, now, now + timedelta(hours=LOOK_AHEAD_H))
+    print(f"weather: {weather.describe()}")
+    targets = t.schedule_targets(state.site, building, now, state.zone_temp_c, state.zone_models, weather)
     outcomes = t.dispatch_schedule_targets(url, building_id, targets, now)
     create_markdown_artifact(
         key=f"schedules-{building_id}",

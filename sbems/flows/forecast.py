@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -18,6 +18,7 @@ from sbems.forecasting.tracking import (
 from sbems.runtime import flow_database_url
 from sbems.tasks import forecast as t
 from sbems.tasks.site import read_site_from_db
+from sbems.tasks.weather import read_weather_source
 
 
 @flow(name="retrain", log_prints=True)
@@ -32,12 +33,14 @@ def retrain(
     url = flow_database_url(database_url)
     site = read_site_from_db(url)
     building = site.building(building_id)
-    history = t.read_history(url, building, now_utc or datetime.now(UTC), days, freq)
+    now = now_utc or datetime.now(UTC)
+    history = t.read_history(url, building, now, days, freq)
+    weather = read_weather_source(url, building, now, now, now - timedelta(days=days))
     outcome: dict[str, str] = {}
     winners: dict[str, tuple[str, ...]] = {}
     rows = []
     for series in history:
-        model = t.fit_model(site, building, series, freq, winners.get(series.target))
+        model = t.fit_model(site, building, series, freq, winners.get(series.target), weather)
         label = f"{series.target}/{series.zone or building_id}"
         if isinstance(model, str):
             outcome[label] = f"refused: {model}"
@@ -68,6 +71,10 @@ def forecast(
     site = read_site_from_db(url)
     building = site.building(building_id)
     history = t.read_history(url, building, issued_at, days, freq)
+    weather = read_weather_source(
+        url, building, issued_at, issued_at + timedelta(hours=horizon_h), issued_at - timedelta(days=days)
+    )
+    print(f"weather: {weather.describe()}")
     steps = horizon_steps(horizon_h, freq)
     report: dict[str, dict] = {}
     for series in history:
@@ -80,12 +87,12 @@ def forecast(
         ):
             model, retrained = None, True
         if model is None:
-            model = t.fit_model(site, building, series, freq)
+            model = t.fit_model(site, building, series, freq, weather=weather)
             if isinstance(model, str):
                 report[label] = {"status": "refused", "reason": model}
                 continue
             t.store_model(url, building, series, model)
-        predictions = t.predict_target(site, building, series, model, steps)
+        predictions = t.predict_target(site, building, series, model, steps, weather)
         written = t.write_forecast(url, building, series, predictions, issued_at)
         report[label] = {
             "status": "ok",
@@ -94,9 +101,10 @@ def forecast(
             "retrained_on_drift": retrained,
             "accuracy": accuracy.get("overall"),
         }
+    step = weather.describe()["weather"]
     create_markdown_artifact(
         key=f"forecast-{building_id}",
-        description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC",
+        description=f"Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC; weather: {step}",
         markdown=forecast_markdown(report),
     )
     return report

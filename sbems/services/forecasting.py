@@ -27,14 +27,19 @@ from sbems.storage.predictions import (
     read_prediction_pairs,
     write_predictions,
 )
-from sbems.weather import weather_source_for
+from sbems.weather import WeatherSource, weather_source_for
 
 
 def exogenous(
-    site: Site, building: Building, index: pd.DatetimeIndex, zone: str | None = None
+    site: Site,
+    building: Building,
+    index: pd.DatetimeIndex,
+    zone: str | None = None,
+    weather: WeatherSource | None = None,
 ) -> pd.DataFrame:
-    """Outdoor temperature and irradiance (the weather source) and the occupancy schedule on ``index``."""
-    weather = weather_source_for(building).weather_at(index)
+    """Outdoor temperature and irradiance and the occupancy schedule on ``index``; the weather is ``weather``
+    (the flows pass ``sbems.services.weather.read_weather_source``), else the building's typical year."""
+    weather = (weather or weather_source_for(building)).weather_at(index)
     schedule = site.schedule(building.zone(zone).schedule if zone else building.zones[0].schedule)
     return pd.DataFrame(
         {
@@ -78,10 +83,15 @@ def read_history(
 
 
 def fit_series(
-    site: Site, building: Building, series: Series, freq: str, candidates: tuple[str, ...] | None = None
+    site: Site,
+    building: Building,
+    series: Series,
+    freq: str,
+    candidates: tuple[str, ...] | None = None,
+    weather: WeatherSource | None = None,
 ) -> api.ForecastModel | str:
     """Select and fit a forecaster; returns the model or the refusal reason (a normal outcome)."""
-    X = exogenous(site, building, series.y.index, series.zone) if len(series.y) else None
+    X = exogenous(site, building, series.y.index, series.zone, weather) if len(series.y) else None
     holidays = site.schedule(building.zones[0].schedule).holidays
     kwargs = {"candidates": candidates} if candidates else {}
     try:
@@ -99,14 +109,19 @@ def fit_series(
 
 
 def predict_series(
-    site: Site, building: Building, series: Series, model: api.ForecastModel, horizon_steps: int
+    site: Site,
+    building: Building,
+    series: Series,
+    model: api.ForecastModel,
+    horizon_steps: int,
+    weather: WeatherSource | None = None,
 ) -> pd.DataFrame:
     """Bring the model up to the latest history, then forecast ``horizon_steps`` ahead."""
     new = series.y[series.y.index > model.cutoff_utc]
     if len(new):
-        model = api.update(model, new, exogenous(site, building, new.index, series.zone))
+        model = api.update(model, new, exogenous(site, building, new.index, series.zone, weather))
     future = future_index(model.cutoff_utc, model.cfg.freq, horizon_steps)
-    return api.predict(model, horizon_steps, exogenous(site, building, future, series.zone))
+    return api.predict(model, horizon_steps, exogenous(site, building, future, series.zone, weather))
 
 
 def _zone_uuid(building: Building, series: Series) -> UUID | None:

@@ -20,7 +20,7 @@ from sbems.storage.entities import read_site
 from sbems.storage.plans import read_autopilot, read_latest_plan
 from sbems.storage.predictions import read_active_model
 from sbems.storage.readings import read_live_state
-from sbems.weather import weather_source_for
+from sbems.weather import WeatherSource, weather_source_for
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,18 @@ def schedule_targets(
     zone_models: dict[str, ZoneModelParams],
     *,
     look_ahead_h: float = 4.0,
+    weather: WeatherSource | None = None,
 ) -> list[ScheduleTarget]:
     """The writes the site's schedules need beyond what equipment does on its own local schedule:
 
     - optimal start: before occupancy, the occupied setpoint from the latest start that still reaches
-      comfort in time (zone model at full capacity, outdoor temperature from the building's weather
-      source; no model, no early start);
+      comfort in time (zone model at full capacity, outdoor temperature from ``weather`` - the flow passes
+      ``sbems.services.weather.read_weather_source`` - else the typical year; no model, no early start);
     - holidays: during the weekly occupied hours of a holiday, the unoccupied setback.
     Everything else is left to the equipment's local schedule (nothing written).
     """
 
+    weather = weather or weather_source_for(building)
     targets = []
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
@@ -116,7 +118,7 @@ def schedule_targets(
         ):
             continue
         steps_until = int(upcoming[0])
-        outdoor = weather_source_for(building).weather_at(times)["outdoor_temp_c"].to_numpy()
+        outdoor = weather.weather_at(times)["outdoor_temp_c"].to_numpy()
         gains = np.zeros((len(model.gain_columns), len(times))) if model.gain_columns else None
         lead = latest_start_steps_before(
             model,

@@ -12,6 +12,7 @@ from sbems.optimization.zone_model import ZoneModelParams
 from sbems.services import schedules
 from sbems.services.dispatch import release_setpoints
 from sbems.services.schedules import ControlState, ScheduleTarget
+from sbems.weather import WeatherSource
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
@@ -26,9 +27,10 @@ def schedule_targets(
     now_utc: datetime,
     zone_temp_c: dict[str, float],
     zone_models: dict[str, ZoneModelParams],
+    weather: WeatherSource | None = None,
 ) -> list[ScheduleTarget]:
-    """Holiday setbacks and optimal starts due now (reads the building's weather source)."""
-    return schedules.schedule_targets(site, building, now_utc, zone_temp_c, zone_models)
+    """Holiday setbacks and optimal starts due now (``weather``: the flow's read_weather_source)."""
+    return schedules.schedule_targets(site, building, now_utc, zone_temp_c, zone_models, weather=weather)
 
 
 @task(tags=["dispatch"])

@@ -15,6 +15,7 @@ from sbems.domain.site import Building, Site
 from sbems.forecasting.api import ForecastModel
 from sbems.forecasting.series import Series
 from sbems.services import forecasting
+from sbems.weather import WeatherSource
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
@@ -27,10 +28,15 @@ def read_history(
 
 @task(tags=["ml"])
 def fit_model(
-    site: Site, building: Building, series: Series, freq: str, candidates: tuple[str, ...] | None = None
+    site: Site,
+    building: Building,
+    series: Series,
+    freq: str,
+    candidates: tuple[str, ...] | None = None,
+    weather: WeatherSource | None = None,
 ) -> ForecastModel | str:
     """Select and fit a forecaster; returns the model or the refusal reason (a normal outcome)."""
-    return forecasting.fit_series(site, building, series, freq, candidates)
+    return forecasting.fit_series(site, building, series, freq, candidates, weather)
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
@@ -45,10 +51,15 @@ def load_model(database_url: str, building: Building, series: Series) -> Forecas
 
 @task(tags=["ml"])
 def predict_target(
-    site: Site, building: Building, series: Series, model: ForecastModel, horizon_steps: int
+    site: Site,
+    building: Building,
+    series: Series,
+    model: ForecastModel,
+    horizon_steps: int,
+    weather: WeatherSource | None = None,
 ) -> pd.DataFrame:
     """Bring the model up to the latest history, then forecast ``horizon_steps`` ahead."""
-    return forecasting.predict_series(site, building, series, model, horizon_steps)
+    return forecasting.predict_series(site, building, series, model, horizon_steps, weather)
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])

@@ -1,7 +1,10 @@
 """Weather for SBEMS: one interface (``WeatherSource``), providers behind it, one way to pick a source.
 
-Today the only provider is the typical year (TMY3 files shipped with pvlib), used as the explicit fallback
-and by the virtual building; forecast services and measured outdoor air arrive behind the same seam.
+Providers: Open-Meteo (``open_meteo``) and the U.S. NWS (``nws``) forecasts over httpx, strictly parsed
+into a ``forecast.WeatherForecast``; the typical year (TMY3 files shipped with pvlib) as the explicit
+fallback and the demo's weather. ``chain.ChainedWeather`` is what consumers get from
+``sbems.services.weather.read_weather_source``: stored forecast -> measured persistence -> typical year.
+``weather_source_for(building)`` is the building's typical year (climatology). See docs/weather.md.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ __all__ = ["WEATHER_COLUMNS", "TypicalYearSource", "WeatherSource", "weather_sou
 
 
 def weather_source_for(building) -> WeatherSource:
-    """The weather source a building's site description names (``building.weather``)."""
+    """The building's typical year as its site description names it (``building.weather``): the
+    climatology of the fallback chain; planners use ``sbems.services.weather.read_weather_source``."""
     config = building.weather
     if config.source == "tmy3":
         return TypicalYearSource(config.station_file)

@@ -3,7 +3,7 @@
 A ``WeatherSource`` answers one question: the outdoor conditions at given UTC instants, as a frame with the
 columns of ``WEATHER_COLUMNS`` indexed by those instants (UTC). Where the values come from (a typical
 year, a forecast service, the building's own sensors) is the source's business; consumers never import a
-provider, they ask ``sbems.weather.weather_source_for(building)``.
+provider, they ask ``sbems.services.weather.read_weather_source`` (stored forecast and fallback chain).
 """
 
 from __future__ import annotations

@@ -1,0 +1,90 @@
+"""The weather flow end to end: a loopback Open-Meteo server -> weather_forecasts (idempotent), refusals
+quarantined, observations from the building's outdoor-air sensor or the provider's current conditions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sbems.domain.site import entity_uuid
+from sbems.flows.weather import weather
+from sbems.storage import entities
+from sbems.storage.quarantine import read_quarantine
+from sbems.storage.readings import SensorRow, write_sensor_readings
+from sbems.storage.weather import read_forecast_rows
+from tests.weather.fixtures import encode, open_meteo_body
+from tests.weather.server import Reply
+from tests.weather.support import NOW, TODAY, with_outdoor_sensor
+
+pytestmark = pytest.mark.flows
+HQ = entity_uuid("building", "hq")
+
+
+def observations(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT source, observed_at, temperature_c FROM weather_observations WHERE building_id = %s "
+        "ORDER BY observed_at",
+        (HQ,),
+    ).fetchall()
+
+
+def test_stores_one_row_per_valid_hour_idempotently(prefect_harness, provider, conn, db_url, example_site):
+    entities.upsert_site(conn, site=example_site)
+    conn.commit()
+    body = open_meteo_body(TODAY)
+    provider.route("/v1/forecast", Reply(body=encode(body)))
+    run = dict(
+        building_id="hq", database_url=db_url, now_utc=NOW, provider="open-meteo", base_url=provider.url
+    )
+
+    first = weather(**run)
+    assert first["status"] == "ok" and first["written"] == 96 and first["source"] == "open-meteo"
+    assert first["issued_at"] == "2026-07-01T10:00:00+00:00" and first["horizon_h"] == 85.0
+    rows = read_forecast_rows(conn, building_id=HQ)
+    assert len(rows) == 96 and len({r["valid_at"] for r in rows}) == 96
+    assert [r["temperature_c"] for r in rows] == body["hourly"]["temperature_2m"]
+    # no outdoor sensor in the example site: the provider's conditions at the issue hour
+    assert observations(conn) == [
+        ("open-meteo:current", TODAY + timedelta(hours=10), rows[10]["temperature_c"])
+    ]
+
+    again = weather(**run)
+    assert again["written"] == 96 and len(read_forecast_rows(conn, building_id=HQ)) == 96
+
+
+def test_a_refused_answer_is_quarantined_and_nothing_stored(
+    prefect_harness, provider, conn, db_url, example_site
+):
+    entities.upsert_site(conn, site=example_site)
+    conn.commit()
+    body = open_meteo_body(TODAY)
+    body["hourly_units"]["temperature_2m"] = "°F"
+    provider.route("/v1/forecast", Reply(body=encode(body)))
+    result = weather("hq", db_url, NOW, "open-meteo", provider.url)
+    assert result["status"] == "refused" and "°F" in result["reason"]
+    assert read_forecast_rows(conn, building_id=HQ) == []
+    (item,) = read_quarantine(conn, source="weather:open-meteo")
+    assert "temperature_2m in '°F'" in item["reason"] and bytes(item["payload"]) == encode(body)
+    assert observations(conn) == []
+
+
+def test_outdoor_sensor_is_stored_as_hourly_observations(prefect_harness, conn, db_url, example_site):
+    site = with_outdoor_sensor(example_site)
+    entities.upsert_site(conn, site=site)
+    sensor = entity_uuid("sensor", "hq", "outdoor-temp")
+    readings = [
+        SensorRow(TODAY + timedelta(hours=8, minutes=m), sensor, None, 20.0 + m / 15, "celsius")
+        for m in range(0, 60, 15)
+    ] + [
+        SensorRow(TODAY + timedelta(hours=9, minutes=m), sensor, None, 30.0, "celsius")
+        for m in range(0, 60, 15)
+    ]
+    write_sensor_readings(conn, rows=readings)
+    conn.commit()
+    result = weather("hq", db_url, NOW, "tmy")
+    assert result["status"] == "typical-year" and result["observations"]["written"] == 2
+    assert observations(conn) == [
+        ("sensor:outdoor-temp", TODAY + timedelta(hours=8, minutes=30), pytest.approx(21.5)),
+        ("sensor:outdoor-temp", TODAY + timedelta(hours=9, minutes=30), 30.0),
+    ]
