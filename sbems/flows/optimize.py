@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from sbems.runtime import flow_database_url
 from sbems.tasks import optimize as t
 from sbems.tasks.site import read_site_from_db
+from sbems.tasks.weather import read_weather_source
 
 
 @flow(name="optimize", log_prints=True)
@@ -36,7 +37,11 @@ def optimize(
     now = now_utc or datetime.now(UTC)
     site = read_site_from_db(url)
     building = site.building(building_id)
-    inputs = t.read_optimization_inputs(url, building, now, history_days, step_s)
+    weather = read_weather_source(
+        url, building, now, now + timedelta(hours=horizon_h), now - timedelta(days=history_days)
+    )
+    print(f"weather: {weather.describe()}")
+    inputs = t.read_optimization_inputs(url, building, now, history_days, step_s, weather)
     models = t.identify_zone_models(url, site, building, inputs, model_max_age_h)
     outcome = t.solve_building_plan(
         site,
@@ -52,7 +57,8 @@ def optimize(
     create_markdown_artifact(
         key=f"plan-{building_id}",
         markdown=outcome.markdown,
-        description=f"MPC plan {outcome.status} from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z",
+        description=f"MPC plan {outcome.status} from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z; "
+        f"weather: {weather.describe()['weather']}",
     )
     if outcome.ok and inputs.autopilot:
         dispatched = t.dispatch_plan_setpoints(url, building, outcome, now)

@@ -49,7 +49,7 @@ from sbems.storage.predictions import (
     read_predictions,
 )
 from sbems.storage.readings import read_live_state
-from sbems.weather import weather_source_for
+from sbems.weather import WeatherSource, weather_source_for
 
 
 @dataclass
@@ -64,6 +64,10 @@ class OptimizationInputs:
     zones: dict[str, pd.DataFrame]  # zone -> zone_temp_c, occupancy_count, hvac_electric_kw (by step start)
     current_temp_c: dict[str, float | None] = field(default_factory=dict)
     occupancy_forecast: dict[str, pd.Series] = field(default_factory=dict)
+    weather: WeatherSource | None = None  # None: the building's own source (the typical year)
+
+    def weather_source(self, building: Building) -> WeatherSource:
+        return self.weather if self.weather is not None else weather_source_for(building)
 
 
 @dataclass
@@ -86,10 +90,16 @@ def _series(rows: list[tuple[datetime, float]], step_s: int) -> pd.Series:
 
 
 def read_optimization_inputs(
-    database_url: str, building: Building, now_utc: datetime, days: int, step_s: int
+    database_url: str,
+    building: Building,
+    now_utc: datetime,
+    days: int,
+    step_s: int,
+    weather: WeatherSource | None = None,
 ) -> OptimizationInputs:
     """History per zone (temperature, occupancy, HVAC electric kW), building load, live state, autopilot
-    and any stored occupancy forecasts, on ``step_s`` buckets up to ``now_utc``."""
+    and any stored occupancy forecasts, on ``step_s`` buckets up to ``now_utc``; ``weather`` is what the
+    plan uses (``sbems.services.weather.read_weather_source``; None: the building's typical year)."""
     b_id = entity_uuid("building", building.id)
     start = now_utc - timedelta(days=days)
     zones: dict[str, pd.DataFrame] = {}
@@ -175,7 +185,7 @@ def read_optimization_inputs(
                     .last()
                 )
     return OptimizationInputs(
-        building.id, now_utc, step_s, autopilot, load, zones, current, occupancy_forecast
+        building.id, now_utc, step_s, autopilot, load, zones, current, occupancy_forecast, weather
     )
 
 
@@ -187,7 +197,7 @@ def zone_history_frame(inputs: OptimizationInputs, building: Building, zone_id: 
         return frame
     index = pd.date_range(frame.index.min(), frame.index.max(), freq=f"{inputs.step_s}s")
     frame = frame.reindex(index)
-    mid = weather_source_for(building).weather_at(index + pd.Timedelta(seconds=inputs.step_s / 2))
+    mid = inputs.weather_source(building).weather_at(index + pd.Timedelta(seconds=inputs.step_s / 2))
     controller = building.controller_of(zone_id)
     fan_kw = controller.fan_power_kw if controller else 0.0
     out = pd.DataFrame(index=index)
@@ -329,7 +339,7 @@ def _forecasts(
     zone's slot profile; the non-HVAC load as a slot profile of the history."""
     step_s = inputs.step_s
     middles = times + pd.to_timedelta(durations_s / 2, unit="s")
-    mid = weather_source_for(building).weather_at(middles)
+    mid = inputs.weather_source(building).weather_at(middles)
     occupancy = []
     for zone in building.zones:
         forecast = inputs.occupancy_forecast.get(zone.id)
@@ -406,6 +416,9 @@ def plan_building(
     fine_times = horizon_index(inputs.now_utc, horizon_h, step_s)
     times, durations = horizon_blocks(inputs.now_utc, horizon_h, step_s, blocking)
     model_info = {"model_versions": models.versions, "reused_models": models.reused}
+    describe = getattr(inputs.weather, "describe", None)  # which weather the plan uses, and how old
+    if describe is not None:
+        model_info["weather"] = describe()
     if models.refused:
         reason = "; ".join(f"zone {z}: {r}" for z, r in models.refused.items())
         return _refused(building, times, step_s, f"no zone model: {reason}", model_info)

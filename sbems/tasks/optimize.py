@@ -13,14 +13,20 @@ from sbems.services.dispatch import dispatch_setpoints
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.storage import db
 from sbems.storage.plans import write_plan
+from sbems.weather import WeatherSource
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def read_optimization_inputs(
-    database_url: str, building: Building, now_utc: datetime, days: int, step_s: int
+    database_url: str,
+    building: Building,
+    now_utc: datetime,
+    days: int,
+    step_s: int,
+    weather: WeatherSource | None = None,
 ) -> OptimizationInputs:
     """History per zone, building load, live state, autopilot and stored occupancy forecasts."""
-    return planning.read_optimization_inputs(database_url, building, now_utc, days, step_s)
+    return planning.read_optimization_inputs(database_url, building, now_utc, days, step_s, weather)
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database", "ml"])
