@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -121,12 +122,21 @@ def read_open_alerts(conn: psycopg.Connection, *, building_key: str) -> list[dic
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredThermostatEvent:
+    building_key: str
+    thermostat_key: str
+    applied: bool  # False: older than the thermostat's last event, kept as history only
+
+
 def write_thermostat_event(
     conn: psycopg.Connection, *, remote_device_id: str, event: str, at: datetime, data: dict[str, Any]
-) -> tuple[str, str] | None:
-    """Store a validated webhook event: thermostat row updated, event kept in the audit log.
+) -> StoredThermostatEvent | None:
+    """Store a validated webhook event: kept in the audit log, and the thermostat's state moved forward.
 
-    Returns (building key, thermostat key) or None when no thermostat has that device id.
+    The state (temperature, mode, ``last_event_at``) moves only when the event is not older than the
+    thermostat's last event: a late or replayed old event never moves it back (history only, audit result
+    ``stale``). Returns None when no thermostat has that device id.
     """
     row = conn.execute(
         "SELECT t.id, t.key, b.key FROM thermostats t JOIN buildings b ON b.id = t.building_id "
@@ -136,22 +146,34 @@ def write_thermostat_event(
     if row is None:
         return None
     t_id, t_key, b_key = row
-    if event == "temperature_change" and isinstance(data.get("temperature"), int | float):
-        conn.execute(
-            "UPDATE thermostats SET current_temp_c = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
-            (data["temperature"], at, t_id),
-        )
-    elif event == "mode_change" and isinstance(data.get("mode"), str):
-        conn.execute(
-            "UPDATE thermostats SET mode = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
-            (data["mode"], at, t_id),
-        )
+    temperature = data.get("temperature")
+    mode = data.get("mode")
+    changes = {"last_event_at": at}
+    if event == "temperature_change" and type(temperature) in (int, float):
+        changes["current_temp_c"] = temperature
+    elif event == "mode_change" and isinstance(mode, str):
+        changes["mode"] = mode
+    if "current_temp_c" in changes or "mode" in changes:
+        changes["last_seen_at"] = at
+    columns = ", ".join(f"{name} = %({name})s" for name in changes)
+    cursor = conn.execute(
+        f"UPDATE thermostats SET {columns}, updated_at = now() "  # noqa: S608 - column names are ours
+        "WHERE id = %(id)s AND (last_event_at IS NULL OR last_event_at <= %(last_event_at)s)",
+        {**changes, "id": t_id},
+    )
+    applied = cursor.rowcount == 1
     conn.execute(
         "INSERT INTO audit_log (time, actor, action, resource, resource_id, changes, source, result) "
-        "VALUES (%s, 'thermostat-webhook', %s, 'thermostat', %s, %s, 'webhook', 'success')",
-        (at, event, f"{b_key}/{t_key}", Jsonb({"device_id": remote_device_id, "data": data})),
+        "VALUES (%s, 'thermostat-webhook', %s, 'thermostat', %s, %s, 'webhook', %s)",
+        (
+            at,
+            event,
+            f"{b_key}/{t_key}",
+            Jsonb({"device_id": remote_device_id, "data": data}),
+            "success" if applied else "stale",
+        ),
     )
-    return b_key, t_key
+    return StoredThermostatEvent(b_key, t_key, applied)
 
 
 def read_thermostat_events(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:
