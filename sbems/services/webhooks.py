@@ -45,7 +45,9 @@ def webhook_app(database_url: str, settings: Settings | None = None):
         now_utc = datetime.now(UTC)
         with pooled_connection(database_url) as conn:
             digest = hashlib.sha256(body).hexdigest()
-            if not write_webhook_seen(conn, body_sha256=digest, now_utc=now_utc, expires_at=now_utc + REPLAY_TTL):
+            if not write_webhook_seen(
+                conn, body_sha256=digest, now_utc=now_utc, expires_at=now_utc + REPLAY_TTL
+            ):
                 conn.rollback()
                 return 409, {"accepted": False, "reason": "replayed: this body was already received"}
             try:

@@ -7,7 +7,9 @@ from datetime import datetime
 import psycopg
 
 
-def write_webhook_seen(conn: psycopg.Connection, *, body_sha256: str, now_utc: datetime, expires_at: datetime) -> bool:
+def write_webhook_seen(
+    conn: psycopg.Connection, *, body_sha256: str, now_utc: datetime, expires_at: datetime
+) -> bool:
     """Remember a webhook body until ``expires_at``; False when it was already seen (a replay).
 
     Runs in the caller's transaction, so a receiver that fails to store the event forgets the body again;

@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
+from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.siemens import SetpointCoalescer, ThermostatAdapter, ThermostatClient
-from sbems.config import load_settings
 from sbems.devices.webhook import signed_headers
 from sbems.services.webhooks import webhook_app
 from sbems.sim.harness import free_port
@@ -177,7 +177,9 @@ def test_webhook_events_signed_by_the_sim_are_stored_and_the_rest_refused(sim, c
                     url, content=missing_time, headers=signed_headers(WEBHOOK_SECRET.encode(), missing_time)
                 )
                 unknown = await http.post(
-                    url, content=unknown_device, headers=signed_headers(WEBHOOK_SECRET.encode(), unknown_device)
+                    url,
+                    content=unknown_device,
+                    headers=signed_headers(WEBHOOK_SECRET.encode(), unknown_device),
                 )
             for _ in range(50):
                 if len(read_thermostat_events(conn)) >= 2:

@@ -90,7 +90,9 @@ def _counts(conn) -> tuple[int, int]:
 
 
 def _temperature(conn, device: str = DEVICE) -> float | None:
-    value = conn.execute("SELECT current_temp_c FROM thermostats WHERE device_id = %s", (device,)).fetchone()[0]
+    value = conn.execute("SELECT current_temp_c FROM thermostats WHERE device_id = %s", (device,)).fetchone()[
+        0
+    ]
     conn.commit()
     return None if value is None else float(value)
 

@@ -9,7 +9,6 @@ from sbems.services.webhooks import webhook_app
 from sbems.storage import entities
 from sbems.storage.quarantine import read_quarantine
 
-
 SECRET = b"service-test-webhook-secret"
 
 
