@@ -43,12 +43,11 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 def thermostat_api_key(thermostat: Thermostat, global_key: str | None) -> str:
     """The thermostat's own key (its ``api_key_env`` variable) when set, else the global key; neither is a
     :class:`DeviceError` (there is no default key)."""
-    key = os.environ.get(thermostat.rest.api_key_env) or global_key
+    own = thermostat.rest.api_key_env
+    key = os.environ.get(own) or global_key
     if not key:
-        raise DeviceError(
-            f"thermostat {thermostat.id}: no API key configured "
-            f"(set {thermostat.rest.api_key_env} or SBEMS_THERMOSTAT_API_KEY)"
-        )
+        names = " or ".join(dict.fromkeys((own, "SBEMS_THERMOSTAT_API_KEY")))
+        raise DeviceError(f"thermostat {thermostat.id}: no API key configured (set {names})")
     return key
 
 

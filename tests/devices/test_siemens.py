@@ -13,6 +13,7 @@ import pytest
 
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
+from sbems.devices.registry import DeviceRegistry
 from sbems.devices.siemens import SetpointCoalescer, ThermostatAdapter, ThermostatClient
 from sbems.devices.webhook import signed_headers
 from sbems.services.webhooks import webhook_app
@@ -201,3 +202,19 @@ def test_webhook_events_signed_by_the_sim_are_stored_and_the_rest_refused(sim, c
     reasons = [q["reason"] for q in read_quarantine(conn, source="webhook")]
     assert len(reasons) == 2  # the unsigned request left nothing
     assert any("timestamp" in r for r in reasons) and any("unknown device" in r for r in reasons)
+
+
+def test_no_default_thermostat_key_one_clear_line(sim, monkeypatch):
+    monkeypatch.delenv("SBEMS_THERMOSTAT_API_KEY", raising=False)
+    settings = load_settings()
+    assert settings.thermostat_api_key is None  # no silent demo default
+    tstat = _tstat(sim)
+
+    async def scenario():
+        async with DeviceRegistry(settings) as registry:
+            with pytest.raises(DeviceError) as info:
+                await registry.open_adapter("hq", tstat)
+            return str(info.value)
+
+    message = asyncio.run(scenario())
+    assert message == f"thermostat {tstat.id}: no API key configured (set SBEMS_THERMOSTAT_API_KEY)"
