@@ -3,8 +3,8 @@
 Routes (under the base URL's path, e.g. ``/api/v1``): ``GET /devices/{id}/status``,
 ``POST /devices/{id}/setpoint`` ``{value, unit}`` (``value: null`` releases the hold),
 ``POST /devices/{id}/mode`` ``{mode}``, ``GET|PUT /devices/{id}/schedule``, ``POST /webhooks``
-``{url, events, secret?}`` (plus ``GET /webhooks``, ``DELETE /webhooks/{id}``; with a secret the deliveries are
-signed like the real receiver expects, see docs/devices.md). Every request needs
+``{url, events, secret?}`` (plus ``GET /webhooks``, ``DELETE /webhooks/{id}``; with a secret the deliveries
+are signed as the receiver expects, see docs/devices.md). Every request needs
 ``Authorization: Bearer <key>`` (401 otherwise); unknown devices are 404; invalid bodies 422.
 Webhook events (``temperature_change``, ``mode_change``, ``schedule_trigger``) are POSTed as
 JSON to each registered URL subscribed to them.

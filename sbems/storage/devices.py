@@ -30,10 +30,11 @@ def write_devices_seen(
     table, _ = _DEVICE_TABLES[kind]
     status = "active" if kind == "hvac" else "online"
     ids = [_device_uuid(kind, building_key, key)[1] for key in device_keys]
-    cursor = conn.execute(
-        f"UPDATE {table} SET status = %s, last_seen_at = %s, updated_at = now() WHERE id = ANY(%s)",  # noqa: S608
-        (status, seen_at, ids),
+    statement = (
+        f"UPDATE {table} SET status = %s, last_seen_at = %s, updated_at = now() "  # noqa: S608
+        "WHERE id = ANY(%s)"
     )
+    cursor = conn.execute(statement, (status, seen_at, ids))
     return cursor.rowcount
 
 
@@ -51,7 +52,8 @@ def read_device_status(
     conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str
 ) -> dict | None:
     table, device_id = _device_uuid(kind, building_key, device_key)
-    cursor = conn.execute(f"SELECT key, status, last_seen_at FROM {table} WHERE id = %s", (device_id,))  # noqa: S608
+    statement = f"SELECT key, status, last_seen_at FROM {table} WHERE id = %s"  # noqa: S608
+    cursor = conn.execute(statement, (device_id,))
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
@@ -68,7 +70,8 @@ def insert_device_alert(
     description: str,
     metadata: dict[str, Any] | None = None,
 ) -> UUID | None:
-    """Raise an alert for a device unless an unresolved one of the same type is open; returns its id or None."""
+    """Raise an alert for a device unless an unresolved one of the same type is open; returns its id or
+    None."""
     b_id = entity_uuid("building", building_key)
     _, device_id = _device_uuid(kind, building_key, device_key)
     hvac_id = device_id if kind == "hvac" else None
@@ -84,8 +87,8 @@ def insert_device_alert(
     if open_row:
         return None
     row = conn.execute(
-        "INSERT INTO alerts (building_id, zone_id, hvac_unit_id, alert_type, severity, title, description, metadata) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO alerts (building_id, zone_id, hvac_unit_id, alert_type, severity, title, description, "
+        "metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
             b_id,
             zone_row[0] if zone_row else None,
