@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     # the embedded services (`sbems services start`, `sbems demo`) listen on 127.0.0.1 at these ports
     embedded_pg_port: int = Field(default=55432, ge=1, le=65535)
     embedded_mqtt_port: int = Field(default=51883, ge=1, le=65535)
-    thermostat_api_key: SecretStr = SecretStr("sbems-demo-key")
+    # secrets have no default: `sbems demo` sets its own; elsewhere a thermostat without a key fails when used
+    thermostat_api_key: SecretStr | None = Field(default=None, description="thermostat REST API key")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of thermostat webhooks (a thermostat's own variable wins)"
+    )
     bacnet_local_address: str = "127.0.0.1/8"
     bacnet_local_port: int = Field(default=47809, ge=1, le=65535)
     bacnet_write_priority: int = Field(default=10, ge=1, le=16)

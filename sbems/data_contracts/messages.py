@@ -1,7 +1,9 @@
 """pydantic models of the MQTT messages in the seed (§6.4), camelCase on the wire.
 
 Every model forbids unknown fields, rejects NaN/inf, requires an aware timestamp and checks values
-against the physical range of their unit (:mod:`sbems.domain.units`).
+against the physical range of their unit (:mod:`sbems.domain.units`). Numbers are strict: ``true`` or
+``"21.5"`` is not a number (an integer is). Where a reading may be stored, its timestamp must lie within
+[now - 7 days, now + 5 min] (:func:`check_timestamp_window`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sbems.domain.units import SENSOR_TYPE_UNITS, range_violation
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_READING_AGE = timedelta(days=7)
 
 
 class ContractError(ValueError):
@@ -41,7 +44,9 @@ def _finite(value: float) -> float:
     return value
 
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_finite)]
+# strict: no bool or string coercion (an int is still a number)
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_finite)]
+StrictInt = Annotated[int, Field(strict=True)]
 Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 
 
@@ -71,7 +76,7 @@ class SensorReadingMessage(_Message):
     timestamp: AwareUtc
     value: FiniteFloat
     unit: str
-    quality: int = Field(default=100, ge=0, le=100)
+    quality: StrictInt = Field(default=100, ge=0, le=100)
 
     @model_validator(mode="after")
     def _plausible(self) -> SensorReadingMessage:
@@ -142,8 +147,8 @@ class HvacFaultMessage(_Message):
 
 class CommandParameters(_Message):
     value: FiniteFloat | str | bool | None = None
-    priority: int | None = Field(default=None, ge=1, le=16)
-    lifetime_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    priority: StrictInt | None = Field(default=None, ge=1, le=16)
+    lifetime_s: StrictInt | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
 class CommandMessage(_Message):
@@ -208,10 +213,19 @@ def expected_unit(sensor_type: str) -> str:
     return SENSOR_TYPE_UNITS[sensor_type]
 
 
-def check_timestamp_not_future(value: datetime, now_utc: datetime | None = None) -> None:
+def check_timestamp_window(
+    value: datetime, now_utc: datetime | None = None, max_age: timedelta = MAX_READING_AGE
+) -> None:
+    """A stored timestamp lies within [now - ``max_age``, now + 5 min]; else :class:`ContractError`."""
     now_utc = now_utc or datetime.now(UTC)
     if value - now_utc > MAX_CLOCK_SKEW:
-        raise ContractError(f"timestamp {value.isoformat()} is in the future")
+        raise ContractError(f"timestamp {value.isoformat()} is in the future (more than 5 min ahead)")
+    if now_utc - value > max_age:
+        raise ContractError(f"timestamp {value.isoformat()} is older than {_age_text(max_age)}")
+
+
+def _age_text(age: timedelta) -> str:
+    return f"{age.days} days" if age.days and not age.seconds else f"{age.total_seconds():.0f} s"
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -24,7 +24,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
-from sbems.devices.base import DeviceAdapter
+from sbems.devices.base import DeviceAdapter, DeviceError
 from sbems.domain.site import Building, HvacUnit, Thermostat
 
 if TYPE_CHECKING:  # type names only: protocol libraries load when a device of their kind is used
@@ -40,16 +40,23 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def thermostat_api_key(thermostat: Thermostat, global_key: str) -> str:
-    """The thermostat's own key (its ``api_key_env`` variable) when set, else the global key."""
-    return os.environ.get(thermostat.rest.api_key_env) or global_key
+def thermostat_api_key(thermostat: Thermostat, global_key: str | None) -> str:
+    """The thermostat's own key (its ``api_key_env`` variable) when set, else the global key; neither is a
+    :class:`DeviceError` (there is no default key)."""
+    own = thermostat.rest.api_key_env
+    key = os.environ.get(own) or global_key
+    if not key:
+        names = " or ".join(dict.fromkeys((own, "SBEMS_THERMOSTAT_API_KEY")))
+        raise DeviceError(f"thermostat {thermostat.id}: no API key configured (set {names})")
+    return key
 
 
 class DeviceRegistry:
     """Adapters of one session (a poll run, a dispatch call), built from settings and reused."""
 
     def __init__(self, settings: Settings, *, bacnet_port: int | None = None, timeout_s: float | None = None):
-        self.thermostat_key = settings.thermostat_api_key.get_secret_value()
+        secret = settings.thermostat_api_key
+        self.thermostat_key = secret.get_secret_value() if secret is not None else None
         self.bacnet_local_address = settings.bacnet_local_address
         self.write_priority = settings.bacnet_write_priority
         self.bacnet_port = bacnet_port

@@ -14,7 +14,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -170,9 +170,10 @@ class ThermostatClient:
     async def get_schedule(self, device_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/devices/{device_id}/schedule")
 
-    async def dispatch_webhook(self, url: str, events: Sequence[str]) -> dict[str, Any]:
-        """Register our webhook receiver for ``events``."""
-        return await self._request("POST", "/webhooks", json={"url": url, "events": list(events)})
+    async def dispatch_webhook(self, url: str, events: Sequence[str], secret: str) -> dict[str, Any]:
+        """Register our webhook receiver for ``events``; deliveries are signed with ``secret``."""
+        body = {"url": url, "events": list(events), "secret": secret}
+        return await self._request("POST", "/webhooks", json=body)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -282,6 +283,10 @@ class ThermostatAdapter:
 
 
 # ------------------------------------------------------------------ webhook events
+MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a time zone (e.g. ...Z)")
@@ -309,8 +314,9 @@ class ThermostatEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     def temperature_c(self) -> float | None:
+        """``data.temperature`` when it is a real number (``true`` or ``"24"`` are not temperatures)."""
         value = self.data.get("temperature")
-        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+        return float(value) if type(value) in (int, float) and math.isfinite(value) else None
 
 
 class WebhookRejected(ValueError):
@@ -319,11 +325,14 @@ class WebhookRejected(ValueError):
         self.reason = reason
 
 
-def parse_thermostat_event(payload: bytes) -> ThermostatEvent:
-    """Raw webhook body -> event; raises :class:`WebhookRejected` with a short reason."""
+def parse_thermostat_event(payload: bytes, now_utc: datetime | None = None) -> ThermostatEvent:
+    """Raw webhook body -> event; raises :class:`WebhookRejected` with a short reason.
+
+    An event dated more than 5 minutes ahead of ``now_utc`` is refused: it would hold the thermostat's
+    state (which never moves back to an older event) until that time."""
     import json
 
-    if len(payload) > 64 * 1024:
+    if len(payload) > MAX_EVENT_BYTES:
         raise WebhookRejected("payload too large")
     try:
         data = json.loads(payload)
@@ -333,8 +342,12 @@ def parse_thermostat_event(payload: bytes) -> ThermostatEvent:
         event = ThermostatEvent.model_validate(data)
     except ValidationError as exc:
         raise WebhookRejected(_describe(exc)) from None
+    if event.timestamp - (now_utc or datetime.now(UTC)) > MAX_EVENT_CLOCK_SKEW:
+        raise WebhookRejected(f"timestamp {event.timestamp.isoformat()} is in the future")
     if event.event == "temperature_change":
         temp = event.temperature_c()
         if temp is None or not -50 <= temp <= 100:
-            raise WebhookRejected("data.temperature: missing or outside [-50, 100] celsius")
+            raise WebhookRejected("data.temperature: missing, not a number or outside [-50, 100] celsius")
+    if event.event == "mode_change" and not isinstance(event.data.get("mode"), str):
+        raise WebhookRejected("data.mode: missing or not a string")
     return event

@@ -246,6 +246,7 @@ class RestConnection(_Model):
     base_url: str = Field(pattern=r"^https?://")
     device_id: str
     api_key_env: str = "SBEMS_THERMOSTAT_API_KEY"
+    webhook_secret_env: str = "SBEMS_WEBHOOK_SECRET"  # the HMAC key its webhook events are signed with
     timeout_s: float = Field(default=5.0, gt=0)
 
 

@@ -28,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-age-s", type=float, default=defaults.batch_max_age_s)
     parser.add_argument("--journal-max-mb", type=int, default=defaults.journal_max_bytes // 2**20)
     parser.add_argument("--receive-maximum", type=int, default=defaults.receive_maximum)
+    parser.add_argument(
+        "--max-age-days",
+        type=float,
+        default=defaults.max_reading_age_s / 86400,
+        help="messages dated further back are quarantined (default 7)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -41,6 +47,7 @@ def options_from_args(args: argparse.Namespace) -> ListenerOptions:
         batch_max_age_s=args.batch_age_s,
         journal_max_bytes=args.journal_max_mb * 2**20,
         receive_maximum=args.receive_maximum,
+        max_reading_age_s=args.max_age_days * 86400,
     )
 
 

@@ -23,3 +23,5 @@ class ListenerOptions:
     index_refresh_s: float = 60.0
     rules_refresh_s: float = 30.0
     stop_timeout_s: float = 30.0
+    # messages dated further back are quarantined (a virtual building running in the past needs more)
+    max_reading_age_s: float = 7 * 24 * 3600

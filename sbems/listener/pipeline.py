@@ -3,6 +3,9 @@
 Pure: no I/O. The writer gives it a batch of :class:`Inbound` messages and a :class:`SiteIndex` read
 from the database; every message ends up either in a row (or command update / fault alert), in the
 quarantine with a reason, or counted as ignored (topics the system itself publishes, e.g. commands).
+Timestamps outside [now - 7 days, now + 5 min] are quarantined. A reading for a point and instant that
+already has another value (earlier in the batch, or stored: :func:`drop_conflicts` with the stored values)
+is a conflicting duplicate and is quarantined; the same value again is a harmless re-delivery.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -28,7 +31,8 @@ from sbems.data_contracts import (
     TopicError,
     parse_message,
 )
-from sbems.data_contracts.messages import MAX_PAYLOAD_BYTES, check_timestamp_not_future
+from sbems.data_contracts.messages import MAX_PAYLOAD_BYTES, MAX_READING_AGE, check_timestamp_window
+from sbems.listener.ledger import ReadingLedger
 from sbems.storage.alerts import AlertRecord, EntityKeys
 from sbems.storage.quarantine import QuarantineItem
 from sbems.storage.readings import EnergyRow, SensorRow, TelemetryRow
@@ -101,6 +105,7 @@ class Observation:
     zone_id: UUID | None = None
     hvac_unit_id: UUID | None = None
     hvac_unit_key: str | None = None
+    point_id: UUID | None = None  # sensor / meter point (None: HVAC telemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,7 @@ class Batch:
     accepted: Counter = field(default_factory=Counter)  # kind -> messages turned into rows/updates
     ignored: int = 0
     unknown_devices: int = 0
+    ledger: ReadingLedger = field(default_factory=ReadingLedger)
 
 
 def quarantine_item(message: Inbound, reason: str) -> QuarantineItem:
@@ -170,7 +176,12 @@ class _Reject(Exception):
         self.reason = reason
 
 
-def build_batch(messages: list[Inbound], index: SiteIndex, now_utc: datetime | None = None) -> Batch:
+def build_batch(
+    messages: list[Inbound],
+    index: SiteIndex,
+    now_utc: datetime | None = None,
+    max_age: timedelta = MAX_READING_AGE,
+) -> Batch:
     """Validate and route each message; never raises on bad input."""
     now_utc = now_utc or datetime.now(UTC)
     batch = Batch()
@@ -183,7 +194,7 @@ def build_batch(messages: list[Inbound], index: SiteIndex, now_utc: datetime | N
                 continue
             timestamp = getattr(model, "timestamp", None)
             if timestamp is not None:
-                check_timestamp_not_future(timestamp, now_utc)
+                check_timestamp_window(timestamp, now_utc, max_age)
             _route(batch, telemetry, index, route, model, message)
         except ContractError as exc:
             batch.quarantine.append(quarantine_item(message, exc.reason))
@@ -210,9 +221,9 @@ def _route(
     if building_id is None:
         raise _Reject("unknown_device", f"unknown building {building!r}")
     if isinstance(model, MeterReadingMessage):
-        _meter(batch, index, building, building_id, route, model)
+        _meter(batch, index, building, building_id, route, model, message)
     elif isinstance(model, SensorReadingMessage):
-        _sensor(batch, index, building, building_id, route, model)
+        _sensor(batch, index, building, building_id, route, model, message)
     elif isinstance(model, HvacTelemetryMessage | HvacStatusMessage):
         _hvac(batch, telemetry, index, building, building_id, route, model)
     elif isinstance(model, HvacFaultMessage):
@@ -220,7 +231,7 @@ def _route(
     elif isinstance(model, CommandResponseMessage):
         _response(batch, route, model, message)
     elif isinstance(model, ThermostatStatusMessage):
-        _thermostat(batch, index, building, building_id, route, model)
+        _thermostat(batch, index, building, building_id, route, model, message)
     else:
         raise _Reject("topic", f"no handler for topic {message.topic!r}")
 
@@ -232,8 +243,38 @@ def _point(index: SiteIndex, building: str, key: str) -> tuple[UUID, UUID | None
     return point
 
 
+def _claim(
+    batch: Batch, message: Inbound, kind: str, points: list[tuple[UUID, str, float]], at: datetime
+) -> None:
+    reason = batch.ledger.claim(message, kind, points, at, meter=kind == "meter")
+    if reason is not None:
+        raise _Reject("conflict", reason)
+
+
+def drop_conflicts(batch: Batch, stored: dict[tuple[UUID, datetime], float | None]) -> None:
+    """Move the messages whose readings are stored with another value to quarantine (with the reason);
+    the batch's rows, observations and counts follow."""
+    bad, messages = batch.ledger.conflicts(stored)
+    for message, kind, reason in messages:
+        batch.quarantine.append(quarantine_item(message, reason))
+        batch.quarantine_classes["conflict"] += 1
+        batch.accepted[kind] -= 1
+    if bad:
+        batch.sensor_rows = [r for r in batch.sensor_rows if (r.sensor_id, r.time) not in bad]
+        batch.meter_live_rows = [r for r in batch.meter_live_rows if (r.sensor_id, r.time) not in bad]
+        batch.energy_rows = [r for r in batch.energy_rows if (r.point_id, r.time) not in bad]
+        batch.observations = [o for o in batch.observations if (o.point_id, o.time) not in bad]
+        batch.accepted = +batch.accepted  # kinds counted down to zero disappear
+
+
 def _sensor(
-    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: SensorReadingMessage
+    batch: Batch,
+    index: SiteIndex,
+    building: str,
+    building_id: UUID,
+    route,
+    model: SensorReadingMessage,
+    message: Inbound,
 ) -> None:
     sensor_id, zone_id, sensor_type, unit = _point(index, building, model.device_id)
     if sensor_type != route.leaf:
@@ -242,6 +283,9 @@ def _sensor(
         raise _Reject("mismatch", f"device {model.device_id!r} is not in zone {route.entity_id!r}")
     if unit != model.unit:
         raise _Reject("mismatch", f"device {model.device_id!r} reports {unit!r}, not {model.unit!r}")
+    _claim(
+        batch, message, "sensor", [(sensor_id, f"{building}/{model.device_id}", model.value)], model.timestamp
+    )
     batch.sensor_rows.append(
         SensorRow(model.timestamp, sensor_id, zone_id, model.value, model.unit, model.quality)
     )
@@ -254,13 +298,20 @@ def _sensor(
             building,
             building_id,
             zone_id,
+            point_id=sensor_id,
         )
     )
     batch.accepted["sensor"] += 1
 
 
 def _meter(
-    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: MeterReadingMessage
+    batch: Batch,
+    index: SiteIndex,
+    building: str,
+    building_id: UUID,
+    route,
+    model: MeterReadingMessage,
+    message: Inbound,
 ) -> None:
     if model.device_id != route.entity_id:
         raise _Reject(
@@ -269,6 +320,9 @@ def _meter(
     point_id, zone_id, sensor_type, _unit = _point(index, building, model.device_id)
     if sensor_type != "power":
         raise _Reject("mismatch", f"device {model.device_id!r} is a {sensor_type} point, not a power meter")
+    _claim(
+        batch, message, "meter", [(point_id, f"{building}/{model.device_id}", model.value)], model.timestamp
+    )
     batch.energy_rows.append(EnergyRow(model.timestamp, point_id, building_id, zone_id, None, model.value))
     batch.meter_live_rows.append(
         SensorRow(model.timestamp, point_id, zone_id, model.value, "kW", model.quality)
@@ -282,6 +336,7 @@ def _meter(
             building,
             building_id,
             zone_id,
+            point_id=point_id,
         )
     )
     batch.accepted["meter"] += 1
@@ -396,11 +451,17 @@ def _response(batch: Batch, route, model: CommandResponseMessage, message: Inbou
 
 
 def _thermostat(
-    batch: Batch, index: SiteIndex, building: str, building_id: UUID, route, model: ThermostatStatusMessage
+    batch: Batch,
+    index: SiteIndex,
+    building: str,
+    building_id: UUID,
+    route,
+    model: ThermostatStatusMessage,
+    message: Inbound,
 ) -> None:
     if (building, route.entity_id) not in index.keys.thermostats:
         raise _Reject("unknown_device", f"unknown thermostat {route.entity_id!r} in building {building!r}")
-    rows, observations = [], []
+    rows, observations, points = [], [], []
     for field_name, suffix in THERMOSTAT_POINTS:
         value = getattr(model, field_name)
         if value is None:
@@ -408,6 +469,7 @@ def _thermostat(
         key = f"{route.entity_id}.{suffix}"
         sensor_id, zone_id, sensor_type, unit = _point(index, building, key)
         rows.append(SensorRow(model.timestamp, sensor_id, zone_id, value, unit))
+        points.append((sensor_id, f"{building}/{key}", value))
         observations.append(
             Observation(
                 model.timestamp,
@@ -417,8 +479,10 @@ def _thermostat(
                 building,
                 building_id,
                 zone_id,
+                point_id=sensor_id,
             )
         )
+    _claim(batch, message, "thermostat", points, model.timestamp)
     batch.sensor_rows.extend(rows)
     batch.observations.extend(observations)
     batch.accepted["thermostat"] += 1

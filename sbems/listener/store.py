@@ -19,13 +19,14 @@ import psycopg
 from sbems.data_contracts import AlertMessage
 from sbems.listener.metrics import ListenerMetrics
 from sbems.listener.options import ListenerOptions
-from sbems.listener.pipeline import Batch, Inbound, SiteIndex, build_batch, quarantine_item
+from sbems.listener.pipeline import Batch, Inbound, SiteIndex, build_batch, drop_conflicts, quarantine_item
 from sbems.listener.rules import evaluate_rules
 from sbems.storage import alerts as alert_store
 from sbems.storage import db, entities
 from sbems.storage.commands import update_command_status
 from sbems.storage.connections import connect_bounded
 from sbems.storage.quarantine import write_quarantine
+from sbems.storage.reading_values import read_stored_values
 from sbems.storage.readings import (
     upsert_live_state,
     write_energy_readings,
@@ -47,6 +48,7 @@ class BatchStore:
         self.database_url = database_url
         self.options = options
         self.metrics = metrics
+        self._max_age = timedelta(seconds=options.max_reading_age_s)
         self.db_up: bool | None = None  # None: not tried yet
         self.outage_note = ""  # where messages go while the database is down (for the log line)
         self._db_checked = float("-inf")
@@ -131,11 +133,11 @@ class BatchStore:
         started = time.monotonic()
         try:
             self._refresh_caches()
-            batch = build_batch(messages, self._index)
+            batch = build_batch(messages, self._index, max_age=self._max_age)
             if batch.unknown_devices and time.monotonic() - self._index_loaded > 5:
                 self._index_loaded = float("-inf")  # the site may have grown: look again
                 self._refresh_caches()
-                batch = build_batch(messages, self._index)
+                batch = build_batch(messages, self._index, max_age=self._max_age)
         except psycopg.Error as exc:  # cannot even read the site: treat as an outage
             self.lost(exc)
             raise DatabaseUnavailable(str(exc)) from exc
@@ -159,7 +161,7 @@ class BatchStore:
     def _store_one_by_one(self, messages: list[Inbound]) -> list[AlertMessage]:
         published = []
         for message in messages:
-            batch = build_batch([message], self._index)
+            batch = build_batch([message], self._index, max_age=self._max_age)
             try:
                 published += self._write_batch(batch)
             except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -175,6 +177,10 @@ class BatchStore:
     def _write_batch(self, batch: Batch) -> list[AlertMessage]:
         """All writes of one batch in one transaction; returns the alert messages to publish."""
         conn = self._conn
+        sensor_keys, meter_keys = (
+            batch.ledger.keys()
+        )  # a stored point and instant with another value: quarantine
+        drop_conflicts(batch, read_stored_values(conn, sensor_keys=sensor_keys, meter_keys=meter_keys))
         write_sensor_readings(conn, rows=batch.sensor_rows)
         write_energy_readings(conn, rows=batch.energy_rows)
         upsert_live_state(conn, rows=batch.meter_live_rows)

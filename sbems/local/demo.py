@@ -34,6 +34,9 @@ from sbems.storage.history import read_has_sensor_history
 BACKFILL_DAYS = 21
 DEMO_ADMIN = "admin@sbems.local"
 DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")  # a demo on loopback only
+# the simulator's thermostat key (sbems.sim.runner's default): secrets have no default outside the demo, so
+# the demo hands its own to every child explicitly (an exported SBEMS_THERMOSTAT_API_KEY wins); never printed
+DEMO_THERMOSTAT_API_KEY = "sbems-demo-key"
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -85,6 +88,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         **os.environ,
         "SBEMS_DATABASE_URL": url,
         "SBEMS_MQTT_URL": mqtt_url,
+        "SBEMS_THERMOSTAT_API_KEY": os.environ.get("SBEMS_THERMOSTAT_API_KEY") or DEMO_THERMOSTAT_API_KEY,
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",

@@ -3,7 +3,8 @@
 Routes (under the base URL's path, e.g. ``/api/v1``): ``GET /devices/{id}/status``,
 ``POST /devices/{id}/setpoint`` ``{value, unit}`` (``value: null`` releases the hold),
 ``POST /devices/{id}/mode`` ``{mode}``, ``GET|PUT /devices/{id}/schedule``, ``POST /webhooks``
-``{url, events}`` (plus ``GET /webhooks`` and ``DELETE /webhooks/{id}``). Every request needs
+``{url, events, secret?}`` (plus ``GET /webhooks``, ``DELETE /webhooks/{id}``; with a secret the deliveries
+are signed as the receiver expects, see docs/devices.md). Every request needs
 ``Authorization: Bearer <key>`` (401 otherwise); unknown devices are 404; invalid bodies 422.
 Webhook events (``temperature_change``, ``mode_change``, ``schedule_trigger``) are POSTed as
 JSON to each registered URL subscribed to them.
@@ -13,9 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import itertools
+import json
 import logging
 import re
+import time as _time
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Literal
@@ -79,6 +84,7 @@ class WebhookBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(pattern=r"^https?://")
     events: list[EventName] = Field(min_length=1)
+    secret: str | None = Field(default=None, min_length=16, max_length=256)  # signs the deliveries
 
 
 @dataclass
@@ -86,6 +92,7 @@ class _Webhook:
     id: str
     url: str
     events: list[str]
+    secret: str | None = None
 
 
 @dataclass
@@ -184,16 +191,23 @@ class ThermostatService:
         }
         for hook in self.webhooks.values():
             if event in hook.events:
-                task = asyncio.get_running_loop().create_task(self._deliver(hook.url, payload))
+                task = asyncio.get_running_loop().create_task(self._deliver(hook, payload))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
+    async def _deliver(self, hook: _Webhook, payload: dict[str, Any]) -> None:
         import httpx
 
+        url = hook.url
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if hook.secret:  # X-SBEMS-Signature: HMAC-SHA256 over "<unix time>." + body (docs/devices.md)
+            stamp = str(int(_time.time()))
+            mac = hmac.new(hook.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+            headers |= {"X-SBEMS-Timestamp": stamp, "X-SBEMS-Signature": f"sha256={mac}"}
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
-                response = await client.post(url, json=payload)
+                response = await client.post(url, content=body, headers=headers)
             self.delivered += 1
             if response.status_code >= 400:
                 log.warning("webhook %s answered %s", url, response.status_code)
@@ -300,7 +314,9 @@ def build_thermostat_app(service: ThermostatService, prefix: str = "/api/v1") ->
 
     @app.post(prefix + "/webhooks", status_code=201)
     async def post_webhook(body: WebhookBody) -> dict[str, Any]:
-        hook = _Webhook(id=f"wh-{next(service._ids)}", url=body.url, events=list(body.events))
+        hook = _Webhook(
+            id=f"wh-{next(service._ids)}", url=body.url, events=list(body.events), secret=body.secret
+        )
         service.webhooks[hook.id] = hook
         return {"id": hook.id, "url": hook.url, "events": hook.events}
 

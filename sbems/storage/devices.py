@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,10 +30,11 @@ def write_devices_seen(
     table, _ = _DEVICE_TABLES[kind]
     status = "active" if kind == "hvac" else "online"
     ids = [_device_uuid(kind, building_key, key)[1] for key in device_keys]
-    cursor = conn.execute(
-        f"UPDATE {table} SET status = %s, last_seen_at = %s, updated_at = now() WHERE id = ANY(%s)",  # noqa: S608
-        (status, seen_at, ids),
+    statement = (
+        f"UPDATE {table} SET status = %s, last_seen_at = %s, updated_at = now() "  # noqa: S608
+        "WHERE id = ANY(%s)"
     )
+    cursor = conn.execute(statement, (status, seen_at, ids))
     return cursor.rowcount
 
 
@@ -50,7 +52,8 @@ def read_device_status(
     conn: psycopg.Connection, *, building_key: str, kind: str, device_key: str
 ) -> dict | None:
     table, device_id = _device_uuid(kind, building_key, device_key)
-    cursor = conn.execute(f"SELECT key, status, last_seen_at FROM {table} WHERE id = %s", (device_id,))  # noqa: S608
+    statement = f"SELECT key, status, last_seen_at FROM {table} WHERE id = %s"  # noqa: S608
+    cursor = conn.execute(statement, (device_id,))
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
@@ -67,7 +70,8 @@ def insert_device_alert(
     description: str,
     metadata: dict[str, Any] | None = None,
 ) -> UUID | None:
-    """Raise an alert for a device unless an unresolved one of the same type is open; returns its id or None."""
+    """Raise an alert for a device unless an unresolved one of the same type is open; returns its id or
+    None."""
     b_id = entity_uuid("building", building_key)
     _, device_id = _device_uuid(kind, building_key, device_key)
     hvac_id = device_id if kind == "hvac" else None
@@ -83,8 +87,8 @@ def insert_device_alert(
     if open_row:
         return None
     row = conn.execute(
-        "INSERT INTO alerts (building_id, zone_id, hvac_unit_id, alert_type, severity, title, description, metadata) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO alerts (building_id, zone_id, hvac_unit_id, alert_type, severity, title, description, "
+        "metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
             b_id,
             zone_row[0] if zone_row else None,
@@ -121,12 +125,21 @@ def read_open_alerts(conn: psycopg.Connection, *, building_key: str) -> list[dic
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredThermostatEvent:
+    building_key: str
+    thermostat_key: str
+    applied: bool  # False: older than the thermostat's last event, kept as history only
+
+
 def write_thermostat_event(
     conn: psycopg.Connection, *, remote_device_id: str, event: str, at: datetime, data: dict[str, Any]
-) -> tuple[str, str] | None:
-    """Store a validated webhook event: thermostat row updated, event kept in the audit log.
+) -> StoredThermostatEvent | None:
+    """Store a validated webhook event: kept in the audit log, and the thermostat's state moved forward.
 
-    Returns (building key, thermostat key) or None when no thermostat has that device id.
+    The state (temperature, mode, ``last_event_at``) moves only when the event is not older than the
+    thermostat's last event: a late or replayed old event never moves it back (history only, audit result
+    ``stale``). Returns None when no thermostat has that device id.
     """
     row = conn.execute(
         "SELECT t.id, t.key, b.key FROM thermostats t JOIN buildings b ON b.id = t.building_id "
@@ -136,22 +149,34 @@ def write_thermostat_event(
     if row is None:
         return None
     t_id, t_key, b_key = row
-    if event == "temperature_change" and isinstance(data.get("temperature"), int | float):
-        conn.execute(
-            "UPDATE thermostats SET current_temp_c = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
-            (data["temperature"], at, t_id),
-        )
-    elif event == "mode_change" and isinstance(data.get("mode"), str):
-        conn.execute(
-            "UPDATE thermostats SET mode = %s, last_seen_at = %s, updated_at = now() WHERE id = %s",
-            (data["mode"], at, t_id),
-        )
+    temperature = data.get("temperature")
+    mode = data.get("mode")
+    changes = {"last_event_at": at}
+    if event == "temperature_change" and type(temperature) in (int, float):
+        changes["current_temp_c"] = temperature
+    elif event == "mode_change" and isinstance(mode, str):
+        changes["mode"] = mode
+    if "current_temp_c" in changes or "mode" in changes:
+        changes["last_seen_at"] = at
+    columns = ", ".join(f"{name} = %({name})s" for name in changes)
+    cursor = conn.execute(
+        f"UPDATE thermostats SET {columns}, updated_at = now() "  # noqa: S608 - column names are ours
+        "WHERE id = %(id)s AND (last_event_at IS NULL OR last_event_at <= %(last_event_at)s)",
+        {**changes, "id": t_id},
+    )
+    applied = cursor.rowcount == 1
     conn.execute(
         "INSERT INTO audit_log (time, actor, action, resource, resource_id, changes, source, result) "
-        "VALUES (%s, 'thermostat-webhook', %s, 'thermostat', %s, %s, 'webhook', 'success')",
-        (at, event, f"{b_key}/{t_key}", Jsonb({"device_id": remote_device_id, "data": data})),
+        "VALUES (%s, 'thermostat-webhook', %s, 'thermostat', %s, %s, 'webhook', %s)",
+        (
+            at,
+            event,
+            f"{b_key}/{t_key}",
+            Jsonb({"device_id": remote_device_id, "data": data}),
+            "success" if applied else "stale",
+        ),
     )
-    return b_key, t_key
+    return StoredThermostatEvent(b_key, t_key, applied)
 
 
 def read_thermostat_events(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:

@@ -231,6 +231,7 @@ def _upsert_thermostat(conn: psycopg.Connection, building: Building, tstat: Ther
     api_config = {
         "base_url": tstat.rest.base_url,
         "api_key_env": tstat.rest.api_key_env,
+        "webhook_secret_env": tstat.rest.webhook_secret_env,
     }  # never the key itself
     conn.execute(
         "INSERT INTO thermostats (id, building_id, zone_id, key, name, manufacturer, model, device_id, api_config, "

@@ -154,6 +154,22 @@ TEMP = "sbems/building/hq/zone/z1/temperature"
             "finite",
         ),
         (TEMP, json.dumps({**GOOD, "value": "warm"}).encode(), "value"),
+        (TEMP, json.dumps({**GOOD, "value": True}).encode(), "valid number"),  # not 1.0 celsius
+        (TEMP, json.dumps({**GOOD, "value": "22.5"}).encode(), "valid number"),  # no string coercion
+        (TEMP, json.dumps({**GOOD, "quality": 100.0}).encode(), "valid integer"),
+        (
+            "sbems/building/hq/thermostat/RDS-0003/status",
+            json.dumps(
+                {
+                    "deviceId": "RDS-0003",
+                    "timestamp": TS,
+                    "currentTemp": "24",
+                    "targetTemp": 23,
+                    "mode": "cool",
+                }
+            ).encode(),
+            "valid number",
+        ),
         (TEMP, json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(), "timestamp"),
         (TEMP, json.dumps({**GOOD, "timestamp": "2025-11-22T10:30:00"}).encode(), "time zone"),
         (TEMP, json.dumps({**GOOD, "value": 250.0}).encode(), "outside physical range"),
@@ -192,3 +208,20 @@ def test_topic_router_rejects_unknown_combinations():
         topic_for("zone", "pressure", "hq", "z1")
     with pytest.raises(TopicError):
         parse_topic("sbems/building//zone/z1/temperature")
+
+
+def test_timestamp_window():
+    from datetime import UTC, datetime, timedelta
+
+    from sbems.data_contracts.messages import check_timestamp_window
+
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    check_timestamp_window(now - timedelta(days=7), now)
+    check_timestamp_window(now + timedelta(minutes=5), now)
+    for value, words in [
+        (now - timedelta(days=7, seconds=1), "older than 7 days"),
+        (datetime(1, 1, 1, tzinfo=UTC), "older than 7 days"),
+        (now + timedelta(minutes=5, seconds=1), "in the future"),
+    ]:
+        with pytest.raises(ContractError, match=words):
+            check_timestamp_window(value, now)

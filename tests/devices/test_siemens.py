@@ -4,21 +4,27 @@ retries, secrets, and the webhook receiver storing events in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
 import httpx
 import pytest
 
+from sbems.config import load_settings
 from sbems.devices.base import DeviceError
+from sbems.devices.registry import DeviceRegistry
 from sbems.devices.siemens import SetpointCoalescer, ThermostatAdapter, ThermostatClient
-from sbems.devices.webhook import build_webhook_app
+from sbems.devices.webhook import signed_headers
+from sbems.services.webhooks import webhook_app
 from sbems.sim.harness import free_port
-from sbems.storage.devices import read_thermostat_events, write_thermostat_event
+from sbems.storage.db import close_pools
+from sbems.storage.devices import read_thermostat_events
 from sbems.storage.entities import upsert_site
-from sbems.storage.quarantine import QuarantineItem, read_quarantine, write_quarantine
+from sbems.storage.quarantine import read_quarantine
 
 API_KEY = "sbems-test-key"  # the key the module's simulator was started with (conftest)
+WEBHOOK_SECRET = "webhook-secret-of-the-tests"
 
 
 def _tstat(sim, index: int = 0):
@@ -139,62 +145,76 @@ def test_wrong_key_is_an_error_not_a_retry(sim):
     assert asyncio.run(scenario()) == 0
 
 
-def test_webhook_events_validated_and_stored(sim, conn):
+def test_webhook_events_signed_by_the_sim_are_stored_and_the_rest_refused(sim, conn, db_url):
     from sbems.sim.http_server import embedded_server
 
     upsert_site(conn, site=sim.site)
     conn.commit()
     tstat = _tstat(sim, 2)
-
-    def store(event) -> bool:
-        stored = write_thermostat_event(
-            conn, remote_device_id=event.device_id, event=event.event, at=event.timestamp, data=event.data
-        )
-        conn.commit()
-        return stored is not None
-
-    def reject(reason: str, payload: bytes) -> None:
-        write_quarantine(conn, items=[QuarantineItem("webhook", reason, payload)])
-        conn.commit()
-
+    app = webhook_app(db_url, load_settings(webhook_secret=WEBHOOK_SECRET))
     port = free_port()
+    url = f"http://127.0.0.1:{port}/webhooks/thermostat"
 
     async def scenario():
-        server = embedded_server(build_webhook_app(store=store, reject=reject), "127.0.0.1", port)
+        server = embedded_server(app, "127.0.0.1", port)
         await server.start()
         client = ThermostatClient(sim.rest_base_url, API_KEY)
         try:
-            await client.dispatch_webhook(f"http://127.0.0.1:{port}/webhooks/thermostat", ["mode_change"])
+            await client.dispatch_webhook(url, ["mode_change"], WEBHOOK_SECRET)
             await client.dispatch_mode(tstat.rest.device_id, "heat")
             await client.dispatch_mode(tstat.rest.device_id, "cool")
+            missing_time = b'{"event": "mode_change", "deviceId": "RDS-0005"}'
+            unknown_device = json.dumps(
+                {
+                    "event": "mode_change",
+                    "deviceId": "RDS-9999",
+                    "timestamp": "2026-07-10T18:00:00Z",
+                    "data": {"mode": "heat"},
+                }
+            ).encode()
             async with httpx.AsyncClient() as http:
+                unsigned = await http.post(url, content=missing_time)
                 bad = await http.post(
-                    f"http://127.0.0.1:{port}/webhooks/thermostat",
-                    content=b'{"event": "mode_change", "deviceId": "RDS-0005"}',
+                    url, content=missing_time, headers=signed_headers(WEBHOOK_SECRET.encode(), missing_time)
                 )
                 unknown = await http.post(
-                    f"http://127.0.0.1:{port}/webhooks/thermostat",
-                    json={
-                        "event": "mode_change",
-                        "deviceId": "RDS-9999",
-                        "timestamp": "2026-07-10T18:00:00Z",
-                    },
+                    url,
+                    content=unknown_device,
+                    headers=signed_headers(WEBHOOK_SECRET.encode(), unknown_device),
                 )
             for _ in range(50):
                 if len(read_thermostat_events(conn)) >= 2:
                     break
                 await asyncio.sleep(0.1)
-            return bad.status_code, unknown.status_code
+            return unsigned.status_code, bad.status_code, unknown.status_code
         finally:
             await client.close()
             await server.stop()
+            close_pools()
 
-    bad_status, unknown_status = asyncio.run(scenario())
+    unsigned_status, bad_status, unknown_status = asyncio.run(scenario())
     events = read_thermostat_events(conn)
     assert [e["action"] for e in events] == ["mode_change", "mode_change"]
     assert {e["changes"]["data"]["mode"] for e in events} == {"heat", "cool"}
     assert events[0]["resource_id"] == f"hq/{tstat.id}"
     assert conn.execute("SELECT mode FROM thermostats WHERE key = %s", (tstat.id,)).fetchone()[0] == "cool"
-    assert bad_status == 422 and unknown_status == 404
+    assert unsigned_status == 401 and bad_status == 422 and unknown_status == 404
     reasons = [q["reason"] for q in read_quarantine(conn, source="webhook")]
+    assert len(reasons) == 2  # the unsigned request left nothing
     assert any("timestamp" in r for r in reasons) and any("unknown device" in r for r in reasons)
+
+
+def test_no_default_thermostat_key_one_clear_line(sim, monkeypatch):
+    monkeypatch.delenv("SBEMS_THERMOSTAT_API_KEY", raising=False)
+    settings = load_settings()
+    assert settings.thermostat_api_key is None  # no silent demo default
+    tstat = _tstat(sim)
+
+    async def scenario():
+        async with DeviceRegistry(settings) as registry:
+            with pytest.raises(DeviceError) as info:
+                await registry.open_adapter("hq", tstat)
+            return str(info.value)
+
+    message = asyncio.run(scenario())
+    assert message == f"thermostat {tstat.id}: no API key configured (set SBEMS_THERMOSTAT_API_KEY)"

@@ -47,8 +47,9 @@ def _wait_ready(url: str, timeout_s: float = 60) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(3000)
 def test_one_day_of_autopilot_through_protocols_and_prefect(
-    prefect_harness, conn, db_url, mqtt_url, tmp_path, example_site
+    prefect_harness, conn, db_url, mqtt_url, tmp_path, example_site, monkeypatch
 ):
+    monkeypatch.setenv("SBEMS_THERMOSTAT_API_KEY", "sbems-demo-key")  # optimize() below dispatches in-process
     with running_sim(
         example_site,
         start_utc=MONDAY_UTC,
@@ -88,6 +89,8 @@ def test_one_day_of_autopilot_through_protocols_and_prefect(
                 str(health_port),
                 "--batch-age-s",
                 "0.1",
+                "--max-age-days",
+                "3650",  # the virtual building runs in July 2026
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -86,7 +86,10 @@ def test_optimizer_is_in_charge_only_with_autopilot_and_a_fresh_plan(example_sit
 
 
 @pytest.mark.slow
-def test_schedules_then_release_through_the_real_protocols(prefect_harness, conn, db_url, example_site):
+def test_schedules_then_release_through_the_real_protocols(
+    prefect_harness, conn, db_url, example_site, monkeypatch
+):
+    monkeypatch.setenv("SBEMS_THERMOSTAT_API_KEY", "sbems-demo-key")  # no default key outside the demo
     with running_sim(example_site, start_utc=EARLY_MONDAY_UTC, speed=1, api_key="sbems-demo-key") as sim:
         entities.upsert_site(conn, site=sim.site)
         now = datetime.fromisoformat(sim.state()["time_utc"])

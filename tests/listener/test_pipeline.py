@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sbems.listener.pipeline import Inbound, SiteIndex, build_batch
+from sbems.listener.pipeline import Inbound, SiteIndex, build_batch, drop_conflicts
 from sbems.listener.rules import evaluate_rules, rule_matches
 from sbems.storage.alerts import AlertRule, EntityKeys
 
@@ -152,3 +152,82 @@ def test_cooldown_per_rule_and_point_on_reading_time():
     record, message = alerts[0]
     assert message.zone_id == "z1" and message.building_id == "hq" and message.alert_type == "threshold"
     assert record.id == evaluate_rules(observations[:1], [rule], {}, {})[0][0][0].id  # stable id
+
+
+def test_numbers_are_strict_no_bool_or_string_coercion():
+    t = "sbems/building/hq/zone/z1/temperature"
+    batch = build_batch(
+        [
+            _msg(t, _reading(value=True)),
+            _msg(t, _reading(value="21.5")),
+            _msg(t, _reading(value=21.5, quality=True)),
+            _msg(t, _reading(value=21.5, quality="100")),
+            _msg(
+                "sbems/building/hq/hvac/rtu1/telemetry",
+                {"deviceId": "rtu1", "timestamp": T0.isoformat(), "metrics": {"supplyTemp": "12.0"}},
+            ),
+            _msg(t, _reading(value=22)),  # an integer is a number
+        ],
+        INDEX,
+        NOW,
+    )
+    assert [r.value for r in batch.sensor_rows] == [22.0]
+    assert batch.quarantine_classes == {"contract": 5}
+    assert all("valid number" in q.reason or "valid integer" in q.reason for q in batch.quarantine)
+
+
+def test_timestamps_outside_the_window_are_quarantined():
+    t = "sbems/building/hq/zone/z1/temperature"
+    batch = build_batch(
+        [
+            _msg(t, _reading(at=datetime(1, 1, 1, tzinfo=UTC))),
+            _msg(t, _reading(at=NOW - timedelta(days=7, seconds=1))),
+            _msg(t, _reading(at=NOW + timedelta(minutes=5, seconds=1))),
+            _msg(t, _reading(at=NOW - timedelta(days=6, hours=23))),
+            _msg(t, _reading(at=NOW + timedelta(minutes=4))),
+        ],
+        INDEX,
+        NOW,
+    )
+    assert len(batch.sensor_rows) == 2
+    reasons = [q.reason for q in batch.quarantine]
+    assert ["older than 7 days" in r for r in reasons] == [True, True, False]
+    assert "in the future" in reasons[2]
+    wider = build_batch([_msg(t, _reading(at=NOW - timedelta(days=30)))], INDEX, NOW, timedelta(days=60))
+    assert len(wider.sensor_rows) == 1
+
+
+def test_conflicting_duplicate_in_a_batch_is_quarantined_and_an_identical_one_kept():
+    t = "sbems/building/hq/zone/z1/temperature"
+    batch = build_batch(
+        [_msg(t, _reading(value=21.5)), _msg(t, _reading(value=21.5)), _msg(t, _reading(value=23.0))],
+        INDEX,
+        NOW,
+    )
+    assert [r.value for r in batch.sensor_rows] == [21.5, 21.5]  # the re-delivery is a no-op in storage
+    assert batch.quarantine_classes == {"conflict": 1}
+    assert "conflicting duplicate: hq/z1-temp" in batch.quarantine[0].reason
+    assert "already has 21.5, this message 23.0" in batch.quarantine[0].reason
+    assert batch.accepted == {"sensor": 2}
+
+
+def test_conflicts_with_stored_values_leave_the_batch():
+    t = "sbems/building/hq/zone/z1/temperature"
+    meter = "sbems/building/hq/meter/main-meter/power"
+    batch = build_batch(
+        [
+            _msg(t, _reading(value=21.5)),
+            _msg(t, _reading(value=21.0, at=T0 + timedelta(seconds=1))),
+            _msg(meter, _reading("main-meter", 80.0, "kW")),
+        ],
+        INDEX,
+        NOW,
+    )
+    sensor_keys, meter_keys = batch.ledger.keys()
+    assert sensor_keys == [(TEMP, T0), (TEMP, T0 + timedelta(seconds=1))] and meter_keys == [(METER, T0)]
+    drop_conflicts(batch, {(TEMP, T0): 20.0, (TEMP, T0 + timedelta(seconds=1)): 21.0, (METER, T0): 79.0})
+    assert [(r.value, r.time) for r in batch.sensor_rows] == [(21.0, T0 + timedelta(seconds=1))]
+    assert batch.energy_rows == [] and batch.meter_live_rows == []
+    assert [o.value for o in batch.observations] == [21.0]
+    assert batch.quarantine_classes == {"conflict": 2} and batch.accepted == {"sensor": 1}
+    assert "already has 20.0, this message 21.5" in batch.quarantine[0].reason
