@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sbems.devices.siemens import ThermostatEvent
 from sbems.devices.webhook import build_webhook_app
+from sbems.services.health import ServiceHealth
 from sbems.storage.db import pooled_connection
 from sbems.storage.devices import write_thermostat_event
 from sbems.storage.quarantine import QuarantineItem, write_quarantine
@@ -31,7 +32,11 @@ def webhook_app(database_url: str):
     return build_webhook_app(store=store, reject=reject)
 
 
-def serve_webhooks(database_url: str, host: str = "127.0.0.1", port: int = 8088) -> None:
+def serve_webhooks(
+    database_url: str, host: str = "127.0.0.1", port: int = 8088, health: ServiceHealth | None = None
+) -> None:
+    """Serve until stopped; with ``health``, every response is counted in its metrics."""
     import uvicorn  # the server only, not needed to build or test the app
 
-    uvicorn.run(webhook_app(database_url), host=host, port=port, log_level="warning")
+    app = webhook_app(database_url)
+    uvicorn.run(health.asgi(app) if health else app, host=host, port=port, log_level="warning")
