@@ -48,6 +48,8 @@ from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
 from sbems.storage.db import StorageError
 
+QUIET_LOGGERS = ("alembic", "httpx", "httpcore")
+
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
@@ -367,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not args.verbose:  # libraries that log every migration step or HTTP request (Prefect's API calls)
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         return args.func(args, settings)

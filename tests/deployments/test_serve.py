@@ -217,3 +217,22 @@ def test_flows_need_a_prefect_server_that_answers(db_url, mqtt_url, tmp_path):
     )
     assert done.returncode == 1
     assert "the Prefect API at http://127.0.0.1:" in done.stderr and "does not answer" in done.stderr
+
+
+def test_library_loggers_are_quiet_unless_verbose(tmp_path):
+    probe = (
+        "import logging, sys; from sbems.cli import main; main(sys.argv[1:]); "
+        "print(logging.getLogger('httpx').getEffectiveLevel())"
+    )
+    levels = [
+        subprocess.run(
+            [sys.executable, "-c", probe, *flags, "flows", "list"],
+            env=_env(SBEMS_DATA_DIR=str(tmp_path)),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()[-1]
+        for flags in ([], ["-v"])
+    ]
+    assert levels == ["30", "10"]  # WARNING (no line per Prefect API request); DEBUG with -v
