@@ -23,7 +23,9 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+import yaml
 
+from sbems.config import Settings
 from sbems.deployments.supervisor import ChildSpec, RestartPolicy, Supervisor
 from sbems.local.embedded import MqttBroker
 from sbems.runtime import free_port
@@ -236,3 +238,12 @@ def test_library_loggers_are_quiet_unless_verbose(tmp_path):
         for flags in ([], ["-v"])
     ]
     assert levels == ["30", "10"]  # WARNING (no line per Prefect API request); DEBUG with -v
+
+
+def test_compose_healthchecks_probe_the_default_health_ports():
+    services = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    defaults = Settings(_env_file=None)
+    for name, port in (("webhooks", defaults.webhooks_health_port), ("panel", defaults.ui_health_port)):
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/healthz" in probe, name
+    assert services["panel"]["command"][:3] == ["ui", "--host", "0.0.0.0"]
