@@ -34,7 +34,7 @@ from sbems.domain.site import SiteFileError, dump_site_yaml, read_site_file
 from sbems.listener.__main__ import main as listener_main
 from sbems.local.panel import ui_command
 from sbems.local.services import start_services, stop_services
-from sbems.runtime import ServiceUnavailable, resolve_database_url, resolve_mqtt_url
+from sbems.runtime import ServiceUnavailable, port_open, resolve_database_url, resolve_mqtt_url
 from sbems.services.auth import AuthError, create_user
 from sbems.services.backup import backup_database, restore_database
 from sbems.services.health import ServiceHealth
@@ -49,6 +49,7 @@ from sbems.storage import db, entities
 from sbems.storage.db import StorageError
 
 QUIET_LOGGERS = ("alembic", "httpx", "httpcore")
+_LOOPBACK, _ANY_ADDRESS = "127.0.0.1", ("0.0.0.0", "", "::")
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -149,7 +150,7 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: panel.terminate())  # also as a container's PID 1
     health_port = settings.ui_health_port if args.health_port is None else args.health_port
     if health_port:
-        probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/_stcore/health"
+        probe = f"http://{_LOOPBACK if host in _ANY_ADDRESS else host}:{port}/_stcore/health"
         ServiceHealth("panel", url, live=lambda: _streamlit_alive(panel, probe)).serve(
             settings.health_host, health_port
         )
@@ -170,11 +171,17 @@ def _streamlit_alive(panel: subprocess.Popen, probe_url: str) -> tuple[bool, dic
         return False, {"streamlit": f"{probe_url}: {exc}"}
 
 
+def _port_check(host: str, port: int) -> tuple[bool, dict]:
+    listening = port_open(host, port)
+    return listening, {"listening": f"{host}:{port}" if listening else f"nothing on {host}:{port} yet"}
+
+
 def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
     host, port = args.host or settings.webhooks_host, args.port or settings.webhooks_port
     health_port = settings.webhooks_health_port if args.health_port is None else args.health_port
-    health = ServiceHealth("webhooks", url) if health_port else None
+    local = (_LOOPBACK if host in _ANY_ADDRESS else host, port)
+    health = ServiceHealth("webhooks", url, ready=lambda: _port_check(*local)) if health_port else None
     if health is not None:
         health.serve(settings.health_host, health_port)
     print(f"thermostat webhooks on http://{host}:{port}/webhooks/thermostat")

@@ -20,7 +20,7 @@ from prefect.runtime import flow_run as this_run
 from prefect.states import Cancelled, State
 from prefect.utilities.annotations import quote
 
-from sbems.deployments import SCHEDULES
+from sbems.deployments import SCHEDULES, flow_run_name
 from sbems.services.polling import (
     device_task_tags,
     open_poll_devices,
@@ -43,7 +43,8 @@ from sbems.tasks.publish import publish_state
 POLL_PERIOD = SCHEDULES["poll"].interval
 
 
-@flow(name="poll-building", log_prints=False)
+# named on the decorator too: a worker of a work pool loads this flow object as it is written here
+@flow(name="poll-building", log_prints=False, flow_run_name=flow_run_name("poll"))
 async def poll_building(
     building_id: str,
     database_url: str | None = None,

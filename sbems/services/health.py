@@ -95,14 +95,18 @@ def database_check(database_url: str, connect_timeout_s: int = 2) -> tuple[bool,
 class ServiceHealth:
     """The metrics and checks of one service process named ``service`` (``webhooks``, ``panel``).
 
-    ``live`` is the process's own liveness (default: it answers); readiness is liveness plus a database
-    that accepts a connection. ``asgi(app)`` wraps an ASGI app to count its HTTP responses."""
+    ``live`` is the process's own liveness (default: it answers); readiness is liveness, ``ready`` (e.g. the
+    service's port accepts connections) and a database that accepts a connection. ``asgi(app)`` wraps an
+    ASGI app to count its HTTP responses."""
 
-    def __init__(self, service: str, database_url: str, live: Check | None = None) -> None:
+    def __init__(
+        self, service: str, database_url: str, live: Check | None = None, ready: Check | None = None
+    ) -> None:
         self.service = service
         self.database_url = database_url
         self.started_at = time.time()
         self._live = live or (lambda: (True, {}))
+        self._ready = ready or (lambda: (True, {}))
         self.registry = r = CollectorRegistry()
         self.up = Gauge(f"sbems_{service}_up", "1 while the service process runs", registry=r)
         self.started = Gauge(
@@ -129,9 +133,10 @@ class ServiceHealth:
 
     def readiness(self) -> tuple[bool, dict]:
         live_ok, detail = self.liveness()
+        ready_ok, ready_detail = self._ready()
         db_ok, db_detail = database_check(self.database_url)
         self.database_up.set(1 if db_ok else 0)
-        return live_ok and db_ok, {**detail, **db_detail}
+        return live_ok and ready_ok and db_ok, {**detail, **ready_detail, **db_detail}
 
     def serve(self, host: str, port: int) -> HealthServer:
         """Start the HTTP endpoint (``port`` 0: any free port; see ``.port`` of the result)."""
