@@ -231,6 +231,9 @@ def site_environment(settings: Settings, services: list[str], environ: dict[str,
         if not port_open(*host_port(mqtt_url, 8883 if mqtt_url.startswith("mqtts") else 1883), 3.0):
             raise ServiceUnavailable(f"no MQTT broker answers at {mqtt_url} (sbems serve starts no broker)")
     if "flows" in services:
+        # the runner's /health (127.0.0.1:9111), as in compose and the systemd unit
+        env.setdefault("PREFECT_RUNNER_SERVER_ENABLE", "true")
+        env.setdefault("PREFECT_RUNNER_SERVER_PORT", "9111")
         env["PREFECT_API_URL"] = prefect_api_check(
             settings.prefect_api_url or environ.get("PREFECT_API_URL"), environ.get("PREFECT_API_AUTH_STRING")
         )

@@ -247,3 +247,8 @@ def test_compose_healthchecks_probe_the_default_health_ports():
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/healthz" in probe, name
     assert services["panel"]["command"][:3] == ["ui", "--host", "0.0.0.0"]
+    flows = services["flows"]
+    port = flows["environment"]["PREFECT_RUNNER_SERVER_PORT"]
+    assert flows["environment"]["PREFECT_RUNNER_SERVER_ENABLE"] == "true"
+    assert f"http://127.0.0.1:{port}/health" in " ".join(flows["healthcheck"]["test"])
+    assert flows["environment"]["SBEMS_DATABASE_URL"]  # the shared settings are merged, not replaced
