@@ -106,7 +106,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 start_new_session=True,  # its own process group: stopped as a whole, grandchildren too
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads fork here but the signal waits
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - the supervisor runs no other thread
             )
         child.started_at = time.monotonic()
         child.restart_at = None
@@ -138,7 +138,7 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda signum, frame: self._stop.set())
+                signal.signal(signum, lambda signum, frame: self.stop())
         status = 0
         try:
             for child in self.children:

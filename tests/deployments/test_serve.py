@@ -252,3 +252,44 @@ def test_compose_healthchecks_probe_the_default_health_ports():
     assert flows["environment"]["PREFECT_RUNNER_SERVER_ENABLE"] == "true"
     assert f"http://127.0.0.1:{port}/health" in " ".join(flows["healthcheck"]["test"])
     assert flows["environment"]["SBEMS_DATABASE_URL"]  # the shared settings are merged, not replaced
+
+
+def test_a_child_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path):
+    stubborn = ChildSpec(
+        "stubborn",
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+        ],
+    )
+    out = io.StringIO()
+    supervisor = Supervisor([stubborn], tmp_path / "logs", policy=RestartPolicy(stop_timeout_s=1), out=out)
+    threading.Timer(1.5, supervisor.stop).start()
+    assert supervisor.run(install_signals=False) == 0
+    assert "stubborn did not stop in 1 s: killed" in out.getvalue()
+    assert not _alive(supervisor.children[0].pids[0])
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path):
+    """Even SIGKILL of the supervisor (no chance to clean up) leaves no child running (PR_SET_PDEATHSIG)."""
+    script = (
+        "import sys; from pathlib import Path; "
+        "from sbems.deployments.supervisor import ChildSpec, Supervisor; "
+        "sleeper = ChildSpec('sleeper', [sys.executable, '-c', 'import time; time.sleep(120)']); "
+        "Supervisor([sleeper], Path(sys.argv[1])).run()"
+    )
+    output = tmp_path / "supervisor.out"
+    with output.open("wb") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "logs")], env=_env(), stdout=out, stderr=out
+        )
+    try:
+        (child,) = _wait(lambda: _started_pids(output, "sleeper"), 30, "the child's start")
+        supervisor.kill()
+        supervisor.wait()
+        _wait(lambda: not _alive(child), 10, f"the end of the orphaned child {child}")
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
