@@ -1,5 +1,5 @@
 """The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | services |
-alerts``.
+alerts | serve``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -19,21 +19,25 @@ import inspect
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import typing
+import urllib.request
 from pathlib import Path
 
 from sbems.config import Settings, SettingsError, load_settings
 from sbems.data_contracts.messages import AlertMessage
 from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
+from sbems.deployments.supervisor import SERVICES, RestartPolicy, Supervisor, child_specs, site_environment
 from sbems.domain.site import SiteFileError, dump_site_yaml, read_site_file
 from sbems.listener.__main__ import main as listener_main
 from sbems.local.panel import ui_command
 from sbems.local.services import start_services, stop_services
-from sbems.runtime import ServiceUnavailable, resolve_database_url, resolve_mqtt_url
+from sbems.runtime import ServiceUnavailable, port_open, resolve_database_url, resolve_mqtt_url
 from sbems.services.auth import AuthError, create_user
 from sbems.services.backup import backup_database, restore_database
+from sbems.services.health import ServiceHealth
 from sbems.services.notifications import (
     NotificationError,
     deliver_notifications,
@@ -43,6 +47,9 @@ from sbems.services.notifications import (
 from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
 from sbems.storage.db import StorageError
+
+QUIET_LOGGERS = ("alembic", "httpx", "httpcore")
+_LOOPBACK, _ANY_ADDRESS = "127.0.0.1", ("0.0.0.0", "", "::")
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,15 +144,68 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
-    print(f"control panel on http://127.0.0.1:{args.port}")
-    return subprocess.call(ui_command(args.port), env={**os.environ, "SBEMS_DATABASE_URL": url})
+    host, port = args.host or settings.ui_host, args.port or settings.ui_port
+    print(f"control panel on http://{host}:{port}")
+    panel = subprocess.Popen(ui_command(port, host), env={**os.environ, "SBEMS_DATABASE_URL": url})
+    signal.signal(signal.SIGTERM, lambda signum, frame: panel.terminate())  # also as a container's PID 1
+    health_port = settings.ui_health_port if args.health_port is None else args.health_port
+    if health_port:
+        probe = f"http://{_LOOPBACK if host in _ANY_ADDRESS else host}:{port}/_stcore/health"
+        ServiceHealth("panel", url, live=lambda: _streamlit_alive(panel, probe)).serve(
+            settings.health_host, health_port
+        )
+    try:
+        return panel.wait()
+    except KeyboardInterrupt:
+        panel.terminate()
+        return panel.wait()
+
+
+def _streamlit_alive(panel: subprocess.Popen, probe_url: str) -> tuple[bool, dict]:
+    if panel.poll() is not None:
+        return False, {"streamlit": f"exited with status {panel.returncode}"}
+    try:
+        with urllib.request.urlopen(probe_url, timeout=3) as response:
+            return True, {"streamlit": response.read().decode(errors="replace").strip()}
+    except OSError as exc:
+        return False, {"streamlit": f"{probe_url}: {exc}"}
+
+
+def _port_check(host: str, port: int) -> tuple[bool, dict]:
+    listening = port_open(host, port)
+    return listening, {"listening": f"{host}:{port}" if listening else f"nothing on {host}:{port} yet"}
 
 
 def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
-    print(f"thermostat webhooks on http://{args.host}:{args.port}/webhooks/thermostat")
-    serve_webhooks(url, args.host, args.port)
+    host, port = args.host or settings.webhooks_host, args.port or settings.webhooks_port
+    health_port = settings.webhooks_health_port if args.health_port is None else args.health_port
+    local = (_LOOPBACK if host in _ANY_ADDRESS else host, port)
+    health = ServiceHealth("webhooks", url, ready=lambda: _port_check(*local)) if health_port else None
+    if health is not None:
+        health.serve(settings.health_host, health_port)
+    print(f"thermostat webhooks on http://{host}:{port}/webhooks/thermostat")
+    serve_webhooks(url, host, port, health)
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    services = [name.strip() for item in args.only or [",".join(SERVICES)] for name in item.split(",")]
+    unknown = sorted(set(services) - set(SERVICES))
+    if unknown or not services:
+        print(f"sbems serve: --only takes {', '.join(SERVICES)} (not {', '.join(unknown)})", file=sys.stderr)
+        return 2
+    services = [name for name in SERVICES if name in services]  # each once, in start order
+    env = site_environment(settings, services, dict(os.environ))
+    specs = child_specs(
+        services,
+        buildings=args.building or ["hq"],
+        listener_client_id=args.listener_client_id,
+        listener_health_port=args.listener_health_port,
+        health_host=settings.health_host,
+    )
+    policy = RestartPolicy(max_fast_failures=args.max_fast_failures)
+    return Supervisor(specs, Path(settings.data_dir) / "logs", env, policy).run()
 
 
 def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
@@ -252,13 +312,30 @@ def build_parser() -> argparse.ArgumentParser:
     users.set_defaults(func=_cmd_users)
 
     ui = sub.add_parser("ui", help="run the Streamlit control panel")
-    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--host", help="bind address (default SBEMS_UI_HOST, 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="default SBEMS_UI_PORT, 8501")
+    ui.add_argument(
+        "--health-port", type=int, help="/healthz /readyz /metrics (SBEMS_UI_HEALTH_PORT; 0: none)"
+    )
     ui.set_defaults(func=_cmd_ui)
 
     hooks = sub.add_parser("webhooks", help="receive thermostat webhook events (validated, stored)")
-    hooks.add_argument("--host", default="127.0.0.1")
-    hooks.add_argument("--port", type=int, default=8088)
+    hooks.add_argument("--host", help="bind address (default SBEMS_WEBHOOKS_HOST, 127.0.0.1)")
+    hooks.add_argument("--port", type=int, help="default SBEMS_WEBHOOKS_PORT, 8088")
+    hooks.add_argument("--health-port", type=int, help="health/metrics (SBEMS_WEBHOOKS_HEALTH_PORT; 0: none)")
     hooks.set_defaults(func=_cmd_webhooks)
+
+    serve = sub.add_parser(
+        "serve", help="production: run the site's services supervised (no simulator, no embedded services)"
+    )
+    serve.add_argument("--only", action="append", help=f"comma-separated subset of {','.join(SERVICES)}")
+    serve.add_argument("--building", action="append", help="the flows' buildings (repeatable; default hq)")
+    serve.add_argument("--listener-client-id", default="sbems-listener")
+    serve.add_argument("--listener-health-port", type=int, default=9108)
+    serve.add_argument(
+        "--max-fast-failures", type=int, default=5, help="give up after a child fails this often in a row"
+    )
+    serve.set_defaults(func=_cmd_serve)
 
     services = sub.add_parser(
         "services", help="start or stop the embedded PostgreSQL and MQTT broker (under SBEMS_DATA_DIR)"
@@ -299,8 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not args.verbose:  # libraries that log every migration step or HTTP request (Prefect's API calls)
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         return args.func(args, settings)

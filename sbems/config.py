@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     # the embedded services (`sbems services start`, `sbems demo`) listen on 127.0.0.1 at these ports
     embedded_pg_port: int = Field(default=55432, ge=1, le=65535)
     embedded_mqtt_port: int = Field(default=51883, ge=1, le=65535)
+    # HTTP services (docs/operations.md): 127.0.0.1 behind a TLS reverse proxy on the host; 0.0.0.0 in a
+    # container or behind a proxy on another host. /healthz, /readyz, /metrics listen apart (0: none).
+    ui_host: str = Field(default="127.0.0.1", description="bind address of the panel (sbems ui)")
+    ui_port: int = Field(default=8501, ge=1, le=65535)
+    ui_health_port: int = Field(default=9110, ge=0, le=65535, description="panel health/metrics; 0: none")
+    webhooks_host: str = Field(default="127.0.0.1", description="bind address of the webhook receiver")
+    webhooks_port: int = Field(default=8088, ge=1, le=65535)
+    webhooks_health_port: int = Field(default=9109, ge=0, le=65535, description="webhooks health; 0: none")
+    health_host: str = Field(default="127.0.0.1", description="bind address of the panel's/webhooks' health")
     # secrets have no default: `sbems demo` sets its own; elsewhere a thermostat without a key fails when used
     thermostat_api_key: SecretStr | None = Field(default=None, description="thermostat REST API key")
     webhook_secret: SecretStr | None = Field(

@@ -2,12 +2,19 @@
 
 ``sbems flows serve`` registers them with the Prefect server named by PREFECT_API_URL and runs them
 (``prefect.serve``); ``sbems flows run NAME`` runs one flow now, ad hoc.
+
+Every deployed run is named ``<flow>-<building>-<scheduled UTC time>`` (``poll-hq-2026-11-29T22:30Z``,
+seconds only when not zero), and a run never waits for the previous one of its deployment: with one
+running, the next is cancelled (concurrency limit 1, collision strategy CANCEL_NEW), so a slow period
+does not pile up a queue of stale runs. The poll flow also skips a run that starts more than one period
+after its scheduled time (after a restart of the runner, or a busy machine).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from importlib import import_module
 
 
@@ -89,10 +96,28 @@ def building_parameter(name: str) -> str:
     return "building_id"
 
 
+def flow_run_name(name: str) -> Callable[[], str]:
+    """The ``flow_run_name`` of schedule ``name``: ``poll-hq-2026-11-29T22:30Z`` (its scheduled time, UTC)."""
+
+    def run_name() -> str:
+        from prefect.runtime import flow_run  # lazy: called in a flow run only, where Prefect is loaded
+
+        building = flow_run.parameters.get("building_id") or "site"
+        at = flow_run.scheduled_start_time.astimezone(UTC)
+        return f"{name}-{building}-{at.strftime('%Y-%m-%dT%H:%M:%SZ' if at.second else '%Y-%m-%dT%H:%MZ')}"
+
+    return run_name
+
+
 def build_deployments(building_ids: list[str], names: list[str] | None = None) -> list:
+    # lazy: Prefect's client schemas (the CLI imports this module for every command)
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    # never two runs of one deployment at once, and no queue: a run due while one runs is cancelled
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     deployments = []
     for name in names or available_flows():
-        flow_obj = load_flow(name)
+        flow_obj = load_flow(name).with_options(flow_run_name=flow_run_name(name))
         for building_id in building_ids:
             deployments.append(
                 flow_obj.to_deployment(
@@ -101,9 +126,9 @@ def build_deployments(building_ids: list[str], names: list[str] | None = None) -
                     parameters={building_parameter(name): building_id},
                     description=SCHEDULES[name].description,
                     tags=[f"building:{building_id}", name],
-                    concurrency_limit=1,
+                    concurrency_limit=one_at_a_time,
                 )
-            )  # never two runs of one flow at once
+            )
     return deployments
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import SyncClientContext
+from prefect.runtime import flow_run as this_run
+from prefect.states import Cancelled, State
 from prefect.utilities.annotations import quote
 
+from sbems.deployments import SCHEDULES, flow_run_name
 from sbems.services.polling import (
     device_task_tags,
     open_poll_devices,
@@ -36,8 +40,11 @@ from sbems.tasks.poll import (
 )
 from sbems.tasks.publish import publish_state
 
+POLL_PERIOD = SCHEDULES["poll"].interval
 
-@flow(name="poll-building", log_prints=False)
+
+# named on the decorator too: a worker of a work pool loads this flow object as it is written here
+@flow(name="poll-building", log_prints=False, flow_run_name=flow_run_name("poll"))
 async def poll_building(
     building_id: str,
     database_url: str | None = None,
@@ -48,7 +55,7 @@ async def poll_building(
     bacnet_port: int | None = None,
     publish: bool = True,
     device_tags: str = "limited",
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """Poll every device of ``building_id`` once; returns the run's summary.
 
     Device tasks carry the tags ``building:/protocol:/device:``. Prefect 3 asks its API for a concurrency
@@ -58,8 +65,15 @@ async def poll_building(
     ``"all"`` attaches every tag; ``"none"`` none. Task run names carry protocol and device either way.
     The run's markdown artifact ``poll-<building>`` is created by the flow itself, and the run's device
     registry (adapters and the BACnet network) is closed when the device tasks are done: neither needs a
-    task run of its own.
+    task run of its own. A run that starts more than one poll period after its scheduled time ends at once
+    as Cancelled ("skipped"): the next run reads fresh values (an ad-hoc run is never late).
     """
+    late = datetime.now(UTC) - this_run.scheduled_start_time
+    if late > POLL_PERIOD:
+        return Cancelled(
+            message=f"skipped: started {late.total_seconds():.0f} s after its scheduled time "
+            f"(period {POLL_PERIOD.total_seconds():g} s)"
+        )
     # Prefect gives a sync flow one API client for its sync tasks, an async flow none: each sync task here
     # (plan, validate, write, publish) would build its own, SSL context included (~20 ms of CPU each here;
     # client creation cost: PrefectHQ/prefect#14986).

@@ -3,22 +3,11 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-log = logging.getLogger(__name__)
+from sbems.services.health import HealthServer as SharedHealthServer
 
 
 class ListenerMetrics:
@@ -94,8 +83,8 @@ class ListenerMetrics:
         )
 
 
-class HealthServer:
-    """Serves the endpoints on a daemon thread; ``port`` 0 picks a free port (see ``.port``)."""
+class HealthServer(SharedHealthServer):
+    """The shared health endpoint (:mod:`sbems.services.health`) serving one listener's registry."""
 
     def __init__(
         self,
@@ -105,39 +94,4 @@ class HealthServer:
         live: Callable[[], tuple[bool, dict]],
         ready: Callable[[], tuple[bool, dict]],
     ) -> None:
-        registry = metrics.registry
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-                elif path in ("/healthz", "/livez", "/readyz"):
-                    ok, detail = (ready if path == "/readyz" else live)()
-                    body = json.dumps({"ok": ok, **detail}).encode()
-                    self._send(200 if ok else 503, body, "application/json")
-                else:
-                    self._send(404, b"not found\n", "text/plain")
-
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server API
-                log.debug("health: " + format, *args)
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, name="listener-health", daemon=True)
-
-    def start(self) -> HealthServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(host, port, metrics.registry, live, ready, name="listener-health")

@@ -8,8 +8,9 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 
 
-def ui_command(port: int) -> list[str]:
-    """``python -m streamlit run sbems/ui/app.py`` on 127.0.0.1:``port``, headless, no usage statistics."""
+def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """``python -m streamlit run sbems/ui/app.py`` on ``host``:``port`` (loopback unless told: production
+    binds 0.0.0.0 only behind a TLS reverse proxy), headless, no usage statistics."""
     return [
         sys.executable,
         "-m",
@@ -19,7 +20,7 @@ def ui_command(port: int) -> list[str]:
         "--server.headless",
         "true",
         "--server.address",
-        "127.0.0.1",
+        host,
         "--server.port",
         str(port),
         "--browser.gatherUsageStats",

@@ -18,6 +18,7 @@ from typing import Any
 from sbems.config import Settings, load_settings
 from sbems.devices.siemens import WebhookRejected, parse_thermostat_event
 from sbems.devices.webhook import WINDOW_S, build_webhook_app
+from sbems.services.health import ServiceHealth
 from sbems.storage.db import pooled_connection
 from sbems.storage.devices import write_thermostat_event
 from sbems.storage.quarantine import QuarantineItem, write_quarantine
@@ -75,7 +76,10 @@ def webhook_app(database_url: str, settings: Settings | None = None):
     return build_webhook_app(secret_for=secret_for, handle=handle, quarantine=quarantine)
 
 
-def serve_webhooks(database_url: str, host: str = "127.0.0.1", port: int = 8088) -> None:
+def serve_webhooks(
+    database_url: str, host: str = "127.0.0.1", port: int = 8088, health: ServiceHealth | None = None
+) -> None:
+    """Serve until stopped; with ``health``, every response is counted in its metrics."""
     import uvicorn  # the server only, not needed to build or test the app
 
     settings = load_settings()
@@ -83,4 +87,5 @@ def serve_webhooks(database_url: str, host: str = "127.0.0.1", port: int = 8088)
         log.warning(
             "SBEMS_WEBHOOK_SECRET is not set: only thermostats whose own secret variable is set can deliver"
         )
-    uvicorn.run(webhook_app(database_url, settings), host=host, port=port, log_level="warning")
+    app = webhook_app(database_url, settings)
+    uvicorn.run(health.asgi(app) if health else app, host=host, port=port, log_level="warning")
