@@ -29,11 +29,13 @@ def insert_command(
     lifetime_s: int | None = None,
     expires_at: datetime | None = None,
     error_message: str | None = None,
+    created_at: datetime | None = None,
 ) -> UUID:
+    """Record a command; ``created_at`` is the caller's clock (rate limits run on it), else now()."""
     row = conn.execute(
         "INSERT INTO control_commands (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, "
-        "command_data, source, status, priority, lifetime_s, expires_at, error_message) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "command_data, source, status, priority, lifetime_s, expires_at, error_message, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) RETURNING id",
         (
             user_id,
             building_id,
@@ -48,9 +50,19 @@ def insert_command(
             lifetime_s,
             expires_at,
             error_message,
+            created_at,
         ),
     ).fetchone()
     return row[0]
+
+
+ZONE_LOCK_CLASS = 0x5BE5  # the advisory-lock namespace of zone command locks
+
+
+def lock_zone_commands(conn: psycopg.Connection, *, zone_id: UUID) -> None:
+    """Take the zone's command lock until this transaction ends: requests for one zone check the rate limit
+    and record their pending command one at a time (concurrent requests from any process wait here)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s::text))", (ZONE_LOCK_CLASS, zone_id))
 
 
 def update_command_status(
