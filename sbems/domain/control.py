@@ -101,7 +101,8 @@ def setpoint_violation(value_c: float, zone_limits: ComfortBand) -> str | None:
 
 
 def permission_violation(source: str, role: str | None, active: bool, access_level: str | None) -> str | None:
-    """Manual commands need an active user whose role grants write:control and who may control the building."""
+    """Manual commands need an active user whose role grants write:control and who may control the
+    building."""
     if source not in SOURCES:
         return f"unknown command source {source!r}"
     if source != "manual":

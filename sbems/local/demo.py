@@ -33,7 +33,7 @@ from sbems.storage.history import read_has_sensor_history
 
 BACKFILL_DAYS = 21
 DEMO_ADMIN = "admin@sbems.local"
-DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")  # a demo on loopback only
+DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo-panel")  # a demo on loopback only
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
