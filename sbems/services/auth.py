@@ -181,7 +181,7 @@ def authenticate(
                 lock_s=LOCK_S,
             )
             audit("failure", error)
-            if locked_until:
+            if locked_until and locked_until > now_utc:  # locked by this failure
                 return LoginResult(
                     "locked", f"Too many failed logins: the account is locked for {LOCK_S // 60} min."
                 )

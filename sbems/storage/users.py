@@ -108,8 +108,12 @@ def write_login_failure(
     lock_s: float,
 ) -> datetime | None:
     """Count a failed login for the account (locked for ``lock_s`` at ``max_failures``, the count then
-    restarts) and for the client; the account's lock end, or None."""
+    restarts) and for the client (its failures older than a day are dropped); the account's lock end (maybe
+    an expired one), or None."""
     if client:
+        conn.execute(
+            "DELETE FROM login_failures WHERE client = %s AND at < %s - interval '1 day'", (client, at)
+        )
         conn.execute(
             "INSERT INTO login_failures (client, email, at) VALUES (%s, %s, %s)", (client, email, at)
         )

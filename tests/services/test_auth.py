@@ -61,6 +61,8 @@ def test_five_failures_lock_the_account_and_the_right_password_is_refused_while_
     assert locked.status == "locked" and locked.user is None
     (until,) = conn.execute("SELECT locked_until FROM users WHERE email = 'operator@example.com'").fetchone()
     assert until == now + timedelta(seconds=auth.LOCK_S)
+    expired = authenticate(users, "operator@example.com", "wrong again!", now_utc=now + timedelta(minutes=16))
+    assert expired.status == "refused"  # the lock has ended: one failure is just a failure
     later = authenticate(users, "operator@example.com", PASSWORD, now_utc=now + timedelta(minutes=16))
     assert later.status == "ok" and later.user.email == "operator@example.com"
     errors = [e for (e,) in conn.execute("SELECT error_message FROM audit_log WHERE action = 'login'")]
