@@ -35,7 +35,7 @@ from sbems.listener.__main__ import main as listener_main
 from sbems.local.panel import ui_command
 from sbems.local.services import start_services, stop_services
 from sbems.runtime import ServiceUnavailable, port_open, resolve_database_url, resolve_mqtt_url
-from sbems.services.auth import AuthError, create_user
+from sbems.services.auth import AuthError, create_user, reset_mfa
 from sbems.services.backup import backup_database, restore_database
 from sbems.services.health import ServiceHealth
 from sbems.services.notifications import (
@@ -125,6 +125,14 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     database_url = resolve_database_url(settings)
+    if args.action == "reset-mfa":
+        try:
+            reset_mfa(database_url, args.email)
+        except AuthError as exc:
+            print(f"sbems: {exc}", file=sys.stderr)
+            return 1
+        print(f"MFA of {args.email} reset: sessions ended; a new key is set up at the next login")
+        return 0
     password = os.environ.get("SBEMS_USER_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
     try:
         user_id = create_user(
@@ -303,12 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", help="manage panel users")
     users_sub = users.add_subparsers(dest="action", required=True)
     add = users_sub.add_parser(
-        "add", help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt)"
+        "add",
+        help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt: at least 12 characters, "
+        "not a common password)",
     )
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=["admin", "facility_manager", "operator", "viewer"])
     add.add_argument("--building", action="append", help="building id (repeatable; default: all)")
     add.add_argument("--access-level", choices=["full", "control", "readonly"])
+    reset = users_sub.add_parser(
+        "reset-mfa", help="forget a user's TOTP key and recovery codes (they enrol again at the next login)"
+    )
+    reset.add_argument("email")
     users.set_defaults(func=_cmd_users)
 
     ui = sub.add_parser("ui", help="run the Streamlit control panel")

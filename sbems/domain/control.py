@@ -1,16 +1,20 @@
-"""Rules every equipment write must pass (pure): bounds, permission, rate limit, de-duplication."""
+"""Rules every equipment write must pass (pure): who asks (the principal), bounds, lifetime, permission,
+rate limit, de-duplication."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from sbems.domain.permissions import Role, has_permission
 from sbems.domain.site import ComfortBand
 
 SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)  # seed: setpoints within 18-26 C by default
 SOURCES = ("manual", "schedule", "optimizer", "watchdog")
+SERVICES = ("schedule", "optimizer", "watchdog")  # the service principals: SBEMS's own flows
+MAX_LIFETIME_S = 24 * 3600
 # BACnet priorities SBEMS never writes: 1-2 life safety, 8 the manual operator's, 16 the schedule's
 RESERVED_BACNET_PRIORITIES = frozenset({1, 2, 8, 16})
 
@@ -25,6 +29,53 @@ def bacnet_priority_problem(priority: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """Who asks for a write. A human is a user id (loaded from the database by dispatch, whatever the caller
+    claims); a service principal is one of SBEMS's own flows, constructed by that flow for itself
+    (``Principal.service("optimizer")``). The command source follows from the principal: a human's writes
+    are always ``manual``, so no user of any role can act as the optimizer or the schedule."""
+
+    kind: str  # "user" | "service"
+    name: str  # the user's e-mail or the service's name (the audit log's actor)
+    user_id: UUID | None = None
+
+    @classmethod
+    def service(cls, name: str) -> Principal:
+        return cls("service", name)
+
+    @classmethod
+    def user(cls, user_id: UUID, email: str = "") -> Principal:
+        return cls("user", email or str(user_id), user_id)
+
+    @property
+    def source(self) -> str:
+        """The command source this principal's writes carry (``manual`` for every human)."""
+        return "manual" if self.kind == "user" else self.name
+
+
+def principal_problem(principal: Principal) -> str | None:
+    """Why this principal may not dispatch at all, or None (unknown services, mixed identities)."""
+    if principal.kind == "user":
+        return None if principal.user_id is not None else "a user principal without a user id"
+    if principal.kind != "service":
+        return f"unknown principal kind {principal.kind!r}"
+    if principal.user_id is not None:
+        return f"a user may not act as the {principal.name!r} service"
+    if principal.name not in SERVICES:
+        return f"unknown command source {principal.name!r}"
+    return None
+
+
+def lifetime_violation(lifetime_s: object) -> str | None:
+    """Why a requested write lifetime is not acceptable (it must be whole seconds in (0, 24 h]), or None."""
+    if not isinstance(lifetime_s, int) or isinstance(lifetime_s, bool):
+        return f"lifetime {lifetime_s!r} is not a whole number of seconds"
+    if not 0 < lifetime_s <= MAX_LIFETIME_S:
+        return f"lifetime {lifetime_s} s outside (0, {MAX_LIFETIME_S}] s"
+    return None
+
+
+@dataclass(frozen=True)
 class DispatchPolicy:
     """Rate limits per source (minimum time between writes to one zone) and write lifetimes."""
 
@@ -34,7 +85,6 @@ class DispatchPolicy:
     default_lifetime_s: dict[str, int] = field(
         default_factory=lambda: {"manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600}
     )
-    max_lifetime_s: int = 24 * 3600
 
 
 def setpoint_violation(value_c: float, zone_limits: ComfortBand) -> str | None:
@@ -51,7 +101,8 @@ def setpoint_violation(value_c: float, zone_limits: ComfortBand) -> str | None:
 
 
 def permission_violation(source: str, role: str | None, active: bool, access_level: str | None) -> str | None:
-    """Manual commands need an active user whose role grants write:control and who may control the building."""
+    """Manual commands need an active user whose role grants write:control and who may control the
+    building."""
     if source not in SOURCES:
         return f"unknown command source {source!r}"
     if source != "manual":

@@ -33,7 +33,7 @@ from sbems.storage.history import read_has_sensor_history
 
 BACKFILL_DAYS = 21
 DEMO_ADMIN = "admin@sbems.local"
-DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo")  # a demo on loopback only
+DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo-panel")  # a demo on loopback only
 # the simulator's thermostat key (sbems.sim.runner's default): secrets have no default outside the demo, so
 # the demo hands its own to every child explicitly (an exported SBEMS_THERMOSTAT_API_KEY wins); never printed
 DEMO_THERMOSTAT_API_KEY = "sbems-demo-key"

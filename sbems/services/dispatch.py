@@ -1,6 +1,7 @@
 """Setpoint dispatch: one path for manual, schedule and optimizer commands.
 
-    validate (bounds, finite) -> permission (manual) -> rate limit / de-duplicate -> record (pending)
+    principal (who asks) -> validate (lifetime, bounds, finite) -> permission (users: role and access)
+    -> under the zone's lock: rate limit / de-duplicate -> record (pending)
     -> write through the zone's adapter (BACnet priority / Modbus register / thermostat REST)
     -> read back -> confirmed | failed | overridden -> audit (who, source, before/after, result)
 
@@ -29,9 +30,13 @@ from sbems.config import load_settings
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
+    SOURCES,
     DispatchPolicy,
+    Principal,
     is_duplicate,
+    lifetime_violation,
     permission_violation,
+    principal_problem,
     rate_limit_violation,
     setpoint_violation,
 )
@@ -41,6 +46,7 @@ from sbems.storage import db
 from sbems.storage.commands import (
     insert_audit,
     insert_command,
+    lock_zone_commands,
     read_held_commands,
     read_last_command,
     supersede_held_commands,
@@ -53,20 +59,13 @@ AdapterFor = Callable[[str, HvacUnit | Thermostat], DeviceAdapter]  # (building 
 
 
 @dataclass(frozen=True)
-class Requester:
-    source: str  # manual | schedule | optimizer | watchdog
-    actor: str  # user e-mail or service name, for the audit log
-    user_id: UUID | None = None
-
-
-@dataclass(frozen=True)
 class SetpointRequest:
     building_id: str
     zone_id: str
     value_c: float
-    requester: Requester
+    principal: Principal  # who asks: a user, or one of SBEMS's own services (never a free source field)
     reason: str = ""
-    lifetime_s: int | None = None
+    lifetime_s: int | None = None  # None: the source's default; else within (0, 24 h]
 
 
 @dataclass(frozen=True)
@@ -108,9 +107,16 @@ async def request_setpoint(
     b_id = entity_uuid("building", building.id)
     z_id = entity_uuid("zone", building.id, zone.id)
     controller = building.controller_of(zone.id)
-    source = request.requester.source
-    lifetime_s = min(request.lifetime_s or policy.default_lifetime_s.get(source, 3600), policy.max_lifetime_s)
-    base = {"building_id": b_id, "zone_id": z_id, "user_id": request.requester.user_id, "source": source}
+    principal = request.principal
+    source = principal.source
+    # a user id is looked up, never trusted: an unknown one is refused (and not written as a foreign key)
+    known = isinstance(principal.user_id, UUID)
+    access = read_user_access(conn, user_id=principal.user_id, building_id=b_id) if known else None
+    user_id = principal.user_id if access else None
+    lifetime_s = request.lifetime_s
+    if lifetime_s is None:
+        lifetime_s = policy.default_lifetime_s.get(source, 3600)
+    base = {"building_id": b_id, "zone_id": z_id, "user_id": user_id, "source": source}
     if isinstance(controller, HvacUnit):
         base["hvac_unit_id"] = entity_uuid("hvac_unit", building.id, controller.id)
     elif isinstance(controller, Thermostat):
@@ -122,24 +128,43 @@ async def request_setpoint(
     }
 
     def reject(reason: str) -> DispatchOutcome:
-        command_id = insert_command(
-            conn, command_type="setpoint", command_data=data, status="rejected", error_message=reason, **base
-        )
+        command_id = None
+        if source in SOURCES:  # the command log only holds known sources; the audit log holds every refusal
+            command_id = insert_command(
+                conn,
+                command_type="setpoint",
+                command_data=data,
+                status="rejected",
+                error_message=reason,
+                created_at=now_utc,
+                **base,
+            )
         insert_audit(
             conn,
-            actor=request.requester.actor,
-            user_id=request.requester.user_id,
+            actor=principal.name or "unknown",
+            user_id=user_id,
             action="control",
             resource="zone",
             resource_id=f"{building.id}/{zone.id}",
-            source=source,
+            source=source[:50],
             result="rejected",
-            changes={"after": {"setpoint_c": data["value_c"]}},
+            changes={
+                "after": {"setpoint_c": data["value_c"]},
+                "principal": {
+                    "kind": principal.kind,
+                    "name": principal.name,
+                    "user_id": str(principal.user_id),
+                },
+                "lifetime_s": lifetime_s if _is_json_number(lifetime_s) else str(lifetime_s),
+            },
             error_message=reason,
         )
-        conn.commit()
+        conn.commit()  # also ends the transaction that holds the zone's lock
         return DispatchOutcome("rejected", reason, command_id)
 
+    problem = principal_problem(principal) or lifetime_violation(lifetime_s)
+    if problem:
+        return reject(problem)
     if controller is None:
         return reject(f"zone {zone.id} has no controller")
     problem = setpoint_violation(request.value_c, zone.setpoint_limits)
@@ -147,22 +172,14 @@ async def request_setpoint(
         problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
     if problem:
         return reject(problem)
-    if source == "manual":
-        access = (
-            read_user_access(conn, user_id=request.requester.user_id, building_id=b_id)
-            if request.requester.user_id
-            else None
-        )
+    if principal.kind == "user":
         problem = permission_violation(
-            source,
-            access and access.role,
-            bool(access and access.active),
-            access and access.access_level,
+            source, access and access.role, bool(access and access.active), access and access.access_level
         )
-    else:
-        problem = permission_violation(source, None, True, None)
-    if problem:
-        return reject(problem)
+        if problem:
+            return reject(problem)
+    # one request per zone at a time from here to the pending record: the rate limit holds under concurrency
+    lock_zone_commands(conn, zone_id=z_id)
     held = read_last_command(conn, zone_id=z_id, statuses=("confirmed",))
     held = held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
     if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
@@ -170,8 +187,11 @@ async def request_setpoint(
     if held and is_duplicate(
         float(request.value_c), held["command_data"].get("value_c"), held["expires_at"], now_utc, lifetime_s
     ):
+        conn.commit()  # releases the zone's lock
         return DispatchOutcome("skipped", "the same setpoint is already held", held["id"])
-    last = read_last_command(conn, zone_id=z_id, statuses=("sent", "confirmed", "failed", "overridden"))
+    last = read_last_command(
+        conn, zone_id=z_id, statuses=("pending", "sent", "confirmed", "failed", "overridden")
+    )
     # an operator may always override automation; everyone else waits for the zone's rate limit
     if last and (source != "manual" or last["source"] == "manual"):
         problem = rate_limit_violation(source, last["sent_at"] or last["created_at"], now_utc, policy)
@@ -188,11 +208,12 @@ async def request_setpoint(
         priority=priority,
         lifetime_s=lifetime_s,
         expires_at=now_utc + timedelta(seconds=lifetime_s),
+        created_at=now_utc,
         **base,
     )
-    conn.commit()
-    adapter = adapter_for(building.id, controller)
-    try:
+    conn.commit()  # the pending record is visible to the next request; the zone's lock is released
+    try:  # building the adapter can fail too (e.g. a thermostat without a key): the command then fails
+        adapter = adapter_for(building.id, controller)
         before = await _read_point(adapter, point)
         update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
         conn.commit()
@@ -288,8 +309,8 @@ def _audit(
 ) -> None:
     insert_audit(
         conn,
-        actor=request.requester.actor,
-        user_id=request.requester.user_id,
+        actor=request.principal.name,
+        user_id=request.principal.user_id,
         action="control",
         resource="zone",
         resource_id=f"{building.id}/{zone_id}",
@@ -316,8 +337,8 @@ async def release_command(
     zone_id = command["command_data"]["zone"]
     controller = building.controller_of(zone_id)
     point = setpoint_point(controller)
-    adapter = adapter_for(building.id, controller)
     try:
+        adapter = adapter_for(building.id, controller)
         if isinstance(controller, HvacUnit) and controller.protocol == "modbus":
             value = schedule_setpoint_c(
                 site, building, zone_id, now_utc
@@ -409,17 +430,14 @@ def dispatch_setpoints(
     building_id: str,
     *,
     setpoints: dict[str, float],
-    source: str,
+    principal: Principal,
     lifetime_s: int | None = None,
     reason: str = "",
-    actor: str | None = None,
-    user_id: UUID | None = None,
     settings=None,
     now_utc: datetime | None = None,
 ) -> dict[str, DispatchOutcome]:
     """Synchronous entry for flows, CLI and panel: request a setpoint per zone through the real equipment."""
     settings = settings or load_settings()
-    requester = Requester(source, actor or source, user_id)
 
     async def main() -> dict[str, DispatchOutcome]:
         with db.connect(database_url) as conn:
@@ -433,7 +451,7 @@ def dispatch_setpoints(
                         adapter_for=registry.adapter_for,
                         bacnet_priority=settings.bacnet_write_priority,
                         now_utc=now_utc,
-                        request=SetpointRequest(building_id, zone, value, requester, reason, lifetime_s),
+                        request=SetpointRequest(building_id, zone, value, principal, reason, lifetime_s),
                     )
                     for zone, value in setpoints.items()
                 }

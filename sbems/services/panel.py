@@ -13,7 +13,7 @@ import asyncio
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
-from sbems.domain.control import SEED_SETPOINT_LIMITS, permission_violation
+from sbems.domain.control import SEED_SETPOINT_LIMITS, Principal, permission_violation
 from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
@@ -59,11 +59,9 @@ def dispatch_override(
                 database_url,
                 building_key,
                 setpoints={zone: float(value_c)},
-                source="manual",
+                principal=Principal.user(user.id, user.email),
                 lifetime_s=int(lifetime_s),
                 reason=reason.strip(),
-                actor=user.email,
-                user_id=user.id,
             )
     except (DeviceError, OSError) as exc:
         return DispatchOutcome("failed", f"equipment not reachable: {exc}")

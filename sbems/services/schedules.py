@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from sbems.domain.control import Principal
 from sbems.domain.schedule import occupied_mask
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.optimization.optimal_start import latest_start_steps_before, should_start_now
@@ -156,7 +157,7 @@ def dispatch_schedule_targets(
             database_url,
             building_id,
             setpoints={target.zone_id: target.setpoint_c},
-            source="schedule",
+            principal=Principal.service("schedule"),
             lifetime_s=lifetime_s,
             reason=target.reason,
             now_utc=now_utc,

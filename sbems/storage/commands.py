@@ -29,11 +29,14 @@ def insert_command(
     lifetime_s: int | None = None,
     expires_at: datetime | None = None,
     error_message: str | None = None,
+    created_at: datetime | None = None,
 ) -> UUID:
+    """Record a command; ``created_at`` is the caller's clock (rate limits run on it), else now()."""
     row = conn.execute(
-        "INSERT INTO control_commands (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, command_type, "
-        "command_data, source, status, priority, lifetime_s, expires_at, error_message) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO control_commands (user_id, building_id, zone_id, hvac_unit_id, thermostat_id, "
+        "command_type, command_data, source, status, priority, lifetime_s, expires_at, error_message, "
+        "created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) RETURNING id",
         (
             user_id,
             building_id,
@@ -48,9 +51,19 @@ def insert_command(
             lifetime_s,
             expires_at,
             error_message,
+            created_at,
         ),
     ).fetchone()
     return row[0]
+
+
+ZONE_LOCK_CLASS = 0x5BE5  # the advisory-lock namespace of zone command locks
+
+
+def lock_zone_commands(conn: psycopg.Connection, *, zone_id: UUID) -> None:
+    """Take the zone's command lock until this transaction ends: requests for one zone check the rate limit
+    and record their pending command one at a time (concurrent requests from any process wait here)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s::text))", (ZONE_LOCK_CLASS, zone_id))
 
 
 def update_command_status(
@@ -68,8 +81,9 @@ def update_command_status(
     stamp_column = {"sent": "sent_at", "confirmed": "confirmed_at", "released": "released_at"}.get(status)
     stamp = f", {stamp_column} = coalesce(%(at)s, now())" if stamp_column else ""
     cursor = conn.execute(
-        f"UPDATE control_commands SET status = %(status)s, error_message = coalesce(%(error)s, error_message), "
-        f"command_data = command_data || %(extra)s{stamp} WHERE id = %(id)s",
+        f"UPDATE control_commands SET status = %(status)s, "
+        f"error_message = coalesce(%(error)s, error_message), command_data = command_data || %(extra)s"
+        f"{stamp} WHERE id = %(id)s",
         {
             "status": status,
             "error": error_message,
@@ -125,7 +139,8 @@ def insert_audit(
 def read_last_command(conn: psycopg.Connection, *, zone_id: UUID, statuses: tuple[str, ...]) -> dict | None:
     """The zone's most recent command in one of ``statuses``."""
     cursor = conn.execute(
-        "SELECT * FROM control_commands WHERE zone_id = %s AND status = ANY(%s) ORDER BY created_at DESC LIMIT 1",
+        "SELECT * FROM control_commands WHERE zone_id = %s AND status = ANY(%s) "
+        "ORDER BY created_at DESC LIMIT 1",
         (zone_id, list(statuses)),
     )
     row = cursor.fetchone()
@@ -143,7 +158,8 @@ def read_held_commands(
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE status IN ('confirmed', 'overridden') AND released_at IS NULL "
         "AND command_type = 'setpoint' "
-        "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
+        "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) "
+        "AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
         "AND (%(src)s::text IS NULL OR source = %(src)s) ORDER BY created_at",
         {"b": building_id, "due": due_before, "src": source},
     )
@@ -153,7 +169,8 @@ def read_held_commands(
 
 def read_audit(conn: psycopg.Connection, *, resource_id: str | None = None, limit: int = 100) -> list[dict]:
     cursor = conn.execute(
-        "SELECT * FROM audit_log WHERE %(r)s::text IS NULL OR resource_id = %(r)s ORDER BY id DESC LIMIT %(n)s",
+        "SELECT * FROM audit_log WHERE %(r)s::text IS NULL OR resource_id = %(r)s "
+        "ORDER BY id DESC LIMIT %(n)s",
         {"r": resource_id, "n": limit},
     )
     names = [c.name for c in cursor.description]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from prefect import task
 
+from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.services import planning
 from sbems.services.dispatch import dispatch_setpoints
@@ -97,7 +98,7 @@ def dispatch_plan_setpoints(
         database_url,
         building.id,
         setpoints=setpoints,
-        source="optimizer",
+        principal=Principal.service("optimizer"),
         lifetime_s=2 * outcome.step_s,
         reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
         now_utc=now_utc,

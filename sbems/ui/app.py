@@ -14,11 +14,6 @@ from sbems.ui import common
 st.set_page_config(page_title="SBEMS control panel", page_icon=":material/apartment:", layout="wide")
 
 
-def _log_out() -> None:
-    for key in (common.USER_KEY, common.BUILDING_KEY, common.BUILDINGS_KEY):
-        st.session_state.pop(key, None)
-
-
 url = common.database_url()
 user = common.current_user()
 
@@ -37,7 +32,7 @@ else:
             if st.session_state.get(common.BUILDING_KEY) not in keys:
                 st.session_state[common.BUILDING_KEY] = keys[0]
             st.selectbox("Building", keys, format_func=names.get, key=common.BUILDING_KEY)
-        st.button("Log out", key="logout", on_click=_log_out, icon=":material/logout:")
+        st.button("Log out", key="logout", on_click=common.log_out, icon=":material/logout:")
     page = st.navigation(
         [
             st.Page(path, title=title, icon=icon, default=(i == 0))

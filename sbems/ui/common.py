@@ -1,5 +1,6 @@
-"""What every panel page shares: the database URL, the logged-in user, the selected building, permission
-gates and one way to show an unreachable database (a message, never a stack trace)."""
+"""What every panel page shares: the database URL, the logged-in user (a database session re-checked on
+every page: expiry, deactivation and role changes apply at once), the selected building, permission gates
+and one way to show an unreachable database (a message, never a stack trace)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import streamlit as st
 
 from sbems.config import SettingsError
 from sbems.domain.permissions import has_permission
-from sbems.services.auth import AuthUser
+from sbems.services.auth import AuthUser, check_session, end_session
 from sbems.services.connections import panel_database_url
 from sbems.services.errors import ServiceRefused, ServiceUnavailable
 
-USER_KEY = "sbems_user"
+USER_KEY = "sbems_user"  # the AuthUser as the database had it on this page
+SESSION_KEY = "sbems_session"  # the session token (the database keeps only its hash)
+ENDED_KEY = "sbems_session_ended"  # why the last session ended, shown on the login page
 BUILDING_KEY = "sbems_building"
 BUILDINGS_KEY = "sbems_buildings"
 REFRESH_S = 10  # live views re-read the database this often
@@ -66,8 +69,48 @@ def guard() -> Iterator[None]:
         st.stop()
 
 
+def client_address() -> str | None:
+    """The browser's address as Streamlit knows it (None behind some proxies and in tests)."""
+    try:
+        address = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return None
+    return address if isinstance(address, str) and address else None
+
+
+def open_session(token: str, user: AuthUser) -> None:
+    st.session_state[SESSION_KEY] = token
+    st.session_state[USER_KEY] = user
+
+
+def _forget_session() -> None:
+    for key in (USER_KEY, SESSION_KEY, BUILDING_KEY, BUILDINGS_KEY):
+        st.session_state.pop(key, None)
+
+
+def log_out() -> None:
+    """End the session in the database (best effort) and forget it here."""
+    token = st.session_state.get(SESSION_KEY)
+    _forget_session()
+    if token:
+        with contextlib.suppress(SettingsError, ServiceUnavailable, ServiceRefused):
+            end_session(panel_database_url(), token)
+
+
 def current_user() -> AuthUser | None:
-    return st.session_state.get(USER_KEY)
+    """The logged-in user, re-read from the database on every call: None (and the session forgotten) when
+    the session expired, was revoked or the account was deactivated."""
+    token = st.session_state.get(SESSION_KEY)
+    if not token or USER_KEY not in st.session_state:
+        return None
+    with guard():
+        user, why = check_session(database_url(), token)
+    if user is None:
+        _forget_session()
+        st.session_state[ENDED_KEY] = why
+        return None
+    st.session_state[USER_KEY] = user
+    return user
 
 
 def require(permission: str) -> AuthUser:

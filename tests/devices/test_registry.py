@@ -15,8 +15,9 @@ import pytest
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import DeviceRegistry, free_udp_port, open_device_registry
+from sbems.domain.control import Principal
 from sbems.domain.site import parse_site
-from sbems.services.dispatch import Requester, SetpointRequest, request_setpoint
+from sbems.services.dispatch import SetpointRequest, request_setpoint
 from sbems.services.polling import DeviceJob, get_device_readings
 from sbems.storage.entities import upsert_site
 
@@ -52,7 +53,7 @@ def test_thermostat_with_its_own_key_is_polled_and_commanded(sim, conn, monkeypa
                 adapter_for=registry.adapter_for,
                 bacnet_priority=settings.bacnet_write_priority,
                 now_utc=now,
-                request=SetpointRequest("hq", "z3", 22.5, Requester("optimizer", "optimizer"), "test"),
+                request=SetpointRequest("hq", "z3", 22.5, Principal.service("optimizer"), "test"),
             )
             released = await registry.adapter_for("hq", tstat).dispatch_release("target_temp_c")
             return reading, outcome, released

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sbems.devices.fake import FakeAdapter
+from sbems.domain.control import Principal
 from sbems.domain.site import entity_uuid
 from sbems.services.dispatch import (
-    Requester,
     SetpointRequest,
     release_due,
     request_setpoint,
@@ -20,7 +20,7 @@ from sbems.storage.commands import read_audit, read_command
 from sbems.storage.users import grant_building_access, insert_user
 
 NOW = datetime(2026, 7, 6, 15, tzinfo=UTC)  # Monday 11:00 in New York: occupied
-OPTIMIZER = Requester("optimizer", "optimizer")
+OPTIMIZER = Principal.service("optimizer")
 
 
 class Equipment:
@@ -45,8 +45,8 @@ def site_conn(conn, example_site):
     return conn
 
 
-def _request(zone="z1", value=22.0, requester=OPTIMIZER, **kw):
-    return SetpointRequest("hq", zone, value, requester, reason="test", **kw)
+def _request(zone="z1", value=22.0, principal=OPTIMIZER, **kw):
+    return SetpointRequest("hq", zone, value, principal, reason="test", **kw)
 
 
 def _run(conn, site, equipment, request, now=NOW):
@@ -97,12 +97,10 @@ def test_manual_commands_need_permission_and_building_access(site_conn, example_
     site_conn.commit()
     equipment = Equipment()
     for user, expected in ((viewer, "may not control"), (stranger, "no control access")):
-        outcome = _run(site_conn, example_site, equipment, _request(requester=Requester("manual", "u", user)))
+        outcome = _run(site_conn, example_site, equipment, _request(principal=Principal.user(user, "u")))
         assert outcome.status == "rejected" and expected in outcome.detail
     assert equipment.adapters == {}
-    outcome = _run(
-        site_conn, example_site, equipment, _request(requester=Requester("manual", "op", operator))
-    )
+    outcome = _run(site_conn, example_site, equipment, _request(principal=Principal.user(operator, "op")))
     assert outcome.status == "confirmed"
 
 
@@ -199,7 +197,7 @@ def test_renewal_supersedes_and_manual_hold_wins(site_conn, example_site):
         site_conn,
         example_site,
         equipment,
-        _request(value=24.0, requester=Requester("manual", "admin", admin), lifetime_s=3600),
+        _request(value=24.0, principal=Principal.user(admin, "admin"), lifetime_s=3600),
         NOW + timedelta(minutes=32),
     )
     assert manual.status == "confirmed"

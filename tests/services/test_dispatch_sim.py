@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sbems.config import load_settings
+from sbems.domain.control import Principal
 from sbems.services.dispatch import dispatch_setpoints, release_setpoints
 from sbems.sim.harness import running_sim
 from sbems.storage import entities
@@ -25,7 +26,7 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
             db_url,
             "hq",
             setpoints={"z1": 21.5, "z2": 22.0, "z3": 22.5},
-            source="optimizer",
+            principal=Principal.service("optimizer"),
             lifetime_s=900,
             reason="test",
             settings=settings,
@@ -44,7 +45,7 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
 
         # out of range never reaches the device
         refused = dispatch_setpoints(
-            db_url, "hq", setpoints={"z4": 30.0}, source="optimizer", settings=settings
+            db_url, "hq", setpoints={"z4": 30.0}, principal=Principal.service("optimizer"), settings=settings
         )
         assert refused["z4"].status == "rejected"
         assert sim.state()["zones"]["z4"]["setpoint_source"] == "schedule"

@@ -94,7 +94,7 @@ def test_password_hashing():
     assert check_password("s3cret-enough", hashed)
     assert not check_password("s3cret-enougH", hashed)
     assert not check_password("s3cret-enough", None) and not check_password("s3cret-enough", "not-a-hash")
-    with pytest.raises(AuthError, match="at least 8"):
+    with pytest.raises(AuthError, match="at least 12"):
         hash_password("short")
     with pytest.raises(AuthError, match="at most 72 bytes"):
         hash_password("é" * 40)
@@ -108,9 +108,9 @@ def test_create_user_grants_buildings_and_authenticates(site_db, conn):
         (user_id,),
     ).fetchone()
     assert row == ("op@example.com", "operator", "control")
-    user = authenticate(site_db, "op@example.com", "long enough pw")
+    user = authenticate(site_db, "op@example.com", "long enough pw").user
     assert user is not None and user.id == user_id and user.role == "operator"
-    assert authenticate(site_db, "op@example.com", "wrong") is None
+    assert authenticate(site_db, "op@example.com", "wrong").user is None
     assert conn.execute("SELECT last_login IS NOT NULL FROM users WHERE id = %s", (user_id,)).fetchone() == (
         True,
     )
