@@ -1,8 +1,9 @@
 """The savings report of one building (pure): which local days are baseline and reporting, the daily inputs
-frame, the baseline fit with one row per reporting day plus one for the whole period, and the summary.
+frame, the M&V estimate with one row per reporting day plus one for the whole period (kWh, then cost and
+CO2 as a separate valuation step), and the summary.
 
-The method itself (daily energy, change-point baseline, Guideline 14 statistics) is ``sbems.domain.savings``;
-reading meters and weather is ``sbems.services.savings``; SQL is ``sbems.storage.savings``.
+The method itself (daily energy, CalTRACK daily models, Guideline 14 uncertainty, refusals) is
+``sbems.mv``; reading meters and weather is ``sbems.services.savings``; SQL is ``sbems.storage.savings``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from sbems.domain import savings as sv
 from sbems.domain.tariff import Tariff, energy_prices_usd_per_kwh
+from sbems.mv.daily import daily_energy_kwh, day_types, max_gap_for_interval_s
+from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult, estimate_savings
 
-BASELINE_DAYS = 28
+METHOD = "caltrack-daily-g14"
+BASELINE_DAYS = CALTRACK_BASELINE_DAYS
 MIN_COVERAGE_FRAC = 0.9  # a day counts when the meter integral covers 90 % of it
-MAX_GAP_S = 900.0  # a sample holds at most 15 min (as the rollups)
 WEATHER_STEP_S = 900  # daily mean outdoor temperature from 15-minute weather values
 
 
@@ -54,7 +56,7 @@ class SavingsRow:
     actual_consumption_kwh: float
     savings_kwh: float
     savings_pct: float | None
-    cost_savings_usd: float
+    cost_savings_usd: float | None
     co2_reduction_kg: float
     calculation_method: str
     metadata: dict[str, Any]
@@ -62,10 +64,10 @@ class SavingsRow:
 
 @dataclass(frozen=True)
 class SavingsResult:
-    fit: sv.BaselineFit
-    rows: list[SavingsRow]  # empty when the fit is refused or no reporting day is complete
+    mv: MVResult
+    rows: list[SavingsRow]  # empty when the estimate is refused
     days: list[dict]  # per reporting day: date, day type, temperature, baseline/actual/savings (artifact)
-    total: sv.Savings | None
+    total: dict | None  # the reporting-period totals with their uncertainty (None when refused)
     skipped_days: list[str]
 
 
@@ -117,13 +119,14 @@ def daily_inputs(
     end_day: date,
     *,
     tz: str,
-    tariff: Tariff,
+    tariff: Tariff | None,
     temp_mean_c: pd.Series,
     holidays: Iterable[date],
 ) -> pd.DataFrame:
     """Per local day in [first_day, end_day): building energy (sum of the meters' ``samples``, (point, time,
-    kW)), the fraction of the day every meter covers, the consumption-weighted energy price, the mean
-    outdoor temperature (``temp_mean_c`` by local date) and the day type (``holidays`` count as weekend)."""
+    kW)), the fraction of the day every meter covers, the consumption-weighted energy price (NaN without a
+    ``tariff``), the mean outdoor temperature (``temp_mean_c`` by local date) and the day type (``holidays``
+    count as weekend). Each meter's samples hold for 1.5 of its own median interval (15 min, hourly ...)."""
     dates = pd.Index([first_day + timedelta(days=i) for i in range((end_day - first_day).days)], name="date")
     energy = pd.Series(0.0, index=dates)
     cost = pd.Series(0.0, index=dates)
@@ -134,18 +137,27 @@ def daily_inputs(
         series = pd.Series(
             rows["kw"].to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(rows["time"], utc=True))
         )
-        prices = energy_prices_usd_per_kwh(tariff, series.index, tz) if len(series) else np.array([])
-        daily = sv.daily_energy_kwh(series, tz, MAX_GAP_S, prices).reindex(dates)
+        prices = (
+            energy_prices_usd_per_kwh(tariff, series.index, tz)
+            if tariff is not None and len(series)
+            else None
+        )
+        max_gap_s = max_gap_for_interval_s(series.index)
+        daily = daily_energy_kwh(series, tz, max_gap_s, prices).reindex(dates)
         energy += daily["energy_kwh"].fillna(0.0)
-        cost += daily["energy_usd"].fillna(0.0)
+        if prices is not None:
+            cost += daily["energy_usd"].fillna(0.0)
         covered = np.minimum(covered, (daily["covered_s"] / daily["day_s"]).fillna(0.0))
+    priced = tariff is not None
     return pd.DataFrame(
         {
             "energy_kwh": energy,
             "covered_frac": covered,
-            "price_usd_per_kwh": np.where(energy > 0, cost / energy.where(energy > 0, 1.0), np.nan),
+            "price_usd_per_kwh": np.where(
+                priced & (energy > 0), cost / energy.where(energy > 0, 1.0), np.nan
+            ),
             "temp_mean_c": temp_mean_c.reindex(dates),
-            "day_type": sv.day_types(list(dates), holidays),
+            "day_type": day_types(list(dates), holidays),
         },
         index=dates,
     )
@@ -158,135 +170,119 @@ def compute_savings(
     building_key: str,
     tz: str,
     co2_kg_per_kwh: float,
-    cvrmse_max_pct: float | None = None,
-    nmbe_max_pct: float = sv.DEFAULT_NMBE_MAX_PCT,
-    min_days_per_type: int = sv.DEFAULT_MIN_DAYS_PER_TYPE,
+    config: MVConfig | None = None,
+    by_day_type: bool = True,
     min_coverage_frac: float = MIN_COVERAGE_FRAC,
 ) -> SavingsResult:
-    """Fit the baseline on the complete baseline days and compute one row per complete reporting day plus
-    one row for the whole reporting period (``days``: see ``daily_inputs``)."""
-    complete = days[days["covered_frac"] >= min_coverage_frac]
-    dates = np.array(list(complete.index), dtype=object)
-    in_base = (
-        (dates >= windows.baseline_start) & (dates < windows.baseline_end)
-        if len(dates)
-        else np.array([], bool)
+    """The M&V estimate (``sbems.mv.savings.estimate_savings``) of the windows, then one row per reporting
+    day used plus one for the whole reporting period (``days``: see ``daily_inputs``; days whose meter
+    coverage is below ``min_coverage_frac`` count as missing). ``by_day_type``: one model per day type."""
+    inputs = days.copy()
+    inputs.loc[inputs["covered_frac"] < min_coverage_frac, "energy_kwh"] = np.nan
+    if by_day_type:
+        inputs["segment"] = inputs["day_type"]
+    dates = np.array(list(inputs.index), dtype=object)
+    in_base = (dates >= windows.baseline_start) & (dates < windows.baseline_end)
+    in_report = (dates >= windows.report_start) & (dates < windows.report_end)
+    mv = estimate_savings(
+        inputs[in_base],
+        inputs[in_report],
+        baseline_period=(windows.baseline_start, windows.baseline_end),
+        config=config or MVConfig(),
     )
-    in_report = (
-        (dates >= windows.report_start) & (dates < windows.report_end) if len(dates) else np.array([], bool)
-    )
-    base, report = complete[in_base], complete[in_report]
     report_days = (windows.report_end - windows.report_start).days
-    limit = cvrmse_max_pct if cvrmse_max_pct is not None else sv.cvrmse_limit_pct(report_days)
-    fit = sv.fit_baseline(
-        base["temp_mean_c"].to_numpy(),
-        base["energy_kwh"].to_numpy(),
-        base["day_type"].to_numpy(),
-        cvrmse_max_pct=limit,
-        nmbe_max_pct=nmbe_max_pct,
-        min_days_per_type=min_days_per_type,
-    )
+    used = set() if mv.daily is None else set(mv.daily.index)
     wanted = [windows.report_start + timedelta(days=i) for i in range(report_days)]
-    skipped = [d.isoformat() for d in wanted if d not in set(report.index)]
-    if not fit.ok or report.empty:
-        return SavingsResult(fit, [], [], None, skipped)
-    predicted = fit.predict_kwh(report["temp_mean_c"].to_numpy(), report["day_type"].to_numpy())
-    outside = int(
-        np.count_nonzero(
-            (report["temp_mean_c"] < fit.temp_range_c[0]) | (report["temp_mean_c"] > fit.temp_range_c[1])
-        )
-    )
-    per_day, rows, table = [], [], []
+    skipped = [d.isoformat() for d in wanted if d not in used]
+    if not mv.ok:
+        return SavingsResult(mv, [], [], None, skipped)
+    summary = mv.summary()
     common = {
         "building": building_key,
         "baseline_period": [windows.baseline_start.isoformat(), windows.baseline_end.isoformat()],
-        "cvrmse_pct": fit.summary()["cvrmse_pct"],
+        "status": mv.status,
+        "model_type": mv.model_type,
+        "cvrmse_pct": summary["cvrmse_pct"],
+        "fsu_pct": summary["fsu_pct"],
+        "confidence": mv.confidence,
         "co2_kg_per_kwh": co2_kg_per_kwh,
     }
-    for (day, values), baseline_kwh in zip(report.iterrows(), predicted, strict=True):
-        result = sv.day_savings(
-            float(baseline_kwh),
-            float(values["energy_kwh"]),
-            float(values["price_usd_per_kwh"]),
-            co2_kg_per_kwh,
-        )
-        per_day.append(result)
-        rows.append(
-            _row(
-                result,
-                day,
-                day + timedelta(days=1),
-                tz,
-                {
-                    **common,
-                    "granularity": "day",
-                    "day_type": values["day_type"],
-                    "temp_mean_c": round(float(values["temp_mean_c"]), 2),
-                    "price_usd_per_kwh": round(float(values["price_usd_per_kwh"]), 5),
-                },
-            )
-        )
+    rows, table = [], []
+    price = days["price_usd_per_kwh"].reindex(mv.daily.index)
+    for (day, values), price_usd_per_kwh in zip(mv.daily.iterrows(), price, strict=True):
+        valued = _valued(values["baseline_kwh"], values["actual_kwh"], price_usd_per_kwh, co2_kg_per_kwh)
+        meta = {
+            **common,
+            "granularity": "day",
+            "day_type": days.loc[day, "day_type"],
+            "temp_mean_c": round(float(values["temp_mean_c"]), 2),
+            "price_usd_per_kwh": None
+            if valued["cost_savings_usd"] is None
+            else round(float(price_usd_per_kwh), 5),
+        }
+        rows.append(_row(valued, day, day + timedelta(days=1), tz, meta))
         table.append(
             {
                 "date": day.isoformat(),
-                "day_type": values["day_type"],
-                "temp_mean_c": float(values["temp_mean_c"]),
-                "baseline_kwh": result.baseline_kwh,
-                "actual_kwh": result.actual_kwh,
-                "savings_kwh": result.savings_kwh,
-                "cost_savings_usd": result.cost_savings_usd,
+                "day_type": meta["day_type"],
+                "temp_mean_c": meta["temp_mean_c"],
+                **valued,
             }
         )
-    total = sv.total_savings(per_day)
-    rows.append(
-        _row(
-            total,
-            windows.report_start,
-            windows.report_end,
-            tz,
-            {
-                **common,
-                "granularity": "period",
-                "baseline": fit.summary(),
-                "days_used": total.days,
-                "days_skipped": skipped,
-                "reporting_days_outside_baseline_temp_range": outside,
-                "cost_basis": "energy charges only; each day's avoided kWh at that day's "
-                "consumption-weighted energy price",
-                "control_start_utc": windows.as_dict()["control_start_utc"],
-            },
-        )
-    )
-    return SavingsResult(fit, rows, table, total, skipped)
+    costs = [r.cost_savings_usd for r in rows]
+    total = {
+        **_valued(mv.baseline_kwh, mv.actual_kwh, None, co2_kg_per_kwh),
+        "cost_savings_usd": None if None in costs else float(sum(costs)),
+        "days": mv.reporting_days_used,
+        "fsu_pct": summary["fsu_pct"],
+        "savings_interval_kwh": summary["savings_interval_kwh"],
+        "confidence": mv.confidence,
+    }
+    period_meta = {
+        **common,
+        "granularity": "period",
+        "mv": summary,
+        "days_used": mv.reporting_days_used,
+        "days_skipped": skipped,
+        "reporting_days_outside_baseline_temp_range": mv.days_outside_range,
+        "cost_basis": "energy charges only; each day's avoided kWh at that day's consumption-weighted "
+        "energy price",
+        "control_start_utc": windows.as_dict()["control_start_utc"],
+    }
+    rows.append(_row(total, windows.report_start, windows.report_end, tz, period_meta))
+    return SavingsResult(mv, rows, table, total, skipped)
 
 
-def _row(result: sv.Savings, start: date, end: date, tz: str, metadata: dict) -> SavingsRow:
-    pct = result.savings_pct
+def _valued(
+    baseline_kwh: float, actual_kwh: float, price_usd_per_kwh: float | None, co2_kg_per_kwh: float
+) -> dict:
+    """kWh savings, then their value: cost at ``price_usd_per_kwh`` (None without a price) and CO2."""
+    saved = float(baseline_kwh) - float(actual_kwh)
+    has_price = price_usd_per_kwh is not None and np.isfinite(price_usd_per_kwh)
+    return {
+        "baseline_kwh": float(baseline_kwh),
+        "actual_kwh": float(actual_kwh),
+        "savings_kwh": saved,
+        "savings_pct": saved / baseline_kwh * 100.0 if baseline_kwh > 0 else None,
+        "cost_savings_usd": saved * float(price_usd_per_kwh) if has_price else None,
+        "co2_reduction_kg": saved * co2_kg_per_kwh,
+    }
+
+
+def _row(valued: dict, start: date, end: date, tz: str, metadata: dict) -> SavingsRow:
+    pct, cost = valued["savings_pct"], valued["cost_savings_usd"]
     return SavingsRow(
         period_start=local_midnight_utc(start, tz),
         period_end=local_midnight_utc(end, tz),
-        baseline_consumption_kwh=round(result.baseline_kwh, 4),
-        actual_consumption_kwh=round(result.actual_kwh, 4),
-        savings_kwh=round(result.savings_kwh, 4),
+        baseline_consumption_kwh=round(valued["baseline_kwh"], 4),
+        actual_consumption_kwh=round(valued["actual_kwh"], 4),
+        savings_kwh=round(valued["savings_kwh"], 4),
         savings_pct=None if pct is None or abs(pct) >= 1000 else round(pct, 2),  # NUMERIC(5,2)
-        cost_savings_usd=round(result.cost_savings_usd, 2),
-        co2_reduction_kg=round(result.co2_reduction_kg, 2),
-        calculation_method=sv.METHOD,
+        cost_savings_usd=None if cost is None else round(cost, 2),
+        co2_reduction_kg=round(valued["co2_reduction_kg"], 2),
+        calculation_method=METHOD,
         metadata=metadata,
     )
-
-
-def total_summary(total: sv.Savings) -> dict:
-    """The reporting-period totals as plain data (the flow's summary and its artifact)."""
-    return {
-        "days": total.days,
-        "baseline_kwh": total.baseline_kwh,
-        "actual_kwh": total.actual_kwh,
-        "savings_kwh": total.savings_kwh,
-        "savings_pct": total.savings_pct,
-        "cost_savings_usd": total.cost_savings_usd,
-        "co2_reduction_kg": total.co2_reduction_kg,
-    }
 
 
 def summary_markdown(summary: dict) -> str:
@@ -301,37 +297,43 @@ def summary_markdown(summary: dict) -> str:
             f"{windows['report'][0]} to {windows['report'][1]} (exclusive); control started "
             f"{windows['control_start_utc'] or 'n/a (dates given)'}",
         ]
-    fit = summary.get("baseline")
-    if fit and fit.get("models"):
+    mv = summary.get("mv")
+    if mv and mv.get("models"):
         lines += [
             "",
-            f"Baseline fit: {fit['n_days']} days, {fit['n_params']} parameters, CV(RMSE) "
-            f"{fit['cvrmse_pct']} % (limit {fit['cvrmse_max_pct']:g} %), NMBE {fit['nmbe_pct']} % "
-            f"(limit ±{fit['nmbe_max_pct']:g} %), R² {fit['r2']}",
+            f"Baseline model ({mv['model_type']}): {mv['baseline_days_used']} of "
+            f"{mv['baseline_period_days']} "
+            f"days, {mv['n_params']} parameters; fit statistics CV(RMSE) {mv['cvrmse_pct']} %, NMBE "
+            f"{mv['nmbe_pct']} %, R² {mv['r2']}, residual autocorrelation {mv['autocorrelation']}"
+            + (f"; flags: {', '.join(mv['flags'])}" if mv["flags"] else ""),
             "",
-            "| day type | days | a kWh/day | b kWh/K·day | balance °C |",
-            "|---|---|---|---|---|",
+            "| segment | model | intercept kWh/day | heating kWh/K·day | heating balance °C | "
+            "cooling kWh/K·day | cooling balance °C |",
+            "|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {kind} | {m['n_days']} | {m['intercept_kwh']} | {m['slope_kwh_per_k_day']} | "
-            f"{m['balance_c'] if m['balance_c'] is not None else 'none (constant)'} |"
-            for kind, m in fit["models"].items()
+            f"| {name} | {m['model_type']} | {m['intercept_kwh']} | {m['heating_slope_kwh_per_k_day']} | "
+            f"{m['heating_balance_c']} | {m['cooling_slope_kwh_per_k_day']} | {m['cooling_balance_c']} |"
+            for name, m in mv["models"].items()
         ]
     total = summary.get("total")
     if total:
+        low, high = total["savings_interval_kwh"]
+        cost = total["cost_savings_usd"]
         lines += [
             "",
-            "| period | days | baseline kWh | actual kWh | savings kWh | savings % | cost savings USD | "
-            "CO2 avoided kg |",
-            "|---|---|---|---|---|---|---|---|",
+            "| period | days | baseline kWh | actual kWh | savings kWh | savings % | "
+            f"{total['confidence']:.0%} interval kWh | FSU % | cost savings USD | CO2 avoided kg |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             f"| reporting | {total['days']} | {total['baseline_kwh']:.1f} | {total['actual_kwh']:.1f} | "
-            f"{total['savings_kwh']:.1f} | {_pct(total['savings_pct'])} | {total['cost_savings_usd']:.2f} | "
-            f"{total['co2_reduction_kg']:.1f} |",
+            f"{total['savings_kwh']:.1f} | {_pct(total['savings_pct'])} | {low} to {high} | "
+            f"{total['fsu_pct']} | "
+            f"{'n/a' if cost is None else f'{cost:.2f}'} | {total['co2_reduction_kg']:.1f} |",
         ]
         if summary.get("days_skipped"):
             lines += [
                 "",
-                f"Days left out (meter coverage below {MIN_COVERAGE_FRAC:.0%}): "
+                f"Days left out (meter coverage below {MIN_COVERAGE_FRAC:.0%} or no temperature): "
                 f"{', '.join(summary['days_skipped'])}",
             ]
     return "\n".join(lines)
