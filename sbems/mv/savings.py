@@ -245,6 +245,8 @@ def estimate_savings(
             "the baseline model would extrapolate"
         )
         flags = (*flags, "temperature_out_of_range")
+        if status == "refused":
+            return MVResult(status, reason, flags, **fit, reporting_days_used=m, days_outside_range=outside)
     daily = pd.DataFrame(
         {
             "temp_mean_c": r_temp,
