@@ -97,7 +97,7 @@ def max_gap_for_interval_s(times: pd.DatetimeIndex, default_s: float = 900.0) ->
     fewer than two samples), capped just below a day (``daily_energy_kwh`` needs a gap < 86400 s)."""
     if len(times) < 2:
         return default_s
-    steps_s = np.diff(np.sort(times.asi8)) / 1e9
+    steps_s = np.diff(np.sort(times.as_unit("ns").asi8)) / 1e9
     steps_s = steps_s[steps_s > 0]
     if steps_s.size == 0:
         return default_s
