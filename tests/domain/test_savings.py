@@ -1,12 +1,13 @@
 """Savings report: daily energy of any meter interval, kWh savings rows valued afterwards (cost, CO2)."""
 
 from datetime import date, timedelta
+from uuid import uuid4
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sbems.domain.savings_report import METHOD, Windows, compute_savings
+from sbems.domain.savings_report import METHOD, Windows, compute_savings, daily_inputs
 from sbems.mv.daily import daily_energy_kwh, daily_mean, day_types, max_gap_for_interval_s
 from sbems.mv.savings import MVConfig
 
@@ -114,3 +115,23 @@ def test_compute_savings_refusal_writes_nothing():
         days, windows, building_key="hq", tz="UTC", co2_kg_per_kwh=0.4, config=MVConfig(min_baseline_days=60)
     )
     assert "short_baseline" in short.mv.flags
+
+
+def test_daily_inputs_of_an_hourly_meter_without_a_tariff():
+    point = uuid4()
+    start = pd.Timestamp("2026-06-01 04:00", tz="UTC")  # local midnight in New York
+    samples = [(point, t.to_pydatetime(), 12.0) for t in pd.date_range(start, periods=48, freq="h")]
+    temps = pd.Series([20.0, 22.0], index=[date(2026, 6, 1), date(2026, 6, 2)])
+    days = daily_inputs(
+        samples,
+        [point],
+        date(2026, 6, 1),
+        date(2026, 6, 3),
+        tz="America/New_York",
+        tariff=None,
+        temp_mean_c=temps,
+        holidays=[],
+    )
+    assert days["covered_frac"].tolist() == pytest.approx([1.0, 1.0])  # a 900 s gap would give 0.25
+    assert days["energy_kwh"].tolist() == pytest.approx([288.0, 288.0])
+    assert days["price_usd_per_kwh"].isna().all()
