@@ -102,7 +102,13 @@ def run_case(load: str, seed: int, saving: float) -> dict:
     baseline, reporting = days[days.index < split], days[days.index >= split]
     result = estimate_savings(baseline, reporting, baseline_period=(FIRST.date(), split))
     known_pct = known_kwh / (reporting["energy_kwh"].sum() + known_kwh) * 100.0
-    row = {"load": load, "seed": seed, "known_pct": known_pct, "status": result.status, "reason": result.reason}
+    row = {
+        "load": load,
+        "seed": seed,
+        "known_pct": known_pct,
+        "status": result.status,
+        "reason": result.reason,
+    }
     if result.ok:
         low, high = result.interval_kwh
         row |= {
@@ -155,16 +161,15 @@ def eemeter_pcts(python: str, cases: list[dict]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--eemeter-python", default=None)
     args = parser.parse_args()
     started = time.perf_counter()
     cases = [
-        run_case(load, seed, saving)
-        for load in LOADS
-        for seed in range(args.seeds)
-        for saving in SAVINGS
+        run_case(load, seed, saving) for load in LOADS for seed in range(args.seeds) for saving in SAVINGS
     ]
     print("load       seed known%  est%    err pts  FSU%   CV(RMSE)%  band  model")
     errors, refused, inside = [], 0, 0
@@ -178,7 +183,8 @@ def main() -> None:
         inside += case["within_band"]
         print(
             f"{case['load']:<10} {case['seed']:>4} {case['known_pct']:6.2f} {case['estimated_pct']:6.2f} "
-            f"{error:8.2f} {case['fsu_pct']:6.1f} {case['cvrmse_pct']:9.1f}  {'in ' if case['within_band'] else 'OUT'}"
+            f"{error:8.2f} {case['fsu_pct']:6.1f} {case['cvrmse_pct']:9.1f}  "
+            f"{'in ' if case['within_band'] else 'OUT'}"
             f"   {case['model_type']}"
         )
     figures = {
