@@ -57,7 +57,7 @@ SCHEDULES: dict[str, Schedule] = {
     "savings": Schedule(
         "sbems.flows.savings:savings",
         timedelta(days=1),
-        "baseline-vs-actual savings (ASHRAE 14 change-point, IPMVP Option C)",
+        "baseline-vs-actual savings (CalTRACK daily models, ASHRAE 14 uncertainty, IPMVP Option C)",
     ),
     "fdd": Schedule(
         "sbems.flows.fdd:fdd", timedelta(minutes=15), "fault detection over stored windows -> alerts -> MQTT"

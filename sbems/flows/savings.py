@@ -1,5 +1,5 @@
 """The ``savings`` flow (daily): measured savings of SBEMS control against a weather-normalised baseline
-(IPMVP Option C, ASHRAE Guideline 14 statistics; see docs/savings.md)."""
+(IPMVP Option C; CalTRACK 2.0 daily models, ASHRAE Guideline 14 uncertainty; see docs/savings.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from sbems.domain.savings_report import savings_windows, summary_markdown, total_summary
+from sbems.mv.report import BASELINE_DAYS, savings_windows, summary_markdown
+from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig
 from sbems.runtime import flow_database_url
 from sbems.services.savings import read_co2_factor
 from sbems.tasks import savings as t
@@ -25,13 +26,19 @@ def savings(
     report_start: date | None = None,
     report_end: date | None = None,
     co2_kg_per_kwh: float | None = None,
-    cvrmse_max_pct: float | None = None,
+    baseline_days: int = BASELINE_DAYS,
+    max_outside_frac: float = 0.10,
+    out_of_range: str = "refuse",
+    confidence: float = 0.90,
+    by_day_type: bool = True,
 ) -> dict:
-    """Fit the baseline on the days before control started, compute savings per reporting day and for the
-    whole reporting period, store them in ``energy_savings``. Dates are the building's local dates, ranges
-    half-open [start, end). Defaults: baseline = the 28 days before the day of the first optimizer command
-    sent to the equipment, reporting = the day after it to yesterday; CO2 factor from
-    ``SBEMS_GRID_CO2_KG_PER_KWH``; CV(RMSE) limit from Guideline 14 by reporting length."""
+    """Estimate the savings of the reporting days against the baseline model and store one row per day
+    plus one for the whole reporting period in ``energy_savings``. Dates are the building's local dates,
+    ranges half-open [start, end). Defaults: baseline = the 365 days before the day of the first optimizer
+    command sent to the equipment (``baseline_days`` below 365 is accepted explicitly and flags the result
+    ``short_baseline``), reporting = the day after it to yesterday; more than ``max_outside_frac`` of the
+    reporting days outside the baseline's temperature range refuses (``out_of_range="flag"``: stores
+    the result with status ``flagged`` and the reason); CO2 factor from ``SBEMS_GRID_CO2_KG_PER_KWH``."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     factor = read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
@@ -46,41 +53,31 @@ def savings(
         baseline_end=baseline_end,
         report_start=report_start,
         report_end=report_end,
+        baseline_days=baseline_days,
     )
     if isinstance(windows, str):
         return _finish({"building": building_id, "status": "skipped", "reason": windows, "written": 0}, now)
+    config = MVConfig(
+        min_baseline_days=min(baseline_days, CALTRACK_BASELINE_DAYS),
+        max_outside_frac=max_outside_frac,
+        out_of_range=out_of_range,
+        confidence=confidence,
+    )
     days = t.read_daily_inputs(url, site, building, windows.baseline_start, windows.report_end)
-    result = t.fit_and_compute(days, windows, building_id, building.timezone, factor, cvrmse_max_pct)
+    result = t.fit_and_compute(days, windows, building_id, building.timezone, factor, config, by_day_type)
     summary = {
         "building": building_id,
         "windows": windows.as_dict(),
-        "baseline": result.fit.summary(),
+        "mv": result.mv.summary(),
         "days_skipped": result.skipped_days,
         "co2_kg_per_kwh": factor,
+        "status": result.mv.status,
+        "reason": result.mv.reason,
     }
-    if not result.fit.ok:
-        return _finish(
-            {
-                **summary,
-                "status": "refused",
-                "reason": f"baseline not usable: {result.fit.refused}",
-                "written": 0,
-            },
-            now,
-        )
-    if result.total is None:
-        return _finish(
-            {
-                **summary,
-                "status": "skipped",
-                "reason": "no reporting day has complete meter data",
-                "written": 0,
-            },
-            now,
-        )
+    if not result.mv.ok:
+        return _finish({**summary, "written": 0}, now)
     written = t.write_savings(url, building_id, result.rows)
-    total = total_summary(result.total)
-    return _finish({**summary, "status": "ok", "written": written, "total": total, "days": result.days}, now)
+    return _finish({**summary, "written": written, "total": result.total, "days": result.days}, now)
 
 
 def _finish(summary: dict, now: datetime) -> dict:
@@ -89,5 +86,5 @@ def _finish(summary: dict, now: datetime) -> dict:
         markdown=summary_markdown(summary),
         description=f"Savings at {now:%Y-%m-%d %H:%M} UTC",
     )
-    print(f"savings {summary['building']}: {summary['status']} {summary.get('reason', '')}".rstrip())
+    print(f"savings {summary['building']}: {summary['status']} {summary.get('reason') or ''}".rstrip())
     return summary

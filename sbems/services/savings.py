@@ -1,5 +1,5 @@
 """Savings use cases: the daily inputs of a building's savings report (meters, tariff, weather, calendar)
-and the settings it needs. The computation is pure (``sbems.domain.savings_report``)."""
+and the settings it needs. The computation is pure (``sbems.mv.report`` over ``sbems.mv``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from sbems.config import load_settings
-from sbems.domain import savings as sv
-from sbems.domain.savings_report import WEATHER_STEP_S, daily_inputs, local_midnight_utc
 from sbems.domain.site import Building, Site, entity_uuid
+from sbems.mv import daily as sv
+from sbems.mv.report import WEATHER_STEP_S, daily_inputs, local_midnight_utc
 from sbems.services.weather import read_observations
 from sbems.storage import db
 from sbems.storage.savings import read_meter_point_ids, read_power_samples

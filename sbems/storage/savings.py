@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sbems.domain.savings_report import SavingsRow
+from sbems.mv.report import SavingsRow
 
 # a command with one of these statuses reached the equipment (or was at least sent to it)
 WRITTEN_STATUSES = ("sent", "confirmed", "overridden", "released")

@@ -1,6 +1,6 @@
-"""Tasks of the ``savings`` flow: when control started, the daily inputs, the baseline fit and the savings
-rows, and writing them. The computation is ``sbems.domain.savings_report``; the inputs are read by
-``sbems.services.savings``."""
+"""Tasks of the ``savings`` flow: when control started, the daily inputs, the M&V estimate (``sbems.mv``)
+with its savings rows, and writing them. The computation is ``sbems.mv.report``; the inputs
+are read by ``sbems.services.savings``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from sbems.domain.savings_report import SavingsResult, SavingsRow, Windows, compute_savings
 from sbems.domain.site import Building, Site, entity_uuid
+from sbems.mv.report import SavingsResult, SavingsRow, Windows, compute_savings
+from sbems.mv.savings import MVConfig
 from sbems.services import savings as savings_service
 from sbems.storage import db
 from sbems.storage.savings import read_first_command_time, write_energy_savings
@@ -39,15 +40,18 @@ def fit_and_compute(
     building_key: str,
     tz: str,
     co2_kg_per_kwh: float,
-    cvrmse_max_pct: float | None,
+    config: MVConfig,
+    by_day_type: bool,
 ) -> SavingsResult:
+    """The M&V estimate with its rows (``sbems.mv.report.compute_savings``)."""
     return compute_savings(
         days,
         windows,
         building_key=building_key,
         tz=tz,
         co2_kg_per_kwh=co2_kg_per_kwh,
-        cvrmse_max_pct=cvrmse_max_pct,
+        config=config,
+        by_day_type=by_day_type,
     )
 
 

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from sbems.domain.savings import METHOD, ChangePoint
-from sbems.domain.savings_report import local_midnight_utc, savings_windows
 from sbems.domain.site import entity_uuid
 from sbems.flows.savings import savings
 from sbems.local.backfill import backfill_simulated_history
+from sbems.mv.models import DailyModel
+from sbems.mv.report import METHOD, local_midnight_utc, savings_windows
 from sbems.storage import entities
 from sbems.storage.commands import insert_command
 from sbems.storage.savings import read_savings_rows
@@ -38,7 +38,7 @@ def mark_control_start(conn, at: datetime) -> None:
 
 
 def predicted_kwh(models: dict, day_type: str, temp_mean_c: float) -> float:
-    model = ChangePoint(**models[day_type])
+    model = DailyModel(**models[day_type])
     return float(model.predict_kwh(np.array([temp_mean_c]))[0])
 
 
@@ -65,18 +65,39 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     assert read_savings_rows(conn, building_id=b_id) == []
 
     mark_control_start(conn, CONTROL_START)
-    result = savings(building_id="hq", database_url=db_url, now_utc=NOW, co2_kg_per_kwh=CO2)
-    assert result["status"] == "ok", result.get("reason")
+    # CalTRACK's default: the 365 days before control; 29 of them have data
+    year = savings(building_id="hq", database_url=db_url, now_utc=NOW, co2_kg_per_kwh=CO2)
+    assert year["status"] == "refused" and "baseline days have energy and temperature data" in year["reason"]
+    assert year["windows"]["baseline"] == ["2025-06-30", "2026-06-30"] and year["written"] == 0
+    assert read_savings_rows(conn, building_id=b_id) == []
+
+    # 28 June days against 12 July days: most reporting days are hotter than any baseline day, so by
+    # default the result is refused; asked to flag instead, it is stored with status and reason
+    run = {"building_id": "hq", "database_url": db_url, "co2_kg_per_kwh": CO2, "baseline_days": 28}
+    refused = savings(now_utc=NOW, **run)
+    assert refused["status"] == "refused" and "outside the baseline's temperature range" in refused["reason"]
+    assert read_savings_rows(conn, building_id=b_id) == []
+    run["out_of_range"] = "flag"
+    result = savings(now_utc=NOW, **run)
+    assert result["status"] == "flagged" and "temperature range" in result["reason"]
     assert result["windows"]["baseline"] == ["2026-06-02", "2026-06-30"]
     assert result["windows"]["report"] == ["2026-07-01", "2026-07-13"]
-    fit = result["baseline"]
-    assert fit["n_days"] == 28 and fit["cvrmse_pct"] <= fit["cvrmse_max_pct"] == 20.0
+    fit = result["mv"]
+    assert fit["baseline_days_used"] == 28 and "short_baseline" in fit["flags"]
+    assert fit["cvrmse_pct"] > 0 and fit["fsu_pct"] > 0 and fit["model_type"]
+    assert result["total"]["savings_interval_kwh"][0] < result["total"]["savings_kwh"]
 
     rows = read_savings_rows(conn, building_id=b_id, method=METHOD)
     day_rows = [r for r in rows if r["metadata"]["granularity"] == "day"]
     period_rows = [r for r in rows if r["metadata"]["granularity"] == "period"]
     assert len(day_rows) == 12 and len(period_rows) == 1 and result["written"] == 13
-    models = period_rows[0]["metadata"]["baseline"]["models"]
+    models = {
+        name: {k: v for k, v in m.items() if k != "adj_r2"}
+        for name, m in period_rows[0]["metadata"]["mv"]["models"].items()
+    }
+    assert period_rows[0]["metadata"]["model_type"] == fit["model_type"]
+    assert period_rows[0]["metadata"]["fsu_pct"] == fit["fsu_pct"]
+    assert period_rows[0]["metadata"]["status"] == "flagged"
     for row in rows:
         assert row["period_end"] > row["period_start"]
         assert row["baseline_consumption_kwh"] - row["actual_consumption_kwh"] == pytest.approx(
@@ -112,8 +133,8 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     assert abs(period["savings_pct"]) < 10.0
 
     # rerun: same rows, same values
-    again = savings(building_id="hq", database_url=db_url, now_utc=NOW, co2_kg_per_kwh=CO2)
-    assert again["status"] == "ok"
+    again = savings(now_utc=NOW, **run)
+    assert again["status"] == result["status"]
     rerun = read_savings_rows(conn, building_id=b_id, method=METHOD)
     strip = ("created_at",)
     assert [{k: v for k, v in r.items() if k not in strip} for r in rerun] == [
@@ -121,35 +142,26 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     ]
 
     # a day later: 13 July has no meter data (left out); the period row is replaced, not added
-    later = savings(
-        building_id="hq", database_url=db_url, now_utc=NOW + timedelta(days=1), co2_kg_per_kwh=CO2
-    )
-    assert later["status"] == "ok" and later["days_skipped"] == ["2026-07-13"]
+    later = savings(now_utc=NOW + timedelta(days=1), **run)
+    assert later["status"] == result["status"] and later["days_skipped"] == ["2026-07-13"]
     after = read_savings_rows(conn, building_id=b_id, method=METHOD)
     periods = [r for r in after if r["metadata"]["granularity"] == "period"]
     assert len(after) == 13 and len(periods) == 1
     assert periods[0]["period_end"] == local_midnight_utc(date(2026, 7, 14), TZ)
     assert periods[0]["metadata"]["days_skipped"] == ["2026-07-13"]
 
-    # refusals store nothing new: a baseline of 5 days, an impossible CV(RMSE) limit
-    short = savings(
-        building_id="hq",
-        database_url=db_url,
-        now_utc=NOW,
-        baseline_start=date(2026, 6, 25),
-        co2_kg_per_kwh=CO2,
-    )
-    assert short["status"] == "refused" and "too few complete baseline days" in short["reason"]
-    strict = savings(
-        building_id="hq", database_url=db_url, now_utc=NOW, cvrmse_max_pct=0.5, co2_kg_per_kwh=CO2
-    )
-    assert strict["status"] == "refused" and "CV(RMSE)" in strict["reason"]
+    # refusals store nothing new: a baseline of 5 days, reporting days outside the baseline's temperatures
+    short = savings(now_utc=NOW, baseline_start=date(2026, 6, 25), **run)
+    assert short["status"] == "refused" and "baseline period is 5 days; 28 are required" in short["reason"]
+    assert fit["days_outside_baseline_temp_range"] == 8 and "temperature_out_of_range" in fit["flags"]
     assert len(read_savings_rows(conn, building_id=b_id)) == 13
 
 
-def test_savings_windows_default_to_28_days_before_control_and_reporting_to_yesterday():
+def test_savings_windows_default_to_365_days_before_control_and_reporting_to_yesterday():
     windows = savings_windows(TZ, NOW, CONTROL_START)
-    assert (windows.baseline_start, windows.baseline_end) == (date(2026, 6, 2), date(2026, 6, 30))
+    assert (windows.baseline_start, windows.baseline_end) == (date(2025, 6, 30), date(2026, 6, 30))
+    short = savings_windows(TZ, NOW, CONTROL_START, baseline_days=28)
+    assert (short.baseline_start, short.baseline_end) == (date(2026, 6, 2), date(2026, 6, 30))
     assert (windows.report_start, windows.report_end) == (date(2026, 7, 1), date(2026, 7, 13))
     # control started late in the local evening: still 30 June locally (already 1 July in UTC)
     late = savings_windows(TZ, NOW, datetime(2026, 7, 1, 2, tzinfo=UTC))

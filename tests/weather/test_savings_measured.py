@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from sbems.domain.savings import daily_mean
-from sbems.domain.savings_report import local_midnight_utc
 from sbems.domain.site import entity_uuid
+from sbems.mv.daily import daily_mean
+from sbems.mv.report import local_midnight_utc
 from sbems.services.savings import daily_outdoor_temp_c
 from sbems.storage import entities
 from sbems.storage.weather import ObservationRow, write_weather_observations
