@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{_share(base['peak_kw'] - sb['peak_kw'], base['peak_kw'] - bound['peak_kw'])} of the possible "
             f"peak cut"
         )
-        ordered = bound["total_usd"] <= sb["total_usd"] <= base["total_usd"]
+        ordered = bool(bound["total_usd"] <= sb["total_usd"] <= base["total_usd"])
         figures["bound_le_sbems_le_baseline"] = ordered
         print(
             f"check bound <= SBEMS <= baseline (cost): {bound['total_usd']:.2f} <= {sb['total_usd']:.2f} <= "
