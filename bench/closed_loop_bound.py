@@ -4,9 +4,16 @@ One linear program over the whole billing week on the virtual building's *own* d
 coupled air + mass nodes of every zone, discretised at 15 min, the plant's exact gains, occupancy and
 weather, the plant's COP curve): the least bill any controller could reach on this building with the
 same comfort bands (21-25 C occupied; unoccupied between the lowest setpoint, 18 C, and
-the schedule's setback, 28 C) and capacities. It is optimistic:
-it knows the future exactly, controls cooling directly (no local loop lag), and counts fans only while
-occupied. Comparing SBEMS to it separates what the physics allow from what the models and forecasts lose.
+the schedule's setback, 28 C) and capacities. Everything the plant pays is paid: lights, plugs and base
+load, compressors by the plant's COP, and fans by the plant's own fan model whenever the plant runs them
+(at rated power while a zone is occupied; outside occupancy the unit runs its fan only while it
+conditions, so a step's fan energy is at least rated power x cooling / capacity, the least fan energy
+that delivers that cooling at full speed). The same actuators as the controller: setpoints only. Fan
+speed stays at 100 % (in the plant, lower speed cuts capacity and ventilation in proportion, and fan
+power with the cube, so it could "save" fan energy at the cost of air quality: not an option here).
+It is still optimistic: it knows the future exactly, sets each zone's cooling directly (what an ideal
+setpoint sequence through a lag-free local loop could do; no loop lag) and checks comfort at 15-min
+points. Comparing SBEMS to it separates what the physics allow from what the models and forecasts lose.
 
     python bench/closed_loop_bound.py [--days 7] [--history-days 21]
 """
@@ -28,11 +35,18 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from closed_loop_setup import evaluate, prepare, run_baseline, week_around_hottest_day  # noqa: E402
+from closed_loop_setup import (  # noqa: E402
+    evaluate,
+    fair_baseline_setpoints_c,
+    prepare,
+    run_baseline,
+    week_around_hottest_day,
+)
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks, energy_prices_usd_per_kwh  # noqa: E402
 from sbems.sim import plant as plant_module  # noqa: E402
+from sbems.sim.airflow import outdoor_air_m3_s  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 
 STEP_S = 900
@@ -50,10 +64,9 @@ def _plant_week(plant: Plant, step_s: int, steps: int) -> dict[str, np.ndarray]:
     occupants = np.round(forcing.occupancy_frac * twin.capacity_people)
     lights_w = twin.lights_plugs_w * np.where(occupied, 1.0, plant_module.UNOCCUPIED_LIGHTS_PLUGS_FRAC)
     solar_w = forcing.ghi_w_m2[:, None] * twin.window_area_m2 * plant_module.SOLAR_FACTOR
-    vent_w_per_k = np.where(
-        forcing.occupied, plant_module.VENTILATION_M3_S_PER_PERSON * twin.capacity_people, 0.0
-    )
-    vent_w_per_k = vent_w_per_k * plant_module.AIR_HEAT_CAPACITY_J_PER_M3K
+    full_speed = np.full(len(twin.zone_ids), 100.0)  # the plant's outdoor air at 100 % fan speed
+    oa_m3_s = outdoor_air_m3_s(twin.capacity_people, forcing.occupied, True, full_speed)
+    vent_w_per_k = oa_m3_s * plant_module.AIR_HEAT_CAPACITY_J_PER_M3K
     return {
         "times": twin._times(0, steps),
         "ad": twin._ad,
@@ -67,10 +80,10 @@ def _plant_week(plant: Plant, step_s: int, steps: int) -> dict[str, np.ndarray]:
         "q_mass_w": 0.5 * lights_w + (1.0 - plant_module.SOLAR_TO_AIR_FRAC) * solar_w,
         "vent_w_per_k": vent_w_per_k,
         "capacity_w": twin.capacity_w,
+        "fan_w": twin.fan_power_w,  # rated: fans at 100 % speed
+        "fans_on": occupied & (twin.capacity_w > 0),  # fans that run whatever the cooling
         "fixed_kw": (
-            lights_w.sum(axis=1)
-            + twin.base_load_w
-            + (twin.fan_power_w[None, :] * forcing.occupied).sum(axis=1)
+            lights_w.sum(axis=1) + twin.base_load_w + (twin.fan_power_w[None, :] * occupied).sum(axis=1)
         )
         / 1000.0,
         "cop": plant_module.cop_at(forcing.outdoor_temp_c),
@@ -125,7 +138,11 @@ def perfect_information_bound(
     finite = np.isfinite(high)
     if finite.any():
         constraints.append(air[finite] <= high[finite])
-    power_kw = cp.sum(cooling_w, axis=0) / 1000.0 / w["cop"] + w["fixed_kw"]
+    # fans outside occupancy: at least rated power x cooling / capacity (run at full capacity part of the step)
+    idle = ~w["fans_on"].T  # (n, steps)
+    fan_per_cooling = np.divide(w["fan_w"], w["capacity_w"], out=np.zeros(n), where=w["capacity_w"] > 0)
+    idle_fan_kw = cp.sum(cp.multiply(idle * fan_per_cooling[:, None], cooling_w), axis=0) / 1000.0
+    power_kw = cp.sum(cooling_w, axis=0) / 1000.0 / w["cop"] + w["fixed_kw"] + idle_fan_kw
     prices = energy_prices_usd_per_kwh(tariff, w["times"], tz)
     cost = prices @ power_kw * STEP_S / 3600.0
     for rate_usd_per_kw, mask in demand_charge_masks(tariff, w["times"], tz):
@@ -147,12 +164,11 @@ def perfect_information_bound(
 
 
 def ideal_thermostat_on_model(plant: Plant, site: Site, days: float) -> dict:
-    """The schedule-only baseline on the same 15-min model (checks the bound's model against the plant)."""
+    """The fair baseline on the same 15-min model (checks the bound's model against the plant)."""
     building = plant.building
     steps = int(round(days * 86400 / STEP_S))
     w = _plant_week(plant, STEP_S, steps)
-    twin = Plant(plant.site, building.id, plant.now_utc, seed=plant.seed, step_s=STEP_S, block_steps=steps)
-    setpoints = twin._compute_forcing(0, steps).scheduled_c
+    setpoints = fair_baseline_setpoints_c(plant, w["times"])
     n = len(plant.zone_ids)
     x = np.concatenate([plant.temp_air_c, plant.temp_mass_c])
     bd_air = w["bd_heat"][:, :n]
@@ -167,7 +183,8 @@ def ideal_thermostat_on_model(plant: Plant, site: Site, days: float) -> dict:
         )  # cooling that lands every zone on its setpoint
         cooling = np.clip(need, 0.0, w["capacity_w"])
         x = free - bd_air @ cooling
-        power[k] = cooling.sum() / 1000.0 / w["cop"][k] + w["fixed_kw"][k]
+        idle_fans_w = (w["fan_w"] * (cooling > 1.0) * ~w["fans_on"][k]).sum()  # runs the whole step
+        power[k] = cooling.sum() / 1000.0 / w["cop"][k] + w["fixed_kw"][k] + idle_fans_w / 1000.0
     series = pd.Series(power, index=w["times"])
     return {**bill_usd(site.tariff(building.tariff), series, building.timezone), "power_kw": series}
 

@@ -1,6 +1,10 @@
 """The closed-loop evaluation's set-up, shared by ``closed_loop.py`` and ``closed_loop_bound.py``: the week
 around the hottest day, the plant at its start, the excited history SBEMS learns from, what it learns, the
-schedule-only baseline run and the bill.
+fair baseline run, the bill, thermal discomfort and indoor-air quality.
+
+The fair baseline is what a well-set-up conventional building does (references: the DOE prototype office,
+BOPTEST): 24 C cooling setpoint while occupied, 28 C setback otherwise, with a fixed early start 1 h before
+occupancy (summer), so that the zones are already at 24 C when people arrive; fans at 100 %.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from sbems.domain.schedule import occupied_mask  # noqa: E402
 from sbems.domain.site import Site  # noqa: E402
 from sbems.domain.tariff import bill_usd  # noqa: E402
 from sbems.optimization.zone_model import ZoneModelParams  # noqa: E402
 from sbems.optimization.zone_model_json import GAIN_COLUMNS  # noqa: E402
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model  # noqa: E402
+from sbems.sim.airflow import co2_excess_ppmh  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 from sbems.weather.typical_year import hottest_day, read_typical_year  # noqa: E402
 
@@ -29,6 +35,9 @@ PLANT_STEP_S = 60
 PLAN_STEP_S = 900
 MINUTES_PER_STEP = PLAN_STEP_S // PLANT_STEP_S
 MAX_VALIDATION_RMSE_C = 1.5  # the package default: multi-step error on 2 held-out days
+BASELINE_OCCUPIED_C = 24.0  # occupied cooling setpoint of the fair baseline (DOE prototype, BOPTEST)
+BASELINE_UNOCCUPIED_C = 28.0  # its setback
+BASELINE_EARLY_START_H = 1.0  # fixed early start before occupancy (summer)
 
 
 @dataclass
@@ -53,6 +62,7 @@ class Record:
     temps_c: list[np.ndarray] = field(default_factory=list)
     occupied: list[np.ndarray] = field(default_factory=list)
     cooling_kw: list[np.ndarray] = field(default_factory=list)
+    co2_ppm: list[np.ndarray] = field(default_factory=list)
 
 
 def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
@@ -199,6 +209,7 @@ def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.
         record.cooling_kw.append(cooling)
         record.power_kw.append(plant.building_power_kw)
         record.temps_c.append(temps)
+        record.co2_ppm.append(plant.co2_ppm.copy())
         record.occupied.append(occupied)
         for key, value in (
             ("outdoor_temp_c", plant.outdoor_temp_c),
@@ -212,9 +223,29 @@ def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.
     return means
 
 
+def fair_baseline_setpoints_c(plant: Plant, times_utc: pd.DatetimeIndex) -> np.ndarray:
+    """The fair baseline's setpoint of every zone at each instant, (times, zones): 24 C from 1 h before
+    occupancy until it ends (always, for always-on zones), 28 C otherwise."""
+    tz = plant.building.timezone
+    early = times_utc + pd.Timedelta(hours=BASELINE_EARLY_START_H)
+    setpoints = np.empty((len(times_utc), len(plant.zone_ids)))
+    for z, zone_id in enumerate(plant.zone_ids):
+        schedule = plant.schedule_of(zone_id)
+        on = occupied_mask(schedule, times_utc, tz) | occupied_mask(schedule, early, tz) | plant.always_on[z]
+        setpoints[:, z] = np.where(on, BASELINE_OCCUPIED_C, BASELINE_UNOCCUPIED_C)
+    return setpoints
+
+
 def run_baseline(plant: Plant, days: float) -> Record:
+    """The fair baseline: each minute, every zone's setpoint from ``fair_baseline_setpoints_c``."""
     record = Record()
-    step_and_record(plant, record, int(round(days * 86400 / PLANT_STEP_S)))
+    minutes = int(round(days * 86400 / PLANT_STEP_S))
+    times = pd.Timestamp(plant.now_utc) + pd.to_timedelta(np.arange(minutes) * PLANT_STEP_S, unit="s")
+    setpoints = fair_baseline_setpoints_c(plant, pd.DatetimeIndex(times))
+    for k in range(minutes):
+        for z, zone_id in enumerate(plant.zone_ids):
+            plant.set_setpoint_c(zone_id, float(setpoints[k, z]))
+        step_and_record(plant, record, 1)
     return record
 
 
@@ -228,10 +259,14 @@ def evaluate(
     temps = np.array(record.temps_c)
     occupied = np.array(record.occupied)
     violation = np.maximum(0.0, np.maximum(temps - comfort_c[1], comfort_c[0] - temps)) * occupied
+    co2_ppmh = co2_excess_ppmh(np.array(record.co2_ppm), PLANT_STEP_S).sum(axis=0)  # above 1,000 ppm
     return {
         **bill,
         "discomfort_kh": float(violation.sum() * PLANT_STEP_S / 3600.0),
         "max_excess_c": float(violation.max()) if violation.size else 0.0,
+        "co2_ppmh": float(co2_ppmh.sum()),  # CO2 ppm*h above 1,000 ppm, summed over zones
+        "co2_ppmh_by_zone": co2_ppmh,
+        "max_co2_ppm": float(np.max(record.co2_ppm)) if record.co2_ppm else 0.0,
     }
 
 

@@ -4,8 +4,9 @@ thermostats, their commanded state, local control loop, fan, COP and the reading
 Each unit runs a local loop that tracks the zone's *active* setpoint (a commanded override, else the
 schedule) with a first-order closed-loop response (time constant ``CONTROL_TAU_S``), limited by its
 capacity. The loop inverts the zone's own step response, which makes it a PI loop without steady-state
-error for this plant. COP falls as the outdoor temperature rises; electric power = cooling / COP + fan
-power.
+error for this plant. Fan speed sets the supply airflow, which caps the capacity (see
+``local_loop_heat_w``); fan power follows the fan laws (cube of speed). COP falls as the outdoor
+temperature rises; electric power = cooling / COP + fan power.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from sbems.domain.site import Building, HvacUnit, Thermostat
+from sbems.sim.airflow import airflow_frac
 from sbems.sim.thermal import AIR_HEAT_CAPACITY_J_PER_M3K
 
 Mode = Literal["off", "cool", "heat", "auto"]
@@ -132,7 +134,11 @@ def local_loop_heat_w(
     target = setpoint_c + (temp_air_c - setpoint_c) * math.exp(-step_s / CONTROL_TAU_S)
     q_hvac = (target - free_air_c) / air_gain_k_per_w
     available = ratings.capacity_w * controls.capacity_frac * ~controls.compressor_fault * controls.enabled
-    available = available * np.minimum(1.0, controls.fan_speed_pct / 30.0)  # no airflow, no capacity
+    # Capacity follows airflow: the coil cannot cool its leaving air much below ~12 C (frost and
+    # dew-point limits), so the sensible heat it removes, rho cp V (T_return - T_supply), is at most
+    # proportional to the supply airflow V; the rating is at rated (100 %) airflow. So 30 % speed
+    # delivers at most 30 % of rated cooling (or heating), and no airflow, no capacity.
+    available = available * airflow_frac(controls.fan_speed_pct)
     modes = np.array(controls.mode)
     can_cool = (modes == "cool") | (modes == "auto")
     can_heat = (modes == "heat") | (modes == "auto")
@@ -141,7 +147,7 @@ def local_loop_heat_w(
 
 def fan_flow_m3_s(ratings: Ratings, controls: Controls, on: np.ndarray) -> np.ndarray:
     """Supply airflow of constant-volume fans that run where ``on``."""
-    return ratings.nominal_flow_m3_s * controls.fan_speed_pct / 100.0 * on
+    return ratings.nominal_flow_m3_s * airflow_frac(controls.fan_speed_pct) * on
 
 
 def equipment_outputs(
@@ -155,7 +161,8 @@ def equipment_outputs(
 ) -> dict[str, np.ndarray]:
     """COP, fan and electric power (W), supply/return air temperatures and discharge pressure."""
     cop = cop_at(outdoor_temp_c) * np.ones(len(temp_air_c))
-    fan_w = ratings.fan_power_w * (controls.fan_speed_pct / 100.0) ** 3 * (flow_m3_s > 0)
+    # fan law 3: shaft power goes with the cube of speed (rated fan power at 100 %), paid while it runs
+    fan_w = ratings.fan_power_w * airflow_frac(controls.fan_speed_pct) ** 3 * (flow_m3_s > 0)
     electric_w = cooling_w / cop + heating_w / COP_HEAT + fan_w
     safe_flow = np.maximum(flow_m3_s, 1e-6)
     return_c = temp_air_c + 0.5

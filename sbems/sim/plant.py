@@ -1,8 +1,9 @@
 """The virtual building's plant: a deterministic multi-zone model of one building on typical-year weather.
 
 ``Plant`` couples the zones' thermal network (``sbems.sim.thermal``) with their equipment
-(``sbems.sim.equipment``), drives both with weather, schedules and occupancy, takes commands and faults,
-and reports readings; ``simulate_history`` runs it on its schedules and returns the history as frames.
+(``sbems.sim.equipment``) and the air their fans move (``sbems.sim.airflow``: fan speed -> airflow ->
+capacity, ventilation, CO2), drives them with weather, schedules and occupancy, takes commands and
+faults, and reports readings (``co2_excess_ppmh``: each zone's CO2 ppm*h above 1,000 ppm since the start); ``simulate_history`` runs it on its schedules and returns the history as frames.
 
 All randomness (occupancy noise) comes from generators seeded by ``(seed, day)``, so a run is a
 pure function of (site, building, start, seed, step length, commands).
@@ -19,6 +20,7 @@ import pandas as pd
 
 from sbems.domain.schedule import WeeklySchedule, occupied_mask, scheduled_setpoints_c
 from sbems.domain.site import Building, Site
+from sbems.sim.airflow import co2_excess_ppmh, co2_next_ppm, outdoor_air_m3_s
 from sbems.sim.equipment import (
     HIGH_PRESSURE_KPA,
     MODES,
@@ -35,7 +37,6 @@ from sbems.sim.equipment import (
 from sbems.sim.thermal import (
     AIR_HEAT_CAPACITY_J_PER_M3K,
     BASE_LOAD_W_PER_M2,
-    CO2_M3_S_PER_PERSON,
     CO2_OUTDOOR_PPM,
     PERSON_SENSIBLE_W,
     SOLAR_FACTOR,
@@ -139,6 +140,7 @@ class Plant:
         self.temp_air_c = np.minimum(sched, np.maximum(f.outdoor_temp_c[k], 18.0) + 2.0)
         self.temp_mass_c = self.temp_air_c.copy()
         self.co2_ppm = np.full(n, CO2_OUTDOOR_PPM)
+        self.co2_excess_ppmh = np.zeros(n)  # indoor-air quality: CO2 above 1,000 ppm since the start, ppm*h
         self.humidity_ratio = np.full(n, float(humidity_ratio(self.temp_air_c[0], 50.0)))
         self._outputs = self._zero_outputs()
         self._compute_outputs_at_rest(k)
@@ -291,11 +293,9 @@ class Plant:
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
         q_air, q_mass, lights_w = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
         ctl = self._controls
-        # ventilation (outdoor air) while occupied, explicit over the step
-        vent_w_per_k = np.where(
-            f.occupied[k] & ctl.enabled, VENTILATION_M3_S_PER_PERSON * self.capacity_people, 0.0
-        )
-        vent_w_per_k = vent_w_per_k * AIR_HEAT_CAPACITY_J_PER_M3K
+        # ventilation (outdoor air, in proportion to the supply airflow) while occupied, explicit over the step
+        oa_m3_s = outdoor_air_m3_s(self.capacity_people, f.occupied[k], ctl.enabled, ctl.fan_speed_pct)
+        vent_w_per_k = oa_m3_s * AIR_HEAT_CAPACITY_J_PER_M3K
         q_air = q_air + vent_w_per_k * (to_c - self.temp_air_c)
         x = np.concatenate([self.temp_air_c, self.temp_mass_c])
         q = np.concatenate([q_air, q_mass])
@@ -310,11 +310,8 @@ class Plant:
         # constant-volume fan: runs while occupied or while the unit conditions the zone
         fan_on = ctl.enabled & (f.occupied[k] | self.always_on | (np.abs(q_hvac) > 1.0))
         flow_m3_s = fan_flow_m3_s(self.ratings, ctl, fan_on)
-        # CO2: exact first-order solution with the ventilation + infiltration rate
-        air_m3_s = vent_w_per_k / AIR_HEAT_CAPACITY_J_PER_M3K + 0.2 * self.volume_m3 / 3600.0
-        co2_eq = CO2_OUTDOOR_PPM + 1e6 * occupants * CO2_M3_S_PER_PERSON / air_m3_s
-        decay = np.exp(-air_m3_s * self.step_s / self.volume_m3)
-        self.co2_ppm = co2_eq + (self.co2_ppm - co2_eq) * decay
+        self.co2_ppm = co2_next_ppm(self.co2_ppm, occupants, oa_m3_s, self.volume_m3, self.step_s)
+        self.co2_excess_ppmh += co2_excess_ppmh(self.co2_ppm, self.step_s)
         # humidity: outdoor moisture + people, the coil dries the air while it cools
         w_out = float(humidity_ratio(to_c, f.rh_pct[k]))
         w_target = w_out + 0.0015 * f.occupancy_frac[k]

@@ -5,8 +5,8 @@ Each zone has an air node and a thermal-mass node. The air node exchanges heat w
 through windows and infiltration, with the mass node, and with neighbouring zones; the mass node
 with the outdoors through the opaque envelope. Solar gains (GHI x window area x factor) and
 internal gains (people, lighting and plugs by schedule) go to both nodes; ventilation brings in
-outdoor air in proportion to occupancy. The linear part is discretised exactly (zero-order hold,
-matrix exponential), so any step length is stable.
+outdoor air while occupied (in proportion to the supply airflow: ``sbems.sim.airflow``). The linear
+part is discretised exactly (zero-order hold, matrix exponential), so any step length is stable.
 """
 
 from __future__ import annotations
