@@ -282,10 +282,11 @@ def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[s
                 asyncio.run(plain_cycle("hq", url))  # warm-up
                 asyncio.run(poll_building("hq", database_url=url, bacnet_port=0, publish=False))  # warm-up
                 plain, flows, untagged = [], [], []
-                # interleaved: the machine's load changes from minute to minute. gc.collect() (untimed) before
-                # each run: every run then pays for its own garbage only. Without it the plain run, which follows
-                # the all-tags flow run, inherited that run's garbage and ran one more full collection (~0.4 s)
-                # than the flow run: the plain figure was inflated and the overhead understated.
+                # interleaved: the machine's load changes from minute to minute. gc.collect() (untimed)
+                # before each run: every run then pays for its own garbage only. Without it the plain run,
+                # which follows the all-tags flow run, inherited that run's garbage and ran one more full
+                # collection (~0.4 s) than the flow run: the plain figure was inflated and the overhead
+                # understated.
                 for _ in range(repeats):
                     gc.collect()
                     plain.append(asyncio.run(plain_cycle("hq", url)))
@@ -344,9 +345,10 @@ def main() -> None:
     with running_sim(site, speed=60, paused=True, api_key=API_KEY) as sim:
         rates = asyncio.run(adapter_vs_raw(sim, args.rounds))
     for kind in ("bacnet", "modbus", "rest"):
+        ratio = rates[f"{kind}_adapter_pps"] / rates[f"{kind}_raw_pps"]
         print(
             f"{kind:7s} adapter {rates[f'{kind}_adapter_pps']:9.0f} points/s   raw loop "
-            f"{rates[f'{kind}_raw_pps']:9.0f} points/s   ratio {rates[f'{kind}_adapter_pps'] / rates[f'{kind}_raw_pps']:.2f}"
+            f"{rates[f'{kind}_raw_pps']:9.0f} points/s   ratio {ratio:.2f}"
         )
     bacnet_speedup = rates["bacnet_adapter_pps"] / rates["bacnet_single_pps"]
     modbus_speedup = rates["modbus_adapter_pps"] / rates["modbus_single_pps"]
@@ -358,7 +360,8 @@ def main() -> None:
     scaled = scaled_cycle(site, args.units, args.points_per_unit, args.repeats)
     print(
         f"cycle {scaled['cycle_s']:.2f} s for {scaled['points']} points (target < 30 s); without Prefect "
-        f"{scaled['plain_s']:.2f} s -> Prefect overhead {100 * scaled['prefect_overhead_frac']:.1f} % (target < 10 %)"
+        f"{scaled['plain_s']:.2f} s -> Prefect overhead {100 * scaled['prefect_overhead_frac']:.1f} % "
+        f"(target < 10 %)"
     )
     print("(default device_tags='limited': no concurrency limit configured, so no tags and no slot calls)")
     print(

@@ -57,8 +57,8 @@ class FddThresholds:
     least ``run_frac_min`` [0.5] of the samples.
 
     Stuck sensor: ``stuck_window_h`` [24 h: a working zone sensor moves over a day's occupied/setback
-    cycle, while a tight local loop can hold it flat for hours] ending at the newest data; a point is flat when
-    max - min < ``stuck_epsilon[sensor_type]`` [temperature 0.01 C, humidity 0.05 %] (sensor types not in
+    cycle, while a tight local loop can hold it flat for hours] ending at the newest data; a point is flat
+    when max - min < ``stuck_epsilon[sensor_type]`` [temperature 0.01 C, humidity 0.05 %] (sensor types not in
     the map are not checked: flow, fan speed and setpoints are constant by design, occupancy and CO2 are
     legitimately flat in an empty zone); it needs ``stuck_min_samples`` [6] samples spanning at least
     ``stuck_min_coverage_frac`` [0.8] of the window.
@@ -215,7 +215,8 @@ def find_stuck_sensors(
     end_utc: datetime,
     thresholds: FddThresholds = FddThresholds(),
 ) -> list[Finding]:
-    """Analog points flat (max - min < epsilon) over the last ``stuck_window_h`` while the zone's HVAC runs."""
+    """Analog points flat (max - min < epsilon) over the last ``stuck_window_h`` while the zone's HVAC
+    runs."""
     t = thresholds
     window = with_quantity(_tail(points, end_utc, t.stuck_window_h))
     window = window[window["sensor_type"].isin(list(t.stuck_epsilon)) & window["zone"].notna()]

@@ -260,12 +260,14 @@ def poll_summary(
 
 
 def poll_artifact_markdown(summary: dict[str, Any], rejected: list[tuple[str, PointValue, str]]) -> str:
-    """The run's markdown artifact: devices, points read, rejected (first 10, with reasons), stale, durations."""
+    """The run's markdown artifact: devices, points read, rejected (first 10, with reasons), stale,
+    durations."""
     lines = [
         f"### Poll {summary['building']}",
         f"- devices: {summary['devices_read']}/{summary['devices']} read, stale: "
         f"{', '.join(summary['stale']) or 'none'}",
-        f"- points read: {summary['points_read']}, stored: {summary['stored']}, rejected: {summary['rejected']}",
+        f"- points read: {summary['points_read']}, stored: {summary['stored']}, "
+        f"rejected: {summary['rejected']}",
         f"- duration: {summary['duration_s']} s; per device: "
         + ", ".join(f"{k} {v} s" for k, v in summary["device_durations_s"].items()),
     ]

@@ -21,7 +21,8 @@ COMPARISONS = (">", ">=", "<", "<=")
 
 @dataclass(frozen=True, slots=True)
 class AlertRule:
-    """A threshold rule: ``metric_name comparison threshold_value``, scoped to a building/zone (None = all)."""
+    """A threshold rule: ``metric_name comparison threshold_value``, scoped to a building/zone
+    (None = all)."""
 
     id: UUID
     name: str
@@ -90,8 +91,8 @@ def read_entity_keys(conn: psycopg.Connection) -> EntityKeys:
 
 def read_alert_rules(conn: psycopg.Connection, *, enabled_only: bool = True) -> list[AlertRule]:
     rows = conn.execute(
-        "SELECT id, name, metric_name, comparison, threshold_value, severity, cooldown_s, building_id, zone_id "
-        "FROM alert_rules WHERE enabled OR NOT %s ORDER BY created_at, id",
+        "SELECT id, name, metric_name, comparison, threshold_value, severity, cooldown_s, building_id, "
+        "zone_id FROM alert_rules WHERE enabled OR NOT %s ORDER BY created_at, id",
         (enabled_only,),
     ).fetchall()
     return [AlertRule(r[0], r[1], r[2], r[3], float(r[4]), r[5], int(r[6]), r[7], r[8]) for r in rows]
@@ -127,8 +128,8 @@ def write_alerts(conn: psycopg.Connection, *, alerts: Sequence[AlertRecord]) -> 
     if not alerts:
         return set()
     cursor = conn.execute(
-        "INSERT INTO alerts (id, alert_type, severity, title, description, building_id, zone_id, hvac_unit_id, "
-        "rule_id, metric_name, threshold_value, actual_value, created_at, metadata) "
+        "INSERT INTO alerts (id, alert_type, severity, title, description, building_id, zone_id, "
+        "hvac_unit_id, rule_id, metric_name, threshold_value, actual_value, created_at, metadata) "
         "SELECT id, alert_type, severity, title, description, building_id, zone_id, hvac_unit_id, rule_id, "
         "metric_name, threshold_value, actual_value, coalesce(created_at, now()), metadata FROM unnest("
         "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::uuid[], %s::uuid[], "
@@ -161,8 +162,8 @@ def resolve_fault_alerts(
 ) -> int:
     """Resolve open fault alerts of a unit that carry any of ``fault_codes`` (the device cleared them)."""
     cursor = conn.execute(
-        "UPDATE alerts SET resolved = true, resolved_at = %s WHERE hvac_unit_id = %s AND alert_type = 'fault' "
-        "AND NOT resolved AND metadata->'fault_codes' ?| %s::text[]",
+        "UPDATE alerts SET resolved = true, resolved_at = %s WHERE hvac_unit_id = %s "
+        "AND alert_type = 'fault' AND NOT resolved AND metadata->'fault_codes' ?| %s::text[]",
         (at, hvac_unit_id, list(fault_codes)),
     )
     return cursor.rowcount

@@ -83,14 +83,15 @@ def upsert_site(conn: psycopg.Connection, *, site: Site) -> dict[str, int]:
     }
     with conn.transaction():
         conn.execute(
-            "INSERT INTO sbems_meta VALUES ('site_name', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            "INSERT INTO sbems_meta VALUES ('site_name', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             (site.site.name,),
         )
         for tariff in site.tariffs:
             conn.execute(
                 "INSERT INTO tariffs (id, name, currency, definition) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET currency = EXCLUDED.currency, definition = EXCLUDED.definition, "
-                "updated_at = now()",
+                "ON CONFLICT (id) DO UPDATE SET currency = EXCLUDED.currency, "
+                "definition = EXCLUDED.definition, updated_at = now()",
                 (
                     entity_uuid("tariff", tariff.name),
                     tariff.name,
@@ -110,8 +111,9 @@ def _upsert_building(
     b_id = entity_uuid("building", building.id)
     spec = building.model_dump(mode="json", exclude={"zones", "hvac_units", "thermostats", "sensors"})
     conn.execute(
-        "INSERT INTO buildings (id, key, name, address, total_area_m2, floors, timezone, tariff_id, autopilot, metadata) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+        "INSERT INTO buildings (id, key, name, address, total_area_m2, floors, timezone, tariff_id, "
+        "autopilot, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
         "address = EXCLUDED.address, total_area_m2 = EXCLUDED.total_area_m2, floors = EXCLUDED.floors, "
         "timezone = EXCLUDED.timezone, tariff_id = EXCLUDED.tariff_id, autopilot = EXCLUDED.autopilot, "
         "metadata = EXCLUDED.metadata, updated_at = now()",
@@ -133,10 +135,13 @@ def _upsert_building(
         z_id = entity_uuid("zone", building.id, zone.id)
         conn.execute(
             "INSERT INTO zones (id, building_id, key, name, floor, area_m2, zone_type, target_temp_min_c, "
-            "target_temp_max_c, occupancy_capacity, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, floor = EXCLUDED.floor, area_m2 = EXCLUDED.area_m2, "
+            "target_temp_max_c, occupancy_capacity, metadata) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, floor = EXCLUDED.floor, "
+            "area_m2 = EXCLUDED.area_m2, "
             "zone_type = EXCLUDED.zone_type, target_temp_min_c = EXCLUDED.target_temp_min_c, "
-            "target_temp_max_c = EXCLUDED.target_temp_max_c, occupancy_capacity = EXCLUDED.occupancy_capacity, "
+            "target_temp_max_c = EXCLUDED.target_temp_max_c, "
+            "occupancy_capacity = EXCLUDED.occupancy_capacity, "
             "metadata = EXCLUDED.metadata, updated_at = now()",
             (
                 z_id,
@@ -162,11 +167,12 @@ def _upsert_building(
         counts["thermostats"] += 1
     for point in building_points(building):
         conn.execute(
-            "INSERT INTO sensors (id, building_id, zone_id, hvac_unit_id, thermostat_id, key, sensor_type, name, "
-            "device_id, protocol, unit, calibration_offset, metadata) "
+            "INSERT INTO sensors (id, building_id, zone_id, hvac_unit_id, thermostat_id, key, sensor_type, "
+            "name, device_id, protocol, unit, calibration_offset, metadata) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
             "zone_id = EXCLUDED.zone_id, sensor_type = EXCLUDED.sensor_type, name = EXCLUDED.name, "
-            "protocol = EXCLUDED.protocol, unit = EXCLUDED.unit, calibration_offset = EXCLUDED.calibration_offset, "
+            "protocol = EXCLUDED.protocol, unit = EXCLUDED.unit, "
+            "calibration_offset = EXCLUDED.calibration_offset, "
             "metadata = EXCLUDED.metadata, updated_at = now()",
             (
                 entity_uuid("sensor", building.id, point.key),
@@ -199,10 +205,12 @@ def _sensor_spec(building: Building, key: str) -> dict:
 def _upsert_hvac_unit(conn: psycopg.Connection, building: Building, unit: HvacUnit) -> None:
     connection = (unit.bacnet or unit.modbus).model_dump(mode="json")
     conn.execute(
-        "INSERT INTO hvac_units (id, building_id, zone_id, key, name, manufacturer, model, serial_number, capacity_kw, "
-        "protocol, connection_config, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "INSERT INTO hvac_units (id, building_id, zone_id, key, name, manufacturer, model, serial_number, "
+        "capacity_kw, protocol, connection_config, metadata) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (id) DO UPDATE SET zone_id = EXCLUDED.zone_id, name = EXCLUDED.name, "
-        "manufacturer = EXCLUDED.manufacturer, model = EXCLUDED.model, serial_number = EXCLUDED.serial_number, "
+        "manufacturer = EXCLUDED.manufacturer, model = EXCLUDED.model, "
+        "serial_number = EXCLUDED.serial_number, "
         "capacity_kw = EXCLUDED.capacity_kw, protocol = EXCLUDED.protocol, "
         "connection_config = EXCLUDED.connection_config, metadata = EXCLUDED.metadata, updated_at = now()",
         (
@@ -234,8 +242,9 @@ def _upsert_thermostat(conn: psycopg.Connection, building: Building, tstat: Ther
         "webhook_secret_env": tstat.rest.webhook_secret_env,
     }  # never the key itself
     conn.execute(
-        "INSERT INTO thermostats (id, building_id, zone_id, key, name, manufacturer, model, device_id, api_config, "
-        "metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+        "INSERT INTO thermostats (id, building_id, zone_id, key, name, manufacturer, model, device_id, "
+        "api_config, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET "
         "zone_id = EXCLUDED.zone_id, name = EXCLUDED.name, manufacturer = EXCLUDED.manufacturer, "
         "model = EXCLUDED.model, device_id = EXCLUDED.device_id, api_config = EXCLUDED.api_config, "
         "metadata = EXCLUDED.metadata, updated_at = now()",
@@ -265,10 +274,12 @@ def _upsert_schedule_rows(
         key = f"{schedule.id}#{index}"
         keys.append(key)
         conn.execute(
-            "INSERT INTO schedules (id, zone_id, key, name, schedule_type, days_of_week, start_time, end_time, "
-            "target_temp_c, mode, metadata) VALUES (%s, %s, %s, %s, 'weekly', %s, %s, %s, %s, %s, %s) "
+            "INSERT INTO schedules (id, zone_id, key, name, schedule_type, days_of_week, start_time, "
+            "end_time, target_temp_c, mode, metadata) "
+            "VALUES (%s, %s, %s, %s, 'weekly', %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, days_of_week = EXCLUDED.days_of_week, "
-            "start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, target_temp_c = EXCLUDED.target_temp_c, "
+            "start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, "
+            "target_temp_c = EXCLUDED.target_temp_c, "
             "mode = EXCLUDED.mode, metadata = EXCLUDED.metadata, updated_at = now()",
             (
                 entity_uuid("schedule", building.id, zone_id, key),
@@ -298,8 +309,8 @@ def read_site(conn: psycopg.Connection) -> Site:
             schedules.setdefault(spec["id"], spec)
     buildings = []
     for b_id, key, name, address, area, floors, tz, autopilot, meta, tariff in conn.execute(
-        "SELECT b.id, b.key, b.name, b.address, b.total_area_m2, b.floors, b.timezone, b.autopilot, b.metadata, "
-        "t.name FROM buildings b LEFT JOIN tariffs t ON t.id = b.tariff_id ORDER BY b.key"
+        "SELECT b.id, b.key, b.name, b.address, b.total_area_m2, b.floors, b.timezone, b.autopilot, "
+        "b.metadata, t.name FROM buildings b LEFT JOIN tariffs t ON t.id = b.tariff_id ORDER BY b.key"
     ).fetchall():
         spec = dict(meta.get("spec", {}))
         spec.update(
@@ -353,8 +364,8 @@ def read_site(conn: psycopg.Connection) -> Site:
 def _read_zones(conn: psycopg.Connection, building_id: UUID) -> list[dict]:
     zones = []
     for name, floor, area, zone_type, tmin, tmax, capacity, meta in conn.execute(
-        "SELECT name, floor, area_m2, zone_type, target_temp_min_c, target_temp_max_c, occupancy_capacity, metadata "
-        "FROM zones WHERE building_id = %s ORDER BY (metadata->>'pos')::int, key",
+        "SELECT name, floor, area_m2, zone_type, target_temp_min_c, target_temp_max_c, occupancy_capacity, "
+        "metadata FROM zones WHERE building_id = %s ORDER BY (metadata->>'pos')::int, key",
         (building_id,),
     ).fetchall():
         spec = dict(meta["spec"])

@@ -50,14 +50,15 @@ def read_fdd_telemetry(
     (time, unit key, status, mode, power_kw, compressor_speed_pct), by unit and time."""
     return conn.execute(
         "SELECT t.time, h.key, t.status, t.mode, t.power_kw, t.compressor_speed_pct FROM hvac_telemetry t "
-        "JOIN hvac_units h ON h.id = t.hvac_unit_id WHERE h.building_id = %s AND t.time >= %s AND t.time < %s "
-        "ORDER BY h.key, t.time",
+        "JOIN hvac_units h ON h.id = t.hvac_unit_id WHERE h.building_id = %s "
+        "AND t.time >= %s AND t.time < %s ORDER BY h.key, t.time",
         (building_id, start_utc, end_utc),
     ).fetchall()
 
 
 def read_fdd_equipment(conn: psycopg.Connection, *, building_id: UUID) -> list[dict]:
-    """Units and thermostats of the building: key, kind, zone key, capacity_kw, fan_power_kw (from the spec)."""
+    """Units and thermostats of the building: key, kind, zone key, capacity_kw, fan_power_kw (from the
+    spec)."""
     rows = conn.execute(
         "SELECT h.key, 'hvac_unit', z.key, h.capacity_kw, (h.metadata->'spec'->>'fan_power_kw')::float8 "
         "FROM hvac_units h LEFT JOIN zones z ON z.id = h.zone_id WHERE h.building_id = %(b)s "

@@ -90,7 +90,8 @@ def read_zone_hvac_power_series(
     points = [
         r[0]
         for r in conn.execute(
-            "SELECT id FROM sensors WHERE building_id = %s AND zone_id = %s AND sensor_type = 'power' ORDER BY key",
+            "SELECT id FROM sensors WHERE building_id = %s AND zone_id = %s AND sensor_type = 'power' "
+            "ORDER BY key",
             (building_id, zone_id),
         )
     ]
@@ -101,7 +102,8 @@ def read_zone_hvac_power_series(
         "    AND time >= %(start)s AND time < %(end)s "
         "  UNION ALL SELECT point_id, time, power_kw FROM energy_readings WHERE point_id = ANY(%(ids)s) "
         "    AND time >= %(start)s AND time < %(end)s AND power_kw IS NOT NULL), "
-        "per_point AS (SELECT point, date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
+        "per_point AS (SELECT point, "
+        "date_bin(make_interval(secs => %(bucket)s), time, '2000-01-01'::timestamptz) "
         "    + make_interval(secs => %(bucket)s) AS bucket, avg(value) AS value FROM raw GROUP BY 1, 2) "
         "SELECT bucket, sum(value) FROM per_point GROUP BY bucket ORDER BY bucket",
         params,

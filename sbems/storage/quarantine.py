@@ -25,7 +25,8 @@ def write_quarantine(conn: psycopg.Connection, *, items: Sequence[QuarantineItem
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY quarantine (received_at, source, topic, reason, payload, metadata) FROM STDIN (FORMAT BINARY)"
+            "COPY quarantine (received_at, source, topic, reason, payload, metadata) "
+            "FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
         copy.set_types(["timestamptz", "text", "text", "text", "bytea", "jsonb"])

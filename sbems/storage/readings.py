@@ -239,6 +239,7 @@ def read_sensor_series(
     conn: psycopg.Connection, *, sensor_id: UUID, start_utc: datetime, end_utc: datetime
 ) -> list[tuple[datetime, float]]:
     return conn.execute(
-        "SELECT time, value FROM sensor_readings WHERE sensor_id = %s AND time >= %s AND time < %s ORDER BY time",
+        "SELECT time, value FROM sensor_readings WHERE sensor_id = %s AND time >= %s AND time < %s "
+        "ORDER BY time",
         (sensor_id, start_utc, end_utc),
     ).fetchall()

@@ -73,5 +73,6 @@ def write_poll_results(
     readings: list[DeviceReadings],
     failed: dict[str, str],
 ) -> dict[str, Any]:
-    """Readings, telemetry, energy, live state, quarantine, device status and stale alerts: one transaction."""
+    """Readings, telemetry, energy, live state, quarantine, device status and stale alerts: one
+    transaction."""
     return polling.write_poll_results(database_url, plan, batch, readings, failed)

@@ -253,7 +253,7 @@ def test_short_cycling_edges():
     assert find_short_cycling(telemetry("rtu1", ["running"] * 60), [RTU1]) == []
 
 
-# ----------------------------------------------------------------------------- simultaneous heating and cooling
+# ------------------------------------------------------------------------- simultaneous heating and cooling
 def test_simultaneous_heating_and_cooling_in_one_zone():
     units = [RTU1, Equipment("rtu9", "hvac_unit", "z1", capacity_kw=20.0)]
     tel = concat(

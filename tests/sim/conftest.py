@@ -1,4 +1,5 @@
-"""Constants for the virtual-building tests (fixtures `example_site` and `mqtt_url` are in tests/conftest.py)."""
+"""Constants for the virtual-building tests (fixtures `example_site` and `mqtt_url` are in
+tests/conftest.py)."""
 
 from __future__ import annotations
 

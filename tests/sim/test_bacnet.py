@@ -33,8 +33,8 @@ async def test_read_rpm_and_units_match_the_plant(sim):
         assert supply == pytest.approx(zone["supply_temp_c"], abs=0.01)
         values = await bacnet.readMultiple(
             f"{addr} analogInput:1 presentValue analogInput:2 presentValue units analogInput:3 presentValue "
-            f"analogValue:0 presentValue relinquishDefault binaryInput:0 presentValue binaryInput:1 presentValue "
-            f"multiStateValue:0 presentValue stateText"
+            f"analogValue:0 presentValue relinquishDefault binaryInput:0 presentValue "
+            f"binaryInput:1 presentValue multiStateValue:0 presentValue stateText"
         )
         ret, psi, psi_units, cfm, setpoint, relinquish, run, fault, mode, states = values
         assert ret == pytest.approx(zone["return_temp_c"], abs=0.01)

@@ -155,7 +155,8 @@ CREATE TABLE user_building_access (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     building_id UUID NOT NULL REFERENCES buildings(id) ON DELETE CASCADE,
-    access_level VARCHAR(50) NOT NULL DEFAULT 'readonly' CHECK (access_level IN ('full', 'readonly', 'control')),
+    access_level VARCHAR(50) NOT NULL DEFAULT 'readonly'
+        CHECK (access_level IN ('full', 'readonly', 'control')),
     granted_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     granted_by UUID REFERENCES users(id),
     UNIQUE (user_id, building_id)
@@ -287,8 +288,10 @@ CREATE TABLE control_commands (
     thermostat_id UUID REFERENCES thermostats(id),
     command_type VARCHAR(50) NOT NULL,
     command_data JSONB NOT NULL DEFAULT '{}',
-    source VARCHAR(50) NOT NULL CHECK (source IN ('manual', 'automated', 'schedule', 'ml', 'optimizer', 'watchdog')),
-    status VARCHAR(50) NOT NULL CHECK (status IN ('pending', 'sent', 'confirmed', 'failed', 'rejected', 'released', 'overridden')),
+    source VARCHAR(50) NOT NULL
+        CHECK (source IN ('manual', 'automated', 'schedule', 'ml', 'optimizer', 'watchdog')),
+    status VARCHAR(50) NOT NULL
+        CHECK (status IN ('pending', 'sent', 'confirmed', 'failed', 'rejected', 'released', 'overridden')),
     priority INTEGER,
     lifetime_s INTEGER,
     expires_at TIMESTAMPTZ,
@@ -301,7 +304,8 @@ CREATE TABLE control_commands (
 CREATE INDEX idx_commands_hvac ON control_commands(hvac_unit_id);
 CREATE INDEX idx_commands_user ON control_commands(user_id);
 CREATE INDEX idx_commands_created ON control_commands(created_at DESC);
-CREATE INDEX idx_commands_active ON control_commands(expires_at) WHERE status = 'confirmed' AND released_at IS NULL;
+CREATE INDEX idx_commands_active ON control_commands(expires_at)
+    WHERE status = 'confirmed' AND released_at IS NULL;
 
 CREATE TABLE audit_log (
     id BIGSERIAL PRIMARY KEY,
