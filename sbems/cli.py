@@ -312,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="action", required=True)
     add = users_sub.add_parser(
         "add",
-        help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt: at least 12 characters, "
-        "not a common password)",
+        help="create or update a user (password from SBEMS_USER_PASSWORD or a prompt: "
+        "at least 12 characters, not a common password)",
     )
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=["admin", "facility_manager", "operator", "viewer"])
