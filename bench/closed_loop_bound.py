@@ -138,7 +138,8 @@ def perfect_information_bound(
     finite = np.isfinite(high)
     if finite.any():
         constraints.append(air[finite] <= high[finite])
-    # fans outside occupancy: at least rated power x cooling / capacity (run at full capacity part of the step)
+    # fans outside occupancy: at least rated power x cooling / capacity
+    # (run at full capacity for part of the step)
     idle = ~w["fans_on"].T  # (n, steps)
     fan_per_cooling = np.divide(w["fan_w"], w["capacity_w"], out=np.zeros(n), where=w["capacity_w"] > 0)
     idle_fan_kw = cp.sum(cp.multiply(idle * fan_per_cooling[:, None], cooling_w), axis=0) / 1000.0

@@ -3,7 +3,8 @@
 ``Plant`` couples the zones' thermal network (``sbems.sim.thermal``) with their equipment
 (``sbems.sim.equipment``) and the air their fans move (``sbems.sim.airflow``: fan speed -> airflow ->
 capacity, ventilation, CO2), drives them with weather, schedules and occupancy, takes commands and
-faults, and reports readings (``co2_excess_ppmh``: each zone's CO2 ppm*h above 1,000 ppm since the start); ``simulate_history`` runs it on its schedules and returns the history as frames.
+faults, and reports readings (``co2_excess_ppmh``: each zone's CO2 ppm*h above 1,000 ppm since the
+start); ``simulate_history`` runs it on its schedules and returns the history as frames.
 
 All randomness (occupancy noise) comes from generators seeded by ``(seed, day)``, so a run is a
 pure function of (site, building, start, seed, step length, commands).
@@ -293,7 +294,7 @@ class Plant:
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
         q_air, q_mass, lights_w = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
         ctl = self._controls
-        # ventilation (outdoor air, in proportion to the supply airflow) while occupied, explicit over the step
+        # ventilation (outdoor air, in proportion to the supply airflow) while occupied, explicit per step
         oa_m3_s = outdoor_air_m3_s(self.capacity_people, f.occupied[k], ctl.enabled, ctl.fan_speed_pct)
         vent_w_per_k = oa_m3_s * AIR_HEAT_CAPACITY_J_PER_M3K
         q_air = q_air + vent_w_per_k * (to_c - self.temp_air_c)
