@@ -37,6 +37,7 @@ DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo-panel")  # a d
 # the simulator's thermostat key (sbems.sim.runner's default): secrets have no default outside the demo, so
 # the demo hands its own to every child explicitly (an exported SBEMS_THERMOSTAT_API_KEY wins); never printed
 DEMO_THERMOSTAT_API_KEY = "sbems-demo-key"
+SIM_CONTROL_URL = "http://127.0.0.1:8099"  # sbems.sim.runner's default control port
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -89,6 +90,10 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         "SBEMS_DATABASE_URL": url,
         "SBEMS_MQTT_URL": mqtt_url,
         "SBEMS_THERMOSTAT_API_KEY": os.environ.get("SBEMS_THERMOSTAT_API_KEY") or DEMO_THERMOSTAT_API_KEY,
+        # weather goes through the real provider code: the simulator answers Open-Meteo's request shape on
+        # its control port, with its own weather plus a forecast error (an exported provider/URL wins)
+        "SBEMS_WEATHER_PROVIDER": os.environ.get("SBEMS_WEATHER_PROVIDER") or "open-meteo",
+        "SBEMS_WEATHER_URL": os.environ.get("SBEMS_WEATHER_URL") or SIM_CONTROL_URL,
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
@@ -135,7 +140,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         create_user(url, email=DEMO_ADMIN, password=DEMO_PASSWORD, role="admin")
         children["panel"] = _start("panel", ui_command(8501), log_dir, env)
         print(f"control panel: http://127.0.0.1:8501  (log in as {DEMO_ADMIN} / {DEMO_PASSWORD})")
-        print(f"Prefect UI: http://127.0.0.1:{api_port}   simulator control: http://127.0.0.1:8099/sim/state")
+        print(f"Prefect UI: http://127.0.0.1:{api_port}   simulator control: {SIM_CONTROL_URL}/sim/state")
         print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
