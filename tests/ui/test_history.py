@@ -1,0 +1,158 @@
+"""The History page and the Overview's trends, against readings in a real database: charts carry the
+data in the building's local time (America/New_York), the billing peak and on-peak shading, CSV
+exports in UTC, stale live values flagged, and empty states that say what will come."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest, app_test
+
+from sbems.services.history import daily_costs, read_history
+from sbems.ui.common import local_time
+from tests.ui.history_data import HQ, SPIKE_KW, write_history
+from tests.ui.support import log_in, texts
+
+TZ = "America/New_York"
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The page's Altair charts (AppTest has no chart type: they are "vega_lite_chart" elements), each as
+    its vega-lite spec and its datasets decoded from Arrow."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        proto = element.proto
+        datasets = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in proto.datasets}
+        found.append({"id": proto.id, "spec": json.loads(proto.spec), "datasets": datasets})
+    return found
+
+
+def test_history_service_shows_power_peak_and_daily_costs_in_local_time(site_db, conn):
+    now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Sunday 20:00 EST
+    spike = write_history(conn, now, spike_utc=datetime(2026, 11, 29, 13, 0, tzinfo=UTC))
+    view = read_history(site_db, "hq", TZ, range_h=24, now_utc=now)
+    assert not view.power.empty and view.power["power_kw"].max() == pytest.approx(SPIKE_KW)
+    facility = next(p for p in view.peaks if p.charge == "facility")
+    assert facility.peak_kw == pytest.approx(SPIKE_KW) and facility.time_utc == spike
+    # 13:00 UTC is 08:00 in New York in winter
+    assert local_time(facility.time_utc, TZ) == "Sun 29 Nov 08:00"
+    assert set(view.temperatures["zone"]) == {"z1"}
+    z1 = view.temperatures.dropna(subset=["temperature_c", "setpoint_c"])
+    assert not z1.empty and (z1["comfort_min_c"] == 21).all() and (z1["comfort_max_c"] == 25).all()
+    # days in local time: Sat 28 (from 20:00 EST) and Sun 29 (the whole day)
+    assert [d.isoformat() for d in view.daily["date"]] == ["2026-11-28", "2026-11-29"]
+    sunday = view.daily.iloc[1]
+    # Sunday until 20:00 local: the hourly rollups of 05:00-01:00 UTC (about 20 h x 60 kW)
+    rolled_kwh = conn.execute(
+        "SELECT sum(total_energy_kwh) FROM energy_readings_hourly WHERE building_id = %s "
+        "AND bucket >= '2026-11-29T05:00Z' AND bucket < '2026-11-30T01:00Z'",
+        (HQ,),
+    ).fetchone()[0]
+    assert 1150 < sunday["energy_kwh"] < 1350
+    assert sunday["energy_kwh"] == pytest.approx(rolled_kwh)
+    # a weekend day is all off-peak ($0.12/kWh)
+    assert sunday["energy_usd"] == pytest.approx(0.12 * sunday["energy_kwh"], rel=1e-6)
+    # Sunday's spike set the month's facility peak: it adds 18 $/kW x (200 - 80 kW, the peak before it)
+    assert sunday["demand_usd"] == pytest.approx(18.0 * (SPIKE_KW - 80.0), rel=1e-3)
+    assert view.daily.iloc[0]["demand_usd"] == pytest.approx(0.0, abs=1.0)  # Saturday set no new peak
+
+
+def test_daily_demand_charges_add_up_to_the_months_bill():
+    from sbems.domain.tariff import Tariff
+
+    tariff = Tariff.model_validate(
+        {
+            "name": "t",
+            "energy_periods": [{"name": "all", "price_usd_per_kwh": 0.1}],
+            "demand_charges": [{"name": "facility", "usd_per_kw": 10.0}],
+        }
+    )
+    times = pd.date_range("2026-11-02T05:00Z", periods=3 * 96, freq="15min")
+    kw = pd.Series([50.0] * 96 + [80.0] * 96 + [70.0] * 96, index=times)
+    hourly = (kw * 0.25).groupby(kw.index.floor("h")).sum()
+    daily = daily_costs(tariff, hourly, kw, TZ, pd.Timestamp("2026-11-02", tz=TZ))
+    assert daily["demand_usd"].tolist() == pytest.approx([500.0, 300.0, 0.0])
+    assert daily["demand_usd"].sum() == pytest.approx(10.0 * kw.max())
+    assert daily["energy_kwh"].tolist() == pytest.approx([1200.0, 1920.0, 1680.0])
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[MemoryMediaFileStorage]:
+    """The media stores AppTest creates per run (kept so a test can read what a download button serves)."""
+    stores: list[MemoryMediaFileStorage] = []
+
+    class KeptStorage(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", KeptStorage)
+    return stores
+
+
+def downloaded(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> bytes:
+    button = next(b for b in at.get("download_button") if key in b.proto.id)
+    return stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+
+def test_history_page_renders_charts_with_local_times_and_exports_utc(make_user, conn, downloads):
+    spike = write_history(conn)
+    at = log_in(make_user("viewer"))
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    power_chart, temperature_chart, daily_chart = charts(at)
+    # the power line: the building's wall-clock times (UTC in the tooltip)
+    line = next(d for d in power_chart["datasets"].values() if "power_kw" in d and "utc" in d)
+    utc = pd.to_datetime(line["utc"].str.removesuffix(" UTC"), utc=True)
+    assert (line["time"] == utc.dt.tz_convert(TZ).dt.tz_localize(None)).all()
+    assert (line["time"] != utc.dt.tz_localize(None)).all()  # not UTC
+    at_spike = line[utc == spike].iloc[0]
+    assert at_spike["power_kw"] == pytest.approx(SPIKE_KW)
+    assert len(line) > 250  # 24 h of 5-min bins
+    assert power_chart["spec"]["layer"][0]["encoding"]["x"]["title"] == "Local time (America/New_York)"
+    peaks = next(d for d in power_chart["datasets"].values() if "peak_kw" in d)
+    assert peaks.set_index("charge")["peak_kw"]["facility"] == pytest.approx(SPIKE_KW)
+    assert f"facility 200.0 kW at {local_time(spike, TZ)}" in texts(at)
+    # zone temperature, setpoint and the comfort band
+    series = next(d for d in temperature_chart["datasets"].values() if "series" in d)
+    assert set(series["series"]) == {"Temperature", "Setpoint"}
+    band = next(d for d in temperature_chart["datasets"].values() if "comfort_min_c" in d)
+    assert set(band["comfort_min_c"]) == {21.0} and set(band["comfort_max_c"]) == {25.0}
+    # energy and cost per day, both parts
+    costs = next(iter(daily_chart["datasets"].values()))
+    assert set(costs["part"]) == {"Energy charges", "Demand charges"} and costs["usd"].sum() > 0
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "Day", "Energy (kWh)", "Energy charges (USD)", "Demand charges (USD)", "Total (USD)"
+    ]
+    assert "None" not in table.to_string() and "nan" not in table.to_string()
+    # the export is in UTC with friendly headers
+    power_csv = pd.read_csv(io.BytesIO(downloaded(at, downloads, "history_power_csv")))
+    assert list(power_csv.columns) == ["Time (UTC)", "Power (kW)", "Tariff period"]
+    row = power_csv[power_csv["Time (UTC)"] == spike.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert row["Power (kW)"].tolist() == pytest.approx([SPIKE_KW])
+    temps_csv = pd.read_csv(io.BytesIO(downloaded(at, downloads, "history_temperatures_csv")))
+    assert list(temps_csv.columns)[:4] == ["Time (UTC)", "Zone", "Temperature (°C)", "Setpoint (°C)"]
+    # a week shows the weekday on-peak hours shaded
+    at.button_group(key="history_range").set_value("Last 7 days").run()
+    spans = next(d for d in charts(at)[0]["datasets"].values() if "start" in d and "end" in d)
+    assert set(spans["period"]) == {"on peak"}
+    assert {t.strftime("%H:%M") for t in spans["start"]} == {"16:00"}
+    assert {t.strftime("%H:%M") for t in spans["end"]} == {"21:00"}
+
+
+def test_history_page_says_what_will_appear_when_there_is_no_data(make_user):
+    at = log_in(make_user("viewer"))
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    said = texts(at)
+    assert "No power readings in this range yet" in said
+    assert "No zone temperatures in this range yet" in said
+    assert "Energy per day appears once the meters have reported" in said
+    assert not at.get("vega_lite_chart")
