@@ -180,9 +180,7 @@ def daily_costs(
     return frame
 
 
-def zone_temperatures(
-    bins: list[store.ZoneReadingBinRow], zones: list[panel_store.ZoneRow]
-) -> pd.DataFrame:
+def zone_temperatures(bins: list[store.ZoneReadingBinRow], zones: list[panel_store.ZoneRow]) -> pd.DataFrame:
     """Per zone and bin: room temperature (the zone's MQTT sensor, else its controller's reading), the
     controller's setpoint and the zone's comfort band."""
     columns = ["time_utc", "zone", "temperature_c", "setpoint_c", "comfort_min_c", "comfort_max_c"]
@@ -197,10 +195,7 @@ def zone_temperatures(
     mqtt_zones = set(temps.loc[temps["protocol"] == "mqtt", "zone"])
     room = temps[
         (temps["zone"].isin(mqtt_zones) & (temps["protocol"] == "mqtt"))
-        | (
-            ~temps["zone"].isin(mqtt_zones)
-            & temps["point"].str.endswith((".current_temp_c", ".zone_temp_c"))
-        )
+        | (~temps["zone"].isin(mqtt_zones) & temps["point"].str.endswith((".current_temp_c", ".zone_temp_c")))
     ]
     setpoints = frame[frame["sensor_type"] == "setpoint"]
     temperature = room.groupby(["time_utc", "zone"])["value"].mean().rename("temperature_c")
@@ -243,7 +238,12 @@ def _with_unrolled_hours(hourly: pd.Series, demand_kw: pd.Series, interval_s: in
 
 
 def read_history(
-    database_url: str, building_key: str, timezone: str, *, range_h: float = 24, now_utc: datetime | None = None
+    database_url: str,
+    building_key: str,
+    timezone: str,
+    *,
+    range_h: float = 24,
+    now_utc: datetime | None = None,
 ) -> HistoryView:
     """Everything the History page shows for the last ``range_h`` hours (``timezone``: the building's)."""
     end_utc = now_utc or datetime.now(UTC)
@@ -271,9 +271,7 @@ def read_history(
         )
         zones = panel_store.read_zones(conn, building_id=building_id)
     power = building_power(power_bins)
-    power["period"] = (
-        period_names(tariff, pd.DatetimeIndex(power["time_utc"]), timezone) if tariff else ""
-    )
+    power["period"] = period_names(tariff, pd.DatetimeIndex(power["time_utc"]), timezone) if tariff else ""
     demand = _demand_series(demand_bins)
     hourly_kwh = _with_unrolled_hours(_hourly_kwh(hourly), demand[demand.index >= first_day], interval_s)
     notes = []
@@ -306,7 +304,11 @@ def read_overview_trend(
     building_id = entity_uuid("building", building_key)
     with service_connection(database_url) as conn:
         bins = store.read_power_bins(
-            conn, building_id=building_id, start_utc=end_utc - timedelta(hours=hours), end_utc=end_utc, bin_s=600
+            conn,
+            building_id=building_id,
+            start_utc=end_utc - timedelta(hours=hours),
+            end_utc=end_utc,
+            bin_s=600,
         )
         counts = store.read_open_alert_counts(conn, building_id=building_id)
     return OverviewTrend(building_power(bins), counts)

@@ -52,8 +52,11 @@ def write_history(
     setpoint, _ = _sensor(conn, "s.sensor_type = 'setpoint' AND z.key = 'z1'")
     for sensor, formula in (
         (temp, "23 + 1.5 * sin(2 * pi() * extract(epoch FROM t) / 86400.0)"),
-        (setpoint, "CASE WHEN extract(hour FROM t AT TIME ZONE 'America/New_York') BETWEEN 7 AND 18 "
-         "THEN 23.0 ELSE 26.0 END"),
+        (
+            setpoint,
+            "CASE WHEN extract(hour FROM t AT TIME ZONE 'America/New_York') BETWEEN 7 AND 18 "
+            "THEN 23.0 ELSE 26.0 END",
+        ),
     ):
         conn.execute(
             "INSERT INTO sensor_readings (time, sensor_id, zone_id, value, unit) "

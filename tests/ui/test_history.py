@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -14,8 +16,11 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest, app_test
 
+from sbems.domain.site import entity_uuid
 from sbems.services.history import daily_costs, read_history
-from sbems.ui.common import local_time
+from sbems.storage.alerts import AlertRecord, write_alerts
+from sbems.storage.readings import SensorRow, upsert_live_state
+from sbems.ui.common import building_timezone, local_time
 from tests.ui.history_data import HQ, SPIKE_KW, write_history
 from tests.ui.support import log_in, texts
 
@@ -129,7 +134,11 @@ def test_history_page_renders_charts_with_local_times_and_exports_utc(make_user,
     assert set(costs["part"]) == {"Energy charges", "Demand charges"} and costs["usd"].sum() > 0
     table = at.dataframe[0].value
     assert list(table.columns) == [
-        "Day", "Energy (kWh)", "Energy charges (USD)", "Demand charges (USD)", "Total (USD)"
+        "Day",
+        "Energy (kWh)",
+        "Energy charges (USD)",
+        "Demand charges (USD)",
+        "Total (USD)",
     ]
     assert "None" not in table.to_string() and "nan" not in table.to_string()
     # the export is in UTC with friendly headers
@@ -156,3 +165,81 @@ def test_history_page_says_what_will_appear_when_there_is_no_data(make_user):
     assert "No zone temperatures in this range yet" in said
     assert "Energy per day appears once the meters have reported" in said
     assert not at.get("vega_lite_chart")
+
+
+def test_overview_flags_stale_values_and_shows_the_trend_and_alerts(make_user, conn):
+    now = datetime.now(UTC)
+    sid = lambda key: entity_uuid("sensor", "hq", key)  # noqa: E731
+    z1, z2 = entity_uuid("zone", "hq", "z1"), entity_uuid("zone", "hq", "z2")
+    write_history(conn, now)
+    upsert_live_state(
+        conn,
+        rows=[
+            SensorRow(now - timedelta(seconds=5), sid("z1-temp"), z1, 22.7, "celsius"),
+            SensorRow(now - timedelta(minutes=5), sid("z2-temp"), z2, 24.1, "celsius"),  # stale
+            SensorRow(now - timedelta(seconds=10), sid("main-meter"), None, 61.0, "kW"),
+        ],
+    )
+    write_alerts(
+        conn,
+        alerts=[
+            AlertRecord(uuid.uuid4(), "threshold", severity, f"{severity} {i}", building_id=HQ)
+            for i, severity in enumerate(["critical", "warning", "warning"])
+        ],
+    )
+    conn.commit()
+    at = log_in(make_user("viewer"))
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("Zone")
+    assert (
+        table.loc["z1", "Temperature age"].endswith("s ago")
+        and "stale" not in table.loc["z1", "Temperature age"]
+    )
+    assert table.loc["z2", "Temperature age"] == "⚠ 5 min ago (stale)"
+    assert table.loc["z3", "Temperature (°C)"] == "—" and table.loc["z3", "Temperature age"] == "—"
+    local = (now - timedelta(seconds=5)).astimezone(ZoneInfo(TZ)).strftime("%H:%M:%S")
+    assert table.loc["z1", "Last reading"] == local
+    assert not any("_" in column for column in table.columns) and "None" not in table.to_string()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (
+        metrics["Open alerts: critical"],
+        metrics["Open alerts: warning"],
+        metrics["Open alerts: info"],
+    ) == (
+        "1",
+        "2",
+        "0",
+    )
+    (trend,) = charts(at)
+    power = next(iter(trend["datasets"].values()))
+    assert len(power) >= 140 and power["power_kw"].max() == pytest.approx(SPIKE_KW, rel=0.3)
+
+
+def test_overview_flags_stale_building_power(make_user, conn):
+    upsert_live_state(
+        conn,
+        rows=[
+            SensorRow(
+                datetime.now(UTC) - timedelta(minutes=3),
+                entity_uuid("sensor", "hq", "main-meter"),
+                None,
+                61.0,
+                "kW",
+            )
+        ],
+    )
+    conn.commit()
+    at = log_in(make_user("viewer"))
+    assert "Building power is stale: last measured 3 min ago" in texts(at)
+    assert "Building power over the last 24 h appears here once the meter has reported" in texts(at)
+
+
+def test_screens_use_the_building_time_zone_and_fall_back_to_the_setting(monkeypatch):
+    from sbems.services.panel_read import BuildingAccess
+
+    assert building_timezone(BuildingAccess("hq", "HQ", TZ, "full")) == TZ
+    assert local_time(datetime(2026, 1, 15, 13, 0, tzinfo=UTC), TZ, "%H:%M") == "08:00"  # EST
+    assert local_time(datetime(2026, 7, 15, 13, 0, tzinfo=UTC), TZ, "%H:%M") == "09:00"  # EDT
+    monkeypatch.setenv("SBEMS_TIMEZONE", "Europe/Berlin")
+    assert building_timezone(BuildingAccess("hq", "HQ", "", "full")) == "Europe/Berlin"
+    assert building_timezone(BuildingAccess("hq", "HQ", "Mars/Olympus", "full")) == "Europe/Berlin"

@@ -194,7 +194,10 @@ if daily.empty:
 else:
     if view.tariff_name:
         costs = daily.melt(
-            id_vars=["date", "energy_kwh"], value_vars=["energy_usd", "demand_usd"], var_name="part", value_name="usd"
+            id_vars=["date", "energy_kwh"],
+            value_vars=["energy_usd", "demand_usd"],
+            var_name="part",
+            value_name="usd",
         )
         costs["part"] = costs["part"].map({"energy_usd": "Energy charges", "demand_usd": "Demand charges"})
         costs["date"] = pd.to_datetime(costs["date"])
@@ -221,7 +224,9 @@ else:
     table = pd.DataFrame(
         {
             "Day": [d.strftime("%a %d %b %Y") for d in daily["date"]],
-            "Energy (kWh)": daily["energy_kwh"].map(lambda v: common.fmt(v, digits=0) if pd.notna(v) else None),
+            "Energy (kWh)": daily["energy_kwh"].map(
+                lambda v: common.fmt(v, digits=0) if pd.notna(v) else None
+            ),
             "Energy charges (USD)": daily["energy_usd"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else None),
             "Demand charges (USD)": daily["demand_usd"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else None),
             "Total (USD)": daily["total_usd"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else None),
