@@ -160,11 +160,12 @@ def daily_costs(
             if within.empty:
                 continue
             day_max = within.groupby(["month", "date"])["kw"].max()
-            for month, days in day_max.groupby(level="month"):
+            for _, days in day_max.groupby(level="month"):
                 running = days.cummax()
                 before = running.shift(1).fillna(0.0)
                 for (_, day), added in (running - before).items():
-                    demand_by_day[day] = demand_by_day.get(day, 0.0) + rate * float(added)
+                    # cents: float noise of a repeated peak is not a charge
+                    demand_by_day[day] = round(demand_by_day.get(day, 0.0) + rate * float(added), 2)
     days = sorted(set(per_day.index) | set(demand_by_day))
     rows = []
     for day in days:

@@ -92,6 +92,7 @@ else:
                 "charge": [p.charge.replace("_", " ") for p in view.peaks],
                 "peak_kw": [p.peak_kw for p in view.peaks],
                 "when": [common.local_time(p.time_utc, tz) for p in view.peaks],
+                "time": common.local_naive(pd.Series([p.time_utc for p in view.peaks]), tz),
             }
         )
         peaks["label"] = "Billing peak (" + peaks["charge"] + "): " + peaks["peak_kw"].map("{:.0f} kW".format)
@@ -104,7 +105,16 @@ else:
             ],
         )
         layers.append(rule.mark_rule(color="#d62728", strokeDash=[6, 4]))
-        layers.append(rule.mark_text(align="left", dx=4, dy=-6, color="#d62728").encode(text="label:N"))
+        layers.append(
+            rule.mark_text(align="left", dx=4, dy=-6, color="#d62728").encode(x=alt.value(0), text="label:N")
+        )
+        # where the peak was set (15-min demand: a coarser bin of the line may show it lower)
+        in_range = peaks[peaks["time"] >= power["time"].min()]
+        layers.append(
+            alt.Chart(in_range)
+            .mark_point(color="#d62728", size=60, filled=True)
+            .encode(x="time:T", y="peak_kw:Q", tooltip=[alt.Tooltip("label:N", title="Peak"), "when:N"])
+        )
     st.altair_chart(alt.layer(*layers).properties(height=300), width="stretch", key="history_power")
     legend = "Shaded: the tariff's on-peak hours. " if not view.spans.empty else ""
     peaks_text = "; ".join(
@@ -152,8 +162,17 @@ else:
         .encode(
             x=x,
             y=alt.Y("c:Q", title="Temperature (°C)", scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])),
-            strokeDash=alt.StrokeDash("series:N", legend=None),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                scale=alt.Scale(domain=["Temperature", "Setpoint"], range=["#1f77b4", "#ff7f0e"]),
+                legend=alt.Legend(orient="top"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "series:N",
+                scale=alt.Scale(domain=["Temperature", "Setpoint"], range=[[1, 0], [6, 4]]),
+                legend=None,
+            ),
             tooltip=[
                 alt.Tooltip("time:T", title="Local time", format="%a %d %b %H:%M"),
                 alt.Tooltip("utc:N", title="UTC"),
@@ -163,7 +182,7 @@ else:
         )
     )
     st.altair_chart((band + lines).properties(height=280), width="stretch", key="history_temperatures")
-    st.caption("Green band: the zone's comfort band.")
+    st.caption("Solid: measured room temperature; dashed: the setpoint; green band: the zone's comfort band.")
     st.download_button(
         "Download zone temperatures (CSV)",
         _csv(
@@ -207,7 +226,15 @@ else:
             .encode(
                 x=alt.X("yearmonthdate(date):O", title="Day (local)", axis=alt.Axis(format="%a %d %b")),
                 y=alt.Y("sum(usd):Q", title="Cost (USD)"),
-                color=alt.Color("part:N", title=None, scale=alt.Scale(range=["#1f77b4", "#d62728"])),
+                color=alt.Color(
+                    "part:N",
+                    title=None,
+                    scale=alt.Scale(
+                        domain=["Energy charges", "Demand charges"], range=["#1f77b4", "#d62728"]
+                    ),
+                    legend=alt.Legend(orient="top"),
+                ),
+                order=alt.Order("part:N", sort="descending"),
                 tooltip=[
                     alt.Tooltip("yearmonthdate(date):T", title="Day", format="%a %d %b"),
                     alt.Tooltip("part:N", title="Part"),

@@ -101,7 +101,8 @@ def live_state() -> None:
             for z in overview.zones
         ]
     )
-    st.dataframe(table, hide_index=True, width="stretch", key="overview_zones")
+    stale = table.style.map(lambda v: "background-color: #fff3cd" if "(stale)" in str(v) else "")
+    st.dataframe(stale, hide_index=True, width="stretch", key="overview_zones")
 
 
 live_state()
