@@ -171,7 +171,7 @@ def test_plans_page_shows_the_latest_plan(make_user, conn):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Saving vs schedule"] == "$15.50" and metrics["Peak"] == "120.0 kW"
     assert "optimal" in texts(at)
-    assert at.dataframe[0].value["setpoint_c"].tolist() == [22.0]
+    assert at.dataframe[0].value["Setpoint (°C)"].tolist() == [22.0]
 
 
 def test_schedule_editing_follows_permission(make_user, conn):
