@@ -63,7 +63,7 @@ def test_operator_sees_alerts_but_cannot_act_on_them(make_user, conn):
     at.switch_page("views/alerts.py").run()
     assert "may view alerts but not acknowledge" in texts(at)
     assert "alert_ack" not in {b.key for b in at.button}
-    assert at.dataframe[0].value["title"].tolist() == ["Z1 CO2 high"]
+    assert at.dataframe[0].value["Title"].tolist() == ["Z1 CO2 high"]
 
 
 def test_savings_page_says_plainly_when_there_are_none_and_shows_rows(make_user, conn):
