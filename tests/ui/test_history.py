@@ -243,3 +243,32 @@ def test_screens_use_the_building_time_zone_and_fall_back_to_the_setting(monkeyp
     monkeypatch.setenv("SBEMS_TIMEZONE", "Europe/Berlin")
     assert building_timezone(BuildingAccess("hq", "HQ", "", "full")) == "Europe/Berlin"
     assert building_timezone(BuildingAccess("hq", "HQ", "Mars/Olympus", "full")) == "Europe/Berlin"
+
+
+def test_zone_and_alert_tables_use_friendly_headers_and_local_time(make_user, conn):
+    at = log_in(make_user("operator"))
+    at.switch_page("views/zones.py").run()
+    at.selectbox(key="override_zone").select("z1")
+    at.number_input(key="override_value").set_value(30.0)
+    at.text_input(key="override_reason").input("too cold in here")
+    at.button(key="override_submit").click()
+    at.run()
+    assert not at.exception, at.exception
+    zones, commands = at.dataframe[0].value, at.dataframe[-1].value
+    assert list(zones.columns)[:4] == ["Zone", "Name", "Temperature (°C)", "Setpoint (°C)"]
+    assert set(zones["Temperature (°C)"]) == {"—"}  # no readings yet: a dash, never "None"
+    created = conn.execute("SELECT created_at FROM control_commands").fetchone()[0]
+    row = commands.iloc[0]
+    assert row["Time"] == local_time(created, TZ) and row["Status"] == "rejected" and row["Ends"] == "—"
+    assert not any("_" in c for c in list(zones.columns) + list(commands.columns))
+
+    write_alerts(
+        conn,
+        alerts=[AlertRecord(uuid.uuid4(), "threshold", "warning", "Z1 too warm", building_id=HQ)],
+    )
+    conn.commit()
+    raised = conn.execute("SELECT created_at FROM alerts").fetchone()[0]
+    at.switch_page("views/alerts.py").run()
+    alerts = at.dataframe[0].value
+    assert alerts.iloc[0]["Raised"] == local_time(raised, TZ) and alerts.iloc[0]["Zone"] == "—"
+    assert not any("_" in c for c in alerts.columns)

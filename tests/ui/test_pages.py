@@ -202,7 +202,7 @@ def test_operator_reads_the_audit_log_and_admin_the_users(make_user, conn):
     at.switch_page("views/audit.py").run()
     assert not at.exception, at.exception
     audit = at.dataframe[0].value
-    assert audit["action"].tolist() == ["login"] and audit["result"].tolist() == ["success"]
+    assert audit["Action"].tolist() == ["login"] and audit["Result"].tolist() == ["success"]
 
     at = log_in(make_user("admin"))
     at.switch_page("views/users.py").run()
