@@ -1,6 +1,6 @@
-"""Three days of readings for the example site's building (America/New_York): the main meter at 5-min steps
-(a daily shape, 40-80 kW, with one 15-min spike to 200 kW, this month's billing peak), Z1's room temperature and setpoint, and the
-hourly rollups of the meter; shared by the history tests and the screenshot script."""
+"""Three days of readings for the example site's building (America/New_York): the main meter at 5-min
+steps (a daily shape, 40-80 kW, with one 15-min spike to 200 kW, this month's billing peak), Z1's room
+temperature and setpoint, and the hourly rollups of the meter; shared by the history and browser tests."""
 
 from __future__ import annotations
 

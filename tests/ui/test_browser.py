@@ -112,7 +112,8 @@ def _open_page(browser, label: str) -> None:
     """Follow the sidebar's navigation link to a page."""
     clicked = browser.evaluate(
         "(() => { const a = [...document.querySelectorAll('[data-testid=stSidebarNav] a')].find("
-        f"e => e.innerText.trim().endsWith({json.dumps(label)})); if (a) {{ a.click(); return true; }} return false; }})()"
+        f"e => e.innerText.trim().endsWith({json.dumps(label)})); "
+        "if (a) { a.click(); return true; } return false; })()"
     )
     if not clicked:
         raise LookupError(f"no page link {label!r}")
