@@ -227,15 +227,16 @@ def _hourly_kwh(rows: list[store.HourlyEnergyRow]) -> pd.Series:
     return frame.groupby("time_utc")["energy_kwh"].sum()
 
 
-def _with_unrolled_hours(hourly: pd.Series, demand_kw: pd.Series, interval_s: int) -> pd.Series:
-    """The rollups, then the hours after the newest rolled-up hour from the interval demand (kW x h):
-    the maintenance flow rolls up hourly, so today's last hours are not in the rollups yet."""
-    after = hourly.index.max() + pd.Timedelta(hours=1) if not hourly.empty else None
-    recent = demand_kw if after is None else demand_kw[demand_kw.index >= after]
-    if recent.empty:
-        return hourly
-    extra = (recent * interval_s / 3600.0).groupby(recent.index.floor("h")).sum()
-    return pd.concat([hourly, extra]).sort_index()
+def _hourly_energy(rollups: list[store.HourlyEnergyRow], demand_kw: pd.Series, interval_s: int) -> pd.Series:
+    """kWh per UTC hour: the rollup where it covers at least 90 % of the hour, else the interval demand
+    integrated (kW x h). The maintenance flow rolls up hourly from ``energy_readings``, so the current hour
+    and history stored only as sensor readings (a demo's simulated backfill) have no full rollup."""
+    meters = [r for r in rollups if r.zone is None] or rollups  # as building_power picks its points
+    rolled = _hourly_kwh([r for r in meters if r.covered_s >= 0.9 * 3600])
+    from_demand = (demand_kw * interval_s / 3600.0).groupby(demand_kw.index.floor("h")).sum()
+    partial = _hourly_kwh([r for r in meters if r.covered_s < 0.9 * 3600])
+    missing = partial[~partial.index.isin(from_demand.index)]  # a partial rollup beats nothing
+    return pd.concat([rolled, from_demand[~from_demand.index.isin(rolled.index)], missing]).sort_index()
 
 
 def read_history(
@@ -274,7 +275,7 @@ def read_history(
     power = building_power(power_bins)
     power["period"] = period_names(tariff, pd.DatetimeIndex(power["time_utc"]), timezone) if tariff else ""
     demand = _demand_series(demand_bins)
-    hourly_kwh = _with_unrolled_hours(_hourly_kwh(hourly), demand[demand.index >= first_day], interval_s)
+    hourly_kwh = _hourly_energy(hourly, demand[demand.index >= first_day], interval_s)
     notes = []
     if tariff is None:
         notes.append("This building has no tariff in the site file, so costs and peak periods are not shown.")

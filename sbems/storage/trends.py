@@ -57,15 +57,27 @@ def _rows(conn: psycopg.Connection, row_type: type, query: str, params: Any = No
 def read_power_bins(
     conn: psycopg.Connection, *, building_id: UUID, start_utc: datetime, end_utc: datetime, bin_s: int
 ) -> list[PowerBinRow]:
-    """Mean power per meter point and ``bin_s`` bin over [start_utc, end_utc), oldest first."""
+    """Mean power per meter point and ``bin_s`` bin over [start_utc, end_utc), oldest first.
+
+    Samples come from ``energy_readings`` (MQTT meters, polled power points) and from the power points'
+    rows in ``sensor_readings`` (polled points, the simulated history a demo backfills); a sample stored
+    in both counts once (UNION drops identical rows)."""
     return _rows(
         conn,
         PowerBinRow,
-        "SELECT date_bin(make_interval(secs => %(bin_s)s), e.time, %(origin)s::timestamptz) AS bin_utc, "
-        "s.key AS point_key, z.key AS zone, avg(e.power_kw) AS avg_power_kw "
-        "FROM energy_readings e JOIN sensors s ON s.id = e.point_id LEFT JOIN zones z ON z.id = s.zone_id "
-        "WHERE e.building_id = %(building_id)s AND e.time >= %(start)s AND e.time < %(end)s "
-        "AND e.power_kw IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        "WITH samples AS ("
+        " SELECT e.time, e.point_id, e.power_kw FROM energy_readings e"
+        " WHERE e.building_id = %(building_id)s AND e.time >= %(start)s AND e.time < %(end)s"
+        " AND e.power_kw IS NOT NULL"
+        " UNION"
+        " SELECT r.time, r.sensor_id, r.value FROM sensor_readings r JOIN sensors p ON p.id = r.sensor_id"
+        " WHERE p.building_id = %(building_id)s AND p.sensor_type = 'power'"
+        " AND r.time >= %(start)s AND r.time < %(end)s"
+        ") "
+        "SELECT date_bin(make_interval(secs => %(bin_s)s), x.time, %(origin)s::timestamptz) AS bin_utc, "
+        "s.key AS point_key, z.key AS zone, avg(x.power_kw) AS avg_power_kw "
+        "FROM samples x JOIN sensors s ON s.id = x.point_id LEFT JOIN zones z ON z.id = s.zone_id "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2",
         {"bin_s": bin_s, "origin": _ORIGIN, "building_id": building_id, "start": start_utc, "end": end_utc},
     )
 

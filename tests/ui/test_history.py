@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest, app_test
 from sbems.domain.site import entity_uuid
 from sbems.services.history import daily_costs, read_history
 from sbems.storage.alerts import AlertRecord, write_alerts
-from sbems.storage.readings import SensorRow, upsert_live_state
+from sbems.storage.readings import SensorRow, upsert_live_state, write_sensor_readings
 from sbems.ui.common import building_timezone, local_time
 from tests.ui.history_data import HQ, SPIKE_KW, write_history
 from tests.ui.support import log_in, texts
@@ -272,3 +272,32 @@ def test_zone_and_alert_tables_use_friendly_headers_and_local_time(make_user, co
     alerts = at.dataframe[0].value
     assert alerts.iloc[0]["Raised"] == local_time(raised, TZ) and alerts.iloc[0]["Zone"] == "—"
     assert not any("_" in c for c in alerts.columns)
+
+
+def test_history_includes_power_stored_only_as_sensor_readings(site_db, conn):
+    """A demo's backfilled history is in sensor_readings (15-min means), not in energy_readings; the live
+    meter then reports into energy_readings. Both show, and a polled sample stored in both counts once."""
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+    meter = entity_uuid("sensor", "hq", "main-meter")
+    start = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    backfill = [SensorRow(start + timedelta(minutes=15 * i), meter, None, 50.0, "kW") for i in range(20)]
+    write_sensor_readings(conn, rows=backfill)  # 06:00-10:45 UTC
+    conn.execute(
+        "INSERT INTO energy_readings (time, point_id, building_id, power_kw) VALUES "
+        "('2026-11-25T10:45Z', %(m)s, %(b)s, 50), ('2026-11-25T10:47Z', %(m)s, %(b)s, 80)",
+        {"m": meter, "b": HQ},
+    )  # 10:45 is also in sensor_readings (a polled point is stored in both)
+    conn.execute(
+        "INSERT INTO energy_readings (time, point_id, building_id, power_kw) "
+        "SELECT t, %s, %s, 70 FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 min') t",
+        (meter, HQ, datetime(2026, 11, 25, 11, 0, tzinfo=UTC), now - timedelta(minutes=1)),
+    )
+    conn.commit()
+    view = read_history(site_db, "hq", TZ, range_h=24, now_utc=now)
+    power = view.power.set_index("time_utc")["power_kw"]
+    assert power[pd.Timestamp("2026-11-25T07:00Z")] == pytest.approx(50.0)
+    assert power[pd.Timestamp("2026-11-25T10:45Z")] == pytest.approx(65.0)  # (50 + 80) / 2: 50 once
+    assert power[pd.Timestamp("2026-11-25T11:30Z")] == pytest.approx(70.0)
+    # 06:00-10:00 at 50 kW; 10:00-11:00 three quarters at 50 and one at 65; 11:00-12:00 at 70
+    (wednesday,) = view.daily["energy_kwh"]
+    assert wednesday == pytest.approx(4 * 50.0 + 0.25 * (3 * 50 + 65) + 70.0)
