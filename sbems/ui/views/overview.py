@@ -66,7 +66,10 @@ def live_state() -> None:
     if trend.power.empty:
         st.caption("Building power over the last 24 h appears here once the meter has reported.")
     else:
-        power = trend.power.assign(time=common.local_naive(trend.power["time_utc"], tz))[["time", "power_kw"]]
+        power = trend.power.assign(
+            time=common.local_naive(trend.power["time_utc"], tz),
+            utc=pd.to_datetime(trend.power["time_utc"], utc=True).dt.strftime("%H:%M UTC"),
+        )[["time", "utc", "power_kw"]]
         chart = (
             alt.Chart(power)
             .mark_area(line={"color": "#1f77b4"}, color="#1f77b4", opacity=0.15)
@@ -75,6 +78,7 @@ def live_state() -> None:
                 y=alt.Y("power_kw:Q", title="Power (kW)"),
                 tooltip=[
                     alt.Tooltip("time:T", title="Local time", format="%a %H:%M"),
+                    alt.Tooltip("utc:N", title="UTC"),
                     alt.Tooltip("power_kw:Q", title="Power (kW)", format=".1f"),
                 ],
             )
