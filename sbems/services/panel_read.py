@@ -40,6 +40,9 @@ class ZoneLive:
     comfort_min_c: float | None
     comfort_max_c: float | None
     updated_at: datetime | None
+    temperature_at: datetime | None = None  # when each value was measured (the oldest of its points)
+    setpoint_at: datetime | None = None
+    occupancy_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,9 @@ def summarize_live_points(points: Sequence[store.LivePointRow], zones: Sequence[
                 comfort_min_c=zone.comfort_min_c,
                 comfort_max_c=zone.comfort_max_c,
                 updated_at=max(times) if times else None,
+                temperature_at=_oldest(room),
+                setpoint_at=_oldest(setpoints),
+                occupancy_at=_oldest(occupancy),
             )
         )
     power = [p for p in points if p.sensor_type == "power"]
@@ -166,6 +172,12 @@ def summarize_live_points(points: Sequence[store.LivePointRow], zones: Sequence[
         len(points),
         max(all_times) if all_times else None,
     )
+
+
+def _oldest(points: Sequence[store.LivePointRow]) -> datetime | None:
+    """When the oldest of a value's points was measured (a mean is as old as its oldest part)."""
+    times = [p.time_utc for p in points if p.time_utc is not None]
+    return min(times) if times else None
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import streamlit as st
 
-from sbems.config import SettingsError
+from sbems.config import SettingsError, load_settings
 from sbems.domain.permissions import has_permission
 from sbems.services.auth import AuthUser, check_session, end_session
 from sbems.services.connections import panel_database_url
@@ -22,11 +24,14 @@ ENDED_KEY = "sbems_session_ended"  # why the last session ended, shown on the lo
 BUILDING_KEY = "sbems_building"
 BUILDINGS_KEY = "sbems_buildings"
 REFRESH_S = 10  # live views re-read the database this often
+STALE_AFTER_S = 60  # two poll periods (poll-building runs every 30 s): an older live value is stale
+MISSING = "—"  # what a table shows for no value
 
 # (file relative to app.py, title, icon, permission needed to see it)
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("views/overview.py", "Overview", ":material/dashboard:", "read:status"),
     ("views/zones.py", "Zones & setpoints", ":material/thermostat:", "read:zones"),
+    ("views/history.py", "History", ":material/monitoring:", "read:analytics"),
     ("views/forecasts.py", "Forecasts", ":material/insights:", "read:analytics"),
     ("views/plans.py", "Plans", ":material/timeline:", "read:analytics"),
     ("views/schedules.py", "Schedules", ":material/calendar_month:", "read:schedules"),
@@ -152,4 +157,54 @@ def age_text(at: datetime | None, now_utc: datetime | None = None) -> str:
 
 
 def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
+    return MISSING if value is None else f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
+
+
+def is_stale(at: datetime | None, now_utc: datetime | None = None) -> bool:
+    """True when a live value is missing or older than two poll periods."""
+    return at is None or ((now_utc or datetime.now(UTC)) - at).total_seconds() > STALE_AFTER_S
+
+
+# ---------------------------------------------------------------- the building's local time
+
+
+def building_timezone(building=None) -> str:
+    """The time zone screens use: the building's (from the site file), else SBEMS_TIMEZONE, else UTC."""
+    name = getattr(building if building is not None else _selected_building(), "timezone", None)
+    if name:
+        try:
+            ZoneInfo(name)
+            return name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # an unknown zone in the database: fall back to the setting
+    try:
+        return load_settings().timezone
+    except SettingsError:
+        return "UTC"
+
+
+def _selected_building():
+    buildings = st.session_state.get(BUILDINGS_KEY) or []
+    key = st.session_state.get(BUILDING_KEY)
+    return next((b for b in buildings if b.key == key), buildings[0] if buildings else None)
+
+
+def local_time(at: datetime | None, tz: str, pattern: str = "%a %d %b %H:%M") -> str:
+    """An aware time as the building's wall clock ('Mon 30 Nov 08:00'), or '—'."""
+    return MISSING if at is None else at.astimezone(ZoneInfo(tz)).strftime(pattern)
+
+
+def local_naive(times_utc: pd.Series, tz: str) -> pd.Series:
+    """Aware UTC times as the building's wall-clock times without a zone: charts then show the building's
+    clock whatever the browser's zone is."""
+    return pd.to_datetime(times_utc, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def tz_label(tz: str, at: datetime | None = None) -> str:
+    """'America/New_York, EST' for captions and axis titles."""
+    return f"{tz}, {(at or datetime.now(UTC)).astimezone(ZoneInfo(tz)).strftime('%Z')}"
+
+
+def friendly_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A display copy with every missing cell shown as '—' (never 'None' or 'nan')."""
+    return frame.astype(object).where(frame.notna(), MISSING)

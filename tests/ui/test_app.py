@@ -114,14 +114,11 @@ def test_overview_shows_live_state(make_user, conn):
     assert metrics["Building power"] == "142.2 kW" or metrics["Building power"] == "142.3 kW"
     assert metrics["Occupied zones"] == "1 of 6"
     table = at.dataframe[0].value
-    z1_row = table[table["zone"] == "z1"].iloc[0]
-    assert z1_row["temperature_c"] == 22.7
-    assert z1_row["setpoint_c"] == 23.5
-    assert z1_row["occupancy_count"] == 17.0
-    assert (
-        table[table["zone"] == "z2"].iloc[0]["temperature_c"]
-        != table[table["zone"] == "z2"].iloc[0]["temperature_c"]
-    )  # NaN: no reading for z2
+    z1_row = table[table["Zone"] == "z1"].iloc[0]
+    assert z1_row["Temperature (°C)"] == "22.7"
+    assert z1_row["Setpoint (°C)"] == "23.5"
+    assert z1_row["Occupancy (people)"] == "17"
+    assert table[table["Zone"] == "z2"].iloc[0]["Temperature (°C)"] == "—"  # no reading for z2
 
 
 def test_unreachable_database_shows_a_message(monkeypatch):

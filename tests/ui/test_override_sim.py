@@ -31,7 +31,7 @@ def test_operator_override_is_confirmed_then_released(zone, db_url, conn, exampl
         assert any(f"Zone {zone}: confirmed" in s.value for s in at.success), [e.value for e in at.error]
         assert sim.state()["zones"][zone]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
         held = at.dataframe[1].value  # zones, held setpoints, recent commands
-        assert list(held["zone"]) == [zone] and list(held["source"]) == ["manual"]
+        assert list(held["Zone"]) == [zone] and list(held["Source"]) == ["manual"]
 
         at.selectbox(key="release_zone").select(zone)
         at.button(key="release_submit").click()

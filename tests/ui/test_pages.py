@@ -63,7 +63,7 @@ def test_operator_sees_alerts_but_cannot_act_on_them(make_user, conn):
     at.switch_page("views/alerts.py").run()
     assert "may view alerts but not acknowledge" in texts(at)
     assert "alert_ack" not in {b.key for b in at.button}
-    assert at.dataframe[0].value["title"].tolist() == ["Z1 CO2 high"]
+    assert at.dataframe[0].value["Title"].tolist() == ["Z1 CO2 high"]
 
 
 def test_savings_page_says_plainly_when_there_are_none_and_shows_rows(make_user, conn):
@@ -171,7 +171,7 @@ def test_plans_page_shows_the_latest_plan(make_user, conn):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Saving vs schedule"] == "$15.50" and metrics["Peak"] == "120.0 kW"
     assert "optimal" in texts(at)
-    assert at.dataframe[0].value["setpoint_c"].tolist() == [22.0]
+    assert at.dataframe[0].value["Setpoint (°C)"].tolist() == [22.0]
 
 
 def test_schedule_editing_follows_permission(make_user, conn):
@@ -202,7 +202,7 @@ def test_operator_reads_the_audit_log_and_admin_the_users(make_user, conn):
     at.switch_page("views/audit.py").run()
     assert not at.exception, at.exception
     audit = at.dataframe[0].value
-    assert audit["action"].tolist() == ["login"] and audit["result"].tolist() == ["success"]
+    assert audit["Action"].tolist() == ["login"] and audit["Result"].tolist() == ["success"]
 
     at = log_in(make_user("admin"))
     at.switch_page("views/users.py").run()

@@ -13,6 +13,12 @@ user = common.require("read:alerts")
 building = common.building()
 url = common.database_url()
 may_act = can_write(user.role, building.access_level, "write:alerts")
+tz = common.building_timezone(building)
+
+
+def _number(value: float | None) -> str | None:
+    return None if value is None else f"{value:g}"
+
 
 st.title(f"Alerts: {building.name}")
 if (message := st.session_state.pop("alert_result", None)) is not None:
@@ -28,14 +34,41 @@ counts = pd.Series([a.severity for a in alerts if not a.resolved]).value_counts(
 c1, c2, c3 = st.columns(3)
 for column, severity in zip((c1, c2, c3), ("critical", "warning", "info"), strict=True):
     column.metric(severity.capitalize(), int(counts.get(severity, 0)))
-st.dataframe(pd.DataFrame(alerts).drop(columns=["id"]), hide_index=True, width="stretch", key="alerts_table")
+table = pd.DataFrame(
+    [
+        {
+            "Raised": common.local_time(a.created_at, tz),
+            "Severity": a.severity.capitalize(),
+            "Title": a.title,
+            "Kind": a.alert_type.replace("_", " "),
+            "Zone": a.zone,
+            "Measured": f"{_number(a.actual_value)} ({a.metric_name})"
+            if a.actual_value is not None
+            else None,
+            "Threshold": _number(a.threshold_value),
+            "Acknowledged": (
+                f"{a.acknowledged_by or 'yes'}, {common.local_time(a.acknowledged_at, tz)}"
+                if a.acknowledged
+                else None
+            ),
+            "Resolved": common.local_time(a.resolved_at, tz) if a.resolved else None,
+            "Details": a.description,
+        }
+        for a in alerts
+    ]
+)
+st.dataframe(common.friendly_cells(table), hide_index=True, width="stretch", key="alerts_table")
+st.caption(f"Times in {common.tz_label(tz)}.")
 
 if not may_act:
     st.caption(f"Your role ({user.role}) may view alerts but not acknowledge or resolve them.")
 else:
     open_alerts = [a for a in alerts if not a.resolved]
     if open_alerts:
-        labels = {str(a.id): f"[{a.severity}] {a.title} · {a.created_at:%Y-%m-%d %H:%M}" for a in open_alerts}
+        labels = {
+            str(a.id): f"[{a.severity}] {a.title} · {common.local_time(a.created_at, tz)}"
+            for a in open_alerts
+        }
         chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alert_choice")
         c1, c2, _ = st.columns([1, 1, 3])
         action = None

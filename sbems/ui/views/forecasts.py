@@ -14,18 +14,20 @@ UNITS = {"load": "kW", "temperature": "°C", "occupancy": "people"}
 common.require("read:analytics")
 building = common.building()
 url = common.database_url()
+tz = common.building_timezone(building)
 
 st.title(f"Forecasts: {building.name}")
 with common.guard():
     choices = read_forecast_choices(url, building.key)
 if not choices:
     st.info(
-        "No forecasts have been stored for this building yet: the forecast flow writes them every 15 minutes "
-        "once enough history exists (`sbems flows run forecast`)."
+        "No forecasts have been stored for this building yet. Forecasts of load, zone temperatures and "
+        "occupancy appear after the first forecast run, about 15 minutes after start (the forecast flow runs "
+        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now)."
     )
     st.stop()
 
-labels = [f"{c.prediction_type} · {c.zone or 'building'}" for c in choices]
+labels = [f"{c.prediction_type.capitalize()} · {c.zone or 'whole building'}" for c in choices]
 c1, c2 = st.columns([2, 1])
 index = c1.selectbox("Forecast", range(len(choices)), format_func=labels.__getitem__, key="forecast_choice")
 lookback_h = c2.slider("History shown (hours)", 6, 168, 48, step=6, key="forecast_lookback_h")
@@ -43,18 +45,24 @@ unit = UNITS.get(choice.prediction_type, "")
 m1, m2, m3 = st.columns(3)
 m1.metric("Mean absolute error", common.fmt(view.mae, unit, 2) if view.mae is not None else "no actuals yet")
 m2.metric("Actuals inside the interval", common.fmt(view.interval_coverage_pct, "%", 0))
-m3.metric("Model version", view.model_version or "–")
+m3.metric("Model version", view.model_version or common.MISSING)
 st.caption(
-    f"Latest forecast issued {common.age_text(choice.latest_issued_at)}; {view.pairs} past target "
-    "times have a measured value."
+    f"Latest forecast issued {common.age_text(choice.latest_issued_at)} "
+    f"({common.local_time(choice.latest_issued_at, tz)}); {view.pairs} past target times have a measured "
+    f"value. Times in {common.tz_label(tz)}."
 )
 
 if not view.rows:
-    st.info(f"No predictions in the last {lookback_h} h or ahead.")
+    st.info(
+        f"No predictions in the last {lookback_h} h or ahead: the next forecast run (every 15 min) adds them."
+    )
     st.stop()
 frame = pd.DataFrame(view.rows)
 frame["prediction_time"] = pd.to_datetime(frame["prediction_time"], utc=True)
-base = alt.Chart(frame).encode(x=alt.X("prediction_time:T", title="time (UTC)"))
+frame["time"] = common.local_naive(frame["prediction_time"], tz)
+base = alt.Chart(frame.drop(columns=["prediction_time", "issued_at"])).encode(
+    x=alt.X("time:T", title=f"Local time ({tz})", axis=alt.Axis(format="%a %H:%M"))
+)
 layers = []
 if frame["lower_value"].notna().any():
     layers.append(
@@ -66,4 +74,15 @@ if frame["actual_value"].notna().any():
 st.altair_chart(alt.layer(*layers), width="stretch")
 st.caption("Line: forecast (the latest issued for each time); band: its interval; dots: measured values.")
 with st.expander("Rows"):
-    st.dataframe(frame, hide_index=True, width="stretch")
+    rows = pd.DataFrame(
+        {
+            "Time": [common.local_time(t, tz) for t in frame["prediction_time"]],
+            "Issued": [common.local_time(t, tz) for t in pd.to_datetime(frame["issued_at"], utc=True)],
+            f"Forecast ({unit})": frame["predicted_value"].round(2),
+            f"Lower ({unit})": frame["lower_value"].round(2),
+            f"Upper ({unit})": frame["upper_value"].round(2),
+            f"Measured ({unit})": frame["actual_value"].round(2),
+            "Model": frame["model_version"],
+        }
+    )
+    st.dataframe(common.friendly_cells(rows), hide_index=True, width="stretch", key="forecast_rows")

@@ -1,66 +1,112 @@
-"""Overview: live state per zone (temperature, setpoint, occupancy) and the building's power, refreshed
-every few seconds from the live-state table."""
+"""Overview: live state per zone (temperature, setpoint, occupancy) with each value's age and stale ones
+flagged, the building's power with its last 24 h, and open alerts by severity; refreshed every few seconds
+from the live-state table. Times are the building's local time."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from sbems.services.history import read_overview_trend
 from sbems.services.panel_read import read_overview
 from sbems.ui import common
 
 common.require("read:status")
 building = common.building()
 url = common.database_url()
+tz = common.building_timezone(building)
 
 st.title(f"Overview: {building.name}")
 st.caption(
-    f"Live state, refreshed every {common.REFRESH_S} s. Autopilot is {'on' if building.autopilot else 'off'}."
+    f"Live state, refreshed every {common.REFRESH_S} s; times in {common.tz_label(tz)}. "
+    f"Autopilot is {'on' if building.autopilot else 'off'}. A value older than {common.STALE_AFTER_S} s "
+    "(two poll periods) is flagged stale."
 )
+
+
+def _age(at: datetime | None, now_utc: datetime) -> str:
+    """'12 s ago', or '⚠ 5 min ago (stale)', or '—'."""
+    if at is None:
+        return common.MISSING
+    text = common.age_text(at, now_utc)
+    return f"⚠ {text} (stale)" if common.is_stale(at, now_utc) else text
+
+
+def _value(value: float | None, digits: int = 1) -> str:
+    return common.MISSING if value is None else f"{value:.{digits}f}"
 
 
 @st.fragment(run_every=common.REFRESH_S)
 def live_state() -> None:
+    now_utc = datetime.now(UTC)
     with common.guard():
         overview = read_overview(url, building.key)
+        trend = read_overview_trend(url, building.key, now_utc=now_utc)
     occupied = sum(1 for z in overview.zones if z.occupancy_count)
     c1, c2, c3 = st.columns(3)
     c1.metric("Building power", common.fmt(overview.building_kw, "kW"))
     c2.metric("Occupied zones", f"{occupied} of {len(overview.zones)}")
     c3.metric("Newest reading", common.age_text(overview.newest_at))
+    if overview.building_kw is not None and common.is_stale(overview.building_kw_at, now_utc):
+        st.warning(
+            f"Building power is stale: last measured {common.age_text(overview.building_kw_at, now_utc)} "
+            f"({common.local_time(overview.building_kw_at, tz)})."
+        )
+    a1, a2, a3 = st.columns(3)
+    for column, severity in zip((a1, a2, a3), ("critical", "warning", "info"), strict=True):
+        column.metric(f"Open alerts: {severity}", str(trend.alert_counts.get(severity, 0)))
     if overview.points_with_data == 0:
         st.info(
-            "No readings have arrived for this building yet: start the pollers and the listener "
-            "(or `sbems demo`)."
+            "No readings have arrived for this building yet. Live values appear within a minute of the "
+            "pollers and the listener starting (`sbems demo` or `sbems serve`)."
         )
+    if trend.power.empty:
+        st.caption("Building power over the last 24 h appears here once the meter has reported.")
+    else:
+        power = trend.power.assign(
+            time=common.local_naive(trend.power["time_utc"], tz),
+            utc=pd.to_datetime(trend.power["time_utc"], utc=True).dt.strftime("%H:%M UTC"),
+        )[["time", "utc", "power_kw"]]
+        chart = (
+            alt.Chart(power)
+            .mark_area(line={"color": "#1f77b4"}, color="#1f77b4", opacity=0.15)
+            .encode(
+                x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")),
+                y=alt.Y("power_kw:Q", title="Power (kW)"),
+                tooltip=[
+                    alt.Tooltip("time:T", title="Local time", format="%a %H:%M"),
+                    alt.Tooltip("utc:N", title="UTC"),
+                    alt.Tooltip("power_kw:Q", title="Power (kW)", format=".1f"),
+                ],
+            )
+            .properties(height=140, title="Building power, last 24 h")
+        )
+        st.altair_chart(chart, width="stretch", key="overview_power_trend")
     table = pd.DataFrame(
         [
             {
-                "zone": z.zone,
-                "name": z.name,
-                "temperature_c": z.temperature_c,
-                "setpoint_c": z.setpoint_c,
-                "occupancy_count": z.occupancy_count,
-                "comfort_c": (
-                    f"{z.comfort_min_c:g}-{z.comfort_max_c:g}" if z.comfort_min_c is not None else None
+                "Zone": z.zone,
+                "Name": z.name,
+                "Temperature (°C)": _value(z.temperature_c),
+                "Temperature age": _age(z.temperature_at, now_utc),
+                "Setpoint (°C)": _value(z.setpoint_c),
+                "Setpoint age": _age(z.setpoint_at, now_utc),
+                "Occupancy (people)": _value(z.occupancy_count, 0),
+                "Comfort band (°C)": (
+                    f"{z.comfort_min_c:g}–{z.comfort_max_c:g}"
+                    if z.comfort_min_c is not None and z.comfort_max_c is not None
+                    else common.MISSING
                 ),
-                "updated": common.age_text(z.updated_at),
+                "Last reading": common.local_time(z.updated_at, tz, "%H:%M:%S"),
             }
             for z in overview.zones
         ]
     )
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        key="overview_zones",
-        column_config={
-            "temperature_c": st.column_config.NumberColumn("Temperature (°C)", format="%.1f"),
-            "setpoint_c": st.column_config.NumberColumn("Setpoint (°C)", format="%.1f"),
-            "occupancy_count": st.column_config.NumberColumn("Occupancy (people)", format="%d"),
-            "comfort_c": "Comfort band (°C)",
-        },
-    )
+    stale = table.style.map(lambda v: "background-color: #fff3cd" if "(stale)" in str(v) else "")
+    st.dataframe(stale, hide_index=True, width="stretch", key="overview_zones")
 
 
 live_state()

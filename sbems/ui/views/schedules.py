@@ -35,7 +35,11 @@ for schedule in schedules:
     st.dataframe(
         pd.DataFrame(
             [
-                {"days": ", ".join(p.get("days", [])), "start": p.get("start"), "end": p.get("end")}
+                {
+                    "Days": ", ".join(d.capitalize() for d in p.get("days", [])) or "Every day",
+                    "Occupied from (local)": p.get("start") or "00:00",
+                    "Until (local)": p.get("end") or "24:00",
+                }
                 for p in schedule.occupied
             ]
         ),

@@ -3,6 +3,8 @@ release back to local control."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -33,6 +35,15 @@ user = common.require("read:zones")
 building = common.building()
 url = common.database_url()
 may_control = can_control(user.role, building.access_level)
+tz = common.building_timezone(building)
+
+
+def _time_left(expires_at: datetime | None) -> str:
+    if expires_at is None:
+        return common.MISSING
+    left_s = (expires_at - datetime.now(UTC)).total_seconds()
+    return "ended" if left_s <= 0 else f"{left_s // 3600:.0f} h {left_s % 3600 // 60:.0f} min"
+
 
 st.title(f"Zones & setpoints: {building.name}")
 
@@ -89,22 +100,25 @@ elif not may_control:
 st.subheader("Zones")
 live = {z.zone: z for z in view.live}
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "zone": key,
-                "name": z.name,
-                "temperature_c": live[key].temperature_c if key in live else None,
-                "setpoint_c": live[key].setpoint_c if key in live else None,
-                "comfort_c": f"{z.comfort_min_c:g}-{z.comfort_max_c:g}"
-                if z.comfort_min_c is not None
-                else None,
-                "setpoint_limits_c": "{:g}-{:g}".format(
-                    *allowed_setpoint_range_c(z.limit_min_c, z.limit_max_c)
-                ),
-            }
-            for key, z in zones.items()
-        ]
+    common.friendly_cells(
+        pd.DataFrame(
+            [
+                {
+                    "Zone": key,
+                    "Name": z.name,
+                    "Temperature (°C)": live[key].temperature_c if key in live else None,
+                    "Setpoint (°C)": live[key].setpoint_c if key in live else None,
+                    "Comfort band (°C)": f"{z.comfort_min_c:g}–{z.comfort_max_c:g}"
+                    if z.comfort_min_c is not None and z.comfort_max_c is not None
+                    else None,
+                    "Setpoint limits (°C)": "{:g}–{:g}".format(
+                        *allowed_setpoint_range_c(z.limit_min_c, z.limit_max_c)
+                    ),
+                    "Last reading": common.local_time(live[key].updated_at, tz) if key in live else None,
+                }
+                for key, z in zones.items()
+            ]
+        )
     ),
     hide_index=True,
     width="stretch",
@@ -118,7 +132,23 @@ held = view.held
 if not held:
     st.caption("No zone holds a setpoint written by SBEMS: every zone follows its local schedule.")
 else:
-    st.dataframe(pd.DataFrame(held).drop(columns=["id"]), hide_index=True, width="stretch", key="held_table")
+    held_rows = pd.DataFrame(
+        [
+            {
+                "Zone": h.zone,
+                "Setpoint (°C)": h.value_c,
+                "Source": h.source,
+                "Status": h.status,
+                "Reason": h.reason,
+                "By": h.user_email,
+                "Written": common.local_time(h.created_at, tz),
+                "Ends": common.local_time(h.expires_at, tz),
+                "Time left": _time_left(h.expires_at),
+            }
+            for h in held
+        ]
+    )
+    st.dataframe(common.friendly_cells(held_rows), hide_index=True, width="stretch", key="held_table")
     if may_control:
         c1, c2 = st.columns([2, 1])
         release_zone = c1.selectbox("Zone to release", sorted({h.zone for h in held}), key="release_zone")
@@ -131,11 +161,29 @@ else:
 
 st.subheader("Recent commands")
 if view.commands:
+    commands = pd.DataFrame(
+        [
+            {
+                "Time": common.local_time(c.created_at, tz),
+                "Zone": c.zone,
+                "Command": c.command_type,
+                "Value (°C)": c.value_c,
+                "Source": c.source,
+                "Status": c.status,
+                "Reason": c.reason,
+                "By": c.user_email,
+                "Ends": common.local_time(c.expires_at, tz),
+                "Released": common.local_time(c.released_at, tz),
+                "Error": c.error_message,
+            }
+            for c in view.commands
+        ]
+    )
     st.dataframe(
-        pd.DataFrame(view.commands).drop(columns=["id"]),
+        common.friendly_cells(commands),
         hide_index=True,
         width="stretch",
         key="commands_table",
     )
 else:
-    st.caption("No commands yet.")
+    st.caption("No commands yet: overrides, releases and the optimizer's writes will be listed here.")
