@@ -30,8 +30,17 @@ from sbems.services.panel_read import (
 
 router = APIRouter(tags=["buildings and zones"])
 ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
-BuildingId = Annotated[str, Path(pattern=rf"^{SLUG}$", description="a building's id from GET /buildings")]
-ZoneId = Annotated[str, Path(max_length=130, description="a zone's id ('building.zone') from a zone list")]
+BuildingId = Annotated[
+    str, Path(pattern=rf"^{SLUG}$", description="a building's id from GET /buildings", examples=["hq"])
+]
+ZoneId = Annotated[
+    str,
+    Path(
+        pattern=rf"^{SLUG}\.{SLUG}$",
+        description="a zone's id ('building.zone') from a zone list",
+        examples=["hq.z2"],
+    ),
+]
 MANUAL_LIFETIME_S = DispatchPolicy().default_lifetime_s["manual"]
 
 

@@ -32,6 +32,10 @@ class TokenResponse(BaseModel):
 
 
 class SetpointRequest(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"setpoint_c": 22.5, "lifetime_s": 600, "reason": "visitors"}]},
+    )
     setpoint_c: float = Field(allow_inf_nan=False, description="°C; the zone's limits and 18-26 °C apply")
     lifetime_s: int | None = Field(
         default=None, gt=0, le=86400, description="seconds the setpoint holds (default: 1 h)"

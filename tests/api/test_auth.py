@@ -60,7 +60,9 @@ def test_refresh_rotates_and_a_reused_token_ends_the_login(api, make_user):
         again = client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert again.status_code == 401 and again.headers["content-type"].startswith(PROBLEM)
         # ... and presenting it again revoked the whole login, the new pair included
-        assert client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+        assert (
+            client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+        )
     with api.client(second["access_token"]) as client:
         assert client.get("/buildings").status_code == 401
 
