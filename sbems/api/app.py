@@ -7,7 +7,7 @@ import logging
 
 from fastapi import APIRouter, FastAPI
 
-from sbems.api import routes_alerts, routes_auth, routes_buildings, routes_history
+from sbems.api import routes_alerts, routes_auth, routes_buildings, routes_history, routes_sensors
 from sbems.api.deps import ApiConfig
 from sbems.api.problems import install_problem_handlers
 from sbems.services.health import ServiceHealth
@@ -37,7 +37,7 @@ def create_app(database_url: str, secret: str) -> FastAPI:
     app.state.config = ApiConfig(database_url, secret)
     install_problem_handlers(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (routes_auth, routes_buildings, routes_alerts, routes_history):
+    for module in (routes_auth, routes_buildings, routes_alerts, routes_history, routes_sensors):
         api.include_router(module.router)
     app.include_router(api)
     return app

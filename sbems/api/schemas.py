@@ -148,3 +148,29 @@ class AuditEntry(BaseModel):
     result: str | None
     error_message: str | None
     changes: dict[str, Any] | None
+
+
+class Sensor(BaseModel):
+    id: str
+    building_id: str
+    zone_id: str | None
+    name: str
+    sensor_type: str
+    protocol: str
+    unit: str
+    status: str
+    latest_value: float | None
+    latest_at: datetime | None
+
+
+class Reading(BaseModel):
+    time: datetime
+    value: float
+    unit: str
+    quality: int
+
+
+class ReadingsPage(BaseModel):
+    sensor_id: str
+    items: list[Reading]
+    next_cursor: datetime | None = Field(description="pass as `cursor` for the next (older) page")

@@ -8,10 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sbems.domain.site import entity_uuid
 from sbems.services.connections import service_connection
-from sbems.storage.audit_pages import AuditEntryRow, read_audit_page
+from sbems.storage.history_pages import (
+    AuditEntryRow,
+    ReadingRow,
+    SensorRow,
+    read_audit_page,
+    read_building_sensors,
+    read_readings_page,
+)
 
 MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class ReadingsPage:
+    items: list[ReadingRow]
+    next_cursor: datetime | None  # pass as ``until_utc`` for the next (older) page; None: no more
 
 
 @dataclass(frozen=True)
@@ -42,3 +56,33 @@ def read_control_history(
         )
     more = len(rows) > limit
     return AuditPage(rows[:limit], rows[limit - 1].id if more else None)
+
+
+def read_sensors(database_url: str, building_key: str) -> list[SensorRow]:
+    """The building's sensors (every point SBEMS reads) with their latest value."""
+    with service_connection(database_url) as conn:
+        return read_building_sensors(conn, building_id=entity_uuid("building", building_key))
+
+
+def read_sensor_readings(
+    database_url: str,
+    building_key: str,
+    sensor_key: str,
+    *,
+    since_utc: datetime | None = None,
+    until_utc: datetime | None = None,
+    limit: int = 100,
+) -> ReadingsPage:
+    """One page of a sensor's stored readings, newest first (readings share no id: the cursor is the
+    oldest time on the page, used as the next page's exclusive upper bound)."""
+    limit = max(1, min(int(limit), MAX_PAGE))
+    with service_connection(database_url) as conn:
+        rows = read_readings_page(
+            conn,
+            sensor_id=entity_uuid("sensor", building_key, sensor_key),
+            since_utc=since_utc,
+            until_utc=until_utc,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    return ReadingsPage(rows[:limit], rows[limit - 1].time_utc if more else None)

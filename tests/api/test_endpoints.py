@@ -13,6 +13,7 @@ from tests.api.conftest import ROLES
 
 PROBLEM = "application/problem+json"
 ZONE = "hq.z1"
+SENSOR = "hq.z1-temp"
 ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other role gets 403
     ("GET", "/buildings"): set(ROLES),
     ("GET", "/buildings/hq"): set(ROLES),
@@ -27,6 +28,8 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("POST", "/alerts/{alert}/resolve"): {"admin", "facility_manager"},
     ("GET", "/predictions/optimization?building_id=hq"): {"admin", "facility_manager", "operator", "viewer"},
     ("GET", "/buildings/hq/control-history"): {"admin", "facility_manager", "operator"},
+    ("GET", "/buildings/hq/sensors"): set(ROLES),
+    ("GET", "/sensors/{sensor}/readings"): set(ROLES),
 }
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
 SETPOINT = {"setpoint_c": 35.0, "lifetime_s": 600}
@@ -50,6 +53,7 @@ def test_openapi_lists_every_endpoint(api):
         template = (
             path.split("?")[0]
             .replace("{alert}", "{alert_id}")
+            .replace("{sensor}", "{sensor_id}")
             .replace(ZONE, "{zone_id}")
             .replace("/hq", "/{building_id}")
         )
@@ -67,6 +71,7 @@ def test_every_data_get_without_a_token_is_401(api):
                 .replace("{building_id}", "hq")
                 .replace("{zone_id}", ZONE)
                 .replace("{alert_id}", str(uuid.uuid4()))
+                .replace("{sensor_id}", SENSOR)
             )
             response = client.get(url, params={"building_id": "hq"})
             assert response.status_code == 401, path
@@ -81,7 +86,7 @@ def test_role_endpoint_matrix(api, tokens, conn, role):
     alert = _insert_alert(conn)
     with api.client(tokens[role]["access_token"]) as client:
         for (method, path), allowed in ALLOWED.items():
-            path = path.replace("{alert}", alert)
+            path = path.replace("{alert}", alert).replace("{sensor}", SENSOR)
             response = client.request(method, path, json=SETPOINT if "setpoint" in path else None)
             if role in allowed:
                 expected = {422} if "setpoint" in path else {200, 409}
