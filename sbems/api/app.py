@@ -7,7 +7,14 @@ import logging
 
 from fastapi import APIRouter, FastAPI
 
-from sbems.api import routes_alerts, routes_auth, routes_buildings, routes_history, routes_sensors
+from sbems.api import (
+    routes_alerts,
+    routes_auth,
+    routes_buildings,
+    routes_history,
+    routes_hvac,
+    routes_sensors,
+)
 from sbems.api.deps import ApiConfig
 from sbems.api.problems import install_problem_handlers
 from sbems.services.health import ServiceHealth
@@ -37,7 +44,7 @@ def create_app(database_url: str, secret: str) -> FastAPI:
     app.state.config = ApiConfig(database_url, secret)
     install_problem_handlers(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (routes_auth, routes_buildings, routes_alerts, routes_history, routes_sensors):
+    for module in (routes_auth, routes_buildings, routes_hvac, routes_sensors, routes_alerts, routes_history):
         api.include_router(module.router)
     app.include_router(api)
     return app

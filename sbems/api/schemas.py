@@ -174,3 +174,30 @@ class ReadingsPage(BaseModel):
     sensor_id: str
     items: list[Reading]
     next_cursor: datetime | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+class HvacUnit(BaseModel):
+    id: str
+    building_id: str
+    zone_id: str | None
+    name: str
+    manufacturer: str | None
+    model: str | None
+    capacity_kw: float | None
+    protocol: str
+    status: str
+    last_seen_at: datetime | None
+
+
+class HvacPoint(BaseModel):
+    id: str = Field(description="the point's sensor id (its readings: GET /sensors/{id}/readings)")
+    sensor_type: str
+    value: float | None
+    unit: str
+    quality: int | None
+    time: datetime | None
+
+
+class HvacUnitStatus(BaseModel):
+    id: str
+    points: list[HvacPoint]

@@ -29,6 +29,9 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/predictions/optimization?building_id=hq"): {"admin", "facility_manager", "operator", "viewer"},
     ("GET", "/buildings/hq/control-history"): {"admin", "facility_manager", "operator"},
     ("GET", "/buildings/hq/sensors"): set(ROLES),
+    ("GET", "/buildings/hq/hvac-units"): set(ROLES),
+    ("GET", "/hvac-units/hq.rtu1"): set(ROLES),
+    ("GET", "/hvac-units/hq.rtu1/status"): set(ROLES),
     ("GET", "/sensors/{sensor}/readings"): set(ROLES),
 }
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
@@ -54,6 +57,7 @@ def test_openapi_lists_every_endpoint(api):
             path.split("?")[0]
             .replace("{alert}", "{alert_id}")
             .replace("{sensor}", "{sensor_id}")
+            .replace("/hvac-units/hq.rtu1", "/hvac-units/{unit_id}")
             .replace(ZONE, "{zone_id}")
             .replace("/hq", "/{building_id}")
         )
@@ -72,6 +76,7 @@ def test_every_data_get_without_a_token_is_401(api):
                 .replace("{zone_id}", ZONE)
                 .replace("{alert_id}", str(uuid.uuid4()))
                 .replace("{sensor_id}", SENSOR)
+                .replace("{unit_id}", "hq.rtu1")
             )
             response = client.get(url, params={"building_id": "hq"})
             assert response.status_code == 401, path

@@ -52,3 +52,23 @@ def test_sensor_list_and_readings_pages(api, tokens, conn):
         assert client.get("/sensors/hq.no-such-point/readings").status_code == 404
         naive = client.get(url, params={"since": "2026-01-01T00:00:00"})
         assert naive.status_code == 422 and naive.headers["content-type"].startswith(PROBLEM)
+
+
+def test_hvac_units_and_their_status(api, tokens, conn):
+    with api.client(tokens["viewer"]["access_token"]) as client:
+        units = client.get("/buildings/hq/hvac-units").json()["items"]
+        assert [u["id"] for u in units] == ["hq.rtu1", "hq.rtu2"]
+        assert {u["protocol"] for u in units} == {"bacnet", "modbus"}
+        status = client.get("/hvac-units/hq.rtu1/status").json()
+        assert status["points"] and all(p["value"] is None for p in status["points"])
+        point = status["points"][0]
+        key = point["id"].split(".", 1)[1]
+        now = datetime.now(UTC).replace(microsecond=0)
+        row = SensorRow(now, entity_uuid("sensor", "hq", key), None, 12.5, point["unit"])
+        write_sensor_readings(conn, rows=[row])
+        conn.commit()
+        fresh = client.get("/hvac-units/hq.rtu1/status").json()["points"]
+        assert next(p for p in fresh if p["id"] == point["id"])["value"] == 12.5
+        assert client.get("/hvac-units/hq.rtu1").json()["name"] == units[0]["name"]
+        assert client.get("/hvac-units/hq.nope/status").status_code == 404
+        assert client.get("/hvac-units/other.rtu1").status_code == 404
