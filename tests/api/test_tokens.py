@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sbems.services.auth import reset_mfa
 from sbems.services.tokens import (
     ACCESS_S,
     REFRESH_S,
@@ -80,3 +81,15 @@ def test_revoke_user_tokens_ends_every_login(site_db, make_user):
             check_access_token(site_db, pair.access_token, secret=SECRET)
         with pytest.raises(TokenError):
             refresh(site_db, pair.refresh_token, secret=SECRET)
+
+
+def test_updating_a_user_or_resetting_mfa_ends_their_api_logins(site_db, make_user):
+    email = make_user("operator")
+    pair = _login(site_db, email)
+    make_user("operator")  # create_user again: e.g. a new password set by an admin
+    with pytest.raises(TokenError, match="logged out or revoked"):
+        check_access_token(site_db, pair.access_token, secret=SECRET)
+    pair = _login(site_db, email)
+    reset_mfa(site_db, email)
+    with pytest.raises(TokenError, match="logged out or revoked"):
+        check_access_token(site_db, pair.access_token, secret=SECRET)
