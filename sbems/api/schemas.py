@@ -201,3 +201,24 @@ class HvacPoint(BaseModel):
 class HvacUnitStatus(BaseModel):
     id: str
     points: list[HvacPoint]
+
+
+class ForecastPoint(BaseModel):
+    time: datetime
+    issued_at: datetime
+    horizon_minutes: int | None
+    predicted: float
+    lower: float | None
+    upper: float | None
+    actual: float | None = Field(description="the measured value, once known")
+
+
+class Forecast(BaseModel):
+    building_id: str
+    zone_id: str | None
+    prediction_type: str = Field(description="load (kW), temperature (°C) or occupancy (people)")
+    model_version: str | None
+    mae: float | None = Field(description="mean absolute error over the past points with an actual value")
+    interval_coverage_pct: float | None
+    pairs: int
+    items: list[ForecastPoint]

@@ -89,7 +89,9 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
                     url = base + path.removeprefix("/api/v1").replace("{building_id}", "hq")
                     url = url.replace("{zone_id}", "hq.z1")
                     url = url.replace("{alert_id}", "00000000-0000-0000-0000-000000000000")
-                    response = httpx.get(url, params={"building_id": "hq"}, timeout=30)
+                    url = url.replace("{sensor_id}", "hq.z1-temp").replace("{unit_id}", "hq.rtu1")
+                    params = {"building_id": "hq", "zone_id": "hq.z1"}
+                    response = httpx.get(url, params=params, timeout=30)
                     assert response.status_code == 401, path
 
             # a viewer's setpoint is 403; an operator's reaches the equipment (Modbus unit of z2)

@@ -29,6 +29,9 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/predictions/optimization?building_id=hq"): {"admin", "facility_manager", "operator", "viewer"},
     ("GET", "/buildings/hq/control-history"): {"admin", "facility_manager", "operator"},
     ("GET", "/buildings/hq/sensors"): set(ROLES),
+    ("GET", "/predictions/load-forecast?building_id=hq"): set(ROLES),
+    ("GET", "/predictions/temperature?zone_id=hq.z1"): set(ROLES),
+    ("GET", "/predictions/occupancy?zone_id=hq.z1"): set(ROLES),
     ("GET", "/buildings/hq/hvac-units"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1/status"): set(ROLES),
@@ -78,7 +81,7 @@ def test_every_data_get_without_a_token_is_401(api):
                 .replace("{sensor_id}", SENSOR)
                 .replace("{unit_id}", "hq.rtu1")
             )
-            response = client.get(url, params={"building_id": "hq"})
+            response = client.get(url, params={"building_id": "hq", "zone_id": ZONE})
             assert response.status_code == 401, path
             assert response.headers["content-type"].startswith(PROBLEM)
             assert response.json()["status"] == 401
