@@ -1,5 +1,5 @@
-"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | services |
-alerts | serve``.
+"""The ``sbems`` command: ``demo | db | site | flows | sim | listener | users | ui | webhooks | api |
+services | alerts | serve``.
 
 Entry points build settings (fail fast with one line naming the variable) and connections; nothing
 else in the package does so at import time.
@@ -26,6 +26,7 @@ import typing
 import urllib.request
 from pathlib import Path
 
+from sbems.api.app import serve_api
 from sbems.config import Settings, SettingsError, load_settings
 from sbems.data_contracts.messages import AlertMessage
 from sbems.deployments import SCHEDULES, available_flows, load_flow, serve_all
@@ -44,6 +45,7 @@ from sbems.services.notifications import (
     raise_alert,
     settings_notify_config,
 )
+from sbems.services.tokens import secret_problem
 from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
 from sbems.storage.db import StorageError
@@ -197,6 +199,17 @@ def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    secret = settings.api_secret.get_secret_value() if settings.api_secret else None
+    if (problem := secret_problem(secret)) is not None:
+        raise SettingsError(problem)
+    url = resolve_database_url(settings)
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    print(f"HTTP API on http://{host}:{port}/api/v1 (OpenAPI: /api/v1/openapi.json)")
+    serve_api(url, secret, host, port)
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     services = [name.strip() for item in args.only or [",".join(SERVICES)] for name in item.split(",")]
     unknown = sorted(set(services) - set(SERVICES))
@@ -338,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--port", type=int, help="default SBEMS_WEBHOOKS_PORT, 8088")
     hooks.add_argument("--health-port", type=int, help="health/metrics (SBEMS_WEBHOOKS_HEALTH_PORT; 0: none)")
     hooks.set_defaults(func=_cmd_webhooks)
+
+    api = sub.add_parser("api", help="run the HTTP API (FastAPI, /api/v1; needs SBEMS_API_SECRET)")
+    api.add_argument("--host", help="bind address (default SBEMS_API_HOST, 127.0.0.1)")
+    api.add_argument("--port", type=int, help="default SBEMS_API_PORT, 8080")
+    api.set_defaults(func=_cmd_api)
 
     serve = sub.add_parser(
         "serve", help="production: run the site's services supervised (no simulator, no embedded services)"

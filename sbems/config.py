@@ -55,10 +55,15 @@ class Settings(BaseSettings):
     webhooks_port: int = Field(default=8088, ge=1, le=65535)
     webhooks_health_port: int = Field(default=9109, ge=0, le=65535, description="webhooks health; 0: none")
     health_host: str = Field(default="127.0.0.1", description="bind address of the panel's/webhooks' health")
+    api_host: str = Field(default="127.0.0.1", description="bind address of the HTTP API (sbems api)")
+    api_port: int = Field(default=8080, ge=1, le=65535)
     # secrets have no default: `sbems demo` sets its own; elsewhere a thermostat without a key fails when used
     thermostat_api_key: SecretStr | None = Field(default=None, description="thermostat REST API key")
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC key of thermostat webhooks (a thermostat's own variable wins)"
+    )
+    api_secret: SecretStr | None = Field(
+        default=None, description="HS256 key of the API's access tokens (>= 32 characters); no default"
     )
     bacnet_local_address: str = "127.0.0.1/8"
     bacnet_local_port: int = Field(default=47809, ge=1, le=65535)

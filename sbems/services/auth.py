@@ -31,6 +31,7 @@ from sbems.services.connections import service_connection
 from sbems.storage import db
 from sbems.storage.commands import insert_audit
 from sbems.storage.panel import read_buildings
+from sbems.storage.tokens import revoke_refresh_tokens
 from sbems.storage.users import (
     delete_mfa,
     grant_building_access,
@@ -299,6 +300,7 @@ def reset_mfa(database_url: str, email: str, *, actor: str = "cli") -> None:
             raise AuthError(f"no user {email!r}")
         delete_mfa(conn, user_id=row.id)
         revoke_sessions(conn, at=datetime.now(UTC), user_id=row.id)
+        revoke_refresh_tokens(conn, at=datetime.now(UTC), user_id=row.id)  # and the API's logins
         insert_audit(
             conn, actor=actor, action="reset_mfa", resource="user", resource_id=email, result="success"
         )
@@ -352,6 +354,7 @@ def create_user(
         for key in wanted:
             grant_building_access(conn, user_id=user_id, building_id=known[key], access_level=level)
         revoke_sessions(conn, at=datetime.now(UTC), user_id=user_id)
+        revoke_refresh_tokens(conn, at=datetime.now(UTC), user_id=user_id)  # and the API's logins
         conn.commit()
     return user_id
 

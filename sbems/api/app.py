@@ -1,0 +1,60 @@
+"""The HTTP API's application: FastAPI under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``), routers
+per seed section (docs/api.md), errors as problem+json, and ``serve_api`` for ``sbems api``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+
+from sbems.api import (
+    routes_alerts,
+    routes_auth,
+    routes_buildings,
+    routes_history,
+    routes_hvac,
+    routes_sensors,
+)
+from sbems.api.deps import ApiConfig
+from sbems.api.problems import install_problem_handlers
+from sbems.services.health import ServiceHealth
+from sbems.services.tokens import secret_problem
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1"
+
+
+class ApiSettingsError(ValueError):
+    """The API cannot start with these settings (e.g. no signing key)."""
+
+
+def create_app(database_url: str, secret: str) -> FastAPI:
+    """The API for one database, signing tokens with ``secret`` (at least 32 characters)."""
+    problem = secret_problem(secret)
+    if problem:
+        raise ApiSettingsError(problem)
+    app = FastAPI(
+        title="SBEMS API",
+        version="1",
+        description="Smart Building Energy Management System: buildings, zones, setpoints, alerts, plans.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.config = ApiConfig(database_url, secret)
+    install_problem_handlers(app)
+    api = APIRouter(prefix=PREFIX)
+    for module in (routes_auth, routes_buildings, routes_hvac, routes_sensors, routes_alerts, routes_history):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app
+
+
+def serve_api(
+    database_url: str, secret: str, host: str, port: int, health: ServiceHealth | None = None
+) -> None:
+    """Serve until stopped; with ``health``, every response is counted in its metrics."""
+    import uvicorn  # the server only, not needed to build or test the app
+
+    app = create_app(database_url, secret)
+    uvicorn.run(health.asgi(app) if health else app, host=host, port=port, log_level="warning")

@@ -1,0 +1,90 @@
+"""``/buildings/{id}/hvac-units`` and ``/hvac-units/{id}`` (+ ``/status``): the units and their latest
+point values (supply and return temperatures, fan, power, mode...)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id
+from sbems.api.problems import PROBLEM_SCHEMA, not_found
+from sbems.api.routes_buildings import BuildingId
+from sbems.api.schemas import HvacPoint, HvacUnit, HvacUnitStatus, Items
+from sbems.services.equipment import HvacUnitStatus as UnitView
+from sbems.services.equipment import read_hvac_unit_status
+
+router = APIRouter(tags=["hvac units"])
+ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
+UnitId = Annotated[
+    str,
+    Path(
+        pattern=rf"^{SLUG}\.{SLUG}$",
+        description="an HVAC unit's id ('building.unit') from GET /buildings/{id}/hvac-units",
+        examples=["hq.rtu1"],
+    ),
+]
+
+
+def _unit(building_key: str, view: UnitView) -> HvacUnit:
+    row = view.unit
+    return HvacUnit(
+        id=f"{building_key}.{row.key}",
+        building_id=building_key,
+        zone_id=zone_id(building_key, row.zone) if row.zone else None,
+        name=row.name,
+        manufacturer=row.manufacturer,
+        model=row.model,
+        capacity_kw=row.capacity_kw,
+        protocol=row.protocol,
+        status=row.status,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+def _find(config: Config, user: User, unit_id: str) -> tuple[str, UnitView]:
+    building_key, unit_key = unit_id.split(".", 1)
+    building_access(config, user, building_key)
+    view = next(
+        (v for v in read_hvac_unit_status(config.database_url, building_key) if v.unit.key == unit_key), None
+    )
+    if view is None:
+        raise not_found(f"no HVAC unit {unit_id!r}")
+    return building_key, view
+
+
+@router.get("/buildings/{building_id}/hvac-units", response_model=Items[HvacUnit], responses=ERRORS)
+def get_hvac_units(building_id: BuildingId, config: Config, user: User) -> Items[HvacUnit]:
+    """The building's HVAC units. Needs ``read:status``."""
+    require(user, "read:status")
+    building_access(config, user, building_id)
+    return Items[HvacUnit](
+        items=[_unit(building_id, v) for v in read_hvac_unit_status(config.database_url, building_id)]
+    )
+
+
+@router.get("/hvac-units/{unit_id}", response_model=HvacUnit, responses=ERRORS)
+def get_hvac_unit(unit_id: UnitId, config: Config, user: User) -> HvacUnit:
+    require(user, "read:status")
+    return _unit(*_find(config, user, unit_id))
+
+
+@router.get("/hvac-units/{unit_id}/status", response_model=HvacUnitStatus, responses=ERRORS)
+def get_hvac_unit_status(unit_id: UnitId, config: Config, user: User) -> HvacUnitStatus:
+    """The latest value of each of the unit's points (null: none yet), in SI units. Needs ``read:status``."""
+    require(user, "read:status")
+    building_key, view = _find(config, user, unit_id)
+    return HvacUnitStatus(
+        id=unit_id,
+        points=[
+            HvacPoint(
+                id=f"{building_key}.{p.key}",
+                sensor_type=p.sensor_type,
+                value=p.value,
+                unit=p.point_unit,
+                quality=p.quality,
+                time=p.time_utc,
+            )
+            for p in view.points
+        ],
+    )
