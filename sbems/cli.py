@@ -217,6 +217,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"sbems serve: --only takes {', '.join(SERVICES)} (not {', '.join(unknown)})", file=sys.stderr)
         return 2
     services = [name for name in SERVICES if name in services]  # each once, in start order
+    if not args.only and settings.api_secret is None:  # by default the API runs where it is configured
+        services.remove("api")
+        print("sbems serve: the HTTP API is not started (SBEMS_API_SECRET is unset)")
     env = site_environment(settings, services, dict(os.environ))
     specs = child_specs(
         services,

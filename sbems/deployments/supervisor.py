@@ -1,6 +1,6 @@
 """``sbems serve``: run a site's long-running services as supervised child processes.
 
-Each child is one ``sbems`` command (listener, webhooks, panel, flows) in its own process group, with its
+Each child is one ``sbems`` command (listener, webhooks, panel, API, flows) in its own process group, with its
 output appended to ``<log_dir>/<name>.log``. A child that exits while the supervisor runs is started again
 after a back-off (1 s, doubling up to 60 s; back to 1 s after a run that lasted ``fast_failure_s``). After
 ``max_fast_failures`` short runs in a row the supervisor gives up with one line, stops the others and exits
@@ -29,7 +29,7 @@ from sbems.config import Settings
 from sbems.runtime import ServiceUnavailable, host_port, port_open, resolve_database_url, resolve_mqtt_url
 from sbems.services.health import database_check
 
-SERVICES = ("listener", "webhooks", "ui", "flows")
+SERVICES = ("listener", "webhooks", "ui", "api", "flows")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -213,6 +213,7 @@ def child_specs(
         ),
         "webhooks": lambda: sbems_argv("webhooks"),
         "ui": lambda: sbems_argv("ui"),
+        "api": lambda: sbems_argv("api"),
         "flows": lambda: sbems_argv("flows", "serve", *[a for b in buildings for a in ("--building", b)]),
     }
     return [ChildSpec(name, commands[name]()) for name in services]
@@ -226,6 +227,8 @@ def site_environment(settings: Settings, services: list[str], environ: dict[str,
     ok, detail = database_check(database_url, connect_timeout_s=5)
     if not ok:
         raise ServiceUnavailable(f"{detail['database_error']} (sbems serve starts no database)")
+    if "api" in services and settings.api_secret is None:
+        raise ServiceUnavailable("the API needs SBEMS_API_SECRET (at least 32 characters)")
     if {"listener", "flows"} & set(services):
         env["SBEMS_MQTT_URL"] = mqtt_url = resolve_mqtt_url(settings)
         if not port_open(*host_port(mqtt_url, 8883 if mqtt_url.startswith("mqtts") else 1883), 3.0):

@@ -183,7 +183,13 @@ def test_a_child_that_ran_long_enough_is_restarted_without_counting(tmp_path):
             1,
             "cannot connect to postgresql://postgres@127.0.0.1:1/sbems",
         ),
-        (["serve", "--only", "listener,sim"], {}, 2, "--only takes listener, webhooks, ui, flows (not sim)"),
+        (
+            ["serve", "--only", "listener,sim"],
+            {},
+            2,
+            "--only takes listener, webhooks, ui, api, flows (not sim)",
+        ),
+        (["serve", "--only", "api"], {}, 1, "the API needs SBEMS_API_SECRET"),
     ],
 )
 def test_serve_stops_with_one_line(argv, env, status, message, tmp_path, db_url):
