@@ -156,17 +156,20 @@ class ServiceHealth:
             if scope["type"] != "http":
                 return await app(scope, receive, send)
             started = time.perf_counter()
-            status = {"code": 500}
+            counted_status = False
 
             async def send_counted(message):
-                if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
+                nonlocal counted_status
+                if message["type"] == "http.response.start":  # counted before the client can see it
+                    requests.labels(status=str(message["status"])).inc()
+                    counted_status = True
                 await send(message)
 
             try:
                 await app(scope, receive, send_counted)
             finally:
-                requests.labels(status=str(status["code"])).inc()
+                if not counted_status:  # the app failed before answering: the server sends a 500
+                    requests.labels(status="500").inc()
                 latency.observe(time.perf_counter() - started)
 
         return counted
