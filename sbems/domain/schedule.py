@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # seed schedules.days_of_week: 0=Sunday ... 6=Saturday
+MIN_DEADBAND_K = 1.0  # heating setpoint at least this far below the cooling setpoint
 SEED_DAY_NUMBER = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 
 
@@ -36,10 +37,27 @@ class WeeklySchedule(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str
     occupied: list[OccupiedPeriod] = Field(min_length=1)
+    # occupied_setpoint_c / unoccupied_setpoint_c are the cooling setpoints; the heating setpoints below
+    # apply in heat and auto mode, at least MIN_DEADBAND_K under the cooling setpoint (dual setpoints)
     occupied_setpoint_c: float = Field(default=23.0, ge=10, le=35)
     unoccupied_setpoint_c: float = Field(default=28.0, ge=10, le=40)
+    occupied_heating_setpoint_c: float = Field(default=21.0, ge=5, le=30)
+    unoccupied_heating_setpoint_c: float = Field(default=16.0, ge=5, le=30)
     mode: Literal["cool", "heat", "auto"] = "cool"
     holidays: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _deadband(self) -> WeeklySchedule:
+        for which, heat_c, cool_c in (
+            ("occupied", self.occupied_heating_setpoint_c, self.occupied_setpoint_c),
+            ("unoccupied", self.unoccupied_heating_setpoint_c, self.unoccupied_setpoint_c),
+        ):
+            if cool_c - heat_c < MIN_DEADBAND_K:
+                raise ValueError(
+                    f"{which}_heating_setpoint_c {heat_c} C must be at least {MIN_DEADBAND_K} K below the "
+                    f"{which} cooling setpoint {cool_c} C"
+                )
+        return self
 
 
 def occupied_mask(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str) -> np.ndarray:

@@ -217,6 +217,10 @@ class HvacUnit(_Model):
     model: str = ""
     serial_number: str = ""
     capacity_kw: float = Field(gt=0, description="rated cooling capacity")
+    heating_capacity_kw: float | None = Field(
+        default=None, gt=0, description="rated heat-pump heating capacity at 8.3 C outdoor (None: = cooling)"
+    )
+    backup_heat_kw: float = Field(default=0.0, ge=0, description="electric resistance backup heat")
     fan_power_kw: float = Field(default=1.5, ge=0)
     zone: Slug
     protocol: Literal["bacnet", "modbus"]
@@ -257,6 +261,10 @@ class Thermostat(_Model):
     model: str = "RDS110"
     zone: Slug
     capacity_kw: float = Field(gt=0, description="cooling capacity of the terminal equipment it controls")
+    heating_capacity_kw: float | None = Field(
+        default=None, gt=0, description="rated heat-pump heating capacity at 8.3 C outdoor (None: = cooling)"
+    )
+    backup_heat_kw: float = Field(default=0.0, ge=0, description="electric resistance backup heat")
     fan_power_kw: float = Field(default=0.3, ge=0)
     rest: RestConnection
 
