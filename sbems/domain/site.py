@@ -56,6 +56,9 @@ class Zone(_Model):
     comfort: ComfortBand = ComfortBand(min_c=21.0, max_c=25.0)
     unoccupied_comfort: ComfortBand = ComfortBand(min_c=16.0, max_c=30.0)
     setpoint_limits: ComfortBand = ComfortBand(min_c=18.0, max_c=26.0)
+    # absolute limits of dispatched setpoints per kind (cooling writes also stay within setpoint_limits)
+    heating_setpoint_limits: ComfortBand = ComfortBand(min_c=15.0, max_c=26.0)
+    cooling_setpoint_limits: ComfortBand = ComfortBand(min_c=21.0, max_c=30.0)
     schedule: Slug
     neighbours: list[Slug] = Field(default_factory=list)
     window_area_m2: float = Field(default=0.0, ge=0)
