@@ -143,6 +143,7 @@ def season_summary(runs: list[dict], weeks: list[str], seeds: list[int]) -> dict
         "co2_ppmh_per_zone_week": mean("co2_ppmh_per_zone_week"),
         "baseline_co2_ppmh_per_zone_week": mean("baseline_co2_ppmh_per_zone_week"),
         "bound_le_sbems_all": bool(all(r["bound_le_sbems"] for r in runs)),
+        "sbems_le_baseline_all": bool(all(r["cost_usd_sbems"] <= r["cost_usd_baseline"] for r in runs)),
     }
 
 
