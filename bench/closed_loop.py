@@ -442,6 +442,9 @@ def main(argv: list[str] | None = None) -> dict:
         ("demand_usd_on_peak_demand", "on-peak charge USD"),
         ("discomfort_kh", "discomfort K*h"),
         ("max_excess_c", "worst excursion C"),
+        ("cooling_kwh", "cooling delivered kWh"),
+        ("heating_kwh", "heating delivered kWh"),
+        ("resistance_kwh", "resistance heat kWh"),
         ("co2_ppmh", "CO2 ppm*h > 1000 ppm"),
         ("max_co2_ppm", "highest CO2 ppm"),
     ]:

@@ -97,6 +97,7 @@ class Record:
     heating_kw: list[np.ndarray] = field(default_factory=list)
     co2_ppm: list[np.ndarray] = field(default_factory=list)
     measured_power_kw: list[float] = field(default_factory=list)  # the main meter as the controller reads it
+    backup_kw: list[float] = field(default_factory=list)  # resistance backup heat, whole building
 
 
 def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
@@ -257,6 +258,8 @@ def step_and_record(
         occupied_first = occupied if occupied_first is None else occupied_first
         record.cooling_kw.append(np.maximum(cooling, 0.0))
         record.heating_kw.append(np.maximum(-cooling, 0.0))
+        backup_w = plant._outputs.get("backup_el_w")  # the plant's resistance heaters (once it heats)
+        record.backup_kw.append(float(backup_w.sum()) / 1000.0 if backup_w is not None else 0.0)
         power = plant.building_power_kw
         record.power_kw.append(power)
         record.measured_power_kw.append(float(sensors.power_kw(power)) if sensors else power)
@@ -354,6 +357,9 @@ def evaluate(
         "max_excess_c": float(violation.max()) if violation.size else 0.0,
         "co2_ppmh": float(co2_ppmh.sum()),  # CO2 ppm*h above 1,000 ppm, summed over zones
         "co2_ppmh_by_zone": co2_ppmh,
+        "heating_kwh": float(np.sum(record.heating_kw) * PLANT_STEP_S / 3600.0) if record.heating_kw else 0.0,
+        "cooling_kwh": float(np.sum(record.cooling_kw) * PLANT_STEP_S / 3600.0) if record.cooling_kw else 0.0,
+        "resistance_kwh": float(np.sum(record.backup_kw) * PLANT_STEP_S / 3600.0),
         "max_co2_ppm": float(np.max(record.co2_ppm)) if record.co2_ppm else 0.0,
     }
 

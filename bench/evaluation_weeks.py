@@ -98,6 +98,8 @@ def run_figures(result: dict, n_zones: int, days: float) -> dict:
         "baseline_co2_ppmh_per_zone_week": base["co2_ppmh"] / zone_weeks,
         "peak_kw_baseline": base["peak_kw"],
         "peak_kw_sbems": sb["peak_kw"],
+        "resistance_kwh_baseline": base.get("resistance_kwh", 0.0),
+        "resistance_kwh_sbems": sb.get("resistance_kwh", 0.0),
     }
     if bound and "total_usd" in bound:
         out |= {
@@ -142,6 +144,8 @@ def season_summary(runs: list[dict], weeks: list[str], seeds: list[int]) -> dict
         "baseline_discomfort_kh_per_zone_week": mean("baseline_discomfort_kh_per_zone_week"),
         "co2_ppmh_per_zone_week": mean("co2_ppmh_per_zone_week"),
         "baseline_co2_ppmh_per_zone_week": mean("baseline_co2_ppmh_per_zone_week"),
+        "resistance_kwh_baseline": mean("resistance_kwh_baseline"),
+        "resistance_kwh_sbems": mean("resistance_kwh_sbems"),
         "bound_le_sbems_all": bool(all(r["bound_le_sbems"] for r in runs)),
         "sbems_le_baseline_all": bool(all(r["cost_usd_sbems"] <= r["cost_usd_baseline"] for r in runs)),
     }
