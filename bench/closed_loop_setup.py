@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from sbems.domain.heat_pump import COOLING_COP_RATED, COOLING_COP_SLOPE_PER_K  # noqa: E402
 from sbems.domain.schedule import occupied_mask  # noqa: E402
 from sbems.domain.site import Site  # noqa: E402
 from sbems.domain.tariff import bill_usd  # noqa: E402
@@ -46,6 +47,7 @@ BASELINE_EARLY_START_H = 1.0  # fixed early start of cooling before occupancy (s
 BASELINE_OCCUPIED_HEATING_C = 21.0  # occupied heating setpoint of the fair baseline
 BASELINE_UNOCCUPIED_HEATING_C = 16.0  # its heating setback
 BASELINE_HEATING_EARLY_START_H = 2.0  # fixed early start of heating before occupancy (winter)
+MIN_COP_MINUTES = 600  # minutes of compressor cooling needed to fit the COP curve
 DEADBAND_K = 1.0  # heating setpoint at least this far below the cooling setpoint (the schedules' rule)
 
 
@@ -227,10 +229,14 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
             raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
         models.append(fit.params)
         metrics[zone_id] = fit.metrics
-    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running
-    design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
-    cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
-    (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running; with too few of
+    # them (winter: it hardly cools) the nameplate curve (sbems.domain.heat_pump)
+    if len(minutes) >= MIN_COP_MINUTES and np.ptp(minutes["outdoor_temp_c"]) > 3.0:
+        design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
+        cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
+        (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    else:
+        c0, c1 = COOLING_COP_RATED, COOLING_COP_SLOPE_PER_K
     any_frame = next(iter(frames.values()))
     hvac_kw = sum(f["electric_kw"] for f in frames.values())
     return Learned(
