@@ -25,12 +25,14 @@ def load_evaluate():
     return module
 
 
+@pytest.mark.timeout(3600)  # a few minutes alone; much longer on a loaded 2-core CI machine
 @pytest.mark.parametrize("season", ["summer", "winter"])
 def test_one_held_out_day_bound_le_sbems_le_baseline_and_a_comfortable_baseline(season, capsys):
     if season == "winter" and not hasattr(Plant, "set_heating_setpoint_c"):
         pytest.skip("the virtual building does not heat yet")
     evaluate = load_evaluate()
-    summary = evaluate.main(["--season", season, "--weeks", "1", "--seeds", "1", "--days", "1"])[season]
+    argv = ["--season", season, "--weeks", "1", "--seeds", "1", "--days", "1", "--history-days", "10"]
+    summary = evaluate.main(argv)[season]
     assert summary["runs"] == 1 and summary["weather"] == "forecast"
     assert summary["bound_le_sbems_all"] is True
     assert summary["sbems_le_baseline_all"] is True
