@@ -59,19 +59,21 @@ from closed_loop_setup import (  # noqa: E402
     Learned,
     Record,
     auto_mode,
+    demand_so_far_kw,
     evaluate,
-    fair_baseline_heating_setpoints_c,
     forecast_weather,
+    heating_fallback_c,
     prepare,
     run_baseline,
     set_setpoints_c,
     step_and_record,
     week_around_hottest_day,
+    year_round_setpoints,
     zone_arrays,
 )
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
-from sbems.domain.tariff import demand_charge_masks, tariff_step_prices  # noqa: E402
+from sbems.domain.tariff import tariff_step_prices  # noqa: E402
 from sbems.optimization.building_problem import (  # noqa: E402
     Forecasts,
     Horizon,
@@ -116,19 +118,6 @@ class Settings:
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
     )
-
-
-def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
-    """Per demand charge, the highest completed 15-min mean demand of the run so far."""
-    measured = record.measured_power_kw  # the main meter as read (noise included where the run has it)
-    if len(measured) < MINUTES_PER_STEP:
-        return [0.0] * len(tariff.demand_charges)
-    full = len(measured) // MINUTES_PER_STEP * MINUTES_PER_STEP
-    means = np.asarray(measured[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
-    starts = pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP])
-    return [
-        float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)
-    ]
 
 
 def zone_coefficients(
@@ -249,31 +238,20 @@ def run_sbems(
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
         stats["solve_s"].append(plan.solve_s)
-        setpoints = first_setpoints_c(plan, bands, zone_ids)
+        dual = year_round_setpoints(plan, problem, bands, zone_ids)
+        setpoints = first_setpoints_c(plan, bands, zone_ids) if dual is None else dual[0]
         if not plan.ok:
             stats["not_ok"] += 1
         if settings.lead_compensation:
             setpoints = lead_compensated_setpoints_c(
                 setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S
             )
-        heating_c = heating_setpoints_c(plant, plan, now)
+        heating_c = dual[1] if dual is not None else heating_fallback_c(plant, now)
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
         means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)
         previous = (problem, means["cooling_kw"], means)
     return record, stats
-
-
-def heating_setpoints_c(plant: Plant, plan, now: pd.Timestamp) -> np.ndarray:
-    """The heating setpoint SBEMS sends: the plan's (``first_heating_setpoints_c``) where the controller plans
-    heating, else the fair baseline's heating schedule at ``now``."""
-    from sbems.optimization import setpoints as setpoint_module
-
-    planned = getattr(setpoint_module, "first_heating_setpoints_c", None)
-    if planned is not None and getattr(plan, "heat_pump_kw", np.empty(0)).size:
-        values = planned(plan)
-        return np.array([values[z] for z in plant.zone_ids], dtype=float)
-    return fair_baseline_heating_setpoints_c(plant, pd.DatetimeIndex([now]))[0]
 
 
 def run_closed_loop(

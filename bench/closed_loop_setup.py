@@ -27,7 +27,8 @@ if str(REPO) not in sys.path:
 from sbems.domain.heat_pump import COOLING_COP_RATED, COOLING_COP_SLOPE_PER_K  # noqa: E402
 from sbems.domain.schedule import occupied_mask  # noqa: E402
 from sbems.domain.site import Site  # noqa: E402
-from sbems.domain.tariff import bill_usd  # noqa: E402
+from sbems.domain.tariff import bill_usd, demand_charge_masks  # noqa: E402
+from sbems.optimization import setpoints as setpoint_module  # noqa: E402
 from sbems.optimization.zone_model import ZoneModelParams  # noqa: E402
 from sbems.optimization.zone_model_json import GAIN_COLUMNS  # noqa: E402
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model  # noqa: E402
@@ -329,6 +330,34 @@ def run_baseline(plant: Plant, days: float) -> Record:
             set_setpoints_c(plant, zone_id, float(cooling_c[k, z]), float(heating_c[k, z]))
         step_and_record(plant, record, 1)
     return record
+
+
+def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
+    """Per demand charge, the highest completed 15-min mean demand of the run so far."""
+    measured = record.measured_power_kw  # the main meter as read (noise included where the run has it)
+    if len(measured) < MINUTES_PER_STEP:
+        return [0.0] * len(tariff.demand_charges)
+    full = len(measured) // MINUTES_PER_STEP * MINUTES_PER_STEP
+    means = np.asarray(measured[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
+    starts = pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP])
+    return [
+        float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)
+    ]
+
+
+def year_round_setpoints(plan, problem, bands, zone_ids) -> tuple[dict, list] | None:
+    """(cooling setpoints, heating setpoints) from the year-round controller's dual setpoints
+    (``sbems.optimization.setpoints.dual_setpoints_c``) where it plans heating; None otherwise."""
+    dual = getattr(setpoint_module, "dual_setpoints_c", None)
+    if dual is None or not getattr(problem, "has_heating", False):
+        return None
+    pairs = dual(plan, problem, bands, zone_ids)
+    return {z: pairs[z].cooling_c for z in zone_ids}, [pairs[z].heating_c for z in zone_ids]
+
+
+def heating_fallback_c(plant: Plant, now: pd.Timestamp) -> np.ndarray:
+    """Where the controller does not plan heating: the fair baseline's heating schedule at ``now``."""
+    return fair_baseline_heating_setpoints_c(plant, pd.DatetimeIndex([now]))[0]
 
 
 def forecast_weather(

@@ -41,13 +41,19 @@ from closed_loop import Settings, run_closed_loop  # noqa: E402
 from evaluation_weeks import SEASONS, run_figures, season_summary, season_weeks, spread_lines  # noqa: E402
 
 from sbems.domain.site import read_site_file  # noqa: E402
+from sbems.optimization import setpoints as setpoint_module  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 
 
 def season_blocker(season: str) -> str | None:
-    """Why a season cannot be run on this plant (None: it can)."""
-    if season == "winter" and not hasattr(Plant, "set_heating_setpoint_c"):
+    """Why a season cannot be run (None: it can): winter needs a plant that heats and a controller that
+    identifies and plans heating (dual setpoints)."""
+    if season != "winter":
+        return None
+    if not hasattr(Plant, "set_heating_setpoint_c"):
         return "the virtual building does not heat yet (no heating setpoint in sbems.sim.plant)"
+    if not hasattr(setpoint_module, "dual_setpoints_c"):
+        return "the controller does not plan heating yet (no sbems.optimization.setpoints.dual_setpoints_c)"
     return None
 
 

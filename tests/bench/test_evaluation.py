@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from sbems.sim.plant import Plant
-
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -28,9 +26,10 @@ def load_evaluate():
 @pytest.mark.timeout(3600)  # a few minutes alone; much longer on a loaded 2-core CI machine
 @pytest.mark.parametrize("season", ["summer", "winter"])
 def test_one_held_out_day_bound_le_sbems_le_baseline_and_a_comfortable_baseline(season, capsys):
-    if season == "winter" and not hasattr(Plant, "set_heating_setpoint_c"):
-        pytest.skip("the virtual building does not heat yet")
     evaluate = load_evaluate()
+    blocker = evaluate.season_blocker(season)
+    if blocker:
+        pytest.skip(blocker)
     argv = ["--season", season, "--weeks", "1", "--seeds", "1", "--days", "1", "--history-days", "10"]
     summary = evaluate.main(argv)[season]
     assert summary["runs"] == 1 and summary["weather"] == "forecast"
