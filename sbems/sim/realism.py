@@ -150,7 +150,7 @@ class Sensors:
     def power_kw(self, true_kw):
         true_kw = np.asarray(true_kw, dtype=float)
         noise = self.realism.meter_noise_frac * self._rng.standard_normal(true_kw.shape)
-        return np.maximum(true_kw * (1.0 + noise), 0.0)
+        return true_kw * (1.0 + noise)  # relative: keeps the sign (net cooling is negative while heating)
 
     def outdoor_c(self, true_c: float) -> float:
         return float(true_c + self.realism.outdoor_noise_c * self._rng.standard_normal())
