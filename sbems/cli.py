@@ -205,8 +205,21 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError(problem)
     url = resolve_database_url(settings)
     host, port = args.host or settings.api_host, args.port or settings.api_port
+    try:  # the WebSocket relays this bus; the API serves without it (the socket reconnects)
+        mqtt_url = resolve_mqtt_url(settings)
+    except ServiceUnavailable:
+        mqtt_url = settings.mqtt_url or "mqtt://127.0.0.1:1883"
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     print(f"HTTP API on http://{host}:{port}/api/v1 (OpenAPI: /api/v1/openapi.json)")
-    serve_api(url, secret, host, port)
+    serve_api(
+        url,
+        secret,
+        host,
+        port,
+        mqtt_url=mqtt_url,
+        mqtt_username=settings.mqtt_username,
+        mqtt_password=password,
+    )
     return 0
 
 
