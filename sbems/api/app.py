@@ -10,11 +10,15 @@ from fastapi import APIRouter, FastAPI
 
 from sbems.api import (
     routes_alerts,
+    routes_analytics,
     routes_auth,
     routes_buildings,
     routes_history,
     routes_hvac,
+    routes_schedules,
     routes_sensors,
+    routes_thermostats,
+    routes_users,
     routes_ws,
 )
 from sbems.api.deps import ApiConfig
@@ -69,6 +73,10 @@ def create_app(
         routes_sensors,
         routes_alerts,
         routes_history,
+        routes_thermostats,
+        routes_schedules,
+        routes_analytics,
+        routes_users,
         routes_ws,
     ):
         api.include_router(module.router)
