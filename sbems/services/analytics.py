@@ -19,6 +19,7 @@ from sbems.services.history import HistoryView, read_history
 
 MAX_RANGE_DAYS = 31
 MAX_SKEW = timedelta(minutes=5)
+MAX_AGE = timedelta(days=10 * 365)  # stored history is far shorter; pandas times end in 1677
 
 
 class RangeError(ValueError):
@@ -47,8 +48,13 @@ def time_range(
     for value in (start_utc, end_utc):
         if value is not None and value.tzinfo is None:
             raise RangeError("times need a UTC offset (e.g. 2026-11-30T00:00:00Z)")
-    end = (end_utc or now_utc).astimezone(UTC)
-    start = (start_utc or end - timedelta(hours=default_h)).astimezone(UTC)
+    try:
+        end = (end_utc or now_utc).astimezone(UTC)
+        start = (start_utc or end - timedelta(hours=default_h)).astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise RangeError(f"time out of range: {exc}") from None
+    if start < now_utc - MAX_AGE:
+        raise RangeError(f"start lies more than {MAX_AGE.days // 365} years back")
     if end > now_utc + MAX_SKEW:
         raise RangeError("end lies in the future")
     if start >= end:

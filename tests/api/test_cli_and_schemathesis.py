@@ -90,7 +90,11 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
                     url = url.replace("{zone_id}", "hq.z1")
                     url = url.replace("{alert_id}", "00000000-0000-0000-0000-000000000000")
                     url = url.replace("{sensor_id}", "hq.z1-temp").replace("{unit_id}", "hq.rtu1")
-                    params = {"building_id": "hq", "zone_id": "hq.z1"}
+                    url = url.replace("{thermostat_id}", "hq.tstat-z3").replace(
+                        "{schedule_id}", "office-weekdays"
+                    )
+                    url = url.replace("{user_id}", "00000000-0000-0000-0000-000000000000")
+                    params = {"building_id": "hq", "zone_id": "hq.z1", "type": "energy"}
                     response = httpx.get(url, params=params, timeout=30)
                     assert response.status_code == 401, path
 
