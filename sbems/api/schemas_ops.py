@@ -97,3 +97,14 @@ class UserUpdate(_Strict):
 class GrantRequest(_Strict):
     building_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     access_level: AccessLevel
+
+
+class TelemetryRow(BaseModel):
+    time: datetime
+    values: dict[str, float] = Field(description="point id -> value, in the point's SI unit")
+
+
+class TelemetryPage(BaseModel):
+    unit_id: str
+    items: list[TelemetryRow]
+    next_cursor: datetime | None = Field(description="pass as `cursor` for the next (older) page")

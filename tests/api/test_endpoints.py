@@ -35,6 +35,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/buildings/hq/hvac-units"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1/status"): set(ROLES),
+    ("GET", "/hvac-units/hq.rtu1/telemetry"): set(ROLES),
     ("GET", "/sensors/{sensor}/readings"): set(ROLES),
     ("GET", "/buildings/hq/thermostats"): set(ROLES),
     ("GET", "/zones/hq.z3/thermostats"): set(ROLES),
