@@ -107,8 +107,9 @@ class ModbusRegister(_Model):
         return self
 
 
-# The seed's §6.1 BACnet point map, with our names (units in names) and two extra points the
-# virtual building also serves (zone temperature and unit power).
+# The seed's §6.1 BACnet point map, with our names (units in names), two extra points the virtual
+# building also serves (zone temperature and unit power) and the heating setpoint of heat-pump units
+# (the next free analog value, AV:2; AV:0 is the cooling setpoint).
 SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "supply_temp_c": BacnetPoint(
         object="analogInput:0", quantity="temperature", vendor_unit="degreesCelsius"
@@ -126,6 +127,9 @@ SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "fan_speed_setpoint_pct": BacnetPoint(
         object="analogValue:1", quantity="fan_speed", vendor_unit="percent", writable=True
     ),
+    "heating_setpoint_c": BacnetPoint(
+        object="analogValue:2", quantity="setpoint", vendor_unit="degreesCelsius", writable=True
+    ),
     "run_status": BacnetPoint(object="binaryInput:0", quantity="status"),
     "fault_status": BacnetPoint(object="binaryInput:1", quantity="status"),
     "enable": BacnetPoint(object="binaryValue:0", quantity="status", writable=True),
@@ -137,7 +141,8 @@ SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "power_kw": BacnetPoint(object="analogInput:5", quantity="power", vendor_unit="kilowatts"),
 }
 
-# The seed's §6.2 Modbus register map.
+# The seed's §6.2 Modbus register map; mode 3 = auto and the heating setpoint (float32 x10 at 1006-1007,
+# the next free even pair after mode_select 1004, like the seed's float32 setpoint at 1000-1001) added.
 SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
     "setpoint_c": ModbusRegister(
         table="holding",
@@ -150,12 +155,20 @@ SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
     "fan_speed_setpoint_pct": ModbusRegister(
         table="holding", address=1002, dtype="uint16", quantity="fan_speed", vendor_unit="percent"
     ),
+    "heating_setpoint_c": ModbusRegister(
+        table="holding",
+        address=1006,
+        dtype="float32",
+        scale=0.1,
+        quantity="setpoint",
+        vendor_unit="degreesCelsius",
+    ),
     "mode": ModbusRegister(
         table="holding",
         address=1004,
         dtype="uint16",
         quantity="mode",
-        states={0: "off", 1: "cool", 2: "heat"},
+        states={0: "off", 1: "cool", 2: "heat", 3: "auto"},
     ),
     "current_temp_c": ModbusRegister(
         table="input", address=2000, scale=0.1, quantity="temperature", vendor_unit="degreesCelsius"
@@ -244,6 +257,11 @@ class HvacUnit(_Model):
     @property
     def modbus_registers(self) -> dict[str, ModbusRegister]:
         return self.registers if self.registers is not None else SEED_MODBUS_REGISTERS
+
+
+# the thermostats' modes, as the REST API names them (a mode point's value is the 1-based index, as on a
+# BACnet multi-state value)
+THERMOSTAT_MODE_STATES: tuple[str, ...] = ("off", "cool", "heat", "auto")
 
 
 class RestConnection(_Model):

@@ -46,7 +46,7 @@ def test_status_matches_the_plant(sim, api):
     assert status["deviceId"] == "RDS-0005" and status["zoneId"] == "z5" and status["unit"] == "celsius"
     assert status["temperature"] == pytest.approx(zone["zone_temp_c"], abs=0.01)
     assert status["setpoint"] == pytest.approx(zone["setpoint_c"])
-    assert status["mode"] == "cool" and status["output"] == "cooling"
+    assert status["mode"] == "auto" and status["output"] == "cooling"
     assert status["timestamp"].endswith("Z")
 
 
@@ -87,7 +87,7 @@ def test_setpoint_mode_schedule_and_webhooks(sim, api):
             api.post("/devices/RDS-0006/setpoint", json={"value": None}).json()["setpointSource"]
             == "schedule"
         )
-        assert api.post("/devices/RDS-0004/mode", json={"mode": "auto"}).json()["mode"] == "auto"
+        assert api.post("/devices/RDS-0004/mode", json={"mode": "heat"}).json()["mode"] == "heat"
         schedule = api.get("/devices/RDS-0004/schedule").json()
         assert schedule["occupied"][0]["start"] == "07:00" and schedule["occupiedSetpoint"] == 23.0
         schedule["occupied"] = [
@@ -112,7 +112,7 @@ def test_setpoint_mode_schedule_and_webhooks(sim, api):
         assert {"temperature_change", "mode_change", "schedule_trigger"} <= events
         trigger = next(e for e in _Receiver.received if e["event"] == "schedule_trigger")
         assert trigger["deviceId"] == "RDS-0004" and trigger["data"]["occupied"] is False
-        api.post("/devices/RDS-0004/mode", json={"mode": "cool"})
+        api.post("/devices/RDS-0004/mode", json={"mode": "auto"})
     finally:
         server.shutdown()
 
@@ -144,3 +144,24 @@ def test_compressor_fault_appears_in_status(sim, api):
         assert "compressor_fault" in api.get("/devices/RDS-0005/status").json()["alarms"]
     finally:
         sim.clear_faults(fault["id"])
+
+
+def test_heating_setpoint_in_setpoint_body_status_and_schedule(sim, api):
+    assert api.post("/devices/RDS-0005/setpoint", json={"unit": "celsius"}).status_code == 422
+    status = api.post("/devices/RDS-0005/setpoint", json={"heatingValue": 66.2, "unit": "fahrenheit"}).json()
+    assert status["heatingSetpoint"] == pytest.approx(19.0) and status["heatingSetpointSource"] == "hold"
+    assert status["setpointSource"] == "schedule" and status["coolingSetpoint"] == status["setpoint"]
+    zone = sim.zone("z5")
+    assert zone["heating_setpoint_c"] == pytest.approx(19.0) and zone["setpoint_source"] == "schedule"
+    released = api.post("/devices/RDS-0005/setpoint", json={"heatingValue": None}).json()
+    assert released["heatingSetpointSource"] == "schedule" and released["heatingSetpoint"] == 21.0
+    schedule = api.get("/devices/RDS-0005/schedule").json()
+    assert schedule["occupiedHeatingSetpoint"] == 21.0 and schedule["unoccupiedHeatingSetpoint"] == 16.0
+    body = {k: schedule[k] for k in ("occupied", "occupiedSetpoint", "unoccupiedSetpoint")}
+    too_close = body | {"occupiedHeatingSetpoint": schedule["occupiedSetpoint"] - 0.5}
+    assert api.put("/devices/RDS-0005/schedule", json=too_close).status_code == 422
+    changed = api.put("/devices/RDS-0005/schedule", json=body | {"occupiedHeatingSetpoint": 20.0}).json()
+    assert changed["occupiedHeatingSetpoint"] == 20.0 and changed["unoccupiedHeatingSetpoint"] == 16.0
+    assert sim.advance(60)["zones"]["z5"]["heating_setpoint_c"] == 20.0  # occupied: from the next step
+    restore = body | {"occupiedHeatingSetpoint": 21.0}
+    assert api.put("/devices/RDS-0005/schedule", json=restore).status_code == 200
