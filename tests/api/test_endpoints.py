@@ -24,6 +24,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("POST", f"/zones/{ZONE}/setpoint"): {"admin", "facility_manager", "operator"},
     ("GET", "/alerts"): {"admin", "facility_manager", "operator"},
     ("GET", "/alerts/{alert}"): {"admin", "facility_manager", "operator"},
+    ("GET", "/alerts/summary"): {"admin", "facility_manager", "operator"},
     ("POST", "/alerts/{alert}/acknowledge"): {"admin", "facility_manager"},
     ("POST", "/alerts/{alert}/resolve"): {"admin", "facility_manager"},
     ("GET", "/predictions/optimization?building_id=hq"): {"admin", "facility_manager", "operator", "viewer"},
@@ -205,12 +206,15 @@ def test_alerts_acknowledge_and_resolve(api, tokens, conn):
     with api.client(tokens["facility_manager"]["access_token"]) as client:
         items = client.get("/alerts", params={"building_id": "hq"}).json()["items"]
         assert [a["id"] for a in items] == [alert] and items[0]["zone_id"] == ZONE
+        summary = client.get("/alerts/summary").json()["items"]
+        assert summary == [{"building_id": "hq", "critical": 0, "warning": 1, "info": 0, "total": 1}]
         assert client.post(f"/alerts/{alert}/acknowledge").json()["ok"] is True
         again = client.post(f"/alerts/{alert}/acknowledge")
         assert again.status_code == 409 and again.headers["content-type"].startswith(PROBLEM)
         assert client.get(f"/alerts/{alert}").json()["acknowledged_by"] == "facility_manager@example.com"
         assert client.post(f"/alerts/{alert}/resolve").status_code == 200
         assert client.get("/alerts", params={"resolved": "false"}).json()["items"] == []
+        assert client.get("/alerts/summary", params={"building_id": "hq"}).json()["items"][0]["total"] == 0
         assert [a["id"] for a in client.get("/alerts", params={"resolved": "true"}).json()["items"]] == [
             alert
         ]
