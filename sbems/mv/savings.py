@@ -58,6 +58,7 @@ class MVResult:
     status: str
     reason: str | None
     flags: tuple[str, ...] = ()
+    method: str = "daily"  # or "hourly" (sbems.mv.hourly_savings)
     models: dict[str, DailyModel] = field(default_factory=dict)
     n_params: int = 0
     baseline_period_days: int = 0
@@ -69,12 +70,13 @@ class MVResult:
     autocorrelation: float = math.nan
     temp_range_c: tuple[float, float] = (math.nan, math.nan)
     reporting_days_used: int = 0
-    days_outside_range: int = 0
+    days_outside_range: int = 0  # hours for the hourly method
     confidence: float = DEFAULT_CONFIDENCE
     baseline_kwh: float = math.nan
     actual_kwh: float = math.nan
     half_width_kwh: float = math.nan
     daily: pd.DataFrame | None = None  # per reporting day used: temp_mean_c, segment, baseline/actual kWh
+    uncertainty_basis: str = "daily residuals"
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,7 @@ class MVResult:
             "status": self.status,
             "reason": self.reason,
             "flags": list(self.flags),
+            "method": self.method,
             "model_type": self.model_type,
             "models": {name: _model_dict(m) for name, m in self.models.items()},
             "n_params": self.n_params,
@@ -127,12 +130,14 @@ class MVResult:
             "autocorrelation": finite_or_none(self.autocorrelation),
             "temp_range_c": [finite_or_none(t, 2) for t in self.temp_range_c],
             "reporting_days_used": self.reporting_days_used,
-            "days_outside_baseline_temp_range": self.days_outside_range,
+            "days_outside_baseline_temp_range": self.days_outside_range if self.method == "daily" else None,
+            "hours_outside_baseline_temp_range": self.days_outside_range if self.method == "hourly" else None,
             "confidence": self.confidence,
             "savings_kwh": finite_or_none(self.savings_kwh, 3),
             "savings_pct": finite_or_none(self.savings_frac * 100.0, 3),
             "fsu_pct": finite_or_none(self.fsu_frac * 100.0, 2),
             "savings_interval_kwh": [finite_or_none(low, 3), finite_or_none(high, 3)],
+            "uncertainty_basis": self.uncertainty_basis,
         }
 
 
