@@ -20,7 +20,7 @@ daily method, so the report, the flow, the panel and the API treat both alike:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,6 +28,12 @@ import pandas as pd
 
 from sbems.mv.daily import day_types
 from sbems.mv.hourly import fit_towt_set, hour_of_week
+from sbems.mv.nonroutine import (
+    NonRoutineEvent,
+    adjustment_kwh_per_day,
+    excluded_dates,
+    restore_adjustment,
+)
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult
 from sbems.mv.uncertainty import fit_statistics, lag1_autocorrelation, savings_half_width_kwh
 
@@ -86,15 +92,57 @@ def estimate_hourly_savings(
     holidays: Iterable[date] = (),
     config: MVConfig | None = None,
     month_windows: bool = True,
+    events: Sequence[NonRoutineEvent] = (),
 ) -> MVResult:
     """Savings of the reporting hours against the TOWT baseline (see the module docstring).
 
     ``baseline``/``reporting``: indexed by the UTC hour start with ``energy_kwh`` and ``temp_c``;
     ``baseline_period``: the half-open local-date range the baseline should cover. ``MVResult.daily`` holds
-    one row per local reporting day (sums of its hours with data, mean temperature, day type)."""
-    config = config or MVConfig()
+    one row per local reporting day (sums of its hours with data, mean temperature, day type). ``events``:
+    non-routine events (``sbems.mv.nonroutine``; an adjustment is spread evenly over the day's hours)."""
+    baseline, excluded_b, _ = _apply_hourly(baseline, events, tz)
+    reporting, excluded_r, per_day = _apply_hourly(reporting, events, tz)
+    result = _estimate_hourly(
+        baseline, reporting, baseline_period, tz, sorted(set(holidays)), config or MVConfig(), month_windows
+    )
+    return restore_adjustment(result, events, excluded_b + excluded_r, per_day)
+
+
+def _hours_in_day(day: date, tz: str) -> float:
+    start = pd.Timestamp(day).tz_localize(tz)
+    return (pd.Timestamp(day + timedelta(days=1)).tz_localize(tz) - start).total_seconds() / 3600.0
+
+
+def _apply_hourly(
+    frame: pd.DataFrame, events: Sequence[NonRoutineEvent], tz: str
+) -> tuple[pd.DataFrame, int, pd.Series]:
+    """Excluded days' hours set to NaN, adjustments (kWh per day spread over the day's hours) removed;
+    the days excluded; the adjustment per local date summed over the hours that have data."""
+    if not events or frame.empty:
+        return frame, 0, pd.Series(dtype=float)
+    dates = list(frame.index.tz_convert(tz).date)
+    hours = {d: _hours_in_day(d, tz) for d in set(dates)}
+    gone = excluded_dates(events, dates)
+    adjustment = adjustment_kwh_per_day(events, dates) / np.array([hours[d] for d in dates])
+    out = frame.copy()
+    out["energy_kwh"] = np.where(gone, np.nan, out["energy_kwh"].to_numpy(dtype=float) - adjustment)
+    has_data = np.isfinite(out["energy_kwh"].to_numpy(dtype=float)) & np.isfinite(
+        out["temp_c"].to_numpy(dtype=float)
+    )
+    per_day = pd.Series(np.where(has_data, adjustment, 0.0), index=pd.Index(dates)).groupby(level=0).sum()
+    return out, len({d for d, g in zip(dates, gone, strict=True) if g}), per_day
+
+
+def _estimate_hourly(
+    baseline: pd.DataFrame,
+    reporting: pd.DataFrame,
+    baseline_period: tuple[date, date],
+    tz: str,
+    off: list[date],
+    config: MVConfig,
+    month_windows: bool,
+) -> MVResult:
     start, end = baseline_period
-    off = sorted(set(holidays))
     refusal, coverage = hourly_baseline_refusal(baseline, start, end, tz, config)
     period_days = (end - start).days
     common = {
