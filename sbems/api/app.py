@@ -13,6 +13,7 @@ from sbems.api import (
     routes_buildings,
     routes_history,
     routes_hvac,
+    routes_savings,
     routes_sensors,
 )
 from sbems.api.deps import ApiConfig
@@ -46,6 +47,7 @@ def create_app(database_url: str, secret: str) -> FastAPI:
     api = APIRouter(prefix=PREFIX)
     for module in (routes_auth, routes_buildings, routes_hvac, routes_sensors, routes_alerts, routes_history):
         api.include_router(module.router)
+    api.include_router(routes_savings.router)
     app.include_router(api)
     return app
 

@@ -38,7 +38,8 @@ def savings(
     command sent to the equipment (``baseline_days`` below 365 is accepted explicitly and flags the result
     ``short_baseline``), reporting = the day after it to yesterday; more than ``max_outside_frac`` of the
     reporting days outside the baseline's temperature range refuses (``out_of_range="flag"``: stores
-    the result with status ``flagged`` and the reason); CO2 factor from ``SBEMS_GRID_CO2_KG_PER_KWH``."""
+    the result with status ``flagged`` and the reason); CO2 factor from ``SBEMS_GRID_CO2_KG_PER_KWH``.
+    The building's recorded non-routine events (not withdrawn) are excluded or adjusted for."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     factor = read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
@@ -64,7 +65,10 @@ def savings(
         confidence=confidence,
     )
     days = t.read_daily_inputs(url, site, building, windows.baseline_start, windows.report_end)
-    result = t.fit_and_compute(days, windows, building_id, building.timezone, factor, config, by_day_type)
+    events = t.read_nonroutine_events(url, building_id)
+    result = t.fit_and_compute(
+        days, windows, building_id, building.timezone, factor, config, by_day_type, events
+    )
     summary = {
         "building": building_id,
         "windows": windows.as_dict(),

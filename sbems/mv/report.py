@@ -20,6 +20,7 @@ import pandas as pd
 
 from sbems.domain.tariff import Tariff, energy_prices_usd_per_kwh
 from sbems.mv.daily import daily_energy_kwh, day_types, max_gap_for_interval_s
+from sbems.mv.nonroutine import NonRoutineEvent
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult, estimate_savings
 
 METHOD = "caltrack-daily-g14"
@@ -173,10 +174,12 @@ def compute_savings(
     config: MVConfig | None = None,
     by_day_type: bool = True,
     min_coverage_frac: float = MIN_COVERAGE_FRAC,
+    events: Sequence[NonRoutineEvent] = (),
 ) -> SavingsResult:
     """The M&V estimate (``sbems.mv.savings.estimate_savings``) of the windows, then one row per reporting
     day used plus one for the whole reporting period (``days``: see ``daily_inputs``; days whose meter
-    coverage is below ``min_coverage_frac`` count as missing). ``by_day_type``: one model per day type."""
+    coverage is below ``min_coverage_frac`` count as missing). ``by_day_type``: one model per day type;
+    ``events``: non-routine events excluded or adjusted for (``sbems.mv.nonroutine``)."""
     inputs = days.copy()
     inputs.loc[inputs["covered_frac"] < min_coverage_frac, "energy_kwh"] = np.nan
     if by_day_type:
@@ -189,6 +192,7 @@ def compute_savings(
         inputs[in_report],
         baseline_period=(windows.baseline_start, windows.baseline_end),
         config=config or MVConfig(),
+        events=events,
     )
     report_days = (windows.report_end - windows.report_start).days
     used = set() if mv.daily is None else set(mv.daily.index)
@@ -216,6 +220,7 @@ def compute_savings(
             "granularity": "day",
             "day_type": days.loc[day, "day_type"],
             "temp_mean_c": round(float(values["temp_mean_c"]), 2),
+            "adjustment_kwh": round(float(values.get("adjustment_kwh", 0.0)), 3),
             "price_usd_per_kwh": None
             if valued["cost_savings_usd"] is None
             else round(float(price_usd_per_kwh), 5),

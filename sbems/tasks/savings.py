@@ -11,6 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sbems.domain.site import Building, Site, entity_uuid
+from sbems.mv.nonroutine import NonRoutineEvent
 from sbems.mv.report import SavingsResult, SavingsRow, Windows, compute_savings
 from sbems.mv.savings import MVConfig
 from sbems.services import savings as savings_service
@@ -33,6 +34,12 @@ def read_daily_inputs(
     return savings_service.read_daily_inputs(database_url, site, building, first_day, end_day)
 
 
+@task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)
+def read_nonroutine_events(database_url: str, building_id: str) -> list[NonRoutineEvent]:
+    """The building's non-routine events that are not withdrawn (see the service)."""
+    return savings_service.active_nonroutine_events(database_url, building_id)
+
+
 @task(tags=["ml"], cache_policy=NO_CACHE)
 def fit_and_compute(
     days: pd.DataFrame,
@@ -42,6 +49,7 @@ def fit_and_compute(
     co2_kg_per_kwh: float,
     config: MVConfig,
     by_day_type: bool,
+    events: list[NonRoutineEvent] | None = None,
 ) -> SavingsResult:
     """The M&V estimate with its rows (``sbems.mv.report.compute_savings``)."""
     return compute_savings(
@@ -52,6 +60,7 @@ def fit_and_compute(
         co2_kg_per_kwh=co2_kg_per_kwh,
         config=config,
         by_day_type=by_day_type,
+        events=events or (),
     )
 
 

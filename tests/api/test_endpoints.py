@@ -36,6 +36,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/hvac-units/hq.rtu1"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1/status"): set(ROLES),
     ("GET", "/sensors/{sensor}/readings"): set(ROLES),
+    ("GET", "/buildings/hq/savings"): set(ROLES),
 }
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
 SETPOINT = {"setpoint_c": 35.0, "lifetime_s": 600}
