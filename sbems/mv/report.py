@@ -312,15 +312,23 @@ def summary_markdown(summary: dict) -> str:
             f"{mv['nmbe_pct']} %, R² {mv['r2']}, residual autocorrelation {mv['autocorrelation']}"
             + (f"; flags: {', '.join(mv['flags'])}" if mv["flags"] else ""),
             "",
-            "| segment | model | intercept kWh/day | heating kWh/K·day | heating balance °C | "
-            "cooling kWh/K·day | cooling balance °C |",
-            "|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {name} | {m['model_type']} | {m['intercept_kwh']} | {m['heating_slope_kwh_per_k_day']} | "
-            f"{m['heating_balance_c']} | {m['cooling_slope_kwh_per_k_day']} | {m['cooling_balance_c']} |"
-            for name, m in mv["models"].items()
-        ]
+        lines += _model_table(mv["models"])
+        non_routine = mv.get("non_routine") or {}
+        if non_routine.get("events"):
+            lines += [
+                "",
+                f"Non-routine events: {non_routine['excluded_days']} days excluded, adjustment "
+                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline)",
+                "",
+                "| kind | action | from | to (exclusive) | kWh/day | description |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {e['kind']} | {e['action']} | {e['start']} | {e['end'] or 'open'} | "
+                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']} | {e['description']} |"
+                for e in non_routine["events"]
+            ]
     total = summary.get("total")
     if total:
         low, high = total["savings_interval_kwh"]
@@ -335,6 +343,14 @@ def summary_markdown(summary: dict) -> str:
             f"{total['fsu_pct']} | "
             f"{'n/a' if cost is None else f'{cost:.2f}'} | {total['co2_reduction_kg']:.1f} |",
         ]
+        if low is not None and high is not None:
+            lines += [
+                "",
+                f"**Savings {total['savings_kwh']:,.0f} kWh ± {(high - low) / 2:,.0f} kWh** at "
+                f"{total['confidence']:.0%} confidence (FSU {total['fsu_pct']} %); fit statistics of the "
+                f"baseline model: CV(RMSE) {mv['cvrmse_pct'] if mv else 'n/a'} %, NMBE "
+                f"{mv['nmbe_pct'] if mv else 'n/a'} %",
+            ]
         if summary.get("days_skipped"):
             lines += [
                 "",
@@ -342,6 +358,31 @@ def summary_markdown(summary: dict) -> str:
                 f"{', '.join(summary['days_skipped'])}",
             ]
     return "\n".join(lines)
+
+
+def _model_table(models: dict) -> list[str]:
+    """The baseline model(s) as a markdown table: daily change-point coefficients, or TOWT windows."""
+    if any(m.get("model_type") == "towt" for m in models.values()):
+        rows = [
+            "| window | occupied hours/week | knots °C | occupied slopes kWh/K·h | "
+            "unoccupied slopes kWh/K·h |",
+            "|---|---|---|---|---|",
+        ]
+        return rows + [
+            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} | "
+            f"{m['occupied_slopes_kwh_per_k_h']} | {m['unoccupied_slopes_kwh_per_k_h']} |"
+            for name, m in models.items()
+        ]
+    rows = [
+        "| segment | model | intercept kWh/day | heating kWh/K·day | heating balance °C | "
+        "cooling kWh/K·day | cooling balance °C |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    return rows + [
+        f"| {name} | {m['model_type']} | {m['intercept_kwh']} | {m['heating_slope_kwh_per_k_day']} | "
+        f"{m['heating_balance_c']} | {m['cooling_slope_kwh_per_k_day']} | {m['cooling_balance_c']} |"
+        for name, m in models.items()
+    ]
 
 
 def _pct(value: float | None) -> str:

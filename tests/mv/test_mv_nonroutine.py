@@ -3,9 +3,11 @@
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sbems.mv.nonroutine import NonRoutineEvent, adjustment_kwh_per_day, apply_events
+from sbems.mv.report import Windows, compute_savings, summary_markdown
 from sbems.mv.savings import estimate_savings
 from tests.mv.test_mv_savings import START, two_sided, year_pair
 
@@ -84,3 +86,26 @@ def test_an_hourly_estimate_takes_an_adjustment_spread_over_the_hours():
     assert result.status == "ok" and result.nonroutine_adjustment_kwh == pytest.approx(48.0 * days, rel=1e-3)
     assert abs(result.savings_kwh - counterfactual.sum() * 0.10) < 2 * result.half_width_kwh
     assert result.daily["adjustment_kwh"].sum() == pytest.approx(result.nonroutine_adjustment_kwh)
+    artifact = summary_markdown({"building": "hq", "status": result.status, "mv": result.summary()})
+    assert "| window | occupied hours/week |" in artifact and "| 07 |" in artifact
+    assert "| added_equipment | adjust | 2026-07-01 | open | 48.0 |" in artifact
+
+
+def test_the_flow_artifact_shows_the_savings_with_uncertainty_fit_statistics_and_events():
+    baseline, reporting = year_pair(seed=13, saving=0.10)
+    days = pd.concat([baseline, reporting])
+    days["covered_frac"], days["price_usd_per_kwh"], days["day_type"] = 1.0, 0.2, "weekday"
+    windows = Windows(START, REPORT_START, REPORT_START, REPORT_START + timedelta(days=365), None)
+    event = NonRoutineEvent(
+        REPORT_START, REPORT_START + timedelta(days=10), "other", "exclude", description="x"
+    )
+    result = compute_savings(
+        days, windows, building_key="hq", tz="UTC", co2_kg_per_kwh=0.4, by_day_type=False, events=[event]
+    )
+    summary = {"building": "hq", "status": result.mv.status, "mv": result.mv.summary(), "total": result.total}
+    artifact = summary_markdown(summary)
+    low, high = result.total["savings_interval_kwh"]
+    assert f"± {(high - low) / 2:,.0f} kWh** at 90% confidence (FSU {result.total['fsu_pct']} %)" in artifact
+    assert f"CV(RMSE) {result.mv.summary()['cvrmse_pct']} %, NMBE" in artifact
+    assert "Non-routine events: 10 days excluded" in artifact and "| other | exclude |" in artifact
+    assert result.total["days"] == 355
