@@ -20,6 +20,8 @@ import pandas as pd
 
 from sbems.domain.tariff import Tariff, energy_prices_usd_per_kwh
 from sbems.mv.daily import daily_energy_kwh, day_types, max_gap_for_interval_s
+from sbems.mv.hourly import hourly_energy_kwh
+from sbems.mv.hourly_savings import METHOD_HOURLY, estimate_hourly_savings
 from sbems.mv.nonroutine import NonRoutineEvent
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult, estimate_savings
 
@@ -194,6 +196,92 @@ def compute_savings(
         config=config or MVConfig(),
         events=events,
     )
+    return savings_rows(mv, days, windows, building_key=building_key, tz=tz, co2_kg_per_kwh=co2_kg_per_kwh)
+
+
+def compute_hourly_savings(
+    hourly: pd.DataFrame,
+    days: pd.DataFrame,
+    windows: Windows,
+    *,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    holidays: Iterable[date] = (),
+    config: MVConfig | None = None,
+    min_coverage_frac: float = MIN_COVERAGE_FRAC,
+    events: Sequence[NonRoutineEvent] = (),
+) -> SavingsResult:
+    """The hourly TOWT estimate (``sbems.mv.hourly_savings``) of the windows, with the same rows as
+    ``compute_savings`` (``hourly``: see ``hourly_inputs``; hours whose meter coverage is below
+    ``min_coverage_frac`` count as missing; ``days`` gives the day types and energy prices)."""
+    inputs = hourly.copy()
+    inputs.loc[inputs["covered_frac"] < min_coverage_frac, "energy_kwh"] = np.nan
+    dates = np.array(inputs.index.tz_convert(tz).date, dtype=object)
+    in_base = (dates >= windows.baseline_start) & (dates < windows.baseline_end)
+    in_report = (dates >= windows.report_start) & (dates < windows.report_end)
+    mv = estimate_hourly_savings(
+        inputs[in_base],
+        inputs[in_report],
+        baseline_period=(windows.baseline_start, windows.baseline_end),
+        tz=tz,
+        holidays=holidays,
+        config=config or MVConfig(),
+        events=events,
+    )
+    return savings_rows(
+        mv,
+        days,
+        windows,
+        building_key=building_key,
+        tz=tz,
+        co2_kg_per_kwh=co2_kg_per_kwh,
+        method=METHOD_HOURLY,
+    )
+
+
+def hourly_inputs(
+    samples: Sequence[tuple[UUID, datetime, float]],
+    point_ids: Sequence[UUID],
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    temp_c: pd.Series,
+) -> pd.DataFrame:
+    """Per UTC hour in [start_utc, end_utc): building energy (sum of the meters' ``samples``), the fraction
+    of the hour every meter covers, and the mean outdoor temperature (``temp_c`` by hour start)."""
+    hours = pd.date_range(start_utc, end_utc, freq="h", inclusive="left")
+    energy = pd.Series(0.0, index=hours)
+    covered = pd.Series(1.0 if point_ids else 0.0, index=hours)
+    frame = pd.DataFrame(samples, columns=["point", "time", "kw"])
+    for point in point_ids:
+        rows = frame[frame["point"] == point]
+        series = pd.Series(
+            rows["kw"].to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(rows["time"], utc=True))
+        )
+        if series.empty:
+            covered[:] = 0.0
+            continue
+        per_hour = hourly_energy_kwh(series, max_gap_for_interval_s(series.index)).reindex(hours)
+        energy += per_hour["energy_kwh"].fillna(0.0)
+        covered = np.minimum(covered, (per_hour["covered_s"] / 3600.0).fillna(0.0))
+    return pd.DataFrame(
+        {"energy_kwh": energy, "covered_frac": covered, "temp_c": temp_c.reindex(hours)}, index=hours
+    )
+
+
+def savings_rows(
+    mv: MVResult,
+    days: pd.DataFrame,
+    windows: Windows,
+    *,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    method: str = METHOD,
+) -> SavingsResult:
+    """One row per reporting day of the estimate plus one for the whole reporting period (none when
+    refused), valued in cost (``days["price_usd_per_kwh"]``) and CO2."""
     report_days = (windows.report_end - windows.report_start).days
     used = set() if mv.daily is None else set(mv.daily.index)
     wanted = [windows.report_start + timedelta(days=i) for i in range(report_days)]
@@ -225,7 +313,7 @@ def compute_savings(
             if valued["cost_savings_usd"] is None
             else round(float(price_usd_per_kwh), 5),
         }
-        rows.append(_row(valued, day, day + timedelta(days=1), tz, meta))
+        rows.append(_row(valued, day, day + timedelta(days=1), tz, meta, method))
         table.append(
             {
                 "date": day.isoformat(),
@@ -254,7 +342,7 @@ def compute_savings(
         "energy price",
         "control_start_utc": windows.as_dict()["control_start_utc"],
     }
-    rows.append(_row(total, windows.report_start, windows.report_end, tz, period_meta))
+    rows.append(_row(total, windows.report_start, windows.report_end, tz, period_meta, method))
     return SavingsResult(mv, rows, table, total, skipped)
 
 
@@ -274,7 +362,7 @@ def _valued(
     }
 
 
-def _row(valued: dict, start: date, end: date, tz: str, metadata: dict) -> SavingsRow:
+def _row(valued: dict, start: date, end: date, tz: str, metadata: dict, method: str = METHOD) -> SavingsRow:
     pct, cost = valued["savings_pct"], valued["cost_savings_usd"]
     return SavingsRow(
         period_start=local_midnight_utc(start, tz),
@@ -285,7 +373,7 @@ def _row(valued: dict, start: date, end: date, tz: str, metadata: dict) -> Savin
         savings_pct=None if pct is None or abs(pct) >= 1000 else round(pct, 2),  # NUMERIC(5,2)
         cost_savings_usd=None if cost is None else round(cost, 2),
         co2_reduction_kg=round(valued["co2_reduction_kg"], 2),
-        calculation_method=METHOD,
+        calculation_method=method,
         metadata=metadata,
     )
 

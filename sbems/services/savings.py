@@ -13,7 +13,7 @@ from sbems.config import load_settings
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.mv import daily as sv
 from sbems.mv.nonroutine import NonRoutineEvent
-from sbems.mv.report import WEATHER_STEP_S, daily_inputs, local_midnight_utc
+from sbems.mv.report import WEATHER_STEP_S, daily_inputs, hourly_inputs, local_midnight_utc
 from sbems.services.connections import service_connection
 from sbems.services.weather import read_observations
 from sbems.storage import db
@@ -45,8 +45,44 @@ def read_daily_inputs(
         tz=tz,
         tariff=site.tariff(building.tariff),
         temp_mean_c=daily_outdoor_temp_c(database_url, building, start_utc, end_utc),
-        holidays=sorted({d for zone in building.zones for d in site.schedule(zone.schedule).holidays}),
+        holidays=site_holidays(site, building),
     )
+
+
+def read_hourly_inputs(database_url: str, building: Building, first_day: date, end_day: date) -> pd.DataFrame:
+    """Per UTC hour of the local days [first_day, end_day): building energy (sum of the building meters,
+    any interval up to an hour), the fraction of the hour every meter covers and the mean outdoor
+    temperature (measured, else the typical year; see :func:`hourly_outdoor_temp_c`)."""
+    tz = building.timezone
+    start_utc, end_utc = local_midnight_utc(first_day, tz), local_midnight_utc(end_day, tz)
+    with db.connect(database_url) as conn:
+        points = read_meter_point_ids(conn, building_id=entity_uuid("building", building.id))
+        samples = read_power_samples(conn, point_ids=points, start_utc=start_utc, end_utc=end_utc)
+    temp_c = hourly_outdoor_temp_c(database_url, building, start_utc, end_utc)
+    return hourly_inputs(samples, points, start_utc, end_utc, temp_c=temp_c)
+
+
+def hourly_outdoor_temp_c(
+    database_url: str, building: Building, start_utc: datetime, end_utc: datetime
+) -> pd.Series:
+    """Mean outdoor temperature per UTC hour start: the measured weather on a 15-minute grid where it is
+    known (``weather_observations``), the typical year where it is not."""
+    middles = pd.date_range(start_utc, end_utc, freq=f"{WEATHER_STEP_S}s", inclusive="left") + pd.Timedelta(
+        seconds=WEATHER_STEP_S / 2
+    )
+    margin = timedelta(hours=3)
+    observed = read_observations(database_url, building, start_utc - margin, end_utc + margin)
+    measured = pd.Series(
+        interpolate_within(observed["temperature_c"], middles, MAX_OBSERVATION_GAP), index=middles
+    )
+    typical = weather_source_for(building).weather_at(middles)["outdoor_temp_c"]
+    combined = measured.fillna(pd.Series(typical.to_numpy(dtype=float), index=middles))
+    return combined.groupby(middles.floor("h")).mean()
+
+
+def site_holidays(site: Site, building: Building) -> list[date]:
+    """The holidays of the building's zone schedules (the site calendar)."""
+    return sorted({d for zone in building.zones for d in site.schedule(zone.schedule).holidays})
 
 
 def daily_outdoor_temp_c(
