@@ -143,11 +143,11 @@ def run_hourly_case(load: str, seed: int, saving: float) -> dict:
     return outcome("synthetic_hourly", load, seed, result, known_kwh, reporting["energy_kwh"].sum())
 
 
-def run_virtual_cases(seeds: int) -> list[dict]:
+def run_virtual_cases(seeds: int, cache_dir: Path | None = None) -> list[dict]:
     from savings_virtual import daily_from_hourly, metered, virtual_building_years
 
     rows = []
-    for years in virtual_building_years(seeds):
+    for years in virtual_building_years(seeds, cache_dir):
         tz, holidays, seed = years["tz"], years["holidays"], years["seed"]
         for case in ("cooling", "heating"):
             baseline, reporting, known_kwh = metered(years, case)
@@ -239,9 +239,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10, help="synthetic daily seeds (12 cases each)")
     parser.add_argument("--hourly-seeds", type=int, default=2, help="synthetic hourly seeds (12 cases each)")
     parser.add_argument("--vb-seeds", type=int, default=3, help="virtual-building seeds (4 cases each)")
+    parser.add_argument("--vb-cache", type=Path, default=None, help="keep the simulated years here")
     parser.add_argument("--eemeter-python", default=None)
     args = parser.parse_args()
     started = time.perf_counter()
+    virtual_cases = run_virtual_cases(args.vb_seeds, args.vb_cache) if args.vb_seeds else []
     daily_cases = [
         run_case(load, seed, saving) for load in LOADS for seed in range(args.seeds) for saving in SAVINGS
     ]
@@ -251,7 +253,6 @@ def main() -> None:
         for seed in range(args.hourly_seeds)
         for saving in SAVINGS
     ]
-    virtual_cases = run_virtual_cases(args.vb_seeds) if args.vb_seeds else []
     cases = daily_cases + hourly_cases + virtual_cases
     print("group             load       seed known%  est%    err pts  FSU%   CV(RMSE)%  band  model")
     for case in cases:

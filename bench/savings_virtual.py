@@ -74,14 +74,26 @@ def simulate_year(site, year: int, seed: int) -> tuple[pd.DataFrame, list[date]]
     return frame, holidays
 
 
-def virtual_building_years(seeds: int) -> list[dict]:
+def cached_year(site, year: int, seed: int, cache_dir: Path | None) -> tuple[pd.DataFrame, list[date]]:
+    """``simulate_year``, kept as a pickle in ``cache_dir`` (when given): a rerun does not simulate again."""
+    path = None if cache_dir is None else cache_dir / f"hq-{year}-seed{seed}.pkl"
+    if path is not None and path.exists():
+        return pd.read_pickle(path)
+    result = simulate_year(site, year, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.to_pickle(result, path)
+    return result
+
+
+def virtual_building_years(seeds: int, cache_dir: Path | None = None) -> list[dict]:
     """Per seed: the two simulated years, the time zone and the site's holidays."""
     site = read_site_file(SITE_FILE)
     tz = site.building(BUILDING).timezone
     out = []
     for seed in range(seeds):
-        baseline, holidays = simulate_year(site, 2025, seed)
-        reporting, _ = simulate_year(site, 2026, seed)
+        baseline, holidays = cached_year(site, 2025, seed, cache_dir)
+        reporting, _ = cached_year(site, 2026, seed, cache_dir)
         out.append(
             {"seed": seed, "baseline": baseline, "reporting": reporting, "tz": tz, "holidays": holidays}
         )
