@@ -16,6 +16,7 @@ from sbems.api import (
     routes_history,
     routes_hvac,
     routes_schedules,
+    routes_savings,
     routes_sensors,
     routes_thermostats,
     routes_users,
@@ -80,6 +81,7 @@ def create_app(
         routes_ws,
     ):
         api.include_router(module.router)
+    api.include_router(routes_savings.router)
     app.include_router(api)
     return app
 

@@ -62,6 +62,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/users/{other}/access"): {"admin"},
     ("POST", "/users/{other}/access"): {"admin"},
     ("DELETE", "/users/{other}/access/hq"): {"admin"},
+    ("GET", "/buildings/hq/savings"): set(ROLES),
 }
 # bodies of the writes, and what an allowed role gets (default 200, or 409 for a repeated alert action)
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
