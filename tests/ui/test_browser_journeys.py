@@ -1,0 +1,138 @@
+"""The panel's main journeys in headless Chromium against ``streamlit run``: a reload and a deep link keep the
+session (the signed cookie), a forged or logged-out cookie does not, a viewer cannot control, and an
+operator's override reaches the virtual building's equipment. Skipped only where Chromium is absent
+(``scripts/test`` installs it)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sbems.services.auth import create_user
+from sbems.services.panel_session import COOKIE_NAME
+from sbems.sim.harness import running_sim
+from sbems.storage.entities import upsert_site
+from tests.ui.browser import CHROMIUM, headless_chromium
+from tests.ui.conftest import streamlit_panel
+from tests.ui.support import PASSWORD
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+
+
+def _log_in(browser, email: str) -> str:
+    browser.wait_for_text("Password", timeout_s=60)
+    browser.type_into("input[aria-label='E-mail']", email)
+    browser.type_into("input[aria-label='Password']", PASSWORD)
+    browser.click_button("Log in")
+    return browser.wait_for_text("Log out", timeout_s=60)
+
+
+def _wait_for_cookie(browser, timeout_s: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = browser.cookies().get(COOKIE_NAME)
+        if value:
+            return value
+        time.sleep(0.25)
+    raise TimeoutError("the panel did not store its session cookie")
+
+
+def _wait_until_gone(browser, needle: str, timeout_s: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = browser.text()
+        if needle not in body:
+            return body
+        time.sleep(0.25)
+    raise TimeoutError(f"{needle!r} is still shown")
+
+
+def test_a_reload_and_a_deep_link_keep_the_session_and_logout_ends_it(panel_url, make_user, conn):
+    email = make_user("operator")
+    with headless_chromium() as browser:
+        # a deep link while logged out: the login form at /history, then the History page itself
+        browser.goto(panel_url + "history")
+        body = _log_in(browser, email)
+        body = browser.wait_for_text("History:", timeout_s=60)
+        assert browser.location() == "/history" and "Traceback" not in body
+        cookie = _wait_for_cookie(browser)
+        token, expiry, signature = cookie.split(".")
+        assert token and expiry.isdigit() and signature
+
+        browser.reload()  # a reload opens a new Streamlit session: the cookie brings the user back
+        body = browser.wait_for_text("History:", timeout_s=60)
+        assert "Password" not in body and email in body
+
+        browser.goto(panel_url + "zones")  # a deep link in the same browser
+        body = browser.wait_for_text("Zones & setpoints:", timeout_s=60)
+        assert "Manual override" in body and "Password" not in body
+
+        sessions = conn.execute("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL").fetchone()[0]
+        assert sessions == 1  # the reloads reused the one session (checked against the database each run)
+
+        browser.click_button("Log out")
+        browser.wait_for_text("Password", timeout_s=60)
+        deadline = time.monotonic() + 30
+        while browser.cookies().get(COOKIE_NAME) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert not browser.cookies().get(COOKIE_NAME)
+        revoked = conn.execute("SELECT revoked_at IS NOT NULL FROM user_sessions").fetchall()
+        assert revoked == [(True,)]
+
+        # the old cookie, put back by hand, names an ended session: the login form, not the page
+        browser.set_cookie(COOKIE_NAME, cookie, panel_url)
+        browser.goto(panel_url + "zones")
+        body = browser.wait_for_text("Password", timeout_s=60)
+        assert "Manual override" not in body and "Your session has ended" in body
+
+        # a forged signature is refused before the database is asked
+        browser.set_cookie(COOKIE_NAME, f"{token}.{expiry}.{'A' * len(signature)}", panel_url)
+        browser.reload()
+        body = browser.wait_for_text("Password", timeout_s=60)
+        assert "Manual override" not in body
+
+
+def test_a_viewer_sees_zones_read_only_and_no_admin_pages(panel_url, make_user):
+    email = make_user("viewer")
+    with headless_chromium() as browser:
+        browser.goto(panel_url + "zones")
+        _log_in(browser, email)
+        body = browser.wait_for_text("Zones & setpoints:", timeout_s=60)
+        body = browser.wait_for_text("Read-only", timeout_s=30)
+        assert "Apply override" not in body and "Release to local control" not in body
+        assert "Audit log" not in body and "Users" not in body.split("Zones & setpoints:")[0]
+        browser.goto(panel_url + "users")  # not a page for viewers: the default page, never the users
+        body = browser.wait_for_text("Overview:", timeout_s=60)
+        assert "Add a user" not in body
+
+
+@pytest.mark.slow
+def test_an_operator_override_reaches_the_equipment_from_the_browser(
+    db_url, conn, example_site, monkeypatch, tmp_path
+):
+    with running_sim(example_site, speed=1, api_key="k-browser") as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        monkeypatch.setenv("SBEMS_DATABASE_URL", db_url)
+        monkeypatch.setenv("SBEMS_THERMOSTAT_API_KEY", "k-browser")
+        monkeypatch.setenv("SBEMS_DATA_DIR", str(tmp_path))
+        create_user(db_url, email="op@example.com", password=PASSWORD, role="operator")
+        with streamlit_panel(tmp_path) as panel_url, headless_chromium(width=1400, height=1600) as browser:
+            browser.goto(panel_url + "zones")
+            _log_in(browser, "op@example.com")
+            browser.wait_for_text("Manual override", timeout_s=60)
+            # choose zone z2 (Modbus TCP) in the zone list: type to filter, Enter to pick
+            browser.evaluate("document.querySelector(\"[data-testid='stSelectbox'] input\").click()")
+            browser.type_into("[data-testid='stSelectbox'] input", "z2")
+            browser.press("Enter", key_code=13)
+            browser.replace_text("input[aria-label='Setpoint (°C)']", "22.5")
+            browser.type_into("input[aria-label='Reason (kept in the audit log)']", "visitors at 10")
+            browser.click_button("Apply override")
+            body = browser.wait_for_text("Zone z2: confirmed", timeout_s=90)
+            assert "Traceback" not in body
+            assert sim.state()["zones"]["z2"]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
+            rows = conn.execute("SELECT source, status, lifetime_s FROM control_commands").fetchall()
+            assert rows == [("manual", "confirmed", 3600)]
