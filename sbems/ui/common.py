@@ -37,6 +37,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("views/history.py", "History", ":material/monitoring:", "read:analytics"),
     ("views/forecasts.py", "Forecasts", ":material/insights:", "read:analytics"),
     ("views/plans.py", "Plans", ":material/timeline:", "read:analytics"),
+    ("views/compare.py", "Compare buildings", ":material/leaderboard:", "read:analytics"),
     ("views/schedules.py", "Schedules", ":material/calendar_month:", "read:schedules"),
     ("views/alerts.py", "Alerts", ":material/notifications:", "read:alerts"),
     ("views/audit.py", "Audit log", ":material/history:", "read:audit"),

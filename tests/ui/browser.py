@@ -75,6 +75,28 @@ class Browser:
         self.evaluate(f"(() => {{ const e = {element}; e.focus(); e.select(); }})()")
         self.call("Input.insertText", text=value)
 
+    def choose(self, label: str, option: str) -> None:
+        """Pick the option starting with ``option`` in the select box labelled ``label`` (type to filter,
+        then click the first matching option of the list)."""
+        self.replace_text(f"input[aria-label={json.dumps(label)}]", option)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            clicked = self.evaluate(
+                "(() => { const o = [...document.querySelectorAll('[role=option]')].find("
+                f"e => e.innerText.trim().startsWith({json.dumps(option)})); "
+                "if (o) { o.click(); return true; } return false; })()"
+            )
+            if clicked:
+                return
+            time.sleep(0.2)
+        raise LookupError(f"no option {option!r} in {label!r}")
+
+    def value(self, selector: str) -> str | None:
+        return self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "return e ? e.value : null; })()"
+        )
+
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
