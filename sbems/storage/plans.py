@@ -132,3 +132,13 @@ def read_plans_since(
     )
     names = [c.name for c in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def write_autopilot(conn: psycopg.Connection, *, building_id: UUID, on: bool) -> bool | None:
+    """Set the building's autopilot flag; returns the previous value (None: no such building)."""
+    row = conn.execute(
+        "UPDATE buildings b SET autopilot = %s, updated_at = now() FROM buildings old "
+        "WHERE b.id = %s AND old.id = b.id RETURNING old.autopilot",
+        (on, building_id),
+    ).fetchone()
+    return bool(row[0]) if row else None

@@ -40,6 +40,18 @@ def _wait_for_cookie(browser, timeout_s: float = 30.0) -> str:
     raise TimeoutError("the panel did not store its session cookie")
 
 
+def _wait_for_idle(browser, timeout_s: float = 30.0) -> None:
+    """Until the page's script has finished its run (Streamlit shows a status widget while it runs)."""
+    deadline = time.monotonic() + timeout_s
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        if not browser.evaluate("!!document.querySelector('[data-testid=stStatusWidget]')"):
+            time.sleep(0.5)
+            return
+        time.sleep(0.25)
+    raise TimeoutError("the page kept running")
+
+
 def _wait_until_gone(browser, needle: str, timeout_s: float = 30.0) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -125,12 +137,11 @@ def test_an_operator_override_reaches_the_equipment_from_the_browser(
             _log_in(browser, "op@example.com")
             browser.wait_for_text("Manual override", timeout_s=60)
             browser.choose("Zone", "z2")  # a Modbus TCP unit
-            label = browser.evaluate(
-                "document.querySelector('input[type=number]').getAttribute('aria-label')"
-            )
-            assert label == "Setpoint (°C, 18-26)"  # the field takes z2's limits
+            browser.wait_for_text("Setpoint (°C, 18-26)")  # the field takes z2's limits
+            _wait_for_idle(browser)  # choosing a zone reruns the page: type into the new field
             browser.replace_text("input[type=number]", "22.5")
             browser.evaluate("document.activeElement.blur()")  # a number input commits its text on blur
+            assert browser.value("input[type=number]") == "22.50"
             browser.type_into("input[aria-label='Reason (kept in the audit log)']", "visitors at 10")
             browser.click_button("Apply override")
             body = browser.wait_for_text("Zone z2: confirmed", timeout_s=90)
