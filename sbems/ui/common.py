@@ -40,6 +40,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("views/compare.py", "Compare buildings", ":material/leaderboard:", "read:analytics"),
     ("views/schedules.py", "Schedules", ":material/calendar_month:", "read:schedules"),
     ("views/alerts.py", "Alerts", ":material/notifications:", "read:alerts"),
+    ("views/alert_rules.py", "Alert rules", ":material/rule:", "read:alerts"),
     ("views/audit.py", "Audit log", ":material/history:", "read:audit"),
     ("views/savings.py", "Savings", ":material/savings:", "read:energy"),
     ("views/users.py", "Users", ":material/group:", "manage:users"),
