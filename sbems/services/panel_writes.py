@@ -22,6 +22,7 @@ from sbems.services.connections import service_connection
 from sbems.storage.commands import insert_audit
 from sbems.storage.panel import write_alert_acknowledged, write_alert_resolved, write_schedule_setpoints
 from sbems.storage.plans import write_autopilot
+from sbems.storage.schedule_edits import mark_panel_edit
 from sbems.storage.users import read_user_access
 
 
@@ -124,6 +125,12 @@ def write_schedule_change(
             )
             if not changed:
                 problem = f"unknown schedule {schedule_id!r}"
+            else:  # a later `sbems site import` shows a conflict instead of overwriting this
+                mark_panel_edit(
+                    conn,
+                    schedule_id=schedule_id,
+                    marker={"by": user.email, "at": datetime.now(UTC).isoformat()},
+                )
         insert_audit(
             conn,
             actor=user.email,
