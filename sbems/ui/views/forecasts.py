@@ -27,8 +27,33 @@ if not choices:
     st.info(
         "No forecasts have been stored for this building yet. Forecasts of load, zone temperatures and "
         "occupancy appear after the first forecast run, about 15 minutes after start (the forecast flow runs "
-        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now)."
+        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now). Below: the "
+        "measured building power they will be drawn against."
     )
+    now_utc = datetime.now(UTC)
+    with common.guard():
+        measured = read_measured(
+            url,
+            building.key,
+            prediction_type="load",
+            zone=None,
+            start_utc=now_utc - timedelta(hours=48),
+            end_utc=now_utc,
+        )
+    if not measured.empty:
+        points = measured.assign(time=common.local_naive(measured["time_utc"], tz)).drop(columns=["time_utc"])
+        st.altair_chart(
+            alt.Chart(points)
+            .mark_circle(size=18, color="black")
+            .encode(
+                x=alt.X("time:T", title=f"Local time ({tz})", axis=alt.Axis(format="%a %H:%M")),
+                y=alt.Y("measured:Q", title="kW"),
+                tooltip=[alt.Tooltip("measured:Q", format=".1f", title="kW")],
+            )
+            .properties(title="Measured building power, last 48 h (15-min means)"),
+            width="stretch",
+            key="forecast_measured_only",
+        )
     st.stop()
 
 labels = [f"{c.prediction_type.capitalize()} · {c.zone or 'whole building'}" for c in choices]
