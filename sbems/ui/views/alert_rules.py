@@ -8,10 +8,9 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from sbems.services.alert_rules import RuleDraft, read_rules, remove_rule, save_rule
+from sbems.services.alert_rules import COMPARISONS, SEVERITIES, RuleDraft, read_rules, remove_rule, save_rule
 from sbems.services.panel_read import read_zone_control
 from sbems.services.panel_writes import can_write
-from sbems.storage.alerts import COMPARISONS, SEVERITIES
 from sbems.ui import common
 
 NEW = "new"
