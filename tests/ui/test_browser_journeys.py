@@ -5,7 +5,10 @@ operator's override reaches the virtual building's equipment. Skipped only where
 
 from __future__ import annotations
 
+import os
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +16,13 @@ from sbems.services.auth import create_user
 from sbems.services.panel_session import COOKIE_NAME
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
+from sbems.storage.plans import write_plan
 from tests.ui.browser import CHROMIUM, headless_chromium
 from tests.ui.conftest import streamlit_panel
+from tests.ui.history_data import HQ, write_history
 from tests.ui.support import PASSWORD
 
+SCREENSHOT_DIR = Path(os.environ.get("SBEMS_UI_SCREENSHOTS", "/tmp"))
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
 )
@@ -40,15 +46,21 @@ def _wait_for_cookie(browser, timeout_s: float = 30.0) -> str:
     raise TimeoutError("the panel did not store its session cookie")
 
 
-def _wait_for_idle(browser, timeout_s: float = 30.0) -> None:
-    """Until the page's script has finished its run (Streamlit shows a status widget while it runs)."""
+def _wait_for_idle(browser, timeout_s: float = 60.0) -> None:
+    """Until the page's script has finished its run: no "running" status, no element still a placeholder
+    (skeleton) or stale from the previous run, twice in a row."""
+    busy = (
+        "document.querySelectorAll('[data-testid=stStatusWidget], [data-testid=stSkeleton], "
+        "[data-stale=true]').length"
+    )
     deadline = time.monotonic() + timeout_s
+    quiet = 0
     time.sleep(0.5)
     while time.monotonic() < deadline:
-        if not browser.evaluate("!!document.querySelector('[data-testid=stStatusWidget]')"):
-            time.sleep(0.5)
+        quiet = quiet + 1 if not browser.evaluate(busy) else 0
+        if quiet >= 2:
             return
-        time.sleep(0.25)
+        time.sleep(0.3)
     raise TimeoutError("the page kept running")
 
 
@@ -149,3 +161,71 @@ def test_an_operator_override_reaches_the_equipment_from_the_browser(
             assert sim.state()["zones"]["z2"]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
             rows = conn.execute("SELECT source, status, lifetime_s FROM control_commands").fetchall()
             assert rows == [("manual", "confirmed", 3600)]
+
+
+PAGES = {
+    "": "Overview:",
+    "zones": "Zones & setpoints:",
+    "history": "History:",
+    "forecasts": "Forecasts:",
+    "plans": "Plans:",
+    "compare": "Compare buildings",
+    "schedules": "Schedules:",
+    "alerts": "Alerts:",
+    "alert_rules": "Alert rules:",
+    "audit": "Audit log",
+    "savings": "Savings:",
+}
+
+
+def _seed_analytics(conn) -> None:
+    """Three days of readings, 6 h of load forecasts and the last hour's plans."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    write_history(conn, now_utc=now)
+    issued = now - timedelta(hours=6)
+    conn.execute(
+        "INSERT INTO ml_predictions (building_id, prediction_type, model_version, issued_at, "
+        "prediction_time, horizon_minutes, predicted_value, lower_value, upper_value) "
+        "SELECT %s, 'load', 'sktime-v1', %s, t, 15, 62 - d, 50 - d, 74 - d FROM ("
+        "SELECT t, 18 * cos(2 * pi() * extract(epoch FROM t) / 86400.0) AS d "
+        "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '15 min') t) x",
+        (HQ, issued, issued, now + timedelta(hours=6)),
+    )
+    start = (now - timedelta(hours=1)).replace(minute=0)
+    for i in range(4):
+        at = start + timedelta(minutes=15 * i)
+        times = [(at + timedelta(minutes=15 * k)).isoformat() for k in range(8)]
+        write_plan(
+            conn,
+            building_id=HQ,
+            horizon_start=at,
+            step_s=900,
+            status="optimal",
+            reason=None,
+            summary={"weather": "open-meteo, issued 10 min ago", "model_versions": {"z1": "rc2-3"}},
+            plan={
+                "times_utc": times,
+                "zones": {"z1": {"setpoint_c": [23.0 + i / 2] * 8, "expected_temp_c": [23.2] * 8}},
+                "building_electric_kw": [30.0] * 8,
+                "setpoints_now_c": {"z1": 23.0 + i / 2},
+            },
+        )
+    conn.commit()
+
+
+def test_every_page_renders_in_a_browser(panel_url, make_user, conn):
+    """Each page a facility manager sees, opened by its URL: drawn without an error (screenshots saved)."""
+    _seed_analytics(conn)
+    email = make_user("facility_manager")
+    with headless_chromium(width=1400, height=1000) as browser:
+        browser.goto(panel_url)
+        _log_in(browser, email)
+        for path, title in PAGES.items():
+            browser.goto(panel_url + path)
+            body = browser.wait_for_text(title, timeout_s=60)
+            _wait_for_idle(browser)
+            body = browser.text()
+            errors = browser.evaluate("document.querySelectorAll('[data-testid=stException]').length")
+            assert errors == 0 and "Traceback" not in body, (path, body[:2000])
+            time.sleep(1.5)  # charts and tables are canvases drawn after the text
+            browser.screenshot(SCREENSHOT_DIR / f"sbems-panel-{path or 'overview'}.png")
