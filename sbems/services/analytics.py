@@ -111,18 +111,18 @@ def plan_vs_executed(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each planned step beside what was measured over it (means per step; missing where nothing was)."""
     freq = f"{step_s}s"
-    measured_zones = measured_zones.assign(time_utc=measured_zones["time_utc"].dt.floor(freq))
+
+    def floored(frame: pd.DataFrame) -> pd.DataFrame:  # an empty frame's times are not datetimes yet
+        return frame.assign(time_utc=pd.to_datetime(frame["time_utc"], utc=True).dt.floor(freq))
+
+    planned_zones, planned_power = floored(planned_zones), floored(planned_power)
+    measured_zones, measured_power = floored(measured_zones), floored(measured_power)
     executed = (
         measured_zones.groupby(["time_utc", "zone"])[["setpoint_c", "temperature_c"]].mean().reset_index()
     )
-    zones = planned_zones.assign(time_utc=planned_zones["time_utc"].dt.floor(freq)).merge(
-        executed, on=["time_utc", "zone"], how="left"
-    )
-    measured_power = measured_power.assign(time_utc=measured_power["time_utc"].dt.floor(freq))
+    zones = planned_zones.merge(executed, on=["time_utc", "zone"], how="left")
     kw = measured_power.groupby("time_utc")["power_kw"].mean().rename("measured_kw").reset_index()
-    power = planned_power.assign(time_utc=planned_power["time_utc"].dt.floor(freq)).merge(
-        kw, on="time_utc", how="left"
-    )
+    power = planned_power.merge(kw, on="time_utc", how="left")
     return zones, power
 
 
