@@ -32,8 +32,21 @@ def _log_in(browser, email: str) -> str:
     browser.wait_for_text("Password", timeout_s=60)
     browser.type_into("input[aria-label='E-mail']", email)
     browser.type_into("input[aria-label='Password']", PASSWORD)
-    browser.click_button("Log in")
+    _click(browser, "Log in")
     return browser.wait_for_text("Log out", timeout_s=60)
+
+
+def _click(browser, label: str, timeout_s: float = 30.0) -> None:
+    """Click a button once the page shows it (a rerun may be redrawing the page)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            browser.click_button(label)
+            return
+        except LookupError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def _wait_for_cookie(browser, timeout_s: float = 30.0) -> str:
@@ -97,7 +110,8 @@ def test_a_reload_and_a_deep_link_keep_the_session_and_logout_ends_it(panel_url,
         sessions = conn.execute("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL").fetchone()[0]
         assert sessions == 1  # the reloads reused the one session (checked against the database each run)
 
-        browser.click_button("Log out")
+        _wait_for_idle(browser)
+        _click(browser, "Log out")
         browser.wait_for_text("Password", timeout_s=60)
         deadline = time.monotonic() + 30
         while browser.cookies().get(COOKIE_NAME) and time.monotonic() < deadline:
@@ -155,7 +169,7 @@ def test_an_operator_override_reaches_the_equipment_from_the_browser(
             browser.evaluate("document.activeElement.blur()")  # a number input commits its text on blur
             assert browser.value("input[type=number]") == "22.50"
             browser.type_into("input[aria-label='Reason (kept in the audit log)']", "visitors at 10")
-            browser.click_button("Apply override")
+            _click(browser, "Apply override")
             body = browser.wait_for_text("Zone z2: confirmed", timeout_s=90)
             assert "Traceback" not in body
             assert sim.state()["zones"]["z2"]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
