@@ -81,12 +81,12 @@ def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
         for c in result.conflicts:
             what = "overwritten by the file" if not result.kept_panel_edits else "kept the panel's version"
             print(
-                f"conflict: schedule {c.schedule_id} was changed in the panel by {c.edited_by} "
+                f"conflict: {c.kind} {c.key} was changed in the panel by {c.edited_by} "
                 f"at {c.edited_at}; "
                 f"the file differs in {', '.join(c.fields)}: {what}"
             )
         if result.conflicts and result.kept_panel_edits:
-            print("re-run with --overwrite-panel-edits to apply the file's schedules instead")
+            print("re-run with --overwrite-panel-edits to apply the file's values instead")
         return 0
     with db.connect(url) as conn:
         text = dump_site_yaml(entities.read_site(conn))
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--overwrite-panel-edits",
         action="store_true",
-        help="apply the file's schedules even where the panel changed them (default: keep and report)",
+        help="apply the file's schedules and autopilot where the panel changed them (default: keep, report)",
     )
     exp = site_sub.add_parser("export")
     exp.add_argument("-o", "--output")

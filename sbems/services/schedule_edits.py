@@ -4,7 +4,8 @@
 more than read-only access; validated as the site file would be; audited). Every panel edit, setpoints
 included, marks the schedule's rows (``panel_edit``: who and when). ``import_site`` is what
 ``sbems site import`` runs: a schedule that the panel changed and that the site file describes differently
-is a conflict; conflicts are listed and the panel's version is kept, unless ``overwrite_panel_edits``.
+is a conflict, and so is a building whose autopilot was last switched in the panel and which the file sets
+otherwise; conflicts are listed and the panel's version is kept, unless ``overwrite_panel_edits``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from sbems.services.panel_writes import ActionResult, _write_violation
 from sbems.storage import db
 from sbems.storage.commands import insert_audit
 from sbems.storage.entities import upsert_site
-from sbems.storage.schedule_edits import mark_panel_edit, read_schedule_specs, write_schedule_spec
+from sbems.storage.schedule_edits import (
+    mark_panel_edit,
+    read_panel_autopilot,
+    read_schedule_specs,
+    write_schedule_spec,
+)
 
 COMPARED = ("name", "occupied", "occupied_setpoint_c", "unoccupied_setpoint_c", "mode", "holidays")
 
@@ -73,14 +79,10 @@ def write_schedule_periods(
     return ActionResult(True, f"Schedule {schedule_id}: {len(periods)} periods saved ({rows} rows).")
 
 
-def mark_schedule_edited(database_url: str, schedule_id: str, user: AuthUser) -> None:
-    with service_connection(database_url) as conn:
-        mark_panel_edit(conn, schedule_id=schedule_id, marker=panel_marker(user))
-
-
 @dataclass(frozen=True)
-class ScheduleConflict:
-    schedule_id: str
+class ImportConflict:
+    kind: str  # "schedule" or "building" (its autopilot switch)
+    key: str  # the schedule id or the building key
     edited_by: str | None
     edited_at: str | None
     fields: list[str]  # what the site file has differently
@@ -89,11 +91,11 @@ class ScheduleConflict:
 @dataclass(frozen=True)
 class SiteImport:
     counts: dict[str, int]
-    conflicts: list[ScheduleConflict] = field(default_factory=list)
+    conflicts: list[ImportConflict] = field(default_factory=list)
     kept_panel_edits: bool = True
 
 
-def schedule_conflicts(site: Site, stored: dict[str, tuple[dict, dict | None]]) -> list[ScheduleConflict]:
+def schedule_conflicts(site: Site, stored: dict[str, tuple[dict, dict | None]]) -> list[ImportConflict]:
     """Schedules edited in the panel that the site file describes differently."""
     conflicts = []
     for schedule in site.schedules:
@@ -103,8 +105,19 @@ def schedule_conflicts(site: Site, stored: dict[str, tuple[dict, dict | None]]) 
         ours = schedule.model_dump(mode="json")
         fields = [name for name in COMPARED if ours.get(name) != spec.get(name)]
         if fields:
-            conflicts.append(ScheduleConflict(schedule.id, marker.get("by"), marker.get("at"), fields))
+            conflicts.append(
+                ImportConflict("schedule", schedule.id, marker.get("by"), marker.get("at"), fields)
+            )
     return conflicts
+
+
+def autopilot_conflicts(site: Site, switched: dict[str, tuple[bool, str, str]]) -> list[ImportConflict]:
+    """Buildings whose autopilot was last switched in the panel and which the file sets otherwise."""
+    return [
+        ImportConflict("building", b.id, switched[b.id][1], switched[b.id][2], ["autopilot"])
+        for b in site.buildings
+        if b.id in switched and b.autopilot != switched[b.id][0]
+    ]
 
 
 def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = False) -> SiteImport:
@@ -113,13 +126,21 @@ def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = 
     own connection."""
     with db.connect(database_url) as conn:
         stored = read_schedule_specs(conn)
-        conflicts = schedule_conflicts(site, stored)
-        keep = {c.schedule_id for c in conflicts} if not overwrite_panel_edits else set()
-        if keep:
+        switched = read_panel_autopilot(conn)
+        conflicts = schedule_conflicts(site, stored) + autopilot_conflicts(site, switched)
+        keep = {c.key for c in conflicts if c.kind == "schedule"} if not overwrite_panel_edits else set()
+        keep_autopilot = (
+            {c.key for c in conflicts if c.kind == "building"} if not overwrite_panel_edits else set()
+        )
+        if keep or keep_autopilot:
             schedules = [
                 WeeklySchedule.model_validate(stored[s.id][0]) if s.id in keep else s for s in site.schedules
             ]
-            site = site.model_copy(update={"schedules": schedules})
+            buildings = [
+                b.model_copy(update={"autopilot": switched[b.id][0]}) if b.id in keep_autopilot else b
+                for b in site.buildings
+            ]
+            site = site.model_copy(update={"schedules": schedules, "buildings": buildings})
         counts = upsert_site(conn, site=site)
         for schedule_id in keep:
             mark_panel_edit(conn, schedule_id=schedule_id, marker=stored[schedule_id][1])

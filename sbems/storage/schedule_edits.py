@@ -71,3 +71,14 @@ def write_schedule_spec(
             )
             written += 1
     return written
+
+
+def read_panel_autopilot(conn: psycopg.Connection) -> dict[str, tuple[bool, str, str]]:
+    """Buildings whose autopilot was last switched in the panel: key -> (value now, by, at ISO)."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (a.resource_id) a.resource_id, b.autopilot, a.actor, a.time "
+        "FROM audit_log a JOIN buildings b ON b.key = a.resource_id "
+        "WHERE a.action = 'autopilot' AND a.resource = 'building' AND a.result = 'success' "
+        "ORDER BY a.resource_id, a.id DESC"
+    ).fetchall()
+    return {key: (bool(on), actor, at.isoformat()) for key, on, actor, at in rows}

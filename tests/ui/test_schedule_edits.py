@@ -8,7 +8,7 @@ from datetime import date, time
 
 from sbems.cli import main
 from sbems.services.auth import AuthUser
-from sbems.services.panel_writes import write_schedule_change
+from sbems.services.panel_writes import write_autopilot_change, write_schedule_change
 from sbems.services.schedule_edits import import_site, write_schedule_periods
 from tests.conftest import EXAMPLE_SITE
 from tests.ui.support import log_in
@@ -106,3 +106,22 @@ def test_site_import_reports_a_panel_edit_as_a_conflict_and_keeps_it(
     assert result.conflicts and not result.kept_panel_edits
     assert {(r[2], r[3]) for r in _rows(conn)} != {(time(6, 30), time(18, 0))}  # the file's periods
     assert import_site(site_db, example_site).conflicts == []  # the marker went with the overwrite
+
+
+def test_site_import_keeps_an_autopilot_switched_in_the_panel(make_user, conn, site_db, example_site):
+    email = make_user("facility_manager")
+    user = _manager(conn, email)
+    wanted = not example_site.buildings[0].autopilot
+    assert write_autopilot_change(site_db, "hq", on=wanted, user=user).ok
+    result = import_site(site_db, example_site)
+    (conflict,) = result.conflicts
+    assert (conflict.kind, conflict.key, conflict.edited_by, conflict.fields) == (
+        "building",
+        "hq",
+        email,
+        ["autopilot"],
+    )
+    autopilot = "SELECT autopilot FROM buildings WHERE key = 'hq'"
+    assert conn.execute(autopilot).fetchone()[0] is wanted  # the panel's switch survived
+    import_site(site_db, example_site, overwrite_panel_edits=True)
+    assert conn.execute(autopilot).fetchone()[0] is (not wanted)
