@@ -7,8 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sbems.services.panel_analytics import compare_buildings
 from sbems.services.history import RANGES_H
+from sbems.services.panel_analytics import compare_buildings
 from sbems.ui import common, export
 
 common.require("read:analytics")
