@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sbems.domain.site import Site, dump_site_yaml, parse_site
+from sbems.domain.site import Site, parse_site
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -153,8 +154,8 @@ def running_sim(
         host=host,
     )
     workdir = Path(tempfile.mkdtemp(prefix="sbems-sim-"))
-    site_path = workdir / "site.yaml"
-    site_path.write_text(dump_site_yaml(test_site), encoding="utf-8")
+    site_path = workdir / "site.json"  # JSON (a YAML subset): a 10k-point site parses in a second, not 30
+    site_path.write_text(json.dumps(test_site.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
     log_path = workdir / "sim.log"
     argv = [
         sys.executable,
