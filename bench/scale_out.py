@@ -125,7 +125,9 @@ def poll_part(args) -> dict:
             sims = {}
             for b in ids:
                 sims[b] = stack.enter_context(
-                    running_sim(site, building_id=b, speed=60, paused=True, api_key=API_KEY)
+                    running_sim(
+                        site, building_id=b, speed=60, paused=True, api_key=API_KEY, startup_timeout_s=300
+                    )
                 )
             print(f"{len(ids)} simulators up in {time.perf_counter() - started:.1f} s", flush=True)
             served = _site_with_sim_ports(site, sims)

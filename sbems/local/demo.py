@@ -2,7 +2,8 @@
 
 1. PostgreSQL (settings, else 127.0.0.1:5432, else the embedded one, started if it does not run),
    migrations, the example site imported, and 21 days of simulated history backfilled so forecasts and
-   plans have data from the first minute;
+   plans have data from the first minute; on that backfill, bounded forecasters and the zone models are
+   fitted and stored (``prime_models``), so the first forecast and plan runs need no model selection;
 2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from sbems.config import Settings
 from sbems.domain.site import read_site_file
-from sbems.local.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history, prime_models
 from sbems.local.panel import ui_command
 from sbems.local.services import ensure_database_url, ensure_mqtt_url
 from sbems.runtime import free_port, port_open, wait_for_port
@@ -80,6 +81,12 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             )
             conn.commit()
             print(f"backfilled {rows} readings ({BACKFILL_DAYS} simulated days)")
+            primed = now
+        else:
+            primed = None
+    if primed is not None:  # the first flow runs find their models (selection: the daily retrain)
+        timings = prime_models(url, site=site, building_id=building.id, now_utc=primed, days=BACKFILL_DAYS)
+        print("models primed: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
     print(f"site {site.site.name!r} from {site_file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     mqtt_url = ensure_mqtt_url(settings)

@@ -136,6 +136,7 @@ def running_sim(
     paused: bool = False,
     api_key: str = "sbems-test-key",
     host: str = "127.0.0.1",
+    startup_timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[SimHandle]:
     """Run the virtual building in a subprocess on free loopback ports; yields a :class:`SimHandle`."""
     building = site.building(building_id) if building_id else site.buildings[0]
@@ -219,7 +220,7 @@ def running_sim(
         log_path=log_path,
     )
     try:
-        _wait_ready(handle)
+        _wait_ready(handle, startup_timeout_s)
         yield handle
     finally:
         _stop(process)
@@ -227,10 +228,10 @@ def running_sim(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_ready(handle: SimHandle) -> None:
+def _wait_ready(handle: SimHandle, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
     import httpx
 
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if handle.process is not None and handle.process.poll() is not None:
             raise RuntimeError(
@@ -243,7 +244,7 @@ def _wait_ready(handle: SimHandle) -> None:
             time.sleep(0.1)  # not listening yet
             continue
         time.sleep(0.1)
-    raise TimeoutError(f"simulator not ready after {STARTUP_TIMEOUT_S} s:\n{handle.log_text()[-4000:]}")
+    raise TimeoutError(f"simulator not ready after {timeout_s} s:\n{handle.log_text()[-4000:]}")
 
 
 def _stop(process: subprocess.Popen) -> None:
