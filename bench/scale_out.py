@@ -245,7 +245,7 @@ def listener_part(args) -> dict:
     from sbems.runtime import free_port, resolve_database_url
     from sbems.storage import db
     from sbems.storage.entities import upsert_site
-    from tests.listener.support import Publisher, numbered_messages, stored_readings, wait_for_count
+    from tests.listener.support import Publisher, numbered_messages, stored_readings
 
     server_url = db.with_database(resolve_database_url(load_settings()), "postgres")
     name = f"sbems_bench_share_{uuid.uuid4().hex[:8]}"
@@ -299,8 +299,8 @@ def listener_part(args) -> dict:
         procs[0].wait(10)
         time.sleep(1.0)
         procs.append(spawn(ids[0]))
-        publisher.wait(300)
-        wait_for_count(url, args.messages, 120)
+        publisher.wait(600)
+        _wait_until_stored(url, args.messages)
         rows = stored_readings(url)
     finally:
         for p in procs:
@@ -324,6 +324,24 @@ def listener_part(args) -> dict:
         "stored": len(stored),
         "duplicates": len(keys) - len(set(keys)),
     }
+
+
+def _wait_until_stored(url: str, expected: int, idle_s: float = 90.0, limit_s: float = 1200.0) -> int:
+    """Wait for ``expected`` rows, or until the count has not moved for ``idle_s`` (a loaded machine)."""
+    from tests.listener.support import count_readings
+
+    deadline = time.monotonic() + limit_s
+    last, moved_at = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = count_readings(url)
+        if count >= expected:
+            return count
+        if count != last:
+            last, moved_at = count, time.monotonic()
+        elif time.monotonic() - moved_at > idle_s:
+            break
+        time.sleep(1)
+    return last
 
 
 def main() -> None:
