@@ -143,6 +143,9 @@ def main() -> None:
         print(
             f"first forecast {first['first_forecast_s']} s, first plan {first['first_plan_s']} s", flush=True
         )
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith(("backfilled", "models primed", "SBEMS is up")):
+                print(f"demo: {line}", flush=True)
         result.update({k: round(v, 1) if v is not None else None for k, v in first.items()})
         if api_url is None:
             raise RuntimeError(f"no Prefect API in the demo log:\n{log_path.read_text()[-3000:]}")
