@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,20 +61,23 @@ def multi_building_site(site, buildings: int, points: int):
         building = json.loads(json.dumps(template))
         building["id"] = f"b{i:02d}"
         building["name"] = f"Building {i:02d}"
+        for tstat in building.get("thermostats", []):  # a thermostat's vendor id is unique site-wide
+            tstat["rest"]["device_id"] = f"{tstat['rest']['device_id']}-{i:02d}"
         data["buildings"].append(building)
     return parse_site(data, "<scale-out site>")
 
 
-def _plain(building_id: str, url: str) -> float:
+def _plain(building_id: str, url: str) -> int:
     from poll import plain_cycle
 
-    return asyncio.run(plain_cycle(building_id, url))["duration_s"]
+    return asyncio.run(plain_cycle(building_id, url))["points_read"]
 
 
-def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -> float:
+def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -> tuple[float, int]:
+    """Seconds to poll every building once without Prefect, and the points read."""
     started = time.perf_counter()
-    list(pool.map(_plain, building_ids, [url] * len(building_ids)))
-    return time.perf_counter() - started
+    points = sum(pool.map(_plain, building_ids, [url] * len(building_ids)))
+    return time.perf_counter() - started, points
 
 
 async def _prefect_cycle(deployment_ids: dict[str, object], timeout_s: float) -> tuple[float, list[str]]:
@@ -123,12 +126,29 @@ def poll_part(args) -> dict:
         with ExitStack() as stack:
             started = time.perf_counter()
             sims = {}
-            for b in ids:
-                sims[b] = stack.enter_context(
-                    running_sim(
-                        site, building_id=b, speed=60, paused=True, api_key=API_KEY, startup_timeout_s=300
-                    )
+
+            def start(building_id: str):
+                cm = running_sim(
+                    site,
+                    building_id=building_id,
+                    speed=60,
+                    paused=True,
+                    api_key=API_KEY,
+                    startup_timeout_s=900,
                 )
+                return building_id, cm, cm.__enter__()
+
+            with ThreadPoolExecutor(len(ids)) as starter:  # in parallel: each takes seconds to minutes
+                futures = [starter.submit(start, b) for b in ids]
+                for future in futures:
+                    try:
+                        building_id, cm, handle = future.result()
+                    except Exception:
+                        continue  # raised again below, after the started ones are registered for stop
+                    stack.push(cm.__exit__)
+                    sims[building_id] = handle
+                for future in futures:
+                    future.result()
             print(f"{len(ids)} simulators up in {time.perf_counter() - started:.1f} s", flush=True)
             served = _site_with_sim_ports(site, sims)
             db.ensure_database(url)
@@ -177,21 +197,17 @@ def poll_part(args) -> dict:
                     )
             os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY
             with ProcessPoolExecutor(args.workers) as pool:
-                _plain_cycle(pool, ids, url)  # warm-up: imports, connections
+                _, points = _plain_cycle(pool, ids, url)  # warm-up: imports, connections
                 asyncio.run(_prefect_cycle(deployment_ids, 600))  # warm-up: workers up, first imports
                 plain, flows = [], []
                 for cycle in range(args.cycles):  # interleaved: the machine's load changes minute to minute
-                    plain.append(_plain_cycle(pool, ids, url))
+                    plain.append(_plain_cycle(pool, ids, url)[0])
                     seconds, states = asyncio.run(_prefect_cycle(deployment_ids, 600))
                     flows.append(seconds)
                     print(
                         f"cycle {cycle}: plain {plain[-1]:.1f} s, work pool {seconds:.1f} s {set(states)}",
                         flush=True,
                     )
-            with psycopg.connect(url) as conn:
-                points = conn.execute(
-                    "SELECT count(*) FROM sensors s JOIN buildings b ON b.id = s.building_id"
-                ).fetchone()[0]
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
