@@ -80,20 +80,33 @@ def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -
     return time.perf_counter() - started, points
 
 
+async def _retrying(call, attempts: int = 5):
+    """An API call again after a 5xx (the test server's SQLite answers 503 when locked under load)."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code < 500 or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(2 * (attempt + 1))
+
+
 async def _prefect_cycle(deployment_ids: dict[str, object], timeout_s: float) -> tuple[float, list[str]]:
     from prefect import get_client
 
     async with get_client() as client:
         started = datetime.now(UTC)
-        runs = [
-            await client.create_flow_run_from_deployment(
-                d, parameters={"building_id": b, "publish": False, "bacnet_port": 0}
+        runs = []
+        for b, d in deployment_ids.items():
+            params = {"building_id": b, "publish": False, "bacnet_port": 0}
+            runs.append(
+                await _retrying(lambda d=d, p=params: client.create_flow_run_from_deployment(d, parameters=p))
             )
-            for b, d in deployment_ids.items()
-        ]
         deadline = time.monotonic() + timeout_s
         while True:
-            states = [await client.read_flow_run(r.id) for r in runs]
+            states = [await _retrying(lambda r=r: client.read_flow_run(r.id)) for r in runs]
             if all(s.state and s.state.is_final() for s in states) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
