@@ -62,7 +62,7 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
         print(f"  stopped {name}")
 
 
-MODEL_FLOWS = ("forecast", "optimize")  # served once the models are primed
+MODEL_FLOWS = ("forecast", "optimize", "retrain")  # served once the models are primed
 
 
 def _start_priming(url: str, site, building_id: str, now_utc: datetime | None) -> threading.Thread:
@@ -175,7 +175,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
             if "model-flows" not in children and not priming.is_alive():
-                # forecast and optimize once their first runs find stored models (primed at backfill)
+                # forecast, optimize (and retrain) once the models are primed: their first runs find them
                 models = [f"--only={name}" for name in MODEL_FLOWS if name in available_flows()]
                 children["model-flows"] = _start("model-flows", flows_serve + models, log_dir, env)
             for name, child in children.items():
