@@ -3,8 +3,8 @@
 1. PostgreSQL (settings, else 127.0.0.1:5432, else the embedded one, started if it does not run),
    migrations, the example site imported, and 21 days of simulated history backfilled so forecasts and
    plans have data from the first minute; on that backfill, bounded forecasters and the zone models are
-   fitted and stored in the background (``prime_models``) while the services start; ``forecast`` and
-   ``optimize`` are served once that is done, so their first runs need no model selection;
+   fitted and stored in the background (``prime_models``) while the services start; ``forecast``,
+   ``optimize`` and ``retrain`` are served once that is done (their first runs need no selection);
 2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
