@@ -135,6 +135,27 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.deployments.pool import deploy_command  # lazy: Prefect's client
+
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    result = deploy_command(
+        args.building or ["hq"],
+        args.only or None,
+        pool=args.pool,
+        site=read_site_file(settings.site_file),
+        building_limit=args.building_limit,
+        device_limit=args.device_limit,
+    )
+    state = "created" if result.pool_created else "exists"
+    print(f"work pool {result.pool} ({state}); {len(result.deployments)} deployments registered")
+    for tag, limit in result.limits.items():
+        print(f"concurrency limit {tag}: {limit}")
+    print(f"run them with: prefect worker start --pool {result.pool}")
+    return 0
+
+
 def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     database_url = resolve_database_url(settings)
     if args.action == "reset-mfa":
@@ -372,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--building", action="append", default=None, help="building id (repeatable)")
     flows.add_argument("--only", action="append", help="with `serve`: only these flows")
     flows.set_defaults(func=_cmd_flows)
+
+    dep = sub.add_parser("deploy", help="register the flows in the Prefect process work pool (for workers)")
+    dep.add_argument("--pool", default="sbems", help="work pool name (created as a process pool if missing)")
+    dep.add_argument("--building", action="append", help="building id (repeatable; default hq)")
+    dep.add_argument("--only", action="append", help="only these flows")
+    dep.add_argument("--building-limit", type=int, help="concurrent device tasks per building (tag limit)")
+    dep.add_argument("--device-limit", type=int, help="concurrent tasks per device (tag limit)")
+    dep.set_defaults(func=_cmd_deploy)
 
     users = sub.add_parser("users", help="manage panel users")
     users_sub = users.add_subparsers(dest="action", required=True)

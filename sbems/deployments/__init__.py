@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from importlib import import_module
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,21 @@ def flow_run_name(name: str) -> Callable[[], str]:
     return run_name
 
 
-def build_deployments(building_ids: list[str], names: list[str] | None = None) -> list:
+def build_deployments(
+    building_ids: list[str], names: list[str] | None = None, entrypoint_type: Any = None
+) -> list:
+    """One deployment per flow and building (``entrypoint_type``: Prefect's, e.g. MODULE_PATH for a pool)."""
     # lazy: Prefect's client schemas (the CLI imports this module for every command)
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.deployments.runner import EntrypointType
+
+    from sbems.deployments.entry import deployable
 
     # never two runs of one deployment at once, and no queue: a run due while one runs is cancelled
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     deployments = []
     for name in names or available_flows():
-        flow_obj = load_flow(name).with_options(flow_run_name=flow_run_name(name))
+        flow_obj = deployable(name)
         for building_id in building_ids:
             deployments.append(
                 flow_obj.to_deployment(
@@ -127,8 +134,11 @@ def build_deployments(building_ids: list[str], names: list[str] | None = None) -
                     description=SCHEDULES[name].description,
                     tags=[f"building:{building_id}", name],
                     concurrency_limit=one_at_a_time,
+                    entrypoint_type=entrypoint_type or EntrypointType.FILE_PATH,
                 )
             )
+            if entrypoint_type == EntrypointType.MODULE_PATH:  # what a worker imports: the flow with options
+                deployments[-1].entrypoint = f"sbems.deployments.entry.{name}"
     return deployments
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from sbems.config import SettingsError, load_settings
@@ -17,6 +18,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = ListenerOptions()
     parser = argparse.ArgumentParser(prog="sbems listener", description=__doc__)
     parser.add_argument("--client-id", default=defaults.client_id, help="MQTT client id (keeps the session)")
+    parser.add_argument(
+        "--share-group",
+        default=os.environ.get("SBEMS_LISTENER_SHARE_GROUP") or None,
+        help="MQTT 5 shared subscription group: listeners in one group share the stream (each needs its own "
+        "--client-id); default $SBEMS_LISTENER_SHARE_GROUP, else none",
+    )
     parser.add_argument("--health-host", default=defaults.health_host)
     parser.add_argument(
         "--health-port",
@@ -41,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def options_from_args(args: argparse.Namespace) -> ListenerOptions:
     return ListenerOptions(
         client_id=args.client_id,
+        share_group=args.share_group,
         health_host=args.health_host,
         health_port=None if args.health_port < 0 else args.health_port,
         batch_max_rows=args.batch_rows,
@@ -62,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return run(settings, options_from_args(args))
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run(settings, options)
     except (JournalLocked, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -124,7 +124,7 @@ class MqttSession:
         failed = [code for code in reason_codes if code.is_failure]
         if failed:
             log.error(
-                "broker refused subscriptions %s: %s (check the ACL)", self.options.subscriptions, failed
+                "broker refused subscriptions %s: %s (check the ACL)", self.options.topic_filters(), failed
             )
             return
         self.state.subscribed.set()
@@ -137,7 +137,7 @@ class MqttSession:
             self.state.generation += 1
             self.state.connected = True
         self._metrics.mqtt_connected.set(1)
-        client.subscribe([(topic, 1) for topic in self.options.subscriptions])
+        client.subscribe([(topic, 1) for topic in self.options.topic_filters()])
         log.info("connected to %s (session present: %s)", self.mqtt_url, flags.session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

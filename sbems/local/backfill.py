@@ -57,3 +57,50 @@ def backfill_simulated_history(
             for t, v in series.items()
         ]
     return write_sensor_readings(conn, rows=rows)
+
+
+def prime_models(
+    database_url: str,
+    *,
+    site: Site,
+    building_id: str,
+    now_utc: datetime,
+    days: int = 21,
+    candidates: tuple[str, ...] = ("reduction_ridge",),
+    zone_model_days: int = 7,
+) -> dict[str, float]:
+    """First-run work done at backfill: forecaster selection and zone-model identification, stored.
+
+    A fresh demo's first ``forecast`` run would otherwise select a forecaster per series (every zone's
+    temperature and occupancy: ~12 min on a busy 2-core machine) and its first ``optimize`` run identify
+    every zone's thermal model. Here every series gets a bounded forecaster: ``candidates`` only (default
+    the linear reduction model: seconds per series, backtested all the same), and the daily ``retrain``
+    flow does the full model selection later; zone models are identified as the optimize flow would, from
+    the last ``zone_model_days`` only (21 days took ~5 min on a loaded 2-core machine; the optimize flow
+    identifies them again from its full window once they are a day old). The flows then find fresh
+    models (forecast: until drift or retrain; optimize: for 24 h).
+    Returns the seconds each part took.
+    """
+    import time
+
+    from sbems.services import forecasting, planning
+    from sbems.services import weather as weather_service
+
+    building = site.building(building_id)
+    history_start = now_utc - timedelta(days=days)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    weather = weather_service.read_weather_source(
+        database_url, building, now_utc, now_utc + timedelta(hours=24), history_start
+    )
+    for series in forecasting.read_history(database_url, building, now_utc, days, "h"):
+        model = forecasting.fit_series(site, building, series, "h", candidates, weather)
+        if isinstance(model, str):  # refused (e.g. too little history): the flow reports it
+            continue
+        forecasting.store_model(database_url, building, series, model)
+    timings["forecasters_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    inputs = planning.read_optimization_inputs(database_url, building, now_utc, zone_model_days, 900, weather)
+    planning.identify_zone_models(database_url, site, building, inputs)
+    timings["zone_models_s"] = time.perf_counter() - started
+    return timings

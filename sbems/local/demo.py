@@ -2,7 +2,9 @@
 
 1. PostgreSQL (settings, else 127.0.0.1:5432, else the embedded one, started if it does not run),
    migrations, the example site imported, and 21 days of simulated history backfilled so forecasts and
-   plans have data from the first minute;
+   plans have data from the first minute; on that backfill, bounded forecasters and the zone models are
+   fitted and stored in the background (``prime_models``) while the services start; ``forecast``,
+   ``optimize`` and ``retrain`` are served once that is done (their first runs need no selection);
 2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
@@ -17,13 +19,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sbems.config import Settings
+from sbems.deployments import available_flows
 from sbems.domain.site import read_site_file
-from sbems.local.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_simulated_history, prime_models
 from sbems.local.panel import ui_command
 from sbems.local.services import ensure_database_url, ensure_mqtt_url
 from sbems.runtime import free_port, port_open, wait_for_port
@@ -58,6 +62,28 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
         print(f"  stopped {name}")
 
 
+MODEL_FLOWS = ("forecast", "optimize", "retrain")  # served once the models are primed
+
+
+def _start_priming(url: str, site, building_id: str, now_utc: datetime | None) -> threading.Thread:
+    """Prime the models of a fresh backfill in the background (the services start meanwhile)."""
+
+    def prime() -> None:
+        if now_utc is None:  # history was there before: so are the models
+            return
+        try:
+            timings = prime_models(
+                url, site=site, building_id=building_id, now_utc=now_utc, days=BACKFILL_DAYS
+            )
+            print("models primed: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), flush=True)
+        except Exception as exc:  # noqa: BLE001 - the flows fit their own models then
+            print(f"model priming failed ({exc}); the first forecast/optimize runs fit their own", flush=True)
+
+    thread = threading.Thread(target=prime, name="prime-models", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = None) -> int:
     started = time.monotonic()
     data_dir = Path(settings.data_dir).resolve()
@@ -80,6 +106,10 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             )
             conn.commit()
             print(f"backfilled {rows} readings ({BACKFILL_DAYS} simulated days)")
+            primed = now
+        else:
+            primed = None
+    priming = _start_priming(url, site, building.id, primed)
     print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
     print(f"site {site.site.name!r} from {site_file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     mqtt_url = ensure_mqtt_url(settings)
@@ -134,9 +164,9 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         )
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
         wait_for_port("127.0.0.1", api_port, timeout_s=120)
-        children["flows"] = _start(
-            "flows", [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id], log_dir, env
-        )
+        flows_serve = [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id]
+        early = [f"--only={name}" for name in available_flows() if name not in MODEL_FLOWS]
+        children["flows"] = _start("flows", flows_serve + early, log_dir, env)
         create_user(url, email=DEMO_ADMIN, password=DEMO_PASSWORD, role="admin")
         children["panel"] = _start("panel", ui_command(8501), log_dir, env)
         print(f"control panel: http://127.0.0.1:8501  (log in as {DEMO_ADMIN} / {DEMO_PASSWORD})")
@@ -144,6 +174,10 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
+            if "model-flows" not in children and not priming.is_alive():
+                # forecast, optimize (and retrain) once the models are primed: their first runs find them
+                models = [f"--only={name}" for name in MODEL_FLOWS if name in available_flows()]
+                children["model-flows"] = _start("model-flows", flows_serve + models, log_dir, env)
             for name, child in children.items():
                 if child.poll() is not None:
                     print(f"{name} exited with {child.returncode}; see {log_dir / (name + '.log')}")

@@ -1,0 +1,190 @@
+"""Benchmark: the demo stack from an empty database; when the first forecast and plan appear, and how long
+the scheduled flows take in steady state.
+
+    nice .venv/bin/python bench/flows.py [--steady-min 20] [--first-timeout-min 15]
+
+Starts ``sbems demo`` (simulator in real time, listener, a Prefect server, ``sbems flows serve``, panel)
+against a scratch database on SBEMS_DATABASE_URL's server (else 127.0.0.1:5432) and a private mosquitto
+(no other demo's traffic), with its data directory in a temporary directory. Measures from the start of
+the ``sbems demo`` process:
+
+- ``first_forecast_s``: the first row in ``ml_predictions``; ``first_plan_s``: the first row in
+  ``optimization_plans`` (any status);
+- over the steady-state window that follows (``--steady-min``), from the demo's Prefect API: the p95 of
+  ``poll-building`` run durations, and the median ``forecast`` and ``optimize`` run durations (end - start
+  of completed runs; a window without a completed run of a flow reports null).
+
+The demo's fixed ports (simulator control 8099, panel 8501, the example site's device ports) must be
+free. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _first_row_s(url: str, table: str, started: float) -> float | None:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # noqa: S608 - our names
+            return time.monotonic() - started
+    return None
+
+
+async def _durations(api_url: str, since: datetime) -> dict[str, list[float]]:
+    """Durations of the completed flow runs that started after ``since``, by flow name."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    out: dict[str, list[float]] = {}
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            flows = {f.id: f.name for f in await client.read_flows(limit=200)}
+            offset = 0
+            while page := await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+                limit=200,
+                offset=offset,
+            ):
+                offset += len(page)
+                for run in page:
+                    if run.state and run.state.is_completed() and run.start_time and run.end_time:
+                        name = flows.get(run.flow_id, "?")
+                        out.setdefault(name, []).append((run.end_time - run.start_time).total_seconds())
+    return out
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steady-min", type=float, default=20.0)
+    parser.add_argument("--first-timeout-min", type=float, default=15.0)
+    args = parser.parse_args()
+
+    import psycopg
+    from psycopg import sql
+
+    from sbems.config import load_settings
+    from sbems.local.embedded import MqttBroker
+    from sbems.runtime import free_port, resolve_database_url
+    from sbems.storage import db
+
+    server_url = db.with_database(resolve_database_url(load_settings()), "postgres")
+    name = f"sbems_bench_flows_{uuid.uuid4().hex[:8]}"
+    url = db.with_database(server_url, name)
+    work = Path(tempfile.mkdtemp(prefix="sbems-bench-flows-"))
+    broker = MqttBroker(work / "broker", free_port()).start()
+    db.ensure_database(url)  # empty: the demo migrates, imports the site, backfills and primes
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SBEMS_", "PREFECT_"))}
+    env.update(
+        SBEMS_DATABASE_URL=url,
+        SBEMS_MQTT_URL=broker.url,
+        SBEMS_DATA_DIR=str(work / "data"),
+        PYTHONPATH=str(REPO),
+        PYTHONUNBUFFERED="1",
+        TQDM_DISABLE="1",
+    )
+    log_path = work / "demo.log"
+    started = time.monotonic()
+    with log_path.open("wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "sbems.cli", "demo"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    result: dict = {}
+    try:
+        first: dict[str, float | None] = {"first_forecast_s": None, "first_plan_s": None}
+        tables = {"first_forecast_s": "ml_predictions", "first_plan_s": "optimization_plans"}
+        api_url = None
+        deadline = started + args.first_timeout_min * 60
+        while time.monotonic() < deadline and None in first.values():
+            if demo.poll() is not None:
+                raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
+            text = log_path.read_text(errors="replace")
+            match = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", text)
+            api_url = f"{match.group(1)}/api" if match else api_url
+            for key, table in tables.items():
+                if first[key] is None:
+                    try:
+                        first[key] = _first_row_s(url, table, started)
+                    except psycopg.Error:
+                        pass  # not migrated yet
+            time.sleep(1)
+        print(
+            f"first forecast {first['first_forecast_s']} s, first plan {first['first_plan_s']} s", flush=True
+        )
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith(("backfilled", "models primed", "SBEMS is up")):
+                print(f"demo: {line}", flush=True)
+        result.update({k: round(v, 1) if v is not None else None for k, v in first.items()})
+        if api_url is None:
+            raise RuntimeError(f"no Prefect API in the demo log:\n{log_path.read_text()[-3000:]}")
+        window_start = datetime.now(UTC)
+        time.sleep(args.steady_min * 60)
+        if demo.poll() is not None:
+            raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
+        durations = asyncio.run(_durations(api_url, window_start))
+        poll = durations.get("poll-building", [])
+        forecast = durations.get("forecast", [])
+        optimize = durations.get("optimize", [])
+        print(
+            f"steady window {args.steady_min:g} min: {len(poll)} poll runs, {len(forecast)} forecast, "
+            f"{len(optimize)} optimize",
+            flush=True,
+        )
+        result.update(
+            {
+                "poll_run_p95_s": round(_p95(poll), 2) if poll else None,
+                "forecast_run_s": round(statistics.median(forecast), 1) if forecast else None,
+                "optimize_run_s": round(statistics.median(optimize), 1) if optimize else None,
+                "steady_min": args.steady_min,
+                "poll_runs": len(poll),
+            }
+        )
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGINT)
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait(10)
+        broker.stop()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
