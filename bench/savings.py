@@ -270,9 +270,9 @@ def main() -> None:
         for saving in SAVINGS
     ]
     public_cases = run_public_cases(args.eemeter_python) if args.eemeter_python else []
-    cases = daily_cases + hourly_cases + virtual_cases + public_cases
+    cases = daily_cases + hourly_cases + virtual_cases
     print("group             load       seed known%  est%    err pts  FSU%   CV(RMSE)%  band  model")
-    for case in cases:
+    for case in cases + public_cases:
         print_case(case)
     figures = figures_of(cases)
     figures["groups"] = {
