@@ -207,6 +207,20 @@ def eemeter_pcts(python: str, cases: list[dict]) -> list[float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_public_cases(python: str) -> list[dict]:
+    """OpenEEmeter's public sample meters (``bench/savings_public.py``), daily and hourly, 10 % saving."""
+    from savings_public import estimate_sample, load_samples
+
+    rows = []
+    for sample in load_samples(python):
+        result, known_kwh, actual_kwh, eemeter_pct = estimate_sample(sample)
+        row = outcome(
+            "public_samples", f"{sample['name'][3:]}-{sample['freq']}", 0, result, known_kwh, actual_kwh
+        )
+        rows.append({**row, "eemeter_pct": eemeter_pct})
+    return rows
+
+
 def figures_of(cases: list[dict]) -> dict:
     done = [c for c in cases if c["status"] != "refused"]
     errors = [abs(c["estimated_pct"] - c["known_pct"]) for c in done]
@@ -222,6 +236,8 @@ def figures_of(cases: list[dict]) -> dict:
 
 def print_case(case: dict) -> None:
     head = f"{case['group']:<17} {case['load']:<10} {case['seed']:>4} {case['known_pct']:6.2f}"
+    if case.get("eemeter_pct") is not None:
+        head += f" (eemeter {case['eemeter_pct']:.2f})"
     if case["status"] == "refused":
         print(f"{head}  REFUSED: {case['reason']}")
         return
@@ -253,17 +269,30 @@ def main() -> None:
         for seed in range(args.hourly_seeds)
         for saving in SAVINGS
     ]
+    public_cases = run_public_cases(args.eemeter_python) if args.eemeter_python else []
     cases = daily_cases + hourly_cases + virtual_cases
     print("group             load       seed known%  est%    err pts  FSU%   CV(RMSE)%  band  model")
-    for case in cases:
+    for case in cases + public_cases:
         print_case(case)
     figures = figures_of(cases)
     figures["groups"] = {
         group: figures_of([c for c in cases if c["group"] == group])
-        for group in ("synthetic_daily", "synthetic_hourly", "virtual_daily", "virtual_hourly")
+        for group in (
+            "synthetic_daily",
+            "synthetic_hourly",
+            "virtual_daily",
+            "virtual_hourly",
+        )
         if any(c["group"] == group for c in cases)
     }
-    if args.eemeter_python:
+    if public_cases:  # no exactly known saving: compared with eemeter, not in the figures above
+        gaps = [
+            abs(c["estimated_pct"] - c["eemeter_pct"])
+            for c in public_cases
+            if c.get("eemeter_pct") is not None
+        ]
+        figures["public_samples_max_abs_gap_to_eemeter_pts"] = round(max(gaps), 3) if gaps else None
+    if args.eemeter_python and daily_cases:
         reference = eemeter_pcts(args.eemeter_python, daily_cases)
         ee_errors = [abs(p - c["known_pct"]) for p, c in zip(reference, daily_cases, strict=True)]
         ours = [c["estimated_pct"] for c in daily_cases if c["status"] != "refused"]

@@ -28,6 +28,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from sbems.mv.models import fahrenheit_to_c
 
@@ -176,8 +177,9 @@ def fit_towt(
     tow = np.zeros((y.size, HOURS_PER_WEEK))
     tow[np.arange(y.size), how] = 1.0
     design = np.hstack([tow, features * occ, features * ~occ])
-    root = np.sqrt(w)
-    coef, _, rank, _ = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)
+    # weighted normal equations: a (168 + 2k)-square system instead of an SVD of the whole design matrix
+    weighted = design * w[:, None]
+    coef, _, rank, _ = np.linalg.lstsq(weighted.T @ design, weighted.T @ y, rcond=None)
     k = features.shape[1]
     seen = np.bincount(how, minlength=HOURS_PER_WEEK) > 0
     return TOWTModel(
@@ -220,6 +222,13 @@ def fit_towt_set(
 ) -> TOWTSet:
     """The whole-baseline model and, with ``month_windows``, one three-month weighted model per month that
     has at least ``MIN_MONTH_HOURS`` baseline hours."""
+    with threadpool_limits(1, user_api="blas"):  # small systems: threads only contend (40x slower loaded)
+        return _fit_towt_set(months, how, temp_c, energy_kwh, month_windows)
+
+
+def _fit_towt_set(
+    months: np.ndarray, how: np.ndarray, temp_c: np.ndarray, energy_kwh: np.ndarray, month_windows: bool
+) -> TOWTSet:
     fallback = fit_towt(how, temp_c, energy_kwh, np.ones(len(how)), "all")
     models: dict[int, TOWTModel] = {}
     if month_windows:
