@@ -13,6 +13,7 @@ from sbems.api import (
     routes_analytics,
     routes_auth,
     routes_buildings,
+    routes_control,
     routes_history,
     routes_hvac,
     routes_savings,
@@ -78,6 +79,7 @@ def create_app(
         routes_schedules,
         routes_analytics,
         routes_users,
+        routes_control,
         routes_ws,
     ):
         api.include_router(module.router)

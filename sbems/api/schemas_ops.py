@@ -108,3 +108,37 @@ class TelemetryPage(BaseModel):
     unit_id: str
     items: list[TelemetryRow]
     next_cursor: datetime | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+class ModeRequest(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mode": "heat", "lifetime_s": 3600, "reason": "cold"}]},
+    )
+    mode: Literal["off", "cool", "heat", "auto"]
+    lifetime_s: int | None = Field(default=None, gt=0, le=86400, description="seconds it holds (default 4 h)")
+    reason: str = Field(default="", max_length=200)
+
+
+class UnitControlRequest(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "mode", "mode": "cool"},
+                {"action": "heating_setpoint", "setpoint_c": 20.0},
+            ]
+        },
+    )
+    action: Literal["mode", "cooling_setpoint", "heating_setpoint"]
+    mode: Literal["off", "cool", "heat", "auto"] | None = Field(default=None, description="for action mode")
+    setpoint_c: float | None = Field(default=None, allow_inf_nan=False, description="°C, for the setpoints")
+    lifetime_s: int | None = Field(default=None, gt=0, le=86400, description="seconds it holds (default 4 h)")
+    reason: str = Field(default="", max_length=200)
+
+
+class CommandResult(BaseModel):
+    status: str = Field(description="confirmed | overridden | skipped")
+    detail: str
+    command_id: str | None
+    read_back: float | None = Field(description="the value read back (°C, or the mode point's state number)")

@@ -102,14 +102,38 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
             # a viewer's setpoint is 403; an operator's reaches the equipment (Modbus unit of z2)
             body = {"setpoint_c": 22.5, "lifetime_s": 600, "reason": "visitors"}
             headers = {"Authorization": f"Bearer {_token(base, viewer)}"}
-            assert httpx.post(f"{base}/zones/hq.z2/setpoint", json=body, headers=headers).status_code == 403
+            assert (
+                httpx.post(f"{base}/zones/hq.z2/setpoint", json=body, headers=headers, timeout=60).status_code
+                == 403
+            )
             headers = {"Authorization": f"Bearer {_token(base, operator)}"}
             response = httpx.post(f"{base}/zones/hq.z2/setpoint", json=body, headers=headers, timeout=60)
             assert response.status_code == 200, response.text
             assert response.json()["status"] == "confirmed"
             assert sim.state()["zones"]["z2"]["setpoint_c"] == pytest.approx(22.5, abs=0.05)
-            again = httpx.post(f"{base}/zones/hq.z2/setpoint", json={"setpoint_c": 23.0}, headers=headers)
+            again = httpx.post(
+                f"{base}/zones/hq.z2/setpoint", json={"setpoint_c": 23.0}, headers=headers, timeout=60
+            )
             assert again.status_code == 429  # one manual write per zone every 10 s
+            # the unit's and a thermostat's mode through the same path (mode has its own rate limit)
+            control = {"action": "mode", "mode": "heat", "lifetime_s": 600}
+            response = httpx.post(
+                f"{base}/hvac-units/hq.rtu2/control", json=control, headers=headers, timeout=60
+            )
+            assert response.status_code == 200 and response.json()["status"] == "confirmed", response.text
+            mode = {"mode": "heat", "lifetime_s": 600}
+            response = httpx.post(
+                f"{base}/thermostats/hq.tstat-z3/mode", json=mode, headers=headers, timeout=60
+            )
+            assert response.status_code == 200 and response.json()["status"] == "confirmed", response.text
+            deadline = time.monotonic() + 60
+            while {sim.state()["zones"][z]["mode"] for z in ("z2", "z3")} != {"heat"}:
+                assert time.monotonic() < deadline, sim.state()["zones"]
+                time.sleep(0.5)
+            assert (
+                httpx.post(f"{base}/zones/hq.z2/mode", json=mode, headers=headers, timeout=60).status_code
+                == 200
+            )  # held
 
             # schemathesis with a facility manager's token: no server error anywhere
             token = _token(base, manager)

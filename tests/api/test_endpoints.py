@@ -79,6 +79,12 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
     ("PATCH", "/users/{other}"): ({"first_name": "Other"}, {200}),
     ("POST", "/users/{other}/access"): ({"building_id": "hq", "access_level": "readonly"}, {200}),
     ("DELETE", "/users/{other}/access/hq"): (None, {204}),
+    # outside the heating range: refused by dispatch's bounds after the permission checks
+    ("POST", "/zones/hq.z1/heating-setpoint"): (SETPOINT, {422}),
+    ("POST", "/hvac-units/hq.rtu2/control"): ({"action": "heating_setpoint", "setpoint_c": 35.0}, {422}),
+    # a valid mode reaches the equipment: no thermostat service runs here (502), unless one answers (200)
+    ("POST", "/zones/hq.z4/mode"): ({"mode": "heat", "lifetime_s": 600}, {200, 502}),
+    ("POST", "/thermostats/hq.tstat-z5/mode"): ({"mode": "heat", "lifetime_s": 600}, {200, 502}),
 }
 
 
@@ -102,6 +108,9 @@ def test_openapi_lists_every_endpoint(api):
             .replace("{alert}", "{alert_id}")
             .replace("{sensor}", "{sensor_id}")
             .replace("/hvac-units/hq.rtu1", "/hvac-units/{unit_id}")
+            .replace("/hvac-units/hq.rtu2", "/hvac-units/{unit_id}")
+            .replace("hq.tstat-z5", "{thermostat_id}")
+            .replace("hq.z4", "{zone_id}")
             .replace("hq.tstat-z3", "{thermostat_id}")
             .replace("office-weekdays", "{schedule_id}")
             .replace("{other}", "{user_id}")
