@@ -48,7 +48,8 @@ def clarabel_data(
     per zone and step (two-state models, move-blocked steps) at no extra cost: the matrix has
     O(zones x steps) entries either way, where cvxpy's DPP tensor grows as (zones x steps)^2.
     Variables per zone z and step k (row-major z*ns + k): cooling q, end-of-step air t, mass m
-    (two-state only), comfort slack s (soft only); then building kW p per step and one peak per charge.
+    (two-state only), comfort slack s (soft only), heat-pump heating h and backup r (heating only); then
+    building kW p per step and one peak per charge.
     The peak rows are repeated ``PEAK_ROW_COPIES`` times (same feasible set; fewer interior-point iterations).
     """
     nz, ns, nm = problem.n_zones, problem.n_steps, problem.n_charges
@@ -60,6 +61,9 @@ def clarabel_data(
         offsets["m"], size = size, size + n
     if soft:
         offsets["s"], size = size, size + n
+    heating = problem.has_heating
+    if heating:
+        offsets["h"], offsets["r"], size = size, size + n, size + 2 * n
     offsets["p"], size = size, size + ns
     offsets["peaks"], size = size, size + nm
     idx = np.arange(n).reshape(nz, ns)
@@ -84,6 +88,9 @@ def clarabel_data(
     add(idx.ravel(), t, 1.0)
     add(idx.ravel(), q, -flat(problem.b_cool_c_per_kw))
     add(later, offsets["t"] + earlier, -problem.a_frac[:, 1:].ravel())
+    if heating:  # heat enters as negative cooling
+        add(idx.ravel(), offsets["h"] + idx.ravel(), flat(problem.b_cool_c_per_kw))
+        add(idx.ravel(), offsets["r"] + idx.ravel(), flat(problem.b_cool_c_per_kw))
     if two_state:
         d[:, 0] += problem.air_from_mass_frac[:, 0] * problem.initial_mass_temp_c
         add(later, offsets["m"] + earlier, -problem.air_from_mass_frac[:, 1:].ravel())
@@ -97,6 +104,9 @@ def clarabel_data(
         )
         add(idx.ravel(), offsets["m"] + idx.ravel(), 1.0)
         add(idx.ravel(), q, -flat(problem.mass_b_cool_c_per_kw))
+        if heating:
+            add(idx.ravel(), offsets["h"] + idx.ravel(), flat(problem.mass_b_cool_c_per_kw))
+            add(idx.ravel(), offsets["r"] + idx.ravel(), flat(problem.mass_b_cool_c_per_kw))
         add(later, offsets["t"] + earlier, -problem.mass_from_air_frac[:, 1:].ravel())
         add(later, offsets["m"] + earlier, -problem.mass_frac[:, 1:].ravel())
         rhs.append(dm.ravel())
@@ -104,24 +114,22 @@ def clarabel_data(
     steps = np.arange(ns)
     add(steps, offsets["p"] + steps, 1.0)
     add(np.tile(steps, nz), q, -np.tile(1.0 / problem.cop, nz))
+    if heating:
+        add(np.tile(steps, nz), offsets["h"] + idx.ravel(), -np.tile(1.0 / problem.heating_cop, nz))
+        add(np.tile(steps, nz), offsets["r"] + idx.ravel(), -1.0)
     rhs.append(problem.fan_kw.sum(axis=0))
     row0 += ns
     n_equalities = row0
 
     # inequalities (A x <= b): cooling bounds, ramps, comfort, peaks
-    cap = np.repeat(problem.capacity_kw, ns)
+    cap = problem.cooling_cap_kw.ravel()
     add(idx.ravel(), q, -1.0)
     rhs.append(np.zeros(n))
     row0 += n
     add(idx.ravel(), q, 1.0)
     rhs.append(cap)
     row0 += n
-    if problem.initial_cooling_kw is None:
-        q_prev, ramp0 = np.zeros(nz), problem.capacity_kw
-    else:
-        q_prev, ramp0 = problem.initial_cooling_kw, problem.ramp_kw_per_step
-    ramp = np.repeat(problem.ramp_kw_per_step, ns).reshape(nz, ns)
-    ramp[:, 0] = ramp0
+    q_prev, ramp = problem.previous_cooling_kw, problem.ramp_bound_kw
     for sign in (1.0, -1.0):
         add(idx.ravel(), q, sign)
         add(later, offsets["q"] + earlier, -sign)
@@ -143,6 +151,12 @@ def clarabel_data(
         add(idx.ravel(), offsets["s"] + idx.ravel(), -1.0)
         rhs.append(np.zeros(n))
         row0 += n
+    if heating:  # 0 <= h <= heat-pump kW available, 0 <= r <= backup kW available
+        for name, upper in (("h", problem.heat_pump_cap_kw), ("r", problem.backup_cap_kw)):
+            add(idx.ravel(), offsets[name] + idx.ravel(), -1.0)
+            add(n + idx.ravel(), offsets[name] + idx.ravel(), 1.0)
+            rhs += [np.zeros(n), upper.ravel()]
+            row0 += 2 * n
     for _copy, m in itertools.product(range(PEAK_ROW_COPIES), range(nm)):
         in_mask = np.flatnonzero(problem.demand_masks[m])
         local = np.arange(in_mask.size)
@@ -175,6 +189,11 @@ def clarabel_data(
     p_rows = np.concatenate([idx.ravel(), earlier])
     p_cols = np.concatenate([idx.ravel(), later])
     p_vals = np.concatenate([diagonal.ravel(), np.full(earlier.size, -weight)])
+    if heating:  # the same smoothing on heat-pump heating; the ridge on backup heat
+        ridge = np.full(n, 2.0 * RIDGE_USD_PER_KW2)
+        p_rows = np.concatenate([p_rows, offsets["h"] + p_rows, offsets["r"] + idx.ravel()])
+        p_cols = np.concatenate([p_cols, offsets["h"] + p_cols, offsets["r"] + idx.ravel()])
+        p_vals = np.concatenate([p_vals, p_vals, ridge])
     p_matrix = sp.csc_matrix((p_vals, (p_rows, p_cols)), shape=(size, size))
     cones = [("zero", n_equalities), ("nonneg", row0 - n_equalities)]
     return p_matrix, c, a_matrix, np.concatenate(rhs), cones, offsets
@@ -260,15 +279,16 @@ class ClarabelBackend:
         timings = {} if timings is None else timings
         started = time.perf_counter()
         with self._lock:
-            status, cooling_kw = self._solve(problem, timings)
+            status, decisions = self._solve(problem, timings)
         solve_s = time.perf_counter() - started
         if status.startswith("failed:"):
             return SolverResult(
                 "failed", None, solve_s, detail=f"returned status {status.removeprefix('failed:')}"
             )
-        return SolverResult(status, cooling_kw, solve_s)
+        cooling_kw, heat_pump_kw, backup_kw = decisions
+        return SolverResult(status, cooling_kw, solve_s, heat_pump_kw=heat_pump_kw, backup_heat_kw=backup_kw)
 
-    def _solve(self, problem: MpcProblem, timings: dict[str, float]) -> tuple[str, np.ndarray | None]:
+    def _solve(self, problem: MpcProblem, timings: dict[str, float]) -> tuple[str, tuple[Any, Any, Any]]:
         started = time.perf_counter()
         p_matrix, c, a_matrix, b, cones, offsets = clarabel_data(problem)
         timings["assemble_s"] = time.perf_counter() - started
@@ -294,10 +314,12 @@ class ClarabelBackend:
             "AlmostPrimalInfeasible": "infeasible",
         }.get(status, f"failed:{status}")
         if not mapped.startswith("optimal"):
-            return mapped, None
+            return mapped, (None, None, None)
         x = np.asarray(solution.x)
         n = problem.n_zones * problem.n_steps
-        return mapped, x[offsets["q"] : offsets["q"] + n].reshape(problem.n_zones, problem.n_steps)
+        shape = (problem.n_zones, problem.n_steps)
+        q, h, r = (x[offsets[k] : offsets[k] + n].reshape(shape) if k in offsets else None for k in "qhr")
+        return mapped, (q, h, r)
 
     def _solver_for(
         self,
