@@ -166,7 +166,7 @@ def clarabel_data(
         row0 += in_mask.size
     if nm:
         add(np.arange(nm), offsets["peaks"] + np.arange(nm), -1.0)
-        rhs.append(-problem.demand_peak_so_far_kw)
+        rhs.append(-problem.demand_peak_floor_kw)
         row0 += nm
 
     a_matrix = sp.csc_matrix(

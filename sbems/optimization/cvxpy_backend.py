@@ -202,7 +202,7 @@ class CvxpyController:
         if self.n_charges:
             self.masks.value = problem.demand_masks.astype(float)
             self.rates.value = problem.demand_rates_usd_per_kw
-            self.peak_so_far.value = problem.demand_peak_so_far_kw
+            self.peak_so_far.value = problem.demand_peak_floor_kw
 
 
 class CvxpyBackend:

@@ -15,6 +15,7 @@ import time
 from typing import Any, Protocol
 
 from sbems.optimization.clarabel_backend import ClarabelBackend
+from sbems.optimization.explain import comfort_notes
 from sbems.optimization.plan import (
     Plan,
     SolverResult,
@@ -69,6 +70,7 @@ class Planner:
         result = self.backend.solve(problem, timings)
         started = time.perf_counter()
         plan = plan_from_result(problem, result, self.backend.solver, baseline_q, baseline, baseline_heating)
+        plan.notes = comfort_notes(problem, plan)  # why any zone is planned outside its band
         timings["plan_s"] = time.perf_counter() - started
         return plan
 

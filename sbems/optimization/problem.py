@@ -135,6 +135,9 @@ class MpcProblem:
     cooling_available: np.ndarray | None = None
     heating_available: np.ndarray | None = None
     baseline_heating_setpoint_c: np.ndarray | None = None  # None: the baseline never heats
+    # robust demand management: the peak rows are planned against the reached peak minus this (per charge),
+    # sized from measured prediction errors; the plan's reported demand cost still uses the reached peak
+    demand_peak_backoff_kw: np.ndarray | float = 0.0
 
     def __post_init__(self) -> None:
         a = np.atleast_1d(np.asarray(self.a_frac, dtype=float))
@@ -177,6 +180,7 @@ class MpcProblem:
             "demand_masks": masks,
             "demand_rates_usd_per_kw": _as(self.demand_rates_usd_per_kw, (nm,), "demand_rates_usd_per_kw"),
             "demand_peak_so_far_kw": _as(self.demand_peak_so_far_kw, (nm,), "demand_peak_so_far_kw"),
+            "demand_peak_backoff_kw": _as(self.demand_peak_backoff_kw, (nm,), "demand_peak_backoff_kw"),
             "fan_kw": _as(self.fan_kw, (nz, ns), "fan_kw"),
             "air_from_mass_frac": per_zone_step(self.air_from_mass_frac, "air_from_mass_frac"),
             "mass_from_air_frac": per_zone_step(self.mass_from_air_frac, "mass_from_air_frac"),
@@ -226,6 +230,7 @@ class MpcProblem:
             (np.all(values["cop"] > 0), "cop must be > 0"),
             (np.all(values["demand_rates_usd_per_kw"] >= 0), "demand rates must be >= 0"),
             (np.all(values["demand_peak_so_far_kw"] >= 0), "demand_peak_so_far_kw must be >= 0"),
+            (np.all(values["demand_peak_backoff_kw"] >= 0), "demand_peak_backoff_kw must be >= 0"),
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
             (np.all(values["heating_capacity_kw"] >= 0), "heating_capacity_kw must be >= 0"),
             (np.all(values["backup_heat_kw"] >= 0), "backup_heat_kw must be >= 0"),
@@ -278,6 +283,11 @@ class MpcProblem:
     def has_heating(self) -> bool:
         """Whether the problem has heating decisions (any heat-pump or backup capacity available)."""
         return bool(np.any(self.heat_pump_cap_kw > 0) or np.any(self.backup_cap_kw > 0))
+
+    @property
+    def demand_peak_floor_kw(self) -> np.ndarray:
+        """(n_charges,) the floor of the planned peaks: the reached peak minus the back-off, never < 0."""
+        return np.maximum(self.demand_peak_so_far_kw - self.demand_peak_backoff_kw, 0.0)
 
     @property
     def cooling_cap_kw(self) -> np.ndarray:

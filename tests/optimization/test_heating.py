@@ -126,3 +126,24 @@ def test_availability_stops_cooling_and_heating_where_the_equipment_cannot_run()
     assert plan.ok
     assert plan.cooling_kw[:, 12:].max() < 1e-6  # a unit switched off stops at once (ramp widened)
     assert plan.cooling_kw[:, :12].max() > 1.0
+
+
+def test_a_zone_outside_its_band_gets_a_reason():
+    # a heat pump too small and no backup: the occupied morning is cold and the plan says why
+    problem = winter_problem(heating_capacity_kw=5.0, backup_heat_kw=0.0)
+    plan = Planner().solve(problem)
+    assert plan.ok and plan.expected_temp_c[:, OCCUPIED].min() < 21.0 - 0.5
+    below = [n for n in plan.notes if n["side"] == "below"]
+    assert below and all(n["cause"] == "heating capacity insufficient" for n in below)
+    covered = np.zeros_like(plan.expected_temp_c, dtype=bool)
+    for note in plan.notes:
+        covered[note["zone"], note["first_step"] : note["last_step"] + 1] = True
+    outside = (problem.comfort_min_c - plan.expected_temp_c > 0.05) | (
+        plan.expected_temp_c - problem.comfort_max_c > 0.05
+    )
+    assert np.array_equal(covered, outside)  # every step outside the band is explained, none other
+    # no heating at all in the schedule's mode: "not available"
+    plan = Planner().solve(winter_problem(heating_available=False))
+    assert {n["cause"] for n in plan.notes if n["side"] == "below"} == {"heating not available"}
+    # a comfortable plan has no notes
+    assert Planner().solve(winter_problem()).notes == []
