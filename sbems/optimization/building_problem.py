@@ -33,6 +33,36 @@ def cooling_from_electric_kw(
     return np.maximum(electric - fan_kw, 0.0) * cop_values
 
 
+def thermal_from_electric_kw(
+    electric_kw: np.ndarray,
+    outdoor_temp_c: np.ndarray,
+    zone_temp_c: np.ndarray,
+    fan_kw: float,
+    heating_capacity_kw: float | None,
+    band_middle_c: float = 22.5,
+    heating_below_c: float = 12.0,
+    cooling_above_c: float = 18.0,
+) -> np.ndarray:
+    """Net cooling delivered (kW, negative = heating) from a heat-pump unit's metered electric power, for
+    identification when the meter does not say which mode ran. A running step counts as heating when it is
+    cold outdoors (below ``heating_below_c``), or mild (up to ``cooling_above_c``) with the zone below the
+    middle of its band; heating delivers the heat pump's output (``heating_cop``, up to its capacity at that
+    outdoor temperature) and resistance backup (COP 1) beyond it. ``heating_capacity_kw`` None: a
+    cooling-only unit (every running step is cooling). An approximation: a core zone cooled in winter is
+    mistaken for heating; a mode or heating-status point, when the site has one, should replace it."""
+    outdoor = np.asarray(outdoor_temp_c, dtype=float)
+    cooling = cooling_from_electric_kw(electric_kw, outdoor, fan_kw)
+    if heating_capacity_kw is None:
+        return cooling
+    running = np.maximum(np.asarray(electric_kw, dtype=float) - fan_kw, 0.0)
+    cop = heating_cop(outdoor)
+    heat_pump_max_kw = heating_capacity_kw * heating_capacity_frac(outdoor) / cop  # electric
+    heat = np.minimum(running, heat_pump_max_kw) * cop + np.maximum(running - heat_pump_max_kw, 0.0)
+    zone = np.asarray(zone_temp_c, dtype=float)
+    heating = (outdoor < heating_below_c) | ((outdoor <= cooling_above_c) & (zone < band_middle_c))
+    return np.where(heating, -heat, cooling)
+
+
 @dataclass(frozen=True)
 class Forecasts:
     """Forecast inputs on the planning steps (arrays of length n_steps, or (n_zones, n_steps))."""
