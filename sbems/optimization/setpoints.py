@@ -103,7 +103,8 @@ def dual_setpoints_c(
     available (heat pump and backup) so the unit stays at full output; the band's lower edge while the zone
     floats. A plan that runs the heat pump at full but no backup tracks the planned temperature: driving
     the setpoint further would bring in the resistance backup the plan avoided. Heating setpoints are
-    clipped to ``heating_limits_c``; the deadband moves the setpoint of the mode that is idle."""
+    clipped to ``heating_limits_c``; the deadband (against the cooling setpoint sent, else the schedule's)
+    moves the setpoint of the mode that is idle."""
     cooling = first_setpoints_c(plan, bands, zone_ids, step, problem)
     if not plan.ok:
         return {zone_id: DualSetpoint(None, None) for zone_id in zone_ids}
@@ -124,9 +125,11 @@ def dual_setpoints_c(
         else:
             heat = float(bands.comfort_min_c[z, step])
         heat = float(np.clip(heat, *heating_limits_c))
-        if cool is not None and cool - heat < deadband_k:
+        held = float(bands.scheduled_c[z, step]) if cool is None else cool  # None: the schedule's holds
+        if held - heat < deadband_k:
             if heating_now:  # cooling is idle: move it up (within its limits), then heating down if needed
                 cool = round(float(min(heat + deadband_k, bands.limit_max_c[z])), 2)
-            heat = min(heat, cool - deadband_k)
+                held = cool
+            heat = min(heat, held - deadband_k)
         result[zone_id] = DualSetpoint(round(heat, 2), cool)
     return result
