@@ -9,7 +9,7 @@ from prefect import task
 
 from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
-from sbems.services import planning
+from sbems.services import dispatch, planning
 from sbems.services.dispatch import dispatch_setpoints
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.storage import db
@@ -88,19 +88,32 @@ def dispatch_plan_setpoints(
     """Hand the plan's current-step setpoints to dispatch (``sbems.services.dispatch.dispatch_setpoints``).
 
     Zones whose plan hands them back to the schedule are not sent. The write lives two plan steps, so a
-    missed re-plan lets the equipment fall back to its schedule."""
+    missed re-plan lets the equipment fall back to its schedule. Heating setpoints go through dispatch's
+    heating path when it has one (``dispatch_heating_setpoints``); until then they are reported, not sent."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
-    if not setpoints:
+    heating = {zone: value for zone, value in outcome.heating_setpoints_now_c.items() if value is not None}
+    if not setpoints and not heating:
         return {"dispatched": False, "reason": "every zone follows its schedule in this step"}
-    result = dispatch_setpoints(
-        database_url,
-        building.id,
-        setpoints=setpoints,
-        principal=Principal.service("optimizer"),
-        lifetime_s=2 * outcome.step_s,
-        reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
-        now_utc=now_utc,
-    )  # the flow's clock: lifetimes and rate limits run on it
-    return {"dispatched": True, "setpoints_c": setpoints, "result": result}
+    common = {
+        "principal": Principal.service("optimizer"),
+        "lifetime_s": 2 * outcome.step_s,
+        "reason": f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
+        "now_utc": now_utc,  # the flow's clock: lifetimes and rate limits run on it
+    }
+    result = dispatch_setpoints(database_url, building.id, setpoints=setpoints, **common) if setpoints else {}
+    heating_path = getattr(dispatch, "dispatch_heating_setpoints", None)  # helper "heating" adds it
+    if not heating:
+        heating_result: object = "no heating setpoints in this step"
+    elif heating_path is None:
+        heating_result = "not sent: dispatch has no heating_setpoint_c path yet"
+    else:
+        heating_result = heating_path(database_url, building.id, setpoints=heating, **common)
+    return {
+        "dispatched": True,
+        "setpoints_c": setpoints,
+        "result": result,
+        "heating_setpoints_c": heating,
+        "heating_result": heating_result,
+    }
