@@ -59,9 +59,20 @@ def objective_usd(problem: MpcProblem, plan: Plan) -> float:
     return plan.total_cost_usd + comfort + problem.smoothing_usd_per_kw2 * smooth + RIDGE_USD_PER_KW2 * ridge
 
 
-def test_direct_and_cvxpy_backends_agree_with_heating():
-    problem = winter_problem()
-    assert problem.has_heating
+TWO_STATE = dict(  # an air node coupled to a heavy mass node; heat reaches both
+    air_from_mass_frac=0.06,
+    mass_from_air_frac=0.04,
+    mass_frac=0.95,
+    mass_b_cool_c_per_kw=-0.01,
+    mass_delta_c=0.0,
+    initial_mass_temp_c=17.0,
+)
+
+
+@pytest.mark.parametrize("two_state", [False, True])
+def test_direct_and_cvxpy_backends_agree_with_heating(two_state):
+    problem = winter_problem(**(TWO_STATE if two_state else {}))
+    assert problem.has_heating and problem.two_state == two_state
     direct = Planner(ClarabelBackend()).solve(problem)
     reference = Planner(CvxpyBackend()).solve(problem)
     assert direct.ok and reference.ok, (direct.reason, reference.reason)
