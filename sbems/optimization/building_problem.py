@@ -19,6 +19,7 @@ from sbems.domain.heat_pump import heating_capacity_frac, heating_cop
 from sbems.domain.schedule import occupied_mask, scheduled_setpoints_c
 from sbems.domain.site import Building, Site
 from sbems.domain.tariff import StepPrices
+from sbems.optimization.plan import simulate_temps_c
 from sbems.optimization.problem import MpcProblem, comfort_bands, cop_from_outdoor_c
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params
@@ -193,6 +194,9 @@ class Tuning:
     comfort_margin_max_c: float = 1.0  # the margin never exceeds this (nor half the band)
     ramp_frac_per_step: float = 1.0  # cooling change per step, as a fraction of capacity
     disturbance_decay_h: float | None = None  # the bias fades along the horizon (None: constant)
+    # heating is offered only to zones whose free-running temperature (no HVAC) comes within this of the
+    # band's lower edge in the horizon (None: to every zone that may heat); see ``offer_heating_where_needed``
+    heating_guard_c: float | None = 2.0
 
 
 def comfort_backoff_c(
@@ -311,4 +315,24 @@ def building_problem(
             weight = weight * np.exp(-middles_h / tuning.disturbance_decay_h)
         bias = np.asarray(state.disturbance_bias_c, dtype=float).reshape(-1, 1) * weight[None, :]
         problem = dataclasses.replace(problem, gain_delta_c=problem.gain_delta_c + bias)
+    if tuning.heating_guard_c is not None:
+        problem = offer_heating_where_needed(problem, tuning.heating_guard_c)
     return problem
+
+
+def offer_heating_where_needed(problem: MpcProblem, guard_c: float) -> MpcProblem:
+    """The problem with heating left available only to zones whose free-running temperature (no heating or
+    cooling, the forecast gains and weather) comes within ``guard_c`` of the band's lower edge somewhere in
+    the horizon. Elsewhere heating could only undo cooling, which costs more than cooling less, so those
+    zones get no heating variables (``clarabel_backend.heating_blocks``): a summer problem keeps the size of
+    the cooling-only one. Each re-plan checks again."""
+    if not problem.has_heating:
+        return problem
+    free = simulate_temps_c(problem, np.zeros((problem.n_zones, problem.n_steps)))
+    lowest = np.minimum(
+        (free - problem.comfort_min_c).min(axis=1), problem.initial_temp_c - problem.comfort_min_c[:, 0]
+    )
+    needed = lowest < guard_c
+    if needed.all():
+        return problem
+    return dataclasses.replace(problem, heating_available=problem.heating_available & needed[:, None])

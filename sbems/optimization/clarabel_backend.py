@@ -38,6 +38,23 @@ RIDGE_USD_PER_KW2 = 1e-5  # tiny strongly-convex term on cooling: unique, well-c
 PEAK_ROW_COPIES = 8
 
 
+def heating_blocks(
+    problem: MpcProblem, offsets: Mapping[str, int] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The heating variable blocks: ``h`` (heat pump) and ``r`` (backup), each only for the zones with some
+    of it available in the horizon (the others' heating is 0: no variables, so a summer problem whose heating
+    is off stays the cooling-only problem): name -> (zones, flat (zone, step) cells, variable columns)."""
+    ns = problem.n_steps
+    blocks = {}
+    for name, available in (("h", problem.heat_pump_cap_kw), ("r", problem.backup_cap_kw)):
+        zones = np.flatnonzero(available.max(axis=1) > 0)
+        if zones.size:
+            cells = (zones[:, None] * ns + np.arange(ns)[None, :]).ravel()
+            start = 0 if offsets is None else offsets[name]
+            blocks[name] = (zones, cells, start + np.arange(cells.size))
+    return blocks
+
+
 def clarabel_data(
     problem: MpcProblem,
 ) -> tuple[Any, np.ndarray, Any, np.ndarray, list[tuple[str, int]], dict[str, int]]:
@@ -48,8 +65,9 @@ def clarabel_data(
     per zone and step (two-state models, move-blocked steps) at no extra cost: the matrix has
     O(zones x steps) entries either way, where cvxpy's DPP tensor grows as (zones x steps)^2.
     Variables per zone z and step k (row-major z*ns + k): cooling q, end-of-step air t, mass m
-    (two-state only), comfort slack s (soft only), heat-pump heating h and backup r (heating only); then
-    building kW p per step and one peak per charge.
+    (two-state only), comfort slack s (soft only); heat-pump heating h and backup r only for the zones that
+    have some of it available (``heating_blocks``; row-major over those zones); then building kW p per step
+    and one peak per charge.
     The peak rows are repeated ``PEAK_ROW_COPIES`` times (same feasible set; fewer interior-point iterations).
     """
     nz, ns, nm = problem.n_zones, problem.n_steps, problem.n_charges
@@ -61,9 +79,10 @@ def clarabel_data(
         offsets["m"], size = size, size + n
     if soft:
         offsets["s"], size = size, size + n
-    heating = problem.has_heating
-    if heating:
-        offsets["h"], offsets["r"], size = size, size + n, size + 2 * n
+    blocks = heating_blocks(problem)  # name -> (zones, their (zone, step) indices, variable columns)
+    for name, (zones, _, _) in blocks.items():
+        offsets[name], size = size, size + zones.size * ns
+    blocks = heating_blocks(problem, offsets)
     offsets["p"], size = size, size + ns
     offsets["peaks"], size = size, size + nm
     idx = np.arange(n).reshape(nz, ns)
@@ -88,9 +107,8 @@ def clarabel_data(
     add(idx.ravel(), t, 1.0)
     add(idx.ravel(), q, -flat(problem.b_cool_c_per_kw))
     add(later, offsets["t"] + earlier, -problem.a_frac[:, 1:].ravel())
-    if heating:  # heat enters as negative cooling
-        add(idx.ravel(), offsets["h"] + idx.ravel(), flat(problem.b_cool_c_per_kw))
-        add(idx.ravel(), offsets["r"] + idx.ravel(), flat(problem.b_cool_c_per_kw))
+    for _, cells, columns in blocks.values():  # heat enters as negative cooling
+        add(cells, columns, problem.b_cool_c_per_kw.ravel()[cells])
     if two_state:
         d[:, 0] += problem.air_from_mass_frac[:, 0] * problem.initial_mass_temp_c
         add(later, offsets["m"] + earlier, -problem.air_from_mass_frac[:, 1:].ravel())
@@ -104,9 +122,8 @@ def clarabel_data(
         )
         add(idx.ravel(), offsets["m"] + idx.ravel(), 1.0)
         add(idx.ravel(), q, -flat(problem.mass_b_cool_c_per_kw))
-        if heating:
-            add(idx.ravel(), offsets["h"] + idx.ravel(), flat(problem.mass_b_cool_c_per_kw))
-            add(idx.ravel(), offsets["r"] + idx.ravel(), flat(problem.mass_b_cool_c_per_kw))
+        for _, cells, columns in blocks.values():
+            add(cells, columns, problem.mass_b_cool_c_per_kw.ravel()[cells])
         add(later, offsets["t"] + earlier, -problem.mass_from_air_frac[:, 1:].ravel())
         add(later, offsets["m"] + earlier, -problem.mass_frac[:, 1:].ravel())
         rhs.append(dm.ravel())
@@ -114,9 +131,8 @@ def clarabel_data(
     steps = np.arange(ns)
     add(steps, offsets["p"] + steps, 1.0)
     add(np.tile(steps, nz), q, -np.tile(1.0 / problem.cop, nz))
-    if heating:
-        add(np.tile(steps, nz), offsets["h"] + idx.ravel(), -np.tile(1.0 / problem.heating_cop, nz))
-        add(np.tile(steps, nz), offsets["r"] + idx.ravel(), -1.0)
+    for name, (_, cells, columns) in blocks.items():
+        add(cells % ns, columns, -1.0 / problem.heating_cop[cells % ns] if name == "h" else -1.0)
     rhs.append(problem.fan_kw.sum(axis=0))
     row0 += ns
     n_equalities = row0
@@ -151,12 +167,13 @@ def clarabel_data(
         add(idx.ravel(), offsets["s"] + idx.ravel(), -1.0)
         rhs.append(np.zeros(n))
         row0 += n
-    if heating:  # 0 <= h <= heat-pump kW available, 0 <= r <= backup kW available
-        for name, upper in (("h", problem.heat_pump_cap_kw), ("r", problem.backup_cap_kw)):
-            add(idx.ravel(), offsets[name] + idx.ravel(), -1.0)
-            add(n + idx.ravel(), offsets[name] + idx.ravel(), 1.0)
-            rhs += [np.zeros(n), upper.ravel()]
-            row0 += 2 * n
+    for name, (_, cells, columns) in blocks.items():  # 0 <= h <= heat pump available, 0 <= r <= backup
+        upper = (problem.heat_pump_cap_kw if name == "h" else problem.backup_cap_kw).ravel()[cells]
+        local = np.arange(cells.size)
+        add(local, columns, -1.0)
+        add(cells.size + local, columns, 1.0)
+        rhs += [np.zeros(cells.size), upper]
+        row0 += 2 * cells.size
     for _copy, m in itertools.product(range(PEAK_ROW_COPIES), range(nm)):
         in_mask = np.flatnonzero(problem.demand_masks[m])
         local = np.arange(in_mask.size)
@@ -189,11 +206,16 @@ def clarabel_data(
     p_rows = np.concatenate([idx.ravel(), earlier])
     p_cols = np.concatenate([idx.ravel(), later])
     p_vals = np.concatenate([diagonal.ravel(), np.full(earlier.size, -weight)])
-    if heating:  # the same smoothing on heat-pump heating; the ridge on backup heat
-        ridge = np.full(n, 2.0 * RIDGE_USD_PER_KW2)
-        p_rows = np.concatenate([p_rows, offsets["h"] + p_rows, offsets["r"] + idx.ravel()])
-        p_cols = np.concatenate([p_cols, offsets["h"] + p_cols, offsets["r"] + idx.ravel()])
-        p_vals = np.concatenate([p_vals, p_vals, ridge])
+    for name, (zones, _, columns) in blocks.items():  # heat pump: the cooling's smoothing; backup: ridge
+        grid = columns.reshape(zones.size, ns)
+        if name == "h":
+            block = (grid.ravel(), grid[:, :-1].ravel(), diagonal[zones].ravel(), grid[:, 1:].ravel())
+        else:
+            block = (grid.ravel(), grid[:, :0].ravel(), np.full(grid.size, 2.0 * RIDGE_USD_PER_KW2), None)
+        diag, before, values, after = block
+        p_rows = np.concatenate([p_rows, diag, before])
+        p_cols = np.concatenate([p_cols, diag, before if after is None else after])
+        p_vals = np.concatenate([p_vals, values, np.full(before.size, -weight)])
     p_matrix = sp.csc_matrix((p_vals, (p_rows, p_cols)), shape=(size, size))
     cones = [("zero", n_equalities), ("nonneg", row0 - n_equalities)]
     return p_matrix, c, a_matrix, np.concatenate(rhs), cones, offsets
@@ -318,8 +340,13 @@ class ClarabelBackend:
         x = np.asarray(solution.x)
         n = problem.n_zones * problem.n_steps
         shape = (problem.n_zones, problem.n_steps)
-        q, h, r = (x[offsets[k] : offsets[k] + n].reshape(shape) if k in offsets else None for k in "qhr")
-        return mapped, (q, h, r)
+        q = x[offsets["q"] : offsets["q"] + n].reshape(shape)
+        if not problem.has_heating:
+            return mapped, (q, None, None)
+        heat = {"h": np.zeros(shape), "r": np.zeros(shape)}
+        for name, (zones, _, columns) in heating_blocks(problem, offsets).items():
+            heat[name][zones] = x[columns].reshape(zones.size, problem.n_steps)
+        return mapped, (q, heat["h"], heat["r"])
 
     def _solver_for(
         self,

@@ -32,7 +32,7 @@ def winter_site(site, mode: str, backup_kw: float = 20.0):
     return site.model_copy(update={"schedules": schedules, "buildings": buildings})
 
 
-def winter_problem(site, outdoor_c: float = -5.0):
+def winter_problem(site, outdoor_c: float = -5.0, initial_c: float = 17.0):
     building = site.building("hq")
     now = datetime(2027, 1, 12, 9, tzinfo=UTC)  # 04:00 in New York: before the occupied day
     times, durations = horizon_blocks(now, 24, 900, blocking=True)
@@ -47,7 +47,7 @@ def winter_problem(site, outdoor_c: float = -5.0):
         tariff_step_prices(site.tariff(building.tariff), times, building.timezone),
         bands,
         Forecasts(outdoor, np.zeros(ns), np.zeros((n, ns)), np.full(ns, 20.0)),
-        ZoneState(np.full(n, 17.0)),
+        ZoneState(np.full(n, initial_c)),
     )
     return building, bands, problem
 
@@ -103,3 +103,11 @@ def test_metered_heat_pump_power_is_read_as_heating_when_it_heats():
     )
     cooling_only = thermal_from_electric_kw(electric, outdoor, zone, 0.5, heating_capacity_kw=None)
     assert (cooling_only >= 0).all()
+
+
+def test_a_summer_day_in_auto_mode_offers_no_heating_so_the_problem_keeps_its_size(example_site):
+    site = winter_site(example_site, "auto")
+    _, _, summer = winter_problem(site, outdoor_c=30.0, initial_c=25.0)
+    assert summer.heating_available.any(axis=1).sum() == 0 and not summer.has_heating
+    _, _, winter = winter_problem(site, outdoor_c=-5.0)
+    assert winter.heating_available.all()

@@ -69,10 +69,17 @@ TWO_STATE = dict(  # an air node coupled to a heavy mass node; heat reaches both
 )
 
 
-@pytest.mark.parametrize("two_state", [False, True])
-def test_direct_and_cvxpy_backends_agree_with_heating(two_state):
-    problem = winter_problem(**(TWO_STATE if two_state else {}))
-    assert problem.has_heating and problem.two_state == two_state
+PARTIAL = dict(  # heat pumps in zones 0 and 1 only, backup in zones 1 and 2 only: blocks over zone subsets
+    heating_capacity_kw=np.array([50.0, 30.0, 0.0])[:, None] * heating_capacity_frac(-6.0),
+    backup_heat_kw=np.array([0.0, 20.0, 60.0]),
+)
+
+
+@pytest.mark.parametrize("variant", ["one_state", "two_state", "zone_subsets"])
+def test_direct_and_cvxpy_backends_agree_with_heating(variant):
+    overrides = {"one_state": {}, "two_state": TWO_STATE, "zone_subsets": PARTIAL}[variant]
+    problem = winter_problem(**overrides)
+    assert problem.has_heating and problem.two_state == (variant == "two_state")
     direct = Planner(ClarabelBackend()).solve(problem)
     reference = Planner(CvxpyBackend()).solve(problem)
     assert direct.ok and reference.ok, (direct.reason, reference.reason)
@@ -80,6 +87,10 @@ def test_direct_and_cvxpy_backends_agree_with_heating(two_state):
     assert direct.peak_kw == pytest.approx(reference.peak_kw, rel=1e-3)
     np.testing.assert_allclose(direct.expected_temp_c, reference.expected_temp_c, atol=0.05)
     np.testing.assert_allclose(direct.heat_pump_kw, reference.heat_pump_kw, atol=0.05 * 25.0)
+    np.testing.assert_allclose(direct.backup_heat_kw, reference.backup_heat_kw, atol=0.05 * 25.0)
+    if variant == "zone_subsets":
+        assert direct.heat_pump_kw[2].max() == 0.0 and direct.backup_heat_kw[0].max() == 0.0
+        assert direct.backup_heat_kw[2].sum() > 1.0  # zone 2 heats with its backup alone
 
 
 def test_the_plan_preheats_with_the_heat_pump_and_keeps_resistance_off_the_peak():
