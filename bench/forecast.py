@@ -78,7 +78,7 @@ def load_history(days: int, seed: int) -> History:
 
 def _plant_history(days: int, seed: int) -> History:
     # imported here, not at the top: without the plant the bench runs on the synthetic fallback
-    from sbems.sim.plant import simulate_history
+    from sbems.sim.history import simulate_history
 
     site = read_site_file(SITE_FILE)
     building = site.buildings[0]

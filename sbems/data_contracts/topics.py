@@ -4,6 +4,7 @@ sbems/building/{b}/zone/{z}/{temperature|humidity|occupancy|co2}   SensorReading
 sbems/building/{b}/zone/{z}/setpoint                               SetpointMessage
 sbems/building/{b}/zone/{z}/control                                CommandMessage
 sbems/building/{b}/meter/{m}/power                                 MeterReadingMessage  (extension)
+sbems/building/{b}/outdoor/{s}/temperature                         SensorReadingMessage (extension)
 sbems/building/{b}/hvac/{u}/{telemetry|status|fault|command|response}
 sbems/building/{b}/thermostat/{d}/{status|command|schedule}
 sbems/alerts/{critical|warning|info}                               AlertMessage
@@ -42,6 +43,7 @@ _LEAVES: dict[str, dict[str, type[BaseModel] | None]] = {
         "control": CommandMessage,
     },
     "meter": {"power": MeterReadingMessage},
+    "outdoor": {"temperature": SensorReadingMessage},  # the building's outdoor-air sensor (no zone)
     "hvac": {
         "telemetry": HvacTelemetryMessage,
         "status": HvacStatusMessage,

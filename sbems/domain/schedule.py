@@ -44,6 +44,10 @@ class WeeklySchedule(BaseModel):
     occupied_heating_setpoint_c: float = Field(default=21.0, ge=5, le=30)
     unoccupied_heating_setpoint_c: float = Field(default=16.0, ge=5, le=30)
     mode: Literal["cool", "heat", "auto"] = "cool"
+    # fixed early start of the units' own schedule: the occupied cooling (heating) setpoint applies this
+    # many minutes before each occupied period (pre-cool / warm-up); occupancy itself is unchanged
+    cooling_early_start_min: int = Field(default=0, ge=0, le=360)
+    heating_early_start_min: int = Field(default=0, ge=0, le=360)
     holidays: list[date] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -76,7 +80,29 @@ def occupied_mask(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str
     return mask
 
 
-def scheduled_setpoints_c(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str) -> np.ndarray:
-    """The schedule's own setpoint at each instant (occupied vs unoccupied)."""
+def conditioning_mask(
+    schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str, early_start_min: int = 0
+) -> np.ndarray:
+    """Boolean array: does the occupied setpoint apply at each instant, i.e. is the instant occupied or
+    within ``early_start_min`` minutes before an occupied one (the unit's early start)."""
     mask = occupied_mask(schedule, times_utc, tz)
+    if early_start_min > 0:
+        ahead = occupied_mask(schedule, times_utc + pd.Timedelta(minutes=early_start_min), tz)
+        mask = mask | ahead  # a period starts within (t, t + early start]
+    return mask
+
+
+def scheduled_setpoints_c(schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """The schedule's own (cooling) setpoint at each instant: occupied (from the cooling early start on)
+    vs unoccupied."""
+    mask = conditioning_mask(schedule, times_utc, tz, schedule.cooling_early_start_min)
     return np.where(mask, schedule.occupied_setpoint_c, schedule.unoccupied_setpoint_c)
+
+
+def scheduled_heating_setpoints_c(
+    schedule: WeeklySchedule, times_utc: pd.DatetimeIndex, tz: str
+) -> np.ndarray:
+    """The schedule's own heating setpoint at each instant: occupied (from the heating early start on)
+    vs unoccupied."""
+    mask = conditioning_mask(schedule, times_utc, tz, schedule.heating_early_start_min)
+    return np.where(mask, schedule.occupied_heating_setpoint_c, schedule.unoccupied_heating_setpoint_c)

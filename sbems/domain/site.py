@@ -155,7 +155,7 @@ SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
         address=1004,
         dtype="uint16",
         quantity="mode",
-        states={0: "off", 1: "cool", 2: "heat"},
+        states={0: "off", 1: "cool", 2: "heat", 3: "auto"},
     ),
     "current_temp_c": ModbusRegister(
         table="input", address=2000, scale=0.1, quantity="temperature", vendor_unit="degreesCelsius"

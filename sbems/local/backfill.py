@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from sbems.domain.site import Site, entity_uuid
-from sbems.sim.plant import simulate_history
+from sbems.sim.history import simulate_history
 from sbems.storage.readings import SensorRow, write_sensor_readings
 
 _ZONE_COLUMNS = {

@@ -15,6 +15,7 @@ import psycopg
 
 from sbems.domain.control import SEED_SETPOINT_LIMITS, setpoint_violation
 from sbems.domain.permissions import Role, has_permission
+from sbems.domain.schedule import MIN_DEADBAND_K, WeeklySchedule
 from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
@@ -84,8 +85,21 @@ def write_alert_action(
     return ActionResult(problem is None, problem or f"alert {action}d")
 
 
-def schedule_change_problem(occupied_setpoint_c: float, unoccupied_setpoint_c: float) -> str | None:
-    """Occupied setpoints stay within the seed's 18-26 C; the setback within 10-40 C."""
+_HEATING_DEFAULTS_C = (
+    WeeklySchedule.model_fields["occupied_heating_setpoint_c"].default,
+    WeeklySchedule.model_fields["unoccupied_heating_setpoint_c"].default,
+)
+
+
+def schedule_change_problem(
+    occupied_setpoint_c: float,
+    unoccupied_setpoint_c: float,
+    *,
+    occupied_heating_setpoint_c: float = _HEATING_DEFAULTS_C[0],
+    unoccupied_heating_setpoint_c: float = _HEATING_DEFAULTS_C[1],
+) -> str | None:
+    """Occupied (cooling) setpoints stay within the seed's 18-26 C; the setback within 10-40 C; each stays
+    at least the deadband above the schedule's heating setpoint."""
     problem = setpoint_violation(occupied_setpoint_c, SEED_SETPOINT_LIMITS)
     if problem:
         return f"occupied {problem}"
@@ -95,6 +109,15 @@ def schedule_change_problem(occupied_setpoint_c: float, unoccupied_setpoint_c: f
         and 10.0 <= unoccupied_setpoint_c <= 40.0
     ):
         return f"unoccupied setpoint {unoccupied_setpoint_c} C outside 10-40 C"
+    for which, cool_c, heat_c in (
+        ("occupied", occupied_setpoint_c, occupied_heating_setpoint_c),
+        ("unoccupied", unoccupied_setpoint_c, unoccupied_heating_setpoint_c),
+    ):
+        if cool_c - heat_c < MIN_DEADBAND_K:
+            return (
+                f"{which} setpoint {cool_c} C must be at least {MIN_DEADBAND_K} K above the heating "
+                f"setpoint {heat_c} C"
+            )
     return None
 
 

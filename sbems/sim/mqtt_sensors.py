@@ -1,7 +1,8 @@
 """Simulated MQTT sensors: per-zone temperature/humidity/occupancy/CO2, HVAC submeters and the building meter.
 
 Topics (seed §6.4): ``sbems/building/{building}/zone/{zone}/{temperature|humidity|occupancy|co2}``
-and ``sbems/building/{building}/meter/{sensor}/power``; JSON payloads with ``deviceId``, ``zoneId``
+``sbems/building/{building}/meter/{sensor}/power`` and the outdoor-air sensor (no zone)
+``sbems/building/{building}/outdoor/{sensor}/temperature``; JSON payloads with ``deviceId``, ``zoneId``
 (zone sensors), ``timestamp`` (ISO-8601 UTC, ``Z``), ``value``, ``unit``, ``quality``; QoS 1.
 """
 
@@ -64,6 +65,16 @@ def sensor_messages(building: Building, ctx: SimContext) -> list[tuple[str, dict
             payload = {
                 "deviceId": sensor.id,
                 "zoneId": sensor.zone,
+                "timestamp": stamp,
+                "value": value,
+                "unit": sensor.unit,
+                "quality": 100,
+            }
+        elif sensor.zone is None and sensor.sensor_type == "temperature":  # outdoor air
+            value = ctx.faults.stuck_value(sensor.id, round(plant.outdoor_temp_c, 2))
+            topic = f"{base}/outdoor/{sensor.id}/temperature"
+            payload = {
+                "deviceId": sensor.id,
                 "timestamp": stamp,
                 "value": value,
                 "unit": sensor.unit,

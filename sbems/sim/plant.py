@@ -4,7 +4,7 @@
 (``sbems.sim.equipment``) and the air their fans move (``sbems.sim.airflow``: fan speed -> airflow ->
 capacity, ventilation, CO2), drives them with weather, schedules and occupancy, takes commands and
 faults, and reports readings (``co2_excess_ppmh``: each zone's CO2 ppm*h above 1,000 ppm since the
-start); ``simulate_history`` runs it on its schedules and returns the history as frames.
+start); ``sbems.sim.history.simulate_history`` runs it on its schedules and returns the history as frames.
 
 All randomness (occupancy noise) comes from generators seeded by ``(seed, day)``, so a run is a
 pure function of (site, building, start, seed, step length, commands).
@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sbems.domain.schedule import WeeklySchedule, occupied_mask, scheduled_setpoints_c
+from sbems.domain.schedule import (
+    WeeklySchedule,
+    occupied_mask,
+    scheduled_heating_setpoints_c,
+    scheduled_setpoints_c,
+)
 from sbems.domain.site import Building, Site
 from sbems.sim.airflow import co2_excess_ppmh, co2_next_ppm, outdoor_air_m3_s
 from sbems.sim.equipment import (
@@ -28,13 +33,12 @@ from sbems.sim.equipment import (
     Controls,
     Mode,
     ZoneState,
-    active_setpoints_c,
     cop_at,
     equipment_outputs,
     equipment_ratings,
     fan_flow_m3_s,
-    local_loop_heat_w,
 )
+from sbems.sim.heating import UnitHeat, active_setpoints_c, capacities_w, dual_setpoint_loop
 from sbems.sim.thermal import (
     AIR_HEAT_CAPACITY_J_PER_M3K,
     BASE_LOAD_W_PER_M2,
@@ -46,6 +50,7 @@ from sbems.sim.thermal import (
     VENTILATION_M3_S_PER_PERSON,
     discretise,
     humidity_ratio,
+    humidity_ratio_next,
     internal_gains_w,
     occupancy_profile_frac,
     relative_humidity_pct,
@@ -66,13 +71,13 @@ __all__ = [
     "Plant",
     "ZoneState",
     "cop_at",
-    "simulate_history",
 ]
 
 NOISE_BUCKET_S = 900
 _OUTPUT_NAMES = (
-    "setpoint_c scheduled_c cooling_w heating_w electric_w fan_w cop occupants flow_m3_s lights_w "
-    "supply_temp_c return_temp_c pressure_kpa occupied"
+    "setpoint_c scheduled_c heating_setpoint_c scheduled_heat_c cooling_w heating_w heat_pump_w backup_w "
+    "heat_pump_el_w backup_el_w electric_w fan_w cop occupants flow_m3_s lights_w supply_temp_c "
+    "return_temp_c pressure_kpa occupied"
 ).split()
 
 
@@ -85,7 +90,8 @@ class _Forcing:
     ghi_w_m2: np.ndarray  # (k,)
     rh_pct: np.ndarray  # (k,)
     occupied: np.ndarray  # (k, n)
-    scheduled_c: np.ndarray  # (k, n)
+    scheduled_c: np.ndarray  # (k, n) cooling setpoint of the schedule
+    scheduled_heat_c: np.ndarray  # (k, n) heating setpoint of the schedule
     occupancy_frac: np.ndarray  # (k, n) profile x noise, 0..1
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -125,6 +131,7 @@ class Plant:
         n = len(self.zone_ids)
         self._controls = Controls(
             override_c=np.full(n, np.nan),
+            heating_override_c=np.full(n, np.nan),
             mode=[self._schedules[i].mode for i in range(n)],
             enabled=np.ones(n, dtype=bool),
             fan_speed_pct=np.full(n, 100.0),
@@ -134,11 +141,11 @@ class Plant:
         )
         self._noise_cache: dict[int, np.ndarray] = {}
         self._forcing: _Forcing | None = None
-        # initial state: at the scheduled setpoint (a building that has been running)
+        # initial state: inside the scheduled setpoints (a building that has been running)
         f = self._forcing_at(0)
         k = 0
-        sched = f.scheduled_c[k]
-        self.temp_air_c = np.minimum(sched, np.maximum(f.outdoor_temp_c[k], 18.0) + 2.0)
+        free_c = np.minimum(f.scheduled_c[k], np.maximum(f.outdoor_temp_c[k], 18.0) + 2.0)
+        self.temp_air_c = np.maximum(free_c, f.scheduled_heat_c[k])
         self.temp_mass_c = self.temp_air_c.copy()
         self.co2_ppm = np.full(n, CO2_OUTDOOR_PPM)
         self.co2_excess_ppmh = np.zeros(n)  # indoor-air quality: CO2 above 1,000 ppm since the start, ppm*h
@@ -190,6 +197,7 @@ class Plant:
         n = len(self.zone_ids)
         occupied = np.zeros((count, n), dtype=bool)
         scheduled = np.zeros((count, n))
+        scheduled_heat = np.zeros((count, n))
         tz = self.building.timezone
         groups: dict[int, list[int]] = {}
         for i, schedule in enumerate(self._schedules):
@@ -200,6 +208,7 @@ class Plant:
             sched = scheduled_setpoints_c(schedule, times, tz)
             occupied[:, members] = mask[:, None]
             scheduled[:, members] = sched[:, None]
+            scheduled_heat[:, members] = scheduled_heating_setpoints_c(schedule, times, tz)[:, None]
         local = times.tz_convert(tz)
         local_hour = np.asarray(local.hour + local.minute / 60.0 + local.second / 3600.0, dtype=float)
         profile = occupancy_profile_frac(local_hour)
@@ -218,6 +227,7 @@ class Plant:
             wx["relative_humidity_pct"].to_numpy(),
             occupied,
             scheduled,
+            scheduled_heat,
             frac,
         )
 
@@ -235,10 +245,12 @@ class Plant:
             raise KeyError(f"unknown zone {zone_id!r} in building {self.building.id!r}") from None
 
     def set_setpoint_c(self, zone_id: str, value_c: float | None) -> None:
-        """Command the zone's setpoint; ``None`` hands it back to the schedule."""
-        if value_c is not None and not math.isfinite(value_c):
-            raise ValueError("setpoint must be finite")
-        self._controls.override_c[self.zone_index(zone_id)] = np.nan if value_c is None else float(value_c)
+        """Command the zone's (cooling) setpoint; ``None`` hands it back to the schedule."""
+        self._controls.override_c[self.zone_index(zone_id)] = _setpoint_or_nan(value_c)
+
+    def set_heating_setpoint_c(self, zone_id: str, value_c: float | None) -> None:
+        """Command the zone's heating setpoint; ``None`` hands it back to the schedule."""
+        self._controls.heating_override_c[self.zone_index(zone_id)] = _setpoint_or_nan(value_c)
 
     def set_mode(self, zone_id: str, mode: str) -> None:
         if mode not in MODES:
@@ -301,32 +313,40 @@ class Plant:
         x = np.concatenate([self.temp_air_c, self.temp_mass_c])
         q = np.concatenate([q_air, q_mass])
         x_free = self._ad @ x + self._bd_out * to_c + self._bd_heat @ q
-        setpoint = active_setpoints_c(ctl, f.scheduled_c[k])
-        q_hvac = local_loop_heat_w(
-            self.ratings, ctl, setpoint, self.temp_air_c, x_free[:n], self._air_gain, self.step_s
+        cool_sp, heat_sp = self._setpoints(f, k)
+        r = self.ratings
+        capacity = capacities_w(
+            r.capacity_w, r.heating_capacity_w, r.backup_heat_w, to_c, *self._capacity_controls()
         )
+        heat = dual_setpoint_loop(
+            ctl.mode, cool_sp, heat_sp, self.temp_air_c, x_free[:n], self._air_gain, self.step_s, capacity
+        )
+        q_hvac = heat.net_w
         x_next = x_free + self._bd_heat[:, :n] @ q_hvac
-        cooling_w = np.maximum(-q_hvac, 0.0)
-        heating_w = np.maximum(q_hvac, 0.0)
         # constant-volume fan: runs while occupied or while the unit conditions the zone
         fan_on = ctl.enabled & (f.occupied[k] | self.always_on | (np.abs(q_hvac) > 1.0))
         flow_m3_s = fan_flow_m3_s(self.ratings, ctl, fan_on)
         self.co2_ppm = co2_next_ppm(self.co2_ppm, occupants, oa_m3_s, self.volume_m3, self.step_s)
         self.co2_excess_ppmh += co2_excess_ppmh(self.co2_ppm, self.step_s)
-        # humidity: outdoor moisture + people, the coil dries the air while it cools
-        w_out = float(humidity_ratio(to_c, f.rh_pct[k]))
-        w_target = w_out + 0.0015 * f.occupancy_frac[k]
-        cooling_frac = np.divide(cooling_w, self.capacity_w, out=np.zeros(n), where=self.capacity_w > 0)
-        w_coil = float(humidity_ratio(12.0, 95.0))
-        dry_frac = np.minimum(1.0, 2.5 * cooling_frac)
-        w_target = np.where(
-            cooling_w > 0, np.minimum(w_target, w_target * (1 - dry_frac) + w_coil * dry_frac), w_target
+        w = self.humidity_ratio
+        w = humidity_ratio_next(
+            w, to_c, f.rh_pct[k], f.occupancy_frac[k], heat.cooling_w, self.capacity_w, self.step_s
         )
-        self.humidity_ratio = w_target + (self.humidity_ratio - w_target) * math.exp(-self.step_s / 3600.0)
+        self.humidity_ratio = w
         self.temp_air_c = x_next[:n]
         self.temp_mass_c = x_next[n:]
         self.step_index += 1
-        self._store_outputs(k_abs, f, setpoint, cooling_w, heating_w, flow_m3_s, occupants, lights_w)
+        self._store_outputs(k_abs, f, (cool_sp, heat_sp), heat, flow_m3_s, occupants, lights_w)
+
+    def _setpoints(self, f: _Forcing, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ctl = self._controls
+        return active_setpoints_c(
+            ctl.override_c, ctl.heating_override_c, f.scheduled_c[k], f.scheduled_heat_c[k]
+        )
+
+    def _capacity_controls(self) -> tuple[np.ndarray, ...]:
+        c = self._controls
+        return c.capacity_frac, c.compressor_fault, c.enabled, c.fan_speed_pct
 
     def _zero_outputs(self) -> dict[str, np.ndarray]:
         n = len(self.zone_ids)
@@ -335,20 +355,20 @@ class Plant:
     def _compute_outputs_at_rest(self, k_abs: int) -> None:
         f = self._forcing_at(k_abs)
         k = k_abs - f.start_index
-        setpoint = active_setpoints_c(self._controls, f.scheduled_c[k])
+        setpoints = self._setpoints(f, k)
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
         _, _, lights = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
         n = len(self.zone_ids)
         flow = fan_flow_m3_s(self.ratings, self._controls, self._controls.enabled)
-        self._store_outputs(k_abs, f, setpoint, np.zeros(n), np.zeros(n), flow, occupants, lights)
+        idle = UnitHeat(np.zeros(n), np.zeros(n), np.zeros(n))
+        self._store_outputs(k_abs, f, setpoints, idle, flow, occupants, lights)
 
     def _store_outputs(
         self,
         k_abs: int,
         f: _Forcing,
-        setpoint: np.ndarray,
-        cooling_w: np.ndarray,
-        heating_w: np.ndarray,
+        setpoints: tuple[np.ndarray, np.ndarray],
+        heat: UnitHeat,
         flow_m3_s: np.ndarray,
         occupants: np.ndarray,
         lights_w: np.ndarray,
@@ -356,15 +376,12 @@ class Plant:
         k = k_abs - f.start_index
         to_c = f.outdoor_temp_c[k]
         out = self._outputs
-        out.update(
-            equipment_outputs(
-                self.ratings, self._controls, self.temp_air_c, to_c, cooling_w, heating_w, flow_m3_s
-            )
-        )
-        out["setpoint_c"] = setpoint
-        out["scheduled_c"] = f.scheduled_c[k]
+        out.update(equipment_outputs(self.ratings, self._controls, self.temp_air_c, to_c, heat, flow_m3_s))
+        out["setpoint_c"], out["heating_setpoint_c"] = setpoints
+        out["scheduled_c"], out["scheduled_heat_c"] = f.scheduled_c[k], f.scheduled_heat_c[k]
         out["occupied"] = f.occupied[k]
-        out["cooling_w"], out["heating_w"] = cooling_w, heating_w
+        out["cooling_w"], out["heating_w"] = heat.cooling_w, heat.heating_w
+        out["heat_pump_w"], out["backup_w"] = heat.heat_pump_w, heat.backup_w
         out["occupants"], out["flow_m3_s"], out["lights_w"] = occupants, flow_m3_s, lights_w
         self._last_weather = (to_c, f.ghi_w_m2[k], f.rh_pct[k])
 
@@ -390,12 +407,22 @@ class Plant:
     def zone_state(self, zone_id: str) -> ZoneState:
         i = self.zone_index(zone_id)
         out, ctl = self._outputs, self._controls
+        # the setpoints in force now (a command takes effect at once, the outputs at the next step)
+        cool_c, heat_c = (
+            float(v[0])
+            for v in active_setpoints_c(
+                ctl.override_c[i : i + 1],
+                ctl.heating_override_c[i : i + 1],
+                out["scheduled_c"][i : i + 1],
+                out["scheduled_heat_c"][i : i + 1],
+            )
+        )
         return ZoneState(
             zone_id=zone_id,
             time_utc=self.now_utc,
             zone_temp_c=float(self.temp_air_c[i]),
             mass_temp_c=float(self.temp_mass_c[i]),
-            setpoint_c=float(out["scheduled_c"][i] if np.isnan(ctl.override_c[i]) else ctl.override_c[i]),
+            setpoint_c=cool_c,
             setpoint_source="schedule" if np.isnan(ctl.override_c[i]) else "override",
             scheduled_setpoint_c=float(out["scheduled_c"][i]),
             occupied=bool(out["occupied"][i]),
@@ -421,6 +448,13 @@ class Plant:
             high_pressure_alarm=bool(ctl.high_pressure_alarm[i]),
             capacity_frac=float(ctl.capacity_frac[i]),
             capacity_kw=float(self.capacity_w[i] / 1000.0),
+            cooling_setpoint_c=cool_c,
+            heating_setpoint_c=heat_c,
+            heating_setpoint_source="schedule" if np.isnan(ctl.heating_override_c[i]) else "override",
+            scheduled_heating_setpoint_c=float(out["scheduled_heat_c"][i]),
+            heat_pump_kw=float(out["heat_pump_el_w"][i] / 1000.0),
+            backup_heat_kw=float(out["backup_el_w"][i] / 1000.0),
+            heating_capacity_kw=float(self.ratings.heating_capacity_w[i] / 1000.0),
         )
 
     def zone_states(self) -> dict[str, ZoneState]:
@@ -442,50 +476,9 @@ class Plant:
         }
 
 
-def simulate_history(
-    site: Site, building_id: str, start_utc: dt.datetime, days: float, step_s: float = 900.0, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the plant on its schedules for ``days`` and return ``(building_df, zones_df)``.
-
-    ``building_df``: index ``time_utc`` (aware UTC, the end of each step) with ``outdoor_temp_c``,
-    ``ghi_w_m2``, ``load_kw``. ``zones_df``: MultiIndex ``(time_utc, zone_id)`` with
-    ``zone_temp_c``, ``setpoint_c``, ``cooling_kw``, ``electric_kw``, ``occupancy_count``.
-    Values at a row are step averages for powers and end-of-step states for temperatures.
-    """
-    plant = Plant(site, building_id, start_utc, seed=seed, step_s=step_s)
-    steps = int(round(days * 86_400 / step_s))
-    n = len(plant.zone_ids)
-    temp = np.empty((steps, n))
-    setpoint = np.empty((steps, n))
-    cooling = np.empty((steps, n))
-    electric = np.empty((steps, n))
-    occupants = np.empty((steps, n))
-    outdoor = np.empty(steps)
-    ghi = np.empty(steps)
-    load = np.empty(steps)
-    out = plant._outputs
-    for k in range(steps):
-        plant._step_once()
-        temp[k] = plant.temp_air_c
-        setpoint[k] = out["setpoint_c"]
-        cooling[k] = out["cooling_w"]
-        electric[k] = out["electric_w"]
-        occupants[k] = out["occupants"]
-        outdoor[k], ghi[k], _ = plant._last_weather
-        load[k] = out["electric_w"].sum() + out["lights_w"].sum() + plant.base_load_w
-    times = plant._times(1, steps).rename("time_utc")
-    building_df = pd.DataFrame(
-        {"outdoor_temp_c": outdoor, "ghi_w_m2": ghi, "load_kw": load / 1000.0}, index=times
-    )
-    index = pd.MultiIndex.from_product([times, plant.zone_ids], names=["time_utc", "zone_id"])
-    zones_df = pd.DataFrame(
-        {
-            "zone_temp_c": temp.ravel(),
-            "setpoint_c": setpoint.ravel(),
-            "cooling_kw": cooling.ravel() / 1000.0,
-            "electric_kw": electric.ravel() / 1000.0,
-            "occupancy_count": occupants.ravel().astype(int),
-        },
-        index=index,
-    )
-    return building_df, zones_df
+def _setpoint_or_nan(value_c: float | None) -> float:
+    if value_c is None:
+        return float("nan")
+    if not math.isfinite(value_c):
+        raise ValueError("setpoint must be finite")
+    return float(value_c)

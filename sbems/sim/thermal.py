@@ -11,6 +11,7 @@ part is discretised exactly (zero-order hold, matrix exponential), so any step l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -163,3 +164,24 @@ def relative_humidity_pct(temp_c: np.ndarray | float, ratio: np.ndarray | float)
     w = np.asarray(ratio, dtype=float)
     p_v = w * 101_325.0 / (0.622 + w)
     return np.clip(100.0 * p_v / saturation_vapour_pressure_pa(temp_c), 1.0, 100.0)
+
+
+def humidity_ratio_next(
+    ratio: np.ndarray,
+    outdoor_temp_c: float,
+    outdoor_rh_pct: float,
+    occupancy_frac: np.ndarray,
+    cooling_w: np.ndarray,
+    capacity_w: np.ndarray,
+    step_s: float,
+) -> np.ndarray:
+    """Zone humidity ratio after one step: relaxes (1 h) toward outdoor moisture + people's, and the
+    coil dries the air while it cools (toward saturation at ~12 C, in proportion to its load)."""
+    w_target = float(humidity_ratio(outdoor_temp_c, outdoor_rh_pct)) + 0.0015 * np.asarray(occupancy_frac)
+    cooling_frac = np.divide(cooling_w, capacity_w, out=np.zeros_like(cooling_w), where=capacity_w > 0)
+    w_coil = float(humidity_ratio(12.0, 95.0))
+    dry_frac = np.minimum(1.0, 2.5 * cooling_frac)
+    w_target = np.where(
+        cooling_w > 0, np.minimum(w_target, w_target * (1 - dry_frac) + w_coil * dry_frac), w_target
+    )
+    return w_target + (ratio - w_target) * math.exp(-step_s / 3600.0)

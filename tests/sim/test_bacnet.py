@@ -43,7 +43,7 @@ async def test_read_rpm_and_units_match_the_plant(sim):
         assert cfm * 1.6990108 == pytest.approx(zone["supply_flow_m3_per_h"], rel=1e-3)  # device speaks cfm
         assert setpoint == relinquish == pytest.approx(zone["setpoint_c"])
         assert str(run) == "active" and str(fault) == "inactive"
-        assert states[mode - 1] == zone["mode"] == "cool"
+        assert states[mode - 1] == zone["mode"] == "auto"  # the example schedule runs in auto
         iams = await bacnet.who_is(address=addr, timeout=2)
         assert [iam.iAmDeviceIdentifier[1] for iam in iams] == [1001]
 

@@ -54,7 +54,7 @@ def test_registers_match_the_plant(sim, client):
     assert psi * 6.894757 == pytest.approx(zone["discharge_pressure_kpa"], rel=1e-4)
     assert _f32(client, 2006, "input") * 0.1 == pytest.approx(zone["electric_kw"], abs=1e-3)
     holding = client.read_holding_registers(1002, count=3, device_id=1).registers
-    assert holding[0] == 100 and holding[2] == 1  # fan speed %, mode cool
+    assert holding[0] == 100 and holding[2] == 3  # fan speed %, mode auto
     assert client.read_coils(0, count=2, device_id=1).bits[:2] == [True, False]
     assert client.read_discrete_inputs(100, count=3, device_id=1).bits[:3] == [True, False, False]
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from sbems.domain.site import parse_site
-from sbems.sim.plant import Plant, cop_at, simulate_history
+from sbems.sim.history import simulate_history
+from sbems.sim.plant import Plant, cop_at
 from tests.sim.conftest import HOT_AFTERNOON_UTC
 
 

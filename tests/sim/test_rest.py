@@ -46,7 +46,7 @@ def test_status_matches_the_plant(sim, api):
     assert status["deviceId"] == "RDS-0005" and status["zoneId"] == "z5" and status["unit"] == "celsius"
     assert status["temperature"] == pytest.approx(zone["zone_temp_c"], abs=0.01)
     assert status["setpoint"] == pytest.approx(zone["setpoint_c"])
-    assert status["mode"] == "cool" and status["output"] == "cooling"
+    assert status["mode"] == "auto" and status["output"] == "cooling"
     assert status["timestamp"].endswith("Z")
 
 
@@ -87,7 +87,7 @@ def test_setpoint_mode_schedule_and_webhooks(sim, api):
             api.post("/devices/RDS-0006/setpoint", json={"value": None}).json()["setpointSource"]
             == "schedule"
         )
-        assert api.post("/devices/RDS-0004/mode", json={"mode": "auto"}).json()["mode"] == "auto"
+        assert api.post("/devices/RDS-0004/mode", json={"mode": "heat"}).json()["mode"] == "heat"
         schedule = api.get("/devices/RDS-0004/schedule").json()
         assert schedule["occupied"][0]["start"] == "07:00" and schedule["occupiedSetpoint"] == 23.0
         schedule["occupied"] = [
@@ -112,7 +112,7 @@ def test_setpoint_mode_schedule_and_webhooks(sim, api):
         assert {"temperature_change", "mode_change", "schedule_trigger"} <= events
         trigger = next(e for e in _Receiver.received if e["event"] == "schedule_trigger")
         assert trigger["deviceId"] == "RDS-0004" and trigger["data"]["occupied"] is False
-        api.post("/devices/RDS-0004/mode", json={"mode": "cool"})
+        api.post("/devices/RDS-0004/mode", json={"mode": "auto"})
     finally:
         server.shutdown()
 
