@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sbems.domain.heat_pump import heating_capacity_frac, heating_cop
-from sbems.domain.schedule import occupied_mask, scheduled_setpoints_c
+from sbems.domain.schedule import occupied_mask, scheduled_heating_setpoints_c, scheduled_setpoints_c
 from sbems.domain.site import Building, Site
 from sbems.domain.tariff import StepPrices
 from sbems.optimization.plan import simulate_temps_c
@@ -137,11 +137,7 @@ def zone_bands(
         low.append(zmin)
         high.append(zmax)
         sched.append(scheduled_setpoints_c(schedule, times, building.timezone))
-        heat_sched.append(
-            np.where(
-                occ_start[-1], schedule.occupied_heating_setpoint_c, schedule.unoccupied_heating_setpoint_c
-            )
-        )
+        heat_sched.append(scheduled_heating_setpoints_c(schedule, times, building.timezone))
         has_unit = building.controller_of(zone.id) is not None
         can_cool.append(np.full(len(times), has_unit and schedule.mode in ("cool", "auto")))
         can_heat.append(np.full(len(times), heats))
@@ -317,6 +313,13 @@ def building_problem(
         problem = dataclasses.replace(problem, gain_delta_c=problem.gain_delta_c + bias)
     if tuning.heating_guard_c is not None:
         problem = offer_heating_where_needed(problem, tuning.heating_guard_c)
+    no_heat = ~problem.heating_available.any(axis=1)
+    if no_heat.any():  # zones that do not heat keep the old unoccupied floor: cooling setpoints stop there
+        floor = np.maximum(
+            problem.comfort_min_c, np.minimum(bands.limit_min_c[:, None], problem.comfort_max_c)
+        )
+        lifted = np.where(no_heat[:, None] & ~bands.occupied_end, floor, problem.comfort_min_c)
+        problem = dataclasses.replace(problem, comfort_min_c=lifted)
     return problem
 
 
