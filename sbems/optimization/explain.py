@@ -53,7 +53,7 @@ def comfort_notes(problem: MpcProblem, plan: Plan, tolerance_c: float = TOLERANC
         ("below", problem.comfort_min_c - temps, delivered_heat, available_heat, "heating"),
         ("above", temps - problem.comfort_max_c, plan.cooling_kw, problem.cooling_cap_kw, "cooling"),
     ):
-        for z in range(problem.n_zones):
+        for z in np.flatnonzero((excess > tolerance_c).any(axis=1)):  # few zones, if any: cheap at scale
             for first, last in _runs(excess[z] > tolerance_c):
                 steps = slice(first, last + 1)
                 if np.all(available[z, steps] <= 1e-9):
@@ -66,7 +66,7 @@ def comfort_notes(problem: MpcProblem, plan: Plan, tolerance_c: float = TOLERANC
                     cause = "comfort traded for cost"
                 notes.append(
                     {
-                        "zone": z,
+                        "zone": int(z),
                         "first_step": first,
                         "last_step": last,
                         "side": side,
