@@ -95,6 +95,7 @@ def dual_setpoints_c(
     step: int = 0,
     deadband_k: float = MIN_DEADBAND_K,
     heating_limits_c: tuple[float, float] = HEATING_LIMITS_C,
+    lead: tuple[Sequence[float], float, float] | None = None,
 ) -> dict[str, DualSetpoint]:
     """Heating and cooling setpoints per zone for plan step ``step``, at least ``deadband_k`` apart.
 
@@ -104,7 +105,10 @@ def dual_setpoints_c(
     floats. A plan that runs the heat pump at full but no backup tracks the planned temperature: driving
     the setpoint further would bring in the resistance backup the plan avoided. Heating setpoints are
     clipped to ``heating_limits_c``; the deadband (against the cooling setpoint sent, else the schedule's)
-    moves the setpoint of the mode that is idle."""
+    moves the setpoint of the mode that is idle. ``lead`` = (current temperatures, step s, the units'
+    local-loop time constant s): a tracked heating setpoint above the current temperature is
+    lead-compensated as ``lead_compensated_setpoints_c`` does for cooling, so the unit's first-order loop
+    reaches the planned temperature within the step instead of throttling on the way."""
     cooling = first_setpoints_c(plan, bands, zone_ids, step, problem)
     if not plan.ok:
         return {zone_id: DualSetpoint(None, None) for zone_id in zone_ids}
@@ -122,6 +126,9 @@ def dual_setpoints_c(
             heat = float(bands.comfort_max_c[z, step])
         elif heating_now:
             heat = float(plan.expected_temp_c[z, step])
+            if lead is not None and lead[2] > 0 and heat > float(lead[0][z]):
+                current = float(lead[0][z])
+                heat = current + (heat - current) / (1.0 - np.exp(-lead[1] / lead[2]))
         else:
             heat = float(bands.comfort_min_c[z, step])
         heat = float(np.clip(heat, *heating_limits_c))

@@ -467,7 +467,8 @@ def plan_building(
     )
     plan = (planner or Planner()).solve(problem)
     zone_ids = [z.id for z in building.zones]
-    dual = dual_setpoints_c(plan, problem, bands, zone_ids)
+    lead = (initial, step_s, setpoint_lead_tau_s) if setpoint_lead_tau_s else None
+    dual = dual_setpoints_c(plan, problem, bands, zone_ids, lead=lead)
     setpoints = {zone: value.cooling_c for zone, value in dual.items()}
     heating = {zone: value.heating_c for zone, value in dual.items()}
     if setpoint_lead_tau_s:

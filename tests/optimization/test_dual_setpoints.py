@@ -93,3 +93,18 @@ def test_comfort_backoff_grows_with_the_square_root_of_the_lead_and_is_capped():
     hours = np.array([0.25, 1.0, 4.0, 16.0])
     backoff = comfort_backoff_c(hours, 0.1, 0.1, 0.4)
     np.testing.assert_allclose(backoff, [0.15, 0.2, 0.3, 0.4])
+
+
+def test_heating_lead_compensation_lands_a_first_order_loop_on_the_plan():
+    import math
+
+    p = plan([0.0] * 4, [8.0, 0.0, 8.0, 8.0], [0.0] * 4, [21.0, 20.0, 19.0, 21.0])
+    current = [20.0, 19.0, 20.0, 20.0]
+    result = dual_setpoints_c(p, PROBLEM, bands(), ZONES, lead=(current, 900, 600))
+    plain = dual_setpoints_c(p, PROBLEM, bands(), ZONES)
+    end = result["z1"].heating_c + (20.0 - result["z1"].heating_c) * math.exp(-900 / 600)
+    assert result["z1"].heating_c > 21.0 and end == pytest.approx(21.0, abs=0.01)
+    assert result["z1"].cooling_c - result["z1"].heating_c >= 1.0 - 1e-9  # deadband kept after the lead
+    assert result["z2"] == plain["z2"]  # not heating: unchanged
+    assert result["z3"] == plain["z3"]  # heated towards a lower temperature (floats down): unchanged
+    assert result["z4"].heating_c is None
