@@ -108,7 +108,9 @@ def dual_setpoints_c(
     moves the setpoint of the mode that is idle. ``lead`` = (current temperatures, step s, the units'
     local-loop time constant s): a tracked heating setpoint above the current temperature is
     lead-compensated as ``lead_compensated_setpoints_c`` does for cooling, so the unit's first-order loop
-    reaches the planned temperature within the step instead of throttling on the way."""
+    reaches the planned temperature within the step instead of throttling on the way. Off by default:
+    on the winter tuning week (2 days, seed 0) it brought in resistance heat (14.7 vs 3.7 kWh) and cost
+    more (-16.9 % vs -19.3 % against the baseline) for about the same discomfort (1.30 vs 1.36 K*h)."""
     cooling = first_setpoints_c(plan, bands, zone_ids, step, problem)
     if not plan.ok:
         return {zone_id: DualSetpoint(None, None) for zone_id in zone_ids}

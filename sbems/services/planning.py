@@ -467,8 +467,7 @@ def plan_building(
     )
     plan = (planner or Planner()).solve(problem)
     zone_ids = [z.id for z in building.zones]
-    lead = (initial, step_s, setpoint_lead_tau_s) if setpoint_lead_tau_s else None
-    dual = dual_setpoints_c(plan, problem, bands, zone_ids, lead=lead)
+    dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week
     setpoints = {zone: value.cooling_c for zone, value in dual.items()}
     heating = {zone: value.heating_c for zone, value in dual.items()}
     if setpoint_lead_tau_s:
