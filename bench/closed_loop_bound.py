@@ -1,14 +1,17 @@
 """Perfect-information bound for the closed-loop evaluation (a reference, not a controller).
 
 One linear program over the whole billing week on the virtual building's *own* dynamics (the plant's
-coupled air + mass nodes of every zone, discretised at 15 min, the plant's exact gains, occupancy and
-weather, the plant's COP curve): the least bill any controller could reach on this building with the
-same comfort bands (21-25 C occupied; unoccupied between the lowest setpoint, 18 C, and
-the schedule's setback, 28 C) and capacities. Everything the plant pays is paid: lights, plugs and base
-load, compressors by the plant's COP, and fans by the plant's own fan model whenever the plant runs them
-(at rated power while a zone is occupied; outside occupancy the unit runs its fan only while it
-conditions, so a step's fan energy is at least rated power x cooling / capacity, the least fan energy
-that delivers that cooling at full speed). The same actuators as the controller: setpoints only. Fan
+coupled air + mass nodes of every zone, discretised at 15 min, the plant's exact gains, occupancy (with
+its days that differ: ``sbems.sim.realism``, same seed) and weather, the plant's COP curves): the least bill
+any controller could reach on this building with the same comfort bands (21-25 C occupied; unoccupied
+between the lowest setpoint, 18 C, and the schedule's setback, 28 C) and capacities. Everything the plant
+pays is paid: lights, plugs and base load, compressors by the cooling COP, heat-pump heat by the heating
+COP at the outdoor temperature (at most the heat pump's capacity at that temperature:
+``sbems.domain.heat_pump``), electric resistance backup at COP 1 (power = q_hp / COP(T_out) + q_res), and
+fans by the plant's own fan model whenever the plant runs them (at rated power while a zone is occupied;
+outside occupancy the unit runs its fan only while it conditions, so a step's fan energy is at least rated
+power x the larger of cooling / cooling capacity and heat / heating capacity, the least fan run time that
+delivers it at full speed). The same actuators as the controller: setpoints only. Fan
 speed stays at 100 % (in the plant, lower speed cuts capacity and ventilation in proportion, and fan
 power with the cube, so it could "save" fan energy at the cost of air quality: not an option here).
 It is still optimistic: it knows the future exactly, sets each zone's cooling directly (what an ideal
@@ -36,18 +39,22 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 from closed_loop_setup import (  # noqa: E402
+    BASELINE_UNOCCUPIED_HEATING_C,
     evaluate,
     fair_baseline_setpoints_c,
+    heats,
     prepare,
     run_baseline,
     week_around_hottest_day,
 )
 
+from sbems.domain.heat_pump import heating_capacity_frac, heating_cop  # noqa: E402
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks, energy_prices_usd_per_kwh  # noqa: E402
 from sbems.sim import plant as plant_module  # noqa: E402
 from sbems.sim.airflow import outdoor_air_m3_s  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
+from sbems.sim.thermal import internal_gains_w  # noqa: E402
 
 STEP_S = 900
 
@@ -55,15 +62,25 @@ STEP_S = 900
 def _plant_week(plant: Plant, step_s: int, steps: int) -> dict[str, np.ndarray]:
     """The plant's discretised dynamics and exogenous inputs for ``steps`` steps from its current time."""
     twin = Plant(
-        plant.site, plant.building.id, plant.now_utc, seed=plant.seed, step_s=step_s, block_steps=steps
+        plant.site,
+        plant.building.id,
+        plant.now_utc,
+        seed=plant.seed,
+        step_s=step_s,
+        block_steps=steps,
+        realism=getattr(plant, "realism", None),
     )
     forcing = twin._compute_forcing(
         0, steps
     )  # exact weather, schedules and occupancy of the plant (same seed)
     occupied = forcing.occupied | twin.always_on
     occupants = np.round(forcing.occupancy_frac * twin.capacity_people)
-    lights_w = twin.lights_plugs_w * np.where(occupied, 1.0, plant_module.UNOCCUPIED_LIGHTS_PLUGS_FRAC)
+    plug_frac = forcing.extra.get("plug_frac", 1.0)
+    _, _, lights_w = internal_gains_w(
+        twin.physics, forcing.occupied, forcing.ghi_w_m2[:, None], occupants, plug_frac
+    )
     solar_w = forcing.ghi_w_m2[:, None] * twin.window_area_m2 * plant_module.SOLAR_FACTOR
+    hp_rated_w, backup_w = heating_ratings_w(twin)
     full_speed = np.full(len(twin.zone_ids), 100.0)  # the plant's outdoor air at 100 % fan speed
     oa_m3_s = outdoor_air_m3_s(twin.capacity_people, forcing.occupied, True, full_speed)
     vent_w_per_k = oa_m3_s * plant_module.AIR_HEAT_CAPACITY_J_PER_M3K
@@ -87,7 +104,29 @@ def _plant_week(plant: Plant, step_s: int, steps: int) -> dict[str, np.ndarray]:
         )
         / 1000.0,
         "cop": plant_module.cop_at(forcing.outdoor_temp_c),
+        "hp_capacity_w": hp_rated_w[None, :] * heating_capacity_frac(forcing.outdoor_temp_c)[:, None],
+        "backup_w": backup_w,
+        "heating_cop": heating_cop(forcing.outdoor_temp_c),
     }
+
+
+def heating_ratings_w(plant: Plant) -> tuple[np.ndarray, np.ndarray]:
+    """Each zone's rated heat-pump heating capacity (at 8.3 C outdoor) and resistance backup, W; zeros
+    where the plant does not heat. The plant's ratings where it has them, else the site file's nameplate
+    (heating capacity = cooling capacity where not given)."""
+    n = len(plant.zone_ids)
+    if not heats(plant):
+        return np.zeros(n), np.zeros(n)
+    ratings = plant.ratings
+    if hasattr(ratings, "heating_capacity_w") and hasattr(ratings, "backup_heat_w"):
+        return np.asarray(ratings.heating_capacity_w, float), np.asarray(ratings.backup_heat_w, float)
+    hp, backup = np.zeros(n), np.zeros(n)
+    for z, zone_id in enumerate(plant.zone_ids):
+        unit = plant.building.controller_of(zone_id)
+        if unit is not None:
+            hp[z] = 1000.0 * (unit.heating_capacity_kw or unit.capacity_kw)
+            backup[z] = 1000.0 * unit.backup_heat_kw
+    return hp, backup
 
 
 def perfect_information_bound(
@@ -95,25 +134,32 @@ def perfect_information_bound(
     site: Site,
     days: float,
     comfort_c: tuple[float, float] = (21.0, 25.0),
-    lowest_setpoint_c: float = 18.0,
+    lowest_setpoint_c: float | None = None,
     unoccupied_max_c: float | None = 28.0,
 ) -> dict:
-    """Least-bill cooling schedule for the next ``days`` on the plant's own model (the plant is not
-    stepped)."""
+    """Least-bill cooling and heating schedule for the next ``days`` on the plant's own model (the plant
+    is not stepped)."""
     building = plant.building
     tariff = site.tariff(building.tariff)
     tz = building.timezone
     steps = int(round(days * 86400 / STEP_S))
     w = _plant_week(plant, STEP_S, steps)
     n = len(plant.zone_ids)
+    if lowest_setpoint_c is None:  # unoccupied: down to the baseline's heating setback where it heats
+        lowest_setpoint_c = BASELINE_UNOCCUPIED_HEATING_C if heats(plant) else 18.0
     started = time.perf_counter()
     x = cp.Variable((2 * n, steps + 1))
     cooling_w = cp.Variable((n, steps), nonneg=True)
+    hp_w = cp.Variable((n, steps), nonneg=True)  # heat-pump heat
+    res_w = cp.Variable((n, steps), nonneg=True)  # resistance backup heat
     bd_air = w["bd_heat"][:, :n]
     constraints = [
         x[:, 0] == np.concatenate([plant.temp_air_c, plant.temp_mass_c]),
         cooling_w <= w["capacity_w"][:, None],
+        hp_w <= w["hp_capacity_w"].T,
+        res_w <= w["backup_w"][:, None],
     ]
+    net_cooling_w = cooling_w - hp_w - res_w
     # x[k+1] = Ad x[k] + bd_out To[k] + Bd [q_air + vent (To - T_air) - Q ; q_mass]   (ventilation explicit)
     patterns, pattern_of_step = np.unique(w["occupied"], axis=0, return_inverse=True)
     for p in range(len(patterns)):  # steps with the same zones occupied share one transition matrix
@@ -128,7 +174,7 @@ def perfect_information_bound(
             == transition @ x[:, cols]
             + np.outer(w["bd_out"], w["outdoor_c"][cols])
             + w["bd_heat"] @ heat
-            - bd_air @ cooling_w[:, cols]
+            - bd_air @ net_cooling_w[:, cols]
         )
     air = x[:n, 1:]
     occupied = w["occupied"].T
@@ -138,12 +184,24 @@ def perfect_information_bound(
     finite = np.isfinite(high)
     if finite.any():
         constraints.append(air[finite] <= high[finite])
-    # fans outside occupancy: at least rated power x cooling / capacity
-    # (run at full capacity for part of the step)
+    # fans outside occupancy: run time at least cooling / capacity and heat / heating capacity
+    # (the unit runs at full capacity for part of the step)
     idle = ~w["fans_on"].T  # (n, steps)
-    fan_per_cooling = np.divide(w["fan_w"], w["capacity_w"], out=np.zeros(n), where=w["capacity_w"] > 0)
-    idle_fan_kw = cp.sum(cp.multiply(idle * fan_per_cooling[:, None], cooling_w), axis=0) / 1000.0
-    power_kw = cp.sum(cooling_w, axis=0) / 1000.0 / w["cop"] + w["fixed_kw"] + idle_fan_kw
+    run_frac = cp.Variable((n, steps), nonneg=True)
+    cool_cap = np.where(w["capacity_w"] > 0, w["capacity_w"], 1.0)[:, None]
+    heat_cap = w["hp_capacity_w"].T + w["backup_w"][:, None]
+    constraints += [
+        run_frac >= cp.multiply(1.0 / cool_cap, cooling_w),
+        run_frac >= cp.multiply(1.0 / np.where(heat_cap > 0, heat_cap, 1.0), hp_w + res_w),
+    ]
+    idle_fan_kw = cp.sum(cp.multiply(idle * w["fan_w"][:, None], run_frac), axis=0) / 1000.0
+    power_kw = (
+        cp.sum(cooling_w, axis=0) / 1000.0 / w["cop"]
+        + cp.sum(hp_w, axis=0) / 1000.0 / w["heating_cop"]
+        + cp.sum(res_w, axis=0) / 1000.0
+        + w["fixed_kw"]
+        + idle_fan_kw
+    )
     prices = energy_prices_usd_per_kwh(tariff, w["times"], tz)
     cost = prices @ power_kw * STEP_S / 3600.0
     for rate_usd_per_kw, mask in demand_charge_masks(tariff, w["times"], tz):
@@ -160,6 +218,10 @@ def perfect_information_bound(
         **bill_usd(tariff, power, tz),
         "power_kw": power,
         "cooling_kw": pd.DataFrame(cooling_w.value.T / 1000.0, index=w["times"], columns=plant.zone_ids),
+        "heating_kw": pd.DataFrame(
+            (hp_w.value + res_w.value).T / 1000.0, index=w["times"], columns=plant.zone_ids
+        ),
+        "resistance_kwh": float(res_w.value.sum() / 1000.0 * STEP_S / 3600.0),
         "air_c": pd.DataFrame(air.value.T, index=w["times"], columns=plant.zone_ids),
     }
 

@@ -1,10 +1,13 @@
-"""The closed-loop evaluation's set-up, shared by ``closed_loop.py`` and ``closed_loop_bound.py``: the week
-around the hottest day, the plant at its start, the excited history SBEMS learns from, what it learns, the
-fair baseline run, the bill, thermal discomfort and indoor-air quality.
+"""The closed-loop evaluation's set-up, shared by ``closed_loop.py``, ``closed_loop_bound.py`` and
+``evaluate.py``: the week around the hottest day, the plant at its start (with ``sbems.sim.realism``: days
+that differ, sensors that err), the excited history SBEMS learns from (as its sensors measured it), what it
+learns, the weather forecast it plans on, the fair baseline run, the bill, thermal discomfort and indoor-air
+quality (scored on the plant's exact state).
 
 The fair baseline is what a well-set-up conventional building does (references: the DOE prototype office,
-BOPTEST): 24 C cooling setpoint while occupied, 28 C setback otherwise, with a fixed early start 1 h before
-occupancy (summer), so that the zones are already at 24 C when people arrive; fans at 100 %.
+BOPTEST): dual setpoints, 24 C cooling / 21 C heating while occupied, 28 / 16 C setback otherwise, with a
+fixed early start before occupancy (cooling 1 h, heating 2 h: the summer and winter values), so that the
+zones are comfortable when people arrive; the units in auto mode, fans at 100 %.
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from sbems.domain.heat_pump import COOLING_COP_RATED, COOLING_COP_SLOPE_PER_K  # noqa: E402
 from sbems.domain.schedule import occupied_mask  # noqa: E402
 from sbems.domain.site import Site  # noqa: E402
-from sbems.domain.tariff import bill_usd  # noqa: E402
+from sbems.domain.tariff import bill_usd, demand_charge_masks  # noqa: E402
+from sbems.optimization import setpoints as setpoint_module  # noqa: E402
 from sbems.optimization.zone_model import ZoneModelParams  # noqa: E402
 from sbems.optimization.zone_model_json import GAIN_COLUMNS  # noqa: E402
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model  # noqa: E402
 from sbems.sim.airflow import co2_excess_ppmh  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
+from sbems.sim.realism import Realism, Sensors  # noqa: E402
+from sbems.sim.weather_forecast import forecast_from_truth, issue_time  # noqa: E402
 from sbems.weather.typical_year import hottest_day, read_typical_year  # noqa: E402
 
 PLANT_STEP_S = 60
@@ -37,7 +44,34 @@ MINUTES_PER_STEP = PLAN_STEP_S // PLANT_STEP_S
 MAX_VALIDATION_RMSE_C = 1.5  # the package default: multi-step error on 2 held-out days
 BASELINE_OCCUPIED_C = 24.0  # occupied cooling setpoint of the fair baseline (DOE prototype, BOPTEST)
 BASELINE_UNOCCUPIED_C = 28.0  # its setback
-BASELINE_EARLY_START_H = 1.0  # fixed early start before occupancy (summer)
+BASELINE_EARLY_START_H = 1.0  # fixed early start of cooling before occupancy (summer)
+BASELINE_OCCUPIED_HEATING_C = 21.0  # occupied heating setpoint of the fair baseline
+BASELINE_UNOCCUPIED_HEATING_C = 16.0  # its heating setback
+BASELINE_HEATING_EARLY_START_H = 2.0  # fixed early start of heating before occupancy (winter)
+MIN_COP_MINUTES = 600  # minutes of compressor cooling needed to fit the COP curve
+DEADBAND_K = 1.0  # heating setpoint at least this far below the cooling setpoint (the schedules' rule)
+
+
+def heats(plant: Plant) -> bool:
+    """Whether the plant takes a heating setpoint (dual setpoints, heat-pump units)."""
+    return hasattr(plant, "set_heating_setpoint_c")
+
+
+def set_setpoints_c(plant: Plant, zone_id: str, cooling_c: float | None, heating_c: float | None) -> None:
+    """Command a zone's cooling and (where the plant heats) heating setpoint; None hands back to the schedule.
+    The heating setpoint is kept at least ``DEADBAND_K`` under the cooling setpoint."""
+    plant.set_setpoint_c(zone_id, cooling_c)
+    if heats(plant):
+        if heating_c is not None and cooling_c is not None:
+            heating_c = min(heating_c, cooling_c - DEADBAND_K)
+        plant.set_heating_setpoint_c(zone_id, heating_c)
+
+
+def auto_mode(plant: Plant) -> None:
+    """Every zone in auto mode (heat or cool to the dual setpoints) where the plant heats."""
+    if heats(plant):
+        for zone_id in plant.zone_ids:
+            plant.set_mode(zone_id, "auto")
 
 
 @dataclass
@@ -51,6 +85,7 @@ class Learned:
     occupancy: dict[str, pd.Series]
     other_load_kw: pd.Series
     recent: dict[str, pd.DataFrame] = field(default_factory=dict)  # measured 15-min data just before the week
+    sensors: Sensors | None = None  # the building's sensors (their lag state carries on into the week)
 
 
 @dataclass
@@ -62,7 +97,10 @@ class Record:
     temps_c: list[np.ndarray] = field(default_factory=list)
     occupied: list[np.ndarray] = field(default_factory=list)
     cooling_kw: list[np.ndarray] = field(default_factory=list)
+    heating_kw: list[np.ndarray] = field(default_factory=list)
     co2_ppm: list[np.ndarray] = field(default_factory=list)
+    measured_power_kw: list[float] = field(default_factory=list)  # the main meter as the controller reads it
+    backup_kw: list[float] = field(default_factory=list)  # resistance backup heat, whole building
 
 
 def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
@@ -74,11 +112,12 @@ def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> t
 
 
 def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(zone temp C, cooling kW, electric kW, occupants, occupied) for every zone, after the last step."""
+    """(zone temp C, net cooling kW (cooling - heating), electric kW, occupants, occupied) for every zone,
+    after the last step (the plant's truth)."""
     states = [plant.zone_state(z) for z in plant.zone_ids]
     return (
         np.array([s.zone_temp_c for s in states]),
-        np.array([s.cooling_kw for s in states]),
+        np.array([s.cooling_kw - s.heating_kw for s in states]),
         np.array([s.electric_kw for s in states]),
         np.array([s.occupancy_count for s in states], dtype=float),
         np.array([s.occupied for s in states]),
@@ -93,9 +132,12 @@ def simulate_excited_history(
     high_c: float = 26.0,
     hold_steps: tuple[int, int] = (4, 32),
     excite: bool = True,
+    sensors: Sensors | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Run the plant with randomly held setpoint overrides; return 15-min frames per zone (indexed by step
-    start: temperature at the start, means over the step) and per-minute samples for the COP fit."""
+    """Run the plant with randomly held setpoint overrides (cooling at the drawn value, heating
+    ``DEADBAND_K`` under it); return 15-min frames per zone (indexed by step start: temperature at the
+    start, means over the step) and per-minute samples for the COP fit, all as ``sensors`` measure them
+    (None: exact)."""
     rng = np.random.default_rng(seed)
     n = len(plant.zone_ids)
     hold_until = np.zeros(n, dtype=int)
@@ -110,13 +152,15 @@ def simulate_excited_history(
         ]
     )
     temps, *_ = zone_arrays(plant)
+    measured = sensors.temps_c(temps, 0.0) if sensors else temps
     for k in range(steps):
         start = pd.Timestamp(plant.now_utc)
         for z, zone_id in enumerate(plant.zone_ids):
             if excite and k >= hold_until[z]:
                 hold_until[z] = k + int(rng.integers(*hold_steps))
                 choice = rng.random()
-                plant.set_setpoint_c(zone_id, None if choice < 0.3 else float(rng.uniform(low_c, high_c)))
+                value = None if choice < 0.3 else float(rng.uniform(low_c, high_c))
+                set_setpoints_c(plant, zone_id, value, None if value is None else value - DEADBAND_K)
         sums = np.zeros((4, n))
         weather_sum = np.zeros(2)
         power_sum = 0.0
@@ -124,19 +168,26 @@ def simulate_excited_history(
         for _ in range(MINUTES_PER_STEP):
             plant.step(1)
             t, cooling, electric, occupants, occupied = zone_arrays(plant)
+            if sensors:
+                t_measured = sensors.temps_c(t, PLANT_STEP_S)
+                # net cooling keeps its sign (heating < 0): the meter noise acts on its size
+                cooling = np.sign(cooling) * sensors.power_kw(np.abs(cooling))
+                electric = sensors.power_kw(electric)
             occupied_start = occupied if occupied_start is None else occupied_start
             sums += np.array([cooling, electric, occupants, np.zeros(n)])
-            weather_sum += (plant.outdoor_temp_c, plant.ghi_w_m2)
-            power_sum += plant.building_power_kw
+            outdoor = sensors.outdoor_c(plant.outdoor_temp_c) if sensors else plant.outdoor_temp_c
+            weather_sum += (outdoor, plant.ghi_w_m2)
+            power = plant.building_power_kw
+            power_sum += float(sensors.power_kw(power)) if sensors else power
             for z in range(n):
-                if cooling[z] > 2.0:
-                    minute_rows.append((plant.outdoor_temp_c, cooling[z], electric[z] - fan_kw[z]))
+                if cooling[z] > 2.0:  # net cooling: the compressor cools, no heat
+                    minute_rows.append((outdoor, cooling[z], electric[z] - fan_kw[z]))
         means = sums / MINUTES_PER_STEP
         outdoor, ghi = weather_sum / MINUTES_PER_STEP
         rows.append(
             {
                 "time": start,
-                "temps": temps.copy(),
+                "temps": measured.copy(),
                 "cooling": means[0],
                 "electric": means[1],
                 "occupancy": means[2],
@@ -146,10 +197,10 @@ def simulate_excited_history(
                 "power": power_sum / MINUTES_PER_STEP,
             }
         )
-        temps = t
+        measured = t_measured if sensors else t
     if excite:
         for zone_id in plant.zone_ids:
-            plant.set_setpoint_c(zone_id, None)
+            set_setpoints_c(plant, zone_id, None, None)
     index = pd.DatetimeIndex([r["time"] for r in rows])
     frames = {}
     for z, zone_id in enumerate(plant.zone_ids):
@@ -181,10 +232,14 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
             raise SystemExit(f"zone {zone_id}: identification refused: {fit.reason}")
         models.append(fit.params)
         metrics[zone_id] = fit.metrics
-    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running
-    design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
-    cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
-    (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    # COP = c0 + c1 * (35 - T_out), least squares on minutes with the compressor running; with too few of
+    # them (winter: it hardly cools) the nameplate curve (sbems.domain.heat_pump)
+    if len(minutes) >= MIN_COP_MINUTES and np.ptp(minutes["outdoor_temp_c"]) > 3.0:
+        design = np.column_stack([np.ones(len(minutes)), 35.0 - minutes["outdoor_temp_c"]])
+        cop_obs = minutes["cooling_kw"] / minutes["compressor_kw"]
+        (c0, c1), *_ = np.linalg.lstsq(design, cop_obs.to_numpy(), rcond=None)
+    else:
+        c0, c1 = COOLING_COP_RATED, COOLING_COP_SLOPE_PER_K
     any_frame = next(iter(frames.values()))
     hvac_kw = sum(f["electric_kw"] for f in frames.values())
     return Learned(
@@ -197,56 +252,129 @@ def learn(frames: dict[str, pd.DataFrame], minutes: pd.DataFrame, tz: str) -> Le
     )
 
 
-def step_and_record(plant: Plant, record: Record, minutes: int) -> dict[str, np.ndarray]:
-    """Step and record; returns the step's measured means (what the observer gets)."""
+def step_and_record(
+    plant: Plant, record: Record, minutes: int, sensors: Sensors | None = None
+) -> dict[str, np.ndarray]:
+    """Step and record the truth; returns the step's means as the controller's sensors measured them
+    (``temps_c``: the zone sensors' last reading; exact where ``sensors`` is None)."""
     sums = {"outdoor_temp_c": 0.0, "ghi_w_m2": 0.0, "occupancy_count": 0.0, "cooling_kw": 0.0}
     occupied_first = None
+    measured = None
     for _ in range(minutes):
         record.times.append(pd.Timestamp(plant.now_utc))
         plant.step(1)
         temps, cooling, _, occupants, occupied = zone_arrays(plant)
         occupied_first = occupied if occupied_first is None else occupied_first
-        record.cooling_kw.append(cooling)
-        record.power_kw.append(plant.building_power_kw)
+        record.cooling_kw.append(np.maximum(cooling, 0.0))
+        record.heating_kw.append(np.maximum(-cooling, 0.0))
+        backup_w = plant._outputs.get("backup_el_w")  # the plant's resistance heaters (once it heats)
+        record.backup_kw.append(float(backup_w.sum()) / 1000.0 if backup_w is not None else 0.0)
+        power = plant.building_power_kw
+        record.power_kw.append(power)
+        record.measured_power_kw.append(float(sensors.power_kw(power)) if sensors else power)
         record.temps_c.append(temps)
         record.co2_ppm.append(plant.co2_ppm.copy())
         record.occupied.append(occupied)
+        measured = sensors.temps_c(temps, PLANT_STEP_S) if sensors else temps
         for key, value in (
-            ("outdoor_temp_c", plant.outdoor_temp_c),
+            ("outdoor_temp_c", sensors.outdoor_c(plant.outdoor_temp_c) if sensors else plant.outdoor_temp_c),
             ("ghi_w_m2", plant.ghi_w_m2),
             ("occupancy_count", occupants),
-            ("cooling_kw", cooling),
+            ("cooling_kw", np.sign(cooling) * sensors.power_kw(np.abs(cooling)) if sensors else cooling),
         ):
             sums[key] = sums[key] + value
     means = {key: np.asarray(value, dtype=float) / max(minutes, 1) for key, value in sums.items()}
     means["occupied"] = np.asarray(occupied_first, dtype=float)
+    means["temps_c"] = measured
     return means
 
 
-def fair_baseline_setpoints_c(plant: Plant, times_utc: pd.DatetimeIndex) -> np.ndarray:
-    """The fair baseline's setpoint of every zone at each instant, (times, zones): 24 C from 1 h before
-    occupancy until it ends (always, for always-on zones), 28 C otherwise."""
+def _early_on(plant: Plant, zone_id: str, times_utc: pd.DatetimeIndex, early_h: float, z: int) -> np.ndarray:
     tz = plant.building.timezone
-    early = times_utc + pd.Timedelta(hours=BASELINE_EARLY_START_H)
+    schedule = plant.schedule_of(zone_id)
+    early = times_utc + pd.Timedelta(hours=early_h)
+    return occupied_mask(schedule, times_utc, tz) | occupied_mask(schedule, early, tz) | plant.always_on[z]
+
+
+def fair_baseline_setpoints_c(plant: Plant, times_utc: pd.DatetimeIndex) -> np.ndarray:
+    """The fair baseline's cooling setpoint of every zone at each instant, (times, zones): 24 C from 1 h
+    before occupancy until it ends (always, for always-on zones), 28 C otherwise."""
     setpoints = np.empty((len(times_utc), len(plant.zone_ids)))
     for z, zone_id in enumerate(plant.zone_ids):
-        schedule = plant.schedule_of(zone_id)
-        on = occupied_mask(schedule, times_utc, tz) | occupied_mask(schedule, early, tz) | plant.always_on[z]
+        on = _early_on(plant, zone_id, times_utc, BASELINE_EARLY_START_H, z)
         setpoints[:, z] = np.where(on, BASELINE_OCCUPIED_C, BASELINE_UNOCCUPIED_C)
     return setpoints
 
 
+def fair_baseline_heating_setpoints_c(plant: Plant, times_utc: pd.DatetimeIndex) -> np.ndarray:
+    """The fair baseline's heating setpoint, (times, zones): 21 C from 2 h before occupancy until it ends,
+    16 C otherwise."""
+    setpoints = np.empty((len(times_utc), len(plant.zone_ids)))
+    for z, zone_id in enumerate(plant.zone_ids):
+        on = _early_on(plant, zone_id, times_utc, BASELINE_HEATING_EARLY_START_H, z)
+        setpoints[:, z] = np.where(on, BASELINE_OCCUPIED_HEATING_C, BASELINE_UNOCCUPIED_HEATING_C)
+    return setpoints
+
+
 def run_baseline(plant: Plant, days: float) -> Record:
-    """The fair baseline: each minute, every zone's setpoint from ``fair_baseline_setpoints_c``."""
+    """The fair baseline: each minute, every zone's dual setpoints from ``fair_baseline_setpoints_c`` and
+    ``fair_baseline_heating_setpoints_c``, units in auto mode. Its thermostats control on the zone air."""
     record = Record()
+    auto_mode(plant)
     minutes = int(round(days * 86400 / PLANT_STEP_S))
-    times = pd.Timestamp(plant.now_utc) + pd.to_timedelta(np.arange(minutes) * PLANT_STEP_S, unit="s")
-    setpoints = fair_baseline_setpoints_c(plant, pd.DatetimeIndex(times))
+    times = pd.DatetimeIndex(
+        pd.Timestamp(plant.now_utc) + pd.to_timedelta(np.arange(minutes) * PLANT_STEP_S, unit="s")
+    )
+    cooling_c = fair_baseline_setpoints_c(plant, times)
+    heating_c = fair_baseline_heating_setpoints_c(plant, times)
     for k in range(minutes):
         for z, zone_id in enumerate(plant.zone_ids):
-            plant.set_setpoint_c(zone_id, float(setpoints[k, z]))
+            set_setpoints_c(plant, zone_id, float(cooling_c[k, z]), float(heating_c[k, z]))
         step_and_record(plant, record, 1)
     return record
+
+
+def demand_so_far_kw(record: Record, tariff, tz: str) -> list[float]:
+    """Per demand charge, the highest completed 15-min mean demand of the run so far."""
+    measured = record.measured_power_kw  # the main meter as read (noise included where the run has it)
+    if len(measured) < MINUTES_PER_STEP:
+        return [0.0] * len(tariff.demand_charges)
+    full = len(measured) // MINUTES_PER_STEP * MINUTES_PER_STEP
+    means = np.asarray(measured[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
+    starts = pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP])
+    return [
+        float(means[mask].max()) if mask.any() else 0.0 for _, mask in demand_charge_masks(tariff, starts, tz)
+    ]
+
+
+def year_round_setpoints(plan, problem, bands, zone_ids) -> tuple[dict, list] | None:
+    """(cooling setpoints, heating setpoints) from the year-round controller's dual setpoints
+    (``sbems.optimization.setpoints.dual_setpoints_c``) where it plans heating; None otherwise."""
+    dual = getattr(setpoint_module, "dual_setpoints_c", None)
+    if dual is None or not getattr(problem, "has_heating", False):
+        return None
+    pairs = dual(plan, problem, bands, zone_ids)
+    return {z: pairs[z].cooling_c for z in zone_ids}, [pairs[z].heating_c for z in zone_ids]
+
+
+def heating_fallback_c(plant: Plant, now: pd.Timestamp) -> np.ndarray:
+    """Where the controller does not plan heating: the fair baseline's heating schedule at ``now``."""
+    return fair_baseline_heating_setpoints_c(plant, pd.DatetimeIndex([now]))[0]
+
+
+def forecast_weather(
+    plant: Plant, times_utc: pd.DatetimeIndex, now_utc, seed: int, perfect: bool = False
+) -> pd.DataFrame:
+    """The weather the controller plans on at ``now_utc`` for ``times_utc``: the forecast issued on the hour
+    before (``sbems.sim.weather_forecast``: error growing with lead time, correlated, seeded), the way the
+    weather service path serves it; ``perfect`` gives the truth (only the labelled bound may)."""
+    truth = plant.weather(times_utc)
+    if perfect:
+        return truth
+    year = plant.typical_year
+    return forecast_from_truth(
+        truth, issue_time(now_utc), latitude=year.latitude, longitude=year.longitude, seed=seed
+    )
 
 
 def evaluate(
@@ -266,6 +394,9 @@ def evaluate(
         "max_excess_c": float(violation.max()) if violation.size else 0.0,
         "co2_ppmh": float(co2_ppmh.sum()),  # CO2 ppm*h above 1,000 ppm, summed over zones
         "co2_ppmh_by_zone": co2_ppmh,
+        "heating_kwh": float(np.sum(record.heating_kw) * PLANT_STEP_S / 3600.0) if record.heating_kw else 0.0,
+        "cooling_kwh": float(np.sum(record.cooling_kw) * PLANT_STEP_S / 3600.0) if record.cooling_kw else 0.0,
+        "resistance_kwh": float(np.sum(record.backup_kw) * PLANT_STEP_S / 3600.0),
         "max_co2_ppm": float(np.max(record.co2_ppm)) if record.co2_ppm else 0.0,
     }
 
@@ -277,16 +408,21 @@ def prepare(
     history_days: float,
     warmup_days: float = 2,
     seed: int = 0,
+    realism: Realism | None = None,
 ) -> tuple[Plant, Learned]:
-    """Plant at the start of the evaluation, and what SBEMS learned from the history before it."""
+    """Plant at the start of the evaluation, and what SBEMS learned from the history before it (through
+    the building's sensors where ``realism`` is given; the plant then also has days that differ)."""
     start = (week_start_utc - pd.Timedelta(days=history_days + warmup_days)).to_pydatetime()
-    plant = Plant(site, building_id, start, seed=seed, step_s=PLANT_STEP_S)
+    plant = Plant(site, building_id, start, seed=seed, step_s=PLANT_STEP_S, realism=realism)
+    auto_mode(plant)
+    sensors = Sensors(realism, len(plant.zone_ids)) if realism else None
     plant.step(int(12 * 3600 / PLANT_STEP_S))  # settle from the plant's initial condition
-    frames, minutes = simulate_excited_history(plant, history_days - 0.5)
+    frames, minutes = simulate_excited_history(plant, history_days - 0.5, seed=7 + seed, sensors=sensors)
     learned = learn(frames, minutes, site.building(building_id).timezone)
     remaining_days = (week_start_utc - pd.Timestamp(plant.now_utc)).total_seconds() / 86400
     recent, _ = simulate_excited_history(
-        plant, remaining_days, excite=False
+        plant, remaining_days, excite=False, sensors=sensors
     )  # on schedule until the week starts
     learned.recent = recent
+    learned.sensors = sensors
     return plant, learned

@@ -199,14 +199,48 @@ def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_secrets(args: argparse.Namespace, settings: Settings) -> int:
+    from sbems.domain.secret_box import SecretBoxError, new_key, seal
+
+    if args.action == "new-key":
+        print(new_key())
+        return 0
+    if settings.secret_key is None:
+        raise SettingsError("SBEMS_SECRET_KEY is not set (`sbems secrets new-key` makes one)")
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass("secret to encrypt: ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(seal(value, settings.secret_key.get_secret_value()))
+    except SecretBoxError as exc:
+        raise SettingsError(str(exc)) from exc
+    return 0
+
+
 def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     secret = settings.api_secret.get_secret_value() if settings.api_secret else None
     if (problem := secret_problem(secret)) is not None:
         raise SettingsError(problem)
     url = resolve_database_url(settings)
     host, port = args.host or settings.api_host, args.port or settings.api_port
+    try:  # the WebSocket relays this bus; the API serves without it (the socket reconnects)
+        mqtt_url = resolve_mqtt_url(settings)
+    except ServiceUnavailable:
+        mqtt_url = settings.mqtt_url or "mqtt://127.0.0.1:1883"
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     print(f"HTTP API on http://{host}:{port}/api/v1 (OpenAPI: /api/v1/openapi.json)")
-    serve_api(url, secret, host, port)
+    serve_api(
+        url,
+        secret,
+        host,
+        port,
+        mqtt_url=mqtt_url,
+        mqtt_username=settings.mqtt_username,
+        mqtt_password=password,
+    )
     return 0
 
 
@@ -359,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", help="bind address (default SBEMS_API_HOST, 127.0.0.1)")
     api.add_argument("--port", type=int, help="default SBEMS_API_PORT, 8080")
     api.set_defaults(func=_cmd_api)
+
+    secrets_p = sub.add_parser("secrets", help="secrets at rest: a master key, values sealed as fernet:...")
+    secrets_p.add_argument(
+        "action",
+        choices=["new-key", "seal"],
+        help="new-key: print a new SBEMS_SECRET_KEY; seal: read a secret on stdin, print it encrypted",
+    )
+    secrets_p.set_defaults(func=_cmd_secrets)
 
     serve = sub.add_parser(
         "serve", help="production: run the site's services supervised (no simulator, no embedded services)"

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sbems.domain.control import bacnet_priority_problem
+from sbems.domain.secret_box import SecretBoxError, reveal
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/sbems"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -21,6 +22,10 @@ DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+# secret settings that may be stored encrypted (fernet:...) under SBEMS_SECRET_KEY
+SEALABLE = ("thermostat_api_key", "webhook_secret", "api_secret", "mqtt_password", "notify_urls")
 
 
 class Settings(BaseSettings):
@@ -65,6 +70,9 @@ class Settings(BaseSettings):
     api_secret: SecretStr | None = Field(
         default=None, description="HS256 key of the API's access tokens (>= 32 characters); no default"
     )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key that opens secrets stored as fernet:... (docs/security.md)"
+    )
     bacnet_local_address: str = "127.0.0.1/8"
     bacnet_local_port: int = Field(default=47809, ge=1, le=65535)
     bacnet_write_priority: int = Field(default=10, ge=1, le=16)
@@ -101,6 +109,20 @@ class Settings(BaseSettings):
         default="sbems (weather forecasts for building control)",
         description="User-Agent sent to the provider (NWS asks for a contact in it)",
     )
+
+    @model_validator(mode="after")
+    def _open_sealed_secrets(self) -> Settings:
+        """Secrets stored as ``fernet:<token>`` are decrypted with ``secret_key`` (clear error without it)."""
+        key = self.secret_key.get_secret_value() if self.secret_key else None
+        for name in SEALABLE:
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    plain = reveal(value.get_secret_value(), key, f"SBEMS_{name.upper()}")
+                except SecretBoxError as exc:
+                    raise ValueError(str(exc)) from None
+                object.__setattr__(self, name, SecretStr(plain))
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -146,5 +168,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        raise SettingsError(f"SBEMS_{field.upper()}: {first['msg'].removeprefix('Value error, ')}") from exc
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across fields names its variables itself
+            raise SettingsError(message) from exc
+        raise SettingsError(f"SBEMS_{str(first['loc'][0]).upper()}: {message}") from exc

@@ -3,17 +3,24 @@ per seed section (docs/api.md), errors as problem+json, and ``serve_api`` for ``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from fastapi import APIRouter, FastAPI
 
 from sbems.api import (
     routes_alerts,
+    routes_analytics,
     routes_auth,
     routes_buildings,
     routes_history,
     routes_hvac,
+    routes_savings,
+    routes_schedules,
     routes_sensors,
+    routes_thermostats,
+    routes_users,
+    routes_ws,
 )
 from sbems.api.deps import ApiConfig
 from sbems.api.problems import install_problem_handlers
@@ -28,11 +35,26 @@ class ApiSettingsError(ValueError):
     """The API cannot start with these settings (e.g. no signing key)."""
 
 
-def create_app(database_url: str, secret: str) -> FastAPI:
-    """The API for one database, signing tokens with ``secret`` (at least 32 characters)."""
+def create_app(
+    database_url: str,
+    secret: str,
+    mqtt_url: str = "mqtt://127.0.0.1:1883",
+    mqtt_username: str | None = None,
+    mqtt_password: str | None = None,
+) -> FastAPI:
+    """The API for one database, signing tokens with ``secret`` (at least 32 characters); the WebSocket
+    relays the MQTT bus at ``mqtt_url``."""
     problem = secret_problem(secret)
     if problem:
         raise ApiSettingsError(problem)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        bus = getattr(app.state, "live_bus", None)
+        if bus is not None:
+            bus.close()
+
     app = FastAPI(
         title="SBEMS API",
         version="1",
@@ -40,21 +62,43 @@ def create_app(database_url: str, secret: str) -> FastAPI:
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.config = ApiConfig(database_url, secret)
+    app.state.config = ApiConfig(database_url, secret, mqtt_url, mqtt_username, mqtt_password)
     install_problem_handlers(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (routes_auth, routes_buildings, routes_hvac, routes_sensors, routes_alerts, routes_history):
+    for module in (
+        routes_auth,
+        routes_buildings,
+        routes_hvac,
+        routes_sensors,
+        routes_alerts,
+        routes_history,
+        routes_thermostats,
+        routes_schedules,
+        routes_analytics,
+        routes_users,
+        routes_ws,
+    ):
         api.include_router(module.router)
+    api.include_router(routes_savings.router)
     app.include_router(api)
     return app
 
 
 def serve_api(
-    database_url: str, secret: str, host: str, port: int, health: ServiceHealth | None = None
+    database_url: str,
+    secret: str,
+    host: str,
+    port: int,
+    health: ServiceHealth | None = None,
+    *,
+    mqtt_url: str = "mqtt://127.0.0.1:1883",
+    mqtt_username: str | None = None,
+    mqtt_password: str | None = None,
 ) -> None:
     """Serve until stopped; with ``health``, every response is counted in its metrics."""
     import uvicorn  # the server only, not needed to build or test the app
 
-    app = create_app(database_url, secret)
+    app = create_app(database_url, secret, mqtt_url, mqtt_username, mqtt_password)
     uvicorn.run(health.asgi(app) if health else app, host=host, port=port, log_level="warning")

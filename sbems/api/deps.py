@@ -24,6 +24,9 @@ ZONE_ID = re.compile(rf"^({SLUG})\.({SLUG})$")
 class ApiConfig:
     database_url: str
     secret: str
+    mqtt_url: str = "mqtt://127.0.0.1:1883"  # the bus the WebSocket relays (routes_ws)
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
 
 
 def api_config(request: Request) -> ApiConfig:

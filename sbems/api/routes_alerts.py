@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id
 from sbems.api.problems import PROBLEM_SCHEMA, Problem, forbidden, not_found
 from sbems.api.schemas import ActionResult, Alert, Items
+from sbems.services.alert_summary import open_alert_counts
 from sbems.services.panel_read import read_alerts, read_user_buildings
 from sbems.services.panel_writes import can_write, write_alert_action
 
@@ -48,6 +49,25 @@ def _find(config: Config, user: User, alert_id: UUID) -> Alert:
     if found is None:
         raise not_found(f"no alert {alert_id} (or no access to its building)")
     return found
+
+
+@router.get("/summary", response_model=Items[dict[str, int | str]], responses=ERRORS)
+def get_alert_summary(
+    config: Config,
+    user: User,
+    building_id: Annotated[
+        str | None, Query(pattern=rf"^{SLUG}$", description="default: every visible")
+    ] = None,
+) -> Items[dict[str, int | str]]:
+    """Open (unresolved) alerts by severity per building: ``building_id``, ``critical``, ``warning``,
+    ``info``, ``total`` (site-wide alerts count in every building). Needs ``read:alerts``."""
+    require(user, "read:alerts")
+    if building_id is not None:
+        keys = [building_access(config, user, building_id).key]
+    else:
+        keys = [b.key for b in read_user_buildings(config.database_url, user)]
+    counts = open_alert_counts(config.database_url, keys)
+    return Items[dict[str, int | str]](items=[{"building_id": key, **counts[key]} for key in keys])
 
 
 @router.get("", response_model=Items[Alert], responses=ERRORS)

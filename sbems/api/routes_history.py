@@ -134,3 +134,17 @@ def get_control_history(
     return Page[AuditEntry](
         items=[AuditEntry(**vars(row)) for row in page.items], next_cursor=page.next_cursor
     )
+
+
+@router.get("/control/history", response_model=Page[AuditEntry], responses=ERRORS)
+def get_control_history_query(
+    building_id: Annotated[str, Query(pattern=rf"^{SLUG}$", description="a building's id")],
+    config: Config,
+    user: User,
+    since: Annotated[datetime | None, Query(description="entries at or after (ISO 8601 with offset)")] = None,
+    until: Annotated[datetime | None, Query(description="entries before")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> Page[AuditEntry]:
+    """The seed's ``/control/history``: the same as ``/buildings/{id}/control-history``."""
+    return get_control_history(building_id, config, user, since, until, cursor, limit)

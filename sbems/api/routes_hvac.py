@@ -3,16 +3,19 @@ point values (supply and return temperatures, fan, power, mode...)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id
-from sbems.api.problems import PROBLEM_SCHEMA, not_found
+from sbems.api.problems import PROBLEM_SCHEMA, Problem, not_found
 from sbems.api.routes_buildings import BuildingId
 from sbems.api.schemas import HvacPoint, HvacUnit, HvacUnitStatus, Items
+from sbems.api.schemas_ops import TelemetryPage, TelemetryRow
 from sbems.services.equipment import HvacUnitStatus as UnitView
 from sbems.services.equipment import read_hvac_unit_status
+from sbems.services.telemetry import MAX_ROWS, read_telemetry
 
 router = APIRouter(tags=["hvac units"])
 ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
@@ -87,4 +90,35 @@ def get_hvac_unit_status(unit_id: UnitId, config: Config, user: User) -> HvacUni
             )
             for p in view.points
         ],
+    )
+
+
+@router.get("/hvac-units/{unit_id}/telemetry", response_model=TelemetryPage, responses=ERRORS)
+def get_hvac_unit_telemetry(
+    unit_id: UnitId,
+    config: Config,
+    user: User,
+    since: Annotated[datetime | None, Query(description="rows at or after (ISO 8601 with offset)")] = None,
+    until: Annotated[datetime | None, Query(description="rows before")] = None,
+    cursor: Annotated[datetime | None, Query(description="next_cursor of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS, description="reading times per page")] = 100,
+) -> TelemetryPage:
+    """The unit's stored telemetry, newest first: per reading time the value of each of its points (SI
+    units). Needs ``read:analytics``."""
+    require(user, "read:analytics")
+    for name, value in (("since", since), ("until", until), ("cursor", cursor)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(422, "invalid-request", "Invalid request", f"{name} needs a UTC offset")
+    building_key, view = _find(config, user, unit_id)
+    upper = min((t for t in (until, cursor) if t is not None), default=None)
+    page = read_telemetry(
+        config.database_url, building_key, view.unit.key, since_utc=since, until_utc=upper, limit=limit
+    )
+    return TelemetryPage(
+        unit_id=unit_id,
+        items=[
+            TelemetryRow(time=r.time_utc, values={f"{building_key}.{k}": v for k, v in r.values.items()})
+            for r in page.items
+        ],
+        next_cursor=page.next_cursor,
     )

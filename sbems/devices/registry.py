@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from sbems.devices.base import DeviceAdapter, DeviceError
+from sbems.domain.secret_box import SecretBoxError, reveal
 from sbems.domain.site import Building, HvacUnit, Thermostat
 
 if TYPE_CHECKING:  # type names only: protocol libraries load when a device of their kind is used
@@ -40,11 +41,14 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def thermostat_api_key(thermostat: Thermostat, global_key: str | None) -> str:
-    """The thermostat's own key (its ``api_key_env`` variable) when set, else the global key; neither is a
-    :class:`DeviceError` (there is no default key)."""
+def thermostat_api_key(thermostat: Thermostat, global_key: str | None, secret_key: str | None = None) -> str:
+    """The thermostat's own key (its ``api_key_env`` variable, which may be sealed as ``fernet:...`` under
+    ``secret_key``) when set, else the global key; neither is a :class:`DeviceError` (no default key)."""
     own = thermostat.rest.api_key_env
-    key = os.environ.get(own) or global_key
+    try:
+        key = reveal(os.environ.get(own), secret_key, own) or global_key
+    except SecretBoxError as exc:
+        raise DeviceError(f"thermostat {thermostat.id}: {exc}") from exc
     if not key:
         names = " or ".join(dict.fromkeys((own, "SBEMS_THERMOSTAT_API_KEY")))
         raise DeviceError(f"thermostat {thermostat.id}: no API key configured (set {names})")
@@ -57,6 +61,8 @@ class DeviceRegistry:
     def __init__(self, settings: Settings, *, bacnet_port: int | None = None, timeout_s: float | None = None):
         secret = settings.thermostat_api_key
         self.thermostat_key = secret.get_secret_value() if secret is not None else None
+        sealing_key = getattr(settings, "secret_key", None)
+        self.secret_key = sealing_key.get_secret_value() if sealing_key is not None else None
         self.bacnet_local_address = settings.bacnet_local_address
         self.write_priority = settings.bacnet_write_priority
         self.bacnet_port = bacnet_port
@@ -97,7 +103,7 @@ class DeviceRegistry:
 
             rest = controller.rest
             timeout_s = self.timeout_s or rest.timeout_s
-            key = thermostat_api_key(controller, self.thermostat_key)
+            key = thermostat_api_key(controller, self.thermostat_key, self.secret_key)
             client_key = (rest.base_url, key, timeout_s)
             if client_key not in self._clients:
                 self._clients[client_key] = ThermostatClient(rest.base_url, key, timeout_s=timeout_s)

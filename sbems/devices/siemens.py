@@ -29,17 +29,19 @@ from sbems.devices.base import (
     WriteResult,
 )
 from sbems.devices.points import close_enough
-from sbems.domain.site import Thermostat
+from sbems.domain.site import THERMOSTAT_MODE_STATES, Thermostat
 
 log = logging.getLogger(__name__)
 
-# point name -> (status field, unit)
+# point name -> (status field, unit); "target_temp_c" is the (cooling) setpoint
 STATUS_POINTS: dict[str, tuple[str, str]] = {
     "current_temp_c": ("temperature", "celsius"),
     "target_temp_c": ("setpoint", "celsius"),
+    "heating_setpoint_c": ("heatingSetpoint", "celsius"),
     "humidity_pct": ("humidity", "percent"),
+    "mode": ("mode", "state"),  # value: 1-based index in THERMOSTAT_MODE_STATES, text: the mode
 }
-WRITABLE_POINTS = frozenset({"target_temp_c"})
+WRITABLE_POINTS = frozenset({"target_temp_c", "heating_setpoint_c", "mode"})
 
 
 def retry_after_s(header: str | None, now_utc: datetime | None = None) -> float | None:
@@ -164,6 +166,12 @@ class ThermostatClient:
             "POST", f"/devices/{device_id}/setpoint", json={"value": value_c, "unit": "celsius"}
         )
 
+    async def dispatch_heating_setpoint(self, device_id: str, value_c: float | None) -> dict[str, Any]:
+        """Hold the heating setpoint ``value_c``; ``None`` releases that hold."""
+        return await self._request(
+            "POST", f"/devices/{device_id}/setpoint", json={"heatingValue": value_c, "unit": "celsius"}
+        )
+
     async def dispatch_mode(self, device_id: str, mode: str) -> dict[str, Any]:
         return await self._request("POST", f"/devices/{device_id}/mode", json={"mode": mode})
 
@@ -226,7 +234,8 @@ class SetpointCoalescer:
 
 
 class ThermostatAdapter:
-    """One thermostat behind the adapter interface (points: current/target temperature, humidity)."""
+    """One thermostat behind the adapter interface (points: current temperature, cooling (target) and
+    heating setpoints, humidity, mode)."""
 
     def __init__(
         self, client: ThermostatClient, thermostat: Thermostat, *, coalescer: SetpointCoalescer | None = None
@@ -253,7 +262,10 @@ class ThermostatAdapter:
         for name in names:
             field_name, unit = STATUS_POINTS[name]
             raw = status.get(field_name)
-            if isinstance(raw, int | float) and math.isfinite(raw):
+            if name == "mode" and raw in THERMOSTAT_MODE_STATES:
+                index = THERMOSTAT_MODE_STATES.index(raw) + 1
+                values.append(PointValue(name, float(index), unit, now, QUALITY_GOOD, text=raw))
+            elif name != "mode" and isinstance(raw, int | float) and math.isfinite(raw):
                 values.append(PointValue(name, float(raw), unit, now, QUALITY_GOOD))
             else:
                 values.append(
@@ -264,6 +276,12 @@ class ThermostatAdapter:
     async def dispatch_point(self, name: str, value: float, *, priority: int | None = None) -> WriteResult:
         if name not in WRITABLE_POINTS:
             raise PointError(f"{self.device_id}: point {name!r} is not writable")
+        if name == "mode":
+            return await self._dispatch_mode(value, priority)
+        if name == "heating_setpoint_c":
+            result = await self.client.dispatch_heating_setpoint(self.remote_id, value)
+            read_back = result.get("heatingSetpoint")
+            return WriteResult(name, value, priority, read_back, close_enough(read_back, value, abs_tol=0.01))
         result = await self.coalescer.submit(self.remote_id, value)
         read_back = result.get("setpoint")
         sent = result.get("sentValue")
@@ -272,11 +290,30 @@ class ThermostatAdapter:
         return WriteResult(name, value, priority, read_back, confirmed, detail)
 
     async def dispatch_release(self, name: str, *, priority: int | None = None) -> WriteResult:
-        if name not in WRITABLE_POINTS:
-            raise PointError(f"{self.device_id}: point {name!r} is not writable")
+        if name not in WRITABLE_POINTS or name == "mode":
+            raise PointError(f"{self.device_id}: point {name!r} cannot be released")
+        if name == "heating_setpoint_c":
+            result = await self.client.dispatch_heating_setpoint(self.remote_id, None)
+            confirmed = result.get("heatingSetpointSource") == "schedule"
+            return WriteResult(name, None, priority, result.get("heatingSetpoint"), confirmed)
         result = await self.coalescer.submit(self.remote_id, None)
         confirmed = result.get("setpointSource") == "schedule"
         return WriteResult(name, None, priority, result.get("setpoint"), confirmed)
+
+    async def _dispatch_mode(self, value: float, priority: int | None) -> WriteResult:
+        index = int(value)
+        if float(index) != value or not 1 <= index <= len(THERMOSTAT_MODE_STATES):
+            raise PointError(
+                f"{self.device_id}: mode {value!r} is not a state index 1-{len(THERMOSTAT_MODE_STATES)}"
+            )
+        mode = THERMOSTAT_MODE_STATES[index - 1]
+        await self.client.dispatch_mode(self.remote_id, mode)
+        status = await self.client.get_status(self.remote_id)
+        read = status.get("mode")
+        read_back = float(THERMOSTAT_MODE_STATES.index(read) + 1) if read in THERMOSTAT_MODE_STATES else None
+        return WriteResult(
+            "mode", value, priority, read_back, read == mode, "" if read == mode else f"reads {read!r}"
+        )
 
     async def close(self) -> None:
         await self.client.close()

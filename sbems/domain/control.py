@@ -1,5 +1,6 @@
 """Rules every equipment write must pass (pure): who asks (the principal), bounds, lifetime, permission,
-rate limit, de-duplication."""
+rate limit, de-duplication; the kinds of write (cooling setpoint, heating setpoint, mode), their points and
+the deadband between a zone's two setpoints."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import pandas as pd
+
 from sbems.domain.permissions import Role, has_permission
-from sbems.domain.site import ComfortBand
+from sbems.domain.schedule import MIN_DEADBAND_K, scheduled_heating_setpoints_c, scheduled_setpoints_c
+from sbems.domain.site import THERMOSTAT_MODE_STATES, Building, ComfortBand, HvacUnit, Site, Thermostat, Zone
 
 SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)  # seed: setpoints within 18-26 C by default
 SOURCES = ("manual", "schedule", "optimizer", "watchdog")
@@ -146,3 +150,93 @@ def is_duplicate(
     return abs(held_value_c - value_c) <= tolerance_c and held_expires_at - now_utc > timedelta(
         seconds=lifetime_s / 2
     )
+
+
+# ------------------------------------------------------------------ kinds of write
+# what a write sets -> the command_type it is recorded as (the seed's control_commands vocabulary)
+COMMAND_TYPES = {"cooling": "setpoint", "heating": "heating_setpoint", "mode": "mode"}
+KIND_OF_COMMAND_TYPE = {v: k for k, v in COMMAND_TYPES.items()}
+MODES = ("off", "cool", "heat", "auto")
+
+
+def write_point(controller: HvacUnit | Thermostat, kind: str = "cooling") -> str:
+    """The canonical point a write of ``kind`` goes to on this controller."""
+    if kind == "heating":
+        return "heating_setpoint_c"
+    if kind == "mode":
+        return "mode"
+    return "target_temp_c" if isinstance(controller, Thermostat) else "setpoint_c"
+
+
+def write_priority(controller: HvacUnit | Thermostat, bacnet_priority: int) -> int | None:
+    return bacnet_priority if isinstance(controller, HvacUnit) and controller.protocol == "bacnet" else None
+
+
+def mode_point_value(controller: HvacUnit | Thermostat, mode: str) -> float | None:
+    """The number a ``mode`` point takes for ``mode`` on this controller (BACnet and thermostats: 1-based
+    state index; Modbus: the register value), or None when the device has no such state."""
+    if isinstance(controller, Thermostat):
+        states: list[str] | dict[int, str] | None = list(THERMOSTAT_MODE_STATES)
+    elif controller.protocol == "bacnet":
+        point = controller.bacnet_points.get("mode")
+        states = point.states if point else None
+    else:
+        register = controller.modbus_registers.get("mode")
+        states = register.states if register else None
+    if isinstance(states, dict):
+        return next((float(k) for k, v in states.items() if v == mode), None)
+    return float(states.index(mode) + 1) if states and mode in states else None
+
+
+def scheduled_value(
+    site: Site, building: Building, zone_id: str, kind: str, now_utc: datetime
+) -> float | str:
+    """What the zone's schedule says now for ``kind``: the cooling or heating setpoint, or the mode."""
+    schedule = site.schedule(building.zone(zone_id).schedule)
+    if kind == "mode":
+        return schedule.mode
+    at = pd.DatetimeIndex([now_utc])
+    curve = scheduled_heating_setpoints_c if kind == "heating" else scheduled_setpoints_c
+    return float(curve(schedule, at, building.timezone)[0])
+
+
+def _outside(value_c: float, band: ComfortBand, what: str) -> str | None:
+    if not band.min_c <= value_c <= band.max_c:
+        return f"{what} setpoint {value_c} C outside the allowed {band.min_c}-{band.max_c} C"
+    return None
+
+
+def kind_setpoint_violation(kind: str, value_c: float, zone: Zone, other_c: float | None) -> str | None:
+    """Why a cooling or heating setpoint may not be written to ``zone``, or None: the absolute limits of
+    its kind (cooling also the seed's band, see :func:`setpoint_violation`) and at least
+    ``MIN_DEADBAND_K`` between it and the zone's current other setpoint ``other_c`` (None: not known)."""
+    if kind not in ("cooling", "heating"):
+        return f"unknown setpoint kind {kind!r}"
+    problem = setpoint_violation(value_c, zone.setpoint_limits) if kind == "cooling" else None
+    if (
+        problem
+        or not isinstance(value_c, int | float)
+        or isinstance(value_c, bool)
+        or not math.isfinite(value_c)
+    ):
+        return problem or f"setpoint {value_c!r} is not a finite number"
+    limits = zone.cooling_setpoint_limits if kind == "cooling" else zone.heating_setpoint_limits
+    problem = _outside(value_c, limits, kind)
+    if problem or other_c is None:
+        return problem
+    gap_k = value_c - other_c if kind == "cooling" else other_c - value_c
+    if gap_k < MIN_DEADBAND_K - 1e-9:
+        other = "heating" if kind == "cooling" else "cooling"
+        return (
+            f"{kind} setpoint {value_c} C within {MIN_DEADBAND_K} K of the zone's {other} setpoint "
+            f"{other_c} C (deadband)"
+        )
+    return None
+
+
+def mode_violation(mode: object, controller: HvacUnit | Thermostat) -> str | None:
+    if mode not in MODES:
+        return f"mode {mode!r} is not one of {', '.join(MODES)}"
+    if mode_point_value(controller, str(mode)) is None:
+        return f"{controller.id} has no {mode!r} mode state"
+    return None

@@ -15,7 +15,7 @@ class Role(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"*"}),
     Role.FACILITY_MANAGER: frozenset(
-        {"read:*", "write:control", "write:schedules", "write:alerts", "manage:zones"}
+        {"read:*", "write:control", "write:schedules", "write:alerts", "write:savings", "manage:zones"}
     ),
     Role.OPERATOR: frozenset({"read:*", "write:control", "read:schedules"}),
     Role.VIEWER: frozenset({"read:energy", "read:analytics", "read:zones", "read:status"}),

@@ -56,6 +56,9 @@ class Zone(_Model):
     comfort: ComfortBand = ComfortBand(min_c=21.0, max_c=25.0)
     unoccupied_comfort: ComfortBand = ComfortBand(min_c=16.0, max_c=30.0)
     setpoint_limits: ComfortBand = ComfortBand(min_c=18.0, max_c=26.0)
+    # absolute limits of dispatched setpoints per kind (cooling writes also stay within setpoint_limits)
+    heating_setpoint_limits: ComfortBand = ComfortBand(min_c=15.0, max_c=26.0)
+    cooling_setpoint_limits: ComfortBand = ComfortBand(min_c=21.0, max_c=30.0)
     schedule: Slug
     neighbours: list[Slug] = Field(default_factory=list)
     window_area_m2: float = Field(default=0.0, ge=0)
@@ -107,8 +110,9 @@ class ModbusRegister(_Model):
         return self
 
 
-# The seed's §6.1 BACnet point map, with our names (units in names) and two extra points the
-# virtual building also serves (zone temperature and unit power).
+# The seed's §6.1 BACnet point map, with our names (units in names), two extra points the virtual
+# building also serves (zone temperature and unit power) and the heating setpoint of heat-pump units
+# (the next free analog value, AV:2; AV:0 is the cooling setpoint).
 SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "supply_temp_c": BacnetPoint(
         object="analogInput:0", quantity="temperature", vendor_unit="degreesCelsius"
@@ -126,6 +130,9 @@ SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "fan_speed_setpoint_pct": BacnetPoint(
         object="analogValue:1", quantity="fan_speed", vendor_unit="percent", writable=True
     ),
+    "heating_setpoint_c": BacnetPoint(
+        object="analogValue:2", quantity="setpoint", vendor_unit="degreesCelsius", writable=True
+    ),
     "run_status": BacnetPoint(object="binaryInput:0", quantity="status"),
     "fault_status": BacnetPoint(object="binaryInput:1", quantity="status"),
     "enable": BacnetPoint(object="binaryValue:0", quantity="status", writable=True),
@@ -137,7 +144,8 @@ SEED_BACNET_POINTS: dict[str, BacnetPoint] = {
     "power_kw": BacnetPoint(object="analogInput:5", quantity="power", vendor_unit="kilowatts"),
 }
 
-# The seed's §6.2 Modbus register map.
+# The seed's §6.2 Modbus register map; mode 3 = auto and the heating setpoint (float32 x10 at 1006-1007,
+# the next free even pair after mode_select 1004, like the seed's float32 setpoint at 1000-1001) added.
 SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
     "setpoint_c": ModbusRegister(
         table="holding",
@@ -149,6 +157,14 @@ SEED_MODBUS_REGISTERS: dict[str, ModbusRegister] = {
     ),
     "fan_speed_setpoint_pct": ModbusRegister(
         table="holding", address=1002, dtype="uint16", quantity="fan_speed", vendor_unit="percent"
+    ),
+    "heating_setpoint_c": ModbusRegister(
+        table="holding",
+        address=1006,
+        dtype="float32",
+        scale=0.1,
+        quantity="setpoint",
+        vendor_unit="degreesCelsius",
     ),
     "mode": ModbusRegister(
         table="holding",
@@ -244,6 +260,11 @@ class HvacUnit(_Model):
     @property
     def modbus_registers(self) -> dict[str, ModbusRegister]:
         return self.registers if self.registers is not None else SEED_MODBUS_REGISTERS
+
+
+# the thermostats' modes, as the REST API names them (a mode point's value is the 1-based index, as on a
+# BACnet multi-state value)
+THERMOSTAT_MODE_STATES: tuple[str, ...] = ("off", "cool", "heat", "auto")
 
 
 class RestConnection(_Model):

@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from sbems.mv.report import BASELINE_DAYS, savings_windows, summary_markdown
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig
 from sbems.runtime import flow_database_url
-from sbems.services.savings import read_co2_factor
+from sbems.services.savings import read_co2_factor, site_holidays
 from sbems.tasks import savings as t
 from sbems.tasks.site import read_site_from_db
 
@@ -31,6 +31,7 @@ def savings(
     out_of_range: str = "refuse",
     confidence: float = 0.90,
     by_day_type: bool = True,
+    method: str = "daily",
 ) -> dict:
     """Estimate the savings of the reporting days against the baseline model and store one row per day
     plus one for the whole reporting period in ``energy_savings``. Dates are the building's local dates,
@@ -38,7 +39,12 @@ def savings(
     command sent to the equipment (``baseline_days`` below 365 is accepted explicitly and flags the result
     ``short_baseline``), reporting = the day after it to yesterday; more than ``max_outside_frac`` of the
     reporting days outside the baseline's temperature range refuses (``out_of_range="flag"``: stores
-    the result with status ``flagged`` and the reason); CO2 factor from ``SBEMS_GRID_CO2_KG_PER_KWH``."""
+    the result with status ``flagged`` and the reason); CO2 factor from ``SBEMS_GRID_CO2_KG_PER_KWH``.
+    The building's recorded non-routine events (not withdrawn) are excluded or adjusted for.
+    ``method="hourly"``: the CalTRACK hourly TOWT model on the interval meter (``sbems.mv.hourly``; rows
+    with ``calculation_method = 'caltrack-hourly-towt-g14'``) instead of the daily change-point models."""
+    if method not in ("daily", "hourly"):
+        raise ValueError(f"method must be 'daily' or 'hourly', got {method!r}")
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     factor = read_co2_factor() if co2_kg_per_kwh is None else co2_kg_per_kwh
@@ -64,7 +70,17 @@ def savings(
         confidence=confidence,
     )
     days = t.read_daily_inputs(url, site, building, windows.baseline_start, windows.report_end)
-    result = t.fit_and_compute(days, windows, building_id, building.timezone, factor, config, by_day_type)
+    events = t.read_nonroutine_events(url, building_id)
+    if method == "hourly":
+        hourly = t.read_hourly_inputs(url, building, windows.baseline_start, windows.report_end)
+        holidays = site_holidays(site, building)
+        result = t.fit_and_compute_hourly(
+            hourly, days, windows, building_id, building.timezone, factor, config, holidays, events
+        )
+    else:
+        result = t.fit_and_compute(
+            days, windows, building_id, building.timezone, factor, config, by_day_type, events
+        )
     summary = {
         "building": building_id,
         "windows": windows.as_dict(),

@@ -20,6 +20,9 @@ import pandas as pd
 
 from sbems.domain.tariff import Tariff, energy_prices_usd_per_kwh
 from sbems.mv.daily import daily_energy_kwh, day_types, max_gap_for_interval_s
+from sbems.mv.hourly import hourly_energy_kwh
+from sbems.mv.hourly_savings import METHOD_HOURLY, estimate_hourly_savings
+from sbems.mv.nonroutine import NonRoutineEvent
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult, estimate_savings
 
 METHOD = "caltrack-daily-g14"
@@ -173,10 +176,12 @@ def compute_savings(
     config: MVConfig | None = None,
     by_day_type: bool = True,
     min_coverage_frac: float = MIN_COVERAGE_FRAC,
+    events: Sequence[NonRoutineEvent] = (),
 ) -> SavingsResult:
     """The M&V estimate (``sbems.mv.savings.estimate_savings``) of the windows, then one row per reporting
     day used plus one for the whole reporting period (``days``: see ``daily_inputs``; days whose meter
-    coverage is below ``min_coverage_frac`` count as missing). ``by_day_type``: one model per day type."""
+    coverage is below ``min_coverage_frac`` count as missing). ``by_day_type``: one model per day type;
+    ``events``: non-routine events excluded or adjusted for (``sbems.mv.nonroutine``)."""
     inputs = days.copy()
     inputs.loc[inputs["covered_frac"] < min_coverage_frac, "energy_kwh"] = np.nan
     if by_day_type:
@@ -189,7 +194,94 @@ def compute_savings(
         inputs[in_report],
         baseline_period=(windows.baseline_start, windows.baseline_end),
         config=config or MVConfig(),
+        events=events,
     )
+    return savings_rows(mv, days, windows, building_key=building_key, tz=tz, co2_kg_per_kwh=co2_kg_per_kwh)
+
+
+def compute_hourly_savings(
+    hourly: pd.DataFrame,
+    days: pd.DataFrame,
+    windows: Windows,
+    *,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    holidays: Iterable[date] = (),
+    config: MVConfig | None = None,
+    min_coverage_frac: float = MIN_COVERAGE_FRAC,
+    events: Sequence[NonRoutineEvent] = (),
+) -> SavingsResult:
+    """The hourly TOWT estimate (``sbems.mv.hourly_savings``) of the windows, with the same rows as
+    ``compute_savings`` (``hourly``: see ``hourly_inputs``; hours whose meter coverage is below
+    ``min_coverage_frac`` count as missing; ``days`` gives the day types and energy prices)."""
+    inputs = hourly.copy()
+    inputs.loc[inputs["covered_frac"] < min_coverage_frac, "energy_kwh"] = np.nan
+    dates = np.array(inputs.index.tz_convert(tz).date, dtype=object)
+    in_base = (dates >= windows.baseline_start) & (dates < windows.baseline_end)
+    in_report = (dates >= windows.report_start) & (dates < windows.report_end)
+    mv = estimate_hourly_savings(
+        inputs[in_base],
+        inputs[in_report],
+        baseline_period=(windows.baseline_start, windows.baseline_end),
+        tz=tz,
+        holidays=holidays,
+        config=config or MVConfig(),
+        events=events,
+    )
+    return savings_rows(
+        mv,
+        days,
+        windows,
+        building_key=building_key,
+        tz=tz,
+        co2_kg_per_kwh=co2_kg_per_kwh,
+        method=METHOD_HOURLY,
+    )
+
+
+def hourly_inputs(
+    samples: Sequence[tuple[UUID, datetime, float]],
+    point_ids: Sequence[UUID],
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    temp_c: pd.Series,
+) -> pd.DataFrame:
+    """Per UTC hour in [start_utc, end_utc): building energy (sum of the meters' ``samples``), the fraction
+    of the hour every meter covers, and the mean outdoor temperature (``temp_c`` by hour start)."""
+    hours = pd.date_range(start_utc, end_utc, freq="h", inclusive="left")
+    energy = pd.Series(0.0, index=hours)
+    covered = pd.Series(1.0 if point_ids else 0.0, index=hours)
+    frame = pd.DataFrame(samples, columns=["point", "time", "kw"])
+    for point in point_ids:
+        rows = frame[frame["point"] == point]
+        series = pd.Series(
+            rows["kw"].to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(rows["time"], utc=True))
+        )
+        if series.empty:
+            covered[:] = 0.0
+            continue
+        per_hour = hourly_energy_kwh(series, max_gap_for_interval_s(series.index)).reindex(hours)
+        energy += per_hour["energy_kwh"].fillna(0.0)
+        covered = np.minimum(covered, (per_hour["covered_s"] / 3600.0).fillna(0.0))
+    return pd.DataFrame(
+        {"energy_kwh": energy, "covered_frac": covered, "temp_c": temp_c.reindex(hours)}, index=hours
+    )
+
+
+def savings_rows(
+    mv: MVResult,
+    days: pd.DataFrame,
+    windows: Windows,
+    *,
+    building_key: str,
+    tz: str,
+    co2_kg_per_kwh: float,
+    method: str = METHOD,
+) -> SavingsResult:
+    """One row per reporting day of the estimate plus one for the whole reporting period (none when
+    refused), valued in cost (``days["price_usd_per_kwh"]``) and CO2."""
     report_days = (windows.report_end - windows.report_start).days
     used = set() if mv.daily is None else set(mv.daily.index)
     wanted = [windows.report_start + timedelta(days=i) for i in range(report_days)]
@@ -216,11 +308,12 @@ def compute_savings(
             "granularity": "day",
             "day_type": days.loc[day, "day_type"],
             "temp_mean_c": round(float(values["temp_mean_c"]), 2),
+            "adjustment_kwh": round(float(values.get("adjustment_kwh", 0.0)), 3),
             "price_usd_per_kwh": None
             if valued["cost_savings_usd"] is None
             else round(float(price_usd_per_kwh), 5),
         }
-        rows.append(_row(valued, day, day + timedelta(days=1), tz, meta))
+        rows.append(_row(valued, day, day + timedelta(days=1), tz, meta, method))
         table.append(
             {
                 "date": day.isoformat(),
@@ -249,7 +342,7 @@ def compute_savings(
         "energy price",
         "control_start_utc": windows.as_dict()["control_start_utc"],
     }
-    rows.append(_row(total, windows.report_start, windows.report_end, tz, period_meta))
+    rows.append(_row(total, windows.report_start, windows.report_end, tz, period_meta, method))
     return SavingsResult(mv, rows, table, total, skipped)
 
 
@@ -269,7 +362,7 @@ def _valued(
     }
 
 
-def _row(valued: dict, start: date, end: date, tz: str, metadata: dict) -> SavingsRow:
+def _row(valued: dict, start: date, end: date, tz: str, metadata: dict, method: str = METHOD) -> SavingsRow:
     pct, cost = valued["savings_pct"], valued["cost_savings_usd"]
     return SavingsRow(
         period_start=local_midnight_utc(start, tz),
@@ -280,7 +373,7 @@ def _row(valued: dict, start: date, end: date, tz: str, metadata: dict) -> Savin
         savings_pct=None if pct is None or abs(pct) >= 1000 else round(pct, 2),  # NUMERIC(5,2)
         cost_savings_usd=None if cost is None else round(cost, 2),
         co2_reduction_kg=round(valued["co2_reduction_kg"], 2),
-        calculation_method=METHOD,
+        calculation_method=method,
         metadata=metadata,
     )
 
@@ -307,15 +400,23 @@ def summary_markdown(summary: dict) -> str:
             f"{mv['nmbe_pct']} %, R² {mv['r2']}, residual autocorrelation {mv['autocorrelation']}"
             + (f"; flags: {', '.join(mv['flags'])}" if mv["flags"] else ""),
             "",
-            "| segment | model | intercept kWh/day | heating kWh/K·day | heating balance °C | "
-            "cooling kWh/K·day | cooling balance °C |",
-            "|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {name} | {m['model_type']} | {m['intercept_kwh']} | {m['heating_slope_kwh_per_k_day']} | "
-            f"{m['heating_balance_c']} | {m['cooling_slope_kwh_per_k_day']} | {m['cooling_balance_c']} |"
-            for name, m in mv["models"].items()
-        ]
+        lines += _model_table(mv["models"])
+        non_routine = mv.get("non_routine") or {}
+        if non_routine.get("events"):
+            lines += [
+                "",
+                f"Non-routine events: {non_routine['excluded_days']} days excluded, adjustment "
+                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline)",
+                "",
+                "| kind | action | from | to (exclusive) | kWh/day | description |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {e['kind']} | {e['action']} | {e['start']} | {e['end'] or 'open'} | "
+                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']} | {e['description']} |"
+                for e in non_routine["events"]
+            ]
     total = summary.get("total")
     if total:
         low, high = total["savings_interval_kwh"]
@@ -330,6 +431,14 @@ def summary_markdown(summary: dict) -> str:
             f"{total['fsu_pct']} | "
             f"{'n/a' if cost is None else f'{cost:.2f}'} | {total['co2_reduction_kg']:.1f} |",
         ]
+        if low is not None and high is not None:
+            lines += [
+                "",
+                f"**Savings {total['savings_kwh']:,.0f} kWh ± {(high - low) / 2:,.0f} kWh** at "
+                f"{total['confidence']:.0%} confidence (FSU {total['fsu_pct']} %); fit statistics of the "
+                f"baseline model: CV(RMSE) {mv['cvrmse_pct'] if mv else 'n/a'} %, NMBE "
+                f"{mv['nmbe_pct'] if mv else 'n/a'} %",
+            ]
         if summary.get("days_skipped"):
             lines += [
                 "",
@@ -337,6 +446,31 @@ def summary_markdown(summary: dict) -> str:
                 f"{', '.join(summary['days_skipped'])}",
             ]
     return "\n".join(lines)
+
+
+def _model_table(models: dict) -> list[str]:
+    """The baseline model(s) as a markdown table: daily change-point coefficients, or TOWT windows."""
+    if any(m.get("model_type") == "towt" for m in models.values()):
+        rows = [
+            "| window | occupied hours/week | knots °C | occupied slopes kWh/K·h | "
+            "unoccupied slopes kWh/K·h |",
+            "|---|---|---|---|---|",
+        ]
+        return rows + [
+            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} | "
+            f"{m['occupied_slopes_kwh_per_k_h']} | {m['unoccupied_slopes_kwh_per_k_h']} |"
+            for name, m in models.items()
+        ]
+    rows = [
+        "| segment | model | intercept kWh/day | heating kWh/K·day | heating balance °C | "
+        "cooling kWh/K·day | cooling balance °C |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    return rows + [
+        f"| {name} | {m['model_type']} | {m['intercept_kwh']} | {m['heating_slope_kwh_per_k_day']} | "
+        f"{m['heating_balance_c']} | {m['cooling_slope_kwh_per_k_day']} | {m['cooling_balance_c']} |"
+        for name, m in models.items()
+    ]
 
 
 def _pct(value: float | None) -> str:

@@ -13,7 +13,9 @@ such as the day type) for a baseline and a reporting period and returns an ``MVR
 3. **Temperature range**: reporting days whose mean temperature lies outside the range of the baseline days
    are extrapolations. They are counted; above ``max_outside_frac`` (10 %) of the reporting days the
    result is refused (or, with ``out_of_range="flag"``, reported with status ``flagged`` and the reason).
-4. **Savings** = baseline model at the reporting days' temperatures - measured energy, summed over the
+4. **Non-routine events** (``sbems.mv.nonroutine``): excluded days count as missing data; adjustments are
+   removed from the measured energy before fitting and added back to the reported (adjusted) baseline.
+5. **Savings** = baseline model at the reporting days' temperatures - measured energy, summed over the
    reporting days with data, with the ASHRAE Guideline 14 uncertainty (``sbems.mv.uncertainty``) at
    ``confidence``; CV(RMSE), NMBE, R² and the residual autocorrelation are reported beside it.
 
@@ -23,6 +25,7 @@ Cost and CO2 are not part of this: they value the kWh afterwards.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sbems.mv.models import DailyModel, finite_or_none, fit_daily_model
+from sbems.mv.nonroutine import NonRoutineEvent, apply_events, restore_adjustment
 from sbems.mv.uncertainty import (
     DEFAULT_CONFIDENCE,
     fit_statistics,
@@ -58,6 +62,7 @@ class MVResult:
     status: str
     reason: str | None
     flags: tuple[str, ...] = ()
+    method: str = "daily"  # or "hourly" (sbems.mv.hourly_savings)
     models: dict[str, DailyModel] = field(default_factory=dict)
     n_params: int = 0
     baseline_period_days: int = 0
@@ -69,12 +74,16 @@ class MVResult:
     autocorrelation: float = math.nan
     temp_range_c: tuple[float, float] = (math.nan, math.nan)
     reporting_days_used: int = 0
-    days_outside_range: int = 0
+    days_outside_range: int = 0  # hours for the hourly method
     confidence: float = DEFAULT_CONFIDENCE
     baseline_kwh: float = math.nan
     actual_kwh: float = math.nan
     half_width_kwh: float = math.nan
     daily: pd.DataFrame | None = None  # per reporting day used: temp_mean_c, segment, baseline/actual kWh
+    uncertainty_basis: str = "daily residuals"
+    events: tuple[dict, ...] = ()  # non-routine events applied (sbems.mv.nonroutine)
+    excluded_days: int = 0
+    nonroutine_adjustment_kwh: float = 0.0  # included in baseline_kwh and actual_kwh
 
     @property
     def ok(self) -> bool:
@@ -115,6 +124,7 @@ class MVResult:
             "status": self.status,
             "reason": self.reason,
             "flags": list(self.flags),
+            "method": self.method,
             "model_type": self.model_type,
             "models": {name: _model_dict(m) for name, m in self.models.items()},
             "n_params": self.n_params,
@@ -127,12 +137,19 @@ class MVResult:
             "autocorrelation": finite_or_none(self.autocorrelation),
             "temp_range_c": [finite_or_none(t, 2) for t in self.temp_range_c],
             "reporting_days_used": self.reporting_days_used,
-            "days_outside_baseline_temp_range": self.days_outside_range,
+            "days_outside_baseline_temp_range": self.days_outside_range if self.method == "daily" else None,
+            "hours_outside_baseline_temp_range": self.days_outside_range if self.method == "hourly" else None,
             "confidence": self.confidence,
             "savings_kwh": finite_or_none(self.savings_kwh, 3),
             "savings_pct": finite_or_none(self.savings_frac * 100.0, 3),
             "fsu_pct": finite_or_none(self.fsu_frac * 100.0, 2),
             "savings_interval_kwh": [finite_or_none(low, 3), finite_or_none(high, 3)],
+            "uncertainty_basis": self.uncertainty_basis,
+            "non_routine": {
+                "events": list(self.events),
+                "excluded_days": self.excluded_days,
+                "adjustment_kwh": finite_or_none(self.nonroutine_adjustment_kwh, 3),
+            },
         }
 
 
@@ -180,13 +197,24 @@ def estimate_savings(
     reporting: pd.DataFrame,
     *,
     baseline_period: tuple[date, date],
-    config: MVConfig = MVConfig(),
+    config: MVConfig | None = None,
+    events: Sequence[NonRoutineEvent] = (),
 ) -> MVResult:
     """Savings of the reporting days against the baseline model (see the module docstring).
 
     ``baseline`` and ``reporting`` are indexed by date with ``energy_kwh`` and ``temp_mean_c`` (NaN or a
     missing date = no data) and optionally ``segment``; ``baseline_period`` is the half-open date range
-    the baseline should cover."""
+    the baseline should cover; ``events``: non-routine events to exclude or adjust for
+    (``sbems.mv.nonroutine``)."""
+    baseline, excluded_b = apply_events(baseline, events)
+    reporting, excluded_r = apply_events(reporting, events)
+    result = _estimate(baseline, reporting, baseline_period, config or MVConfig())
+    return restore_adjustment(result, events, excluded_b + excluded_r)
+
+
+def _estimate(
+    baseline: pd.DataFrame, reporting: pd.DataFrame, baseline_period: tuple[date, date], config: MVConfig
+) -> MVResult:
     start, end = baseline_period
     period_days = (end - start).days
     refusal = baseline_refusal(baseline, start, end, config)

@@ -1,7 +1,10 @@
-"""Setpoint dispatch: one path for manual, schedule and optimizer commands.
+"""Setpoint dispatch: one path for manual, schedule and optimizer commands, for each kind of write: the
+cooling setpoint (``SetpointRequest``), the heating setpoint (``SetpointRequest(kind="heating")``) and the
+unit's mode (``ModeRequest``).
 
-    principal (who asks) -> validate (lifetime, bounds, finite) -> permission (users: role and access)
-    -> under the zone's lock: rate limit / de-duplicate -> record (pending)
+    principal (who asks) -> validate (lifetime, bounds of the kind, finite, deadband >= 1 K against the
+    zone's current other setpoint, a mode the device has) -> permission (users: role and access)
+    -> under the zone's lock: rate limit / de-duplicate (per kind) -> record (pending)
     -> write through the zone's adapter (BACnet priority / Modbus register / thermostat REST)
     -> read back -> confirmed | failed | overridden -> audit (who, source, before/after, result)
 
@@ -9,7 +12,8 @@ Every write carries a lifetime, kept in the ``commands`` table (the adapters rem
 one release path. ``release_due`` releases writes whose lifetime ended and
 ``watchdog_release`` releases the optimizer's writes when it stopped producing plans, so the equipment
 returns to its local schedule: BACnet by writing null at our priority, Modbus by writing the schedule
-value back, thermostats by handing the setpoint back to their schedule. A higher-priority override
+value (setpoint or mode) back, thermostats by handing the setpoint back to their schedule (their mode: the
+schedule's mode written). A higher-priority override
 found in the priority array is reported and our slot released: never fought. Adapters come from a
 ``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses.
 """
@@ -18,36 +22,46 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import pandas as pd
 import psycopg
 
 from sbems.config import load_settings
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
+    COMMAND_TYPES,
     SOURCES,
     DispatchPolicy,
     Principal,
     is_duplicate,
+    kind_setpoint_violation,
     lifetime_violation,
+    mode_point_value,
+    mode_violation,
     permission_violation,
     principal_problem,
     rate_limit_violation,
-    setpoint_violation,
+    scheduled_value,
+    write_point,
+    write_priority,
 )
-from sbems.domain.schedule import scheduled_setpoints_c
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
+from sbems.services.dispatch_release import (
+    AUDIT_KEYS,
+    AdapterFor,
+    DispatchOutcome,
+    release_command,
+    release_due,
+    watchdog_release,
+)
 from sbems.storage import db
 from sbems.storage.commands import (
     insert_audit,
     insert_command,
     lock_zone_commands,
-    read_held_commands,
     read_last_command,
     supersede_held_commands,
     update_command_status,
@@ -55,7 +69,19 @@ from sbems.storage.commands import (
 from sbems.storage.entities import read_site
 from sbems.storage.users import read_user_access
 
-AdapterFor = Callable[[str, HvacUnit | Thermostat], DeviceAdapter]  # (building id, controller) -> adapter
+# what callers import from here (the release half lives in dispatch_release)
+__all__ = [
+    "AdapterFor",
+    "DispatchOutcome",
+    "ModeRequest",
+    "SetpointRequest",
+    "dispatch_setpoints",
+    "release_command",
+    "release_due",
+    "release_setpoints",
+    "request_setpoint",
+    "watchdog_release",
+]
 
 
 @dataclass(frozen=True)
@@ -66,40 +92,45 @@ class SetpointRequest:
     principal: Principal  # who asks: a user, or one of SBEMS's own services (never a free source field)
     reason: str = ""
     lifetime_s: int | None = None  # None: the source's default; else within (0, 24 h]
+    kind: str = "cooling"  # cooling | heating: which of the unit's two setpoints
+
+    @property
+    def value(self) -> float:
+        return self.value_c
 
 
 @dataclass(frozen=True)
-class DispatchOutcome:
-    status: str  # confirmed | failed | rejected | overridden | skipped | released
-    detail: str
-    command_id: UUID | None = None
-    read_back_c: float | None = None
+class ModeRequest:
+    """Set the zone's unit to a mode (off/cool/heat/auto) for a lifetime; same rules as a setpoint."""
+
+    building_id: str
+    zone_id: str
+    mode: str
+    principal: Principal
+    reason: str = ""
+    lifetime_s: int | None = None
+    kind: str = "mode"
+
+    @property
+    def value(self) -> str:
+        return self.mode
 
 
 def setpoint_point(controller: HvacUnit | Thermostat) -> str:
-    return "target_temp_c" if isinstance(controller, Thermostat) else "setpoint_c"
-
-
-def write_priority(controller: HvacUnit | Thermostat, bacnet_priority: int) -> int | None:
-    return bacnet_priority if isinstance(controller, HvacUnit) and controller.protocol == "bacnet" else None
-
-
-def schedule_setpoint_c(site: Site, building: Building, zone_id: str, now_utc: datetime) -> float:
-    schedule = site.schedule(building.zone(zone_id).schedule)
-    return float(scheduled_setpoints_c(schedule, pd.DatetimeIndex([now_utc]), building.timezone)[0])
+    return write_point(controller, "cooling")
 
 
 async def request_setpoint(
     conn: psycopg.Connection,
     *,
     site: Site,
-    request: SetpointRequest,
+    request: SetpointRequest | ModeRequest,
     adapter_for: AdapterFor,
     bacnet_priority: int = 10,
     policy: DispatchPolicy | None = None,
     now_utc: datetime | None = None,
 ) -> DispatchOutcome:
-    """Validate, record, write, confirm and audit one setpoint request (see module docstring)."""
+    """Validate, record, write, confirm and audit one setpoint or mode request (see module docstring)."""
     now_utc = now_utc or datetime.now(UTC)
     policy = policy or DispatchPolicy()
     building = site.building(request.building_id)
@@ -109,6 +140,8 @@ async def request_setpoint(
     controller = building.controller_of(zone.id)
     principal = request.principal
     source = principal.source
+    kind, value, command_type = request.kind, request.value, COMMAND_TYPES.get(request.kind, "setpoint")
+    audit_key = AUDIT_KEYS.get(kind, "setpoint_c")
     # a user id is looked up, never trusted: an unknown one is refused (and not written as a foreign key)
     known = isinstance(principal.user_id, UUID)
     access = read_user_access(conn, user_id=principal.user_id, building_id=b_id) if known else None
@@ -121,18 +154,19 @@ async def request_setpoint(
         base["hvac_unit_id"] = entity_uuid("hvac_unit", building.id, controller.id)
     elif isinstance(controller, Thermostat):
         base["thermostat_id"] = entity_uuid("thermostat", building.id, controller.id)
-    data = {
-        "zone": zone.id,
-        "value_c": request.value_c if _is_json_number(request.value_c) else str(request.value_c),
-        "reason": request.reason,
-    }
+    data = {"zone": zone.id, "kind": kind, "reason": request.reason}
+    if kind == "mode":
+        data["mode"] = str(value)
+    else:
+        data["value_c"] = value if _is_json_number(value) else str(value)
+    shown = data.get("mode", data.get("value_c"))
 
     def reject(reason: str) -> DispatchOutcome:
         command_id = None
         if source in SOURCES:  # the command log only holds known sources; the audit log holds every refusal
             command_id = insert_command(
                 conn,
-                command_type="setpoint",
+                command_type=command_type,
                 command_data=data,
                 status="rejected",
                 error_message=reason,
@@ -149,7 +183,7 @@ async def request_setpoint(
             source=source[:50],
             result="rejected",
             changes={
-                "after": {"setpoint_c": data["value_c"]},
+                "after": {audit_key: shown},
                 "principal": {
                     "kind": principal.kind,
                     "name": principal.name,
@@ -167,9 +201,13 @@ async def request_setpoint(
         return reject(problem)
     if controller is None:
         return reject(f"zone {zone.id} has no controller")
-    problem = setpoint_violation(request.value_c, zone.setpoint_limits)
-    if problem and source == "schedule" and _is_schedule_setback(site, zone, request.value_c):
-        problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
+    if kind == "mode":
+        problem = mode_violation(value, controller)
+    else:
+        other_c = _other_setpoint_c(conn, site, building, zone.id, z_id, kind, now_utc)
+        problem = kind_setpoint_violation(kind, value, zone, other_c)
+        if problem and source == "schedule" and _is_schedule_setback(site, zone, kind, value, other_c):
+            problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
     if problem:
         return reject(problem)
     if principal.kind == "user":
@@ -180,17 +218,22 @@ async def request_setpoint(
             return reject(problem)
     # one request per zone at a time from here to the pending record: the rate limit holds under concurrency
     lock_zone_commands(conn, zone_id=z_id)
-    held = read_last_command(conn, zone_id=z_id, statuses=("confirmed",))
-    held = held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
+    held = _held(conn, z_id, command_type, now_utc)
     if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
-        return reject(f"a manual setpoint holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
-    if held and is_duplicate(
-        float(request.value_c), held["command_data"].get("value_c"), held["expires_at"], now_utc, lifetime_s
-    ):
+        what = "mode" if kind == "mode" else "setpoint"
+        return reject(f"a manual {what} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
+    if held and _same_as_held(kind, value, held, now_utc, lifetime_s):
         conn.commit()  # releases the zone's lock
-        return DispatchOutcome("skipped", "the same setpoint is already held", held["id"])
+        return DispatchOutcome(
+            "skipped",
+            f"the same {kind} {'mode' if kind == 'mode' else 'setpoint'} is already held",
+            held["id"],
+        )
     last = read_last_command(
-        conn, zone_id=z_id, statuses=("pending", "sent", "confirmed", "failed", "overridden")
+        conn,
+        zone_id=z_id,
+        statuses=("pending", "sent", "confirmed", "failed", "overridden"),
+        command_type=command_type,
     )
     # an operator may always override automation; everyone else waits for the zone's rate limit
     if last and (source != "manual" or last["source"] == "manual"):
@@ -199,10 +242,11 @@ async def request_setpoint(
             return reject(problem)
 
     priority = write_priority(controller, bacnet_priority)
-    point = setpoint_point(controller)
+    point = write_point(controller, kind)
+    written = float(mode_point_value(controller, value) if kind == "mode" else value)
     command_id = insert_command(
         conn,
-        command_type="setpoint",
+        command_type=command_type,
         command_data={**data, "point": point},
         status="pending",
         priority=priority,
@@ -217,13 +261,13 @@ async def request_setpoint(
         before = await _read_point(adapter, point)
         update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
         conn.commit()
-        result = await adapter.dispatch_point(point, float(request.value_c), priority=priority)
+        result = await adapter.dispatch_point(point, written, priority=priority)
     except DeviceError as exc:
         update_command_status(conn, command_id=command_id, status="failed", error_message=str(exc))
-        _audit(conn, request, building, zone.id, source, None, request.value_c, "failure", str(exc))
+        _audit(conn, request, building, zone.id, source, None, value, "failure", str(exc))
         conn.commit()
         return DispatchOutcome("failed", str(exc), command_id)
-    status, detail = _judge(result, float(request.value_c))
+    status, detail = _judge(result, written)
     if status == "overridden":
         await _release_slot(adapter_for, building, controller, point, priority)
     update_command_status(
@@ -235,7 +279,9 @@ async def request_setpoint(
         at=now_utc,
     )
     if status == "confirmed":  # earlier writes to this zone are replaced, not released (same slot)
-        supersede_held_commands(conn, zone_id=z_id, by_command_id=command_id, at=now_utc)
+        supersede_held_commands(
+            conn, zone_id=z_id, by_command_id=command_id, at=now_utc, command_type=command_type
+        )
     _audit(
         conn,
         request,
@@ -243,7 +289,7 @@ async def request_setpoint(
         zone.id,
         source,
         before,
-        request.value_c,
+        value,
         "success" if status == "confirmed" else "failure",
         detail or None,
     )
@@ -251,12 +297,45 @@ async def request_setpoint(
     return DispatchOutcome(status, detail, command_id, result.read_back)
 
 
-def _is_schedule_setback(site: Site, zone, value_c: float) -> bool:
+def _held(conn: psycopg.Connection, zone_id: UUID, command_type: str, now_utc: datetime) -> dict | None:
+    """The zone's write of this type in force now (confirmed, not released, not expired), or None."""
+    held = read_last_command(conn, zone_id=zone_id, statuses=("confirmed",), command_type=command_type)
+    return held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
+
+
+def _other_setpoint_c(
+    conn: psycopg.Connection,
+    site: Site,
+    building: Building,
+    zone_id: str,
+    z_id: UUID,
+    kind: str,
+    now: datetime,
+) -> float:
+    """The zone's other setpoint now (for the deadband): our held write of it, else its schedule's."""
+    other = "heating" if kind == "cooling" else "cooling"
+    held = _held(conn, z_id, COMMAND_TYPES[other], now)
+    if held and _is_json_number(held["command_data"].get("value_c")):
+        return float(held["command_data"]["value_c"])
+    return float(scheduled_value(site, building, zone_id, other, now))
+
+
+def _same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, lifetime_s: int) -> bool:
+    data, expires = held["command_data"], held["expires_at"]
+    if kind == "mode":
+        return data.get("mode") == value and (expires - now_utc).total_seconds() > lifetime_s / 2
+    return is_duplicate(float(value), data.get("value_c"), expires, now_utc, lifetime_s)
+
+
+def _is_schedule_setback(site: Site, zone, kind: str, value_c: float, other_c: float) -> bool:
+    """A cooling write of the schedule's unoccupied setback (above the usual limits), deadband kept."""
     schedule = site.schedule(zone.schedule)
     return (
-        _is_json_number(value_c)
+        kind == "cooling"
+        and _is_json_number(value_c)
         and abs(value_c - schedule.unoccupied_setpoint_c) < 0.01
         and zone.unoccupied_comfort.min_c <= value_c <= zone.unoccupied_comfort.max_c
+        and value_c - other_c >= 1.0
     )
 
 
@@ -298,15 +377,16 @@ async def _release_slot(
 
 def _audit(
     conn: psycopg.Connection,
-    request: SetpointRequest,
+    request: SetpointRequest | ModeRequest,
     building: Building,
     zone_id: str,
     source: str,
     before: float | None,
-    after: float,
+    after: float | str,
     result: str,
     error: str | None,
 ) -> None:
+    key = AUDIT_KEYS.get(request.kind, "setpoint_c")
     insert_audit(
         conn,
         actor=request.principal.name,
@@ -316,128 +396,31 @@ def _audit(
         resource_id=f"{building.id}/{zone_id}",
         source=source,
         result=result,
-        changes={"before": {"setpoint_c": before}, "after": {"setpoint_c": after}, "reason": request.reason},
+        changes={"before": {key: before}, "after": {key: after}, "reason": request.reason},
         error_message=error,
     )
-
-
-async def release_command(
-    conn: psycopg.Connection,
-    *,
-    site: Site,
-    command: dict,
-    adapter_for: AdapterFor,
-    why: str,
-    actor: str = "sbems",
-    now_utc: datetime | None = None,
-) -> DispatchOutcome:
-    """Give one held write back to local control and record it."""
-    now_utc = now_utc or datetime.now(UTC)
-    building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
-    zone_id = command["command_data"]["zone"]
-    controller = building.controller_of(zone_id)
-    point = setpoint_point(controller)
-    try:
-        adapter = adapter_for(building.id, controller)
-        if isinstance(controller, HvacUnit) and controller.protocol == "modbus":
-            value = schedule_setpoint_c(
-                site, building, zone_id, now_utc
-            )  # no priority array: restore schedule
-            result = await adapter.dispatch_point(point, value)
-        else:
-            result = await adapter.dispatch_release(point, priority=command["priority"])
-    except DeviceError as exc:
-        insert_audit(
-            conn,
-            actor=actor,
-            action="release",
-            resource="zone",
-            resource_id=f"{building.id}/{zone_id}",
-            source="watchdog",
-            result="failure",
-            error_message=str(exc),
-            changes={"why": why},
-        )
-        conn.commit()
-        return DispatchOutcome("failed", str(exc), command["id"])
-    update_command_status(
-        conn,
-        command_id=command["id"],
-        status="released",
-        at=now_utc,
-        read_back=result.read_back,
-        error_message=None if result.confirmed else result.detail,
-    )
-    insert_audit(
-        conn,
-        actor=actor,
-        action="release",
-        resource="zone",
-        resource_id=f"{building.id}/{zone_id}",
-        source="watchdog",
-        result="success" if result.confirmed else "failure",
-        changes={"why": why, "after": {"setpoint_c": result.read_back}},
-        error_message=None if result.confirmed else result.detail,
-    )
-    conn.commit()
-    return DispatchOutcome("released" if result.confirmed else "failed", why, command["id"], result.read_back)
-
-
-async def release_due(
-    conn: psycopg.Connection, *, site: Site, adapter_for: AdapterFor, now_utc: datetime | None = None
-) -> list[DispatchOutcome]:
-    """Release every write whose lifetime has ended."""
-    now_utc = now_utc or datetime.now(UTC)
-    return [
-        await release_command(
-            conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc, why="lifetime ended"
-        )
-        for c in read_held_commands(conn, due_before=now_utc)
-    ]
-
-
-async def watchdog_release(
-    conn: psycopg.Connection,
-    *,
-    site: Site,
-    building_id: str,
-    adapter_for: AdapterFor,
-    last_plan_at: datetime | None,
-    max_plan_age_s: float = 1800,
-    now_utc: datetime | None = None,
-) -> list[DispatchOutcome]:
-    """Release the optimizer's writes when it produced no plan for ``max_plan_age_s``."""
-    now_utc = now_utc or datetime.now(UTC)
-    if last_plan_at is not None and (now_utc - last_plan_at).total_seconds() <= max_plan_age_s:
-        return []
-    held = read_held_commands(conn, building_id=entity_uuid("building", building_id), source="optimizer")
-    return [
-        await release_command(
-            conn,
-            site=site,
-            command=c,
-            adapter_for=adapter_for,
-            now_utc=now_utc,
-            why="optimizer watchdog: no fresh plan",
-            actor="watchdog",
-        )
-        for c in held
-    ]
 
 
 def dispatch_setpoints(
     database_url: str,
     building_id: str,
     *,
-    setpoints: dict[str, float],
+    setpoints: dict[str, float] | dict[str, str],
     principal: Principal,
     lifetime_s: int | None = None,
     reason: str = "",
     settings=None,
     now_utc: datetime | None = None,
+    kind: str = "cooling",
 ) -> dict[str, DispatchOutcome]:
-    """Synchronous entry for flows, CLI and panel: request a setpoint per zone through the real equipment."""
+    """Synchronous entry for flows, CLI and panel: request a setpoint (``kind`` cooling or heating; or the
+    mode, ``kind="mode"`` with mode names as values) per zone through the real equipment."""
     settings = settings or load_settings()
+
+    def request(zone: str, value: float | str) -> SetpointRequest | ModeRequest:
+        if kind == "mode":
+            return ModeRequest(building_id, zone, str(value), principal, reason, lifetime_s)
+        return SetpointRequest(building_id, zone, value, principal, reason, lifetime_s, kind)
 
     async def main() -> dict[str, DispatchOutcome]:
         with db.connect(database_url) as conn:
@@ -451,7 +434,7 @@ def dispatch_setpoints(
                         adapter_for=registry.adapter_for,
                         bacnet_priority=settings.bacnet_write_priority,
                         now_utc=now_utc,
-                        request=SetpointRequest(building_id, zone, value, principal, reason, lifetime_s),
+                        request=request(zone, value),
                     )
                     for zone, value in setpoints.items()
                 }

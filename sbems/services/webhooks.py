@@ -18,6 +18,7 @@ from typing import Any
 from sbems.config import Settings, load_settings
 from sbems.devices.siemens import WebhookRejected, parse_thermostat_event
 from sbems.devices.webhook import WINDOW_S, build_webhook_app
+from sbems.domain.secret_box import SecretBoxError, reveal
 from sbems.services.health import ServiceHealth
 from sbems.storage.db import pooled_connection
 from sbems.storage.devices import write_thermostat_event
@@ -30,14 +31,20 @@ REPLAY_TTL = timedelta(seconds=2 * WINDOW_S)  # past the window, an old signatur
 
 def webhook_app(database_url: str, settings: Settings | None = None):
     """The ASGI app: signed events stored (202), replays 409, unknown devices 404, malformed ones 422."""
-    global_secret = (settings or load_settings()).webhook_secret
+    settings = settings or load_settings()
+    global_secret = settings.webhook_secret
+    secret_key = settings.secret_key.get_secret_value() if settings.secret_key is not None else None
 
     def secret_for(device_id: str | None) -> bytes | None:
         env_name = None
         if device_id is not None:
             with pooled_connection(database_url) as conn:
                 env_name = read_webhook_secret_env(conn, remote_device_id=device_id)
-        own = os.environ.get(env_name) if env_name else None
+        try:  # a thermostat's own secret may be sealed (fernet:...) under SBEMS_SECRET_KEY
+            own = reveal(os.environ.get(env_name), secret_key, env_name) if env_name else None
+        except SecretBoxError as exc:
+            log.error("webhook secret of %s: %s", device_id, exc)
+            return None  # refused (401), as with no secret
         if own:
             return own.encode()
         return global_secret.get_secret_value().encode() if global_secret is not None else None

@@ -1,10 +1,11 @@
 """A simulated Trane rooftop unit as a BACnet/IP device (BAC0 on bacpypes3), backed by the plant.
 
 It serves the unit's point map (seed §6.1) in vendor units: AIs (supply/return temperature,
-discharge pressure in psi, supply flow in cfm), commandable AVs (setpoint, fan speed; priority
-array and relinquishDefault), BIs (run status, fault), BVs (enable, mode select) and an MSV (mode).
+discharge pressure in psi, supply flow in cfm), commandable AVs (cooling setpoint, fan speed, heating
+setpoint; priority array and relinquishDefault), BIs (run status, fault), BVs (enable, mode select)
+and an MSV (mode: off/cool/heat/auto).
 ReadProperty, ReadPropertyMultiple, WriteProperty with priority, COV and Who-Is/I-Am come from
-bacpypes3. The setpoint AV's relinquishDefault follows the zone's schedule, so the unit's
+bacpypes3. Each setpoint AV's relinquishDefault follows the zone's schedule, so the unit's
 effective setpoint is the priority array's winner, else the schedule (the plant's active setpoint).
 """
 
@@ -113,11 +114,15 @@ class BacnetUnitDevice:
                     instance=instance,
                     presentValue=int(value),
                     properties={"stateText": make_state_text(states), "numberOfStates": len(states)},
+                    is_commandable=point.writable,  # mode: priority array, relinquishDefault = schedule's
                 )
         if factory_obj is not None:
             factory_obj.add_objects_to_application(self.bacnet)
         app = self.bacnet.this_application.app
         self.objects = {name: app.get_object_name(name) for name in self.points}
+        for name, point in self.points.items():
+            if point.writable and point.object.startswith("multiState"):
+                self.objects[name].relinquishDefault = int(values.get(name, 1))
         self._last_written: dict[str, Any] = {name: self._present(name) for name in self.points}
         _install_fault_gate(app, ctx, self.unit.id)
 
@@ -131,10 +136,11 @@ class BacnetUnitDevice:
             if not point.writable:
                 continue
             obj = self.objects[name]
-            if name == "setpoint_c":
+            if name in ("setpoint_c", "heating_setpoint_c"):
                 commanded = any(pv.null is None for pv in obj.priorityArray)
                 value = from_vendor(float(obj.presentValue), point.vendor_unit) if commanded else None
-                plant.set_setpoint_c(self.zone_id, value)
+                setter = plant.set_setpoint_c if name == "setpoint_c" else plant.set_heating_setpoint_c
+                setter(self.zone_id, value)
             elif name == "fan_speed_setpoint_pct":
                 plant.set_fan_speed_pct(self.zone_id, float(obj.presentValue))
             elif name == "enable":
@@ -142,7 +148,9 @@ class BacnetUnitDevice:
             elif name == "mode":
                 states = point.states or ["off", "cool", "heat", "auto"]
                 index = int(obj.presentValue)
-                if 1 <= index <= len(states) and states[index - 1] in ("off", "cool", "heat", "auto"):
+                if not any(pv.null is None for pv in obj.priorityArray):  # released: the schedule's mode
+                    plant.set_mode(self.zone_id, plant.schedule_of(self.zone_id).mode)
+                elif 1 <= index <= len(states) and states[index - 1] in ("off", "cool", "heat", "auto"):
                     plant.set_mode(self.zone_id, states[index - 1])
         self.refresh(ctx)
 
@@ -156,8 +164,13 @@ class BacnetUnitDevice:
             value = to_vendor(values.get(name, 0.0), point.vendor_unit)
             obj_type = point.object.split(":")[0]
             if point.writable:
-                if name == "setpoint_c":
-                    scheduled = to_vendor(state.scheduled_setpoint_c, point.vendor_unit)
+                if name in ("setpoint_c", "heating_setpoint_c"):
+                    scheduled = to_vendor(
+                        state.scheduled_setpoint_c
+                        if name == "setpoint_c"
+                        else state.scheduled_heating_setpoint_c,
+                        point.vendor_unit,
+                    )
                     if float(obj.relinquishDefault) != round(scheduled, 3):
                         obj.relinquishDefault = round(scheduled, 3)
                         if not any(pv.null is None for pv in obj.priorityArray):

@@ -1,6 +1,7 @@
 """A simulated Trane unit as a Modbus TCP server (pymodbus SimDevice/SimData), backed by the plant.
 
-The register map is the unit's (seed §6.2): holding 1000+ (float32 setpoint x10, fan speed, mode),
+The register map is the unit's (seed §6.2): holding 1000+ (float32 setpoint x10, fan speed, mode; our
+float32 heating setpoint x10 at 1006-1007),
 input 2000+ (temperatures, pressure, power), coils 0-1 (enable, reset alarm), discrete inputs
 100-102 (run, fault, high-pressure alarm). ``value_eng = raw * scale``; float32 values span two
 registers in the register's word order. Every request runs an action that first refreshes the
@@ -197,6 +198,8 @@ class ModbusUnitServer:
             value = from_vendor(words_value(image[first : first + width], register), register.vendor_unit)
             if name == "setpoint_c":
                 plant.set_setpoint_c(self.zone_id, value)
+            elif name == "heating_setpoint_c":
+                plant.set_heating_setpoint_c(self.zone_id, value)
             elif name == "fan_speed_setpoint_pct":
                 plant.set_fan_speed_pct(self.zone_id, value)
             elif name == "mode":

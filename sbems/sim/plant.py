@@ -112,6 +112,7 @@ class Plant:
         seed: int = 0,
         step_s: float = 60.0,
         block_steps: int | None = None,
+        realism=None,  # sbems.sim.realism.Realism: days that differ (None: every day alike)
     ) -> None:
         if start_utc.tzinfo is None:
             raise ValueError("start_utc must be timezone-aware")
@@ -120,7 +121,7 @@ class Plant:
         self.site = site
         self.building: Building = site.building(building_id)
         self.seed = int(seed)
-        self.step_s = float(step_s)
+        self.step_s, self.realism = float(step_s), realism
         self.start_utc = pd.Timestamp(start_utc).tz_convert("UTC").to_pydatetime()
         self.step_index = 0
         self.typical_year: TypicalYear = read_typical_year(self.building.weather.station_file)
@@ -220,7 +221,7 @@ class Plant:
             rows = day == d
             noise[rows] = self._noise(int(d))[bucket[rows]]
         frac = np.clip(profile[:, None] * (1.0 + 0.15 * noise), 0.0, 1.0) * occupied
-        return _Forcing(
+        forcing = _Forcing(
             first,
             wx["outdoor_temp_c"].to_numpy(),
             wx["ghi_w_m2"].to_numpy(),
@@ -230,6 +231,7 @@ class Plant:
             scheduled_heat,
             frac,
         )
+        return self.realism.apply(forcing, times, self.building) if self.realism else forcing
 
     def _forcing_at(self, index: int) -> _Forcing:
         f = self._forcing
@@ -304,7 +306,8 @@ class Plant:
         n = len(self.zone_ids)
         to_c = f.outdoor_temp_c[k]
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
-        q_air, q_mass, lights_w = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
+        g = f.extra["plug_frac"][k] if f.extra else 1.0  # plug-load share (sbems.sim.realism)
+        q_air, q_mass, lights_w = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants, g)
         ctl = self._controls
         # ventilation (outdoor air, in proportion to the supply airflow) while occupied, explicit per step
         oa_m3_s = outdoor_air_m3_s(self.capacity_people, f.occupied[k], ctl.enabled, ctl.fan_speed_pct)
@@ -357,7 +360,8 @@ class Plant:
         k = k_abs - f.start_index
         setpoints = self._setpoints(f, k)
         occupants = np.round(f.occupancy_frac[k] * self.capacity_people)
-        _, _, lights = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants)
+        plug = f.extra["plug_frac"][k] if f.extra else 1.0
+        _, _, lights = internal_gains_w(self.physics, f.occupied[k], f.ghi_w_m2[k], occupants, plug)
         n = len(self.zone_ids)
         flow = fan_flow_m3_s(self.ratings, self._controls, self._controls.enabled)
         idle = UnitHeat(np.zeros(n), np.zeros(n), np.zeros(n))

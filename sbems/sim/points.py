@@ -20,6 +20,7 @@ def point_values_si(
         "discharge_pressure_kpa": state.discharge_pressure_kpa,
         "supply_flow_m3_per_h": state.supply_flow_m3_per_h,
         "setpoint_c": state.setpoint_c,
+        "heating_setpoint_c": state.heating_setpoint_c,
         "fan_speed_setpoint_pct": state.fan_speed_pct,
         "power_kw": state.electric_kw,
         "run_status": float(state.run_status),

@@ -130,11 +130,17 @@ def discretise(p: ZonePhysics, step_s: float) -> Discretised:
 
 
 def internal_gains_w(
-    p: ZonePhysics, occupied: np.ndarray, ghi_w_m2: float, occupants: np.ndarray
+    p: ZonePhysics,
+    occupied: np.ndarray,
+    ghi_w_m2: float,
+    occupants: np.ndarray,
+    plug_frac: np.ndarray | float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Heat into the air and mass nodes (W) and the lights/plugs electric load (W) of each zone."""
+    """Heat into the air and mass nodes (W) and the lights/plugs electric load (W) of each zone;
+    ``plug_frac``: share of rated lights + plugs while occupied (``sbems.sim.realism``: who is in)."""
     on = occupied | p.always_on
-    lights = p.lights_plugs_w * np.where(on, 1.0, UNOCCUPIED_LIGHTS_PLUGS_FRAC)
+    occupied_frac = np.where(p.always_on, 1.0, plug_frac)
+    lights = p.lights_plugs_w * np.where(on, occupied_frac, UNOCCUPIED_LIGHTS_PLUGS_FRAC)
     solar = ghi_w_m2 * p.window_area_m2 * SOLAR_FACTOR
     people = occupants * PERSON_SENSIBLE_W
     q_air = people + 0.5 * lights + SOLAR_TO_AIR_FRAC * solar

@@ -1,7 +1,8 @@
 """Simulated Siemens thermostats behind a REST API (seed §6.3), an ASGI app backed by the plant.
 
 Routes (under the base URL's path, e.g. ``/api/v1``): ``GET /devices/{id}/status``,
-``POST /devices/{id}/setpoint`` ``{value, unit}`` (``value: null`` releases the hold),
+``POST /devices/{id}/setpoint`` ``{value, heatingValue, unit}`` (cooling and heating setpoint, each
+optional; ``null`` releases that hold),
 ``POST /devices/{id}/mode`` ``{mode}``, ``GET|PUT /devices/{id}/schedule``, ``POST /webhooks``
 ``{url, events, secret?}`` (plus ``GET /webhooks``, ``DELETE /webhooks/{id}``; with a secret the deliveries
 are signed as the receiver expects, see docs/devices.md). Every request needs
@@ -41,23 +42,37 @@ DEFAULT_API_KEY = "sbems-demo-key"
 
 
 class SetpointBody(BaseModel):
+    """``value`` is the (cooling) setpoint, ``heatingValue`` the heating one; a field left out is not
+    changed, ``null`` releases that hold (back to the schedule). At least one must be given."""
+
     model_config = ConfigDict(extra="forbid")
-    value: float | None = Field(description="setpoint in `unit`; null releases the hold (back to schedule)")
+    value: float | None = Field(
+        default=None, description="(cooling) setpoint in `unit`; null releases the hold (back to schedule)"
+    )
+    heatingValue: float | None = Field(default=None, description="heating setpoint in `unit`; null releases")
     unit: Literal["celsius", "fahrenheit"] = "celsius"
 
     @model_validator(mode="after")
     def _in_device_range(self) -> SetpointBody:
-        if self.value is not None:
-            value_c = self.value_c
-            if not DEVICE_LIMITS_C[0] <= value_c <= DEVICE_LIMITS_C[1]:
+        if not {"value", "heatingValue"} & self.model_fields_set:
+            raise ValueError("give value and/or heatingValue")
+        for value_c in (self.value_c, self.heating_value_c):
+            if value_c is not None and not DEVICE_LIMITS_C[0] <= value_c <= DEVICE_LIMITS_C[1]:
                 raise ValueError(f"setpoint {value_c:.1f} C outside device range {DEVICE_LIMITS_C}")
         return self
 
+    def _c(self, value: float | None) -> float | None:
+        if value is None:
+            return None
+        return fahrenheit_to_celsius(value) if self.unit == "fahrenheit" else value
+
     @property
     def value_c(self) -> float | None:
-        if self.value is None:
-            return None
-        return fahrenheit_to_celsius(self.value) if self.unit == "fahrenheit" else self.value
+        return self._c(self.value)
+
+    @property
+    def heating_value_c(self) -> float | None:
+        return self._c(self.heatingValue)
 
 
 class ModeBody(BaseModel):
@@ -77,6 +92,9 @@ class ScheduleBody(BaseModel):
     occupied: list[PeriodBody] = Field(min_length=1)
     occupiedSetpoint: float = Field(ge=DEVICE_LIMITS_C[0], le=DEVICE_LIMITS_C[1])
     unoccupiedSetpoint: float = Field(ge=DEVICE_LIMITS_C[0], le=40.0)
+    # heating setpoints: left out, the thermostat keeps its current ones
+    occupiedHeatingSetpoint: float | None = Field(default=None, ge=5.0, le=DEVICE_LIMITS_C[1])
+    unoccupiedHeatingSetpoint: float | None = Field(default=None, ge=5.0, le=DEVICE_LIMITS_C[1])
     unit: Literal["celsius"] = "celsius"
 
 
@@ -142,6 +160,9 @@ class ThermostatService:
             "humidity": round(state.humidity_pct, 1),
             "setpoint": round(state.setpoint_c, 2),
             "setpointSource": "hold" if state.setpoint_source == "override" else "schedule",
+            "coolingSetpoint": round(state.cooling_setpoint_c, 2),
+            "heatingSetpoint": round(state.heating_setpoint_c, 2),
+            "heatingSetpointSource": "hold" if state.heating_setpoint_source == "override" else "schedule",
             "unit": "celsius",
             "mode": state.mode,
             "occupied": state.occupied,
@@ -165,21 +186,27 @@ class ThermostatService:
             ],
             "occupiedSetpoint": schedule.occupied_setpoint_c,
             "unoccupiedSetpoint": schedule.unoccupied_setpoint_c,
+            "occupiedHeatingSetpoint": schedule.occupied_heating_setpoint_c,
+            "unoccupiedHeatingSetpoint": schedule.unoccupied_heating_setpoint_c,
         }
 
     def put_schedule(self, device_id: str, body: ScheduleBody) -> None:
+        """Replace the thermostat's schedule (mode, holidays and early starts kept; a deadband under 1 K
+        raises ValueError)."""
         zone_id = self.zone_of(device_id)
         current = self.ctx.plant.schedule_of(zone_id)
-        schedule = WeeklySchedule(
-            id=f"{self.thermostats[device_id].id}-local",
-            name=f"{device_id} local schedule",
-            occupied=[OccupiedPeriod(days=p.days, start=p.start, end=p.end) for p in body.occupied],
-            occupied_setpoint_c=body.occupiedSetpoint,
-            unoccupied_setpoint_c=body.unoccupiedSetpoint,
-            mode=current.mode,
-            holidays=current.holidays,
-        )
-        self.ctx.plant.set_schedule(zone_id, schedule)
+        spec = current.model_dump() | {
+            "id": f"{self.thermostats[device_id].id}-local",
+            "name": f"{device_id} local schedule",
+            "occupied": [OccupiedPeriod(days=p.days, start=p.start, end=p.end) for p in body.occupied],
+            "occupied_setpoint_c": body.occupiedSetpoint,
+            "unoccupied_setpoint_c": body.unoccupiedSetpoint,
+        }
+        if body.occupiedHeatingSetpoint is not None:
+            spec["occupied_heating_setpoint_c"] = body.occupiedHeatingSetpoint
+        if body.unoccupiedHeatingSetpoint is not None:
+            spec["unoccupied_heating_setpoint_c"] = body.unoccupiedHeatingSetpoint
+        self.ctx.plant.set_schedule(zone_id, WeeklySchedule(**spec))
 
     # ------------------------------------------------------------- events
     def emit(self, event: str, device_id: str, data: dict[str, Any]) -> None:
@@ -289,7 +316,11 @@ def build_thermostat_app(service: ThermostatService, prefix: str = "/api/v1") ->
     @app.post(prefix + "/devices/{device_id}/setpoint")
     async def post_setpoint(device_id: str, body: SetpointBody) -> dict[str, Any]:
         _device(device_id)
-        service.ctx.plant.set_setpoint_c(service.zone_of(device_id), body.value_c)
+        zone_id = service.zone_of(device_id)
+        if "value" in body.model_fields_set:
+            service.ctx.plant.set_setpoint_c(zone_id, body.value_c)
+        if "heatingValue" in body.model_fields_set:
+            service.ctx.plant.set_heating_setpoint_c(zone_id, body.heating_value_c)
         return {"deviceId": device_id, "accepted": True, **service.status(device_id)}
 
     @app.post(prefix + "/devices/{device_id}/mode")
@@ -309,7 +340,10 @@ def build_thermostat_app(service: ThermostatService, prefix: str = "/api/v1") ->
     @app.put(prefix + "/devices/{device_id}/schedule")
     async def put_schedule(device_id: str, body: ScheduleBody) -> dict[str, Any]:
         _device(device_id)
-        service.put_schedule(device_id, body)
+        try:
+            service.put_schedule(device_id, body)
+        except ValueError as exc:  # e.g. heating setpoints less than 1 K under the cooling ones
+            raise HTTPException(status_code=422, detail=str(exc)) from None
         return service.schedule_json(device_id)
 
     @app.post(prefix + "/webhooks", status_code=201)

@@ -136,12 +136,14 @@ def insert_audit(
     return row[0]
 
 
-def read_last_command(conn: psycopg.Connection, *, zone_id: UUID, statuses: tuple[str, ...]) -> dict | None:
-    """The zone's most recent command in one of ``statuses``."""
+def read_last_command(
+    conn: psycopg.Connection, *, zone_id: UUID, statuses: tuple[str, ...], command_type: str | None = None
+) -> dict | None:
+    """The zone's most recent command in one of ``statuses`` (of ``command_type``, None: any)."""
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE zone_id = %s AND status = ANY(%s) "
-        "ORDER BY created_at DESC LIMIT 1",
-        (zone_id, list(statuses)),
+        "AND (%s::text IS NULL OR command_type = %s) ORDER BY created_at DESC LIMIT 1",
+        (zone_id, list(statuses), command_type, command_type),
     )
     row = cursor.fetchone()
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
@@ -157,7 +159,7 @@ def read_held_commands(
     """Confirmed writes not yet released: all, those expiring before ``due_before``, or of one source."""
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE status IN ('confirmed', 'overridden') AND released_at IS NULL "
-        "AND command_type = 'setpoint' "
+        "AND command_type IN ('setpoint', 'heating_setpoint', 'mode') "
         "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) "
         "AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
         "AND (%(src)s::text IS NULL OR source = %(src)s) ORDER BY created_at",
@@ -178,11 +180,18 @@ def read_audit(conn: psycopg.Connection, *, resource_id: str | None = None, limi
 
 
 def supersede_held_commands(
-    conn: psycopg.Connection, *, zone_id: UUID, by_command_id: UUID, at: datetime
+    conn: psycopg.Connection,
+    *,
+    zone_id: UUID,
+    by_command_id: UUID,
+    at: datetime,
+    command_type: str | None = None,
 ) -> int:
-    """Mark the zone's earlier held writes as replaced by a newer one (nothing to release on the device)."""
+    """Mark the zone's earlier held writes (of ``command_type``, None: any) as replaced by a newer one
+    (nothing to release on the device)."""
     return conn.execute(
         "UPDATE control_commands SET released_at = %s, error_message = 'superseded by ' || %s::text "
-        "WHERE zone_id = %s AND id <> %s AND status IN ('confirmed', 'overridden') AND released_at IS NULL",
-        (at, by_command_id, zone_id, by_command_id),
+        "WHERE zone_id = %s AND id <> %s AND status IN ('confirmed', 'overridden') AND released_at IS NULL "
+        "AND (%s::text IS NULL OR command_type = %s)",
+        (at, by_command_id, zone_id, by_command_id, command_type, command_type),
     ).rowcount

@@ -20,8 +20,10 @@ from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid,
 
 THERMOSTAT_POINTS = {  # name -> (sensor type, unit)
     "current_temp_c": ("temperature", "celsius"),
-    "target_temp_c": ("setpoint", "celsius"),
+    "target_temp_c": ("setpoint", "celsius"),  # the cooling setpoint
+    "heating_setpoint_c": ("setpoint", "celsius"),
     "humidity_pct": ("humidity", "percent"),
+    "mode": ("mode", "state"),
 }
 
 

@@ -9,7 +9,7 @@ from prefect import task
 
 from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
-from sbems.services import dispatch, planning
+from sbems.services import planning
 from sbems.services.dispatch import dispatch_setpoints
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.storage import db
@@ -88,8 +88,8 @@ def dispatch_plan_setpoints(
     """Hand the plan's current-step setpoints to dispatch (``sbems.services.dispatch.dispatch_setpoints``).
 
     Zones whose plan hands them back to the schedule are not sent. The write lives two plan steps, so a
-    missed re-plan lets the equipment fall back to its schedule. Heating setpoints go through dispatch's
-    heating path when it has one (``dispatch_heating_setpoints``); until then they are reported, not sent."""
+    missed re-plan lets the equipment fall back to its schedule. Heating setpoints (where the plan may heat)
+    go through the same path (``kind="heating"``; dispatch keeps the 1 K deadband)."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
@@ -102,14 +102,21 @@ def dispatch_plan_setpoints(
         "reason": f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
         "now_utc": now_utc,  # the flow's clock: lifetimes and rate limits run on it
     }
-    result = dispatch_setpoints(database_url, building.id, setpoints=setpoints, **common) if setpoints else {}
-    heating_path = getattr(dispatch, "dispatch_heating_setpoints", None)  # helper "heating" adds it
-    if not heating:
-        heating_result: object = "no heating setpoints in this step"
-    elif heating_path is None:
-        heating_result = "not sent: dispatch has no heating_setpoint_c path yet"
-    else:
-        heating_result = heating_path(database_url, building.id, setpoints=heating, **common)
+
+    def send(values: dict[str, float], kind: str) -> dict:
+        return (
+            dispatch_setpoints(database_url, building.id, setpoints=values, kind=kind, **common)
+            if values
+            else {}
+        )
+
+    # cooling first (a rising cooling setpoint makes room for a rising heating one), then heating; a cooling
+    # write the deadband refused against the old heating setpoint is tried again once heating has moved
+    result = send(setpoints, "cooling")
+    heating_result = send(heating, "heating")
+    retry = {zone: setpoints[zone] for zone, sent in result.items() if sent.status == "rejected"}
+    if retry and heating:
+        result.update(send(retry, "cooling"))
     return {
         "dispatched": True,
         "setpoints_c": setpoints,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,7 +91,11 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
                     url = url.replace("{zone_id}", "hq.z1")
                     url = url.replace("{alert_id}", "00000000-0000-0000-0000-000000000000")
                     url = url.replace("{sensor_id}", "hq.z1-temp").replace("{unit_id}", "hq.rtu1")
-                    params = {"building_id": "hq", "zone_id": "hq.z1"}
+                    url = url.replace("{thermostat_id}", "hq.tstat-z3").replace(
+                        "{schedule_id}", "office-weekdays"
+                    )
+                    url = url.replace("{user_id}", "00000000-0000-0000-0000-000000000000")
+                    params = {"building_id": "hq", "zone_id": "hq.z1", "type": "energy"}
                     response = httpx.get(url, params=params, timeout=30)
                     assert response.status_code == 401, path
 
@@ -133,6 +138,9 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
             )
             output = result.stdout + result.stderr
             assert result.returncode == 0, output[-6000:]
-            assert "passed" in output and "failed" not in output.split("SUMMARY")[-1], output[-3000:]
+            # a count of failed cases; a warning such as "Authentication failed: 3 operations returned only
+            # 401/403" is expected (the admin-only /users operations with a facility manager's token)
+            summary = output.split("SUMMARY")[-1]
+            assert "passed" in output and not re.search(r"\d+ failed", summary), output[-3000:]
             auth = {"Authorization": f"Bearer {token}"}
             assert httpx.get(f"{base}/buildings", headers=auth, timeout=30).status_code == 200

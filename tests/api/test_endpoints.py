@@ -24,6 +24,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("POST", f"/zones/{ZONE}/setpoint"): {"admin", "facility_manager", "operator"},
     ("GET", "/alerts"): {"admin", "facility_manager", "operator"},
     ("GET", "/alerts/{alert}"): {"admin", "facility_manager", "operator"},
+    ("GET", "/alerts/summary"): {"admin", "facility_manager", "operator"},
     ("POST", "/alerts/{alert}/acknowledge"): {"admin", "facility_manager"},
     ("POST", "/alerts/{alert}/resolve"): {"admin", "facility_manager"},
     ("GET", "/predictions/optimization?building_id=hq"): {"admin", "facility_manager", "operator", "viewer"},
@@ -35,10 +36,50 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/buildings/hq/hvac-units"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1"): set(ROLES),
     ("GET", "/hvac-units/hq.rtu1/status"): set(ROLES),
+    ("GET", "/hvac-units/hq.rtu1/telemetry"): set(ROLES),
     ("GET", "/sensors/{sensor}/readings"): set(ROLES),
+    ("GET", "/buildings/hq/thermostats"): set(ROLES),
+    ("GET", "/zones/hq.z3/thermostats"): set(ROLES),
+    ("GET", "/thermostats/hq.tstat-z3"): set(ROLES),
+    ("GET", "/thermostats/hq.tstat-z3/status"): set(ROLES),
+    ("POST", "/thermostats/hq.tstat-z3/setpoint"): {"admin", "facility_manager", "operator"},
+    ("GET", "/buildings/hq/schedules"): {"admin", "facility_manager", "operator"},
+    ("GET", "/zones/hq.z1/schedules"): {"admin", "facility_manager", "operator"},
+    ("GET", "/schedules/office-weekdays"): {"admin", "facility_manager", "operator"},
+    ("PATCH", "/schedules/office-weekdays"): {"admin", "facility_manager"},
+    ("GET", "/analytics/energy-consumption?building_id=hq"): set(ROLES),
+    ("GET", "/analytics/cost?building_id=hq"): set(ROLES),
+    ("GET", "/analytics/temperature-history?zone_id=hq.z1"): set(ROLES),
+    ("GET", "/analytics/comparison?building_ids=hq"): set(ROLES),
+    ("GET", "/analytics/export?type=energy&building_id=hq&format=xlsx"): set(ROLES),
+    ("GET", "/buildings/hq/energy-summary"): set(ROLES),
+    ("GET", "/control/history?building_id=hq"): {"admin", "facility_manager", "operator"},
+    ("GET", "/users"): {"admin"},
+    ("GET", "/users/me"): set(ROLES),
+    ("POST", "/users"): {"admin"},
+    ("GET", "/users/{other}"): {"admin"},
+    ("PATCH", "/users/{other}"): {"admin"},
+    ("GET", "/users/{other}/access"): {"admin"},
+    ("POST", "/users/{other}/access"): {"admin"},
+    ("DELETE", "/users/{other}/access/hq"): {"admin"},
+    ("GET", "/buildings/hq/savings"): set(ROLES),
 }
+# bodies of the writes, and what an allowed role gets (default 200, or 409 for a repeated alert action)
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
 SETPOINT = {"setpoint_c": 35.0, "lifetime_s": 600}
+WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
+    ("POST", f"/zones/{ZONE}/setpoint"): (SETPOINT, {422}),
+    ("POST", "/thermostats/hq.tstat-z3/setpoint"): (SETPOINT, {422}),
+    # outside 18-26 C: refused by the schedule rules after the permission checks
+    ("PATCH", "/schedules/office-weekdays"): (
+        {"occupied_setpoint_c": 30.0, "unoccupied_setpoint_c": 28.0},
+        {422},
+    ),
+    ("POST", "/users"): ({"email": "new@example.com", "password": "12345678", "role": "viewer"}, {422}),
+    ("PATCH", "/users/{other}"): ({"first_name": "Other"}, {200}),
+    ("POST", "/users/{other}/access"): ({"building_id": "hq", "access_level": "readonly"}, {200}),
+    ("DELETE", "/users/{other}/access/hq"): (None, {204}),
+}
 
 
 def _insert_alert(conn, title: str = "Zone too warm") -> str:
@@ -61,6 +102,11 @@ def test_openapi_lists_every_endpoint(api):
             .replace("{alert}", "{alert_id}")
             .replace("{sensor}", "{sensor_id}")
             .replace("/hvac-units/hq.rtu1", "/hvac-units/{unit_id}")
+            .replace("hq.tstat-z3", "{thermostat_id}")
+            .replace("office-weekdays", "{schedule_id}")
+            .replace("{other}", "{user_id}")
+            .replace("/access/hq", "/access/{building_id}")
+            .replace("hq.z3", "{zone_id}")
             .replace(ZONE, "{zone_id}")
             .replace("/hq", "/{building_id}")
         )
@@ -80,24 +126,32 @@ def test_every_data_get_without_a_token_is_401(api):
                 .replace("{alert_id}", str(uuid.uuid4()))
                 .replace("{sensor_id}", SENSOR)
                 .replace("{unit_id}", "hq.rtu1")
+                .replace("{thermostat_id}", "hq.tstat-z3")
+                .replace("{schedule_id}", "office-weekdays")
+                .replace("{user_id}", str(uuid.uuid4()))
             )
-            response = client.get(url, params={"building_id": "hq", "zone_id": ZONE})
+            response = client.get(url, params={"building_id": "hq", "zone_id": ZONE, "type": "energy"})
             assert response.status_code == 401, path
             assert response.headers["content-type"].startswith(PROBLEM)
             assert response.json()["status"] == 401
         assert client.post(f"/zones/{ZONE}/setpoint", json=SETPOINT).status_code == 401
+        for method, template in WRITES:
+            path = template.replace("{other}", str(uuid.uuid4()))
+            assert client.request(method, path, json=WRITES[(method, template)][0]).status_code == 401, path
         assert client.get("/buildings", headers={"Authorization": "Basic eDp5"}).status_code == 401
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_role_endpoint_matrix(api, tokens, conn, role):
+def test_role_endpoint_matrix(api, tokens, conn, make_user, role):
     alert = _insert_alert(conn)
+    make_user("viewer", email="other@example.com")
+    other = str(conn.execute("SELECT id FROM users WHERE email = 'other@example.com'").fetchone()[0])
     with api.client(tokens[role]["access_token"]) as client:
-        for (method, path), allowed in ALLOWED.items():
-            path = path.replace("{alert}", alert).replace("{sensor}", SENSOR)
-            response = client.request(method, path, json=SETPOINT if "setpoint" in path else None)
+        for (method, template), allowed in ALLOWED.items():
+            body, expected = WRITES.get((method, template), (None, {200, 409}))
+            path = template.replace("{alert}", alert).replace("{sensor}", SENSOR).replace("{other}", other)
+            response = client.request(method, path, json=body)
             if role in allowed:
-                expected = {422} if "setpoint" in path else {200, 409}
                 assert response.status_code in expected, (role, method, path, response.text)
             else:
                 assert response.status_code == 403, (role, method, path, response.text)
@@ -153,12 +207,15 @@ def test_alerts_acknowledge_and_resolve(api, tokens, conn):
     with api.client(tokens["facility_manager"]["access_token"]) as client:
         items = client.get("/alerts", params={"building_id": "hq"}).json()["items"]
         assert [a["id"] for a in items] == [alert] and items[0]["zone_id"] == ZONE
+        summary = client.get("/alerts/summary").json()["items"]
+        assert summary == [{"building_id": "hq", "critical": 0, "warning": 1, "info": 0, "total": 1}]
         assert client.post(f"/alerts/{alert}/acknowledge").json()["ok"] is True
         again = client.post(f"/alerts/{alert}/acknowledge")
         assert again.status_code == 409 and again.headers["content-type"].startswith(PROBLEM)
         assert client.get(f"/alerts/{alert}").json()["acknowledged_by"] == "facility_manager@example.com"
         assert client.post(f"/alerts/{alert}/resolve").status_code == 200
         assert client.get("/alerts", params={"resolved": "false"}).json()["items"] == []
+        assert client.get("/alerts/summary", params={"building_id": "hq"}).json()["items"][0]["total"] == 0
         assert [a["id"] for a in client.get("/alerts", params={"resolved": "true"}).json()["items"]] == [
             alert
         ]

@@ -21,7 +21,7 @@ def test_seed_register_map_reads_in_four_blocks():
     assert [(b.table, b.start, b.count) for b in blocks] == [
         ("coil", 0, 2),
         ("discrete", 100, 3),
-        ("holding", 1000, 5),
+        ("holding", 1000, 8),  # setpoint, fan speed, mode, heating setpoint (1006-1007)
         ("input", 2000, 8),
     ]
     assert sum(len(b.names) for b in blocks) == len(SEED_MODBUS_REGISTERS)

@@ -59,7 +59,13 @@ def test_thermostat_with_its_own_key_is_polled_and_commanded(sim, conn, monkeypa
             return reading, outcome, released
 
     reading, outcome, released = asyncio.run(scenario())
-    assert {v.point for v in reading.values} == {"current_temp_c", "target_temp_c", "humidity_pct"}
+    assert {v.point for v in reading.values} == {
+        "current_temp_c",
+        "target_temp_c",
+        "heating_setpoint_c",
+        "humidity_pct",
+        "mode",
+    }
     assert outcome.status == "confirmed", outcome.detail
     assert outcome.read_back_c == pytest.approx(22.5)
     assert released.confirmed

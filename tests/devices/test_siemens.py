@@ -40,7 +40,7 @@ def test_status_points_in_our_units(sim):
             await adapter.close()
 
     values, status = asyncio.run(scenario())
-    assert set(values) == {"current_temp_c", "target_temp_c", "humidity_pct"}
+    assert set(values) == {"current_temp_c", "target_temp_c", "heating_setpoint_c", "humidity_pct", "mode"}
     assert values["current_temp_c"].unit == "celsius" and values["humidity_pct"].unit == "percent"
     assert values["target_temp_c"].value == status["setpoint"]
 

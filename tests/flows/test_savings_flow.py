@@ -9,8 +9,11 @@ import pytest
 from sbems.domain.site import entity_uuid
 from sbems.flows.savings import savings
 from sbems.local.backfill import backfill_simulated_history
+from sbems.mv.hourly_savings import METHOD_HOURLY
 from sbems.mv.models import DailyModel
+from sbems.mv.nonroutine import NonRoutineEvent
 from sbems.mv.report import METHOD, local_midnight_utc, savings_windows
+from sbems.services.savings import record_nonroutine_event, withdraw_nonroutine_event
 from sbems.storage import entities
 from sbems.storage.commands import insert_command
 from sbems.storage.savings import read_savings_rows
@@ -155,6 +158,31 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     assert short["status"] == "refused" and "baseline period is 5 days; 28 are required" in short["reason"]
     assert fit["days_outside_baseline_temp_range"] == 8 and "temperature_out_of_range" in fit["flags"]
     assert len(read_savings_rows(conn, building_id=b_id)) == 13
+
+    # a recorded non-routine event (audited) is adjusted for: 100 kWh/day more from 5 July is not the
+    # measure's fault, so the savings rise by exactly 100 kWh on each of the 8 reporting days it covers
+    event = NonRoutineEvent(date(2026, 7, 5), None, "added_equipment", "adjust", 100.0, "test rig")
+    event_id = record_nonroutine_event(db_url, "hq", event, actor="fm@example.com")
+    adjusted = savings(now_utc=NOW, **run)
+    assert adjusted["mv"]["non_routine"]["adjustment_kwh"] == pytest.approx(800.0)
+    assert adjusted["total"]["savings_kwh"] == pytest.approx(result["total"]["savings_kwh"] + 800.0, abs=0.01)
+    assert "non_routine_adjusted" in adjusted["mv"]["flags"]
+    assert withdraw_nonroutine_event(db_url, "hq", event_id, reason="test over", actor="fm@example.com")
+    restored = savings(now_utc=NOW, **run)
+    assert restored["total"]["savings_kwh"] == pytest.approx(result["total"]["savings_kwh"], abs=0.01)
+
+    # the hourly TOWT method on the same 15-minute meter: its own rows, the same measured energy per day
+    hourly = savings(now_utc=NOW, method="hourly", **run)
+    assert hourly["status"] in ("ok", "flagged") and hourly["mv"]["method"] == "hourly"
+    assert hourly["mv"]["model_type"] == "towt" and hourly["total"]["fsu_pct"] > 0
+    assert hourly["mv"]["uncertainty_basis"] == "daily sums of hourly residuals"
+    hourly_rows = read_savings_rows(conn, building_id=b_id, method=METHOD_HOURLY)
+    hourly_days = [r for r in hourly_rows if r["metadata"]["granularity"] == "day"]
+    assert len(hourly_days) == 12 and hourly["written"] == 13
+    for row in hourly_days:
+        day = row["period_start"].astimezone(ZoneInfo(TZ)).date()
+        assert row["actual_consumption_kwh"] == pytest.approx(meter_kwh(conn, day), rel=0.01)
+    assert abs(hourly["total"]["savings_pct"]) < 10.0  # the building ran its schedule: no real savings
 
 
 def test_savings_windows_default_to_365_days_before_control_and_reporting_to_yesterday():

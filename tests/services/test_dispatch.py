@@ -111,10 +111,10 @@ def test_duplicates_are_skipped_and_rapid_optimizer_writes_rate_limited(site_con
         _run(site_conn, example_site, equipment, _request(value=22.0), NOW + timedelta(seconds=30)).status
         == "skipped"
     )
-    limited = _run(site_conn, example_site, equipment, _request(value=21.5), NOW + timedelta(seconds=30))
+    limited = _run(site_conn, example_site, equipment, _request(value=22.5), NOW + timedelta(seconds=30))
     assert limited.status == "rejected" and "rate limited" in limited.detail
     assert equipment.adapters["rtu1"].priority_arrays["setpoint_c"][9] == 22.0
-    later = _run(site_conn, example_site, equipment, _request(value=21.5), NOW + timedelta(seconds=400))
+    later = _run(site_conn, example_site, equipment, _request(value=22.5), NOW + timedelta(seconds=400))
     assert later.status == "confirmed"
 
 
@@ -122,7 +122,7 @@ def test_higher_priority_override_is_reported_not_fought(site_conn, example_site
     equipment = Equipment()
     fake = equipment(example_site.building("hq"), example_site.building("hq").controller_of("z1"))
     fake.priority_arrays["setpoint_c"][7] = 24.0  # an operator's manual override at 8
-    outcome = _run(site_conn, example_site, equipment, _request(value=21.0))
+    outcome = _run(site_conn, example_site, equipment, _request(value=22.5))
     assert outcome.status == "overridden" and "higher-priority" in outcome.detail
     assert fake.priority_arrays["setpoint_c"][7] == 24.0  # untouched
     assert fake.priority_arrays["setpoint_c"][9] is None  # our slot released
@@ -201,5 +201,5 @@ def test_renewal_supersedes_and_manual_hold_wins(site_conn, example_site):
         NOW + timedelta(minutes=32),
     )
     assert manual.status == "confirmed"
-    blocked = _run(site_conn, example_site, equipment, _request(value=21.0), NOW + timedelta(minutes=45))
+    blocked = _run(site_conn, example_site, equipment, _request(value=22.5), NOW + timedelta(minutes=45))
     assert blocked.status == "rejected" and "manual setpoint holds" in blocked.detail

@@ -131,7 +131,7 @@ def test_16_concurrent_requests_put_exactly_one_write_on_the_device(
             outcome, _ = _run(own, example_site, principal, value=value_c, adapter=adapter)
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=one, args=(20.0 + i * 0.25,)) for i in range(16)]
+    threads = [threading.Thread(target=one, args=(22.0 + i * 0.25,)) for i in range(16)]
     started = time.monotonic()
     for thread in threads:
         thread.start()

@@ -25,7 +25,7 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
         outcomes = dispatch_setpoints(
             db_url,
             "hq",
-            setpoints={"z1": 21.5, "z2": 22.0, "z3": 22.5},
+            setpoints={"z1": 23.5, "z2": 22.0, "z3": 22.5},
             principal=Principal.service("optimizer"),
             lifetime_s=900,
             reason="test",
@@ -38,7 +38,7 @@ def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db
             "z3": "confirmed",
         }, outcomes
         state = sim.state()["zones"]
-        assert state["z1"]["setpoint_c"] == pytest.approx(21.5)
+        assert state["z1"]["setpoint_c"] == pytest.approx(23.5)
         assert state["z2"]["setpoint_c"] == pytest.approx(22.0, abs=0.01)
         assert state["z3"]["setpoint_c"] == pytest.approx(22.5)
         assert {a["result"] for a in read_audit(conn)} == {"success"}

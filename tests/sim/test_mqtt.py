@@ -10,6 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sbems.data_contracts.topics import parse_message
 from sbems.sim.harness import running_sim
 from sbems.sim.mqtt_sensors import parse_mqtt_url
 from tests.sim.conftest import HOT_AFTERNOON_UTC
@@ -97,6 +98,10 @@ def test_values_match_the_plant_and_stuck_sensor_flatlines(sim, messages):
     assert got[f"{base}/meter/main-meter/power"]["value"] == pytest.approx(
         state["building_power_kw"], abs=0.01
     )
+    outdoor = got[f"{base}/outdoor/oat/temperature"]  # the outdoor-air sensor (no zone), measured weather
+    assert outdoor["value"] == pytest.approx(state["outdoor_temp_c"], abs=0.01) and "zoneId" not in outdoor
+    route, message = parse_message(f"{base}/outdoor/oat/temperature", json.dumps(outdoor).encode())
+    assert route.kind == "outdoor" and route.entity_id == "oat" and message.zone_id is None
     sim.inject_fault(kind="stuck_sensor", target="z1-temp", value=19.5)
     sim.inject_fault(kind="capacity_loss", target="rtu1", capacity_frac=0.0)  # real temperature moves
     sim.advance(600)

@@ -144,3 +144,24 @@ def test_compressor_fault_appears_in_status(sim, api):
         assert "compressor_fault" in api.get("/devices/RDS-0005/status").json()["alarms"]
     finally:
         sim.clear_faults(fault["id"])
+
+
+def test_heating_setpoint_in_setpoint_body_status_and_schedule(sim, api):
+    assert api.post("/devices/RDS-0005/setpoint", json={"unit": "celsius"}).status_code == 422
+    status = api.post("/devices/RDS-0005/setpoint", json={"heatingValue": 66.2, "unit": "fahrenheit"}).json()
+    assert status["heatingSetpoint"] == pytest.approx(19.0) and status["heatingSetpointSource"] == "hold"
+    assert status["setpointSource"] == "schedule" and status["coolingSetpoint"] == status["setpoint"]
+    zone = sim.zone("z5")
+    assert zone["heating_setpoint_c"] == pytest.approx(19.0) and zone["setpoint_source"] == "schedule"
+    released = api.post("/devices/RDS-0005/setpoint", json={"heatingValue": None}).json()
+    assert released["heatingSetpointSource"] == "schedule" and released["heatingSetpoint"] == 21.0
+    schedule = api.get("/devices/RDS-0005/schedule").json()
+    assert schedule["occupiedHeatingSetpoint"] == 21.0 and schedule["unoccupiedHeatingSetpoint"] == 16.0
+    body = {k: schedule[k] for k in ("occupied", "occupiedSetpoint", "unoccupiedSetpoint")}
+    too_close = body | {"occupiedHeatingSetpoint": schedule["occupiedSetpoint"] - 0.5}
+    assert api.put("/devices/RDS-0005/schedule", json=too_close).status_code == 422
+    changed = api.put("/devices/RDS-0005/schedule", json=body | {"occupiedHeatingSetpoint": 20.0}).json()
+    assert changed["occupiedHeatingSetpoint"] == 20.0 and changed["unoccupiedHeatingSetpoint"] == 16.0
+    assert sim.advance(60)["zones"]["z5"]["heating_setpoint_c"] == 20.0  # occupied: from the next step
+    restore = body | {"occupiedHeatingSetpoint": 21.0}
+    assert api.put("/devices/RDS-0005/schedule", json=restore).status_code == 200

@@ -15,7 +15,7 @@ from sbems.storage.readings import SensorRow, write_sensor_readings
 from sbems.storage.weather import read_forecast_rows
 from tests.weather.fixtures import encode, open_meteo_body
 from tests.weather.server import Reply
-from tests.weather.support import NOW, TODAY, with_outdoor_sensor
+from tests.weather.support import NOW, TODAY, with_outdoor_sensor, without_outdoor_sensor
 
 pytestmark = pytest.mark.flows
 HQ = entity_uuid("building", "hq")
@@ -30,7 +30,7 @@ def observations(conn) -> list[tuple]:
 
 
 def test_stores_one_row_per_valid_hour_idempotently(prefect_harness, provider, conn, db_url, example_site):
-    entities.upsert_site(conn, site=example_site)
+    entities.upsert_site(conn, site=without_outdoor_sensor(example_site))
     conn.commit()
     body = open_meteo_body(TODAY)
     provider.route("/v1/forecast", Reply(body=encode(body)))
@@ -44,7 +44,7 @@ def test_stores_one_row_per_valid_hour_idempotently(prefect_harness, provider, c
     rows = read_forecast_rows(conn, building_id=HQ)
     assert len(rows) == 96 and len({r["valid_at"] for r in rows}) == 96
     assert [r["temperature_c"] for r in rows] == body["hourly"]["temperature_2m"]
-    # no outdoor sensor in the example site: the provider's conditions at the issue hour
+    # no outdoor sensor: the provider's conditions at the issue hour
     assert observations(conn) == [
         ("open-meteo:current", TODAY + timedelta(hours=10), rows[10]["temperature_c"])
     ]

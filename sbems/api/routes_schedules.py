@@ -1,0 +1,115 @@
+"""``/schedules``: the weekly schedules a building's zones follow (site-file ids), and changes of their
+setpoints through ``services.panel_writes.write_schedule_change`` (the panel's use case; audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id, zone_parts
+from sbems.api.problems import PROBLEM_SCHEMA, Problem, forbidden, not_found
+from sbems.api.routes_buildings import BuildingId, ZoneId
+from sbems.api.schemas import Items
+from sbems.api.schemas_ops import Schedule, ScheduleUpdate
+from sbems.services.panel_read import ScheduleView, read_schedules, read_user_buildings
+from sbems.services.panel_writes import can_write, write_schedule_change
+from sbems.services.schedule_access import schedule_buildings
+
+router = APIRouter(tags=["schedules"])
+ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
+ScheduleId = Annotated[
+    str,
+    Path(
+        pattern=rf"^{SLUG}$", description="a schedule's id from a schedule list", examples=["office-weekdays"]
+    ),
+]
+BuildingQuery = Annotated[
+    str | None, Query(pattern=rf"^{SLUG}$", description="only this building (default: every visible one)")
+]
+
+
+def _out(building_key: str, view: ScheduleView) -> Schedule:
+    return Schedule(
+        id=view.id,
+        name=view.name,
+        building_id=building_key,
+        zone_ids=[zone_id(building_key, z) for z in view.zones],
+        occupied=view.occupied,
+        occupied_setpoint_c=view.occupied_setpoint_c,
+        unoccupied_setpoint_c=view.unoccupied_setpoint_c,
+        mode=view.mode,
+        holidays=view.holidays,
+        enabled=view.enabled,
+    )
+
+
+def _uses(config: Config, user: User, schedule_id: str) -> list[tuple[str, str, Schedule]]:
+    """(building, access level, schedule) for every visible building whose zones follow the schedule."""
+    found = []
+    for access in read_user_buildings(config.database_url, user):
+        for view in read_schedules(config.database_url, access.key):
+            if view.id == schedule_id:
+                found.append((access.key, access.access_level, _out(access.key, view)))
+    if not found:
+        raise not_found(f"no schedule {schedule_id!r}")
+    return found
+
+
+@router.get("/buildings/{building_id}/schedules", response_model=Items[Schedule], responses=ERRORS)
+def get_building_schedules(building_id: BuildingId, config: Config, user: User) -> Items[Schedule]:
+    """The schedules the building's zones follow. Needs ``read:schedules``."""
+    require(user, "read:schedules")
+    building_access(config, user, building_id)
+    return Items[Schedule](
+        items=[_out(building_id, v) for v in read_schedules(config.database_url, building_id)]
+    )
+
+
+@router.get("/zones/{zone_id}/schedules", response_model=Items[Schedule], responses=ERRORS)
+def get_zone_schedules(zone_id: ZoneId, config: Config, user: User) -> Items[Schedule]:
+    """The schedules the zone follows. Needs ``read:schedules``."""
+    require(user, "read:schedules")
+    building_key, zone_key = zone_parts(zone_id)
+    building_access(config, user, building_key)
+    views = read_schedules(config.database_url, building_key)
+    return Items[Schedule](items=[_out(building_key, v) for v in views if zone_key in v.zones])
+
+
+@router.get("/schedules/{schedule_id}", response_model=Items[Schedule], responses=ERRORS)
+def get_schedule(schedule_id: ScheduleId, config: Config, user: User) -> Items[Schedule]:
+    """The schedule as each visible building uses it (one item per building). Needs ``read:schedules``."""
+    require(user, "read:schedules")
+    return Items[Schedule](items=[s for _, _, s in _uses(config, user, schedule_id)])
+
+
+@router.patch(
+    "/schedules/{schedule_id}", response_model=Items[Schedule], responses={**ERRORS, 409: PROBLEM_SCHEMA}
+)
+def patch_schedule(
+    schedule_id: ScheduleId, body: ScheduleUpdate, config: Config, user: User
+) -> Items[Schedule]:
+    """Change the schedule's occupied (18-26 °C) and unoccupied (10-40 °C) setpoints everywhere it is used.
+    Needs ``write:schedules`` and control or full access to every building that uses it; audited. The
+    schedules flow applies the new values at its next run."""
+    require(user, "write:schedules")
+    uses = _uses(config, user, schedule_id)
+    for building_key, level, _ in uses:
+        if not can_write(user.role, level, "write:schedules"):
+            raise forbidden(f"{level} access to {building_key} does not allow schedule changes")
+    hidden = set(schedule_buildings(config.database_url, schedule_id)) - {b for b, _, _ in uses}
+    if hidden:
+        raise forbidden(f"the schedule is also used in {len(hidden)} building(s) you have no access to")
+    result = write_schedule_change(
+        config.database_url,
+        uses[0][0],
+        schedule_id=schedule_id,
+        occupied_setpoint_c=body.occupied_setpoint_c,
+        unoccupied_setpoint_c=body.unoccupied_setpoint_c,
+        user=user,
+    )
+    if not result.ok:
+        if "may not" in result.detail or "deactivated" in result.detail:
+            raise forbidden(result.detail)
+        raise Problem(422, "invalid-request", "Schedule change refused", result.detail)
+    return Items[Schedule](items=[s for _, _, s in _uses(config, user, schedule_id)])
