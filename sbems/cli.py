@@ -73,10 +73,20 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
     if args.action == "import":
+        from sbems.services.schedule_edits import import_site
+
         site = read_site_file(args.file)
-        with db.connect(url) as conn:
-            counts = entities.upsert_site(conn, site=site)
-        print(f"imported {args.file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        result = import_site(url, site, overwrite_panel_edits=args.overwrite_panel_edits)
+        print(f"imported {args.file}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items()))
+        for c in result.conflicts:
+            what = "overwritten by the file" if not result.kept_panel_edits else "kept the panel's version"
+            print(
+                f"conflict: {c.kind} {c.key} was changed in the panel by {c.edited_by} "
+                f"at {c.edited_at}; "
+                f"the file differs in {', '.join(c.fields)}: {what}"
+            )
+        if result.conflicts and result.kept_panel_edits:
+            print("re-run with --overwrite-panel-edits to apply the file's values instead")
         return 0
     with db.connect(url) as conn:
         text = dump_site_yaml(entities.read_site(conn))
@@ -344,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     site_sub = site.add_subparsers(dest="action", required=True)
     imp = site_sub.add_parser("import")
     imp.add_argument("file")
+    imp.add_argument(
+        "--overwrite-panel-edits",
+        action="store_true",
+        help="apply the file's schedules and autopilot where the panel changed them (default: keep, report)",
+    )
     exp = site_sub.add_parser("export")
     exp.add_argument("-o", "--output")
     site.set_defaults(func=_cmd_site)

@@ -3,7 +3,9 @@
 A rule's ``metric_name`` matches an observation by any of its names: the sensor type (``temperature``,
 ``co2``, ``power``...), the HVAC telemetry column (``supply_temp_c``, ``power_kw``...) or the point key
 (``z1-co2``, ``rtu1.supply_temp_c``). ``building_id``/``zone_id`` of None mean "any". The cooldown runs
-on reading time, so replaying old data after an outage does not raise a burst of alerts.
+on reading time, so replaying old data after an outage does not raise a burst of alerts. A rule with a
+``duration_s`` fires only once a point has broken it continuously that long (``breaking_since`` keeps when
+each rule and point started breaking; a reading back inside the threshold clears it).
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ from sbems.storage.alerts import AlertRecord, AlertRule
 COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
-def rule_matches(rule: AlertRule, observation: Observation) -> bool:
-    """True when ``observation`` is in the rule's scope and breaks its threshold."""
+def rule_applies(rule: AlertRule, observation: Observation) -> bool:
+    """True when ``observation`` is in the rule's scope (metric, building, zone)."""
     if rule.metric_name not in observation.metric_names:
         return False
     if rule.building_id is not None and rule.building_id != observation.building_id:
         return False
-    if rule.zone_id is not None and rule.zone_id != observation.zone_id:
-        return False
-    return COMPARE[rule.comparison](observation.value, rule.threshold_value)
+    return rule.zone_id is None or rule.zone_id == observation.zone_id
+
+
+def rule_matches(rule: AlertRule, observation: Observation) -> bool:
+    """True when ``observation`` is in the rule's scope and breaks its threshold."""
+    return rule_applies(rule, observation) and COMPARE[rule.comparison](
+        observation.value, rule.threshold_value
+    )
 
 
 def evaluate_rules(
@@ -37,16 +44,25 @@ def evaluate_rules(
     rules: Iterable[AlertRule],
     last_fired: Mapping[tuple[UUID, str], datetime],
     zone_keys: Mapping[UUID, str] | None = None,
+    breaking_since: dict[tuple[UUID, str], datetime] | None = None,
 ) -> tuple[list[tuple[AlertRecord, AlertMessage]], dict[tuple[UUID, str], datetime]]:
-    """Alerts for the observations that break a rule outside its cooldown, and the new last-fired times."""
+    """Alerts for the observations that break a rule outside its cooldown (and for at least the rule's
+    duration), and the new last-fired times. ``breaking_since`` is updated in place."""
     rules = [r for r in rules if r.comparison in COMPARE]
+    since = breaking_since if breaking_since is not None else {}
     fired: dict[tuple[UUID, str], datetime] = {}
     alerts = []
     for obs in observations:
         for rule in rules:
-            if not rule_matches(rule, obs):
+            if not rule_applies(rule, obs):
                 continue
             key = (rule.id, obs.point)
+            if not COMPARE[rule.comparison](obs.value, rule.threshold_value):
+                since.pop(key, None)
+                continue
+            started = since.setdefault(key, obs.time)
+            if rule.duration_s and (obs.time - started).total_seconds() < rule.duration_s:
+                continue
             last = fired.get(key) or last_fired.get(key)
             if last is not None and abs((obs.time - last).total_seconds()) < rule.cooldown_s:
                 continue

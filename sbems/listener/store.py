@@ -58,6 +58,7 @@ class BatchStore:
         self._index = SiteIndex.empty()
         self._rules: list[alert_store.AlertRule] = []
         self._last_fired: dict = {}
+        self._breaking_since: dict = {}  # (rule, point) -> first reading of the current breach
 
     def close(self) -> None:
         if self._conn is not None:
@@ -205,7 +206,7 @@ class BatchStore:
                 conn, hvac_unit_id=clear.hvac_unit_id, fault_codes=clear.fault_codes, at=clear.time
             )
         threshold, fired = evaluate_rules(
-            batch.observations, self._rules, self._last_fired, self._index.zone_keys
+            batch.observations, self._rules, self._last_fired, self._index.zone_keys, self._breaking_since
         )
         raised = batch.fault_alerts + threshold
         new_ids = alert_store.write_alerts(conn, alerts=[record for record, _ in raised])

@@ -9,6 +9,8 @@ Database failures come out as ``sbems.services.errors.ServiceUnavailable``/``Ser
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import datetime
 
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
@@ -22,6 +24,7 @@ from sbems.services.errors import translated_errors
 from sbems.services.panel_writes import ActionResult
 from sbems.storage.commands import insert_audit, read_held_commands
 from sbems.storage.entities import read_site
+from sbems.storage.panel import CommandRow
 from sbems.storage.users import read_user_access
 
 
@@ -123,3 +126,26 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
         return asyncio.run(main())
     except (DeviceError, OSError) as exc:
         return ActionResult(False, f"equipment not reachable: {exc}")
+
+
+def command_display_status(commands: Sequence[CommandRow], now_utc: datetime) -> list[str]:
+    """What each command (newest first, as the panel lists them) means now: a confirmed or sent setpoint
+    that a later write of the same kind on the same zone replaced reads 'superseded', one past its
+    lifetime 'ended'; anything else keeps its stored status."""
+    out = []
+    for i, command in enumerate(commands):
+        status = command.status
+        if status in ("confirmed", "sent") and command.released_at is None:
+            later = [
+                c
+                for c in commands[:i]
+                if c.zone == command.zone
+                and c.status in ("confirmed", "sent", "released")
+                and c.id != command.id
+            ]
+            if later:
+                status = "superseded"
+            elif command.expires_at is not None and command.expires_at <= now_utc:
+                status = "ended"
+        out.append(status)
+    return out

@@ -1,4 +1,5 @@
-"""The panel's non-equipment writes: acknowledge/resolve alerts and change schedule setpoints, each with a
+"""The panel's non-equipment writes: acknowledge/resolve alerts, change schedule setpoints and switch a
+building's autopilot, each with a
 permission check against the database and an audit entry. (Setpoints go through ``services.panel``.)
 
 Every function raises ``sbems.services.errors.ServiceUnavailable`` when the database cannot be reached.
@@ -21,6 +22,8 @@ from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.storage.commands import insert_audit
 from sbems.storage.panel import write_alert_acknowledged, write_alert_resolved, write_schedule_setpoints
+from sbems.storage.plans import write_autopilot
+from sbems.storage.schedule_edits import mark_panel_edit
 from sbems.storage.users import read_user_access
 
 
@@ -145,6 +148,12 @@ def write_schedule_change(
             )
             if not changed:
                 problem = f"unknown schedule {schedule_id!r}"
+            else:  # a later `sbems site import` shows a conflict instead of overwriting this
+                mark_panel_edit(
+                    conn,
+                    schedule_id=schedule_id,
+                    marker={"by": user.email, "at": datetime.now(UTC).isoformat()},
+                )
         insert_audit(
             conn,
             actor=user.email,
@@ -164,3 +173,40 @@ def write_schedule_change(
         )
         conn.commit()
     return ActionResult(problem is None, problem or f"schedule {schedule_id} updated ({changed} zone rows)")
+
+
+def can_switch_autopilot(role: str, access_level: str | None) -> bool:
+    """Facility managers with full access to the building, and admins."""
+    return Role(role) == Role.ADMIN or (Role(role) == Role.FACILITY_MANAGER and access_level == "full")
+
+
+def write_autopilot_change(database_url: str, building_key: str, *, on: bool, user: AuthUser) -> ActionResult:
+    """Turn the building's autopilot on (the optimizer's plans are sent to the equipment) or off (the
+    building follows its schedules), re-checked against the database and audited."""
+    building_id = entity_uuid("building", building_key)
+    with service_connection(database_url) as conn:
+        access = read_user_access(conn, user_id=user.id, building_id=building_id)
+        if access is None or not access.active or not can_switch_autopilot(access.role, access.access_level):
+            return ActionResult(
+                False, "only admins and facility managers with full access switch the autopilot"
+            )
+        before = write_autopilot(conn, building_id=building_id, on=on)
+        if before is None:
+            return ActionResult(False, f"unknown building {building_key!r}")
+        insert_audit(
+            conn,
+            actor=user.email,
+            user_id=user.id,
+            action="autopilot",
+            resource="building",
+            resource_id=building_key,
+            result="success",
+            changes={"autopilot": [before, on]},
+            source="panel",
+        )
+    state = (
+        "on: the optimizer's plans now drive the setpoints"
+        if on
+        else "off: the schedules drive the setpoints"
+    )
+    return ActionResult(True, f"Autopilot {state}.")

@@ -33,6 +33,7 @@ class AlertRule:
     cooldown_s: int
     building_id: UUID | None = None
     zone_id: UUID | None = None
+    duration_s: int = 0  # the value must break the threshold this long before the rule fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,13 @@ def read_entity_keys(conn: psycopg.Connection) -> EntityKeys:
 def read_alert_rules(conn: psycopg.Connection, *, enabled_only: bool = True) -> list[AlertRule]:
     rows = conn.execute(
         "SELECT id, name, metric_name, comparison, threshold_value, severity, cooldown_s, building_id, "
-        "zone_id FROM alert_rules WHERE enabled OR NOT %s ORDER BY created_at, id",
+        "zone_id, coalesce((metadata->>'duration_s')::int, 0) FROM alert_rules WHERE enabled OR NOT %s "
+        "ORDER BY created_at, id",
         (enabled_only,),
     ).fetchall()
-    return [AlertRule(r[0], r[1], r[2], r[3], float(r[4]), r[5], int(r[6]), r[7], r[8]) for r in rows]
+    return [
+        AlertRule(r[0], r[1], r[2], r[3], float(r[4]), r[5], int(r[6]), r[7], r[8], int(r[9])) for r in rows
+    ]
 
 
 def insert_alert_rule(

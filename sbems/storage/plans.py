@@ -131,3 +131,28 @@ def read_zone_hvac_power_series(
         "GROUP BY 1 ORDER BY 1",
         params,
     ).fetchall()
+
+
+def read_plans_since(
+    conn: psycopg.Connection, *, building_id: UUID, start_utc: datetime, end_utc: datetime, limit: int = 2000
+) -> list[dict]:
+    """The building's solved plans whose horizon started in [start_utc, end_utc), oldest first: what the
+    planner asked for at each re-plan (the panel's plan-vs-executed chart)."""
+    cursor = conn.execute(
+        "SELECT created_at, horizon_start, step_s, plan FROM optimization_plans "
+        "WHERE building_id = %s AND horizon_start >= %s AND horizon_start < %s AND status IN ('optimal', "
+        "'optimal_inaccurate') ORDER BY horizon_start, created_at LIMIT %s",
+        (building_id, start_utc, end_utc, limit),
+    )
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def write_autopilot(conn: psycopg.Connection, *, building_id: UUID, on: bool) -> bool | None:
+    """Set the building's autopilot flag; returns the previous value (None: no such building)."""
+    row = conn.execute(
+        "UPDATE buildings b SET autopilot = %s, updated_at = now() FROM buildings old "
+        "WHERE b.id = %s AND old.id = b.id RETURNING old.autopilot",
+        (on, building_id),
+    ).fetchone()
+    return bool(row[0]) if row else None

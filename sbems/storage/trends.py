@@ -131,3 +131,13 @@ def read_open_alert_counts(conn: psycopg.Connection, *, building_id: UUID) -> di
         (building_id,),
     ).fetchall()
     return {severity: int(count) for severity, count in rows}
+
+
+def read_building_area_m2(conn: psycopg.Connection, *, building_id: UUID) -> float | None:
+    """The building's floor area: its total area, else the sum of its zones' areas; None when neither."""
+    row = conn.execute(
+        "SELECT COALESCE(b.total_area_m2, (SELECT sum(z.area_m2) FROM zones z WHERE z.building_id = b.id)) "
+        "FROM buildings b WHERE b.id = %s",
+        (building_id,),
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else None

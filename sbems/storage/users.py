@@ -235,3 +235,17 @@ def revoke_sessions(
         "AND (token_sha256 = %(t)s OR user_id = %(u)s)",
         {"at": at, "t": token_sha256, "u": user_id},
     ).rowcount
+
+
+def write_user_role(conn: psycopg.Connection, *, user_id: UUID, role: str) -> None:
+    conn.execute("UPDATE users SET role = %s, updated_at = now() WHERE id = %s", (role, user_id))
+
+
+def write_user_active(conn: psycopg.Connection, *, user_id: UUID, active: bool) -> None:
+    conn.execute("UPDATE users SET active = %s, updated_at = now() WHERE id = %s", (active, user_id))
+
+
+def delete_building_access(conn: psycopg.Connection, *, user_id: UUID, building_id: UUID) -> int:
+    return conn.execute(
+        "DELETE FROM user_building_access WHERE user_id = %s AND building_id = %s", (user_id, building_id)
+    ).rowcount

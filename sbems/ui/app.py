@@ -1,10 +1,14 @@
 """SBEMS control panel entry: ``streamlit run sbems/ui/app.py`` (the database comes from SBEMS_DATABASE_URL).
 
-Logged out: only the login page. Logged in: the pages the user's role may see, a building selector and
-a logout button in the sidebar.
+Logged out: the login form, at every page's address (a deep link such as /zones opens that page after
+the login). Logged in: the pages the user's role may see (a URL each), a building selector and a logout
+button in the sidebar. A signed session cookie keeps the user logged in across a reload or a new tab
+(``services.panel_session``); the database session is still checked on every run.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,7 +22,12 @@ url = common.database_url()
 user = common.current_user()
 
 if user is None:
-    page = st.navigation([st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)])
+    login = [st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)]
+    login += [
+        st.Page("views/login.py", title="Log in", icon=":material/login:", url_path=Path(path).stem)
+        for path, *_ in common.PAGES
+    ]
+    page = st.navigation(login, position="hidden")
 else:
     with common.guard():
         buildings = read_user_buildings(url, user)
@@ -40,4 +49,5 @@ else:
         ]
     )
 
+common.write_cookie()
 page.run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -14,13 +14,16 @@ import streamlit as st
 
 from sbems.config import SettingsError, load_settings
 from sbems.domain.permissions import has_permission
-from sbems.services.auth import AuthUser, check_session, end_session
+from sbems.services.auth import SESSION_S, AuthUser, check_session, end_session
 from sbems.services.connections import panel_database_url
 from sbems.services.errors import ServiceRefused, ServiceUnavailable
+from sbems.services.panel_session import COOKIE_NAME, cookie_key, read_session_cookie, sign_session_cookie
 
 USER_KEY = "sbems_user"  # the AuthUser as the database had it on this page
 SESSION_KEY = "sbems_session"  # the session token (the database keeps only its hash)
 ENDED_KEY = "sbems_session_ended"  # why the last session ended, shown on the login page
+COOKIE_WRITE_KEY = "sbems_cookie_write"  # the cookie value the browser still has to store ("" = delete it)
+COOKIE_SEEN_KEY = "sbems_cookie_seen"  # the cookie this browser tab came with, once tried
 BUILDING_KEY = "sbems_building"
 BUILDINGS_KEY = "sbems_buildings"
 REFRESH_S = 10  # live views re-read the database this often
@@ -34,8 +37,10 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("views/history.py", "History", ":material/monitoring:", "read:analytics"),
     ("views/forecasts.py", "Forecasts", ":material/insights:", "read:analytics"),
     ("views/plans.py", "Plans", ":material/timeline:", "read:analytics"),
+    ("views/compare.py", "Compare buildings", ":material/leaderboard:", "read:analytics"),
     ("views/schedules.py", "Schedules", ":material/calendar_month:", "read:schedules"),
     ("views/alerts.py", "Alerts", ":material/notifications:", "read:alerts"),
+    ("views/alert_rules.py", "Alert rules", ":material/rule:", "read:alerts"),
     ("views/audit.py", "Audit log", ":material/history:", "read:audit"),
     ("views/savings.py", "Savings", ":material/savings:", "read:energy"),
     ("views/users.py", "Users", ":material/group:", "manage:users"),
@@ -86,6 +91,41 @@ def client_address() -> str | None:
 def open_session(token: str, user: AuthUser) -> None:
     st.session_state[SESSION_KEY] = token
     st.session_state[USER_KEY] = user
+    expires_at = datetime.now(UTC) + timedelta(seconds=SESSION_S)
+    st.session_state[COOKIE_WRITE_KEY] = sign_session_cookie(token, expires_at, cookie_key())
+
+
+def _browser_cookie() -> str | None:
+    """The panel's cookie as the browser sent it when this tab connected (None in tests without one)."""
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _session_from_cookie() -> str | None:
+    """The session token of a valid, signed and unexpired cookie, tried once per tab (a reload or a deep
+    link opens a new tab session; after a logout the tab's old cookie is not tried again)."""
+    value = _browser_cookie()
+    if value is None or st.session_state.get(COOKIE_SEEN_KEY) == value:
+        return None
+    st.session_state[COOKIE_SEEN_KEY] = value
+    return read_session_cookie(value, cookie_key())
+
+
+def write_cookie() -> None:
+    """Store or delete the session cookie in the browser when a login or logout asked for it (a script in
+    the page: Streamlit's cookies are read-only). Call once per run, after the pages are set up."""
+    value = st.session_state.pop(COOKIE_WRITE_KEY, None)
+    if value is None:
+        return
+    max_age = SESSION_S if value else 0
+    script = (
+        f"<script>document.cookie = '{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; SameSite=Strict'"
+        " + (location.protocol === 'https:' ? '; Secure' : '');</script>"
+    )
+    st.html(script, unsafe_allow_javascript=True, width="content")
 
 
 def _forget_session() -> None:
@@ -94,9 +134,11 @@ def _forget_session() -> None:
 
 
 def log_out() -> None:
-    """End the session in the database (best effort) and forget it here."""
+    """End the session in the database (best effort), forget it here and delete the browser's cookie."""
     token = st.session_state.get(SESSION_KEY)
     _forget_session()
+    st.session_state[COOKIE_WRITE_KEY] = ""
+    st.session_state[COOKIE_SEEN_KEY] = _browser_cookie()
     if token:
         with contextlib.suppress(SettingsError, ServiceUnavailable, ServiceRefused):
             end_session(panel_database_url(), token)
@@ -107,12 +149,16 @@ def current_user() -> AuthUser | None:
     the session expired, was revoked or the account was deactivated."""
     token = st.session_state.get(SESSION_KEY)
     if not token or USER_KEY not in st.session_state:
-        return None
+        token = _session_from_cookie()
+        if token is None:
+            return None
+        st.session_state[SESSION_KEY] = token
     with guard():
         user, why = check_session(database_url(), token)
     if user is None:
         _forget_session()
         st.session_state[ENDED_KEY] = why
+        st.session_state[COOKIE_WRITE_KEY] = ""
         return None
     st.session_state[USER_KEY] = user
     return user

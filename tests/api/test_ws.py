@@ -225,7 +225,9 @@ def test_token_checked_at_connect_and_expiry(ws_api, make_user, conn):
         assert code == 4401
         code, messages = await closed_with(short)  # welcome, then closed when the token expires
         assert code == 4401
-        assert [m["type"] for m in messages] == ["welcome", "error"]
+        # live messages may arrive in between (the broker is shared): welcome first, the error last
+        kinds = [m["type"] for m in messages]
+        assert kinds[0] == "welcome" and kinds[-1] == "error" and "error" not in kinds[:-1]
         assert "expired" in messages[-1]["payload"]["detail"]
 
     asyncio.run(main())

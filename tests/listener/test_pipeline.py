@@ -154,6 +154,19 @@ def test_cooldown_per_rule_and_point_on_reading_time():
     assert record.id == evaluate_rules(observations[:1], [rule], {}, {})[0][0][0].id  # stable id
 
 
+def test_a_rule_with_a_duration_fires_only_after_a_continuous_breach():
+    rule = _rule(cooldown_s=3600, duration_s=180)  # 3 min above 26
+    since: dict = {}
+    # minutes 0..7: breaks at 0-1, back inside at 2, breaks again from 3 on
+    observations = _observations([27.0, 28.0, 25.0, 27.0, 27.5, 28.0, 29.0, 30.0], step_s=60)
+    alerts, _ = evaluate_rules(observations[:5], [rule], {}, INDEX.zone_keys, since)
+    assert alerts == [] and since[(rule.id, "hq/z1-temp")] == T0 + timedelta(minutes=3)
+    # the breach carries over to the next batch: 3 min after it began (minute 6) the rule fires once
+    alerts, fired = evaluate_rules(observations[5:], [rule], {}, INDEX.zone_keys, since)
+    assert [record.actual_value for record, _ in alerts] == [29.0]
+    assert fired[(rule.id, "hq/z1-temp")] == T0 + timedelta(minutes=6)
+
+
 def test_numbers_are_strict_no_bool_or_string_coercion():
     t = "sbems/building/hq/zone/z1/temperature"
     batch = build_batch(

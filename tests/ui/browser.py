@@ -44,6 +44,59 @@ class Browser:
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
 
+    def reload(self) -> None:
+        self.call("Page.reload", ignoreCache=True)
+
+    def location(self) -> str:
+        return self.evaluate("location.pathname") or ""
+
+    def cookies(self) -> dict[str, str]:
+        """The browser's cookies for the open page (HttpOnly ones included), by name."""
+        return {c["name"]: c["value"] for c in self.call("Network.getCookies")["cookies"]}
+
+    def set_cookie(self, name: str, value: str, url: str) -> None:
+        self.call("Network.setCookie", name=name, value=value, url=url)
+
+    def press(self, key: str, code: str | None = None, key_code: int = 0) -> None:
+        """One key press (e.g. "Enter", key_code 13) sent to the focused element."""
+        for kind in ("keyDown", "keyUp"):
+            self.call(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key=key,
+                code=code or key,
+                windowsVirtualKeyCode=key_code,
+                nativeVirtualKeyCode=key_code,
+            )
+
+    def replace_text(self, selector: str, value: str) -> None:
+        """Select an input's whole text and type ``value`` over it."""
+        element = f"document.querySelector({json.dumps(selector)})"
+        self.evaluate(f"(() => {{ const e = {element}; e.focus(); e.select(); }})()")
+        self.call("Input.insertText", text=value)
+
+    def choose(self, label: str, option: str) -> None:
+        """Pick the option starting with ``option`` in the select box labelled ``label`` (type to filter,
+        then click the first matching option of the list)."""
+        self.replace_text(f"input[aria-label={json.dumps(label)}]", option)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            clicked = self.evaluate(
+                "(() => { const o = [...document.querySelectorAll('[role=option]')].find("
+                f"e => e.innerText.trim().startsWith({json.dumps(option)})); "
+                "if (o) { o.click(); return true; } return false; })()"
+            )
+            if clicked:
+                return
+            time.sleep(0.2)
+        raise LookupError(f"no option {option!r} in {label!r}")
+
+    def value(self, selector: str) -> str | None:
+        return self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "return e ? e.value : null; })()"
+        )
+
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
@@ -64,7 +117,8 @@ class Browser:
     def click_button(self, label: str) -> None:
         clicked = self.evaluate(
             "(() => { const b = [...document.querySelectorAll('button')].find("
-            f"e => e.innerText.trim() === {json.dumps(label)}); "
+            f"e => e.innerText.trim() === {json.dumps(label)} || e.innerText.trim().endsWith("
+            f"'\\n' + {json.dumps(label)})); "
             "if (b) { b.click(); return true; } return false; })()"
         )
         if not clicked:
@@ -117,6 +171,7 @@ def headless_chromium(width: int = 1280, height: int = 860) -> Iterator[Browser]
             time.sleep(0.2)
         browser = Browser(pages[0]["webSocketDebuggerUrl"])
         browser.call("Page.enable")
+        browser.call("Network.enable")
         yield browser
     finally:
         if browser is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from sbems.domain.site import entity_uuid
+from sbems.services.panel import dispatch_override
 from sbems.storage import db
 from sbems.storage.readings import SensorRow, write_sensor_readings
 from tests.ui.support import log_in, new_app, texts
@@ -58,19 +60,25 @@ def test_viewer_sees_zones_read_only_and_no_operator_pages(make_user):
         raise AssertionError("a viewer could open the audit page")
 
 
-def test_operator_out_of_range_override_is_rejected_by_dispatch(make_user, conn):
+def test_override_field_takes_the_zones_limits_and_dispatch_still_rejects_outside(make_user, conn):
     email = make_user("operator")
     at = log_in(email)
     at.switch_page("views/zones.py").run()
-    assert at.number_input(key="override_value") is not None
-    at.selectbox(key="override_zone").select("z1")
-    at.number_input(key="override_value").set_value(30.0)
-    at.text_input(key="override_reason").input("too cold in here")
-    at.button(key="override_submit").click()
-    at.run()
-    assert not at.exception, at.exception
-    errors = " ".join(e.value for e in at.error)
-    assert "rejected" in errors and "outside the allowed 18.0-26.0 C" in errors
+    at.selectbox(key="override_zone").select("z1").run()
+    field = at.number_input(key="override_value")
+    assert (field.min, field.max) == (18.0, 26.0) and field.label == "Setpoint (°C, 18-26)"
+    # the field cannot send 30 °C; dispatch is the check that holds whatever the panel sends
+    user = at.session_state["sbems_user"]
+    outcome = dispatch_override(
+        os.environ["SBEMS_DATABASE_URL"],
+        "hq",
+        zone="z1",
+        value_c=30.0,
+        lifetime_s=1800,
+        reason="x",
+        user=user,
+    )
+    assert outcome.status == "rejected" and "outside the allowed 18.0-26.0 C" in outcome.detail
     rows = conn.execute(
         "SELECT status, command_data->>'value_c', user_id IS NOT NULL FROM control_commands"
     ).fetchall()

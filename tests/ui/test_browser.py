@@ -5,78 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sbems.domain.site import entity_uuid
-from sbems.runtime import free_port
 from sbems.storage.readings import SensorRow, upsert_live_state, write_sensor_readings
 from sbems.ui.common import local_time
 from tests.ui.browser import CHROMIUM, headless_chromium
 from tests.ui.history_data import write_history
-from tests.ui.support import APP, PASSWORD
+from tests.ui.support import PASSWORD
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 SCREENSHOT_DIR = Path(os.environ.get("SBEMS_UI_SCREENSHOTS", "/tmp"))
-
-
-@pytest.fixture
-def panel_url(site_db, tmp_path):
-    port = free_port()
-    log = (tmp_path / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-            "--client.toolbarMode",
-            "minimal",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "SBEMS_DATABASE_URL": site_db},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_login_page_loads_and_a_viewer_logs_in(panel_url, make_user, conn):

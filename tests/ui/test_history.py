@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from streamlit.testing.v1 import AppTest, app_test
 
 from sbems.domain.site import entity_uuid
 from sbems.services.history import daily_costs, read_history
+from sbems.services.panel import dispatch_override
 from sbems.storage.alerts import AlertRecord, write_alerts
 from sbems.storage.readings import SensorRow, upsert_live_state, write_sensor_readings
 from sbems.ui.common import building_timezone, local_time
@@ -248,10 +250,16 @@ def test_screens_use_the_building_time_zone_and_fall_back_to_the_setting(monkeyp
 def test_zone_and_alert_tables_use_friendly_headers_and_local_time(make_user, conn):
     at = log_in(make_user("operator"))
     at.switch_page("views/zones.py").run()
-    at.selectbox(key="override_zone").select("z1")
-    at.number_input(key="override_value").set_value(30.0)
-    at.text_input(key="override_reason").input("too cold in here")
-    at.button(key="override_submit").click()
+    user = at.session_state["sbems_user"]
+    dispatch_override(
+        os.environ["SBEMS_DATABASE_URL"],
+        "hq",
+        zone="z1",
+        value_c=30.0,
+        lifetime_s=1800,
+        reason="too cold",
+        user=user,
+    )
     at.run()
     assert not at.exception, at.exception
     zones, commands = at.dataframe[0].value, at.dataframe[-1].value

@@ -125,7 +125,7 @@ def test_forecasts_page_shows_accuracy_against_actuals(make_user, conn):
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Mean absolute error"] == "8.67 kW"
-    assert metrics["Actuals inside the interval"] == "67 %"
+    assert metrics["Measured values inside the interval"] == "67 %"
     assert metrics["Model version"] == "theta-v1"
 
 
@@ -207,5 +207,5 @@ def test_operator_reads_the_audit_log_and_admin_the_users(make_user, conn):
     at = log_in(make_user("admin"))
     at.switch_page("views/users.py").run()
     users = at.dataframe[0].value
-    assert sorted(users["email"]) == ["admin@example.com", "operator@example.com"]
-    assert users.set_index("email").loc["operator@example.com", "buildings"] == "hq:control"
+    assert sorted(users["E-mail"]) == ["admin@example.com", "operator@example.com"]
+    assert users.set_index("E-mail").loc["operator@example.com", "Buildings"] == "hq:control"

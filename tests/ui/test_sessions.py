@@ -40,7 +40,7 @@ def test_a_demoted_admin_loses_users_and_audit_at_once(make_user, conn):
     assert at.session_state["sbems_user"].role == "viewer"
     titles = [t.value for t in at.title]
     assert "Users" not in titles and "Audit log" not in titles
-    assert all("email" not in d.value.columns for d in at.dataframe)  # no users table
+    assert all("E-mail" not in d.value.columns for d in at.dataframe)  # no users table
 
 
 def test_an_admin_cannot_log_in_without_a_totp_code(make_user, conn):

@@ -1,13 +1,17 @@
-"""Forecasts: the latest prediction per target time with its interval, against the measured value."""
+"""Forecasts: the latest prediction per target time with its interval, against the values measured (the
+building's power for load, the zone's room temperature for temperature), exportable as CSV or Excel."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from sbems.services.panel_analytics import measured_accuracy, read_measured
 from sbems.services.panel_read import read_forecast, read_forecast_choices
-from sbems.ui import common
+from sbems.ui import common, export
 
 UNITS = {"load": "kW", "temperature": "°C", "occupancy": "people"}
 
@@ -23,8 +27,33 @@ if not choices:
     st.info(
         "No forecasts have been stored for this building yet. Forecasts of load, zone temperatures and "
         "occupancy appear after the first forecast run, about 15 minutes after start (the forecast flow runs "
-        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now)."
+        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now). Below: the "
+        "measured building power they will be drawn against."
     )
+    now_utc = datetime.now(UTC)
+    with common.guard():
+        measured = read_measured(
+            url,
+            building.key,
+            prediction_type="load",
+            zone=None,
+            start_utc=now_utc - timedelta(hours=48),
+            end_utc=now_utc,
+        )
+    if not measured.empty:
+        points = measured.assign(time=common.local_naive(measured["time_utc"], tz)).drop(columns=["time_utc"])
+        st.altair_chart(
+            alt.Chart(points)
+            .mark_circle(size=18, color="black")
+            .encode(
+                x=alt.X("time:T", title=f"Local time ({tz})", axis=alt.Axis(format="%a %H:%M")),
+                y=alt.Y("measured:Q", title="kW"),
+                tooltip=[alt.Tooltip("measured:Q", format=".1f", title="kW")],
+            )
+            .properties(title="Measured building power, last 48 h (15-min means)"),
+            width="stretch",
+            key="forecast_measured_only",
+        )
     st.stop()
 
 labels = [f"{c.prediction_type.capitalize()} · {c.zone or 'whole building'}" for c in choices]
@@ -41,14 +70,28 @@ with common.guard():
         lookback_h=lookback_h,
     )
 unit = UNITS.get(choice.prediction_type, "")
+now_utc = datetime.now(UTC)
+with common.guard():
+    measured = read_measured(
+        url,
+        building.key,
+        prediction_type=choice.prediction_type,
+        zone=choice.zone,
+        start_utc=now_utc - timedelta(hours=lookback_h),
+        end_utc=now_utc,
+    )
+forecast_frame = pd.DataFrame(view.rows)
+mae, coverage, pairs = view.mae, view.interval_coverage_pct, view.pairs
+if pairs == 0 and not forecast_frame.empty:  # no actuals stored with the predictions: use the readings
+    mae, coverage, pairs = measured_accuracy(forecast_frame, measured)
 
 m1, m2, m3 = st.columns(3)
-m1.metric("Mean absolute error", common.fmt(view.mae, unit, 2) if view.mae is not None else "no actuals yet")
-m2.metric("Actuals inside the interval", common.fmt(view.interval_coverage_pct, "%", 0))
+m1.metric("Mean absolute error", common.fmt(mae, unit, 2) if mae is not None else "no measured values yet")
+m2.metric("Measured values inside the interval", common.fmt(coverage, "%", 0))
 m3.metric("Model version", view.model_version or common.MISSING)
 st.caption(
     f"Latest forecast issued {common.age_text(choice.latest_issued_at)} "
-    f"({common.local_time(choice.latest_issued_at, tz)}); {view.pairs} past target times have a measured "
+    f"({common.local_time(choice.latest_issued_at, tz)}); {pairs} past target times have a measured "
     f"value. Times in {common.tz_label(tz)}."
 )
 
@@ -58,6 +101,8 @@ if not view.rows:
     )
     st.stop()
 frame = pd.DataFrame(view.rows)
+for column in ("predicted_value", "lower_value", "upper_value", "actual_value"):
+    frame[column] = pd.to_numeric(frame[column]).astype(float)  # all-missing columns arrive as objects
 frame["prediction_time"] = pd.to_datetime(frame["prediction_time"], utc=True)
 frame["time"] = common.local_naive(frame["prediction_time"], tz)
 base = alt.Chart(frame.drop(columns=["prediction_time", "issued_at"])).encode(
@@ -71,8 +116,20 @@ if frame["lower_value"].notna().any():
 layers.append(base.mark_line().encode(y=alt.Y("predicted_value:Q", title=unit)))
 if frame["actual_value"].notna().any():
     layers.append(base.mark_circle(size=18, color="black").encode(y="actual_value:Q"))
+elif not measured.empty:
+    points = measured.assign(time=common.local_naive(measured["time_utc"], tz)).drop(columns=["time_utc"])
+    layers.append(
+        alt.Chart(points)
+        .mark_circle(size=18, color="black")
+        .encode(
+            x="time:T", y="measured:Q", tooltip=[alt.Tooltip("measured:Q", format=".2f", title="Measured")]
+        )
+    )
 st.altair_chart(alt.layer(*layers), width="stretch")
-st.caption("Line: forecast (the latest issued for each time); band: its interval; dots: measured values.")
+st.caption(
+    "Line: forecast (the latest issued for each time); band: its interval; dots: measured values "
+    "(15-min means of the readings where the predictions carry none)."
+)
 with st.expander("Rows"):
     rows = pd.DataFrame(
         {
@@ -86,3 +143,9 @@ with st.expander("Rows"):
         }
     )
     st.dataframe(common.friendly_cells(rows), hide_index=True, width="stretch", key="forecast_rows")
+export.buttons(
+    frame.drop(columns=["time"]).rename(columns={"prediction_time": "prediction_time_utc"}),
+    f"forecast-{building.key}-{choice.prediction_type}-{choice.zone or 'building'}",
+    "forecast",
+    "forecast",
+)

@@ -12,9 +12,10 @@ import streamlit as st
 
 from sbems.services.history import read_overview_trend
 from sbems.services.panel_read import read_overview
+from sbems.services.panel_writes import can_switch_autopilot, write_autopilot_change
 from sbems.ui import common
 
-common.require("read:status")
+user = common.require("read:status")
 building = common.building()
 url = common.database_url()
 tz = common.building_timezone(building)
@@ -25,6 +26,37 @@ st.caption(
     f"Autopilot is {'on' if building.autopilot else 'off'}. A value older than {common.STALE_AFTER_S} s "
     "(two poll periods) is flagged stale."
 )
+
+PENDING_KEY = "autopilot_pending"
+if (switched := st.session_state.pop("autopilot_result", None)) is not None:
+    (st.success if switched.ok else st.error)(switched.detail)
+if can_switch_autopilot(user.role, building.access_level):
+    wanted = not building.autopilot
+    if st.session_state.get(PENDING_KEY) != (building.key, wanted):
+        st.button(
+            f"Turn autopilot {'on' if wanted else 'off'}",
+            key="autopilot_toggle",
+            icon=":material/smart_toy:",
+            on_click=lambda: st.session_state.update({PENDING_KEY: (building.key, wanted)}),
+        )
+    else:
+        st.warning(
+            "Turn the autopilot on? The optimizer's plans will write the zones' setpoints at each re-plan "
+            "(every 15 minutes), within each zone's limits."
+            if wanted
+            else "Turn the autopilot off? The zones go back to their schedules at the next step."
+        )
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button(f"Yes, turn it {'on' if wanted else 'off'}", key="autopilot_confirm", type="primary"):
+            st.session_state.pop(PENDING_KEY, None)
+            with common.guard():
+                st.session_state["autopilot_result"] = write_autopilot_change(
+                    url, building.key, on=wanted, user=user
+                )
+            st.rerun()
+        if no.button("Cancel", key="autopilot_cancel"):
+            st.session_state.pop(PENDING_KEY, None)
+            st.rerun()
 
 
 def _age(at: datetime | None, now_utc: datetime) -> str:

@@ -1,12 +1,16 @@
-"""Plans: the latest optimization plan (totals vs the schedule-only baseline) and each zone's trajectory."""
+"""Plans: the latest optimization plan (totals vs the schedule-only baseline, the weather and zone models it
+used) and each zone's trajectory; then the last day's plans against what the building did (plan vs
+executed). Tables export as CSV and Excel."""
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from sbems.services.panel_analytics import read_plan_execution
 from sbems.services.panel_read import read_plan
-from sbems.ui import common
+from sbems.ui import common, export
 
 common.require("read:analytics")
 building = common.building()
@@ -34,6 +38,10 @@ if plan.reason:
     st.warning(f"{plan.reason} The building follows its schedule.")
 
 
+def _describe(value: dict) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v not in (None, ""))
+
+
 def _money(key: str) -> str:
     value = summary.get(key)
     return common.MISSING if value is None else f"${value:,.2f}"
@@ -54,6 +62,21 @@ c4.metric(
     common.fmt(summary.get("discomfort_kh"), "K·h", 2),
     help=f"schedule baseline {common.fmt(summary.get('baseline_discomfort_kh'), 'K·h', 2)}",
 )
+
+weather = summary.get("weather")
+versions = summary.get("model_versions") or {}
+reused = summary.get("reused_models")
+if weather or versions:
+    parts = []
+    if weather:
+        parts.append(f"**Weather:** {weather if isinstance(weather, str) else _describe(weather)}")
+    if versions:
+        text = ", ".join(f"{zone} {version}" for zone, version in sorted(versions.items()))
+        how = ""
+        if isinstance(reused, list | dict):
+            how = f" ({len(reused)} reused, the others identified for this plan)"
+        parts.append(f"**Zone models:** {text}{how}")
+    st.markdown(" · ".join(parts))
 
 if plan.setpoints_now_c:
     st.subheader("Setpoints for the current step")
@@ -76,5 +99,72 @@ if plan.building_kw:
     kw["Local time"] = common.local_naive(kw["time_utc"], tz)
     st.subheader("Building electric power (kW)")
     st.area_chart(kw.set_index("Local time")[["building_electric_kw"]], y_label="kW")
+if plan.trajectory:
+    export.buttons(pd.DataFrame(plan.trajectory), f"plan-{building.key}", "plan_trajectory", "plan")
 with st.expander("Plan summary (raw)"):
     st.json(summary)
+
+# ---------------------------------------------------------------- plan vs executed
+
+st.subheader("Plan vs executed, last 24 hours")
+with common.guard():
+    execution = read_plan_execution(url, building.key, range_h=24)
+if execution.zones.empty:
+    st.info(
+        "No solved plans in the last 24 hours yet. Each re-plan (every 15 minutes) adds a step here: what "
+        "the planner asked for against the setpoint the zone then held and the temperature it reached."
+    )
+else:
+    zones_frame = execution.zones.assign(time=common.local_naive(execution.zones["time_utc"], tz))
+    chosen = st.selectbox("Zone", sorted(zones_frame["zone"].unique()), key="plan_exec_zone")
+    one = zones_frame[zones_frame["zone"] == chosen].melt(
+        id_vars=["time"],
+        value_vars=["planned_setpoint_c", "setpoint_c", "planned_temp_c", "temperature_c"],
+        var_name="series",
+        value_name="c",
+    )
+    names = {
+        "planned_setpoint_c": "Planned setpoint",
+        "setpoint_c": "Setpoint held",
+        "planned_temp_c": "Planned temperature",
+        "temperature_c": "Measured temperature",
+    }
+    one["series"] = one["series"].map(names)
+    chart = (
+        alt.Chart(one.dropna(subset=["c"]))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("time:T", title=f"Local time ({tz})", axis=alt.Axis(format="%a %H:%M")),
+            y=alt.Y("c:Q", title="°C", scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
+            strokeDash=alt.condition(
+                "indexof(datum.series, 'Planned') === 0", alt.value([5, 3]), alt.value([1, 0])
+            ),
+            tooltip=["series:N", alt.Tooltip("time:T", format="%a %H:%M"), alt.Tooltip("c:Q", format=".1f")],
+        )
+    )
+    st.altair_chart(chart.properties(height=260), width="stretch", key="plan_exec_chart")
+    power = execution.power.dropna(subset=["planned_kw"])
+    if not power.empty:
+        kw = power.assign(time=common.local_naive(power["time_utc"], tz)).melt(
+            id_vars=["time"], value_vars=["planned_kw", "measured_kw"], var_name="series", value_name="kw"
+        )
+        kw["series"] = kw["series"].map({"planned_kw": "Planned HVAC power", "measured_kw": "Building meter"})
+        st.altair_chart(
+            alt.Chart(kw.dropna(subset=["kw"]))
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("time:T", title=f"Local time ({tz})", axis=alt.Axis(format="%a %H:%M")),
+                y=alt.Y("kw:Q", title="kW"),
+                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
+            )
+            .properties(height=220),
+            width="stretch",
+            key="plan_exec_power",
+        )
+    st.caption(
+        f"{execution.plans} plans: dashed, each plan's first step (what was sent); solid, what the building "
+        "measured over that step. Power: the plan's HVAC electric power (its zones' units) beside the "
+        "building meter, which adds lights and plug loads."
+    )
+    export.buttons(execution.zones, f"plan-vs-executed-{building.key}", "plan_exec", "plan vs executed")

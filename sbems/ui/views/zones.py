@@ -11,6 +11,7 @@ import streamlit as st
 from sbems.services.panel import (
     allowed_setpoint_range_c,
     can_control,
+    command_display_status,
     dispatch_override,
     dispatch_zone_release,
 )
@@ -19,7 +20,9 @@ from sbems.ui import common
 
 LIFETIMES_S = {
     "15 minutes": 900,
+    "30 minutes": 1800,
     "1 hour": 3600,
+    "2 hours": 2 * 3600,
     "4 hours": 4 * 3600,
     "8 hours": 8 * 3600,
     "24 hours": 24 * 3600,
@@ -58,22 +61,35 @@ if may_control and zones:
         "18-26 °C), your role and building access, rate-limited, confirmed by read-back and audited. "
         "It ends by itself after its lifetime."
     )
+    # the zone outside the form: the setpoint field then takes exactly the chosen zone's limits
+    zone = st.selectbox(
+        "Zone", list(zones), format_func=lambda k: f"{k}: {zones[k].name}", key="override_zone"
+    )
+    low, high = allowed_setpoint_range_c(zones[zone].limit_min_c, zones[zone].limit_max_c)
     with st.form("override"):
-        c1, c2, c3 = st.columns(3)
-        zone = c1.selectbox(
-            "Zone", list(zones), format_func=lambda k: f"{k}: {zones[k].name}", key="override_zone"
-        )
+        c2, c3 = st.columns(2)
         value_c = c2.number_input(
-            "Setpoint (°C)", min_value=10.0, max_value=35.0, value=23.0, step=0.5, key="override_value"
+            f"Setpoint (°C, {low:g}-{high:g})",
+            min_value=low,
+            max_value=high,
+            value=min(max(23.0, low), high),
+            step=0.5,
+            key="override_value",
+            help=f"Zone {zone} accepts {low:g}-{high:g} °C; a value outside is refused as you type.",
         )
-        lifetime = c3.selectbox("Lifetime", list(LIFETIMES_S), index=1, key="override_lifetime")
+        lifetime = c3.selectbox(
+            "Lifetime",
+            list(LIFETIMES_S),
+            index=2,
+            key="override_lifetime",
+            help="The override ends by itself after this and the zone returns to its schedule.",
+        )
         reason = st.text_input("Reason (kept in the audit log)", key="override_reason")
         submitted = st.form_submit_button("Apply override", key="override_submit", type="primary")
     if submitted:
         if not reason.strip():
             st.error("Give a reason for the override.")
         else:
-            low, high = allowed_setpoint_range_c(zones[zone].limit_min_c, zones[zone].limit_max_c)
             with st.spinner(f"Writing {value_c:g} °C to zone {zone}..."), common.guard():
                 outcome = dispatch_override(
                     url,
@@ -161,22 +177,24 @@ else:
 
 st.subheader("Recent commands")
 if view.commands:
+    statuses = command_display_status(view.commands, datetime.now(UTC))
     commands = pd.DataFrame(
         [
             {
                 "Time": common.local_time(c.created_at, tz),
                 "Zone": c.zone,
-                "Command": c.command_type,
+                "Command": c.command_type.replace("_", " "),
                 "Value (°C)": c.value_c,
                 "Source": c.source,
-                "Status": c.status,
+                "Status": status,
                 "Reason": c.reason,
                 "By": c.user_email,
                 "Ends": common.local_time(c.expires_at, tz),
+                "Time left": _time_left(c.expires_at) if status in ("confirmed", "sent") else None,
                 "Released": common.local_time(c.released_at, tz),
                 "Error": c.error_message,
             }
-            for c in view.commands
+            for c, status in zip(view.commands, statuses, strict=True)
         ]
     )
     st.dataframe(
@@ -187,3 +205,8 @@ if view.commands:
     )
 else:
     st.caption("No commands yet: overrides, releases and the optimizer's writes will be listed here.")
+if view.commands:
+    st.caption(
+        "Superseded: a later write to the same zone replaced it. Ended: its lifetime is over and the zone "
+        "went back to its schedule."
+    )
