@@ -170,7 +170,9 @@ def simulate_excited_history(
             t, cooling, electric, occupants, occupied = zone_arrays(plant)
             if sensors:
                 t_measured = sensors.temps_c(t, PLANT_STEP_S)
-                cooling, electric = sensors.power_kw(cooling), sensors.power_kw(electric)
+                # net cooling keeps its sign (heating < 0): the meter noise acts on its size
+                cooling = np.sign(cooling) * sensors.power_kw(np.abs(cooling))
+                electric = sensors.power_kw(electric)
             occupied_start = occupied if occupied_start is None else occupied_start
             sums += np.array([cooling, electric, occupants, np.zeros(n)])
             outdoor = sensors.outdoor_c(plant.outdoor_temp_c) if sensors else plant.outdoor_temp_c
@@ -278,7 +280,7 @@ def step_and_record(
             ("outdoor_temp_c", sensors.outdoor_c(plant.outdoor_temp_c) if sensors else plant.outdoor_temp_c),
             ("ghi_w_m2", plant.ghi_w_m2),
             ("occupancy_count", occupants),
-            ("cooling_kw", sensors.power_kw(cooling) if sensors else cooling),
+            ("cooling_kw", np.sign(cooling) * sensors.power_kw(np.abs(cooling)) if sensors else cooling),
         ):
             sums[key] = sums[key] + value
     means = {key: np.asarray(value, dtype=float) / max(minutes, 1) for key, value in sums.items()}

@@ -76,5 +76,6 @@ def optimize(
         "reason": outcome.reason,
         "summary": outcome.summary,
         "setpoints_now_c": outcome.setpoints_now_c,
+        "heating_setpoints_now_c": outcome.heating_setpoints_now_c,
         "dispatch": dispatched,
     }

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sbems.domain.schedule import occupied_mask, scheduled_setpoints_c
+from sbems.domain.heat_pump import heating_capacity_frac, heating_cop
+from sbems.domain.schedule import occupied_mask, scheduled_heating_setpoints_c, scheduled_setpoints_c
 from sbems.domain.site import Building, Site
 from sbems.domain.tariff import StepPrices
+from sbems.optimization.plan import simulate_temps_c
 from sbems.optimization.problem import MpcProblem, comfort_bands, cop_from_outdoor_c
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.optimization.zone_model_rc2 import Rc2Params
@@ -30,6 +32,36 @@ def cooling_from_electric_kw(
     electric = np.asarray(electric_kw, dtype=float)
     cop_values = cop_from_outdoor_c(outdoor_temp_c) if cop is None else np.asarray(cop, dtype=float)
     return np.maximum(electric - fan_kw, 0.0) * cop_values
+
+
+def thermal_from_electric_kw(
+    electric_kw: np.ndarray,
+    outdoor_temp_c: np.ndarray,
+    zone_temp_c: np.ndarray,
+    fan_kw: float,
+    heating_capacity_kw: float | None,
+    band_middle_c: float = 22.5,
+    heating_below_c: float = 12.0,
+    cooling_above_c: float = 18.0,
+) -> np.ndarray:
+    """Net cooling delivered (kW, negative = heating) from a heat-pump unit's metered electric power, for
+    identification when the meter does not say which mode ran. A running step counts as heating when it is
+    cold outdoors (below ``heating_below_c``), or mild (up to ``cooling_above_c``) with the zone below the
+    middle of its band; heating delivers the heat pump's output (``heating_cop``, up to its capacity at that
+    outdoor temperature) and resistance backup (COP 1) beyond it. ``heating_capacity_kw`` None: a
+    cooling-only unit (every running step is cooling). An approximation: a core zone cooled in winter is
+    mistaken for heating; a mode or heating-status point, when the site has one, should replace it."""
+    outdoor = np.asarray(outdoor_temp_c, dtype=float)
+    cooling = cooling_from_electric_kw(electric_kw, outdoor, fan_kw)
+    if heating_capacity_kw is None:
+        return cooling
+    running = np.maximum(np.asarray(electric_kw, dtype=float) - fan_kw, 0.0)
+    cop = heating_cop(outdoor)
+    heat_pump_max_kw = heating_capacity_kw * heating_capacity_frac(outdoor) / cop  # electric
+    heat = np.minimum(running, heat_pump_max_kw) * cop + np.maximum(running - heat_pump_max_kw, 0.0)
+    zone = np.asarray(zone_temp_c, dtype=float)
+    heating = (outdoor < heating_below_c) | ((outdoor <= cooling_above_c) & (zone < band_middle_c))
+    return np.where(heating, -heat, cooling)
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,11 @@ class Bands:
     scheduled_c: np.ndarray  # schedule setpoint at t_k
     limit_min_c: np.ndarray  # (n_zones,) dispatchable setpoint limits
     limit_max_c: np.ndarray
+    scheduled_heating_c: np.ndarray | None = None  # the schedule's heating setpoint at t_k
+    # per zone and step: may the zone's equipment cool / heat (the schedule's mode; replace() to add enable
+    # points or lockouts); None: cooling always, heating never (the cooling-only problem of old)
+    can_cool: np.ndarray | None = None
+    can_heat: np.ndarray | None = None
 
 
 def zone_bands(
@@ -79,12 +116,19 @@ def zone_bands(
     offsets_s = np.concatenate([np.arange(1, n + 1) for n in lengths]) * float(step_s)
     fine_ends = times.repeat(lengths) + pd.to_timedelta(offsets_s, unit="s")
     block_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    occ_end, occ_start, low, high, sched = [], [], [], [], []
+    occ_end, occ_start, low, high, sched, heat_sched, can_cool, can_heat = [], [], [], [], [], [], [], []
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
         mask_end = np.logical_or.reduceat(occupied_mask(schedule, fine_ends, building.timezone), block_starts)
         unocc_max = min(zone.unoccupied_comfort.max_c, schedule.unoccupied_setpoint_c)
-        unocc_min = max(zone.unoccupied_comfort.min_c, zone.setpoint_limits.min_c)
+        heats = schedule.mode in ("heat", "auto") and building.controller_of(zone.id) is not None
+        # a zone that can heat may float down to its unoccupied heating setpoint (the baseline's setback);
+        # one that cannot keeps the old lower edge (its cooling setpoint limit)
+        unocc_min = (
+            max(zone.unoccupied_comfort.min_c, schedule.unoccupied_heating_setpoint_c)
+            if heats
+            else max(zone.unoccupied_comfort.min_c, zone.setpoint_limits.min_c)
+        )
         if unoccupied_min_c is not None:
             unocc_min = min(max(unocc_min, unoccupied_min_c), unocc_max)
         zmin, zmax = comfort_bands(mask_end, (zone.comfort.min_c, zone.comfort.max_c), (unocc_min, unocc_max))
@@ -93,6 +137,10 @@ def zone_bands(
         low.append(zmin)
         high.append(zmax)
         sched.append(scheduled_setpoints_c(schedule, times, building.timezone))
+        heat_sched.append(scheduled_heating_setpoints_c(schedule, times, building.timezone))
+        has_unit = building.controller_of(zone.id) is not None
+        can_cool.append(np.full(len(times), has_unit and schedule.mode in ("cool", "auto")))
+        can_heat.append(np.full(len(times), heats))
     return Bands(
         np.array(occ_end),
         np.array(occ_start),
@@ -101,6 +149,9 @@ def zone_bands(
         np.array(sched, dtype=float),
         np.array([z.setpoint_limits.min_c for z in building.zones]),
         np.array([z.setpoint_limits.max_c for z in building.zones]),
+        np.array(heat_sched, dtype=float),
+        np.array(can_cool),
+        np.array(can_heat),
     )
 
 
@@ -121,6 +172,9 @@ class ZoneState:
     mass_temp_c: np.ndarray | None = None  # two-state models: the observer's estimate
     cooling_kw: np.ndarray | None = None  # current cooling: the first step's ramp limit
     peak_so_far_kw: Sequence[float] | None = None  # per demand charge, this billing period
+    peak_backoff_kw: float = (
+        0.0  # plan the peaks this far under the reached ones (``robust.peak_backoff_kw``)
+    )
     disturbance_bias_c: np.ndarray | None = None  # offset-free MPC: estimated unmodelled heat input per step
 
 
@@ -129,9 +183,48 @@ class Tuning:
     """Controller knobs."""
 
     comfort_penalty_usd_per_kh: float = 500.0
-    comfort_margin_c: float = 0.0  # the plan keeps this far inside the occupied band
+    comfort_margin_c: float = 0.0  # the plan keeps this far inside the occupied band (at the first step)
+    comfort_margin_growth_c_per_sqrt_h: float = (
+        0.0  # ... plus this x sqrt(hours ahead) (forecast error grows)
+    )
+    comfort_margin_max_c: float = 1.0  # the margin never exceeds this (nor half the band)
     ramp_frac_per_step: float = 1.0  # cooling change per step, as a fraction of capacity
     disturbance_decay_h: float | None = None  # the bias fades along the horizon (None: constant)
+    # heating is offered only to zones whose free-running temperature (no HVAC) comes within this of the
+    # band's lower edge in the horizon (None: to every zone that may heat); see ``offer_heating_where_needed``
+    heating_guard_c: float | None = 2.0
+
+
+def comfort_backoff_c(
+    hours_ahead: np.ndarray, base_c: float, growth_c_per_sqrt_h: float, max_c: float
+) -> np.ndarray:
+    """Comfort back-off per step that grows along the horizon: ``base + growth * sqrt(hours ahead)``,
+    capped at ``max_c``. Forecast and model errors of a random-walk kind grow as sqrt(lead time): the plan
+    keeps little margin where it re-plans soon and more where its prediction is old."""
+    hours = np.maximum(np.asarray(hours_ahead, dtype=float), 0.0)
+    return np.minimum(base_c + growth_c_per_sqrt_h * np.sqrt(hours), max(max_c, base_c))
+
+
+def heating_inputs(building: Building, outdoor_temp_c: np.ndarray, bands: Bands) -> dict:
+    """The heating part of the problem from nameplate data: heat-pump capacity per zone and step (rated
+    heating capacity, or the cooling capacity when the site gives none, x ``heating_capacity_frac`` of the
+    outdoor forecast: 0 below the compressor cut-off), resistance backup kW, heat-pump COP per step,
+    availability from the bands, and the schedule's heating setpoints for the baseline."""
+    controllers = [building.controller_of(z.id) for z in building.zones]
+    rated = np.array(
+        [(c.heating_capacity_kw or c.capacity_kw) if c else 0.0 for c in controllers], dtype=float
+    )
+    backup = np.array([c.backup_heat_kw if c else 0.0 for c in controllers], dtype=float)
+    n_steps = len(outdoor_temp_c)
+    can_heat = np.zeros((len(controllers), n_steps), dtype=bool) if bands.can_heat is None else bands.can_heat
+    return {
+        "heating_capacity_kw": rated[:, None] * heating_capacity_frac(outdoor_temp_c)[None, :],
+        "backup_heat_kw": np.repeat(backup[:, None], n_steps, axis=1),
+        "heating_cop": heating_cop(outdoor_temp_c),
+        "heating_available": can_heat,
+        "cooling_available": None if bands.can_cool is None else bands.can_cool,
+        "baseline_heating_setpoint_c": bands.scheduled_heating_c if np.any(can_heat) else None,
+    }
 
 
 def building_problem(
@@ -163,9 +256,26 @@ def building_problem(
         "ghi_w_m2": forecasts.ghi_w_m2,
         "occupied": bands.occupied_start.astype(float),
     }
-    margin = np.where(bands.occupied_end, tuning.comfort_margin_c, 0.0)
+    ends_h = (
+        np.cumsum(
+            np.full(len(horizon.times), float(step_s))
+            if horizon.durations_s is None
+            else np.asarray(horizon.durations_s, dtype=float)
+        )
+        / 3600.0
+    )
+    backoff = comfort_backoff_c(
+        ends_h,
+        tuning.comfort_margin_c,
+        tuning.comfort_margin_growth_c_per_sqrt_h,
+        tuning.comfort_margin_max_c,
+    )
+    width = bands.comfort_max_c - bands.comfort_min_c
+    margin = np.where(bands.occupied_end, np.minimum(backoff[None, :], 0.5 * width), 0.0)
     comfort_min = bands.comfort_min_c + margin
     comfort_max = np.maximum(bands.comfort_max_c - margin, comfort_min)
+    outdoor = np.asarray(forecasts.outdoor_temp_c, dtype=float)
+    heating = heating_inputs(building, outdoor, bands)
     n_charges = prices.demand_rates_usd_per_kw.size
     problem = MpcProblem.from_models(
         list(models),
@@ -185,7 +295,9 @@ def building_problem(
         demand_peak_so_far_kw=np.zeros(n_charges)
         if state.peak_so_far_kw is None
         else np.asarray(state.peak_so_far_kw),
+        demand_peak_backoff_kw=state.peak_backoff_kw,
         fan_kw=fixed_kw,
+        **heating,
         initial_cooling_kw=state.cooling_kw,
         comfort_penalty_usd_per_kh=tuning.comfort_penalty_usd_per_kh,
         initial_mass_temp_c=state.mass_temp_c,
@@ -199,4 +311,31 @@ def building_problem(
             weight = weight * np.exp(-middles_h / tuning.disturbance_decay_h)
         bias = np.asarray(state.disturbance_bias_c, dtype=float).reshape(-1, 1) * weight[None, :]
         problem = dataclasses.replace(problem, gain_delta_c=problem.gain_delta_c + bias)
+    if tuning.heating_guard_c is not None:
+        problem = offer_heating_where_needed(problem, tuning.heating_guard_c)
+    no_heat = ~problem.heating_available.any(axis=1)
+    if no_heat.any():  # zones that do not heat keep the old unoccupied floor: cooling setpoints stop there
+        floor = np.maximum(
+            problem.comfort_min_c, np.minimum(bands.limit_min_c[:, None], problem.comfort_max_c)
+        )
+        lifted = np.where(no_heat[:, None] & ~bands.occupied_end, floor, problem.comfort_min_c)
+        problem = dataclasses.replace(problem, comfort_min_c=lifted)
     return problem
+
+
+def offer_heating_where_needed(problem: MpcProblem, guard_c: float) -> MpcProblem:
+    """The problem with heating left available only to zones whose free-running temperature (no heating or
+    cooling, the forecast gains and weather) comes within ``guard_c`` of the band's lower edge somewhere in
+    the horizon. Elsewhere heating could only undo cooling, which costs more than cooling less, so those
+    zones get no heating variables (``clarabel_backend.heating_blocks``): a summer problem keeps the size of
+    the cooling-only one. Each re-plan checks again."""
+    if not problem.has_heating:
+        return problem
+    free = simulate_temps_c(problem, np.zeros((problem.n_zones, problem.n_steps)))
+    lowest = np.minimum(
+        (free - problem.comfort_min_c).min(axis=1), problem.initial_temp_c - problem.comfort_min_c[:, 0]
+    )
+    needed = lowest < guard_c
+    if needed.all():
+        return problem
+    return dataclasses.replace(problem, heating_available=problem.heating_available & needed[:, None])

@@ -41,6 +41,23 @@ RIDGE_USD_PER_KW2 = 1e-5  # tiny strongly-convex term on cooling: unique, well-c
 PEAK_ROW_COPIES = 16
 
 
+def heating_blocks(
+    problem: MpcProblem, offsets: Mapping[str, int] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The heating variable blocks: ``h`` (heat pump) and ``r`` (backup), each only for the zones with some
+    of it available in the horizon (the others' heating is 0: no variables, so a summer problem whose heating
+    is off stays the cooling-only problem): name -> (zones, flat (zone, step) cells, variable columns)."""
+    ns = problem.n_steps
+    blocks = {}
+    for name, available in (("h", problem.heat_pump_cap_kw), ("r", problem.backup_cap_kw)):
+        zones = np.flatnonzero(available.max(axis=1) > 0)
+        if zones.size:
+            cells = (zones[:, None] * ns + np.arange(ns)[None, :]).ravel()
+            start = 0 if offsets is None else offsets[name]
+            blocks[name] = (zones, cells, start + np.arange(cells.size))
+    return blocks
+
+
 def clarabel_data(
     problem: MpcProblem, peak_row_copies: int = PEAK_ROW_COPIES
 ) -> tuple[Any, np.ndarray, Any, np.ndarray, list[tuple[str, int]], dict[str, int]]:
@@ -51,7 +68,9 @@ def clarabel_data(
     per zone and step (two-state models, move-blocked steps) at no extra cost: the matrix has
     O(zones x steps) entries either way, where cvxpy's DPP tensor grows as (zones x steps)^2.
     Variables per zone z and step k (row-major z*ns + k): cooling q, end-of-step air t, mass m
-    (two-state only), comfort slack s (soft only); then building kW p per step and one peak per charge.
+    (two-state only), comfort slack s (soft only); heat-pump heating h and backup r only for the zones that
+    have some of it available (``heating_blocks``; row-major over those zones); then building kW p per step
+    and one peak per charge.
     The peak rows are repeated ``peak_row_copies`` times (same feasible set; fewer interior-point iterations).
     """
     nz, ns, nm = problem.n_zones, problem.n_steps, problem.n_charges
@@ -63,6 +82,10 @@ def clarabel_data(
         offsets["m"], size = size, size + n
     if soft:
         offsets["s"], size = size, size + n
+    blocks = heating_blocks(problem)  # name -> (zones, their (zone, step) indices, variable columns)
+    for name, (zones, _, _) in blocks.items():
+        offsets[name], size = size, size + zones.size * ns
+    blocks = heating_blocks(problem, offsets)
     offsets["p"], size = size, size + ns
     offsets["peaks"], size = size, size + nm
     idx = np.arange(n).reshape(nz, ns)
@@ -87,6 +110,8 @@ def clarabel_data(
     add(idx.ravel(), t, 1.0)
     add(idx.ravel(), q, -flat(problem.b_cool_c_per_kw))
     add(later, offsets["t"] + earlier, -problem.a_frac[:, 1:].ravel())
+    for _, cells, columns in blocks.values():  # heat enters as negative cooling
+        add(cells, columns, problem.b_cool_c_per_kw.ravel()[cells])
     if two_state:
         d[:, 0] += problem.air_from_mass_frac[:, 0] * problem.initial_mass_temp_c
         add(later, offsets["m"] + earlier, -problem.air_from_mass_frac[:, 1:].ravel())
@@ -100,6 +125,8 @@ def clarabel_data(
         )
         add(idx.ravel(), offsets["m"] + idx.ravel(), 1.0)
         add(idx.ravel(), q, -flat(problem.mass_b_cool_c_per_kw))
+        for _, cells, columns in blocks.values():
+            add(cells, columns, problem.mass_b_cool_c_per_kw.ravel()[cells])
         add(later, offsets["t"] + earlier, -problem.mass_from_air_frac[:, 1:].ravel())
         add(later, offsets["m"] + earlier, -problem.mass_frac[:, 1:].ravel())
         rhs.append(dm.ravel())
@@ -107,24 +134,21 @@ def clarabel_data(
     steps = np.arange(ns)
     add(steps, offsets["p"] + steps, 1.0)
     add(np.tile(steps, nz), q, -np.tile(1.0 / problem.cop, nz))
+    for name, (_, cells, columns) in blocks.items():
+        add(cells % ns, columns, -1.0 / problem.heating_cop[cells % ns] if name == "h" else -1.0)
     rhs.append(problem.fan_kw.sum(axis=0))
     row0 += ns
     n_equalities = row0
 
     # inequalities (A x <= b): cooling bounds, ramps, comfort, peaks
-    cap = np.repeat(problem.capacity_kw, ns)
+    cap = problem.cooling_cap_kw.ravel()
     add(idx.ravel(), q, -1.0)
     rhs.append(np.zeros(n))
     row0 += n
     add(idx.ravel(), q, 1.0)
     rhs.append(cap)
     row0 += n
-    if problem.initial_cooling_kw is None:
-        q_prev, ramp0 = np.zeros(nz), problem.capacity_kw
-    else:
-        q_prev, ramp0 = problem.initial_cooling_kw, problem.ramp_kw_per_step
-    ramp = np.repeat(problem.ramp_kw_per_step, ns).reshape(nz, ns)
-    ramp[:, 0] = ramp0
+    q_prev, ramp = problem.previous_cooling_kw, problem.ramp_bound_kw
     for sign in (1.0, -1.0):
         add(idx.ravel(), q, sign)
         add(later, offsets["q"] + earlier, -sign)
@@ -146,6 +170,13 @@ def clarabel_data(
         add(idx.ravel(), offsets["s"] + idx.ravel(), -1.0)
         rhs.append(np.zeros(n))
         row0 += n
+    for name, (_, cells, columns) in blocks.items():  # 0 <= h <= heat pump available, 0 <= r <= backup
+        upper = (problem.heat_pump_cap_kw if name == "h" else problem.backup_cap_kw).ravel()[cells]
+        local = np.arange(cells.size)
+        add(local, columns, -1.0)
+        add(cells.size + local, columns, 1.0)
+        rhs += [np.zeros(cells.size), upper]
+        row0 += 2 * cells.size
     for _copy, m in itertools.product(range(peak_row_copies), range(nm)):
         in_mask = np.flatnonzero(problem.demand_masks[m])
         local = np.arange(in_mask.size)
@@ -155,7 +186,7 @@ def clarabel_data(
         row0 += in_mask.size
     if nm:
         add(np.arange(nm), offsets["peaks"] + np.arange(nm), -1.0)
-        rhs.append(-problem.demand_peak_so_far_kw)
+        rhs.append(-problem.demand_peak_floor_kw)
         row0 += nm
 
     a_matrix = sp.csc_matrix(
@@ -178,6 +209,16 @@ def clarabel_data(
     p_rows = np.concatenate([idx.ravel(), earlier])
     p_cols = np.concatenate([idx.ravel(), later])
     p_vals = np.concatenate([diagonal.ravel(), np.full(earlier.size, -weight)])
+    for name, (zones, _, columns) in blocks.items():  # heat pump: the cooling's smoothing; backup: ridge
+        grid = columns.reshape(zones.size, ns)
+        if name == "h":
+            block = (grid.ravel(), grid[:, :-1].ravel(), diagonal[zones].ravel(), grid[:, 1:].ravel())
+        else:
+            block = (grid.ravel(), grid[:, :0].ravel(), np.full(grid.size, 2.0 * RIDGE_USD_PER_KW2), None)
+        diag, before, values, after = block
+        p_rows = np.concatenate([p_rows, diag, before])
+        p_cols = np.concatenate([p_cols, diag, before if after is None else after])
+        p_vals = np.concatenate([p_vals, values, np.full(before.size, -weight)])
     p_matrix = sp.csc_matrix((p_vals, (p_rows, p_cols)), shape=(size, size))
     cones = [("zero", n_equalities), ("nonneg", row0 - n_equalities)]
     return p_matrix, c, a_matrix, np.concatenate(rhs), cones, offsets
@@ -273,15 +314,16 @@ class ClarabelBackend:
         timings = {} if timings is None else timings
         started = time.perf_counter()
         with self._lock:
-            status, cooling_kw = self._solve(problem, timings)
+            status, decisions = self._solve(problem, timings)
         solve_s = time.perf_counter() - started
         if status.startswith("failed:"):
             return SolverResult(
                 "failed", None, solve_s, detail=f"returned status {status.removeprefix('failed:')}"
             )
-        return SolverResult(status, cooling_kw, solve_s)
+        cooling_kw, heat_pump_kw, backup_kw = decisions
+        return SolverResult(status, cooling_kw, solve_s, heat_pump_kw=heat_pump_kw, backup_heat_kw=backup_kw)
 
-    def _solve(self, problem: MpcProblem, timings: dict[str, float]) -> tuple[str, np.ndarray | None]:
+    def _solve(self, problem: MpcProblem, timings: dict[str, float]) -> tuple[str, tuple[Any, Any, Any]]:
         started = time.perf_counter()
         p_matrix, c, a_matrix, b, cones, offsets = clarabel_data(problem, self.peak_row_copies)
         c, a_matrix, b = condition_coupling(
@@ -310,10 +352,17 @@ class ClarabelBackend:
             "AlmostPrimalInfeasible": "infeasible",
         }.get(status, f"failed:{status}")
         if not mapped.startswith("optimal"):
-            return mapped, None
+            return mapped, (None, None, None)
         x = np.asarray(solution.x)
         n = problem.n_zones * problem.n_steps
-        return mapped, x[offsets["q"] : offsets["q"] + n].reshape(problem.n_zones, problem.n_steps)
+        shape = (problem.n_zones, problem.n_steps)
+        q = x[offsets["q"] : offsets["q"] + n].reshape(shape)
+        if not problem.has_heating:
+            return mapped, (q, None, None)
+        heat = {"h": np.zeros(shape), "r": np.zeros(shape)}
+        for name, (zones, _, columns) in heating_blocks(problem, offsets).items():
+            heat[name][zones] = x[columns].reshape(zones.size, problem.n_steps)
+        return mapped, (q, heat["h"], heat["r"])
 
     def _solver_for(
         self,

@@ -1,8 +1,8 @@
 """The reference backend: the same problem stated in cvxpy (a DPP problem compiled once per shape).
 
 Everything that changes between re-plans is a Parameter, so a controller compiled for (n_zones, n_steps,
-n_charges, hard_comfort, two_state, time_varying) is reused; a ``CvxpyBackend`` keeps the controllers it
-compiled (the caller owns it). It serves every solver cvxpy knows (CLARABEL gets the quadratic smoothing
+n_charges, hard_comfort, two_state, time_varying, heating) is reused; a ``CvxpyBackend`` keeps the controllers
+it compiled (the caller owns it). It serves every solver cvxpy knows (CLARABEL gets the quadratic smoothing
 injected into its data; other solvers get the LP) and cross-checks the direct CLARABEL backend in the tests.
 """
 
@@ -37,6 +37,7 @@ class CvxpyController:
         hard_comfort: bool,
         two_state: bool = False,
         time_varying: bool = False,
+        heating: bool = False,
     ) -> None:
         started = time.perf_counter()
         self.solve_count = 0
@@ -51,10 +52,9 @@ class CvxpyController:
         self.t0 = cp.Parameter(nz, name="t0")
         self.t_min = cp.Parameter((nz, ns), name="t_min")
         self.t_max = cp.Parameter((nz, ns), name="t_max")
-        self.cap = cp.Parameter((nz, 1), nonneg=True, name="capacity")
-        self.ramp = cp.Parameter((nz, 1), nonneg=True, name="ramp")
+        self.cap = cp.Parameter((nz, ns), nonneg=True, name="capacity")  # x availability
+        self.ramp = cp.Parameter((nz, ns), nonneg=True, name="ramp")  # step 0: against q_prev
         self.q_prev = cp.Parameter(nz, nonneg=True, name="q_prev")
-        self.ramp0 = cp.Parameter(nz, nonneg=True, name="ramp0")
         self.inv_cop = cp.Parameter(ns, nonneg=True, name="inv_cop")
         self.fan = cp.Parameter(ns, nonneg=True, name="fan_total")
         self.energy_weight = cp.Parameter(ns, nonneg=True, name="price_x_dt")
@@ -64,7 +64,18 @@ class CvxpyController:
         self.q = cp.Variable((nz, ns), name="cooling_kw")
         self.t = cp.Variable((nz, ns + 1), name="temp_c")
         self.p = cp.Variable(ns, name="electric_kw")
-        air_next = cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, self.q) + self.d
+        self.heating = heating
+        net = self.q
+        electric = cp.multiply(self.inv_cop, cp.sum(self.q, axis=0))
+        if heating:  # heat-pump heating h and resistance backup r enter as negative cooling
+            self.h = cp.Variable((nz, ns), name="heat_pump_kw")
+            self.r = cp.Variable((nz, ns), name="backup_heat_kw")
+            self.cap_h = cp.Parameter((nz, ns), nonneg=True, name="heat_pump_capacity")
+            self.cap_r = cp.Parameter((nz, ns), nonneg=True, name="backup_capacity")
+            self.inv_cop_h = cp.Parameter(ns, nonneg=True, name="inv_heating_cop")
+            net = self.q - self.h - self.r
+            electric = electric + cp.multiply(self.inv_cop_h, cp.sum(self.h, axis=0)) + cp.sum(self.r, axis=0)
+        air_next = cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, net) + self.d
         constraints = [self.t[:, 0] == self.t0]
         self.two_state = two_state
         if two_state:
@@ -81,20 +92,22 @@ class CvxpyController:
                 self.m[:, 1:]
                 == cp.multiply(self.ma, self.t[:, :-1])
                 + cp.multiply(self.mm, self.m[:, :-1])
-                + cp.multiply(self.bm, self.q)
+                + cp.multiply(self.bm, net)
                 + self.dm,
             ]
         constraints += [
             self.t[:, 1:] == air_next,
             self.q >= 0,
             self.q <= self.cap,
-            self.q[:, 0] - self.q_prev <= self.ramp0,
-            self.q_prev - self.q[:, 0] <= self.ramp0,
-            self.p == cp.multiply(self.inv_cop, cp.sum(self.q, axis=0)) + self.fan,
+            self.q[:, 0] - self.q_prev <= self.ramp[:, 0],
+            self.q_prev - self.q[:, 0] <= self.ramp[:, 0],
+            self.p == electric + self.fan,
         ]
+        if heating:
+            constraints += [self.h >= 0, self.h <= self.cap_h, self.r >= 0, self.r <= self.cap_r]
         if ns > 1:
             change = self.q[:, 1:] - self.q[:, :-1]
-            constraints += [change <= self.ramp, change >= -self.ramp]
+            constraints += [change <= self.ramp[:, 1:], change >= -self.ramp[:, 1:]]
         objective = self.energy_weight @ self.p
         if hard_comfort:
             constraints += [self.t[:, 1:] >= self.t_min, self.t[:, 1:] <= self.t_max]
@@ -134,22 +147,30 @@ class CvxpyController:
         options = {**CLARABEL_OPTIONS, **solver_options}
         data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL, solver_opts=dict(options))
         if self._smoothing_gram is None:
+            columns = data[cvxpy_settings.PARAM_PROB].var_id_to_col
             self._build_smoothing_structure(
-                data[cvxpy_settings.PARAM_PROB].var_id_to_col[self.q.id], data[cvxpy_settings.A].shape[1]
+                [columns[self.q.id]] + ([columns[self.h.id]] if self.heating else []),
+                [columns[self.r.id]] if self.heating else [],
+                data[cvxpy_settings.A].shape[1],
             )
         weight = 2.0 * problem.smoothing_usd_per_kw2
         data[cvxpy_settings.P] = (weight * self._smoothing_gram + self._ridge).tocsc()
         solution = chain.solve_via_data(self.problem, data, False, False, options)
         self.problem.unpack_results(solution, chain, inverse)
 
-    def _build_smoothing_structure(self, q_col: int, n_x: int) -> None:
-        """Sparse D'D (first differences along steps, per zone) and the ridge, placed at Q's columns."""
+    def _build_smoothing_structure(self, smooth_cols: list[int], ridge_cols: list[int], n_x: int) -> None:
+        """Sparse D'D (first differences along steps, per zone) and the ridge at the columns of the smoothed
+        blocks (cooling, heat-pump heating), the ridge alone at the others (backup heat)."""
         nz, ns = self.q.shape
         m = nz * ns  # cvxpy flattens column-major: Q[z, k] -> z + k*nz
         diff = sp.diags([-np.ones(m - nz), np.ones(m - nz)], [0, nz], shape=(m - nz, m))
-        place = sp.csc_matrix((np.ones(m), (q_col + np.arange(m), np.arange(m))), shape=(n_x, m))
-        self._smoothing_gram = (place @ (diff.T @ diff) @ place.T).tocsc()
-        self._ridge = (place @ (2.0 * RIDGE_USD_PER_KW2 * sp.eye(m)) @ place.T).tocsc()
+        gram, ridge = sp.csc_matrix((n_x, n_x)), sp.csc_matrix((n_x, n_x))
+        for col in [*smooth_cols, *ridge_cols]:
+            place = sp.csc_matrix((np.ones(m), (col + np.arange(m), np.arange(m))), shape=(n_x, m))
+            if col in smooth_cols:
+                gram = gram + place @ (diff.T @ diff) @ place.T
+            ridge = ridge + place @ (2.0 * RIDGE_USD_PER_KW2 * sp.eye(m)) @ place.T
+        self._smoothing_gram, self._ridge = gram.tocsc(), ridge.tocsc()
 
     def set_values(self, problem: MpcProblem) -> None:
         """Write a problem's data into the parameters."""
@@ -160,15 +181,14 @@ class CvxpyController:
         self.t0.value = problem.initial_temp_c
         self.t_min.value = problem.comfort_min_c
         self.t_max.value = problem.comfort_max_c
-        self.cap.value = problem.capacity_kw[:, None]
-        self.ramp.value = problem.ramp_kw_per_step[:, None]
-        if problem.initial_cooling_kw is None:
-            self.q_prev.value = np.zeros(problem.n_zones)
-            self.ramp0.value = problem.capacity_kw.copy()  # unconstrained first step
-        else:
-            self.q_prev.value = problem.initial_cooling_kw
-            self.ramp0.value = problem.ramp_kw_per_step.copy()
+        self.cap.value = problem.cooling_cap_kw
+        self.ramp.value = problem.ramp_bound_kw
+        self.q_prev.value = problem.previous_cooling_kw
         self.inv_cop.value = 1.0 / problem.cop
+        if self.heating:
+            self.cap_h.value = problem.heat_pump_cap_kw
+            self.cap_r.value = problem.backup_cap_kw
+            self.inv_cop_h.value = 1.0 / problem.heating_cop
         self.fan.value = problem.fan_kw.sum(axis=0)
         self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h_per_step
         self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h_per_step
@@ -182,7 +202,7 @@ class CvxpyController:
         if self.n_charges:
             self.masks.value = problem.demand_masks.astype(float)
             self.rates.value = problem.demand_rates_usd_per_kw
-            self.peak_so_far.value = problem.demand_peak_so_far_kw
+            self.peak_so_far.value = problem.demand_peak_floor_kw
 
 
 class CvxpyBackend:
@@ -214,6 +234,7 @@ class CvxpyBackend:
         hard_comfort: bool,
         two_state: bool = False,
         time_varying: bool = False,
+        heating: bool = False,
     ) -> CvxpyController:
         """The kept compiled controller for a shape (compiled on first use)."""
         key = (
@@ -223,6 +244,7 @@ class CvxpyBackend:
             bool(hard_comfort),
             bool(two_state),
             bool(time_varying),
+            bool(heating),
         )
         controller = self._controllers.get(key)
         if controller is None:
@@ -244,6 +266,7 @@ class CvxpyBackend:
                 problem.hard_comfort,
                 problem.two_state,
                 problem.time_varying,
+                problem.has_heating,
             )
             build_s = time.perf_counter() - build_started
             started = time.perf_counter()
@@ -257,10 +280,20 @@ class CvxpyBackend:
             controller.solve_count += 1
             status = controller.problem.status
             cooling_kw = None if controller.q.value is None else np.array(controller.q.value)
+            heating = (
+                (np.array(controller.h.value), np.array(controller.r.value))
+                if controller.heating and controller.h.value is not None
+                else (None, None)
+            )
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             return SolverResult("infeasible", None, solve_s, build_s)
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or cooling_kw is None:
             return SolverResult("failed", None, solve_s, build_s, f"returned status {status}")
         return SolverResult(
-            "optimal" if status == cp.OPTIMAL else "optimal_inaccurate", cooling_kw, solve_s, build_s
+            "optimal" if status == cp.OPTIMAL else "optimal_inaccurate",
+            cooling_kw,
+            solve_s,
+            build_s,
+            heat_pump_kw=heating[0],
+            backup_heat_kw=heating[1],
         )

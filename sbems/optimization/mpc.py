@@ -15,10 +15,11 @@ import time
 from typing import Any, Protocol
 
 from sbems.optimization.clarabel_backend import ClarabelBackend
+from sbems.optimization.explain import comfort_notes
 from sbems.optimization.plan import (
     Plan,
     SolverResult,
-    baseline_cooling_kw,
+    baseline_schedule,
     evaluate_cooling,
     plan_from_result,
 )
@@ -63,12 +64,13 @@ class Planner:
         iterations)."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
-        baseline_q = baseline_cooling_kw(problem)
-        baseline = evaluate_cooling(problem, baseline_q)
+        baseline_q, baseline_heating = baseline_schedule(problem)
+        baseline = evaluate_cooling(problem, baseline_q, baseline_heating)
         timings["baseline_s"] = time.perf_counter() - started
         result = self.backend.solve(problem, timings)
         started = time.perf_counter()
-        plan = plan_from_result(problem, result, self.backend.solver, baseline_q, baseline)
+        plan = plan_from_result(problem, result, self.backend.solver, baseline_q, baseline, baseline_heating)
+        plan.notes = comfort_notes(problem, plan)  # why any zone is planned outside its band
         timings["plan_s"] = time.perf_counter() - started
         return plan
 

@@ -8,7 +8,7 @@ decides it, for every backend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,12 @@ class Plan:
     solver: str = ""
     solve_s: float = float("nan")
     build_s: float = 0.0
+    # heating (empty when the problem has none): heat-pump and backup heat kW delivered, per zone and step
+    heat_pump_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    backup_heat_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    baseline_heat_pump_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    baseline_backup_heat_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    notes: list[dict] = field(default_factory=list)  # why the plan leaves a zone outside its band
 
     @property
     def ok(self) -> bool:
@@ -57,9 +63,26 @@ class Plan:
         )
 
 
+@dataclass(frozen=True)
+class Heating:
+    """A heating schedule: heat-pump and resistance backup kW per zone and step."""
+
+    heat_pump_kw: np.ndarray
+    backup_kw: np.ndarray
+
+    @classmethod
+    def none(cls, problem: MpcProblem) -> Heating:
+        zeros = np.zeros((problem.n_zones, problem.n_steps))
+        return cls(zeros, zeros.copy())
+
+    @property
+    def total_kw(self) -> np.ndarray:
+        return self.heat_pump_kw + self.backup_kw
+
+
 @dataclass
 class Outcome:
-    """Cost figures for one cooling schedule."""
+    """Cost figures for one cooling (and heating) schedule."""
 
     temps_c: np.ndarray  # (nz, ns) temperature at the end of each step
     zone_electric_kw: np.ndarray
@@ -70,13 +93,16 @@ class Outcome:
     discomfort_kh: float
 
 
-def simulate_temps_c(problem: MpcProblem, cooling_kw: np.ndarray) -> np.ndarray:
-    """Air temperatures at the end of each step (nz, ns) under a cooling schedule."""
+def simulate_temps_c(
+    problem: MpcProblem, cooling_kw: np.ndarray, heating: Heating | None = None
+) -> np.ndarray:
+    """Air temperatures at the end of each step (nz, ns) under a cooling (and heating) schedule."""
     d = problem.disturbance_delta_c
-    temps = np.empty_like(cooling_kw)
+    net_kw = cooling_kw if heating is None else cooling_kw - heating.total_kw
+    temps = np.empty_like(net_kw)
     air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     for k in range(problem.n_steps):
-        q = cooling_kw[:, k]
+        q = net_kw[:, k]
         air, mass = (
             problem.a_frac[:, k] * air
             + problem.air_from_mass_frac[:, k] * mass
@@ -91,10 +117,12 @@ def simulate_temps_c(problem: MpcProblem, cooling_kw: np.ndarray) -> np.ndarray:
     return temps
 
 
-def evaluate_cooling(problem: MpcProblem, cooling_kw: np.ndarray) -> Outcome:
-    """Simulate the zone models under a cooling schedule and price the result."""
-    temps = simulate_temps_c(problem, cooling_kw)
+def evaluate_cooling(problem: MpcProblem, cooling_kw: np.ndarray, heating: Heating | None = None) -> Outcome:
+    """Simulate the zone models under a cooling (and heating) schedule and price the result."""
+    temps = simulate_temps_c(problem, cooling_kw, heating)
     zone_kw = cooling_kw / problem.cop[None, :] + problem.fan_kw
+    if heating is not None:
+        zone_kw = zone_kw + heating.heat_pump_kw / problem.heating_cop[None, :] + heating.backup_kw
     building_kw = zone_kw.sum(axis=0)
     energy = float(np.sum(problem.price_usd_per_kwh * building_kw * problem.step_h_per_step))
     demand = 0.0
@@ -115,30 +143,48 @@ def evaluate_cooling(problem: MpcProblem, cooling_kw: np.ndarray) -> Outcome:
 
 
 def baseline_cooling_kw(problem: MpcProblem) -> np.ndarray:
-    """Ideal thermostat: each step the cooling that brings the zone to its baseline setpoint
-    (never heating), within capacity and ramp limits."""
+    """Ideal thermostat: each step the cooling that brings the zone to its baseline setpoint, within
+    capacity, availability and ramp limits (see ``baseline_schedule`` for its heating)."""
+    return baseline_schedule(problem)[0]
+
+
+def baseline_schedule(problem: MpcProblem) -> tuple[np.ndarray, Heating]:
+    """Ideal dual-setpoint thermostat: each step the cooling that brings the zone down to its baseline
+    (cooling) setpoint and, when the problem has a baseline heating setpoint, the heating that brings it up
+    to that: heat pump first, resistance backup for the rest (as a heat-pump unit's staging does)."""
     d = problem.disturbance_delta_c
-    cooling = np.empty((problem.n_zones, problem.n_steps))
+    nz, ns = problem.n_zones, problem.n_steps
+    cooling = np.empty((nz, ns))
+    heating = Heating.none(problem)
     air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     previous = problem.initial_cooling_kw
-    for k in range(problem.n_steps):
+    cool_cap, ramp = problem.cooling_cap_kw, problem.ramp_bound_kw
+    for k in range(ns):
         free = problem.a_frac[:, k] * air + problem.air_from_mass_frac[:, k] * mass + d[:, k]
-        wanted = (problem.baseline_setpoint_c[:, k] - free) / problem.b_cool_c_per_kw[:, k]
-        low, high = np.zeros(problem.n_zones), problem.capacity_kw
+        b = problem.b_cool_c_per_kw[:, k]
+        wanted = (problem.baseline_setpoint_c[:, k] - free) / b
+        low, high = np.zeros(nz), cool_cap[:, k]
         if previous is not None:
-            low = np.maximum(low, previous - problem.ramp_kw_per_step)
-            high = np.minimum(high, previous + problem.ramp_kw_per_step)
+            low = np.maximum(low, previous - ramp[:, k])
+            high = np.minimum(high, previous + ramp[:, k])
         q = np.clip(wanted, low, np.maximum(low, high))
         cooling[:, k] = q
+        if problem.baseline_heating_setpoint_c is not None:
+            need = np.maximum((problem.baseline_heating_setpoint_c[:, k] - free - b * q) / -b, 0.0)
+            heating.heat_pump_kw[:, k] = np.minimum(need, problem.heat_pump_cap_kw[:, k])
+            heating.backup_kw[:, k] = np.clip(
+                need - heating.heat_pump_kw[:, k], 0.0, problem.backup_cap_kw[:, k]
+            )
+            q = q - heating.heat_pump_kw[:, k] - heating.backup_kw[:, k]  # net cooling into the mass
         air, mass = (
-            free + problem.b_cool_c_per_kw[:, k] * q,
+            free + b * q,
             problem.mass_from_air_frac[:, k] * air
             + problem.mass_frac[:, k] * mass
             + problem.mass_b_cool_c_per_kw[:, k] * q
             + problem.mass_delta_c[:, k],
         )
-        previous = q
-    return cooling
+        previous = cooling[:, k]
+    return cooling, heating
 
 
 @dataclass(frozen=True)
@@ -151,6 +197,8 @@ class SolverResult:
     solve_s: float
     build_s: float = 0.0
     detail: str = ""
+    heat_pump_kw: np.ndarray | None = None  # heating decisions (None: the problem has no heating)
+    backup_heat_kw: np.ndarray | None = None
 
 
 def plan_from_result(
@@ -159,9 +207,11 @@ def plan_from_result(
     solver: str,
     baseline_q: np.ndarray,
     baseline: Outcome,
+    baseline_heating: Heating | None = None,
 ) -> Plan:
-    """The plan for a backend's result: solved -> cooling clipped to capacity, simulated and priced;
-    infeasible or failed -> an empty plan with the reason (the building follows its schedule)."""
+    """The plan for a backend's result: solved -> cooling and heating clipped to what is available,
+    simulated and priced; infeasible or failed -> an empty plan with the reason (the building follows its
+    schedule)."""
     timing = {"solver": solver, "solve_s": result.solve_s, "build_s": result.build_s}
     baseline_figures = {
         "baseline_energy_cost_usd": baseline.energy_cost_usd,
@@ -172,9 +222,20 @@ def plan_from_result(
         "baseline_expected_temp_c": baseline.temps_c,
         "baseline_cooling_kw": baseline_q,
     }
+    if problem.has_heating and baseline_heating is not None:
+        baseline_figures["baseline_heat_pump_kw"] = baseline_heating.heat_pump_kw
+        baseline_figures["baseline_backup_heat_kw"] = baseline_heating.backup_kw
     if result.status in ("optimal", "optimal_inaccurate") and result.cooling_kw is not None:
-        cooling = np.clip(result.cooling_kw, 0.0, problem.capacity_kw[:, None])
-        outcome = evaluate_cooling(problem, cooling)
+        cooling = np.clip(result.cooling_kw, 0.0, problem.cooling_cap_kw)
+        heating = None
+        if problem.has_heating and result.heat_pump_kw is not None and result.backup_heat_kw is not None:
+            heating = Heating(
+                np.clip(result.heat_pump_kw, 0.0, problem.heat_pump_cap_kw),
+                np.clip(result.backup_heat_kw, 0.0, problem.backup_cap_kw),
+            )
+            baseline_figures["heat_pump_kw"] = heating.heat_pump_kw
+            baseline_figures["backup_heat_kw"] = heating.backup_kw
+        outcome = evaluate_cooling(problem, cooling, heating)
         return Plan(
             status=result.status,
             reason=None,

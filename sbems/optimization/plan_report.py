@@ -43,36 +43,78 @@ def plan_document(
     zone_ids: Sequence[str],
     times: pd.DatetimeIndex,
     setpoints_now: Mapping[str, float | None] | None = None,
+    heating_setpoints_now: Mapping[str, float | None] | None = None,
+    notes: Sequence[str] = (),
+    metadata: Mapping[str, object] | None = None,
 ) -> dict:
-    """The plan as plain JSON: per zone and step setpoint, expected temperature, cooling and electric kW."""
+    """The plan as plain JSON: per zone and step setpoint, expected temperature, cooling (and heat-pump and
+    backup heating) and electric kW; the setpoints sent now; why zones are planned outside their band
+    (``notes``); which weather and zone models the plan used (``metadata``)."""
     stamps = [t.isoformat().replace("+00:00", "Z") for t in times]
     zones: dict[str, dict] = {}
+
+    def rounded(values: object) -> list[float]:
+        return [round(float(v), 3) for v in values]  # type: ignore[union-attr]
+
     if plan.ok:
         for z, zone_id in enumerate(zone_ids):
             zones[zone_id] = {
-                "setpoint_c": [round(float(v), 3) for v in plan.setpoint_c[z]],
-                "expected_temp_c": [round(float(v), 3) for v in plan.expected_temp_c[z]],
-                "cooling_kw": [round(float(v), 3) for v in plan.cooling_kw[z]],
-                "electric_kw": [round(float(v), 3) for v in plan.electric_kw[z]],
-                "baseline_temp_c": [round(float(v), 3) for v in plan.baseline_expected_temp_c[z]],
+                "setpoint_c": rounded(plan.setpoint_c[z]),
+                "expected_temp_c": rounded(plan.expected_temp_c[z]),
+                "cooling_kw": rounded(plan.cooling_kw[z]),
+                "electric_kw": rounded(plan.electric_kw[z]),
+                "baseline_temp_c": rounded(plan.baseline_expected_temp_c[z]),
             }
+            if plan.heat_pump_kw.size:
+                zones[zone_id]["heat_pump_kw"] = rounded(plan.heat_pump_kw[z])
+                zones[zone_id]["backup_heat_kw"] = rounded(plan.backup_heat_kw[z])
     return {
         "times_utc": stamps,
         "zones": zones,
-        "building_electric_kw": [round(float(v), 3) for v in plan.building_electric_kw],
+        "building_electric_kw": rounded(plan.building_electric_kw),
         "setpoints_now_c": dict(setpoints_now or {}),
+        "heating_setpoints_now_c": dict(heating_setpoints_now or {}),
+        "notes": list(notes),
+        "metadata": dict(metadata or {}),
     }
 
 
+def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
+    """Which weather and zone models a plan used, as markdown lines."""
+    lines = []
+    weather = metadata.get("weather")
+    if isinstance(weather, Mapping):
+        issued = weather.get("issued_at") or weather.get("observed_at") or "-"
+        lines.append(
+            f"Weather: {weather.get('weather')} from {weather.get('source', '?')} (issued {issued}, "
+            f"age {weather.get('age_h')} h{'; ' + str(weather['reason']) if weather.get('reason') else ''})"
+        )
+    models = metadata.get("zone_models")
+    if isinstance(models, Mapping) and models:
+        lines.append(
+            "Zone models: " + ", ".join(f"{z} {m.get('kind')} {m.get('version')}" for z, m in models.items())  # type: ignore[union-attr]
+        )
+    return lines
+
+
 def plan_markdown(
-    plan: Plan, zone_ids: Sequence[str], times: pd.DatetimeIndex, tz: str, building_id: str, every: int = 4
+    plan: Plan,
+    zone_ids: Sequence[str],
+    times: pd.DatetimeIndex,
+    tz: str,
+    building_id: str,
+    every: int = 4,
+    notes: Sequence[str] = (),
+    metadata: Mapping[str, object] | None = None,
 ) -> str:
-    """Prefect artifact: totals vs baseline, then a table per zone (every ``every``-th step)."""
+    """Prefect artifact: totals vs baseline, why zones are outside their band, the weather and models used,
+    then a table per zone (every ``every``-th step)."""
+    used = metadata_markdown(metadata or {})
     if not plan.ok:
         return (
             f"# Plan for {building_id}: **{plan.status}**\n\n{plan.reason}\n\n"
             f"The building follows its schedule (baseline cost ${plan.baseline_total_cost_usd:,.2f}, "
-            f"peak {plan.baseline_peak_kw:,.1f} kW)."
+            f"peak {plan.baseline_peak_kw:,.1f} kW)." + "".join(f"\n\n{line}" for line in used)
         )
     lines = [
         f"# Plan for {building_id} from {times[0].tz_convert(tz):%Y-%m-%d %H:%M %Z} ({plan.status})",
@@ -87,6 +129,10 @@ def plan_markdown(
         f"{100 * plan.peak_change_frac:+.1f} % |",
         f"| discomfort K*h | {plan.discomfort_kh:.2f} | {plan.baseline_discomfort_kh:.2f} | |",
         "",
+        *(f"- {line}" for line in notes),
+        *([""] if notes else []),
+        *(f"{line}  " for line in used),
+        *([""] if used else []),
     ]
     header = (
         "| local time | "

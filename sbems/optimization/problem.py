@@ -1,12 +1,14 @@
 """The planning problem: one validated dataclass (zones, zone models, prices, demand charges, comfort band
 per zone and step, capacities) and the small pure helpers that build its arrays.
 
-Per zone z and step k (decisions: cooling_kw Q[z,k] >= 0):
+Per zone z and step k (decisions: cooling_kw Q[z,k] >= 0; with heating also heat-pump heating H[z,k] >= 0
+and electric resistance backup R[z,k] >= 0):
 
-    T[z,k+1] = a[z]*T[z,k] + b_cool[z]*Q[z,k] + d[z,k]           (d = (1-a)*T_out + gains, from the model)
+    T[z,k+1] = a[z]*T[z,k] + b_cool[z]*(Q - H - R)[z,k] + d[z,k] (d = (1-a)*T_out + gains, from the model)
     comfort_min - s <= T <= comfort_max + s,  s >= 0            (s = 0 in hard-comfort mode)
-    Q <= capacity,  |Q[z,k] - Q[z,k-1]| <= ramp                  (first step against the current cooling)
-    P[k] = sum_z Q[z,k] / COP[k] + fan[k]                        (building electric kW = 15-min demand)
+    Q <= capacity*can_cool,  |Q[z,k] - Q[z,k-1]| <= ramp         (first step against the current cooling)
+    H <= heating_capacity*can_heat,  R <= backup*can_heat        (heat-pump capacity: outdoor-dependent)
+    P[k] = sum_z Q/COP[k] + H/COP_heat[k] + R + fan[k]           (building electric kW = 15-min demand)
 
     minimise  sum_k price[k]*P[k]*dt_h + sum_m rate_m * peak_m + w_comfort * sum(s)*dt_h
               + w_smooth * sum((Q[z,k+1]-Q[z,k])^2) + tiny ridge on Q
@@ -124,6 +126,18 @@ class MpcProblem:
     initial_mass_temp_c: np.ndarray | float | None = None
     outdoor_frac: np.ndarray | None = None  # coefficient of T_out in the air equation; default 1 - a
     step_durations_s: np.ndarray | None = None  # per step (move blocking); default step_s each
+    # heating (all zero = cooling only, the problem of old): heat-pump heating kW available per zone and step
+    # (rated x heating_capacity_frac of the outdoor forecast), resistance backup kW, heat-pump COP per step
+    heating_capacity_kw: np.ndarray | float = 0.0
+    backup_heat_kw: np.ndarray | float = 0.0
+    heating_cop: np.ndarray | float = 1.0
+    # availability per zone and step (schedule mode, enable points, lockouts); None = always available
+    cooling_available: np.ndarray | None = None
+    heating_available: np.ndarray | None = None
+    baseline_heating_setpoint_c: np.ndarray | None = None  # None: the baseline never heats
+    # robust demand management: the peak rows are planned against the reached peak minus this (per charge),
+    # sized from measured prediction errors; the plan's reported demand cost still uses the reached peak
+    demand_peak_backoff_kw: np.ndarray | float = 0.0
 
     def __post_init__(self) -> None:
         a = np.atleast_1d(np.asarray(self.a_frac, dtype=float))
@@ -166,6 +180,7 @@ class MpcProblem:
             "demand_masks": masks,
             "demand_rates_usd_per_kw": _as(self.demand_rates_usd_per_kw, (nm,), "demand_rates_usd_per_kw"),
             "demand_peak_so_far_kw": _as(self.demand_peak_so_far_kw, (nm,), "demand_peak_so_far_kw"),
+            "demand_peak_backoff_kw": _as(self.demand_peak_backoff_kw, (nm,), "demand_peak_backoff_kw"),
             "fan_kw": _as(self.fan_kw, (nz, ns), "fan_kw"),
             "air_from_mass_frac": per_zone_step(self.air_from_mass_frac, "air_from_mass_frac"),
             "mass_from_air_frac": per_zone_step(self.mass_from_air_frac, "mass_from_air_frac"),
@@ -188,6 +203,18 @@ class MpcProblem:
             if self.outdoor_frac is None
             else per_zone_step(self.outdoor_frac, "outdoor_frac")
         )
+        values["heating_capacity_kw"] = per_zone_step(self.heating_capacity_kw, "heating_capacity_kw")
+        values["backup_heat_kw"] = per_zone_step(self.backup_heat_kw, "backup_heat_kw")
+        values["heating_cop"] = _as(self.heating_cop, (ns,), "heating_cop")
+        for name in ("cooling_available", "heating_available"):
+            given = getattr(self, name)
+            values[name] = (
+                np.ones((nz, ns), dtype=bool) if given is None else per_zone_step(given, name) > 0.5
+            )
+        if self.baseline_heating_setpoint_c is not None:
+            values["baseline_heating_setpoint_c"] = _as(
+                self.baseline_heating_setpoint_c, (nz, ns), "baseline_heating_setpoint_c"
+            )
         if self.initial_cooling_kw is not None:
             values["initial_cooling_kw"] = _as(self.initial_cooling_kw, (nz,), "initial_cooling_kw")
         checks = [
@@ -203,7 +230,11 @@ class MpcProblem:
             (np.all(values["cop"] > 0), "cop must be > 0"),
             (np.all(values["demand_rates_usd_per_kw"] >= 0), "demand rates must be >= 0"),
             (np.all(values["demand_peak_so_far_kw"] >= 0), "demand_peak_so_far_kw must be >= 0"),
+            (np.all(values["demand_peak_backoff_kw"] >= 0), "demand_peak_backoff_kw must be >= 0"),
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
+            (np.all(values["heating_capacity_kw"] >= 0), "heating_capacity_kw must be >= 0"),
+            (np.all(values["backup_heat_kw"] >= 0), "backup_heat_kw must be >= 0"),
+            (np.all(values["heating_cop"] > 0), "heating_cop must be > 0"),
             (self.step_s > 0, "step_s must be > 0"),
             (np.all(values["step_durations_s"] > 0), "step_durations_s must be > 0"),
             (
@@ -247,6 +278,44 @@ class MpcProblem:
                 self.mass_b_cool_c_per_kw,
             ]
         return any(not np.allclose(x, x[:, :1], rtol=0.0, atol=1e-12) for x in arrays)
+
+    @property
+    def has_heating(self) -> bool:
+        """Whether the problem has heating decisions (any heat-pump or backup capacity available)."""
+        return bool(np.any(self.heat_pump_cap_kw > 0) or np.any(self.backup_cap_kw > 0))
+
+    @property
+    def demand_peak_floor_kw(self) -> np.ndarray:
+        """(n_charges,) the floor of the planned peaks: the reached peak minus the back-off, never < 0."""
+        return np.maximum(self.demand_peak_so_far_kw - self.demand_peak_backoff_kw, 0.0)
+
+    @property
+    def cooling_cap_kw(self) -> np.ndarray:
+        """(nz, ns) cooling kW the zone may use at each step: capacity where cooling is available."""
+        return self.capacity_kw[:, None] * self.cooling_available
+
+    @property
+    def heat_pump_cap_kw(self) -> np.ndarray:
+        return self.heating_capacity_kw * self.heating_available
+
+    @property
+    def backup_cap_kw(self) -> np.ndarray:
+        return self.backup_heat_kw * self.heating_available
+
+    @property
+    def ramp_bound_kw(self) -> np.ndarray:
+        """(nz, ns) bound on |Q[k] - Q[k-1]| (step 0: against the current cooling; unbounded when that is
+        unknown). Where cooling becomes (un)available the bound widens by the capacity: a unit switched off
+        stops at once."""
+        ramp = np.repeat(self.ramp_kw_per_step[:, None], self.n_steps, axis=1)
+        ramp[:, 0] = self.capacity_kw if self.initial_cooling_kw is None else self.ramp_kw_per_step
+        switched = ~self.cooling_available.copy()
+        switched[:, 1:] |= ~self.cooling_available[:, :-1]
+        return ramp + self.capacity_kw[:, None] * switched
+
+    @property
+    def previous_cooling_kw(self) -> np.ndarray:
+        return np.zeros(self.n_zones) if self.initial_cooling_kw is None else self.initial_cooling_kw
 
     @property
     def step_h_per_step(self) -> np.ndarray:

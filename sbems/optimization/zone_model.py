@@ -143,7 +143,7 @@ def check_history(
         if std < min_std:
             what = "no cooling variation" if column == "cooling_kw" else f"{column} is constant"
             return _refuse(f"{what} in training data (std {std:.3g} < {min_std:g})", **{f"std_{column}": std})
-    if (train["cooling_kw"] > 1e-6).mean() < 0.02:
+    if (train["cooling_kw"].abs() > 1e-6).mean() < 0.02:  # net cooling: negative while heating
         return _refuse("no cooling variation: cooling is on in under 2% of training steps")
     for column in gain_columns:
         if float(train[column].std()) < 1e-9:
@@ -251,3 +251,17 @@ def identify_zone_model(
     return ZoneModelFit(
         ok=True, reason=None, params=params, version=_version(params, frame.index), metrics=metrics
     )
+
+
+def longest_complete_run(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The longest run of consecutive rows with every one of ``columns`` present."""
+    complete = frame[list(columns)].notna().all(axis=1).to_numpy()
+    best, best_start, run_start = 0, 0, None
+    for i, ok in enumerate([*complete, False]):
+        if ok and run_start is None:
+            run_start = i
+        elif not ok and run_start is not None:
+            if i - run_start > best:
+                best, best_start = i - run_start, run_start
+            run_start = None
+    return frame.iloc[best_start : best_start + best]

@@ -275,7 +275,7 @@ def identify_rc2_model(
     target = temps[1:]
 
     # initial guess from the cooling scale: a zone whose cooling runs at ~q kW against ~10 K
-    q_typ = max(float(np.percentile(train["cooling_kw"], 90)), 0.5)
+    q_typ = max(float(np.percentile(train["cooling_kw"].abs(), 90)), 0.5)  # net cooling: < 0 heating
     guess = {
         "c_air": q_typ / 20,
         "c_mass": q_typ / 1.0,

@@ -18,18 +18,19 @@ from sbems.domain.tariff import billing_peaks_kw, tariff_step_prices
 from sbems.optimization.building_problem import (
     Forecasts,
     Horizon,
-    Tuning,
     ZoneState,
     building_problem,
-    cooling_from_electric_kw,
+    thermal_from_electric_kw,
     zone_bands,
 )
+from sbems.optimization.explain import notes_text
 from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index, slot_profile_forecast
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import plan_document, plan_markdown, plan_summary
-from sbems.optimization.setpoints import first_setpoints_c, lead_compensated_setpoints_c
+from sbems.optimization.robust import PastPlan
+from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_setpoints_c
 from sbems.optimization.state_estimation import estimate_mass_temp_c
-from sbems.optimization.zone_model import ZoneModelParams
+from sbems.optimization.zone_model import ZoneModelParams, longest_complete_run
 from sbems.optimization.zone_model_json import (
     GAIN_COLUMNS,
     MODEL_KIND,
@@ -39,6 +40,7 @@ from sbems.optimization.zone_model_json import (
     zone_model_params_json,
 )
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model
+from sbems.services.plan_history import backoffs, past_plans
 from sbems.storage import db
 from sbems.storage.plans import read_autopilot, read_zone_hvac_power_series
 from sbems.storage.predictions import (
@@ -65,6 +67,7 @@ class OptimizationInputs:
     current_temp_c: dict[str, float | None] = field(default_factory=dict)
     occupancy_forecast: dict[str, pd.Series] = field(default_factory=dict)
     weather: WeatherSource | None = None  # None: the building's own source (the typical year)
+    past_plans: list[PastPlan] = field(default_factory=list)  # what recent plans predicted (their errors)
 
     def weather_source(self, building: Building) -> WeatherSource:
         return self.weather if self.weather is not None else weather_source_for(building)
@@ -184,13 +187,17 @@ def read_optimization_inputs(
                     .groupby(level=0)
                     .last()
                 )
+        plans = past_plans(conn, b_id, now_utc)
     return OptimizationInputs(
-        building.id, now_utc, step_s, autopilot, load, zones, current, occupancy_forecast, weather
+        building.id, now_utc, step_s, autopilot, load, zones, current, occupancy_forecast, weather, plans
     )
 
 
-def zone_history_frame(inputs: OptimizationInputs, building: Building, zone_id: str) -> pd.DataFrame:
-    """Identification frame for one zone on a regular step index (gaps left as NaN)."""
+def zone_history_frame(
+    inputs: OptimizationInputs, building: Building, zone_id: str, site: Site | None = None
+) -> pd.DataFrame:
+    """Identification frame for one zone on a regular step index (gaps left as NaN); ``cooling_kw`` is net
+    cooling (negative: heating, where ``site`` says the zone's schedule mode heats)."""
 
     frame = inputs.zones[zone_id]
     if frame.empty:
@@ -203,25 +210,17 @@ def zone_history_frame(inputs: OptimizationInputs, building: Building, zone_id: 
     out = pd.DataFrame(index=index)
     out["zone_temp_c"] = frame["zone_temp_c"]
     out["outdoor_temp_c"] = mid["outdoor_temp_c"].to_numpy()
-    out["cooling_kw"] = cooling_from_electric_kw(
-        frame["hvac_electric_kw"].to_numpy(), out["outdoor_temp_c"].to_numpy(), fan_kw
+    zone = building.zone(zone_id)
+    heats = controller is not None and site is not None and site.schedule(zone.schedule).mode != "cool"
+    out["cooling_kw"] = thermal_from_electric_kw(
+        *(frame["hvac_electric_kw"].to_numpy(), out["outdoor_temp_c"].to_numpy(), frame["zone_temp_c"]),
+        fan_kw,
+        (controller.heating_capacity_kw or controller.capacity_kw) if heats and controller else None,
+        (zone.comfort.min_c + zone.comfort.max_c) / 2,
     )
     out["occupancy_count"] = frame["occupancy_count"]
     out["ghi_w_m2"] = mid["ghi_w_m2"].to_numpy()
     return out
-
-
-def _longest_complete_run(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    complete = frame[list(columns)].notna().all(axis=1).to_numpy()
-    best, best_start, run_start = 0, 0, None
-    for i, ok in enumerate([*complete, False]):
-        if ok and run_start is None:
-            run_start = i
-        elif not ok and run_start is not None:
-            if i - run_start > best:
-                best, best_start = i - run_start, run_start
-            run_start = None
-    return frame.iloc[best_start : best_start + best]
 
 
 def identify_zone_models(
@@ -251,7 +250,7 @@ def identify_zone_models(
                 versions[zone.id] = stored["version"]
                 reused.append(zone.id)
                 continue
-            history = zone_history_frame(inputs, building, zone.id)
+            history = zone_history_frame(inputs, building, zone.id, site)
             if history.empty or history["cooling_kw"].isna().all():
                 refused[zone.id] = (
                     "no HVAC power history for the zone's equipment (cooling cannot be identified)"
@@ -259,7 +258,7 @@ def identify_zone_models(
                 continue
             schedule = site.schedule(zone.schedule)
             history["occupied"] = occupied_mask(schedule, history.index, building.timezone).astype(float)
-            history = _longest_complete_run(history, ["zone_temp_c", "cooling_kw", "occupancy_count"])
+            history = longest_complete_run(history, ["zone_temp_c", "cooling_kw", "occupancy_count"])
             fit = identify_best_zone_model(history, gain_columns=GAIN_COLUMNS)
             if not fit.ok:
                 refused[zone.id] = fit.reason or "identification failed"
@@ -294,7 +293,8 @@ class PlanOutcome:
     summary: dict
     document: dict
     markdown: str
-    setpoints_now_c: dict[str, float | None]
+    setpoints_now_c: dict[str, float | None]  # cooling setpoints
+    heating_setpoints_now_c: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -379,7 +379,7 @@ def _mass_temps_c(
         model = models.params[zone.id]
         if not isinstance(model, Rc2Params):
             continue
-        history = zone_history_frame(inputs, building, zone.id)
+        history = zone_history_frame(inputs, building, zone.id, site)
         history = history[history.index <= start]
         history["occupied"] = occupied_mask(
             site.schedule(zone.schedule), history.index, building.timezone
@@ -405,17 +405,27 @@ def plan_building(
     comfort_margin_c: float = 0.3,
     setpoint_lead_tau_s: float | None = None,
     planner: Planner | None = None,
+    robust: bool = True,
 ) -> PlanOutcome:
     """Forecasts + tariff + bands -> MPC -> plan (a refusal when a zone has no model or no state).
     ``blocking``: decide the horizon in move blocks (first 2 h per step); the plan is reported per step.
     ``comfort_margin_c``: the plan keeps this far inside the occupied band (room for forecast error).
     ``setpoint_lead_tau_s``: the units' local-loop time constant, when known: the current step's setpoints
     are lead-compensated so the loop reaches the planned temperature within the step (None: not).
-    ``planner``: keep one across re-plans to reuse its solver (default: a new one)."""
+    ``planner``: keep one across re-plans to reuse its solver (default: a new one).
+    ``robust``: demand and (growing) comfort back-offs from recent plans' errors (``plan_history``). Zones
+    heat where their schedule's mode allows; the outcome has heating setpoints and notes on comfort."""
     step_s = inputs.step_s
     fine_times = horizon_index(inputs.now_utc, horizon_h, step_s)
     times, durations = horizon_blocks(inputs.now_utc, horizon_h, step_s, blocking)
-    model_info = {"model_versions": models.versions, "reused_models": models.reused}
+    model_info: dict = {
+        "model_versions": models.versions,
+        "reused_models": models.reused,
+        "zone_models": {
+            z: {"kind": type(p).__name__, "version": models.versions.get(z), "reused": z in models.reused}
+            for z, p in models.params.items()
+        },
+    }
     describe = getattr(inputs.weather, "describe", None)  # which weather the plan uses, and how old
     if describe is not None:
         model_info["weather"] = describe()
@@ -434,6 +444,12 @@ def plan_building(
     mass, reason = _mass_temps_c(site, building, inputs, models, initial, times[0])
     if reason is not None:
         return _refused(building, times, step_s, reason, model_info)
+    measured = {z.id: inputs.zones[z.id]["zone_temp_c"] for z in building.zones}
+    errors = backoffs(
+        inputs.past_plans, inputs.building_load_kw, measured, inputs.now_utc, step_s, peak_so_far
+    )
+    tuning = errors.tuning(comfort_penalty_usd_per_kh, comfort_margin_c, robust)
+    model_info["backoffs"] = {**errors.as_json(), "used": robust}
     problem = building_problem(
         [models.params[z.id] for z in building.zones],
         building,
@@ -441,23 +457,36 @@ def plan_building(
         tariff_step_prices(tariff, times, building.timezone),
         bands,
         forecasts,
-        ZoneState(np.array(initial), mass_temp_c=mass, peak_so_far_kw=peak_so_far),
-        Tuning(comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh, comfort_margin_c=comfort_margin_c),
+        ZoneState(
+            np.array(initial),
+            mass_temp_c=mass,
+            peak_so_far_kw=peak_so_far,
+            peak_backoff_kw=errors.peak_kw if robust else 0.0,
+        ),
+        tuning,
     )
     plan = (planner or Planner()).solve(problem)
     zone_ids = [z.id for z in building.zones]
-    setpoints = first_setpoints_c(plan, bands, zone_ids)
+    dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week
+    setpoints = {zone: value.cooling_c for zone, value in dual.items()}
+    heating = {zone: value.heating_c for zone, value in dual.items()}
     if setpoint_lead_tau_s:
         setpoints = lead_compensated_setpoints_c(setpoints, plan, bands, initial, step_s, setpoint_lead_tau_s)
+    ends = times + pd.to_timedelta(durations, unit="s")
+    notes = notes_text(plan.notes, zone_ids, ends, building.timezone)
     plan, times = expand_blocks(plan, durations, step_s), fine_times
-    summary = {**plan_summary(plan), **model_info, "peak_so_far_kw": [float(v) for v in peak_so_far]}
+    summary = {**plan_summary(plan), **model_info, "notes": notes}
+    summary["peak_so_far_kw"] = [float(v) for v in peak_so_far]
     return PlanOutcome(
         plan.status,
         plan.reason,
         times[0].to_pydatetime(),
         step_s,
         summary,
-        plan_document(plan, zone_ids, times, setpoints),
-        plan_markdown(plan, zone_ids, times, building.timezone, building.id),
+        plan_document(plan, zone_ids, times, setpoints, heating, notes, model_info),
+        plan_markdown(
+            plan, zone_ids, times, building.timezone, building.id, notes=notes, metadata=model_info
+        ),
         setpoints,
+        heating,
     )

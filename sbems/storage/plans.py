@@ -67,6 +67,20 @@ def read_latest_plan(
     return dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
 
 
+def read_plans_between(
+    conn: psycopg.Connection, *, building_id: UUID, start_utc: datetime, end_utc: datetime
+) -> list[dict]:
+    """The building's solved plans whose horizon starts in [start, end), oldest first (horizon_start, step_s,
+    plan document): what past plans predicted, to measure their errors."""
+    cursor = conn.execute(
+        "SELECT horizon_start, step_s, plan FROM optimization_plans WHERE building_id = %s "
+        "AND horizon_start >= %s AND horizon_start < %s AND status IN ('optimal', 'optimal_inaccurate') "
+        "ORDER BY horizon_start",
+        (building_id, start_utc, end_utc),
+    )
+    return [dict(zip([c.name for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+
+
 def read_autopilot(conn: psycopg.Connection, *, building_id: UUID) -> bool:
     row = conn.execute("SELECT autopilot FROM buildings WHERE id = %s", (building_id,)).fetchone()
     return bool(row[0]) if row else False

@@ -88,19 +88,39 @@ def dispatch_plan_setpoints(
     """Hand the plan's current-step setpoints to dispatch (``sbems.services.dispatch.dispatch_setpoints``).
 
     Zones whose plan hands them back to the schedule are not sent. The write lives two plan steps, so a
-    missed re-plan lets the equipment fall back to its schedule."""
+    missed re-plan lets the equipment fall back to its schedule. Heating setpoints (where the plan may heat)
+    go through the same path (``kind="heating"``; dispatch keeps the 1 K deadband)."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
-    if not setpoints:
+    heating = {zone: value for zone, value in outcome.heating_setpoints_now_c.items() if value is not None}
+    if not setpoints and not heating:
         return {"dispatched": False, "reason": "every zone follows its schedule in this step"}
-    result = dispatch_setpoints(
-        database_url,
-        building.id,
-        setpoints=setpoints,
-        principal=Principal.service("optimizer"),
-        lifetime_s=2 * outcome.step_s,
-        reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
-        now_utc=now_utc,
-    )  # the flow's clock: lifetimes and rate limits run on it
-    return {"dispatched": True, "setpoints_c": setpoints, "result": result}
+    common = {
+        "principal": Principal.service("optimizer"),
+        "lifetime_s": 2 * outcome.step_s,
+        "reason": f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
+        "now_utc": now_utc,  # the flow's clock: lifetimes and rate limits run on it
+    }
+
+    def send(values: dict[str, float], kind: str) -> dict:
+        return (
+            dispatch_setpoints(database_url, building.id, setpoints=values, kind=kind, **common)
+            if values
+            else {}
+        )
+
+    # cooling first (a rising cooling setpoint makes room for a rising heating one), then heating; a cooling
+    # write the deadband refused against the old heating setpoint is tried again once heating has moved
+    result = send(setpoints, "cooling")
+    heating_result = send(heating, "heating")
+    retry = {zone: setpoints[zone] for zone, sent in result.items() if sent.status == "rejected"}
+    if retry and heating:
+        result.update(send(retry, "cooling"))
+    return {
+        "dispatched": True,
+        "setpoints_c": setpoints,
+        "result": result,
+        "heating_setpoints_c": heating,
+        "heating_result": heating_result,
+    }

@@ -36,8 +36,10 @@ def test_bands_use_block_ends_and_a_raised_unoccupied_floor(example_site):
     assert np.array_equal(bands.occupied_end[0], occupied)
     straddling = np.flatnonzero((hours == 19.0) & (durations == 3600.0))
     assert straddling.size == 1 and bands.comfort_max_c[0][straddling[0]] == 25.0
+    # unoccupied: a zone that may heat (mode auto) floats down to the schedule's heating setback
+    setback = example_site.schedule(building.zones[0].schedule).unoccupied_heating_setpoint_c
     assert np.all(bands.comfort_min_c[0][occupied] == 21.0) and np.all(
-        bands.comfort_min_c[0][~occupied] == 18.0
+        bands.comfort_min_c[0][~occupied] == max(setback, building.zones[0].unoccupied_comfort.min_c)
     )
     raised = zone_bands(example_site, building, times, 900, durations, unoccupied_min_c=19.0)
     assert np.all(raised.comfort_min_c[0][~occupied] == 19.0)

@@ -116,7 +116,8 @@ def test_respects_comfort_capacity_and_ramp():
     assert plan.demand_cost_usd == pytest.approx(18.0 * plan.peak_kw + 9.0 * on_peak_max)
     # nothing from cvxpy leaves the package
     for value in dataclasses.asdict(plan).values():
-        assert isinstance(value, np.ndarray | float | int | str | type(None))
+        assert isinstance(value, np.ndarray | float | int | str | list | type(None))
+        assert not isinstance(value, list) or all(isinstance(v, dict) for v in value)
 
 
 def test_already_reached_peak_is_a_floor_not_a_target():

@@ -23,3 +23,16 @@ def test_latest_start_adds_a_margin_and_decides():
     assert not should_start_now(steps_until_occupied=8, lead_steps=lead)
     assert should_start_now(steps_until_occupied=5, lead_steps=lead)
     assert should_start_now(steps_until_occupied=8, lead_steps=None)  # cannot make it: start at once
+
+
+def test_warm_up_matches_hand_computation_and_gives_the_heating_lead():
+    from sbems.optimization.optimal_start import warm_up_steps
+
+    # T[k+1] = 0.9 T + 0.1*0 + 0.02*50 = 0.9 T + 1  -> from 16: 15.4 ... the steady state is 10 C: never 21
+    outdoor = np.zeros(20)
+    assert warm_up_steps(MODEL, 16.0, 21.0, outdoor, 50.0) is None
+    # with 150 kW: T[k+1] = 0.9 T + 3 -> from 16: 17.4, 18.66, 19.794, 20.8146, 21.733 -> 5 steps
+    assert warm_up_steps(MODEL, 16.0, 21.0, outdoor, 150.0) == 5
+    assert warm_up_steps(MODEL, 22.0, 21.0, outdoor, 150.0) == 0
+    lead = latest_start_steps_before(MODEL, 16.0, 21.0, outdoor, 50.0, margin_frac=0.2, heating_kw=150.0)
+    assert lead == 6  # ceil(5 * 1.2)

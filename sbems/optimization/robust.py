@@ -1,0 +1,121 @@
+"""Back-offs sized from how wrong past plans were (pure): the demand back-off for the peak rows and the growth
+of the comfort back-off along the horizon.
+
+The errors come from stored plans compared with what was measured afterwards (``sbems.services.planning``
+reads them): a plan made at t0 predicted the building's kW and each zone's temperature for every later step;
+once those steps are past, measured - predicted at lead time (t - t0) is one multi-step prediction error.
+
+Demand: counting only peaks above the one already reached (Risbeck, Maravelias & Rawlings 2020) turns every
+overshoot of the plan into free headroom for the next plans, and the peak drifts up. Planning the peak rows
+against ``reached - back-off``, with the back-off the ``quantile`` of the positive errors near planned peaks,
+keeps the metered peak at the reached one with about that probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MIN_ERROR_SAMPLES = 8  # fewer measured errors than this: no back-off from data (the caller's default applies)
+
+
+@dataclass(frozen=True)
+class PastPlan:
+    """What one stored plan predicted: step starts (UTC), building kW per step, end-of-step zone temps."""
+
+    issued_utc: pd.Timestamp
+    times: pd.DatetimeIndex
+    building_kw: np.ndarray
+    zone_temps_c: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PredictionErrors:
+    """Measured - predicted, with the lead time of each prediction (hours after the plan was made)."""
+
+    load_error_kw: np.ndarray
+    load_lead_h: np.ndarray
+    load_near_peak: np.ndarray  # bool: the plan predicted within ``near_peak_frac`` of its own peak there
+    temp_error_c: np.ndarray
+    temp_lead_h: np.ndarray
+
+    @property
+    def n_load(self) -> int:
+        return int(self.load_error_kw.size)
+
+
+def prediction_errors(
+    plans: Sequence[PastPlan],
+    measured_load_kw: pd.Series,
+    measured_temps_c: dict[str, pd.Series],
+    now_utc: pd.Timestamp,
+    step_s: int,
+    near_peak_frac: float = 0.9,
+) -> PredictionErrors:
+    """Multi-step errors of past plans on the steps that are over by ``now_utc``. ``measured_load_kw`` is
+    labelled by step start (mean kW during the step), as the plan's building kW; ``measured_temps_c`` per
+    zone by step start (the temperature at the start of the step), compared with the plan's end-of-step
+    temperature of the step before."""
+    now = pd.Timestamp(now_utc)
+    step = pd.Timedelta(seconds=step_s)
+    load_e, load_h, near, temp_e, temp_h = [], [], [], [], []
+    for plan in plans:
+        over = (plan.times + step) <= now
+        if not over.any():
+            continue
+        lead_h = ((plan.times + step - plan.issued_utc) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+        measured = measured_load_kw.reindex(plan.times[over]).to_numpy(dtype=float)
+        predicted = plan.building_kw[over]
+        ok = np.isfinite(measured)
+        load_e.append((measured - predicted)[ok])
+        load_h.append(lead_h[over][ok])
+        near.append((predicted >= near_peak_frac * np.max(plan.building_kw))[ok])
+        for zone, temps in plan.zone_temps_c.items():
+            series = measured_temps_c.get(zone)
+            if series is None:
+                continue
+            actual = series.reindex(plan.times[over] + step).to_numpy(dtype=float)
+            good = np.isfinite(actual)
+            temp_e.append((actual - temps[over])[good])
+            temp_h.append(lead_h[over][good])
+
+    def join(parts: list[np.ndarray], dtype: type = float) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    return PredictionErrors(join(load_e), join(load_h), join(near, bool), join(temp_e), join(temp_h))
+
+
+def peak_backoff_kw(
+    errors: PredictionErrors, quantile: float = 0.9, max_kw: float | None = None, default_kw: float = 0.0
+) -> float:
+    """The demand back-off: the ``quantile`` of measured - predicted building kW where the plans predicted
+    near their peak (all steps when too few of those), never negative, at most ``max_kw``; ``default_kw``
+    with fewer than ``MIN_ERROR_SAMPLES`` errors."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError("quantile must be in (0, 1)")
+    sample = errors.load_error_kw[errors.load_near_peak]
+    if sample.size < MIN_ERROR_SAMPLES:
+        sample = errors.load_error_kw
+    if sample.size < MIN_ERROR_SAMPLES:
+        return float(default_kw)
+    backoff = max(float(np.quantile(sample, quantile)), 0.0)
+    return backoff if max_kw is None else min(backoff, float(max_kw))
+
+
+def comfort_growth_c_per_sqrt_h(
+    errors: PredictionErrors, default: float = 0.0, quantile: float = 0.8, max_growth: float = 0.5
+) -> float:
+    """Growth g of the comfort back-off ``base + g*sqrt(hours ahead)`` that covers the ``quantile`` of the
+    absolute temperature errors at each lead: the least-squares g of |e| ~ g*sqrt(h) over the per-lead-hour
+    quantiles; ``default`` with too few errors; at most ``max_growth``."""
+    if errors.temp_error_c.size < MIN_ERROR_SAMPLES:
+        return float(default)
+    hours = np.maximum(np.ceil(errors.temp_lead_h), 1.0)
+    leads = np.unique(hours)
+    wanted = np.array([np.quantile(np.abs(errors.temp_error_c[hours == h]), quantile) for h in leads])
+    roots = np.sqrt(leads)
+    growth = float(np.sum(wanted * roots) / np.sum(roots**2))
+    return float(np.clip(growth, 0.0, max_growth))
