@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import inspect
 import json
 import logging
@@ -26,6 +25,7 @@ import typing
 import urllib.request
 from pathlib import Path
 
+from sbems import cli_admin
 from sbems.api.app import serve_api
 from sbems.config import Settings, SettingsError, load_settings
 from sbems.data_contracts.messages import AlertMessage
@@ -36,15 +36,8 @@ from sbems.listener.__main__ import main as listener_main
 from sbems.local.panel import ui_command
 from sbems.local.services import start_services, stop_services
 from sbems.runtime import ServiceUnavailable, port_open, resolve_database_url, resolve_mqtt_url
-from sbems.services.auth import AuthError, create_user, reset_mfa
 from sbems.services.backup import backup_database, restore_database
 from sbems.services.health import ServiceHealth
-from sbems.services.notifications import (
-    NotificationError,
-    deliver_notifications,
-    raise_alert,
-    settings_notify_config,
-)
 from sbems.services.tokens import secret_problem
 from sbems.services.webhooks import serve_webhooks
 from sbems.storage import db, entities
@@ -135,54 +128,6 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.deployments.pool import deploy_command  # lazy: Prefect's client
-
-    if settings.prefect_api_url:
-        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
-    result = deploy_command(
-        args.building or ["hq"],
-        args.only or None,
-        pool=args.pool,
-        site=read_site_file(settings.site_file),
-        building_limit=args.building_limit,
-        device_limit=args.device_limit,
-    )
-    state = "created" if result.pool_created else "exists"
-    print(f"work pool {result.pool} ({state}); {len(result.deployments)} deployments registered")
-    for tag, limit in result.limits.items():
-        print(f"concurrency limit {tag}: {limit}")
-    print(f"run them with: prefect worker start --pool {result.pool}")
-    return 0
-
-
-def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    database_url = resolve_database_url(settings)
-    if args.action == "reset-mfa":
-        try:
-            reset_mfa(database_url, args.email)
-        except AuthError as exc:
-            print(f"sbems: {exc}", file=sys.stderr)
-            return 1
-        print(f"MFA of {args.email} reset: sessions ended; a new key is set up at the next login")
-        return 0
-    password = os.environ.get("SBEMS_USER_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
-    try:
-        user_id = create_user(
-            database_url,
-            email=args.email,
-            password=password,
-            role=args.role,
-            buildings=args.building,
-            access_level=args.access_level,
-        )
-    except AuthError as exc:
-        print(f"sbems: {exc}", file=sys.stderr)
-        return 1
-    print(f"user {args.email} ({args.role}) saved: {user_id}")
-    return 0
-
-
 def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
@@ -227,27 +172,6 @@ def _cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         health.serve(settings.health_host, health_port)
     print(f"thermostat webhooks on http://{host}:{port}/webhooks/thermostat")
     serve_webhooks(url, host, port, health)
-    return 0
-
-
-def _cmd_secrets(args: argparse.Namespace, settings: Settings) -> int:
-    from sbems.domain.secret_box import SecretBoxError, new_key, seal
-
-    if args.action == "new-key":
-        print(new_key())
-        return 0
-    if settings.secret_key is None:
-        raise SettingsError("SBEMS_SECRET_KEY is not set (`sbems secrets new-key` makes one)")
-    if sys.stdin.isatty():
-        import getpass
-
-        value = getpass.getpass("secret to encrypt: ")
-    else:
-        value = sys.stdin.readline().rstrip("\r\n")
-    try:
-        print(seal(value, settings.secret_key.get_secret_value()))
-    except SecretBoxError as exc:
-        raise SettingsError(str(exc)) from exc
     return 0
 
 
@@ -311,41 +235,6 @@ def _cmd_services(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    url = resolve_database_url(settings)
-    try:
-        config = settings_notify_config(settings)
-        if args.action == "raise":
-            raised = raise_alert(
-                url,
-                resolve_mqtt_url(settings),
-                config,
-                building_key=args.building,
-                severity=args.severity,
-                title=args.title,
-                description=args.message,
-                alert_type=args.type,
-            )
-        else:
-            summary = deliver_notifications(url, config, building_key=args.building)
-    except NotificationError as exc:
-        print(f"sbems: {exc}", file=sys.stderr)
-        return 1
-    if args.action == "deliver":
-        print(", ".join(f"{name} {count}" for name, count in summary.items()))
-        return 0
-    published = (
-        f"published on sbems/alerts/{args.severity}"
-        if raised.published
-        else f"NOT published ({raised.publish_error})"
-    )
-    print(
-        f"alert {raised.alert_id} raised ({args.severity}, {args.building}): {published}; "
-        f"{raised.queued} deliveries queued (`sbems alerts deliver` sends them)"
-    )
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sbems", description="Smart Building Energy Management System")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -400,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--only", action="append", help="only these flows")
     dep.add_argument("--building-limit", type=int, help="concurrent device tasks per building (tag limit)")
     dep.add_argument("--device-limit", type=int, help="concurrent tasks per device (tag limit)")
-    dep.set_defaults(func=_cmd_deploy)
+    dep.set_defaults(func=cli_admin.cmd_deploy)
 
     users = sub.add_parser("users", help="manage panel users")
     users_sub = users.add_subparsers(dest="action", required=True)
@@ -417,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reset-mfa", help="forget a user's TOTP key and recovery codes (they enrol again at the next login)"
     )
     reset.add_argument("email")
-    users.set_defaults(func=_cmd_users)
+    users.set_defaults(func=cli_admin.cmd_users)
 
     ui = sub.add_parser("ui", help="run the Streamlit control panel")
     ui.add_argument("--host", help="bind address (default SBEMS_UI_HOST, 127.0.0.1)")
@@ -444,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["new-key", "seal"],
         help="new-key: print a new SBEMS_SECRET_KEY; seal: read a secret on stdin, print it encrypted",
     )
-    secrets_p.set_defaults(func=_cmd_secrets)
+    secrets_p.set_defaults(func=cli_admin.cmd_secrets)
 
     serve = sub.add_parser(
         "serve", help="production: run the site's services supervised (no simulator, no embedded services)"
@@ -478,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliver = alerts_sub.add_parser("deliver", help="route, escalate and send what is due, once")
     deliver.add_argument("--building", help="only this building's alerts (default: all)")
-    alerts.set_defaults(func=_cmd_alerts)
+    alerts.set_defaults(func=cli_admin.cmd_alerts)
     return parser
 
 
