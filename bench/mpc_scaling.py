@@ -38,7 +38,7 @@ from sbems.optimization.zone_model_rc2 import Rc2Params
 
 N_STEPS = 96
 STEP_S = 900.0
-PREVIOUS_PEAK_ROW_COPIES = 8  # the formulation before round 5 (no building-kW scaling)
+PREVIOUS_PEAK_ROW_COPIES = 8  # the formulation before round 5: clarabel_data alone (no conditioning)
 
 
 def scenario(n_zones: int, seed: int, model: str = "rc1", blocking: bool = True) -> MpcProblem:
@@ -301,7 +301,7 @@ def main() -> None:
     def previous_backend():
         if cvxpy_path:
             return backend_for(args.solver, args.backend)
-        return ClarabelBackend(peak_row_copies=PREVIOUS_PEAK_ROW_COPIES, building_kw_scale=1.0)
+        return ClarabelBackend(peak_row_factor=1, building_kw_scale=1.0)
 
     decisions = len(move_block_steps(N_STEPS)) if blocking else N_STEPS
     title = (

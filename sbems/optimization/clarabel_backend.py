@@ -19,7 +19,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-from sbems.optimization.coupling import BUILDING_KW_SCALE, condition_coupling
+from sbems.optimization.coupling import BUILDING_KW_SCALE, PEAK_ROW_FACTOR, condition_coupling
 from sbems.optimization.plan import SolverResult
 from sbems.optimization.problem import MpcProblem
 
@@ -34,11 +34,9 @@ RIDGE_USD_PER_KW2 = 1e-5  # tiny strongly-convex term on cooling: unique, well-c
 # Direct path: each demand-peak row (peak_m >= P[k]) is stated this many times. Identical rows: the same
 # feasible set and optimum, but the interior-point barrier weighs these few pairs (one per step and charge,
 # slacks in building kW) that much more against the ~7 x zones x steps per-zone pairs. Empirical, on the
-# bench/mpc_scaling.py scenarios: 8 copies alone: 1000 zones x 96 steps 40-44 -> 27 iterations (3 seeds;
-# 16 copies: 29), two-state 38-40 -> 31-32, 100 zones 23-27 -> 21-23; the factorisation is unchanged (same
-# nnz(L)). 16 copies together with the peak and building-kW variables in 10-kW units
-# (``coupling.condition_coupling``, BUILDING_KW_SCALE): 1000 zones x 34 blocks 29 -> 23, two-state 26 -> 24.
-PEAK_ROW_COPIES = 16
+# bench/mpc_scaling.py scenarios: 1000 zones x 96 steps 40-44 -> 27 iterations (3 seeds; 16 copies: 29),
+# two-state 38-40 -> 31-32, 100 zones 23-27 -> 21-23; the factorisation is unchanged (same nnz(L)).
+PEAK_ROW_COPIES = 8
 
 
 def heating_blocks(
@@ -59,7 +57,7 @@ def heating_blocks(
 
 
 def clarabel_data(
-    problem: MpcProblem, peak_row_copies: int = PEAK_ROW_COPIES
+    problem: MpcProblem,
 ) -> tuple[Any, np.ndarray, Any, np.ndarray, list[tuple[str, int]], dict[str, int]]:
     """The MPC as CLARABEL data (P, c, A, b, cones, offsets), assembled with scipy.sparse.
 
@@ -71,7 +69,7 @@ def clarabel_data(
     (two-state only), comfort slack s (soft only); heat-pump heating h and backup r only for the zones that
     have some of it available (``heating_blocks``; row-major over those zones); then building kW p per step
     and one peak per charge.
-    The peak rows are repeated ``peak_row_copies`` times (same feasible set; fewer interior-point iterations).
+    The peak rows are repeated ``PEAK_ROW_COPIES`` times (same feasible set; fewer interior-point iterations).
     """
     nz, ns, nm = problem.n_zones, problem.n_steps, problem.n_charges
     n = nz * ns
@@ -177,7 +175,7 @@ def clarabel_data(
         add(cells.size + local, columns, 1.0)
         rhs += [np.zeros(cells.size), upper]
         row0 += 2 * cells.size
-    for _copy, m in itertools.product(range(peak_row_copies), range(nm)):
+    for _copy, m in itertools.product(range(PEAK_ROW_COPIES), range(nm)):
         in_mask = np.flatnonzero(problem.demand_masks[m])
         local = np.arange(in_mask.size)
         add(local, offsets["p"] + in_mask, 1.0)
@@ -289,16 +287,17 @@ class ClarabelBackend:
         self,
         solver_options: Mapping[str, Any] | None = None,
         cache_size: int = DIRECT_SOLVER_CACHE_SIZE,
-        peak_row_copies: int = PEAK_ROW_COPIES,
+        peak_row_factor: int = PEAK_ROW_FACTOR,
         building_kw_scale: float = BUILDING_KW_SCALE,
     ) -> None:
-        """``peak_row_copies`` and ``building_kw_scale`` condition the coupling rows (same optimum; the
-        previous formulation, kept as the benchmark's baseline: 8 and 1.0)."""
-        if peak_row_copies < 1:
-            raise ValueError("peak_row_copies must be >= 1")
+        """``peak_row_factor`` and ``building_kw_scale`` condition the coupling rows
+        (``coupling.condition_coupling``: same optimum, fewer iterations; 1 and 1.0 give the previous
+        formulation, the benchmark's baseline)."""
+        if peak_row_factor < 1:
+            raise ValueError("peak_row_factor must be >= 1")
         self.solver_options = dict(solver_options or {})
         self.cache_size = cache_size
-        self.peak_row_copies = int(peak_row_copies)
+        self.peak_row_factor = int(peak_row_factor)
         self.building_kw_scale = float(building_kw_scale)
         self._solvers: OrderedDict[tuple[Any, ...], _ReusableSolver] = OrderedDict()
         self._lock = threading.Lock()
@@ -325,9 +324,9 @@ class ClarabelBackend:
 
     def _solve(self, problem: MpcProblem, timings: dict[str, float]) -> tuple[str, tuple[Any, Any, Any]]:
         started = time.perf_counter()
-        p_matrix, c, a_matrix, b, cones, offsets = clarabel_data(problem, self.peak_row_copies)
-        c, a_matrix, b = condition_coupling(
-            c, a_matrix, b, offsets, problem.n_steps, problem.n_charges, self.building_kw_scale
+        p_matrix, c, a_matrix, b, cones, offsets = clarabel_data(problem)
+        c, a_matrix, b, cones = condition_coupling(
+            c, a_matrix, b, cones, offsets, self.building_kw_scale, self.peak_row_factor
         )
         timings["assemble_s"] = time.perf_counter() - started
         for fast in (True, False):

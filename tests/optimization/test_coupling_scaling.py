@@ -1,6 +1,6 @@
-"""The conditioned coupling rows (coupling.condition_coupling, 16 peak-row copies) state the same problem as
-the previous formulation and as the cvxpy reference: same optimum, same plan, and a kept solver still
-re-plans in place."""
+"""The conditioned coupling rows (coupling.condition_coupling: 16 peak-row copies, 10-kW units) state the same
+problem as the previous formulation and as the cvxpy reference: same optimum, same plan, and a kept solver
+still re-plans in place."""
 
 import numpy as np
 import pytest
@@ -12,27 +12,34 @@ from sbems.optimization.mpc import Planner
 from tests.optimization.test_backends import objective_usd, small_problem
 
 
-def test_condition_coupling_keeps_the_pattern_and_scales_only_the_coupling():
+def test_condition_coupling_scales_and_repeats_only_the_coupling_rows():
     problem = small_problem(demand_peak_so_far_kw=[40.0, 0.0])
-    _, c, a_matrix, b, _, offsets = clarabel_data(problem)
-    c2, a2, b2 = condition_coupling(c, a_matrix, b, offsets, problem.n_steps, problem.n_charges, 10.0)
-    assert np.array_equal(a2.indptr, a_matrix.indptr) and np.array_equal(a2.indices, a_matrix.indices)
-    p_cols = slice(offsets["p"], offsets["p"] + problem.n_steps)
+    _, c, a_matrix, b, cones, offsets = clarabel_data(problem)
+    c2, a2, b2, cones2 = condition_coupling(c, a_matrix, b, cones, offsets, 10.0, 2)
+    n_peak_rows = int(problem.demand_masks.sum()) * 8  # p[k] - peak_m <= 0, 8 copies from clarabel_data
+    assert a2.shape == (a_matrix.shape[0] + n_peak_rows, a_matrix.shape[1])
+    assert cones2 == [cones[0], ("nonneg", cones[1][1] + n_peak_rows)]
+    p_cols = slice(offsets["p"], offsets["peaks"])
     assert np.allclose(c2[p_cols], 10.0 * c[p_cols])
     assert np.array_equal(c2[: offsets["p"]], c[: offsets["p"]])  # per-zone costs untouched
-    peak_rows = np.unique(a_matrix[:, offsets["peaks"] :].tocoo().row)
-    assert np.allclose(b2[peak_rows], b[peak_rows] / 10.0)
-    assert b2[peak_rows].min() == pytest.approx(-4.0)  # the 40-kW floor in 10-kW units
-    others = np.setdiff1d(np.arange(b.size), peak_rows)
+    rows = a_matrix.shape[0]
+    assert (a2[:rows, : offsets["p"]] != a_matrix[:, : offsets["p"]]).nnz == 0  # zone columns untouched
+    peak_rows = np.unique(a2[:, offsets["peaks"] :].tocoo().row)
+    assert peak_rows.size == 2 * n_peak_rows + problem.n_charges
+    assert np.allclose(np.abs(a2[peak_rows][:, offsets["p"] :].data), 1.0)  # p - peak, in 10-kW units
+    assert sorted(b2[peak_rows])[0] == pytest.approx(-4.0)  # the 40-kW floor in 10-kW units
+    others = np.setdiff1d(np.arange(rows), peak_rows)
     assert np.array_equal(b2[others], b[others])
-    # the zone dynamics rows are unchanged, the peak rows keep p - peak with unit coefficients
-    zone_part = slice(0, offsets["p"])
-    assert (a2[:, zone_part] != a_matrix[:, zone_part]).nnz == 0
-    assert np.allclose(np.abs(a2[peak_rows][:, offsets["p"] :].data), 1.0)
-    same = condition_coupling(c, a_matrix, b, offsets, problem.n_steps, problem.n_charges, 1.0)
-    assert same[1] is a_matrix
+    # the appended rows repeat the peak rows exactly
+    added = a2[rows:].toarray()
+    original = {tuple(row) for row in a2[:rows][np.isin(np.arange(rows), peak_rows)].toarray()}
+    assert all(tuple(row) in original for row in added)
+    same = condition_coupling(c, a_matrix, b, cones, offsets, 1.0, 1)
+    assert same[1] is a_matrix and same[3] == cones
     with pytest.raises(ValueError, match="scale"):
-        condition_coupling(c, a_matrix, b, offsets, problem.n_steps, problem.n_charges, 0.0)
+        condition_coupling(c, a_matrix, b, cones, offsets, 0.0, 1)
+    with pytest.raises(ValueError, match="peak_row_factor"):
+        condition_coupling(c, a_matrix, b, cones, offsets, 1.0, 0)
 
 
 @pytest.mark.parametrize("hard", [False, True])
@@ -40,7 +47,7 @@ def test_condition_coupling_keeps_the_pattern_and_scales_only_the_coupling():
 def test_conditioned_and_previous_formulation_give_the_cvxpy_optimum(hard, floor_kw):
     problem = small_problem(n_zones=4, hard_comfort=hard, demand_peak_so_far_kw=[floor_kw, 0.0])
     conditioned = Planner(ClarabelBackend()).solve(problem)
-    previous = Planner(ClarabelBackend(peak_row_copies=8, building_kw_scale=1.0)).solve(problem)
+    previous = Planner(ClarabelBackend(peak_row_factor=1, building_kw_scale=1.0)).solve(problem)
     reference = Planner(CvxpyBackend()).solve(problem)
     assert conditioned.status == previous.status == reference.status == "optimal"
     objectives = [objective_usd(problem, plan) for plan in (conditioned, previous, reference)]
@@ -65,6 +72,6 @@ def test_a_kept_conditioned_solver_replans_in_place_with_the_fresh_result():
     np.testing.assert_allclose(warm.cooling_kw, fresh.cooling_kw, atol=1e-6)
 
 
-def test_peak_row_copies_must_be_positive():
-    with pytest.raises(ValueError, match="peak_row_copies"):
-        ClarabelBackend(peak_row_copies=0)
+def test_peak_row_factor_must_be_positive():
+    with pytest.raises(ValueError, match="peak_row_factor"):
+        ClarabelBackend(peak_row_factor=0)
