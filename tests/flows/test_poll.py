@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import threading
+import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -221,17 +222,20 @@ def test_device_tags_only_where_a_concurrency_limit_exists(prefect_harness):
     assert device_task_tags(tags, "none", {"device:hq:rtu1"}) == []
     assert device_task_tags(tags, "limited", {"device:hq:rtu1"}) == ["device:hq:rtu1"]
 
+    # a tag of its own: the session's Prefect server may hold other tests' limits (sbems deploy's)
+    device_tag = f"device:hq:probe-{uuid.uuid4().hex[:8]}"
+
     async def limits() -> set[str]:
         from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
         async with get_client() as client:  # Prefect 3 keeps tag limits as global limits named tag:<tag>
             await client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name="tag:device:hq:rtu1", limit=1)
+                GlobalConcurrencyLimitCreate(name=f"tag:{device_tag}", limit=1)
             )
         try:
             return await read_limited_tags()
         finally:
             async with get_client() as client:
-                await client.delete_global_concurrency_limit_by_name("tag:device:hq:rtu1")
+                await client.delete_global_concurrency_limit_by_name(f"tag:{device_tag}")
 
-    assert "device:hq:rtu1" in asyncio.run(limits())
+    assert device_tag in asyncio.run(limits())
