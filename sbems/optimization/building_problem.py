@@ -147,8 +147,9 @@ def zone_bands(
         np.array(low),
         np.array(high),
         np.array(sched, dtype=float),
-        np.array([z.setpoint_limits.min_c for z in building.zones]),
-        np.array([z.setpoint_limits.max_c for z in building.zones]),
+        # what dispatch accepts as a cooling setpoint: the zone's limits and its cooling limits (21-30 C)
+        np.array([max(z.setpoint_limits.min_c, z.cooling_setpoint_limits.min_c) for z in building.zones]),
+        np.array([min(z.setpoint_limits.max_c, z.cooling_setpoint_limits.max_c) for z in building.zones]),
         np.array(heat_sched, dtype=float),
         np.array(can_cool),
         np.array(can_heat),

@@ -109,7 +109,8 @@ def test_a_summer_day_in_auto_mode_offers_no_heating_so_the_problem_keeps_its_si
     site = winter_site(example_site, "auto")
     _, bands, summer = winter_problem(site, outdoor_c=30.0, initial_c=25.0)
     assert summer.heating_available.any(axis=1).sum() == 0 and not summer.has_heating
-    # no heating offered: the unoccupied floor is the cooling setpoint limit again (no pre-cooling below it)
-    assert summer.comfort_min_c[~bands.occupied_end].min() == bands.limit_min_c.min() == 18.0
+    # no heating offered: the unoccupied floor is the cooling setpoint limit again (21 C: no pre-cooling
+    # below what dispatch accepts)
+    assert summer.comfort_min_c[~bands.occupied_end].min() == bands.limit_min_c.min() == 21.0
     _, _, winter = winter_problem(site, outdoor_c=-5.0)
     assert winter.heating_available.all()
