@@ -9,6 +9,7 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from sbems.api import (
+    routes_alert_rules,
     routes_alerts,
     routes_analytics,
     routes_auth,
@@ -84,6 +85,7 @@ def create_app(
     ):
         api.include_router(module.router)
     api.include_router(routes_savings.router)
+    api.include_router(routes_alert_rules.router)
     app.include_router(api)
     return app
 

@@ -1,7 +1,9 @@
 """Threshold alert rules edited in the panel: metric, comparison, threshold, how long the value must break
 it (duration), severity, cooldown, zone and enabled flag, per building. Facility managers and admins
 (``write:alerts`` with more than read-only access) edit a building's rules; site-wide rules only admins.
-Every change is validated here and audited; the listener applies it at its next rules refresh."""
+Every change is validated here and audited (refusals too); the listener applies it at its next rules refresh.
+The panel and the HTTP API (``/api/v1/alert-rules``) both go through here: a result says why it failed
+(``reason``) so the API can answer 403, 404 or 422, and an added rule's id comes back with the result."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.panel_writes import ActionResult, can_write
-from sbems.storage.alert_rules import AlertRuleRow, delete_rule, read_building_rules, write_rule
+from sbems.storage.alert_rules import AlertRuleRow, delete_rule, read_building_rules, read_rule, write_rule
 from sbems.storage.alerts import COMPARISONS, SEVERITIES
 from sbems.storage.commands import insert_audit
 from sbems.storage.panel import read_zones
@@ -22,6 +24,15 @@ from sbems.storage.users import read_user_access
 
 MAX_DURATION_S = 24 * 3600
 MAX_COOLDOWN_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class RuleResult(ActionResult):
+    """The outcome of a change: ``rule_id`` the rule saved (its new id for an added rule); ``reason``
+    when refused: ``invalid`` (the draft), ``forbidden`` (role or access) or ``not_found``."""
+
+    rule_id: UUID | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,27 @@ def read_rules(database_url: str, building_key: str) -> list[AlertRuleRow]:
         return read_building_rules(conn, building_id=entity_uuid("building", building_key))
 
 
+def read_rule_by_id(database_url: str, rule_id: UUID) -> AlertRuleRow | None:
+    """One rule (its ``building`` says which building, None: site-wide), or None. Callers check access."""
+    with service_connection(database_url) as conn:
+        return read_rule(conn, rule_id=rule_id)
+
+
+def draft_of(rule: AlertRuleRow) -> RuleDraft:
+    """A stored rule as a draft (to change some of its fields)."""
+    return RuleDraft(
+        rule.name,
+        rule.metric_name,
+        rule.comparison,
+        rule.threshold_value,
+        rule.severity,
+        rule.duration_s,
+        rule.cooldown_s,
+        rule.zone,
+        rule.enabled,
+    )
+
+
 def _violation(conn, user: AuthUser, building_key: str, site_wide: bool) -> str | None:
     access = read_user_access(conn, user_id=user.id, building_id=entity_uuid("building", building_key))
     if access is None or not access.active:
@@ -74,23 +106,49 @@ def _violation(conn, user: AuthUser, building_key: str, site_wide: bool) -> str 
     return None
 
 
+def _refuse(conn, user: AuthUser, action: str, rule_id: UUID | None, why: str, changes: dict, source: str):
+    insert_audit(
+        conn,
+        actor=user.email,
+        user_id=user.id,
+        action=action,
+        resource="alert_rule",
+        resource_id=str(rule_id) if rule_id else None,
+        result="rejected",
+        changes=changes,
+        source=source,
+        error_message=why,
+    )
+
+
 def save_rule(
-    database_url: str, building_key: str, draft: RuleDraft, *, user: AuthUser, rule_id: UUID | None = None
-) -> ActionResult:
-    """Add a rule to the building (``rule_id`` None) or change one of its rules."""
-    if problem := rule_problem(draft):
-        return ActionResult(False, problem)
+    database_url: str,
+    building_key: str,
+    draft: RuleDraft,
+    *,
+    user: AuthUser,
+    rule_id: UUID | None = None,
+    source: str = "panel",
+) -> RuleResult:
+    """Add a rule to the building (``rule_id`` None) or change one of its rules; the result carries the
+    rule's id (an added rule's id comes from its INSERT: concurrent adds never mix up ids)."""
     building_id = entity_uuid("building", building_key)
+    changes = {"building": building_key, "new": rule_id is None, **draft.__dict__}
     with service_connection(database_url) as conn:
         existing = {r.id: r for r in read_building_rules(conn, building_id=building_id)}
         if rule_id is not None and rule_id not in existing:
-            return ActionResult(False, "no such rule for this building")
+            return RuleResult(False, "no such rule for this building", reason="not_found")
         site_wide = rule_id is not None and existing[rule_id].site_wide
         if why := _violation(conn, user, building_key, site_wide):
-            return ActionResult(False, why)
+            _refuse(conn, user, "alert_rule", rule_id, why, changes, source)
+            return RuleResult(False, why, reason="forbidden")
         zones = {z.key for z in read_zones(conn, building_id=building_id)}
-        if draft.zone is not None and draft.zone not in zones:
-            return ActionResult(False, f"unknown zone {draft.zone!r}")
+        problem = rule_problem(draft)
+        if problem is None and draft.zone is not None and draft.zone not in zones:
+            problem = f"unknown zone {draft.zone!r}"
+        if problem:
+            _refuse(conn, user, "alert_rule", rule_id, problem, changes, source)
+            return RuleResult(False, problem, reason="invalid")
         saved = write_rule(
             conn,
             rule_id=rule_id,
@@ -105,6 +163,8 @@ def save_rule(
             cooldown_s=int(draft.cooldown_s),
             enabled=draft.enabled,
         )
+        if saved is None:  # deleted meanwhile
+            return RuleResult(False, "no such rule for this building", reason="not_found")
         insert_audit(
             conn,
             actor=user.email,
@@ -113,21 +173,28 @@ def save_rule(
             resource="alert_rule",
             resource_id=str(saved),
             result="success",
-            changes={"building": building_key, "new": rule_id is None, **draft.__dict__},
-            source="panel",
+            changes=changes,
+            source=source,
         )
-    return ActionResult(True, f"Rule '{draft.name.strip()}' saved; the listener applies it within a minute.")
+    return RuleResult(
+        True, f"Rule '{draft.name.strip()}' saved; the listener applies it within a minute.", rule_id=saved
+    )
 
 
-def remove_rule(database_url: str, building_key: str, rule_id: UUID, *, user: AuthUser) -> ActionResult:
+def remove_rule(
+    database_url: str, building_key: str, rule_id: UUID, *, user: AuthUser, source: str = "panel"
+) -> RuleResult:
     building_id = entity_uuid("building", building_key)
     with service_connection(database_url) as conn:
         existing = {r.id: r for r in read_building_rules(conn, building_id=building_id)}
         if rule_id not in existing:
-            return ActionResult(False, "no such rule for this building")
+            return RuleResult(False, "no such rule for this building", reason="not_found")
+        changes = {"building": building_key, "name": existing[rule_id].name}
         if why := _violation(conn, user, building_key, existing[rule_id].site_wide):
-            return ActionResult(False, why)
-        delete_rule(conn, rule_id=rule_id)
+            _refuse(conn, user, "alert_rule_delete", rule_id, why, changes, source)
+            return RuleResult(False, why, reason="forbidden")
+        if not delete_rule(conn, rule_id=rule_id):
+            return RuleResult(False, "no such rule for this building", reason="not_found")
         insert_audit(
             conn,
             actor=user.email,
@@ -136,7 +203,7 @@ def remove_rule(database_url: str, building_key: str, rule_id: UUID, *, user: Au
             resource="alert_rule",
             resource_id=str(rule_id),
             result="success",
-            changes={"building": building_key, "name": existing[rule_id].name},
-            source="panel",
+            changes=changes,
+            source=source,
         )
-    return ActionResult(True, f"Rule '{existing[rule_id].name}' deleted.")
+    return RuleResult(True, f"Rule '{existing[rule_id].name}' deleted.", rule_id=rule_id)

@@ -24,19 +24,34 @@ class AlertRuleRow:
     enabled: bool
     zone: str | None  # the zone key; None: every zone (or no zone)
     site_wide: bool  # building_id is NULL: applies to every building
+    building: str | None = None  # the building key; None for a site-wide rule
+
+
+_SELECT = (
+    "SELECT r.id, r.name, r.metric_name, r.comparison, r.threshold_value, r.severity, "
+    "coalesce((r.metadata->>'duration_s')::int, 0) AS duration_s, r.cooldown_s, r.enabled, "
+    "z.key AS zone, r.building_id IS NULL AS site_wide, b.key AS building FROM alert_rules r "
+    "LEFT JOIN zones z ON z.id = r.zone_id LEFT JOIN buildings b ON b.id = r.building_id "
+)
 
 
 def read_building_rules(conn: psycopg.Connection, *, building_id: UUID) -> list[AlertRuleRow]:
     """The building's rules and the site-wide ones, site-wide first, then by name."""
     with conn.cursor(row_factory=class_row(AlertRuleRow)) as cursor:
         return cursor.execute(
-            "SELECT r.id, r.name, r.metric_name, r.comparison, r.threshold_value, r.severity, "
-            "coalesce((r.metadata->>'duration_s')::int, 0) AS duration_s, r.cooldown_s, r.enabled, "
-            "z.key AS zone, r.building_id IS NULL AS site_wide FROM alert_rules r "
-            "LEFT JOIN zones z ON z.id = r.zone_id WHERE r.building_id = %s OR r.building_id IS NULL "
+            _SELECT + "WHERE r.building_id = %s OR r.building_id IS NULL "
             "ORDER BY r.building_id IS NOT NULL, r.name, r.id",
             (building_id,),
         ).fetchall()
+
+
+def read_rule(conn: psycopg.Connection, *, rule_id: UUID) -> AlertRuleRow | None:
+    """One rule by id (any building), or None."""
+    with conn.cursor(row_factory=class_row(AlertRuleRow)) as cursor:
+        return cursor.execute(
+            _SELECT + "WHERE r.id = %s",
+            (rule_id,),
+        ).fetchone()
 
 
 def write_rule(

@@ -63,7 +63,14 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("POST", "/users/{other}/access"): {"admin"},
     ("DELETE", "/users/{other}/access/hq"): {"admin"},
     ("GET", "/buildings/hq/savings"): set(ROLES),
+    ("GET", "/alert-rules"): {"admin", "facility_manager", "operator"},
+    ("POST", "/alert-rules"): {"admin", "facility_manager"},
+    ("GET", "/alert-rules/{rule}"): {"admin", "facility_manager", "operator"},
+    ("PUT", "/alert-rules/{rule}"): {"admin", "facility_manager"},
+    ("PATCH", "/alert-rules/{rule}"): {"admin", "facility_manager"},
+    ("DELETE", "/alert-rules/{rule}"): {"admin", "facility_manager"},  # last: the rule is gone after it
 }
+RULE = {"name": "Z1 warm", "metric_name": "temperature", "comparison": ">", "threshold_value": 27.0}
 # bodies of the writes, and what an allowed role gets (default 200, or 409 for a repeated alert action)
 # a setpoint outside 18-26 C: allowed roles reach dispatch's bounds check (422), no equipment needed
 SETPOINT = {"setpoint_c": 35.0, "lifetime_s": 600}
@@ -85,6 +92,10 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
     # a valid mode reaches the equipment: no thermostat service runs here (502), unless one answers (200)
     ("POST", "/zones/hq.z4/mode"): ({"mode": "heat", "lifetime_s": 600}, {200, 502}),
     ("POST", "/thermostats/hq.tstat-z5/mode"): ({"mode": "heat", "lifetime_s": 600}, {200, 502}),
+    ("POST", "/alert-rules"): ({**RULE, "building_id": "hq", "severity": "info"}, {201}),
+    ("PUT", "/alert-rules/{rule}"): ({**RULE, "severity": "critical", "zone_id": "hq.z1"}, {200}),
+    ("PATCH", "/alert-rules/{rule}"): ({"threshold_value": 28.0}, {200}),
+    ("DELETE", "/alert-rules/{rule}"): (None, {204}),
 }
 
 
@@ -98,6 +109,16 @@ def _insert_alert(conn, title: str = "Zone too warm") -> str:
     return str(alert_id)
 
 
+def _insert_rule(conn) -> str:
+    rule_id = conn.execute(
+        "INSERT INTO alert_rules (building_id, name, metric_name, comparison, threshold_value, severity) "
+        "VALUES (%s, 'CO2 high', 'co2', '>', 1200, 'warning') RETURNING id",
+        (entity_uuid("building", "hq"),),
+    ).fetchone()[0]
+    conn.commit()
+    return str(rule_id)
+
+
 def test_openapi_lists_every_endpoint(api):
     with api.client() as client:
         spec = client.get("/openapi.json").json()
@@ -106,6 +127,7 @@ def test_openapi_lists_every_endpoint(api):
         template = (
             path.split("?")[0]
             .replace("{alert}", "{alert_id}")
+            .replace("{rule}", "{rule_id}")
             .replace("{sensor}", "{sensor_id}")
             .replace("/hvac-units/hq.rtu1", "/hvac-units/{unit_id}")
             .replace("/hvac-units/hq.rtu2", "/hvac-units/{unit_id}")
@@ -133,6 +155,7 @@ def test_every_data_get_without_a_token_is_401(api):
                 .replace("{building_id}", "hq")
                 .replace("{zone_id}", ZONE)
                 .replace("{alert_id}", str(uuid.uuid4()))
+                .replace("{rule_id}", str(uuid.uuid4()))
                 .replace("{sensor_id}", SENSOR)
                 .replace("{unit_id}", "hq.rtu1")
                 .replace("{thermostat_id}", "hq.tstat-z3")
@@ -145,20 +168,25 @@ def test_every_data_get_without_a_token_is_401(api):
             assert response.json()["status"] == 401
         assert client.post(f"/zones/{ZONE}/setpoint", json=SETPOINT).status_code == 401
         for method, template in WRITES:
-            path = template.replace("{other}", str(uuid.uuid4()))
+            path = template.replace("{other}", str(uuid.uuid4())).replace("{rule}", str(uuid.uuid4()))
             assert client.request(method, path, json=WRITES[(method, template)][0]).status_code == 401, path
         assert client.get("/buildings", headers={"Authorization": "Basic eDp5"}).status_code == 401
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_endpoint_matrix(api, tokens, conn, make_user, role):
-    alert = _insert_alert(conn)
+    alert, rule = _insert_alert(conn), _insert_rule(conn)
     make_user("viewer", email="other@example.com")
     other = str(conn.execute("SELECT id FROM users WHERE email = 'other@example.com'").fetchone()[0])
     with api.client(tokens[role]["access_token"]) as client:
         for (method, template), allowed in ALLOWED.items():
             body, expected = WRITES.get((method, template), (None, {200, 409}))
-            path = template.replace("{alert}", alert).replace("{sensor}", SENSOR).replace("{other}", other)
+            path = (
+                template.replace("{alert}", alert)
+                .replace("{sensor}", SENSOR)
+                .replace("{other}", other)
+                .replace("{rule}", rule)
+            )
             response = client.request(method, path, json=body)
             if role in allowed:
                 assert response.status_code in expected, (role, method, path, response.text)
