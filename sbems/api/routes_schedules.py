@@ -1,5 +1,6 @@
 """``/schedules``: the weekly schedules a building's zones follow (site-file ids), and changes of their
-setpoints through ``services.panel_writes.write_schedule_change`` (the panel's use case; audited)."""
+cooling and heating setpoints through ``services.schedule_edits.write_schedule_setpoints`` (the panel's use
+case; audited)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sbems.api.routes_buildings import BuildingId, ZoneId
 from sbems.api.schemas import Items
 from sbems.api.schemas_ops import Schedule, ScheduleUpdate
 from sbems.services.panel_read import ScheduleView, read_schedules, read_user_buildings
-from sbems.services.panel_writes import can_write, write_schedule_change
+from sbems.services.panel_writes import can_write
 from sbems.services.schedule_access import schedule_buildings
+from sbems.services.schedule_edits import write_schedule_setpoints
 
 router = APIRouter(tags=["schedules"])
 ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
@@ -38,6 +40,8 @@ def _out(building_key: str, view: ScheduleView) -> Schedule:
         occupied=view.occupied,
         occupied_setpoint_c=view.occupied_setpoint_c,
         unoccupied_setpoint_c=view.unoccupied_setpoint_c,
+        occupied_heating_setpoint_c=view.occupied_heating_setpoint_c,
+        unoccupied_heating_setpoint_c=view.unoccupied_heating_setpoint_c,
         mode=view.mode,
         holidays=view.holidays,
         enabled=view.enabled,
@@ -89,9 +93,12 @@ def get_schedule(schedule_id: ScheduleId, config: Config, user: User) -> Items[S
 def patch_schedule(
     schedule_id: ScheduleId, body: ScheduleUpdate, config: Config, user: User
 ) -> Items[Schedule]:
-    """Change the schedule's occupied (18-26 °C) and unoccupied (10-40 °C) setpoints everywhere it is used.
-    Needs ``write:schedules`` and control or full access to every building that uses it; audited. The
-    schedules flow applies the new values at its next run."""
+    """Change any of the schedule's occupied and unoccupied cooling and heating setpoints everywhere it is
+    used (the others keep their stored values). Each stays within the limits of every zone that follows the
+    schedule (cooling 21-30 °C by default, occupied cooling also 18-26 °C; heating 15-26 °C) and each
+    cooling setpoint at least 1 K above its heating one. Needs ``write:schedules`` and control or full
+    access to every building that uses it; audited. The schedules flow applies the new values at its next
+    run."""
     require(user, "write:schedules")
     uses = _uses(config, user, schedule_id)
     for building_key, level, _ in uses:
@@ -100,13 +107,8 @@ def patch_schedule(
     hidden = set(schedule_buildings(config.database_url, schedule_id)) - {b for b, _, _ in uses}
     if hidden:
         raise forbidden(f"the schedule is also used in {len(hidden)} building(s) you have no access to")
-    result = write_schedule_change(
-        config.database_url,
-        uses[0][0],
-        schedule_id=schedule_id,
-        occupied_setpoint_c=body.occupied_setpoint_c,
-        unoccupied_setpoint_c=body.unoccupied_setpoint_c,
-        user=user,
+    result = write_schedule_setpoints(
+        config.database_url, uses[0][0], schedule_id=schedule_id, user=user, source="api", **body.model_dump()
     )
     if not result.ok:
         if "may not" in result.detail or "deactivated" in result.detail:

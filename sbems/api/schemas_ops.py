@@ -42,16 +42,30 @@ class Schedule(BaseModel):
     building_id: str
     zone_ids: list[str]
     occupied: list[dict[str, Any]]
-    occupied_setpoint_c: float | None
-    unoccupied_setpoint_c: float | None
+    occupied_setpoint_c: float | None = Field(description="cooling, °C")
+    unoccupied_setpoint_c: float | None = Field(description="cooling, °C")
+    occupied_heating_setpoint_c: float | None = None
+    unoccupied_heating_setpoint_c: float | None = None
     mode: str | None
     holidays: list[Any]
     enabled: bool
 
 
 class ScheduleUpdate(_Strict):
-    occupied_setpoint_c: float = Field(allow_inf_nan=False, description="°C, 18-26")
-    unoccupied_setpoint_c: float = Field(allow_inf_nan=False, description="°C, 10-40")
+    """Any of the four setpoints (at least one); the others keep their stored values."""
+
+    occupied_setpoint_c: float | None = Field(
+        default=None, allow_inf_nan=False, description="cooling, °C: 18-26 and the zones' cooling limits"
+    )
+    unoccupied_setpoint_c: float | None = Field(
+        default=None, allow_inf_nan=False, description="cooling, °C: the zones' cooling limits"
+    )
+    occupied_heating_setpoint_c: float | None = Field(
+        default=None, allow_inf_nan=False, description="°C: the zones' heating limits"
+    )
+    unoccupied_heating_setpoint_c: float | None = Field(
+        default=None, allow_inf_nan=False, description="°C: the zones' heating limits"
+    )
 
 
 class Grant(BaseModel):

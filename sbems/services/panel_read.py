@@ -107,6 +107,8 @@ class ScheduleView:
     holidays: list[Any]
     zones: list[str]
     enabled: bool
+    occupied_heating_setpoint_c: float | None = None
+    unoccupied_heating_setpoint_c: float | None = None
 
 
 def _building_id(building_key: str):
@@ -333,6 +335,8 @@ def read_schedules(database_url: str, building_key: str) -> list[ScheduleView]:
                 occupied=spec.get("occupied", []),
                 occupied_setpoint_c=spec.get("occupied_setpoint_c"),
                 unoccupied_setpoint_c=spec.get("unoccupied_setpoint_c"),
+                occupied_heating_setpoint_c=spec.get("occupied_heating_setpoint_c"),
+                unoccupied_heating_setpoint_c=spec.get("unoccupied_heating_setpoint_c"),
                 mode=spec.get("mode", row.mode),
                 holidays=spec.get("holidays", []),
                 zones=zones[sid],

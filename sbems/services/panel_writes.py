@@ -1,29 +1,25 @@
-"""The panel's non-equipment writes: acknowledge/resolve alerts, change schedule setpoints and switch a
-building's autopilot, each with a
-permission check against the database and an audit entry. (Setpoints go through ``services.panel``.)
+"""The panel's non-equipment writes: acknowledge/resolve alerts and switch a building's autopilot, each with
+a permission check against the database and an audit entry. (Setpoints go through ``services.panel``;
+schedule edits through ``services.schedule_edits``.)
 
 Every function raises ``sbems.services.errors.ServiceUnavailable`` when the database cannot be reached.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import psycopg
 
-from sbems.domain.control import SEED_SETPOINT_LIMITS, setpoint_violation
 from sbems.domain.permissions import Role, has_permission
-from sbems.domain.schedule import MIN_DEADBAND_K, WeeklySchedule
 from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.storage.commands import insert_audit
-from sbems.storage.panel import write_alert_acknowledged, write_alert_resolved, write_schedule_setpoints
+from sbems.storage.panel import write_alert_acknowledged, write_alert_resolved
 from sbems.storage.plans import write_autopilot
-from sbems.storage.schedule_edits import mark_panel_edit
 from sbems.storage.users import read_user_access
 
 
@@ -86,93 +82,6 @@ def write_alert_action(
         )
         conn.commit()
     return ActionResult(problem is None, problem or f"alert {action}d")
-
-
-_HEATING_DEFAULTS_C = (
-    WeeklySchedule.model_fields["occupied_heating_setpoint_c"].default,
-    WeeklySchedule.model_fields["unoccupied_heating_setpoint_c"].default,
-)
-
-
-def schedule_change_problem(
-    occupied_setpoint_c: float,
-    unoccupied_setpoint_c: float,
-    *,
-    occupied_heating_setpoint_c: float = _HEATING_DEFAULTS_C[0],
-    unoccupied_heating_setpoint_c: float = _HEATING_DEFAULTS_C[1],
-) -> str | None:
-    """Occupied (cooling) setpoints stay within the seed's 18-26 C; the setback within 10-40 C; each stays
-    at least the deadband above the schedule's heating setpoint."""
-    problem = setpoint_violation(occupied_setpoint_c, SEED_SETPOINT_LIMITS)
-    if problem:
-        return f"occupied {problem}"
-    if not (
-        isinstance(unoccupied_setpoint_c, int | float)
-        and math.isfinite(unoccupied_setpoint_c)
-        and 10.0 <= unoccupied_setpoint_c <= 40.0
-    ):
-        return f"unoccupied setpoint {unoccupied_setpoint_c} C outside 10-40 C"
-    for which, cool_c, heat_c in (
-        ("occupied", occupied_setpoint_c, occupied_heating_setpoint_c),
-        ("unoccupied", unoccupied_setpoint_c, unoccupied_heating_setpoint_c),
-    ):
-        if cool_c - heat_c < MIN_DEADBAND_K:
-            return (
-                f"{which} setpoint {cool_c} C must be at least {MIN_DEADBAND_K} K above the heating "
-                f"setpoint {heat_c} C"
-            )
-    return None
-
-
-def write_schedule_change(
-    database_url: str,
-    building_key: str,
-    *,
-    schedule_id: str,
-    occupied_setpoint_c: float,
-    unoccupied_setpoint_c: float,
-    user: AuthUser,
-) -> ActionResult:
-    """Change a schedule's setpoints (needs write:schedules) wherever the schedule is used; audited."""
-    with service_connection(database_url) as conn:
-        problem = _write_violation(conn, user, building_key, "write:schedules") or schedule_change_problem(
-            occupied_setpoint_c, unoccupied_setpoint_c
-        )
-        changed = 0
-        if problem is None:
-            changed = write_schedule_setpoints(
-                conn,
-                schedule_id=schedule_id,
-                occupied_setpoint_c=occupied_setpoint_c,
-                unoccupied_setpoint_c=unoccupied_setpoint_c,
-            )
-            if not changed:
-                problem = f"unknown schedule {schedule_id!r}"
-            else:  # a later `sbems site import` shows a conflict instead of overwriting this
-                mark_panel_edit(
-                    conn,
-                    schedule_id=schedule_id,
-                    marker={"by": user.email, "at": datetime.now(UTC).isoformat()},
-                )
-        insert_audit(
-            conn,
-            actor=user.email,
-            user_id=user.id,
-            action="update",
-            resource="schedule",
-            resource_id=schedule_id,
-            source="panel",
-            result="rejected" if problem else "success",
-            changes={
-                "after": {
-                    "occupied_setpoint_c": occupied_setpoint_c,
-                    "unoccupied_setpoint_c": unoccupied_setpoint_c,
-                }
-            },
-            error_message=problem,
-        )
-        conn.commit()
-    return ActionResult(problem is None, problem or f"schedule {schedule_id} updated ({changed} zone rows)")
 
 
 def can_switch_autopilot(role: str, access_level: str | None) -> bool:

@@ -1,5 +1,10 @@
 """Weekly schedules edited in the panel, and site imports that respect those edits.
 
+``write_schedule_setpoints`` changes a schedule's occupied and unoccupied cooling and heating setpoints (any
+of the four; the others stay as stored): each within the limits of every zone that follows the schedule
+(cooling: the zone's cooling limits, and the seed's 18-26 C when occupied; heating: its heating limits) and
+the cooling setpoint at least ``MIN_DEADBAND_K`` above the heating one, checked against the stored values
+of the pair not being changed, with the schedule's rows locked. Refusals are audited too.
 ``write_schedule_periods`` changes a schedule's occupied periods and holidays (needs write:schedules with
 more than read-only access; validated as the site file would be; audited). Every panel edit, setpoints
 included, marks the schedule's rows (``panel_edit``: who and when). ``import_site`` is what
@@ -10,14 +15,16 @@ otherwise; conflicts are listed and the panel's version is kept, unless ``overwr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
-from sbems.domain.schedule import WeeklySchedule
-from sbems.domain.site import Site
+from sbems.domain.control import SEED_SETPOINT_LIMITS, setpoint_violation
+from sbems.domain.schedule import MIN_DEADBAND_K, WeeklySchedule
+from sbems.domain.site import ComfortBand, Site, Zone
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.panel_writes import ActionResult, _write_violation
@@ -25,17 +32,130 @@ from sbems.storage import db
 from sbems.storage.commands import insert_audit
 from sbems.storage.entities import upsert_site
 from sbems.storage.schedule_edits import (
+    lock_schedule_spec,
     mark_panel_edit,
     read_panel_autopilot,
     read_schedule_specs,
+    read_schedule_zones,
     write_schedule_spec,
+    write_setpoint_specs,
 )
 
-COMPARED = ("name", "occupied", "occupied_setpoint_c", "unoccupied_setpoint_c", "mode", "holidays")
+SETPOINTS = (
+    "occupied_setpoint_c",
+    "unoccupied_setpoint_c",
+    "occupied_heating_setpoint_c",
+    "unoccupied_heating_setpoint_c",
+)
+SETPOINT_DEFAULTS_C = {name: WeeklySchedule.model_fields[name].default for name in SETPOINTS}
+COMPARED = ("name", "occupied", *SETPOINTS, "mode", "holidays")
+_LIMIT_DEFAULTS = {
+    name: Zone.model_fields[name].default
+    for name in ("setpoint_limits", "heating_setpoint_limits", "cooling_setpoint_limits")
+}
 
 
 def panel_marker(user: AuthUser, now_utc: datetime | None = None) -> dict:
     return {"by": user.email, "at": (now_utc or datetime.now(UTC)).isoformat()}
+
+
+def _label(name: str) -> str:
+    which = "unoccupied" if name.startswith("unoccupied") else "occupied"
+    return f"{which} {'heating' if 'heating' in name else 'cooling'} setpoint"
+
+
+def _limits(zone_spec: dict | None, name: str) -> ComfortBand:
+    stored = (zone_spec or {}).get(name)
+    return ComfortBand.model_validate(stored) if stored else _LIMIT_DEFAULTS[name]
+
+
+def schedule_setpoints_problem(
+    setpoints_c: dict[str, float], zones: Sequence[tuple[str, str, dict | None]]
+) -> str | None:
+    """Why a schedule may not have these four setpoints (all of ``SETPOINTS``), or None. ``zones``:
+    (building key, zone key, zone spec) of the zones that follow it. Pure."""
+    for name in SETPOINTS:
+        value = setpoints_c[name]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return f"{_label(name)} {value!r} is not a finite number"
+    if problem := setpoint_violation(setpoints_c["occupied_setpoint_c"], SEED_SETPOINT_LIMITS):
+        return f"occupied cooling {problem}"
+    for building_key, zone_key, spec in zones:
+        for name in SETPOINTS:
+            kind = "heating" if "heating" in name else "cooling"
+            bands = [_limits(spec, f"{kind}_setpoint_limits")]
+            if name == "occupied_setpoint_c":
+                bands.append(_limits(spec, "setpoint_limits"))
+            for band in bands:
+                if not band.min_c <= setpoints_c[name] <= band.max_c:
+                    return (
+                        f"{_label(name)} {setpoints_c[name]} C outside the {kind} limits "
+                        f"{band.min_c}-{band.max_c} C of zone {building_key}/{zone_key}"
+                    )
+    for which in ("occupied", "unoccupied"):
+        cool_c, heat_c = setpoints_c[f"{which}_setpoint_c"], setpoints_c[f"{which}_heating_setpoint_c"]
+        if cool_c - heat_c < MIN_DEADBAND_K - 1e-9:
+            return (
+                f"{which} cooling setpoint {cool_c} C must be at least {MIN_DEADBAND_K:g} K above the "
+                f"{which} heating setpoint {heat_c} C"
+            )
+    return None
+
+
+def write_schedule_setpoints(
+    database_url: str,
+    building_key: str,
+    *,
+    schedule_id: str,
+    user: AuthUser,
+    occupied_setpoint_c: float | None = None,
+    unoccupied_setpoint_c: float | None = None,
+    occupied_heating_setpoint_c: float | None = None,
+    unoccupied_heating_setpoint_c: float | None = None,
+    source: str = "panel",
+) -> ActionResult:
+    """Change any of a schedule's four setpoints (None: keep the stored one) wherever it is used (needs
+    write:schedules with more than read-only access); audited, refusals included."""
+    given = {
+        "occupied_setpoint_c": occupied_setpoint_c,
+        "unoccupied_setpoint_c": unoccupied_setpoint_c,
+        "occupied_heating_setpoint_c": occupied_heating_setpoint_c,
+        "unoccupied_heating_setpoint_c": unoccupied_heating_setpoint_c,
+    }
+    changes = {name: value for name, value in given.items() if value is not None}
+    before: dict[str, float] = {}
+    changed = 0
+    with service_connection(database_url) as conn:
+        problem = _write_violation(conn, user, building_key, "write:schedules")
+        if problem is None and not changes:
+            problem = "give at least one setpoint to change"
+        if problem is None:
+            stored = lock_schedule_spec(conn, schedule_id=schedule_id)
+            if stored is None:
+                problem = f"unknown schedule {schedule_id!r}"
+            else:
+                before = {name: stored.get(name, SETPOINT_DEFAULTS_C[name]) for name in SETPOINTS}
+                after = before | changes
+                problem = schedule_setpoints_problem(
+                    after, read_schedule_zones(conn, schedule_id=schedule_id)
+                )
+        if problem is None:
+            changed = write_setpoint_specs(
+                conn, schedule_id=schedule_id, setpoints_c=after, marker=panel_marker(user)
+            )
+        insert_audit(
+            conn,
+            actor=user.email,
+            user_id=user.id,
+            action="update",
+            resource="schedule",
+            resource_id=schedule_id,
+            source=source,
+            result="rejected" if problem else "success",
+            changes={"before": {k: before[k] for k in changes if k in before}, "after": changes},
+            error_message=problem,
+        )
+    return ActionResult(problem is None, problem or f"schedule {schedule_id} updated ({changed} zone rows)")
 
 
 def write_schedule_periods(

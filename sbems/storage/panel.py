@@ -350,19 +350,6 @@ def read_schedules(conn: psycopg.Connection, *, building_id: UUID) -> list[Sched
     )
 
 
-def write_schedule_setpoints(
-    conn: psycopg.Connection, *, schedule_id: str, occupied_setpoint_c: float, unoccupied_setpoint_c: float
-) -> int:
-    """Change a weekly schedule's setpoints wherever it is used (rows and stored spec); returns rows
-    changed."""
-    return conn.execute(
-        "UPDATE schedules SET target_temp_c = %(occ)s, updated_at = now(), metadata = jsonb_set(jsonb_set("
-        "metadata, '{spec,occupied_setpoint_c}', to_jsonb(%(occ)s::float8)), "
-        "'{spec,unoccupied_setpoint_c}', to_jsonb(%(unocc)s::float8)) WHERE metadata->'spec'->>'id' = %(id)s",
-        {"occ": occupied_setpoint_c, "unocc": unoccupied_setpoint_c, "id": schedule_id},
-    ).rowcount
-
-
 def read_energy_savings(conn: psycopg.Connection, *, building_id: UUID, limit: int = 200) -> list[SavingsRow]:
     """The building's savings calculations, newest period first; ``granularity`` is 'day' or 'period'
     (a whole reporting period, overlapping its days) as the savings flow stores it."""

@@ -1,6 +1,7 @@
 """SQL for schedules edited in the panel: the stored weekly specs (``schedules.metadata.spec``, one row
 per zone and occupied period) with the panel's edit marker (``metadata.panel_edit``: who, when), a
-rewrite of a schedule's rows for new periods and holidays, and the marker set after a setpoint edit."""
+rewrite of a schedule's rows for new periods and holidays, and its four setpoints (cooling and heating,
+occupied and unoccupied) written into every row's spec, with the rows locked while they are checked."""
 
 from __future__ import annotations
 
@@ -71,6 +72,41 @@ def write_schedule_spec(
             )
             written += 1
     return written
+
+
+def lock_schedule_spec(conn: psycopg.Connection, *, schedule_id: str) -> dict | None:
+    """The stored spec of ``schedule_id`` with every row of it locked (``FOR UPDATE``) until the
+    transaction ends, so two edits of its setpoints are checked one after the other; None if unknown."""
+    rows = conn.execute(
+        "SELECT metadata->'spec' FROM schedules WHERE metadata->'spec'->>'id' = %s ORDER BY id FOR UPDATE",
+        (schedule_id,),
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def read_schedule_zones(conn: psycopg.Connection, *, schedule_id: str) -> list[tuple[str, str, dict]]:
+    """(building key, zone key, zone spec) of every zone that follows ``schedule_id``."""
+    return conn.execute(
+        "SELECT DISTINCT b.key, z.key, z.metadata->'spec' FROM schedules s JOIN zones z ON z.id = s.zone_id "
+        "JOIN buildings b ON b.id = z.building_id WHERE s.metadata->'spec'->>'id' = %s ORDER BY b.key, z.key",
+        (schedule_id,),
+    ).fetchall()
+
+
+def write_setpoint_specs(
+    conn: psycopg.Connection, *, schedule_id: str, setpoints_c: dict[str, float], marker: dict[str, Any]
+) -> int:
+    """Write the schedule's setpoints (``occupied_setpoint_c``, ``unoccupied_setpoint_c``,
+    ``occupied_heating_setpoint_c``, ``unoccupied_heating_setpoint_c``; any subset) into the spec of every
+    row that follows it, the occupied cooling one also as the row's target, and the panel's edit marker;
+    returns the rows changed."""
+    return conn.execute(
+        "UPDATE schedules SET updated_at = now(), "
+        "target_temp_c = coalesce((%(values)s::jsonb->>'occupied_setpoint_c')::float8, target_temp_c), "
+        "metadata = jsonb_set(metadata, '{spec}', (metadata->'spec') || %(values)s::jsonb) "
+        "|| jsonb_build_object('panel_edit', %(marker)s::jsonb) WHERE metadata->'spec'->>'id' = %(id)s",
+        {"values": Jsonb(setpoints_c), "marker": Jsonb(marker), "id": schedule_id},
+    ).rowcount
 
 
 def read_panel_autopilot(conn: psycopg.Connection) -> dict[str, tuple[bool, str, str]]:

@@ -8,8 +8,8 @@ from datetime import date, time
 
 from sbems.cli import main
 from sbems.services.auth import AuthUser
-from sbems.services.panel_writes import write_autopilot_change, write_schedule_change
-from sbems.services.schedule_edits import import_site, write_schedule_periods
+from sbems.services.panel_writes import write_autopilot_change
+from sbems.services.schedule_edits import import_site, write_schedule_periods, write_schedule_setpoints
 from tests.conftest import EXAMPLE_SITE
 from tests.ui.support import log_in
 
@@ -81,7 +81,7 @@ def test_site_import_reports_a_panel_edit_as_a_conflict_and_keeps_it(
     assert write_schedule_periods(
         site_db, "hq", schedule_id="office-weekdays", periods=WEEKDAYS, holidays=[], user=user
     ).ok
-    assert write_schedule_change(
+    assert write_schedule_setpoints(
         site_db,
         "hq",
         schedule_id="office-weekdays",

@@ -1,5 +1,6 @@
 """Schedules: the weekly schedules the zones follow; facility managers and admins may change their
-setpoints, weekly occupied periods and holidays (``services.schedule_edits``). A later `sbems site import`
+cooling and heating setpoints (occupied and unoccupied), weekly occupied periods and holidays
+(``services.schedule_edits``). A later `sbems site import`
 reports a schedule changed here as a conflict and keeps the panel's version."""
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ import pandas as pd
 import streamlit as st
 
 from sbems.services.panel_read import read_schedules
-from sbems.services.panel_writes import ActionResult, can_write, write_schedule_change
-from sbems.services.schedule_edits import write_schedule_periods
+from sbems.services.panel_writes import ActionResult, can_write
+from sbems.services.schedule_edits import (
+    SETPOINT_DEFAULTS_C,
+    write_schedule_periods,
+    write_schedule_setpoints,
+)
 from sbems.ui import common
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SETPOINT_INPUTS = (  # field, label, widget key prefix, input range (the zones' limits are checked on save)
+    ("occupied_setpoint_c", "Occupied cooling (°C)", "occ", 10.0, 35.0),
+    ("unoccupied_setpoint_c", "Unoccupied cooling (°C)", "unocc", 10.0, 40.0),
+    ("occupied_heating_setpoint_c", "Occupied heating (°C)", "occ_heat", 5.0, 30.0),
+    ("unoccupied_heating_setpoint_c", "Unoccupied heating (°C)", "unocc_heat", 5.0, 30.0),
+)
 
 
 def _days(text: str) -> list[str]:
@@ -126,38 +137,40 @@ for schedule in schedules:
                     )
             st.rerun()
     with st.form(f"schedule_{schedule.id}"):
-        c1, c2 = st.columns(2)
-        occupied = c1.number_input(
-            "Occupied setpoint (°C)",
-            10.0,
-            35.0,
-            float(schedule.occupied_setpoint_c),
-            step=0.5,
-            disabled=not may_edit,
-            key=f"occ_{schedule.id}",
-        )
-        unoccupied = c2.number_input(
-            "Unoccupied setpoint (°C)",
-            10.0,
-            40.0,
-            float(schedule.unoccupied_setpoint_c),
-            step=0.5,
-            disabled=not may_edit,
-            key=f"unocc_{schedule.id}",
-        )
-        save = st.form_submit_button("Save", disabled=not may_edit, key=f"save_{schedule.id}")
-    if save and may_edit:
-        with common.guard():
-            st.session_state["schedule_result"] = write_schedule_change(
-                url,
-                building.key,
-                schedule_id=schedule.id,
-                occupied_setpoint_c=occupied,
-                unoccupied_setpoint_c=unoccupied,
-                user=user,
+        stored = {
+            "occupied_setpoint_c": schedule.occupied_setpoint_c,
+            "unoccupied_setpoint_c": schedule.unoccupied_setpoint_c,
+            "occupied_heating_setpoint_c": schedule.occupied_heating_setpoint_c,
+            "unoccupied_heating_setpoint_c": schedule.unoccupied_heating_setpoint_c,
+        }
+        entered = {}
+        columns = st.columns(4)
+        for column, (name, label, key, low, high) in zip(columns, SETPOINT_INPUTS, strict=True):
+            value = stored[name] if stored[name] is not None else SETPOINT_DEFAULTS_C[name]
+            entered[name] = column.number_input(
+                label,
+                low,
+                high,
+                float(value),
+                step=0.5,
+                disabled=not may_edit,
+                key=f"{key}_{schedule.id}",
             )
+        save = st.form_submit_button("Save setpoints", disabled=not may_edit, key=f"save_{schedule.id}")
+    if save and may_edit:
+        # only what was changed: the pair left alone is checked as stored (the 1 K deadband, zone limits)
+        changed = {k: v for k, v in entered.items() if stored[k] is None or abs(v - stored[k]) > 1e-9}
+        if not changed:
+            st.session_state["schedule_result"] = ActionResult(True, "Nothing changed.")
+        else:
+            with common.guard():
+                st.session_state["schedule_result"] = write_schedule_setpoints(
+                    url, building.key, schedule_id=schedule.id, user=user, **changed
+                )
         st.rerun()
 st.caption(
+    "Cooling setpoints stay at least 1 K above the heating ones, within every zone's limits (cooling "
+    "21-30 °C, occupied 18-26 °C; heating 15-26 °C unless the site file says otherwise). "
     "A schedule is shared by every zone that follows it (in every building). Schedule commands and the "
     "optimizer pick up the changes on their next run. A later `sbems site import` lists a schedule changed "
     "here as a conflict and keeps this version (unless run with --overwrite-panel-edits)."
