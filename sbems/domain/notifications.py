@@ -7,15 +7,22 @@ tags; without one, every URL gets every alert of severity warning or critical. A
 notification was sent and that nobody acknowledged within ``escalation.after_min`` minutes is sent once more
 to the escalation targets. During a building's quiet hours (its local time) only critical alerts go out;
 the others are held until the quiet hours end.
+
+Routes edited in the panel (``PanelRoute``: one per building and severity, stored in the database) take
+precedence over the site file for their severity: an alert of that severity goes to the panel route's tags
+and targets only (none: to nobody). Severities without a panel route follow the site file's routes (or the
+default). Escalation and quiet hours always come from the site file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -77,6 +84,16 @@ class NotificationRouting(_Model):
 
 
 DEFAULT_ROUTING = NotificationRouting()
+TargetKey = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+
+
+class PanelRoute(_Model):
+    """Who gets a building's alerts of one severity, as set in the panel: the URLs carrying any of ``tags``
+    and the URLs named by ``target_keys`` (see :func:`target_key`). Both empty: nobody."""
+
+    severity: Severity
+    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    target_keys: list[TargetKey] = Field(default_factory=list, max_length=64)
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,32 @@ def route_targets(
             for target in tagged(targets, route.tags):
                 chosen.setdefault(target.key, target)
     return [t for t in targets if t.key in chosen]
+
+
+def alert_targets(
+    severity: str,
+    routing: NotificationRouting,
+    targets: list[NotifyTarget],
+    panel_routes: Mapping[str, PanelRoute] | None = None,
+) -> list[NotifyTarget]:
+    """The targets of an alert: the panel's route for its severity when there is one, else the site
+    file's routes (:func:`route_targets`)."""
+    panel = (panel_routes or {}).get(severity)
+    if panel is None:
+        return route_targets(severity, routing, targets)
+    keys, tags = set(panel.target_keys), set(panel.tags)
+    return [t for t in targets if t.key in keys or t.tags & tags]
+
+
+def display_target(url: str) -> str:
+    """What the panel shows of an apprise URL: its scheme and host only (no user, password, port, path,
+    token or query); ``scheme://`` when there is no host."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return url.split("://", 1)[0] + "://"
+    return f"{parts.scheme}://{host}"
 
 
 def escalation_targets(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,13 +33,14 @@ from sbems.domain.notifications import (
     SEVERITIES,
     NotificationRouting,
     NotifyTarget,
+    PanelRoute,
+    alert_targets,
     decide_delivery,
     escalate_after_min,
     escalation_due,
     escalation_targets,
     notification_text,
     retry_delay_s,
-    route_targets,
     split_notify_urls,
     target_key,
 )
@@ -47,6 +49,7 @@ from sbems.services.publishing import publish_messages
 from sbems.storage import db
 from sbems.storage import notifications as store
 from sbems.storage.alerts import AlertRecord, write_alerts
+from sbems.storage.notify_routes import NotifyRouteRow, read_notify_routes
 
 ROUTE_LOOKBACK_H = 24.0  # alerts older than this that no pass routed (the loop was down) are not sent late
 APPRISE_TYPES = {
@@ -103,6 +106,11 @@ def settings_notify_config(settings: Settings) -> NotifyConfig:
 def routing_of(block: dict | None) -> NotificationRouting:
     """A building's stored ``notifications`` block (None: the default routing)."""
     return DEFAULT_ROUTING if block is None else NotificationRouting.model_validate(block)
+
+
+def panel_routes_of(rows: Iterable[NotifyRouteRow]) -> dict[str, PanelRoute]:
+    """A building's routes edited in the panel, by severity (they take precedence over the site file's)."""
+    return {r.severity: PanelRoute(severity=r.severity, tags=r.tags, target_keys=r.target_keys) for r in rows}
 
 
 def _building_uuid(building_key: str | None) -> uuid.UUID | None:
@@ -172,7 +180,12 @@ def _route(conn: psycopg.Connection, alert: store.AlertToNotify, config: NotifyC
     """Mark the alert routed and queue a delivery per target; 0 when it was routed already."""
     if not store.write_alert_routed(conn, alert_id=alert.id, at=now):
         return 0
-    targets = route_targets(alert.severity, routing_of(alert.routing), config.targets)
+    panel = (
+        panel_routes_of(read_notify_routes(conn, building_key=alert.building_key))
+        if alert.building_key
+        else {}
+    )
+    targets = alert_targets(alert.severity, routing_of(alert.routing), config.targets, panel)
     return store.write_deliveries(
         conn,
         alert_id=alert.id,
