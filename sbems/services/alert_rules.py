@@ -54,6 +54,8 @@ def rule_problem(draft: RuleDraft) -> str | None:
     """Why a rule cannot be saved, or None."""
     if not draft.name.strip():
         return "give the rule a name"
+    if "\x00" in draft.name + draft.metric_name:
+        return "the name and the metric may not contain NUL characters"
     if not draft.metric_name.strip():
         return "name the metric (a sensor type such as temperature or co2, or a point key)"
     if draft.comparison not in COMPARISONS:
@@ -134,6 +136,8 @@ def save_rule(
     rule's id (an added rule's id comes from its INSERT: concurrent adds never mix up ids)."""
     building_id = entity_uuid("building", building_key)
     changes = {"building": building_key, "new": rule_id is None, **draft.__dict__}
+    # the audit keeps what was asked for; NUL (refused below) cannot be stored in jsonb
+    changes = {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in changes.items()}
     with service_connection(database_url) as conn:
         existing = {r.id: r for r in read_building_rules(conn, building_id=building_id)}
         if rule_id is not None and rule_id not in existing:

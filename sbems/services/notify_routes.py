@@ -134,6 +134,10 @@ def save_route(
 ) -> ActionResult:
     """Set who gets the building's alerts of ``severity`` (tags and/or target keys; both empty: nobody)."""
     changes = {"severity": severity, "tags": sorted(set(tags)), "target_keys": sorted(set(target_keys))}
+    audited = {
+        k: v.replace("\x00", "?") if isinstance(v, str) else [x.replace("\x00", "?") for x in v]
+        for k, v in changes.items()
+    }  # NUL (refused by validation) cannot be stored in jsonb
     with service_connection(database_url) as conn:
         problem = _check(conn, user, building_key)
         if problem is None:
@@ -151,7 +155,7 @@ def save_route(
             updated_by=user.email,
         ):
             problem = f"unknown building {building_key!r}"
-        _audit(conn, user, building_key, changes, problem)
+        _audit(conn, user, building_key, audited, problem)
     if problem:
         return ActionResult(False, problem)
     who = "nobody" if not (tags or target_keys) else "the chosen targets"

@@ -1,5 +1,6 @@
 """Which buildings use a schedule: a schedule's setpoints are changed everywhere it is used, so a change
-needs write access to each of those buildings (checked by the API before ``write_schedule_change``)."""
+needs write access to each of those buildings (checked by the API before
+``schedule_edits.write_schedule_setpoints``)."""
 
 from __future__ import annotations
 

@@ -76,6 +76,7 @@ def test_bad_drafts_are_422_problems_and_nothing_is_stored(api, tokens, conn):
             {**RULE, "zone_id": "hq.nope"},  # no such zone: the service refuses it
             {**RULE, "zone_id": "other.z1"},  # a zone of another building
             {**RULE, "name": "   "},
+            {**RULE, "name": "nul\x00name"},
             {**RULE, "extra": 1},
         ):
             response = client.post("/alert-rules", json=bad)
@@ -88,7 +89,7 @@ def test_bad_drafts_are_422_problems_and_nothing_is_stored(api, tokens, conn):
         assert refused.status_code == 422 and "metric" in refused.json()["detail"]
     assert len(read_alert_rules(conn)) == 1
     rejected = [row for row in _audit(conn) if row[1] == "rejected"]
-    assert len(rejected) == 3  # the service's refusals (unknown zone, blank name, blank metric)
+    assert len(rejected) == 4  # the service's refusals (unknown zone, blank name, NUL, blank metric)
 
 
 def test_building_access_and_site_wide_rules(api, tokens, conn, make_user):

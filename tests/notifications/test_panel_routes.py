@@ -122,6 +122,10 @@ def test_only_writers_change_routes_and_every_attempt_is_audited(site_db_url, us
         user=users["facility_manager"],
     )
     assert not bad_tag.ok
+    nul = save_route(
+        site_db_url, "hq", severity="info", tags=["a\x00b"], target_keys=[], user=users["facility_manager"]
+    )
+    assert not nul.ok
     assert not reset_route(site_db_url, "hq", severity="info", user=users["facility_manager"]).ok  # none set
     with psycopg.connect(site_db_url) as conn:
         assert conn.execute("SELECT count(*) FROM notification_routes").fetchone() == (0,)
@@ -130,6 +134,7 @@ def test_only_writers_change_routes_and_every_attempt_is_audited(site_db_url, us
         ).fetchall()
     assert audit == [
         ("operator@example.com", "rejected"),
+        ("facility_manager@example.com", "rejected"),
         ("facility_manager@example.com", "rejected"),
         ("facility_manager@example.com", "rejected"),
         ("facility_manager@example.com", "rejected"),
