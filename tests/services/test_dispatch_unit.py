@@ -142,3 +142,58 @@ def test_fan_and_power_are_bounded_written_confirmed_released_and_published(
     )
     assert off_z2["deviceId"] == "rtu2" and off_z2["deviceKind"] == "hvac_unit" and off_z2["value"] == "off"
     assert off_z2["source"] == "manual" and off_z2["readBack"] == 0.0 and off_z2["commandId"]
+
+
+def test_16_concurrent_fan_requests_put_exactly_one_write_on_the_unit(conn, db_url, example_site):
+    """The rate limit holds under concurrency in the database for fan speeds too (a counting fake unit)."""
+    import asyncio
+    import time
+
+    import psycopg
+
+    from sbems.devices.fake import FakeAdapter
+    from sbems.services.dispatch import UnitRequest, request_setpoint
+
+    class CountingUnit(FakeAdapter):
+        def __init__(self):
+            super().__init__(
+                "rtu1", {"fan_speed_setpoint_pct": (100.0, "percent")}, writable=["fan_speed_setpoint_pct"]
+            )
+            self.writes: list[float] = []
+
+        async def dispatch_point(self, name, value, *, priority=None):
+            self.writes.append(value)
+            await asyncio.sleep(0.2)
+            return await super().dispatch_point(name, value, priority=priority)
+
+    entities.upsert_site(conn, site=example_site)
+    conn.commit()
+    adapter, outcomes = CountingUnit(), []
+    barrier = threading.Barrier(16)
+
+    def one(value_pct: float) -> None:
+        with psycopg.connect(db_url) as own:
+            barrier.wait()
+            request = UnitRequest("hq", "z1", "fan", value_pct, OPTIMIZER, "test")
+            outcomes.append(
+                asyncio.run(
+                    request_setpoint(
+                        own,
+                        site=example_site,
+                        request=request,
+                        adapter_for=lambda b, c: adapter,
+                        now_utc=HOT_AFTERNOON_UTC,
+                    )
+                )
+            )
+
+    threads = [threading.Thread(target=one, args=(40.0 + i,)) for i in range(16)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert time.monotonic() - started < 60
+    assert len(adapter.writes) == 1, adapter.writes
+    assert sorted(o.status for o in outcomes) == ["confirmed"] + ["rejected"] * 15
+    assert all("rate limited" in o.detail for o in outcomes if o.status == "rejected")
