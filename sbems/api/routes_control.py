@@ -1,6 +1,7 @@
 """Equipment commands beyond the zone's cooling setpoint, through the one dispatch path
-(``services.hvac_control``): a zone's mode and heating setpoint, an HVAC unit's control (mode, cooling or
-heating setpoint) and a thermostat's mode. Same rules and answers as ``POST /zones/{id}/setpoint``."""
+(``services.hvac_control``): a zone's mode and heating setpoint, an HVAC unit's control (fan speed, power,
+mode, cooling or heating setpoint) and a thermostat's mode. Same rules and answers as
+``POST /zones/{id}/setpoint``."""
 
 from __future__ import annotations
 
@@ -102,22 +103,41 @@ def post_zone_heating_setpoint(
     )
 
 
+UNIT_ACTIONS = {  # action -> (dispatch kind, the body field with its value)
+    "mode": ("mode", "mode"),
+    "cooling_setpoint": ("cooling", "setpoint_c"),
+    "heating_setpoint": ("heating", "setpoint_c"),
+    "fan_speed": ("fan", "fan_speed_pct"),
+    "power": ("power", "power"),
+}
+
+
+def _unit_action(body: UnitControlRequest) -> tuple[str, float | str]:
+    """(dispatch kind, value) of a unit command; the action may be left out when one field says it."""
+    given = [f for f in ("mode", "setpoint_c", "fan_speed_pct", "power") if getattr(body, f) is not None]
+    action = body.action
+    if action is None:
+        inferred = {"mode": "mode", "fan_speed_pct": "fan_speed", "power": "power"}
+        if len(given) != 1 or given[0] not in inferred:
+            detail = "send one of fan_speed_pct, power or mode (or an action with its field)"
+            raise Problem(422, "invalid-request", "Invalid request", detail)
+        action = inferred[given[0]]
+    kind, field = UNIT_ACTIONS[action]
+    value = getattr(body, field)
+    if value is None or any(f != field for f in given):
+        raise Problem(422, "invalid-request", "Invalid request", f"action {action} needs '{field}' alone")
+    return kind, value
+
+
 @router.post("/hvac-units/{unit_id}/control", response_model=CommandResult, responses=ERRORS)
 def post_unit_control(unit_id: UnitId, body: UnitControlRequest, config: Config, user: User) -> CommandResult:
-    """A command to the unit for its zone: ``mode`` (with ``mode``), ``cooling_setpoint`` or
-    ``heating_setpoint`` (with ``setpoint_c``). 409 when the unit does not hold its zone's setpoints. Fan
-    speed and power (enable) are not offered: dispatch has no path for them yet."""
+    """A command to the unit for its zone: ``{"fan_speed_pct": 60}`` (within the unit's limits, e.g.
+    30-100 %), ``{"power": "on"|"off"}`` (its enable point), ``{"mode": ...}``, or ``action``
+    ``cooling_setpoint``/``heating_setpoint`` with ``setpoint_c``; optional ``lifetime_s`` (default 4 h),
+    then released to local control. 409 when the unit does not hold its zone's setpoints; 422 for a
+    value outside its limits or a point the unit's map lacks."""
     building_key, zone_key = _controlled_zone(config, user, unit_id, "unit")
-    if body.action == "mode":
-        if body.mode is None:
-            raise Problem(422, "invalid-request", "Invalid request", "action mode needs 'mode'")
-        kind, value = "mode", body.mode
-    else:
-        if body.setpoint_c is None:
-            raise Problem(
-                422, "invalid-request", "Invalid request", f"action {body.action} needs 'setpoint_c'"
-            )
-        kind, value = body.action.removesuffix("_setpoint"), body.setpoint_c
+    kind, value = _unit_action(body)
     return _command(config, user, building_key, zone_key, kind, value, body.lifetime_s, body.reason)
 
 

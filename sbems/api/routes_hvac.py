@@ -3,8 +3,9 @@ point values (supply and return temperatures, fan, power, mode...)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query
 
@@ -29,41 +30,79 @@ UnitId = Annotated[
 ]
 
 
+View = TypeVar("View")
+
+# ---- shared with routes_thermostats: a device's common fields, its lookup by id, its points
+
+
+def device_fields(building_key: str, row: Any) -> dict[str, Any]:
+    """The fields every equipment answer has (unit or thermostat row of ``sbems.storage``)."""
+    return {
+        "id": f"{building_key}.{row.key}",
+        "building_id": building_key,
+        "zone_id": zone_id(building_key, row.zone) if row.zone else None,
+        "name": row.name,
+        "manufacturer": row.manufacturer,
+        "model": row.model,
+        "status": row.status,
+        "last_seen_at": row.last_seen_at,
+    }
+
+
+def find_device(
+    config: Config,
+    user: User,
+    device_id: str,
+    views_of: Callable[[str, str], Iterable[View]],
+    key_of: Callable[[View], str],
+    what: str,
+) -> tuple[str, View]:
+    """(building key, view) of the device ``building.key`` the user may see; 404 when there is none."""
+    building_key, key = device_id.split(".", 1)
+    building_access(config, user, building_key)
+    view = next((v for v in views_of(config.database_url, building_key) if key_of(v) == key), None)
+    if view is None:
+        raise not_found(f"no {what} {device_id!r}")
+    return building_key, view
+
+
+def list_devices(
+    config: Config, user: User, building_key: str, views_of: Callable[[str, str], Iterable[View]], out
+) -> list:
+    """The building's devices as ``out(building_key, view)`` gives them; needs ``read:status``."""
+    require(user, "read:status")
+    building_access(config, user, building_key)
+    return [out(building_key, v) for v in views_of(config.database_url, building_key)]
+
+
+def points_out(building_key: str, points: Iterable[Any]) -> list[HvacPoint]:
+    """A device's points with their latest values (``UnitPointRow``s) as the API shows them."""
+    return [
+        HvacPoint(
+            id=f"{building_key}.{p.key}",
+            sensor_type=p.sensor_type,
+            value=p.value,
+            unit=p.point_unit,
+            quality=p.quality,
+            time=p.time_utc,
+        )
+        for p in points
+    ]
+
+
 def _unit(building_key: str, view: UnitView) -> HvacUnit:
     row = view.unit
-    return HvacUnit(
-        id=f"{building_key}.{row.key}",
-        building_id=building_key,
-        zone_id=zone_id(building_key, row.zone) if row.zone else None,
-        name=row.name,
-        manufacturer=row.manufacturer,
-        model=row.model,
-        capacity_kw=row.capacity_kw,
-        protocol=row.protocol,
-        status=row.status,
-        last_seen_at=row.last_seen_at,
-    )
+    return HvacUnit(**device_fields(building_key, row), capacity_kw=row.capacity_kw, protocol=row.protocol)
 
 
 def _find(config: Config, user: User, unit_id: str) -> tuple[str, UnitView]:
-    building_key, unit_key = unit_id.split(".", 1)
-    building_access(config, user, building_key)
-    view = next(
-        (v for v in read_hvac_unit_status(config.database_url, building_key) if v.unit.key == unit_key), None
-    )
-    if view is None:
-        raise not_found(f"no HVAC unit {unit_id!r}")
-    return building_key, view
+    return find_device(config, user, unit_id, read_hvac_unit_status, lambda v: v.unit.key, "HVAC unit")
 
 
 @router.get("/buildings/{building_id}/hvac-units", response_model=Items[HvacUnit], responses=ERRORS)
 def get_hvac_units(building_id: BuildingId, config: Config, user: User) -> Items[HvacUnit]:
     """The building's HVAC units. Needs ``read:status``."""
-    require(user, "read:status")
-    building_access(config, user, building_id)
-    return Items[HvacUnit](
-        items=[_unit(building_id, v) for v in read_hvac_unit_status(config.database_url, building_id)]
-    )
+    return Items[HvacUnit](items=list_devices(config, user, building_id, read_hvac_unit_status, _unit))
 
 
 @router.get("/hvac-units/{unit_id}", response_model=HvacUnit, responses=ERRORS)
@@ -77,20 +116,7 @@ def get_hvac_unit_status(unit_id: UnitId, config: Config, user: User) -> HvacUni
     """The latest value of each of the unit's points (null: none yet), in SI units. Needs ``read:status``."""
     require(user, "read:status")
     building_key, view = _find(config, user, unit_id)
-    return HvacUnitStatus(
-        id=unit_id,
-        points=[
-            HvacPoint(
-                id=f"{building_key}.{p.key}",
-                sensor_type=p.sensor_type,
-                value=p.value,
-                unit=p.point_unit,
-                quality=p.quality,
-                time=p.time_utc,
-            )
-            for p in view.points
-        ],
-    )
+    return HvacUnitStatus(id=unit_id, points=points_out(building_key, view.points))
 
 
 @router.get("/hvac-units/{unit_id}/telemetry", response_model=TelemetryPage, responses=ERRORS)

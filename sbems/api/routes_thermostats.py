@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id, zone_parts
-from sbems.api.problems import PROBLEM_SCHEMA, Problem, not_found
+from sbems.api.problems import PROBLEM_SCHEMA, Problem
 from sbems.api.routes_buildings import BuildingId, ZoneId, post_setpoint
-from sbems.api.schemas import HvacPoint, Items, SetpointRequest, SetpointResult
+from sbems.api.routes_hvac import device_fields, find_device, list_devices, points_out
+from sbems.api.schemas import Items, SetpointRequest, SetpointResult
 from sbems.api.schemas_ops import Thermostat, ThermostatStatus
 from sbems.services.thermostats import ThermostatView, read_thermostat_views
 
@@ -27,39 +28,17 @@ ThermostatId = Annotated[
 
 
 def _out(building_key: str, view: ThermostatView) -> Thermostat:
-    row = view.row
-    return Thermostat(
-        id=f"{building_key}.{row.key}",
-        building_id=building_key,
-        zone_id=zone_id(building_key, row.zone) if row.zone else None,
-        name=row.name,
-        manufacturer=row.manufacturer,
-        model=row.model,
-        status=row.status,
-        last_seen_at=row.last_seen_at,
-        controls_zone=view.controls_zone,
-    )
+    return Thermostat(**device_fields(building_key, view.row), controls_zone=view.controls_zone)
 
 
 def _find(config: Config, user: User, thermostat_id: str) -> tuple[str, ThermostatView]:
-    building_key, key = thermostat_id.split(".", 1)
-    building_access(config, user, building_key)
-    view = next(
-        (v for v in read_thermostat_views(config.database_url, building_key) if v.row.key == key), None
-    )
-    if view is None:
-        raise not_found(f"no thermostat {thermostat_id!r}")
-    return building_key, view
+    return find_device(config, user, thermostat_id, read_thermostat_views, lambda v: v.row.key, "thermostat")
 
 
 @router.get("/buildings/{building_id}/thermostats", response_model=Items[Thermostat], responses=ERRORS)
 def get_building_thermostats(building_id: BuildingId, config: Config, user: User) -> Items[Thermostat]:
     """The building's thermostats. Needs ``read:status``."""
-    require(user, "read:status")
-    building_access(config, user, building_id)
-    return Items[Thermostat](
-        items=[_out(building_id, v) for v in read_thermostat_views(config.database_url, building_id)]
-    )
+    return Items[Thermostat](items=list_devices(config, user, building_id, read_thermostat_views, _out))
 
 
 @router.get("/zones/{zone_id}/thermostats", response_model=Items[Thermostat], responses=ERRORS)
@@ -91,17 +70,7 @@ def get_thermostat_status(thermostat_id: ThermostatId, config: Config, user: Use
         mode=row.mode,
         status=row.status,
         last_seen_at=row.last_seen_at,
-        points=[
-            HvacPoint(
-                id=f"{building_key}.{p.key}",
-                sensor_type=p.sensor_type,
-                value=p.value,
-                unit=p.point_unit,
-                quality=p.quality,
-                time=p.time_utc,
-            )
-            for p in view.points
-        ],
+        points=points_out(building_key, view.points),
     )
 
 

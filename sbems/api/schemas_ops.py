@@ -139,14 +139,22 @@ class UnitControlRequest(_Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
+                {"fan_speed_pct": 60, "lifetime_s": 3600},
+                {"power": "off"},
                 {"action": "mode", "mode": "cool"},
                 {"action": "heating_setpoint", "setpoint_c": 20.0},
             ]
         },
     )
-    action: Literal["mode", "cooling_setpoint", "heating_setpoint"]
+    action: Literal["mode", "cooling_setpoint", "heating_setpoint", "fan_speed", "power"] | None = Field(
+        default=None, description="omit with fan_speed_pct, power or mode alone; needed with setpoint_c"
+    )
     mode: Literal["off", "cool", "heat", "auto"] | None = Field(default=None, description="for action mode")
     setpoint_c: float | None = Field(default=None, allow_inf_nan=False, description="°C, for the setpoints")
+    fan_speed_pct: float | None = Field(
+        default=None, allow_inf_nan=False, description="% (whole), within the unit's limits (e.g. 30-100)"
+    )
+    power: Literal["on", "off"] | None = Field(default=None, description="the unit's enable point")
     lifetime_s: int | None = Field(default=None, gt=0, le=86400, description="seconds it holds (default 4 h)")
     reason: str = Field(default="", max_length=200)
 
@@ -155,4 +163,6 @@ class CommandResult(BaseModel):
     status: str = Field(description="confirmed | overridden | skipped")
     detail: str
     command_id: str | None
-    read_back: float | None = Field(description="the value read back (°C, or the mode point's state number)")
+    read_back: float | None = Field(
+        description="the value read back (°C, the mode point's state number, fan %, power 1/0)"
+    )

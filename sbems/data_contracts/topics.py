@@ -3,6 +3,7 @@
 sbems/building/{b}/zone/{z}/{temperature|humidity|occupancy|co2}   SensorReadingMessage
 sbems/building/{b}/zone/{z}/setpoint                               SetpointMessage
 sbems/building/{b}/zone/{z}/control                                CommandMessage
+sbems/building/{b}/zone/{z}/command_result                         CommandResultMessage (extension)
 sbems/building/{b}/meter/{m}/power                                 MeterReadingMessage  (extension)
 sbems/building/{b}/outdoor/{s}/temperature                         SensorReadingMessage (extension)
 sbems/building/{b}/hvac/{u}/{telemetry|status|fault|command|response}
@@ -14,24 +15,48 @@ sbems/system/{health|metrics}                                      free-form JSO
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from sbems.data_contracts.messages import (
     AlertMessage,
+    AwareUtc,
     CommandMessage,
     CommandResponseMessage,
     ContractError,
+    FiniteFloat,
     HvacFaultMessage,
     HvacStatusMessage,
     HvacTelemetryMessage,
+    Ident,
     MeterReadingMessage,
     SensorReadingMessage,
     SetpointMessage,
     ThermostatStatusMessage,
+    _Message,
     describe_validation_error,
     parse_json_object,
 )
+
+
+class CommandResultMessage(_Message):
+    """A command's result as dispatch decided it (system -> bus, not retained): every confirmed, refused,
+    failed, overridden, skipped or released write to a zone's equipment. Not a device's own ``response``."""
+
+    command_id: Ident | None = None  # None: refused before it was recorded (an unknown source)
+    zone_id: Ident
+    device_id: Ident | None = None  # the unit or thermostat written (None: the zone has none)
+    device_kind: Literal["hvac_unit", "thermostat"] | None = None
+    timestamp: AwareUtc
+    kind: Literal["cooling", "heating", "mode", "fan", "power"]
+    status: Literal["confirmed", "rejected", "failed", "overridden", "skipped", "released"]
+    value: FiniteFloat | str | None = None  # °C, mode name, fan %, on/off; None for a release
+    read_back: FiniteFloat | None = None
+    source: str = Field(max_length=50)
+    actor: str | None = Field(default=None, max_length=200)
+    detail: str = Field(default="", max_length=2000)
+
 
 ROOT = "sbems"
 ZONE_SENSOR_LEAVES = {"temperature": "celsius", "humidity": "percent", "occupancy": "count", "co2": "ppm"}
@@ -41,6 +66,7 @@ _LEAVES: dict[str, dict[str, type[BaseModel] | None]] = {
         **{leaf: SensorReadingMessage for leaf in ZONE_SENSOR_LEAVES},
         "setpoint": SetpointMessage,
         "control": CommandMessage,
+        "command_result": CommandResultMessage,
     },
     "meter": {"power": MeterReadingMessage},
     "outdoor": {"temperature": SensorReadingMessage},  # the building's outdoor-air sensor (no zone)
@@ -55,7 +81,15 @@ _LEAVES: dict[str, dict[str, type[BaseModel] | None]] = {
 }
 
 # QoS per the seed: commands 2, important telemetry and alerts 1
-QOS = {"command": 2, "control": 2, "setpoint": 1, "response": 1, "fault": 1, "status": 1}
+QOS = {
+    "command": 2,
+    "control": 2,
+    "setpoint": 1,
+    "response": 1,
+    "fault": 1,
+    "status": 1,
+    "command_result": 1,
+}
 
 
 class TopicError(ContractError):

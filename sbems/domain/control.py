@@ -1,6 +1,6 @@
 """Rules every equipment write must pass (pure): who asks (the principal), bounds, lifetime, permission,
-rate limit, de-duplication; the kinds of write (cooling setpoint, heating setpoint, mode), their points and
-the deadband between a zone's two setpoints."""
+rate limit, de-duplication; the kinds of write (cooling setpoint, heating setpoint, mode, a unit's fan speed
+and power), their points and the deadband between a zone's two setpoints."""
 
 from __future__ import annotations
 
@@ -154,17 +154,26 @@ def is_duplicate(
 
 # ------------------------------------------------------------------ kinds of write
 # what a write sets -> the command_type it is recorded as (the seed's control_commands vocabulary)
-COMMAND_TYPES = {"cooling": "setpoint", "heating": "heating_setpoint", "mode": "mode"}
+COMMAND_TYPES = {
+    "cooling": "setpoint",
+    "heating": "heating_setpoint",
+    "mode": "mode",
+    "fan": "fan_speed",
+    "power": "power",
+}
 KIND_OF_COMMAND_TYPE = {v: k for k, v in COMMAND_TYPES.items()}
 MODES = ("off", "cool", "heat", "auto")
+POWER_STATES = {"off": 0.0, "on": 1.0}  # the enable point's value (BACnet BV:0, Modbus coil 0)
+UNIT_KINDS = ("fan", "power")  # writes only an HVAC unit takes (the seed has no such thermostat point)
+UNIT_POINTS = {"fan": "fan_speed_setpoint_pct", "power": "enable"}
 
 
 def write_point(controller: HvacUnit | Thermostat, kind: str = "cooling") -> str:
     """The canonical point a write of ``kind`` goes to on this controller."""
     if kind == "heating":
         return "heating_setpoint_c"
-    if kind == "mode":
-        return "mode"
+    if kind in ("mode", *UNIT_KINDS):
+        return UNIT_POINTS.get(kind, kind)
     return "target_temp_c" if isinstance(controller, Thermostat) else "setpoint_c"
 
 
@@ -191,7 +200,11 @@ def mode_point_value(controller: HvacUnit | Thermostat, mode: str) -> float | No
 def scheduled_value(
     site: Site, building: Building, zone_id: str, kind: str, now_utc: datetime
 ) -> float | str:
-    """What the zone's schedule says now for ``kind``: the cooling or heating setpoint, or the mode."""
+    """What the zone's schedule says now for ``kind``: the cooling or heating setpoint, or the mode; for a
+    unit's fan speed and power (no schedule has them) its local values: its design (maximum) fan speed, on."""
+    if kind in UNIT_KINDS:
+        unit = building.controller_of(zone_id)
+        return "on" if kind == "power" else float(getattr(unit, "max_fan_speed_pct", 100.0))
     schedule = site.schedule(building.zone(zone_id).schedule)
     if kind == "mode":
         return schedule.mode
@@ -240,3 +253,30 @@ def mode_violation(mode: object, controller: HvacUnit | Thermostat) -> str | Non
     if mode_point_value(controller, str(mode)) is None:
         return f"{controller.id} has no {mode!r} mode state"
     return None
+
+
+def unit_control_violation(kind: str, value: object, controller: HvacUnit | Thermostat) -> str | None:
+    """Why a fan speed (%, within the unit's limits) or power (on/off) write may not go to ``controller``."""
+    if not isinstance(controller, HvacUnit):
+        return f"{controller.id} is a thermostat: it has no {'fan speed' if kind == 'fan' else 'power'} point"
+    points = controller.bacnet_points if controller.protocol == "bacnet" else controller.modbus_registers
+    if UNIT_POINTS[kind] not in points or not points[UNIT_POINTS[kind]].writable:
+        return f"{controller.id} has no writable {UNIT_POINTS[kind]} point in its {controller.protocol} map"
+    if kind == "power":
+        return None if value in POWER_STATES else f"power {value!r} is not one of on, off"
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return f"fan speed {value!r} is not a finite number"
+    low, high = controller.min_fan_speed_pct, controller.max_fan_speed_pct
+    if not low <= value <= high:
+        return f"fan speed {value} % outside the unit's {low:g}-{high:g} %"
+    return None
+
+
+def point_value(controller: HvacUnit | Thermostat, kind: str, value: float | str) -> float:
+    """The number written to the point of ``kind`` for ``value``: a mode's state, power's 0/1, a fan speed in
+    whole percent (the seed's Modbus fan register is a uint16), a setpoint as is."""
+    if kind == "mode":
+        return float(mode_point_value(controller, str(value)))
+    if kind == "power":
+        return POWER_STATES[str(value)]
+    return float(round(float(value))) if kind == "fan" else float(value)

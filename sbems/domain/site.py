@@ -238,6 +238,8 @@ class HvacUnit(_Model):
     )
     backup_heat_kw: float = Field(default=0.0, ge=0, description="electric resistance backup heat")
     fan_power_kw: float = Field(default=1.5, ge=0)
+    min_fan_speed_pct: float = Field(default=30.0, ge=0, le=100, description="lowest fan speed SBEMS writes")
+    max_fan_speed_pct: float = Field(default=100.0, gt=0, le=100, description="design speed, the local value")
     zone: Slug
     protocol: Literal["bacnet", "modbus"]
     bacnet: BacnetConnection | None = None

@@ -43,6 +43,7 @@ ALERT_NAMESPACE = uuid.UUID("6f0c55a2-6b1e-4f0e-9a57-5b1f3c2d7e10")
 IGNORED_LEAVES = {
     ("zone", "setpoint"),
     ("zone", "control"),
+    ("zone", "command_result"),  # dispatch's own results (services.dispatch_events)
     ("hvac", "command"),
     ("thermostat", "command"),
     ("thermostat", "schedule"),

@@ -1,12 +1,13 @@
 """Setpoint dispatch: one path for manual, schedule and optimizer commands, for each kind of write: the
-cooling setpoint (``SetpointRequest``), the heating setpoint (``SetpointRequest(kind="heating")``) and the
-unit's mode (``ModeRequest``).
+cooling setpoint (``SetpointRequest``), the heating setpoint (``SetpointRequest(kind="heating")``), the
+unit's mode (``ModeRequest``) and an HVAC unit's fan speed and power (``UnitRequest``, kind fan / power).
 
     principal (who asks) -> validate (lifetime, bounds of the kind, finite, deadband >= 1 K against the
     zone's current other setpoint, a mode the device has) -> permission (users: role and access)
     -> under the zone's lock: rate limit / de-duplicate (per kind) -> record (pending)
     -> write through the zone's adapter (BACnet priority / Modbus register / thermostat REST)
     -> read back -> confirmed | failed | overridden -> audit (who, source, before/after, result)
+    -> the result on the bus (``publish``: ``services.dispatch_events``, the WebSocket's commands channel)
 
 Every write carries a lifetime, kept in the ``commands`` table (the adapters remember nothing): this is the
 one release path. ``release_due`` releases writes whose lifetime ended and
@@ -21,7 +22,6 @@ found in the priority array is reported and our slot released: never fought. Ada
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -29,26 +29,29 @@ from uuid import UUID
 import psycopg
 
 from sbems.config import load_settings
-from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
+from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
     COMMAND_TYPES,
     SOURCES,
+    UNIT_KINDS,
     DispatchPolicy,
     Principal,
     is_duplicate,
     kind_setpoint_violation,
     lifetime_violation,
-    mode_point_value,
     mode_violation,
     permission_violation,
+    point_value,
     principal_problem,
     rate_limit_violation,
     scheduled_value,
+    unit_control_violation,
     write_point,
     write_priority,
 )
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
+from sbems.services.dispatch_events import Publish, result_message, settings_publisher
 from sbems.services.dispatch_release import (
     AUDIT_KEYS,
     AdapterFor,
@@ -56,6 +59,14 @@ from sbems.services.dispatch_release import (
     release_command,
     release_due,
     watchdog_release,
+)
+from sbems.services.dispatch_steps import (
+    audit_command,
+    is_json_number,
+    is_schedule_setback,
+    judge,
+    read_point,
+    release_slot,
 )
 from sbems.storage import db
 from sbems.storage.commands import (
@@ -75,6 +86,7 @@ __all__ = [
     "DispatchOutcome",
     "ModeRequest",
     "SetpointRequest",
+    "UnitRequest",
     "dispatch_setpoints",
     "release_command",
     "release_due",
@@ -116,6 +128,23 @@ class ModeRequest:
         return self.mode
 
 
+@dataclass(frozen=True)
+class UnitRequest:
+    """An HVAC unit's fan speed (``kind="fan"``, value in %) or power (``kind="power"``, "on"/"off") for
+    its zone, for a lifetime; same rules as a mode (role, access, rate limit per kind, release)."""
+
+    building_id: str
+    zone_id: str
+    kind: str
+    value: float | str
+    principal: Principal
+    reason: str = ""
+    lifetime_s: int | None = None
+
+
+WHAT = {"cooling": "setpoint", "heating": "setpoint", "mode": "mode", "fan": "fan speed", "power": "power"}
+
+
 def setpoint_point(controller: HvacUnit | Thermostat) -> str:
     return write_point(controller, "cooling")
 
@@ -124,13 +153,42 @@ async def request_setpoint(
     conn: psycopg.Connection,
     *,
     site: Site,
-    request: SetpointRequest | ModeRequest,
+    request: SetpointRequest | ModeRequest | UnitRequest,
     adapter_for: AdapterFor,
     bacnet_priority: int = 10,
     policy: DispatchPolicy | None = None,
     now_utc: datetime | None = None,
+    publish: Publish | None = None,
 ) -> DispatchOutcome:
-    """Validate, record, write, confirm and audit one setpoint or mode request (see module docstring)."""
+    """Validate, record, write, confirm and audit one request (see module docstring); ``publish`` gets the
+    result's bus message."""
+    outcome = await _request(conn, site, request, adapter_for, bacnet_priority, policy, now_utc)
+    if publish is not None:
+        building = site.building(request.building_id)
+        p = request.principal
+        publish(
+            result_message(
+                building,
+                request.zone_id,
+                kind=request.kind,
+                value=request.value,
+                outcome=outcome,
+                source=p.source,
+                actor=p.name,
+            )
+        )
+    return outcome
+
+
+async def _request(
+    conn: psycopg.Connection,
+    site: Site,
+    request: SetpointRequest | ModeRequest | UnitRequest,
+    adapter_for: AdapterFor,
+    bacnet_priority: int,
+    policy: DispatchPolicy | None,
+    now_utc: datetime | None,
+) -> DispatchOutcome:
     now_utc = now_utc or datetime.now(UTC)
     policy = policy or DispatchPolicy()
     building = site.building(request.building_id)
@@ -155,11 +213,9 @@ async def request_setpoint(
     elif isinstance(controller, Thermostat):
         base["thermostat_id"] = entity_uuid("thermostat", building.id, controller.id)
     data = {"zone": zone.id, "kind": kind, "reason": request.reason}
-    if kind == "mode":
-        data["mode"] = str(value)
-    else:
-        data["value_c"] = value if _is_json_number(value) else str(value)
-    shown = data.get("mode", data.get("value_c"))
+    key = "value_c" if kind in ("cooling", "heating") else audit_key  # mode, fan_speed_pct, power
+    data[key] = value if is_json_number(value) and kind not in ("mode", "power") else str(value)
+    shown = data[key]
 
     def reject(reason: str) -> DispatchOutcome:
         command_id = None
@@ -189,7 +245,7 @@ async def request_setpoint(
                     "name": principal.name,
                     "user_id": str(principal.user_id),
                 },
-                "lifetime_s": lifetime_s if _is_json_number(lifetime_s) else str(lifetime_s),
+                "lifetime_s": lifetime_s if is_json_number(lifetime_s) else str(lifetime_s),
             },
             error_message=reason,
         )
@@ -203,10 +259,12 @@ async def request_setpoint(
         return reject(f"zone {zone.id} has no controller")
     if kind == "mode":
         problem = mode_violation(value, controller)
+    elif kind in UNIT_KINDS:
+        problem = unit_control_violation(kind, value, controller)
     else:
         other_c = _other_setpoint_c(conn, site, building, zone.id, z_id, kind, now_utc)
         problem = kind_setpoint_violation(kind, value, zone, other_c)
-        if problem and source == "schedule" and _is_schedule_setback(site, zone, kind, value, other_c):
+        if problem and source == "schedule" and is_schedule_setback(site, zone, kind, value, other_c):
             problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
     if problem:
         return reject(problem)
@@ -220,15 +278,10 @@ async def request_setpoint(
     lock_zone_commands(conn, zone_id=z_id)
     held = _held(conn, z_id, command_type, now_utc)
     if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
-        what = "mode" if kind == "mode" else "setpoint"
-        return reject(f"a manual {what} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
+        return reject(f"a manual {WHAT[kind]} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
     if held and _same_as_held(kind, value, held, now_utc, lifetime_s):
         conn.commit()  # releases the zone's lock
-        return DispatchOutcome(
-            "skipped",
-            f"the same {kind} {'mode' if kind == 'mode' else 'setpoint'} is already held",
-            held["id"],
-        )
+        return DispatchOutcome("skipped", f"the same {kind} {WHAT[kind]} is already held", held["id"])
     last = read_last_command(
         conn,
         zone_id=z_id,
@@ -243,7 +296,7 @@ async def request_setpoint(
 
     priority = write_priority(controller, bacnet_priority)
     point = write_point(controller, kind)
-    written = float(mode_point_value(controller, value) if kind == "mode" else value)
+    written = point_value(controller, kind, value)
     command_id = insert_command(
         conn,
         command_type=command_type,
@@ -258,18 +311,18 @@ async def request_setpoint(
     conn.commit()  # the pending record is visible to the next request; the zone's lock is released
     try:  # building the adapter can fail too (e.g. a thermostat without a key): the command then fails
         adapter = adapter_for(building.id, controller)
-        before = await _read_point(adapter, point)
+        before = await read_point(adapter, point)
         update_command_status(conn, command_id=command_id, status="sent", at=now_utc)
         conn.commit()
         result = await adapter.dispatch_point(point, written, priority=priority)
     except DeviceError as exc:
         update_command_status(conn, command_id=command_id, status="failed", error_message=str(exc))
-        _audit(conn, request, building, zone.id, source, None, value, "failure", str(exc))
+        audit_command(conn, request, building, zone.id, source, None, value, "failure", str(exc))
         conn.commit()
         return DispatchOutcome("failed", str(exc), command_id)
-    status, detail = _judge(result, written)
+    status, detail = judge(result, written)
     if status == "overridden":
-        await _release_slot(adapter_for, building, controller, point, priority)
+        await release_slot(adapter_for, building, controller, point, priority)
     update_command_status(
         conn,
         command_id=command_id,
@@ -282,7 +335,7 @@ async def request_setpoint(
         supersede_held_commands(
             conn, zone_id=z_id, by_command_id=command_id, at=now_utc, command_type=command_type
         )
-    _audit(
+    audit_command(
         conn,
         request,
         building,
@@ -315,90 +368,17 @@ def _other_setpoint_c(
     """The zone's other setpoint now (for the deadband): our held write of it, else its schedule's."""
     other = "heating" if kind == "cooling" else "cooling"
     held = _held(conn, z_id, COMMAND_TYPES[other], now)
-    if held and _is_json_number(held["command_data"].get("value_c")):
+    if held and is_json_number(held["command_data"].get("value_c")):
         return float(held["command_data"]["value_c"])
     return float(scheduled_value(site, building, zone_id, other, now))
 
 
 def _same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, lifetime_s: int) -> bool:
     data, expires = held["command_data"], held["expires_at"]
-    if kind == "mode":
-        return data.get("mode") == value and (expires - now_utc).total_seconds() > lifetime_s / 2
-    return is_duplicate(float(value), data.get("value_c"), expires, now_utc, lifetime_s)
-
-
-def _is_schedule_setback(site: Site, zone, kind: str, value_c: float, other_c: float) -> bool:
-    """A cooling write of the schedule's unoccupied setback (above the usual limits), deadband kept."""
-    schedule = site.schedule(zone.schedule)
-    return (
-        kind == "cooling"
-        and _is_json_number(value_c)
-        and abs(value_c - schedule.unoccupied_setpoint_c) < 0.01
-        and zone.unoccupied_comfort.min_c <= value_c <= zone.unoccupied_comfort.max_c
-        and value_c - other_c >= 1.0
-    )
-
-
-def _is_json_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _judge(result: WriteResult, value_c: float) -> tuple[str, str]:
-    """confirmed: our write is in place and effective; overridden: in place but a higher priority wins."""
-    if not result.confirmed:
-        return "failed", result.detail or f"read-back {result.read_back!r} does not match {value_c}"
-    if result.read_back is not None and abs(result.read_back - value_c) > 0.05:
-        return "overridden", (
-            f"a higher-priority write holds {result.read_back}; our priority "
-            f"{result.priority} write was released, not fought"
-        )
-    return "confirmed", ""
-
-
-async def _read_point(adapter: DeviceAdapter, point: str) -> float | None:
-    try:
-        values = await adapter.get_points([point])
-    except DeviceError:
-        return None
-    return values[0].value if values else None
-
-
-async def _release_slot(
-    adapter_for: AdapterFor,
-    building: Building,
-    controller: HvacUnit | Thermostat,
-    point: str,
-    priority: int | None,
-) -> WriteResult | None:
-    if priority is None:  # only priority-array devices can hold a losing write
-        return None
-    return await adapter_for(building.id, controller).dispatch_release(point, priority=priority)
-
-
-def _audit(
-    conn: psycopg.Connection,
-    request: SetpointRequest | ModeRequest,
-    building: Building,
-    zone_id: str,
-    source: str,
-    before: float | None,
-    after: float | str,
-    result: str,
-    error: str | None,
-) -> None:
-    key = AUDIT_KEYS.get(request.kind, "setpoint_c")
-    insert_audit(
-        conn,
-        actor=request.principal.name,
-        user_id=request.principal.user_id,
-        action="control",
-        resource="zone",
-        resource_id=f"{building.id}/{zone_id}",
-        source=source,
-        result=result,
-        changes={"before": {key: before}, "after": {key: after}, "reason": request.reason},
-        error_message=error,
-    )
+    if kind in ("mode", "power"):
+        return data.get(AUDIT_KEYS[kind]) == value and (expires - now_utc).total_seconds() > lifetime_s / 2
+    held_value = data.get("fan_speed_pct" if kind == "fan" else "value_c")
+    return is_duplicate(float(value), held_value, expires, now_utc, lifetime_s)
 
 
 def dispatch_setpoints(
@@ -414,12 +394,16 @@ def dispatch_setpoints(
     kind: str = "cooling",
 ) -> dict[str, DispatchOutcome]:
     """Synchronous entry for flows, CLI and panel: request a setpoint (``kind`` cooling or heating; or the
-    mode, ``kind="mode"`` with mode names as values) per zone through the real equipment."""
+    mode, ``kind="mode"`` with mode names as values; or a unit's ``fan`` speed in % or ``power`` on/off)
+    per zone through the real equipment; each result is then published on the bus (best effort)."""
     settings = settings or load_settings()
+    messages: list = []
 
-    def request(zone: str, value: float | str) -> SetpointRequest | ModeRequest:
+    def request(zone: str, value: float | str) -> SetpointRequest | ModeRequest | UnitRequest:
         if kind == "mode":
             return ModeRequest(building_id, zone, str(value), principal, reason, lifetime_s)
+        if kind in UNIT_KINDS:
+            return UnitRequest(building_id, zone, kind, value, principal, reason, lifetime_s)
         return SetpointRequest(building_id, zone, value, principal, reason, lifetime_s, kind)
 
     async def main() -> dict[str, DispatchOutcome]:
@@ -435,11 +419,15 @@ def dispatch_setpoints(
                         bacnet_priority=settings.bacnet_write_priority,
                         now_utc=now_utc,
                         request=request(zone, value),
+                        publish=messages.append,
                     )
                     for zone, value in setpoints.items()
                 }
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        settings_publisher(settings)(messages)
 
 
 def release_setpoints(
@@ -451,8 +439,10 @@ def release_setpoints(
     settings=None,
     now_utc: datetime | None = None,
 ) -> list[DispatchOutcome]:
-    """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout)."""
+    """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout);
+    each release is then published on the bus (best effort)."""
     settings = settings or load_settings()
+    messages: list = []
 
     async def main() -> list[DispatchOutcome]:
         with db.connect(database_url) as conn:
@@ -460,7 +450,11 @@ def release_setpoints(
             buildings = [site.building(building_id)] if building_id else site.buildings
             async with open_device_registry(settings, buildings) as registry:
                 outcomes = await release_due(
-                    conn, site=site, adapter_for=registry.adapter_for, now_utc=now_utc
+                    conn,
+                    site=site,
+                    adapter_for=registry.adapter_for,
+                    now_utc=now_utc,
+                    publish=messages.append,
                 )
                 if building_id:
                     outcomes += await watchdog_release(
@@ -471,7 +465,11 @@ def release_setpoints(
                         last_plan_at=last_plan_at,
                         max_plan_age_s=max_plan_age_s,
                         now_utc=now_utc,
+                        publish=messages.append,
                     )
                 return outcomes
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        settings_publisher(settings)(messages)

@@ -1,8 +1,10 @@
 """Giving held writes back to local control: at lifetime end (``release_due``), when the optimizer stopped
 planning (``watchdog_release``) or on request (``release_command``), for each kind of write (cooling and
-heating setpoint, mode). BACnet: null at our priority; Modbus (no priority array): the schedule's value
-written back; thermostats: the hold released (their mode: the schedule's mode written). Each release is
-recorded on the command and audited. ``sbems.services.dispatch`` is the path writes take.
+heating setpoint, mode, a unit's fan speed and power). BACnet: null at our priority; Modbus (no priority
+array): the schedule's value written back (fan speed: the unit's design speed; power: on); thermostats: the
+hold released (their mode: the schedule's mode written). Each release is recorded on the command, audited
+and, with ``publish``, put on the bus (``services.dispatch_events``). ``sbems.services.dispatch`` is the
+path writes take.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from uuid import UUID
 import psycopg
 
 from sbems.devices.base import DeviceAdapter, DeviceError
-from sbems.domain.control import KIND_OF_COMMAND_TYPE, mode_point_value, scheduled_value, write_point
+from sbems.domain.control import KIND_OF_COMMAND_TYPE, point_value, scheduled_value, write_point
 from sbems.domain.site import HvacUnit, Site, Thermostat, entity_uuid
+from sbems.services.dispatch_events import Publish, result_message
 from sbems.storage.commands import insert_audit, read_held_commands, update_command_status
 
 AdapterFor = Callable[[str, HvacUnit | Thermostat], DeviceAdapter]  # (building id, controller) -> adapter
-AUDIT_KEYS = {"cooling": "setpoint_c", "heating": "heating_setpoint_c", "mode": "mode"}
+AUDIT_KEYS = {
+    "cooling": "setpoint_c",
+    "heating": "heating_setpoint_c",
+    "mode": "mode",
+    "fan": "fan_speed_pct",
+    "power": "power",
+}
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,36 @@ async def release_command(
     why: str,
     actor: str = "sbems",
     now_utc: datetime | None = None,
+    publish: Publish | None = None,
 ) -> DispatchOutcome:
-    """Give one held write back to local control and record it."""
+    """Give one held write back to local control and record it (``publish``: its result's bus message)."""
+    outcome = await _release(conn, site, command, adapter_for, why, actor, now_utc)
+    if publish is not None:
+        building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
+        kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
+        publish(
+            result_message(
+                building,
+                command["command_data"]["zone"],
+                kind=kind,
+                value=None,
+                outcome=outcome,
+                source="watchdog",
+                actor=actor,
+            )
+        )
+    return outcome
+
+
+async def _release(
+    conn: psycopg.Connection,
+    site: Site,
+    command: dict,
+    adapter_for: AdapterFor,
+    why: str,
+    actor: str,
+    now_utc: datetime | None,
+) -> DispatchOutcome:
     now_utc = now_utc or datetime.now(UTC)
     building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
     zone_id = command["command_data"]["zone"]
@@ -54,9 +91,7 @@ async def release_command(
         no_priority_array = isinstance(controller, HvacUnit) and controller.protocol == "modbus"
         if no_priority_array or (kind == "mode" and isinstance(controller, Thermostat)):
             value = scheduled_value(site, building, zone_id, kind, now_utc)  # restore the schedule's
-            if kind == "mode":
-                value = mode_point_value(controller, str(value))
-            result = await adapter.dispatch_point(point, float(value))
+            result = await adapter.dispatch_point(point, point_value(controller, kind, value))
         else:
             result = await adapter.dispatch_release(point, priority=command["priority"])
     except DeviceError as exc:
@@ -97,13 +132,24 @@ async def release_command(
 
 
 async def release_due(
-    conn: psycopg.Connection, *, site: Site, adapter_for: AdapterFor, now_utc: datetime | None = None
+    conn: psycopg.Connection,
+    *,
+    site: Site,
+    adapter_for: AdapterFor,
+    now_utc: datetime | None = None,
+    publish: Publish | None = None,
 ) -> list[DispatchOutcome]:
     """Release every write whose lifetime has ended."""
     now_utc = now_utc or datetime.now(UTC)
     return [
         await release_command(
-            conn, site=site, command=c, adapter_for=adapter_for, now_utc=now_utc, why="lifetime ended"
+            conn,
+            site=site,
+            command=c,
+            adapter_for=adapter_for,
+            now_utc=now_utc,
+            why="lifetime ended",
+            publish=publish,
         )
         for c in read_held_commands(conn, due_before=now_utc)
     ]
@@ -118,6 +164,7 @@ async def watchdog_release(
     last_plan_at: datetime | None,
     max_plan_age_s: float = 1800,
     now_utc: datetime | None = None,
+    publish: Publish | None = None,
 ) -> list[DispatchOutcome]:
     """Release the optimizer's writes when it produced no plan for ``max_plan_age_s``."""
     now_utc = now_utc or datetime.now(UTC)
@@ -133,6 +180,7 @@ async def watchdog_release(
             now_utc=now_utc,
             why="optimizer watchdog: no fresh plan",
             actor="watchdog",
+            publish=publish,
         )
         for c in held
     ]

@@ -1,7 +1,8 @@
-"""Equipment commands from the HTTP API beyond the cooling setpoint: a zone's heating setpoint and its
-unit's mode (off/cool/heat/auto), through the one dispatch path (``services.dispatch.dispatch_setpoints``
-with ``kind`` heating or mode: bounds, the deadband to the other setpoint, a mode the device has, the
-user's role and access, the rate limit, command log, read-back, audit, lifetime and release).
+"""Equipment commands from the HTTP API beyond the cooling setpoint: a zone's heating setpoint, its
+unit's mode (off/cool/heat/auto) and a unit's fan speed and power, through the one dispatch path
+(``services.dispatch.dispatch_setpoints`` with ``kind`` heating, mode, fan or power: bounds, the
+deadband to the other setpoint, a mode the device has, the user's role and access, the rate limit,
+command log, read-back, audit, lifetime and release).
 
 ``zone_controller`` says which equipment holds a zone's setpoints (``Building.controller_of``), so a
 command addressed to a unit or thermostat reaches it only when it is that equipment.
@@ -17,7 +18,7 @@ from sbems.services.dispatch import DispatchOutcome, dispatch_setpoints
 from sbems.services.errors import translated_errors
 from sbems.storage.entities import read_site
 
-KINDS = ("cooling", "heating", "mode")
+KINDS = ("cooling", "heating", "mode", "fan", "power")
 
 
 def zone_controller(database_url: str, building_key: str, zone_key: str) -> str | None:
@@ -42,18 +43,19 @@ def dispatch_zone_command(
     reason: str,
     user: AuthUser,
 ) -> DispatchOutcome:
-    """One manual command (``kind`` cooling/heating setpoint in °C, or mode) for a zone's equipment, as
-    the user; equipment that cannot be opened is a ``failed`` outcome."""
+    """One manual command (``kind`` cooling/heating setpoint in °C, mode, a unit's fan speed in % or power
+    on/off) for a zone's equipment, as the user; equipment that cannot be opened is a ``failed`` outcome."""
     if kind not in KINDS:
         raise ValueError(f"unknown command kind {kind!r}; one of {', '.join(KINDS)}")
     if kind == "mode" and value not in MODES:
         raise ValueError(f"mode {value!r} is not one of {', '.join(MODES)}")
+    numeric = kind in ("cooling", "heating", "fan")
     try:
         with translated_errors():
             outcomes = dispatch_setpoints(
                 database_url,
                 building_key,
-                setpoints={zone: value if kind == "mode" else float(value)},
+                setpoints={zone: float(value) if numeric else value},
                 principal=Principal.user(user.id, user.email),
                 lifetime_s=int(lifetime_s),
                 reason=reason.strip(),

@@ -6,8 +6,8 @@ that hands every event to the connected sockets' queues. Which events a socket r
 access, its subscriptions) is decided by ``Subscriptions`` (pure).
 
 Channels: ``temperature`` (zone temperature/humidity/setpoint, thermostat status), ``energy`` (meter power,
-HVAC telemetry), ``status`` (HVAC status and faults), ``alerts`` (new alerts) and ``commands`` (command
-results from the equipment).
+HVAC telemetry), ``status`` (HVAC status and faults), ``alerts`` (new alerts) and ``commands`` (every
+dispatch result: confirmed, rejected, failed, overridden, skipped, released; and devices' own responses).
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def live_event(topic: str, payload: bytes) -> LiveEvent | None:
     if route.kind == "hvac" and leaf in ("status", "fault"):
         body = {k: v for k, v in data.items() if k not in ("deviceId", "timestamp")}
         return LiveEvent("status", b, {**common, "hvacUnitId": _ids(b, entity), "event": leaf, **body})
+    if route.kind == "zone" and leaf == "command_result":  # dispatch's results (services.dispatch_events)
+        body = {k: v for k, v in data.items() if k not in ("zoneId", "deviceId", "deviceKind", "timestamp")}
+        device = _ids(b, data.get("deviceId"))
+        device_key = "thermostatId" if data.get("deviceKind") == "thermostat" else "hvacUnitId"
+        return LiveEvent("commands", b, {**common, "zoneId": _ids(b, entity), device_key: device, **body})
     if route.kind == "hvac" and leaf == "response":
         body = {k: v for k, v in data.items() if k not in ("deviceId", "timestamp")}
         return LiveEvent("commands", b, {**common, "hvacUnitId": _ids(b, entity), **body})

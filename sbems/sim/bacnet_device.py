@@ -116,7 +116,13 @@ class BacnetUnitDevice:
                 factory_obj = binary_input(name=name, instance=instance, presentValue=_active(value))
                 templates[obj_type] = factory_obj.objects[name]
             elif obj_type in ("binaryValue", "binaryOutput"):
-                factory_obj = binary_value(name=name, instance=instance, presentValue=_active(value))
+                factory_obj = binary_value(  # enable: commandable, relinquishDefault = on (local control)
+                    name=name,
+                    instance=instance,
+                    presentValue=_active(value),
+                    is_commandable=point.writable,
+                    relinquishDefault=_active(value),
+                )
             elif obj_type in ("multiStateValue", "multiStateInput"):
                 states = point.states or ["off", "cool", "heat", "auto"]
                 factory_obj = multistate_value(

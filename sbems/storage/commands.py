@@ -159,7 +159,7 @@ def read_held_commands(
     """Confirmed writes not yet released: all, those expiring before ``due_before``, or of one source."""
     cursor = conn.execute(
         "SELECT * FROM control_commands WHERE status IN ('confirmed', 'overridden') AND released_at IS NULL "
-        "AND command_type IN ('setpoint', 'heating_setpoint', 'mode') "
+        "AND command_type IN ('setpoint', 'heating_setpoint', 'mode', 'fan_speed', 'power') "
         "AND (%(b)s::uuid IS NULL OR building_id = %(b)s) "
         "AND (%(due)s::timestamptz IS NULL OR expires_at <= %(due)s) "
         "AND (%(src)s::text IS NULL OR source = %(src)s) ORDER BY created_at",

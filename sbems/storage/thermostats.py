@@ -8,9 +8,8 @@ from datetime import datetime
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import class_row
 
-from sbems.storage.equipment import UnitPointRow
+from sbems.storage.equipment import UnitPointRow, fetch_rows, read_device_points
 
 
 @dataclass(frozen=True)
@@ -29,23 +28,18 @@ class ThermostatRow:
 
 
 def read_thermostats(conn: psycopg.Connection, *, building_id: UUID) -> list[ThermostatRow]:
-    with conn.cursor(row_factory=class_row(ThermostatRow)) as cursor:
-        return cursor.execute(
-            "SELECT t.key, t.name, z.key AS zone, t.manufacturer, t.model, t.device_id, "
-            "t.current_temp_c::float8 AS current_temp_c, t.target_temp_c::float8 AS target_temp_c, t.mode, "
-            "t.status, t.last_seen_at FROM thermostats t LEFT JOIN zones z ON z.id = t.zone_id "
-            "WHERE t.building_id = %s ORDER BY t.key",
-            (building_id,),
-        ).fetchall()
+    return fetch_rows(
+        conn,
+        ThermostatRow,
+        "SELECT t.key, t.name, z.key AS zone, t.manufacturer, t.model, t.device_id, "
+        "t.current_temp_c::float8 AS current_temp_c, t.target_temp_c::float8 AS target_temp_c, t.mode, "
+        "t.status, t.last_seen_at FROM thermostats t LEFT JOIN zones z ON z.id = t.zone_id "
+        "WHERE t.building_id = %s ORDER BY t.key",
+        (building_id,),
+    )
 
 
 def read_thermostat_points(conn: psycopg.Connection, *, building_id: UUID) -> list[UnitPointRow]:
     """Every point of the building's thermostats with its latest value (None before the first);
     ``unit`` holds the thermostat's key."""
-    with conn.cursor(row_factory=class_row(UnitPointRow)) as cursor:
-        return cursor.execute(
-            "SELECT t.key AS unit, s.key, s.sensor_type, l.time AS time_utc, l.value, s.unit AS point_unit, "
-            "l.quality::int AS quality FROM sensors s JOIN thermostats t ON t.id = s.thermostat_id "
-            "LEFT JOIN live_state l ON l.sensor_id = s.id WHERE s.building_id = %s ORDER BY t.key, s.key",
-            (building_id,),
-        ).fetchall()
+    return read_device_points(conn, building_id=building_id, device_kind="thermostat")
