@@ -407,14 +407,17 @@ def summary_markdown(summary: dict) -> str:
             lines += [
                 "",
                 f"Non-routine events: {non_routine['excluded_days']} days excluded, adjustment "
-                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline)",
+                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline), its own standard "
+                f"error {non_routine.get('adjustment_se_kwh') or 0} kWh (combined with the model's in the "
+                "interval, root-sum-square)",
                 "",
                 "| kind | action | from | to (exclusive) | kWh/day | description |",
                 "|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {e['kind']} | {e['action']} | {e['start']} | {e['end'] or 'open'} | "
-                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']} | {e['description']} |"
+                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']}"
+                f"{f' ± {sd}' if (sd := e.get('kwh_per_day_sd')) else ''} | {e['description']} |"
                 for e in non_routine["events"]
             ]
     total = summary.get("total")
