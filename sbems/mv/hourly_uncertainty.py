@@ -38,11 +38,12 @@ from sbems.mv.hourly import HOURS_PER_WEEK, NEIGHBOUR_WEIGHT, TOWTModel, TOWTSet
 
 def design_rows(model: TOWTModel, how: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
     """The model's design matrix for these hours (hour-of-week dummies, occupied and unoccupied slopes)."""
-    features = temperature_features(temp_c, list(model.knots_c))
     occ = model.occupied[how][:, None]
+    occupied = temperature_features(temp_c, list(model.knots_c)) * occ
+    unoccupied = temperature_features(temp_c, list(model.unoccupied_knots_c)) * ~occ
     tow = np.zeros((how.size, HOURS_PER_WEEK))
     tow[np.arange(how.size), how] = 1.0
-    return np.hstack([tow, features * occ, features * ~occ])
+    return np.hstack([tow, occupied, unoccupied])
 
 
 def window_weights(model: TOWTModel, months: np.ndarray) -> np.ndarray:

@@ -455,12 +455,12 @@ def _model_table(models: dict) -> list[str]:
     """The baseline model(s) as a markdown table: daily change-point coefficients, or TOWT windows."""
     if any(m.get("model_type") == "towt" for m in models.values()):
         rows = [
-            "| window | occupied hours/week | knots °C | occupied slopes kWh/K·h | "
+            "| window | occupied hours/week | knots °C (occupied / unoccupied) | occupied slopes kWh/K·h | "
             "unoccupied slopes kWh/K·h |",
             "|---|---|---|---|---|",
         ]
         return rows + [
-            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} | "
+            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} / {m.get('unoccupied_knots_c')} | "
             f"{m['occupied_slopes_kwh_per_k_h']} | {m['unoccupied_slopes_kwh_per_k_h']} |"
             for name, m in models.items()
         ]
