@@ -11,7 +11,10 @@ The TOWT model (CalTRACK 2.0 section 4, after Mathieu et al. 2011 / LBNL)::
   the hours of a Sunday;
 - ``T_j`` are the piecewise-linear components of the hourly outdoor temperature between the knots 30, 45,
   55, 65, 75 and 90 °F (converted to °C); a bin holding fewer than ``MIN_HOURS_PER_BIN`` (20) hours of the
-  window is merged with its neighbour (its knot dropped);
+  window is merged with its neighbour (its knot dropped), **separately for the occupied and the unoccupied
+  hours** (as eemeter does: each group's slopes are fitted on that group's hours only, so a bin counted
+  over both could leave one group a slope fitted on one or two hours, e.g. 250 kWh/K for the warm
+  unoccupied hours of a spring window, and a 3-point error in a known-answer case);
 - **occupancy**: a simple model ``kWh = c0 + c_h * HDD(50 °F) + c_c * CDD(65 °F)`` is fitted to the
   window; an hour of week is *occupied* when more than 65 % of its residuals are positive;
 - **three-month weighted windows**: one model per calendar month, fitted by weighted least squares with
@@ -131,18 +134,19 @@ class TOWTModel:
     window: str  # "01".."12" for a month's window, "all" for the whole baseline
     tow_kwh: np.ndarray  # 168 hour-of-week loads (NaN: never seen in the window)
     occupied: np.ndarray  # 168 booleans
-    knots_c: tuple[float, ...]
+    knots_c: tuple[float, ...]  # of the occupied hours' temperature bins
     occupied_slopes: np.ndarray
     unoccupied_slopes: np.ndarray
     n_params: int
     model_type: str = "towt"
+    unoccupied_knots_c: tuple[float, ...] = ()
 
     def predict_kwh(self, how: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
         """kWh per hour (NaN for an hour of week the window never saw)."""
-        features = temperature_features(temp_c, list(self.knots_c))
         occ = self.occupied[how]
-        weather = np.where(occ, features @ self.occupied_slopes, features @ self.unoccupied_slopes)
-        return self.tow_kwh[how] + weather
+        occupied = temperature_features(temp_c, list(self.knots_c)) @ self.occupied_slopes
+        unoccupied = temperature_features(temp_c, list(self.unoccupied_knots_c)) @ self.unoccupied_slopes
+        return self.tow_kwh[how] + np.where(occ, occupied, unoccupied)
 
     def as_dict(self) -> dict:
         return {
@@ -150,6 +154,7 @@ class TOWTModel:
             "window": self.window,
             "occupied_hours_of_week": int(self.occupied.sum()),
             "knots_c": [round(k, 2) for k in self.knots_c],
+            "unoccupied_knots_c": [round(k, 2) for k in self.unoccupied_knots_c],
             "occupied_slopes_kwh_per_k_h": [round(float(s), 4) for s in self.occupied_slopes],
             "unoccupied_slopes_kwh_per_k_h": [round(float(s), 4) for s in self.unoccupied_slopes],
             "mean_tow_kwh": round(float(np.nanmean(self.tow_kwh)), 4),
@@ -171,12 +176,14 @@ def fit_towt(
     if y.size < HOURS_PER_WEEK:
         raise ValueError(f"a TOWT fit needs at least {HOURS_PER_WEEK} hours, got {y.size}")
     occupied = occupied_hours(how, temp, y, w)
-    knots = merged_knots(temp, w)
+    occ = occupied[how]
+    knots = merged_knots(temp[occ], w[occ])  # per group: each group's slopes see only its own hours
+    unoccupied_knots = merged_knots(temp[~occ], w[~occ])
     features = temperature_features(temp, knots)
-    occ = occupied[how][:, None]
+    unoccupied_features = temperature_features(temp, unoccupied_knots)
     tow = np.zeros((y.size, HOURS_PER_WEEK))
     tow[np.arange(y.size), how] = 1.0
-    design = np.hstack([tow, features * occ, features * ~occ])
+    design = np.hstack([tow, features * occ[:, None], unoccupied_features * ~occ[:, None]])
     # weighted normal equations: a (168 + 2k)-square system instead of an SVD of the whole design matrix
     weighted = design * w[:, None]
     coef, _, rank, _ = np.linalg.lstsq(weighted.T @ design, weighted.T @ y, rcond=None)
@@ -190,6 +197,7 @@ def fit_towt(
         occupied_slopes=coef[HOURS_PER_WEEK : HOURS_PER_WEEK + k],
         unoccupied_slopes=coef[HOURS_PER_WEEK + k :],
         n_params=int(rank),
+        unoccupied_knots_c=tuple(unoccupied_knots),
     )
 
 

@@ -20,6 +20,7 @@ daily method, so the report, the flow, the panel and the API treat both alike:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from sbems.mv.daily import day_types
 from sbems.mv.hourly import fit_towt_set, hour_of_week
+from sbems.mv.hourly_uncertainty import hourly_half_width_kwh, prediction_weights
 from sbems.mv.nonroutine import (
     NonRoutineEvent,
     adjustment_kwh_per_day,
@@ -35,7 +37,7 @@ from sbems.mv.nonroutine import (
     restore_adjustment,
 )
 from sbems.mv.savings import CALTRACK_BASELINE_DAYS, MVConfig, MVResult
-from sbems.mv.uncertainty import fit_statistics, lag1_autocorrelation, savings_half_width_kwh
+from sbems.mv.uncertainty import fit_statistics, lag1_autocorrelation
 
 METHOD_HOURLY = "caltrack-hourly-towt-g14"
 
@@ -105,7 +107,9 @@ def estimate_hourly_savings(
     result = _estimate_hourly(
         baseline, reporting, baseline_period, tz, sorted(set(holidays)), config or MVConfig(), month_windows
     )
-    return restore_adjustment(result, events, excluded_b + excluded_r, per_day)
+    start, end = baseline_period
+    used = sorted({d for d in _local_dates(_valid(baseline).index, tz) if start <= d < end})
+    return restore_adjustment(result, events, excluded_b + excluded_r, per_day, baseline_dates=used)
 
 
 def _hours_in_day(day: date, tz: str) -> float:
@@ -163,7 +167,6 @@ def _estimate_hourly(
     n_params = models.n_params
     cvrmse, nmbe, r2 = fit_statistics(y, fitted, n_params)
     rho = lag1_autocorrelation(y - fitted)
-    daily_fit = _daily_residual_fit(base.index, y, fitted, tz, n_params)
     temp_range = (float(temp.min()), float(temp.max()))
     flags = ("short_baseline",) if period_days < CALTRACK_BASELINE_DAYS else ()
     fit = {
@@ -212,8 +215,9 @@ def _estimate_hourly(
     ).groupby(level=0)
     daily = per_day.agg({"temp_mean_c": "mean", "baseline_kwh": "sum", "actual_kwh": "sum"})
     daily.insert(1, "segment", day_types(list(daily.index), off))
-    cv_day, mean_day, n_days, p_day, rho_day = daily_fit
-    half_width = savings_half_width_kwh(cv_day, mean_day, n_days, m / 24.0, p_day, rho_day, config.confidence)
+    half_width, noise_se, model_se = _half_width(
+        models, base, report, tz, off, (b_month, b_how, temp), y, fitted, config.confidence
+    )
     return MVResult(
         status,
         reason,
@@ -225,32 +229,62 @@ def _estimate_hourly(
         actual_kwh=float(daily["actual_kwh"].sum()),
         half_width_kwh=half_width,
         daily=daily,
-        uncertainty_basis="daily sums of hourly residuals",
+        uncertainty_basis=(
+            "regression prediction variance, daily sums of hourly residuals (AR(1)): "
+            f"reporting noise ±{noise_se:,.0f} kWh, model ±{model_se:,.0f} kWh (1 s.e.)"
+        ),
     )
 
 
-def _daily_residual_fit(
-    index: pd.DatetimeIndex, y: np.ndarray, fitted: np.ndarray, tz: str, n_params: int
-) -> tuple[float, float, int, float, float]:
-    """(CV(RMSE) %, mean kWh/day, days, parameters in proportion, lag-1 autocorrelation) of the daily sums
-    of the baseline over its complete local days (every hour present; 23/25 on DST days)."""
-    local = index.tz_convert(tz)
-    frame = pd.DataFrame({"y": y, "fit": fitted, "n": 1}, index=pd.Index(local.date, name="date"))
-    sums = frame.groupby(level=0).sum()
-    day_hours = pd.Series(
+def _day_hours(days, tz: str) -> np.ndarray:
+    return np.array(
         [
             (
                 pd.Timestamp(d + timedelta(days=1)).tz_localize(tz) - pd.Timestamp(d).tz_localize(tz)
             ).total_seconds()
             / 3600.0
-            for d in sums.index
-        ],
-        index=sums.index,
+            for d in days
+        ]
     )
-    complete = sums[sums["n"] >= day_hours.round().astype(int)]
+
+
+def _half_width(
+    models,
+    base: pd.DataFrame,
+    report: pd.DataFrame,
+    tz: str,
+    off: list[date],
+    baseline_x: tuple[np.ndarray, np.ndarray, np.ndarray],
+    y: np.ndarray,
+    fitted: np.ndarray,
+    confidence: float,
+) -> tuple[float, float, float]:
+    """Half-width of the savings interval and the standard errors of its two parts
+    (``sbems.mv.hourly_uncertainty``: the regression's prediction variance, daily AR(1) residuals)."""
+    r_index = report.index
+    reporting_x = (
+        r_index.tz_convert(tz).month.to_numpy(),
+        hour_of_week(r_index, tz, off),
+        report["temp_c"].to_numpy(dtype=float),
+    )
+    g, trace = prediction_weights(models, baseline_x, reporting_x)
+    b_dates = _local_dates(base.index, tz)
+    frame = pd.DataFrame({"resid": y - fitted, "g": g, "n": 1}, index=pd.Index(b_dates, name="date"))
+    days = frame.groupby(level=0).agg({"resid": "sum", "g": "mean", "n": "sum"})
+    complete = days[days["n"] >= np.round(_day_hours(days.index, tz)).astype(int)]
     n_days = len(complete)
-    p_day = n_params * n_days / max(len(y), 1)
-    cv, _, _ = fit_statistics(complete["y"].to_numpy(), complete["fit"].to_numpy(), 0)
-    dof_scale = np.sqrt(n_days / max(n_days - p_day, 1.0))  # the proportional parameters' degrees of freedom
-    rho = lag1_autocorrelation((complete["y"] - complete["fit"]).to_numpy())
-    return cv * dof_scale, float(complete["y"].mean()), n_days, p_day, rho
+    p_day = trace * n_days / max(len(y), 1)
+    resid = complete["resid"].to_numpy()
+    sigma = math.sqrt(float(resid @ resid) / max(n_days - p_day, 1.0)) if n_days else math.nan
+    r_days = pd.Series(1, index=pd.Index(_local_dates(r_index, tz))).groupby(level=0).sum()
+    return hourly_half_width_kwh(
+        sigma_day_kwh=sigma,
+        rho=lag1_autocorrelation(resid),
+        n_days=n_days,
+        p_day=p_day,
+        baseline_day_weights=days["g"].to_numpy(),
+        baseline_day_numbers=np.array([d.toordinal() for d in days.index]),
+        reporting_day_fractions=r_days.to_numpy() / _day_hours(r_days.index, tz),
+        reporting_day_numbers=np.array([d.toordinal() for d in r_days.index]),
+        confidence=confidence,
+    )

@@ -10,7 +10,18 @@ changed use. IPMVP asks that it be dealt with explicitly, in one of two ways:
   (negative: less) for that reason. The adjustment is removed from the measured energy of those days before
   the model sees them, in either period; the reported *adjusted baseline* of a reporting day is the model's
   prediction plus the day's adjustment, so ``savings = adjusted baseline - measured`` is not credited
-  (or blamed) for the event. The adjustment's own uncertainty is not part of the savings interval.
+  (or blamed) for the event.
+
+**Uncertainty of an adjustment**: ``kwh_per_day_sd`` is the standard uncertainty (1 s.e.) of the event's
+kWh per day, one estimate, so its error is the same on every day it covers. An error ``e`` in it moves the
+savings by ``-e * (n_r - f_b * m)``: the ``n_r`` covered reporting days get ``e`` too little added back,
+while the model, fitted on baseline days a fraction ``f_b`` of which had ``e`` too little removed,
+predicts about ``e * f_b`` more on each of the ``m`` reporting days (the intercept-shift approximation:
+exact for an intercept-only model). Events are independent, so ``se_adj = sqrt(sum_k (sd_k * (n_r,k -
+f_b,k * m))**2)``, and it is combined with the model's interval by the root-sum-square of the two
+independent errors at the same confidence: ``half_width = sqrt(half_width_model**2 + (z * se_adj)**2)``
+with ``z`` the normal quantile (the adjustment's standard uncertainty is taken as known, no degrees of
+freedom). An event covering the baseline and reporting days alike (``n_r = m``, ``f_b = 1``) adds none.
 
 ``apply_events`` does this to a daily frame; ``restore_adjustment`` puts the adjustment back into the
 estimate's reported baseline and measured energy. ``sbems.mv.savings.estimate_savings`` and
@@ -20,12 +31,14 @@ estimate's reported baseline and measured energy. ``sbems.mv.savings.estimate_sa
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 KINDS = ("occupancy_change", "added_equipment", "removed_equipment", "schedule_change", "other")
 ACTIONS = ("exclude", "adjust")
@@ -42,6 +55,7 @@ class NonRoutineEvent:
     kwh_per_day: float = 0.0
     description: str = ""
     event_id: str | None = None
+    kwh_per_day_sd: float = 0.0  # standard uncertainty (1 s.e.) of kwh_per_day
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -52,6 +66,10 @@ class NonRoutineEvent:
             raise ValueError(f"the event ends ({self.end}) on or before its start ({self.start})")
         if self.action == "adjust" and not np.isfinite(self.kwh_per_day):
             raise ValueError("an adjustment needs a finite kwh_per_day")
+        if not (np.isfinite(self.kwh_per_day_sd) and self.kwh_per_day_sd >= 0.0):
+            raise ValueError(f"kwh_per_day_sd must be a finite number >= 0, got {self.kwh_per_day_sd}")
+        if self.kwh_per_day_sd and self.action != "adjust":
+            raise ValueError("only an adjustment has a kwh_per_day_sd")
 
     def covers(self, dates: Sequence[date]) -> np.ndarray:
         """Which of the local dates the event covers."""
@@ -65,6 +83,7 @@ class NonRoutineEvent:
             "kind": self.kind,
             "action": self.action,
             "kwh_per_day": self.kwh_per_day if self.action == "adjust" else None,
+            "kwh_per_day_sd": self.kwh_per_day_sd if self.action == "adjust" else None,
             "description": self.description,
         }
 
@@ -87,6 +106,22 @@ def adjustment_kwh_per_day(events: Sequence[NonRoutineEvent], dates: Sequence[da
     return out
 
 
+def adjustment_standard_error_kwh(
+    events: Sequence[NonRoutineEvent], baseline_dates: Sequence[date], reporting_dates: Sequence[date]
+) -> float:
+    """Standard error (kWh) of the reported savings due to the adjustments' own uncertainty (module
+    docstring): ``sqrt(sum_k (sd_k * (n_r,k - f_b,k * m))**2)`` over the baseline and reporting days used."""
+    m = len(reporting_dates)
+    variance = 0.0
+    for event in events:
+        if event.action != "adjust" or not event.kwh_per_day_sd:
+            continue
+        n_r = float(event.covers(reporting_dates).sum())
+        f_b = float(event.covers(baseline_dates).mean()) if len(baseline_dates) else 0.0
+        variance += (event.kwh_per_day_sd * (n_r - f_b * m)) ** 2
+    return math.sqrt(variance)
+
+
 def apply_events(frame: pd.DataFrame, events: Sequence[NonRoutineEvent]) -> tuple[pd.DataFrame, int]:
     """A daily frame (indexed by local date, ``energy_kwh``) with excluded days' energy set to NaN and the
     adjustments removed from the others; and the number of days excluded."""
@@ -101,11 +136,16 @@ def apply_events(frame: pd.DataFrame, events: Sequence[NonRoutineEvent]) -> tupl
 
 
 def restore_adjustment(
-    result, events: Sequence[NonRoutineEvent], excluded_days: int, per_day_kwh: pd.Series | None = None
+    result,
+    events: Sequence[NonRoutineEvent],
+    excluded_days: int,
+    per_day_kwh: pd.Series | None = None,
+    baseline_dates: Sequence[date] = (),
 ):
     """The ``MVResult`` with each reporting day's adjustment (``per_day_kwh`` by date, else the events'
     kWh per day) added back to its baseline (adjusted baseline) and to its measured energy; the savings do
-    not change. Records the events, the days excluded and the total adjustment on the result."""
+    not change. Records the events, the days excluded and the total adjustment on the result, and widens
+    the interval by the adjustments' own uncertainty (``baseline_dates``: the baseline days used)."""
     if not events:
         return result
     extra = {"events": tuple(e.as_dict() for e in events), "excluded_days": excluded_days}
@@ -125,10 +165,15 @@ def restore_adjustment(
     daily["actual_kwh"] = daily["actual_kwh"] + adjustment
     total = float(adjustment.sum())
     flags = flags + (("non_routine_adjusted",) if total else ())
+    se_adj = adjustment_standard_error_kwh(events, list(baseline_dates), list(daily.index))
+    z = float(stats.norm.ppf(0.5 + result.confidence / 2.0))
     return dataclasses.replace(
         result,
         daily=daily,
         flags=flags,
+        half_width_kwh=math.hypot(result.half_width_kwh, z * se_adj),
+        model_half_width_kwh=result.half_width_kwh,
+        adjustment_se_kwh=se_adj,
         baseline_kwh=result.baseline_kwh + total,
         actual_kwh=result.actual_kwh + total,
         nonroutine_adjustment_kwh=total,

@@ -407,14 +407,17 @@ def summary_markdown(summary: dict) -> str:
             lines += [
                 "",
                 f"Non-routine events: {non_routine['excluded_days']} days excluded, adjustment "
-                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline)",
+                f"{non_routine['adjustment_kwh']} kWh (included in the adjusted baseline), its own standard "
+                f"error {non_routine.get('adjustment_se_kwh') or 0} kWh (combined with the model's in the "
+                "interval, root-sum-square)",
                 "",
                 "| kind | action | from | to (exclusive) | kWh/day | description |",
                 "|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {e['kind']} | {e['action']} | {e['start']} | {e['end'] or 'open'} | "
-                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']} | {e['description']} |"
+                f"{'-' if e['kwh_per_day'] is None else e['kwh_per_day']}"
+                f"{f' ± {sd}' if (sd := e.get('kwh_per_day_sd')) else ''} | {e['description']} |"
                 for e in non_routine["events"]
             ]
     total = summary.get("total")
@@ -452,12 +455,12 @@ def _model_table(models: dict) -> list[str]:
     """The baseline model(s) as a markdown table: daily change-point coefficients, or TOWT windows."""
     if any(m.get("model_type") == "towt" for m in models.values()):
         rows = [
-            "| window | occupied hours/week | knots °C | occupied slopes kWh/K·h | "
+            "| window | occupied hours/week | knots °C (occupied / unoccupied) | occupied slopes kWh/K·h | "
             "unoccupied slopes kWh/K·h |",
             "|---|---|---|---|---|",
         ]
         return rows + [
-            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} | "
+            f"| {name} | {m['occupied_hours_of_week']} | {m['knots_c']} / {m.get('unoccupied_knots_c')} | "
             f"{m['occupied_slopes_kwh_per_k_h']} | {m['unoccupied_slopes_kwh_per_k_h']} |"
             for name, m in models.items()
         ]

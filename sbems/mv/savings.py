@@ -84,6 +84,8 @@ class MVResult:
     events: tuple[dict, ...] = ()  # non-routine events applied (sbems.mv.nonroutine)
     excluded_days: int = 0
     nonroutine_adjustment_kwh: float = 0.0  # included in baseline_kwh and actual_kwh
+    adjustment_se_kwh: float = 0.0  # standard error of the savings from the adjustments' own uncertainty
+    model_half_width_kwh: float = math.nan  # the model's part of half_width_kwh (before the adjustments')
 
     @property
     def ok(self) -> bool:
@@ -149,7 +151,15 @@ class MVResult:
                 "events": list(self.events),
                 "excluded_days": self.excluded_days,
                 "adjustment_kwh": finite_or_none(self.nonroutine_adjustment_kwh, 3),
+                "adjustment_se_kwh": finite_or_none(self.adjustment_se_kwh, 3),
             },
+            "savings_half_width_kwh": finite_or_none(self.half_width_kwh, 3),
+            "model_half_width_kwh": finite_or_none(
+                self.model_half_width_kwh
+                if math.isfinite(self.model_half_width_kwh)
+                else self.half_width_kwh,
+                3,
+            ),
         }
 
 
@@ -208,8 +218,11 @@ def estimate_savings(
     (``sbems.mv.nonroutine``)."""
     baseline, excluded_b = apply_events(baseline, events)
     reporting, excluded_r = apply_events(reporting, events)
+    start, end = baseline_period
+    used = _valid(baseline)
+    baseline_dates = [d for d in used.index if start <= d < end]
     result = _estimate(baseline, reporting, baseline_period, config or MVConfig())
-    return restore_adjustment(result, events, excluded_b + excluded_r)
+    return restore_adjustment(result, events, excluded_b + excluded_r, baseline_dates=baseline_dates)
 
 
 def _estimate(

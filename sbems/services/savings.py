@@ -141,6 +141,7 @@ def record_nonroutine_event(
             description=event.description,
             actor=actor,
             user_id=user_id,
+            kwh_per_day_sd=float(event.kwh_per_day_sd),
         )
     return str(event_id)
 
@@ -193,6 +194,7 @@ def active_nonroutine_events(database_url: str, building_key: str) -> list[NonRo
             kwh_per_day=r["kwh_per_day"] or 0.0,
             description=r["description"],
             event_id=str(r["id"]),
+            kwh_per_day_sd=r["kwh_per_day_sd"] or 0.0,
         )
         for r in rows
     ]

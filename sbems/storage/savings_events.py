@@ -15,7 +15,8 @@ import psycopg
 from sbems.storage.commands import insert_audit
 
 _COLUMNS = (
-    "id, kind, action, start_date, end_date, kwh_per_day, description, created_at, created_by, "
+    "id, kind, action, start_date, end_date, kwh_per_day, kwh_per_day_sd, description, created_at, "
+    "created_by, "
     "withdrawn_at, withdrawn_by, withdrawn_reason"
 )
 
@@ -37,13 +38,25 @@ def insert_nonroutine_event(
     description: str,
     actor: str,
     user_id: UUID | None = None,
+    kwh_per_day_sd: float = 0.0,
 ) -> UUID:
     """Record an event and its audit row (one transaction); returns the event id."""
     with conn.transaction():
         event_id = conn.execute(
             "INSERT INTO savings_nonroutine_events (building_id, kind, action, start_date, end_date, "
-            "kwh_per_day, description, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (building_id, kind, action, start_date, end_date, kwh_per_day, description, actor),
+            "kwh_per_day, kwh_per_day_sd, description, created_by) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                building_id,
+                kind,
+                action,
+                start_date,
+                end_date,
+                kwh_per_day,
+                kwh_per_day_sd,
+                description,
+                actor,
+            ),
         ).fetchone()[0]
         insert_audit(
             conn,
@@ -59,6 +72,7 @@ def insert_nonroutine_event(
                 "start_date": start_date.isoformat(),
                 "end_date": None if end_date is None else end_date.isoformat(),
                 "kwh_per_day": kwh_per_day,
+                "kwh_per_day_sd": kwh_per_day_sd,
                 "description": description,
             },
         )

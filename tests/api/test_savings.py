@@ -118,3 +118,80 @@ def test_a_flagged_result_is_shown_with_its_reason(api, tokens, conn):
     assert period["status"] == "flagged" and "temperature range" in period["reason"]
     assert "temperature_out_of_range" in period["flags"] and "short_baseline" in period["flags"]
     assert period["outside_baseline_temp_range"] > 46 and period["fsu_pct"] is not None
+
+
+def test_non_routine_events_are_recorded_and_listed_over_http_audited(api, tokens, make_user, conn):
+    body = {
+        "kind": "added_equipment",
+        "action": "adjust",
+        "start_date": "2026-02-01",
+        "kwh_per_day": 50.0,
+        "kwh_per_day_sd": 5.0,
+        "description": "new kitchen",
+    }
+    with api.client(tokens["facility_manager"]["access_token"]) as client:
+        created = client.post("/buildings/hq/savings/events", json=body)
+        assert created.status_code == 201, created.text
+        event = created.json()
+        assert event["kwh_per_day"] == 50.0 and event["kwh_per_day_sd"] == 5.0
+        assert event["created_by"] == "facility_manager@example.com" and event["end_date"] is None
+        excluded = client.post(
+            "/buildings/hq/savings/events",
+            json={
+                "action": "exclude",
+                "start_date": "2026-03-01",
+                "end_date": "2026-03-08",
+                "description": "x",
+            },
+        )
+        assert excluded.status_code == 201 and excluded.json()["kind"] == "other"
+        # invalid events: problem+json 422 with the reason
+        for bad, why in (
+            ({**body, "end_date": "2026-01-01"}, "on or before its start"),
+            ({**body, "kwh_per_day": None}, "needs kwh_per_day"),
+            ({**body, "kind": "aliens"}, ""),
+            ({**body, "description": ""}, ""),
+        ):
+            refused = client.post("/buildings/hq/savings/events", json=bad)
+            assert refused.status_code == 422 and refused.headers["content-type"].startswith(
+                "application/problem+json"
+            )
+            assert why in refused.json()["detail"]
+        listed = client.get("/buildings/hq/savings/events").json()
+        assert [e["id"] for e in listed] == [event["id"], excluded.json()["id"]]
+        assert client.post("/buildings/nope/savings/events", json=body).status_code == 404
+    audit = read_audit(conn, resource_id=f"hq/savings-events/{event['id']}")
+    assert [a["action"] for a in audit] == ["record_savings_event"]
+    assert (
+        audit[0]["actor"] == "facility_manager@example.com" and audit[0]["changes"]["kwh_per_day_sd"] == 5.0
+    )
+
+    # operators and viewers read but do not record; a read-only facility manager neither
+    for role in ("operator", "viewer"):
+        with api.client(tokens[role]["access_token"]) as client:
+            assert len(client.get("/buildings/hq/savings/events").json()) == 2
+            denied = client.post("/buildings/hq/savings/events", json=body)
+            assert denied.status_code == 403 and "write:savings" in denied.json()["detail"]
+    email = make_user("facility_manager", "ro-fm@example.com", buildings=["hq"], access_level="readonly")
+    with api.client(api.login(email).json()["access_token"]) as client:
+        denied = client.post("/buildings/hq/savings/events", json=body)
+        assert denied.status_code == 403 and "readonly" in denied.json()["detail"]
+    assert len(read_nonroutine_events(api.db_url, "hq")) == 2
+    with api.client() as client:
+        assert client.get("/buildings/hq/savings/events").status_code == 401
+
+
+def test_the_adjustments_own_uncertainty_widens_the_reported_interval(api, tokens, conn):
+    exact = NonRoutineEvent(date(2026, 2, 1), None, "added_equipment", "adjust", 50.0, "new kitchen")
+    plain = stored_savings(conn, events=[exact])
+    uncertain = NonRoutineEvent(
+        date(2026, 2, 1), None, "added_equipment", "adjust", 50.0, "new kitchen", kwh_per_day_sd=10.0
+    )
+    stored_savings(conn, events=[uncertain])
+    with api.client(tokens["viewer"]["access_token"]) as client:
+        (period,) = client.get("/buildings/hq/savings").json()["periods"]
+    low, high = period["savings_interval_kwh"]
+    model_half = (plain["savings_interval_kwh"][1] - plain["savings_interval_kwh"][0]) / 2
+    se_adj = 10.0 * 28  # February's 28 reporting days, no baseline day covered
+    assert period["non_routine"]["adjustment_se_kwh"] == pytest.approx(se_adj)
+    assert (high - low) / 2 == pytest.approx((model_half**2 + (1.6449 * se_adj) ** 2) ** 0.5, rel=1e-3)

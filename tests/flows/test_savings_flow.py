@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from prefect.artifacts import Artifact
 
 from sbems.domain.site import entity_uuid
 from sbems.flows.savings import savings
@@ -171,11 +172,32 @@ def test_savings_flow_stores_consistent_rows_idempotently(prefect_harness, conn,
     restored = savings(now_utc=NOW, **run)
     assert restored["total"]["savings_kwh"] == pytest.approx(result["total"]["savings_kwh"], abs=0.01)
 
+    # a recorded exclusion (audited): its reporting days are left out, and the result, the stored period
+    # row (what the API and the panel show) and the artifact say so
+    closed = NonRoutineEvent(
+        date(2026, 7, 8), date(2026, 7, 10), "occupancy_change", "exclude", description="floor closed"
+    )
+    closed_id = record_nonroutine_event(db_url, "hq", closed, actor="fm@example.com")
+    excluded = savings(now_utc=NOW, **run)
+    assert excluded["mv"]["non_routine"]["excluded_days"] == 2
+    assert "non_routine_excluded" in excluded["mv"]["flags"]
+    assert excluded["mv"]["reporting_days_used"] == result["mv"]["reporting_days_used"] - 2
+    assert excluded["total"]["actual_kwh"] < result["total"]["actual_kwh"] - 100.0
+    (stored,) = [
+        r
+        for r in read_savings_rows(conn, building_id=b_id, method=METHOD)
+        if r["metadata"]["granularity"] == "period"
+    ]
+    assert stored["metadata"]["mv"]["non_routine"]["excluded_days"] == 2
+    artifact = Artifact.get("savings-hq")
+    assert "2 days excluded" in artifact.data and "floor closed" in artifact.data
+    assert withdraw_nonroutine_event(db_url, "hq", closed_id, reason="test over", actor="fm@example.com")
+
     # the hourly TOWT method on the same 15-minute meter: its own rows, the same measured energy per day
     hourly = savings(now_utc=NOW, method="hourly", **run)
     assert hourly["status"] in ("ok", "flagged") and hourly["mv"]["method"] == "hourly"
     assert hourly["mv"]["model_type"] == "towt" and hourly["total"]["fsu_pct"] > 0
-    assert hourly["mv"]["uncertainty_basis"] == "daily sums of hourly residuals"
+    assert hourly["mv"]["uncertainty_basis"].startswith("regression prediction variance")
     hourly_rows = read_savings_rows(conn, building_id=b_id, method=METHOD_HOURLY)
     hourly_days = [r for r in hourly_rows if r["metadata"]["granularity"] == "day"]
     assert len(hourly_days) == 12 and hourly["written"] == 13

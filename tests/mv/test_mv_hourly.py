@@ -8,6 +8,7 @@ import pytest
 
 from sbems.mv.hourly import (
     KNOTS_C,
+    MIN_HOURS_PER_BIN,
     fit_towt,
     fit_towt_set,
     hour_of_week,
@@ -107,7 +108,7 @@ def test_a_year_with_a_known_saving_is_recovered_within_its_uncertainty():
         assert abs(result.savings_kwh - counterfactual.sum() * 0.10) < 2 * result.half_width_kwh
         summary = result.summary()
         assert summary["fsu_pct"] > 0 and summary["cvrmse_pct"] > 0 and summary["nmbe_pct"] is not None
-        assert summary["uncertainty_basis"] == "daily sums of hourly residuals"
+        assert summary["uncertainty_basis"].startswith("regression prediction variance")
         assert len(result.daily) == 365 and result.daily["actual_kwh"].sum() == pytest.approx(
             reporting["energy_kwh"].sum()
         )
@@ -141,3 +142,23 @@ def test_a_winter_only_hourly_baseline_on_a_summer_reporting_period_is_refused_o
     flagged = estimate_hourly_savings(baseline, summer, baseline_period=winter, tz=TZ, config=flag)
     assert flagged.status == "flagged" and "temperature range" in flagged.reason
     assert flagged.summary()["hours_outside_baseline_temp_range"] > 0.5 * len(summer)
+
+
+def test_temperature_bins_are_merged_per_occupancy_group():
+    # warm afternoons while occupied, cool nights: merged over all hours, some unoccupied bin would hold a
+    # handful of hours and its slope would rest on them; merged per group, every bin of each group's
+    # slopes holds at least MIN_HOURS_PER_BIN of that group's hours
+    times, temp, load, occupied = synthetic(24 * 7 * 8, seed=5)
+    temp = np.where(occupied, temp + 25.0, np.minimum(temp, KNOTS_C[3] - 1.0))
+    how = hour_of_week(times, TZ)
+    model = fit_towt(how, temp, load, np.ones(load.size))
+    occ = model.occupied[how]
+
+    def counts(temps, knots):
+        return np.histogram(temps, bins=[-np.inf, *knots, np.inf])[0]
+
+    assert counts(temp[occ], model.knots_c).min() >= MIN_HOURS_PER_BIN
+    assert counts(temp[~occ], model.unoccupied_knots_c).min() >= MIN_HOURS_PER_BIN
+    whole = merged_knots(temp, np.ones(temp.size))
+    assert min(counts(temp[occ], whole).min(), counts(temp[~occ], whole).min()) < MIN_HOURS_PER_BIN
+    assert model.as_dict()["unoccupied_knots_c"] == [round(k, 2) for k in model.unoccupied_knots_c]

@@ -109,3 +109,40 @@ def test_the_flow_artifact_shows_the_savings_with_uncertainty_fit_statistics_and
     assert f"CV(RMSE) {result.mv.summary()['cvrmse_pct']} %, NMBE" in artifact
     assert "Non-routine events: 10 days excluded" in artifact and "| other | exclude |" in artifact
     assert result.total["days"] == 355
+
+
+def test_an_adjustments_own_uncertainty_is_combined_with_the_models():
+    baseline, reporting = year_pair(seed=13, saving=0.10)
+    added = REPORT_START + timedelta(days=100)
+    reporting = reporting.copy()
+    reporting.loc[reporting.index >= added, "energy_kwh"] += 60.0
+    exact = NonRoutineEvent(added, None, "added_equipment", "adjust", 60.0, "server room")
+    stated = NonRoutineEvent(
+        added, None, "added_equipment", "adjust", 60.0, "server room", kwh_per_day_sd=6.0
+    )
+    model_only = estimate_savings(baseline, reporting, baseline_period=BASELINE, events=[exact])
+    both = estimate_savings(baseline, reporting, baseline_period=BASELINE, events=[stated])
+    assert both.savings_kwh == pytest.approx(model_only.savings_kwh)
+    # 265 covered reporting days, none in the baseline: se = 6 * 265; root-sum-square at 90 % (z 1.645)
+    assert both.adjustment_se_kwh == pytest.approx(6.0 * 265)
+    assert both.half_width_kwh == pytest.approx(
+        np.hypot(model_only.half_width_kwh, 1.6449 * 6.0 * 265), rel=1e-4
+    )
+    assert both.model_half_width_kwh == pytest.approx(model_only.half_width_kwh)
+    summary = both.summary()
+    assert summary["non_routine"]["adjustment_se_kwh"] == pytest.approx(1590.0)
+    assert summary["model_half_width_kwh"] < summary["savings_half_width_kwh"]
+    # the same event across both years (the equipment was always there) moves the model and the adjusted
+    # baseline alike: its uncertainty cancels
+    always = NonRoutineEvent(START, None, "other", "adjust", 60.0, "always", kwh_per_day_sd=6.0)
+    shifted = estimate_savings(
+        baseline.assign(energy_kwh=baseline["energy_kwh"] + 60.0),
+        reporting.assign(energy_kwh=reporting["energy_kwh"] + 60.0 * (reporting.index < added)),
+        baseline_period=BASELINE,
+        events=[always],
+    )
+    assert shifted.adjustment_se_kwh == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="kwh_per_day_sd"):
+        NonRoutineEvent(START, None, "other", "adjust", 60.0, kwh_per_day_sd=-1.0)
+    with pytest.raises(ValueError, match="only an adjustment"):
+        NonRoutineEvent(START, None, "other", "exclude", kwh_per_day_sd=1.0)

@@ -57,7 +57,13 @@ for period in report["periods"]:
         f"{period['days_used']} reporting days; outside the baseline's temperature range: "
         f"{period['outside_baseline_temp_range']}; flags: {', '.join(period['flags']) or 'none'}"
         + (
-            f"; non-routine adjustment {adjusted:,.0f} kWh, "
+            f"; non-routine adjustment {adjusted:,.0f} kWh"
+            + (
+                f" (its own standard error {non_routine['adjustment_se_kwh']:,.0f} kWh, in the interval)"
+                if non_routine.get("adjustment_se_kwh")
+                else ""
+            )
+            + ", "
             f"{non_routine.get('excluded_days', 0)} days excluded"
             if adjusted or non_routine.get("excluded_days")
             else ""
@@ -136,6 +142,7 @@ if report["events"]:
                 "start_date",
                 "end_date",
                 "kwh_per_day",
+                "kwh_per_day_sd",
                 "description",
                 "created_by",
                 "withdrawn_at",
@@ -155,11 +162,20 @@ if may_record:
         open_ended = st.checkbox("Still in effect (no last day)", value=True, key="event_open")
         end = st.date_input("Day after the last day", value=date.today(), key="event_end")
         kwh_per_day = st.number_input("kWh per day (adjust)", value=0.0, step=10.0, key="event_kwh")
+        kwh_sd = st.number_input(
+            "Its standard uncertainty, kWh per day (adjust)", value=0.0, min_value=0.0, key="event_kwh_sd"
+        )
         description = st.text_input("Description", key="event_description")
         if st.form_submit_button("Record event", key="event_submit"):
             try:
                 event = NonRoutineEvent(
-                    start, None if open_ended else end, kind, action, float(kwh_per_day), description
+                    start,
+                    None if open_ended else end,
+                    kind,
+                    action,
+                    float(kwh_per_day),
+                    description,
+                    kwh_per_day_sd=float(kwh_sd) if action == "adjust" else 0.0,
                 )
                 with common.guard():
                     record_nonroutine_event(url, building.key, event, actor=user.email, user_id=user.id)
