@@ -1,15 +1,15 @@
 """The standard uncertainty of a non-routine adjustment (kWh per day, 1 s.e.), combined with the model's
 uncertainty in the savings interval (docs/savings.md). 0 = stated as exact (the events recorded before).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
