@@ -437,8 +437,9 @@ def main() -> None:
     print(
         f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
         f"{SELECTION_FOLDS} days before, same protocol; models fit on measured past weather and predict on "
-        "the weather forecast issued at each origin (sbems.sim.weather_forecast, seed "
-        f"{args.seed}): day-ahead temperature RMSE {weather_forecast_error(history, args.seed):.2f} K "
+        "the weather forecast issued at each origin (the Open-Meteo body the virtual building serves, "
+        f"parsed by sbems.weather.open_meteo; error seed {args.seed}): day-ahead temperature RMSE "
+        f"{weather_forecast_error(history, args.seed):.2f} K "
         "over the evaluation folds"
     )
     print("[real data] packaged electricity-related data found:")
