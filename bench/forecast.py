@@ -8,9 +8,11 @@ On >= 60 days of virtual-building history (``sbems.sim.plant.simulate_history`` 
 2. evaluate the selected model, previous-day persistence and same-weekday-last-week persistence on
    the same day-ahead folds over the last ``EVAL_DAYS`` days (hourly, horizon 1-24 h, refit every day);
    exogenous inputs = the occupancy schedule and a weather *forecast* issued at each forecast origin
-   (``sbems.sim.weather_forecast``: the virtual building's weather plus a seeded error growing with
-   lead, ~1 K day-ahead). Models are fitted on the measured past weather; no model, fold or selection
-   ever sees the true future weather (the oracle figure for load is printed for reference only);
+   (the Open-Meteo body the virtual building serves: its weather plus a seeded error growing with
+   lead, ~1 K day-ahead, ``sbems.sim.weather_forecast``; parsed by the production client
+   ``sbems.weather.open_meteo``, only HTTP skipped). Models are fitted on the measured past weather;
+   no model, fold or selection ever sees the true future weather (the oracle figure for load is
+   printed for reference only);
 3. time fit + predict for 100 zone-temperature series with the class's selected model (no per-zone
    selection), on forecast weather too;
 4. look for a real load series shipped inside installed packages and say what was found.
@@ -37,8 +39,14 @@ from sbems.domain.site import read_site_file
 from sbems.forecasting import backtest, fit, predict
 from sbems.forecasting.metrics import cvrmse_pct, mae, nmbe_pct
 from sbems.forecasting.models import CANDIDATE_NAMES
-from sbems.sim.weather_forecast import forecast_from_truth
-from sbems.weather.typical_year import read_typical_year
+from sbems.sim.weather_forecast import (
+    forecast_from_truth,
+    forecast_response,
+    issue_time,
+    parse_forecast_query,
+)
+from sbems.weather.open_meteo import forecast_params, parse_open_meteo_forecast
+from sbems.weather.typical_year import TypicalYear, read_typical_year
 
 EVAL_DAYS = 14
 SELECTION_FOLDS = 7
@@ -62,6 +70,7 @@ class History:
     holidays_local: tuple[dt.date, ...]
     latitude: float = GREENSBORO_LAT_LON[0]
     longitude: float = GREENSBORO_LAT_LON[1]
+    typical_year: TypicalYear | None = None  # the virtual building's weather (None: synthetic fallback)
 
 
 # ----------------------------------------------------------------------------- history
@@ -105,6 +114,7 @@ def _plant_history(days: int, seed: int) -> History:
         holidays,
         station.latitude,
         station.longitude,
+        station,
     )
 
 
@@ -239,10 +249,46 @@ class Folds:
     predicted: np.ndarray
 
 
+_SERVED: dict[tuple[pd.Timestamp, int], pd.DataFrame] = {}
+
+
+def served_forecast(history: History, origin: pd.Timestamp, seed: int) -> pd.DataFrame:
+    """The forecast issued at ``origin`` as production receives it: the body the virtual building's
+    Open-Meteo endpoint serves (``sbems.sim.weather_forecast.forecast_response``, the exact request of
+    ``sbems.weather.open_meteo.forecast_params``) parsed and checked by the production client
+    (``parse_open_meteo_forecast``, 24 h needed). Only HTTP is skipped."""
+    key = (origin, seed)
+    if key not in _SERVED:
+        query = parse_forecast_query(forecast_params(history.latitude, history.longitude).items())
+        body = forecast_response(
+            history.typical_year, query, origin.to_pydatetime(), seed=seed, site_timezone=history.tz,
+            elevation_m=0.0,
+        )  # fmt: skip
+        forecast = parse_open_meteo_forecast(
+            json.dumps(body).encode(),
+            issued_at=issue_time(origin).to_pydatetime(),
+            needed_from_utc=origin.to_pydatetime(),
+            needed_until_utc=(origin + pd.Timedelta(hours=25)).to_pydatetime(),
+        )
+        _SERVED[key] = forecast.hours
+    return _SERVED[key]
+
+
 def forecast_exog(history: History, X: pd.DataFrame, cut: int, seed: int, steps: int = 24) -> pd.DataFrame:
     """X for the ``steps`` hours after row ``cut`` as known at that origin: the occupancy schedule and the
-    weather forecast issued then (true hourly weather through the simulator's forecast-error model)."""
+    weather forecast issued then. Virtual building: the forecast its Open-Meteo endpoint serves, through
+    the production parser (``served_forecast``); rows are hour-beginning means, so temperature is the
+    forecast at mid-hour (linear between hours) and GHI the value labelled at the hour's end (Open-Meteo
+    radiation is the mean of the preceding hour). Synthetic fallback: its true weather through the
+    simulator's forecast-error model."""
     future = X.iloc[cut : cut + steps].copy()
+    if history.typical_year is not None:
+        hours = served_forecast(history, future.index[0], seed)
+        temp = hours["temperature_c"]
+        start, end = temp.reindex(future.index), temp.reindex(future.index + pd.Timedelta(hours=1))
+        future["outdoor_temp_c"] = (start.to_numpy() + end.to_numpy()) / 2
+        future["ghi_w_m2"] = hours["ghi_w_m2"].reindex(future.index + pd.Timedelta(hours=1)).to_numpy()
+        return future
     forecast = forecast_from_truth(
         future[["outdoor_temp_c", "ghi_w_m2"]],
         future.index[0],
@@ -391,8 +437,9 @@ def main() -> None:
     print(
         f"[history] evaluation: last {EVAL_DAYS} days, day-ahead (1-24 h), refit daily; selection on the "
         f"{SELECTION_FOLDS} days before, same protocol; models fit on measured past weather and predict on "
-        "the weather forecast issued at each origin (sbems.sim.weather_forecast, seed "
-        f"{args.seed}): day-ahead temperature RMSE {weather_forecast_error(history, args.seed):.2f} K "
+        "the weather forecast issued at each origin (the Open-Meteo body the virtual building serves, "
+        f"parsed by sbems.weather.open_meteo; error seed {args.seed}): day-ahead temperature RMSE "
+        f"{weather_forecast_error(history, args.seed):.2f} K "
         "over the evaluation folds"
     )
     print("[real data] packaged electricity-related data found:")

@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     bacnet_local_port: int = Field(default=47809, ge=1, le=65535)
     bacnet_write_priority: int = Field(default=10, ge=1, le=16)
     # retention (seed §4.4), applied by the maintenance flow
-    retention_raw_days: int = Field(default=365, ge=1, description="sensor_readings and hvac_telemetry")
+    retention_raw_days: int = Field(
+        default=365, ge=1, description="sensor_readings, hvac_telemetry; the weather tables (weather flow)"
+    )
     retention_energy_days: int = Field(default=730, ge=1, description="energy_readings (raw)")
     retention_hourly_days: int = Field(default=1095, ge=1, description="energy_readings_hourly")
     retention_daily_days: int = Field(default=3650, ge=1, description="energy_readings_daily")

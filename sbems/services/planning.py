@@ -26,7 +26,7 @@ from sbems.optimization.building_problem import (
 from sbems.optimization.explain import notes_text
 from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index, slot_profile_forecast
 from sbems.optimization.mpc import Planner
-from sbems.optimization.plan_report import plan_document, plan_markdown, plan_summary
+from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
 from sbems.optimization.robust import PastPlan
 from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_setpoints_c
 from sbems.optimization.state_estimation import estimate_mass_temp_c
@@ -305,6 +305,7 @@ def _refused(
     building: Building, times: pd.DatetimeIndex, step_s: int, reason: str, extra: dict
 ) -> PlanOutcome:
     markdown = f"# Plan for {building.id}: **refused**\n\n{reason}\n\nThe building follows its schedule."
+    markdown += "".join(f"\n\n{line}" for line in metadata_markdown(extra))  # the weather it would have used
     return PlanOutcome(
         "refused",
         reason,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -42,11 +43,13 @@ class WeatherSettings:
     base_url: str | None
     user_agent: str
     retention_days: int  # kept as long as the other raw data (SBEMS_RETENTION_RAW_DAYS)
+    cache_dir: Path | None = None  # ETag/Last-Modified + body per URL, for the next run's conditional GET
 
 
 def read_weather_settings(provider: str | None = None, base_url: str | None = None) -> WeatherSettings:
     """``SBEMS_WEATHER_PROVIDER``, ``SBEMS_WEATHER_URL`` (default: the provider's public API),
-    ``SBEMS_WEATHER_USER_AGENT``, ``SBEMS_RETENTION_RAW_DAYS``; arguments override the first two."""
+    ``SBEMS_WEATHER_USER_AGENT``, ``SBEMS_RETENTION_RAW_DAYS``; arguments override the first two. The
+    conditional-request cache lives in ``SBEMS_DATA_DIR/weather-http``."""
     settings = load_settings()
     chosen = provider or settings.weather_provider
     return WeatherSettings(
@@ -54,6 +57,7 @@ def read_weather_settings(provider: str | None = None, base_url: str | None = No
         base_url=base_url or settings.weather_url or DEFAULT_URLS.get(chosen),
         user_agent=settings.weather_user_agent,
         retention_days=settings.retention_raw_days,
+        cache_dir=Path(settings.data_dir) / "weather-http",
     )
 
 
@@ -72,6 +76,7 @@ def get_forecast(
             building.longitude,
             now_utc=now_utc,
             needed_until_utc=needed_until,
+            cache_dir=settings.cache_dir,
         )
     if settings.provider == "nws":
         return nws.get_nws_forecast(
@@ -81,6 +86,7 @@ def get_forecast(
             user_agent=settings.user_agent,
             now_utc=now_utc,
             needed_until_utc=needed_until,
+            cache_dir=settings.cache_dir,
         )
     raise ValueError(f"provider {settings.provider!r} has no forecast to fetch")
 

@@ -39,10 +39,15 @@ def write_weather_forecast(
     issued_at: datetime,
     rows: Sequence[tuple],
 ) -> int:
-    """Upsert one issue, ``rows`` = (valid_at, *FORECAST_COLUMNS); the same issue fetched again replaces its
-    rows (idempotent). Returns rows written."""
+    """Store one issue, ``rows`` = (valid_at, *FORECAST_COLUMNS); the same issue fetched again replaces all
+    its rows (idempotent; no hour of an earlier fetch survives). Returns rows written."""
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in FORECAST_COLUMNS)
     with conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM weather_forecasts WHERE building_id = %s AND source = %s AND issued_at = %s "
+            "AND NOT (valid_at = ANY(%s))",
+            (building_id, source, issued_at, [row[0] for row in rows]),
+        )
         cur.executemany(
             f"INSERT INTO weather_forecasts (building_id, source, issued_at, valid_at, {_COLUMNS}) "
             f"VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(FORECAST_COLUMNS))}) "

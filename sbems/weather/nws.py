@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -36,16 +37,17 @@ def get_nws_forecast(
     now_utc: datetime,
     needed_until_utc: datetime,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: Path | None = None,
 ) -> WeatherForecast:
-    """Points -> hourly forecast + grid data (sky cover) -> one forecast; WeatherRefused when unusable."""
+    """Points -> hourly forecast + grid data (sky cover) -> one forecast; WeatherRefused when unusable.
+    ``cache_dir`` keeps each answer's ETag/Last-Modified for the next run's conditional requests."""
     headers = {"User-Agent": user_agent, "Accept": "application/geo+json"}
     with httpx.Client(timeout=timeout_s, headers=headers) as client:
-        points = get_body(
-            client, f"{base_url.rstrip('/')}/points/{latitude:.4f},{longitude:.4f}", source=SOURCE
-        )
+        points_url = f"{base_url.rstrip('/')}/points/{latitude:.4f},{longitude:.4f}"
+        points = get_body(client, points_url, source=SOURCE, cache_dir=cache_dir)
         hourly_url, grid_url = parse_nws_points(points.body)
-        hourly = get_body(client, hourly_url, source=SOURCE)
-        grid = get_body(client, grid_url, source=SOURCE)
+        hourly = get_body(client, hourly_url, source=SOURCE, cache_dir=cache_dir)
+        grid = get_body(client, grid_url, source=SOURCE, cache_dir=cache_dir)
     return parse_nws_forecast(
         hourly.body,
         grid.body,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -52,14 +53,17 @@ def get_open_meteo_forecast(
     now_utc: datetime,
     needed_until_utc: datetime,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_dir: Path | None = None,
 ) -> WeatherForecast:
-    """Fetch and parse the hourly forecast at the coordinates; WeatherRefused when it is not usable."""
+    """Fetch and parse the hourly forecast at the coordinates; WeatherRefused when it is not usable.
+    ``cache_dir`` keeps the answer's ETag/Last-Modified for the next run's conditional request."""
     with httpx.Client(timeout=timeout_s) as client:
         answer = get_body(
             client,
             f"{base_url.rstrip('/')}/v1/forecast",
             source=SOURCE,
             params=forecast_params(latitude, longitude),
+            cache_dir=cache_dir,
         )
     issued_at = _issue_time(answer.last_modified, now_utc)
     return parse_open_meteo_forecast(

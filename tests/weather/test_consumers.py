@@ -9,6 +9,7 @@ import pytest
 
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.services.forecasting import exogenous
+from sbems.services.planning import OptimizationInputs, ZoneModels, plan_building
 from sbems.services.schedules import schedule_targets
 from sbems.services.weather import read_weather_source, write_forecast
 from sbems.storage import entities
@@ -54,3 +55,19 @@ def test_optimal_start_starts_earlier_before_a_heat_wave(heat_wave, example_site
     assert schedule_targets(example_site, hq, NOW, temps, models) == []  # typical year: time enough
     (target,) = schedule_targets(example_site, hq, NOW, temps, models, weather=heat_wave)
     assert target.zone_id == "z2" and target.setpoint_c == 23.0 and "optimal start" in target.reason
+
+
+def test_the_plan_says_which_weather_and_how_old_even_when_refused(heat_wave, example_site):
+    """The plan's summary (the panel's Plans page) and its artifact markdown name the weather step, its
+    source, issue time and age: here a plan refused for want of zone models."""
+    hq = example_site.building("hq")
+    empty = pd.Series(dtype=float, index=pd.DatetimeIndex([], tz="UTC"))
+    inputs = OptimizationInputs("hq", NOW, 900, False, empty, {}, weather=heat_wave)
+    models = ZoneModels({}, {}, {zone.id: "no history" for zone in hq.zones}, [])
+    outcome = plan_building(example_site, hq, inputs, models, horizon_h=24)
+    assert outcome.status == "refused"
+    weather = outcome.summary["weather"]  # what the panel shows
+    assert weather["weather"] == "forecast" and weather["source"] == "open-meteo"
+    assert weather["issued_at"] == "2026-07-06T10:00:00+00:00" and weather["age_h"] == 0.25
+    line = "Weather: forecast from open-meteo (issued 2026-07-06T10:00:00+00:00, age 0.25 h"
+    assert line in outcome.markdown

@@ -147,3 +147,44 @@ def test_conditional_get_reuses_the_body_on_304(provider):
     assert second.hours.equals(first.hours)
     _, headers = provider.requests[1]
     assert headers["if-none-match"] == '"v1"' and headers["if-modified-since"] == modified
+
+
+def test_conditional_get_survives_the_process_with_a_cache_dir(provider, tmp_path):
+    """A served deployment runs each flow run in a new process: the validators and body come from disk."""
+    modified = "Wed, 01 Jul 2026 09:00:00 GMT"
+    provider.route(
+        "/v1/forecast",
+        Reply(body=encode(open_meteo_body(FIRST)), headers={"ETag": '"v2"', "Last-Modified": modified}),
+        Reply(304),
+    )
+    fetch = dict(now_utc=NOW, needed_until_utc=NEEDED, cache_dir=tmp_path / "weather-http")
+    first = get_open_meteo_forecast(provider.url, 36.07, -79.79, **fetch)
+    weather_http._VALIDATED.clear()  # what a new process starts with
+    second = get_open_meteo_forecast(provider.url, 36.07, -79.79, **fetch)
+    assert second.hours.equals(first.hours) and second.issued_at == first.issued_at
+    _, headers = provider.requests[1]
+    assert headers["if-none-match"] == '"v2"' and headers["if-modified-since"] == modified
+    assert len(list((tmp_path / "weather-http").glob("*.body"))) == 1
+
+
+def test_a_304_without_a_remembered_body_is_refused(provider):
+    provider.route("/v1/forecast", Reply(304))
+    with pytest.raises(WeatherRefused, match="HTTP 304"):
+        get_open_meteo_forecast(provider.url, 36.07, -79.79, now_utc=NOW, needed_until_utc=NEEDED)
+    assert provider.hits("/v1/forecast") == 1
+
+
+def test_a_slow_server_times_out_and_is_retried(provider):
+    provider.route("/v1/forecast", Reply(body=encode(open_meteo_body(FIRST)), delay_s=1.0))
+    with pytest.raises(WeatherRefused, match="ReadTimeout.* after 3 attempts"):
+        get_open_meteo_forecast(
+            provider.url, 36.07, -79.79, now_utc=NOW, needed_until_utc=NEEDED, timeout_s=0.2
+        )
+    assert provider.hits("/v1/forecast") == 3
+
+
+def test_retry_after_in_seconds_or_as_an_http_date_is_capped():
+    assert weather_http.retry_after_s("2", 0.5) == 2.0
+    assert weather_http.retry_after_s(None, 0.5) == 0.5 and weather_http.retry_after_s("soon", 0.5) == 0.5
+    assert weather_http.retry_after_s("3600", 0.5) == weather_http.MAX_RETRY_AFTER_S
+    assert weather_http.retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT", 0.5) == 0.0  # in the past

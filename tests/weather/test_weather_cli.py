@@ -35,6 +35,10 @@ def test_sbems_flows_run_weather_stores_the_open_meteo_hours(provider, conn, db_
         "PYTHONPATH": str(REPO),
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # the CLI starts an ephemeral Prefect server; on a loaded machine it needs more than the default 20 s
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": os.environ.get(
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300"
+        ),
     }
     env.pop("PREFECT_API_URL", None)
     done = subprocess.run(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prefect.artifacts import Artifact
 
+from sbems.deployments import build_deployments
 from sbems.domain.site import entity_uuid
 from sbems.flows.weather import weather
 from sbems.storage import entities
@@ -49,8 +51,19 @@ def test_stores_one_row_per_valid_hour_idempotently(prefect_harness, provider, c
         ("open-meteo:current", TODAY + timedelta(hours=10), rows[10]["temperature_c"])
     ]
 
+    artifact = Artifact.get("weather-hq", _sync=True)  # the latest: source, issue time, horizon
+    assert "| source | open-meteo |" in artifact.data
+    assert "| issued_at | 2026-07-01T10:00:00+00:00 |" in artifact.data
+    assert "| horizon_h | 85.0 |" in artifact.data
+
     again = weather(**run)
     assert again["written"] == 96 and len(read_forecast_rows(conn, building_id=HQ)) == 96
+
+
+def test_the_weather_flow_is_deployed_hourly_per_building():
+    (deployment,) = build_deployments(["hq"], ["weather"])
+    assert deployment.name == "weather-hq" and deployment.parameters == {"building_id": "hq"}
+    assert deployment.schedules[0].schedule.interval == timedelta(hours=1)
 
 
 def test_a_refused_answer_is_quarantined_and_nothing_stored(

@@ -49,6 +49,14 @@ def test_issues_are_idempotent_and_the_newest_covering_one_is_read(conn, example
     )
 
 
+def test_a_refetched_issue_keeps_only_its_new_hours(conn, example_site):
+    entities.upsert_site(conn, site=example_site)
+    write_weather_forecast(conn, building_id=HQ, source="open-meteo", issued_at=T0, rows=rows(T0, 96, 20.0))
+    write_weather_forecast(conn, building_id=HQ, source="open-meteo", issued_at=T0, rows=rows(T0, 80, 22.0))
+    stored = read_forecast_rows(conn, building_id=HQ)
+    assert len(stored) == 80 and {r["temperature_c"] for r in stored} == {22.0}
+
+
 def test_sensor_observations_win_and_retention_deletes_old_rows(conn, example_site):
     entities.upsert_site(conn, site=example_site)
     write_weather_observations(
