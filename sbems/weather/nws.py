@@ -7,6 +7,11 @@ temperature + temperatureUnit, relativeHumidity.value) and ``properties.forecast
 gives no irradiance: GHI is pvlib's clear-sky GHI (Haurwitz) reduced by sky cover (Kasten-Czeplak),
 split into DNI/DHI with pvlib's Erbs model, as the mean of the hour before the valid time (like
 Open-Meteo). The issue time is the hourly forecast's ``updateTime``.
+
+``temperature`` comes in two forms: the deprecated number with ``temperatureUnit`` "F"/"C", and the
+QuantitativeValue ``{"unitCode": "wmoUnit:degC" | "wmoUnit:degF", "value": ..}`` that the API's
+``forecast_temperature_qv`` feature flag (sent in ``Feature-Flags``) gives today and later versions give by
+default. Both are parsed; any other unit is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from sbems.weather.http import DEFAULT_TIMEOUT_S, get_body
 
 SOURCE = "nws"
 DEFAULT_BASE_URL = "https://api.weather.gov"
+FEATURE_FLAGS = "forecast_temperature_qv"  # temperature as a QuantitativeValue (the API's future default)
+QV_UNIT_LETTER = {"wmoUnit:degC": "C", "wmoUnit:degF": "F"}
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 
 
@@ -41,7 +48,11 @@ def get_nws_forecast(
 ) -> WeatherForecast:
     """Points -> hourly forecast + grid data (sky cover) -> one forecast; WeatherRefused when unusable.
     ``cache_dir`` keeps each answer's ETag/Last-Modified for the next run's conditional requests."""
-    headers = {"User-Agent": user_agent, "Accept": "application/geo+json"}
+    headers = {
+        "User-Agent": user_agent,
+        "Accept": "application/geo+json",
+        "Feature-Flags": FEATURE_FLAGS,
+    }
     with httpx.Client(timeout=timeout_s, headers=headers) as client:
         points_url = f"{base_url.rstrip('/')}/points/{latitude:.4f},{longitude:.4f}"
         points = get_body(client, points_url, source=SOURCE, cache_dir=cache_dir)
@@ -125,17 +136,17 @@ def parse_nws_forecast(
         ) from exc
     temps_c, rh_pct = [], []
     for period in periods:
-        temp, unit = period.get("temperature"), period.get("temperatureUnit")
-        humidity = period.get("relativeHumidity") or {}
-        if not isinstance(temp, int | float) or unit not in ("F", "C"):
+        temp_c = period_temperature_c(period)
+        if temp_c is None:
             raise WeatherRefused(SOURCE, f"period {period.get('startTime')}: bad temperature", hourly_body)
+        humidity = period.get("relativeHumidity") or {}
         if humidity.get("unitCode") != "wmoUnit:percent" or not isinstance(
             humidity.get("value"), int | float
         ):
             raise WeatherRefused(
                 SOURCE, f"period {period.get('startTime')}: bad relativeHumidity", hourly_body
             )
-        temps_c.append((temp - 32.0) * 5.0 / 9.0 if unit == "F" else float(temp))
+        temps_c.append(temp_c)
         rh_pct.append(float(humidity["value"]))
     sky = parse_nws_sky_cover(grid_body).reindex(index)
     if sky.isna().any():
@@ -155,6 +166,20 @@ def parse_nws_forecast(
         index=index,
     )
     return checked_forecast(SOURCE, issued_at, frame, needed_from_utc, needed_until_utc, hourly_body)
+
+
+def period_temperature_c(period: dict) -> float | None:
+    """A period's temperature in °C from either form (number + temperatureUnit F/C, or the
+    QuantitativeValue with unitCode wmoUnit:degC/degF); None when it is neither, or the two disagree."""
+    temp, unit = period.get("temperature"), period.get("temperatureUnit")
+    if isinstance(temp, dict):
+        letter = QV_UNIT_LETTER.get(temp.get("unitCode"))
+        if unit not in (None, temp.get("unitCode"), letter):  # a contradicting legacy unit
+            return None
+        temp, unit = temp.get("value"), letter
+    if isinstance(temp, bool) or not isinstance(temp, int | float) or unit not in ("F", "C"):
+        return None
+    return (temp - 32.0) * 5.0 / 9.0 if unit == "F" else float(temp)
 
 
 def irradiance_from_sky_cover(

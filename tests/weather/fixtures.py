@@ -50,6 +50,20 @@ def encode(document: dict) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode()
 
 
+def nws_hourly_qv_body(
+    first_hour: datetime, hours: int = 156, temp: float = 21.1, unit: str = "degC"
+) -> dict:
+    """A forecastHourly answer with the ``forecast_temperature_qv`` feature flag: ``temperature`` is a
+    QuantitativeValue ``{"unitCode": "wmoUnit:degC" | "wmoUnit:degF", "value": ..}`` and the deprecated
+    ``temperatureUnit`` is gone (api.weather.gov OpenAPI: GridpointForecastPeriod.temperature, "To make use of
+    the future standard format now, set the forecast_temperature_qv feature flag on the request")."""
+    body = nws_hourly_body(first_hour, hours)
+    for period in body["properties"]["periods"]:
+        period["temperature"] = {"unitCode": f"wmoUnit:{unit}", "value": temp}
+        del period["temperatureUnit"]
+    return body
+
+
 def nws_points_body(base_url: str) -> dict:
     """A /points/{lat},{lon} answer (GeoJSON), fields as in https://www.weather.gov/documentation/services-web-api
     (properties.forecastHourly, properties.forecastGridData)."""

@@ -10,7 +10,13 @@ import pytest
 from sbems.weather import http as weather_http
 from sbems.weather.forecast import WeatherRefused
 from sbems.weather.nws import get_nws_forecast, parse_nws_forecast
-from tests.weather.fixtures import encode, nws_grid_body, nws_hourly_body, nws_points_body
+from tests.weather.fixtures import (
+    encode,
+    nws_grid_body,
+    nws_hourly_body,
+    nws_hourly_qv_body,
+    nws_points_body,
+)
 from tests.weather.server import FakeProvider, Reply
 
 FIRST = datetime(2026, 7, 1, 10, tzinfo=UTC)
@@ -98,9 +104,13 @@ def test_http_403_without_retry_is_a_refusal(provider):
     assert provider.hits(f"/points/{LAT:.4f},{LON:.4f}") == 1
 
 
-def celsius_quantity() -> dict:
-    body = nws_hourly_body(FIRST)
-    body["properties"]["periods"][3]["temperature"] = {"unitCode": "wmoUnit:degC", "value": 20}
+def quantity(value, unit_code: str = "wmoUnit:degC", legacy_unit: str | None = None) -> dict:
+    """The QuantitativeValue form in one period; ``legacy_unit`` also keeps a temperatureUnit."""
+    body = nws_hourly_qv_body(FIRST)
+    period = body["properties"]["periods"][3]
+    period["temperature"] = {"unitCode": unit_code, "value": value}
+    if legacy_unit is not None:
+        period["temperatureUnit"] = legacy_unit
     return body
 
 
@@ -127,7 +137,11 @@ def missing_hour() -> dict:
     ("hourly", "grid", "reason"),
     [
         (b"<html>", encode(nws_grid_body(FIRST)), "not JSON"),
-        (encode(celsius_quantity()), encode(nws_grid_body(FIRST)), "bad temperature"),
+        (encode(quantity(20, "wmoUnit:K")), encode(nws_grid_body(FIRST)), "bad temperature"),
+        (encode(quantity(None)), encode(nws_grid_body(FIRST)), "bad temperature"),
+        (encode(quantity("20")), encode(nws_grid_body(FIRST)), "bad temperature"),
+        (encode(quantity(20, legacy_unit="F")), encode(nws_grid_body(FIRST)), "bad temperature"),
+        (encode(quantity(float("nan"))), encode(nws_grid_body(FIRST)), "NaN|null|missing"),
         (encode(no_humidity()), encode(nws_grid_body(FIRST)), "bad relativeHumidity"),
         (encode(duplicated()), encode(nws_grid_body(FIRST)), "duplicated hours"),
         (encode(missing_hour()), encode(nws_grid_body(FIRST)), "missing hours"),
@@ -141,3 +155,34 @@ def test_refuses_bad_input_with_a_reason(hourly, grid, reason):
         parse_nws_forecast(
             hourly, grid, latitude=LAT, longitude=LON, needed_from_utc=FIRST, needed_until_utc=NEEDED
         )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_c", "fourth_c"),
+    [
+        (nws_hourly_qv_body(FIRST, temp=21.1, unit="degC"), 21.1, 21.1),
+        (nws_hourly_qv_body(FIRST, temp=86.0, unit="degF"), 30.0, 30.0),
+        (quantity(20, legacy_unit="C"), 21.1, 20.0),  # a transitional answer keeping temperatureUnit
+        (quantity(68, "wmoUnit:degF", legacy_unit="wmoUnit:degF"), 21.1, 20.0),
+    ],
+)
+def test_the_quantitative_value_temperature_is_parsed(body, expected_c, fourth_c):
+    """NWS's newer form (feature flag forecast_temperature_qv): {"unitCode": "wmoUnit:degC|degF", "value"}."""
+    forecast = parse_nws_forecast(
+        encode(body),
+        encode(nws_grid_body(FIRST)),
+        latitude=LAT,
+        longitude=LON,
+        needed_from_utc=FIRST,
+        needed_until_utc=NEEDED,
+    )
+    temps = forecast.hours["temperature_c"]
+    assert temps.drop(temps.index[3]).to_numpy() == pytest.approx(expected_c)
+    assert temps.iloc[3] == pytest.approx(fourth_c)
+
+
+def test_the_feature_flag_is_asked_for_and_the_quantity_answer_parsed(provider):
+    serve(provider, nws_hourly_qv_body(FIRST, temp=25.0), nws_grid_body(FIRST))
+    forecast = get_nws_forecast(provider.url, LAT, LON, user_agent=UA, now_utc=FIRST, needed_until_utc=NEEDED)
+    assert forecast.hours["temperature_c"].to_numpy() == pytest.approx(25.0)
+    assert {headers["feature-flags"] for _, headers in provider.requests} == {"forecast_temperature_qv"}
