@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     bacnet_write_priority: int = Field(default=10, ge=1, le=16)
     # retention (seed §4.4), applied by the maintenance flow
     retention_raw_days: int = Field(
-        default=365, ge=1, description="sensor_readings, hvac_telemetry; the weather tables (weather flow)"
+        default=365, ge=1, description="sensor_readings, hvac_telemetry; the weather tables"
     )
     retention_energy_days: int = Field(default=730, ge=1, description="energy_readings (raw)")
     retention_hourly_days: int = Field(default=1095, ge=1, description="energy_readings_hourly")
@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     weather_user_agent: str = Field(
         default="sbems (weather forecasts for building control)",
         description="User-Agent sent to the provider (NWS asks for a contact in it)",
+    )
+    weather_max_age_h: float = Field(
+        default=12.0,
+        gt=0,
+        le=168,
+        description="a stored forecast older than this is stale: consumers fall back to persistence",
     )
 
     @model_validator(mode="after")

@@ -196,11 +196,14 @@ def read_weather_source(
     now_utc: datetime,
     horizon_end_utc: datetime,
     history_start_utc: datetime | None = None,
+    max_forecast_age_h: float | None = None,
 ) -> ChainedWeather:
     """The weather to plan with from ``now_utc`` to ``horizon_end_utc`` (and measured weather back to
-    ``history_start_utc``, default one day): the newest stored forecast still covering the horizon, else the
+    ``history_start_utc``, default one day): the newest stored forecast still covering the horizon and at
+    most ``max_forecast_age_h`` old (default ``SBEMS_WEATHER_MAX_AGE_H``; an older one is stale), else the
     last measurement (at most 3 h old) persisted into the typical year, else the typical year. The step is
-    logged; ``.describe()`` says which weather it is and how old."""
+    logged; ``.describe()`` says which weather it is and how old (and why, e.g. a stale forecast)."""
+    max_age_h = max_forecast_age_h if max_forecast_age_h is not None else load_settings().weather_max_age_h
     climatology = weather_source_for(building)
     start = pd.Timestamp(now_utc).floor("h").to_pydatetime()
     end = max(horizon_end_utc, now_utc)
@@ -220,6 +223,16 @@ def read_weather_source(
         now_utc + timedelta(seconds=1),
     )
     horizon = f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC"
+    missing = f"no stored forecast covers {horizon}"
+    if stored is not None:
+        age_h = (now_utc - stored[1]).total_seconds() / 3600
+        if age_h > max_age_h:
+            missing = (
+                f"stale forecast: {stored[0]} issued {stored[1]:%Y-%m-%d %H:%M} UTC is {age_h:.1f} h old "
+                f"(max {max_age_h:g} h, SBEMS_WEATHER_MAX_AGE_H)"
+            )
+            log.warning("weather for %s: %s", building.id, missing)
+            stored = None
     if stored is not None:
         forecast = forecast_from_rows(*stored)
         chosen = ChainedWeather(climatology, now_utc, "forecast", forecast, observations, f"covers {horizon}")
@@ -227,10 +240,9 @@ def read_weather_source(
         recent = observations["temperature_c"].dropna()
         recent = recent[recent.index >= pd.Timestamp(now_utc - PERSISTENCE_MAX_AGE)]
         if len(recent):
-            reason = f"no stored forecast covers {horizon}"
-            chosen = ChainedWeather(climatology, now_utc, "persistence", None, observations, reason)
+            chosen = ChainedWeather(climatology, now_utc, "persistence", None, observations, missing)
         else:
-            reason = f"no stored forecast covers {horizon} and no measurement in the last 3 h"
+            reason = f"{missing} and no measurement in the last 3 h"
             chosen = ChainedWeather(climatology, now_utc, "typical-year", None, observations, reason)
     info = chosen.describe()
     log.info(

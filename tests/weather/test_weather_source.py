@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sbems.domain.site import entity_uuid
+from sbems.optimization.plan_report import metadata_markdown
 from sbems.services.weather import read_weather_source, write_forecast
 from sbems.storage import entities
 from sbems.storage.weather import ObservationRow, write_weather_observations
@@ -100,3 +101,30 @@ def test_a_forecast_issued_after_now_is_not_used(db_url, hq):
     assert (
         read_weather_source(db_url, hq, NOW, NOW + timedelta(hours=2)).describe()["weather"] == "typical-year"
     )
+
+
+def test_a_forecast_older_than_the_maximum_age_is_stale(db_url, conn, hq, monkeypatch, caplog):
+    """SBEMS_WEATHER_MAX_AGE_H (default 12 h): an older issue is stale even though it covers the horizon;
+    the chain moves on to measured persistence, logs it, and the plan's weather line says so."""
+    store_forecast(db_url, 9)  # issued 1 July 09:00, valid until 4 July 23:00
+    later = TODAY + timedelta(hours=22)  # 13 h after the issue; the horizon is still covered
+    observe(conn, later - timedelta(minutes=40), 28.0)
+    with caplog.at_level("WARNING", logger="sbems.services.weather"):
+        source = read_weather_source(db_url, hq, later, later + timedelta(hours=24))
+    info = source.describe()
+    assert info["weather"] == "persistence" and info["observed_temp_c"] == 28.0
+    assert "stale forecast: open-meteo issued 2026-07-01 09:00 UTC is 13.0 h old (max 12 h" in info["reason"]
+    assert any("stale forecast" in r.getMessage() for r in caplog.records)
+    (line,) = metadata_markdown({"weather": info})
+    assert line.startswith("Weather: persistence from measured persistence") and "stale forecast" in line
+    # the same forecast within the maximum age is used
+    monkeypatch.setenv("SBEMS_WEATHER_MAX_AGE_H", "14")
+    assert (
+        read_weather_source(db_url, hq, later, later + timedelta(hours=24)).describe()["weather"]
+        == "forecast"
+    )
+    # stale and no recent measurement: the typical year, and the reason still names the stale forecast
+    typical = read_weather_source(
+        db_url, hq, later + timedelta(hours=4), later + timedelta(hours=28), max_forecast_age_h=12
+    ).describe()
+    assert typical["weather"] == "typical-year" and typical["reason"].startswith("stale forecast")
