@@ -1,4 +1,5 @@
-"""The ``maintenance`` flow (hourly): daily partitions ahead, hourly/daily energy rollups, retention."""
+"""The ``maintenance`` flow (hourly): daily partitions ahead, hourly/daily energy rollups, retention (the
+weather tables included, with the other raw data)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sbems.domain.maintenance import (
 from sbems.runtime import flow_database_url
 from sbems.services.maintenance import read_retention_policy
 from sbems.tasks import maintenance as t
+from sbems.tasks import weather as weather_tasks
 
 
 @flow(name="maintenance", log_prints=True)
@@ -41,6 +43,7 @@ def maintenance(
     removed = t.apply_retention(
         url, retention_cutoffs(now, policy, RAW_TABLES), retention_cutoffs(now, policy, ROLLUP_TABLES)
     )
+    weather_deleted = weather_tasks.delete_expired_weather(url, now, policy.raw_days)
     summary = {
         "building": building_id or "all",
         "now_utc": now.isoformat(),
@@ -48,10 +51,12 @@ def maintenance(
         "partitions_created": created,
         "buckets_upserted": upserted,
         **removed,
+        "weather_rows_deleted": weather_deleted,
     }
+    weather_lines = [f"| {table} rows deleted | {n} |" for table, n in weather_deleted.items()]
     create_markdown_artifact(
         key=f"maintenance-{building_id or 'all'}",
-        markdown=summary_markdown(summary),
+        markdown="\n".join([summary_markdown(summary), *weather_lines]),
         description=f"Maintenance at {now:%Y-%m-%d %H:%M} UTC",
     )
     return summary

@@ -16,6 +16,7 @@ from sbems.storage.rollups import (
     write_daily_rollups,
     write_hourly_rollups,
 )
+from sbems.storage.weather import ObservationRow, write_weather_forecast, write_weather_observations
 
 pytestmark = pytest.mark.flows
 
@@ -115,3 +116,38 @@ def test_maintenance_creates_rolls_up_and_applies_retention(
         read_hourly_rollups(conn, start_utc=NOW - timedelta(days=1), end_utc=NOW, building_id=BUILDING)
         == hourly
     )
+
+
+def test_maintenance_expires_weather_rows_with_the_other_raw_data(
+    prefect_harness, conn, db_url, example_site, monkeypatch
+):
+    """The weather tables follow SBEMS_RETENTION_RAW_DAYS in the maintenance flow too (not only in the
+    weather flow): forecast hours valid, and observations made, before the cutoff are deleted."""
+    for name, value in RETENTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    entities.upsert_site(conn, site=example_site)
+    columns = (20.0, 50.0, 0.0, 0.0, 0.0, 10.0)
+    for days in (400, 366, 300):
+        issued = _days_ago(days)
+        write_weather_forecast(
+            conn,
+            building_id=BUILDING,
+            source="open-meteo",
+            issued_at=issued,
+            rows=[(issued + timedelta(hours=h), *columns) for h in range(3)],
+        )
+        write_weather_observations(
+            conn, building_id=BUILDING, rows=[ObservationRow(issued, "sensor:outdoor-temp", 20.0)]
+        )
+    conn.commit()
+
+    summary = maintenance(building_id="hq", database_url=db_url, now_utc=NOW)
+
+    assert summary["weather_rows_deleted"] == {"weather_forecasts": 6, "weather_observations": 2}
+    kept = conn.execute("SELECT min(valid_at) FROM weather_forecasts").fetchone()[0]
+    assert kept == _days_ago(300)
+    observed = [r[0] for r in conn.execute("SELECT observed_at FROM weather_observations")]
+    assert observed == [_days_ago(300)]
+    conn.commit()
+    again = maintenance(building_id="hq", database_url=db_url, now_utc=NOW)
+    assert again["weather_rows_deleted"] == {"weather_forecasts": 0, "weather_observations": 0}
