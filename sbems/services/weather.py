@@ -21,6 +21,7 @@ from sbems.storage.weather import (
     delete_expired_weather,
     read_hourly_point_means,
     read_latest_covering_forecast,
+    read_latest_point_reading,
     read_weather_observations,
     write_weather_forecast,
     write_weather_observations,
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 PERSISTENCE_MAX_AGE = timedelta(hours=3)  # older measurements do not say much about the next hours
 OBSERVATION_LOOKBACK = timedelta(hours=24)  # each run (re)writes the last day's hourly sensor means
+# an outdoor sensor with no reading for longer than 2 poll periods (the poll deployment runs every 30 s) is
+# silent: the provider's conditions stand in for the hours since its last reading
+SENSOR_SILENT_AFTER = timedelta(seconds=60)
+SILENT_SUFFIX = ":current (sensor silent)"
 DEFAULT_URLS = {"open-meteo": open_meteo.DEFAULT_BASE_URL, "nws": nws.DEFAULT_BASE_URL}
 
 
@@ -124,48 +129,99 @@ def write_observations(
     database_url: str, building: Building, now_utc: datetime, forecast: WeatherForecast | None
 ) -> dict:
     """Hourly means of the building's outdoor-air points over the last whole hours; where it has none,
-    the provider's conditions at the issue hour (``<provider>:current``). Returns what was written."""
+    the provider's conditions at the issue hour (``<provider>:current``); where its points are silent (no
+    reading for more than ``SENSOR_SILENT_AFTER``, or none in the last day), the provider's hours after the
+    last reading up to the issue hour (``<provider>:current (sensor silent)``, logged). Returns what was
+    written."""
     b_id = entity_uuid("building", building.id)
     keys = outdoor_point_keys(building)
     rows: list[ObservationRow] = []
+    summary: dict = {}
     if keys:
-        end = pd.Timestamp(now_utc).floor("h").to_pydatetime()
-        means: dict[str, dict] = {}
-        with db.connect(database_url) as conn:
-            for column, point_keys in keys.items():
-                ids = [entity_uuid("sensor", building.id, key) for key in point_keys]
-                for mid, value in read_hourly_point_means(
-                    conn, sensor_ids=ids, start_utc=end - OBSERVATION_LOOKBACK, end_utc=end
-                ):
-                    means.setdefault(mid, {})[column] = float(value)
-        source = "sensor:" + ",".join(k for point_keys in keys.values() for k in point_keys)
-        rows = [
-            ObservationRow(mid, source[:80], v.get("temperature_c"), v.get("relative_humidity_pct"))
-            for mid, v in sorted(means.items())
-        ]
+        rows, last_seen = _sensor_observations(database_url, building, keys, now_utc)
+        if last_seen is None or now_utc - last_seen > SENSOR_SILENT_AFTER:
+            fallback = _silent_sensor_fallback(building, now_utc, last_seen, forecast)
+            summary["sensor_silent_since"] = last_seen.isoformat() if last_seen else "never"
+            summary["fallback_written"] = len(fallback)
+            rows += fallback
     elif forecast is not None:
         hour = pd.Timestamp(forecast.issued_at).floor("h")
         if hour in forecast.hours.index:
-            now = forecast.hours.loc[hour]
-            source = f"{forecast.source}:current"
-            rows = [
-                ObservationRow(
-                    hour.to_pydatetime(),
-                    source,
-                    float(now["temperature_c"]),
-                    float(now["relative_humidity_pct"]),
-                    float(now["ghi_w_m2"]),
-                )
-            ]
+            rows = _provider_rows(forecast, [hour], f"{forecast.source}:current")
     if not rows:
-        return {"source": None, "written": 0}
+        return {"source": None, "written": 0, **summary}
     with db.connect(database_url) as conn:
         written = write_weather_observations(conn, building_id=b_id, rows=rows)
     return {
         "source": rows[0].source,
         "written": written,
-        "last_observed_at": rows[-1].observed_at.isoformat(),
+        "last_observed_at": max(r.observed_at for r in rows).isoformat(),
+        **summary,
     }
+
+
+def _sensor_observations(
+    database_url: str, building: Building, keys: dict[str, list[str]], now_utc: datetime
+) -> tuple[list[ObservationRow], datetime | None]:
+    """The hourly means of the outdoor-air points over the lookback, and their newest reading time."""
+    end = pd.Timestamp(now_utc).floor("h").to_pydatetime()
+    means: dict[datetime, dict] = {}
+    all_ids = []
+    with db.connect(database_url) as conn:
+        for column, point_keys in keys.items():
+            ids = [entity_uuid("sensor", building.id, key) for key in point_keys]
+            all_ids += ids
+            for mid, value in read_hourly_point_means(
+                conn, sensor_ids=ids, start_utc=end - OBSERVATION_LOOKBACK, end_utc=end
+            ):
+                means.setdefault(mid, {})[column] = float(value)
+        last_seen = read_latest_point_reading(
+            conn, sensor_ids=all_ids, start_utc=now_utc - OBSERVATION_LOOKBACK, end_utc=now_utc
+        )
+    source = "sensor:" + ",".join(k for point_keys in keys.values() for k in point_keys)
+    rows = [
+        ObservationRow(mid, source[:80], v.get("temperature_c"), v.get("relative_humidity_pct"))
+        for mid, v in sorted(means.items())
+    ]
+    return rows, last_seen
+
+
+def _silent_sensor_fallback(
+    building: Building, now_utc: datetime, last_seen: datetime | None, forecast: WeatherForecast | None
+) -> list[ObservationRow]:
+    """The provider's hours after the sensor's last reading (or the lookback start) up to the issue hour."""
+    since = last_seen or now_utc - OBSERVATION_LOOKBACK
+    if forecast is None:
+        log.warning(
+            "weather for %s: outdoor-air sensor silent since %s and no provider forecast to fall back on",
+            building.id,
+            last_seen.isoformat() if last_seen else "ever (no reading in the last day)",
+        )
+        return []
+    issue_hour = pd.Timestamp(forecast.issued_at).floor("h")
+    hours = forecast.hours.index
+    missing = hours[(hours > pd.Timestamp(since)) & (hours <= min(issue_hour, pd.Timestamp(now_utc)))]
+    log.warning(
+        "weather for %s: outdoor-air sensor silent since %s: %d missing hours from %s's conditions",
+        building.id,
+        last_seen.isoformat() if last_seen else "ever (no reading in the last day)",
+        len(missing),
+        forecast.source,
+    )
+    return _provider_rows(forecast, list(missing), f"{forecast.source}{SILENT_SUFFIX}")
+
+
+def _provider_rows(forecast: WeatherForecast, hours: list[pd.Timestamp], source: str) -> list[ObservationRow]:
+    return [
+        ObservationRow(
+            hour.to_pydatetime(),
+            source[:80],
+            float(forecast.hours.at[hour, "temperature_c"]),
+            float(forecast.hours.at[hour, "relative_humidity_pct"]),
+            float(forecast.hours.at[hour, "ghi_w_m2"]),
+        )
+        for hour in hours
+    ]
 
 
 def delete_expired(database_url: str, now_utc: datetime, retention_days: int) -> dict[str, int]:

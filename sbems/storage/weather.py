@@ -25,7 +25,7 @@ _COLUMNS = ", ".join(FORECAST_COLUMNS)
 @dataclass(frozen=True, slots=True)
 class ObservationRow:
     observed_at: datetime
-    source: str  # "sensor:<point keys>" or "<provider>:current"
+    source: str  # "sensor:<point keys>", "<provider>:current" or "<provider>:current (sensor silent)"
     temperature_c: float | None
     relative_humidity_pct: float | None = None
     ghi_w_m2: float | None = None
@@ -134,6 +134,16 @@ def read_hourly_point_means(
         "FROM sensor_readings WHERE sensor_id = ANY(%s) AND time >= %s AND time < %s GROUP BY 1 ORDER BY 1",
         (list(sensor_ids), start_utc, end_utc),
     ).fetchall()
+
+
+def read_latest_point_reading(
+    conn: psycopg.Connection, *, sensor_ids: Sequence[UUID], start_utc: datetime, end_utc: datetime
+) -> datetime | None:
+    """The newest reading time of any of the points in [start_utc, end_utc]; None if they sent nothing."""
+    return conn.execute(
+        "SELECT max(time) FROM sensor_readings WHERE sensor_id = ANY(%s) AND time >= %s AND time <= %s",
+        (list(sensor_ids), start_utc, end_utc),
+    ).fetchone()[0]
 
 
 def delete_expired_weather(conn: psycopg.Connection, *, cutoff_utc: datetime) -> dict[str, int]:

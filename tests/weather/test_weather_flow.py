@@ -1,5 +1,6 @@
 """The weather flow end to end: a loopback Open-Meteo server -> weather_forecasts (idempotent), refusals
-quarantined, observations from the building's outdoor-air sensor or the provider's current conditions."""
+quarantined, observations from the building's outdoor-air sensor or the provider's current conditions (also
+for the hours a configured sensor stays silent)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prefect.artifacts import Artifact
 from sbems.deployments import build_deployments
 from sbems.domain.site import entity_uuid
 from sbems.flows.weather import weather
+from sbems.services.weather import read_weather_source
 from sbems.storage import entities
 from sbems.storage.quarantine import read_quarantine
 from sbems.storage.readings import SensorRow, write_sensor_readings
@@ -101,3 +103,71 @@ def test_outdoor_sensor_is_stored_as_hourly_observations(prefect_harness, conn, 
         ("sensor:outdoor-temp", TODAY + timedelta(hours=8, minutes=30), pytest.approx(21.5)),
         ("sensor:outdoor-temp", TODAY + timedelta(hours=9, minutes=30), 30.0),
     ]
+
+
+def _outdoor_readings(conn, example_site, minutes_after_today: list[int]) -> None:
+    entities.upsert_site(conn, site=with_outdoor_sensor(example_site))
+    sensor = entity_uuid("sensor", "hq", "outdoor-temp")
+    rows = [
+        SensorRow(TODAY + timedelta(minutes=m), sensor, None, 31.0, "celsius") for m in minutes_after_today
+    ]
+    if rows:
+        write_sensor_readings(conn, rows=rows)
+    conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("reading_minutes", "silent_since", "fallback_hours"),
+    [
+        ([8 * 60 + m for m in range(0, 60, 15)], "2026-07-01T08:45:00+00:00", [9, 10]),  # stopped at 08:45
+        ([], "never", list(range(0, 11))),  # configured but never sent anything
+    ],
+)
+def test_a_silent_outdoor_sensor_is_replaced_by_the_provider_for_the_missing_hours(
+    prefect_harness,
+    provider,
+    conn,
+    db_url,
+    example_site,
+    caplog,
+    reading_minutes,
+    silent_since,
+    fallback_hours,
+):
+    """The sensor sent nothing for > 2 poll periods (or never): the provider's conditions stand in for the
+    hours after its last reading, stored with a source that says so, and logged."""
+    _outdoor_readings(conn, example_site, reading_minutes)
+    body = open_meteo_body(TODAY)
+    provider.route("/v1/forecast", Reply(body=encode(body)))
+    with caplog.at_level("WARNING", logger="sbems.services.weather"):
+        result = weather("hq", db_url, NOW, "open-meteo", provider.url)
+    assert result["status"] == "ok"
+    assert result["observations"]["sensor_silent_since"] == silent_since
+    assert result["observations"]["fallback_written"] == len(fallback_hours)
+    silent = "open-meteo:current (sensor silent)"
+    assert [row for row in observations(conn) if row[0] == silent] == [
+        (silent, TODAY + timedelta(hours=h), body["hourly"]["temperature_2m"][h]) for h in fallback_hours
+    ]
+    measured = [row for row in observations(conn) if row[0].startswith("sensor:")]
+    assert measured == (
+        [("sensor:outdoor-temp", TODAY + timedelta(hours=8, minutes=30), 31.0)] if reading_minutes else []
+    )
+    assert any("outdoor-air sensor silent since" in r.getMessage() for r in caplog.records)
+    # the planners now have a recent measurement to persist (the provider's, at the issue hour)
+    assert (
+        read_weather_source(
+            db_url, with_outdoor_sensor(example_site).building("hq"), NOW, NOW + timedelta(hours=200)
+        ).describe()["observed_at"]
+        == "2026-07-01T10:00:00+00:00"
+    )
+
+
+def test_a_reporting_outdoor_sensor_gets_no_provider_fallback(
+    prefect_harness, provider, conn, db_url, example_site
+):
+    last = 10 * 60 + 19  # 10:19, one minute before the run: within 2 poll periods
+    _outdoor_readings(conn, example_site, [8 * 60, 9 * 60, last])
+    provider.route("/v1/forecast", Reply(body=encode(open_meteo_body(TODAY))))
+    result = weather("hq", db_url, NOW, "open-meteo", provider.url)
+    assert "sensor_silent_since" not in result["observations"]
+    assert {row[0] for row in observations(conn)} == {"sensor:outdoor-temp"}
