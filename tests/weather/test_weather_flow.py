@@ -171,3 +171,40 @@ def test_a_reporting_outdoor_sensor_gets_no_provider_fallback(
     result = weather("hq", db_url, NOW, "open-meteo", provider.url)
     assert "sensor_silent_since" not in result["observations"]
     assert {row[0] for row in observations(conn)} == {"sensor:outdoor-temp"}
+
+
+def _short() -> dict:
+    return open_meteo_body(TODAY, hours=60)  # ends 2 July 11:00, before NOW + 72 h
+
+
+def _duplicated() -> dict:
+    body = open_meteo_body(TODAY)
+    body["hourly"]["time"][41] = body["hourly"]["time"][40]
+    return body
+
+
+def _nan() -> dict:
+    body = open_meteo_body(TODAY)
+    body["hourly"]["temperature_2m"][30] = float("nan")  # json.dumps writes the NaN token
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(_short, "too short"), (_duplicated, "duplicated hours"), (_nan, "temperature_c is NaN")],
+)
+def test_short_duplicated_or_nan_forecasts_are_refused_quarantined_and_the_chain_falls_back(
+    prefect_harness, provider, conn, db_url, example_site, body, reason
+):
+    site = without_outdoor_sensor(example_site)
+    entities.upsert_site(conn, site=site)
+    conn.commit()
+    payload = encode(body())
+    provider.route("/v1/forecast", Reply(body=payload))
+    result = weather("hq", db_url, NOW, "open-meteo", provider.url)
+    assert result["status"] == "refused" and reason in result["reason"]
+    assert read_forecast_rows(conn, building_id=HQ) == []
+    (item,) = read_quarantine(conn, source="weather:open-meteo")
+    assert reason in item["reason"] and bytes(item["payload"]) == payload
+    chosen = read_weather_source(db_url, site.building("hq"), NOW, NOW + timedelta(hours=24)).describe()
+    assert chosen["weather"] == "typical-year" and "no stored forecast covers" in chosen["reason"]
