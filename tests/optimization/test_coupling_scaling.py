@@ -1,4 +1,4 @@
-"""The conditioned coupling rows (coupling.condition_coupling: 16 peak-row copies, 10-kW units) state the same
+"""The conditioned coupling rows (coupling.condition_coupling: 32 peak-row copies, 30-kW units) state the same
 problem as the previous formulation and as the cvxpy reference: same optimum, same plan, and a kept solver
 still re-plans in place."""
 
@@ -15,7 +15,7 @@ from tests.optimization.test_backends import objective_usd, small_problem
 def test_condition_coupling_scales_and_repeats_only_the_coupling_rows():
     problem = small_problem(demand_peak_so_far_kw=[40.0, 0.0])
     _, c, a_matrix, b, cones, offsets = clarabel_data(problem)
-    c2, a2, b2, cones2 = condition_coupling(c, a_matrix, b, cones, offsets, 10.0, 2)
+    c2, a2, b2, cones2 = condition_coupling(c, a_matrix, b, cones, offsets, 10.0, 2)  # 10-kW units, 16 copies
     n_peak_rows = int(problem.demand_masks.sum()) * 8  # p[k] - peak_m <= 0, 8 copies from clarabel_data
     assert a2.shape == (a_matrix.shape[0] + n_peak_rows, a_matrix.shape[1])
     assert cones2 == [cones[0], ("nonneg", cones[1][1] + n_peak_rows)]
