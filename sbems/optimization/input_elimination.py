@@ -56,21 +56,31 @@ def eliminate_cooling_inputs(
     n = int(n_inputs)
     if n == 0 or not cones or cones[0][0] != "zero" or cones[0][1] < n:
         return None
-    a_csc = sp.csc_matrix(a_matrix)
-    n_vars = a_csc.shape[1]
-    air = a_csc[:n].tocsc()
-    coupling = air[:, :n]
-    diagonal = coupling.diagonal()
-    if coupling.nnz != n or np.any(np.abs(diagonal) < MIN_INPUT_COEFFICIENT):
+    a_csr = sp.csr_matrix(a_matrix)
+    n_vars = a_csr.shape[1]
+    air = a_csr[:n]
+    entry_rows = np.repeat(np.arange(n), np.diff(air.indptr))
+    is_input = air.indices < n
+    # each air row: exactly one cooling entry, its own (row i <-> q_i), with a usable coefficient
+    if int(is_input.sum()) != n or not np.array_equal(air.indices[is_input], entry_rows[is_input]):
         return None
-    if sp.triu(coupling, 1).nnz or sp.tril(coupling, -1).nnz:
+    diagonal = np.zeros(n)
+    diagonal[entry_rows[is_input]] = air.data[is_input]
+    if np.any(np.abs(diagonal) < MIN_INPUT_COEFFICIENT):
         return None
     inverse = 1.0 / diagonal
-    rest = air[:, n:]
     # x = [q; y] = T y + x0 with q = D^-1 (b_air - rest y)
-    transform = sp.vstack([-sp.diags(inverse) @ rest, sp.identity(n_vars - n, format="csc")], format="csc")
+    rest_rows, rest_cols = entry_rows[~is_input], air.indices[~is_input] - n
+    identity = np.arange(n_vars - n)
+    transform = sp.csr_matrix(
+        (
+            np.concatenate([-inverse[rest_rows] * air.data[~is_input], np.ones(identity.size)]),
+            (np.concatenate([rest_rows, n + identity]), np.concatenate([rest_cols, identity])),
+        ),
+        shape=(n_vars, n_vars - n),
+    )
     x0 = np.concatenate([inverse * b[:n], np.zeros(n_vars - n)])
-    others = a_csc[n:]
+    others = a_csr[n:]
     a_reduced = (others @ transform).tocsc()
     b_reduced = b[n:] - others @ x0
     p_full = sp.csc_matrix(p_matrix)
