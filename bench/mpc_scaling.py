@@ -5,20 +5,25 @@ Cold = first solve for a shape (a new Planner per size); warm = re-plan of the s
 CLARABEL solver is updated in place, so no new KKT ordering. Zones differ (random model parameters,
 capacities, gains). The default configuration is the planner's own (``services.planning.optimize``):
 move blocking (the 96 x 15-min horizon decided in 34 blocks: 8 x 15 min, 8 x 30 min, 18 x 1 h, exact
-discretisation per block) and the conditioned coupling rows (``sbems.optimization.coupling``). In the same
-run the previous formulation is measured as the baseline (96 decision steps, 8 peak-row copies, no
-scaling). Options:
+discretisation per block) and the conditioned coupling rows (``sbems.optimization.coupling``: 32 peak-row
+copies, 30-kW units since round 6) with the cooling inputs eliminated through the air dynamics
+(``sbems.optimization.input_elimination``, round 6). In the same run, as baselines: the previous
+formulation (96 decision steps, 8 peak-row copies, no scaling) and round 5's default (same blocks, 16
+copies, 10-kW units, inputs kept). Options:
 
   --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
                       ventilation changes with occupancy (dynamics coefficients vary along the horizon)
   --no-blocking       decide every 15-min step (96 decisions) in the measured configuration
-  --baseline previous|none   also measure the previous formulation (default) or not
+  --baseline LIST     comma list of baselines measured in the same run: previous, round5 (default both),
+                      inputs (round 6 without the input elimination), none
   --repeat N          N cold+warm pairs per size (warm data: seeds 1..N); medians and min-max reported
   --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cvxpy DPP controller
 
 Prints a table, where the time went (direct path: baseline simulation, data assembly, solver setup or
 in-place update, interior-point iterations, plan extraction), growth ratios, and ends with one JSON line
-{"warm_s": {...}, "cold_s": {...}, "growth_warm_100_1000": x, ..., "baseline": {...}}.
+{"warm_s": {...}, "cold_s": {...}, "growth_warm_100_1000": x, ..., "baseline": {...}, "round5": {...}}. Wall
+and process CPU time are both reported (``*_cpu_s``, ``growth_cpu_warm_100_1000``, CPU ms per iteration), with
+the load average, because on a shared machine the wall time is several times the CPU time.
 Targets (issue 14): 1000 zones warm < 2 s, cold < 10 s, warm growth 100 -> 1000 zones <= 12x.
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -39,6 +45,8 @@ from sbems.optimization.zone_model_rc2 import Rc2Params
 N_STEPS = 96
 STEP_S = 900.0
 PREVIOUS_PEAK_ROW_COPIES = 8  # the formulation before round 5: clarabel_data alone (no conditioning)
+# round 5's default: 16 peak-row copies, 10-kW units, cooling inputs kept as variables
+ROUND5_COUPLING = {"peak_row_factor": 2, "building_kw_scale": 10.0, "eliminate_inputs": False}
 
 
 def scenario(n_zones: int, seed: int, model: str = "rc1", blocking: bool = True) -> MpcProblem:
@@ -149,9 +157,17 @@ def model_scenario(n_zones: int, seed: int, model: str, blocking: bool) -> MpcPr
 def measure(make, new_backend, sizes: list[int], repeat: int, cvxpy_path: bool) -> dict:
     """Cold and warm solves per size (``repeat`` pairs, a new backend each); medians and the plan figures."""
     Planner(new_backend()).solve(make(1, 99))  # warm the imports so the 1-zone cold figure is not the import
-    result: dict = {"rows": [], "breakdown": [], "warm_all": {}, "cold_all": {}, "iters": {}, "cpu": {}}
+    result: dict = {
+        "rows": [],
+        "breakdown": [],
+        "warm_all": {},
+        "cold_all": {},
+        "iters": {},
+        "cpu": {},
+        "cpu_per_iter_ms": {},
+    }
     for n_zones in sizes:
-        colds, warms, cpus = [], [], []
+        colds, warms, cpus, per_iter = [], [], [], []
         for r in range(repeat):
             planner = Planner(new_backend())  # a new one per size and repeat: cold, then warm
             problem_cold, problem_warm = make(n_zones, 0), make(n_zones, 1 + r)
@@ -177,6 +193,8 @@ def measure(make, new_backend, sizes: list[int], repeat: int, cvxpy_path: bool) 
             colds.append(cold_s)
             warms.append(warm_s)
             cpus.append((cold_cpu_s, warm_cpu_s))
+            if not cvxpy_path and warm_t.get("iterations"):
+                per_iter.append(1e3 * warm_t.get("solver_cpu_s", 0.0) / warm_t["iterations"])
             print(
                 f"{n_zones:>5} zones: cold {cold_s:7.2f} s  warm {warm_s:7.2f} s  "
                 f"(cpu {cold_cpu_s:.2f}/{warm_cpu_s:.2f} s, status {cold.status}/{warm.status}, "
@@ -188,6 +206,8 @@ def measure(make, new_backend, sizes: list[int], repeat: int, cvxpy_path: bool) 
         result["warm_all"][n_zones], result["cold_all"][n_zones] = warms, colds
         result["iters"][n_zones] = iters
         result["cpu"][n_zones] = np.median(np.array(cpus), axis=0)
+        if per_iter:
+            result["cpu_per_iter_ms"][n_zones] = float(np.median(per_iter))
         result["rows"].append(
             (
                 n_zones,
@@ -226,7 +246,7 @@ def report(title: str, result: dict, cvxpy_path: bool) -> None:
         print("plan = clip + simulate + price the plan")
         print(
             f"{'zones':>6} {'run':>5} {'total':>7} {'baseline':>8} {'assemble':>8} {'setup':>7} "
-            f"{'reused':>6} {'iters':>5} {'solver':>7} {'ms/iter':>8} {'plan':>6}"
+            f"{'reused':>6} {'iters':>5} {'solver':>7} {'ms/iter':>8} {'cpu ms/it':>9} {'plan':>6}"
         )
         for n, *runs in result["breakdown"]:
             for name, total, t in (("cold", runs[0], runs[1]), ("warm", runs[2], runs[3])):
@@ -236,14 +256,16 @@ def report(title: str, result: dict, cvxpy_path: bool) -> None:
                     f"{t.get('assemble_s', 0):>8.3f} "
                     f"{t.get('setup_s', 0):>7.3f} {str(bool(t.get('solver_reused'))):>6} {iters:>5} "
                     f"{t.get('solver_s', 0):>7.3f} {1e3 * t.get('solver_s', 0) / max(iters, 1):>8.2f} "
-                    f"{t.get('plan_s', 0):>6.3f}"
+                    f"{1e3 * t.get('solver_cpu_s', 0) / max(iters, 1):>9.2f} {t.get('plan_s', 0):>6.3f}"
                 )
     print("growth (x zones -> x time, warm medians):")
     rows = result["rows"]
+    cpu = result["cpu"]
     for (n0, _, w0, *_), (n1, _, w1, *_) in zip(rows, rows[1:], strict=False):
         print(
-            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f}   "
-            f"per zone {w1 / n1 * 1e3:8.2f} ms"
+            f"  {n0:>4} -> {n1:<5} zones x{n1 / n0:<4.0f}: warm x{w1 / w0:6.1f} "
+            f"(CPU x{cpu[n1][1] / cpu[n0][1]:6.1f})"
+            f"   per zone {w1 / n1 * 1e3:8.2f} ms"
         )
 
 
@@ -259,6 +281,10 @@ def summary(result: dict) -> dict:
         # process CPU time (CLARABEL runs on one thread here): what the solve costs without other load
         "warm_cpu_s": {str(n): round(float(c[1]), 4) for n, c in result["cpu"].items()},
         "cold_cpu_s": {str(n): round(float(c[0]), 4) for n, c in result["cpu"].items()},
+        "growth_cpu_warm_100_1000": round(float(result["cpu"][1000][1] / result["cpu"][100][1]), 2)
+        if {100, 1000} <= set(result["cpu"])
+        else None,
+        "warm_cpu_ms_per_iteration": {str(n): round(v, 2) for n, v in result["cpu_per_iter_ms"].items()},
     }
     if any(len(v) > 1 for v in result["warm_all"].values()):
         out["warm_min_max_s"] = {
@@ -282,7 +308,7 @@ def main() -> None:
     parser.add_argument(
         "--blocking", action="store_true", help="(the default now; kept for old command lines)"
     )
-    parser.add_argument("--baseline", default="previous", choices=["previous", "none"])
+    parser.add_argument("--baseline", default="previous,round5")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     sizes = [int(z) for z in args.zones.split(",")]
@@ -301,7 +327,20 @@ def main() -> None:
     def previous_backend():
         if cvxpy_path:
             return backend_for(args.solver, args.backend)
-        return ClarabelBackend(peak_row_factor=1, building_kw_scale=1.0)
+        return ClarabelBackend(peak_row_factor=1, building_kw_scale=1.0, eliminate_inputs=False)
+
+    def round5_backend():
+        return ClarabelBackend(**ROUND5_COUPLING)
+
+    def kept_inputs_backend():
+        return ClarabelBackend(eliminate_inputs=False)
+
+    baselines = {name for name in args.baseline.split(",") if name and name != "none"}
+    if not baselines <= {"previous", "round5", "inputs"}:
+        parser.error("--baseline: a comma list of previous, round5, inputs or none")
+    if cvxpy_path:
+        baselines -= {"round5", "inputs"}  # conditioning and elimination apply to the direct path only
+    load_start = os.getloadavg()
 
     decisions = len(move_block_steps(N_STEPS)) if blocking else N_STEPS
     title = (
@@ -311,8 +350,14 @@ def main() -> None:
     )
     print(title, flush=True)
     new = measure(make_new, new_backend, sizes, args.repeat, cvxpy_path)
-    previous = None
-    if args.baseline == "previous":
+    previous = round5 = kept = None
+    if "inputs" in baselines:
+        print("baseline: round 6's conditioning with the cooling inputs kept as variables", flush=True)
+        kept = measure(make_new, kept_inputs_backend, sizes, args.repeat, cvxpy_path)
+    if "round5" in baselines:
+        print("baseline: round 5 (same blocks, 16 peak-row copies, 10-kW units, inputs kept)", flush=True)
+        round5 = measure(make_new, round5_backend, sizes, args.repeat, cvxpy_path)
+    if "previous" in baselines:
         print(
             f"baseline: previous formulation ({N_STEPS} decision steps, {PREVIOUS_PEAK_ROW_COPIES} peak-row "
             "copies, no scaling)",
@@ -320,6 +365,11 @@ def main() -> None:
         )
         previous = measure(make_previous, previous_backend, sizes, args.repeat, cvxpy_path)
     report(title, new, cvxpy_path)
+    if kept is not None:
+        report(f"baseline: inputs kept, model {args.model}, {decisions} decision blocks", kept, False)
+    if round5 is not None:
+        title5 = f"baseline: round 5's default, model {args.model}, {decisions} decision blocks"
+        report(title5, round5, False)
     if previous is not None:
         report(
             f"baseline: previous formulation, model {args.model}, {N_STEPS} decision steps",
@@ -332,6 +382,7 @@ def main() -> None:
         "decision_blocks": decisions,
         "backend": "cvxpy" if cvxpy_path else "direct",
         "repeat": args.repeat,
+        "loadavg_1min_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
     }
     print()
     warm, cold, growth = out["warm_s"].get("1000"), out["cold_s"].get("1000"), out["growth_warm_100_1000"]
@@ -349,6 +400,10 @@ def main() -> None:
             "decision_blocks": N_STEPS,
             "peak_row_copies": PREVIOUS_PEAK_ROW_COPIES,
         }
+    if round5 is not None:
+        out["round5"] = {**summary(round5), **ROUND5_COUPLING}
+    if kept is not None:
+        out["inputs_kept"] = summary(kept)
     print(json.dumps(out))
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sbems.optimization.coupling import BUILDING_KW_SCALE, PEAK_ROW_FACTOR, condition_coupling
+from sbems.optimization.input_elimination import eliminate_cooling_inputs
 from sbems.optimization.plan import SolverResult
 from sbems.optimization.problem import MpcProblem
 
@@ -289,16 +290,19 @@ class ClarabelBackend:
         cache_size: int = DIRECT_SOLVER_CACHE_SIZE,
         peak_row_factor: int = PEAK_ROW_FACTOR,
         building_kw_scale: float = BUILDING_KW_SCALE,
+        eliminate_inputs: bool = True,
     ) -> None:
         """``peak_row_factor`` and ``building_kw_scale`` condition the coupling rows
         (``coupling.condition_coupling``: same optimum, fewer iterations; 1 and 1.0 give the previous
-        formulation, the benchmark's baseline)."""
+        formulation, the benchmark's baseline). ``eliminate_inputs``: solve for the cooling inputs through
+        the air dynamics before CLARABEL sees the data (``input_elimination``: smaller KKT, same optimum)."""
         if peak_row_factor < 1:
             raise ValueError("peak_row_factor must be >= 1")
         self.solver_options = dict(solver_options or {})
         self.cache_size = cache_size
         self.peak_row_factor = int(peak_row_factor)
         self.building_kw_scale = float(building_kw_scale)
+        self.eliminate_inputs = bool(eliminate_inputs)
         self._solvers: OrderedDict[tuple[Any, ...], _ReusableSolver] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -309,7 +313,8 @@ class ClarabelBackend:
 
     def solve(self, problem: MpcProblem, timings: dict[str, float] | None = None) -> SolverResult:
         """Solve; ``timings`` (optional) gets assemble_s, setup_s, solver_reused (1.0 when a kept solver was
-        updated in place), solver_s and iterations. ``solve_s`` of the result includes the assembly."""
+        updated in place), solver_s, solver_cpu_s (process CPU time of the iterations: what other load on the
+        machine does not inflate) and iterations. ``solve_s`` of the result includes the assembly."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
         with self._lock:
@@ -328,6 +333,19 @@ class ClarabelBackend:
         c, a_matrix, b, cones = condition_coupling(
             c, a_matrix, b, cones, offsets, self.building_kw_scale, self.peak_row_factor
         )
+        reduced = None
+        if self.eliminate_inputs:
+            reduced = eliminate_cooling_inputs(
+                p_matrix, c, a_matrix, b, cones, problem.n_zones * problem.n_steps
+            )
+        if reduced is not None:
+            p_matrix, c, a_matrix, b, cones = (
+                reduced.p_matrix,
+                reduced.c,
+                reduced.a_matrix,
+                reduced.b,
+                reduced.cones,
+            )
         timings["assemble_s"] = time.perf_counter() - started
         for fast in (True, False):
             options = {
@@ -337,9 +355,10 @@ class ClarabelBackend:
                 **self.solver_options,
             }
             entry = self._solver_for(p_matrix, c, a_matrix, b, cones, options, timings)
-            iterations_started = time.perf_counter()
+            iterations_started, cpu_started = time.perf_counter(), time.process_time()
             solution = entry.solver.solve()
             timings["solver_s"] = time.perf_counter() - iterations_started
+            timings["solver_cpu_s"] = time.process_time() - cpu_started
             timings["iterations"] = float(solution.iterations)
             status = str(solution.status)
             if status == "Solved" or entry.refine:
@@ -352,7 +371,7 @@ class ClarabelBackend:
         }.get(status, f"failed:{status}")
         if not mapped.startswith("optimal"):
             return mapped, (None, None, None)
-        x = np.asarray(solution.x)
+        x = np.asarray(solution.x) if reduced is None else reduced.original(np.asarray(solution.x))
         n = problem.n_zones * problem.n_steps
         shape = (problem.n_zones, problem.n_steps)
         q = x[offsets["q"] : offsets["q"] + n].reshape(shape)
