@@ -11,12 +11,14 @@ from fastapi import APIRouter, FastAPI
 from sbems.api import (
     routes_alert_rules,
     routes_alerts,
+    routes_aliases,
     routes_analytics,
     routes_auth,
     routes_buildings,
     routes_control,
     routes_history,
     routes_hvac,
+    routes_notify_routes,
     routes_savings,
     routes_schedules,
     routes_sensors,
@@ -69,6 +71,7 @@ def create_app(
     app.state.config = ApiConfig(database_url, secret, mqtt_url, mqtt_username, mqtt_password)
     install_problem_handlers(app)
     api = APIRouter(prefix=PREFIX)
+    api.include_router(routes_aliases.router)  # first: /alerts/rules before /alerts/{alert_id}
     for module in (
         routes_auth,
         routes_buildings,
@@ -86,6 +89,7 @@ def create_app(
         api.include_router(module.router)
     api.include_router(routes_savings.router)
     api.include_router(routes_alert_rules.router)
+    api.include_router(routes_notify_routes.router)
     app.include_router(api)
     return app
 

@@ -108,7 +108,9 @@ def _check(conn, user: AuthUser, building_key: str) -> str | None:
     return None
 
 
-def _audit(conn, user: AuthUser, building_key: str, changes: dict, problem: str | None) -> None:
+def _audit(
+    conn, user: AuthUser, building_key: str, changes: dict, problem: str | None, source: str = "panel"
+) -> None:
     insert_audit(
         conn,
         actor=user.email,
@@ -118,7 +120,7 @@ def _audit(conn, user: AuthUser, building_key: str, changes: dict, problem: str 
         resource_id=building_key,
         result="rejected" if problem else "success",
         changes=changes,
-        source="panel",
+        source=source,
         error_message=problem,
     )
 
@@ -178,3 +180,75 @@ def reset_route(database_url: str, building_key: str, *, severity: str, user: Au
     if problem:
         return ActionResult(False, problem)
     return ActionResult(True, f"{severity.capitalize()} alerts of {building_key} follow the site file again.")
+
+
+def replace_routes(
+    database_url: str,
+    building_key: str,
+    routes: Sequence[dict],
+    *,
+    user: AuthUser,
+    known_keys: set[str] | None = None,
+    source: str = "api",
+) -> ActionResult:
+    """Set all of the building's routes at once (the API's PUT), in one transaction: each given severity's
+    route (``{"severity", "tags", "target_keys"}``), every severity not given back to the site file. With
+    ``known_keys``, target keys outside it are refused. One audit entry, refusals too."""
+    given = [
+        {
+            "severity": r.get("severity"),
+            "tags": list(r.get("tags", [])),
+            "target_keys": list(r.get("target_keys", [])),
+        }
+        for r in routes
+    ]
+    audited = {"routes": _json_safe(given)}
+    with service_connection(database_url) as conn:
+        problem = _check(conn, user, building_key)
+        parsed: list[PanelRoute] = []
+        if problem is None:
+            try:
+                parsed = [PanelRoute.model_validate(r) for r in given]
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                problem = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        severities = [r.severity for r in parsed]
+        if problem is None and len(set(severities)) != len(severities):
+            problem = "each severity may be given once"
+        unknown = sorted({k for r in parsed for k in r.target_keys} - (known_keys or set()))
+        if problem is None and known_keys is not None and unknown:
+            problem = f"target keys not in SBEMS_NOTIFY_URLS: {', '.join(unknown)}"
+        if problem is None:
+            building_id = entity_uuid("building", building_key)
+            by_severity = {r.severity: r for r in parsed}
+            for severity in SEVERITIES:
+                route = by_severity.get(severity)
+                if route is None:
+                    delete_notify_route(conn, building_id=building_id, severity=severity)
+                elif not write_notify_route(
+                    conn,
+                    building_id=building_id,
+                    severity=severity,
+                    tags=route.tags,
+                    target_keys=route.target_keys,
+                    updated_by=user.email,
+                ):
+                    conn.rollback()
+                    problem = f"unknown building {building_key!r}"
+                    break
+        audited["reset"] = [s for s in SEVERITIES if s not in severities] if problem is None else []
+        _audit(conn, user, building_key, audited, problem, source)
+    if problem:
+        return ActionResult(False, problem)
+    return ActionResult(True, f"alert routing of {building_key} replaced")
+
+
+def _json_safe(value):
+    """``value`` with NUL (refused by validation, not storable in jsonb) replaced in every string."""
+    if isinstance(value, str):
+        return value.replace("\x00", "?")
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value if value is None or isinstance(value, bool | int | float) else str(value)

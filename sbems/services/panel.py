@@ -15,11 +15,17 @@ from datetime import datetime
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
-from sbems.domain.control import SEED_SETPOINT_LIMITS, Principal, permission_violation
-from sbems.domain.site import entity_uuid
+from sbems.domain.control import (
+    KIND_OF_COMMAND_TYPE,
+    SEED_SETPOINT_LIMITS,
+    Principal,
+    permission_violation,
+)
+from sbems.domain.site import Building, entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import DispatchOutcome, dispatch_setpoints, release_command
+from sbems.services.dispatch_events import Message, result_message, settings_publisher
 from sbems.services.errors import translated_errors
 from sbems.services.panel_writes import ActionResult
 from sbems.storage.commands import insert_audit, read_held_commands
@@ -71,12 +77,25 @@ def dispatch_override(
     return outcomes[zone]
 
 
+def _release_message(building: Building, command: dict, outcome: DispatchOutcome, actor: str) -> Message:
+    """The bus message of a manual release (or its refusal) of one held command: source ``manual``."""
+    kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
+    zone = command["command_data"]["zone"]
+    return result_message(
+        building, zone, kind=kind, value=None, outcome=outcome, source="manual", actor=actor
+    )
+
+
 def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, user: AuthUser) -> ActionResult:
     """Hand a zone's held setpoint(s) back to local control (BACnet null at our priority, Modbus schedule
-    value, thermostat schedule), for users who may control the building."""
+    value, thermostat schedule), for users who may control the building. Each release, and a refusal of
+    each held command, is published on the bus as a command result (``services.dispatch_events``, source
+    ``manual``; best effort, as dispatch's own results)."""
 
     building_id = entity_uuid("building", building_key)
     zone_id = entity_uuid("zone", building_key, zone)
+    settings = load_settings()
+    messages: list[Message] = []
 
     async def main() -> ActionResult:
         with service_connection(database_url) as conn:
@@ -87,6 +106,8 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                 bool(access and access.active),
                 access and access.access_level,
             )
+            held = [c for c in read_held_commands(conn, building_id=building_id) if c["zone_id"] == zone_id]
+            site = read_site(conn) if held else None
             if problem:
                 insert_audit(
                     conn,
@@ -100,14 +121,16 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                     error_message=problem,
                 )
                 conn.commit()
+                for c in held:
+                    refused = DispatchOutcome("rejected", problem, c["id"])
+                    messages.append(_release_message(site.building(building_key), c, refused, user.email))
                 return ActionResult(False, problem)
-            held = [c for c in read_held_commands(conn, building_id=building_id) if c["zone_id"] == zone_id]
             if not held:
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
-            site = read_site(conn)
-            async with open_device_registry(load_settings(), [site.building(building_key)]) as registry:
-                outcomes = [
-                    await release_command(
+            async with open_device_registry(settings, [site.building(building_key)]) as registry:
+                outcomes = []
+                for c in held:
+                    outcome = await release_command(
                         conn,
                         site=site,
                         command=c,
@@ -115,8 +138,8 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                         why=f"released from the panel by {user.email}",
                         actor=user.email,
                     )
-                    for c in held
-                ]
+                    messages.append(_release_message(site.building(building_key), c, outcome, user.email))
+                    outcomes.append(outcome)
         failed = [o for o in outcomes if o.status != "released"]
         if failed:
             return ActionResult(False, "; ".join(o.detail for o in failed))
@@ -126,6 +149,8 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
         return asyncio.run(main())
     except (DeviceError, OSError) as exc:
         return ActionResult(False, f"equipment not reachable: {exc}")
+    finally:
+        settings_publisher(settings)(messages)
 
 
 def command_display_status(commands: Sequence[CommandRow], now_utc: datetime) -> list[str]:

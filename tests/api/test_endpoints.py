@@ -69,6 +69,8 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("PUT", "/alert-rules/{rule}"): {"admin", "facility_manager"},
     ("PATCH", "/alert-rules/{rule}"): {"admin", "facility_manager"},
     ("DELETE", "/alert-rules/{rule}"): {"admin", "facility_manager"},  # last: the rule is gone after it
+    ("GET", "/buildings/hq/notification-routes"): {"admin", "facility_manager"},
+    ("PUT", "/buildings/hq/notification-routes"): {"admin", "facility_manager"},
 }
 RULE = {"name": "Z1 warm", "metric_name": "temperature", "comparison": ">", "threshold_value": 27.0}
 # bodies of the writes, and what an allowed role gets (default 200, or 409 for a repeated alert action)
@@ -96,6 +98,10 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
     ("PUT", "/alert-rules/{rule}"): ({**RULE, "severity": "critical", "zone_id": "hq.z1"}, {200}),
     ("PATCH", "/alert-rules/{rule}"): ({"threshold_value": 28.0}, {200}),
     ("DELETE", "/alert-rules/{rule}"): (None, {204}),
+    ("PUT", "/buildings/hq/notification-routes"): (
+        {"items": [{"severity": "info", "tags": ["oncall"]}]},
+        {200},
+    ),
 }
 
 
