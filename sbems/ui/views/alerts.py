@@ -21,6 +21,13 @@ def _number(value: float | None) -> str | None:
     return None if value is None else f"{value:g}"
 
 
+def _measured(value: float | None, metric: str | None) -> str | None:
+    """``29.4 (temperature)``; the value alone when the alert names no metric."""
+    if value is None:
+        return None
+    return f"{value:g} ({metric})" if metric else f"{value:g}"
+
+
 st.title(f"Alerts: {building.name}")
 if (message := st.session_state.pop("alert_result", None)) is not None:
     (st.success if message.ok else st.error)(message.detail)
@@ -42,9 +49,7 @@ else:
                 "Title": a.title,
                 "Kind": a.alert_type.replace("_", " "),
                 "Zone": a.zone,
-                "Measured": f"{_number(a.actual_value)} ({a.metric_name})"
-                if a.actual_value is not None
-                else None,
+                "Measured": _measured(a.actual_value, a.metric_name),
                 "Threshold": _number(a.threshold_value),
                 "Acknowledged": (
                     f"{a.acknowledged_by or 'yes'}, {common.local_time(a.acknowledged_at, tz)}"
