@@ -22,6 +22,18 @@ _ZONE_COLUMNS = {
 }  # a zone's HVAC submeter
 
 
+def backfill_end_utc(now_utc: datetime, step_s: float = 900.0) -> datetime:
+    """Where a backfill that runs up to now ends: the start of the current step (aware UTC).
+
+    Not the hour: the live readings must continue the backfilled ones within the two steps the optimizer's
+    state observer bridges, or a fresh demo's first plans are refused until two hours of live data exist
+    ("not enough recent history to estimate the mass temperature")."""
+    step_us = int(step_s * 1_000_000)
+    epoch = datetime(1970, 1, 1, tzinfo=now_utc.tzinfo)
+    elapsed_us = (now_utc - epoch) // timedelta(microseconds=1)
+    return epoch + timedelta(microseconds=elapsed_us - elapsed_us % step_us)
+
+
 def backfill_simulated_history(
     conn: psycopg.Connection,
     *,

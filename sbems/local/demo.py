@@ -27,7 +27,7 @@ from pathlib import Path
 from sbems.config import Settings
 from sbems.deployments import available_flows
 from sbems.domain.site import read_site_file
-from sbems.local.backfill import backfill_simulated_history
+from sbems.local.backfill import backfill_end_utc, backfill_simulated_history
 from sbems.local.panel import ui_command
 from sbems.local.services import ensure_database_url, ensure_mqtt_url
 from sbems.runtime import free_port, port_open, wait_for_port
@@ -104,7 +104,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
     with db.connect(url) as conn:
         counts = entities.upsert_site(conn, site=site)
         if not read_has_sensor_history(conn):
-            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            now = backfill_end_utc(datetime.now(UTC))  # the current 15-min step: live data continue it
             rows = backfill_simulated_history(
                 conn,
                 site=site,
