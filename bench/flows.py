@@ -174,9 +174,9 @@ def main() -> None:
             raise RuntimeError(f"no Prefect API in the demo log:\n{log_path.read_text()[-3000:]}")
         # the first runs (the demo runs forecast and optimize once on a fresh backfill)
         so_far = asyncio.run(_durations(api_url))
-        for name in ("forecast", "optimize"):
-            runs = so_far.get(name, [])
-            result[f"first_{name}_run_s"] = round(runs[0], 1) if runs else None
+        for flow_name in ("forecast", "optimize"):
+            runs = so_far.get(flow_name, [])
+            result[f"first_{flow_name}_run_s"] = round(runs[0], 1) if runs else None
         result["load_at_first_plan"] = round(os.getloadavg()[0], 1)
         window_start = datetime.now(UTC)
         if args.steady_min <= 0:
