@@ -10,12 +10,17 @@ the ``sbems demo`` process:
 
 - ``first_forecast_s``: the first row in ``ml_predictions``; ``first_plan_s``: the first row in
   ``optimization_plans`` (any status);
+- ``first_forecast_run_s``/``first_optimize_run_s``: the durations of the first completed runs of those
+  flows (on a fresh backfill the demo runs both once, right after priming the models);
 - over the steady-state window that follows (``--steady-min``), from the demo's Prefect API: the p95 of
   ``poll-building`` run durations, and the median ``forecast`` and ``optimize`` run durations (end - start
-  of completed runs; a window without a completed run of a flow reports null).
+  of completed runs; the window is extended by up to ``--extra-min`` until a scheduled ``forecast`` and
+  ``optimize`` run has completed; a flow without a completed run reports null).
 
 The demo's fixed ports (simulator control 8099, panel 8501, the example site's device ports) must be
-free. Ends with one JSON line.
+free. Also reported: the 1-minute load average when the first plan appeared and at the end, and the CPU
+seconds of the whole demo process tree (``demo_cpu_s``) against its wall time (the machine is shared).
+``--steady-min 0`` stops after the first forecast and plan. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -49,10 +55,11 @@ def _first_row_s(url: str, table: str, started: float) -> float | None:
     return None
 
 
-async def _durations(api_url: str, since: datetime) -> dict[str, list[float]]:
+async def _durations(api_url: str, since: datetime | None = None) -> dict[str, list[float]]:
     """Durations of the completed flow runs that started after ``since``, by flow name."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
+    from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     out: dict[str, list[float]] = {}
@@ -60,8 +67,10 @@ async def _durations(api_url: str, since: datetime) -> dict[str, list[float]]:
         async with get_client() as client:
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
             offset = 0
+            after = FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)) if since else None
             while page := await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+                flow_run_filter=after,
+                sort=FlowRunSort.START_TIME_ASC,
                 limit=200,
                 offset=offset,
             ):
@@ -81,10 +90,19 @@ def _p95(values: list[float]) -> float | None:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: the demo and database are cleaned up
+    signal.signal(signal.SIGINT, _interrupt)  # also when started as a background job (SIGINT ignored)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steady-min", type=float, default=20.0)
     parser.add_argument("--first-timeout-min", type=float, default=15.0)
+    parser.add_argument(
+        "--extra-min", type=float, default=10.0, help="after the window: wait for a forecast/optimize run"
+    )
     args = parser.parse_args()
 
     import psycopg
@@ -144,16 +162,35 @@ def main() -> None:
             f"first forecast {first['first_forecast_s']} s, first plan {first['first_plan_s']} s", flush=True
         )
         for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith(("backfilled", "models primed", "SBEMS is up")):
+            if line.startswith(("backfilled", "SBEMS is up", "first forecast and plan")):
                 print(f"demo: {line}", flush=True)
+        first_runs_log = work / "data" / "logs" / "first-runs.log"
+        if first_runs_log.exists():
+            for line in first_runs_log.read_text(errors="replace").splitlines():
+                if re.search(r"primed|^first |failed", line):
+                    print(f"first-runs: {line}", flush=True)
         result.update({k: round(v, 1) if v is not None else None for k, v in first.items()})
         if api_url is None:
             raise RuntimeError(f"no Prefect API in the demo log:\n{log_path.read_text()[-3000:]}")
+        # the first runs (the demo runs forecast and optimize once on a fresh backfill)
+        so_far = asyncio.run(_durations(api_url))
+        for flow_name in ("forecast", "optimize"):
+            runs = so_far.get(flow_name, [])
+            result[f"first_{flow_name}_run_s"] = round(runs[0], 1) if runs else None
+        result["load_at_first_plan"] = round(os.getloadavg()[0], 1)
         window_start = datetime.now(UTC)
+        if args.steady_min <= 0:
+            return
         time.sleep(args.steady_min * 60)
-        if demo.poll() is not None:
-            raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
-        durations = asyncio.run(_durations(api_url, window_start))
+        # the 15-minute flows: wait (up to --extra-min) for a completed scheduled run of each in the window
+        extra_until = time.monotonic() + args.extra_min * 60
+        while True:
+            if demo.poll() is not None:
+                raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
+            durations = asyncio.run(_durations(api_url, window_start))
+            if all(durations.get(n) for n in ("forecast", "optimize")) or time.monotonic() > extra_until:
+                break
+            time.sleep(10)
         poll = durations.get("poll-building", [])
         forecast = durations.get("forecast", [])
         optimize = durations.get("optimize", [])
@@ -167,8 +204,9 @@ def main() -> None:
                 "poll_run_p95_s": round(_p95(poll), 2) if poll else None,
                 "forecast_run_s": round(statistics.median(forecast), 1) if forecast else None,
                 "optimize_run_s": round(statistics.median(optimize), 1) if optimize else None,
-                "steady_min": args.steady_min,
+                "steady_min": round((datetime.now(UTC) - window_start).total_seconds() / 60, 1),
                 "poll_runs": len(poll),
+                "load_at_end": round(os.getloadavg()[0], 1),
             }
         )
     finally:
@@ -183,7 +221,11 @@ def main() -> None:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(result))
+        # CPU seconds of the whole demo tree (every child waited for), against the wall time
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result["demo_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+        result["demo_wall_s"] = round(time.monotonic() - started, 1)
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

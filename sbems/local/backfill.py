@@ -6,6 +6,7 @@ are stored as the MQTT sensors of the site would have reported them.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import psycopg
@@ -19,6 +20,18 @@ _ZONE_COLUMNS = {
     "occupancy": ("occupancy_count", "count"),
     "power": ("electric_kw", "kW"),
 }  # a zone's HVAC submeter
+
+
+def backfill_end_utc(now_utc: datetime, step_s: float = 900.0) -> datetime:
+    """Where a backfill that runs up to now ends: the start of the current step (aware UTC).
+
+    Not the hour: the live readings must continue the backfilled ones within the two steps the optimizer's
+    state observer bridges, or a fresh demo's first plans are refused until two hours of live data exist
+    ("not enough recent history to estimate the mass temperature")."""
+    step_us = int(step_s * 1_000_000)
+    epoch = datetime(1970, 1, 1, tzinfo=now_utc.tzinfo)
+    elapsed_us = (now_utc - epoch) // timedelta(microseconds=1)
+    return epoch + timedelta(microseconds=elapsed_us - elapsed_us % step_us)
 
 
 def backfill_simulated_history(
@@ -59,7 +72,7 @@ def backfill_simulated_history(
     return write_sensor_readings(conn, rows=rows)
 
 
-def prime_models(
+def prime_forecasters(
     database_url: str,
     *,
     site: Site,
@@ -67,40 +80,47 @@ def prime_models(
     now_utc: datetime,
     days: int = 21,
     candidates: tuple[str, ...] = ("reduction_ridge",),
-    zone_model_days: int = 7,
-) -> dict[str, float]:
-    """First-run work done at backfill: forecaster selection and zone-model identification, stored.
+) -> float:
+    """First-run forecaster work done at backfill: a bounded forecaster per series, fitted and stored.
 
     A fresh demo's first ``forecast`` run would otherwise select a forecaster per series (every zone's
-    temperature and occupancy: ~12 min on a busy 2-core machine) and its first ``optimize`` run identify
-    every zone's thermal model. Here every series gets a bounded forecaster: ``candidates`` only (default
-    the linear reduction model: seconds per series, backtested all the same), and the daily ``retrain``
-    flow does the full model selection later; zone models are identified as the optimize flow would, from
-    the last ``zone_model_days`` only (21 days took ~5 min on a loaded 2-core machine; the optimize flow
-    identifies them again from its full window once they are a day old). The flows then find fresh
-    models (forecast: until drift or retrain; optimize: for 24 h).
-    Returns the seconds each part took.
+    temperature and occupancy: ~12 min on a busy 2-core machine). Here every series gets ``candidates``
+    only (default the linear reduction model: about a second per series, backtested all the same); the
+    daily ``retrain`` flow does the full model selection later, and the ``forecast`` flow keeps these until
+    drift or retrain. Returns the seconds it took.
     """
-    import time
-
-    from sbems.services import forecasting, planning
+    from sbems.services import forecasting
     from sbems.services import weather as weather_service
 
-    building = site.building(building_id)
-    history_start = now_utc - timedelta(days=days)
-    timings: dict[str, float] = {}
     started = time.perf_counter()
+    building = site.building(building_id)
     weather = weather_service.read_weather_source(
-        database_url, building, now_utc, now_utc + timedelta(hours=24), history_start
+        database_url, building, now_utc, now_utc + timedelta(hours=24), now_utc - timedelta(days=days)
     )
     for series in forecasting.read_history(database_url, building, now_utc, days, "h"):
         model = forecasting.fit_series(site, building, series, "h", candidates, weather)
         if isinstance(model, str):  # refused (e.g. too little history): the flow reports it
             continue
         forecasting.store_model(database_url, building, series, model)
-    timings["forecasters_s"] = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def prime_zone_models(
+    database_url: str, *, site: Site, building_id: str, now_utc: datetime, zone_model_days: int = 7
+) -> float:
+    """First-run planning work done at backfill: every zone's thermal model identified and stored, as the
+    optimize flow would, from the last ``zone_model_days`` only (21 days took ~5 min on a loaded 2-core
+    machine); the optimize flow reuses them for 24 h, then identifies them from its full window. Returns
+    the seconds it took."""
+    from sbems.services import planning
+    from sbems.services import weather as weather_service
+
     started = time.perf_counter()
+    building = site.building(building_id)
+    history_start = now_utc - timedelta(days=zone_model_days)
+    weather = weather_service.read_weather_source(
+        database_url, building, now_utc, now_utc + timedelta(hours=24), history_start
+    )
     inputs = planning.read_optimization_inputs(database_url, building, now_utc, zone_model_days, 900, weather)
     planning.identify_zone_models(database_url, site, building, inputs)
-    timings["zone_models_s"] = time.perf_counter() - started
-    return timings
+    return time.perf_counter() - started

@@ -2,9 +2,10 @@
 
 1. PostgreSQL (settings, else 127.0.0.1:5432, else the embedded one, started if it does not run),
    migrations, the example site imported, and 21 days of simulated history backfilled so forecasts and
-   plans have data from the first minute; on that backfill, bounded forecasters and the zone models are
-   fitted and stored in the background (``prime_models``) while the services start; ``forecast``,
-   ``optimize`` and ``retrain`` are served once that is done (their first runs need no selection);
+   plans have data from the first minute; on a fresh backfill a one-shot child (``sbems.local.first_runs``)
+   fits bounded forecasters and the zone models on it, then runs ``forecast`` and ``optimize`` once, so the
+   Forecasts and Plans pages have data within minutes; ``forecast``, ``optimize`` and ``retrain`` are
+   served on their schedules once that child is done;
 2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
@@ -19,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from pathlib import Path
 from sbems.config import Settings
 from sbems.deployments import available_flows
 from sbems.domain.site import read_site_file
-from sbems.local.backfill import backfill_simulated_history, prime_models
+from sbems.local.backfill import backfill_end_utc, backfill_simulated_history
 from sbems.local.panel import ui_command
 from sbems.local.services import ensure_database_url, ensure_mqtt_url
 from sbems.runtime import free_port, port_open, wait_for_port
@@ -42,6 +42,7 @@ DEMO_PASSWORD = os.environ.get("SBEMS_DEMO_PASSWORD", "sbems-demo-panel")  # a d
 # the demo hands its own to every child explicitly (an exported SBEMS_THERMOSTAT_API_KEY wins); never printed
 DEMO_THERMOSTAT_API_KEY = "sbems-demo-key"
 SIM_CONTROL_URL = "http://127.0.0.1:8099"  # sbems.sim.runner's default control port
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _start(name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -62,30 +63,37 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
         print(f"  stopped {name}")
 
 
-MODEL_FLOWS = ("forecast", "optimize", "retrain")  # served once the models are primed
+MODEL_FLOWS = ("forecast", "optimize", "retrain")  # served once the first forecast and plan are stored
+ONE_SHOT = "first-runs"  # a child that ends when its work is done (its exit is not a failure of the demo)
 
 
-def _start_priming(url: str, site, building_id: str, now_utc: datetime | None) -> threading.Thread:
-    """Prime the models of a fresh backfill in the background (the services start meanwhile)."""
+def first_runs_command(python: str, site_file: Path, building_id: str, backfilled_to: datetime) -> list[str]:
+    """The child that primes the models on a fresh backfill, then runs forecast and optimize once."""
+    return [
+        python,
+        "-m",
+        "sbems.local.first_runs",
+        "--site",
+        str(site_file),
+        "--building",
+        building_id,
+        "--now",
+        backfilled_to.isoformat(),
+        "--days",
+        str(BACKFILL_DAYS),
+    ]
 
-    def prime() -> None:
-        if now_utc is None:  # history was there before: so are the models
-            return
-        try:
-            timings = prime_models(
-                url, site=site, building_id=building_id, now_utc=now_utc, days=BACKFILL_DAYS
-            )
-            print("models primed: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), flush=True)
-        except Exception as exc:  # noqa: BLE001 - the flows fit their own models then
-            print(f"model priming failed ({exc}); the first forecast/optimize runs fit their own", flush=True)
 
-    thread = threading.Thread(target=prime, name="prime-models", daemon=True)
-    thread.start()
-    return thread
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = None) -> int:
     started = time.monotonic()
+    # SIGINT and SIGTERM stop the children: a shell's background job starts with SIGINT ignored (Python then
+    # installs no KeyboardInterrupt), and service managers stop with SIGTERM
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     data_dir = Path(settings.data_dir).resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +104,7 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
     with db.connect(url) as conn:
         counts = entities.upsert_site(conn, site=site)
         if not read_has_sensor_history(conn):
-            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            now = backfill_end_utc(datetime.now(UTC))  # the current 15-min step: live data continue it
             rows = backfill_simulated_history(
                 conn,
                 site=site,
@@ -109,7 +117,6 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             primed = now
         else:
             primed = None
-    priming = _start_priming(url, site, building.id, primed)
     print(f"database {db.redact_url(url)} at revision {db.current_revision(url)}")
     print(f"site {site.site.name!r} from {site_file}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     mqtt_url = ensure_mqtt_url(settings)
@@ -128,9 +135,19 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
     }
+    # one BLAS/OpenMP thread per process (an exported value wins): the flows' linear algebra is on tiny
+    # matrices (the zone models' 6x6 matrix exponentials, ridge fits), where BLAS threads only contend;
+    # identifying the 6 zone models took 117 s (28 s CPU) with them and 12 s (2 s CPU) without, at load 24
+    for name in BLAS_THREAD_VARIABLES:
+        env.setdefault(name, "1")
+    api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
     python = sys.executable
     children: dict[str, subprocess.Popen] = {}
     try:
+        if primed is not None:  # a fresh backfill: models primed, then forecast and optimize run once
+            command = first_runs_command(python, site_file, building.id, primed)
+            children[ONE_SHOT] = _start(ONE_SHOT, command, log_dir, env)
         children["sim"] = _start(
             "sim",
             [
@@ -155,14 +172,12 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
             log_dir,
             env,
         )
-        api_port = 4200 if not port_open("127.0.0.1", 4200) else free_port()
         children["prefect"] = _start(
             "prefect",
             [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(api_port)],
             log_dir,
             env,
         )
-        env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
         wait_for_port("127.0.0.1", api_port, timeout_s=120)
         flows_serve = [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id]
         early = [f"--only={name}" for name in available_flows() if name not in MODEL_FLOWS]
@@ -174,8 +189,15 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         print(f"SBEMS is up ({time.monotonic() - started:.0f} s). Ctrl-C stops everything.")
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
-            if "model-flows" not in children and not priming.is_alive():
-                # forecast, optimize (and retrain) once the models are primed: their first runs find them
+            if ONE_SHOT in children and children[ONE_SHOT].poll() is not None:
+                outcome = "done" if children.pop(ONE_SHOT).returncode == 0 else "failed"
+                print(
+                    f"first forecast and plan {outcome} ({time.monotonic() - started:.0f} s after start); "
+                    f"see {log_dir / (ONE_SHOT + '.log')}",
+                    flush=True,
+                )
+            if "model-flows" not in children and ONE_SHOT not in children:
+                # forecast, optimize (and retrain) on their schedules once the first runs are done
                 models = [f"--only={name}" for name in MODEL_FLOWS if name in available_flows()]
                 children["model-flows"] = _start("model-flows", flows_serve + models, log_dir, env)
             for name, child in children.items():

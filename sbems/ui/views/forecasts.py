@@ -26,8 +26,9 @@ with common.guard():
 if not choices:
     st.info(
         "No forecasts have been stored for this building yet. Forecasts of load, zone temperatures and "
-        "occupancy appear after the first forecast run, about 15 minutes after start (the forecast flow runs "
-        "every 15 minutes once a day of history exists; `sbems flows run forecast` runs it now). Below: the "
+        "occupancy appear after the first forecast run: a fresh `sbems demo` runs it once within about 3 "
+        "minutes of start (models fitted on its backfilled history), then the forecast flow runs every 15 "
+        "minutes once two weeks of history exist (`sbems flows run forecast` runs it now). Below: the "
         "measured building power they will be drawn against."
     )
     now_utc = datetime.now(UTC)

@@ -23,8 +23,9 @@ with common.guard():
 if not plan.found:
     st.info(
         "No optimization plan has been made for this building yet. Plans appear after the first optimize "
-        "run once forecasts and zone models exist, about half an hour after start (the optimize flow runs "
-        "every 15 minutes; `sbems flows run optimize` runs it now)."
+        "run once zone models exist: a fresh `sbems demo` runs it once within about 3 minutes of start, "
+        "right after its first forecast; then the optimize flow runs every 15 minutes (`sbems flows run "
+        "optimize` runs it now)."
     )
     st.stop()
 
