@@ -4,8 +4,10 @@ other command uses what answers and otherwise stops with one line that says how 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -105,7 +107,9 @@ def test_db_upgrade_on_a_closed_port_exits_with_one_line_and_starts_nothing(tmp_
 
 @pytest.mark.slow
 def test_services_start_is_idempotent_and_stop_stops_both(tmp_path):
-    data_dir = tmp_path / "data"
+    # outside pytest's own temp tree: another pytest session on the machine resets /tmp/pytest-of-<user>
+    # to 0700, which locks the embedded PostgreSQL (running as its own user) out of its data directory
+    data_dir = Path(tempfile.mkdtemp(prefix="sbems-services-test-")) / "data"
     pg_port, mqtt_port = free_port(), free_port()
     env = {
         "SBEMS_DATA_DIR": str(data_dir),
@@ -113,20 +117,21 @@ def test_services_start_is_idempotent_and_stop_stops_both(tmp_path):
         "SBEMS_EMBEDDED_MQTT_PORT": str(mqtt_port),
     }
     try:
-        started = _sbems("services", "start", env=env, cwd=tmp_path)
+        started = _sbems("services", "start", env=env, cwd=data_dir.parent)
         assert started.returncode == 0, started.stderr
         assert f"PostgreSQL postgresql://postgres@127.0.0.1:{pg_port}/sbems (started)" in started.stdout
         assert f"MQTT broker mqtt://127.0.0.1:{mqtt_port} (started)" in started.stdout
         assert port_open("127.0.0.1", pg_port) and port_open("127.0.0.1", mqtt_port)
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres") as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
-        again = _sbems("services", "start", env=env, cwd=tmp_path)
+        again = _sbems("services", "start", env=env, cwd=data_dir.parent)
         assert again.returncode == 0, again.stderr
         assert again.stdout.count("(already running)") == 2, again.stdout
     finally:
-        stopped = _sbems("services", "stop", env=env, cwd=tmp_path)
+        stopped = _sbems("services", "stop", env=env, cwd=data_dir.parent)
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped embedded PostgreSQL" in stopped.stdout
     assert "stopped embedded MQTT broker" in stopped.stdout
     assert not port_open("127.0.0.1", pg_port) and not port_open("127.0.0.1", mqtt_port)
     assert _processes_mentioning(str(data_dir)) == []
+    shutil.rmtree(data_dir.parent, ignore_errors=True)

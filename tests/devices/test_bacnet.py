@@ -151,4 +151,4 @@ def test_offline_device_times_out(sim, udp_port):
         elapsed = asyncio.run(_with_adapter(sim, udp_port, body, timeout_s=0.5))
     finally:
         sim.clear_faults(fault["id"])
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # a 0.5 s timeout, not a hang (the margin absorbs a loaded 2-core machine)
