@@ -18,6 +18,7 @@ measured air temperature and the filtered mass temperature at its start.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -82,8 +83,12 @@ class Rc2Params:
         return a, b
 
     def discrete(self, step_s: float, occupied: float) -> tuple[np.ndarray, np.ndarray]:
-        """Exact ZOH discretisation: x[k+1] = Ad x[k] + Bd [To, Q, q_air_kw, q_mass_kw]."""
-        return _discretise(*self.continuous(occupied), step_s / 3600.0)
+        """Exact ZOH discretisation: x[k+1] = Ad x[k] + Bd [To, Q, q_air_kw, q_mass_kw] (read-only arrays,
+        memoised: every re-plan with the same model asks for the same few step lengths)."""
+        try:
+            return _discrete_memo(self, float(step_s), float(occupied))
+        except TypeError:  # a field that cannot be hashed (a list): no memo
+            return _discretise(*self.continuous(occupied), step_s / 3600.0)
 
     def heat_inputs_kw(self, gains: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(air kW, mass kW) from gain proxies shaped (n_gains, n)."""
@@ -96,6 +101,14 @@ class Rc2Params:
             air = air + np.asarray(self.gain_air_kw_per_unit) @ g
             mass = mass + np.asarray(self.gain_mass_kw_per_unit) @ g
         return air, mass
+
+
+@functools.lru_cache(maxsize=4096)
+def _discrete_memo(params: Rc2Params, step_s: float, occupied: float) -> tuple[np.ndarray, np.ndarray]:
+    ad, bd = _discretise(*params.continuous(occupied), step_s / 3600.0)
+    ad.setflags(write=False)
+    bd.setflags(write=False)
+    return ad, bd
 
 
 def _discretise(a: np.ndarray, b: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:

@@ -109,6 +109,42 @@ class Browser:
             time.sleep(0.25)
         raise TimeoutError(f"{needle!r} did not appear; page says: {self.text()[:500]!r}")
 
+    def wait_for_idle(self, timeout_s: float = 60.0) -> None:
+        """Until the page's script has finished its run: no "running" status, no element still a
+        placeholder (skeleton) or stale from the previous run, twice in a row."""
+        busy = (
+            "document.querySelectorAll('[data-testid=stStatusWidget], [data-testid=stSkeleton], "
+            "[data-stale=true]').length"
+        )
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        time.sleep(0.5)
+        while time.monotonic() < deadline:
+            quiet = quiet + 1 if not self.evaluate(busy) else 0
+            if quiet >= 2:
+                return
+            time.sleep(0.3)
+        raise TimeoutError("the page kept running")
+
+    def wait_until_drawn(self, timeout_s: float = 30.0) -> None:
+        """Until every chart and table in view has its canvas (they are drawn after the text), then two
+        animation frames more so that a screenshot shows them painted."""
+        undrawn = (  # in the viewport (what a screenshot shows; grids below it may wait to be scrolled to)
+            "[...document.querySelectorAll('.vega-embed, [data-testid=stDataFrame]')].filter(e => "
+            "e.offsetParent !== null && e.getBoundingClientRect().top < innerHeight "
+            "&& !e.querySelector('canvas, svg.marks')).length"
+        )
+        deadline = time.monotonic() + timeout_s
+        while self.evaluate(undrawn):
+            if time.monotonic() > deadline:
+                what = self.evaluate(
+                    "[...document.querySelectorAll('.vega-embed, [data-testid=stDataFrame]')].filter(e => "
+                    "!e.querySelector('canvas, svg.marks')).map(e => e.outerHTML.slice(0, 400)).join(' | ')"
+                )
+                raise TimeoutError(f"not drawn at {self.location()}: {what}")
+            time.sleep(0.1)
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+
     def type_into(self, selector: str, value: str) -> None:
         """Focus an input and type like a user (React sees real key events)."""
         self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")

@@ -47,7 +47,7 @@ def test_login_page_loads_and_a_viewer_logs_in(panel_url, make_user, conn):
         assert "Building power" in body
         assert "Overview: HQ office building" in body and "Zones & setpoints" in body
         assert "Audit log" not in body  # viewers do not get the audit page
-        time.sleep(2)  # the table is a canvas drawn after the text
+        browser.wait_until_drawn()  # the table is a canvas drawn after the text
         browser.screenshot(SCREENSHOT_DIR / "sbems-panel-overview.png")
 
 
@@ -97,7 +97,7 @@ def test_history_and_overview_charts_render_in_a_browser(panel_url, make_user, c
         browser.call(
             "Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False
         )
-        time.sleep(2)  # the table is a canvas drawn after the text
+        browser.wait_until_drawn()  # the table is a canvas drawn after the text
         browser.screenshot(SCREENSHOT_DIR / "sbems-panel-overview.png")
         browser.call("Emulation.clearDeviceMetricsOverride")
 
@@ -109,9 +109,10 @@ def test_history_and_overview_charts_render_in_a_browser(panel_url, make_user, c
         while _charts_drawn(browser) < 3 and time.monotonic() < deadline:
             time.sleep(0.3)
         assert _charts_drawn(browser) >= 3  # power, zone temperatures, cost per day
-        time.sleep(2)
+        browser.wait_until_drawn()
         browser.screenshot(SCREENSHOT_DIR / "sbems-panel-history.png")
         browser.click_button("Last 7 days")
         browser.wait_for_text("Last 7 days")
-        time.sleep(4)
+        browser.wait_for_idle()  # the page reruns for the new range
+        browser.wait_until_drawn()
         browser.screenshot(SCREENSHOT_DIR / "sbems-panel-history-7-days.png")

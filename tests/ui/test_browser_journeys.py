@@ -60,21 +60,7 @@ def _wait_for_cookie(browser, timeout_s: float = 30.0) -> str:
 
 
 def _wait_for_idle(browser, timeout_s: float = 60.0) -> None:
-    """Until the page's script has finished its run: no "running" status, no element still a placeholder
-    (skeleton) or stale from the previous run, twice in a row."""
-    busy = (
-        "document.querySelectorAll('[data-testid=stStatusWidget], [data-testid=stSkeleton], "
-        "[data-stale=true]').length"
-    )
-    deadline = time.monotonic() + timeout_s
-    quiet = 0
-    time.sleep(0.5)
-    while time.monotonic() < deadline:
-        quiet = quiet + 1 if not browser.evaluate(busy) else 0
-        if quiet >= 2:
-            return
-        time.sleep(0.3)
-    raise TimeoutError("the page kept running")
+    browser.wait_for_idle(timeout_s)
 
 
 def _wait_until_gone(browser, needle: str, timeout_s: float = 30.0) -> str:
@@ -241,5 +227,5 @@ def test_every_page_renders_in_a_browser(panel_url, make_user, conn):
             body = browser.text()
             errors = browser.evaluate("document.querySelectorAll('[data-testid=stException]').length")
             assert errors == 0 and "Traceback" not in body, (path, body[:2000])
-            time.sleep(1.5)  # charts and tables are canvases drawn after the text
+            browser.wait_until_drawn()  # charts and tables are canvases drawn after the text
             browser.screenshot(SCREENSHOT_DIR / f"sbems-panel-{path or 'overview'}.png")
