@@ -198,3 +198,30 @@ def test_admin_creates_changes_and_deletes_a_building(api, tokens, conn):
     actions = [a[:2] for a in _audit(conn, "building", "annex")]
     assert ("create", "success") in actions and ("delete", "success") in actions
     assert ("update", "rejected") in actions
+
+
+def test_site_import_keeps_api_edits(api, tokens, conn, site_db, example_site):
+    from sbems.services.schedule_edits import import_site
+
+    with api.client(tokens["facility_manager"]["access_token"]) as client:
+        assert client.patch("/zones/hq.z1", json={"name": "Renamed in the API"}).status_code == 200
+        assert client.delete("/sensors/hq.z2-co2").status_code == 200
+        assert client.post("/buildings/hq/zones", json=ZONE).status_code == 201
+    result = import_site(site_db, example_site)
+    found = {(c.kind, c.key): c for c in result.conflicts}
+    assert found[("zone", "hq/z1")].fields == ["name"]
+    assert found[("zone", "hq/z1")].edited_by == "facility_manager@example.com"
+    assert found[("sensor", "hq/z2-co2")].fields == ["retired"]
+    assert ("zone", "hq/z9") not in found  # added in the API, not in the file: left as it is
+    conn.commit()
+    rows = dict(conn.execute("SELECT key, name FROM zones").fetchall())
+    assert rows["z1"] == "Renamed in the API" and "z9" in rows
+    status = "SELECT status FROM sensors WHERE key = 'z2-co2'"
+    assert conn.execute(status).fetchone()[0] == "retired"
+    again = import_site(site_db, example_site)  # the marker survived the import: still a conflict
+    assert ("zone", "hq/z1") in {(c.kind, c.key) for c in again.conflicts}
+    overwritten = import_site(site_db, example_site, overwrite_panel_edits=True)
+    assert not overwritten.kept_panel_edits
+    conn.commit()
+    assert conn.execute("SELECT name FROM zones WHERE key = 'z1'").fetchone()[0] == "Open office north"
+    assert conn.execute(status).fetchone()[0] == "active"
