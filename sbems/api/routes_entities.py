@@ -22,6 +22,7 @@ from sbems.api.schemas_entities import (
     BuildingSpec,
     Entity,
     HvacUnitSpec,
+    ScheduleSpec,
     SensorCreate,
     ThermostatCreate,
     ZoneSpec,
@@ -122,6 +123,16 @@ def delete_zone(zone_id: ZoneId, config: Config, user: User) -> Entity:
     """Delete a zone with no equipment, sensors or neighbours and no history (409 otherwise)."""
     building_key, key = _child(config, user, zone_id)
     return _run(entities.delete_entity, config.database_url, user, building_key, "zone", key)
+
+
+@router.post("/zones/{zone_id}/schedules", response_model=Entity, status_code=201, responses=ERRORS)
+def post_zone_schedule(zone_id: ZoneId, body: ScheduleSpec, config: Config, user: User) -> Entity:
+    """Add a weekly schedule and make the zone follow it (a zone follows one schedule: to follow an
+    existing one, ``PATCH /zones/{id}`` with ``{"schedule": id}``; 409 for an existing id). Its setpoints
+    must suit the zone's limits (as ``PATCH /schedules/{id}``). The answer is the zone. Admins, and
+    facility managers with full access; audited. The schedules flow applies it at its next run."""
+    building_key, key = _child(config, user, zone_id)
+    return _run(entities.create_zone_schedule, config.database_url, user, building_key, key, _dump(body))
 
 
 # ---------------------------------------------------------------- HVAC units

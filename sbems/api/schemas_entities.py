@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sbems.domain.schedule import WeeklySchedule
 from sbems.domain.site import Building, HvacUnit, Sensor, Slug, Thermostat, Zone
 
 
@@ -21,6 +22,10 @@ class ZoneSpec(Zone):
 
 class HvacUnitSpec(HvacUnit):
     """An HVAC unit as in the site file (BACnet or Modbus settings; the seed's map unless given)."""
+
+
+class ScheduleSpec(WeeklySchedule):
+    """A weekly schedule as in the site file (occupied periods, cooling and heating setpoints, mode)."""
 
 
 class ThermostatCreate(Thermostat):

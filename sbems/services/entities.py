@@ -286,6 +286,33 @@ def _result(database_url: str, building_key: str, kind: str, key: str) -> Entity
     return EntityResult(building_key, kind, key, read_entity(database_url, building_key, kind, key))
 
 
+def create_zone_schedule(
+    database_url: str, user: AuthUser, building_key: str, zone_key: str, spec: dict[str, Any]
+) -> EntityResult:
+    """Add a weekly schedule and make the zone follow it (a zone follows exactly one schedule; one that no
+    zone follows any more is gone). Its setpoints must suit the zone's limits, as a panel edit's must. An
+    existing schedule id: 409 (set it with ``update_entity(..., {"schedule": id})``)."""
+    from sbems.services.schedule_edits import SETPOINTS, schedule_setpoints_problem  # (it imports us)
+
+    schedule_id = str(spec.get("id", ""))
+
+    def change(conn: psycopg.Connection, data: dict) -> tuple[dict, dict]:
+        zones = _building(data, building_key)["zones"]
+        zone = zones[_find(zones, zone_key, "zone")]
+        if any(s["id"] == schedule_id for s in data["schedules"]):
+            raise EntityError(409, f"schedule {schedule_id!r} exists: make the zone follow it with PATCH")
+        setpoints = {name: spec[name] for name in SETPOINTS}
+        if problem := schedule_setpoints_problem(setpoints, [(building_key, zone_key, zone)]):
+            raise EntityError(422, problem)
+        data["schedules"].append(dict(spec))
+        before = {"schedule": zone["schedule"]}
+        zone["schedule"] = schedule_id
+        return before, {"schedule": schedule_id, "new_schedule": spec}
+
+    _apply(database_url, user, building_key, action="update", resource="zone", key=zone_key, change=change)
+    return _result(database_url, building_key, "zone", zone_key)
+
+
 # ---------------------------------------------------------------- buildings
 
 

@@ -75,6 +75,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("DELETE", "/buildings/annex"): {"admin"},
     ("POST", "/buildings/hq/zones"): {"admin", "facility_manager"},
     ("PATCH", "/zones/hq.z9"): {"admin", "facility_manager"},
+    ("POST", "/zones/hq.z9/schedules"): {"admin", "facility_manager"},
     ("POST", "/buildings/hq/hvac-units"): {"admin", "facility_manager"},
     ("PATCH", "/hvac-units/hq.rtu9"): {"admin", "facility_manager"},
     ("POST", "/zones/hq.z9/thermostats"): {"admin", "facility_manager"},
@@ -133,6 +134,14 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
     ("DELETE", "/buildings/annex"): (None, {200}),
     ("POST", "/buildings/hq/zones"): (NEW_ZONE, {201}),
     ("PATCH", "/zones/hq.z9"): ({"name": "Mezzanine north"}, {200}),
+    ("POST", "/zones/hq.z9/schedules"): (
+        {
+            "id": "mezz",
+            "name": "Mezzanine",
+            "occupied": [{"days": ["mon"], "start": "08:00", "end": "12:00"}],
+        },
+        {201},
+    ),
     ("POST", "/buildings/hq/hvac-units"): (
         {
             "id": "rtu9",

@@ -225,3 +225,28 @@ def test_site_import_keeps_api_edits(api, tokens, conn, site_db, example_site):
     conn.commit()
     assert conn.execute("SELECT name FROM zones WHERE key = 'z1'").fetchone()[0] == "Open office north"
     assert conn.execute(status).fetchone()[0] == "active"
+
+
+def test_a_zone_gets_a_new_schedule(api, tokens, conn):
+    schedule = {
+        "id": "lobby-hours",
+        "name": "Lobby, every day",
+        "occupied": [
+            {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "06:00", "end": "22:00"}
+        ],
+        "mode": "auto",
+    }
+    with api.client(tokens["facility_manager"]["access_token"]) as client:
+        too_cold = client.post("/zones/hq.z4/schedules", json={**schedule, "occupied_setpoint_c": 19.0})
+        assert too_cold.status_code == 422, too_cold.text  # below the zone's cooling limits (21-30 C)
+        created = client.post("/zones/hq.z4/schedules", json=schedule)
+        assert created.status_code == 201, created.text
+        assert created.json()["spec"]["schedule"] == "lobby-hours"
+        assert [s["zone_ids"] for s in client.get("/schedules/lobby-hours").json()["items"]] == [["hq.z4"]]
+        assert "hq.z4" not in client.get("/schedules/office-weekdays").json()["items"][0]["zone_ids"]
+        assert client.post("/zones/hq.z5/schedules", json=schedule).status_code == 409
+        back = client.patch("/zones/hq.z4", json={"schedule": "office-weekdays"})
+        assert back.status_code == 200
+        assert client.get("/schedules/lobby-hours").status_code == 404  # no zone follows it any more
+    with api.client(tokens["operator"]["access_token"]) as client:
+        assert client.post("/zones/hq.z4/schedules", json=schedule).status_code == 403
