@@ -33,6 +33,7 @@ from sbems.storage.entities import read_site
 from sbems.storage.entity_edits import (
     EntityInUse,
     delete_entity_row,
+    lock_site_edits,
     read_edit_markers,
     read_retired_keys,
     upsert_building,
@@ -134,6 +135,7 @@ def _apply(
         try:
             _check(conn, user, building_key, buildings=buildings)
             with conn.transaction():
+                lock_site_edits(conn)
                 data = read_site(conn).model_dump(mode="json", exclude_none=True)
                 before, after = change(conn, data)
                 site = _parse(data)  # what is left stays valid too

@@ -19,7 +19,13 @@ import psycopg
 from sbems.domain.site import Building, Site, SiteFileError, entity_uuid, parse_site
 from sbems.services.entities import BUILDING_CHILDREN, KINDS
 from sbems.storage.entities import read_site
-from sbems.storage.entity_edits import read_edit_markers, read_retired_keys, write_edit_marker, write_retired
+from sbems.storage.entity_edits import (
+    lock_site_edits,
+    read_edit_markers,
+    read_retired_keys,
+    write_edit_marker,
+    write_retired,
+)
 
 TABLE_KIND = {kind.field: name for name, kind in KINDS.items()}
 
@@ -94,6 +100,7 @@ def _keep_building(
 
 def keep_api_edits(conn: psycopg.Connection, site: Site, *, overwrite: bool = False) -> KeptEdits:
     """The file's site with entities changed through the API kept (see the module), and the conflicts."""
+    lock_site_edits(conn)  # until the import commits: no API edit in between
     try:
         stored = read_site(conn)
     except SiteFileError:  # nothing imported yet

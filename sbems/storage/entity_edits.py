@@ -23,6 +23,13 @@ class EntityInUse(Exception):
     """The row is referenced by history (readings, commands, alerts, plans): it cannot be deleted."""
 
 
+def lock_site_edits(conn: psycopg.Connection) -> None:
+    """Serialise site edits (API changes, site imports) until the transaction ends: each one reads the
+    stored site and writes a building back, so two at once could undo each other (a deleted zone
+    written back by an edit that read it before)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('sbems-site-edits'))")
+
+
 def upsert_building(conn: psycopg.Connection, *, site: Site, building_key: str) -> None:
     """Insert or update one building of ``site`` with its zones, equipment, sensors and schedule rows."""
     _upsert_building(conn, site, site.building(building_key), defaultdict(int))

@@ -250,3 +250,24 @@ def test_a_zone_gets_a_new_schedule(api, tokens, conn):
         assert client.get("/schedules/lobby-hours").status_code == 404  # no zone follows it any more
     with api.client(tokens["operator"]["access_token"]) as client:
         assert client.post("/zones/hq.z4/schedules", json=schedule).status_code == 403
+
+
+def test_concurrent_edits_do_not_undo_each_other(api, tokens, conn):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = tokens["admin"]["access_token"]
+    with api.client(token) as client:
+        assert client.post("/buildings/hq/zones", json={**ZONE, "id": "gone"}).status_code == 201
+
+    def call(i: int) -> int:
+        with api.client(token) as client:
+            if i == 0:
+                return client.delete("/zones/hq.gone").status_code
+            return client.post("/buildings/hq/zones", json={**ZONE, "id": f"c{i}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(call, range(8)))
+    assert statuses == [200] + [201] * 7
+    conn.commit()
+    keys = {k for (k,) in conn.execute("SELECT key FROM zones")}
+    assert {f"c{i}" for i in range(1, 8)} <= keys and "gone" not in keys  # the delete was not written back
