@@ -201,8 +201,8 @@ def _sensor_parts(config: Config, user: User, sensor_id: str) -> tuple[str, str]
 
 @router.post("/zones/{zone_id}/sensors", response_model=Entity, status_code=201, responses=ERRORS)
 def post_sensor(zone_id: ZoneId, body: SensorCreate, config: Config, user: User) -> Entity:
-    """Add an MQTT sensor to the zone; the listener stores its messages from its next restart of the
-    sensor index. Admins, and facility managers with full access; audited."""
+    """Add an MQTT sensor to the zone; the listener stores its messages from its next sensor-index
+    refresh. Admins, and facility managers with full access; audited."""
     building_key, zone_key = _child(config, user, zone_id)
     spec = _in_zone(body, zone_key)
     return _run(entities.create_entity, config.database_url, user, building_key, "sensor", spec)

@@ -389,9 +389,10 @@ def read_building_ids(conn: psycopg.Connection) -> dict[str, UUID]:
 
 
 def read_sensor_index(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[UUID, UUID | None, str, str]]:
-    """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point."""
+    """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point not retired
+    (a retired sensor's messages are unknown to the listener again)."""
     rows = conn.execute(
         "SELECT b.key, s.key, s.id, s.zone_id, s.sensor_type, s.unit FROM sensors s "
-        "JOIN buildings b ON b.id = s.building_id"
+        "JOIN buildings b ON b.id = s.building_id WHERE s.status <> 'retired'"
     ).fetchall()
     return {(b, k): (sid, zid, stype, unit) for b, k, sid, zid, stype, unit in rows}

@@ -95,6 +95,7 @@ def test_facility_manager_adds_changes_and_retires_equipment(api, tokens, conn, 
         assert client.patch("/hvac-units/hq.rtu9", json={"name": "x"}).status_code == 404
         plan = read_poll_plan("hq", site_db)
         assert not {"rtu9", "tstat-z9"} & {job.device_id for job in plan.jobs}
+        assert "z9-temp" not in plan.sensors and "rtu9.current_temp_c" not in plan.sensors
         assert client.delete("/zones/hq.z9").status_code == 200  # no history: deleted
         assert client.get("/zones/hq.z9").status_code == 404
     assert [a[:2] for a in _audit(conn, "zone", "hq/z9")] == [
