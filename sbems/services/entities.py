@@ -17,6 +17,7 @@ plans away): otherwise 409.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +74,21 @@ class EntityResult:
     key: str
     spec: dict[str, Any] | None  # None after a delete
     detail: str = ""
+
+
+SECRET_ENV_NAME = re.compile(r"^SBEMS_(THERMOSTAT|WEBHOOK)_[A-Z0-9_]{1,64}$")
+
+
+def secret_env_problem(item: dict) -> str | None:
+    """Why a thermostat's REST settings may not name these environment variables through the API: only
+    ``SBEMS_THERMOSTAT_*`` and ``SBEMS_WEBHOOK_*``, so that no edit can have the poller send another
+    secret (``SBEMS_API_SECRET``, a database password) to a thermostat's URL as its key. Pure."""
+    rest = item.get("rest") if isinstance(item.get("rest"), dict) else {}
+    for name in ("api_key_env", "webhook_secret_env"):
+        value = rest.get(name)
+        if value is not None and not (isinstance(value, str) and SECRET_ENV_NAME.match(value)):
+            return f"rest.{name}: must be SBEMS_THERMOSTAT_... or SBEMS_WEBHOOK_... (the variable's name)"
+    return None
 
 
 def may_manage(role: str, access_level: str | None, *, buildings: bool = False) -> bool:
@@ -201,6 +217,8 @@ def create_entity(
         items = building.setdefault(k.field, [])
         if any(item["id"] == key for item in items):
             raise EntityError(409, f"{kind} {key!r} already exists in {building_key}")
+        if kind == "thermostat" and (problem := secret_env_problem(spec)):
+            raise EntityError(422, problem)
         items.append(dict(spec))
         if k.field in ("hvac_units", "thermostats", "sensors"):
             retired = read_retired_keys(conn, building_id=entity_uuid("building", building_key))
@@ -228,6 +246,8 @@ def update_entity(
             raise EntityError(422, "id: cannot be changed (create a new one and delete this one)")
         before = items[index]
         items[index] = {**before, **changes}
+        if kind == "thermostat" and (problem := secret_env_problem(items[index])):
+            raise EntityError(422, problem)
         return {name: before.get(name) for name in changes}, dict(changes)
 
     _apply(database_url, user, building_key, action="update", resource=kind, key=key, change=change)
@@ -325,6 +345,9 @@ def create_building(database_url: str, user: AuthUser, spec: dict[str, Any]) -> 
     def change(conn: psycopg.Connection, data: dict) -> tuple[None, dict]:
         if any(b["id"] == key for b in data["buildings"]):
             raise EntityError(409, f"building {key!r} already exists")
+        for tstat in spec.get("thermostats", []):
+            if problem := secret_env_problem(tstat):
+                raise EntityError(422, f"thermostats[{tstat.get('id')}].{problem}")
         data["buildings"].append(dict(spec))
         return None, {"id": key}
 

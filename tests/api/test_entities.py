@@ -60,6 +60,11 @@ def test_facility_manager_adds_changes_and_retires_equipment(api, tokens, conn, 
         assert tstat.status_code == 201, tstat.text
         assert tstat.json()["spec"]["zone"] == "z9"
         assert tstat.json()["spec"]["rest"]["api_key_env"] == "SBEMS_THERMOSTAT_API_KEY"  # a name, not a key
+        # no edit may point a thermostat's key at another secret (it is sent to the thermostat's URL)
+        stolen = {**TSTAT, "id": "t-x", "rest": {**TSTAT["rest"], "api_key_env": "SBEMS_API_SECRET"}}
+        assert client.post("/zones/hq.z9/thermostats", json=stolen).status_code == 422
+        rest = {**TSTAT["rest"], "webhook_secret_env": "SBEMS_DATABASE_URL"}
+        assert client.patch("/thermostats/hq.tstat-z9", json={"rest": rest}).status_code == 422
         sensor = client.post("/zones/hq.z9/sensors", json=SENSOR)
         assert sensor.status_code == 201, sensor.text
 
