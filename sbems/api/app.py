@@ -16,6 +16,7 @@ from sbems.api import (
     routes_auth,
     routes_buildings,
     routes_control,
+    routes_entities,
     routes_history,
     routes_hvac,
     routes_notify_routes,
@@ -90,6 +91,7 @@ def create_app(
     api.include_router(routes_savings.router)
     api.include_router(routes_alert_rules.router)
     api.include_router(routes_notify_routes.router)
+    api.include_router(routes_entities.router)
     app.include_router(api)
     return app
 

@@ -27,6 +27,7 @@ from sbems.domain.schedule import MIN_DEADBAND_K, WeeklySchedule
 from sbems.domain.site import ComfortBand, Site, Zone
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
+from sbems.services.entity_import import keep_api_edits, write_kept_markers
 from sbems.services.panel_writes import ActionResult, _write_violation
 from sbems.storage import db
 from sbems.storage.commands import insert_audit
@@ -201,7 +202,7 @@ def write_schedule_periods(
 
 @dataclass(frozen=True)
 class ImportConflict:
-    kind: str  # "schedule" or "building" (its autopilot switch)
+    kind: str  # "schedule", "building" (its autopilot switch) or an entity changed in the API
     key: str  # the schedule id or the building key
     edited_by: str | None
     edited_at: str | None
@@ -245,6 +246,8 @@ def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = 
     keep the panel's version (and its marker) unless ``overwrite_panel_edits``. A one-off command: its
     own connection."""
     with db.connect(database_url) as conn:
+        kept = keep_api_edits(conn, site, overwrite=overwrite_panel_edits)  # entities changed in the API
+        site = kept.site
         stored = read_schedule_specs(conn)
         switched = read_panel_autopilot(conn)
         conflicts = schedule_conflicts(site, stored) + autopilot_conflicts(site, switched)
@@ -262,6 +265,10 @@ def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = 
             ]
             site = site.model_copy(update={"schedules": schedules, "buildings": buildings})
         counts = upsert_site(conn, site=site)
+        write_kept_markers(conn, kept)
+        conflicts += [
+            ImportConflict(c.kind, c.key, c.edited_by, c.edited_at, c.fields) for c in kept.conflicts
+        ]
         for schedule_id in keep:
             mark_panel_edit(conn, schedule_id=schedule_id, marker=stored[schedule_id][1])
         conn.commit()

@@ -301,7 +301,8 @@ def _upsert_schedule_rows(
 
 
 def read_site(conn: psycopg.Connection) -> Site:
-    """Rebuild the site description from the database (columns override the stored specs)."""
+    """Rebuild the site description from the database (columns override the stored specs); equipment and
+    sensors retired through the API (``status = 'retired'``) are left out."""
     name_row = conn.execute("SELECT value FROM sbems_meta WHERE key = 'site_name'").fetchone()
     tariffs = [row[0] for row in conn.execute("SELECT definition FROM tariffs ORDER BY name")]
     schedules: dict[str, dict] = {}
@@ -330,7 +331,7 @@ def read_site(conn: psycopg.Connection) -> Site:
             {**m["spec"], "name": n, "capacity_kw": float(c)}
             for n, c, m in conn.execute(
                 "SELECT name, capacity_kw, metadata FROM hvac_units WHERE building_id = %s "
-                "ORDER BY (metadata->>'pos')::int, key",
+                "AND status <> 'retired' ORDER BY (metadata->>'pos')::int, key",
                 (b_id,),
             )
         ]
@@ -338,7 +339,7 @@ def read_site(conn: psycopg.Connection) -> Site:
             {**m["spec"], "name": n}
             for n, m in conn.execute(
                 "SELECT name, metadata FROM thermostats WHERE building_id = %s "
-                "ORDER BY (metadata->>'pos')::int, key",
+                "AND status <> 'retired' ORDER BY (metadata->>'pos')::int, key",
                 (b_id,),
             )
         ]
@@ -346,7 +347,7 @@ def read_site(conn: psycopg.Connection) -> Site:
             m["spec"]
             for (m,) in conn.execute(
                 "SELECT metadata FROM sensors WHERE building_id = %s AND protocol = 'mqtt' "
-                "ORDER BY (metadata->>'pos')::int, key",
+                "AND status <> 'retired' ORDER BY (metadata->>'pos')::int, key",
                 (b_id,),
             )
             if "spec" in m
@@ -388,9 +389,10 @@ def read_building_ids(conn: psycopg.Connection) -> dict[str, UUID]:
 
 
 def read_sensor_index(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[UUID, UUID | None, str, str]]:
-    """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point."""
+    """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point not retired
+    (a retired sensor's messages are unknown to the listener again)."""
     rows = conn.execute(
         "SELECT b.key, s.key, s.id, s.zone_id, s.sensor_type, s.unit FROM sensors s "
-        "JOIN buildings b ON b.id = s.building_id"
+        "JOIN buildings b ON b.id = s.building_id WHERE s.status <> 'retired'"
     ).fetchall()
     return {(b, k): (sid, zid, stype, unit) for b, k, sid, zid, stype, unit in rows}

@@ -145,6 +145,11 @@ def test_with_the_virtual_building(db_url, conn, example_site, make_user, tmp_pa
                     f"{base}/openapi.json",
                     "--checks",
                     "not_a_server_error",
+                    # site-entity writes would rewire the running building (a unit retired, a thermostat
+                    # at a made-up URL holding a zone: its writes then fail with 502, as they should);
+                    # tests/api/test_entities_schemathesis.py fuzzes them on a building of their own
+                    "--exclude-tag",
+                    "site entities",
                     "--header",
                     f"Authorization: Bearer {token}",
                     "--max-examples",

@@ -68,9 +68,42 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/alert-rules/{rule}"): {"admin", "facility_manager", "operator"},
     ("PUT", "/alert-rules/{rule}"): {"admin", "facility_manager"},
     ("PATCH", "/alert-rules/{rule}"): {"admin", "facility_manager"},
-    ("DELETE", "/alert-rules/{rule}"): {"admin", "facility_manager"},  # last: the rule is gone after it
+    ("DELETE", "/alert-rules/{rule}"): {"admin", "facility_manager"},  # the rule is gone after it
     ("GET", "/buildings/hq/notification-routes"): {"admin", "facility_manager"},
     ("PUT", "/buildings/hq/notification-routes"): {"admin", "facility_manager"},
+    # site entities (routes_entities): created, changed, then deleted, in this order
+    ("POST", "/buildings"): {"admin"},
+    ("PATCH", "/buildings/annex"): {"admin"},
+    ("DELETE", "/buildings/annex"): {"admin"},
+    ("POST", "/buildings/hq/zones"): {"admin", "facility_manager"},
+    ("PATCH", "/zones/hq.z9"): {"admin", "facility_manager"},
+    ("POST", "/zones/hq.z9/schedules"): {"admin", "facility_manager"},
+    ("POST", "/buildings/hq/hvac-units"): {"admin", "facility_manager"},
+    ("PATCH", "/hvac-units/hq.rtu9"): {"admin", "facility_manager"},
+    ("POST", "/zones/hq.z9/thermostats"): {"admin", "facility_manager"},
+    ("PATCH", "/thermostats/hq.tstat-z9"): {"admin", "facility_manager"},
+    ("POST", "/zones/hq.z9/sensors"): {"admin", "facility_manager"},
+    ("GET", "/sensors/hq.z1-temp"): set(ROLES),
+    ("PATCH", "/sensors/hq.z9-temp"): {"admin", "facility_manager"},
+    ("DELETE", "/sensors/hq.z9-temp"): {"admin", "facility_manager"},
+    ("DELETE", "/thermostats/hq.tstat-z9"): {"admin", "facility_manager"},
+    ("DELETE", "/hvac-units/hq.rtu9"): {"admin", "facility_manager"},
+    ("DELETE", "/zones/hq.z9"): {"admin", "facility_manager"},
+}
+NEW_ZONE = {
+    "id": "z9",
+    "name": "Mezzanine",
+    "area_m2": 120,
+    "occupancy_capacity": 10,
+    "schedule": "office-weekdays",
+}
+ANNEX = {
+    "id": "annex",
+    "name": "Annex",
+    "timezone": "UTC",
+    "total_area_m2": 400,
+    "tariff": "evaluation-tou",
+    "zones": [{**NEW_ZONE, "id": "a1"}],
 }
 RULE = {"name": "Z1 warm", "metric_name": "temperature", "comparison": ">", "threshold_value": 27.0}
 # bodies of the writes, and what an allowed role gets (default 200, or 409 for a repeated alert action)
@@ -102,6 +135,46 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
         {"items": [{"severity": "info", "tags": ["oncall"]}]},
         {200},
     ),
+    ("POST", "/buildings"): (ANNEX, {201}),
+    ("PATCH", "/buildings/annex"): ({"address": "2 Side Street"}, {200}),
+    ("DELETE", "/buildings/annex"): (None, {200}),
+    ("POST", "/buildings/hq/zones"): (NEW_ZONE, {201}),
+    ("PATCH", "/zones/hq.z9"): ({"name": "Mezzanine north"}, {200}),
+    ("POST", "/zones/hq.z9/schedules"): (
+        {
+            "id": "mezz",
+            "name": "Mezzanine",
+            "occupied": [{"days": ["mon"], "start": "08:00", "end": "12:00"}],
+        },
+        {201},
+    ),
+    ("POST", "/buildings/hq/hvac-units"): (
+        {
+            "id": "rtu9",
+            "name": "RTU-9",
+            "capacity_kw": 20,
+            "zone": "z9",
+            "protocol": "bacnet",
+            "bacnet": {"address": "127.0.0.1:47899", "device_id": 1009},
+        },
+        {201},
+    ),
+    ("PATCH", "/hvac-units/hq.rtu9"): ({"capacity_kw": 25}, {200}),
+    ("POST", "/zones/hq.z9/thermostats"): (
+        {
+            "id": "tstat-z9",
+            "name": "T9",
+            "capacity_kw": 10,
+            "rest": {"base_url": "http://127.0.0.1:8081/api/v1", "device_id": "RDS-0009"},
+        },
+        {201},
+    ),
+    ("PATCH", "/thermostats/hq.tstat-z9"): ({"name": "Mezzanine thermostat"}, {200}),
+    ("POST", "/zones/hq.z9/sensors"): (
+        {"id": "z9-temp", "name": "Z9", "sensor_type": "temperature", "unit": "celsius"},
+        {201},
+    ),
+    ("PATCH", "/sensors/hq.z9-temp"): ({"calibration_offset": 0.5}, {200}),
 }
 
 
@@ -132,6 +205,12 @@ def test_openapi_lists_every_endpoint(api):
     for _, path in ALLOWED:
         template = (
             path.split("?")[0]
+            .replace("/sensors/hq.z9-temp", "/sensors/{sensor_id}")
+            .replace("/sensors/hq.z1-temp", "/sensors/{sensor_id}")
+            .replace("hq.rtu9", "{unit_id}")
+            .replace("hq.tstat-z9", "{thermostat_id}")
+            .replace("hq.z9", "{zone_id}")
+            .replace("/buildings/annex", "/buildings/{building_id}")
             .replace("{alert}", "{alert_id}")
             .replace("{rule}", "{rule_id}")
             .replace("{sensor}", "{sensor_id}")
