@@ -72,9 +72,9 @@ def _cmd_site(args: argparse.Namespace, settings: Settings) -> int:
         result = import_site(url, site, overwrite_panel_edits=args.overwrite_panel_edits)
         print(f"imported {args.file}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items()))
         for c in result.conflicts:
-            what = "overwritten by the file" if not result.kept_panel_edits else "kept the panel's version"
+            what = "overwritten by the file" if not result.kept_panel_edits else "kept the edited version"
             print(
-                f"conflict: {c.kind} {c.key} was changed in the panel by {c.edited_by} "
+                f"conflict: {c.kind} {c.key} was changed in the panel or API by {c.edited_by} "
                 f"at {c.edited_at}; "
                 f"the file differs in {', '.join(c.fields)}: {what}"
             )

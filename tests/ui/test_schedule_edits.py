@@ -92,8 +92,8 @@ def test_site_import_reports_a_panel_edit_as_a_conflict_and_keeps_it(
 
     assert main(["site", "import", str(EXAMPLE_SITE)]) == 0
     out = capsys.readouterr().out
-    assert "conflict: schedule office-weekdays was changed in the panel by " + email in out
-    assert "occupied, occupied_setpoint_c, unoccupied_setpoint_c" in out and "kept the panel's version" in out
+    assert "conflict: schedule office-weekdays was changed in the panel or API by " + email in out
+    assert "occupied, occupied_setpoint_c, unoccupied_setpoint_c" in out and "kept the edited version" in out
     rows = _rows(conn)
     assert {(r[2], r[3]) for r in rows} == {(time(6, 30), time(18, 0))}  # the panel's period survived
     target = conn.execute(
