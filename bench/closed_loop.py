@@ -106,6 +106,8 @@ class Settings:
     horizon_h: float = 24.0
     comfort_penalty_usd_per_kh: float = 500.0
     comfort_margin_c: float = 0.3
+    comfort_margin_growth_c_per_sqrt_h: float = 0.0  # back-off grows along the horizon (forecast error)
+    comfort_margin_max_c: float = 1.0
     lead_compensation: bool = True  # send a setpoint that the first-order local loop reaches in one step
     bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
     bias_decay_h: float | None = (
@@ -231,6 +233,8 @@ def run_sbems(
             Tuning(
                 comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
                 comfort_margin_c=settings.comfort_margin_c,
+                comfort_margin_growth_c_per_sqrt_h=settings.comfort_margin_growth_c_per_sqrt_h,
+                comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
             ),
         )
