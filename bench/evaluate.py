@@ -77,6 +77,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--comfort-margin", type=float, default=Settings.comfort_margin_c)
     parser.add_argument("--margin-growth", type=float, default=Settings.comfort_margin_growth_c_per_sqrt_h)
     parser.add_argument("--margin-max", type=float, default=Settings.comfort_margin_max_c)
+    parser.add_argument(
+        "--adaptive-margin",
+        type=float,
+        default=None,
+        help="margin = this quantile of the last day's tracking errors (at least --comfort-margin)",
+    )
     parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     args = parser.parse_args(argv)
@@ -85,6 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
         comfort_margin_c=args.comfort_margin,
         comfort_margin_growth_c_per_sqrt_h=args.margin_growth,
         comfort_margin_max_c=args.margin_max,
+        adaptive_margin_quantile=args.adaptive_margin,
     )
     site = read_site_file(args.site)
     n_zones = len(site.building(args.building).zones)
@@ -114,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "growth": args.margin_growth,
                     "max_c": args.margin_max,
                     "penalty": args.comfort_penalty,
+                    "adaptive_quantile": args.adaptive_margin,
                 }
                 figures["wall_s"] = round(time.perf_counter() - started, 1)
                 runs.append(figures)
