@@ -85,6 +85,7 @@ from sbems.optimization.building_problem import (  # noqa: E402
 from sbems.optimization.horizon import horizon_blocks, slot_profile_forecast  # noqa: E402
 from sbems.optimization.mpc import Planner, backend_for  # noqa: E402
 from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
+from sbems.optimization.robust import tracking_backoff_c  # noqa: E402
 from sbems.optimization.setpoints import first_setpoints_c, lead_compensated_setpoints_c  # noqa: E402
 from sbems.optimization.state_estimation import disturbance_residual_c  # noqa: E402
 from sbems.optimization.zone_model_rc2 import (  # noqa: E402
@@ -106,6 +107,10 @@ class Settings:
     horizon_h: float = 24.0
     comfort_penalty_usd_per_kh: float = 500.0
     comfort_margin_c: float = 0.3
+    comfort_margin_growth_c_per_sqrt_h: float = 0.0  # back-off grows along the horizon (forecast error)
+    comfort_margin_max_c: float = 1.0
+    # adaptive margin: this quantile of the last day's occupied tracking errors (None: the fixed margin)
+    adaptive_margin_quantile: float | None = None
     lead_compensation: bool = True  # send a setpoint that the first-order local loop reaches in one step
     bias_smoothing_frac: float = 0.3  # offset-free MPC: weight of the newest model residual (0 = off)
     bias_decay_h: float | None = (
@@ -172,6 +177,8 @@ def run_sbems(
     measured = zone_arrays(plant)[0]
     measured = sensors.temps_c(measured, 0.0) if sensors else measured
     filters = start_filters(learned, zone_ids, measured)
+    tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
+    last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
     for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
         now = pd.Timestamp(plant.now_utc)
@@ -215,6 +222,14 @@ def run_sbems(
                 last_problem, temps, cooling_mean
             )  # the bias is in the problem
             bias = bias + settings.bias_smoothing_frac * innovation
+        margin_c = settings.comfort_margin_c
+        if settings.adaptive_margin_quantile is not None:
+            if last_plan is not None:
+                tracking = (tracking + [(temps - last_plan[0])[last_plan[1]]])[-96:]
+            errors = np.concatenate(tracking) if tracking else np.zeros(0)
+            margin_c = tracking_backoff_c(
+                errors, margin_c, settings.adaptive_margin_quantile, settings.comfort_margin_max_c
+            )
         problem = building_problem(
             learned.models,
             building,
@@ -230,11 +245,14 @@ def run_sbems(
             ),
             Tuning(
                 comfort_penalty_usd_per_kh=settings.comfort_penalty_usd_per_kh,
-                comfort_margin_c=settings.comfort_margin_c,
+                comfort_margin_c=margin_c,
+                comfort_margin_growth_c_per_sqrt_h=settings.comfort_margin_growth_c_per_sqrt_h,
+                comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
             ),
         )
         plan = planner.solve(problem)
+        last_plan = (plan.expected_temp_c[:, 0], bands.occupied_end[:, 0]) if plan.ok else None
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
         stats["solve_s"].append(plan.solve_s)

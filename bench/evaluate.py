@@ -74,8 +74,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--tuning", action="store_true", help="run the tuning weeks instead of the held-out weeks"
     )
+    parser.add_argument("--comfort-margin", type=float, default=Settings.comfort_margin_c)
+    parser.add_argument("--margin-growth", type=float, default=Settings.comfort_margin_growth_c_per_sqrt_h)
+    parser.add_argument("--margin-max", type=float, default=Settings.comfort_margin_max_c)
+    parser.add_argument(
+        "--adaptive-margin",
+        type=float,
+        default=None,
+        help="margin = this quantile of the last day's tracking errors (at least --comfort-margin)",
+    )
+    parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     args = parser.parse_args(argv)
+    settings = Settings(
+        comfort_penalty_usd_per_kh=args.comfort_penalty,
+        comfort_margin_c=args.comfort_margin,
+        comfort_margin_growth_c_per_sqrt_h=args.margin_growth,
+        comfort_margin_max_c=args.margin_max,
+        adaptive_margin_quantile=args.adaptive_margin,
+    )
     site = read_site_file(args.site)
     n_zones = len(site.building(args.building).zones)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -95,10 +112,17 @@ def main(argv: list[str] | None = None) -> dict:
             for seed in seeds:
                 started = time.perf_counter()
                 result = run_closed_loop(
-                    site, args.building, week.start_utc, args.days, args.history_days, Settings(), seed=seed
+                    site, args.building, week.start_utc, args.days, args.history_days, settings, seed=seed
                 )
                 figures = run_figures(result, n_zones, args.days)
                 figures |= {"season": season, "week": str(week.monday), "seed": seed, "days": args.days}
+                figures["knobs"] = {
+                    "margin_c": args.comfort_margin,
+                    "growth": args.margin_growth,
+                    "max_c": args.margin_max,
+                    "penalty": args.comfort_penalty,
+                    "adaptive_quantile": args.adaptive_margin,
+                }
                 figures["wall_s"] = round(time.perf_counter() - started, 1)
                 runs.append(figures)
                 print(

@@ -119,3 +119,20 @@ def comfort_growth_c_per_sqrt_h(
     roots = np.sqrt(leads)
     growth = float(np.sum(wanted * roots) / np.sum(roots**2))
     return float(np.clip(growth, 0.0, max_growth))
+
+
+def tracking_backoff_c(
+    tracking_error_c: np.ndarray, base_c: float, quantile: float = 0.9, max_c: float = 1.0
+) -> float:
+    """An adaptive comfort back-off from the band edge: the ``quantile`` of recent absolute tracking errors
+    (measured zone temperature minus the plan's end-of-step temperature, occupied steps), never below
+    ``base_c`` (the fixed margin) nor above ``max_c``; ``base_c`` with fewer than ``MIN_ERROR_SAMPLES``
+    errors. It sizes the margin from how far the building actually lands from its plans (forecast,
+    occupancy and model error, the local loop's overshoot) instead of a fixed guess."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError("quantile must be in (0, 1)")
+    errors = np.abs(np.asarray(tracking_error_c, dtype=float).ravel())
+    errors = errors[np.isfinite(errors)]
+    if errors.size < MIN_ERROR_SAMPLES:
+        return float(base_c)
+    return float(np.clip(np.quantile(errors, quantile), base_c, max(max_c, base_c)))
