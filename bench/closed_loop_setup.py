@@ -13,6 +13,7 @@ zones are comfortable when people arrive; the units in auto mode, fans at 100 %.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,15 @@ from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_mode
 from sbems.sim.airflow import co2_excess_ppmh  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 from sbems.sim.realism import Realism, Sensors  # noqa: E402
-from sbems.sim.weather_forecast import forecast_from_truth, issue_time  # noqa: E402
-from sbems.weather.typical_year import hottest_day, read_typical_year  # noqa: E402
+from sbems.sim.weather_forecast import (  # noqa: E402
+    forecast_from_truth,
+    forecast_response,
+    issue_time,
+    parse_forecast_query,
+)
+from sbems.weather.chain import ChainedWeather  # noqa: E402
+from sbems.weather.open_meteo import forecast_params, parse_open_meteo_forecast  # noqa: E402
+from sbems.weather.typical_year import TypicalYear, hottest_day, read_typical_year, weather_at  # noqa: E402
 
 PLANT_STEP_S = 60
 PLAN_STEP_S = 900
@@ -365,16 +373,63 @@ def heating_fallback_c(plant: Plant, now: pd.Timestamp) -> np.ndarray:
 def forecast_weather(
     plant: Plant, times_utc: pd.DatetimeIndex, now_utc, seed: int, perfect: bool = False
 ) -> pd.DataFrame:
-    """The weather the controller plans on at ``now_utc`` for ``times_utc``: the forecast issued on the hour
-    before (``sbems.sim.weather_forecast``: error growing with lead time, correlated, seeded), the way the
-    weather service path serves it; ``perfect`` gives the truth (only the labelled bound may)."""
-    truth = plant.weather(times_utc)
+    """The weather the controller plans on at ``now_utc`` for ``times_utc``, through the production path
+    minus HTTP: the Open-Meteo body the virtual building serves for the forecast issued on the hour before
+    (``sbems.sim.weather_forecast.forecast_response``: error growing with lead time, correlated, seeded),
+    parsed and checked by ``sbems.weather.open_meteo.parse_open_meteo_forecast`` and read the way planners
+    read a stored forecast (``sbems.weather.chain.ChainedWeather``, step "forecast": linear between hours,
+    the typical year beyond). ``perfect`` gives the truth (only the labelled bound may)."""
+    times = pd.DatetimeIndex(times_utc).tz_convert("UTC")
     if perfect:
-        return truth
+        return plant.weather(times)
     year = plant.typical_year
-    return forecast_from_truth(
-        truth, issue_time(now_utc), latitude=year.latitude, longitude=year.longitude, seed=seed
+    now = pd.Timestamp(now_utc).tz_convert("UTC")
+    key = (issue_time(now), seed, id(year))
+    forecast = _SERVED_FORECASTS.get(key)
+    if forecast is None:
+        query = parse_forecast_query(forecast_params(year.latitude, year.longitude).items())
+        body = forecast_response(
+            year,
+            query,
+            now.to_pydatetime(),
+            seed=seed,
+            site_timezone=plant.building.timezone,
+            elevation_m=0.0,
+        )
+        forecast = parse_open_meteo_forecast(
+            json.dumps(body).encode(),
+            issued_at=key[0].to_pydatetime(),
+            needed_from_utc=key[0].to_pydatetime(),
+            needed_until_utc=(key[0] + pd.Timedelta(hours=48)).to_pydatetime(),
+        )
+        _SERVED_FORECASTS.clear()  # one issue at a time: re-plans within the hour reuse it
+        _SERVED_FORECASTS[key] = forecast
+    chain = ChainedWeather(
+        climatology=_TypicalYearOf(year), now_utc=now.to_pydatetime(), step="forecast", forecast=forecast
     )
+    frame = chain.weather_at(times)[list(plant.weather(times[:1]).columns)]  # the plant's columns, as before
+    beyond = np.asarray(times > forecast.hours.index[-1])
+    if beyond.any():
+        # past the served days the chain would fall back to the typical year, which in the virtual building
+        # IS the true weather: use the error model at that lead instead (never the true future)
+        later = forecast_from_truth(
+            plant.weather(times[beyond]), key[0], latitude=year.latitude, longitude=year.longitude, seed=seed
+        )
+        frame.loc[beyond, later.columns] = later.to_numpy()
+    return frame
+
+
+_SERVED_FORECASTS: dict = {}
+
+
+@dataclass(frozen=True)
+class _TypicalYearOf:
+    """The plant's own typical year as the chain's climatology (beyond the forecast's hours)."""
+
+    year: TypicalYear
+
+    def weather_at(self, times_utc: pd.DatetimeIndex) -> pd.DataFrame:
+        return weather_at(self.year, times_utc)
 
 
 def evaluate(
