@@ -106,10 +106,11 @@ def dual_setpoints_c(
     floats. A plan that runs the heat pump at full but no backup tracks the planned temperature: driving
     the setpoint further would bring in the resistance backup the plan avoided. Heating setpoints are
     clipped to ``heating_limits_c``; the deadband (against the cooling setpoint sent, else the schedule's)
-    moves the setpoint of the mode that is idle (:func:`clamp_deadband`). ``lead`` = (current
-    temperatures, step s, the units' local-loop time constant s): a tracked heating setpoint above the
-    current temperature is lead-compensated as ``lead_compensated_setpoints_c`` does for cooling, so the unit's first-order loop
-    reaches the planned temperature within the step instead of throttling on the way. Off by default:
+    moves the setpoint of the mode that is idle (:func:`clamp_deadband`; against the schedule's heating
+    setpoint where none is sent). ``lead`` = (current temperatures, step s, the units' local-loop time
+    constant s): a tracked heating setpoint above the current temperature is lead-compensated as
+    ``lead_compensated_setpoints_c`` does for cooling, so the unit's first-order loop reaches the planned
+    temperature within the step instead of throttling on the way. Off by default:
     on the winter tuning week (2 days, seed 0) it brought in resistance heat (14.7 vs 3.7 kWh) and cost
     more (-16.9 % vs -19.3 % against the baseline) for about the same discomfort (1.30 vs 1.36 K*h)."""
     cooling = first_setpoints_c(plan, bands, zone_ids, step, problem)
