@@ -50,6 +50,11 @@ def test_autopilot_around_the_occupied_start_through_protocols_and_prefect(
     counts = r["commands"]
     assert counts.get("confirmed", 0) >= CYCLES, counts  # setpoints went out, confirmed by read-back
     assert counts.get("failed", 0) == 0, counts
+    deadband = conn.execute(  # plans keep 1 K to the heating setpoint in effect (was 40-52)
+        "SELECT count(*), min(error_message) FROM control_commands WHERE status = 'rejected' "
+        "AND source = 'optimizer' AND error_message LIKE '%deadband%'"
+    ).fetchone()
+    assert deadband[0] == 0, deadband
     assert r["override_zone_steps"] > 0  # the equipment followed SBEMS's setpoints
     assert r["occupied_zone_steps"] >= 6 * 6  # six zones, 07:15-08:30
     assert r["occupied_temp_c_min"] > 20.0 and r["occupied_temp_c_max"] < 26.0, r  # comfort from arrival
