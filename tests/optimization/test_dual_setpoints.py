@@ -143,3 +143,19 @@ def test_cooling_only_zone_keeps_the_deadband_to_the_scheduled_heating():
         assert value.heating_c is None
         assert value.cooling_c - 21.0 >= 1.0 - 1e-9  # was 21.0: rejected by dispatch's deadband
     assert result["z1"].cooling_c == 22.0  # full output: the lowest cooling setpoint dispatch accepts
+
+
+def test_lead_compensation_cannot_take_cooling_into_the_deadband():
+    from sbems.optimization.setpoints import lead_compensated_dual_c
+
+    b = bands()
+    b.limit_min_c = np.full(4, 21.0)
+    b.scheduled_heating_c = np.full((4, 1), 21.0)
+    p = plan([5.0] * 4, [0.0] * 4, [0.0] * 4, [22.5] * 4)  # tracking 22.5 C from 25 C: lead overshoots
+    problem = SimpleNamespace(
+        has_heating=False, heat_pump_kw=np.zeros((4, 1)), cooling_cap_kw=np.full((4, 1), 10.0)
+    )
+    dual = dual_setpoints_c(p, problem, b, ZONES)
+    assert dual["z1"].cooling_c == 22.5
+    led = lead_compensated_dual_c(dual, p, problem, b, [25.0] * 4, 900.0, 1800.0)
+    assert led["z1"].cooling_c == 22.0  # the lead's 21 C limit, raised to 1 K above the heating schedule
