@@ -40,6 +40,14 @@ class DispatchOutcome:
     read_back_c: float | None = None
 
 
+def cooling_first(commands: list[dict]) -> list[dict]:
+    """Held writes in release order: cooling setpoints first, then the rest as they were (oldest first).
+    A heating setpoint given back before a low cooling one would meet it inside the device's deadband (the
+    unit holds heating under cooling, so the schedule's heating value read back lower: "failed" release,
+    seen in the protocol closed loop when the held heating write was older than the cooling one)."""
+    return sorted(commands, key=lambda c: KIND_OF_COMMAND_TYPE.get(c["command_type"], "cooling") != "cooling")
+
+
 async def release_command(
     conn: psycopg.Connection,
     *,
@@ -151,7 +159,7 @@ async def release_due(
             why="lifetime ended",
             publish=publish,
         )
-        for c in read_held_commands(conn, due_before=now_utc)
+        for c in cooling_first(read_held_commands(conn, due_before=now_utc))
     ]
 
 
@@ -182,5 +190,5 @@ async def watchdog_release(
             actor="watchdog",
             publish=publish,
         )
-        for c in held
+        for c in cooling_first(held)
     ]

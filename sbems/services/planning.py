@@ -28,7 +28,7 @@ from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_in
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
 from sbems.optimization.robust import PastPlan
-from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_setpoints_c
+from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c
 from sbems.optimization.state_estimation import estimate_mass_temp_c
 from sbems.optimization.zone_model import ZoneModelParams, longest_complete_run
 from sbems.optimization.zone_model_json import (
@@ -469,10 +469,10 @@ def plan_building(
     plan = (planner or Planner()).solve(problem)
     zone_ids = [z.id for z in building.zones]
     dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week
+    if setpoint_lead_tau_s:  # the deadband clamp again after the lead
+        dual = lead_compensated_dual_c(dual, plan, problem, bands, initial, step_s, setpoint_lead_tau_s)
     setpoints = {zone: value.cooling_c for zone, value in dual.items()}
     heating = {zone: value.heating_c for zone, value in dual.items()}
-    if setpoint_lead_tau_s:
-        setpoints = lead_compensated_setpoints_c(setpoints, plan, bands, initial, step_s, setpoint_lead_tau_s)
     ends = times + pd.to_timedelta(durations, unit="s")
     notes = notes_text(plan.notes, zone_ids, ends, building.timezone)
     plan, times = expand_blocks(plan, durations, step_s), fine_times

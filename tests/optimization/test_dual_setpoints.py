@@ -108,3 +108,54 @@ def test_heating_lead_compensation_lands_a_first_order_loop_on_the_plan():
     assert result["z2"] == plain["z2"]  # not heating: unchanged
     assert result["z3"] == plain["z3"]  # heated towards a lower temperature (floats down): unchanged
     assert result["z4"].heating_c is None
+
+
+def test_deadband_clamp_moves_the_idle_side_only():
+    from sbems.optimization.setpoints import DualSetpoint, deadband_clamped
+
+    # the closed-loop case: full-output cooling at the 21 C limit, heating the schedule's 21 C
+    moved = deadband_clamped(DualSetpoint(None, 21.0), 21.0, 24.0, 30.0, heating_leads=False)
+    assert moved == DualSetpoint(None, 22.0)  # cooling at the lowest value dispatch accepts
+    # cooling leads, heating sent: heating goes down, cooling keeps full output
+    assert deadband_clamped(DualSetpoint(21.5, 21.0), 21.0, 24.0, 30.0, False) == DualSetpoint(20.0, 21.0)
+    # heating leads: cooling goes up; at its upper limit heating gives way
+    assert deadband_clamped(DualSetpoint(23.4, 23.0), 21.0, 24.0, 30.0, True) == DualSetpoint(23.4, 24.4)
+    assert deadband_clamped(DualSetpoint(29.8, 29.5), 21.0, 24.0, 30.0, True) == DualSetpoint(29.0, 30.0)
+    # heating sent above the schedule's cooling while it leads: cooling is sent
+    assert deadband_clamped(DualSetpoint(24.0, None), 21.0, 24.0, 30.0, True) == DualSetpoint(24.0, 25.0)
+    # apart already, or nothing sent: unchanged
+    assert deadband_clamped(DualSetpoint(20.0, 21.0), 21.0, 24.0, 30.0, False) == DualSetpoint(20.0, 21.0)
+    assert deadband_clamped(DualSetpoint(None, None), 23.5, 24.0, 30.0, False) == DualSetpoint(None, None)
+    # a heating schedule of 21.004 C: the cooling sent is rounded up, never inside the deadband
+    assert deadband_clamped(DualSetpoint(None, 21.0), 21.004, 24.0, 30.0, False).cooling_c == 22.01
+
+
+def test_cooling_only_zone_keeps_the_deadband_to_the_scheduled_heating():
+    b = bands()
+    b.limit_min_c = np.full(4, 21.0)
+    b.scheduled_heating_c = np.full((4, 1), 21.0)
+    p = plan([10.0] * 4, [0.0] * 4, [0.0] * 4, [22.0] * 4)
+    problem = SimpleNamespace(
+        has_heating=False, heat_pump_kw=np.zeros((4, 1)), cooling_cap_kw=np.full((4, 1), 10.0)
+    )
+    result = dual_setpoints_c(p, problem, b, ZONES)
+    for value in result.values():
+        assert value.heating_c is None
+        assert value.cooling_c - 21.0 >= 1.0 - 1e-9  # was 21.0: rejected by dispatch's deadband
+    assert result["z1"].cooling_c == 22.0  # full output: the lowest cooling setpoint dispatch accepts
+
+
+def test_lead_compensation_cannot_take_cooling_into_the_deadband():
+    from sbems.optimization.setpoints import lead_compensated_dual_c
+
+    b = bands()
+    b.limit_min_c = np.full(4, 21.0)
+    b.scheduled_heating_c = np.full((4, 1), 21.0)
+    p = plan([5.0] * 4, [0.0] * 4, [0.0] * 4, [22.5] * 4)  # tracking 22.5 C from 25 C: lead overshoots
+    problem = SimpleNamespace(
+        has_heating=False, heat_pump_kw=np.zeros((4, 1)), cooling_cap_kw=np.full((4, 1), 10.0)
+    )
+    dual = dual_setpoints_c(p, problem, b, ZONES)
+    assert dual["z1"].cooling_c == 22.5
+    led = lead_compensated_dual_c(dual, p, problem, b, [25.0] * 4, 900.0, 1800.0)
+    assert led["z1"].cooling_c == 22.0  # the lead's 21 C limit, raised to 1 K above the heating schedule
