@@ -5,7 +5,6 @@ same conventions: settings in, one line on error, exit status out."""
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
 from sbems.config import Settings
@@ -20,7 +19,6 @@ def cmd_poller(args: argparse.Namespace, settings: Settings) -> int:
     # where the runs store and publish, checked before the first cycle (one line when nothing answers)
     resolve_database_url(settings)
     resolve_mqtt_url(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_poller(args.building, args.period_s)
 
 
