@@ -120,7 +120,7 @@ class Poller:
                 )
             outcome = "completed" if state.is_completed() else "failed"
             self.counts[outcome] += 1
-            log.info("%s: %s %s", name, state.type.value, state.message or "")
+            log.info("%s: %s%s", name, state.type.value, f" ({state.message})" if state.message else "")
             cycles += 1
             slot += self.period
 
