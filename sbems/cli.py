@@ -25,7 +25,7 @@ import typing
 import urllib.request
 from pathlib import Path
 
-from sbems import cli_admin, cli_savings
+from sbems import cli_admin, cli_poller, cli_savings
 from sbems.api.app import serve_api
 from sbems.config import Settings, SettingsError, load_settings
 from sbems.data_contracts.messages import AlertMessage
@@ -369,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--building", help="only this building's alerts (default: all)")
     alerts.set_defaults(func=cli_admin.cmd_alerts)
     cli_savings.register(sub)
+    cli_poller.register(sub)
     return parser
 
 

@@ -9,7 +9,8 @@
 2. an MQTT broker (settings, else 127.0.0.1:1883, else the embedded one, started if it does not run);
 3. the virtual building (BACnet/IP, Modbus TCP, thermostat REST, MQTT sensors) in real time;
 4. the MQTT listener;
-5. a Prefect server and the scheduled flows (``sbems flows serve``);
+5. a Prefect server, the poller (``sbems poller``: the 30 s poll in one long-lived process) and the other
+   scheduled flows (``sbems flows serve``);
 6. the Streamlit control panel (a demo admin user is created; its password is printed).
 Children log to ``.sbems/logs``; Ctrl-C (or ``--duration``) stops them all.
 """
@@ -180,7 +181,10 @@ def run_demo(settings: Settings, *, site_file: Path, duration_s: float | None = 
         )
         wait_for_port("127.0.0.1", api_port, timeout_s=120)
         flows_serve = [python, "-m", "sbems.cli", "flows", "serve", "--building", building.id]
-        early = [f"--only={name}" for name in available_flows() if name not in MODEL_FLOWS]
+        # the 30 s poll runs in one long-lived process (no interpreter start per run); the rest are served
+        poller = [python, "-m", "sbems.cli", "poller", "--building", building.id]
+        children["poller"] = _start("poller", poller, log_dir, env)
+        early = [f"--only={name}" for name in available_flows() if name not in (*MODEL_FLOWS, "poll")]
         children["flows"] = _start("flows", flows_serve + early, log_dir, env)
         create_user(url, email=DEMO_ADMIN, password=DEMO_PASSWORD, role="admin")
         children["panel"] = _start("panel", ui_command(8501), log_dir, env)

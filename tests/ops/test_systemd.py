@@ -17,6 +17,7 @@ SBEMS_UNITS = {
     "sbems-webhooks.service": "webhooks",
     "sbems-panel.service": "ui",
     "sbems-flows.service": "flows",
+    "sbems-poller.service": "poller",
 }
 
 

@@ -1,0 +1,176 @@
+"""The long-lived poller: ``poll-building`` called in-process every period, per building.
+
+A served or pooled deployment starts every flow run in a fresh Python process: each 30 s poll re-imports
+Prefect, sbems and Great Expectations (~3.4 s of CPU) and builds the GX suite again. This process imports
+them once and calls the flow function directly on a clock, so each cycle is still a Prefect flow run (its
+state, logs, task runs and ``poll-<building>`` artifact in the UI; no deployment) but costs only the poll.
+
+Prefect 3 records a direct call as a flow run without a deployment whose ``expected_start_time`` is the
+moment of the call; a flow-run-name template still applies (the engine resolves it), but the schedule's
+would carry that moment's seconds. The poller therefore names each run from its slot on the clock
+(``poll-hq-2026-11-30T07:40Z``, ``...07:40:30Z``), as the deployments do.
+
+Rules, as for the deployments: slots are aligned to the period (UTC); a building's cycles never overlap
+(one loop per building, each cycle awaited); a slot that is reached more than one period late (the previous
+cycle overran) is skipped and logged, not queued. SIGTERM/SIGINT end the loops: a cycle in progress is
+finished (bounded by ``STOP_GRACE_S``), then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sbems.deployments import SCHEDULES
+
+log = logging.getLogger("sbems.poller")
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
+
+
+def run_name(building_id: str, slot_utc: datetime) -> str:
+    """``poll-hq-2026-11-30T07:40Z`` (seconds only when not zero), as ``flow_run_name("poll")`` names them."""
+    at = slot_utc.astimezone(UTC)
+    return f"poll-{building_id}-{at.strftime('%Y-%m-%dT%H:%M:%SZ' if at.second else '%Y-%m-%dT%H:%MZ')}"
+
+
+def next_slot(now_utc: datetime, period: timedelta) -> datetime:
+    """The first slot at or after ``now_utc``; slots are multiples of ``period`` since the epoch (UTC)."""
+    steps = -((EPOCH_UTC - now_utc) // period)  # ceiling division of timedeltas
+    return EPOCH_UTC + steps * period
+
+
+def due_slot(slot_utc: datetime, now_utc: datetime, period: timedelta) -> tuple[datetime, int]:
+    """The slot to run now and how many slots before it are skipped: those more than a period late."""
+    skipped = 0
+    while now_utc - slot_utc > period:
+        slot_utc += period
+        skipped += 1
+    return slot_utc, skipped
+
+
+class Poller:
+    """One loop per building in one event loop; ``counts`` tallies completed/failed/skipped cycles."""
+
+    def __init__(
+        self,
+        building_ids: list[str],
+        period: timedelta = SCHEDULES["poll"].interval,
+        parameters: dict[str, Any] | None = None,
+        max_cycles: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.building_ids = building_ids
+        self.period = period
+        self.parameters = parameters or {}
+        self.max_cycles = max_cycles  # per building; None: until stopped
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        self.stop = asyncio.Event()
+
+    async def run(self) -> Counter[str]:
+        # lazy: the flow and Prefect load once here, never again per cycle
+        from sbems.deployments.entry import deployable
+
+        flow = deployable("poll")  # run names and the repeated-failure alert hooks, as deployed
+        loops = [asyncio.create_task(self._loop(flow, b), name=f"poll-{b}") for b in self.building_ids]
+        stopping = asyncio.create_task(self.stop.wait())
+        await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
+        if self.stop.is_set():
+            _, pending = await asyncio.wait(loops, timeout=STOP_GRACE_S)
+            for task in pending:
+                log.warning("poll cycle of %s still running %g s after stop: cancelled", task, STOP_GRACE_S)
+                task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        stopping.cancel()
+        return self.counts
+
+    async def _loop(self, flow: Any, building_id: str) -> None:
+        from prefect import tags
+
+        slot = next_slot(self.clock(), self.period)
+        cycles = 0
+        while not self.stop.is_set() and (self.max_cycles is None or cycles < self.max_cycles):
+            wait_s = (slot - self.clock()).total_seconds()
+            if wait_s > 0:
+                try:
+                    await asyncio.wait_for(self.stop.wait(), wait_s)
+                    return  # stopped while waiting
+                except TimeoutError:
+                    pass
+            slot, skipped = due_slot(slot, self.clock(), self.period)
+            if skipped:
+                self.counts["skipped"] += skipped
+                log.warning(
+                    "poll %s: %d slot(s) skipped, more than %g s late (the previous cycle overran)",
+                    building_id,
+                    skipped,
+                    self.period.total_seconds(),
+                )
+            name = run_name(building_id, slot)
+            with tags(f"building:{building_id}", "poll", "poller"):
+                state = await flow.with_options(flow_run_name=name)(
+                    building_id=building_id, return_state=True, **self.parameters
+                )
+            outcome = "completed" if state.is_completed() else "failed"
+            self.counts[outcome] += 1
+            log.info("%s: %s%s", name, state.type.value, f" ({state.message})" if state.message else "")
+            cycles += 1
+            slot += self.period
+
+
+def run_poller(
+    building_ids: list[str], period_s: float | None = None, parameters: dict[str, Any] | None = None
+) -> int:
+    """Run until SIGTERM/SIGINT; prints the tally of cycles at the end. Returns the exit code.
+
+    The cycles run in an event loop on a thread of their own, and the main thread owns the signals: a flow
+    run in the main thread installs Prefect's SIGTERM bridge, which raises ``TerminationSignal`` into
+    whatever coroutine runs at that moment (a device read, say) and crashes the cycle. Here SIGTERM only
+    asks the loops to stop after their cycle.
+    """
+    period = timedelta(seconds=period_s) if period_s else SCHEDULES["poll"].interval
+    poller = Poller(building_ids, period, parameters)
+    loop = asyncio.new_event_loop()
+    counts: Counter[str] = Counter()
+    failed: list[BaseException] = []
+
+    def cycles() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            counts.update(loop.run_until_complete(poller.run()))
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread, which exits 1
+            failed.append(exc)
+        finally:  # as asyncio.run does: libraries' leftover tasks (BAC0's) cancelled, not destroyed
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        log.info("poller: %s, stopping after the cycle in progress", signal.Signals(signum).name)
+        loop.call_soon_threadsafe(poller.stop.set)
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    log.info("poller: %s every %g s", ", ".join(building_ids), period.total_seconds())
+    worker = threading.Thread(target=cycles, name="poller", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)  # short joins: the main thread stays free to run the signal handlers
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if failed:
+        log.error("poller ended: %s: %s", type(failed[0]).__name__, failed[0])
+        return 1
+    print(f"poller stopped: {dict(counts)}", flush=True)
+    return 0
