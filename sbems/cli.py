@@ -107,7 +107,10 @@ def _cmd_flows(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{name:10s} every {schedule.interval}  {schedule.description}{state}")
         return 0
     if args.action == "serve":
-        serve_all(args.building, args.only or None)
+        names = args.only or None
+        if args.skip:  # e.g. --skip poll where `sbems poller` runs the poll in one long-lived process
+            names = [name for name in (names or available_flows()) if name not in args.skip]
+        serve_all(args.building, names)
         return 0
     if not args.name:
         print("sbems flows run: name a flow (sbems flows list)", file=sys.stderr)
@@ -281,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("name", nargs="?", help="flow to run (with `run`)")
     flows.add_argument("--building", action="append", default=None, help="building id (repeatable)")
     flows.add_argument("--only", action="append", help="with `serve`: only these flows")
+    flows.add_argument("--skip", action="append", help="with `serve`: not these (poll, with `sbems poller`)")
     flows.set_defaults(func=_cmd_flows)
 
     dep = sub.add_parser("deploy", help="register the flows in the Prefect process work pool (for workers)")

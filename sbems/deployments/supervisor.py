@@ -29,7 +29,7 @@ from sbems.config import Settings
 from sbems.runtime import ServiceUnavailable, host_port, port_open, resolve_database_url, resolve_mqtt_url
 from sbems.services.health import database_check
 
-SERVICES = ("listener", "webhooks", "ui", "api", "flows")
+SERVICES = ("listener", "webhooks", "ui", "api", "flows", "poller")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -201,6 +201,7 @@ def child_specs(
 ) -> list[ChildSpec]:
     """The ``sbems`` command of each service (bind addresses and ports of the panel and the webhooks come
     from their SBEMS_* settings, which the children read)."""
+    building_args = [a for b in buildings for a in ("--building", b)]
     commands: dict[str, Callable[[], list[str]]] = {
         "listener": lambda: sbems_argv(
             "listener",
@@ -214,7 +215,11 @@ def child_specs(
         "webhooks": lambda: sbems_argv("webhooks"),
         "ui": lambda: sbems_argv("ui"),
         "api": lambda: sbems_argv("api"),
-        "flows": lambda: sbems_argv("flows", "serve", *[a for b in buildings for a in ("--building", b)]),
+        # with the poller in the set, the 30 s poll runs there (one long-lived process), not as a served flow
+        "flows": lambda: sbems_argv(
+            "flows", "serve", *building_args, *(["--skip", "poll"] if "poller" in services else [])
+        ),
+        "poller": lambda: sbems_argv("poller", *building_args),
     }
     return [ChildSpec(name, commands[name]()) for name in services]
 
@@ -229,7 +234,7 @@ def site_environment(settings: Settings, services: list[str], environ: dict[str,
         raise ServiceUnavailable(f"{detail['database_error']} (sbems serve starts no database)")
     if "api" in services and settings.api_secret is None:
         raise ServiceUnavailable("the API needs SBEMS_API_SECRET (at least 32 characters)")
-    if {"listener", "flows"} & set(services):
+    if {"listener", "flows", "poller"} & set(services):
         env["SBEMS_MQTT_URL"] = mqtt_url = resolve_mqtt_url(settings)
         if not port_open(*host_port(mqtt_url, 8883 if mqtt_url.startswith("mqtts") else 1883), 3.0):
             raise ServiceUnavailable(f"no MQTT broker answers at {mqtt_url} (sbems serve starts no broker)")
@@ -237,6 +242,7 @@ def site_environment(settings: Settings, services: list[str], environ: dict[str,
         # the runner's /health (127.0.0.1:9111), as in compose and the systemd unit
         env.setdefault("PREFECT_RUNNER_SERVER_ENABLE", "true")
         env.setdefault("PREFECT_RUNNER_SERVER_PORT", "9111")
+    if {"flows", "poller"} & set(services):
         env["PREFECT_API_URL"] = prefect_api_check(
             settings.prefect_api_url or environ.get("PREFECT_API_URL"), environ.get("PREFECT_API_AUTH_STRING")
         )

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from sbems.config import Settings
-from sbems.deployments.supervisor import ChildSpec, RestartPolicy, Supervisor
+from sbems.deployments.supervisor import ChildSpec, RestartPolicy, Supervisor, child_specs
 from sbems.local.embedded import MqttBroker
 from sbems.runtime import free_port
 from sbems.storage import entities
@@ -187,7 +187,7 @@ def test_a_child_that_ran_long_enough_is_restarted_without_counting(tmp_path):
             ["serve", "--only", "listener,sim"],
             {},
             2,
-            "--only takes listener, webhooks, ui, api, flows (not sim)",
+            "--only takes listener, webhooks, ui, api, flows, poller (not sim)",
         ),
         (["serve", "--only", "api"], {}, 1, "the API needs SBEMS_API_SECRET"),
     ],
@@ -258,6 +258,17 @@ def test_compose_healthchecks_probe_the_default_health_ports():
     assert flows["environment"]["PREFECT_RUNNER_SERVER_ENABLE"] == "true"
     assert f"http://127.0.0.1:{port}/health" in " ".join(flows["healthcheck"]["test"])
     assert flows["environment"]["SBEMS_DATABASE_URL"]  # the shared settings are merged, not replaced
+    # the poll runs in the poller, not twice
+    assert flows["command"][-2:] == ["--skip", "poll"] and services["poller"]["command"][0] == "poller"
+
+
+def test_serve_runs_the_poll_in_the_poller_and_every_other_flow_served():
+    kwargs = dict(buildings=["hq"], listener_client_id="l", listener_health_port=1, health_host="127.0.0.1")
+    with_poller = {c.name: c.argv for c in child_specs(["flows", "poller"], **kwargs)}
+    assert with_poller["flows"][-4:] == ["--building", "hq", "--skip", "poll"]
+    assert with_poller["poller"][-3:] == ["poller", "--building", "hq"]
+    alone = {c.name: c.argv for c in child_specs(["flows"], **kwargs)}
+    assert "--skip" not in alone["flows"]  # without the poller the poll stays a served flow
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path):
