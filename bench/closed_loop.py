@@ -170,7 +170,7 @@ def run_sbems(
     tz = building.timezone
     zone_ids = plant.zone_ids
     record = Record()
-    stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}}
+    stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}, "margin_c": []}
     week_end_utc = pd.Timestamp(plant.now_utc) + pd.Timedelta(days=days)
     bias = np.zeros(len(zone_ids))
     previous = None
@@ -227,9 +227,13 @@ def run_sbems(
             if last_plan is not None:
                 tracking = (tracking + [(temps - last_plan[0])[last_plan[1]]])[-96:]
             errors = np.concatenate(tracking) if tracking else np.zeros(0)
+            stats.setdefault("tracking_q_c", []).append(
+                float(np.quantile(np.abs(errors), settings.adaptive_margin_quantile)) if errors.size else None
+            )
             margin_c = tracking_backoff_c(
                 errors, margin_c, settings.adaptive_margin_quantile, settings.comfort_margin_max_c
             )
+        stats["margin_c"].append(margin_c)  # the comfort margin each solve used (adaptive: from the errors)
         problem = building_problem(
             learned.models,
             building,

@@ -123,6 +123,15 @@ def main(argv: list[str] | None = None) -> dict:
                     "penalty": args.comfort_penalty,
                     "adaptive_quantile": args.adaptive_margin,
                 }
+                margins = result["stats"]["margin_c"]
+                figures["margin_c_used"] = {  # did the adaptive margin ever move off the fixed one?
+                    "min": min(margins),
+                    "max": max(margins),
+                    "solves_above_fixed": sum(m > args.comfort_margin + 1e-9 for m in margins),
+                }
+                quantiles = [q for q in result["stats"].get("tracking_q_c", []) if q is not None]
+                if quantiles:  # the tracking-error quantile before clipping to [margin, max]
+                    figures["margin_c_used"]["tracking_q_c_max"] = round(max(quantiles), 3)
                 figures["wall_s"] = round(time.perf_counter() - started, 1)
                 runs.append(figures)
                 print(

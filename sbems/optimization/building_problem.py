@@ -79,7 +79,8 @@ class Forecasts:
 class Bands:
     """Comfort band and schedule per zone and step (the band applies at the end of each step)."""
 
-    occupied_end: np.ndarray  # (n_zones, n_steps) occupied at t_{k+1} (blocks: at any step end inside)
+    occupied_end: np.ndarray  # (n_zones, n_steps) held to the occupied band at t_{k+1}: occupied at t_k or
+    # t_{k+1} (blocks: at any 15-min step start or end inside)
     occupied_start: np.ndarray  # (n_zones, n_steps) occupied at t_k
     comfort_min_c: np.ndarray
     comfort_max_c: np.ndarray
@@ -103,23 +104,30 @@ def zone_bands(
 ) -> Bands:
     """Comfort bands from each zone's schedule: its comfort band when occupied; unoccupied its
     unoccupied band capped at the schedule's unoccupied setpoint (the schedule-only baseline).
-    ``durations_s`` per step (move blocking; default ``step_s``): a block occupied at any of its 15-min
-    step ends is held to the occupied band at its end (the band is only enforced at block ends, so this
-    keeps the occupied edge of a block that straddles the end of occupancy); ``unoccupied_min_c`` raises
-    the unoccupied lower edge (never below the zone's setpoint limit)."""
+    ``durations_s`` per step (move blocking; default ``step_s``): a step or block occupied at any of its
+    15-min step starts or ends is held to the occupied band at its end (the band is only enforced at step
+    ends, so this keeps the occupied edge of a step that straddles the end of occupancy);
+    ``unoccupied_min_c`` raises the unoccupied lower edge (never below the zone's setpoint limit)."""
     lengths = (
         np.ones(len(times), dtype=int)
         if durations_s is None
         else np.maximum(np.rint(np.asarray(durations_s, dtype=float) / step_s).astype(int), 1)
     )
-    # every fine step end inside each block: a block that is occupied at any of them gets the occupied band
+    # every fine step start and end inside each block: a block occupied at any of them gets the occupied
+    # band at its end. The starts matter for the last step of the day (18:45-19:00 is occupied but ends
+    # unoccupied): without them its end was free, the plan let the zone float to the unoccupied edge and
+    # it sat above 25 C for the last quarter hour of occupancy (all the held-out summer discomfort, issue 14)
     offsets_s = np.concatenate([np.arange(1, n + 1) for n in lengths]) * float(step_s)
     fine_ends = times.repeat(lengths) + pd.to_timedelta(offsets_s, unit="s")
+    fine_starts = fine_ends - pd.Timedelta(seconds=step_s)
     block_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     occ_end, occ_start, low, high, sched, heat_sched, can_cool, can_heat = [], [], [], [], [], [], [], []
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
-        mask_end = np.logical_or.reduceat(occupied_mask(schedule, fine_ends, building.timezone), block_starts)
+        occupied_fine = occupied_mask(schedule, fine_ends, building.timezone) | occupied_mask(
+            schedule, fine_starts, building.timezone
+        )
+        mask_end = np.logical_or.reduceat(occupied_fine, block_starts)
         unocc_max = min(zone.unoccupied_comfort.max_c, schedule.unoccupied_setpoint_c)
         heats = schedule.mode in ("heat", "auto") and building.controller_of(zone.id) is not None
         # a zone that can heat may float down to its unoccupied heating setpoint (the baseline's setback);

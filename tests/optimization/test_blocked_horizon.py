@@ -30,12 +30,16 @@ def test_bands_use_block_ends_and_a_raised_unoccupied_floor(example_site):
     ends = (times + pd.to_timedelta(durations, unit="s")).tz_convert("America/New_York")
     hours = np.asarray(ends.hour + ends.minute / 60.0)
     # the schedule is occupied on [07:00, 19:00) local; a block counts as occupied when any of its 15-min
-    # step ends is, so the 1-h block 18:00-19:00 keeps the occupied band at its end
-    lasts_into_occupancy = (hours - durations / 3600.0 + 0.25 < 19) & (hours >= 7)
-    occupied = ((hours >= 7) & (hours < 19)) | lasts_into_occupancy
+    # step starts or ends is (start < 19:00 and end >= 07:00), so the block that ends at 19:00 keeps the
+    # occupied band at its end, and the block that starts at 19:00 does not
+    starts = hours - durations / 3600.0
+    occupied = (starts < 19) & (hours >= 7)
     assert np.array_equal(bands.occupied_end[0], occupied)
-    straddling = np.flatnonzero((hours == 19.0) & (durations == 3600.0))
+    straddling = np.flatnonzero(hours == 19.0)
     assert straddling.size == 1 and bands.comfort_max_c[0][straddling[0]] == 25.0
+    after = np.flatnonzero(starts == 19.0)
+    assert after.size == 1 and bands.comfort_max_c[0][after[0]] > 25.0
+
     # unoccupied: a zone that may heat (mode auto) floats down to the schedule's heating setback
     setback = example_site.schedule(building.zones[0].schedule).unoccupied_heating_setpoint_c
     assert np.all(bands.comfort_min_c[0][occupied] == 21.0) and np.all(
@@ -43,6 +47,16 @@ def test_bands_use_block_ends_and_a_raised_unoccupied_floor(example_site):
     )
     raised = zone_bands(example_site, building, times, 900, durations, unoccupied_min_c=19.0)
     assert np.all(raised.comfort_min_c[0][~occupied] == 19.0)
+
+
+def test_last_quarter_hour_of_occupancy_keeps_the_occupied_band_at_its_end(example_site):
+    building = example_site.building("hq")
+    # unblocked 15-min steps from 18:30 local: 18:30-18:45, 18:45-19:00 (occupied, ends at 19:00), 19:00-...
+    now = pd.Timestamp("2026-07-13 18:30", tz="America/New_York").tz_convert("UTC").to_pydatetime()
+    times, durations = horizon_blocks(now, 2, 900)
+    bands = zone_bands(example_site, building, times, 900, durations)
+    assert bands.occupied_end[0].tolist() == [True, True, False, False, False, False, False, False]
+    assert bands.comfort_max_c[0][1] == 25.0 and bands.comfort_max_c[0][2] > 25.0
 
 
 def test_expanded_plan_reports_per_step_arrays():
