@@ -20,6 +20,10 @@ from sbems.runtime import free_port
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+# DevTools errors of an evaluate that raced a navigation (the old document went away)
+_NAVIGATING = ("navigated or closed", "Execution context was destroyed", "Cannot find context")
+
+
 class Browser:
     def __init__(self, ws_url: str) -> None:
         from websockets.sync.client import connect
@@ -98,7 +102,13 @@ class Browser:
         )
 
     def text(self) -> str:
-        return self.evaluate("document.body ? document.body.innerText : ''") or ""
+        """The page's text; "" while a navigation (a reload, a redirect) replaces the document under us."""
+        try:
+            return self.evaluate("document.body ? document.body.innerText : ''") or ""
+        except RuntimeError as exc:
+            if any(word in str(exc) for word in _NAVIGATING):
+                return ""
+            raise
 
     def wait_for_text(self, needle: str, timeout_s: float = 30.0) -> str:
         deadline = time.monotonic() + timeout_s
@@ -120,7 +130,13 @@ class Browser:
         quiet = 0
         time.sleep(0.5)
         while time.monotonic() < deadline:
-            quiet = quiet + 1 if not self.evaluate(busy) else 0
+            try:
+                running = self.evaluate(busy)
+            except RuntimeError as exc:  # the page navigated between two looks: not idle yet
+                if not any(word in str(exc) for word in _NAVIGATING):
+                    raise
+                running = True
+            quiet = quiet + 1 if not running else 0
             if quiet >= 2:
                 return
             time.sleep(0.3)
