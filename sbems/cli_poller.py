@@ -17,9 +17,11 @@ def cmd_poller(args: argparse.Namespace, settings: Settings) -> int:
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     # where the runs store and publish, checked before the first cycle (one line when nothing answers)
-    resolve_database_url(settings)
+    database_url = resolve_database_url(settings)
     resolve_mqtt_url(settings)
-    return run_poller(args.building, args.period_s)
+    port = settings.poller_health_port if args.health_port is None else args.health_port
+    health = (database_url, settings.health_host, port) if port else None
+    return run_poller(args.building, args.period_s, health=health)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,4 +32,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     poller.add_argument("--building", action="append", required=True, help="building id (repeatable)")
     poller.add_argument("--period-s", type=float, default=None, help="seconds between cycles (default 30)")
+    poller.add_argument("--health-port", type=int, default=None, help="/healthz, /readyz, /metrics (0: none)")
     poller.set_defaults(func=cmd_poller)

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     webhooks_host: str = Field(default="127.0.0.1", description="bind address of the webhook receiver")
     webhooks_port: int = Field(default=8088, ge=1, le=65535)
     webhooks_health_port: int = Field(default=9109, ge=0, le=65535, description="webhooks health; 0: none")
+    poller_health_port: int = Field(default=9112, ge=0, le=65535, description="poller health; 0: none")
     health_host: str = Field(default="127.0.0.1", description="bind address of the panel's/webhooks' health")
     api_host: str = Field(default="127.0.0.1", description="bind address of the HTTP API (sbems api)")
     api_port: int = Field(default=8080, ge=1, le=65535)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,26 @@ class Poller:
         self.clock = clock
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
+        self.started_at = clock()
+        self.last_completed: dict[str, datetime] = {}  # building -> end of its last completed cycle
+        self.on_cycle: Callable[[str, str], None] | None = None  # (building, outcome): metrics
+
+    def liveness(self) -> tuple[bool, dict]:
+        """Alive while every building completed a cycle within the last 3 periods (from the start on, with
+        one minute of grace for the first cycle's imports)."""
+        now, limit = self.clock(), 3 * self.period
+        ages = {
+            b: now - self.last_completed.get(b, self.started_at - timedelta(minutes=1))
+            for b in self.building_ids
+        }
+        stale = sorted(b for b, age in ages.items() if age > limit + timedelta(minutes=1))
+        detail = {
+            "last_cycle_age_s": {b: round(age.total_seconds(), 1) for b, age in ages.items()},
+            "cycles": dict(self.counts),
+        }
+        if stale:
+            detail["stale"] = stale
+        return not stale, detail
 
     async def run(self) -> Counter[str]:
         # lazy: the flow and Prefect load once here, never again per cycle
@@ -120,13 +141,52 @@ class Poller:
                 )
             outcome = "completed" if state.is_completed() else "failed"
             self.counts[outcome] += 1
+            if outcome == "completed":
+                self.last_completed[building_id] = self.clock()
+            if self.on_cycle is not None:
+                self.on_cycle(building_id, outcome)
             log.info("%s: %s%s", name, state.type.value, f" ({state.message})" if state.message else "")
             cycles += 1
             slot += self.period
 
 
+def serve_health(poller: Poller, database_url: str, host: str, port: int) -> Any:
+    """``/healthz`` (every building polled within 3 periods), ``/readyz`` (and the database answers) and
+    ``/metrics`` (``sbems_poller_cycles_total{building,outcome}``,
+    ``sbems_poller_last_cycle_timestamp_seconds{building}``)."""
+    from prometheus_client import Counter as MetricCounter
+    from prometheus_client import Gauge
+
+    from sbems.services.health import ServiceHealth
+
+    health = ServiceHealth("poller", database_url, live=poller.liveness)
+    cycles = MetricCounter(
+        "sbems_poller_cycles",
+        "Poll cycles by building and outcome",
+        ["building", "outcome"],
+        registry=health.registry,
+    )
+    last = Gauge(
+        "sbems_poller_last_cycle_timestamp_seconds",
+        "Unix time of the building's last completed poll cycle",
+        ["building"],
+        registry=health.registry,
+    )
+
+    def count(building_id: str, outcome: str) -> None:
+        cycles.labels(building=building_id, outcome=outcome).inc()
+        if outcome == "completed":
+            last.labels(building=building_id).set(time.time())
+
+    poller.on_cycle = count
+    return health.serve(host, port)
+
+
 def run_poller(
-    building_ids: list[str], period_s: float | None = None, parameters: dict[str, Any] | None = None
+    building_ids: list[str],
+    period_s: float | None = None,
+    parameters: dict[str, Any] | None = None,
+    health: tuple[str, str, int] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; prints the tally of cycles at the end. Returns the exit code.
 
@@ -137,6 +197,7 @@ def run_poller(
     """
     period = timedelta(seconds=period_s) if period_s else SCHEDULES["poll"].interval
     poller = Poller(building_ids, period, parameters)
+    server = serve_health(poller, *health) if health else None  # (database_url, host, port)
     loop = asyncio.new_event_loop()
     counts: Counter[str] = Counter()
     failed: list[BaseException] = []
@@ -169,6 +230,8 @@ def run_poller(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if server is not None:
+            server.stop()
     if failed:
         log.error("poller ended: %s: %s", type(failed[0]).__name__, failed[0])
         return 1

@@ -11,11 +11,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-from sbems.deployments.poller import Poller, due_slot, next_slot, run_name, run_poller
+from sbems.deployments.poller import Poller, due_slot, next_slot, run_name, run_poller, serve_health
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
 
@@ -94,3 +95,31 @@ def test_poller_cycles_are_completed_flow_runs_and_sigterm_stops_it(
     assert len(runs) == 5  # 3 + the first slot and the one SIGTERM hit
     assert all(r.state.is_final() for r in runs), [(r.name, r.state.type) for r in runs]
     assert all(r.state.is_completed() for r in runs), [(r.name, r.state.type) for r in runs]
+
+
+def test_poller_health_says_which_building_went_quiet_and_counts_cycles(db_url):
+    clock = {"now": datetime(2026, 11, 30, 8, 0, tzinfo=UTC)}
+    poller = Poller(["hq", "annex"], timedelta(seconds=30), clock=lambda: clock["now"])
+    server = serve_health(poller, db_url, "127.0.0.1", 0)
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200  # just started: within its grace
+        for building in ("hq", "annex"):  # what a completed cycle records
+            poller.last_completed[building] = clock["now"]
+            poller.on_cycle(building, "completed")
+        poller.on_cycle("annex", "failed")
+        clock["now"] += timedelta(seconds=100)
+        poller.last_completed["hq"] = clock["now"]
+        assert httpx.get(f"{base}/healthz").status_code == 200  # annex 100 s old: within 3 periods + 1 min
+        clock["now"] += timedelta(seconds=60)
+        answer = httpx.get(f"{base}/healthz")
+        assert answer.status_code == 503 and answer.json()["stale"] == ["annex"]
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503 and ready.json()["database_up"] is True  # the database is fine
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'sbems_poller_cycles_total{building="annex",outcome="failed"} 1.0' in metrics
+        assert 'sbems_poller_cycles_total{building="hq",outcome="completed"} 1.0' in metrics
+        assert 'sbems_poller_last_cycle_timestamp_seconds{building="hq"}' in metrics
+        assert "sbems_poller_up 1.0" in metrics
+    finally:
+        server.stop()

@@ -249,7 +249,11 @@ def test_library_loggers_are_quiet_unless_verbose(tmp_path):
 def test_compose_healthchecks_probe_the_default_health_ports():
     services = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))["services"]
     defaults = Settings(_env_file=None)
-    for name, port in (("webhooks", defaults.webhooks_health_port), ("panel", defaults.ui_health_port)):
+    for name, port in (
+        ("webhooks", defaults.webhooks_health_port),
+        ("panel", defaults.ui_health_port),
+        ("poller", defaults.poller_health_port),
+    ):
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/healthz" in probe, name
     assert services["panel"]["command"][:3] == ["ui", "--host", "0.0.0.0"]

@@ -46,8 +46,8 @@ def test_the_schema_catches_mistakes(compose):
 def test_services_of_a_site_are_all_there_with_healthchecks(compose):
     services = compose["services"]
     assert {"postgres", "mosquitto", "prefect", *SBEMS_SERVICES} <= set(services)
-    # checked elsewhere: the flows runner (its own test); the poller has none yet; the migration exits
-    for name in set(services) - {"migrate", "flows", "poller"}:
+    # the flows runner's probe is checked in tests/deployments/test_serve.py; the migration exits
+    for name in set(services) - {"migrate", "flows"}:
         assert "test" in services[name].get("healthcheck", {}), f"{name} has no healthcheck"
     for name in SBEMS_SERVICES - {"migrate"}:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
