@@ -24,9 +24,18 @@ TYPE_BASE = "https://sbems.example/problems/"
 class Problem(Exception):
     """An error answer: ``kind`` names the problem type (``TYPE_BASE`` + kind)."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str = "", headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str = "",
+        headers: dict | None = None,
+        extra: dict | None = None,  # more members of the problem (RFC 9457 extensions)
+    ):
         super().__init__(detail or title)
         self.status, self.kind, self.title, self.detail, self.headers = status, kind, title, detail, headers
+        self.extra = extra or {}
 
 
 def unauthorized(detail: str, kind: str = "unauthorized") -> Problem:
@@ -70,7 +79,7 @@ PROBLEM_SCHEMA = {
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.kind, exc.title, exc.detail, exc.headers)
+        return problem_response(exc.status, exc.kind, exc.title, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

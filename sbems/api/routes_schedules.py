@@ -1,6 +1,6 @@
-"""``/schedules``: the weekly schedules a building's zones follow (site-file ids), and changes of their
+"""``/schedules``: the weekly schedules a building's zones follow (site-file ids), changes of their
 cooling and heating setpoints through ``services.schedule_edits.write_schedule_setpoints`` (the panel's use
-case; audited)."""
+case; audited), and deleting and switching them on or off (``services.schedule_admin``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id
 from sbems.api.problems import PROBLEM_SCHEMA, Problem, forbidden, not_found
 from sbems.api.routes_buildings import BuildingId, ZoneId
 from sbems.api.schemas import Items
-from sbems.api.schemas_ops import Schedule, ScheduleUpdate
+from sbems.api.schemas_ops import Schedule, ScheduleDeleted, ScheduleSwitched, ScheduleUpdate
+from sbems.services import schedule_admin
 from sbems.services.panel_read import ScheduleView, read_schedules, read_user_buildings
 from sbems.services.panel_writes import can_write
 from sbems.services.schedule_access import schedule_buildings
+from sbems.services.schedule_admin import ScheduleError
 from sbems.services.schedule_edits import write_schedule_setpoints
 
 router = APIRouter(tags=["schedules"])
@@ -115,3 +117,60 @@ def patch_schedule(
             raise forbidden(result.detail)
         raise Problem(422, "invalid-request", "Schedule change refused", result.detail)
     return Items[Schedule](items=[s for _, _, s in _uses(config, user, schedule_id)])
+
+
+def _refused(exc: ScheduleError) -> Problem:
+    if exc.status == 403:
+        return forbidden(exc.detail)
+    if exc.status == 404:
+        return not_found(exc.detail)
+    zone_ids = [zone_id(*z.split("/", 1)) for z in exc.zones]
+    return Problem(409, "schedule-in-use", "Schedule in use", exc.detail, extra={"zone_ids": zone_ids})
+
+
+@router.delete(
+    "/schedules/{schedule_id}", response_model=ScheduleDeleted, responses={**ERRORS, 409: PROBLEM_SCHEMA}
+)
+def delete_schedule(schedule_id: ScheduleId, config: Config, user: User) -> ScheduleDeleted:
+    """Delete a schedule that no zone follows: it is retired (its history is kept; a site import leaves it
+    deleted unless run with ``--overwrite-panel-edits``). While zones follow it: 409, the problem lists
+    them (``zone_ids``). Needs ``write:schedules`` and control or full access to the buildings that use or
+    used it; audited."""
+    require(user, "write:schedules")
+    try:
+        detail = schedule_admin.delete_schedule(config.database_url, user, schedule_id)
+    except ScheduleError as exc:
+        raise _refused(exc) from None
+    return ScheduleDeleted(id=schedule_id, detail=detail)
+
+
+def _switch(config, user, schedule_id: str, enabled: bool) -> ScheduleSwitched:
+    require(user, "write:schedules")
+    try:
+        done = schedule_admin.switch_schedule(config.database_url, user, schedule_id, enabled=enabled)
+    except ScheduleError as exc:
+        raise _refused(exc) from None
+    return ScheduleSwitched(
+        id=done.schedule_id,
+        enabled=done.enabled,
+        changed=done.changed,
+        zone_ids=[zone_id(*z.split("/", 1)) for z in done.zones],
+        released=done.released,
+        release_problems=done.problems,
+    )
+
+
+@router.post("/schedules/{schedule_id}/enable", response_model=ScheduleSwitched, responses=ERRORS)
+def enable_schedule(schedule_id: ScheduleId, config: Config, user: User) -> ScheduleSwitched:
+    """Switch the schedule on: the schedules flow applies it again and the optimizer plans its zones.
+    Idempotent. Same roles and access as ``PATCH``; audited."""
+    return _switch(config, user, schedule_id, True)
+
+
+@router.post("/schedules/{schedule_id}/disable", response_model=ScheduleSwitched, responses=ERRORS)
+def disable_schedule(schedule_id: ScheduleId, config: Config, user: User) -> ScheduleSwitched:
+    """Switch the schedule off: SBEMS stops applying it (no optimal start, no holiday setback), the
+    optimizer leaves its zones out of its plans, and the setpoints SBEMS holds on its zones from the
+    schedules flow or the optimizer are released now: the equipment runs on its local schedule (manual
+    overrides keep their lifetimes). Idempotent. Same roles and access as ``PATCH``; audited."""
+    return _switch(config, user, schedule_id, False)

@@ -68,6 +68,22 @@ class ScheduleUpdate(_Strict):
     )
 
 
+class ScheduleSwitched(BaseModel):
+    """A schedule switched on or off (``changed`` false: it already was)."""
+
+    id: str
+    enabled: bool
+    changed: bool
+    zone_ids: list[str] = Field(description="the zones that follow it")
+    released: list[str] = Field(description="setpoints SBEMS held on its zones and released (disable)")
+    release_problems: list[str] = Field(description="releases that failed (their lifetimes still end)")
+
+
+class ScheduleDeleted(BaseModel):
+    id: str
+    detail: str
+
+
 class Grant(BaseModel):
     building_id: str
     access_level: str

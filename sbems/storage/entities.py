@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from sbems.domain.schedule import SEED_DAY_NUMBER
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid, parse_site
+from sbems.storage.schedule_states import read_schedule_states, upsert_schedule_state
 
 THERMOSTAT_POINTS = {  # name -> (sensor type, unit)
     "current_temp_c": ("temperature", "celsius"),
@@ -102,6 +103,8 @@ def upsert_site(conn: psycopg.Connection, *, site: Site) -> dict[str, int]:
                 ),
             )
             counts["tariffs"] += 1
+        for schedule in site.schedules:  # also those no zone follows (a retired one stays retired)
+            upsert_schedule_state(conn, spec=schedule.model_dump(mode="json"))
         for building in site.buildings:
             _upsert_building(conn, site, building, counts)
     return counts
@@ -271,14 +274,16 @@ def _upsert_schedule_rows(
     """One seed ``schedules`` row per occupied period of the zone's weekly schedule."""
     schedule = site.schedule(schedule_id)
     z_id = entity_uuid("zone", building.id, zone_id)
+    upsert_schedule_state(conn, spec=schedule.model_dump(mode="json"), building_key=building.id)
     keys = []
     for index, period in enumerate(schedule.occupied):
         key = f"{schedule.id}#{index}"
         keys.append(key)
         conn.execute(
             "INSERT INTO schedules (id, zone_id, key, name, schedule_type, days_of_week, start_time, "
-            "end_time, target_temp_c, mode, metadata) "
-            "VALUES (%s, %s, %s, %s, 'weekly', %s, %s, %s, %s, %s, %s) "
+            "end_time, target_temp_c, mode, metadata, enabled) "
+            "VALUES (%s, %s, %s, %s, 'weekly', %s, %s, %s, %s, %s, %s, "
+            "coalesce((SELECT enabled FROM schedule_states WHERE key = %s), true)) "
             "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, days_of_week = EXCLUDED.days_of_week, "
             "start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, "
             "target_temp_c = EXCLUDED.target_temp_c, "
@@ -294,6 +299,7 @@ def _upsert_schedule_rows(
                 schedule.occupied_setpoint_c,
                 schedule.mode,
                 Jsonb({"spec": schedule.model_dump(mode="json")}),
+                schedule.id,
             ),
         )
     conn.execute("DELETE FROM schedules WHERE zone_id = %s AND NOT (key = ANY(%s))", (z_id, keys))
@@ -302,7 +308,8 @@ def _upsert_schedule_rows(
 
 def read_site(conn: psycopg.Connection) -> Site:
     """Rebuild the site description from the database (columns override the stored specs); equipment and
-    sensors retired through the API (``status = 'retired'``) are left out."""
+    sensors retired through the API (``status = 'retired'``) are left out, and so are schedules deleted
+    through the API (``schedule_states.retired_at``); schedules no zone follows are in."""
     name_row = conn.execute("SELECT value FROM sbems_meta WHERE key = 'site_name'").fetchone()
     tariffs = [row[0] for row in conn.execute("SELECT definition FROM tariffs ORDER BY name")]
     schedules: dict[str, dict] = {}
@@ -310,6 +317,9 @@ def read_site(conn: psycopg.Connection) -> Site:
         spec = meta.get("spec")
         if spec:
             schedules.setdefault(spec["id"], spec)
+    for key, state in read_schedule_states(conn).items():  # those no zone follows, unless retired
+        if state.retired_at is None:
+            schedules.setdefault(key, state.spec)
     buildings = []
     for b_id, key, name, address, area, floors, tz, autopilot, meta, tariff in conn.execute(
         "SELECT b.id, b.key, b.name, b.address, b.total_area_m2, b.floors, b.timezone, b.autopilot, "

@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from sbems.domain.schedule import SEED_DAY_NUMBER
 from sbems.domain.site import entity_uuid
+from sbems.storage.schedule_states import sync_schedule_state_spec
 
 
 def read_schedule_specs(conn: psycopg.Connection) -> dict[str, tuple[dict, dict | None]]:
@@ -71,6 +72,7 @@ def write_schedule_spec(
                 ),
             )
             written += 1
+    sync_schedule_state_spec(conn, schedule_id=schedule_id)
     return written
 
 
@@ -100,13 +102,15 @@ def write_setpoint_specs(
     ``occupied_heating_setpoint_c``, ``unoccupied_heating_setpoint_c``; any subset) into the spec of every
     row that follows it, the occupied cooling one also as the row's target, and the panel's edit marker;
     returns the rows changed."""
-    return conn.execute(
+    changed = conn.execute(
         "UPDATE schedules SET updated_at = now(), "
         "target_temp_c = coalesce((%(values)s::jsonb->>'occupied_setpoint_c')::float8, target_temp_c), "
         "metadata = jsonb_set(metadata, '{spec}', (metadata->'spec') || %(values)s::jsonb) "
         "|| jsonb_build_object('panel_edit', %(marker)s::jsonb) WHERE metadata->'spec'->>'id' = %(id)s",
         {"values": Jsonb(setpoints_c), "marker": Jsonb(marker), "id": schedule_id},
     ).rowcount
+    sync_schedule_state_spec(conn, schedule_id=schedule_id)
+    return changed
 
 
 def read_panel_autopilot(conn: psycopg.Connection) -> dict[str, tuple[bool, str, str]]:
