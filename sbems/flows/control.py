@@ -1,5 +1,6 @@
 """Control flows: ``schedules`` (weekly schedules with holidays and optimal start, when the optimizer is
-not in charge) and ``release`` (lifetimes and the optimizer watchdog)."""
+not in charge; nothing for zones whose schedule is disabled) and ``release`` (lifetimes and the optimizer
+watchdog)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
+from sbems.services.schedule_scope import disabled_zone_reasons
 from sbems.tasks import control as t
 from sbems.tasks.weather import read_weather_source
 
@@ -29,8 +31,11 @@ def schedules(
     building = state.site.building(building_id)
     weather = read_weather_source(url, building, now, now + timedelta(hours=LOOK_AHEAD_H))
     print(f"weather: {weather.describe()}")
-    targets = t.schedule_targets(state.site, building, now, state.zone_temp_c, state.zone_models, weather)
+    targets = t.schedule_targets(
+        state.site, building, now, state.zone_temp_c, state.zone_models, weather, state.disabled_schedules
+    )
     outcomes = t.dispatch_schedule_targets(url, building_id, targets, now)
+    outcomes |= disabled_zone_reasons(building, state.disabled_schedules)
     create_markdown_artifact(
         key=f"schedules-{building_id}",
         description=f"Schedules applied {now:%Y-%m-%d %H:%M} UTC",

@@ -9,7 +9,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from sbems.runtime import flow_database_url
+from sbems.services.schedule_scope import not_planned_markdown, with_not_planned
 from sbems.tasks import optimize as t
+from sbems.tasks.control import read_planned_building
 from sbems.tasks.site import read_site_from_db
 from sbems.tasks.weather import read_weather_source
 
@@ -28,7 +30,9 @@ def optimize(
     setpoint_lead_tau_s: float | None = None,
 ) -> dict:
     """Plan the building's cooling; an infeasible or refused plan is stored with its reason and the
-    building follows its schedule. Returns the plan id, status, summary and what was dispatched.
+    building follows its schedule. Zones that follow a disabled schedule are left out (the reason is in
+    the plan's summary and artifact; none left: status ``not_planned``, nothing stored). Returns the plan
+    id, status, summary and what was dispatched.
     Controller settings (the closed-loop benchmark's defaults): move blocking on, plans 0.3 C inside the
     occupied band; ``setpoint_lead_tau_s`` (the units' local-loop time constant, when known) turns on
     setpoint lead compensation."""
@@ -36,7 +40,14 @@ def optimize(
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     site = read_site_from_db(url)
-    building = site.building(building_id)
+    scope = read_planned_building(url, site.building(building_id))  # zones of disabled schedules left out
+    if scope.building is None:
+        create_markdown_artifact(
+            key=f"plan-{building_id}", markdown=not_planned_markdown(building_id, scope.not_planned)
+        )
+        reason = "every zone follows a disabled schedule"
+        return {"plan_id": None, "status": "not_planned", "reason": reason, "not_planned": scope.not_planned}
+    building = scope.building
     weather = read_weather_source(
         url, building, now, now + timedelta(hours=horizon_h), now - timedelta(days=history_days)
     )
@@ -53,6 +64,7 @@ def optimize(
         comfort_margin_c=comfort_margin_c,
         setpoint_lead_tau_s=setpoint_lead_tau_s,
     )
+    outcome = with_not_planned(outcome, scope.not_planned)
     plan_id = t.store_plan(url, building, outcome)
     create_markdown_artifact(
         key=f"plan-{building_id}",

@@ -10,7 +10,9 @@ more than read-only access; validated as the site file would be; audited). Every
 included, marks the schedule's rows (``panel_edit``: who and when). ``import_site`` is what
 ``sbems site import`` runs: a schedule that the panel changed and that the site file describes differently
 is a conflict, and so is a building whose autopilot was last switched in the panel and which the file sets
-otherwise; conflicts are listed and the panel's version is kept, unless ``overwrite_panel_edits``.
+otherwise; conflicts are listed and the panel's version is kept, unless ``overwrite_panel_edits``. A
+schedule deleted through the API (``schedule_admin``) that the file lists is a conflict too: it stays
+deleted (the zones keep the schedule they follow), unless ``overwrite_panel_edits`` brings it back.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from pydantic import ValidationError
 
 from sbems.domain.control import SEED_SETPOINT_LIMITS, setpoint_violation
 from sbems.domain.schedule import MIN_DEADBAND_K, WeeklySchedule
-from sbems.domain.site import ComfortBand, Site, Zone
+from sbems.domain.site import ComfortBand, Site, SiteFileError, Zone
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.entity_import import keep_api_edits, write_kept_markers
 from sbems.services.panel_writes import ActionResult, _write_violation
 from sbems.storage import db
 from sbems.storage.commands import insert_audit
-from sbems.storage.entities import upsert_site
+from sbems.storage.entities import read_site, upsert_site
 from sbems.storage.schedule_edits import (
     lock_schedule_spec,
     mark_panel_edit,
@@ -41,6 +43,7 @@ from sbems.storage.schedule_edits import (
     write_schedule_spec,
     write_setpoint_specs,
 )
+from sbems.storage.schedule_states import ScheduleState, read_schedule_states, write_schedule_retired
 
 SETPOINTS = (
     "occupied_setpoint_c",
@@ -241,17 +244,67 @@ def autopilot_conflicts(site: Site, switched: dict[str, tuple[bool, str, str]]) 
     ]
 
 
+def keep_retired_schedules(
+    site: Site, retired: dict[str, ScheduleState], stored: Site | None, overwrite: bool
+) -> tuple[Site, list[ImportConflict]]:
+    """Schedules deleted through the API that the file lists: conflicts. Kept deleted (unless
+    ``overwrite``): dropped from the file's site, and the zones the file has following one keep the schedule
+    they follow in the database; a zone the database does not have cannot: ``SiteFileError``."""
+    listed = [s for s in site.schedules if s.id in retired]
+    conflicts = [
+        ImportConflict(
+            "schedule", s.id, retired[s.id].retired_by, _iso(retired[s.id].retired_at), ["deleted"]
+        )
+        for s in listed
+    ]
+    if overwrite or not listed:
+        return site, conflicts
+    gone = {s.id for s in listed}
+    schedules = [s for s in site.schedules if s.id not in gone]
+    buildings = []
+    for building in site.buildings:
+        zones = []
+        for zone in building.zones:
+            if zone.schedule in gone:
+                theirs = _stored_zone(stored, building.id, zone.id)
+                if theirs is None:
+                    raise SiteFileError(
+                        f"zone {building.id}/{zone.id} follows schedule {zone.schedule!r}, which was "
+                        "deleted through the API: change the file, or import with --overwrite-panel-edits "
+                        "to bring the schedule back"
+                    )
+                zone = zone.model_copy(update={"schedule": theirs.schedule})
+                if all(s.id != theirs.schedule for s in schedules):
+                    schedules.append(stored.schedule(theirs.schedule))
+            zones.append(zone)
+        buildings.append(building.model_copy(update={"zones": zones}))
+    return site.model_copy(update={"schedules": schedules, "buildings": buildings}), conflicts
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _stored_zone(stored: Site | None, building_key: str, zone_key: str) -> Zone | None:
+    building = next((b for b in stored.buildings if b.id == building_key), None) if stored else None
+    return next((z for z in building.zones if z.id == zone_key), None) if building else None
+
+
 def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = False) -> SiteImport:
     """Store the site description; schedules changed in the panel and described differently in the file
     keep the panel's version (and its marker) unless ``overwrite_panel_edits``. A one-off command: its
     own connection."""
     with db.connect(database_url) as conn:
         kept = keep_api_edits(conn, site, overwrite=overwrite_panel_edits)  # entities changed in the API
-        site = kept.site
+        retired = {k: v for k, v in read_schedule_states(conn).items() if v.retired_at is not None}
+        site, deleted = keep_retired_schedules(
+            kept.site, retired, read_site(conn) if retired else None, overwrite_panel_edits
+        )
         stored = read_schedule_specs(conn)
         switched = read_panel_autopilot(conn)
-        conflicts = schedule_conflicts(site, stored) + autopilot_conflicts(site, switched)
-        keep = {c.key for c in conflicts if c.kind == "schedule"} if not overwrite_panel_edits else set()
+        conflicts = deleted + schedule_conflicts(site, stored) + autopilot_conflicts(site, switched)
+        keep = {c.key for c in conflicts if c.kind == "schedule" and c.fields != ["deleted"]}
+        keep = keep if not overwrite_panel_edits else set()
         keep_autopilot = (
             {c.key for c in conflicts if c.kind == "building"} if not overwrite_panel_edits else set()
         )
@@ -264,6 +317,9 @@ def import_site(database_url: str, site: Site, *, overwrite_panel_edits: bool = 
                 for b in site.buildings
             ]
             site = site.model_copy(update={"schedules": schedules, "buildings": buildings})
+        if overwrite_panel_edits:  # the file's deleted schedules come back
+            for conflict in deleted:
+                write_schedule_retired(conn, schedule_id=conflict.key, retired=False)
         counts = upsert_site(conn, site=site)
         write_kept_markers(conn, kept)
         conflicts += [

@@ -21,6 +21,7 @@ from sbems.storage.entities import read_site
 from sbems.storage.plans import read_autopilot, read_latest_plan
 from sbems.storage.predictions import read_active_model
 from sbems.storage.readings import read_live_state
+from sbems.storage.schedule_states import read_disabled_schedule_ids
 from sbems.weather import WeatherSource, weather_source_for
 
 
@@ -38,6 +39,7 @@ class ControlState:
     last_plan_at: datetime | None
     zone_temp_c: dict[str, float]
     zone_models: dict[str, ZoneModelParams]
+    disabled_schedules: frozenset[str] = frozenset()  # switched off: their zones are left alone
 
     def optimizer_in_charge(self, now_utc: datetime, max_plan_age_s: float) -> bool:
         """Autopilot on and a plan no older than ``max_plan_age_s``: the schedules stay out of the way."""
@@ -49,8 +51,8 @@ class ControlState:
 
 
 def read_control_state(database_url: str, building_id: str) -> ControlState:
-    """The site, autopilot flag, latest optimal plan time, live zone temperatures and the stored zone
-    models."""
+    """The site, autopilot flag, latest optimal plan time, live zone temperatures, the stored zone
+    models and the disabled schedules."""
     b_id = entity_uuid("building", building_id)
     with db.connect(database_url) as conn:
         site = read_site(conn)
@@ -73,7 +75,12 @@ def read_control_state(database_url: str, building_id: str) -> ControlState:
             if stored:
                 models[zone.id] = zone_model_params_from_json(stored["params"])
         return ControlState(
-            site, read_autopilot(conn, building_id=b_id), plan["created_at"] if plan else None, temps, models
+            site,
+            read_autopilot(conn, building_id=b_id),
+            plan["created_at"] if plan else None,
+            temps,
+            models,
+            frozenset(read_disabled_schedule_ids(conn)),
         )
 
 
@@ -86,6 +93,7 @@ def schedule_targets(
     *,
     look_ahead_h: float = 4.0,
     weather: WeatherSource | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> list[ScheduleTarget]:
     """The writes the site's schedules need beyond what equipment does on its own local schedule:
 
@@ -93,12 +101,15 @@ def schedule_targets(
       comfort in time (zone model at full capacity, outdoor temperature from ``weather`` - the flow passes
       ``sbems.services.weather.read_weather_source`` - else the typical year; no model, no early start);
     - holidays: during the weekly occupied hours of a holiday, the unoccupied setback.
-    Everything else is left to the equipment's local schedule (nothing written).
+    Everything else is left to the equipment's local schedule (nothing written), and so are the zones that
+    follow a ``disabled`` schedule.
     """
 
     weather = weather or weather_source_for(building)
     targets = []
     for zone in building.zones:
+        if zone.schedule in disabled:
+            continue
         schedule = site.schedule(zone.schedule)
         model = zone_models.get(zone.id)
         step_s = int(model.step_s) if model else 900
