@@ -3,7 +3,7 @@
 
 Who may: as for a change of its setpoints (``write:schedules`` with control or full access to every building
 whose zones follow it; a schedule no zone follows: every building whose zones followed it, admins always).
-Each call, refusals included, is an audit row (resource ``schedule``).
+Each call, refusals included, is an audit row (resource ``schedule``; the API checks the role first).
 
 Delete keeps history, as the entity CRUD's retire does: refused (409, the zones listed) while any zone
 follows the schedule; otherwise its state row is marked retired (``schedule_states.retired_at``) and

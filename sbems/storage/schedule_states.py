@@ -40,7 +40,7 @@ def upsert_schedule_state(
         "INSERT INTO schedule_states (key, spec, building_keys) VALUES (%s, %s, ARRAY[%s]) "
         "ON CONFLICT (key) DO UPDATE SET spec = EXCLUDED.spec, retired_at = NULL, retired_by = NULL, "
         "building_keys = CASE WHEN %s = ANY(schedule_states.building_keys) "
-        "THEN schedule_states.building_keys ELSE schedule_states.building_keys || %s END",
+        "THEN schedule_states.building_keys ELSE array_append(schedule_states.building_keys, %s::text) END",
         (spec["id"], Jsonb(spec), building_key, building_key, building_key),
     )
 
