@@ -47,6 +47,7 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("GET", "/zones/hq.z1/schedules"): {"admin", "facility_manager", "operator"},
     ("GET", "/schedules/office-weekdays"): {"admin", "facility_manager", "operator"},
     ("PATCH", "/schedules/office-weekdays"): {"admin", "facility_manager"},
+    ("DELETE", "/schedules/office-weekdays"): {"admin", "facility_manager"},  # 409: zones follow it
     ("GET", "/analytics/energy-consumption?building_id=hq"): set(ROLES),
     ("GET", "/analytics/cost?building_id=hq"): set(ROLES),
     ("GET", "/analytics/temperature-history?zone_id=hq.z1"): set(ROLES),
@@ -78,6 +79,8 @@ ALLOWED = {  # endpoint -> roles allowed (docs/api.md, "Roles"); every other rol
     ("POST", "/buildings/hq/zones"): {"admin", "facility_manager"},
     ("PATCH", "/zones/hq.z9"): {"admin", "facility_manager"},
     ("POST", "/zones/hq.z9/schedules"): {"admin", "facility_manager"},
+    ("POST", "/schedules/mezz/disable"): {"admin", "facility_manager"},
+    ("POST", "/schedules/mezz/enable"): {"admin", "facility_manager"},
     ("POST", "/buildings/hq/hvac-units"): {"admin", "facility_manager"},
     ("PATCH", "/hvac-units/hq.rtu9"): {"admin", "facility_manager"},
     ("POST", "/zones/hq.z9/thermostats"): {"admin", "facility_manager"},
@@ -117,6 +120,9 @@ WRITES = {  # (method, path) -> (body, statuses an allowed role gets)
         {"occupied_setpoint_c": 30.0, "unoccupied_setpoint_c": 28.0},
         {422},
     ),
+    ("DELETE", "/schedules/office-weekdays"): (None, {409}),
+    ("POST", "/schedules/mezz/disable"): (None, {200}),
+    ("POST", "/schedules/mezz/enable"): (None, {200}),
     ("POST", "/users"): ({"email": "new@example.com", "password": "12345678", "role": "viewer"}, {422}),
     ("PATCH", "/users/{other}"): ({"first_name": "Other"}, {200}),
     ("POST", "/users/{other}/access"): ({"building_id": "hq", "access_level": "readonly"}, {200}),
@@ -220,6 +226,7 @@ def test_openapi_lists_every_endpoint(api):
             .replace("hq.z4", "{zone_id}")
             .replace("hq.tstat-z3", "{thermostat_id}")
             .replace("office-weekdays", "{schedule_id}")
+            .replace("/schedules/mezz", "/schedules/{schedule_id}")
             .replace("{other}", "{user_id}")
             .replace("/access/hq", "/access/{building_id}")
             .replace("hq.z3", "{zone_id}")
