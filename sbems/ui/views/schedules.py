@@ -1,6 +1,8 @@
 """Schedules: the weekly schedules the zones follow; facility managers and admins may change their
 cooling and heating setpoints (occupied and unoccupied), weekly occupied periods and holidays
-(``services.schedule_edits``). A later `sbems site import`
+(``services.schedule_edits``), and switch a schedule off or on (``services.schedule_admin``: a disabled
+schedule is not applied, its zones are left out of the optimizer's plans and SBEMS's writes on them are
+released). A later `sbems site import`
 reports a schedule changed here as a conflict and keeps the panel's version."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import streamlit as st
 
 from sbems.services.panel_read import read_schedules
 from sbems.services.panel_writes import ActionResult, can_write
+from sbems.services.schedule_admin import ScheduleError, switch_schedule
 from sbems.services.schedule_edits import (
     SETPOINT_DEFAULTS_C,
     write_schedule_periods,
@@ -71,12 +74,32 @@ if not schedules:
     st.info("No schedules are stored for this building (`sbems site import`).")
     st.stop()
 
+
+def _switch(schedule_id: str, enabled: bool) -> ActionResult:
+    try:
+        done = switch_schedule(url, user, schedule_id, enabled=enabled, source="panel")
+    except ScheduleError as exc:
+        return ActionResult(False, exc.detail)
+    word = "enabled" if enabled else "disabled: its zones run on their local schedules"
+    extra = f" Released: {'; '.join(done.released)}." if done.released else ""
+    if done.problems:
+        extra += f" Not released (their lifetimes still end): {'; '.join(done.problems)}."
+    return ActionResult(not done.problems, f"Schedule {schedule_id} {word}.{extra}")
+
+
 for schedule in schedules:
-    st.subheader(schedule.name)
+    st.subheader(schedule.name + ("" if schedule.enabled else " (disabled)"))
     st.caption(
-        f"id {schedule.id} · mode {schedule.mode} · zones {', '.join(schedule.zones)}"
+        f"id {schedule.id} · {'enabled' if schedule.enabled else 'disabled'} · mode {schedule.mode} · "
+        f"zones {', '.join(schedule.zones)}"
         + (f" · holidays {', '.join(map(str, schedule.holidays))}" if schedule.holidays else "")
     )
+    if may_edit:
+        label = "Disable schedule" if schedule.enabled else "Enable schedule"
+        if st.button(label, key=f"switch_{schedule.id}"):
+            with common.guard():
+                st.session_state["schedule_result"] = _switch(schedule.id, not schedule.enabled)
+            st.rerun()
     periods = pd.DataFrame(
         [
             {
@@ -171,7 +194,9 @@ for schedule in schedules:
 st.caption(
     "Cooling setpoints stay at least 1 K above the heating ones, within every zone's limits (cooling "
     "21-30 °C, occupied 18-26 °C; heating 15-26 °C unless the site file says otherwise). "
-    "A schedule is shared by every zone that follows it (in every building). Schedule commands and the "
+    "A schedule is shared by every zone that follows it (in every building). A disabled schedule is not "
+    "applied, its zones are not planned by the optimizer and SBEMS releases the setpoints it holds on them: "
+    "they run on their local schedules. Schedule commands and the "
     "optimizer pick up the changes on their next run. A later `sbems site import` lists a schedule changed "
     "here as a conflict and keeps this version (unless run with --overwrite-panel-edits)."
 )
