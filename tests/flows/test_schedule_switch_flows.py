@@ -10,7 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sbems.domain.control import scheduled_value
+from sbems.domain.site import entity_uuid, parse_site
 from sbems.flows.control import schedules
+from sbems.flows.optimize import optimize
+from sbems.local.backfill import backfill_simulated_history
 from sbems.services.auth import AuthUser, create_user
 from sbems.services.planning import PlanOutcome
 from sbems.services.schedule_admin import switch_schedule
@@ -18,7 +21,10 @@ from sbems.services.schedule_scope import planned_building, with_not_planned
 from sbems.services.schedules import schedule_targets
 from sbems.sim.harness import running_sim
 from sbems.storage import entities
+from sbems.storage.plans import read_latest_plan
+from sbems.storage.schedule_states import write_schedule_enabled
 from tests.flows.test_control_flows import EARLY_MONDAY_UTC, SLOW_ZONE, _seed_models_and_temps
+from tests.flows.test_optimize_flow import DAYS, NOW, START
 
 OFF = frozenset({"office-weekdays"})
 
@@ -102,3 +108,35 @@ def test_disable_releases_the_schedule_writes_and_the_flow_writes_no_more(
         assert count == 2  # no new write while it is disabled
         again = switch_schedule(db_url, manager, "office-weekdays", enabled=False)
         assert not again.changed and again.released == []  # idempotent
+
+
+def test_optimize_does_not_plan_a_building_whose_zones_all_follow_a_disabled_schedule(
+    prefect_harness, conn, db_url, example_site
+):
+    entities.upsert_site(conn, site=example_site)
+    write_schedule_enabled(conn, schedule_id="office-weekdays", enabled=False, actor="test")
+    conn.commit()
+    result = optimize(building_id="hq", database_url=db_url, now_utc=EARLY_MONDAY_UTC)
+    assert result["status"] == "not_planned" and result["plan_id"] is None
+    assert set(result["not_planned"]) == {f"z{i}" for i in range(1, 7)}
+    assert conn.execute("SELECT count(*) FROM optimization_plans").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_optimize_plans_the_other_zones_and_says_why_one_is_left_out(
+    prefect_harness, conn, db_url, example_site
+):
+    data = example_site.model_dump(mode="json")
+    data["schedules"].append({**data["schedules"][0], "id": "lobby", "name": "Lobby"})
+    data["buildings"][0]["zones"][0]["schedule"] = "lobby"
+    site = parse_site(data)
+    entities.upsert_site(conn, site=site)
+    backfill_simulated_history(conn, site=site, building_id="hq", start_utc=START, days=DAYS, step_s=900)
+    write_schedule_enabled(conn, schedule_id="lobby", enabled=False, actor="test")
+    conn.commit()
+    result = optimize(building_id="hq", database_url=db_url, now_utc=NOW)
+    assert result["status"] == "optimal", result["reason"]
+    stored = read_latest_plan(conn, building_id=entity_uuid("building", "hq"))
+    assert set(stored["plan"]["zones"]) == {"z2", "z3", "z4", "z5", "z6"}
+    assert stored["summary"]["not_planned"] == {"z1": "schedule lobby is disabled: left to local control"}
+    assert "z1" not in result["setpoints_now_c"]
