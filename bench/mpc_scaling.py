@@ -8,7 +8,7 @@ move blocking (the 96 x 15-min horizon decided in 34 blocks: 8 x 15 min, 8 x 30 
 discretisation per block) and the conditioned coupling rows (``sbems.optimization.coupling``: 32 peak-row
 copies, 30-kW units since round 6) with the cooling inputs eliminated through the air dynamics
 (``sbems.optimization.input_elimination``, round 6) and the building-power rows summed through partial sums
-over groups of 32 zones (``coupling.group_power_rows``, round 7). In the same run, as baselines: the previous
+over groups of 125 zones (``coupling.group_power_rows``, round 7). In the same run, as baselines: the previous
 formulation (96 decision steps, 8 peak-row copies, no scaling), round 5's default (same blocks, 16
 copies, 10-kW units, inputs kept) and, with ``--baseline round6``, round 6's default (no groups). Options:
 

@@ -84,8 +84,12 @@ def condition_coupling(
     return c * column_scale, scaled, b * row_scale, cones
 
 
-# building-power rows summed through per-group partial sums (``group_power_rows``): zones per group
-ZONES_PER_GROUP = 32
+# building-power rows summed through per-group partial sums (``group_power_rows``): zones per group. 125:
+# the size whose KKT factor stayed within 4 % of the ungrouped one's nnz(L) at every size and model measured
+# (rc1 100-1500, rc2 300-1000 zones); 1000 zones -16 % CPU per iteration. Smaller groups were faster on
+# some shapes (32: rc1 1000 zones -27 %) but CLARABEL's AMD ordering then fills in badly on others (32: rc1
+# 700 zones nnz(L) +25 %, rc2 1000 zones +18 %, slower than no groups). Up to 125 zones: one group, no change.
+ZONES_PER_GROUP = 125
 
 
 def group_power_rows(
@@ -109,9 +113,9 @@ def group_power_rows(
     Why: CLARABEL's QDLDL factorisation computes each power row of L from every zone's columns in turn; at
     1000 zones that working set (all zones, ~300 L entries each, x 34 rows) leaves the core's cache and the
     power rows cost more per zone than at 100 zones. With partial sums, each group row gathers only its own
-    zones' columns (a working set that fits) and the power rows see one column per group. AMD also orders
-    the KKT faster (1000 zones: setup about 1.5 -> 0.35 s). Measured in docs/optimization.md ("Scaling,
-    round 7")."""
+    zones' columns (AMD's postorder keeps a group's zones together: a working set that fits the core's cache)
+    and the power rows see one column per group; AMD also orders the KKT faster (cold solves). Measured in
+    docs/optimization.md ("Scaling, round 7")."""
     if zones_per_group < 1:
         raise ValueError("zones_per_group must be >= 1")
     if not cones or cones[0][0] != "zero" or cones[0][1] < n_power_rows:
