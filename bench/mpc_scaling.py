@@ -7,15 +7,16 @@ capacities, gains). The default configuration is the planner's own (``services.p
 move blocking (the 96 x 15-min horizon decided in 34 blocks: 8 x 15 min, 8 x 30 min, 18 x 1 h, exact
 discretisation per block) and the conditioned coupling rows (``sbems.optimization.coupling``: 32 peak-row
 copies, 30-kW units since round 6) with the cooling inputs eliminated through the air dynamics
-(``sbems.optimization.input_elimination``, round 6). In the same run, as baselines: the previous
-formulation (96 decision steps, 8 peak-row copies, no scaling) and round 5's default (same blocks, 16
-copies, 10-kW units, inputs kept). Options:
+(``sbems.optimization.input_elimination``, round 6) and the building-power rows summed through partial sums
+over groups of 125 zones (``coupling.group_power_rows``, round 7). In the same run, as baselines: the previous
+formulation (96 decision steps, 8 peak-row copies, no scaling), round 5's default (same blocks, 16
+copies, 10-kW units, inputs kept) and, with ``--baseline round6``, round 6's default (no groups). Options:
 
   --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
                       ventilation changes with occupancy (dynamics coefficients vary along the horizon)
   --no-blocking       decide every 15-min step (96 decisions) in the measured configuration
   --baseline LIST     comma list of baselines measured in the same run: previous, round5 (default both),
-                      inputs (round 6 without the input elimination), none
+                      round6 (no power-row groups), inputs (round 6 without the input elimination), none
   --repeat N          N cold+warm pairs per size (warm data: seeds 1..N); medians and min-max reported
   --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cvxpy DPP controller
 
@@ -46,7 +47,12 @@ N_STEPS = 96
 STEP_S = 900.0
 PREVIOUS_PEAK_ROW_COPIES = 8  # the formulation before round 5: clarabel_data alone (no conditioning)
 # round 5's default: 16 peak-row copies, 10-kW units, cooling inputs kept as variables
-ROUND5_COUPLING = {"peak_row_factor": 2, "building_kw_scale": 10.0, "eliminate_inputs": False}
+ROUND5_COUPLING = {
+    "peak_row_factor": 2,
+    "building_kw_scale": 10.0,
+    "eliminate_inputs": False,
+    "zones_per_group": None,
+}
 
 
 def scenario(n_zones: int, seed: int, model: str = "rc1", blocking: bool = True) -> MpcProblem:
@@ -327,19 +333,28 @@ def main() -> None:
     def previous_backend():
         if cvxpy_path:
             return backend_for(args.solver, args.backend)
-        return ClarabelBackend(peak_row_factor=1, building_kw_scale=1.0, eliminate_inputs=False)
+        return ClarabelBackend(
+            peak_row_factor=1, building_kw_scale=1.0, eliminate_inputs=False, zones_per_group=None
+        )
 
     def round5_backend():
         return ClarabelBackend(**ROUND5_COUPLING)
 
     def kept_inputs_backend():
-        return ClarabelBackend(eliminate_inputs=False)
+        return ClarabelBackend(eliminate_inputs=False, zones_per_group=None)
+
+    def round6_backend():
+        return ClarabelBackend(zones_per_group=None)
 
     baselines = {name for name in args.baseline.split(",") if name and name != "none"}
-    if not baselines <= {"previous", "round5", "inputs"}:
-        parser.error("--baseline: a comma list of previous, round5, inputs or none")
+    if not baselines <= {"previous", "round5", "inputs", "round6"}:
+        parser.error("--baseline: a comma list of previous, round5, round6, inputs or none")
     if cvxpy_path:
-        baselines -= {"round5", "inputs"}  # conditioning and elimination apply to the direct path only
+        baselines -= {
+            "round5",
+            "inputs",
+            "round6",
+        }  # conditioning and elimination apply to the direct path only
     load_start = os.getloadavg()
 
     decisions = len(move_block_steps(N_STEPS)) if blocking else N_STEPS
@@ -350,7 +365,10 @@ def main() -> None:
     )
     print(title, flush=True)
     new = measure(make_new, new_backend, sizes, args.repeat, cvxpy_path)
-    previous = round5 = kept = None
+    previous = round5 = kept = round6 = None
+    if "round6" in baselines:
+        print("baseline: round 6's default (power rows not grouped)", flush=True)
+        round6 = measure(make_new, round6_backend, sizes, args.repeat, cvxpy_path)
     if "inputs" in baselines:
         print("baseline: round 6's conditioning with the cooling inputs kept as variables", flush=True)
         kept = measure(make_new, kept_inputs_backend, sizes, args.repeat, cvxpy_path)
@@ -365,6 +383,8 @@ def main() -> None:
         )
         previous = measure(make_previous, previous_backend, sizes, args.repeat, cvxpy_path)
     report(title, new, cvxpy_path)
+    if round6 is not None:
+        report(f"baseline: round 6 (power rows not grouped), model {args.model}", round6, False)
     if kept is not None:
         report(f"baseline: inputs kept, model {args.model}, {decisions} decision blocks", kept, False)
     if round5 is not None:
@@ -404,6 +424,8 @@ def main() -> None:
         out["round5"] = {**summary(round5), **ROUND5_COUPLING}
     if kept is not None:
         out["inputs_kept"] = summary(kept)
+    if round6 is not None:
+        out["round6"] = summary(round6)
     print(json.dumps(out))
 
 
