@@ -66,11 +66,15 @@ class Poller:
         parameters: dict[str, Any] | None = None,
         max_cycles: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        until_utc: datetime | None = None,
+        tags: tuple[str, ...] = ("poller",),
     ) -> None:
         self.building_ids = building_ids
         self.period = period
         self.parameters = parameters or {}
         self.max_cycles = max_cycles  # per building; None: until stopped
+        self.until_utc = until_utc  # no slot at or after this (a poll-loop run's window); None: none
+        self.tags = tags  # on every cycle's flow run, beside building:<id> and poll
         self.clock = clock
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
@@ -118,6 +122,8 @@ class Poller:
         slot = next_slot(self.clock(), self.period)
         cycles = 0
         while not self.stop.is_set() and (self.max_cycles is None or cycles < self.max_cycles):
+            if self.until_utc is not None and slot >= self.until_utc:
+                return  # the window is over: the next run of the deployment takes the next slot
             wait_s = (slot - self.clock()).total_seconds()
             if wait_s > 0:
                 try:
@@ -126,6 +132,9 @@ class Poller:
                 except TimeoutError:
                     pass
             slot, skipped = due_slot(slot, self.clock(), self.period)
+            if self.until_utc is not None and slot >= self.until_utc:
+                self.counts["skipped"] += skipped
+                return
             if skipped:
                 self.counts["skipped"] += skipped
                 log.warning(
@@ -135,7 +144,7 @@ class Poller:
                     self.period.total_seconds(),
                 )
             name = run_name(building_id, slot)
-            with tags(f"building:{building_id}", "poll", "poller"):
+            with tags(f"building:{building_id}", "poll", *self.tags):
                 state = await flow.with_options(flow_run_name=name)(
                     building_id=building_id, return_state=True, **self.parameters
                 )
