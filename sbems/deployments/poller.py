@@ -33,6 +33,17 @@ from sbems.deployments import SCHEDULES
 log = logging.getLogger("sbems.poller")
 EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
+# libraries that log at INFO on every cycle (HTTP requests to the Prefect API and thermostats, GX's
+# "Created temporary directory" per context, Modbus connects): WARNING in a long-lived poll process
+QUIET_LOGGERS = ("httpx", "httpcore", "great_expectations", "pymodbus", "bacpypes3", "BAC0_Root")
+
+
+def quiet_library_loggers() -> None:
+    """Library loggers to WARNING, unless set more verbose on purpose (``sbems -v``: DEBUG)."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level == logging.INFO:
+            logger.setLevel(logging.WARNING)
 
 
 def run_name(building_id: str, slot_utc: datetime) -> str:
@@ -103,6 +114,7 @@ class Poller:
         # lazy: the flow and Prefect load once here, never again per cycle
         from sbems.deployments.entry import deployable
 
+        quiet_library_loggers()
         flow = deployable("poll")  # run names and the repeated-failure alert hooks, as deployed
         loops = [asyncio.create_task(self._loop(flow, b), name=f"poll-{b}") for b in self.building_ids]
         stopping = asyncio.create_task(self.stop.wait())

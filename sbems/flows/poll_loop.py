@@ -56,7 +56,8 @@ async def poll_loop(
 ) -> dict[str, Any] | State:
     """Poll ``building_id`` every ``period_s`` for the run's window of ``window_s``; returns the tally of
     cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop."""
-    start_utc = this_run.scheduled_start_time.astimezone(UTC)
+    # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
+    start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp(), UTC)
     until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
     period = timedelta(seconds=period_s)
     first = next_slot(max(start_utc, datetime.now(UTC)), period)
