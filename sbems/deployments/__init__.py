@@ -145,11 +145,13 @@ def build_deployments(
 ) -> list:
     """One deployment per flow and building (``entrypoint_type``: Prefect's, e.g. MODULE_PATH for a pool).
 
-    Every deployment allows one run at a time. A periodic flow cancels a run that comes due while the
-    previous one still runs (CANCEL_NEW: no queue of stale runs). ``poll-loop`` runs queue instead
-    (ENQUEUE: the next window waits for the previous run's last cycle, then polls the slots left in its
-    window), and the buildings' windows are staggered (anchors ``period * k`` apart) so that their
-    hand-overs, each a fresh Python process, do not all fall on the same poll slot. ``loop_window``
+    A periodic flow allows one run at a time and cancels a run that comes due while the previous one
+    still runs (CANCEL_NEW: no queue of stale runs). A ``poll-loop`` run is scheduled one poll period
+    (``lead_s``) before its window so that its process imports while the previous run finishes its last
+    cycle; the deployment therefore allows two runs at once (ENQUEUE beyond: no pile-up) and the run polls
+    only after the previous one has ended (:func:`sbems.deployments.pool.wait_for_previous_run`). The
+    buildings' windows are staggered (anchors ``period * k`` apart) so that their hand-overs, each a fresh
+    Python process, do not all fall on the same poll slot. ``loop_window``
     overrides the 10-min window; ``parameters`` are added to every deployment's (e.g. ``publish``).
     """
     # lazy: Prefect's client schemas (the CLI imports this module for every command)
@@ -160,7 +162,7 @@ def build_deployments(
     from sbems.deployments.entry import deployable
 
     cancel_new = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
-    enqueue = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    handover = ConcurrencyLimitConfig(limit=2, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     deployments = []
     for name in names or available_flows():
         flow_obj = deployable(name)
@@ -181,7 +183,7 @@ def build_deployments(
                     parameters=values,
                     description=schedule.description,
                     tags=[f"building:{building_id}", name],
-                    concurrency_limit=enqueue if looped else cancel_new,
+                    concurrency_limit=handover if looped else cancel_new,
                     entrypoint_type=entrypoint_type or EntrypointType.FILE_PATH,
                     **timing,
                 )

@@ -160,8 +160,44 @@ async def start_loop_now(deployment_id: UUID) -> bool:
         )
         if runs:
             return False
-        await client.create_flow_run_from_deployment(deployment_id)
+        # lead 0: this run's window is the current one (a scheduled run starts a period before its own)
+        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": 0.0})
     return True
+
+
+async def wait_for_previous_run(deadline_utc: Any, poll_s: float = 1.0) -> bool:
+    """Wait until no other run of this flow run's deployment is running (the previous window's, finishing
+    its last cycle), at most until ``deadline_utc``; True when none is left. Outside a deployment: True."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.runtime import flow_run as this_run
+
+    deployment_id = this_run.deployment_id
+    if not deployment_id:
+        return True
+    others = FlowRunFilter(
+        id=FlowRunFilterId(not_any_=[UUID(this_run.id)]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
+    )
+    scope = DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment_id))]))
+    async with get_client() as client:
+        while True:
+            if not await client.read_flow_runs(flow_run_filter=others, deployment_filter=scope, limit=1):
+                return True
+            if datetime.now(UTC) >= deadline_utc:
+                return False
+            await asyncio.sleep(poll_s)
 
 
 # -- failure alerts ------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ skips the slots it missed. Composition only.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ from prefect.states import Cancelled, State
 
 from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name
 from sbems.deployments.poller import Poller, next_slot
+from sbems.deployments.pool import wait_for_previous_run
+
+log = logging.getLogger("sbems.poll_loop")
 
 WINDOW = POOL_SCHEDULES["poll-loop"].interval
 PERIOD = SCHEDULES["poll"].interval
@@ -47,6 +51,7 @@ async def poll_loop(
     building_id: str,
     window_s: float = WINDOW.total_seconds(),
     window_offset_s: float = 0.0,
+    lead_s: float = 0.0,
     period_s: float = PERIOD.total_seconds(),
     database_url: str | None = None,
     mqtt_url: str | None = None,
@@ -57,7 +62,7 @@ async def poll_loop(
     """Poll ``building_id`` every ``period_s`` for the run's window of ``window_s``; returns the tally of
     cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop."""
     # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
-    start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp(), UTC)
+    start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp() + lead_s, UTC)
     until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
     period = timedelta(seconds=period_s)
     first = next_slot(max(start_utc, datetime.now(UTC)), period)
@@ -72,6 +77,8 @@ async def poll_loop(
         "publish": publish,
         "device_tags": device_tags,
     }
+    if not await wait_for_previous_run(first + period):  # the previous window's last cycle
+        log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
     poller = Poller([building_id], period, parameters, until_utc=until_utc, tags=("poll-loop",))
     counts = await poller.run()
     return {

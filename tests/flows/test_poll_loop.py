@@ -43,18 +43,20 @@ def test_poll_loop_deployments_queue_and_replace_poll_in_the_pool():
     names = pool_flows()
     assert "poll-loop" in names and "poll" not in names
     hq, annex = build_deployments(["hq", "annex"], ["poll-loop"], parameters={"publish": False})
+    # two runs at once only for the hand-over (the next one imports while the last cycle ends), no more
     assert (hq.name, hq.concurrency_options.collision_strategy.value) == ("poll-loop-hq", "ENQUEUE")
-    assert hq.concurrency_limit == 1
+    assert hq.concurrency_limit == 2
     assert hq.parameters == {
         "building_id": "hq",
         "publish": False,
         "window_s": 600.0,
         "window_offset_s": 0.0,
+        "lead_s": 30.0,
     }
     assert annex.parameters["window_offset_s"] == 300.0  # 2 buildings: half a window apart
     schedule = annex.schedules[0].schedule
     assert schedule.interval == timedelta(minutes=10)
-    assert schedule.anchor_date.timestamp() == 300.0
+    assert schedule.anchor_date.timestamp() == 300.0 - 30.0  # scheduled a poll period before its window
     (poll,) = build_deployments(["hq"], ["poll"])
     assert poll.concurrency_options.collision_strategy.value == "CANCEL_NEW"
 
@@ -69,13 +71,13 @@ async def _runs(*tags: str):
 def test_poll_loop_polls_every_slot_of_its_window_as_named_nested_runs(
     prefect_harness, example_site, conn, db_url, mqtt_url
 ):
-    period_s, window_s = 4.0, 60.0
-    now = datetime.now(UTC)
-    # an ad hoc run polls until its window's end: put that end 14 s from now (3-4 slots of 4 s)
-    offset_s = ((now - EPOCH).total_seconds() + 14.0) % window_s
+    period_s, window_s = 6.0, 120.0
     with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
         upsert_site(conn, site=sim.site)
         conn.commit()
+        now = datetime.now(UTC)
+        # an ad hoc run polls until its window's end: put that end 26 s from now (4-5 slots of 6 s)
+        offset_s = ((now - EPOCH).total_seconds() + 26.0) % window_s
         state = asyncio.run(
             poll_loop(
                 building_id="hq",
@@ -91,9 +93,11 @@ def test_poll_loop_polls_every_slot_of_its_window_as_named_nested_runs(
         assert state.is_completed(), state
         result = asyncio.run(state.aresult())
         instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
-    assert result["completed"] >= 3 and result["failed"] == 0, result
-    assert datetime.fromisoformat(result["window_end"]) - now < timedelta(seconds=15)
-    assert instants >= 3
+    # every slot of the window polled or, on a loaded machine, skipped after an overrun; none failed
+    assert result["completed"] >= 2 and result["failed"] == 0, result
+    assert result["completed"] + result["skipped"] >= 3, result
+    assert datetime.fromisoformat(result["window_end"]) - now < timedelta(seconds=27)
+    assert instants >= 2
     cycles = asyncio.run(_runs("poll-loop", "building:hq"))
     cycles = [r for r in cycles if r.name.startswith("poll-hq-")]
     assert len(cycles) == result["completed"]
