@@ -172,11 +172,12 @@ def build_deployments(
             values: dict[str, Any] = {building_parameter(name): building_id, **(parameters or {})}
             timing: dict[str, Any] = {"interval": schedule.interval}
             if looped:
-                window = loop_window or schedule.interval
-                anchor = stagger_anchor(i, len(building_ids), window, SCHEDULES["poll"].interval)
+                window, lead = loop_window or schedule.interval, SCHEDULES["poll"].interval
+                anchor = stagger_anchor(i, len(building_ids), window, lead)
                 values["window_s"] = window.total_seconds()
                 values["window_offset_s"] = (anchor - EPOCH_UTC).total_seconds()
-                timing = {"schedule": PrefectSchedule(interval=window, anchor_date=anchor)}
+                values["lead_s"] = lead.total_seconds()
+                timing = {"schedule": PrefectSchedule(interval=window, anchor_date=anchor - lead)}
             deployments.append(
                 flow_obj.to_deployment(
                     name=f"{name}-{building_id}",
