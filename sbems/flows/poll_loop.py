@@ -8,14 +8,13 @@ slot on the clock (``poll-hq-2026-11-30T10:00:30Z``), with its task runs, artifa
 in-process poller (:mod:`sbems.deployments.poller`) runs them. Imports, the GX suite and the connection
 pool are paid once per window.
 
-Hand-over: windows are fixed on the clock (multiples of ``window_s`` after ``window_offset_s``, the
-deployment's schedule anchor); a run takes the slots from its scheduled start to the end of that start's
-window, and the next run of the deployment (scheduled at the window's end) takes the following ones, so
-consecutive runs never poll the same slot. A run created ad hoc mid-window (``sbems deploy`` starts one per
-building, so polling begins at once) polls until the window's end. The deployment's concurrency limit of 1
-(ENQUEUE) keeps two runs of a building from running at once should one overrun; a run that starts after its
-window has no slot left ends at once as Cancelled ("skipped"), and a run that starts late in its window
-skips the slots it missed. Composition only.
+Hand-over: windows are fixed on the clock (multiples of ``window_s`` after ``window_offset_s``); a run polls
+the slots from its start to the end of its window only, so two runs never poll the same slot. A scheduled
+run starts ``lead_s`` (one period) before its window, so that its process imports while the previous run
+does its last cycle, and polls only after that run has ended (the deployment allows two runs at once for
+this, ENQUEUE beyond). A run created ad hoc mid-window (``sbems deploy`` starts one per building, lead 0, so
+polling begins at once) polls until the window's end. A run that starts after its window ends at once as
+Cancelled ("skipped"); one that starts late in its window skips the slots it missed. Composition only.
 """
 
 from __future__ import annotations
