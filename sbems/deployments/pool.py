@@ -181,9 +181,10 @@ async def wait_for_previous_run(deadline_utc: Any, poll_s: float = 1.0) -> bool:
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
+    from prefect.runtime import deployment
     from prefect.runtime import flow_run as this_run
 
-    deployment_id = this_run.deployment_id
+    deployment_id = deployment.id
     if not deployment_id:
         return True
     others = FlowRunFilter(
