@@ -153,15 +153,10 @@ async def _cycle_runs() -> list:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-    runs = []
+    runs, tagged = [], FlowRunFilter(tags=FlowRunFilterTags(all_=["poll-loop"]))
     async with get_client() as client:
-        for tag in ("poll-loop",):
-            offset = 0
-            while page := await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])), limit=200, offset=offset
-            ):
-                runs += page
-                offset += len(page)
+        while page := await client.read_flow_runs(flow_run_filter=tagged, limit=200, offset=len(runs)):
+            runs += page
     return runs
 
 
