@@ -168,7 +168,7 @@ async def _loop_runs() -> list:
         return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["poll-loop"])))
 
 
-def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> tuple[list[float], int]:
+def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> tuple[list[float], int, dict]:
     """Per slot: seconds from the slot to the end of the last building's completed cycle; and how many
     slots missed a building (no completed cycle for it)."""
     ends: dict[datetime, dict[str, datetime]] = {}
@@ -176,14 +176,12 @@ def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> t
         parsed = slot_of(run.name)
         if parsed and run.state and run.state.is_completed() and run.end_time:
             ends.setdefault(parsed[1], {})[parsed[0]] = run.end_time
-    cycles, incomplete = [], 0
+    cycles: dict[datetime, float] = {}
     for slot in slots:
         by_building = ends.get(slot, {})
         if set(building_ids) <= set(by_building):
-            cycles.append((max(by_building[b] for b in building_ids) - slot).total_seconds())
-        else:
-            incomplete += 1
-    return cycles, incomplete
+            cycles[slot] = (max(by_building[b] for b in building_ids) - slot).total_seconds()
+    return list(cycles.values()), len(slots) - len(cycles), cycles
 
 
 def _wait_until(predicate, timeout_s: float, step_s: float = 2.0) -> bool:
@@ -329,9 +327,10 @@ def poll_part(args) -> dict:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
-    flows, incomplete = cycle_times(runs, ids, slots)
-    for slot, seconds in zip(slots, flows, strict=False):
-        print(f"cycle {slot:%H:%M:%S}: work pool {seconds:.1f} s", flush=True)
+    flows, incomplete, by_slot = cycle_times(runs, ids, slots)
+    for slot in slots:
+        seconds = by_slot.get(slot)
+        print(f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}")
     handovers = sum(1 for r in loops if r.start_time and slots[0] <= r.start_time <= slots[-1] + period)
     loop_states = sorted({r.state.name for r in loops if r.state})
     print(f"logs: {log_dir}", flush=True)
