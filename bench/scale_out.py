@@ -3,16 +3,18 @@ polled through the Prefect process work pool ``sbems`` by ``--workers`` workers,
 without Prefect in the same run; (2) two listeners in one MQTT 5 shared subscription receiving a numbered
 stream, one SIGKILLed mid-stream and restarted.
 
-    nice .venv/bin/python bench/scale_out.py [--buildings 10] [--points 1000] [--workers 2] [--cycles 5]
+    nice .venv/bin/python bench/scale_out.py [--buildings 10] [--points 1000] [--workers 2] [--minutes 12]
 
 Part 1: one simulator per building (a BACnet and a Modbus unit of points/2 each, plus the example's
-thermostats); a scratch database holding the 10 buildings; a Prefect test server; ``sbems deploy``'s
-``deploy()`` registers ``poll-<building>`` into the pool; ``prefect worker start --pool sbems`` x workers.
-A cycle creates one run per building at once; its time is from then to the last run's end (the API's
-end times). The baseline cycle runs the same service functions (``bench/poll.py``'s plain composition)
-for the 10 buildings in ``--workers`` warm processes. Overhead = (median Prefect cycle - median plain
-cycle) / median Prefect cycle: it includes what a process work pool costs (a fresh Python process per
-flow run, the workers' polling of the API).
+thermostats); a scratch database holding the buildings; a real ``prefect server start`` (its scheduler
+creates the runs); ``sbems deploy``'s ``deploy()`` registers ``poll-loop-<building>`` into the pool (windows
+of ``--window-min``, staggered) and starts one run per building now; ``prefect worker start --pool sbems`` x
+workers. Each poll-loop run polls its building every 30 s; each cycle is a nested ``poll-building`` run
+named after its slot. A cycle's time is from the slot to the end of the last building's run for that slot
+(the API's end times), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
+the same service functions (``bench/poll.py``'s plain composition) for every building in ``--workers``
+warm processes, half a period after each slot (between the loops' cycles). Overhead = (median Prefect
+cycle - median plain cycle) / median Prefect cycle.
 
 Part 2: a private mosquitto (so no other process's traffic lands in the scratch database), two
 ``python -m sbems.listener`` processes with ``--share-group sbems``; N numbered QoS 1 messages.
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -36,7 +39,7 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,39 +83,120 @@ def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -
     return time.perf_counter() - started, points
 
 
-async def _retrying(call, attempts: int = 5):
-    """An API call again after a 5xx (the test server's SQLite answers 503 when locked under load)."""
-    from prefect.exceptions import PrefectHTTPStatusError
+def _start_prefect_server(home: str, log_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A real ``prefect server start`` (its scheduler creates the windows' runs), SQLite under ``home``."""
+    import httpx
 
-    for attempt in range(attempts):
+    from sbems.runtime import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=home,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    with (log_dir / "server.log").open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
         try:
-            return await call()
-        except PrefectHTTPStatusError as exc:
-            if exc.response.status_code < 500 or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(2 * (attempt + 1))
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            break
+        time.sleep(1)
+    _stop_group(server)
+    raise RuntimeError(f"prefect server did not answer: {(log_dir / 'server.log').read_text()[-2000:]}")
 
 
-async def _prefect_cycle(deployment_ids: dict[str, object], timeout_s: float) -> tuple[float, list[str]]:
+def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """SIGTERM to the process group this bench started (the worker and its flow-run processes), then KILL."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group (flow-run children)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+SLOT_NAME = re.compile(r"^poll-(?P<building>.+)-(?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z)$")
+
+
+def slot_of(run_name: str) -> tuple[str, datetime] | None:
+    """(building, slot) of a cycle's run name ``poll-b03-2026-11-30T10:00:30Z`` (None for other names)."""
+    match = SLOT_NAME.match(run_name)
+    if not match:
+        return None
+    at = match["at"]
+    fmt = "%Y-%m-%dT%H:%M:%SZ" if at.count(":") == 2 else "%Y-%m-%dT%H:%MZ"
+    return match["building"], datetime.strptime(at, fmt).replace(tzinfo=UTC)
+
+
+async def _cycle_runs() -> list:
+    """Every poll-building run the poll loops made (tag poll-loop), and every poll-loop run."""
     from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    runs, tagged = [], FlowRunFilter(tags=FlowRunFilterTags(all_=["poll-loop"]))
+    async with get_client() as client:
+        while page := await client.read_flow_runs(flow_run_filter=tagged, limit=200, offset=len(runs)):
+            runs += page
+    return runs
+
+
+async def _loop_runs() -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
     async with get_client() as client:
-        started = datetime.now(UTC)
-        runs = []
-        for b, d in deployment_ids.items():
-            params = {"building_id": b, "publish": False, "bacnet_port": 0}
-            runs.append(
-                await _retrying(lambda d=d, p=params: client.create_flow_run_from_deployment(d, parameters=p))
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            states = [await _retrying(lambda r=r: client.read_flow_run(r.id)) for r in runs]
-            if all(s.state and s.state.is_final() for s in states) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-    ends = [s.end_time for s in states if s.end_time]
-    cycle = (max(ends) - started).total_seconds() if len(ends) == len(states) else float("inf")
-    return cycle, [s.state.type.value if s.state else "NONE" for s in states]
+        return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["poll-loop"])))
+
+
+def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> tuple[list[float], int, dict]:
+    """Per slot: seconds from the slot to the end of the last building's completed cycle; and how many
+    slots missed a building (no completed cycle for it)."""
+    ends: dict[datetime, dict[str, datetime]] = {}
+    for run in runs:
+        parsed = slot_of(run.name)
+        if parsed and run.state and run.state.is_completed() and run.end_time:
+            ends.setdefault(parsed[1], {})[parsed[0]] = run.end_time
+    cycles: dict[datetime, float] = {}
+    for slot in slots:
+        by_building = ends.get(slot, {})
+        if set(building_ids) <= set(by_building):
+            cycles[slot] = (max(by_building[b] for b in building_ids) - slot).total_seconds()
+    return list(cycles.values()), len(slots) - len(cycles), cycles
+
+
+def _wait_until(predicate, timeout_s: float, step_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return False
+
+
+def _sleep_until(at: datetime) -> None:
+    delay = (at - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def poll_part(args) -> dict:
@@ -120,6 +204,8 @@ def poll_part(args) -> dict:
     from psycopg import sql
 
     from sbems.config import load_settings
+    from sbems.deployments import SCHEDULES
+    from sbems.deployments.poller import next_slot
     from sbems.runtime import resolve_database_url
     from sbems.sim.harness import running_sim
     from sbems.storage import db
@@ -127,14 +213,17 @@ def poll_part(args) -> dict:
 
     site = multi_building_site(read_site_file(REPO / "examples" / "site.yaml"), args.buildings, args.points)
     ids = [b.id for b in site.buildings]
+    period = SCHEDULES["poll"].interval
     server_url = db.with_database(resolve_database_url(load_settings()), "postgres")
     name = f"sbems_bench_scale_{uuid.uuid4().hex[:8]}"
     url = db.with_database(server_url, name)
     prefect_home = tempfile.mkdtemp(prefix="sbems-bench-prefect-")
+    log_dir = Path(tempfile.mkdtemp(prefix="sbems-bench-workers-"))
     os.environ["PREFECT_HOME"] = prefect_home
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-    workers: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen] = []
+    load_before = os.getloadavg()
     try:
         with ExitStack() as stack:
             started = time.perf_counter()
@@ -168,71 +257,85 @@ def poll_part(args) -> dict:
             db.upgrade(url)
             with psycopg.connect(url) as conn:
                 upsert_site(conn, site=served)
-            from prefect.settings import PREFECT_API_URL
-            from prefect.testing.utilities import prefect_test_harness
-
+            server, api_url = _start_prefect_server(prefect_home, log_dir)
+            procs.append(server)
+            os.environ["PREFECT_API_URL"] = api_url
+            print(f"prefect server up at {api_url} ({time.perf_counter() - started:.1f} s)", flush=True)
             from sbems.deployments.pool import deploy
 
-            stack.enter_context(prefect_test_harness(server_startup_timeout=180))
-            result = deploy(ids, ["poll"], pool="sbems")
-            deployment_ids = asyncio.run(_deployment_ids(result.deployments))
             env = {k: v for k, v in os.environ.items() if not k.startswith("SBEMS_")}
             env.update(
                 PYTHONPATH=str(REPO),
-                PREFECT_API_URL=PREFECT_API_URL.value(),
-                PREFECT_WORKER_QUERY_SECONDS="1",
+                PREFECT_API_URL=api_url,
                 PREFECT_LOGGING_LEVEL="WARNING",
                 SBEMS_DATABASE_URL=url,
                 SBEMS_THERMOSTAT_API_KEY=API_KEY,
                 TQDM_DISABLE="1",
             )
-            log_dir = Path(tempfile.mkdtemp(prefix="sbems-bench-workers-"))
             for i in range(args.workers):
                 with (log_dir / f"worker{i}.log").open("wb") as out:
-                    workers.append(
+                    procs.append(
                         subprocess.Popen(
-                            [
-                                sys.executable,
-                                "-m",
-                                "prefect",
-                                "worker",
-                                "start",
-                                "--pool",
-                                "sbems",
-                                "--name",
-                                f"bench-{i}",
-                            ],
+                            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "sbems"]
+                            + ["--name", f"bench-{i}", "--type", "process"],
                             env=env,
                             cwd=log_dir,
                             stdout=out,
                             stderr=subprocess.STDOUT,
+                            start_new_session=True,
                         )
                     )
+            window = timedelta(minutes=args.window_min)
+            result = deploy(
+                ids,
+                ["poll-loop"],
+                pool="sbems",
+                loop_window=window,
+                parameters={"publish": False, "bacnet_port": 0},
+            )
+            print(f"deployed {len(result.deployments)} poll-loop deployments, window {window}", flush=True)
             os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY
+
+            def every_building_polled() -> bool:
+                done = {
+                    slot_of(r.name)[0]
+                    for r in asyncio.run(_cycle_runs())
+                    if slot_of(r.name) and r.state and r.state.is_completed()
+                }
+                return set(ids) <= done
+
             with ProcessPoolExecutor(args.workers) as pool:
                 _, points = _plain_cycle(pool, ids, url)  # warm-up: imports, connections
-                asyncio.run(_prefect_cycle(deployment_ids, 600))  # warm-up: workers up, first imports
-                plain, flows = [], []
-                for cycle in range(args.cycles):  # interleaved: the machine's load changes minute to minute
+                if not _wait_until(every_building_polled, 600):  # warm-up: workers up, loops started
+                    raise RuntimeError(f"not every building polled within 600 s; logs in {log_dir}")
+                first = next_slot(datetime.now(UTC) + period, period)
+                slots = [first + k * period for k in range(int(args.minutes * 60 / period.total_seconds()))]
+                load_start = os.getloadavg()
+                plain = []
+                for slot in slots:  # the plain cycle half a period after each slot, between the loops' cycles
+                    _sleep_until(slot + period / 2)
                     plain.append(_plain_cycle(pool, ids, url)[0])
-                    seconds, states = asyncio.run(_prefect_cycle(deployment_ids, 600))
-                    flows.append(seconds)
-                    print(
-                        f"cycle {cycle}: plain {plain[-1]:.1f} s, work pool {seconds:.1f} s {set(states)}",
-                        flush=True,
-                    )
+                    print(f"{slot:%H:%M:%S}: plain {plain[-1]:.1f} s", flush=True)
+                load_end = os.getloadavg()
+                _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
+            runs = asyncio.run(_cycle_runs())
+            loops = asyncio.run(_loop_runs())
     finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(30)
-            except subprocess.TimeoutExpired:
-                w.kill()
+        for proc in reversed(procs):  # workers (and their flow-run processes) first, the server last
+            _stop_group(proc)
+        db.close_pools()
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
+    flows, incomplete, by_slot = cycle_times(runs, ids, slots)
+    for slot in slots:
+        seconds = by_slot.get(slot)
+        print(f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}")
+    handovers = sum(1 for r in loops if r.start_time and slots[0] <= r.start_time <= slots[-1] + period)
+    loop_states = sorted({r.state.name for r in loops if r.state})
+    print(f"logs: {log_dir}", flush=True)
     cycle_p95 = statistics.quantiles(flows, n=20, method="inclusive")[18] if len(flows) > 1 else flows[0]
+    plain_p95 = statistics.quantiles(plain, n=20, method="inclusive")[18] if len(plain) > 1 else plain[0]
     flow_med, plain_med = statistics.median(flows), statistics.median(plain)
     return {
         "buildings": len(ids),
@@ -240,8 +343,16 @@ def poll_part(args) -> dict:
         "workers": args.workers,
         "cycle_p95_s": round(cycle_p95, 2),
         "cycle_median_s": round(flow_med, 2),
+        "cycle_max_s": round(max(flows), 2),
         "plain_cycle_median_s": round(plain_med, 2),
+        "plain_cycle_p95_s": round(plain_p95, 2),
         "prefect_overhead_frac": round(max(0.0, (flow_med - plain_med) / flow_med), 3),
+        "cycles": len(flows),
+        "incomplete_cycles": incomplete,
+        "loop_window_min": args.window_min,
+        "loop_runs_started_in_measurement": handovers,
+        "loop_run_states": loop_states,
+        "load_1m": [round(load_before[0], 1), round(load_start[0], 1), round(load_end[0], 1)],
     }
 
 
@@ -252,17 +363,6 @@ def _site_with_sim_ports(site, sims):
         served = sims[building["id"]].site.model_dump(mode="json", exclude_none=True)["buildings"][i]
         data["buildings"][i] = served
     return parse_site(data, "<scale-out site, served>")
-
-
-async def _deployment_ids(names: list[str]) -> dict[str, object]:
-    from prefect import get_client
-
-    out = {}
-    async with get_client() as client:
-        for full_name in names:
-            deployment = await client.read_deployment_by_name(full_name)
-            out[deployment.parameters["building_id"]] = deployment.id
-    return out
 
 
 def listener_part(args) -> dict:
@@ -378,7 +478,8 @@ def main() -> None:
     parser.add_argument("--buildings", type=int, default=10)
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--minutes", type=float, default=12.0, help="poll part: minutes of cycles measured")
+    parser.add_argument("--window-min", type=float, default=10.0, help="poll part: poll-loop window")
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=1000.0, help="listener part: messages/s")
     parser.add_argument("--skip-poll", action="store_true")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from typing import Any
 
@@ -76,9 +76,34 @@ SCHEDULES: dict[str, Schedule] = {
 }
 
 
+# Deployed by ``sbems deploy`` into the work pool in place of "poll" (never by ``sbems flows serve``): one
+# long-lived run per building and window, a nested poll-building run per 30 s cycle (sbems.flows.poll_loop)
+POOL_SCHEDULES: dict[str, Schedule] = {
+    "poll-loop": Schedule(
+        "sbems.flows.poll_loop:poll_loop",
+        timedelta(minutes=10),
+        "poll every 30 s for 10 min in one process (each cycle a poll-building run)",
+    ),
+}
+POOL_REPLACES = {"poll-loop": "poll"}  # sbems deploy registers the key instead of the value by default
+
+
+def schedule_of(name: str) -> Schedule:
+    return SCHEDULES[name] if name in SCHEDULES else POOL_SCHEDULES[name]
+
+
+def pool_flows() -> list[str]:
+    """What ``sbems deploy`` registers by default: every built flow, ``poll-loop`` in place of ``poll``."""
+    names = available_flows()
+    return list(POOL_SCHEDULES) + [name for name in names if name not in POOL_REPLACES.values()]
+
+
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def load_flow(name: str):
     """The flow object of a schedule entry; ImportError says the flow is not built (yet)."""
-    module_name, _, attribute = SCHEDULES[name].flow_path.partition(":")
+    module_name, _, attribute = schedule_of(name).flow_path.partition(":")
     return getattr(import_module(module_name), attribute)
 
 
@@ -111,35 +136,75 @@ def flow_run_name(name: str) -> Callable[[], str]:
 
 
 def build_deployments(
-    building_ids: list[str], names: list[str] | None = None, entrypoint_type: Any = None
+    building_ids: list[str],
+    names: list[str] | None = None,
+    entrypoint_type: Any = None,
+    *,
+    loop_window: timedelta | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> list:
-    """One deployment per flow and building (``entrypoint_type``: Prefect's, e.g. MODULE_PATH for a pool)."""
+    """One deployment per flow and building (``entrypoint_type``: Prefect's, e.g. MODULE_PATH for a pool).
+
+    A periodic flow allows one run at a time and cancels a run that comes due while the previous one
+    still runs (CANCEL_NEW: no queue of stale runs). A ``poll-loop`` run is scheduled one poll period
+    (``lead_s``) before its window so that its process imports while the previous run finishes its last
+    cycle; the deployment therefore allows two runs at once (ENQUEUE beyond: no pile-up) and the run polls
+    only after the previous one has ended (:func:`sbems.deployments.pool.wait_for_previous_run`). The
+    buildings' windows are staggered (anchors ``period * k`` apart) so that their hand-overs, each a fresh
+    Python process, do not all fall on the same poll slot. ``loop_window``
+    overrides the 10-min window; ``parameters`` are added to every deployment's (e.g. ``publish``).
+    """
     # lazy: Prefect's client schemas (the CLI imports this module for every command)
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Schedule as PrefectSchedule
 
     from sbems.deployments.entry import deployable
 
-    # never two runs of one deployment at once, and no queue: a run due while one runs is cancelled
-    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    cancel_new = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    handover = ConcurrencyLimitConfig(limit=2, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     deployments = []
     for name in names or available_flows():
         flow_obj = deployable(name)
-        for building_id in building_ids:
+        schedule = schedule_of(name)
+        looped = name in POOL_SCHEDULES
+        for i, building_id in enumerate(building_ids):
+            values: dict[str, Any] = {building_parameter(name): building_id, **(parameters or {})}
+            timing: dict[str, Any] = {"interval": schedule.interval}
+            if looped:
+                window, lead = loop_window or schedule.interval, SCHEDULES["poll"].interval
+                anchor = stagger_anchor(i, len(building_ids), window, lead)
+                values["window_s"] = window.total_seconds()
+                values["window_offset_s"] = (anchor - EPOCH_UTC).total_seconds()
+                values["lead_s"] = lead.total_seconds()
+                timing = {"schedule": PrefectSchedule(interval=window, anchor_date=anchor - lead)}
             deployments.append(
                 flow_obj.to_deployment(
                     name=f"{name}-{building_id}",
-                    interval=SCHEDULES[name].interval,
-                    parameters={building_parameter(name): building_id},
-                    description=SCHEDULES[name].description,
+                    parameters=values,
+                    description=schedule.description,
                     tags=[f"building:{building_id}", name],
-                    concurrency_limit=one_at_a_time,
+                    concurrency_limit=handover if looped else cancel_new,
                     entrypoint_type=entrypoint_type or EntrypointType.FILE_PATH,
+                    **timing,
                 )
             )
             if entrypoint_type == EntrypointType.MODULE_PATH:  # what a worker imports: the flow with options
-                deployments[-1].entrypoint = f"sbems.deployments.entry.{name}"
+                deployments[-1].entrypoint = f"sbems.deployments.entry.{entry_attribute(name)}"
     return deployments
+
+
+def entry_attribute(name: str) -> str:
+    """The attribute of :mod:`sbems.deployments.entry` that holds schedule ``name``'s flow."""
+    return name.replace("-", "_")
+
+
+def stagger_anchor(index: int, count: int, window: timedelta, period: timedelta) -> datetime:
+    """Anchor of building ``index`` of ``count``: windows start a whole number of periods apart, spread
+    over one window (pure)."""
+    periods = max(1, int(window / period))
+    step = max(1, periods // max(1, count))
+    return EPOCH_UTC + ((index * step) % periods) * period
 
 
 def serve_all(building_ids: list[str], names: list[str] | None = None) -> None:

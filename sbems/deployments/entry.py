@@ -23,10 +23,11 @@ def deployable(name: str) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    from sbems.deployments import SCHEDULES
+    from sbems.deployments import POOL_SCHEDULES, SCHEDULES
 
-    if name not in SCHEDULES:
+    schedule = name if name in SCHEDULES else name.replace("_", "-")  # poll_loop -> poll-loop
+    if schedule not in SCHEDULES and schedule not in POOL_SCHEDULES:
         raise AttributeError(name)
-    flow = deployable(name)
+    flow = deployable(schedule)
     globals()[name] = flow
     return flow

@@ -33,6 +33,17 @@ from sbems.deployments import SCHEDULES
 log = logging.getLogger("sbems.poller")
 EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
+# libraries that log at INFO on every cycle (HTTP requests to the Prefect API and thermostats, GX's
+# "Created temporary directory" per context, Modbus connects): WARNING in a long-lived poll process
+QUIET_LOGGERS = ("httpx", "httpcore", "great_expectations", "pymodbus", "bacpypes3", "BAC0_Root")
+
+
+def quiet_library_loggers() -> None:
+    """Library loggers to WARNING, unless set more verbose on purpose (``sbems -v``: DEBUG)."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level == logging.INFO:
+            logger.setLevel(logging.WARNING)
 
 
 def run_name(building_id: str, slot_utc: datetime) -> str:
@@ -66,11 +77,15 @@ class Poller:
         parameters: dict[str, Any] | None = None,
         max_cycles: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        until_utc: datetime | None = None,
+        tags: tuple[str, ...] = ("poller",),
     ) -> None:
         self.building_ids = building_ids
         self.period = period
         self.parameters = parameters or {}
         self.max_cycles = max_cycles  # per building; None: until stopped
+        self.until_utc = until_utc  # no slot at or after this (a poll-loop run's window); None: none
+        self.tags = tags  # on every cycle's flow run, beside building:<id> and poll
         self.clock = clock
         self.counts: Counter[str] = Counter()
         self.stop = asyncio.Event()
@@ -99,6 +114,7 @@ class Poller:
         # lazy: the flow and Prefect load once here, never again per cycle
         from sbems.deployments.entry import deployable
 
+        quiet_library_loggers()
         flow = deployable("poll")  # run names and the repeated-failure alert hooks, as deployed
         loops = [asyncio.create_task(self._loop(flow, b), name=f"poll-{b}") for b in self.building_ids]
         stopping = asyncio.create_task(self.stop.wait())
@@ -118,6 +134,8 @@ class Poller:
         slot = next_slot(self.clock(), self.period)
         cycles = 0
         while not self.stop.is_set() and (self.max_cycles is None or cycles < self.max_cycles):
+            if self.until_utc is not None and slot >= self.until_utc:
+                return  # the window is over: the next run of the deployment takes the next slot
             wait_s = (slot - self.clock()).total_seconds()
             if wait_s > 0:
                 try:
@@ -126,6 +144,9 @@ class Poller:
                 except TimeoutError:
                     pass
             slot, skipped = due_slot(slot, self.clock(), self.period)
+            if self.until_utc is not None and slot >= self.until_utc:
+                self.counts["skipped"] += skipped
+                return
             if skipped:
                 self.counts["skipped"] += skipped
                 log.warning(
@@ -135,7 +156,7 @@ class Poller:
                     self.period.total_seconds(),
                 )
             name = run_name(building_id, slot)
-            with tags(f"building:{building_id}", "poll", "poller"):
+            with tags(f"building:{building_id}", "poll", *self.tags):
                 state = await flow.with_options(flow_run_name=name)(
                     building_id=building_id, return_state=True, **self.parameters
                 )

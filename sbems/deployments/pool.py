@@ -1,11 +1,13 @@
 """Prefect the way operators run it: a process work pool, concurrency limits, failure alerts.
 
 ``sbems deploy`` creates the process work pool ``sbems`` (when missing), registers every deployment of
-:data:`sbems.deployments.SCHEDULES` into it with a module-path entrypoint (``sbems.flows.poll.poll_building``:
-any machine with SBEMS installed and ``prefect worker start --pool sbems`` runs them, whatever its working
-directory), and sets the optional concurrency limits: per building (tag ``building:<id>``, every device
-task of the building) and per device (tag ``device:<building>:<device>``). The poll flow attaches those
-tags to its device tasks only where a limit exists (see :mod:`sbems.flows.poll`).
+:data:`sbems.deployments.SCHEDULES` into it, with ``poll-loop`` (one long-lived run per building and 10-min
+window, :mod:`sbems.flows.poll_loop`) in place of the 30 s ``poll``, each with a module-path entrypoint
+(``sbems.deployments.entry.poll_loop``: any machine with SBEMS installed and ``prefect worker start --pool
+sbems`` runs them, whatever its working directory), and sets the optional concurrency limits: per building
+(tag ``building:<id>``, every device task of the building) and per device (tag
+``device:<building>:<device>``). The poll flow attaches those tags to its device tasks only where a limit
+exists (see :mod:`sbems.flows.poll`).
 
 Every deployed flow carries :func:`alert_on_repeated_failures` as its failure/crash hook: when a
 deployment's runs have failed ``FAILURES_BEFORE_ALERT`` times in a row, an SBEMS alert is stored,
@@ -89,30 +91,114 @@ def deploy(
     *,
     pool: str = POOL_NAME,
     limits: dict[str, int] | None = None,
+    loop_window: Any = None,
+    parameters: dict[str, Any] | None = None,
+    start_loops: bool = True,
 ) -> DeployResult:
-    """Register the deployments into the work pool (against PREFECT_API_URL's server)."""
+    """Register the deployments into the work pool (against PREFECT_API_URL's server).
+
+    ``loop_window`` (a timedelta) overrides poll-loop's 10-min window, ``parameters`` are added to every
+    deployment's. With ``start_loops``, each poll-loop deployment without an active run gets one now, for
+    the rest of its current window: the buildings are polled from the next slot on, not from their first
+    scheduled window (up to a window later)."""
     import asyncio
 
     from prefect.deployments.runner import EntrypointType
 
-    from sbems.deployments import build_deployments
+    from sbems.deployments import build_deployments, pool_flows
 
     # built outside the event loop: Flow.to_deployment answers a coroutine inside one
-    deployments = build_deployments(building_ids, names, entrypoint_type=EntrypointType.MODULE_PATH)
-    return asyncio.run(_register(deployments, pool, dict(limits or {})))
+    deployments = build_deployments(
+        building_ids,
+        names or pool_flows(),
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        loop_window=loop_window,
+        parameters=parameters,
+    )
+    return asyncio.run(_register(deployments, pool, dict(limits or {}), start_loops))
 
 
-async def _register(deployments: list, pool: str, limits: dict[str, int]) -> DeployResult:
+async def _register(
+    deployments: list, pool: str, limits: dict[str, int], start_loops: bool = True
+) -> DeployResult:
     from prefect import get_client
+
+    from sbems.deployments import POOL_SCHEDULES
 
     async with get_client() as client:
         created = await ensure_work_pool(client, pool)
         await ensure_tag_limits(client, limits)
     applied = []
     for deployment in deployments:
-        await deployment.aapply(work_pool_name=pool)
+        deployment_id = await deployment.aapply(work_pool_name=pool)
         applied.append(deployment.full_name)
+        if start_loops and deployment.flow_name in POOL_SCHEDULES:
+            await start_loop_now(deployment_id)
     return DeployResult(pool, created, applied, limits)
+
+
+async def start_loop_now(deployment_id: UUID) -> bool:
+    """A run of the loop deployment now, unless one is running or about to (True if created)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    active = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+    )
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=active,
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            limit=1,
+        )
+        if runs:
+            return False
+        # lead 0: this run's window is the current one (a scheduled run starts a period before its own)
+        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": 0.0})
+    return True
+
+
+async def wait_for_previous_run(deadline_utc: Any, poll_s: float = 1.0) -> bool:
+    """Wait until no other run of this flow run's deployment is running (the previous window's, finishing
+    its last cycle), at most until ``deadline_utc``; True when none is left. Outside a deployment: True."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.runtime import deployment
+    from prefect.runtime import flow_run as this_run
+
+    deployment_id = deployment.id
+    if not deployment_id:
+        return True
+    others = FlowRunFilter(
+        id=FlowRunFilterId(not_any_=[UUID(this_run.id)]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
+    )
+    scope = DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment_id))]))
+    async with get_client() as client:
+        while True:
+            if not await client.read_flow_runs(flow_run_filter=others, deployment_filter=scope, limit=1):
+                return True
+            if datetime.now(UTC) >= deadline_utc:
+                return False
+            await asyncio.sleep(poll_s)
 
 
 # -- failure alerts ------------------------------------------------------------------------------------------

@@ -41,6 +41,16 @@ from sbems.tasks.poll import (
 from sbems.tasks.publish import publish_state
 
 POLL_PERIOD = SCHEDULES["poll"].interval
+LIMITED_TAGS_TTL_S = 300.0  # a long-lived process (poller, poll-loop) reads the limited tags this often
+_limited_cache: dict[str, Any] = {}
+
+
+async def limited_tags() -> set[str]:
+    """The tags with a concurrency limit, read at most every ``LIMITED_TAGS_TTL_S`` in this process (a
+    limit created meanwhile applies from the next read)."""
+    if time.monotonic() - _limited_cache.get("at", -LIMITED_TAGS_TTL_S) >= LIMITED_TAGS_TTL_S:
+        _limited_cache.update(tags=await read_limited_tags(), at=time.monotonic())
+    return set(_limited_cache["tags"])
 
 
 # named on the decorator too: a worker of a work pool loads this flow object as it is written here
@@ -81,7 +91,7 @@ async def poll_building(
         started = time.perf_counter()
         endpoints = resolve_poll_endpoints(database_url, mqtt_url, bacnet_port, publish)
         plan = read_poll_plan(building_id, endpoints.database_url)
-        limited = await read_limited_tags() if device_tags == "limited" else set()
+        limited = await limited_tags() if device_tags == "limited" else set()
         reader = get_device_readings.with_options(
             retries=device_retries, retry_delay_seconds=retry_delays_s or DEVICE_RETRY_DELAYS_S
         )

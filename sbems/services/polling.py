@@ -299,7 +299,7 @@ async def open_poll_devices(
 
 def read_poll_plan(building_id: str, database_url: str) -> PollPlan:
     """The building (from the database's site) and its point -> sensor index."""
-    with db.connect(database_url) as conn:
+    with db.pooled_connection(database_url) as conn:  # this process's pool (a poll loop reuses it)
         site = read_site(conn)
         index = read_sensor_index(conn)
     building = site.building(building_id)
@@ -365,7 +365,7 @@ def write_poll_results(
     rows = poll_rows(plan, batch, readings)
     alerts: list[tuple[str, str]] = []
     jobs = {job.device_id: job for job in plan.jobs}
-    with db.connect(database_url) as conn:
+    with db.pooled_connection(database_url) as conn:
         with conn.transaction():
             stored = write_sensor_readings(conn, rows=rows.sensors)
             write_hvac_telemetry(conn, rows=rows.telemetry)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 from prefect import flow, get_client
 from prefect.settings import PREFECT_API_URL
 
@@ -143,3 +144,105 @@ def test_repeated_failures_raise_one_alert_per_streak(
     for _ in range(FAILURES_BEFORE_ALERT):
         flaky(building_id="hq", return_state=True)
     assert len(alerts()) == 2
+
+
+def test_deploy_starts_a_poll_loop_a_worker_runs_for_its_window(
+    prefect_harness, example_site, db_url, mqtt_url, tmp_path, monkeypatch
+):
+    """``deploy()`` registers poll-loop and starts a run for the current window; a worker from another
+    directory runs it (module entrypoint ``sbems.deployments.entry.poll_loop``): it polls every slot up
+    to the window's end, each cycle a completed ``poll-hq-...`` run, and ends Completed."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from sbems.deployments.pool import deploy
+    from sbems.sim.harness import running_sim
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    api_key = "sbems-test-key"
+    window_s = 120.0
+    with running_sim(example_site, speed=1, api_key=api_key) as sim:
+        with psycopg.connect(db_url) as conn:
+            entities.upsert_site(conn, site=sim.site)
+        into_window_s = time.time() % window_s  # one building: windows start on multiples of 120 s
+        if into_window_s > 30:  # leave the run at least 90 s of its window
+            time.sleep(window_s - into_window_s + 1)
+        result = deploy(
+            ["hq"],
+            ["poll-loop"],
+            pool="sbems-loop-test",
+            loop_window=timedelta(seconds=window_s),
+            parameters={"period_s": 10.0, "publish": False, "bacnet_port": 0},
+        )
+        assert result.deployments == ["poll-loop/poll-loop-hq"]
+
+        async def loop_runs():
+            async with get_client() as client:
+                deployment = await client.read_deployment_by_name("poll-loop/poll-loop-hq")
+                assert deployment.entrypoint == "sbems.deployments.entry.poll_loop"
+                return await client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                )
+
+        (run,) = asyncio.run(loop_runs())  # the run deploy() started (the test server schedules none)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SBEMS_")}
+        env.update(
+            PYTHONPATH=str(REPO),
+            PREFECT_API_URL=PREFECT_API_URL.value(),
+            SBEMS_DATABASE_URL=db_url,
+            SBEMS_MQTT_URL=mqtt_url,
+            SBEMS_DATA_DIR=str(tmp_path),
+            SBEMS_THERMOSTAT_API_KEY=api_key,
+        )
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    "sbems-loop-test",
+                    "--run-once",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 240
+            current = asyncio.run(_read_run(run.id))
+            while time.monotonic() < deadline and not (current.state and current.state.is_final()):
+                time.sleep(2)
+                current = asyncio.run(_read_run(run.id))
+            assert current.state is not None and current.state.is_final(), log.read_text()[-3000:]
+        finally:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(30)
+        assert current.name.startswith("poll-loop-hq-20")
+        if current.state.is_cancelled():  # the worker came after the window (a loaded machine): skipped
+            assert "skipped" in current.state.message
+            pytest.skip(f"the loop started after its 60 s window: {current.state.message}")
+        assert current.state.is_completed(), (current.state, log.read_text()[-3000:])
+        with psycopg.connect(db_url) as conn:
+            instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
+    cycles = [r for r in asyncio.run(_loop_cycles()) if r.name.startswith("poll-hq-")]
+    assert len(cycles) >= 3 and all(r.state.is_completed() for r in cycles), [
+        (r.name, r.state.type) for r in cycles
+    ]
+    assert instants >= 3
+    assert (current.end_time - current.expected_start_time).total_seconds() < window_s + 30
+
+
+async def _loop_cycles():
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    async with get_client() as client:
+        return await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["poll-loop", "building:hq"]))
+        )

@@ -1,0 +1,90 @@
+"""The long-lived poll for a process work pool: one ``poll-loop`` flow run per building and window.
+
+A process work pool starts every flow run in a fresh Python process (imports of Prefect, SBEMS, the device
+libraries and Great Expectations: ~3.4 s of CPU), which a 30 s poll cannot afford for every building. A
+``poll-loop`` run therefore lives for one *window* (10 min by default, its deployment's interval) and runs
+the poll cycle every period inside it: each cycle is a nested ``poll-building`` flow run named after its
+slot on the clock (``poll-hq-2026-11-30T10:00:30Z``), with its task runs, artifact and failure hook, as the
+in-process poller (:mod:`sbems.deployments.poller`) runs them. Imports, the GX suite and the connection
+pool are paid once per window.
+
+Hand-over: windows are fixed on the clock (multiples of ``window_s`` after ``window_offset_s``); a run polls
+the slots from its start to the end of its window only, so two runs never poll the same slot. A scheduled
+run starts ``lead_s`` (one period) before its window, so that its process imports while the previous run
+does its last cycle, and polls only after that run has ended (the deployment allows two runs at once for
+this, ENQUEUE beyond). A run created ad hoc mid-window (``sbems deploy`` starts one per building, lead 0, so
+polling begins at once) polls until the window's end. A run that starts after its window ends at once as
+Cancelled ("skipped"); one that starts late in its window skips the slots it missed. Composition only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run as this_run
+from prefect.states import Cancelled, State
+
+from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name
+from sbems.deployments.poller import Poller, next_slot
+from sbems.deployments.pool import wait_for_previous_run
+
+log = logging.getLogger("sbems.poll_loop")
+
+WINDOW = POOL_SCHEDULES["poll-loop"].interval
+PERIOD = SCHEDULES["poll"].interval
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
+    """The end of the window holding ``start_utc``: windows are ``[offset + k * window, offset + (k+1) *
+    window)`` since the epoch (pure)."""
+    k = (start_utc - EPOCH_UTC - offset) // window
+    return EPOCH_UTC + offset + (k + 1) * window
+
+
+@flow(name="poll-loop", log_prints=False, flow_run_name=flow_run_name("poll-loop"))
+async def poll_loop(
+    building_id: str,
+    window_s: float = WINDOW.total_seconds(),
+    window_offset_s: float = 0.0,
+    lead_s: float = 0.0,
+    period_s: float = PERIOD.total_seconds(),
+    database_url: str | None = None,
+    mqtt_url: str | None = None,
+    bacnet_port: int | None = None,
+    publish: bool = True,
+    device_tags: str = "limited",
+) -> dict[str, Any] | State:
+    """Poll ``building_id`` every ``period_s`` for the run's window of ``window_s``; returns the tally of
+    cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop."""
+    # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
+    start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp() + lead_s, UTC)
+    until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
+    period = timedelta(seconds=period_s)
+    first = next_slot(max(start_utc, datetime.now(UTC)), period)
+    if first >= until_utc:
+        return Cancelled(
+            message=f"skipped: started after its window (until {until_utc:%H:%M:%S}Z); the next run polls"
+        )
+    parameters = {
+        "database_url": database_url,
+        "mqtt_url": mqtt_url,
+        "bacnet_port": bacnet_port,
+        "publish": publish,
+        "device_tags": device_tags,
+    }
+    if not await wait_for_previous_run(first + period):  # the previous window's last cycle
+        log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
+    poller = Poller([building_id], period, parameters, until_utc=until_utc, tags=("poll-loop",))
+    counts = await poller.run()
+    return {
+        "building": building_id,
+        "window_start": start_utc.isoformat(),
+        "window_end": until_utc.isoformat(),
+        "completed": counts["completed"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+    }
