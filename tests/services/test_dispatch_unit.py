@@ -22,6 +22,7 @@ from sbems.sim.harness import running_sim
 from sbems.storage import entities
 from sbems.storage.commands import read_audit
 from sbems.storage.users import grant_building_access, insert_user
+from tests.services.conftest import assert_one_write_of_16
 
 HOT_AFTERNOON_UTC = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)  # Friday 14:00 in Greensboro, occupied
 OPTIMIZER = Principal.service("optimizer")
@@ -147,7 +148,6 @@ def test_fan_and_power_are_bounded_written_confirmed_released_and_published(
 def test_16_concurrent_fan_requests_put_exactly_one_write_on_the_unit(conn, db_url, example_site):
     """The rate limit holds under concurrency in the database for fan speeds too (a counting fake unit)."""
     import asyncio
-    import time
 
     import psycopg
 
@@ -187,13 +187,4 @@ def test_16_concurrent_fan_requests_put_exactly_one_write_on_the_unit(conn, db_u
                 )
             )
 
-    threads = [threading.Thread(target=one, args=(40.0 + i,)) for i in range(16)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert time.monotonic() - started < 60
-    assert len(adapter.writes) == 1, adapter.writes
-    assert sorted(o.status for o in outcomes) == ["confirmed"] + ["rejected"] * 15
-    assert all("rate limited" in o.detail for o in outcomes if o.status == "rejected")
+    assert_one_write_of_16(one, [40.0 + i for i in range(16)], adapter.writes, outcomes)
