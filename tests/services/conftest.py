@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 
+from sbems.config import Settings, load_settings
+from sbems.sim.harness import SimHandle, running_sim
+from sbems.storage import entities
 from sbems.storage.db import close_pools
 
 
@@ -32,3 +37,17 @@ def assert_one_write_of_16(
     assert len(writes) == 1, writes
     assert sorted(o.status for o in outcomes) == ["confirmed"] + ["rejected"] * 15
     assert all("rate limited" in o.detail for o in outcomes if o.status == "rejected")
+
+
+@contextmanager
+def dispatch_sim(
+    conn, site, start_utc: datetime, **settings
+) -> Iterator[tuple[SimHandle, Settings, datetime]]:
+    """The virtual building in real time from ``start_utc``, its site (with the simulator's ports) stored;
+    yields it, the settings dispatch uses (its thermostat key, BACnet priority 10, ``settings`` on top)
+    and the building's clock now."""
+    with running_sim(site, start_utc=start_utc, speed=1, api_key="k-test") as sim:
+        entities.upsert_site(conn, site=sim.site)
+        conn.commit()
+        dispatch_settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10, **settings)
+        yield sim, dispatch_settings, datetime.fromisoformat(sim.state()["time_utc"])

@@ -8,12 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sbems.config import load_settings
 from sbems.domain.control import Principal
 from sbems.services.dispatch import dispatch_setpoint_pairs, dispatch_setpoints, release_setpoints
-from sbems.sim.harness import running_sim
-from sbems.storage import entities
 from sbems.storage.commands import read_audit
+from tests.services.conftest import dispatch_sim
 
 COLD_MORNING_UTC = datetime(2026, 1, 12, 14, 0, tzinfo=UTC)  # Monday 09:00 in Greensboro, occupied
 OPTIMIZER = Principal.service("optimizer")
@@ -31,11 +29,7 @@ def _until(sim, check, timeout_s=30.0):
 
 @pytest.mark.slow
 def test_heating_setpoints_and_modes_are_dispatched_checked_and_released(conn, db_url, example_site):
-    with running_sim(example_site, start_utc=COLD_MORNING_UTC, speed=1, api_key="k-test") as sim:
-        entities.upsert_site(conn, site=sim.site)
-        conn.commit()
-        settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10)
-        now = datetime.fromisoformat(sim.state()["time_utc"])
+    with dispatch_sim(conn, example_site, COLD_MORNING_UTC) as (sim, settings, now):
 
         def send(values, kind, at=now, lifetime_s=900):
             return dispatch_setpoints(
@@ -107,11 +101,7 @@ def _written_kinds(conn, zone: str) -> list[str]:
 
 @pytest.mark.slow
 def test_both_setpoints_falling_go_heating_first_and_rising_cooling_first(conn, db_url, example_site):
-    with running_sim(example_site, start_utc=COLD_MORNING_UTC, speed=1, api_key="k-test") as sim:
-        entities.upsert_site(conn, site=sim.site)
-        conn.commit()
-        settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10)
-        now = datetime.fromisoformat(sim.state()["time_utc"])
+    with dispatch_sim(conn, example_site, COLD_MORNING_UTC) as (sim, settings, now):
         zones = ("z1", "z2", "z3")  # BACnet, Modbus and thermostat REST
 
         def send(cooling_c, heating_c, at):
