@@ -16,7 +16,9 @@ returns to its local schedule: BACnet by writing null at our priority, Modbus by
 value (setpoint or mode) back, thermostats by handing the setpoint back to their schedule (their mode: the
 schedule's mode written). A higher-priority override
 found in the priority array is reported and our slot released: never fought. Adapters come from a
-``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses.
+``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses. A zone's
+two setpoints together (``dispatch_setpoint_pairs``, the optimizer's) go in the order that keeps the
+deadband after each write (``domain.control.setpoint_write_order``).
 """
 
 from __future__ import annotations
