@@ -30,20 +30,11 @@ import asyncio
 import json
 import os
 import re
-import resource
-import shutil
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from demo_stack import ScratchDemo, stop_on_signals
 
 
 def _first_row_s(url: str, table: str, started: float) -> float | None:
@@ -90,13 +81,8 @@ def _p95(values: list[float]) -> float | None:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
-def _interrupt(signum: int, frame) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: the demo and database are cleaned up
-    signal.signal(signal.SIGINT, _interrupt)  # also when started as a background job (SIGINT ignored)
+    stop_on_signals()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steady-min", type=float, default=20.0)
     parser.add_argument("--first-timeout-min", type=float, default=15.0)
@@ -106,39 +92,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
-    from psycopg import sql
 
-    from sbems.config import load_settings
-    from sbems.local.embedded import MqttBroker
-    from sbems.runtime import free_port, resolve_database_url
-    from sbems.storage import db
-
-    server_url = db.with_database(resolve_database_url(load_settings()), "postgres")
-    name = f"sbems_bench_flows_{uuid.uuid4().hex[:8]}"
-    url = db.with_database(server_url, name)
-    work = Path(tempfile.mkdtemp(prefix="sbems-bench-flows-"))
-    broker = MqttBroker(work / "broker", free_port()).start()
-    db.ensure_database(url)  # empty: the demo migrates, imports the site, backfills and primes
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SBEMS_", "PREFECT_"))}
-    env.update(
-        SBEMS_DATABASE_URL=url,
-        SBEMS_MQTT_URL=broker.url,
-        SBEMS_DATA_DIR=str(work / "data"),
-        PYTHONPATH=str(REPO),
-        PYTHONUNBUFFERED="1",
-        TQDM_DISABLE="1",
-    )
-    log_path = work / "demo.log"
-    started = time.monotonic()
-    with log_path.open("wb") as out:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "sbems.cli", "demo"],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    demo = ScratchDemo.start("flows")
+    started = demo.started
     result: dict = {}
     try:
         first: dict[str, float | None] = {"first_forecast_s": None, "first_plan_s": None}
@@ -146,32 +102,24 @@ def main() -> None:
         api_url = None
         deadline = started + args.first_timeout_min * 60
         while time.monotonic() < deadline and None in first.values():
-            if demo.poll() is not None:
-                raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
-            text = log_path.read_text(errors="replace")
+            demo.check_running()
+            text = demo.log()
             match = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", text)
             api_url = f"{match.group(1)}/api" if match else api_url
             for key, table in tables.items():
                 if first[key] is None:
                     try:
-                        first[key] = _first_row_s(url, table, started)
+                        first[key] = _first_row_s(demo.url, table, started)
                     except psycopg.Error:
                         pass  # not migrated yet
             time.sleep(1)
         print(
             f"first forecast {first['first_forecast_s']} s, first plan {first['first_plan_s']} s", flush=True
         )
-        for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith(("backfilled", "SBEMS is up", "first forecast and plan")):
-                print(f"demo: {line}", flush=True)
-        first_runs_log = work / "data" / "logs" / "first-runs.log"
-        if first_runs_log.exists():
-            for line in first_runs_log.read_text(errors="replace").splitlines():
-                if re.search(r"primed|^first |failed", line):
-                    print(f"first-runs: {line}", flush=True)
+        demo.print_start_up()
         result.update({k: round(v, 1) if v is not None else None for k, v in first.items()})
         if api_url is None:
-            raise RuntimeError(f"no Prefect API in the demo log:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"no Prefect API in the demo log:\n{demo.log()[-3000:]}")
         # the first runs (the demo runs forecast and optimize once on a fresh backfill)
         so_far = asyncio.run(_durations(api_url))
         for flow_name in ("forecast", "optimize"):
@@ -185,8 +133,7 @@ def main() -> None:
         # the 15-minute flows: wait (up to --extra-min) for a completed scheduled run of each in the window
         extra_until = time.monotonic() + args.extra_min * 60
         while True:
-            if demo.poll() is not None:
-                raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
+            demo.check_running()
             durations = asyncio.run(_durations(api_url, window_start))
             if all(durations.get(n) for n in ("forecast", "optimize")) or time.monotonic() > extra_until:
                 break
@@ -210,21 +157,7 @@ def main() -> None:
             }
         )
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGINT)
-            try:
-                demo.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait(10)
-        broker.stop()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        shutil.rmtree(work, ignore_errors=True)
-        # CPU seconds of the whole demo tree (every child waited for), against the wall time
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result["demo_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
-        result["demo_wall_s"] = round(time.monotonic() - started, 1)
+        result.update(demo.stop())
         print(json.dumps(result))
 
 

@@ -25,25 +25,12 @@ import argparse
 import json
 import os
 import re
-import resource
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from demo_stack import REPO, ScratchDemo, stop_on_signals
 
 VIEWER, PASSWORD = "bench-viewer@sbems.local", "fresh-demo-bench-viewer"
 PAGES = ("overview", "history", "forecasts", "plans")
-
-
-def _interrupt(signum: int, frame) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _charts(at) -> list:
@@ -90,64 +77,31 @@ def _log_in():
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # also when started as a background job (SIGINT ignored)
+    stop_on_signals()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout-s", type=float, default=420.0)
     parser.add_argument("--target-s", type=float, default=180.0)
     parser.add_argument("--interval-s", type=float, default=5.0)
     args = parser.parse_args()
 
-    import psycopg
-    from psycopg import sql
-
-    from sbems.config import load_settings
-    from sbems.local.embedded import MqttBroker
-    from sbems.runtime import free_port, resolve_database_url
     from sbems.services.auth import create_user
-    from sbems.storage import db
 
-    server_url = db.with_database(resolve_database_url(load_settings()), "postgres")
-    name = f"sbems_bench_fresh_{uuid.uuid4().hex[:8]}"
-    url = db.with_database(server_url, name)
-    work = Path(tempfile.mkdtemp(prefix="sbems-bench-fresh-"))
-    broker = MqttBroker(work / "broker", free_port()).start()
-    db.ensure_database(url)  # empty: the demo migrates, imports the site, backfills and runs its first runs
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SBEMS_", "PREFECT_"))}
-    env.update(
-        SBEMS_DATABASE_URL=url,
-        SBEMS_MQTT_URL=broker.url,
-        SBEMS_DATA_DIR=str(work / "data"),
-        PYTHONPATH=str(REPO),
-        PYTHONUNBUFFERED="1",
-        TQDM_DISABLE="1",
-    )
-    # the panel rendered here reads the demo's database (its session cookie key in a directory of its own)
-    os.environ.update(SBEMS_DATABASE_URL=url, SBEMS_DATA_DIR=str(work / "panel"))
-    log_path = work / "demo.log"
     result: dict = {"target_s": args.target_s, "load_at_start": round(os.getloadavg()[0], 1)}
-    started = time.monotonic()
-    with log_path.open("wb") as out:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "sbems.cli", "demo"],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    demo = ScratchDemo.start("fresh")
+    # the panel rendered here reads the demo's database (its session cookie key in a directory of its own)
+    os.environ.update(SBEMS_DATABASE_URL=demo.url, SBEMS_DATA_DIR=str(demo.work / "panel"))
+    started = demo.started
     seen: dict[str, float] = {}
     try:
-        while not re.search(r"^database .* at revision", log_path.read_text(errors="replace"), re.M):
-            if demo.poll() is not None or time.monotonic() - started > args.timeout_s:
-                raise RuntimeError(f"the demo did not migrate:\n{log_path.read_text()[-3000:]}")
+        while not re.search(r"^database .* at revision", demo.log(), re.M):
+            if demo.process.poll() is not None or time.monotonic() - started > args.timeout_s:
+                raise RuntimeError(f"the demo did not migrate:\n{demo.log()[-3000:]}")
             time.sleep(0.5)
-        create_user(url, email=VIEWER, password=PASSWORD, role="viewer")
+        create_user(demo.url, email=VIEWER, password=PASSWORD, role="viewer")
         at = _log_in()
         print(f"logged in as a viewer {time.monotonic() - started:.0f} s after start", flush=True)
         while len(seen) < len(PAGES) and time.monotonic() - started < args.timeout_s:
-            if demo.poll() is not None:
-                raise RuntimeError(f"demo exited with {demo.returncode}:\n{log_path.read_text()[-3000:]}")
+            demo.check_running()
             for page in PAGES:
                 if page in seen:
                     continue
@@ -156,36 +110,13 @@ def main() -> None:
                     seen[page] = round(time.monotonic() - started, 1)
                     print(f"{page}: data-bearing charts {seen[page]} s after start", flush=True)
             time.sleep(args.interval_s)
-        for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith(("backfilled", "SBEMS is up", "first forecast and plan")):
-                print(f"demo: {line}", flush=True)
-        first_runs_log = work / "data" / "logs" / "first-runs.log"
-        if first_runs_log.exists():
-            for line in first_runs_log.read_text(errors="replace").splitlines():
-                if re.search(r"primed|^first |failed", line):
-                    print(f"first-runs: {line}", flush=True)
+        demo.print_start_up()
     finally:
         result.update({f"{page}_s": seen.get(page) for page in PAGES})
         result["all_charts_s"] = max(seen.values()) if len(seen) == len(PAGES) else None
         result["met"] = result["all_charts_s"] is not None and result["all_charts_s"] <= args.target_s
         result["load_at_end"] = round(os.getloadavg()[0], 1)
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGINT)
-            try:
-                demo.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait(10)
-        broker.stop()
-        from sbems.storage.db import close_pools
-
-        close_pools()  # the rendered panel's pool, before the database goes
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        shutil.rmtree(work, ignore_errors=True)
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the demo tree, every child waited for
-        result["demo_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
-        result["demo_wall_s"] = round(time.monotonic() - started, 1)
+        result.update(demo.stop())
         print(json.dumps(result))
 
 

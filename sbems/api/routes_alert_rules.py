@@ -60,6 +60,21 @@ def _zone_key(building_key: str, value: str | None) -> str | None:
     return zone
 
 
+def _draft(body: AlertRuleCreate | AlertRuleReplace, building_key: str) -> RuleDraft:
+    """Every field of a rule as the body gives it (its zone checked to be in the building)."""
+    return RuleDraft(
+        body.name,
+        body.metric_name,
+        body.comparison,
+        body.threshold_value,
+        body.severity,
+        body.duration_s,
+        body.cooldown_s,
+        _zone_key(building_key, body.zone_id),
+        body.enabled,
+    )
+
+
 def _raise_for(result: RuleResult) -> None:
     if result.ok:
         return
@@ -125,18 +140,7 @@ def post_alert_rule(body: AlertRuleCreate, config: Config, user: User) -> JSONRe
     control or full access to the building."""
     require(user, "write:alerts")
     key = building_access(config, user, body.building_id).key
-    draft = RuleDraft(
-        body.name,
-        body.metric_name,
-        body.comparison,
-        body.threshold_value,
-        body.severity,
-        body.duration_s,
-        body.cooldown_s,
-        _zone_key(key, body.zone_id),
-        body.enabled,
-    )
-    result = save_rule(config.database_url, key, draft, user=user, source="api")
+    result = save_rule(config.database_url, key, _draft(body, key), user=user, source="api")
     _raise_for(result)
     rule = _saved(config, result.rule_id, key)
     return JSONResponse(
@@ -158,22 +162,7 @@ def _change(config: Config, user: User, rule_id: UUID, update) -> AlertRule:
 @router.put("/{rule_id}", response_model=AlertRule, responses=ERRORS)
 def put_alert_rule(rule_id: UUID, body: AlertRuleReplace, config: Config, user: User) -> AlertRule:
     """Replace every field of a rule. Same rights as adding one (site-wide rules: admins)."""
-    return _change(
-        config,
-        user,
-        rule_id,
-        lambda _, key: RuleDraft(
-            body.name,
-            body.metric_name,
-            body.comparison,
-            body.threshold_value,
-            body.severity,
-            body.duration_s,
-            body.cooldown_s,
-            _zone_key(key, body.zone_id),
-            body.enabled,
-        ),
-    )
+    return _change(config, user, rule_id, lambda _, key: _draft(body, key))
 
 
 @router.patch("/{rule_id}", response_model=AlertRule, responses=ERRORS)

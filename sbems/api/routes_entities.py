@@ -14,7 +14,7 @@ from sbems.api.deps import Config, User, building_access, require, zone_id, zone
 from sbems.api.problems import PROBLEM_SCHEMA, Problem, forbidden, not_found
 from sbems.api.routes_buildings import BuildingId, ZoneId
 from sbems.api.routes_hvac import UnitId
-from sbems.api.routes_sensors import SensorId
+from sbems.api.routes_sensors import SensorId, sensor_out, sensor_parts
 from sbems.api.routes_thermostats import ThermostatId
 from sbems.api.schemas import Sensor
 from sbems.api.schemas_entities import (
@@ -77,6 +77,33 @@ def _child(config: Config, user: User, ident: str) -> tuple[str, str]:
     return building_key, key
 
 
+def _create(config: Config, user: User, building_id: str, kind: str, body: ZoneSpec | HvacUnitSpec) -> Entity:
+    """Add a zone or an HVAC unit to a building the user can see."""
+    building_access(config, user, building_id)
+    return _run(entities.create_entity, config.database_url, user, building_id, kind, _dump(body))
+
+
+def _create_in_zone(
+    config: Config, user: User, zone_ident: str, kind: str, body: ThermostatCreate | SensorCreate
+) -> Entity:
+    """Add a thermostat or a sensor to the path's zone (a ``zone`` in the body must be that one)."""
+    building_key, zone_key = _child(config, user, zone_ident)
+    if body.zone is not None and body.zone != zone_key:
+        raise Problem(422, "invalid-entity", "Invalid entity", f"zone: must be {zone_key!r} (the path's)")
+    spec = {**_dump(body), "zone": zone_key}
+    return _run(entities.create_entity, config.database_url, user, building_key, kind, spec)
+
+
+def _update(config: Config, user: User, kind: str, parts: tuple[str, str], changes: dict) -> Entity:
+    building_key, key = parts
+    return _run(entities.update_entity, config.database_url, user, building_key, kind, key, changes)
+
+
+def _delete(config: Config, user: User, kind: str, parts: tuple[str, str]) -> Entity:
+    building_key, key = parts
+    return _run(entities.delete_entity, config.database_url, user, building_key, kind, key)
+
+
 # ---------------------------------------------------------------- buildings (admins)
 
 
@@ -107,22 +134,19 @@ def delete_building(building_id: BuildingId, config: Config, user: User) -> Enti
 @router.post("/buildings/{building_id}/zones", response_model=Entity, status_code=201, responses=ERRORS)
 def post_zone(building_id: BuildingId, body: ZoneSpec, config: Config, user: User) -> Entity:
     """Add a zone (its schedule must exist). Admins, and facility managers with full access; audited."""
-    building_access(config, user, building_id)
-    return _run(entities.create_entity, config.database_url, user, building_id, "zone", _dump(body))
+    return _create(config, user, building_id, "zone", body)
 
 
 @router.patch("/zones/{zone_id}", response_model=Entity, responses=ERRORS)
 def patch_zone(zone_id: ZoneId, body: Changes, config: Config, user: User) -> Entity:
     """Change a zone's fields (name, comfort bands, setpoint limits, schedule, neighbours, ...)."""
-    building_key, key = _child(config, user, zone_id)
-    return _run(entities.update_entity, config.database_url, user, building_key, "zone", key, body)
+    return _update(config, user, "zone", _child(config, user, zone_id), body)
 
 
 @router.delete("/zones/{zone_id}", response_model=Entity, responses=ERRORS)
 def delete_zone(zone_id: ZoneId, config: Config, user: User) -> Entity:
     """Delete a zone with no equipment, sensors or neighbours and no history (409 otherwise)."""
-    building_key, key = _child(config, user, zone_id)
-    return _run(entities.delete_entity, config.database_url, user, building_key, "zone", key)
+    return _delete(config, user, "zone", _child(config, user, zone_id))
 
 
 @router.post("/zones/{zone_id}/schedules", response_model=Entity, status_code=201, responses=ERRORS)
@@ -142,96 +166,64 @@ def post_zone_schedule(zone_id: ZoneId, body: ScheduleSpec, config: Config, user
 def post_hvac_unit(building_id: BuildingId, body: HvacUnitSpec, config: Config, user: User) -> Entity:
     """Add an HVAC unit (BACnet or Modbus settings; the seed's point or register map unless given). The
     next poll reads it. Admins, and facility managers with full access; audited."""
-    building_access(config, user, building_id)
-    return _run(entities.create_entity, config.database_url, user, building_id, "hvac_unit", _dump(body))
+    return _create(config, user, building_id, "hvac_unit", body)
 
 
 @router.patch("/hvac-units/{unit_id}", response_model=Entity, responses=ERRORS)
 def patch_hvac_unit(unit_id: UnitId, body: Changes, config: Config, user: User) -> Entity:
-    building_key, key = _child(config, user, unit_id)
-    return _run(entities.update_entity, config.database_url, user, building_key, "hvac_unit", key, body)
+    return _update(config, user, "hvac_unit", _child(config, user, unit_id), body)
 
 
 @router.delete("/hvac-units/{unit_id}", response_model=Entity, responses=ERRORS)
 def delete_hvac_unit(unit_id: UnitId, config: Config, user: User) -> Entity:
     """Retire the unit: no longer polled, dispatched to or planned for; its points and history stay."""
-    building_key, key = _child(config, user, unit_id)
-    return _run(entities.delete_entity, config.database_url, user, building_key, "hvac_unit", key)
+    return _delete(config, user, "hvac_unit", _child(config, user, unit_id))
 
 
 # ---------------------------------------------------------------- thermostats
-
-
-def _in_zone(body: ThermostatCreate | SensorCreate, zone_key: str) -> dict[str, Any]:
-    if body.zone is not None and body.zone != zone_key:
-        raise Problem(422, "invalid-entity", "Invalid entity", f"zone: must be {zone_key!r} (the path's)")
-    return {**_dump(body), "zone": zone_key}
 
 
 @router.post("/zones/{zone_id}/thermostats", response_model=Entity, status_code=201, responses=ERRORS)
 def post_thermostat(zone_id: ZoneId, body: ThermostatCreate, config: Config, user: User) -> Entity:
     """Add a thermostat to the zone (REST settings name the environment variables of its API key and
     webhook secret, never the values). Admins, and facility managers with full access; audited."""
-    building_key, zone_key = _child(config, user, zone_id)
-    spec = _in_zone(body, zone_key)
-    return _run(entities.create_entity, config.database_url, user, building_key, "thermostat", spec)
+    return _create_in_zone(config, user, zone_id, "thermostat", body)
 
 
 @router.patch("/thermostats/{thermostat_id}", response_model=Entity, responses=ERRORS)
 def patch_thermostat(thermostat_id: ThermostatId, body: Changes, config: Config, user: User) -> Entity:
-    building_key, key = _child(config, user, thermostat_id)
-    return _run(entities.update_entity, config.database_url, user, building_key, "thermostat", key, body)
+    return _update(config, user, "thermostat", _child(config, user, thermostat_id), body)
 
 
 @router.delete("/thermostats/{thermostat_id}", response_model=Entity, responses=ERRORS)
 def delete_thermostat(thermostat_id: ThermostatId, config: Config, user: User) -> Entity:
     """Retire the thermostat: no longer polled or dispatched to; its points and history stay."""
-    building_key, key = _child(config, user, thermostat_id)
-    return _run(entities.delete_entity, config.database_url, user, building_key, "thermostat", key)
+    return _delete(config, user, "thermostat", _child(config, user, thermostat_id))
 
 
 # ---------------------------------------------------------------- sensors
-
-
-def _sensor_parts(config: Config, user: User, sensor_id: str) -> tuple[str, str]:
-    building_key, point_key = sensor_id.split(".", 1)
-    building_access(config, user, building_key)
-    return building_key, point_key
 
 
 @router.post("/zones/{zone_id}/sensors", response_model=Entity, status_code=201, responses=ERRORS)
 def post_sensor(zone_id: ZoneId, body: SensorCreate, config: Config, user: User) -> Entity:
     """Add an MQTT sensor to the zone; the listener stores its messages from its next sensor-index
     refresh. Admins, and facility managers with full access; audited."""
-    building_key, zone_key = _child(config, user, zone_id)
-    spec = _in_zone(body, zone_key)
-    return _run(entities.create_entity, config.database_url, user, building_key, "sensor", spec)
+    return _create_in_zone(config, user, zone_id, "sensor", body)
 
 
 @router.get("/sensors/{sensor_id}", response_model=Sensor, responses=ERRORS)
 def get_sensor(sensor_id: SensorId, config: Config, user: User) -> Sensor:
     """One point (a sensor or an equipment point) with its latest value. Needs ``read:status``."""
     require(user, "read:status")
-    building_key, point_key = _sensor_parts(config, user, sensor_id)
+    building_key, point_key = sensor_parts(config, user, sensor_id)
     row = next((r for r in read_sensors(config.database_url, building_key) if r.key == point_key), None)
     if row is None:
         raise not_found(f"no sensor {sensor_id!r}")
-    return Sensor(
-        id=sensor_id,
-        building_id=building_key,
-        zone_id=zone_id(building_key, row.zone) if row.zone else None,
-        name=row.name,
-        sensor_type=row.sensor_type,
-        protocol=row.protocol,
-        unit=row.unit,
-        status=row.status,
-        latest_value=row.value,
-        latest_at=row.time_utc,
-    )
+    return sensor_out(building_key, row)
 
 
 def _mqtt_sensor(config: Config, user: User, sensor_id: str) -> tuple[str, str]:
-    building_key, point_key = _sensor_parts(config, user, sensor_id)
+    building_key, point_key = sensor_parts(config, user, sensor_id)
     if "." in point_key:
         raise Problem(
             409, "conflict", "Conflict", f"{sensor_id} is an equipment point: change its unit or thermostat"
@@ -242,12 +234,10 @@ def _mqtt_sensor(config: Config, user: User, sensor_id: str) -> tuple[str, str]:
 @router.patch("/sensors/{sensor_id}", response_model=Entity, responses=ERRORS)
 def patch_sensor(sensor_id: SensorId, body: Changes, config: Config, user: User) -> Entity:
     """Change an MQTT sensor (name, zone, type and unit, calibration offset)."""
-    building_key, key = _mqtt_sensor(config, user, sensor_id)
-    return _run(entities.update_entity, config.database_url, user, building_key, "sensor", key, body)
+    return _update(config, user, "sensor", _mqtt_sensor(config, user, sensor_id), body)
 
 
 @router.delete("/sensors/{sensor_id}", response_model=Entity, responses=ERRORS)
 def delete_sensor(sensor_id: SensorId, config: Config, user: User) -> Entity:
     """Retire an MQTT sensor: its readings stay readable."""
-    building_key, key = _mqtt_sensor(config, user, sensor_id)
-    return _run(entities.delete_entity, config.database_url, user, building_key, "sensor", key)
+    return _delete(config, user, "sensor", _mqtt_sensor(config, user, sensor_id))

@@ -12,7 +12,7 @@ from sbems.api.deps import SLUG, Config, User, building_access, require, zone_id
 from sbems.api.problems import PROBLEM_SCHEMA, Problem, not_found
 from sbems.api.routes_buildings import BuildingId
 from sbems.api.schemas import Items, Reading, ReadingsPage, Sensor
-from sbems.services.history_pages import MAX_PAGE, read_sensor_readings, read_sensors
+from sbems.services.history_pages import MAX_PAGE, SensorRow, read_sensor_readings, read_sensors
 
 router = APIRouter(tags=["sensors"])
 ERRORS = {401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA}
@@ -24,6 +24,29 @@ SensorId = Annotated[
         examples=["hq.z1-temp"],
     ),
 ]
+
+
+def sensor_out(building_key: str, row: SensorRow) -> Sensor:
+    """A point (sensor or equipment point) of the building with its latest value, as the API shows it."""
+    return Sensor(
+        id=f"{building_key}.{row.key}",
+        building_id=building_key,
+        zone_id=zone_id(building_key, row.zone) if row.zone else None,
+        name=row.name,
+        sensor_type=row.sensor_type,
+        protocol=row.protocol,
+        unit=row.unit,
+        status=row.status,
+        latest_value=row.value,
+        latest_at=row.time_utc,
+    )
+
+
+def sensor_parts(config: Config, user: User, sensor_id: str) -> tuple[str, str]:
+    """('building.point') -> (building, point), 404 for a building the user cannot see."""
+    building_key, point_key = sensor_id.split(".", 1)
+    building_access(config, user, building_key)
+    return building_key, point_key
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
@@ -39,21 +62,7 @@ def get_sensors(building_id: BuildingId, config: Config, user: User) -> Items[Se
     require(user, "read:status")
     building_access(config, user, building_id)
     return Items[Sensor](
-        items=[
-            Sensor(
-                id=f"{building_id}.{row.key}",
-                building_id=building_id,
-                zone_id=zone_id(building_id, row.zone) if row.zone else None,
-                name=row.name,
-                sensor_type=row.sensor_type,
-                protocol=row.protocol,
-                unit=row.unit,
-                status=row.status,
-                latest_value=row.value,
-                latest_at=row.time_utc,
-            )
-            for row in read_sensors(config.database_url, building_id)
-        ]
+        items=[sensor_out(building_id, row) for row in read_sensors(config.database_url, building_id)]
     )
 
 
@@ -71,8 +80,7 @@ def get_readings(
 ) -> ReadingsPage:
     """The sensor's stored readings, newest first, in its unit. Needs ``read:analytics``."""
     require(user, "read:analytics")
-    building_key, point_key = sensor_id.split(".", 1)
-    building_access(config, user, building_key)
+    building_key, point_key = sensor_parts(config, user, sensor_id)
     since, until, cursor = _aware("since", since), _aware("until", until), _aware("cursor", cursor)
     if point_key not in {row.key for row in read_sensors(config.database_url, building_key)}:
         raise not_found(f"no sensor {sensor_id!r}")

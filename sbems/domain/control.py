@@ -247,6 +247,21 @@ def kind_setpoint_violation(kind: str, value_c: float, zone: Zone, other_c: floa
     return None
 
 
+def setpoint_write_order(
+    cooling_now_c: float | None, cooling_new_c: float | None, heating_new_c: float | None
+) -> tuple[str, ...]:
+    """The order to write a zone's new setpoints in (the kinds with a new value) so the deadband between
+    them holds after every single write: heating first when the cooling setpoint falls (both falling: the
+    heating one makes room), else cooling first (both rising: the cooling one makes room). ``cooling_now_c``
+    is the cooling setpoint in force (None: not known, cooling first). Why it holds when the setpoints in
+    force and the new ones each keep the deadband: cooling falling, the new heating one is below the new
+    cooling one, so below the old; otherwise the new cooling one is at least the old, so above the old
+    heating one; the second write then meets the first's new value."""
+    kinds = tuple(k for k, v in (("cooling", cooling_new_c), ("heating", heating_new_c)) if v is not None)
+    falls = cooling_now_c is not None and cooling_new_c is not None and cooling_new_c < cooling_now_c
+    return tuple(reversed(kinds)) if falls else kinds
+
+
 def mode_violation(mode: object, controller: HvacUnit | Thermostat) -> str | None:
     if mode not in MODES:
         return f"mode {mode!r} is not one of {', '.join(MODES)}"

@@ -16,7 +16,9 @@ returns to its local schedule: BACnet by writing null at our priority, Modbus by
 value (setpoint or mode) back, thermostats by handing the setpoint back to their schedule (their mode: the
 schedule's mode written). A higher-priority override
 found in the priority array is reported and our slot released: never fought. Adapters come from a
-``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses.
+``sbems.devices.registry.DeviceRegistry`` (``registry.adapter_for``), the same one polling uses. A zone's
+two setpoints together (``dispatch_setpoint_pairs``, the optimizer's) go in the order that keeps the
+deadband after each write (``domain.control.setpoint_write_order``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -37,7 +40,6 @@ from sbems.domain.control import (
     UNIT_KINDS,
     DispatchPolicy,
     Principal,
-    is_duplicate,
     kind_setpoint_violation,
     lifetime_violation,
     mode_violation,
@@ -45,12 +47,12 @@ from sbems.domain.control import (
     point_value,
     principal_problem,
     rate_limit_violation,
-    scheduled_value,
+    setpoint_write_order,
     unit_control_violation,
     write_point,
     write_priority,
 )
-from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
+from sbems.domain.site import HvacUnit, Site, Thermostat, entity_uuid
 from sbems.services.dispatch_events import Publish, result_message, settings_publisher
 from sbems.services.dispatch_release import (
     AUDIT_KEYS,
@@ -62,11 +64,14 @@ from sbems.services.dispatch_release import (
 )
 from sbems.services.dispatch_steps import (
     audit_command,
+    held_command,
     is_json_number,
     is_schedule_setback,
     judge,
     read_point,
     release_slot,
+    same_as_held,
+    setpoint_now_c,
 )
 from sbems.storage import db
 from sbems.storage.commands import (
@@ -87,6 +92,7 @@ __all__ = [
     "ModeRequest",
     "SetpointRequest",
     "UnitRequest",
+    "dispatch_setpoint_pairs",
     "dispatch_setpoints",
     "release_command",
     "release_due",
@@ -262,7 +268,8 @@ async def _request(
     elif kind in UNIT_KINDS:
         problem = unit_control_violation(kind, value, controller)
     else:
-        other_c = _other_setpoint_c(conn, site, building, zone.id, z_id, kind, now_utc)
+        other = "heating" if kind == "cooling" else "cooling"
+        other_c = setpoint_now_c(conn, site, building, zone.id, other, now_utc)
         problem = kind_setpoint_violation(kind, value, zone, other_c)
         if problem and source == "schedule" and is_schedule_setback(site, zone, kind, value, other_c):
             problem = None  # the schedule's own unoccupied setback (e.g. on a holiday) is allowed
@@ -276,10 +283,10 @@ async def _request(
             return reject(problem)
     # one request per zone at a time from here to the pending record: the rate limit holds under concurrency
     lock_zone_commands(conn, zone_id=z_id)
-    held = _held(conn, z_id, command_type, now_utc)
+    held = held_command(conn, z_id, command_type, now_utc)
     if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
         return reject(f"a manual {WHAT[kind]} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
-    if held and _same_as_held(kind, value, held, now_utc, lifetime_s):
+    if held and same_as_held(kind, value, held, now_utc, lifetime_s):
         conn.commit()  # releases the zone's lock
         return DispatchOutcome("skipped", f"the same {kind} {WHAT[kind]} is already held", held["id"])
     last = read_last_command(
@@ -350,35 +357,35 @@ async def _request(
     return DispatchOutcome(status, detail, command_id, result.read_back)
 
 
-def _held(conn: psycopg.Connection, zone_id: UUID, command_type: str, now_utc: datetime) -> dict | None:
-    """The zone's write of this type in force now (confirmed, not released, not expired), or None."""
-    held = read_last_command(conn, zone_id=zone_id, statuses=("confirmed",), command_type=command_type)
-    return held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
+def _with_devices(database_url: str, settings, building_id: str | None, body) -> Any:
+    """Run ``await body(conn, site, registry, publish)`` with a connection, the site and the devices of one
+    building (None: every building); the bus messages ``publish`` collected are sent afterwards (best
+    effort), also when ``body`` raised."""
+    messages: list = []
+
+    async def main() -> Any:
+        with db.connect(database_url) as conn:
+            site = read_site(conn)
+            buildings = [site.building(building_id)] if building_id else site.buildings
+            async with open_device_registry(settings, buildings) as registry:
+                return await body(conn, site, registry, messages.append)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        settings_publisher(settings)(messages)
 
 
-def _other_setpoint_c(
-    conn: psycopg.Connection,
-    site: Site,
-    building: Building,
-    zone_id: str,
-    z_id: UUID,
-    kind: str,
-    now: datetime,
-) -> float:
-    """The zone's other setpoint now (for the deadband): our held write of it, else its schedule's."""
-    other = "heating" if kind == "cooling" else "cooling"
-    held = _held(conn, z_id, COMMAND_TYPES[other], now)
-    if held and is_json_number(held["command_data"].get("value_c")):
-        return float(held["command_data"]["value_c"])
-    return float(scheduled_value(site, building, zone_id, other, now))
-
-
-def _same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, lifetime_s: int) -> bool:
-    data, expires = held["command_data"], held["expires_at"]
-    if kind in ("mode", "power"):
-        return data.get(AUDIT_KEYS[kind]) == value and (expires - now_utc).total_seconds() > lifetime_s / 2
-    held_value = data.get("fan_speed_pct" if kind == "fan" else "value_c")
-    return is_duplicate(float(value), held_value, expires, now_utc, lifetime_s)
+async def _send(conn, site, registry, settings, now_utc, publish, request) -> DispatchOutcome:
+    return await request_setpoint(
+        conn,
+        site=site,
+        adapter_for=registry.adapter_for,
+        bacnet_priority=settings.bacnet_write_priority,
+        now_utc=now_utc,
+        request=request,
+        publish=publish,
+    )
 
 
 def dispatch_setpoints(
@@ -397,7 +404,6 @@ def dispatch_setpoints(
     mode, ``kind="mode"`` with mode names as values; or a unit's ``fan`` speed in % or ``power`` on/off)
     per zone through the real equipment; each result is then published on the bus (best effort)."""
     settings = settings or load_settings()
-    messages: list = []
 
     def request(zone: str, value: float | str) -> SetpointRequest | ModeRequest | UnitRequest:
         if kind == "mode":
@@ -406,28 +412,47 @@ def dispatch_setpoints(
             return UnitRequest(building_id, zone, kind, value, principal, reason, lifetime_s)
         return SetpointRequest(building_id, zone, value, principal, reason, lifetime_s, kind)
 
-    async def main() -> dict[str, DispatchOutcome]:
-        with db.connect(database_url) as conn:
-            site = read_site(conn)
-            building = site.building(building_id)
-            async with open_device_registry(settings, [building]) as registry:
-                return {
-                    zone: await request_setpoint(
-                        conn,
-                        site=site,
-                        adapter_for=registry.adapter_for,
-                        bacnet_priority=settings.bacnet_write_priority,
-                        now_utc=now_utc,
-                        request=request(zone, value),
-                        publish=messages.append,
-                    )
-                    for zone, value in setpoints.items()
-                }
+    async def body(conn, site, registry, publish) -> dict[str, DispatchOutcome]:
+        return {
+            zone: await _send(conn, site, registry, settings, now_utc, publish, request(zone, value))
+            for zone, value in setpoints.items()
+        }
 
-    try:
-        return asyncio.run(main())
-    finally:
-        settings_publisher(settings)(messages)
+    return _with_devices(database_url, settings, building_id, body)
+
+
+def dispatch_setpoint_pairs(
+    database_url: str,
+    building_id: str,
+    *,
+    cooling_c: dict[str, float],
+    heating_c: dict[str, float],
+    principal: Principal,
+    lifetime_s: int | None = None,
+    reason: str = "",
+    settings=None,
+    now_utc: datetime | None = None,
+) -> dict[str, dict[str, DispatchOutcome]]:
+    """Both setpoints per zone (a zone may have one), each zone's two writes in the order that keeps the
+    deadband after each (``sbems.domain.control.setpoint_write_order``: heating first when the cooling
+    setpoint in force falls). The outcomes by kind: ``{"cooling": {zone: outcome}, "heating": {...}}``."""
+    settings = settings or load_settings()
+    new_c = {"cooling": cooling_c, "heating": heating_c}
+
+    async def body(conn, site, registry, publish) -> dict[str, dict[str, DispatchOutcome]]:
+        building = site.building(building_id)
+        out: dict[str, dict[str, DispatchOutcome]] = {"cooling": {}, "heating": {}}
+        now = now_utc or datetime.now(UTC)
+        for zone in dict.fromkeys([*cooling_c, *heating_c]):
+            cooling_now_c = setpoint_now_c(conn, site, building, zone, "cooling", now)
+            for kind in setpoint_write_order(cooling_now_c, cooling_c.get(zone), heating_c.get(zone)):
+                request = SetpointRequest(
+                    building_id, zone, new_c[kind][zone], principal, reason, lifetime_s, kind
+                )
+                out[kind][zone] = await _send(conn, site, registry, settings, now_utc, publish, request)
+        return out
+
+    return _with_devices(database_url, settings, building_id, body)
 
 
 def release_setpoints(
@@ -442,34 +467,22 @@ def release_setpoints(
     """Synchronous entry: release expired writes (and, per building, the optimizer's on watchdog timeout);
     each release is then published on the bus (best effort)."""
     settings = settings or load_settings()
-    messages: list = []
 
-    async def main() -> list[DispatchOutcome]:
-        with db.connect(database_url) as conn:
-            site = read_site(conn)
-            buildings = [site.building(building_id)] if building_id else site.buildings
-            async with open_device_registry(settings, buildings) as registry:
-                outcomes = await release_due(
-                    conn,
-                    site=site,
-                    adapter_for=registry.adapter_for,
-                    now_utc=now_utc,
-                    publish=messages.append,
-                )
-                if building_id:
-                    outcomes += await watchdog_release(
-                        conn,
-                        site=site,
-                        building_id=building_id,
-                        adapter_for=registry.adapter_for,
-                        last_plan_at=last_plan_at,
-                        max_plan_age_s=max_plan_age_s,
-                        now_utc=now_utc,
-                        publish=messages.append,
-                    )
-                return outcomes
+    async def body(conn, site, registry, publish) -> list[DispatchOutcome]:
+        outcomes = await release_due(
+            conn, site=site, adapter_for=registry.adapter_for, now_utc=now_utc, publish=publish
+        )
+        if building_id:
+            outcomes += await watchdog_release(
+                conn,
+                site=site,
+                building_id=building_id,
+                adapter_for=registry.adapter_for,
+                last_plan_at=last_plan_at,
+                max_plan_age_s=max_plan_age_s,
+                now_utc=now_utc,
+                publish=publish,
+            )
+        return outcomes
 
-    try:
-        return asyncio.run(main())
-    finally:
-        settings_publisher(settings)(messages)
+    return _with_devices(database_url, settings, building_id, body)

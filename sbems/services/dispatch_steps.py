@@ -1,16 +1,19 @@
-"""The steps of a dispatch that need no zone lock (pure judgements, device read-before, audit rows), split
-from ``sbems.services.dispatch`` so that module stays the one path's outline."""
+"""The steps of a dispatch apart from its outline (pure judgements, the writes in force, device read-before,
+audit rows), split from ``sbems.services.dispatch`` so that module stays the one path's outline."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from uuid import UUID
 
 import psycopg
 
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
-from sbems.domain.site import Building, HvacUnit, Site, Thermostat
+from sbems.domain.control import COMMAND_TYPES, is_duplicate, scheduled_value
+from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
 from sbems.services.dispatch_release import AUDIT_KEYS, AdapterFor
-from sbems.storage.commands import insert_audit
+from sbems.storage.commands import insert_audit, read_last_command
 
 
 def is_schedule_setback(site: Site, zone, kind: str, value_c: float, other_c: float) -> bool:
@@ -85,3 +88,30 @@ def audit_command(
         changes={"before": {key: before}, "after": {key: after}, "reason": request.reason},
         error_message=error,
     )
+
+
+def held_command(
+    conn: psycopg.Connection, zone_id: UUID, command_type: str, now_utc: datetime
+) -> dict | None:
+    """The zone's write of this type in force now (confirmed, not released, not expired), or None."""
+    held = read_last_command(conn, zone_id=zone_id, statuses=("confirmed",), command_type=command_type)
+    return held if held and held["released_at"] is None and held["expires_at"] > now_utc else None
+
+
+def setpoint_now_c(
+    conn: psycopg.Connection, site: Site, building: Building, zone_id: str, kind: str, now: datetime
+) -> float:
+    """The zone's ``kind`` setpoint in force now (cooling or heating): our held write of it, else its
+    schedule's (the deadband is checked against the other one; pairs are ordered by the cooling one)."""
+    held = held_command(conn, entity_uuid("zone", building.id, zone_id), COMMAND_TYPES[kind], now)
+    if held and is_json_number(held["command_data"].get("value_c")):
+        return float(held["command_data"]["value_c"])
+    return float(scheduled_value(site, building, zone_id, kind, now))
+
+
+def same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, lifetime_s: int) -> bool:
+    data, expires = held["command_data"], held["expires_at"]
+    if kind in ("mode", "power"):
+        return data.get(AUDIT_KEYS[kind]) == value and (expires - now_utc).total_seconds() > lifetime_s / 2
+    held_value = data.get("fan_speed_pct" if kind == "fan" else "value_c")
+    return is_duplicate(float(value), held_value, expires, now_utc, lifetime_s)

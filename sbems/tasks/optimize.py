@@ -10,7 +10,7 @@ from prefect import task
 from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.services import planning
-from sbems.services.dispatch import dispatch_setpoints
+from sbems.services.dispatch import dispatch_setpoint_pairs
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.storage import db
 from sbems.storage.plans import write_plan
@@ -85,42 +85,32 @@ def store_plan(database_url: str, building: Building, outcome: PlanOutcome) -> s
 def dispatch_plan_setpoints(
     database_url: str, building: Building, outcome: PlanOutcome, now_utc: datetime
 ) -> dict:
-    """Hand the plan's current-step setpoints to dispatch (``sbems.services.dispatch.dispatch_setpoints``).
+    """Hand the plan's current-step setpoints to dispatch (``services.dispatch.dispatch_setpoint_pairs``).
 
     Zones whose plan hands them back to the schedule are not sent. The write lives two plan steps, so a
     missed re-plan lets the equipment fall back to its schedule. Heating setpoints (where the plan may heat)
-    go through the same path (``kind="heating"``; dispatch keeps the 1 K deadband)."""
+    go through the same path, each zone's two in the order that keeps the 1 K deadband after each write
+    (heating first when the cooling setpoint falls, else cooling first), so none is refused for it."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
     heating = {zone: value for zone, value in outcome.heating_setpoints_now_c.items() if value is not None}
     if not setpoints and not heating:
         return {"dispatched": False, "reason": "every zone follows its schedule in this step"}
-    common = {
-        "principal": Principal.service("optimizer"),
-        "lifetime_s": 2 * outcome.step_s,
-        "reason": f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
-        "now_utc": now_utc,  # the flow's clock: lifetimes and rate limits run on it
-    }
-
-    def send(values: dict[str, float], kind: str) -> dict:
-        return (
-            dispatch_setpoints(database_url, building.id, setpoints=values, kind=kind, **common)
-            if values
-            else {}
-        )
-
-    # cooling first (a rising cooling setpoint makes room for a rising heating one), then heating; a cooling
-    # write the deadband refused against the old heating setpoint is tried again once heating has moved
-    result = send(setpoints, "cooling")
-    heating_result = send(heating, "heating")
-    retry = {zone: setpoints[zone] for zone, sent in result.items() if sent.status == "rejected"}
-    if retry and heating:
-        result.update(send(retry, "cooling"))
+    outcomes = dispatch_setpoint_pairs(
+        database_url,
+        building.id,
+        cooling_c=setpoints,
+        heating_c=heating,
+        principal=Principal.service("optimizer"),
+        lifetime_s=2 * outcome.step_s,
+        reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
+        now_utc=now_utc,  # the flow's clock: lifetimes and rate limits run on it
+    )
     return {
         "dispatched": True,
         "setpoints_c": setpoints,
-        "result": result,
+        "result": outcomes["cooling"],
         "heating_setpoints_c": heating,
-        "heating_result": heating_result,
+        "heating_result": outcomes["heating"],
     }

@@ -3,10 +3,16 @@ on a free loopback port (real HTTP), stopped with the test."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -46,12 +52,48 @@ def site_db(db_url, conn, example_site) -> str:
     return db_url
 
 
-@pytest.fixture
-def api(site_db) -> Iterator[Api]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(site_db, SECRET), host="127.0.0.1", port=port, log_level="warning")
+def run_schemathesis(
+    openapi_url: str, token: str, cwd, *, options: list[str], max_examples: int, timeout_s: float
+) -> str:
+    """Schemathesis (check ``not_a_server_error``, seed 1) against ``openapi_url`` with a bearer token:
+    asserts it exits 0 with no failed case; returns its SUMMARY part."""
+    cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
+    result = subprocess.run(
+        [
+            cli,
+            "run",
+            openapi_url,
+            "--checks",
+            "not_a_server_error",
+            *options,
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--max-examples",
+            str(max_examples),
+            "--seed",
+            "1",
+            "--request-timeout",
+            "60",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=cwd,
     )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = output.split("SUMMARY")[-1]
+    assert "passed" in output and not re.search(r"\d+ failed", summary), output[-3000:]
+    return summary
+
+
+@contextmanager
+def serving(app) -> Iterator[int]:
+    """``app`` served by uvicorn in a thread on a free loopback port (yields the port); stopped after, and
+    the pools this process opened closed."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -59,11 +101,17 @@ def api(site_db) -> Iterator[Api]:
         assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
         time.sleep(0.05)
     try:
-        yield Api(f"http://127.0.0.1:{port}/api/v1", site_db)
+        yield port
     finally:
         server.should_exit = True
         thread.join(timeout=20)
         close_pools()
+
+
+@pytest.fixture
+def api(site_db) -> Iterator[Api]:
+    with serving(create_app(site_db, SECRET)) as port:
+        yield Api(f"http://127.0.0.1:{port}/api/v1", site_db)
 
 
 @pytest.fixture

@@ -4,19 +4,15 @@ and (slow) the same writes to the virtual building's equipment. They stay out of
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 import pytest
-import uvicorn
 
 from sbems.api.app import create_app
-from sbems.runtime import free_port
 from sbems.sim.harness import running_sim
-from sbems.storage.db import close_pools
 from sbems.storage.entities import upsert_site
-from tests.api.conftest import ROLES, SECRET, Api
+from tests.api.conftest import ROLES, SECRET, Api, serving
 
 PROBLEM = "application/problem+json"
 RULE = {"name": "Z1 warm", "metric_name": "temperature", "comparison": ">", "threshold_value": 27.0}
@@ -128,21 +124,8 @@ def sim_api(site_db, conn, example_site, mqtt_url, monkeypatch):
     with running_sim(example_site, speed=1, api_key="k-alias") as sim:
         upsert_site(conn, site=sim.site)
         conn.commit()
-        port = free_port()
-        app = create_app(site_db, SECRET, mqtt_url)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-            time.sleep(0.05)
-        try:
+        with serving(create_app(site_db, SECRET, mqtt_url)) as port:
             yield sim, Api(f"http://127.0.0.1:{port}/api/v1", site_db)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=20)
-            close_pools()
 
 
 @pytest.mark.slow

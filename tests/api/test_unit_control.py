@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from sbems.api.app import create_app
-from sbems.runtime import free_port
 from sbems.services.live_events import live_event
 from sbems.sim.harness import running_sim
-from sbems.storage.db import close_pools
 from sbems.storage.entities import upsert_site
-from tests.api.conftest import SECRET
+from tests.api.conftest import SECRET, serving
 from tests.api.test_ws import _collect, _login, _wait_subscribed
 
 pytestmark = pytest.mark.timeout(300)
@@ -57,20 +52,8 @@ def sim_api(site_db, conn, example_site, mqtt_url, monkeypatch):
         upsert_site(conn, site=sim.site)
         conn.commit()
         app = create_app(db_url, SECRET, mqtt_url)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-            time.sleep(0.05)
-        try:
+        with serving(app) as port:
             yield sim, app, port
-        finally:
-            server.should_exit = True
-            thread.join(timeout=20)
-            close_pools()
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,16 +13,14 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import paho.mqtt.client as mqtt
 import pytest
-import uvicorn
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sbems.api.app import create_app
-from sbems.runtime import free_port, host_port
+from sbems.runtime import host_port
 from sbems.services.live_events import Subscriptions, allowed_channels, live_event
 from sbems.services.tokens import ALGORITHM, AUDIENCE, ISSUER
-from sbems.storage.db import close_pools
-from tests.api.conftest import PASSWORD, SECRET
+from tests.api.conftest import PASSWORD, SECRET, serving
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,20 +28,8 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture
 def ws_api(site_db, mqtt_url):
     app = create_app(site_db, SECRET, mqtt_url)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    try:
+    with serving(app) as port:
         yield app, port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        close_pools()
 
 
 def _login(port: int, email: str, totp: str | None = None) -> dict:

@@ -1,18 +1,17 @@
 """Heating setpoints and modes through the one dispatch path, over the virtual building's real protocols
 (BACnet/IP, Modbus TCP, thermostat REST): per-kind limits, the deadband against the zone's current other
-setpoint, per-kind rate limits, and release back to each device's schedule."""
+setpoint, per-kind rate limits, release back to each device's schedule, and a zone's two setpoints sent in
+the order that keeps the deadband after each write."""
 
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sbems.config import load_settings
 from sbems.domain.control import Principal
-from sbems.services.dispatch import dispatch_setpoints, release_setpoints
-from sbems.sim.harness import running_sim
-from sbems.storage import entities
+from sbems.services.dispatch import dispatch_setpoint_pairs, dispatch_setpoints, release_setpoints
 from sbems.storage.commands import read_audit
+from tests.services.conftest import dispatch_sim
 
 COLD_MORNING_UTC = datetime(2026, 1, 12, 14, 0, tzinfo=UTC)  # Monday 09:00 in Greensboro, occupied
 OPTIMIZER = Principal.service("optimizer")
@@ -30,11 +29,7 @@ def _until(sim, check, timeout_s=30.0):
 
 @pytest.mark.slow
 def test_heating_setpoints_and_modes_are_dispatched_checked_and_released(conn, db_url, example_site):
-    with running_sim(example_site, start_utc=COLD_MORNING_UTC, speed=1, api_key="k-test") as sim:
-        entities.upsert_site(conn, site=sim.site)
-        conn.commit()
-        settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10)
-        now = datetime.fromisoformat(sim.state()["time_utc"])
+    with dispatch_sim(conn, example_site, COLD_MORNING_UTC) as (sim, settings, now):
 
         def send(values, kind, at=now, lifetime_s=900):
             return dispatch_setpoints(
@@ -96,3 +91,54 @@ def test_heating_setpoints_and_modes_are_dispatched_checked_and_released(conn, d
             assert zones[zone]["heating_setpoint_c"] == pytest.approx(21.0, abs=0.01), zone
         assert zones["z1"]["setpoint_c"] == pytest.approx(23.0, abs=0.01)
         assert zones["z3"]["heating_setpoint_source"] == "schedule"  # REST hold released
+
+
+def _written_kinds(conn, zone: str) -> list[str]:
+    """The kinds of the zone's writes in the order they were made (audit rows, oldest first)."""
+    rows = reversed(read_audit(conn, resource_id=f"hq/{zone}"))
+    return ["heating" if "heating_setpoint_c" in r["changes"]["after"] else "cooling" for r in rows]
+
+
+@pytest.mark.slow
+def test_both_setpoints_falling_go_heating_first_and_rising_cooling_first(conn, db_url, example_site):
+    with dispatch_sim(conn, example_site, COLD_MORNING_UTC) as (sim, settings, now):
+        zones = ("z1", "z2", "z3")  # BACnet, Modbus and thermostat REST
+
+        def send(cooling_c, heating_c, at):
+            outcomes = dispatch_setpoint_pairs(
+                db_url,
+                "hq",
+                cooling_c=dict.fromkeys(zones, cooling_c),
+                heating_c=dict.fromkeys(zones, heating_c),
+                principal=OPTIMIZER,
+                lifetime_s=900,
+                reason="test",
+                settings=settings,
+                now_utc=at,
+            )
+            return {(kind, z): o.status for kind, by_zone in outcomes.items() for z, o in by_zone.items()}
+
+        # the old order on another zone: cooling 21.5 C first comes within 1 K of the scheduled 21 C heating
+        # setpoint and is refused (it was retried once heating had moved: audit noise)
+        old_order = dispatch_setpoints(
+            db_url, "hq", setpoints={"z4": 21.5}, principal=OPTIMIZER, settings=settings, now_utc=now
+        )
+        assert old_order["z4"].status == "rejected" and "deadband" in old_order["z4"].detail
+
+        # both fall from the schedule's 23 / 21 C: heating first makes room, nothing refused
+        fell = send(21.5, 20.0, now)
+        assert set(fell.values()) == {"confirmed"} and len(fell) == 6, fell
+        # both rise (after the optimizer's 300 s rate limit): cooling first makes room
+        rose = send(24.0, 22.5, now + timedelta(seconds=301))
+        assert set(rose.values()) == {"confirmed"} and len(rose) == 6, rose
+        for zone in zones:
+            assert _written_kinds(conn, zone) == ["heating", "cooling", "cooling", "heating"], zone
+        state = _until(sim, lambda z: all(z[k]["heating_setpoint_c"] == pytest.approx(22.5) for k in zones))
+        for zone in zones:
+            assert state[zone]["setpoint_c"] == pytest.approx(24.0, abs=0.01), zone
+            assert state[zone]["heating_setpoint_c"] == pytest.approx(22.5, abs=0.01), zone
+        rejected = conn.execute(
+            "SELECT count(*) FROM control_commands "
+            "WHERE status = 'rejected' AND command_data->>'zone' <> 'z4'"
+        ).fetchone()[0]
+        assert rejected == 0

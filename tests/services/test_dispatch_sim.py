@@ -5,23 +5,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sbems.config import load_settings
 from sbems.domain.control import Principal
 from sbems.services.dispatch import dispatch_setpoints, release_setpoints
-from sbems.sim.harness import running_sim
-from sbems.storage import entities
 from sbems.storage.commands import read_audit
+from tests.services.conftest import dispatch_sim
 
 HOT_AFTERNOON_UTC = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)  # Friday 14:00 in Greensboro, occupied
 
 
 @pytest.mark.slow
 def test_setpoints_are_written_confirmed_and_released_on_every_protocol(conn, db_url, example_site):
-    with running_sim(example_site, start_utc=HOT_AFTERNOON_UTC, speed=1, api_key="k-test") as sim:
-        entities.upsert_site(conn, site=sim.site)
-        conn.commit()
-        settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10)
-        now = datetime.fromisoformat(sim.state()["time_utc"])  # the building's clock
+    with dispatch_sim(conn, example_site, HOT_AFTERNOON_UTC) as (sim, settings, now):
         outcomes = dispatch_setpoints(
             db_url,
             "hq",

@@ -13,15 +13,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sbems.config import load_settings
 from sbems.domain.control import Principal
 from sbems.domain.site import entity_uuid
 from sbems.runtime import host_port
 from sbems.services.dispatch import dispatch_setpoints, release_setpoints
-from sbems.sim.harness import running_sim
 from sbems.storage import entities
 from sbems.storage.commands import read_audit
 from sbems.storage.users import grant_building_access, insert_user
+from tests.services.conftest import assert_one_write_of_16, dispatch_sim
 
 HOT_AFTERNOON_UTC = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)  # Friday 14:00 in Greensboro, occupied
 OPTIMIZER = Principal.service("optimizer")
@@ -68,11 +67,7 @@ def test_fan_and_power_are_bounded_written_confirmed_released_and_published(
     conn, db_url, example_site, mqtt_url
 ):
     bus = BusRecorder(mqtt_url)
-    with running_sim(example_site, start_utc=HOT_AFTERNOON_UTC, speed=1, api_key="k-test") as sim:
-        entities.upsert_site(conn, site=sim.site)
-        conn.commit()
-        settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10, mqtt_url=mqtt_url)
-        now = datetime.fromisoformat(sim.state()["time_utc"])
+    with dispatch_sim(conn, example_site, HOT_AFTERNOON_UTC, mqtt_url=mqtt_url) as (sim, settings, now):
         before = sim.state()["zones"]
         assert before["z1"]["fan_speed_pct"] == pytest.approx(100) and before["z1"]["enabled"]
 
@@ -147,7 +142,6 @@ def test_fan_and_power_are_bounded_written_confirmed_released_and_published(
 def test_16_concurrent_fan_requests_put_exactly_one_write_on_the_unit(conn, db_url, example_site):
     """The rate limit holds under concurrency in the database for fan speeds too (a counting fake unit)."""
     import asyncio
-    import time
 
     import psycopg
 
@@ -187,13 +181,4 @@ def test_16_concurrent_fan_requests_put_exactly_one_write_on_the_unit(conn, db_u
                 )
             )
 
-    threads = [threading.Thread(target=one, args=(40.0 + i,)) for i in range(16)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert time.monotonic() - started < 60
-    assert len(adapter.writes) == 1, adapter.writes
-    assert sorted(o.status for o in outcomes) == ["confirmed"] + ["rejected"] * 15
-    assert all("rate limited" in o.detail for o in outcomes if o.status == "rejected")
+    assert_one_write_of_16(one, [40.0 + i for i in range(16)], adapter.writes, outcomes)
