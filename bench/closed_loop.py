@@ -58,11 +58,12 @@ from closed_loop_setup import (  # noqa: E402
     PLAN_STEP_S,
     Learned,
     Record,
+    SlotProfile,
     auto_mode,
     demand_so_far_kw,
     evaluate,
     forecast_weather,
-    heating_fallback_c,
+    heating_fallback_table_c,
     prepare,
     run_baseline,
     set_setpoints_c,
@@ -82,7 +83,7 @@ from sbems.optimization.building_problem import (  # noqa: E402
     building_problem,
     zone_bands,
 )
-from sbems.optimization.horizon import horizon_blocks, slot_profile_forecast  # noqa: E402
+from sbems.optimization.horizon import horizon_blocks  # noqa: E402
 from sbems.optimization.mpc import Planner, backend_for  # noqa: E402
 from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
 from sbems.optimization.robust import tracking_backoff_c  # noqa: E402
@@ -180,7 +181,13 @@ def run_sbems(
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
-    for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
+    # the profile forecasts' tables (the history is fixed during the run) and the fallback heating schedule
+    # on the plan steps, built once instead of at every re-plan (the same values)
+    occupancy_profiles = [SlotProfile(learned.occupancy[z], tz, PLAN_STEP_S) for z in zone_ids]
+    other_load_profile = SlotProfile(learned.other_load_kw, tz, PLAN_STEP_S)
+    steps = int(round(days * 86400 / PLAN_STEP_S))
+    fallback_heating_c = heating_fallback_table_c(plant, steps)
+    for step in range(steps):
         now = pd.Timestamp(plant.now_utc)
         horizon_h = settings.horizon_h
         if settings.to_week_end:
@@ -192,10 +199,8 @@ def run_sbems(
         forecasts = Forecasts(
             outdoor_temp_c=outdoor,
             ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
-            occupancy_count=np.array(
-                [slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S) for z in zone_ids]
-            ),
-            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S),
+            occupancy_count=np.array([profile(middles) for profile in occupancy_profiles]),
+            other_load_kw=other_load_profile(times),
             cop=cop_from_outdoor_c(
                 outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c
             ),
@@ -268,7 +273,7 @@ def run_sbems(
             setpoints = lead_compensated_setpoints_c(
                 setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S
             )
-        heating_c = dual[1] if dual is not None else heating_fallback_c(plant, now)
+        heating_c = dual[1] if dual is not None else fallback_heating_c[step]
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
         means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)
