@@ -18,10 +18,12 @@ bound_le_sbems_all (means over runs; the spread is printed above it). A season t
 heating in the virtual building) is reported as ``{"run": false, "reason": ...}``.
 
     python bench/evaluate.py [--season summer|winter|both] [--weeks 3] [--seeds 5] [--days 7]
-        [--history-days 21] [--tuning] [--out runs.jsonl]
+        [--history-days 21] [--tuning] [--out runs.jsonl] [--jobs N]
 
-A full run is 2 seasons x 3 weeks x 5 seeds = 30 closed-loop weeks (each about 15 min on a 2-core machine):
-run it in the background; ``--out`` appends each run as it finishes.
+A full run is 2 seasons x 3 weeks x 5 seeds = 30 closed-loop weeks (each about 160 s of CPU: see
+docs/evaluation.md): run it in the background; ``--out`` appends each run as it finishes; ``--jobs N`` runs
+N at a time in worker processes (spawned, one BLAS thread each; the summary is the same whatever order
+they finish in).
 """
 
 from __future__ import annotations
