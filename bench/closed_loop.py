@@ -58,12 +58,10 @@ from closed_loop_setup import (  # noqa: E402
     PLAN_STEP_S,
     Learned,
     Record,
-    SlotProfile,
     auto_mode,
     demand_so_far_kw,
     evaluate,
     forecast_weather,
-    heating_fallback_table_c,
     prepare,
     run_baseline,
     set_setpoints_c,
@@ -72,6 +70,7 @@ from closed_loop_setup import (  # noqa: E402
     year_round_setpoints,
     zone_arrays,
 )
+from closed_loop_speed import run_tables  # noqa: E402
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import tariff_step_prices  # noqa: E402
@@ -181,13 +180,9 @@ def run_sbems(
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
-    # the profile forecasts' tables (the history is fixed during the run) and the fallback heating schedule
-    # on the plan steps, built once instead of at every re-plan (the same values)
-    occupancy_profiles = [SlotProfile(learned.occupancy[z], tz, PLAN_STEP_S) for z in zone_ids]
-    other_load_profile = SlotProfile(learned.other_load_kw, tz, PLAN_STEP_S)
-    steps = int(round(days * 86400 / PLAN_STEP_S))
-    fallback_heating_c = heating_fallback_table_c(plant, steps)
-    for step in range(steps):
+    # built once, not at every re-plan (fixed for the run; the same values): profile tables, fallback heating
+    occupancy_profiles, other_load_profile, fallback_heating_c = run_tables(plant, learned, days)
+    for fallback_c in fallback_heating_c:  # one row per plan step
         now = pd.Timestamp(plant.now_utc)
         horizon_h = settings.horizon_h
         if settings.to_week_end:
@@ -273,7 +268,7 @@ def run_sbems(
             setpoints = lead_compensated_setpoints_c(
                 setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S
             )
-        heating_c = dual[1] if dual is not None else fallback_heating_c[step]
+        heating_c = dual[1] if dual is not None else fallback_c
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
         means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)

@@ -42,7 +42,14 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 from closed_loop import Settings  # noqa: E402
-from evaluation_weeks import SEASONS, run_one, season_summary, season_weeks, spread_lines  # noqa: E402
+from evaluation_weeks import (  # noqa: E402
+    SEASONS,
+    run_one,
+    season_summary,
+    season_weeks,
+    single_threaded,
+    spread_lines,
+)
 
 from sbems.domain.site import read_site_file  # noqa: E402
 from sbems.optimization import setpoints as setpoint_module  # noqa: E402
@@ -64,16 +71,6 @@ def season_blocker(season: str) -> str | None:
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
-def _single_threaded() -> None:
-    """Worker start-up: one BLAS / OpenMP thread per process (the variables are also set before spawning)."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # the environment variables alone then
-        pass
-
-
 def run_all(tasks, jobs: int, site_path: str, building_id: str, days: float, history_days: float, settings):
     """Yield each run's figures as it finishes: in this process when ``jobs`` <= 1 (in task order), else in
     ``jobs`` worker processes (spawned, single-threaded BLAS; in finishing order)."""
@@ -85,7 +82,7 @@ def run_all(tasks, jobs: int, site_path: str, building_id: str, days: float, his
     for name in BLAS_THREAD_VARS:
         os.environ[name] = "1"  # inherited by the spawned workers before they import numpy
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_single_threaded) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=single_threaded) as pool:
         futures = [pool.submit(run_one, season, week, seed, *common) for season, week, seed in tasks]
         for future in as_completed(futures):
             yield future.result()

@@ -81,6 +81,18 @@ def season_weeks(
     ]
 
 
+def single_threaded() -> None:
+    """Worker start-up (``bench/evaluate.py --jobs``): one BLAS / OpenMP thread per process (the environment
+    variables are also set before the workers are spawned). Here, not in evaluate.py, so that workers can
+    import it whatever name evaluate.py was loaded under."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # the environment variables alone then
+        pass
+
+
 @functools.cache
 def _site(site_path: str) -> Site:
     return read_site_file(site_path)

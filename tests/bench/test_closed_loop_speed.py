@@ -16,14 +16,8 @@ for path in (str(BENCH.parent), str(BENCH)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from closed_loop_setup import (  # noqa: E402
-    SlotProfile,
-    heating_fallback_c,
-    heating_fallback_table_c,
-    set_setpoints_c,
-    zone_arrays,
-    zone_arrays_from_states,
-)
+from closed_loop_setup import heating_fallback_c, set_setpoints_c, zone_arrays  # noqa: E402
+from closed_loop_speed import SlotProfile, heating_fallback_table_c, zone_arrays_from_states  # noqa: E402
 
 from sbems.optimization.horizon import slot_profile_forecast  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
