@@ -62,7 +62,6 @@ from closed_loop_setup import (  # noqa: E402
     demand_so_far_kw,
     evaluate,
     forecast_weather,
-    heating_fallback_c,
     prepare,
     run_baseline,
     set_setpoints_c,
@@ -71,6 +70,7 @@ from closed_loop_setup import (  # noqa: E402
     year_round_setpoints,
     zone_arrays,
 )
+from closed_loop_speed import run_tables  # noqa: E402
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import tariff_step_prices  # noqa: E402
@@ -82,7 +82,7 @@ from sbems.optimization.building_problem import (  # noqa: E402
     building_problem,
     zone_bands,
 )
-from sbems.optimization.horizon import horizon_blocks, slot_profile_forecast  # noqa: E402
+from sbems.optimization.horizon import horizon_blocks  # noqa: E402
 from sbems.optimization.mpc import Planner, backend_for  # noqa: E402
 from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
 from sbems.optimization.robust import tracking_backoff_c  # noqa: E402
@@ -180,7 +180,9 @@ def run_sbems(
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
-    for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
+    # built once, not at every re-plan (fixed for the run; the same values): profile tables, fallback heating
+    occupancy_profiles, other_load_profile, fallback_heating_c = run_tables(plant, learned, days)
+    for fallback_c in fallback_heating_c:  # one row per plan step
         now = pd.Timestamp(plant.now_utc)
         horizon_h = settings.horizon_h
         if settings.to_week_end:
@@ -192,10 +194,8 @@ def run_sbems(
         forecasts = Forecasts(
             outdoor_temp_c=outdoor,
             ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
-            occupancy_count=np.array(
-                [slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S) for z in zone_ids]
-            ),
-            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S),
+            occupancy_count=np.array([profile(middles) for profile in occupancy_profiles]),
+            other_load_kw=other_load_profile(times),
             cop=cop_from_outdoor_c(
                 outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c
             ),
@@ -268,7 +268,7 @@ def run_sbems(
             setpoints = lead_compensated_setpoints_c(
                 setpoints, plan, bands, temps, PLAN_STEP_S, LOCAL_LOOP_TAU_S
             )
-        heating_c = dual[1] if dual is not None else heating_fallback_c(plant, now)
+        heating_c = dual[1] if dual is not None else fallback_c
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
         means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)

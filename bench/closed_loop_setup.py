@@ -121,14 +121,16 @@ def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> t
 
 def zone_arrays(plant: Plant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(zone temp C, net cooling kW (cooling - heating), electric kW, occupants, occupied) for every zone,
-    after the last step (the plant's truth)."""
-    states = [plant.zone_state(z) for z in plant.zone_ids]
+    after the last step (the plant's truth): the values ``plant.zone_state`` reports, read from the plant's
+    output arrays at once (called every simulated minute: building ten ``ZoneState`` objects a minute was
+    a large share of the loop's time; ``tests/bench/test_closed_loop_speed.py`` checks they agree)."""
+    out = plant._outputs
     return (
-        np.array([s.zone_temp_c for s in states]),
-        np.array([s.cooling_kw - s.heating_kw for s in states]),
-        np.array([s.electric_kw for s in states]),
-        np.array([s.occupancy_count for s in states], dtype=float),
-        np.array([s.occupied for s in states]),
+        np.array(plant.temp_air_c, dtype=float),
+        out["cooling_w"] / 1000.0 - out["heating_w"] / 1000.0,
+        out["electric_w"] / 1000.0,
+        np.trunc(out["occupants"]).astype(float),
+        np.asarray(out["occupied"], dtype=bool).copy(),
     )
 
 

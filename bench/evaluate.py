@@ -18,18 +18,22 @@ bound_le_sbems_all (means over runs; the spread is printed above it). A season t
 heating in the virtual building) is reported as ``{"run": false, "reason": ...}``.
 
     python bench/evaluate.py [--season summer|winter|both] [--weeks 3] [--seeds 5] [--days 7]
-        [--history-days 21] [--tuning] [--out runs.jsonl]
+        [--history-days 21] [--tuning] [--out runs.jsonl] [--jobs N]
 
-A full run is 2 seasons x 3 weeks x 5 seeds = 30 closed-loop weeks (each about 15 min on a 2-core machine):
-run it in the background; ``--out`` appends each run as it finishes.
+A full run is 2 seasons x 3 weeks x 5 seeds = 30 closed-loop weeks (each about 160 s of CPU: see
+docs/evaluation.md): run it in the background; ``--out`` appends each run as it finishes; ``--jobs N`` runs
+N at a time in worker processes (spawned, one BLAS thread each; the summary is the same whatever order
+they finish in).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
-import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +41,15 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from closed_loop import Settings, run_closed_loop  # noqa: E402
-from evaluation_weeks import SEASONS, run_figures, season_summary, season_weeks, spread_lines  # noqa: E402
+from closed_loop import Settings  # noqa: E402
+from evaluation_weeks import (  # noqa: E402
+    SEASONS,
+    run_one,
+    season_summary,
+    season_weeks,
+    single_threaded,
+    spread_lines,
+)
 
 from sbems.domain.site import read_site_file  # noqa: E402
 from sbems.optimization import setpoints as setpoint_module  # noqa: E402
@@ -55,6 +66,26 @@ def season_blocker(season: str) -> str | None:
     if not hasattr(setpoint_module, "dual_setpoints_c"):
         return "the controller does not plan heating yet (no sbems.optimization.setpoints.dual_setpoints_c)"
     return None
+
+
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def run_all(tasks, jobs: int, site_path: str, building_id: str, days: float, history_days: float, settings):
+    """Yield each run's figures as it finishes: in this process when ``jobs`` <= 1 (in task order), else in
+    ``jobs`` worker processes (spawned, single-threaded BLAS; in finishing order)."""
+    common = (site_path, building_id, days, history_days, settings)
+    if jobs <= 1:
+        for season, week, seed in tasks:
+            yield run_one(season, week, seed, *common)
+        return
+    for name in BLAS_THREAD_VARS:
+        os.environ[name] = "1"  # inherited by the spawned workers before they import numpy
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=single_threaded) as pool:
+        futures = [pool.submit(run_one, season, week, seed, *common) for season, week, seed in tasks]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -85,6 +116,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
+    )
     args = parser.parse_args(argv)
     settings = Settings(
         comfort_penalty_usd_per_kh=args.comfort_penalty,
@@ -93,68 +127,68 @@ def main(argv: list[str] | None = None) -> dict:
         comfort_margin_max_c=args.margin_max,
         adaptive_margin_quantile=args.adaptive_margin,
     )
+    knobs = {
+        "margin_c": args.comfort_margin,
+        "growth": args.margin_growth,
+        "max_c": args.margin_max,
+        "penalty": args.comfort_penalty,
+        "adaptive_quantile": args.adaptive_margin,
+    }
     site = read_site_file(args.site)
-    n_zones = len(site.building(args.building).zones)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     seasons = SEASONS if args.season == "both" else (args.season,)
     summary: dict = {}
+    tasks, labels = [], {}
     for season in seasons:
         weeks = season_weeks(site, args.building, season, held_out=args.weeks)
         weeks = [w for w in weeks if w.tuning] if args.tuning else [w for w in weeks if not w.tuning]
-        labels = [str(w.monday) for w in weeks]
+        labels[season] = [str(w.monday) for w in weeks]
         blocker = season_blocker(season)
         if blocker:
-            print(f"{season}: NOT RUN: {blocker} (weeks {labels})")
-            summary[season] = {"run": False, "reason": blocker, "weeks": labels, "seeds": seeds}
+            print(f"{season}: NOT RUN: {blocker} (weeks {labels[season]})")
+            summary[season] = {"run": False, "reason": blocker, "weeks": labels[season], "seeds": seeds}
             continue
-        runs = []
-        for week in weeks:
-            for seed in seeds:
-                started = time.perf_counter()
-                result = run_closed_loop(
-                    site, args.building, week.start_utc, args.days, args.history_days, settings, seed=seed
-                )
-                figures = run_figures(result, n_zones, args.days)
-                figures |= {"season": season, "week": str(week.monday), "seed": seed, "days": args.days}
-                figures["knobs"] = {
-                    "margin_c": args.comfort_margin,
-                    "growth": args.margin_growth,
-                    "max_c": args.margin_max,
-                    "penalty": args.comfort_penalty,
-                    "adaptive_quantile": args.adaptive_margin,
-                }
-                margins = result["stats"]["margin_c"]
-                figures["margin_c_used"] = {  # did the adaptive margin ever move off the fixed one?
-                    "min": min(margins),
-                    "max": max(margins),
-                    "solves_above_fixed": sum(m > args.comfort_margin + 1e-9 for m in margins),
-                }
-                quantiles = [q for q in result["stats"].get("tracking_q_c", []) if q is not None]
-                if quantiles:  # the tracking-error quantile before clipping to [margin, max]
-                    figures["margin_c_used"]["tracking_q_c_max"] = round(max(quantiles), 3)
-                figures["wall_s"] = round(time.perf_counter() - started, 1)
-                runs.append(figures)
-                print(
-                    f"{season} week {week.monday} (mean {week.mean_outdoor_c:.1f} C) seed {seed}: "
-                    f"cost {100 * figures['cost_change_frac']:+.1f}% "
-                    f"(bound {100 * figures.get('bound_cost_change_frac', float('nan')):+.1f}%), "
-                    f"peak {100 * figures['peak_change_frac']:+.1f}% "
-                    f"(bound {100 * figures.get('bound_peak_change_frac', float('nan')):+.1f}%), "
-                    f"discomfort {figures['discomfort_kh_per_zone_week']:.2f} K*h/zone-week "
-                    f"(baseline {figures['baseline_discomfort_kh_per_zone_week']:.2f}), "
-                    f"CO2 {figures['co2_ppmh_per_zone_week']:.0f} ppm*h/zone-week, "
-                    f"bound <= SBEMS <= baseline: {figures.get('bound_le_sbems_le_baseline')}, "
-                    f"{figures['wall_s']:.0f} s",
-                    flush=True,
-                )
-                if args.out:
-                    with open(args.out, "a", encoding="utf-8") as handle:
-                        handle.write(json.dumps(figures) + "\n")
-        for line in spread_lines(season, runs):
+        tasks += [(season, week, seed) for week in weeks for seed in seeds]
+    runs = []  # every season's runs in one pool, so that no worker idles between seasons
+    for figures in run_all(
+        tasks, args.jobs, args.site, args.building, args.days, args.history_days, settings
+    ):
+        figures["knobs"] = knobs
+        runs.append(figures)
+        print(
+            f"{figures['season']} week {figures['week']} (mean {figures['mean_outdoor_c']:.1f} C) "
+            f"seed {figures['seed']}: "
+            f"cost {100 * figures['cost_change_frac']:+.1f}% "
+            f"(bound {100 * figures.get('bound_cost_change_frac', float('nan')):+.1f}%), "
+            f"peak {100 * figures['peak_change_frac']:+.1f}% "
+            f"(bound {100 * figures.get('bound_peak_change_frac', float('nan')):+.1f}%), "
+            f"discomfort {figures['discomfort_kh_per_zone_week']:.2f} K*h/zone-week "
+            f"(baseline {figures['baseline_discomfort_kh_per_zone_week']:.2f}), "
+            f"CO2 {figures['co2_ppmh_per_zone_week']:.0f} ppm*h/zone-week, "
+            f"bound <= SBEMS <= baseline: {figures.get('bound_le_sbems_le_baseline')}, "
+            f"{figures['wall_s']:.0f} s",
+            flush=True,
+        )
+        if args.out:
+            with open(args.out, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(figures) + "\n")
+    order = {(season, str(week.monday), seed): i for i, (season, week, seed) in enumerate(tasks)}
+    runs.sort(
+        key=lambda r: order[(r["season"], r["week"], r["seed"])]
+    )  # the task order, whoever finished first
+    for season in seasons:
+        if season in summary:  # not run
+            continue
+        season_runs = [r for r in runs if r["season"] == season]
+        for line in spread_lines(season, season_runs):
             print(line)
-        summary[season] = season_summary(runs, labels, seeds) | {"weather": "forecast", "days": args.days}
+        summary[season] = season_summary(season_runs, labels[season], seeds) | {
+            "weather": "forecast",
+            "days": args.days,
+        }
         ok = summary[season]["discomfort_kh_per_zone_week"] <= 0.5
         print(f"{season}: comfort criterion (<= 0.5 K*h per zone-week) {'met' if ok else 'MISSED'}")
+    summary = {season: summary[season] for season in seasons}  # the seasons in their usual order
     print(json.dumps(summary))
     return summary
 

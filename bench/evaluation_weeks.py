@@ -10,12 +10,14 @@ the tuning week excluded. Knobs may be chosen on the tuning week only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sbems.domain.site import Site
+from sbems.domain.site import Site, read_site_file
 from sbems.weather.typical_year import TypicalYear, hottest_day, read_typical_year, weather_at
 
 SEASONS = ("summer", "winter")
@@ -77,6 +79,56 @@ def season_weeks(
         )
         for m in chosen
     ]
+
+
+def single_threaded() -> None:
+    """Worker start-up (``bench/evaluate.py --jobs``): one BLAS / OpenMP thread per process (the environment
+    variables are also set before the workers are spawned). Here, not in evaluate.py, so that workers can
+    import it whatever name evaluate.py was loaded under."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # the environment variables alone then
+        pass
+
+
+@functools.cache
+def _site(site_path: str) -> Site:
+    return read_site_file(site_path)
+
+
+def run_one(
+    season: str,
+    week: Week,
+    seed: int,
+    site_path: str,
+    building_id: str,
+    days: float,
+    history_days: float,
+    settings,
+) -> dict:
+    """One closed-loop run of the evaluation (``bench/closed_loop.py``'s ``run_closed_loop``) and its figures;
+    a top-level function so that worker processes can run it (``bench/evaluate.py --jobs``)."""
+    from closed_loop import run_closed_loop  # the controller's stack: only where runs are made
+
+    started = time.perf_counter()
+    site = _site(site_path)
+    result = run_closed_loop(site, building_id, week.start_utc, days, history_days, settings, seed=seed)
+    figures = run_figures(result, len(site.building(building_id).zones), days)
+    figures |= {"season": season, "week": str(week.monday), "seed": seed, "days": days}
+    figures["mean_outdoor_c"] = week.mean_outdoor_c
+    margins = result["stats"]["margin_c"]
+    figures["margin_c_used"] = {  # did the adaptive margin ever move off the fixed one?
+        "min": min(margins),
+        "max": max(margins),
+        "solves_above_fixed": sum(m > settings.comfort_margin_c + 1e-9 for m in margins),
+    }
+    quantiles = [q for q in result["stats"].get("tracking_q_c", []) if q is not None]
+    if quantiles:  # the tracking-error quantile before clipping to [margin, max]
+        figures["margin_c_used"]["tracking_q_c_max"] = round(max(quantiles), 3)
+    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    return figures
 
 
 def change(new: float, old: float) -> float:

@@ -15,11 +15,11 @@ from typing import Literal
 
 import numpy as np
 
-from sbems.domain.heat_pump import cooling_cop
+from sbems.domain.heat_pump import cooling_cop, heating_capacity_frac, heating_cop
 from sbems.domain.site import Building, HvacUnit, Thermostat
 from sbems.sim.airflow import airflow_frac
 from sbems.sim.heating import UnitHeat, hvac_electric_w
-from sbems.sim.thermal import AIR_HEAT_CAPACITY_J_PER_M3K
+from sbems.sim.thermal import AIR_HEAT_CAPACITY_J_PER_M3K, humidity_ratio
 
 Mode = Literal["off", "cool", "heat", "auto"]
 MODES: tuple[str, ...] = ("off", "cool", "heat", "auto")
@@ -117,6 +117,13 @@ def equipment_ratings(building: Building) -> Ratings:
     return Ratings(controller_ids, cap, fan, cap / 1000.0 * FLOW_M3_S_PER_KW, heat, backup)
 
 
+def outdoor_curves(outdoor_c: np.ndarray, rh_pct: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per step, what depends on the outdoor air alone: (cooling COP, heating COP, heat-pump capacity
+    fraction, outdoor humidity ratio); elementwise, so the plant computes them once per block of steps."""
+    t = np.asarray(outdoor_c, dtype=float)
+    return cooling_cop(t), heating_cop(t), heating_capacity_frac(t), humidity_ratio(t, rh_pct)
+
+
 def fan_flow_m3_s(ratings: Ratings, controls: Controls, on: np.ndarray) -> np.ndarray:
     """Supply airflow of constant-volume fans that run where ``on``."""
     return ratings.nominal_flow_m3_s * airflow_frac(controls.fan_speed_pct) * on
@@ -129,16 +136,19 @@ def equipment_outputs(
     outdoor_temp_c: float,
     heat: UnitHeat,
     flow_m3_s: np.ndarray,
+    cops: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """COP (the cooling COP, or while heating the delivered heat over its electric power), fan, heat-pump,
-    backup and total electric power (W), supply/return air temperatures and discharge pressure."""
+    backup and total electric power (W), supply/return air temperatures and discharge pressure. ``cops``:
+    the (cooling, heating) COP at ``outdoor_temp_c`` where the caller has them already (the plant)."""
+    cops = cops or (float(cooling_cop(outdoor_temp_c)), float(heating_cop(outdoor_temp_c)))
     cooling_w, heating_w = heat.cooling_w, heat.heating_w
-    cool_el_w, heat_pump_el_w, backup_el_w = hvac_electric_w(heat, outdoor_temp_c)
+    cool_el_w, heat_pump_el_w, backup_el_w = hvac_electric_w(heat, outdoor_temp_c, cops)
     heat_el_w = heat_pump_el_w + backup_el_w
     cop = np.where(
         heating_w > 0,
         np.divide(heating_w, heat_el_w, out=np.ones_like(heating_w), where=heat_el_w > 0),
-        float(cooling_cop(outdoor_temp_c)),
+        cops[0],
     )
     # fan law 3: shaft power goes with the cube of speed (rated fan power at 100 %), paid while it runs
     fan_w = ratings.fan_power_w * airflow_frac(controls.fan_speed_pct) ** 3 * (flow_m3_s > 0)

@@ -78,12 +78,17 @@ def capacities_w(
     compressor_fault: np.ndarray,
     enabled: np.ndarray,
     fan_speed_pct: np.ndarray,
+    *,
+    heat_pump_frac: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cooling, heat pump, backup) capacity available now, W."""
+    """(cooling, heat pump, backup) capacity available now, W. ``heat_pump_frac``: the heat pump's
+    ``heating_capacity_frac(outdoor_temp_c)`` where the caller has it already (the plant, per block)."""
     air = airflow_frac(fan_speed_pct) * np.asarray(enabled, dtype=bool)
     compressor = np.asarray(capacity_frac, dtype=float) * ~np.asarray(compressor_fault, dtype=bool) * air
     cool = cooling_rated_w * compressor
-    heat_pump = heating_rated_w * float(heating_capacity_frac(outdoor_temp_c)) * compressor
+    if heat_pump_frac is None:
+        heat_pump_frac = float(heating_capacity_frac(outdoor_temp_c))
+    heat_pump = heating_rated_w * heat_pump_frac * compressor
     return cool, heat_pump, backup_rated_w * air
 
 
@@ -117,8 +122,15 @@ def dual_setpoint_loop(
     return UnitHeat(cooling, heat_pump, backup)
 
 
-def hvac_electric_w(heat: UnitHeat, outdoor_temp_c: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(compressor in cooling, heat pump, backup) electric power, W (fans not included)."""
-    cooling = heat.cooling_w / float(cooling_cop(outdoor_temp_c))
-    heat_pump = heat.heat_pump_w / float(heating_cop(outdoor_temp_c))
+def hvac_electric_w(
+    heat: UnitHeat, outdoor_temp_c: float, cops: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compressor in cooling, heat pump, backup) electric power, W (fans not included). ``cops``: the
+    (cooling, heating) COP at ``outdoor_temp_c`` where the caller has them already."""
+    cooling_cop_now, heating_cop_now = cops or (
+        float(cooling_cop(outdoor_temp_c)),
+        float(heating_cop(outdoor_temp_c)),
+    )
+    cooling = heat.cooling_w / cooling_cop_now
+    heat_pump = heat.heat_pump_w / heating_cop_now
     return cooling, heat_pump, heat.backup_w / RESISTANCE_COP

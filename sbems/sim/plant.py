@@ -37,6 +37,7 @@ from sbems.sim.equipment import (
     equipment_outputs,
     equipment_ratings,
     fan_flow_m3_s,
+    outdoor_curves,
 )
 from sbems.sim.heating import UnitHeat, active_setpoints_c, capacities_w, dual_setpoint_loop
 from sbems.sim.thermal import (
@@ -94,6 +95,8 @@ class _Forcing:
     scheduled_heat_c: np.ndarray  # (k, n) heating setpoint of the schedule
     occupancy_frac: np.ndarray  # (k, n) profile x noise, 0..1
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # per step, functions of the outdoor air alone (``equipment.outdoor_curves``, once per block)
+    outdoor_derived: tuple[np.ndarray, ...] | None = None
 
 
 class Plant:
@@ -237,6 +240,7 @@ class Plant:
         f = self._forcing
         if f is None or not (f.start_index <= index < f.start_index + len(f.outdoor_temp_c)):
             self._forcing = f = self._compute_forcing(index, self._block_steps)
+            f.outdoor_derived = outdoor_curves(f.outdoor_temp_c, f.rh_pct)
         return f
 
     # ---------------------------------------------------------------- commands
@@ -318,9 +322,9 @@ class Plant:
         x_free = self._ad @ x + self._bd_out * to_c + self._bd_heat @ q
         cool_sp, heat_sp = self._setpoints(f, k)
         r = self.ratings
-        capacity = capacities_w(
-            r.capacity_w, r.heating_capacity_w, r.backup_heat_w, to_c, *self._capacity_controls()
-        )
+        cop_cool, cop_heat, hp_frac, w_out = (float(v[k]) for v in f.outdoor_derived)
+        rated = (r.capacity_w, r.heating_capacity_w, r.backup_heat_w)
+        capacity = capacities_w(*rated, to_c, *self._capacity_controls(), heat_pump_frac=hp_frac)
         heat = dual_setpoint_loop(
             ctl.mode, cool_sp, heat_sp, self.temp_air_c, x_free[:n], self._air_gain, self.step_s, capacity
         )
@@ -331,15 +335,13 @@ class Plant:
         flow_m3_s = fan_flow_m3_s(self.ratings, ctl, fan_on)
         self.co2_ppm = co2_next_ppm(self.co2_ppm, occupants, oa_m3_s, self.volume_m3, self.step_s)
         self.co2_excess_ppmh += co2_excess_ppmh(self.co2_ppm, self.step_s)
-        w = self.humidity_ratio
-        w = humidity_ratio_next(
-            w, to_c, f.rh_pct[k], f.occupancy_frac[k], heat.cooling_w, self.capacity_w, self.step_s
-        )
-        self.humidity_ratio = w
+        moisture = (f.rh_pct[k], f.occupancy_frac[k], heat.cooling_w, self.capacity_w, self.step_s, w_out)
+        self.humidity_ratio = humidity_ratio_next(self.humidity_ratio, to_c, *moisture)
         self.temp_air_c = x_next[:n]
         self.temp_mass_c = x_next[n:]
         self.step_index += 1
-        self._store_outputs(k_abs, f, (cool_sp, heat_sp), heat, flow_m3_s, occupants, lights_w)
+        cops = (cop_cool, cop_heat)
+        self._store_outputs(k_abs, f, (cool_sp, heat_sp), heat, flow_m3_s, occupants, lights_w, cops)
 
     def _setpoints(self, f: _Forcing, k: int) -> tuple[np.ndarray, np.ndarray]:
         ctl = self._controls
@@ -376,11 +378,14 @@ class Plant:
         flow_m3_s: np.ndarray,
         occupants: np.ndarray,
         lights_w: np.ndarray,
+        cops: tuple[float, float] | None = None,
     ) -> None:
         k = k_abs - f.start_index
         to_c = f.outdoor_temp_c[k]
         out = self._outputs
-        out.update(equipment_outputs(self.ratings, self._controls, self.temp_air_c, to_c, heat, flow_m3_s))
+        out.update(
+            equipment_outputs(self.ratings, self._controls, self.temp_air_c, to_c, heat, flow_m3_s, cops)
+        )
         out["setpoint_c"], out["heating_setpoint_c"] = setpoints
         out["scheduled_c"], out["scheduled_heat_c"] = f.scheduled_c[k], f.scheduled_heat_c[k]
         out["occupied"] = f.occupied[k]

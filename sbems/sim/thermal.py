@@ -180,14 +180,21 @@ def humidity_ratio_next(
     cooling_w: np.ndarray,
     capacity_w: np.ndarray,
     step_s: float,
+    outdoor_ratio: float | None = None,
 ) -> np.ndarray:
     """Zone humidity ratio after one step: relaxes (1 h) toward outdoor moisture + people's, and the
-    coil dries the air while it cools (toward saturation at ~12 C, in proportion to its load)."""
-    w_target = float(humidity_ratio(outdoor_temp_c, outdoor_rh_pct)) + 0.0015 * np.asarray(occupancy_frac)
+    coil dries the air while it cools (toward saturation at ~12 C, in proportion to its load).
+    ``outdoor_ratio``: ``humidity_ratio(outdoor_temp_c, outdoor_rh_pct)`` where the caller has it."""
+    if outdoor_ratio is None:
+        outdoor_ratio = float(humidity_ratio(outdoor_temp_c, outdoor_rh_pct))
+    w_target = outdoor_ratio + 0.0015 * np.asarray(occupancy_frac)
     cooling_frac = np.divide(cooling_w, capacity_w, out=np.zeros_like(cooling_w), where=capacity_w > 0)
-    w_coil = float(humidity_ratio(12.0, 95.0))
+    w_coil = _COIL_HUMIDITY_RATIO
     dry_frac = np.minimum(1.0, 2.5 * cooling_frac)
     w_target = np.where(
         cooling_w > 0, np.minimum(w_target, w_target * (1 - dry_frac) + w_coil * dry_frac), w_target
     )
     return w_target + (ratio - w_target) * math.exp(-step_s / 3600.0)
+
+
+_COIL_HUMIDITY_RATIO = float(humidity_ratio(12.0, 95.0))  # saturation at the coil, ~12 C
