@@ -85,7 +85,12 @@ from sbems.optimization.building_problem import (  # noqa: E402
 from sbems.optimization.horizon import horizon_blocks, slot_profile_forecast  # noqa: E402
 from sbems.optimization.mpc import Planner, backend_for  # noqa: E402
 from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
-from sbems.optimization.robust import tracking_backoff_c  # noqa: E402
+from sbems.optimization.robust import (  # noqa: E402
+    PastPlan,
+    peak_backoff_kw,
+    prediction_errors,
+    tracking_backoff_c,
+)
 from sbems.optimization.setpoints import first_setpoints_c, lead_compensated_setpoints_c  # noqa: E402
 from sbems.optimization.state_estimation import disturbance_residual_c  # noqa: E402
 from sbems.optimization.zone_model_rc2 import (  # noqa: E402
@@ -123,6 +128,12 @@ class Settings:
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
     )
+    # robust demand management: peak rows against reached - back-off, the back-off this quantile of the
+    # measured errors of past plans near their peaks, predicted at most max_lead_h ahead (None: off)
+    peak_backoff_quantile: float | None = None
+    peak_backoff_max_lead_h: float | None = 1.0
+    peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
+    peak_below_floor_frac: float = 0.0  # price of the horizon peak below the floor, fraction of the rate
 
 
 def zone_coefficients(
@@ -156,6 +167,13 @@ def start_filters(learned: Learned, zone_ids: list[str], temps_now: np.ndarray) 
     return filters
 
 
+def measured_load_kw(record: Record) -> pd.Series:
+    """The main meter as read, as 15-min means labelled by step start (what plans predicted)."""
+    full = len(record.measured_power_kw) // MINUTES_PER_STEP * MINUTES_PER_STEP
+    means = np.asarray(record.measured_power_kw[:full]).reshape(-1, MINUTES_PER_STEP).mean(axis=1)
+    return pd.Series(means, index=pd.DatetimeIndex(record.times[:full:MINUTES_PER_STEP]))
+
+
 def run_sbems(
     plant: Plant, site: Site, learned: Learned, days: float, settings: Settings, seed: int = 0
 ) -> tuple[Record, dict]:
@@ -180,6 +198,8 @@ def run_sbems(
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
+    past: list[PastPlan] = []  # what recent plans predicted for the building's kW (the demand back-off)
+    stats["peak_log"] = []  # per solve: time, reached, back-off, planned first-step and horizon-peak kW
     for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
         now = pd.Timestamp(plant.now_utc)
         horizon_h = settings.horizon_h
@@ -234,6 +254,16 @@ def run_sbems(
                 errors, margin_c, settings.adaptive_margin_quantile, settings.comfort_margin_max_c
             )
         stats["margin_c"].append(margin_c)  # the comfort margin each solve used (adaptive: from the errors)
+        reached = demand_so_far_kw(record, tariff, tz)
+        backoff_kw = 0.0
+        if settings.peak_backoff_quantile is not None and past:
+            errors = prediction_errors(past, measured_load_kw(record), {}, now, PLAN_STEP_S)
+            backoff_kw = peak_backoff_kw(
+                errors,
+                settings.peak_backoff_quantile,
+                max_kw=settings.peak_backoff_max_frac * max(reached, default=0.0),
+                max_lead_h=settings.peak_backoff_max_lead_h,
+            )
         problem = building_problem(
             learned.models,
             building,
@@ -244,7 +274,8 @@ def run_sbems(
             ZoneState(
                 temps,
                 mass_temp_c=mass,
-                peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
+                peak_so_far_kw=reached,
+                peak_backoff_kw=backoff_kw,
                 disturbance_bias_c=bias,
             ),
             Tuning(
@@ -253,6 +284,7 @@ def run_sbems(
                 comfort_margin_growth_c_per_sqrt_h=settings.comfort_margin_growth_c_per_sqrt_h,
                 comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
+                peak_below_floor_frac=settings.peak_below_floor_frac,
             ),
         )
         plan = planner.solve(problem)
@@ -260,6 +292,13 @@ def run_sbems(
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
         stats["solve_s"].append(plan.solve_s)
+        if plan.ok:
+            lead_h = settings.peak_backoff_max_lead_h or horizon_h
+            keep = (times - now) < pd.Timedelta(hours=lead_h)
+            past = [*past[-95:], PastPlan(now, times[keep], plan.building_electric_kw[keep], {})]
+            stats["peak_log"].append(
+                (now, reached, backoff_kw, float(plan.building_electric_kw[0]), float(plan.peak_kw))
+            )
         dual = year_round_setpoints(plan, problem, bands, zone_ids)
         setpoints = first_setpoints_c(plan, bands, zone_ids) if dual is None else dual[0]
         if not plan.ok:
