@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     sb, bl = evaluate(record, site, args.building), evaluate(base, site, args.building)
     print(
-        f"cost {100 * (sb['total_usd'] / bl['total_usd'] - 1):+.1f}%, peak {100 * (sb['peak_kw'] / bl['peak_kw'] - 1):+.1f}%"
+        f"cost {100 * (sb['total_usd'] / bl['total_usd'] - 1):+.1f}%, "
+        f"peak {100 * (sb['peak_kw'] / bl['peak_kw'] - 1):+.1f}%"
         f" ({sb['peak_kw']:.1f} vs {bl['peak_kw']:.1f} kW), discomfort {sb['discomfort_kh']:.2f} K*h"
     )
     out = REPO / ".sbems" / f"peak_drift_{args.season}_{'t' if args.tuning else 'h'}{args.seed}.csv"
