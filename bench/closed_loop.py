@@ -134,6 +134,10 @@ class Settings:
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     peak_below_floor_frac: float = 0.0  # price of the horizon peak below the floor, fraction of the rate
+    # offset-free demand: an integrated first-step load miss (gain x (metered - planned kW) each step) added
+    # to the load forecast, fading along the horizon with load_bias_decay_h (gain 0: off)
+    load_bias_gain: float = 0.0
+    load_bias_decay_h: float = 2.0
 
 
 def zone_coefficients(
@@ -199,6 +203,7 @@ def run_sbems(
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
     past: list[PastPlan] = []  # what recent plans predicted for the building's kW (the demand back-off)
+    load_bias = 0.0  # offset-free demand (Settings.load_bias_gain)
     stats["peak_log"] = []  # per solve: time, reached, back-off, planned first-step and horizon-peak kW
     for _ in range(int(round(days * 86400 / PLAN_STEP_S))):
         now = pd.Timestamp(plant.now_utc)
@@ -206,6 +211,10 @@ def run_sbems(
         if settings.to_week_end:
             horizon_h = max(horizon_h, (week_end_utc - now.floor(f"{PLAN_STEP_S}s")).total_seconds() / 3600.0)
         times, durations = horizon_blocks(now.to_pydatetime(), horizon_h, PLAN_STEP_S, settings.blocking)
+        last_step = now.floor(f"{PLAN_STEP_S}s") - pd.Timedelta(seconds=PLAN_STEP_S)
+        if settings.load_bias_gain > 0 and past and past[-1].times[0] == last_step:
+            missed_kw = np.mean(record.measured_power_kw[-MINUTES_PER_STEP:]) - past[-1].building_kw[0]
+            load_bias += settings.load_bias_gain * float(missed_kw)
         middles = times + pd.to_timedelta(durations / 2, unit="s")
         weather = forecast_weather(plant, middles, now, seed, perfect=settings.perfect_weather)
         outdoor = weather["outdoor_temp_c"].to_numpy()
@@ -215,7 +224,9 @@ def run_sbems(
             occupancy_count=np.array(
                 [slot_profile_forecast(learned.occupancy[z], middles, tz, PLAN_STEP_S) for z in zone_ids]
             ),
-            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S),
+            other_load_kw=slot_profile_forecast(learned.other_load_kw, times, tz, PLAN_STEP_S)
+            + load_bias
+            * np.exp(-((times - now) / pd.Timedelta(hours=1)).to_numpy() / settings.load_bias_decay_h),
             cop=cop_from_outdoor_c(
                 outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c
             ),

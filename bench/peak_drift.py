@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backoff-quantile", type=float, default=Settings.peak_backoff_quantile)
     parser.add_argument("--max-lead-h", type=float, default=Settings.peak_backoff_max_lead_h)
     parser.add_argument("--below-floor-frac", type=float, default=Settings.peak_below_floor_frac)
+    parser.add_argument("--load-bias-gain", type=float, default=Settings.load_bias_gain)
     args = parser.parse_args(argv)
     site = read_site_file(args.site)
     weeks = season_weeks(site, args.building, args.season, held_out=1)
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         peak_backoff_quantile=args.backoff_quantile,
         peak_backoff_max_lead_h=args.max_lead_h,
         peak_below_floor_frac=args.below_floor_frac,
+        load_bias_gain=args.load_bias_gain,
     )
     plant, learned = prepare(
         site, args.building, week.start_utc, 21.0, seed=args.seed, realism=Realism(seed=args.seed)
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         f"peak {100 * (sb['peak_kw'] / bl['peak_kw'] - 1):+.1f}%"
         f" ({sb['peak_kw']:.1f} vs {bl['peak_kw']:.1f} kW), discomfort {sb['discomfort_kh']:.2f} K*h"
     )
-    out = REPO / ".sbems" / f"peak_drift_{args.season}_{'t' if args.tuning else 'h'}{args.seed}.csv"
+    label = f"q{args.backoff_quantile}_f{args.below_floor_frac}_g{args.load_bias_gain}"
+    out = REPO / ".sbems" / f"peak_drift_{args.season}_{'t' if args.tuning else 'h'}{args.seed}_{label}.csv"
     out.parent.mkdir(exist_ok=True)
     log.to_csv(out)
     print(f"per-solve log: {out}")
