@@ -130,10 +130,10 @@ class Settings:
     )
     # robust demand management: peak rows against reached - back-off, the back-off this quantile of the
     # measured errors of past plans near their peaks, predicted at most max_lead_h ahead (None: off)
-    peak_backoff_quantile: float | None = None
+    peak_backoff_quantile: float | None = 0.9
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
-    peak_below_floor_frac: float = 0.0  # price of the horizon peak below the floor, fraction of the rate
+    peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
     # offset-free demand: an integrated first-step load miss (gain x (metered - planned kW) each step) added
     # to the load forecast, fading along the horizon with load_bias_decay_h (gain 0: off)
     load_bias_gain: float = 0.0

@@ -26,7 +26,7 @@ PEAK_BACKOFF_MAX_FRAC = 0.1  # never plan more than 10 % under the reached peak
 # from the first hour's errors (a day-ahead error is corrected long before it is metered)
 PEAK_BACKOFF_MAX_LEAD_H = 1.0
 # the horizon's peak below reached - back-off costs this fraction of the demand rate (headroom is not free)
-PEAK_BELOW_FLOOR_FRAC = 0.0
+PEAK_BELOW_FLOOR_FRAC = 0.1
 COMFORT_BACKOFF_BASE_C = 0.1  # sensor noise and quantisation (~0.1-0.2 K): the first step's margin
 COMFORT_BACKOFF_MAX_C = 1.0
 
