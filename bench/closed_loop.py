@@ -414,6 +414,14 @@ def main(argv: list[str] | None = None) -> dict:
         default=Settings.bias_smoothing_frac,
         help="offset-free MPC residual weight (0 = off)",
     )
+    parser.add_argument(
+        "--peak-backoff-quantile",
+        type=float,
+        default=Settings.peak_backoff_quantile,
+        help="demand back-off: this quantile of near-peak load errors <= 1 h ahead (<= 0: off)",
+    )
+    parser.add_argument("--below-floor-frac", type=float, default=Settings.peak_below_floor_frac)
+    parser.add_argument("--load-bias-gain", type=float, default=Settings.load_bias_gain)
     parser.add_argument("--seed", type=int, default=0, help="seed of the days, sensors and forecast errors")
     parser.add_argument(
         "--realism",
@@ -440,6 +448,9 @@ def main(argv: list[str] | None = None) -> dict:
         to_week_end=args.to_week_end,
         unoccupied_min_c=args.unoccupied_min,
         perfect_weather=args.perfect_weather,
+        peak_backoff_quantile=args.peak_backoff_quantile if args.peak_backoff_quantile > 0 else None,
+        peak_below_floor_frac=args.below_floor_frac,
+        load_bias_gain=args.load_bias_gain,
     )
     tz = site.building(args.building).timezone
     print(
