@@ -71,6 +71,7 @@ from closed_loop_setup import (  # noqa: E402
     zone_arrays,
 )
 from closed_loop_speed import run_tables  # noqa: E402
+from closed_loop_state import DemandBackoff, start_filters, zone_coefficients  # noqa: E402
 
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import tariff_step_prices  # noqa: E402
@@ -88,12 +89,7 @@ from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
 from sbems.optimization.robust import tracking_backoff_c  # noqa: E402
 from sbems.optimization.setpoints import first_setpoints_c, lead_compensated_setpoints_c  # noqa: E402
 from sbems.optimization.state_estimation import disturbance_residual_c  # noqa: E402
-from sbems.optimization.zone_model_rc2 import (  # noqa: E402
-    Rc2Params,
-    initial_filter_state,
-    kalman_step,
-    step_coefficients,
-)
+from sbems.optimization.zone_model_rc2 import Rc2Params, kalman_step  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 from sbems.sim.realism import Realism  # noqa: E402
 
@@ -123,37 +119,12 @@ class Settings:
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
     )
-
-
-def zone_coefficients(
-    model: Rc2Params, outdoor_c: np.ndarray, occupancy: np.ndarray, ghi: np.ndarray, occupied: np.ndarray
-):
-    """Discrete coefficients of a two-state model over measured steps (gain columns as identified)."""
-    columns = {"occupancy_count": occupancy, "ghi_w_m2": ghi, "occupied": occupied}
-    gains = np.array([np.atleast_1d(columns[c]) for c in model.gain_columns]) if model.gain_columns else None
-    return step_coefficients(model, PLAN_STEP_S, np.atleast_1d(outdoor_c), np.atleast_1d(occupied), gains)
-
-
-def start_filters(learned: Learned, zone_ids: list[str], temps_now: np.ndarray) -> dict[int, tuple]:
-    """Kalman filters of the two-state zones, run over the measured data before the evaluation."""
-    filters = {}
-    for z, (zone_id, model) in enumerate(zip(zone_ids, learned.models, strict=True)):
-        if not isinstance(model, Rc2Params):
-            continue
-        frame = learned.recent[zone_id]
-        c = zone_coefficients(
-            model,
-            frame["outdoor_temp_c"].to_numpy(),
-            frame["occupancy_count"].to_numpy(),
-            frame["ghi_w_m2"].to_numpy(),
-            frame["occupied"].to_numpy(),
-        )
-        measured = np.append(frame["zone_temp_c"].to_numpy(), temps_now[z])
-        state = initial_filter_state(float(measured[0]))
-        for k in range(len(frame)):
-            state = kalman_step(c, k, state, float(frame["cooling_kw"].iloc[k]), float(measured[k + 1]))
-        filters[z] = state
-    return filters
+    # robust demand management: peak rows against reached - back-off, the back-off this quantile of the
+    # measured errors of past plans near their peaks, predicted at most max_lead_h ahead (None: off)
+    peak_backoff_quantile: float | None = 0.9
+    peak_backoff_max_lead_h: float | None = 1.0
+    peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
+    peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
 
 
 def run_sbems(
@@ -180,6 +151,15 @@ def run_sbems(
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
+    demand = DemandBackoff(
+        settings.peak_backoff_quantile,
+        settings.peak_backoff_max_lead_h,
+        settings.peak_backoff_max_frac,
+        PLAN_STEP_S,
+    )
+    stats["peak_log"] = (
+        demand.log
+    )  # per solve: time, reached, back-off, planned first-step and horizon-peak kW
     # built once, not at every re-plan (fixed for the run; the same values): profile tables, fallback heating
     occupancy_profiles, other_load_profile, fallback_heating_c = run_tables(plant, learned, days)
     for fallback_c in fallback_heating_c:  # one row per plan step
@@ -234,6 +214,8 @@ def run_sbems(
                 errors, margin_c, settings.adaptive_margin_quantile, settings.comfort_margin_max_c
             )
         stats["margin_c"].append(margin_c)  # the comfort margin each solve used (adaptive: from the errors)
+        reached = demand_so_far_kw(record, tariff, tz)
+        backoff_kw = demand.backoff_kw(record.measured_power_kw, record.times, reached, now)
         problem = building_problem(
             learned.models,
             building,
@@ -244,7 +226,8 @@ def run_sbems(
             ZoneState(
                 temps,
                 mass_temp_c=mass,
-                peak_so_far_kw=demand_so_far_kw(record, tariff, tz),
+                peak_so_far_kw=reached,
+                peak_backoff_kw=backoff_kw,
                 disturbance_bias_c=bias,
             ),
             Tuning(
@@ -253,6 +236,7 @@ def run_sbems(
                 comfort_margin_growth_c_per_sqrt_h=settings.comfort_margin_growth_c_per_sqrt_h,
                 comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
+                peak_below_floor_frac=settings.peak_below_floor_frac,
             ),
         )
         plan = planner.solve(problem)
@@ -260,6 +244,8 @@ def run_sbems(
         stats["solves"] += 1
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
         stats["solve_s"].append(plan.solve_s)
+        if plan.ok:
+            demand.remember(now, times, plan, reached, backoff_kw, horizon_h)
         dual = year_round_setpoints(plan, problem, bands, zone_ids)
         setpoints = first_setpoints_c(plan, bands, zone_ids) if dual is None else dual[0]
         if not plan.ok:
@@ -364,6 +350,13 @@ def main(argv: list[str] | None = None) -> dict:
         default=Settings.bias_smoothing_frac,
         help="offset-free MPC residual weight (0 = off)",
     )
+    parser.add_argument(
+        "--peak-backoff-quantile",
+        type=float,
+        default=Settings.peak_backoff_quantile,
+        help="demand back-off: this quantile of near-peak load errors <= 1 h ahead (<= 0: off)",
+    )
+    parser.add_argument("--below-floor-frac", type=float, default=Settings.peak_below_floor_frac)
     parser.add_argument("--seed", type=int, default=0, help="seed of the days, sensors and forecast errors")
     parser.add_argument(
         "--realism",
@@ -390,6 +383,8 @@ def main(argv: list[str] | None = None) -> dict:
         to_week_end=args.to_week_end,
         unoccupied_min_c=args.unoccupied_min,
         perfect_weather=args.perfect_weather,
+        peak_backoff_quantile=args.peak_backoff_quantile if args.peak_backoff_quantile > 0 else None,
+        peak_below_floor_frac=args.below_floor_frac,
     )
     tz = site.building(args.building).timezone
     print(

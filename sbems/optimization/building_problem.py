@@ -202,6 +202,8 @@ class Tuning:
     # heating is offered only to zones whose free-running temperature (no HVAC) comes within this of the
     # band's lower edge in the horizon (None: to every zone that may heat); see ``offer_heating_where_needed``
     heating_guard_c: float | None = 2.0
+    # the horizon's peak below the reached peak minus the back-off costs this fraction of the demand rate
+    peak_below_floor_frac: float = 0.0
 
 
 def comfort_backoff_c(
@@ -305,6 +307,7 @@ def building_problem(
         if state.peak_so_far_kw is None
         else np.asarray(state.peak_so_far_kw),
         demand_peak_backoff_kw=state.peak_backoff_kw,
+        demand_below_floor_frac=tuning.peak_below_floor_frac,
         fan_kw=fixed_kw,
         **heating,
         initial_cooling_kw=state.cooling_kw,

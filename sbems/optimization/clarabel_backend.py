@@ -93,6 +93,9 @@ def clarabel_data(
     blocks = heating_blocks(problem, offsets)
     offsets["p"], size = size, size + ns
     offsets["peaks"], size = size, size + nm
+    below = problem.demand_below_floor_frac if nm else 0.0  # > 0: billed_m = max(peak_m, floor) apart
+    if below > 0:
+        offsets["billed"], size = size, size + nm
     idx = np.arange(n).reshape(nz, ns)
     later, earlier = idx[:, 1:].ravel(), idx[:, :-1].ravel()  # step k and its predecessor k-1
     q, t = offsets["q"] + idx.ravel(), offsets["t"] + idx.ravel()
@@ -189,7 +192,15 @@ def clarabel_data(
         add(local, np.full(in_mask.size, offsets["peaks"] + m), -1.0)
         rhs.append(np.zeros(in_mask.size))
         row0 += in_mask.size
-    if nm:
+    if nm and below > 0:  # billed >= floor, billed >= peak, peak >= 0
+        charges = np.arange(nm)
+        add(charges, offsets["billed"] + charges, -1.0)
+        add(nm + charges, offsets["billed"] + charges, -1.0)
+        add(nm + charges, offsets["peaks"] + charges, 1.0)
+        add(2 * nm + charges, offsets["peaks"] + charges, -1.0)
+        rhs += [-problem.demand_peak_floor_kw, np.zeros(2 * nm)]
+        row0 += 3 * nm
+    elif nm:
         add(np.arange(nm), offsets["peaks"] + np.arange(nm), -1.0)
         rhs.append(-problem.demand_peak_floor_kw)
         row0 += nm
@@ -204,6 +215,9 @@ def clarabel_data(
             problem.comfort_penalty_usd_per_kh * problem.step_h_per_step, nz
         )
     c[offsets["peaks"] : offsets["peaks"] + nm] = problem.demand_rates_usd_per_kw
+    if below > 0:
+        c[offsets["peaks"] : offsets["peaks"] + nm] *= below
+        c[offsets["billed"] : offsets["billed"] + nm] = (1.0 - below) * problem.demand_rates_usd_per_kw
     # 0.5 x'Px = w*sum((q[z,k+1]-q[z,k])^2) + ridge*sum(q^2), upper triangle over q's columns
     weight = 2.0 * problem.smoothing_usd_per_kw2
     diagonal = np.full((nz, ns), 2.0 * weight) + 2.0 * RIDGE_USD_PER_KW2

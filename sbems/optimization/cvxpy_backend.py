@@ -120,9 +120,12 @@ class CvxpyController:
             self.rates = cp.Parameter(nm, nonneg=True, name="demand_rates")
             self.peak_so_far = cp.Parameter(nm, nonneg=True, name="peak_so_far")
             self.peaks = cp.Variable(nm, name="peaks_kw")
-            constraints.append(self.peaks >= self.peak_so_far)
+            # billed = max(peak, floor) at (1 - f) x rate, the peak itself at f x rate (f: below the floor)
+            self.billed = cp.Variable(nm, name="billed_peaks_kw")
+            self.below_rates = cp.Parameter(nm, nonneg=True, name="below_floor_rates")
+            constraints += [self.billed >= self.peak_so_far, self.billed >= self.peaks, self.peaks >= 0]
             constraints += [self.peaks[m] >= cp.multiply(self.masks[m], self.p) for m in range(nm)]
-            objective = objective + self.rates @ self.peaks
+            objective = objective + self.rates @ self.billed + self.below_rates @ self.peaks
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
         if not self.problem.is_dpp():
             raise RuntimeError("MPC formulation is not DPP; re-plans would recompile")
@@ -201,7 +204,9 @@ class CvxpyController:
             self.m0.value = problem.initial_mass_temp_c
         if self.n_charges:
             self.masks.value = problem.demand_masks.astype(float)
-            self.rates.value = problem.demand_rates_usd_per_kw
+            below = problem.demand_below_floor_frac
+            self.rates.value = (1.0 - below) * problem.demand_rates_usd_per_kw
+            self.below_rates.value = below * problem.demand_rates_usd_per_kw
             self.peak_so_far.value = problem.demand_peak_floor_kw
 
 

@@ -13,6 +13,8 @@ and electric resistance backup R[z,k] >= 0):
     minimise  sum_k price[k]*P[k]*dt_h + sum_m rate_m * peak_m + w_comfort * sum(s)*dt_h
               + w_smooth * sum((Q[z,k+1]-Q[z,k])^2) + tiny ridge on Q
     with      peak_m >= P[k] for k in mask_m,  peak_m >= peak already reached this billing period.
+    (Robust demand management: the floor is the reached peak minus a back-off, and with
+    ``demand_below_floor_frac`` f > 0 the charge is f*rate*peak_m + (1-f)*rate*max(peak_m, floor).)
 
 Prices are per step in $/kWh (the site's currency), whatever their source: a time-of-use tariff
 (``sbems.domain.tariff.energy_prices_usd_per_kwh``) or a plain array of day-ahead or real-time prices.
@@ -138,6 +140,9 @@ class MpcProblem:
     # robust demand management: the peak rows are planned against the reached peak minus this (per charge),
     # sized from measured prediction errors; the plan's reported demand cost still uses the reached peak
     demand_peak_backoff_kw: np.ndarray | float = 0.0
+    # the horizon's peak below that floor costs this fraction of the demand rate (0: free, the old problem):
+    # a plan then does not use headroom under the reached peak for nothing
+    demand_below_floor_frac: float = 0.0
 
     def __post_init__(self) -> None:
         a = np.atleast_1d(np.asarray(self.a_frac, dtype=float))
@@ -231,6 +236,7 @@ class MpcProblem:
             (np.all(values["demand_rates_usd_per_kw"] >= 0), "demand rates must be >= 0"),
             (np.all(values["demand_peak_so_far_kw"] >= 0), "demand_peak_so_far_kw must be >= 0"),
             (np.all(values["demand_peak_backoff_kw"] >= 0), "demand_peak_backoff_kw must be >= 0"),
+            (0.0 <= self.demand_below_floor_frac <= 1.0, "demand_below_floor_frac must be in [0, 1]"),
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
             (np.all(values["heating_capacity_kw"] >= 0), "heating_capacity_kw must be >= 0"),
             (np.all(values["backup_heat_kw"] >= 0), "backup_heat_kw must be >= 0"),

@@ -89,16 +89,25 @@ def prediction_errors(
 
 
 def peak_backoff_kw(
-    errors: PredictionErrors, quantile: float = 0.9, max_kw: float | None = None, default_kw: float = 0.0
+    errors: PredictionErrors,
+    quantile: float = 0.9,
+    max_kw: float | None = None,
+    default_kw: float = 0.0,
+    max_lead_h: float | None = None,
 ) -> float:
     """The demand back-off: the ``quantile`` of measured - predicted building kW where the plans predicted
     near their peak (all steps when too few of those), never negative, at most ``max_kw``; ``default_kw``
-    with fewer than ``MIN_ERROR_SAMPLES`` errors."""
+    with fewer than ``MIN_ERROR_SAMPLES`` errors. ``max_lead_h``: only errors predicted at most this far
+    ahead (the plan is re-made every step, so the metered peak follows from the first hours' errors, not
+    from those a day ahead)."""
     if not 0.0 < quantile < 1.0:
         raise ValueError("quantile must be in (0, 1)")
-    sample = errors.load_error_kw[errors.load_near_peak]
+    keep = np.ones(errors.n_load, dtype=bool)
+    if max_lead_h is not None:
+        keep = errors.load_lead_h <= max_lead_h + 1e-9
+    sample = errors.load_error_kw[keep & errors.load_near_peak]
     if sample.size < MIN_ERROR_SAMPLES:
-        sample = errors.load_error_kw
+        sample = errors.load_error_kw[keep]
     if sample.size < MIN_ERROR_SAMPLES:
         return float(default_kw)
     backoff = max(float(np.quantile(sample, quantile)), 0.0)

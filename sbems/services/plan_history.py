@@ -22,6 +22,11 @@ from sbems.storage.plans import read_plans_between
 
 PEAK_BACKOFF_QUANTILE = 0.9  # the metered peak stays at the reached one about 9 times in 10
 PEAK_BACKOFF_MAX_FRAC = 0.1  # never plan more than 10 % under the reached peak
+# only errors predicted at most this far ahead: plans are re-made every step, so the metered peak follows
+# from the first hour's errors (a day-ahead error is corrected long before it is metered)
+PEAK_BACKOFF_MAX_LEAD_H = 1.0
+# the horizon's peak below reached - back-off costs this fraction of the demand rate (headroom is not free)
+PEAK_BELOW_FLOOR_FRAC = 0.1
 COMFORT_BACKOFF_BASE_C = 0.1  # sensor noise and quantisation (~0.1-0.2 K): the first step's margin
 COMFORT_BACKOFF_MAX_C = 1.0
 
@@ -65,12 +70,16 @@ class Backoffs:
     ) -> Tuning:
         """The controller's comfort knobs: a back-off growing from ``COMFORT_BACKOFF_BASE_C`` as measured,
         or (too few errors, or not ``robust``) the fixed ``comfort_margin_c``."""
+        below = PEAK_BELOW_FLOOR_FRAC if robust else 0.0
         if not robust or self.comfort_growth_c_per_sqrt_h is None:
             return Tuning(
-                comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh, comfort_margin_c=comfort_margin_c
+                comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh,
+                comfort_margin_c=comfort_margin_c,
+                peak_below_floor_frac=below,
             )
         return Tuning(
             comfort_penalty_usd_per_kh=comfort_penalty_usd_per_kh,
+            peak_below_floor_frac=below,
             comfort_margin_c=COMFORT_BACKOFF_BASE_C,
             comfort_margin_growth_c_per_sqrt_h=self.comfort_growth_c_per_sqrt_h,
             comfort_margin_max_c=COMFORT_BACKOFF_MAX_C,
@@ -99,7 +108,12 @@ def backoffs(
     of the reached peak) and the comfort back-off's growth, from the measured errors of ``plans``."""
     errors = prediction_errors(plans, measured_load_kw, measured_temps_c, pd.Timestamp(now_utc), step_s)
     reached = max([float(v) for v in peak_so_far_kw], default=0.0)
-    peak = peak_backoff_kw(errors, PEAK_BACKOFF_QUANTILE, max_kw=PEAK_BACKOFF_MAX_FRAC * reached)
+    peak = peak_backoff_kw(
+        errors,
+        PEAK_BACKOFF_QUANTILE,
+        max_kw=PEAK_BACKOFF_MAX_FRAC * reached,
+        max_lead_h=PEAK_BACKOFF_MAX_LEAD_H,
+    )
     growth = comfort_growth_c_per_sqrt_h(errors, default=float("nan"))
     return Backoffs(
         peak,

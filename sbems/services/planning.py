@@ -450,7 +450,14 @@ def plan_building(
         inputs.past_plans, inputs.building_load_kw, measured, inputs.now_utc, step_s, peak_so_far
     )
     tuning = errors.tuning(comfort_penalty_usd_per_kh, comfort_margin_c, robust)
-    model_info["backoffs"] = {**errors.as_json(), "used": robust}
+    backoff_kw = errors.peak_kw if robust else 0.0
+    model_info["backoffs"] = {
+        **errors.as_json(),
+        "used": robust,
+        # the peak rows' floor (reached - back-off, per demand charge) and the price below it
+        "peak_floor_kw": [round(max(float(v) - backoff_kw, 0.0), 2) for v in peak_so_far],
+        "peak_below_floor_frac": tuning.peak_below_floor_frac,
+    }
     problem = building_problem(
         [models.params[z.id] for z in building.zones],
         building,
@@ -462,7 +469,7 @@ def plan_building(
             np.array(initial),
             mass_temp_c=mass,
             peak_so_far_kw=peak_so_far,
-            peak_backoff_kw=errors.peak_kw if robust else 0.0,
+            peak_backoff_kw=backoff_kw,
         ),
         tuning,
     )

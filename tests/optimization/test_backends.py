@@ -111,3 +111,28 @@ def test_cvxpy_reference_and_direct_clarabel_agree_at_50_zones():
     assert direct.peak_kw == pytest.approx(reference.peak_kw, rel=1e-3)
     np.testing.assert_allclose(direct.cooling_kw.sum(axis=0), reference.cooling_kw.sum(axis=0), atol=0.5)
     np.testing.assert_allclose(direct.expected_temp_c, reference.expected_temp_c, atol=0.05)
+
+
+def test_backends_agree_on_the_robust_peak_and_the_price_below_the_floor():
+    """Robust demand management: peak rows against the reached peak minus a back-off, and a small price on
+    the horizon peak below that floor. Both backends state it alike; the price makes the plan stay lower
+    under a reached peak that would otherwise be free headroom, and the back-off makes it plan under it."""
+    reached = [40.0, 0.0]
+    free = small_problem(demand_peak_so_far_kw=reached)
+    priced = small_problem(demand_peak_so_far_kw=reached, demand_below_floor_frac=0.2)
+    backed = small_problem(demand_peak_so_far_kw=reached, demand_peak_backoff_kw=[15.0, 0.0])
+    plans = {}
+    for name, problem in (("free", free), ("priced", priced), ("backed", backed)):
+        direct = Planner(ClarabelBackend()).solve(problem)
+        reference = Planner(CvxpyBackend()).solve(problem)
+        assert direct.ok and reference.ok, (name, direct.reason, reference.reason)
+        assert direct.peak_kw == pytest.approx(reference.peak_kw, rel=2e-3, abs=0.05), name
+        assert direct.total_cost_usd == pytest.approx(reference.total_cost_usd, rel=1e-3), name
+        plans[name] = direct
+    assert plans["priced"].peak_kw < plans["free"].peak_kw - 1.0  # headroom is no longer free
+    assert plans["backed"].peak_kw <= 25.0 + 0.05  # planned under reached - back-off
+    # the plan's reported demand cost is still the bill's: against the reached peak, not the floor
+    on_peak = plans["backed"].building_electric_kw[ON_PEAK].max()
+    assert plans["backed"].demand_cost_usd == pytest.approx(12.0 * 40.0 + 6.0 * on_peak, rel=1e-6)
+    with pytest.raises(ValueError, match="demand_below_floor_frac"):
+        small_problem(demand_below_floor_frac=1.5)

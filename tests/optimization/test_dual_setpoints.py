@@ -159,3 +159,16 @@ def test_lead_compensation_cannot_take_cooling_into_the_deadband():
     assert dual["z1"].cooling_c == 22.5
     led = lead_compensated_dual_c(dual, p, problem, b, [25.0] * 4, 900.0, 1800.0)
     assert led["z1"].cooling_c == 22.0  # the lead's 21 C limit, raised to 1 K above the heating schedule
+
+
+def test_peak_backoff_counts_only_errors_predicted_within_the_lead_limit():
+    """Plans are re-made every step: a day-ahead miss is corrected before it is metered, so the back-off
+    comes from the first hours' errors when ``max_lead_h`` is given."""
+    times = pd.date_range("2026-01-05 00:00", periods=16, freq="15min", tz="UTC")
+    predicted = np.full(16, 100.0)
+    # small misses in the first hour, large ones later (a forecast that drifts with the lead)
+    measured = pd.Series(predicted + np.where(np.arange(16) < 4, 1.0, 20.0), index=times)
+    past = PastPlan(times[0], times, predicted, {})
+    errors = prediction_errors([past, past, past], measured, {}, times[-1] + pd.Timedelta("15min"), 900)
+    assert peak_backoff_kw(errors, quantile=0.5) == pytest.approx(20.0)
+    assert peak_backoff_kw(errors, quantile=0.5, max_lead_h=1.0) == pytest.approx(1.0)
