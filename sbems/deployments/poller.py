@@ -28,10 +28,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sbems.deployments import SCHEDULES
+from sbems.deployments import EPOCH_UTC, SCHEDULES
 
 log = logging.getLogger("sbems.poller")
-EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
 # libraries that log at INFO on every cycle (HTTP requests to the Prefect API and thermostats, GX's
 # "Created temporary directory" per context, Modbus connects): WARNING in a long-lived poll process

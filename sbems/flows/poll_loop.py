@@ -27,7 +27,7 @@ from prefect import flow
 from prefect.runtime import flow_run as this_run
 from prefect.states import Cancelled, State
 
-from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name
+from sbems.deployments import EPOCH_UTC, POOL_SCHEDULES, SCHEDULES, flow_run_name
 from sbems.deployments.poller import Poller, next_slot
 from sbems.deployments.pool import wait_for_previous_run
 
@@ -35,7 +35,6 @@ log = logging.getLogger("sbems.poll_loop")
 
 WINDOW = POOL_SCHEDULES["poll-loop"].interval
 PERIOD = SCHEDULES["poll"].interval
-EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
