@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sbems.data_contracts.topics import QOS, CommandResultMessage, topic_for
+from sbems.domain.control import KIND_OF_COMMAND_TYPE
 from sbems.domain.site import Building, HvacUnit, Thermostat
 from sbems.runtime import ServiceUnavailable, resolve_mqtt_url
 
@@ -76,6 +77,16 @@ def result_message(
     )
     topic = topic_for("zone", "command_result", building.id, zone_id)
     return topic, message.to_json(), QOS["command_result"]
+
+
+def release_message(
+    building: Building, command: dict, outcome: DispatchOutcome, *, source: str, actor: str | None
+) -> Message:
+    """The bus message for the release, or a refused release, of one held command (a row of
+    ``storage.commands.read_held_commands``) (pure)."""
+    kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
+    zone = command["command_data"]["zone"]
+    return result_message(building, zone, kind=kind, value=None, outcome=outcome, source=source, actor=actor)
 
 
 def publish_results(

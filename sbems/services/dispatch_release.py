@@ -19,7 +19,7 @@ import psycopg
 from sbems.devices.base import DeviceAdapter, DeviceError
 from sbems.domain.control import KIND_OF_COMMAND_TYPE, point_value, scheduled_value, write_point
 from sbems.domain.site import HvacUnit, Site, Thermostat, entity_uuid
-from sbems.services.dispatch_events import Publish, result_message
+from sbems.services.dispatch_events import Publish, release_message
 from sbems.storage.commands import insert_audit, read_held_commands, update_command_status
 
 AdapterFor = Callable[[str, HvacUnit | Thermostat], DeviceAdapter]  # (building id, controller) -> adapter
@@ -63,18 +63,7 @@ async def release_command(
     outcome = await _release(conn, site, command, adapter_for, why, actor, now_utc)
     if publish is not None:
         building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
-        kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
-        publish(
-            result_message(
-                building,
-                command["command_data"]["zone"],
-                kind=kind,
-                value=None,
-                outcome=outcome,
-                source="watchdog",
-                actor=actor,
-            )
-        )
+        publish(release_message(building, command, outcome, source="watchdog", actor=actor))
     return outcome
 
 

@@ -16,16 +16,15 @@ from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
-    KIND_OF_COMMAND_TYPE,
     SEED_SETPOINT_LIMITS,
     Principal,
     permission_violation,
 )
-from sbems.domain.site import Building, entity_uuid
+from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import DispatchOutcome, dispatch_setpoints, release_command
-from sbems.services.dispatch_events import Message, result_message, settings_publisher
+from sbems.services.dispatch_events import Message, release_message, settings_publisher
 from sbems.services.errors import translated_errors
 from sbems.services.panel_writes import ActionResult
 from sbems.storage.commands import insert_audit, read_held_commands
@@ -77,15 +76,6 @@ def dispatch_override(
     return outcomes[zone]
 
 
-def _release_message(building: Building, command: dict, outcome: DispatchOutcome, actor: str) -> Message:
-    """The bus message of a manual release (or its refusal) of one held command: source ``manual``."""
-    kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
-    zone = command["command_data"]["zone"]
-    return result_message(
-        building, zone, kind=kind, value=None, outcome=outcome, source="manual", actor=actor
-    )
-
-
 def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, user: AuthUser) -> ActionResult:
     """Hand a zone's held setpoint(s) back to local control (BACnet null at our priority, Modbus schedule
     value, thermostat schedule), for users who may control the building. Each release, and a refusal of
@@ -123,7 +113,11 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                 conn.commit()
                 for c in held:
                     refused = DispatchOutcome("rejected", problem, c["id"])
-                    messages.append(_release_message(site.building(building_key), c, refused, user.email))
+                    messages.append(
+                        release_message(
+                            site.building(building_key), c, refused, source="manual", actor=user.email
+                        )
+                    )
                 return ActionResult(False, problem)
             if not held:
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
@@ -138,7 +132,11 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                         why=f"released from the panel by {user.email}",
                         actor=user.email,
                     )
-                    messages.append(_release_message(site.building(building_key), c, outcome, user.email))
+                    messages.append(
+                        release_message(
+                            site.building(building_key), c, outcome, source="manual", actor=user.email
+                        )
+                    )
                     outcomes.append(outcome)
         failed = [o for o in outcomes if o.status != "released"]
         if failed:

@@ -28,13 +28,12 @@ import psycopg
 from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
-from sbems.domain.control import KIND_OF_COMMAND_TYPE
 from sbems.domain.permissions import Role
 from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import release_command
-from sbems.services.dispatch_events import Message, result_message, settings_publisher
+from sbems.services.dispatch_events import Message, release_message, settings_publisher
 from sbems.services.panel_writes import _write_violation
 from sbems.storage.commands import insert_audit, read_held_commands
 from sbems.storage.entities import read_site
@@ -174,7 +173,11 @@ def release_schedule_writes(
                         conn, site=site, command=c, adapter_for=registry.adapter_for, why=why, actor=actor
                     )
                     building_key = zone_ids[c["zone_id"]].split("/")[0]
-                    messages.append(_message(site.building(building_key), c, outcome, actor))
+                    messages.append(
+                        release_message(
+                            site.building(building_key), c, outcome, source=c["source"], actor=actor
+                        )
+                    )
                     line = f"{zone_ids[c['zone_id']]} {c['command_type']}: {outcome.status} {outcome.detail}"
                     (outcomes if outcome.status == "released" else problems).append(line)
         return outcomes, problems
@@ -185,10 +188,3 @@ def release_schedule_writes(
         return [], [f"equipment not reachable: {exc} (the writes' lifetimes still end)"]
     finally:
         settings_publisher(settings)(messages)
-
-
-def _message(building, command: dict, outcome, actor: str) -> Message:
-    kind = KIND_OF_COMMAND_TYPE.get(command["command_type"], "cooling")
-    zone = command["command_data"]["zone"]
-    source = command["source"]
-    return result_message(building, zone, kind=kind, value=None, outcome=outcome, source=source, actor=actor)
