@@ -23,6 +23,13 @@ class ScheduleState:
     retired_by: str | None
 
 
+_COLUMNS = "key, spec, enabled, building_keys, retired_at, retired_by"  # ScheduleState's fields, in order
+
+
+def _state(row: tuple) -> ScheduleState:
+    return ScheduleState(row[0], row[1], bool(row[2]), list(row[3]), row[4], row[5])
+
+
 def upsert_schedule_state(
     conn: psycopg.Connection, *, spec: dict[str, Any], building_key: str | None = None
 ) -> None:
@@ -61,10 +68,8 @@ def sync_schedule_state_spec(conn: psycopg.Connection, *, schedule_id: str) -> N
 
 def read_schedule_states(conn: psycopg.Connection) -> dict[str, ScheduleState]:
     """Every schedule's state, retired ones included: key -> state."""
-    rows = conn.execute(
-        "SELECT key, spec, enabled, building_keys, retired_at, retired_by FROM schedule_states ORDER BY key"
-    ).fetchall()
-    return {r[0]: ScheduleState(r[0], r[1], bool(r[2]), list(r[3]), r[4], r[5]) for r in rows}
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM schedule_states ORDER BY key").fetchall()
+    return {r[0]: _state(r) for r in rows}
 
 
 def read_disabled_schedule_ids(conn: psycopg.Connection) -> set[str]:
@@ -76,11 +81,9 @@ def read_disabled_schedule_ids(conn: psycopg.Connection) -> set[str]:
 def lock_schedule_state(conn: psycopg.Connection, *, schedule_id: str) -> ScheduleState | None:
     """The schedule's state, locked (``FOR UPDATE``) until the transaction ends; None if unknown."""
     row = conn.execute(
-        "SELECT key, spec, enabled, building_keys, retired_at, retired_by FROM schedule_states "
-        "WHERE key = %s FOR UPDATE",
-        (schedule_id,),
+        f"SELECT {_COLUMNS} FROM schedule_states WHERE key = %s FOR UPDATE", (schedule_id,)
     ).fetchone()
-    return ScheduleState(row[0], row[1], bool(row[2]), list(row[3]), row[4], row[5]) if row else None
+    return _state(row) if row else None
 
 
 def write_schedule_enabled(conn: psycopg.Connection, *, schedule_id: str, enabled: bool, actor: str) -> int:
