@@ -137,28 +137,32 @@ async def _register(
     return DeployResult(pool, created, applied, limits)
 
 
-async def start_loop_now(deployment_id: UUID) -> bool:
-    """A run of the loop deployment now, unless one is running or about to (True if created)."""
-    from prefect import get_client
+async def _other_runs(
+    client: Any, deployment_id: UUID, states: list[str], besides: UUID | None = None
+) -> bool:
+    """Whether the deployment has a run (not ``besides``) in one of these state types."""
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
         FlowRunFilter,
+        FlowRunFilterId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
-    from prefect.client.schemas.objects import StateType
 
-    active = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
-    )
+    runs = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)))
+    if besides is not None:
+        runs.id = FlowRunFilterId(not_any_=[besides])
+    scope = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+    return bool(await client.read_flow_runs(flow_run_filter=runs, deployment_filter=scope, limit=1))
+
+
+async def start_loop_now(deployment_id: UUID) -> bool:
+    """A run of the loop deployment now, unless one is running or about to (True if created)."""
+    from prefect import get_client
+
     async with get_client() as client:
-        runs = await client.read_flow_runs(
-            flow_run_filter=active,
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-            limit=1,
-        )
-        if runs:
+        if await _other_runs(client, deployment_id, ["RUNNING", "PENDING"]):
             return False
         # lead 0: this run's window is the current one (a scheduled run starts a period before its own)
         await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": 0.0})
@@ -172,33 +176,18 @@ async def wait_for_previous_run(deadline_utc: Any, poll_s: float = 1.0) -> bool:
     from datetime import UTC, datetime
 
     from prefect import get_client
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterId,
-        FlowRunFilter,
-        FlowRunFilterId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
     from prefect.runtime import deployment
     from prefect.runtime import flow_run as this_run
 
-    deployment_id = deployment.id
-    if not deployment_id:
+    if not deployment.id:
         return True
-    others = FlowRunFilter(
-        id=FlowRunFilterId(not_any_=[UUID(this_run.id)]),
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
-    )
-    scope = DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment_id))]))
+    deployment_id, this_id = UUID(str(deployment.id)), UUID(this_run.id)
     async with get_client() as client:
-        while True:
-            if not await client.read_flow_runs(flow_run_filter=others, deployment_filter=scope, limit=1):
-                return True
+        while await _other_runs(client, deployment_id, ["RUNNING"], besides=this_id):
             if datetime.now(UTC) >= deadline_utc:
                 return False
             await asyncio.sleep(poll_s)
+    return True
 
 
 # -- failure alerts ------------------------------------------------------------------------------------------
