@@ -11,7 +11,6 @@ from prefect.artifacts import create_markdown_artifact
 from sbems.runtime import flow_database_url
 from sbems.services.schedule_scope import not_planned_markdown, with_not_planned
 from sbems.tasks import optimize as t
-from sbems.tasks.control import read_planned_building
 from sbems.tasks.site import read_site_from_db
 from sbems.tasks.weather import read_weather_source
 
@@ -40,7 +39,7 @@ def optimize(
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     site = read_site_from_db(url)
-    scope = read_planned_building(url, site.building(building_id))  # zones of disabled schedules left out
+    scope = t.read_planned_building(url, site.building(building_id))  # zones of disabled schedules left out
     if scope.building is None:
         create_markdown_artifact(
             key=f"plan-{building_id}", markdown=not_planned_markdown(building_id, scope.not_planned)

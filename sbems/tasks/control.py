@@ -11,7 +11,6 @@ from sbems.domain.site import Building, Site
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.services import schedules
 from sbems.services.dispatch import release_setpoints
-from sbems.services.schedule_scope import PlannedBuilding, planned_building, read_disabled_schedules
 from sbems.services.schedules import ControlState, ScheduleTarget
 from sbems.weather import WeatherSource
 
@@ -36,12 +35,6 @@ def schedule_targets(
     return schedules.schedule_targets(
         site, building, now_utc, zone_temp_c, zone_models, weather=weather, disabled=disabled
     )
-
-
-@task(retries=2, retry_delay_seconds=5, tags=["database"])
-def read_planned_building(database_url: str, building: Building) -> PlannedBuilding:
-    """The building without the zones that follow a disabled schedule (``services.schedule_scope``)."""
-    return planned_building(building, read_disabled_schedules(database_url))
 
 
 @task(tags=["dispatch"])

@@ -12,6 +12,7 @@ from sbems.domain.site import Building, Site, entity_uuid
 from sbems.services import planning
 from sbems.services.dispatch import dispatch_setpoint_pairs
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
+from sbems.services.schedule_scope import PlannedBuilding, planned_building, read_disabled_schedules
 from sbems.storage import db
 from sbems.storage.plans import write_plan
 from sbems.weather import WeatherSource
@@ -114,3 +115,9 @@ def dispatch_plan_setpoints(
         "heating_setpoints_c": heating,
         "heating_result": outcomes["heating"],
     }
+
+
+@task(retries=2, retry_delay_seconds=5, tags=["database"])
+def read_planned_building(database_url: str, building: Building) -> PlannedBuilding:
+    """The building without the zones that follow a disabled schedule (``services.schedule_scope``)."""
+    return planned_building(building, read_disabled_schedules(database_url))
