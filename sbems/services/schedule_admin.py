@@ -21,7 +21,7 @@ disable releases whatever is still held).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
@@ -141,7 +141,7 @@ def switch_schedule(
     if enabled or not zones:
         return switch
     released, problems = release_schedule_writes(database_url, zones, why=f"schedule {schedule_id} disabled")
-    return ScheduleSwitch(schedule_id, enabled, switch.changed, zones, released, problems)
+    return replace(switch, released=released, problems=problems)
 
 
 def release_schedule_writes(
