@@ -25,6 +25,7 @@ from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import DispatchOutcome, dispatch_setpoints, release_command
 from sbems.services.dispatch_events import Message, release_message, settings_publisher
+from sbems.services.dispatch_release import cooling_first
 from sbems.services.errors import translated_errors
 from sbems.services.panel_writes import ActionResult
 from sbems.storage.commands import insert_audit, read_held_commands
@@ -123,7 +124,7 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
             async with open_device_registry(settings, [site.building(building_key)]) as registry:
                 outcomes = []
-                for c in held:
+                for c in cooling_first(held):  # a heating release before a low cooling one meets the deadband
                     outcome = await release_command(
                         conn,
                         site=site,

@@ -34,6 +34,7 @@ from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import release_command
 from sbems.services.dispatch_events import Message, release_message, settings_publisher
+from sbems.services.dispatch_release import cooling_first
 from sbems.services.panel_writes import _write_violation
 from sbems.storage.commands import insert_audit, read_held_commands
 from sbems.storage.entities import read_site
@@ -168,7 +169,7 @@ def release_schedule_writes(
                 return outcomes, problems
             site = read_site(conn)
             async with open_device_registry(settings, [site.building(b) for b in buildings]) as registry:
-                for c in held:
+                for c in cooling_first(held):  # a heating release before a low cooling one meets the deadband
                     outcome = await release_command(
                         conn, site=site, command=c, adapter_for=registry.adapter_for, why=why, actor=actor
                     )
