@@ -122,6 +122,21 @@ def building_parameter(name: str) -> str:
     return "building_id"
 
 
+def slot_stamp(at: datetime) -> str:
+    """``2026-11-29T22:30Z`` or ``2026-11-29T22:30:08Z``: a slot in UTC, with seconds only when not zero
+    (pure; the tail of every scheduled flow-run name)."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ" if at.second else "%Y-%m-%dT%H:%MZ")
+
+
+def slot_of_run_name(run_name: str) -> datetime:
+    """The slot a scheduled run's name ends with (``poll-hq-2026-11-29T22:30Z`` -> 22:30 UTC): the inverse
+    of :func:`slot_stamp` (pure)."""
+    stamp = run_name[-20:] if run_name.count(":") == 2 else run_name[-17:]
+    layout = "%Y-%m-%dT%H:%M:%SZ" if stamp.count(":") == 2 else "%Y-%m-%dT%H:%MZ"
+    return datetime.strptime(stamp, layout).replace(tzinfo=UTC)
+
+
 def flow_run_name(name: str) -> Callable[[], str]:
     """The ``flow_run_name`` of schedule ``name``: ``poll-hq-2026-11-29T22:30Z`` (its scheduled time, UTC)."""
 
@@ -129,8 +144,7 @@ def flow_run_name(name: str) -> Callable[[], str]:
         from prefect.runtime import flow_run  # lazy: called in a flow run only, where Prefect is loaded
 
         building = flow_run.parameters.get("building_id") or "site"
-        at = flow_run.scheduled_start_time.astimezone(UTC)
-        return f"{name}-{building}-{at.strftime('%Y-%m-%dT%H:%M:%SZ' if at.second else '%Y-%m-%dT%H:%MZ')}"
+        return f"{name}-{building}-{slot_stamp(flow_run.scheduled_start_time)}"
 
     return run_name
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sbems.deployments import EPOCH_UTC, SCHEDULES
+from sbems.deployments import EPOCH_UTC, SCHEDULES, slot_stamp
 
 log = logging.getLogger("sbems.poller")
 STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
@@ -47,8 +47,7 @@ def quiet_library_loggers() -> None:
 
 def run_name(building_id: str, slot_utc: datetime) -> str:
     """``poll-hq-2026-11-30T07:40Z`` (seconds only when not zero), as ``flow_run_name("poll")`` names them."""
-    at = slot_utc.astimezone(UTC)
-    return f"poll-{building_id}-{at.strftime('%Y-%m-%dT%H:%M:%SZ' if at.second else '%Y-%m-%dT%H:%MZ')}"
+    return f"poll-{building_id}-{slot_stamp(slot_utc)}"
 
 
 def next_slot(now_utc: datetime, period: timedelta) -> datetime:

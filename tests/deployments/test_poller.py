@@ -16,6 +16,7 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
+from sbems.deployments import slot_of_run_name
 from sbems.deployments.poller import Poller, due_slot, next_slot, run_name, run_poller, serve_health
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
@@ -36,6 +37,8 @@ def test_slots_are_aligned_named_and_late_ones_skipped():
     assert next_slot(at.replace(second=0), timedelta(seconds=30)) == at.replace(second=0)
     assert run_name("hq", at.replace(second=0)) == "poll-hq-2026-11-30T07:40Z"
     assert run_name("hq", at.replace(second=30)) == "poll-hq-2026-11-30T07:40:30Z"
+    for second in (0, 30):  # the slot is read back from either name
+        assert slot_of_run_name(run_name("hq", at.replace(second=second))) == at.replace(second=second)
     slot = at.replace(second=0)
     # 29 s late: on time; 75 s late: the slots at :00 and :30 are skipped, :41:00 runs (15 s late)
     assert due_slot(slot, slot + timedelta(seconds=29), timedelta(seconds=30)) == (slot, 0)
@@ -73,7 +76,7 @@ def test_poller_cycles_are_completed_flow_runs_and_sigterm_stops_it(
         assert len(runs) == 3 and all(r.state.is_completed() for r in runs)
         assert all(r.deployment_id is None for r in runs)  # a direct call: a flow run without deployment
         for run in runs:  # named after its slot on the clock: poll-hq-2026-11-30T07:40:04Z
-            slot = datetime.strptime(run.name, "poll-hq-%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            slot = slot_of_run_name(run.name)  # seconds are left out on the minute
             assert slot.timestamp() % PERIOD.total_seconds() == 0
             assert abs((run.start_time - slot).total_seconds()) < PERIOD.total_seconds() + 1
         assert len({r.name for r in runs}) == 3
