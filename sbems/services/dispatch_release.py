@@ -58,12 +58,15 @@ async def release_command(
     actor: str = "sbems",
     now_utc: datetime | None = None,
     publish: Publish | None = None,
+    message_source: str | None = "watchdog",
 ) -> DispatchOutcome:
-    """Give one held write back to local control and record it (``publish``: its result's bus message)."""
+    """Give one held write back to local control and record it (``publish``: its result's bus message, with
+    ``message_source`` as its source; None: the command's own source, e.g. ``schedule``)."""
     outcome = await _release(conn, site, command, adapter_for, why, actor, now_utc)
     if publish is not None:
         building = next(b for b in site.buildings if entity_uuid("building", b.id) == command["building_id"])
-        publish(release_message(building, command, outcome, source="watchdog", actor=actor))
+        source = message_source or command["source"]
+        publish(release_message(building, command, outcome, source=source, actor=actor))
     return outcome
 
 

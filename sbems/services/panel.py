@@ -123,22 +123,19 @@ def dispatch_zone_release(database_url: str, building_key: str, *, zone: str, us
             if not held:
                 return ActionResult(False, f"zone {zone} holds no setpoint written by SBEMS")
             async with open_device_registry(settings, [site.building(building_key)]) as registry:
-                outcomes = []
-                for c in cooling_first(held):  # a heating release before a low cooling one meets the deadband
-                    outcome = await release_command(
+                outcomes = [  # cooling first: a heating release before a low cooling one meets the deadband
+                    await release_command(
                         conn,
                         site=site,
                         command=c,
                         adapter_for=registry.adapter_for,
                         why=f"released from the panel by {user.email}",
                         actor=user.email,
+                        publish=messages.append,
+                        message_source="manual",
                     )
-                    messages.append(
-                        release_message(
-                            site.building(building_key), c, outcome, source="manual", actor=user.email
-                        )
-                    )
-                    outcomes.append(outcome)
+                    for c in cooling_first(held)
+                ]
         failed = [o for o in outcomes if o.status != "released"]
         if failed:
             return ActionResult(False, "; ".join(o.detail for o in failed))

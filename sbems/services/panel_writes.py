@@ -36,7 +36,7 @@ def can_write(role: str, access_level: str | None, permission: str) -> bool:
     return Role(role) == Role.ADMIN or access_level in ("full", "control")
 
 
-def _write_violation(
+def write_violation(
     conn: psycopg.Connection, user: AuthUser, building_key: str, permission: str
 ) -> str | None:
     """Re-check against the database (role or access may have changed since login)."""
@@ -64,7 +64,7 @@ def write_alert_action(
         raise ValueError(f"unknown alert action {action!r}")
     now_utc = now_utc or datetime.now(UTC)
     with service_connection(database_url) as conn:
-        problem = _write_violation(conn, user, building_key, "write:alerts")
+        problem = write_violation(conn, user, building_key, "write:alerts")
         if problem is None:
             writer = write_alert_acknowledged if action == "acknowledge" else write_alert_resolved
             if not writer(conn, alert_id=alert_id, user_id=user.id, at=now_utc):

@@ -33,9 +33,9 @@ from sbems.domain.site import entity_uuid
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.dispatch import release_command
-from sbems.services.dispatch_events import Message, release_message, settings_publisher
+from sbems.services.dispatch_events import Message, settings_publisher
 from sbems.services.dispatch_release import cooling_first
-from sbems.services.panel_writes import _write_violation
+from sbems.services.panel_writes import write_violation
 from sbems.storage.commands import insert_audit, read_held_commands
 from sbems.storage.entities import read_site
 from sbems.storage.entity_edits import lock_site_edits
@@ -78,7 +78,7 @@ def _checked(conn: psycopg.Connection, user: AuthUser, schedule_id: str) -> tupl
     if not buildings and Role(user.role) != Role.ADMIN:
         raise ScheduleError(403, "a schedule no building used can be changed by admins only")
     for building_key in buildings:
-        if why := _write_violation(conn, user, building_key, "write:schedules"):
+        if why := write_violation(conn, user, building_key, "write:schedules"):
             raise ScheduleError(403, f"{building_key}: {why}")
     return state, zones
 
@@ -171,13 +171,14 @@ def release_schedule_writes(
             async with open_device_registry(settings, [site.building(b) for b in buildings]) as registry:
                 for c in cooling_first(held):  # a heating release before a low cooling one meets the deadband
                     outcome = await release_command(
-                        conn, site=site, command=c, adapter_for=registry.adapter_for, why=why, actor=actor
-                    )
-                    building_key = zone_ids[c["zone_id"]].split("/")[0]
-                    messages.append(
-                        release_message(
-                            site.building(building_key), c, outcome, source=c["source"], actor=actor
-                        )
+                        conn,
+                        site=site,
+                        command=c,
+                        adapter_for=registry.adapter_for,
+                        why=why,
+                        actor=actor,
+                        publish=messages.append,
+                        message_source=None,  # the command's own source: schedule or optimizer
                     )
                     line = f"{zone_ids[c['zone_id']]} {c['command_type']}: {outcome.status} {outcome.detail}"
                     (outcomes if outcome.status == "released" else problems).append(line)

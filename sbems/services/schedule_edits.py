@@ -30,7 +30,7 @@ from sbems.domain.site import ComfortBand, Site, SiteFileError, Zone
 from sbems.services.auth import AuthUser
 from sbems.services.connections import service_connection
 from sbems.services.entity_import import keep_api_edits, write_kept_markers
-from sbems.services.panel_writes import ActionResult, _write_violation
+from sbems.services.panel_writes import ActionResult, write_violation
 from sbems.storage import db
 from sbems.storage.commands import insert_audit
 from sbems.storage.entities import read_site, upsert_site
@@ -130,7 +130,7 @@ def write_schedule_setpoints(
     before: dict[str, float] = {}
     changed = 0
     with service_connection(database_url) as conn:
-        problem = _write_violation(conn, user, building_key, "write:schedules")
+        problem = write_violation(conn, user, building_key, "write:schedules")
         if problem is None and not changes:
             problem = "give at least one setpoint to change"
         if problem is None:
@@ -174,7 +174,7 @@ def write_schedule_periods(
     """Replace a schedule's occupied periods (``{"days": ["mon", ...], "start": "07:00", "end": "19:00"}``)
     and holidays wherever it is used."""
     with service_connection(database_url) as conn:
-        if why := _write_violation(conn, user, building_key, "write:schedules"):
+        if why := write_violation(conn, user, building_key, "write:schedules"):
             return ActionResult(False, why)
         stored = read_schedule_specs(conn).get(schedule_id)
         if stored is None:
