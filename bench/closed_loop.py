@@ -125,6 +125,7 @@ class Settings:
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
+    smoothing_usd_per_kw2: float = 1e-3  # the plan's cooling smoothing weight (``Tuning``)
 
 
 def run_sbems(
@@ -237,6 +238,7 @@ def run_sbems(
                 comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
                 peak_below_floor_frac=settings.peak_below_floor_frac,
+                smoothing_usd_per_kw2=settings.smoothing_usd_per_kw2,
             ),
         )
         plan = planner.solve(problem)
