@@ -52,7 +52,7 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from closed_loop_bound import perfect_information_bound  # noqa: E402
+from closed_loop_bound import lowest_cooling_setpoint_c, perfect_information_bound  # noqa: E402
 from closed_loop_setup import (  # noqa: E402
     MINUTES_PER_STEP,
     PLAN_STEP_S,
@@ -126,6 +126,9 @@ class Settings:
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
     smoothing_usd_per_kw2: float = 1e-3  # the plan's cooling smoothing weight (``Tuning``)
+    # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
+    # the lowest cooling setpoint dispatch accepts (21 C) instead of the heating setback (16 C)
+    cooling_floor_bound: bool = False
 
 
 def run_sbems(
@@ -286,7 +289,13 @@ def run_closed_loop(
     baseline_record = run_baseline(copy.deepcopy(plant), days)
     sbems_record, stats = run_sbems(copy.deepcopy(plant), site, learned, days, settings, seed=seed)
     bound = perfect_information_bound(plant, site, days) if with_bound else None
+    floor_bound = None
+    if with_bound and settings.cooling_floor_bound:
+        floor_bound = perfect_information_bound(
+            plant, site, days, lowest_setpoint_c=lowest_cooling_setpoint_c(plant.building)
+        )
     return {
+        "bound_cooling_floor": floor_bound,
         "baseline": evaluate(baseline_record, site, building_id),
         "bound": bound,
         "sbems": evaluate(sbems_record, site, building_id),

@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> dict:
         default=Settings.smoothing_usd_per_kw2,
         help="the plan's cooling smoothing weight, USD/kW^2 per step change",
     )
+    parser.add_argument(
+        "--cooling-floor-bound",
+        action="store_true",
+        help="summer: also the bound with the unoccupied floor at the lowest cooling setpoint (a diagnostic)",
+    )
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         comfort_margin_max_c=args.margin_max,
         adaptive_margin_quantile=args.adaptive_margin,
         smoothing_usd_per_kw2=args.smoothing,
+        cooling_floor_bound=args.cooling_floor_bound,
     )
     knobs = {
         "margin_c": args.comfort_margin,
