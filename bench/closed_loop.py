@@ -102,7 +102,7 @@ class Settings:
 
     horizon_h: float = 24.0
     comfort_penalty_usd_per_kh: float = 500.0
-    comfort_margin_c: float = 0.3
+    comfort_margin_c: float = 0.15  # upper edge (the lower one only where the plan heats: ``held_floor``)
     comfort_margin_growth_c_per_sqrt_h: float = 0.0  # back-off grows along the horizon (forecast error)
     comfort_margin_max_c: float = 1.0
     # adaptive margin: this quantile of the last day's occupied tracking errors (None: the fixed margin)
@@ -125,7 +125,7 @@ class Settings:
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
-    smoothing_usd_per_kw2: float = 1e-3  # the plan's cooling smoothing weight (``Tuning``)
+    smoothing_usd_per_kw2: float = 1e-4  # the plan's cooling smoothing weight (``Tuning``)
     # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
     # the lowest cooling setpoint dispatch accepts (21 C) instead of the heating setback (16 C)
     cooling_floor_bound: bool = False
