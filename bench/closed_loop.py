@@ -52,7 +52,7 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from closed_loop_bound import perfect_information_bound  # noqa: E402
+from closed_loop_bound import lowest_cooling_setpoint_c, perfect_information_bound  # noqa: E402
 from closed_loop_setup import (  # noqa: E402
     MINUTES_PER_STEP,
     PLAN_STEP_S,
@@ -102,7 +102,7 @@ class Settings:
 
     horizon_h: float = 24.0
     comfort_penalty_usd_per_kh: float = 500.0
-    comfort_margin_c: float = 0.3
+    comfort_margin_c: float = 0.15  # upper edge (the lower one only where the plan heats: ``held_floor``)
     comfort_margin_growth_c_per_sqrt_h: float = 0.0  # back-off grows along the horizon (forecast error)
     comfort_margin_max_c: float = 1.0
     # adaptive margin: this quantile of the last day's occupied tracking errors (None: the fixed margin)
@@ -125,6 +125,10 @@ class Settings:
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
+    smoothing_usd_per_kw2: float = 1e-4  # the plan's cooling smoothing weight (``Tuning``)
+    # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
+    # the lowest cooling setpoint dispatch accepts (21 C) instead of the heating setback (16 C)
+    cooling_floor_bound: bool = False
 
 
 def run_sbems(
@@ -237,6 +241,7 @@ def run_sbems(
                 comfort_margin_max_c=settings.comfort_margin_max_c,
                 disturbance_decay_h=settings.bias_decay_h,
                 peak_below_floor_frac=settings.peak_below_floor_frac,
+                smoothing_usd_per_kw2=settings.smoothing_usd_per_kw2,
             ),
         )
         plan = planner.solve(problem)
@@ -284,7 +289,13 @@ def run_closed_loop(
     baseline_record = run_baseline(copy.deepcopy(plant), days)
     sbems_record, stats = run_sbems(copy.deepcopy(plant), site, learned, days, settings, seed=seed)
     bound = perfect_information_bound(plant, site, days) if with_bound else None
+    floor_bound = None
+    if with_bound and settings.cooling_floor_bound:
+        floor_bound = perfect_information_bound(
+            plant, site, days, lowest_setpoint_c=lowest_cooling_setpoint_c(plant.building)
+        )
     return {
+        "bound_cooling_floor": floor_bound,
         "baseline": evaluate(baseline_record, site, building_id),
         "bound": bound,
         "sbems": evaluate(sbems_record, site, building_id),

@@ -49,7 +49,7 @@ from closed_loop_setup import (  # noqa: E402
 )
 
 from sbems.domain.heat_pump import heating_capacity_frac, heating_cop  # noqa: E402
-from sbems.domain.site import Site, read_site_file  # noqa: E402
+from sbems.domain.site import Building, Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import bill_usd, demand_charge_masks, energy_prices_usd_per_kwh  # noqa: E402
 from sbems.sim import plant as plant_module  # noqa: E402
 from sbems.sim.airflow import outdoor_air_m3_s  # noqa: E402
@@ -127,6 +127,12 @@ def heating_ratings_w(plant: Plant) -> tuple[np.ndarray, np.ndarray]:
             hp[z] = 1000.0 * (unit.heating_capacity_kw or unit.capacity_kw)
             backup[z] = 1000.0 * unit.backup_heat_kw
     return hp, backup
+
+
+def lowest_cooling_setpoint_c(building: Building) -> float:
+    """The lowest cooling setpoint dispatch sends to any zone (its setpoint and cooling limits, 21 C by
+    default): a controller with setpoints only cannot cool a zone's air below it."""
+    return min(max(z.setpoint_limits.min_c, z.cooling_setpoint_limits.min_c) for z in building.zones)
 
 
 def perfect_information_bound(

@@ -115,6 +115,17 @@ def main(argv: list[str] | None = None) -> dict:
         help="margin = this quantile of the last day's tracking errors (at least --comfort-margin)",
     )
     parser.add_argument("--comfort-penalty", type=float, default=Settings.comfort_penalty_usd_per_kh)
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=Settings.smoothing_usd_per_kw2,
+        help="the plan's cooling smoothing weight, USD/kW^2 per step change",
+    )
+    parser.add_argument(
+        "--cooling-floor-bound",
+        action="store_true",
+        help="summer: also the bound with the unoccupied floor at the lowest cooling setpoint (a diagnostic)",
+    )
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -126,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
         comfort_margin_growth_c_per_sqrt_h=args.margin_growth,
         comfort_margin_max_c=args.margin_max,
         adaptive_margin_quantile=args.adaptive_margin,
+        smoothing_usd_per_kw2=args.smoothing,
+        cooling_floor_bound=args.cooling_floor_bound,
     )
     knobs = {
         "margin_c": args.comfort_margin,
@@ -133,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         "max_c": args.margin_max,
         "penalty": args.comfort_penalty,
         "adaptive_quantile": args.adaptive_margin,
+        "smoothing_usd_per_kw2": args.smoothing,
     }
     site = read_site_file(args.site)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))

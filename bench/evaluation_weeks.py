@@ -9,6 +9,7 @@ the tuning week excluded. Knobs may be chosen on the tuning week only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import time
@@ -114,6 +115,8 @@ def run_one(
 
     started = time.perf_counter()
     site = _site(site_path)
+    if season != "summer" and getattr(settings, "cooling_floor_bound", False):
+        settings = dataclasses.replace(settings, cooling_floor_bound=False)  # cooling-only weeks only
     result = run_closed_loop(site, building_id, week.start_utc, days, history_days, settings, seed=seed)
     figures = run_figures(result, len(site.building(building_id).zones), days)
     figures |= {"season": season, "week": str(week.monday), "seed": seed, "days": days}
@@ -164,7 +167,19 @@ def run_figures(result: dict, n_zones: int, days: float) -> dict:
         }
     else:
         out |= {"bound_le_sbems": False, "bound_status": (bound or {}).get("status", "not solved")}
+    floor = result.get("bound_cooling_floor")
+    if floor and "total_usd" in floor:  # labelled diagnostic: the bound without cooling below 21 C
+        out |= {
+            "cost_usd_bound_cooling_floor": floor["total_usd"],
+            "peak_kw_bound_cooling_floor": floor["peak_kw"],
+        }
     return out
+
+
+def _share(runs: list[dict], prefix: str, bound_key: str) -> float | None:
+    saved = sum(r[f"{prefix}_baseline"] - r[f"{prefix}_sbems"] for r in runs)
+    possible = sum(r[f"{prefix}_baseline"] - r[bound_key] for r in runs)
+    return round(saved / possible, 4) if possible > 0 else None
 
 
 def season_summary(runs: list[dict], weeks: list[str], seeds: list[int]) -> dict:
@@ -182,7 +197,14 @@ def season_summary(runs: list[dict], weeks: list[str], seeds: list[int]) -> dict
     cost_possible = sum(r["cost_usd_baseline"] - r["cost_usd_bound"] for r in with_bound)
     peak_saved = sum(r["peak_kw_baseline"] - r["peak_kw_sbems"] for r in with_bound)
     peak_possible = sum(r["peak_kw_baseline"] - r["peak_kw_bound"] for r in with_bound)
-    return {
+    floored = [r for r in runs if "cost_usd_bound_cooling_floor" in r]
+    extra = {}
+    if floored:  # labelled diagnostic (--cooling-floor-bound): the share of the 21 C-floor bound's saving
+        extra = {
+            "cost_frac_of_cooling_floor_bound": _share(floored, "cost_usd", "cost_usd_bound_cooling_floor"),
+            "peak_frac_of_cooling_floor_bound": _share(floored, "peak_kw", "peak_kw_bound_cooling_floor"),
+        }
+    return extra | {
         "weeks": weeks,
         "seeds": seeds,
         "runs": len(runs),

@@ -204,6 +204,12 @@ class Tuning:
     heating_guard_c: float | None = 2.0
     # the horizon's peak below the reached peak minus the back-off costs this fraction of the demand rate
     peak_below_floor_frac: float = 0.0
+    # False: no comfort margin on a lower band edge that the units hold themselves (``held_floor``)
+    margin_on_held_floor: bool = False
+    # w in w * sum((Q[z,k+1] - Q[z,k])^2): keeps setpoints from chattering (``MpcProblem``). 1e-3 (the
+    # problem's own default) made a 30 kW step cost 0.9 USD, more than an on-peak quarter hour of it: plans
+    # ramped night pre-cooling in from 19:45 at 0.32 USD/kWh instead of starting at 21:00 (issue 14)
+    smoothing_usd_per_kw2: float = 1e-4
 
 
 def comfort_backoff_c(
@@ -312,6 +318,7 @@ def building_problem(
         **heating,
         initial_cooling_kw=state.cooling_kw,
         comfort_penalty_usd_per_kh=tuning.comfort_penalty_usd_per_kh,
+        smoothing_usd_per_kw2=tuning.smoothing_usd_per_kw2,
         initial_mass_temp_c=state.mass_temp_c,
         step_durations_s=horizon.durations_s,
     )
@@ -326,6 +333,11 @@ def building_problem(
     if tuning.heating_guard_c is not None:
         problem = offer_heating_where_needed(problem, tuning.heating_guard_c)
     no_heat = ~problem.heating_available.any(axis=1)
+    if no_heat.any() and not tuning.margin_on_held_floor:
+        held = held_floor(no_heat, bands)
+        problem = dataclasses.replace(
+            problem, comfort_min_c=np.where(held, bands.comfort_min_c, problem.comfort_min_c)
+        )
     if no_heat.any():  # zones that do not heat keep the old unoccupied floor: cooling setpoints stop there
         floor = np.maximum(
             problem.comfort_min_c, np.minimum(bands.limit_min_c[:, None], problem.comfort_max_c)
@@ -333,6 +345,16 @@ def building_problem(
         lifted = np.where(no_heat[:, None] & ~bands.occupied_end, floor, problem.comfort_min_c)
         problem = dataclasses.replace(problem, comfort_min_c=lifted)
     return problem
+
+
+def held_floor(no_heat: np.ndarray, bands: Bands) -> np.ndarray:
+    """(n_zones, n_steps): occupied lower band edges that the units hold themselves, so a comfort margin
+    there only gives up pre-cooling. A zone that does not heat in this horizon can only be cooled, and
+    dispatch sends no cooling setpoint under the zone's lowest one (``bands.limit_min_c``); where the band's
+    lower edge is at or under that, the local loop stops cooling at the edge whatever the plan's error. On
+    the summer tuning week the 0.3 C margin kept mornings at 21.2-21.3 C instead of 21.0 (issue 14)."""
+    edge_held = bands.comfort_min_c <= bands.limit_min_c[:, None] + 1e-9
+    return np.asarray(no_heat, dtype=bool)[:, None] & bands.occupied_end & edge_held
 
 
 def offer_heating_where_needed(problem: MpcProblem, guard_c: float) -> MpcProblem:

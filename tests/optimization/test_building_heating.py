@@ -11,8 +11,10 @@ from sbems.domain.tariff import tariff_step_prices
 from sbems.optimization.building_problem import (
     Forecasts,
     Horizon,
+    Tuning,
     ZoneState,
     building_problem,
+    held_floor,
     thermal_from_electric_kw,
     zone_bands,
 )
@@ -114,3 +116,49 @@ def test_a_summer_day_in_auto_mode_offers_no_heating_so_the_problem_keeps_its_si
     assert summer.comfort_min_c[~bands.occupied_end].min() == bands.limit_min_c.min() == 21.0
     _, _, winter = winter_problem(site, outdoor_c=-5.0)
     assert winter.heating_available.all()
+
+
+def margin_problem(site, outdoor_c: float, initial_c: float, tuning):
+    building = site.building("hq")
+    now = datetime(2027, 1, 12, 9, tzinfo=UTC)  # 04:00 in New York: occupancy starts at 07:00
+    times, durations = horizon_blocks(now, 24, 900, blocking=True)
+    n, ns = len(building.zones), len(times)
+    bands = zone_bands(site, building, times, 900, durations)
+    problem = building_problem(
+        [ZoneModelParams(0.97, -0.03, (), 0.0, 900.0, ())] * n,
+        building,
+        Horizon(times, 900, durations),
+        tariff_step_prices(site.tariff(building.tariff), times, building.timezone),
+        bands,
+        Forecasts(np.full(ns, outdoor_c), np.zeros(ns), np.zeros((n, ns)), np.full(ns, 20.0)),
+        ZoneState(np.full(n, initial_c)),
+        tuning,
+    )
+    return bands, problem
+
+
+def test_no_comfort_margin_on_a_lower_edge_the_units_hold_themselves(example_site):
+    site = winter_site(example_site, "auto")
+    occupied_margin = Tuning(comfort_margin_c=0.3)
+    # summer: no zone heats, the lowest cooling setpoint (21 C) is the band's lower edge: cooling stops
+    # there whatever the plan's error, so the plan may pre-cool to 21.0 C; the upper edge keeps its margin
+    bands, summer = margin_problem(site, 30.0, 25.0, occupied_margin)
+    occupied = bands.occupied_end
+    assert occupied.any() and not summer.has_heating
+    assert (held_floor(np.ones(len(bands.limit_min_c), dtype=bool), bands) == occupied).all()
+    assert np.allclose(summer.comfort_min_c[occupied], 21.0)
+    assert np.allclose(summer.comfort_max_c[occupied], 25.0 - 0.3)
+    # the old behaviour on request: the margin on both edges
+    _, both = margin_problem(site, 30.0, 25.0, Tuning(comfort_margin_c=0.3, margin_on_held_floor=True))
+    assert np.allclose(both.comfort_min_c[occupied], 21.3)
+    # winter: zones heat, so the plan itself holds the lower edge and keeps the margin there
+    _, winter = margin_problem(site, -5.0, 17.0, occupied_margin)
+    assert winter.heating_available.all()
+    assert np.allclose(winter.comfort_min_c[occupied], 21.3)
+
+
+def test_the_smoothing_weight_is_a_tuning_knob(example_site):
+    _, problem = margin_problem(example_site, 30.0, 25.0, Tuning(smoothing_usd_per_kw2=3e-4))
+    assert problem.smoothing_usd_per_kw2 == 3e-4
+    _, default = margin_problem(example_site, 30.0, 25.0, Tuning())
+    assert default.smoothing_usd_per_kw2 == 1e-4  # chosen on the summer tuning week (issue 14)
