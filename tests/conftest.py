@@ -3,12 +3,15 @@
 PostgreSQL: SBEMS_TEST_DATABASE_URL, else SBEMS_DATABASE_URL, else 127.0.0.1:5432 when it answers, else a
 private embedded server for this test session. Each test that asks for ``db_url`` gets its own database,
 cloned from a template migrated once per session.
-MQTT: SBEMS_MQTT_URL, else 127.0.0.1:1883 when it answers, else a private broker for this session.
+MQTT: SBEMS_MQTT_URL, else 127.0.0.1:1883 when it answers, else a private broker for this session; under
+pytest-xdist (``./scripts/test`` runs two workers) a private broker per worker unless SBEMS_MQTT_URL is set.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,14 +92,20 @@ def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    if port_open("127.0.0.1", 1883):
+    parallel = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    if not parallel and port_open("127.0.0.1", 1883):
         yield "mqtt://127.0.0.1:1883"
         return
-    broker = MqttBroker(tmp_path_factory.mktemp("mqtt"), free_port()).start()
+    # A broker of this session's own; with pytest-xdist one per worker, so that a test subscribed to
+    # sbems/# never sees the messages of a test running at the same time in the other worker. Its work
+    # directory is under /tmp: as root mosquitto drops to its own user, which cannot enter pytest's tmp.
+    work_dir = Path(tempfile.mkdtemp(prefix="sbems-test-broker-"))
+    broker = MqttBroker(work_dir, free_port()).start()
     try:
         yield broker.url
     finally:
         broker.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +124,12 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadfile``, as ``./scripts/test`` runs it), the modules holding slow
+    tests are handed out first, so that no long module starts last and leaves the other worker idle."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: the order within stays
