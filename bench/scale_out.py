@@ -9,9 +9,10 @@ Part 1: one simulator per building (a BACnet and a Modbus unit of points/2 each,
 thermostats); a scratch database holding the buildings; a real ``prefect server start`` (its scheduler
 creates the runs); ``sbems deploy``'s ``deploy()`` registers ``poll-loop-<building>`` into the pool (windows
 of ``--window-min``, staggered) and starts one run per building now; ``prefect worker start --pool sbems`` x
-workers. Each poll-loop run polls its building every 30 s; each cycle is a nested ``poll-building`` run
-named after its slot. A cycle's time is from the slot to the end of the last building's run for that slot
-(the API's end times), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
+workers. Each poll-loop run polls its building every 30 s, in-process (``--nested-runs``: each cycle a
+nested ``poll-building`` flow run); every cycle logs ``poll-b03-2026-11-30T10:00:30Z: COMPLETED (...)`` into
+its loop run's logs. A cycle's time is from the slot to the last building's line for that slot (the API's
+log timestamps), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
 the same service functions (``bench/poll.py``'s plain composition) for every building in ``--workers``
 warm processes, half a period after each slot (between the loops' cycles). Overhead = (median Prefect
 cycle - median plain cycle) / median Prefect cycle.
@@ -148,34 +149,54 @@ def slot_of(run_name: str) -> tuple[str, datetime] | None:
     return match["building"], datetime.strptime(at, fmt).replace(tzinfo=UTC)
 
 
-async def _cycle_runs() -> list:
-    """Every poll-building run the poll loops made (tag poll-loop), and every poll-loop run."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+CYCLE_LINE = re.compile(r"^(?P<name>poll-\S+): (?P<outcome>COMPLETED|FAILED)\b")
 
-    runs, tagged = [], FlowRunFilter(tags=FlowRunFilterTags(all_=["poll-loop"]))
+
+async def _cycle_ends() -> list[tuple[str, str, datetime]]:
+    """(cycle name, outcome, log time) of every cycle line in the poll-loop runs' logs."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    ids = [run.id for run in await _loop_runs()]
+    lines, found = [], []
     async with get_client() as client:
-        while page := await client.read_flow_runs(flow_run_filter=tagged, limit=200, offset=len(runs)):
-            runs += page
-    return runs
+        for start in range(0, len(ids), 50):
+            scope = LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids[start : start + 50]))
+            offset = 0
+            while page := await client.read_logs(
+                log_filter=scope, limit=200, offset=offset, sort=LogSort.TIMESTAMP_ASC
+            ):
+                lines += page
+                offset += len(page)
+    for line in lines:
+        match = CYCLE_LINE.match(line.message)
+        if match:
+            found.append((match["name"], match["outcome"], line.timestamp))
+    return found
 
 
 async def _loop_runs() -> list:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
+    runs, loops = [], FlowFilter(name=FlowFilterName(any_=["poll-loop"]))
     async with get_client() as client:
-        return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["poll-loop"])))
+        while page := await client.read_flow_runs(flow_filter=loops, limit=200, offset=len(runs)):
+            runs += page
+    return runs
 
 
-def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> tuple[list[float], int, dict]:
+def cycle_times(
+    lines: list[tuple[str, str, datetime]], building_ids: list[str], slots: list[datetime]
+) -> tuple[list[float], int, dict]:
     """Per slot: seconds from the slot to the end of the last building's completed cycle; and how many
     slots missed a building (no completed cycle for it)."""
     ends: dict[datetime, dict[str, datetime]] = {}
-    for run in runs:
-        parsed = slot_of(run.name)
-        if parsed and run.state and run.state.is_completed() and run.end_time:
-            ends.setdefault(parsed[1], {})[parsed[0]] = run.end_time
+    for name, outcome, at in lines:
+        parsed = slot_of(name)
+        if parsed and outcome == "COMPLETED":
+            ends.setdefault(parsed[1], {})[parsed[0]] = at
     cycles: dict[datetime, float] = {}
     for slot in slots:
         by_building = ends.get(slot, {})
@@ -267,7 +288,8 @@ def poll_part(args) -> dict:
             env.update(
                 PYTHONPATH=str(REPO),
                 PREFECT_API_URL=api_url,
-                PREFECT_LOGGING_LEVEL="WARNING",
+                # Prefect's default level: the loops' per-cycle lines reach the API (what this bench reads)
+                PREFECT_LOGGING_LEVEL="INFO",
                 SBEMS_DATABASE_URL=url,
                 SBEMS_THERMOSTAT_API_KEY=API_KEY,
                 TQDM_DISABLE="1",
@@ -291,16 +313,16 @@ def poll_part(args) -> dict:
                 ["poll-loop"],
                 pool="sbems",
                 loop_window=window,
-                parameters={"publish": False, "bacnet_port": 0},
+                parameters={"publish": False, "bacnet_port": 0, "nested_runs": args.nested_runs},
             )
             print(f"deployed {len(result.deployments)} poll-loop deployments, window {window}", flush=True)
             os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY
 
             def every_building_polled() -> bool:
                 done = {
-                    slot_of(r.name)[0]
-                    for r in asyncio.run(_cycle_runs())
-                    if slot_of(r.name) and r.state and r.state.is_completed()
+                    slot_of(name)[0]
+                    for name, outcome, _ in asyncio.run(_cycle_ends())
+                    if slot_of(name) and outcome == "COMPLETED"
                 }
                 return set(ids) <= done
 
@@ -318,7 +340,7 @@ def poll_part(args) -> dict:
                     print(f"{slot:%H:%M:%S}: plain {plain[-1]:.1f} s", flush=True)
                 load_end = os.getloadavg()
                 _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
-            runs = asyncio.run(_cycle_runs())
+            lines = asyncio.run(_cycle_ends())
             loops = asyncio.run(_loop_runs())
     finally:
         for proc in reversed(procs):  # workers (and their flow-run processes) first, the server last
@@ -327,7 +349,7 @@ def poll_part(args) -> dict:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
-    flows, incomplete, by_slot = cycle_times(runs, ids, slots)
+    flows, incomplete, by_slot = cycle_times(lines, ids, slots)
     for slot in slots:
         seconds = by_slot.get(slot)
         print(f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}")
@@ -352,6 +374,7 @@ def poll_part(args) -> dict:
         "loop_window_min": args.window_min,
         "loop_runs_started_in_measurement": handovers,
         "loop_run_states": loop_states,
+        "nested_runs": args.nested_runs,
         "load_1m": [round(load_before[0], 1), round(load_start[0], 1), round(load_end[0], 1)],
     }
 
@@ -483,6 +506,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=1000.0, help="listener part: messages/s")
     parser.add_argument("--skip-poll", action="store_true")
+    parser.add_argument(
+        "--nested-runs", action="store_true", help="poll part: each cycle a nested poll-building flow run"
+    )
     parser.add_argument("--skip-listener", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
