@@ -77,7 +77,7 @@ SCHEDULES: dict[str, Schedule] = {
 
 
 # Deployed by ``sbems deploy`` into the work pool in place of "poll" (never by ``sbems flows serve``): one
-# long-lived run per building and window, a nested poll-building run per 30 s cycle (sbems.flows.poll_loop)
+# long-lived run per building and window, a poll cycle every 30 s in it (in-process; sbems.flows.poll_loop)
 POOL_SCHEDULES: dict[str, Schedule] = {
     "poll-loop": Schedule(
         "sbems.flows.poll_loop:poll_loop",

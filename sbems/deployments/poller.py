@@ -100,6 +100,7 @@ class Poller:
         self.rows: list[dict[str, Any]] = []  # one per cycle: slot, outcome, figures (a window's table)
         self.streaks: Counter[str] = Counter()  # building -> failed cycles in a row
         self.stopped_by_signal = False
+        self._endpoints: Any = None
 
     def liveness(self) -> tuple[bool, dict]:
         """Alive while every building completed a cycle within the last 3 periods (from the start on, with
@@ -118,15 +119,33 @@ class Poller:
             detail["stale"] = stale
         return not stale, detail
 
-    async def run(self) -> Counter[str]:
-        quiet_library_loggers()
-        if self.in_process:
+    def endpoints(self) -> Any:
+        """Where in-process cycles store and publish (settings read once per process)."""
+        if self._endpoints is None:
             from sbems.services.polling import resolve_poll_endpoints
 
             p = self.parameters
-            flow: Any = resolve_poll_endpoints(  # once per process: settings are read once
+            self._endpoints = resolve_poll_endpoints(
                 p.get("database_url"), p.get("mqtt_url"), p.get("bacnet_port"), p.get("publish", True)
             )
+        return self._endpoints
+
+    def warm_up(self) -> None:
+        """In-process: the first cycle's one-off costs (pool, site, GX suite) now, before the first slot; a
+        failure is only logged (the cycles report their own)."""
+        from sbems.services.poll_cycle import warm_up_poll
+
+        quiet_library_loggers()
+        for building_id in self.building_ids:
+            try:
+                warm_up_poll(building_id, self.endpoints())
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                self.log.warning("poll warm-up of %s failed: %s: %s", building_id, type(exc).__name__, exc)
+
+    async def run(self) -> Counter[str]:
+        quiet_library_loggers()
+        if self.in_process:
+            flow: Any = self.endpoints()
         else:  # lazy: the flow and Prefect load once here, never again per cycle
             from sbems.deployments.entry import deployable
 

@@ -7,7 +7,8 @@ window, :mod:`sbems.flows.poll_loop`) in place of the 30 s ``poll``, each with a
 sbems`` runs them, whatever its working directory), and sets the optional concurrency limits: per building
 (tag ``building:<id>``, every device task of the building) and per device (tag
 ``device:<building>:<device>``). The poll flow attaches those tags to its device tasks only where a limit
-exists (see :mod:`sbems.flows.poll`).
+exists (see :mod:`sbems.flows.poll`); poll-loop's in-process cycles have no task runs and need none (one
+serial loop per building: one request per device at a time; docs/operations.md).
 
 Every deployed flow carries :func:`alert_on_repeated_failures` as its failure/crash hook: when a
 deployment's runs have failed ``FAILURES_BEFORE_ALERT`` times in a row, an SBEMS alert is stored,

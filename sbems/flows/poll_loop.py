@@ -84,8 +84,6 @@ async def poll_loop(
         "publish": publish,
         "device_tags": device_tags,
     }
-    if not await wait_for_previous_run(first + period):  # the previous window's last cycle
-        log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
     poller = Poller(
         [building_id],
         period,
@@ -95,6 +93,10 @@ async def poll_loop(
         in_process=not nested_runs,
         logger=get_run_logger(),
     )
+    if poller.in_process:
+        poller.warm_up()  # while the previous window's run does its last cycle
+    if not await wait_for_previous_run(first + period):  # the previous window's last cycle
+        log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
     with stop_on_sigterm(poller):
         counts = await poller.run()
     tally = {

@@ -13,8 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
+
+from sbems.data_contracts.batch import validate_batch
 from sbems.services import polling
 from sbems.services.polling import DeviceJob, DeviceReadings, PollEndpoints
 from sbems.services.publishing import poll_messages, publish_messages
@@ -44,6 +48,15 @@ async def get_device_readings_retried(
             delays = list(retry_delays_s) or [0.0]
             await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def warm_up_poll(building_id: str, endpoints: PollEndpoints) -> None:
+    """A process's first-cycle costs, paid before its first slot (a loop run starts a period early): the
+    connection pool and the site, and the Great Expectations suite with a first validation (one valid
+    reading). Devices are not touched (the previous run may still hold the BACnet port)."""
+    polling.read_poll_plan(building_id, endpoints.database_url)
+    now = datetime.now(UTC)
+    validate_batch(pd.DataFrame({"time": [now], "point": ["warm-up"], "value": [21.0], "unit": ["celsius"]}))
 
 
 async def run_poll_cycle(
