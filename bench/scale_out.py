@@ -333,12 +333,14 @@ def poll_part(args) -> dict:
                 first = next_slot(datetime.now(UTC) + period, period)
                 slots = [first + k * period for k in range(int(args.minutes * 60 / period.total_seconds()))]
                 load_start = os.getloadavg()
+                cpu_start, cpu_start_at = group_cpu_s(procs), time.monotonic()
                 plain = []
                 for slot in slots:  # the plain cycle half a period after each slot, between the loops' cycles
                     _sleep_until(slot + period / 2)
                     plain.append(_plain_cycle(pool, ids, url)[0])
                     print(f"{slot:%H:%M:%S}: plain {plain[-1]:.1f} s", flush=True)
                 load_end = os.getloadavg()
+                cpu_end, cpu_span_s = group_cpu_s(procs), time.monotonic() - cpu_start_at
                 _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
             lines = asyncio.run(_cycle_ends())
             loops = asyncio.run(_loop_runs())
@@ -376,7 +378,33 @@ def poll_part(args) -> dict:
         "loop_run_states": loop_states,
         "nested_runs": args.nested_runs,
         "load_1m": [round(load_before[0], 1), round(load_start[0], 1), round(load_end[0], 1)],
+        # CPU over the measured slots, in cores: the Prefect server; the workers with their loop processes
+        "server_cpu_cores": round((cpu_end[0] - cpu_start[0]) / cpu_span_s, 3),
+        # (an exited loop process counts whole when reaped: approximate across hand-overs)
+        "workers_cpu_cores": round((sum(cpu_end[1:]) - sum(cpu_start[1:])) / cpu_span_s, 3),
     }
+
+
+def group_cpu_s(procs: list[subprocess.Popen]) -> list[float]:
+    """CPU seconds of each process group this bench started (the server; each worker with its flow-run
+    processes): its live members' own CPU, plus what the leader reaped of its exited children (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stats[int(pid)] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+    out = []
+    for proc in procs:
+        total = 0
+        for pid, fields in stats.items():
+            if int(fields[2]) == proc.pid:  # the process group (each was started in a session of its own)
+                total += int(fields[11]) + int(fields[12])
+                if pid == proc.pid:
+                    total += int(fields[13]) + int(fields[14])  # reaped children: exited loop processes
+        out.append(total / tick)
+    return out
 
 
 def _site_with_sim_ports(site, sims):

@@ -213,6 +213,22 @@ def entry_attribute(name: str) -> str:
     return name.replace("-", "_")
 
 
+def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
+    """The end of the poll-loop window holding ``start_utc``: windows are ``[offset + k * window, offset +
+    (k+1) * window)`` since the epoch (pure)."""
+    k = (start_utc - EPOCH_UTC - offset) // window
+    return EPOCH_UTC + offset + (k + 1) * window
+
+
+def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, period: timedelta) -> float:
+    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``): 0 (the rest of the current
+    window) unless less than a period of it is left, where the run would be skipped; then the seconds to
+    the next window, which that run polls (its scheduled run was due before now: the scheduler never
+    makes it, so the two cannot both poll it) (pure)."""
+    left = window_end(now_utc, window, offset) - now_utc
+    return 0.0 if left > period else left.total_seconds() + 1.0
+
+
 def stagger_anchor(index: int, count: int, window: timedelta, period: timedelta) -> datetime:
     """Anchor of building ``index`` of ``count``: windows start a whole number of periods apart, spread
     over one window (pure)."""

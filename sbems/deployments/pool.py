@@ -160,13 +160,25 @@ async def _other_runs(
 
 async def start_loop_now(deployment_id: UUID) -> bool:
     """A run of the loop deployment now, unless one is running or about to (True if created)."""
+    from datetime import UTC, datetime, timedelta
+
     from prefect import get_client
+
+    from sbems.deployments import SCHEDULES, ad_hoc_lead_s
 
     async with get_client() as client:
         if await _other_runs(client, deployment_id, ["RUNNING", "PENDING"]):
             return False
-        # lead 0: this run's window is the current one (a scheduled run starts a period before its own)
-        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": 0.0})
+        p = (await client.read_deployment(deployment_id)).parameters
+        # lead 0: this run's window is the current one (a scheduled run starts a period before its own);
+        # the next one when less than a period of the current is left
+        lead_s = ad_hoc_lead_s(
+            datetime.now(UTC),
+            timedelta(seconds=p.get("window_s", 600.0)),
+            timedelta(seconds=p.get("window_offset_s", 0.0)),
+            timedelta(seconds=p.get("period_s", SCHEDULES["poll"].interval.total_seconds())),
+        )
+        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": lead_s})
     return True
 
 

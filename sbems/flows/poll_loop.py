@@ -32,7 +32,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.runtime import flow_run as this_run
 from prefect.states import Cancelled, State
 
-from sbems.deployments import EPOCH_UTC, POOL_SCHEDULES, SCHEDULES, flow_run_name
+from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name, window_end
 from sbems.deployments.poller import Poller, next_slot, stop_on_sigterm
 from sbems.deployments.pool import wait_for_previous_run
 
@@ -40,13 +40,6 @@ log = logging.getLogger("sbems.poll_loop")
 
 WINDOW = POOL_SCHEDULES["poll-loop"].interval
 PERIOD = SCHEDULES["poll"].interval
-
-
-def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
-    """The end of the window holding ``start_utc``: windows are ``[offset + k * window, offset + (k+1) *
-    window)`` since the epoch (pure)."""
-    k = (start_utc - EPOCH_UTC - offset) // window
-    return EPOCH_UTC + offset + (k + 1) * window
 
 
 @flow(name="poll-loop", log_prints=False, flow_run_name=flow_run_name("poll-loop"))
@@ -72,7 +65,8 @@ async def poll_loop(
     start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp() + lead_s, UTC)
     until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
     period = timedelta(seconds=period_s)
-    first = next_slot(max(start_utc, datetime.now(UTC)), period)
+    # from the window's start (a run started by hand for the next window starts just after it)
+    first = next_slot(max(until_utc - timedelta(seconds=window_s), datetime.now(UTC)), period)
     if first >= until_utc:
         return Cancelled(
             message=f"skipped: started after its window (until {until_utc:%H:%M:%S}Z); the next run polls"

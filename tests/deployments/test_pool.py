@@ -232,7 +232,7 @@ def test_deploy_starts_a_poll_loop_a_worker_runs_for_its_window(
         assert current.state.is_completed(), (current.state, log.read_text()[-3000:])
         with psycopg.connect(db_url) as conn:
             instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
-    lines = asyncio.run(_cycle_lines(run.id))
+    lines = asyncio.run(_cycle_lines(run.id))  # the worker's process has ended: its logs were flushed
     assert len(lines) >= 3 and all(": COMPLETED (" in line for line in lines), lines
     assert instants >= 3
     assert (current.end_time - current.expected_start_time).total_seconds() < window_s + 30

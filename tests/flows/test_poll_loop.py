@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,13 @@ from prefect import get_client
 from prefect.artifacts import Artifact
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-from sbems.deployments import build_deployments, pool_flows, slot_of_run_name, stagger_anchor
+from sbems.deployments import (
+    ad_hoc_lead_s,
+    build_deployments,
+    pool_flows,
+    slot_of_run_name,
+    stagger_anchor,
+)
 from sbems.deployments.poller import next_slot
 from sbems.flows.poll_loop import poll_loop, window_end
 from sbems.sim.harness import running_sim
@@ -41,6 +48,11 @@ def test_windows_are_fixed_on_the_clock_and_staggered_per_building():
     assert window_end(at + 2 * minute, ten, 3 * minute) == at + 3 * minute  # offset windows
     assert window_end(at + 3 * minute, ten, 3 * minute) == at + 13 * minute
     period = timedelta(seconds=30)
+    # sbems deploy's run by hand: the rest of the current window, or the next when a period or less is left
+    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), period) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), period) == 21.0
+    lead = timedelta(seconds=21.0)
+    assert window_end(at + ten - timedelta(seconds=20) + lead, ten, timedelta(0)) == at + 2 * ten
     anchors = [stagger_anchor(i, 10, ten, period) - EPOCH for i in range(10)]
     assert anchors == [i * minute for i in range(10)]  # 20 slots per window, 2 apart
     assert stagger_anchor(0, 1, ten, period) == EPOCH
@@ -82,7 +94,8 @@ def _window_ending_in(seconds: float, window_s: float = 600.0) -> dict[str, floa
     return {"window_s": window_s, "window_offset_s": offset_s}
 
 
-def _cycle_lines(flow_run_id) -> list[str]:
+def _cycle_lines(flow_run_id, expected: int) -> list[str]:
+    """The run's per-cycle log lines, once ``expected`` of them reached the API (logs ship in batches)."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     async def read():
@@ -91,7 +104,12 @@ def _cycle_lines(flow_run_id) -> list[str]:
                 log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
             )
 
-    return [log.message for log in asyncio.run(read()) if log.message.startswith("poll-hq-")]
+    deadline = time.monotonic() + 15
+    while True:
+        lines = [log.message for log in asyncio.run(read()) if log.message.startswith("poll-hq-")]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return lines
+        time.sleep(1)
 
 
 def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_cycle(
@@ -123,7 +141,8 @@ def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_c
     assert instants >= result["completed"]  # each cycle stored its readings
     cycles = [r for r in asyncio.run(_runs("building:hq")) if r.name.startswith("poll-hq-")]
     assert cycles == []  # in-process: no flow run per cycle
-    lines = _cycle_lines(state.state_details.flow_run_id)  # poll-hq-2026-11-30T10:00:05Z: COMPLETED (...)
+    # poll-hq-2026-11-30T10:00:05Z: COMPLETED (...)
+    lines = _cycle_lines(state.state_details.flow_run_id, result["completed"])
     assert len(lines) == result["completed"] and all(": COMPLETED (" in line for line in lines), lines
     for line in lines:
         slot = slot_of_run_name(line.split(": ")[0])
@@ -196,7 +215,7 @@ def test_sigterm_ends_the_loop_after_the_cycle_in_progress(
     assert state.is_cancelled() and "stopped by SIGTERM" in state.message, state
     assert stopped_after < period * 2  # not the window's end: the cycle at SIGTERM, then out
     assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
-    lines = _cycle_lines(state.state_details.flow_run_id)
+    lines = _cycle_lines(state.state_details.flow_run_id, 2)
     assert len(lines) >= 2 and all(": COMPLETED (" in line for line in lines), lines  # that cycle completed
     assert instants >= len(lines)
 
