@@ -15,7 +15,8 @@ its loop run's logs. A cycle's time is from the slot to the last building's line
 log timestamps), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
 the same service functions (``bench/poll.py``'s plain composition) for every building in ``--workers``
 warm processes, half a period after each slot (between the loops' cycles). Overhead = (median Prefect
-cycle - median plain cycle) / median Prefect cycle.
+cycle - median plain cycle) / median Prefect cycle. Also the CPU, in cores, of the Prefect server and of the
+workers with their loop processes over the measured slots (/proc).
 
 Part 2: a private mosquitto (so no other process's traffic lands in the scratch database), two
 ``python -m sbems.listener`` processes with ``--share-group sbems``; N numbered QoS 1 messages.
