@@ -9,12 +9,14 @@ Part 1: one simulator per building (a BACnet and a Modbus unit of points/2 each,
 thermostats); a scratch database holding the buildings; a real ``prefect server start`` (its scheduler
 creates the runs); ``sbems deploy``'s ``deploy()`` registers ``poll-loop-<building>`` into the pool (windows
 of ``--window-min``, staggered) and starts one run per building now; ``prefect worker start --pool sbems`` x
-workers. Each poll-loop run polls its building every 30 s; each cycle is a nested ``poll-building`` run
-named after its slot. A cycle's time is from the slot to the end of the last building's run for that slot
-(the API's end times), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
+workers. Each poll-loop run polls its building every 30 s, in-process (``--nested-runs``: each cycle a
+nested ``poll-building`` flow run); every cycle logs ``poll-b03-2026-11-30T10:00:30Z: COMPLETED (...)`` into
+its loop run's logs. A cycle's time is from the slot to the last building's line for that slot (the API's
+log timestamps), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
 the same service functions (``bench/poll.py``'s plain composition) for every building in ``--workers``
 warm processes, half a period after each slot (between the loops' cycles). Overhead = (median Prefect
-cycle - median plain cycle) / median Prefect cycle.
+cycle - median plain cycle) / median Prefect cycle. Also the CPU, in cores, of the Prefect server and of the
+workers with their loop processes over the measured slots (/proc).
 
 Part 2: a private mosquitto (so no other process's traffic lands in the scratch database), two
 ``python -m sbems.listener`` processes with ``--share-group sbems``; N numbered QoS 1 messages.
@@ -28,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -45,6 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+
+from scale_out_cycles import _cycle_ends, _loop_runs, cycle_times, group_cpu_s, slot_of  # noqa: E402
 
 from sbems.domain.site import parse_site, read_site_file  # noqa: E402
 
@@ -135,55 +138,6 @@ def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
     proc.wait()
 
 
-SLOT_NAME = re.compile(r"^poll-(?P<building>.+)-(?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z)$")
-
-
-def slot_of(run_name: str) -> tuple[str, datetime] | None:
-    """(building, slot) of a cycle's run name ``poll-b03-2026-11-30T10:00:30Z`` (None for other names)."""
-    match = SLOT_NAME.match(run_name)
-    if not match:
-        return None
-    at = match["at"]
-    fmt = "%Y-%m-%dT%H:%M:%SZ" if at.count(":") == 2 else "%Y-%m-%dT%H:%MZ"
-    return match["building"], datetime.strptime(at, fmt).replace(tzinfo=UTC)
-
-
-async def _cycle_runs() -> list:
-    """Every poll-building run the poll loops made (tag poll-loop), and every poll-loop run."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-
-    runs, tagged = [], FlowRunFilter(tags=FlowRunFilterTags(all_=["poll-loop"]))
-    async with get_client() as client:
-        while page := await client.read_flow_runs(flow_run_filter=tagged, limit=200, offset=len(runs)):
-            runs += page
-    return runs
-
-
-async def _loop_runs() -> list:
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-
-    async with get_client() as client:
-        return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["poll-loop"])))
-
-
-def cycle_times(runs: list, building_ids: list[str], slots: list[datetime]) -> tuple[list[float], int, dict]:
-    """Per slot: seconds from the slot to the end of the last building's completed cycle; and how many
-    slots missed a building (no completed cycle for it)."""
-    ends: dict[datetime, dict[str, datetime]] = {}
-    for run in runs:
-        parsed = slot_of(run.name)
-        if parsed and run.state and run.state.is_completed() and run.end_time:
-            ends.setdefault(parsed[1], {})[parsed[0]] = run.end_time
-    cycles: dict[datetime, float] = {}
-    for slot in slots:
-        by_building = ends.get(slot, {})
-        if set(building_ids) <= set(by_building):
-            cycles[slot] = (max(by_building[b] for b in building_ids) - slot).total_seconds()
-    return list(cycles.values()), len(slots) - len(cycles), cycles
-
-
 def _wait_until(predicate, timeout_s: float, step_s: float = 2.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -267,7 +221,8 @@ def poll_part(args) -> dict:
             env.update(
                 PYTHONPATH=str(REPO),
                 PREFECT_API_URL=api_url,
-                PREFECT_LOGGING_LEVEL="WARNING",
+                # Prefect's default level: the loops' per-cycle lines reach the API (what this bench reads)
+                PREFECT_LOGGING_LEVEL="INFO",
                 SBEMS_DATABASE_URL=url,
                 SBEMS_THERMOSTAT_API_KEY=API_KEY,
                 TQDM_DISABLE="1",
@@ -291,16 +246,16 @@ def poll_part(args) -> dict:
                 ["poll-loop"],
                 pool="sbems",
                 loop_window=window,
-                parameters={"publish": False, "bacnet_port": 0},
+                parameters={"publish": False, "bacnet_port": 0, "nested_runs": args.nested_runs},
             )
             print(f"deployed {len(result.deployments)} poll-loop deployments, window {window}", flush=True)
             os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY
 
             def every_building_polled() -> bool:
                 done = {
-                    slot_of(r.name)[0]
-                    for r in asyncio.run(_cycle_runs())
-                    if slot_of(r.name) and r.state and r.state.is_completed()
+                    slot_of(name)[0]
+                    for name, outcome, _ in asyncio.run(_cycle_ends())
+                    if slot_of(name) and outcome == "COMPLETED"
                 }
                 return set(ids) <= done
 
@@ -311,14 +266,16 @@ def poll_part(args) -> dict:
                 first = next_slot(datetime.now(UTC) + period, period)
                 slots = [first + k * period for k in range(int(args.minutes * 60 / period.total_seconds()))]
                 load_start = os.getloadavg()
+                cpu_start, cpu_start_at = group_cpu_s(procs), time.monotonic()
                 plain = []
                 for slot in slots:  # the plain cycle half a period after each slot, between the loops' cycles
                     _sleep_until(slot + period / 2)
                     plain.append(_plain_cycle(pool, ids, url)[0])
                     print(f"{slot:%H:%M:%S}: plain {plain[-1]:.1f} s", flush=True)
                 load_end = os.getloadavg()
+                cpu_end, cpu_span_s = group_cpu_s(procs), time.monotonic() - cpu_start_at
                 _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
-            runs = asyncio.run(_cycle_runs())
+            lines = asyncio.run(_cycle_ends())
             loops = asyncio.run(_loop_runs())
     finally:
         for proc in reversed(procs):  # workers (and their flow-run processes) first, the server last
@@ -327,7 +284,7 @@ def poll_part(args) -> dict:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
-    flows, incomplete, by_slot = cycle_times(runs, ids, slots)
+    flows, incomplete, by_slot = cycle_times(lines, ids, slots)
     for slot in slots:
         seconds = by_slot.get(slot)
         print(f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}")
@@ -352,7 +309,12 @@ def poll_part(args) -> dict:
         "loop_window_min": args.window_min,
         "loop_runs_started_in_measurement": handovers,
         "loop_run_states": loop_states,
+        "nested_runs": args.nested_runs,
         "load_1m": [round(load_before[0], 1), round(load_start[0], 1), round(load_end[0], 1)],
+        # CPU over the measured slots, in cores: the Prefect server; the workers with their loop processes
+        "server_cpu_cores": round((cpu_end[0] - cpu_start[0]) / cpu_span_s, 3),
+        # (an exited loop process counts whole when reaped: approximate across hand-overs)
+        "workers_cpu_cores": round((sum(cpu_end[1:]) - sum(cpu_start[1:])) / cpu_span_s, 3),
     }
 
 
@@ -483,6 +445,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=1000.0, help="listener part: messages/s")
     parser.add_argument("--skip-poll", action="store_true")
+    parser.add_argument(
+        "--nested-runs", action="store_true", help="poll part: each cycle a nested poll-building flow run"
+    )
     parser.add_argument("--skip-listener", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")

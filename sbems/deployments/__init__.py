@@ -77,7 +77,7 @@ SCHEDULES: dict[str, Schedule] = {
 
 
 # Deployed by ``sbems deploy`` into the work pool in place of "poll" (never by ``sbems flows serve``): one
-# long-lived run per building and window, a nested poll-building run per 30 s cycle (sbems.flows.poll_loop)
+# long-lived run per building and window, a poll cycle every 30 s in it (in-process; sbems.flows.poll_loop)
 POOL_SCHEDULES: dict[str, Schedule] = {
     "poll-loop": Schedule(
         "sbems.flows.poll_loop:poll_loop",
@@ -211,6 +211,22 @@ def build_deployments(
 def entry_attribute(name: str) -> str:
     """The attribute of :mod:`sbems.deployments.entry` that holds schedule ``name``'s flow."""
     return name.replace("-", "_")
+
+
+def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
+    """The end of the poll-loop window holding ``start_utc``: windows are ``[offset + k * window, offset +
+    (k+1) * window)`` since the epoch (pure)."""
+    k = (start_utc - EPOCH_UTC - offset) // window
+    return EPOCH_UTC + offset + (k + 1) * window
+
+
+def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, period: timedelta) -> float:
+    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``): 0 (the rest of the current
+    window) unless less than a period of it is left, where the run would be skipped; then the seconds to
+    the next window, which that run polls (its scheduled run was due before now: the scheduler never
+    makes it, so the two cannot both poll it) (pure)."""
+    left = window_end(now_utc, window, offset) - now_utc
+    return 0.0 if left > period else left.total_seconds() + 1.0
 
 
 def stagger_anchor(index: int, count: int, window: timedelta, period: timedelta) -> datetime:

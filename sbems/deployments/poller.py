@@ -24,7 +24,8 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,6 +78,8 @@ class Poller:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         until_utc: datetime | None = None,
         tags: tuple[str, ...] = ("poller",),
+        in_process: bool = False,
+        logger: Any = None,
     ) -> None:
         self.building_ids = building_ids
         self.period = period
@@ -90,6 +93,14 @@ class Poller:
         self.started_at = clock()
         self.last_completed: dict[str, datetime] = {}  # building -> end of its last completed cycle
         self.on_cycle: Callable[[str, str], None] | None = None  # (building, outcome): metrics
+        # in_process: each cycle is run_poll_cycle's plain service calls (no flow run, task runs, artifact);
+        # failure streaks are raised as alerts here. Else each cycle is a poll-building flow run.
+        self.in_process = in_process
+        self.log = logger or log  # a poll-loop run passes its run logger: one line per cycle in its logs
+        self.rows: list[dict[str, Any]] = []  # one per cycle: slot, outcome, figures (a window's table)
+        self.streaks: Counter[str] = Counter()  # building -> failed cycles in a row
+        self.stopped_by_signal = False
+        self._endpoints: Any = None
 
     def liveness(self) -> tuple[bool, dict]:
         """Alive while every building completed a cycle within the last 3 periods (from the start on, with
@@ -108,12 +119,37 @@ class Poller:
             detail["stale"] = stale
         return not stale, detail
 
-    async def run(self) -> Counter[str]:
-        # lazy: the flow and Prefect load once here, never again per cycle
-        from sbems.deployments.entry import deployable
+    def endpoints(self) -> Any:
+        """Where in-process cycles store and publish (settings read once per process)."""
+        if self._endpoints is None:
+            from sbems.services.polling import resolve_poll_endpoints
+
+            p = self.parameters
+            self._endpoints = resolve_poll_endpoints(
+                p.get("database_url"), p.get("mqtt_url"), p.get("bacnet_port"), p.get("publish", True)
+            )
+        return self._endpoints
+
+    def warm_up(self) -> None:
+        """In-process: the first cycle's one-off costs (pool, site, GX suite) now, before the first slot; a
+        failure is only logged (the cycles report their own)."""
+        from sbems.services.poll_cycle import warm_up_poll
 
         quiet_library_loggers()
-        flow = deployable("poll")  # run names and the repeated-failure alert hooks, as deployed
+        for building_id in self.building_ids:
+            try:
+                warm_up_poll(building_id, self.endpoints())
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                self.log.warning("poll warm-up of %s failed: %s: %s", building_id, type(exc).__name__, exc)
+
+    async def run(self) -> Counter[str]:
+        quiet_library_loggers()
+        if self.in_process:
+            flow: Any = self.endpoints()
+        else:  # lazy: the flow and Prefect load once here, never again per cycle
+            from sbems.deployments.entry import deployable
+
+            flow = deployable("poll")  # run names and the repeated-failure alert hooks, as deployed
         loops = [asyncio.create_task(self._loop(flow, b), name=f"poll-{b}") for b in self.building_ids]
         stopping = asyncio.create_task(self.stop.wait())
         await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -154,19 +190,100 @@ class Poller:
                     self.period.total_seconds(),
                 )
             name = run_name(building_id, slot)
-            with tags(f"building:{building_id}", "poll", *self.tags):
-                state = await flow.with_options(flow_run_name=name)(
-                    building_id=building_id, return_state=True, **self.parameters
-                )
-            outcome = "completed" if state.is_completed() else "failed"
+            if self.in_process:
+                outcome, message, summary = await self._plain_cycle(flow, building_id, name)
+            else:
+                with tags(f"building:{building_id}", "poll", *self.tags):
+                    state = await flow.with_options(flow_run_name=name)(
+                        building_id=building_id, return_state=True, **self.parameters
+                    )
+                outcome = "completed" if state.is_completed() else "failed"
+                message, summary = state.message or "", {}
             self.counts[outcome] += 1
             if outcome == "completed":
                 self.last_completed[building_id] = self.clock()
             if self.on_cycle is not None:
                 self.on_cycle(building_id, outcome)
-            log.info("%s: %s%s", name, state.type.value, f" ({state.message})" if state.message else "")
+            self.rows.append(cycle_row(name, slot, outcome, message, summary, self.clock()))
+            self.log.info("%s: %s%s", name, outcome.upper(), cycle_detail(message, summary))
             cycles += 1
             slot += self.period
+
+    async def _plain_cycle(self, endpoints: Any, building_id: str, name: str) -> tuple[str, str, dict]:
+        """One in-process cycle; a failure streak of ``FAILURES_BEFORE_ALERT`` raises the flow-failure alert
+        (once per streak, as the deployments' hook does)."""
+        from sbems.deployments.pool import FAILURES_BEFORE_ALERT, raise_flow_failure_alert
+        from sbems.services.poll_cycle import run_poll_cycle
+
+        try:
+            summary = await run_poll_cycle(building_id, endpoints)
+        except Exception as exc:  # noqa: BLE001 - a failed cycle is counted and logged; the loop goes on
+            self.log.warning("%s failed", name, exc_info=True)
+            self.streaks[building_id] += 1
+            message = f"{type(exc).__name__}: {exc}"[:300]
+            if self.streaks[building_id] == FAILURES_BEFORE_ALERT:
+                try:
+                    await asyncio.to_thread(
+                        raise_flow_failure_alert,
+                        building_id,
+                        name,
+                        "poll-building",
+                        FAILURES_BEFORE_ALERT,
+                        message,
+                    )
+                except Exception:  # noqa: BLE001 - the alert path failing must not end the loop
+                    self.log.exception("could not raise the failure alert of %s", name)
+            return "failed", message, {}
+        self.streaks[building_id] = 0
+        return "completed", "", summary
+
+
+@contextmanager
+def stop_on_sigterm(poller: Poller) -> Iterator[None]:
+    """SIGTERM asks the poller to stop after its cycle, instead of Prefect's bridge raising into the cycle
+    (a device read, a COPY) at any point; the previous handler is restored after. Main thread only (where
+    the engine runs an async flow in a worker's process); elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        poller.stopped_by_signal = True
+        loop.call_soon_threadsafe(poller.stop.set)
+
+    previous = signal.signal(signal.SIGTERM, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cycle_row(
+    name: str, slot_utc: datetime, outcome: str, message: str, summary: dict, end_utc: datetime
+) -> dict[str, Any]:
+    """A cycle as a row of a window's table artifact (pure)."""
+    return {
+        "cycle": name,
+        "outcome": outcome,
+        "end_s": round((end_utc - slot_utc).total_seconds(), 2),  # from the slot to the cycle's end
+        "points": summary.get("points_read", ""),
+        "stored": summary.get("stored", ""),
+        "rejected": summary.get("rejected", ""),
+        "stale": ", ".join(summary.get("stale", [])),
+        "message": message[:200],
+    }
+
+
+def cycle_detail(message: str, summary: dict) -> str:
+    """`` (1012 points, 1012 stored, 0 rejected, 1.84 s)`` or `` (the failure)`` (pure)."""
+    if summary:
+        stale = f", stale {', '.join(summary['stale'])}" if summary.get("stale") else ""
+        return (
+            f" ({summary['points_read']} points, {summary['stored']} stored, {summary['rejected']} rejected"
+            f"{stale}, {summary['duration_s']:.2f} s)"
+        )
+    return f" ({message})" if message else ""
 
 
 def serve_health(poller: Poller, database_url: str, host: str, port: int) -> Any:

@@ -7,7 +7,8 @@ window, :mod:`sbems.flows.poll_loop`) in place of the 30 s ``poll``, each with a
 sbems`` runs them, whatever its working directory), and sets the optional concurrency limits: per building
 (tag ``building:<id>``, every device task of the building) and per device (tag
 ``device:<building>:<device>``). The poll flow attaches those tags to its device tasks only where a limit
-exists (see :mod:`sbems.flows.poll`).
+exists (see :mod:`sbems.flows.poll`); poll-loop's in-process cycles have no task runs and need none (one
+serial loop per building: one request per device at a time; docs/operations.md).
 
 Every deployed flow carries :func:`alert_on_repeated_failures` as its failure/crash hook: when a
 deployment's runs have failed ``FAILURES_BEFORE_ALERT`` times in a row, an SBEMS alert is stored,
@@ -159,13 +160,25 @@ async def _other_runs(
 
 async def start_loop_now(deployment_id: UUID) -> bool:
     """A run of the loop deployment now, unless one is running or about to (True if created)."""
+    from datetime import UTC, datetime, timedelta
+
     from prefect import get_client
+
+    from sbems.deployments import SCHEDULES, ad_hoc_lead_s
 
     async with get_client() as client:
         if await _other_runs(client, deployment_id, ["RUNNING", "PENDING"]):
             return False
-        # lead 0: this run's window is the current one (a scheduled run starts a period before its own)
-        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": 0.0})
+        p = (await client.read_deployment(deployment_id)).parameters
+        # lead 0: this run's window is the current one (a scheduled run starts a period before its own);
+        # the next one when less than a period of the current is left
+        lead_s = ad_hoc_lead_s(
+            datetime.now(UTC),
+            timedelta(seconds=p.get("window_s", 600.0)),
+            timedelta(seconds=p.get("window_offset_s", 0.0)),
+            timedelta(seconds=p.get("period_s", SCHEDULES["poll"].interval.total_seconds())),
+        )
+        await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": lead_s})
     return True
 
 

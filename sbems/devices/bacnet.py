@@ -91,6 +91,7 @@ class BacnetNetwork:
         if bbmd_address:
             kwargs.update(bbmdAddress=bbmd_address, bbmdTTL=bbmd_ttl_s)
         network = cls(BAC0.start(**kwargs))
+        cancel_i_am_spin(network.bacnet)
         if not segmented_responses:
             network.app.device_object.segmentationSupported = "noSegmentation"
         return network
@@ -109,6 +110,26 @@ class BacnetNetwork:
         """Who-Is (directed when ``address`` is given): ``(device id, address)`` of each I-Am."""
         iams = await self.bacnet.who_is(address=address, low_limit=low, high_limit=high, timeout=timeout_s)
         return [(int(i.iAmDeviceIdentifier[1]), str(i.pduSource)) for i in iams or []]
+
+
+def cancel_i_am_spin(bacnet: Any) -> int:
+    """Cancel the ``Lite._i_am`` task BAC0's start schedules for ``bacnet``; returns how many were found.
+
+    That task waits for the application's ``i_am`` to be a coroutine function, sleeping 10 ms between checks;
+    bacpypes3's ``i_am`` is a plain method, so it never ends (and never announces): 100 wake-ups a second for
+    the life of the event loop, one more task for every network started in it. A long-lived poll loop,
+    which starts a network per cycle, spent more CPU on every cycle (measured: 4 -> 14 live tasks and
+    0.34 -> 0.40 s of CPU per cycle over 11 cycles of 5 s). Matched by name and by its ``self``, so a BAC0
+    that fixes it is left alone."""
+    found = 0
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        if getattr(coro, "__qualname__", "") == "Lite._i_am" and frame is not None:
+            if frame.f_locals.get("self") is bacnet:
+                task.cancel()
+                found += 1
+    return found
 
 
 @dataclass

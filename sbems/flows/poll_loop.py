@@ -3,10 +3,14 @@
 A process work pool starts every flow run in a fresh Python process (imports of Prefect, SBEMS, the device
 libraries and Great Expectations: ~3.4 s of CPU), which a 30 s poll cannot afford for every building. A
 ``poll-loop`` run therefore lives for one *window* (10 min by default, its deployment's interval) and runs
-the poll cycle every period inside it: each cycle is a nested ``poll-building`` flow run named after its
-slot on the clock (``poll-hq-2026-11-30T10:00:30Z``), with its task runs, artifact and failure hook, as the
-in-process poller (:mod:`sbems.deployments.poller`) runs them. Imports, the GX suite and the connection
-pool are paid once per window.
+the poll cycle every period inside it. By default a cycle is the poll's plain service calls
+(:mod:`sbems.services.poll_cycle`): no flow run, task runs or artifact per cycle, whose API calls, state
+handling and logs cost several times the poll's own CPU; each cycle leaves a line in this run's log
+(``poll-hq-2026-11-30T10:00:30Z: COMPLETED (...)``) and a row in the window's table artifact
+``poll-loop-<building>``, and a streak of failed cycles raises the flow-failure alert. ``nested_runs``
+makes each cycle a nested ``poll-building`` flow run named after its slot, with its task runs, artifact and
+failure hook, as the in-process poller (:mod:`sbems.deployments.poller`) runs them. Imports, the GX suite
+and the connection pool are paid once per window; SIGTERM ends the run after the cycle in progress.
 
 Hand-over: windows are fixed on the clock (multiples of ``window_s`` after ``window_offset_s``); a run polls
 the slots from its start to the end of its window only, so two runs never poll the same slot. A scheduled
@@ -23,25 +27,19 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
 from prefect.runtime import flow_run as this_run
 from prefect.states import Cancelled, State
 
-from sbems.deployments import EPOCH_UTC, POOL_SCHEDULES, SCHEDULES, flow_run_name
-from sbems.deployments.poller import Poller, next_slot
+from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name, window_end
+from sbems.deployments.poller import Poller, next_slot, stop_on_sigterm
 from sbems.deployments.pool import wait_for_previous_run
 
 log = logging.getLogger("sbems.poll_loop")
 
 WINDOW = POOL_SCHEDULES["poll-loop"].interval
 PERIOD = SCHEDULES["poll"].interval
-
-
-def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> datetime:
-    """The end of the window holding ``start_utc``: windows are ``[offset + k * window, offset + (k+1) *
-    window)`` since the epoch (pure)."""
-    k = (start_utc - EPOCH_UTC - offset) // window
-    return EPOCH_UTC + offset + (k + 1) * window
 
 
 @flow(name="poll-loop", log_prints=False, flow_run_name=flow_run_name("poll-loop"))
@@ -56,14 +54,19 @@ async def poll_loop(
     bacnet_port: int | None = None,
     publish: bool = True,
     device_tags: str = "limited",
+    nested_runs: bool = False,
 ) -> dict[str, Any] | State:
     """Poll ``building_id`` every ``period_s`` for the run's window of ``window_s``; returns the tally of
-    cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop."""
+    cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop; SIGTERM ends it
+    after the cycle in progress (the run ends Cancelled with its tally). ``nested_runs``: each cycle a
+    ``poll-building`` flow run with task runs (tag concurrency limits, an artifact per cycle), at several
+    times the CPU of the default plain cycle."""
     # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
     start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp() + lead_s, UTC)
     until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
     period = timedelta(seconds=period_s)
-    first = next_slot(max(start_utc, datetime.now(UTC)), period)
+    # from the window's start (a run started by hand for the next window starts just after it)
+    first = next_slot(max(until_utc - timedelta(seconds=window_s), datetime.now(UTC)), period)
     if first >= until_utc:
         return Cancelled(
             message=f"skipped: started after its window (until {until_utc:%H:%M:%S}Z); the next run polls"
@@ -75,11 +78,22 @@ async def poll_loop(
         "publish": publish,
         "device_tags": device_tags,
     }
+    poller = Poller(
+        [building_id],
+        period,
+        parameters,
+        until_utc=until_utc,
+        tags=("poll-loop",),
+        in_process=not nested_runs,
+        logger=get_run_logger(),
+    )
+    if poller.in_process:
+        poller.warm_up()  # while the previous window's run does its last cycle
     if not await wait_for_previous_run(first + period):  # the previous window's last cycle
         log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
-    poller = Poller([building_id], period, parameters, until_utc=until_utc, tags=("poll-loop",))
-    counts = await poller.run()
-    return {
+    with stop_on_sigterm(poller):
+        counts = await poller.run()
+    tally = {
         "building": building_id,
         "window_start": start_utc.isoformat(),
         "window_end": until_utc.isoformat(),
@@ -87,3 +101,12 @@ async def poll_loop(
         "failed": counts["failed"],
         "skipped": counts["skipped"],
     }
+    if poller.rows:
+        await acreate_table_artifact(
+            table=poller.rows,
+            key=f"poll-loop-{building_id}",
+            description=f"poll cycles of {building_id}, window until {until_utc:%H:%M:%S}Z",
+        )
+    if poller.stopped_by_signal:
+        return Cancelled(message=f"stopped by SIGTERM after the cycle in progress: {tally}")
+    return tally

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
 
 from sbems.devices.bacnet import BacnetAdapter, BacnetNetwork
 from sbems.devices.base import DeviceTimeout, PointError
+from sbems.sim.harness import free_port
 
 
 async def _with_adapter(sim, udp_port, body, **kwargs):
@@ -18,6 +20,25 @@ async def _with_adapter(sim, udp_port, body, **kwargs):
         return await body(BacnetAdapter(network, unit, **kwargs), network)
     finally:
         await network.close()
+
+
+def test_starting_networks_leaves_no_task_spinning_in_the_loop(udp_port):
+    # BAC0's start schedules Lite._i_am, which never ends with bacpypes3 (a 10 ms sleep loop): a long-lived
+    # event loop that starts a network per poll cycle collected one more spinning task per cycle
+    async def body() -> tuple[set[str], int]:
+        for port in (udp_port, free_port(socket.SOCK_DGRAM)):
+            network = await BacnetNetwork.start("127.0.0.1/8", port)
+            await asyncio.sleep(0.05)
+            await network.close()
+        await asyncio.sleep(0.05)
+        alive = {t.get_coro().__qualname__ for t in asyncio.all_tasks()} - {
+            "test_starting_networks_leaves_no_task_spinning_in_the_loop.<locals>.body"
+        }
+        return alive, len(asyncio.all_tasks())
+
+    alive, count = asyncio.run(body())
+    assert "Lite._i_am" not in alive, alive
+    assert count == 1, alive  # only this coroutine's own task
 
 
 def test_grouped_read_converts_units(sim, udp_port):

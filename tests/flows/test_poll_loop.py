@@ -1,16 +1,31 @@
-"""The poll-loop flow (sbems.flows.poll_loop): windows fixed on the clock, one nested poll-building run per
-slot against the virtual building, a run after its window skipped; its deployments (ENQUEUE, staggered)."""
+"""The poll-loop flow (sbems.flows.poll_loop): windows fixed on the clock, a cycle per slot against the
+virtual building (in-process: a log line and a table row each; or nested poll-building runs), SIGTERM after
+the cycle in progress, failed cycles going on and raising one alert per streak, a run after its window
+skipped; its deployments (ENQUEUE, staggered)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect import get_client
+from prefect.artifacts import Artifact
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-from sbems.deployments import build_deployments, pool_flows, slot_of_run_name, stagger_anchor
+from sbems.deployments import (
+    ad_hoc_lead_s,
+    build_deployments,
+    pool_flows,
+    slot_of_run_name,
+    stagger_anchor,
+)
+from sbems.deployments.poller import next_slot
 from sbems.flows.poll_loop import poll_loop, window_end
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
@@ -33,6 +48,11 @@ def test_windows_are_fixed_on_the_clock_and_staggered_per_building():
     assert window_end(at + 2 * minute, ten, 3 * minute) == at + 3 * minute  # offset windows
     assert window_end(at + 3 * minute, ten, 3 * minute) == at + 13 * minute
     period = timedelta(seconds=30)
+    # sbems deploy's run by hand: the rest of the current window, or the next when a period or less is left
+    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), period) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), period) == 21.0
+    lead = timedelta(seconds=21.0)
+    assert window_end(at + ten - timedelta(seconds=20) + lead, ten, timedelta(0)) == at + 2 * ten
     anchors = [stagger_anchor(i, 10, ten, period) - EPOCH for i in range(10)]
     assert anchors == [i * minute for i in range(10)]  # 20 slots per window, 2 apart
     assert stagger_anchor(0, 1, ten, period) == EPOCH
@@ -68,26 +88,47 @@ async def _runs(*tags: str):
         )
 
 
-def test_poll_loop_polls_every_slot_of_its_window_as_named_nested_runs(
+def _window_ending_in(seconds: float, window_s: float = 600.0) -> dict[str, float]:
+    """poll_loop's window parameters for an ad hoc run whose window ends ``seconds`` from now."""
+    offset_s = ((datetime.now(UTC) - EPOCH).total_seconds() + seconds) % window_s
+    return {"window_s": window_s, "window_offset_s": offset_s}
+
+
+def _cycle_lines(flow_run_id, expected: int) -> list[str]:
+    """The run's per-cycle log lines, once ``expected`` of them reached the API (logs ship in batches)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+
+    deadline = time.monotonic() + 15
+    while True:
+        lines = [log.message for log in asyncio.run(read()) if log.message.startswith("poll-hq-")]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return lines
+        time.sleep(1)
+
+
+def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_cycle(
     prefect_harness, example_site, conn, db_url, mqtt_url
 ):
-    period_s, window_s = 8.0, 120.0
+    period_s = 5.0
     with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
         upsert_site(conn, site=sim.site)
         conn.commit()
         now = datetime.now(UTC)
-        # an ad hoc run polls until its window's end: put that end 40 s from now (4-5 slots of 8 s)
-        offset_s = ((now - EPOCH).total_seconds() + 40.0) % window_s
         state = asyncio.run(
             poll_loop(
                 building_id="hq",
-                window_s=window_s,
-                window_offset_s=offset_s,
                 period_s=period_s,
                 database_url=db_url,
                 mqtt_url=mqtt_url,
                 bacnet_port=0,
                 return_state=True,
+                **_window_ending_in(22.0),  # 4-5 slots of 5 s
             )
         )
         assert state.is_completed(), state
@@ -96,16 +137,119 @@ def test_poll_loop_polls_every_slot_of_its_window_as_named_nested_runs(
     # every slot of the window polled or, on a loaded machine, skipped after an overrun; none failed
     assert result["completed"] >= 1 and result["failed"] == 0, result
     assert result["completed"] + result["skipped"] >= 3, result
-    assert datetime.fromisoformat(result["window_end"]) - now < timedelta(seconds=41)
-    assert instants >= result["completed"]
-    cycles = asyncio.run(_runs("poll-loop", "building:hq"))
-    cycles = [r for r in cycles if r.name.startswith("poll-hq-")]
+    assert datetime.fromisoformat(result["window_end"]) - now < timedelta(seconds=23)
+    assert instants >= result["completed"]  # each cycle stored its readings
+    cycles = [r for r in asyncio.run(_runs("building:hq")) if r.name.startswith("poll-hq-")]
+    assert cycles == []  # in-process: no flow run per cycle
+    # poll-hq-2026-11-30T10:00:05Z: COMPLETED (...)
+    lines = _cycle_lines(state.state_details.flow_run_id, result["completed"])
+    assert len(lines) == result["completed"] and all(": COMPLETED (" in line for line in lines), lines
+    for line in lines:
+        slot = slot_of_run_name(line.split(": ")[0])
+        assert slot.timestamp() % period_s == 0 and slot < datetime.fromisoformat(result["window_end"])
+    table = Artifact.get("poll-loop-hq")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [r["outcome"] for r in rows] == ["completed"] * result["completed"], rows
+    assert all(r["points"] > 0 and r["stored"] > 0 and r["end_s"] >= 0 for r in rows), rows
+
+
+def test_poll_loop_nested_runs_are_named_flow_runs_per_slot(
+    prefect_harness, example_site, conn, db_url, mqtt_url
+):
+    period_s = 6.0
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        state = asyncio.run(
+            poll_loop(
+                building_id="hq",
+                period_s=period_s,
+                database_url=db_url,
+                mqtt_url=mqtt_url,
+                bacnet_port=0,
+                nested_runs=True,
+                return_state=True,
+                **_window_ending_in(14.0),  # 2-3 slots
+            )
+        )
+        assert state.is_completed(), state
+        result = asyncio.run(state.aresult())
+    assert result["completed"] >= 1 and result["failed"] == 0, result
+    cycles = [r for r in asyncio.run(_runs("poll-loop", "building:hq")) if r.name.startswith("poll-hq-")]
     assert len(cycles) == result["completed"]
     assert all(r.state.is_completed() and r.parent_task_run_id is not None for r in cycles)
-    for run in cycles:  # poll-hq-2026-11-30T10:00:08Z (10:00Z on the minute): a slot before the window's end
+    for run in cycles:  # poll-hq-2026-11-30T10:00:06Z (10:00Z on the minute): a slot before the window's end
         slot = slot_of_run_name(run.name)
         assert slot.timestamp() % period_s == 0
         assert slot < datetime.fromisoformat(result["window_end"])
+
+
+def test_sigterm_ends_the_loop_after_the_cycle_in_progress(
+    prefect_harness, example_site, conn, db_url, mqtt_url
+):
+    period = timedelta(seconds=4)
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        # SIGTERM just after the second slot from now, so while that cycle runs
+        second_slot = next_slot(datetime.now(UTC) + period, period)
+        delay_s = (second_slot - datetime.now(UTC)).total_seconds() + 0.3
+        timer = threading.Timer(delay_s, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.start()
+        try:
+            state = asyncio.run(
+                poll_loop(
+                    building_id="hq",
+                    period_s=period.total_seconds(),
+                    database_url=db_url,
+                    mqtt_url=mqtt_url,
+                    bacnet_port=0,
+                    return_state=True,
+                    **_window_ending_in(120.0),
+                )
+            )
+        finally:
+            timer.cancel()
+        stopped_after = datetime.now(UTC) - second_slot
+        instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
+    assert state.is_cancelled() and "stopped by SIGTERM" in state.message, state
+    assert stopped_after < period * 2  # not the window's end: the cycle at SIGTERM, then out
+    assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
+    lines = _cycle_lines(state.state_details.flow_run_id, 2)
+    assert len(lines) >= 2 and all(": COMPLETED (" in line for line in lines), lines  # that cycle completed
+    assert instants >= len(lines)
+
+
+def test_failed_cycles_go_on_and_a_streak_raises_one_alert(
+    prefect_harness, example_site, conn, db_url, mqtt_url, monkeypatch
+):
+    from sbems.deployments.pool import FAILURES_BEFORE_ALERT
+    from sbems.storage import db
+
+    upsert_site(conn, site=example_site)
+    conn.commit()
+    monkeypatch.setenv("SBEMS_DATABASE_URL", db_url)  # where the alert is stored
+    monkeypatch.setenv("SBEMS_MQTT_URL", mqtt_url)
+    # every cycle fails: the poll reads a database without SBEMS's tables
+    state = asyncio.run(
+        poll_loop(
+            building_id="hq",
+            period_s=2.0,
+            database_url=db.with_database(db_url, "postgres"),
+            publish=False,
+            return_state=True,
+            **_window_ending_in(10.0),  # 4-5 slots
+        )
+    )
+    assert state.is_completed(), state  # failed cycles do not end (or fail) the loop
+    result = asyncio.run(state.aresult())
+    assert result["failed"] >= FAILURES_BEFORE_ALERT and result["completed"] == 0, result
+    alerts = conn.execute(
+        "SELECT title, description FROM alerts WHERE title LIKE 'Flow poll-building failed %'"
+    ).fetchall()
+    assert len(alerts) == 1, alerts  # once per streak
+    assert f"failed {FAILURES_BEFORE_ALERT} times in a row" in alerts[0][0]
+    assert "poll-hq-" in alerts[0][1] and "UndefinedTable" in alerts[0][1], alerts
 
 
 def test_a_run_started_after_its_window_is_skipped(prefect_harness, monkeypatch):
