@@ -80,7 +80,7 @@ def test_poller_cycles_are_completed_flow_runs_and_sigterm_stops_it(
             assert slot.timestamp() % PERIOD.total_seconds() == 0
             assert abs((run.start_time - slot).total_seconds()) < PERIOD.total_seconds() + 1
         assert len({r.name for r in runs}) == 3
-        assert cycles_s < 5 * PERIOD.total_seconds()
+        assert cycles_s < 15 * PERIOD.total_seconds()  # not stuck (generous: 2 test workers load it)
 
         # the real signal path: SIGTERM just after a slot, so while a cycle runs -> that cycle completes,
         # then run_poller returns 0

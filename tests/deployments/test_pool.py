@@ -189,6 +189,7 @@ def test_deploy_starts_a_poll_loop_a_worker_runs_for_its_window(
         (run,) = asyncio.run(loop_runs())  # the run deploy() started (the test server schedules none)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SBEMS_")}
         env.update(
+            PREFECT_LOGGING_LEVEL="INFO",  # the cycle lines are INFO (scripts/test sets WARNING)
             PYTHONPATH=str(REPO),
             PREFECT_API_URL=PREFECT_API_URL.value(),
             SBEMS_DATABASE_URL=db_url,
