@@ -9,6 +9,7 @@ start one.
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from urllib.parse import urlsplit
@@ -42,8 +43,25 @@ def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> None:
     raise ServiceUnavailable(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+# Ports for servers we start are picked below the kernel's ephemeral range (Linux default 32768-60999),
+# where the OS's own choice (bind to port 0) and every outgoing connection take theirs: a port picked
+# there can be taken by a client socket before the server binds it (seen as "address already in use"
+# in CI). Below it only another pick can collide, and picks are random.
+PICK_PORTS = (20000, 32767)
+
+
+def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
+    """A port free right now for ``kind`` (TCP by default, ``socket.SOCK_DGRAM`` for UDP) on ``host``."""
+    rng = random.SystemRandom()
+    for _ in range(64):
+        port = rng.randint(*PICK_PORTS)
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, kind) as sock:  # the range is crowded: the OS's choice
         sock.bind((host, 0))
         return sock.getsockname()[1]
 

@@ -31,15 +31,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sbems.domain.site import Site, parse_site
+from sbems.runtime import free_port
 
 STARTUP_TIMEOUT_S = 180.0  # generous: a loaded 2-core CI machine starts it in 20-60 s
+PORT_RETRIES = 3
 
 
-def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
-    """A port the OS reports free right now (TCP by default, ``socket.SOCK_DGRAM`` for UDP)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+class PortTakenError(RuntimeError):
+    """The simulator could not bind a port that was free when it was picked."""
 
 
 def site_with_ports(
@@ -138,7 +137,53 @@ def running_sim(
     host: str = "127.0.0.1",
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[SimHandle]:
-    """Run the virtual building in a subprocess on free loopback ports; yields a :class:`SimHandle`."""
+    """Run the virtual building in a subprocess on free loopback ports; yields a :class:`SimHandle`.
+
+    A port reported free can be taken by another process before the simulator binds it (other
+    test workers, outgoing connections from the same ephemeral range): the start is retried on
+    fresh ports, up to :data:`PORT_RETRIES` times, when that is why the simulator exited.
+    """
+    started = False
+    for attempt in range(PORT_RETRIES):
+        try:
+            with _running_sim_once(
+                site,
+                building_id=building_id,
+                speed=speed,
+                seed=seed,
+                mqtt_url=mqtt_url,
+                start_utc=start_utc,
+                step_s=step_s,
+                mqtt_interval_s=mqtt_interval_s,
+                paused=paused,
+                api_key=api_key,
+                host=host,
+                startup_timeout_s=startup_timeout_s,
+            ) as handle:
+                started = True
+                yield handle
+                return
+        except PortTakenError:
+            if started or attempt == PORT_RETRIES - 1:
+                raise
+
+
+@contextlib.contextmanager
+def _running_sim_once(
+    site: Site,
+    *,
+    building_id: str | None,
+    speed: float,
+    seed: int,
+    mqtt_url: str | None,
+    start_utc: dt.datetime | None,
+    step_s: float,
+    mqtt_interval_s: float,
+    paused: bool,
+    api_key: str,
+    host: str,
+    startup_timeout_s: float,
+) -> Iterator[SimHandle]:
     building = site.building(building_id) if building_id else site.buildings[0]
     bacnet_ports = {
         u.id: free_port(socket.SOCK_DGRAM, host) for u in building.hvac_units if u.protocol == "bacnet"
@@ -234,9 +279,9 @@ def _wait_ready(handle: SimHandle, timeout_s: float = STARTUP_TIMEOUT_S) -> None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if handle.process is not None and handle.process.poll() is not None:
-            raise RuntimeError(
-                f"simulator exited with {handle.process.returncode}:\n{handle.log_text()[-4000:]}"
-            )
+            log = handle.log_text()[-4000:]
+            error = PortTakenError if "address already in use" in log else RuntimeError
+            raise error(f"simulator exited with {handle.process.returncode}:\n{log}")
         try:
             if httpx.get(handle.control_url + "/sim/health", timeout=1.0).status_code == 200:
                 return

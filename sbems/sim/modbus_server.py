@@ -10,7 +10,6 @@ addressed table from the plant and, for writes, hands the written values to the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import struct
 from dataclasses import dataclass, field
@@ -70,7 +69,6 @@ class ModbusUnitServer:
     host: str
     port: int
     server: Any = None
-    task: asyncio.Task | None = None
     tables: dict[str, dict[str, ModbusRegister]] = field(default_factory=dict)
 
     @property
@@ -115,17 +113,15 @@ class ModbusUnitServer:
         self._ctx = ctx
         device = SimDevice(id=self.unit_id, simdata=self._simdata(), action=self._action)
         self.server = ModbusTcpServer(device, address=(self.host, self.port))
-        self.task = asyncio.create_task(self.server.serve_forever(), name=f"modbus-{self.unit.id}")
-        for _ in range(100):  # wait for the listener
-            if self.server.transport is not None:
-                break
-            await asyncio.sleep(0.02)
+        try:  # listens, then serves in the background; a port it cannot bind ends the simulator
+            await self.server.serve_forever(background=True)
+        except RuntimeError as exc:  # pymodbus logs the OSError ("address already in use") as a warning
+            where = f"{self.host}:{self.port}"
+            raise OSError(f"Modbus server {self.unit.id} could not listen on {where}") from exc
 
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.shutdown()
-        if self.task is not None:
-            self.task.cancel()
 
     async def _action(
         self,

@@ -33,7 +33,11 @@ def _log_in(browser, email: str) -> str:
     browser.type_into("input[aria-label='E-mail']", email)
     browser.type_into("input[aria-label='Password']", PASSWORD)
     _click(browser, "Log in")
-    return browser.wait_for_text("Log out", timeout_s=60)
+    body = browser.wait_for_text("Log out", timeout_s=60)
+    # The page shows the user before the browser has stored the session cookie (set by a component
+    # after the rerun); a navigation right away opened a fresh session at the login form in CI.
+    _wait_for_cookie(browser)
+    return body
 
 
 def _click(browser, label: str, timeout_s: float = 30.0) -> None:
