@@ -25,9 +25,10 @@ from sbems.deployments import (
     pool_flows,
     slot_of_run_name,
     stagger_anchor,
+    window_end,
 )
 from sbems.deployments.poller import next_slot
-from sbems.flows.poll_loop import poll_loop, window_end
+from sbems.flows.poll_loop import poll_loop
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
 
@@ -83,12 +84,15 @@ def test_poll_loop_deployments_queue_and_replace_poll_in_the_pool():
         "publish": False,
         "window_s": 600.0,
         "window_offset_s": 0.0,
-        "lead_s": 30.0,
+        "cycle_offset_s": 0.0,
+        "lead_s": 45.0,  # 1.5 periods - the cycle offset: halfway between two of its cycles
     }
     assert annex.parameters["window_offset_s"] == 300.0  # 2 buildings: half a window apart
+    assert annex.parameters["cycle_offset_s"] == 15.0  # and half a period apart within each slot
+    assert annex.parameters["lead_s"] == 30.0
     schedule = annex.schedules[0].schedule
     assert schedule.interval == timedelta(minutes=10)
-    assert schedule.anchor_date.timestamp() == 300.0 - 30.0  # scheduled a poll period before its window
+    assert schedule.anchor_date.timestamp() == 300.0 - 30.0  # its window's start - lead
     (poll,) = build_deployments(["hq"], ["poll"])
     assert poll.concurrency_options.collision_strategy.value == "CANCEL_NEW"
 
