@@ -112,6 +112,11 @@ def _window_ending_in(seconds: float, window_s: float = 600.0) -> dict[str, floa
 
 def _cycle_lines(flow_run_id, expected: int) -> list[str]:
     """The run's per-cycle log lines, once ``expected`` of them reached the API (logs ship in batches)."""
+    return [message for message, _ in _cycle_records(flow_run_id, expected)]
+
+
+def _cycle_records(flow_run_id, expected: int) -> list[tuple[str, datetime]]:
+    """(line, the log record's time) of the run's per-cycle lines, once ``expected`` reached the API."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     async def read():
@@ -122,9 +127,13 @@ def _cycle_lines(flow_run_id, expected: int) -> list[str]:
 
     deadline = time.monotonic() + 15
     while True:
-        lines = [log.message for log in asyncio.run(read()) if log.message.startswith("poll-hq-")]
-        if len(lines) >= expected or time.monotonic() > deadline:
-            return lines
+        records = [
+            (log.message, datetime.fromtimestamp(log.timestamp.timestamp(), UTC))
+            for log in asyncio.run(read())
+            if log.message.startswith("poll-hq-")
+        ]
+        if len(records) >= expected or time.monotonic() > deadline:
+            return records
         time.sleep(1)
 
 
@@ -169,6 +178,90 @@ def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_c
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert [r["outcome"] for r in rows] == ["completed"] * result["completed"], rows
     assert all(r["points"] > 0 and r["stored"] > 0 and r["end_s"] >= 0 for r in rows), rows
+
+
+def test_cycles_start_at_the_buildings_offset_and_keep_the_slots_name(
+    prefect_harness, example_site, conn, db_url, mqtt_url
+):
+    period_s, offset_s = 5.0, 3.0
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        state = asyncio.run(
+            poll_loop(
+                building_id="hq",
+                period_s=period_s,
+                cycle_offset_s=offset_s,
+                database_url=db_url,
+                mqtt_url=mqtt_url,
+                bacnet_port=0,
+                publish=False,
+                return_state=True,
+                **_window_ending_in(17.0),  # 3-4 slots of 5 s
+            )
+        )
+        assert state.is_completed(), state
+        result = asyncio.run(state.aresult())
+    assert result["completed"] >= 2 and result["failed"] == 0, result
+    records = _cycle_records(state.state_details.flow_run_id, result["completed"])
+    assert len(records) == result["completed"], records
+    for line, logged_at in records:  # poll-hq-...T10:00:05Z: COMPLETED: named after the slot, run after it
+        slot = slot_of_run_name(line.split(": ")[0])
+        assert slot.timestamp() % period_s == 0 and slot < datetime.fromisoformat(result["window_end"])
+        assert logged_at - slot >= timedelta(seconds=offset_s), (line, logged_at)  # not before its offset
+    rows = Artifact.get("poll-loop-hq").data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert all(0 <= r["end_s"] < period_s for r in rows), rows  # from the cycle's own start, not the slot
+
+
+def test_a_hand_over_polls_every_slot_once(prefect_harness, example_site, conn, db_url, mqtt_url):
+    """Two runs of one building's loop, the second one's window right after the first's, started together
+    (the second a whole window early): each polls its own window's slots, none twice, none missed."""
+    period_s, offset_s, window_s = 3.0, 1.0, 9.0
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        window = _window_ending_in(8.0, window_s)  # the current window ends in 8 s; the next 9 s later
+        common = {
+            "building_id": "hq",
+            "period_s": period_s,
+            "cycle_offset_s": offset_s,
+            "database_url": db_url,
+            "mqtt_url": mqtt_url,
+            "bacnet_port": 0,
+            "publish": False,
+            "return_state": True,
+            **window,
+        }
+        states = {}
+
+        def run(key: str, lead_s: float) -> None:  # off the main thread: no SIGTERM handler to interleave
+            states[key] = asyncio.run(poll_loop(lead_s=lead_s, **common))
+
+        threads = [
+            threading.Thread(target=run, args=("current", 0.0)),
+            threading.Thread(target=run, args=("next", 8.5)),  # its start lands in the next window
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    results = {key: asyncio.run(state.aresult()) for key, state in states.items()}
+    assert all(state.is_completed() for state in states.values()), states
+    assert results["current"]["window_end"] < results["next"]["window_end"], results
+    names = {}
+    for key, state in states.items():  # the slots each run polled (its cycles' lines, whatever the outcome)
+        expected = results[key]["completed"] + results[key]["failed"]
+        lines = _cycle_lines(state.state_details.flow_run_id, expected)
+        names[key] = [line.split(": ")[0] for line in lines if ": COMPLETED" in line or ": FAILED" in line]
+    assert not set(names["current"]) & set(names["next"]), names  # no slot polled by both runs
+    for key, result in results.items():
+        assert len(names[key]) == result["completed"] and result["failed"] == 0, results
+        end = datetime.fromisoformat(result["window_end"])
+        assert all(end - timedelta(seconds=window_s) <= slot_of_run_name(n) < end for n in names[key])
+    assert len(names["next"]) == window_s / period_s, results  # the next window's every slot
+    slots = sorted(slot_of_run_name(n) for n in names["current"] + names["next"])
+    assert all(b - a == timedelta(seconds=period_s) for a, b in zip(slots, slots[1:], strict=False))
 
 
 def test_poll_loop_nested_runs_are_named_flow_runs_per_slot(
