@@ -189,7 +189,8 @@ def build_deployments(
             values: dict[str, Any] = {building_parameter(name): building_id, **(parameters or {})}
             timing: dict[str, Any] = {"interval": schedule.interval}
             if looped:
-                window, period = loop_window or schedule.interval, SCHEDULES["poll"].interval
+                window = loop_window or schedule.interval
+                period = timedelta(seconds=values.get("period_s", SCHEDULES["poll"].interval.total_seconds()))
                 anchor = stagger_anchor(i, len(building_ids), window, period)
                 offset = cycle_offset(i, len(building_ids), period)
                 lead = handover_lead(period, offset)

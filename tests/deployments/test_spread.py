@@ -37,6 +37,9 @@ def test_deploy_assigns_each_building_a_distinct_offset_within_the_period():
     seven = [cycle_offset(i, 7, PERIOD).total_seconds() for i in range(7)]
     assert len(set(seven)) == 7 and all(0 <= s < 30 for s in seven)
     assert seven[1] == pytest.approx(30 / 7, abs=0.001)
+    fast = build_deployments(["a", "b"], ["poll-loop"], parameters={"period_s": 8.0})
+    assert [d.parameters["cycle_offset_s"] for d in fast] == [0.0, 4.0]  # within the period given
+    assert [d.parameters["lead_s"] for d in fast] == [12.0, 8.0]
     with pytest.raises(ValueError, match="cycle_offset"):
         Poller(["hq"], PERIOD, cycle_offset=PERIOD)
 
