@@ -227,13 +227,14 @@ def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> dat
     return EPOCH_UTC + offset + (k + 1) * window
 
 
-def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, period: timedelta) -> float:
-    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``): 0 (the rest of the current
-    window) unless less than a period of it is left, where the run would be skipped; then the seconds to
-    the next window, which that run polls (its scheduled run was due before now: the scheduler never
-    makes it, so the two cannot both poll it) (pure)."""
+def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, lead: timedelta) -> float:
+    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``), for a deployment whose runs
+    are scheduled ``lead`` before their window: 0 (the rest of the current window) while the next window's
+    scheduled run is still ahead (more than ``lead`` of the window left: that run polls the next window);
+    else the seconds to the next window, which this run polls (its scheduled run was due before now: the
+    scheduler never makes it, so the two cannot both poll it) (pure)."""
     left = window_end(now_utc, window, offset) - now_utc
-    return 0.0 if left > period else left.total_seconds() + 1.0
+    return 0.0 if left > lead else left.total_seconds() + 1.0
 
 
 def cycle_offset(index: int, count: int, period: timedelta) -> timedelta:

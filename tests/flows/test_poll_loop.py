@@ -61,9 +61,12 @@ def test_windows_are_fixed_on_the_clock_and_staggered_per_building():
     assert window_end(at + 2 * minute, ten, 3 * minute) == at + 3 * minute  # offset windows
     assert window_end(at + 3 * minute, ten, 3 * minute) == at + 13 * minute
     period = timedelta(seconds=30)
-    # sbems deploy's run by hand: the rest of the current window, or the next when a period or less is left
-    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), period) == 0.0
-    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), period) == 21.0
+    # sbems deploy's run by hand: the rest of the current window, or the next when the next one's scheduled
+    # run (lead 45 s before it) is already due
+    scheduled_lead = timedelta(seconds=45)
+    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), scheduled_lead) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=46), ten, timedelta(0), scheduled_lead) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), scheduled_lead) == 21.0
     lead = timedelta(seconds=21.0)
     assert window_end(at + ten - timedelta(seconds=20) + lead, ten, timedelta(0)) == at + 2 * ten
     anchors = [stagger_anchor(i, 10, ten, period) - EPOCH for i in range(10)]
