@@ -63,11 +63,11 @@ async def poll_loop(
     nested_runs: bool = False,
 ) -> dict[str, Any] | State:
     """Poll ``building_id`` every ``period_s`` (``cycle_offset_s`` after each slot, in ``[0, period_s)``)
-    for the run's window of ``window_s``; returns the tally of
-    cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop; SIGTERM ends it
-    after the cycle in progress (the run ends Cancelled with its tally). ``nested_runs``: each cycle a
-    ``poll-building`` flow run with task runs (tag concurrency limits, an artifact per cycle), at several
-    times the CPU of the default plain cycle."""
+    for the run's window of ``window_s``; returns the tally of cycles (``completed``, ``failed``,
+    ``skipped``). A failed cycle does not end the loop; SIGTERM ends it after the cycle in progress (the
+    run ends Cancelled with its tally). ``nested_runs``: each cycle a ``poll-building`` flow run with task
+    runs (tag concurrency limits, an artifact per cycle), at several times the CPU of the default plain
+    cycle."""
     # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
     scheduled_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp(), UTC)
     window_start_utc, until_utc = loop_window(
