@@ -26,7 +26,10 @@ Measured over ``--minutes`` of slots, hand-overs between windows included:
 - ``cycle_p95_s``: the p95 over slots of the time the slot's polling took to finish for every building,
   each building measured from its own start (max over buildings of the building cycle); ``plain_cycle_p95_s``
   the same for the baseline; ``cycle_from_slot_p95_s``: the previous definition, from the slot to the last
-  building's line (it includes the offsets, up to ``period * (n-1) / n``).
+  building's line (it includes the offsets, up to ``period * (n-1) / n``); ``slot_overhead_frac``: the
+  overhead over the slots' longest building cycles; ``building_cycle_median_away_from_handovers_s``: the
+  Prefect median without the cycles that began from 10 s before to 20 s after a loop run started (a
+  hand-over's new process importing and warming up), a view only.
 
 Also the CPU, in cores, of the Prefect server and of the workers with their loop processes over the
 measured slots (/proc).
@@ -63,6 +66,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from scale_out_cycles import (  # noqa: E402
     _cycle_ends,
     _loop_runs,
+    away_from,
     building_cycles,
     group_cpu_s,
     loop_offsets,
@@ -330,7 +334,12 @@ def poll_part(args) -> dict:
             f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}"
             f", plain {'incomplete' if plain_s is None else f'{plain_s:.1f} s'} (longest building cycle)"
         )
-    handovers = sum(1 for r in loops if r.start_time and slots[0] <= r.start_time <= slots[-1] + period)
+    started_at = [datetime.fromtimestamp(r.start_time.timestamp(), UTC) for r in loops if r.start_time]
+    loop_starts = [at for at in started_at if slots[0] <= at <= slots[-1] + period]
+    handovers = len(loop_starts)
+    quiet = away_from(
+        flows, offsets, loop_starts
+    )  # cycles not from 10 s before to 20 s after a loop run's start
     loop_states = sorted({r.state.name for r in loops if r.state})
     print(f"logs: {log_dir}", flush=True)
     flow_med, plain_med = statistics.median(flows.values()), statistics.median(plain.values())
@@ -355,6 +364,11 @@ def poll_part(args) -> dict:
         "slot_overhead_frac": round((slot_med - plain_slot_med) / slot_med, 3),
         # the previous definition: from the slot to the last building's line (includes the offsets)
         "cycle_from_slot_p95_s": round(p95(list(from_slot.values())), 2),
+        # the same without the building cycles that began from 10 s before to 20 s after a loop run started
+        "building_cycle_median_away_from_handovers_s": round(statistics.median(quiet.values()), 2)
+        if quiet
+        else None,
+        "building_cycles_near_handovers": len(flows) - len(quiet),
         "cycle_offsets_s": sorted(offsets.values()),
         "cycles": len(by_slot),
         "incomplete_cycles": len(slots) - len(by_slot),

@@ -113,6 +113,27 @@ def plain_schedule(
     )
 
 
+def away_from(
+    cycles: dict[tuple[datetime, str], float],
+    offsets: dict[str, float],
+    starts_utc: list[datetime],
+    before_s: float = 10.0,
+    after_s: float = 20.0,
+) -> dict[tuple[datetime, str], float]:
+    """The cycles that started (slot + offset) outside ``[start - before_s, start + after_s]`` of every loop
+    run's start (Running: its new process imported before, warms up after): a view, beside the whole set."""
+    out = {}
+    for (slot, building), seconds in cycles.items():
+        began = slot + timedelta(seconds=offsets.get(building, 0.0))
+        near = (
+            start - timedelta(seconds=before_s) <= began <= start + timedelta(seconds=after_s)
+            for start in starts_utc
+        )
+        if not any(near):
+            out[(slot, building)] = seconds
+    return out
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
