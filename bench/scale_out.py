@@ -10,13 +10,29 @@ thermostats); a scratch database holding the buildings; a real ``prefect server 
 creates the runs); ``sbems deploy``'s ``deploy()`` registers ``poll-loop-<building>`` into the pool (windows
 of ``--window-min``, staggered) and starts one run per building now; ``prefect worker start --pool sbems`` x
 workers. Each poll-loop run polls its building every 30 s, in-process (``--nested-runs``: each cycle a
-nested ``poll-building`` flow run); every cycle logs ``poll-b03-2026-11-30T10:00:30Z: COMPLETED (...)`` into
-its loop run's logs. A cycle's time is from the slot to the last building's line for that slot (the API's
-log timestamps), over ``--minutes`` of slots, hand-overs between windows included. The baseline runs
-the same service functions (``bench/poll.py``'s plain composition) for every building in ``--workers``
-warm processes, half a period after each slot (between the loops' cycles). Overhead = (median Prefect
-cycle - median plain cycle) / median Prefect cycle. Also the CPU, in cores, of the Prefect server and of the
-workers with their loop processes over the measured slots (/proc).
+nested ``poll-building`` flow run); building ``i`` of ``n`` polls each slot ``i * period / n`` after it (its
+``cycle_offset_s``, so the buildings' cycles are spread over the period), and every cycle logs
+``poll-b03-2026-11-30T10:00:30Z: COMPLETED (...)`` (named after its slot) into its loop run's logs.
+
+Measured over ``--minutes`` of slots, hand-overs between windows included:
+
+- a *building cycle*: from the building's own cycle start (slot + its offset) to its COMPLETED line (the
+  API's log record time);
+- the baseline: the same service functions (``bench/poll.py``'s plain composition, no Prefect) in
+  ``--workers`` warm processes, each building once per slot on the same spread schedule, placed between the
+  loops' cycles (slot + offset + period / n / 2); its building cycle: from that start to its end;
+- ``prefect_overhead_frac`` = (median Prefect building cycle - median plain building cycle) / median
+  Prefect building cycle;
+- ``cycle_p95_s``: the p95 over slots of the time the slot's polling took to finish for every building,
+  each building measured from its own start (max over buildings of the building cycle); ``plain_cycle_p95_s``
+  the same for the baseline; ``cycle_from_slot_p95_s``: the previous definition, from the slot to the last
+  building's line (it includes the offsets, up to ``period * (n-1) / n``); ``slot_overhead_frac``: the
+  overhead over the slots' longest building cycles; ``building_cycle_median_away_from_handovers_s``: the
+  Prefect median without the cycles that began from 10 s before to 20 s after a loop run started (a
+  hand-over's new process importing and warming up), a view only.
+
+Also the CPU, in cores, of the Prefect server and of the workers with their loop processes over the
+measured slots (/proc).
 
 Part 2: a private mosquitto (so no other process's traffic lands in the scratch database), two
 ``python -m sbems.listener`` processes with ``--share-group sbems``; N numbered QoS 1 messages.
@@ -47,7 +63,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from scale_out_cycles import _cycle_ends, _loop_runs, cycle_times, group_cpu_s, slot_of  # noqa: E402
+from scale_out_cycles import (  # noqa: E402
+    _cycle_ends,
+    _loop_runs,
+    away_from,
+    building_cycles,
+    group_cpu_s,
+    loop_offsets,
+    p95,
+    plain_schedule,
+    slot_cycles,
+    slot_of,
+)
 
 from sbems.domain.site import parse_site, read_site_file  # noqa: E402
 
@@ -77,6 +104,11 @@ def _plain(building_id: str, url: str) -> int:
     from poll import plain_cycle
 
     return asyncio.run(plain_cycle(building_id, url))["points_read"]
+
+
+def _plain_timed(building_id: str, url: str) -> tuple[int, float]:
+    """One building's plain cycle: the points read and the wall-clock time it ended."""
+    return _plain(building_id, url), time.time()
 
 
 def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -> tuple[float, int]:
@@ -263,15 +295,23 @@ def poll_part(args) -> dict:
                 _, points = _plain_cycle(pool, ids, url)  # warm-up: imports, connections
                 if not _wait_until(every_building_polled, 600):  # warm-up: workers up, loops started
                     raise RuntimeError(f"not every building polled within 600 s; logs in {log_dir}")
+                offsets = loop_offsets(asyncio.run(_loop_runs()))
+                if set(offsets) != set(ids):
+                    raise RuntimeError(f"poll-loop runs carry offsets for {sorted(offsets)}, not {ids}")
+                print(f"cycle offsets (s): {offsets}", flush=True)
                 first = next_slot(datetime.now(UTC) + period, period)
                 slots = [first + k * period for k in range(int(args.minutes * 60 / period.total_seconds()))]
                 load_start = os.getloadavg()
                 cpu_start, cpu_start_at = group_cpu_s(procs), time.monotonic()
-                plain = []
-                for slot in slots:  # the plain cycle half a period after each slot, between the loops' cycles
-                    _sleep_until(slot + period / 2)
-                    plain.append(_plain_cycle(pool, ids, url)[0])
-                    print(f"{slot:%H:%M:%S}: plain {plain[-1]:.1f} s", flush=True)
+                submitted = []
+                for at, building_id, slot in plain_schedule(slots, offsets, period):  # between the loops'
+                    _sleep_until(at)
+                    submitted.append((slot, building_id, at, pool.submit(_plain_timed, building_id, url)))
+                    if building_id == ids[-1]:
+                        print(f"{slot:%H:%M:%S}: plain cycles submitted", flush=True)
+                plain = {}
+                for slot, building_id, at, future in submitted:
+                    plain[(slot, building_id)] = future.result()[1] - at.timestamp()
                 load_end = os.getloadavg()
                 cpu_end, cpu_span_s = group_cpu_s(procs), time.monotonic() - cpu_start_at
                 _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
@@ -284,28 +324,56 @@ def poll_part(args) -> dict:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
-    flows, incomplete, by_slot = cycle_times(lines, ids, slots)
+    flows = building_cycles(lines, offsets, slots)
+    by_slot = slot_cycles(flows, ids, slots)
+    from_slot = slot_cycles(flows, ids, slots, add_s=offsets)  # the previous definition: from the slot
+    plain_by_slot = slot_cycles(plain, ids, slots)
     for slot in slots:
-        seconds = by_slot.get(slot)
-        print(f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}")
-    handovers = sum(1 for r in loops if r.start_time and slots[0] <= r.start_time <= slots[-1] + period)
+        seconds, plain_s = by_slot.get(slot), plain_by_slot.get(slot)
+        print(
+            f"cycle {slot:%H:%M:%S}: work pool {'incomplete' if seconds is None else f'{seconds:.1f} s'}"
+            f", plain {'incomplete' if plain_s is None else f'{plain_s:.1f} s'} (longest building cycle)"
+        )
+    started_at = [datetime.fromtimestamp(r.start_time.timestamp(), UTC) for r in loops if r.start_time]
+    loop_starts = [at for at in started_at if slots[0] <= at <= slots[-1] + period]
+    handovers = len(loop_starts)
+    quiet = away_from(
+        flows, offsets, loop_starts
+    )  # cycles not from 10 s before to 20 s after a loop run's start
     loop_states = sorted({r.state.name for r in loops if r.state})
     print(f"logs: {log_dir}", flush=True)
-    cycle_p95 = statistics.quantiles(flows, n=20, method="inclusive")[18] if len(flows) > 1 else flows[0]
-    plain_p95 = statistics.quantiles(plain, n=20, method="inclusive")[18] if len(plain) > 1 else plain[0]
-    flow_med, plain_med = statistics.median(flows), statistics.median(plain)
+    flow_med, plain_med = statistics.median(flows.values()), statistics.median(plain.values())
+    slot_med, plain_slot_med = statistics.median(by_slot.values()), statistics.median(plain_by_slot.values())
     return {
         "buildings": len(ids),
         "points": points,
         "workers": args.workers,
-        "cycle_p95_s": round(cycle_p95, 2),
-        "cycle_median_s": round(flow_med, 2),
-        "cycle_max_s": round(max(flows), 2),
-        "plain_cycle_median_s": round(plain_med, 2),
-        "plain_cycle_p95_s": round(plain_p95, 2),
-        "prefect_overhead_frac": round(max(0.0, (flow_med - plain_med) / flow_med), 3),
-        "cycles": len(flows),
-        "incomplete_cycles": incomplete,
+        # p95 over slots of max over buildings of (its COMPLETED line - (slot + its offset))
+        "cycle_p95_s": round(p95(list(by_slot.values())), 2),
+        "cycle_median_s": round(slot_med, 2),
+        "cycle_max_s": round(max(by_slot.values()), 2),
+        "plain_cycle_p95_s": round(p95(list(plain_by_slot.values())), 2),
+        "plain_cycle_median_s": round(plain_slot_med, 2),
+        # (median Prefect building cycle - median plain building cycle) / median Prefect building cycle
+        "prefect_overhead_frac": round((flow_med - plain_med) / flow_med, 3),
+        "building_cycle_median_s": round(flow_med, 2),
+        "building_cycle_p95_s": round(p95(list(flows.values())), 2),
+        "plain_building_cycle_median_s": round(plain_med, 2),
+        "plain_building_cycle_p95_s": round(p95(list(plain.values())), 2),
+        # the same ratio over the slots' longest building cycles (medians)
+        "slot_overhead_frac": round((slot_med - plain_slot_med) / slot_med, 3),
+        # the previous definition: from the slot to the last building's line (includes the offsets)
+        "cycle_from_slot_p95_s": round(p95(list(from_slot.values())), 2),
+        # the same without the building cycles that began from 10 s before to 20 s after a loop run started
+        "building_cycle_median_away_from_handovers_s": round(statistics.median(quiet.values()), 2)
+        if quiet
+        else None,
+        "building_cycles_near_handovers": len(flows) - len(quiet),
+        "cycle_offsets_s": sorted(offsets.values()),
+        "cycles": len(by_slot),
+        "incomplete_cycles": len(slots) - len(by_slot),
+        "building_cycles": len(flows),
+        "plain_building_cycles": len(plain),
         "loop_window_min": args.window_min,
         "loop_runs_started_in_measurement": handovers,
         "loop_run_states": loop_states,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SLOT_NAME = re.compile(r"^poll-(?P<building>.+)-(?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z)$")
@@ -60,22 +61,81 @@ async def _loop_runs() -> list:
     return runs
 
 
-def cycle_times(
-    lines: list[tuple[str, str, datetime]], building_ids: list[str], slots: list[datetime]
-) -> tuple[list[float], int, dict]:
-    """Per slot: seconds from the slot to the end of the last building's completed cycle; and how many
-    slots missed a building (no completed cycle for it)."""
-    ends: dict[datetime, dict[str, datetime]] = {}
+def loop_offsets(loops: list) -> dict[str, float]:
+    """Building -> its ``cycle_offset_s``, as its poll-loop runs carry it (their parameters)."""
+    offsets: dict[str, float] = {}
+    for run in loops:
+        parameters = run.parameters or {}
+        if "building_id" in parameters:
+            offsets[parameters["building_id"]] = float(parameters.get("cycle_offset_s", 0.0))
+    return offsets
+
+
+def building_cycles(
+    lines: list[tuple[str, str, datetime]], offsets: dict[str, float], slots: list[datetime]
+) -> dict[tuple[datetime, str], float]:
+    """(slot, building) -> seconds from the building's own cycle start (slot + its offset) to its
+    COMPLETED line (the log record's time), for the measured slots."""
+    measured, out = set(slots), {}
     for name, outcome, at in lines:
         parsed = slot_of(name)
-        if parsed and outcome == "COMPLETED":
-            ends.setdefault(parsed[1], {})[parsed[0]] = at
-    cycles: dict[datetime, float] = {}
+        if parsed and outcome == "COMPLETED" and parsed[1] in measured and parsed[0] in offsets:
+            building, slot = parsed
+            out[(slot, building)] = (at - slot).total_seconds() - offsets[building]
+    return out
+
+
+def slot_cycles(
+    cycles: dict[tuple[datetime, str], float],
+    building_ids: list[str],
+    slots: list[datetime],
+    add_s: dict[str, float] | None = None,
+) -> dict[datetime, float]:
+    """Slot -> the longest of its buildings' cycles (each from its own start; plus ``add_s[building]`` when
+    given, e.g. the offsets: then from the slot), for the slots every building completed."""
+    out = {}
     for slot in slots:
-        by_building = ends.get(slot, {})
-        if set(building_ids) <= set(by_building):
-            cycles[slot] = (max(by_building[b] for b in building_ids) - slot).total_seconds()
-    return list(cycles.values()), len(slots) - len(cycles), cycles
+        if all((slot, b) in cycles for b in building_ids):
+            out[slot] = max(cycles[(slot, b)] + (add_s or {}).get(b, 0.0) for b in building_ids)
+    return out
+
+
+def plain_schedule(
+    slots: list[datetime], offsets: dict[str, float], period: timedelta
+) -> list[tuple[datetime, str, datetime]]:
+    """(start, building, slot) of the baseline's cycles: each building at its slot + offset + half the gap
+    between two buildings' loop cycles (``period / n / 2``), i.e. between the loops' cycles, in time order."""
+    gap = period / (2 * max(1, len(offsets)))
+    return sorted(
+        (slot + timedelta(seconds=offset) + gap, building, slot)
+        for slot in slots
+        for building, offset in offsets.items()
+    )
+
+
+def away_from(
+    cycles: dict[tuple[datetime, str], float],
+    offsets: dict[str, float],
+    starts_utc: list[datetime],
+    before_s: float = 10.0,
+    after_s: float = 20.0,
+) -> dict[tuple[datetime, str], float]:
+    """The cycles that started (slot + offset) outside ``[start - before_s, start + after_s]`` of every loop
+    run's start (Running: its new process imported before, warms up after): a view, beside the whole set."""
+    out = {}
+    for (slot, building), seconds in cycles.items():
+        began = slot + timedelta(seconds=offsets.get(building, 0.0))
+        near = (
+            start - timedelta(seconds=before_s) <= began <= start + timedelta(seconds=after_s)
+            for start in starts_utc
+        )
+        if not any(near):
+            out[(slot, building)] = seconds
+    return out
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
 
 def group_cpu_s(procs: list[subprocess.Popen]) -> list[float]:

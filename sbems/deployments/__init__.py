@@ -160,13 +160,16 @@ def build_deployments(
     """One deployment per flow and building (``entrypoint_type``: Prefect's, e.g. MODULE_PATH for a pool).
 
     A periodic flow allows one run at a time and cancels a run that comes due while the previous one
-    still runs (CANCEL_NEW: no queue of stale runs). A ``poll-loop`` run is scheduled one poll period
-    (``lead_s``) before its window so that its process imports while the previous run finishes its last
-    cycle; the deployment therefore allows two runs at once (ENQUEUE beyond: no pile-up) and the run polls
+    still runs (CANCEL_NEW: no queue of stale runs). ``poll-loop``: building ``i`` of ``n`` polls each slot
+    ``cycle_offset_s`` = ``i * period / n`` after it (:func:`cycle_offset`), so the buildings' cycles are
+    spread over the period instead of all starting on the slot. A run is scheduled ``lead_s`` before its
+    window (:func:`handover_lead`: halfway between the building's last two cycles of the previous window),
+    so that its process imports away from its building's cycles and is warm before the previous run's last
+    one; the deployment therefore allows two runs at once (ENQUEUE beyond: no pile-up) and the run polls
     only after the previous one has ended (:func:`sbems.deployments.pool.wait_for_previous_run`). The
     buildings' windows are staggered (anchors ``period * k`` apart) so that their hand-overs, each a fresh
-    Python process, do not all fall on the same poll slot. ``loop_window``
-    overrides the 10-min window; ``parameters`` are added to every deployment's (e.g. ``publish``).
+    Python process, do not all fall in the same period. ``loop_window`` overrides the 10-min window;
+    ``parameters`` are added to every deployment's (e.g. ``publish``).
     """
     # lazy: Prefect's client schemas (the CLI imports this module for every command)
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -186,10 +189,14 @@ def build_deployments(
             values: dict[str, Any] = {building_parameter(name): building_id, **(parameters or {})}
             timing: dict[str, Any] = {"interval": schedule.interval}
             if looped:
-                window, lead = loop_window or schedule.interval, SCHEDULES["poll"].interval
-                anchor = stagger_anchor(i, len(building_ids), window, lead)
+                window = loop_window or schedule.interval
+                period = timedelta(seconds=values.get("period_s", SCHEDULES["poll"].interval.total_seconds()))
+                anchor = stagger_anchor(i, len(building_ids), window, period)
+                offset = cycle_offset(i, len(building_ids), period)
+                lead = handover_lead(period, offset)
                 values["window_s"] = window.total_seconds()
                 values["window_offset_s"] = (anchor - EPOCH_UTC).total_seconds()
+                values["cycle_offset_s"] = offset.total_seconds()
                 values["lead_s"] = lead.total_seconds()
                 timing = {"schedule": PrefectSchedule(interval=window, anchor_date=anchor - lead)}
             deployments.append(
@@ -220,13 +227,64 @@ def window_end(start_utc: datetime, window: timedelta, offset: timedelta) -> dat
     return EPOCH_UTC + offset + (k + 1) * window
 
 
-def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, period: timedelta) -> float:
-    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``): 0 (the rest of the current
-    window) unless less than a period of it is left, where the run would be skipped; then the seconds to
-    the next window, which that run polls (its scheduled run was due before now: the scheduler never
-    makes it, so the two cannot both poll it) (pure)."""
+def ad_hoc_lead_s(now_utc: datetime, window: timedelta, offset: timedelta, lead: timedelta) -> float:
+    """``lead_s`` of a poll-loop run started now by hand (``sbems deploy``), for a deployment whose runs
+    are scheduled ``lead`` before their window: 0 (the rest of the current window) while the next window's
+    scheduled run is still ahead (more than ``lead`` of the window left: that run polls the next window);
+    else the seconds to the next window, which this run polls (its scheduled run was due before now: the
+    scheduler never makes it, so the two cannot both poll it) (pure)."""
     left = window_end(now_utc, window, offset) - now_utc
-    return 0.0 if left > period else left.total_seconds() + 1.0
+    return 0.0 if left > lead else left.total_seconds() + 1.0
+
+
+def cycle_offset(index: int, count: int, period: timedelta) -> timedelta:
+    """Building ``index`` of ``count`` polls each slot this long after it: ``index * period / count``,
+    in whole milliseconds, in ``[0, period)``; 0 for a single building (pure)."""
+    if count <= 1:
+        return timedelta(0)
+    return timedelta(milliseconds=round((index % count) * period.total_seconds() * 1000 / count))
+
+
+def handover_lead(period: timedelta, offset: timedelta) -> timedelta:
+    """How long before its window a poll-loop run is scheduled: ``1.5 * period - offset``, so that its
+    process starts (a worker may start it up to its prefetch, 10 s, earlier) halfway between the building's
+    cycles ``2`` and ``1`` periods before the window, and has imported and warmed up before the previous
+    run's last cycle; in ``(period / 2, 1.5 * period]`` (pure)."""
+    return period + period / 2 - offset
+
+
+def loop_window(
+    scheduled_utc: datetime, lead: timedelta, window: timedelta, offset: timedelta
+) -> tuple[datetime, datetime]:
+    """(start, end) of the window a poll-loop run scheduled at ``scheduled_utc`` with ``lead`` polls: the
+    one holding ``scheduled_utc + lead`` (rounded to the millisecond, so that a fractional lead lands on
+    the window's start, not a float's hair before it) (pure)."""
+    at_ms = round((scheduled_utc + lead - EPOCH_UTC) / timedelta(milliseconds=1))
+    end = window_end(EPOCH_UTC + timedelta(milliseconds=at_ms), window, offset)
+    return end - window, end
+
+
+def window_slots(
+    start_utc: datetime, end_utc: datetime, now_utc: datetime, period: timedelta, cycle_offset_s: float
+) -> list[datetime]:
+    """The slots a poll-loop run of window ``[start, end)`` polls when it begins at ``now_utc``: those in
+    the window whose cycle (slot + offset) is not already past; each is polled at slot + offset (pure)."""
+    first = next_cycle_slot(
+        max(start_utc + timedelta(seconds=cycle_offset_s), now_utc), period, cycle_offset_s
+    )
+    slots = []
+    while first < end_utc:
+        slots.append(first)
+        first += period
+    return slots
+
+
+def next_cycle_slot(now_utc: datetime, period: timedelta, cycle_offset_s: float = 0.0) -> datetime:
+    """The first slot whose cycle (slot + ``cycle_offset_s``) starts at or after ``now_utc``; slots are
+    multiples of ``period`` since the epoch (UTC) (pure)."""
+    shifted = now_utc - timedelta(seconds=cycle_offset_s)
+    steps = -((EPOCH_UTC - shifted) // period)  # ceiling division of timedeltas
+    return EPOCH_UTC + steps * period
 
 
 def stagger_anchor(index: int, count: int, window: timedelta, period: timedelta) -> datetime:

@@ -10,7 +10,9 @@ moment of the call; a flow-run-name template still applies (the engine resolves 
 would carry that moment's seconds. The poller therefore names each run from its slot on the clock
 (``poll-hq-2026-11-30T07:40Z``, ``...07:40:30Z``), as the deployments do.
 
-Rules, as for the deployments: slots are aligned to the period (UTC); a building's cycles never overlap
+Rules, as for the deployments: slots are aligned to the period (UTC) and a building's cycle of a slot
+starts ``cycle_offset`` after it (0 by default; ``poll-loop`` spreads its buildings' cycles over the period
+this way), while the cycle keeps the slot's name; a building's cycles never overlap
 (one loop per building, each cycle awaited); a slot that is reached more than one period late (the previous
 cycle overran) is skipped and logged, not queued. SIGTERM/SIGINT end the loops: a cycle in progress is
 finished (bounded by ``STOP_GRACE_S``), then the process exits 0.
@@ -29,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sbems.deployments import EPOCH_UTC, SCHEDULES, slot_stamp
+from sbems.deployments import SCHEDULES, next_cycle_slot, slot_stamp
 
 log = logging.getLogger("sbems.poller")
 STOP_GRACE_S = 60.0  # a cycle in progress at SIGTERM may finish within this, then it is cancelled
@@ -53,8 +55,7 @@ def run_name(building_id: str, slot_utc: datetime) -> str:
 
 def next_slot(now_utc: datetime, period: timedelta) -> datetime:
     """The first slot at or after ``now_utc``; slots are multiples of ``period`` since the epoch (UTC)."""
-    steps = -((EPOCH_UTC - now_utc) // period)  # ceiling division of timedeltas
-    return EPOCH_UTC + steps * period
+    return next_cycle_slot(now_utc, period)
 
 
 def due_slot(slot_utc: datetime, now_utc: datetime, period: timedelta) -> tuple[datetime, int]:
@@ -80,12 +81,18 @@ class Poller:
         tags: tuple[str, ...] = ("poller",),
         in_process: bool = False,
         logger: Any = None,
+        cycle_offset: timedelta = timedelta(0),
+        from_utc: datetime | None = None,
     ) -> None:
+        if not timedelta(0) <= cycle_offset < period:
+            raise ValueError(f"cycle_offset {cycle_offset} is not in [0, period {period})")
         self.building_ids = building_ids
         self.period = period
+        self.cycle_offset = cycle_offset  # each slot's cycle starts this long after the slot (same name)
         self.parameters = parameters or {}
         self.max_cycles = max_cycles  # per building; None: until stopped
         self.until_utc = until_utc  # no slot at or after this (a poll-loop run's window); None: none
+        self.from_utc = from_utc  # no slot before this (the window's start); None: none
         self.tags = tags  # on every cycle's flow run, beside building:<id> and poll
         self.clock = clock
         self.counts: Counter[str] = Counter()
@@ -165,19 +172,22 @@ class Poller:
     async def _loop(self, flow: Any, building_id: str) -> None:
         from prefect import tags
 
-        slot = next_slot(self.clock(), self.period)
+        offset = self.cycle_offset
+        slot = next_cycle_slot(self.clock(), self.period, offset.total_seconds())
+        if self.from_utc is not None:
+            slot = max(slot, next_cycle_slot(self.from_utc, self.period))
         cycles = 0
         while not self.stop.is_set() and (self.max_cycles is None or cycles < self.max_cycles):
             if self.until_utc is not None and slot >= self.until_utc:
                 return  # the window is over: the next run of the deployment takes the next slot
-            wait_s = (slot - self.clock()).total_seconds()
+            wait_s = (slot + offset - self.clock()).total_seconds()
             if wait_s > 0:
                 try:
                     await asyncio.wait_for(self.stop.wait(), wait_s)
                     return  # stopped while waiting
                 except TimeoutError:
                     pass
-            slot, skipped = due_slot(slot, self.clock(), self.period)
+            slot, skipped = due_slot(slot, self.clock() - offset, self.period)
             if self.until_utc is not None and slot >= self.until_utc:
                 self.counts["skipped"] += skipped
                 return
@@ -204,7 +214,7 @@ class Poller:
                 self.last_completed[building_id] = self.clock()
             if self.on_cycle is not None:
                 self.on_cycle(building_id, outcome)
-            self.rows.append(cycle_row(name, slot, outcome, message, summary, self.clock()))
+            self.rows.append(cycle_row(name, slot + offset, outcome, message, summary, self.clock()))
             self.log.info("%s: %s%s", name, outcome.upper(), cycle_detail(message, summary))
             cycles += 1
             slot += self.period
@@ -260,13 +270,13 @@ def stop_on_sigterm(poller: Poller) -> Iterator[None]:
 
 
 def cycle_row(
-    name: str, slot_utc: datetime, outcome: str, message: str, summary: dict, end_utc: datetime
+    name: str, start_utc: datetime, outcome: str, message: str, summary: dict, end_utc: datetime
 ) -> dict[str, Any]:
-    """A cycle as a row of a window's table artifact (pure)."""
+    """A cycle as a row of a window's table artifact (pure); ``start_utc``: its slot + the cycle offset."""
     return {
         "cycle": name,
         "outcome": outcome,
-        "end_s": round((end_utc - slot_utc).total_seconds(), 2),  # from the slot to the cycle's end
+        "end_s": round((end_utc - start_utc).total_seconds(), 2),  # from the cycle's start to its end
         "points": summary.get("points_read", ""),
         "stored": summary.get("stored", ""),
         "rejected": summary.get("rejected", ""),

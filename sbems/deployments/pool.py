@@ -170,13 +170,14 @@ async def start_loop_now(deployment_id: UUID) -> bool:
         if await _other_runs(client, deployment_id, ["RUNNING", "PENDING"]):
             return False
         p = (await client.read_deployment(deployment_id)).parameters
-        # lead 0: this run's window is the current one (a scheduled run starts a period before its own);
-        # the next one when less than a period of the current is left
+        # lead 0: this run's window is the current one (a scheduled run starts lead_s before its own); the
+        # next one when that one's scheduled run is already due (less than lead_s of the current is left)
+        period_s = p.get("period_s", SCHEDULES["poll"].interval.total_seconds())
         lead_s = ad_hoc_lead_s(
             datetime.now(UTC),
             timedelta(seconds=p.get("window_s", 600.0)),
             timedelta(seconds=p.get("window_offset_s", 0.0)),
-            timedelta(seconds=p.get("period_s", SCHEDULES["poll"].interval.total_seconds())),
+            timedelta(seconds=p.get("lead_s", period_s)),
         )
         await client.create_flow_run_from_deployment(deployment_id, parameters={"lead_s": lead_s})
     return True

@@ -12,11 +12,16 @@ makes each cycle a nested ``poll-building`` flow run named after its slot, with 
 failure hook, as the in-process poller (:mod:`sbems.deployments.poller`) runs them. Imports, the GX suite
 and the connection pool are paid once per window; SIGTERM ends the run after the cycle in progress.
 
+Spread: each slot's cycle starts ``cycle_offset_s`` after the slot (``sbems deploy`` gives building ``i``
+of ``n`` the offset ``i * period / n``: the buildings' cycles, device sweeps and database writes are spread
+over the period, not all on the slot); the cycle keeps its slot's name (``poll-b03-...T10:00:30Z``).
+
 Hand-over: windows are fixed on the clock (multiples of ``window_s`` after ``window_offset_s``); a run polls
-the slots from its start to the end of its window only, so two runs never poll the same slot. A scheduled
-run starts ``lead_s`` (one period) before its window, so that its process imports while the previous run
-does its last cycle, and polls only after that run has ended (the deployment allows two runs at once for
-this, ENQUEUE beyond). A run created ad hoc mid-window (``sbems deploy`` starts one per building, lead 0, so
+the slots of its window from its start to the window's end only, so two runs never poll the same slot. A
+scheduled run starts ``lead_s`` (``1.5 * period - cycle_offset_s``) before its window: halfway between two
+of its building's cycles, so that its process imports and warms up away from them, before the previous
+run's last cycle; it polls only after that run has ended (the deployment allows two runs at once for this,
+ENQUEUE beyond). A run created ad hoc mid-window (``sbems deploy`` starts one per building, lead 0, so
 polling begins at once) polls until the window's end. A run that starts after its window ends at once as
 Cancelled ("skipped"); one that starts late in its window skips the slots it missed. Composition only.
 """
@@ -32,8 +37,8 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.runtime import flow_run as this_run
 from prefect.states import Cancelled, State
 
-from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name, window_end
-from sbems.deployments.poller import Poller, next_slot, stop_on_sigterm
+from sbems.deployments import POOL_SCHEDULES, SCHEDULES, flow_run_name, loop_window, window_slots
+from sbems.deployments.poller import Poller, stop_on_sigterm
 from sbems.deployments.pool import wait_for_previous_run
 
 log = logging.getLogger("sbems.poll_loop")
@@ -49,6 +54,7 @@ async def poll_loop(
     window_offset_s: float = 0.0,
     lead_s: float = 0.0,
     period_s: float = PERIOD.total_seconds(),
+    cycle_offset_s: float = 0.0,
     database_url: str | None = None,
     mqtt_url: str | None = None,
     bacnet_port: int | None = None,
@@ -56,18 +62,25 @@ async def poll_loop(
     device_tags: str = "limited",
     nested_runs: bool = False,
 ) -> dict[str, Any] | State:
-    """Poll ``building_id`` every ``period_s`` for the run's window of ``window_s``; returns the tally of
-    cycles (``completed``, ``failed``, ``skipped``). A failed cycle does not end the loop; SIGTERM ends it
-    after the cycle in progress (the run ends Cancelled with its tally). ``nested_runs``: each cycle a
-    ``poll-building`` flow run with task runs (tag concurrency limits, an artifact per cycle), at several
-    times the CPU of the default plain cycle."""
+    """Poll ``building_id`` every ``period_s`` (``cycle_offset_s`` after each slot, in ``[0, period_s)``)
+    for the run's window of ``window_s``; returns the tally of cycles (``completed``, ``failed``,
+    ``skipped``). A failed cycle does not end the loop; SIGTERM ends it after the cycle in progress (the
+    run ends Cancelled with its tally). ``nested_runs``: each cycle a ``poll-building`` flow run with task
+    runs (tag concurrency limits, an artifact per cycle), at several times the CPU of the default plain
+    cycle."""
     # a plain datetime (Prefect's runtime gives a pendulum one, whose arithmetic refuses a timedelta)
-    start_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp() + lead_s, UTC)
-    until_utc = window_end(start_utc, timedelta(seconds=window_s), timedelta(seconds=window_offset_s))
+    scheduled_utc = datetime.fromtimestamp(this_run.scheduled_start_time.timestamp(), UTC)
+    window_start_utc, until_utc = loop_window(
+        scheduled_utc,
+        timedelta(seconds=lead_s),
+        timedelta(seconds=window_s),
+        timedelta(seconds=window_offset_s),
+    )
+    start_utc = scheduled_utc + timedelta(seconds=lead_s)
     period = timedelta(seconds=period_s)
     # from the window's start (a run started by hand for the next window starts just after it)
-    first = next_slot(max(until_utc - timedelta(seconds=window_s), datetime.now(UTC)), period)
-    if first >= until_utc:
+    slots = window_slots(window_start_utc, until_utc, datetime.now(UTC), period, cycle_offset_s)
+    if not slots:
         return Cancelled(
             message=f"skipped: started after its window (until {until_utc:%H:%M:%S}Z); the next run polls"
         )
@@ -82,14 +95,17 @@ async def poll_loop(
         [building_id],
         period,
         parameters,
+        from_utc=slots[0],  # never a slot of the previous window (whatever that run's state)
         until_utc=until_utc,
         tags=("poll-loop",),
         in_process=not nested_runs,
         logger=get_run_logger(),
+        cycle_offset=timedelta(seconds=cycle_offset_s),
     )
     if poller.in_process:
         poller.warm_up()  # while the previous window's run does its last cycle
-    if not await wait_for_previous_run(first + period):  # the previous window's last cycle
+    # the previous window's last cycle ends before this run's first (at most a period after it starts)
+    if not await wait_for_previous_run(slots[0] + timedelta(seconds=cycle_offset_s) + period):
         log.warning("poll-loop %s: the previous run still runs; polling anyway", building_id)
     with stop_on_sigterm(poller):
         counts = await poller.run()

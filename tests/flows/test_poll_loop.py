@@ -25,9 +25,10 @@ from sbems.deployments import (
     pool_flows,
     slot_of_run_name,
     stagger_anchor,
+    window_end,
 )
 from sbems.deployments.poller import next_slot
-from sbems.flows.poll_loop import poll_loop, window_end
+from sbems.flows.poll_loop import poll_loop
 from sbems.sim.harness import running_sim
 from sbems.storage.entities import upsert_site
 
@@ -60,9 +61,12 @@ def test_windows_are_fixed_on_the_clock_and_staggered_per_building():
     assert window_end(at + 2 * minute, ten, 3 * minute) == at + 3 * minute  # offset windows
     assert window_end(at + 3 * minute, ten, 3 * minute) == at + 13 * minute
     period = timedelta(seconds=30)
-    # sbems deploy's run by hand: the rest of the current window, or the next when a period or less is left
-    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), period) == 0.0
-    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), period) == 21.0
+    # sbems deploy's run by hand: the rest of the current window, or the next when the next one's scheduled
+    # run (lead 45 s before it) is already due
+    scheduled_lead = timedelta(seconds=45)
+    assert ad_hoc_lead_s(at + 4 * minute, ten, timedelta(0), scheduled_lead) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=46), ten, timedelta(0), scheduled_lead) == 0.0
+    assert ad_hoc_lead_s(at + ten - timedelta(seconds=20), ten, timedelta(0), scheduled_lead) == 21.0
     lead = timedelta(seconds=21.0)
     assert window_end(at + ten - timedelta(seconds=20) + lead, ten, timedelta(0)) == at + 2 * ten
     anchors = [stagger_anchor(i, 10, ten, period) - EPOCH for i in range(10)]
@@ -83,12 +87,15 @@ def test_poll_loop_deployments_queue_and_replace_poll_in_the_pool():
         "publish": False,
         "window_s": 600.0,
         "window_offset_s": 0.0,
-        "lead_s": 30.0,
+        "cycle_offset_s": 0.0,
+        "lead_s": 45.0,  # 1.5 periods - the cycle offset: halfway between two of its cycles
     }
     assert annex.parameters["window_offset_s"] == 300.0  # 2 buildings: half a window apart
+    assert annex.parameters["cycle_offset_s"] == 15.0  # and half a period apart within each slot
+    assert annex.parameters["lead_s"] == 30.0
     schedule = annex.schedules[0].schedule
     assert schedule.interval == timedelta(minutes=10)
-    assert schedule.anchor_date.timestamp() == 300.0 - 30.0  # scheduled a poll period before its window
+    assert schedule.anchor_date.timestamp() == 300.0 - 30.0  # its window's start - lead
     (poll,) = build_deployments(["hq"], ["poll"])
     assert poll.concurrency_options.collision_strategy.value == "CANCEL_NEW"
 
@@ -108,6 +115,11 @@ def _window_ending_in(seconds: float, window_s: float = 600.0) -> dict[str, floa
 
 def _cycle_lines(flow_run_id, expected: int) -> list[str]:
     """The run's per-cycle log lines, once ``expected`` of them reached the API (logs ship in batches)."""
+    return [message for message, _ in _cycle_records(flow_run_id, expected)]
+
+
+def _cycle_records(flow_run_id, expected: int) -> list[tuple[str, datetime]]:
+    """(line, the log record's time) of the run's per-cycle lines, once ``expected`` reached the API."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     async def read():
@@ -118,9 +130,13 @@ def _cycle_lines(flow_run_id, expected: int) -> list[str]:
 
     deadline = time.monotonic() + 15
     while True:
-        lines = [log.message for log in asyncio.run(read()) if log.message.startswith("poll-hq-")]
-        if len(lines) >= expected or time.monotonic() > deadline:
-            return lines
+        records = [
+            (log.message, datetime.fromtimestamp(log.timestamp.timestamp(), UTC))
+            for log in asyncio.run(read())
+            if log.message.startswith("poll-hq-")
+        ]
+        if len(records) >= expected or time.monotonic() > deadline:
+            return records
         time.sleep(1)
 
 
@@ -165,6 +181,90 @@ def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_c
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert [r["outcome"] for r in rows] == ["completed"] * result["completed"], rows
     assert all(r["points"] > 0 and r["stored"] > 0 and r["end_s"] >= 0 for r in rows), rows
+
+
+def test_cycles_start_at_the_buildings_offset_and_keep_the_slots_name(
+    prefect_harness, example_site, conn, db_url, mqtt_url
+):
+    period_s, offset_s = 5.0, 3.0
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        state = asyncio.run(
+            poll_loop(
+                building_id="hq",
+                period_s=period_s,
+                cycle_offset_s=offset_s,
+                database_url=db_url,
+                mqtt_url=mqtt_url,
+                bacnet_port=0,
+                publish=False,
+                return_state=True,
+                **_window_ending_in(17.0),  # 3-4 slots of 5 s
+            )
+        )
+        assert state.is_completed(), state
+        result = asyncio.run(state.aresult())
+    assert result["completed"] >= 2 and result["failed"] == 0, result
+    records = _cycle_records(state.state_details.flow_run_id, result["completed"])
+    assert len(records) == result["completed"], records
+    for line, logged_at in records:  # poll-hq-...T10:00:05Z: COMPLETED: named after the slot, run after it
+        slot = slot_of_run_name(line.split(": ")[0])
+        assert slot.timestamp() % period_s == 0 and slot < datetime.fromisoformat(result["window_end"])
+        assert logged_at - slot >= timedelta(seconds=offset_s), (line, logged_at)  # not before its offset
+    rows = Artifact.get("poll-loop-hq").data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert all(0 <= r["end_s"] < period_s for r in rows), rows  # from the cycle's own start, not the slot
+
+
+def test_a_hand_over_polls_every_slot_once(prefect_harness, example_site, conn, db_url, mqtt_url):
+    """Two runs of one building's loop, the second one's window right after the first's, started together
+    (the second a whole window early): each polls its own window's slots, none twice, none missed."""
+    period_s, offset_s, window_s = 3.0, 1.0, 9.0
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        window = _window_ending_in(8.0, window_s)  # the current window ends in 8 s; the next 9 s later
+        common = {
+            "building_id": "hq",
+            "period_s": period_s,
+            "cycle_offset_s": offset_s,
+            "database_url": db_url,
+            "mqtt_url": mqtt_url,
+            "bacnet_port": 0,
+            "publish": False,
+            "return_state": True,
+            **window,
+        }
+        states = {}
+
+        def run(key: str, lead_s: float) -> None:  # off the main thread: no SIGTERM handler to interleave
+            states[key] = asyncio.run(poll_loop(lead_s=lead_s, **common))
+
+        threads = [
+            threading.Thread(target=run, args=("current", 0.0)),
+            threading.Thread(target=run, args=("next", 8.5)),  # its start lands in the next window
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    results = {key: asyncio.run(state.aresult()) for key, state in states.items()}
+    assert all(state.is_completed() for state in states.values()), states
+    assert results["current"]["window_end"] < results["next"]["window_end"], results
+    names = {}
+    for key, state in states.items():  # the slots each run polled (its cycles' lines, whatever the outcome)
+        expected = results[key]["completed"] + results[key]["failed"]
+        lines = _cycle_lines(state.state_details.flow_run_id, expected)
+        names[key] = [line.split(": ")[0] for line in lines if ": COMPLETED" in line or ": FAILED" in line]
+    assert not set(names["current"]) & set(names["next"]), names  # no slot polled by both runs
+    for key, result in results.items():
+        assert len(names[key]) == result["completed"] and result["failed"] == 0, results
+        end = datetime.fromisoformat(result["window_end"])
+        assert all(end - timedelta(seconds=window_s) <= slot_of_run_name(n) < end for n in names[key])
+    assert len(names["next"]) == window_s / period_s, results  # the next window's every slot
+    slots = sorted(slot_of_run_name(n) for n in names["current"] + names["next"])
+    assert all(b - a == timedelta(seconds=period_s) for a, b in zip(slots, slots[1:], strict=False))
 
 
 def test_poll_loop_nested_runs_are_named_flow_runs_per_slot(
