@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="summer: also the bound with the unoccupied floor at the lowest cooling setpoint (a diagnostic)",
     )
+    parser.add_argument(
+        "--demand-limiter",
+        choices=("on", "off"),
+        default="on" if Settings.demand_limiter else "off",
+        help="within-interval demand limiter (bench/closed_loop_limiter.py)",
+    )
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
         adaptive_margin_quantile=args.adaptive_margin,
         smoothing_usd_per_kw2=args.smoothing,
         cooling_floor_bound=args.cooling_floor_bound,
+        demand_limiter=args.demand_limiter == "on",
     )
     knobs = {
         "margin_c": args.comfort_margin,
@@ -147,6 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
         "penalty": args.comfort_penalty,
         "adaptive_quantile": args.adaptive_margin,
         "smoothing_usd_per_kw2": args.smoothing,
+        "demand_limiter": args.demand_limiter,
     }
     site = read_site_file(args.site)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
