@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
             f"(baseline {figures['baseline_discomfort_kh_per_zone_week']:.2f}), "
             f"CO2 {figures['co2_ppmh_per_zone_week']:.0f} ppm*h/zone-week, "
             f"bound <= SBEMS <= baseline: {figures.get('bound_le_sbems_le_baseline')}, "
+            f"peak {figures['peak_kw_sbems']:.1f} kW "
+            f"(bound {figures.get('peak_kw_bound', float('nan')):.1f}), "
+            f"limiter {figures.get('demand_limiter', 'off')}, "
             f"{figures['wall_s']:.0f} s",
             flush=True,
         )
