@@ -97,6 +97,8 @@ def step_with_limiter(
         elapsed = minute + 1
         if elapsed >= MINUTES_PER_STEP:
             break
+        if elapsed < CURRENT_KW_MINUTES:  # one noisy reading is not enough to act on
+            continue
         readings = record.measured_power_kw[-elapsed:]
         need_kw = shed_kw(
             interval_s=PLAN_STEP_S,
@@ -126,7 +128,9 @@ def step_with_limiter(
             cooling_max_c=upper,
             heating_min_c=lower,
         )
-        cool_now, heat_now = np.maximum(cool_now, cool_new), np.minimum(heat_now, heat_new)
+        moved = share > 0  # only zones given more to shed move (from the temperature they are at now)
+        cool_now = np.where(moved, np.maximum(cool_now, cool_new), cool_now)
+        heat_now = np.where(moved, np.minimum(heat_now, heat_new), heat_now)
         if not overridden:
             log["intervals_shed"] += 1
         overridden = True
