@@ -134,6 +134,19 @@ def step_with_limiter(
         if not overridden:
             log["intervals_shed"] += 1
         overridden = True
+    available_kw = float(sheddable_kw(cool_el, heat_el, base_cool, base_heat, upper, lower).sum())
+    if overridden:  # per interval: what the limiter saw and did (diagnostics)
+        stats.setdefault("limiter_events", []).append(
+            {
+                "start_utc": record.times[-MINUTES_PER_STEP],
+                "target_kw": target_kw,
+                "planned_kw": planned_kw,
+                "metered_mean_kw": float(np.mean(record.measured_power_kw[-MINUTES_PER_STEP:])),
+                "shed_kw": float(shed_by_zone.sum()),
+                "sheddable_kw": available_kw,
+                "planned_hvac_kw": float(cool_el.sum() + heat_el.sum()),
+            }
+        )
     keys = ("outdoor_temp_c", "ghi_w_m2", "occupancy_count", "cooling_kw")
     means = {key: np.mean([s[key] for s in steps], axis=0) for key in keys}
     means["occupied"] = steps[0]["occupied"]

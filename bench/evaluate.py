@@ -132,6 +132,13 @@ def main(argv: list[str] | None = None) -> dict:
         default="on" if Settings.demand_limiter else "off",
         help="within-interval demand limiter (bench/closed_loop_limiter.py)",
     )
+    parser.add_argument(
+        "--limiter-edge-margin",
+        type=float,
+        default=Settings.limiter_edge_margin_c,
+        help="the limiter's setpoint raises stop this far inside the band's edges, C",
+    )
+    parser.add_argument("--limiter-deadband", type=float, default=Settings.limiter_deadband_kw)
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -146,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
         smoothing_usd_per_kw2=args.smoothing,
         cooling_floor_bound=args.cooling_floor_bound,
         demand_limiter=args.demand_limiter == "on",
+        limiter_edge_margin_c=args.limiter_edge_margin,
+        limiter_deadband_kw=args.limiter_deadband,
     )
     knobs = {
         "margin_c": args.comfort_margin,
@@ -155,6 +164,8 @@ def main(argv: list[str] | None = None) -> dict:
         "adaptive_quantile": args.adaptive_margin,
         "smoothing_usd_per_kw2": args.smoothing,
         "demand_limiter": args.demand_limiter,
+        "limiter_edge_margin_c": args.limiter_edge_margin,
+        "limiter_deadband_kw": args.limiter_deadband,
     }
     site = read_site_file(args.site)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
