@@ -131,10 +131,11 @@ class Settings:
     # the lowest cooling setpoint dispatch accepts (21 C) instead of the heating setback (16 C)
     cooling_floor_bound: bool = False
     # within-interval demand limiter (``closed_loop_limiter``): shed when the metered interval mean projects
-    # above max(reached peak, planned kW) + deadband; raises stop this far inside the band's edges
-    demand_limiter: bool = False
+    # above max(reached peak, planned kW) + deadband; raises stop this far inside the band's edges. On, edge
+    # margin 0, chosen on the tuning weeks (3 seeds, both seasons; docs/evaluation.md "Demand limiter")
+    demand_limiter: bool = True
     limiter_deadband_kw: float = 0.5
-    limiter_edge_margin_c: float = 0.15
+    limiter_edge_margin_c: float = 0.0
 
 
 def run_sbems(
