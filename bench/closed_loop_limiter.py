@@ -57,6 +57,8 @@ def step_with_limiter(
     edge_margin_c: float,
     deadband_kw: float,
     stats: dict,
+    first_minute: int = CURRENT_KW_MINUTES,
+    sheds_heating: bool = True,
 ) -> dict[str, np.ndarray]:
     """Step one plan step minute by minute with the limiter; returns the step's means as
     ``step_and_record(plant, record, MINUTES_PER_STEP, sensors)`` does (same readings, same order)."""
@@ -77,6 +79,7 @@ def step_with_limiter(
     upper = np.minimum(bands.comfort_max_c[:, 0] - edge_margin_c, bands.limit_max_c)
     lower = np.maximum(bands.comfort_min_c[:, 0] + edge_margin_c, HEATING_LIMITS_C[0])
     cool_el, heat_el = planned_hvac_kw(plan, problem, n)
+    heat_el = heat_el if sheds_heating else np.zeros(n)
     shed_by_zone = np.zeros(n)
     cool_now, heat_now = base_cool.copy(), base_heat.copy()
     overridden = False
@@ -97,7 +100,7 @@ def step_with_limiter(
         elapsed = minute + 1
         if elapsed >= MINUTES_PER_STEP:
             break
-        if elapsed < CURRENT_KW_MINUTES:  # one noisy reading is not enough to act on
+        if elapsed < max(first_minute, 1):  # one noisy reading is not enough to act on
             continue
         readings = record.measured_power_kw[-elapsed:]
         need_kw = shed_kw(

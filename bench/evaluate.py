@@ -139,6 +139,13 @@ def main(argv: list[str] | None = None) -> dict:
         help="the limiter's setpoint raises stop this far inside the band's edges, C",
     )
     parser.add_argument("--limiter-deadband", type=float, default=Settings.limiter_deadband_kw)
+    parser.add_argument("--limiter-first-minute", type=int, default=Settings.limiter_first_minute)
+    parser.add_argument(
+        "--limiter-heating",
+        choices=("on", "off"),
+        default="on" if Settings.limiter_sheds_heating else "off",
+        help="may the limiter lower heating setpoints (off: cooling setpoints only)",
+    )
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -155,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
         demand_limiter=args.demand_limiter == "on",
         limiter_edge_margin_c=args.limiter_edge_margin,
         limiter_deadband_kw=args.limiter_deadband,
+        limiter_first_minute=args.limiter_first_minute,
+        limiter_sheds_heating=args.limiter_heating == "on",
     )
     knobs = {
         "margin_c": args.comfort_margin,
@@ -166,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
         "demand_limiter": args.demand_limiter,
         "limiter_edge_margin_c": args.limiter_edge_margin,
         "limiter_deadband_kw": args.limiter_deadband,
+        "limiter_first_minute": args.limiter_first_minute,
+        "limiter_heating": args.limiter_heating,
     }
     site = read_site_file(args.site)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
