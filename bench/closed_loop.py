@@ -53,6 +53,7 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 from closed_loop_bound import lowest_cooling_setpoint_c, perfect_information_bound  # noqa: E402
+from closed_loop_limiter import step_with_limiter  # noqa: E402
 from closed_loop_setup import (  # noqa: E402
     MINUTES_PER_STEP,
     PLAN_STEP_S,
@@ -129,6 +130,15 @@ class Settings:
     # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
     # the lowest cooling setpoint dispatch accepts (21 C) instead of the heating setback (16 C)
     cooling_floor_bound: bool = False
+    # within-interval demand limiter (``closed_loop_limiter``): shed when the metered interval mean projects
+    # above max(reached peak, planned kW) + deadband; raises stop this far inside the band's edges. Off: it
+    # helped on the tuning weeks but raised the peak on held-out winter weeks (docs/evaluation.md "Demand
+    # limiter"); edge margin 0 was the better of the two tried on the tuning weeks
+    demand_limiter: bool = False
+    limiter_deadband_kw: float = 0.5
+    limiter_edge_margin_c: float = 0.0
+    limiter_first_minute: int = 2  # act from this many meter readings into the interval on
+    limiter_sheds_heating: bool = True  # False: cooling setpoints only (heating setpoints left to the plan)
 
 
 def run_sbems(
@@ -262,7 +272,26 @@ def run_sbems(
         heating_c = dual[1] if dual is not None else fallback_c
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
-        means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)
+        if settings.demand_limiter:
+            means = step_with_limiter(
+                plant,
+                record,
+                sensors,
+                plan=plan,
+                problem=problem,
+                bands=bands,
+                reached_kw=reached,
+                cooling_c=[setpoints[z] for z in zone_ids],
+                heating_c=list(heating_c),
+                temps_c=temps,
+                edge_margin_c=settings.limiter_edge_margin_c,
+                deadband_kw=settings.limiter_deadband_kw,
+                stats=stats,
+                first_minute=settings.limiter_first_minute,
+                sheds_heating=settings.limiter_sheds_heating,
+            )
+        else:
+            means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)
         previous = (problem, means["cooling_kw"], means)
     return record, stats
 
@@ -380,6 +409,12 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="plan on the true future weather (a diagnostic; the JSON then says weather: perfect)",
     )
+    parser.add_argument(
+        "--demand-limiter",
+        choices=("on", "off"),
+        default="on" if Settings.demand_limiter else "off",
+        help="within-interval demand limiter (bench/closed_loop_limiter.py)",
+    )
     args = parser.parse_args(argv)
     site = read_site_file(args.site)
     hot, week_start = week_around_hottest_day(site, args.building)
@@ -396,6 +431,7 @@ def main(argv: list[str] | None = None) -> dict:
         perfect_weather=args.perfect_weather,
         peak_backoff_quantile=args.peak_backoff_quantile if args.peak_backoff_quantile > 0 else None,
         peak_below_floor_frac=args.below_floor_frac,
+        demand_limiter=args.demand_limiter == "on",
     )
     tz = site.building(args.building).timezone
     print(
@@ -469,6 +505,7 @@ def main(argv: list[str] | None = None) -> dict:
         "discomfort_kh_sbems": round(sb["discomfort_kh"], 3),
         "co2_ppmh_baseline": round(base["co2_ppmh"], 1),
         "co2_ppmh_sbems": round(sb["co2_ppmh"], 1),
+        "demand_limiter": stats.get("limiter") if settings.demand_limiter else None,
     }
     targets = [
         ("cost -20%", figures["cost_change_frac"] <= -0.20),

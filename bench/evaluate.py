@@ -126,6 +126,26 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="summer: also the bound with the unoccupied floor at the lowest cooling setpoint (a diagnostic)",
     )
+    parser.add_argument(
+        "--demand-limiter",
+        choices=("on", "off"),
+        default="on" if Settings.demand_limiter else "off",
+        help="within-interval demand limiter (bench/closed_loop_limiter.py)",
+    )
+    parser.add_argument(
+        "--limiter-edge-margin",
+        type=float,
+        default=Settings.limiter_edge_margin_c,
+        help="the limiter's setpoint raises stop this far inside the band's edges, C",
+    )
+    parser.add_argument("--limiter-deadband", type=float, default=Settings.limiter_deadband_kw)
+    parser.add_argument("--limiter-first-minute", type=int, default=Settings.limiter_first_minute)
+    parser.add_argument(
+        "--limiter-heating",
+        choices=("on", "off"),
+        default="on" if Settings.limiter_sheds_heating else "off",
+        help="may the limiter lower heating setpoints (off: cooling setpoints only)",
+    )
     parser.add_argument("--out", default=None, help="append each run's figures to this JSON-lines file")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs in parallel worker processes (one BLAS thread each)"
@@ -139,6 +159,11 @@ def main(argv: list[str] | None = None) -> dict:
         adaptive_margin_quantile=args.adaptive_margin,
         smoothing_usd_per_kw2=args.smoothing,
         cooling_floor_bound=args.cooling_floor_bound,
+        demand_limiter=args.demand_limiter == "on",
+        limiter_edge_margin_c=args.limiter_edge_margin,
+        limiter_deadband_kw=args.limiter_deadband,
+        limiter_first_minute=args.limiter_first_minute,
+        limiter_sheds_heating=args.limiter_heating == "on",
     )
     knobs = {
         "margin_c": args.comfort_margin,
@@ -147,6 +172,11 @@ def main(argv: list[str] | None = None) -> dict:
         "penalty": args.comfort_penalty,
         "adaptive_quantile": args.adaptive_margin,
         "smoothing_usd_per_kw2": args.smoothing,
+        "demand_limiter": args.demand_limiter,
+        "limiter_edge_margin_c": args.limiter_edge_margin,
+        "limiter_deadband_kw": args.limiter_deadband,
+        "limiter_first_minute": args.limiter_first_minute,
+        "limiter_heating": args.limiter_heating,
     }
     site = read_site_file(args.site)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -180,6 +210,9 @@ def main(argv: list[str] | None = None) -> dict:
             f"(baseline {figures['baseline_discomfort_kh_per_zone_week']:.2f}), "
             f"CO2 {figures['co2_ppmh_per_zone_week']:.0f} ppm*h/zone-week, "
             f"bound <= SBEMS <= baseline: {figures.get('bound_le_sbems_le_baseline')}, "
+            f"peak {figures['peak_kw_sbems']:.1f} kW "
+            f"(bound {figures.get('peak_kw_bound', float('nan')):.1f}), "
+            f"limiter {figures.get('demand_limiter', 'off')}, "
             f"{figures['wall_s']:.0f} s",
             flush=True,
         )

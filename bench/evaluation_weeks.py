@@ -130,6 +130,8 @@ def run_one(
     quantiles = [q for q in result["stats"].get("tracking_q_c", []) if q is not None]
     if quantiles:  # the tracking-error quantile before clipping to [margin, max]
         figures["margin_c_used"]["tracking_q_c_max"] = round(max(quantiles), 3)
+    if "limiter" in result["stats"]:  # the demand limiter's shed events (``closed_loop_limiter``)
+        figures["demand_limiter"] = result["stats"]["limiter"]
     figures["wall_s"] = round(time.perf_counter() - started, 1)
     return figures
 
