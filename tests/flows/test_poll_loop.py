@@ -113,6 +113,28 @@ def _window_ending_in(seconds: float, window_s: float = 600.0) -> dict[str, floa
     return {"window_s": window_s, "window_offset_s": offset_s}
 
 
+def _run_loop(example_site, conn, db_url, mqtt_url, window_in_s: float, **params):
+    """``poll_loop`` for hq against a virtual building, its window ending ``window_in_s`` from the call;
+    returns (final state, result, when the call started). The run must complete."""
+    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
+        upsert_site(conn, site=sim.site)
+        conn.commit()
+        started = datetime.now(UTC)
+        state = asyncio.run(
+            poll_loop(
+                building_id="hq",
+                database_url=db_url,
+                mqtt_url=mqtt_url,
+                bacnet_port=0,
+                return_state=True,
+                **params,
+                **_window_ending_in(window_in_s),
+            )
+        )
+        assert state.is_completed(), state
+        return state, asyncio.run(state.aresult()), started
+
+
 def _cycle_lines(flow_run_id, expected: int) -> list[str]:
     """The run's per-cycle log lines, once ``expected`` of them reached the API (logs ship in batches)."""
     return [message for message, _ in _cycle_records(flow_run_id, expected)]
@@ -144,24 +166,9 @@ def test_poll_loop_polls_every_slot_in_process_with_a_line_and_a_table_row_per_c
     prefect_harness, example_site, conn, db_url, mqtt_url
 ):
     period_s = 5.0
-    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
-        upsert_site(conn, site=sim.site)
-        conn.commit()
-        now = datetime.now(UTC)
-        state = asyncio.run(
-            poll_loop(
-                building_id="hq",
-                period_s=period_s,
-                database_url=db_url,
-                mqtt_url=mqtt_url,
-                bacnet_port=0,
-                return_state=True,
-                **_window_ending_in(22.0),  # 4-5 slots of 5 s
-            )
-        )
-        assert state.is_completed(), state
-        result = asyncio.run(state.aresult())
-        instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
+    # a window ending 22 s after the call: 4-5 slots of 5 s
+    state, result, now = _run_loop(example_site, conn, db_url, mqtt_url, 22.0, period_s=period_s)
+    instants = conn.execute("SELECT count(DISTINCT time) FROM sensor_readings").fetchone()[0]
     # every slot of the window polled or, on a loaded machine, skipped after an overrun; none failed
     assert result["completed"] >= 1 and result["failed"] == 0, result
     assert result["completed"] + result["skipped"] >= 3, result
@@ -187,24 +194,9 @@ def test_cycles_start_at_the_buildings_offset_and_keep_the_slots_name(
     prefect_harness, example_site, conn, db_url, mqtt_url
 ):
     period_s, offset_s = 5.0, 3.0
-    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
-        upsert_site(conn, site=sim.site)
-        conn.commit()
-        state = asyncio.run(
-            poll_loop(
-                building_id="hq",
-                period_s=period_s,
-                cycle_offset_s=offset_s,
-                database_url=db_url,
-                mqtt_url=mqtt_url,
-                bacnet_port=0,
-                publish=False,
-                return_state=True,
-                **_window_ending_in(17.0),  # 3-4 slots of 5 s
-            )
-        )
-        assert state.is_completed(), state
-        result = asyncio.run(state.aresult())
+    state, result, _ = _run_loop(  # 3-4 slots of 5 s
+        example_site, conn, db_url, mqtt_url, 17.0, period_s=period_s, cycle_offset_s=offset_s, publish=False
+    )
     assert result["completed"] >= 2 and result["failed"] == 0, result
     records = _cycle_records(state.state_details.flow_run_id, result["completed"])
     assert len(records) == result["completed"], records
@@ -271,24 +263,9 @@ def test_poll_loop_nested_runs_are_named_flow_runs_per_slot(
     prefect_harness, example_site, conn, db_url, mqtt_url
 ):
     period_s = 6.0
-    with running_sim(example_site, speed=1, api_key=API_KEY) as sim:
-        upsert_site(conn, site=sim.site)
-        conn.commit()
-        started = datetime.now(UTC)
-        state = asyncio.run(
-            poll_loop(
-                building_id="hq",
-                period_s=period_s,
-                database_url=db_url,
-                mqtt_url=mqtt_url,
-                bacnet_port=0,
-                nested_runs=True,
-                return_state=True,
-                **_window_ending_in(14.0),  # 2-3 slots
-            )
-        )
-        assert state.is_completed(), state
-        result = asyncio.run(state.aresult())
+    state, result, started = _run_loop(  # 2-3 slots
+        example_site, conn, db_url, mqtt_url, 14.0, period_s=period_s, nested_runs=True
+    )
     assert result["completed"] >= 1 and result["failed"] == 0, result
     runs = asyncio.run(_runs("poll-loop", "building:hq"))  # this test's (the session's server keeps others)
     cycles = [r for r in runs if r.name.startswith("poll-hq-") and r.expected_start_time >= started]
