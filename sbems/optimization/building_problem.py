@@ -210,6 +210,9 @@ class Tuning:
     # problem's own default) made a 30 kW step cost 0.9 USD, more than an on-peak quarter hour of it: plans
     # ramped night pre-cooling in from 19:45 at 0.32 USD/kWh instead of starting at 21:00 (issue 14)
     smoothing_usd_per_kw2: float = 1e-4
+    # per zone: this much more margin inside the occupied band (the weekly discomfort budget,
+    # ``comfort_budget.budget_extra_margin_c``), on top of the back-off; None: none
+    zone_extra_margin_c: tuple[float, ...] | None = None
 
 
 def comfort_backoff_c(
@@ -288,7 +291,10 @@ def building_problem(
         tuning.comfort_margin_max_c,
     )
     width = bands.comfort_max_c - bands.comfort_min_c
-    margin = np.where(bands.occupied_end, np.minimum(backoff[None, :], 0.5 * width), 0.0)
+    extra = np.asarray(tuning.zone_extra_margin_c or np.zeros(n_zones), dtype=float)  # weekly budget
+    if extra.shape != (n_zones,) or np.any(extra < 0):
+        raise ValueError(f"zone_extra_margin_c: need {n_zones} values >= 0")
+    margin = np.where(bands.occupied_end, np.minimum(backoff[None, :] + extra[:, None], 0.5 * width), 0.0)
     comfort_min = bands.comfort_min_c + margin
     comfort_max = np.maximum(bands.comfort_max_c - margin, comfort_min)
     outdoor = np.asarray(forecasts.outdoor_temp_c, dtype=float)

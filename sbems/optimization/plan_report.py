@@ -80,7 +80,8 @@ def plan_document(
 
 
 def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
-    """Which weather and zone models a plan used, as markdown lines."""
+    """Which weather and zone models a plan used, and each zone's weekly discomfort budget, as markdown
+    lines."""
     lines = []
     weather = metadata.get("weather")
     if isinstance(weather, Mapping):
@@ -93,6 +94,15 @@ def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
     if isinstance(models, Mapping) and models:
         lines.append(
             "Zone models: " + ", ".join(f"{z} {m.get('kind')} {m.get('version')}" for z, m in models.items())  # type: ignore[union-attr]
+        )
+    budget = metadata.get("discomfort_budget")
+    if isinstance(budget, Mapping) and budget:
+        lines.append(
+            "Weekly discomfort budget (used / budget K*h, extra margin C): "
+            + ", ".join(
+                f"{z} {b['discomfort_used_kh']:.2f} / {b['budget_kh']:.2f}, +{b['extra_margin_c']:.2f}"
+                for z, b in budget.items()
+            )
         )
     return lines
 

@@ -27,7 +27,6 @@ from sbems.optimization.explain import notes_text
 from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index, slot_profile_forecast
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
-from sbems.optimization.robust import PastPlan
 from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c
 from sbems.optimization.state_estimation import estimate_mass_temp_c
 from sbems.optimization.zone_model import ZoneModelParams, longest_complete_run
@@ -40,7 +39,9 @@ from sbems.optimization.zone_model_json import (
     zone_model_params_json,
 )
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model
+from sbems.services.comfort_budget import with_discomfort_budget
 from sbems.services.plan_history import backoffs, past_plans
+from sbems.services.planning_inputs import OptimizationInputs
 from sbems.storage import db
 from sbems.storage.plans import read_autopilot, read_zone_hvac_power_series
 from sbems.storage.predictions import (
@@ -51,26 +52,7 @@ from sbems.storage.predictions import (
     read_predictions,
 )
 from sbems.storage.readings import read_live_state
-from sbems.weather import WeatherSource, weather_source_for
-
-
-@dataclass
-class OptimizationInputs:
-    """What the flow read from storage for one building (plain pandas/numpy data)."""
-
-    building_id: str
-    now_utc: datetime
-    step_s: int
-    autopilot: bool
-    building_load_kw: pd.Series  # by step start
-    zones: dict[str, pd.DataFrame]  # zone -> zone_temp_c, occupancy_count, hvac_electric_kw (by step start)
-    current_temp_c: dict[str, float | None] = field(default_factory=dict)
-    occupancy_forecast: dict[str, pd.Series] = field(default_factory=dict)
-    weather: WeatherSource | None = None  # None: the building's own source (the typical year)
-    past_plans: list[PastPlan] = field(default_factory=list)  # what recent plans predicted (their errors)
-
-    def weather_source(self, building: Building) -> WeatherSource:
-        return self.weather if self.weather is not None else weather_source_for(building)
+from sbems.weather import WeatherSource
 
 
 @dataclass
@@ -415,7 +397,8 @@ def plan_building(
     are lead-compensated so the loop reaches the planned temperature within the step (None: not).
     ``planner``: keep one across re-plans to reuse its solver (default: a new one).
     ``robust``: demand and (growing) comfort back-offs from recent plans' errors (``plan_history``). Zones
-    heat where their schedule's mode allows; the outcome has heating setpoints and notes on comfort."""
+    heat where their schedule's mode allows; the outcome has heating setpoints and notes on comfort. A zone
+    spending its weekly discomfort budget faster than pro rata gets an extra margin (``comfort_budget``)."""
     step_s = inputs.step_s
     fine_times = horizon_index(inputs.now_utc, horizon_h, step_s)
     times, durations = horizon_blocks(inputs.now_utc, horizon_h, step_s, blocking)
@@ -450,6 +433,7 @@ def plan_building(
         inputs.past_plans, inputs.building_load_kw, measured, inputs.now_utc, step_s, peak_so_far
     )
     tuning = errors.tuning(comfort_penalty_usd_per_kh, comfort_margin_c, robust)
+    tuning, model_info["discomfort_budget"] = with_discomfort_budget(site, building, inputs, tuning)
     backoff_kw = errors.peak_kw if robust else 0.0
     model_info["backoffs"] = {
         **errors.as_json(),
