@@ -32,10 +32,34 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from scale_out_cycles import slot_of  # noqa: E402
+
 from sbems.domain.site import read_site_file  # noqa: E402
 
 API_KEY = "sbems-bench-key"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class GcTime:
+    """Seconds this process spent in the cyclic garbage collector (``gc.callbacks``), by generation."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._began
+            self.counts[info["generation"]] += 1
+
+    def snapshot(self) -> tuple[float, int]:
+        return sum(self.seconds), self.counts[2]
+
+
+GC = GcTime()
 
 
 class CycleEnds(logging.Handler):
@@ -47,10 +71,16 @@ class CycleEnds(logging.Handler):
         self.threads: list[dict[str, float]] = []  # thread name -> CPU seconds, at each cycle's end
         self.tasks: list[int] = []  # asyncio tasks alive in the loop's event loop at each cycle's end
         self.task_names: list[str] = []  # their coroutines at the last cycle's end
+        self.walls: list[float] = []  # seconds from the slot to the line (the cycle's wall time)
+        self.gc: list[tuple[float, int]] = []  # (GC seconds, full collections) at each cycle's end
 
     def emit(self, record: logging.LogRecord) -> None:
         if ": COMPLETED" in record.getMessage():
             self.cpu_s.append(time.process_time())
+            self.gc.append(GC.snapshot())
+            parsed = slot_of(record.getMessage().split(": ", 1)[0])
+            if parsed:
+                self.walls.append(record.created - parsed[1].timestamp())
             self.threads.append(thread_cpu_s())
             try:
                 alive = asyncio.all_tasks()
@@ -117,7 +147,12 @@ def loop_cycles(building_id: str, url: str, cycles: int, period_s: float, nested
     tally = asyncio.run(state.aresult())
     done = max(1, tally["completed"])
     steady = (ends.cpu_s[-1] - ends.cpu_s[0]) / (len(ends.cpu_s) - 1) if len(ends.cpu_s) > 1 else None
+    gc_steady = [b[0] - a[0] for a, b in zip(ends.gc, ends.gc[1:], strict=False)]
     return {
+        "wall_median_s": statistics.median(ends.walls[1:] or ends.walls) if ends.walls else None,
+        "walls_s": [round(w, 3) for w in ends.walls],
+        "gc_s_per_cycle": statistics.mean(gc_steady) if gc_steady else None,
+        "full_collections": ends.gc[-1][1] - ends.gc[0][1] if ends.gc else None,
         "cpu_per_cycle_s": cpu / done,
         "steady_cpu_per_cycle_s": steady,
         "steady_by_thread_s": per_thread_steady(ends.threads),
@@ -130,15 +165,28 @@ def loop_cycles(building_id: str, url: str, cycles: int, period_s: float, nested
     }
 
 
-def plain_cycles(building_id: str, url: str, cycles: int) -> dict:
+def plain_cycles(building_id: str, url: str, cycles: int, period_s: float | None = None) -> dict:
+    """``cycles`` plain cycles back to back, or (``period_s``) one at the start of each period, as a loop."""
     from poll import plain_cycle
 
     gc.collect()
-    cpu0 = time.process_time()
-    walls = [asyncio.run(plain_cycle(building_id, url))["duration_s"] for _ in range(cycles)]
+    cpu0, gc0 = time.process_time(), GC.snapshot()
+    walls, cpus = [], []
+    for _ in range(cycles):
+        if period_s:
+            time.sleep(period_s - time.time() % period_s)
+        began, cpu_began = time.perf_counter(), time.process_time()
+        asyncio.run(plain_cycle(building_id, url))
+        walls.append(time.perf_counter() - began)
+        cpus.append(time.process_time() - cpu_began)
+    gc1 = GC.snapshot()
     return {
         "cpu_per_cycle_s": (time.process_time() - cpu0) / cycles,
+        "cycle_cpu_s": [round(c, 3) for c in cpus],
         "wall_median_s": statistics.median(walls),
+        "walls_s": [round(w, 3) for w in walls],
+        "gc_s_per_cycle": (gc1[0] - gc0[0]) / cycles,
+        "full_collections": gc1[1] - gc0[1],
     }
 
 
@@ -147,7 +195,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--period-s", type=float, default=10.0)
-    parser.add_argument("--modes", default="plain,in-process,nested")
+    parser.add_argument(
+        "--modes", default="plain,in-process,nested", help="also plain-paced: plain cycles at --period-s"
+    )
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
     os.environ["SBEMS_THERMOSTAT_API_KEY"] = API_KEY
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -179,9 +230,16 @@ def main() -> None:
 
             with prefect_test_harness(server_startup_timeout=300):
                 asyncio.run(plain_cycle("b00", url))  # warm-up: imports, GX suite, pool
+                if args.gc_freeze:
+                    gc.collect()
+                    gc.freeze()
+                out["gc_frozen_objects"] = gc.get_freeze_count()
+                out["gc_tracked_objects"] = len(gc.get_objects())
+                gc.callbacks.append(GC)
                 for mode in args.modes.split(","):
-                    if mode == "plain":
-                        figures = plain_cycles("b00", url, args.cycles)
+                    if mode in ("plain", "plain-paced"):
+                        period = args.period_s if mode == "plain-paced" else None
+                        figures = plain_cycles("b00", url, args.cycles, period)
                     else:
                         figures = loop_cycles("b00", url, args.cycles, args.period_s, mode == "nested")
                     print(mode, figures, flush=True)

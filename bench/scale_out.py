@@ -18,9 +18,15 @@ Measured over ``--minutes`` of slots, hand-overs between windows included:
 
 - a *building cycle*: from the building's own cycle start (slot + its offset) to its COMPLETED line (the
   API's log record time);
-- the baseline: the same service functions (``bench/poll.py``'s plain composition, no Prefect) in
-  ``--workers`` warm processes, each building once per slot on the same spread schedule, placed between the
-  loops' cycles (slot + offset + period / n / 2); its building cycle: from that start to its end;
+- the baseline: the same service functions (``bench/poll.py``'s plain composition, no Prefect), each
+  building once per slot on the same spread schedule. ``--plain-layout per-building`` (default): one warm
+  process per building, woken once a period, as the pool's loops (one process per building); ``shared``:
+  ``--workers`` warm processes for all buildings (each used every ``period * workers / n``). Placement
+  (``--plain-placement``): ``opposite`` (default) starts a building's plain cycle half a period minus half
+  the spacing after its loop cycle (13.5 s of 30 s for 10 buildings: between the loops' cycles, and the
+  building's devices rest at least as long before the loop's cycle as before the plain one); ``after``
+  starts it half the spacing after (1.5 s: on devices the loop had just polled). ``--plain-layout shared
+  --plain-placement after`` is the baseline of session 6. Its building cycle: from that start to its end;
 - ``prefect_overhead_frac`` = (median Prefect building cycle - median plain building cycle) / median
   Prefect building cycle;
 - ``cycle_p95_s``: the p95 over slots of the time the slot's polling took to finish for every building,
@@ -71,6 +77,7 @@ from scale_out_cycles import (  # noqa: E402
     group_cpu_s,
     loop_offsets,
     p95,
+    plain_delay,
     plain_schedule,
     slot_cycles,
     slot_of,
@@ -291,8 +298,14 @@ def poll_part(args) -> dict:
                 }
                 return set(ids) <= done
 
-            with ProcessPoolExecutor(args.workers) as pool:
-                _, points = _plain_cycle(pool, ids, url)  # warm-up: imports, connections
+            with ExitStack() as pools:
+                if args.plain_layout == "per-building":  # one process per building, as the pool's loops
+                    own = {b: pools.enter_context(ProcessPoolExecutor(1)) for b in ids}
+                    points = sum(own[b].submit(_plain, b, url).result() for b in ids)  # warm-up
+                else:
+                    pool = pools.enter_context(ProcessPoolExecutor(args.workers))
+                    own = dict.fromkeys(ids, pool)
+                    _, points = _plain_cycle(pool, ids, url)  # warm-up: imports, connections
                 if not _wait_until(every_building_polled, 600):  # warm-up: workers up, loops started
                     raise RuntimeError(f"not every building polled within 600 s; logs in {log_dir}")
                 offsets = loop_offsets(asyncio.run(_loop_runs()))
@@ -304,9 +317,11 @@ def poll_part(args) -> dict:
                 load_start = os.getloadavg()
                 cpu_start, cpu_start_at = group_cpu_s(procs), time.monotonic()
                 submitted = []
-                for at, building_id, slot in plain_schedule(slots, offsets, period):  # between the loops'
+                for at, building_id, slot in plain_schedule(slots, offsets, period, args.plain_placement):
                     _sleep_until(at)
-                    submitted.append((slot, building_id, at, pool.submit(_plain_timed, building_id, url)))
+                    submitted.append(
+                        (slot, building_id, at, own[building_id].submit(_plain_timed, building_id, url))
+                    )
                     if building_id == ids[-1]:
                         print(f"{slot:%H:%M:%S}: plain cycles submitted", flush=True)
                 plain = {}
@@ -378,6 +393,9 @@ def poll_part(args) -> dict:
         "loop_runs_started_in_measurement": handovers,
         "loop_run_states": loop_states,
         "nested_runs": args.nested_runs,
+        "plain_layout": args.plain_layout,
+        "plain_placement": args.plain_placement,
+        "plain_delay_s": plain_delay(period, len(ids), args.plain_placement).total_seconds(),
         "load_1m": [round(load_before[0], 1), round(load_start[0], 1), round(load_end[0], 1)],
         # CPU over the measured slots, in cores: the Prefect server; the workers with their loop processes
         "server_cpu_cores": round((cpu_end[0] - cpu_start[0]) / cpu_span_s, 3),
@@ -517,6 +535,19 @@ def main() -> None:
         "--nested-runs", action="store_true", help="poll part: each cycle a nested poll-building flow run"
     )
     parser.add_argument("--skip-listener", action="store_true")
+    parser.add_argument(
+        "--plain-layout",
+        choices=["per-building", "shared"],
+        default="per-building",
+        help="baseline processes: one per building (as the loops), or --workers shared by all buildings",
+    )
+    parser.add_argument(
+        "--plain-placement",
+        choices=["opposite", "after"],
+        default="opposite",
+        help="baseline cycle start after the building's loop cycle: half a period minus half the spacing, "
+        "or half the spacing",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
     out: dict = {}

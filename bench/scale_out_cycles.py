@@ -100,14 +100,31 @@ def slot_cycles(
     return out
 
 
+def plain_delay(period: timedelta, n: int, placement: str) -> timedelta:
+    """How long after a building's loop cycle start (slot + offset) its baseline cycle starts.
+
+    ``opposite`` (default): half a period minus half the spacing between two buildings' cycles (13.5 s for
+    10 buildings at 30 s; half a period for one building): between the loops' cycles, and each building's
+    devices rest at least as long before its loop cycle (16.5 s) as before its plain one (13.5 s), so the
+    baseline never polls devices just warmed by the loop. ``after``: half the spacing (1.5 s), right after
+    the building's loop cycle, as until session 6 (the plain cycle then met devices and a database the loop
+    had used a second before)."""
+    spacing = period / max(1, n)
+    if placement == "after":
+        return spacing / 2
+    if placement == "opposite":
+        return period / 2 - (spacing / 2 if n > 1 else timedelta(0))
+    raise ValueError(f"placement {placement!r}: opposite or after")
+
+
 def plain_schedule(
-    slots: list[datetime], offsets: dict[str, float], period: timedelta
+    slots: list[datetime], offsets: dict[str, float], period: timedelta, placement: str = "opposite"
 ) -> list[tuple[datetime, str, datetime]]:
-    """(start, building, slot) of the baseline's cycles: each building at its slot + offset + half the gap
-    between two buildings' loop cycles (``period / n / 2``), i.e. between the loops' cycles, in time order."""
-    gap = period / (2 * max(1, len(offsets)))
+    """(start, building, slot) of the baseline's cycles: each building at its slot + offset +
+    ``plain_delay`` (between the loops' cycles), in time order."""
+    delay = plain_delay(period, len(offsets), placement)
     return sorted(
-        (slot + timedelta(seconds=offset) + gap, building, slot)
+        (slot + timedelta(seconds=offset) + delay, building, slot)
         for slot in slots
         for building, offset in offsets.items()
     )
