@@ -94,6 +94,12 @@ def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
         lines.append(
             "Zone models: " + ", ".join(f"{z} {m.get('kind')} {m.get('version')}" for z, m in models.items())  # type: ignore[union-attr]
         )
+    confidence = metadata.get("model_confidence")
+    if isinstance(confidence, Mapping) and confidence:
+        lines.append(
+            "Model confidence: "
+            + "; ".join(f"{z} {c.get('summary', c.get('grade'))}" for z, c in confidence.items())  # type: ignore[union-attr]
+        )
     return lines
 
 
