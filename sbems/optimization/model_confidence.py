@@ -164,8 +164,8 @@ def _capacity(name: str, what: str, seen_kw: float | None, nameplate_kw: float |
 def _age(age_h: float | None, reused: bool) -> Check:
     if age_h is None:
         return Check("age", NOT_RECORDED, "identification time not recorded")
-    how = "reused, identified" if reused else "identified for this plan on data up to"
-    return Check("age", _by_upper(age_h, AGE_H), f"{how} {max(age_h, 0.0):.1f} h ago")
+    how = "reused, identified" if reused else "identified for this plan"
+    return Check("age", _by_upper(age_h, AGE_H), f"{how} from data up to {max(age_h, 0.0):.1f} h ago")
 
 
 def grade_model(
