@@ -98,7 +98,9 @@ def _by_upper(value: float, limits: tuple[float, float]) -> str:
 
 def _number(metrics: Mapping[str, float | None], key: str) -> float | None:
     value = metrics.get(key)
-    return float(value) if value is not None and np.isfinite(float(value)) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # absent, null (stored NaN) or not a number
+    return float(value) if np.isfinite(value) else None
 
 
 def _validation(metrics: Mapping[str, float | None]) -> Check:
@@ -141,9 +143,7 @@ def _range(
 
 def _capacity(name: str, what: str, seen_kw: float | None, nameplate_kw: float | None) -> Check:
     if nameplate_kw is None or nameplate_kw <= 0:
-        return Check(
-            name, "low", f"no nameplate {what} capacity in the site file: the model's capacity is a guess"
-        )
+        return Check(name, "low", f"no nameplate {what} capacity in the site file for the zone's equipment")
     if seen_kw is None:
         return Check(
             name,

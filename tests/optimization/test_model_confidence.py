@@ -132,7 +132,13 @@ def test_old_stored_models_say_not_recorded_and_are_at_best_medium():
     for name in ("zone_range", "outdoor_range", "cooling_capacity", "heating_capacity", "age"):
         assert by_check[name]["grade"] == "medium" and "not recorded" in by_check[name]["text"], name
     # stored JSON turns NaN into None: also not recorded
-    assert "not recorded" in checks(grade_model(with_metrics(validation_rmse_c=None)))["validation"]["text"]
+    for missing in (None, float("nan"), "n/a"):
+        validation = checks(grade_model(with_metrics(validation_rmse_c=missing)))["validation"]
+        assert validation == {
+            "check": "validation",
+            "grade": "medium",
+            "text": "validation error not recorded",
+        }
 
 
 def test_capacity_is_checked_for_the_modes_the_plan_uses():
