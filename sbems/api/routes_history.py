@@ -27,7 +27,8 @@ def get_plan(
     user: User,
 ) -> Plan:
     """The building's latest optimization plan (``found: false`` when none was stored yet): status,
-    summary, the setpoints it asks for now and its trajectory per zone and step. Needs ``read:analytics``."""
+    summary, the setpoints it asks for now, its trajectory per zone and step, and how far it can trust each
+    zone's model (``model_confidence``: high/medium/low with reasons). Needs ``read:analytics``."""
     require(user, "read:analytics")
     building_access(config, user, building_id)
     view = read_plan(config.database_url, building_id)
@@ -43,6 +44,7 @@ def get_plan(
         setpoints_now_c=view.setpoints_now_c,
         trajectory=view.trajectory,
         building_kw=view.building_kw,
+        model_confidence=view.model_confidence,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -123,6 +123,20 @@ class ActionResult(BaseModel):
     detail: str
 
 
+class ModelCheck(BaseModel):
+    check: str = Field(
+        description="validation, zone_range, outdoor_range, cooling_capacity, heating_capacity, age"
+    )
+    grade: Literal["high", "medium", "low"]
+    text: str
+
+
+class ModelConfidence(BaseModel):
+    grade: Literal["high", "medium", "low"] = Field(description="the worst of its checks")
+    summary: str = Field(description="the grade and, below high, the checks that set it")
+    checks: list[ModelCheck]
+
+
 class Plan(BaseModel):
     building_id: str
     found: bool
@@ -135,6 +149,10 @@ class Plan(BaseModel):
     setpoints_now_c: dict[str, Any] = Field(default_factory=dict)
     trajectory: list[dict[str, Any]] = Field(default_factory=list)
     building_kw: list[dict[str, Any]] = Field(default_factory=list)
+    model_confidence: dict[str, ModelConfidence] = Field(
+        default_factory=dict,
+        description="per zone (keyed like setpoints_now_c), how far the plan can trust its zone model",
+    )
 
 
 class AuditEntry(BaseModel):

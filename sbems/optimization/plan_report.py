@@ -104,6 +104,12 @@ def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
                 for z, b in budget.items()
             )
         )
+    confidence = metadata.get("model_confidence")
+    if isinstance(confidence, Mapping) and confidence:
+        lines.append(
+            "Model confidence: "
+            + "; ".join(f"{z} {c.get('summary', c.get('grade'))}" for z, c in confidence.items())  # type: ignore[union-attr]
+        )
     return lines
 
 

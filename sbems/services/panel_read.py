@@ -93,6 +93,13 @@ class PlanView:
     building_kw: list[dict] = field(default_factory=list)  # time_utc, building_electric_kw
     setpoints_now_c: dict = field(default_factory=dict)
 
+    @property
+    def model_confidence(self) -> dict[str, dict]:
+        """Per zone, how far the plan can trust its model (``grade``, ``summary``, ``checks``); plans stored
+        before confidence was reported have none."""
+        value = self.summary.get("model_confidence")
+        return value if isinstance(value, dict) else {}
+
 
 @dataclass(frozen=True)
 class ScheduleView:

@@ -25,6 +25,7 @@ from sbems.optimization.building_problem import (
 )
 from sbems.optimization.explain import notes_text
 from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index, slot_profile_forecast
+from sbems.optimization.model_confidence import ZoneModels, coverage_metrics, model_evidence
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
 from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c
@@ -53,16 +54,6 @@ from sbems.storage.predictions import (
 )
 from sbems.storage.readings import read_live_state
 from sbems.weather import WeatherSource
-
-
-@dataclass
-class ZoneModels:
-    """Identified or reused models per zone, and reasons for the zones that have none."""
-
-    params: dict[str, ZoneModelParams | Rc2Params]
-    versions: dict[str, str]
-    refused: dict[str, str]
-    reused: list[str]
 
 
 def _series(rows: list[tuple[datetime, float]], step_s: int) -> pd.Series:
@@ -215,6 +206,7 @@ def identify_zone_models(
     versions: dict[str, str] = {}
     refused: dict[str, str] = {}
     reused: list[str] = []
+    evidence = {}  # zone -> its model's metrics and age, for its confidence
     with db.connect(database_url) as conn:
         for zone in building.zones:
             z_id = entity_uuid("zone", building.id, zone.id)
@@ -231,6 +223,7 @@ def identify_zone_models(
                 params[zone.id] = zone_model_params_from_json(stored["params"])
                 versions[zone.id] = stored["version"]
                 reused.append(zone.id)
+                evidence[zone.id] = (stored["metrics"], stored["trained_to"], True)
                 continue
             history = zone_history_frame(inputs, building, zone.id, site)
             if history.empty or history["cooling_kw"].isna().all():
@@ -245,6 +238,7 @@ def identify_zone_models(
             if not fit.ok:
                 refused[zone.id] = fit.reason or "identification failed"
                 continue
+            recorded = {**fit.metrics, **coverage_metrics(history)}  # the fit and what its data covered
             insert_model(
                 conn,
                 building_id=b_id,
@@ -254,14 +248,16 @@ def identify_zone_models(
                 version=fit.version,
                 trained_from=history.index[0].to_pydatetime(),
                 trained_to=history.index[-1].to_pydatetime(),
-                metrics=metrics_json(fit.metrics),
+                metrics=metrics_json(recorded),
                 params=zone_model_params_json(fit.params),
                 artifact=None,
             )
             conn.commit()
             params[zone.id] = fit.params
             versions[zone.id] = fit.version
-    return ZoneModels(params, versions, refused, reused)
+            evidence[zone.id] = (recorded, history.index[-1].to_pydatetime(), False)
+    found = {z: model_evidence(site, building, z, *e, inputs.now_utc) for z, e in evidence.items()}
+    return ZoneModels(params, versions, refused, reused, found)
 
 
 @dataclass
@@ -409,6 +405,7 @@ def plan_building(
             z: {"kind": type(p).__name__, "version": models.versions.get(z), "reused": z in models.reused}
             for z, p in models.params.items()
         },
+        "model_confidence": models.confidence(),  # without a plan: against each zone's occupied band
     }
     describe = getattr(inputs.weather, "describe", None)  # which weather the plan uses, and how old
     if describe is not None:
@@ -459,6 +456,7 @@ def plan_building(
     )
     plan = (planner or Planner()).solve(problem)
     zone_ids = [z.id for z in building.zones]
+    model_info["model_confidence"] = models.confidence(zone_ids, plan, forecasts.outdoor_temp_c)
     dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week
     if setpoint_lead_tau_s:  # the deadband clamp again after the lead
         dual = lead_compensated_dual_c(dual, plan, problem, bands, initial, step_s, setpoint_lead_tau_s)

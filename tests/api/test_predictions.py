@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sbems.domain.site import entity_uuid
+from sbems.optimization.model_confidence import ModelEvidence, grade_model
+from sbems.storage.plans import write_plan
 
 
 def _predict(conn, zone: str | None, kind: str, hours_from_now: int, value: float, actual: float | None):
@@ -42,3 +46,45 @@ def test_forecasts_by_kind(api, tokens, conn):
         assert [p["predicted"] for p in short.json()["items"]] == [110.0]
         assert client.get("/predictions/temperature", params={"zone_id": "hq"}).status_code == 422
         assert client.get("/predictions/load-forecast", params={"building_id": "nope"}).status_code == 404
+
+
+def test_plan_serves_each_zone_models_confidence(api, tokens, conn):
+    start = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
+    summary = {"total_cost_usd": 80.0}
+    with api.client(tokens["viewer"]["access_token"]) as client:
+        # a plan stored before confidence was reported: the field is there, empty
+        _plan(conn, start, summary)
+        old = client.get("/predictions/optimization", params={"building_id": "hq"}).json()
+        assert old["found"] is True and old["model_confidence"] == {}
+
+        evidence = ModelEvidence(
+            metrics={"validation_rmse_c": 0.2, "zone_temp_min_c": 22.9, "zone_temp_max_c": 28.0},
+            age_h=0.2,
+            reused=False,
+            cooling_capacity_kw=70.0,
+            heating_capacity_kw=None,
+            comfort_c=(21.0, 25.0),
+        )
+        confidence = {"z1": grade_model(evidence, planned_zone_c=(21.3, 26.9))}
+        _plan(conn, start + timedelta(minutes=15), {**summary, "model_confidence": confidence})
+        body = client.get("/predictions/optimization", params={"building_id": "hq"}).json()
+    assert body["model_confidence"] == confidence
+    z1 = body["model_confidence"]["z1"]
+    assert z1["grade"] == "medium"  # outdoor range and cooling output of this old model: not recorded
+    by_check = {c["check"]: c for c in z1["checks"]}
+    assert by_check["zone_range"]["grade"] == "medium" and "1.6 K outside" in by_check["zone_range"]["text"]
+    assert "not recorded" in by_check["cooling_capacity"]["text"]
+
+
+def _plan(conn, start: datetime, summary: dict) -> None:
+    write_plan(
+        conn,
+        building_id=entity_uuid("building", "hq"),
+        horizon_start=start,
+        step_s=900,
+        status="optimal",
+        reason=None,
+        summary=summary,
+        plan={"times_utc": [start.isoformat()], "zones": {}, "building_electric_kw": [90.0]},
+    )
+    conn.commit()

@@ -8,6 +8,7 @@ import pytest
 from sbems.domain.site import entity_uuid, parse_site
 from sbems.flows.optimize import optimize
 from sbems.local.backfill import backfill_simulated_history
+from sbems.optimization.model_confidence import GRADES
 from sbems.storage import entities
 from sbems.storage.plans import read_latest_plan
 from sbems.storage.predictions import read_active_model
@@ -78,11 +79,26 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     )
     assert model["version"] == summary["model_versions"]["z1"]
     assert model["metrics"]["validation_rmse_c"] < 1.5
+    # what the identification data covered is stored with the fit, and each model is graded in the plan
+    assert model["metrics"]["zone_temp_min_c"] < model["metrics"]["zone_temp_max_c"]
+    assert 0 < model["metrics"]["cooling_max_kw"] <= example_site.buildings[0].controller_of("z1").capacity_kw
+    confidence = stored["summary"]["model_confidence"]
+    assert set(confidence) == set(stored["plan"]["zones"])
+    assert stored["plan"]["metadata"]["model_confidence"] == confidence
+    z1_checks = {c["check"]: c for c in confidence["z1"]["checks"]}
+    assert confidence["z1"]["grade"] == max((c["grade"] for c in z1_checks.values()), key=GRADES.index)
+    assert (
+        "the plan's" in z1_checks["zone_range"]["text"]
+        and "the forecast" in z1_checks["outdoor_range"]["text"]
+    )
+    assert "identified for this plan" in z1_checks["age"]["text"]
 
     # 15 minutes later the stored models are fresh: reused, not identified again
     again = optimize(building_id="hq", database_url=db_url, now_utc=NOW + timedelta(minutes=15))
     assert again["status"] == "optimal"
     assert sorted(again["summary"]["reused_models"]) == ["z1", "z2", "z3", "z4", "z5", "z6"]
+    reused_age = {c["check"]: c for c in again["summary"]["model_confidence"]["z1"]["checks"]}["age"]
+    assert reused_age["text"].startswith("reused, identified")
     assert count_commands(conn) == 0
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sbems.domain.site import entity_uuid
+from sbems.optimization.model_confidence import ModelEvidence, grade_model
 from sbems.storage.alerts import AlertRecord, write_alerts
 from sbems.storage.plans import write_plan
 from sbems.storage.predictions import PredictionRow, write_predictions
@@ -172,6 +174,52 @@ def test_plans_page_shows_the_latest_plan(make_user, conn):
     assert metrics["Saving vs schedule"] == "$15.50" and metrics["Peak"] == "120.0 kW"
     assert "optimal" in texts(at)
     assert at.dataframe[0].value["Setpoint (°C)"].tolist() == [22.0]
+    assert "Model confidence" not in texts(at)  # a plan stored before confidence was reported
+
+
+def test_plans_page_says_how_far_each_zone_model_can_be_trusted(make_user, conn):
+    start = datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
+    good = ModelEvidence(
+        metrics={
+            "validation_rmse_c": 0.1,
+            "zone_temp_min_c": 20.0,
+            "zone_temp_max_c": 28.0,
+            "outdoor_temp_min_c": 15.0,
+            "outdoor_temp_max_c": 34.0,
+            "cooling_max_kw": 65.0,
+        },
+        age_h=0.2,
+        reused=False,
+        cooling_capacity_kw=70.0,
+        heating_capacity_kw=None,
+        comfort_c=(21.0, 25.0),
+    )
+    never_full = replace(good, metrics={**good.metrics, "cooling_max_kw": 21.0}, reused=True, age_h=5.0)
+    confidence = {
+        "z1": grade_model(good, (21.3, 26.9), (20.0, 30.0)),
+        "z2": grade_model(never_full, (21.3, 26.9), (20.0, 30.0)),
+    }
+    write_plan(
+        conn,
+        building_id=HQ,
+        horizon_start=start,
+        step_s=900,
+        status="optimal",
+        reason=None,
+        summary={"total_cost_usd": 80.0, "model_confidence": confidence},
+        plan={"times_utc": [start.isoformat()], "zones": {}, "building_electric_kw": [100.0]},
+    )
+    conn.commit()
+    at = log_in(make_user("viewer"))
+    at.switch_page("views/plans.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "**Model confidence:** z1 high · z2 low" in shown
+    assert "- **z2** low: highest cooling output seen 21.0 kW, 30 % of the 70 kW nameplate capacity" in shown
+    assert "- **z1** high" not in shown  # only the zones below high are explained up front
+    # every check of every zone, in the expander
+    assert "- **z1** age: high, identified for this plan from data up to 0.2 h ago" in shown
+    assert "- **z2** age: high, reused, identified from data up to 5.0 h ago" in shown
 
 
 def test_schedule_editing_follows_permission(make_user, conn):

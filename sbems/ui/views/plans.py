@@ -1,6 +1,6 @@
 """Plans: the latest optimization plan (totals vs the schedule-only baseline, the weather and zone models it
-used) and each zone's trajectory; then the last day's plans against what the building did (plan vs
-executed). Tables export as CSV and Excel."""
+used, how far it can trust each zone model, and why) and each zone's trajectory; then the last day's plans
+against what the building did (plan vs executed). Tables export as CSV and Excel."""
 
 from __future__ import annotations
 
@@ -78,6 +78,30 @@ if weather or versions:
             how = f" ({len(reused)} reused, the others identified for this plan)"
         parts.append(f"**Zone models:** {text}{how}")
     st.markdown(" · ".join(parts))
+
+confidence = plan.model_confidence
+if confidence:
+    grades = " · ".join(f"{zone} {value.get('grade')}" for zone, value in sorted(confidence.items()))
+    st.markdown(f"**Model confidence:** {grades}")
+    below = [
+        f"- **{z}** {v.get('summary')}" for z, v in sorted(confidence.items()) if v.get("grade") != "high"
+    ]
+    if below:
+        st.markdown("\n".join(below))
+    with st.expander("How each zone model was graded"):
+        st.markdown(
+            "\n".join(
+                f"- **{zone}** {str(check.get('check')).replace('_', ' ')}: {check.get('grade')}, "
+                f"{check.get('text')}"
+                for zone, value in sorted(confidence.items())
+                for check in value.get("checks", [])
+            )
+        )
+        st.caption(
+            "Each check is graded on its own and the model gets the worst grade: validation error on "
+            "held-out days, the zone and outdoor temperatures the data covered against what the plan needs, "
+            "the highest output seen against the nameplate capacity in the site file, and the model's age."
+        )
 
 if plan.setpoints_now_c:
     st.subheader("Setpoints for the current step")
