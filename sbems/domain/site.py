@@ -63,7 +63,7 @@ class Zone(_Model):
     neighbours: list[Slug] = Field(default_factory=list)
     window_area_m2: float = Field(default=0.0, ge=0)
     # K*h outside the occupied comfort band allowed per week (Mon 00:00 local); None: no budget (issue 14)
-    discomfort_budget_kh_per_week: float | None = Field(default=0.5, ge=0)
+    discomfort_budget_kh_per_week: float | None = Field(default=0.5, ge=0, allow_inf_nan=False)
 
 
 class BacnetPoint(_Model):

@@ -211,8 +211,10 @@ class Tuning:
     # ramped night pre-cooling in from 19:45 at 0.32 USD/kWh instead of starting at 21:00 (issue 14)
     smoothing_usd_per_kw2: float = 1e-4
     # per zone: this much more margin inside the occupied band (the weekly discomfort budget,
-    # ``comfort_budget.budget_extra_margin_c``), on top of the back-off; None: none
-    zone_extra_margin_c: tuple[float, ...] | None = None
+    # ``comfort_budget``), on top of the back-off, on the edge the zone overran: below the upper edge for a
+    # zone that ran too warm, above the lower edge for one that ran too cold; None: none
+    zone_warm_margin_c: tuple[float, ...] | None = None
+    zone_cold_margin_c: tuple[float, ...] | None = None
 
 
 def comfort_backoff_c(
@@ -291,12 +293,12 @@ def building_problem(
         tuning.comfort_margin_max_c,
     )
     width = bands.comfort_max_c - bands.comfort_min_c
-    extra = np.asarray(tuning.zone_extra_margin_c or np.zeros(n_zones), dtype=float)  # weekly budget
-    if extra.shape != (n_zones,) or np.any(extra < 0):
-        raise ValueError(f"zone_extra_margin_c: need {n_zones} values >= 0")
-    margin = np.where(bands.occupied_end, np.minimum(backoff[None, :] + extra[:, None], 0.5 * width), 0.0)
-    comfort_min = bands.comfort_min_c + margin
-    comfort_max = np.maximum(bands.comfort_max_c - margin, comfort_min)
+    warm = zone_margins_c(tuning.zone_warm_margin_c, n_zones, "zone_warm_margin_c")  # weekly budget
+    cold = zone_margins_c(tuning.zone_cold_margin_c, n_zones, "zone_cold_margin_c")
+    high = np.where(bands.occupied_end, np.minimum(backoff[None, :] + warm[:, None], 0.5 * width), 0.0)
+    low = np.where(bands.occupied_end, np.minimum(backoff[None, :] + cold[:, None], 0.5 * width), 0.0)
+    comfort_min = bands.comfort_min_c + low
+    comfort_max = np.maximum(bands.comfort_max_c - high, comfort_min)
     outdoor = np.asarray(forecasts.outdoor_temp_c, dtype=float)
     heating = heating_inputs(building, outdoor, bands)
     n_charges = prices.demand_rates_usd_per_kw.size
@@ -351,6 +353,14 @@ def building_problem(
         lifted = np.where(no_heat[:, None] & ~bands.occupied_end, floor, problem.comfort_min_c)
         problem = dataclasses.replace(problem, comfort_min_c=lifted)
     return problem
+
+
+def zone_margins_c(values: Sequence[float] | None, n_zones: int, name: str) -> np.ndarray:
+    """One finite margin >= 0 per zone (zeros for None)."""
+    margins = np.zeros(n_zones) if values is None else np.asarray(values, dtype=float)
+    if margins.shape != (n_zones,) or not np.all(np.isfinite(margins)) or np.any(margins < 0):
+        raise ValueError(f"{name}: need {n_zones} finite values >= 0")
+    return margins
 
 
 def held_floor(no_heat: np.ndarray, bands: Bands) -> np.ndarray:

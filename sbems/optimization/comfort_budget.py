@@ -12,7 +12,7 @@ the same discomfort: never more) and bounded (0 <= extra <= ``max_extra_c``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def week_start_utc(now_utc: datetime, timezone: str) -> pd.Timestamp:
     """Monday 00:00 building-local of the week holding ``now_utc``, in UTC (a midnight skipped by a clock
     change: the first local instant after it)."""
     local = pd.Timestamp(now_utc).tz_convert(timezone)
-    monday = (local - pd.Timedelta(days=local.dayofweek)).date()
+    monday = local.date() - timedelta(days=local.dayofweek)  # calendar days: a 25 h Sunday stays Sunday
     start = pd.Timestamp(monday).tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
     return start.tz_convert("UTC")
 
@@ -56,10 +56,18 @@ def discomfort_kh(
 ) -> float:
     """K*h outside [min_c, max_c] over the occupied samples, each standing for ``step_h`` hours (missing
     temperatures count nothing): as the closed-loop bench's ``discomfort_kh``."""
+    return sum(discomfort_sides_kh(temps_c, occupied, min_c, max_c, step_h))
+
+
+def discomfort_sides_kh(
+    temps_c: np.ndarray, occupied: np.ndarray, min_c: float, max_c: float, step_h: float
+) -> tuple[float, float]:
+    """(K*h above ``max_c``, K*h below ``min_c``) over the occupied samples (``discomfort_kh`` by side)."""
     temps = np.asarray(temps_c, dtype=float)
-    excess = np.maximum(0.0, np.maximum(temps - max_c, min_c - temps))
-    excess = np.where(np.asarray(occupied, dtype=bool) & np.isfinite(excess), excess, 0.0)
-    return float(excess.sum() * step_h)
+    counted = np.asarray(occupied, dtype=bool) & np.isfinite(temps)
+    warm = np.where(counted, np.maximum(temps - max_c, 0.0), 0.0)
+    cold = np.where(counted, np.maximum(min_c - temps, 0.0), 0.0)
+    return float(warm.sum() * step_h), float(cold.sum() * step_h)
 
 
 @dataclass(frozen=True)
@@ -72,12 +80,30 @@ class ZoneBudget:
     elapsed_occupied_frac: float  # of the week's occupied hours (the zone's schedule, holidays off)
     measured_occupied_h: float  # occupied hours so far with a temperature (the rest counted nothing)
     extra_margin_c: float
+    warm_kh: float = 0.0  # of ``discomfort_used_kh``, above the band
+    cold_kh: float = 0.0  # below it
+
+    @property
+    def warm_margin_c(self) -> float:
+        """The extra margin below the upper edge: its share of the discomfort above the band."""
+        used = self.warm_kh + self.cold_kh
+        return self.extra_margin_c * self.warm_kh / used if used > 0 else 0.0
+
+    @property
+    def cold_margin_c(self) -> float:
+        """The extra margin above the lower edge: its share of the discomfort below the band."""
+        used = self.warm_kh + self.cold_kh
+        return self.extra_margin_c * self.cold_kh / used if used > 0 else 0.0
 
     def as_json(self) -> dict:
         return {
             "discomfort_used_kh": round(self.discomfort_used_kh, 3),
             "budget_kh": round(self.budget_kh, 3),
             "extra_margin_c": round(self.extra_margin_c, 3),
+            "warm_kh": round(self.warm_kh, 3),
+            "cold_kh": round(self.cold_kh, 3),
+            "warm_margin_c": round(self.warm_margin_c, 3),
+            "cold_margin_c": round(self.cold_margin_c, 3),
             "elapsed_occupied_frac": round(self.elapsed_occupied_frac, 3),
             "measured_occupied_h": round(self.measured_occupied_h, 2),
             "week_start_utc": self.week_start_utc.isoformat(),
@@ -107,6 +133,7 @@ def zone_week_budget(
     series = temps_c[(temps_c.index >= start) & (temps_c.index < now)].dropna()
     occupied = occupied_mask(schedule, pd.DatetimeIndex(series.index), timezone)
     step_h = step_s / 3600.0
-    used = discomfort_kh(series.to_numpy(dtype=float), occupied, band_c[0], band_c[1], step_h)
-    extra = budget_extra_margin_c(used, budget_kh, elapsed, max_extra_c)
-    return ZoneBudget(start, float(budget_kh), used, elapsed, float(occupied.sum() * step_h), extra)
+    warm, cold = discomfort_sides_kh(series.to_numpy(dtype=float), occupied, band_c[0], band_c[1], step_h)
+    extra = budget_extra_margin_c(warm + cold, budget_kh, elapsed, max_extra_c)
+    measured_h = float(occupied.sum() * step_h)
+    return ZoneBudget(start, float(budget_kh), warm + cold, elapsed, measured_h, extra, warm, cold)

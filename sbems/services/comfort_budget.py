@@ -45,8 +45,10 @@ def with_discomfort_budget(
     site: Site, building: Building, inputs: OptimizationInputs, tuning: Tuning
 ) -> tuple[Tuning, dict]:
     """``tuning`` with each zone's extra margin from its budget, and the per-zone report for the plan
-    (``discomfort_used_kh``, ``budget_kh``, ``extra_margin_c``, ...)."""
+    (``discomfort_used_kh``, ``budget_kh``, ``extra_margin_c``, ...): the margin goes to the edge the zone
+    overran, split by its discomfort above and below the band."""
     budgets = zone_budgets(site, building, inputs)
-    extras = tuple(budgets[z.id].extra_margin_c if z.id in budgets else 0.0 for z in building.zones)
+    warm = tuple(budgets[z.id].warm_margin_c if z.id in budgets else 0.0 for z in building.zones)
+    cold = tuple(budgets[z.id].cold_margin_c if z.id in budgets else 0.0 for z in building.zones)
     report = {zone: budget.as_json() for zone, budget in budgets.items()}
-    return dataclasses.replace(tuning, zone_extra_margin_c=extras), report
+    return dataclasses.replace(tuning, zone_warm_margin_c=warm, zone_cold_margin_c=cold), report

@@ -98,7 +98,33 @@ class PlanView:
         """Per zone, how far the plan can trust its model (``grade``, ``summary``, ``checks``); plans stored
         before confidence was reported have none."""
         value = self.summary.get("model_confidence")
-        return value if isinstance(value, dict) else {}
+        if not isinstance(value, dict):
+            return {}
+        return {zone: entry for zone, entry in value.items() if _well_formed_confidence(entry)}
+
+
+GRADES = ("high", "medium", "low")
+
+
+def _well_formed_check(check: object) -> bool:
+    return (
+        isinstance(check, dict)
+        and isinstance(check.get("check"), str)
+        and isinstance(check.get("text"), str)
+        and check.get("grade") in GRADES
+    )
+
+
+def _well_formed_confidence(entry: object) -> bool:
+    """A stored zone grade the API and the panel can show (others are left out, not a failed page)."""
+    if not isinstance(entry, dict) or entry.get("grade") not in GRADES:
+        return False
+    checks = entry.get("checks")
+    return (
+        isinstance(entry.get("summary"), str)
+        and isinstance(checks, list)
+        and all(map(_well_formed_check, checks))
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sbems.domain.site import SiteFileError, parse_site
 from sbems.domain.tariff import tariff_step_prices
 from sbems.optimization.building_problem import (
     Forecasts,
@@ -71,6 +72,16 @@ def test_the_week_starts_monday_midnight_local():
     assert week_start_utc(datetime(2027, 1, 13, 12, tzinfo=UTC), TZ) == pd.Timestamp("2027-01-11 05:00Z")
 
 
+def test_the_week_start_over_the_autumn_clock_change():
+    # the last hour of a 25 h Sunday is still that week (it began Monday 00:00 local, 6 days before)
+    assert week_start_utc(datetime(2026, 11, 2, 4, 30, tzinfo=UTC), TZ) == pd.Timestamp("2026-10-26 04:00Z")
+    assert week_start_utc(datetime(2026, 10, 25, 22, 30, tzinfo=UTC), "Europe/Berlin") == pd.Timestamp(
+        "2026-10-18 22:00Z"
+    )
+    # the first hour after it: the new week
+    assert week_start_utc(datetime(2026, 11, 2, 5, 30, tzinfo=UTC), TZ) == pd.Timestamp("2026-11-02 05:00Z")
+
+
 def test_discomfort_counts_occupied_samples_outside_the_band_only():
     temps = np.array([20.5, 25.4, 26.0, np.nan, 23.0])
     occupied = np.array([True, True, False, True, True])
@@ -96,6 +107,13 @@ def test_a_zone_week_from_its_measured_temperatures(example_site):
     assert (
         report["discomfort_used_kh"] == 0.4 and report["budget_kh"] == 0.5 and report["extra_margin_c"] == 0.3
     )
+    # all of it above the band: the margin is on the upper edge only
+    assert (budget.warm_kh, budget.cold_kh) == (pytest.approx(0.4), 0.0)
+    assert (budget.warm_margin_c, budget.cold_margin_c) == (pytest.approx(0.3), 0.0)
+    # the same excursion below the band (pre-cooling overshoot): on the lower edge, the upper one untouched
+    cold = temps.where(temps != 25.4, 21.0 - 0.4)
+    below = zone_week_budget(cold, schedule, TZ, (21.0, 25.0), 0.5, now, 900)
+    assert (below.warm_margin_c, below.cold_margin_c) == (0.0, pytest.approx(0.3))
     # the same excursion with a 2 K*h budget is within the share (0.4 allowed): nothing
     assert zone_week_budget(temps, schedule, TZ, (21.0, 25.0), 2.0, now, 900).extra_margin_c == 0.0
 
@@ -114,7 +132,7 @@ def summer_plan(site, extra_c, backend):
         bands,
         Forecasts(np.full(ns, 32.0), np.zeros(ns), np.zeros((n, ns)), np.full(ns, 20.0)),
         ZoneState(np.full(n, 25.0)),
-        Tuning(comfort_margin_c=0.3, zone_extra_margin_c=extra_c),
+        Tuning(comfort_margin_c=0.3, zone_warm_margin_c=extra_c),
     )
     return bands.occupied_end, problem, Planner(backend).solve(problem)
 
@@ -152,9 +170,18 @@ def test_both_backends_agree_on_the_budgeted_problem(example_site):
     np.testing.assert_allclose(warmest[0][[0, 2]], [25.0 - 0.7, 25.0 - 0.5], atol=0.02)
 
 
+def test_an_infinite_budget_is_refused_by_the_site_file(example_site):
+    data = example_site.model_dump(mode="json", exclude_none=True)
+    data["buildings"][0]["zones"][0]["discomfort_budget_kh_per_week"] = float("inf")
+    with pytest.raises(SiteFileError, match="discomfort_budget_kh_per_week"):
+        parse_site(data, "<test>")
+
+
 def test_the_extra_margin_needs_one_value_per_zone_and_none_negative(example_site):
-    with pytest.raises(ValueError, match="zone_extra_margin_c"):
+    with pytest.raises(ValueError, match="zone_warm_margin_c"):
         summer_plan(example_site, (0.4,), ClarabelBackend())
     n = len(example_site.building("hq").zones)
-    with pytest.raises(ValueError, match="zone_extra_margin_c"):
+    with pytest.raises(ValueError, match="zone_warm_margin_c"):
         summer_plan(example_site, (-0.1,) * n, ClarabelBackend())
+    with pytest.raises(ValueError, match="finite"):
+        summer_plan(example_site, (float("nan"),) * n, ClarabelBackend())
