@@ -262,7 +262,11 @@ def setpoint_write_order(
     return tuple(reversed(kinds)) if falls else kinds
 
 
-def mode_violation(mode: object, controller: HvacUnit | Thermostat) -> str | None:
+def mode_violation(mode: object, controller: HvacUnit | Thermostat, source: str = "manual") -> str | None:
+    """Why ``mode`` may not go to ``controller``: not a mode it has, or SBEMS's automation (any source but
+    ``manual``) asking for the mode of a unit the site does not mark ``mode_controllable``."""
+    if source != "manual" and not controller.mode_controllable:
+        return f"{controller.id} is not mode_controllable in the site file: the {source} may not set its mode"
     if mode not in MODES:
         return f"mode {mode!r} is not one of {', '.join(MODES)}"
     if mode_point_value(controller, str(mode)) is None:

@@ -228,6 +228,11 @@ class ModbusConnection(_Model):
         return self
 
 
+# opt-in: the optimizer may heat a zone whose schedule only cools (and cool one that only heats), switching
+# the unit to auto through dispatch for the step (docs/optimization.md, "Availability and modes")
+MODE_CONTROLLABLE = "SBEMS's optimizer may command the unit's mode (auto) when its plan needs it"
+
+
 class HvacUnit(_Model):
     id: Slug
     name: str
@@ -242,6 +247,7 @@ class HvacUnit(_Model):
     fan_power_kw: float = Field(default=1.5, ge=0)
     min_fan_speed_pct: float = Field(default=30.0, ge=0, le=100, description="lowest fan speed SBEMS writes")
     max_fan_speed_pct: float = Field(default=100.0, gt=0, le=100, description="design speed, the local value")
+    mode_controllable: bool = Field(default=False, description=MODE_CONTROLLABLE)
     zone: Slug
     protocol: Literal["bacnet", "modbus"]
     bacnet: BacnetConnection | None = None
@@ -291,6 +297,7 @@ class Thermostat(_Model):
     )
     backup_heat_kw: float = Field(default=0.0, ge=0, description="electric resistance backup heat")
     fan_power_kw: float = Field(default=0.3, ge=0)
+    mode_controllable: bool = Field(default=False, description=MODE_CONTROLLABLE)
     rest: RestConnection
 
 

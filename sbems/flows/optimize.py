@@ -88,5 +88,6 @@ def optimize(
         "summary": outcome.summary,
         "setpoints_now_c": outcome.setpoints_now_c,
         "heating_setpoints_now_c": outcome.heating_setpoints_now_c,
+        "modes_now": outcome.modes_now,  # "auto" for mode-controllable units whose step needs it
         "dispatch": dispatched,
     }

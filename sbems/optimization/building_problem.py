@@ -92,6 +92,15 @@ class Bands:
     # points or lockouts); None: cooling always, heating never (the cooling-only problem of old)
     can_cool: np.ndarray | None = None
     can_heat: np.ndarray | None = None
+    # what the unit does under the schedule's mode alone (the baseline's; a mode-controllable unit may do
+    # more, dispatch then switches it to auto for the step, ``setpoints.mode_commands``); None: can_cool/heat
+    schedule_can_cool: np.ndarray | None = None
+    schedule_can_heat: np.ndarray | None = None
+
+    def local_availability(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(cooling, heating) availability under the schedule's mode alone."""
+        cool = self.can_cool if self.schedule_can_cool is None else self.schedule_can_cool
+        return cool, self.can_heat if self.schedule_can_heat is None else self.schedule_can_heat
 
 
 def zone_bands(
@@ -107,7 +116,9 @@ def zone_bands(
     ``durations_s`` per step (move blocking; default ``step_s``): a step or block occupied at any of its
     15-min step starts or ends is held to the occupied band at its end (the band is only enforced at step
     ends, so this keeps the occupied edge of a step that straddles the end of occupancy);
-    ``unoccupied_min_c`` raises the unoccupied lower edge (never below the zone's setpoint limit)."""
+    ``unoccupied_min_c`` raises the unoccupied lower edge (never below the zone's setpoint limit).
+    Availability: the schedule's mode (cool / heat / auto) for a zone with a unit; both at every step where
+    the unit is ``mode_controllable`` (the site's opt-in), the schedule's own then in ``schedule_can_*``."""
     lengths = (
         np.ones(len(times), dtype=int)
         if durations_s is None
@@ -122,6 +133,7 @@ def zone_bands(
     fine_starts = fine_ends - pd.Timedelta(seconds=step_s)
     block_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     occ_end, occ_start, low, high, sched, heat_sched, can_cool, can_heat = [], [], [], [], [], [], [], []
+    local_cool, local_heat, any_switchable = [], [], False
     for zone in building.zones:
         schedule = site.schedule(zone.schedule)
         occupied_fine = occupied_mask(schedule, fine_ends, building.timezone) | occupied_mask(
@@ -129,7 +141,12 @@ def zone_bands(
         )
         mask_end = np.logical_or.reduceat(occupied_fine, block_starts)
         unocc_max = min(zone.unoccupied_comfort.max_c, schedule.unoccupied_setpoint_c)
-        heats = schedule.mode in ("heat", "auto") and building.controller_of(zone.id) is not None
+        unit = building.controller_of(zone.id)
+        switchable = unit is not None and unit.mode_controllable
+        cools_locally = unit is not None and schedule.mode in ("cool", "auto")
+        heats_locally = unit is not None and schedule.mode in ("heat", "auto")
+        heats = heats_locally or switchable
+        any_switchable |= switchable
         # a zone that can heat may float down to its unoccupied heating setpoint (the baseline's setback);
         # one that cannot keeps the old lower edge (its cooling setpoint limit)
         unocc_min = (
@@ -146,9 +163,10 @@ def zone_bands(
         high.append(zmax)
         sched.append(scheduled_setpoints_c(schedule, times, building.timezone))
         heat_sched.append(scheduled_heating_setpoints_c(schedule, times, building.timezone))
-        has_unit = building.controller_of(zone.id) is not None
-        can_cool.append(np.full(len(times), has_unit and schedule.mode in ("cool", "auto")))
+        can_cool.append(np.full(len(times), cools_locally or switchable))
         can_heat.append(np.full(len(times), heats))
+        local_cool.append(np.full(len(times), cools_locally))
+        local_heat.append(np.full(len(times), heats_locally))
     return Bands(
         np.array(occ_end),
         np.array(occ_start),
@@ -161,6 +179,9 @@ def zone_bands(
         np.array(heat_sched, dtype=float),
         np.array(can_cool),
         np.array(can_heat),
+        # None where no unit is mode-controllable: the problem is exactly the one of old
+        np.array(local_cool) if any_switchable else None,
+        np.array(local_heat) if any_switchable else None,
     )
 
 
@@ -239,6 +260,7 @@ def heating_inputs(building: Building, outdoor_temp_c: np.ndarray, bands: Bands)
     backup = np.array([c.backup_heat_kw if c else 0.0 for c in controllers], dtype=float)
     n_steps = len(outdoor_temp_c)
     can_heat = np.zeros((len(controllers), n_steps), dtype=bool) if bands.can_heat is None else bands.can_heat
+    local = bands.schedule_can_cool, bands.schedule_can_heat
     return {
         "heating_capacity_kw": rated[:, None] * heating_capacity_frac(outdoor_temp_c)[None, :],
         "backup_heat_kw": np.repeat(backup[:, None], n_steps, axis=1),
@@ -246,6 +268,8 @@ def heating_inputs(building: Building, outdoor_temp_c: np.ndarray, bands: Bands)
         "heating_available": can_heat,
         "cooling_available": None if bands.can_cool is None else bands.can_cool,
         "baseline_heating_setpoint_c": bands.scheduled_heating_c if np.any(can_heat) else None,
+        # the baseline keeps the schedule's mode where a mode-controllable unit lets the plan do more
+        **dict(zip(("baseline_cooling_available", "baseline_heating_available"), local, strict=True)),
     }
 
 
@@ -388,4 +412,9 @@ def offer_heating_where_needed(problem: MpcProblem, guard_c: float) -> MpcProble
     needed = lowest < guard_c
     if needed.all():
         return problem
-    return dataclasses.replace(problem, heating_available=problem.heating_available & needed[:, None])
+    baseline = problem.baseline_heating_available  # given (mode-controllable units): the same zones drop it
+    return dataclasses.replace(
+        problem,
+        heating_available=problem.heating_available & needed[:, None],
+        baseline_heating_available=None if baseline is None else baseline & needed[:, None],
+    )

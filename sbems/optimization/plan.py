@@ -158,7 +158,7 @@ def baseline_schedule(problem: MpcProblem) -> tuple[np.ndarray, Heating]:
     heating = Heating.none(problem)
     air, mass = problem.initial_temp_c.copy(), problem.initial_mass_temp_c.copy()
     previous = problem.initial_cooling_kw
-    cool_cap, ramp = problem.cooling_cap_kw, problem.ramp_bound_kw
+    (cool_cap, heat_pump_cap, backup_cap), ramp = problem.baseline_caps_kw(), problem.ramp_bound_kw
     for k in range(ns):
         free = problem.a_frac[:, k] * air + problem.air_from_mass_frac[:, k] * mass + d[:, k]
         b = problem.b_cool_c_per_kw[:, k]
@@ -171,10 +171,8 @@ def baseline_schedule(problem: MpcProblem) -> tuple[np.ndarray, Heating]:
         cooling[:, k] = q
         if problem.baseline_heating_setpoint_c is not None:
             need = np.maximum((problem.baseline_heating_setpoint_c[:, k] - free - b * q) / -b, 0.0)
-            heating.heat_pump_kw[:, k] = np.minimum(need, problem.heat_pump_cap_kw[:, k])
-            heating.backup_kw[:, k] = np.clip(
-                need - heating.heat_pump_kw[:, k], 0.0, problem.backup_cap_kw[:, k]
-            )
+            heating.heat_pump_kw[:, k] = np.minimum(need, heat_pump_cap[:, k])
+            heating.backup_kw[:, k] = np.clip(need - heating.heat_pump_kw[:, k], 0.0, backup_cap[:, k])
             q = q - heating.heat_pump_kw[:, k] - heating.backup_kw[:, k]  # net cooling into the mass
         air, mass = (
             free + b * q,

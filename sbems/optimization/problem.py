@@ -137,6 +137,10 @@ class MpcProblem:
     cooling_available: np.ndarray | None = None
     heating_available: np.ndarray | None = None
     baseline_heating_setpoint_c: np.ndarray | None = None  # None: the baseline never heats
+    # the schedule-only baseline's availability when it differs from the plan's (a mode-controllable unit: the
+    # plan may heat where the schedule's mode only cools, and so on); None = cooling / heating_available
+    baseline_cooling_available: np.ndarray | None = None
+    baseline_heating_available: np.ndarray | None = None
     # robust demand management: the peak rows are planned against the reached peak minus this (per charge),
     # sized from measured prediction errors; the plan's reported demand cost still uses the reached peak
     demand_peak_backoff_kw: np.ndarray | float = 0.0
@@ -216,6 +220,9 @@ class MpcProblem:
             values[name] = (
                 np.ones((nz, ns), dtype=bool) if given is None else per_zone_step(given, name) > 0.5
             )
+        for name in ("baseline_cooling_available", "baseline_heating_available"):
+            if getattr(self, name) is not None:
+                values[name] = per_zone_step(getattr(self, name), name) > 0.5
         if self.baseline_heating_setpoint_c is not None:
             values["baseline_heating_setpoint_c"] = _as(
                 self.baseline_heating_setpoint_c, (nz, ns), "baseline_heating_setpoint_c"
@@ -299,6 +306,13 @@ class MpcProblem:
     def cooling_cap_kw(self) -> np.ndarray:
         """(nz, ns) cooling kW the zone may use at each step: capacity where cooling is available."""
         return self.capacity_kw[:, None] * self.cooling_available
+
+    def baseline_caps_kw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cooling, heat-pump, backup) kW the schedule-only baseline may use per zone and step."""
+        cool, heat = self.baseline_cooling_available, self.baseline_heating_available
+        cool = self.cooling_available if cool is None else cool
+        heat = self.heating_available if heat is None else heat
+        return self.capacity_kw[:, None] * cool, self.heating_capacity_kw * heat, self.backup_heat_kw * heat
 
     @property
     def heat_pump_cap_kw(self) -> np.ndarray:

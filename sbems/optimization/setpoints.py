@@ -224,3 +224,26 @@ def lead_compensated_dual_c(
     cooling = lead_compensated_setpoints_c(cooling, plan, bands, current_temp_c, step_s, local_loop_tau_s)
     dual = {zone: DualSetpoint(value.heating_c, cooling[zone]) for zone, value in setpoints.items()}
     return clamp_deadband(dual, plan, problem, bands, list(setpoints))
+
+
+def mode_commands(
+    plan: Plan, problem: MpcProblem, bands: Bands, zone_ids: Sequence[str], step: int = 0
+) -> dict[str, str]:
+    """The zones whose plan, at step ``step``, uses an output its schedule's mode does not allow (heating
+    under a ``cool`` schedule, cooling under ``heat``; more than ``IDLE_COOLING_KW``): ``{zone: "auto"}``,
+    the mode dispatch sets for the step so the unit follows both setpoints. Only zones whose unit is
+    ``mode_controllable`` can get here (the problem offers other zones no such output). Empty when the plan
+    is not solved."""
+    local_cool, local_heat = bands.local_availability()
+    if not plan.ok or (local_cool is None and local_heat is None):
+        return {}
+    heats = problem.has_heating and plan.heat_pump_kw.size > 0
+    modes: dict[str, str] = {}
+    for z, zone_id in enumerate(zone_ids):
+        cooling = float(plan.cooling_kw[z, step]) > IDLE_COOLING_KW
+        heating = heats and float(plan.heat_pump_kw[z, step] + plan.backup_heat_kw[z, step]) > IDLE_COOLING_KW
+        beyond_cool = cooling and local_cool is not None and not local_cool[z, step]
+        beyond_heat = heating and local_heat is not None and not local_heat[z, step]
+        if beyond_cool or beyond_heat:
+            modes[zone_id] = "auto"
+    return modes

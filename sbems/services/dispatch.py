@@ -264,7 +264,7 @@ async def _request(
     if controller is None:
         return reject(f"zone {zone.id} has no controller")
     if kind == "mode":
-        problem = mode_violation(value, controller)
+        problem = mode_violation(value, controller, source)
     elif kind in UNIT_KINDS:
         problem = unit_control_violation(kind, value, controller)
     else:

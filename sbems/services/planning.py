@@ -28,7 +28,7 @@ from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_in
 from sbems.optimization.model_confidence import ZoneModels, coverage_metrics, model_evidence
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
-from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c
+from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c, mode_commands
 from sbems.optimization.state_estimation import estimate_mass_temp_c
 from sbems.optimization.zone_model import ZoneModelParams, longest_complete_run
 from sbems.optimization.zone_model_json import (
@@ -170,7 +170,7 @@ def zone_history_frame(
     inputs: OptimizationInputs, building: Building, zone_id: str, site: Site | None = None
 ) -> pd.DataFrame:
     """Identification frame for one zone on a regular step index (gaps left as NaN); ``cooling_kw`` is net
-    cooling (negative: heating, where ``site`` says the zone's schedule mode heats)."""
+    cooling (negative: heating, where ``site`` lets the zone heat: its mode, or a mode-controllable unit)."""
 
     frame = inputs.zones[zone_id]
     if frame.empty:
@@ -184,7 +184,8 @@ def zone_history_frame(
     out["zone_temp_c"] = frame["zone_temp_c"]
     out["outdoor_temp_c"] = mid["outdoor_temp_c"].to_numpy()
     zone = building.zone(zone_id)
-    heats = controller is not None and site is not None and site.schedule(zone.schedule).mode != "cool"
+    heats = controller is not None and site is not None
+    heats = heats and (site.schedule(zone.schedule).mode != "cool" or controller.mode_controllable)
     out["cooling_kw"] = thermal_from_electric_kw(
         *(frame["hvac_electric_kw"].to_numpy(), out["outdoor_temp_c"].to_numpy(), frame["zone_temp_c"]),
         fan_kw,
@@ -273,6 +274,7 @@ class PlanOutcome:
     markdown: str
     setpoints_now_c: dict[str, float | None]  # cooling setpoints
     heating_setpoints_now_c: dict[str, float | None] = field(default_factory=dict)
+    modes_now: dict[str, str] = field(default_factory=dict)  # "auto" where the step goes beyond the mode
 
     @property
     def ok(self) -> bool:
@@ -462,11 +464,12 @@ def plan_building(
         dual = lead_compensated_dual_c(dual, plan, problem, bands, initial, step_s, setpoint_lead_tau_s)
     setpoints = {zone: value.cooling_c for zone, value in dual.items()}
     heating = {zone: value.heating_c for zone, value in dual.items()}
+    modes = mode_commands(plan, problem, bands, zone_ids)  # mode-controllable units only (site opt-in)
     ends = times + pd.to_timedelta(durations, unit="s")
     notes = notes_text(plan.notes, zone_ids, ends, building.timezone)
     plan, times = expand_blocks(plan, durations, step_s), fine_times
     summary = {**plan_summary(plan), **model_info, "notes": notes}
-    summary["peak_so_far_kw"] = [float(v) for v in peak_so_far]
+    summary["peak_so_far_kw"], summary["modes_now"] = [float(v) for v in peak_so_far], modes
     return PlanOutcome(
         plan.status,
         plan.reason,
@@ -479,4 +482,5 @@ def plan_building(
         ),
         setpoints,
         heating,
+        modes,
     )

@@ -10,7 +10,7 @@ from prefect import task
 from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.services import planning
-from sbems.services.dispatch import dispatch_setpoint_pairs
+from sbems.services.dispatch import dispatch_setpoint_pairs, dispatch_setpoints
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.services.schedule_scope import PlannedBuilding, planned_building, read_disabled_schedules
 from sbems.storage import db
@@ -91,22 +91,28 @@ def dispatch_plan_setpoints(
     Zones whose plan hands them back to the schedule are not sent. The write lives two plan steps, so a
     missed re-plan lets the equipment fall back to its schedule. Heating setpoints (where the plan may heat)
     go through the same path, each zone's two in the order that keeps the 1 K deadband after each write
-    (heating first when the cooling setpoint falls, else cooling first), so none is refused for it."""
+    (heating first when the cooling setpoint falls, else cooling first), so none is refused for it. Where
+    the step uses an output the schedule's mode does not allow (``PlanOutcome.modes_now``, units the site
+    marks ``mode_controllable``), the unit's mode goes to auto through the same path after the setpoints,
+    with the same lifetime, so it falls back to the schedule's mode when the plan stops asking."""
     if not outcome.ok:
         return {"dispatched": False, "reason": f"plan {outcome.status}: {outcome.reason}"}
     setpoints = {zone: value for zone, value in outcome.setpoints_now_c.items() if value is not None}
     heating = {zone: value for zone, value in outcome.heating_setpoints_now_c.items() if value is not None}
-    if not setpoints and not heating:
+    modes = dict(outcome.modes_now)
+    if not setpoints and not heating and not modes:
         return {"dispatched": False, "reason": "every zone follows its schedule in this step"}
+    common = {
+        "principal": Principal.service("optimizer"),
+        "lifetime_s": 2 * outcome.step_s,
+        "reason": f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
+        "now_utc": now_utc,  # the flow's clock: lifetimes and rate limits run on it
+    }
     outcomes = dispatch_setpoint_pairs(
-        database_url,
-        building.id,
-        cooling_c=setpoints,
-        heating_c=heating,
-        principal=Principal.service("optimizer"),
-        lifetime_s=2 * outcome.step_s,
-        reason=f"MPC plan from {outcome.horizon_start_utc:%Y-%m-%d %H:%M}Z at {now_utc:%H:%M}Z",
-        now_utc=now_utc,  # the flow's clock: lifetimes and rate limits run on it
+        database_url, building.id, cooling_c=setpoints, heating_c=heating, **common
+    )
+    mode_result = (
+        dispatch_setpoints(database_url, building.id, setpoints=modes, kind="mode", **common) if modes else {}
     )
     return {
         "dispatched": True,
@@ -114,6 +120,8 @@ def dispatch_plan_setpoints(
         "result": outcomes["cooling"],
         "heating_setpoints_c": heating,
         "heating_result": outcomes["heating"],
+        "modes": modes,
+        "mode_result": mode_result,
     }
 
 

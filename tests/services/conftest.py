@@ -51,3 +51,17 @@ def dispatch_sim(
         conn.commit()
         dispatch_settings = load_settings(thermostat_api_key="k-test", bacnet_write_priority=10, **settings)
         yield sim, dispatch_settings, datetime.fromisoformat(sim.state()["time_utc"])
+
+
+def mode_controllable_site(site, controllers: tuple[str, ...], mode: str | None = None):
+    """``site`` with the ``controllers`` (unit and thermostat ids) marked ``mode_controllable`` and, given
+    ``mode``, every schedule in that mode."""
+    schedules = [s.model_copy(update={"mode": mode or s.mode}) for s in site.schedules]
+    buildings = []
+    for building in site.buildings:
+        units = [u.model_copy(update={"mode_controllable": u.id in controllers}) for u in building.hvac_units]
+        tstats = [
+            t.model_copy(update={"mode_controllable": t.id in controllers}) for t in building.thermostats
+        ]
+        buildings.append(building.model_copy(update={"hvac_units": units, "thermostats": tstats}))
+    return site.model_copy(update={"schedules": schedules, "buildings": buildings})

@@ -11,7 +11,7 @@ import pytest
 from sbems.domain.control import Principal
 from sbems.services.dispatch import dispatch_setpoint_pairs, dispatch_setpoints, release_setpoints
 from sbems.storage.commands import read_audit
-from tests.services.conftest import dispatch_sim
+from tests.services.conftest import dispatch_sim, mode_controllable_site
 
 COLD_MORNING_UTC = datetime(2026, 1, 12, 14, 0, tzinfo=UTC)  # Monday 09:00 in Greensboro, occupied
 OPTIMIZER = Principal.service("optimizer")
@@ -29,7 +29,9 @@ def _until(sim, check, timeout_s=30.0):
 
 @pytest.mark.slow
 def test_heating_setpoints_and_modes_are_dispatched_checked_and_released(conn, db_url, example_site):
-    with dispatch_sim(conn, example_site, COLD_MORNING_UTC) as (sim, settings, now):
+    # the optimizer may write modes only to units the site marks mode_controllable (z1-z4's here)
+    site = mode_controllable_site(example_site, ("rtu1", "rtu2", "tstat-z3", "tstat-z4"))
+    with dispatch_sim(conn, site, COLD_MORNING_UTC) as (sim, settings, now):
 
         def send(values, kind, at=now, lifetime_s=900):
             return dispatch_setpoints(
@@ -66,6 +68,7 @@ def test_heating_setpoints_and_modes_are_dispatched_checked_and_released(conn, d
         assert "deadband" in refused["heating into the deadband"].detail
         assert "heating setpoint 21.0 C (deadband)" in refused["cooling into the deadband"].detail
         assert "outside the allowed 21.0-30.0" in refused["cooling below 21"].detail
+        assert "'turbo' is not one of" in refused["unknown mode"].detail
         assert sim.state()["zones"]["z4"]["heating_setpoint_source"] == "schedule"
         # the deadband holds against our held heating write (19.5 C), not the schedule's 21 C; and a
         # cooling write right after a heating one is not rate limited (one limit per kind)
