@@ -9,7 +9,8 @@ The checks, each graded on its own (the model's grade is the worst of them; thre
 - ``cooling_capacity`` / ``heating_capacity``: the highest output seen in the identification data against the
   nameplate capacity in the site file (a model that never saw near-full output cannot be trusted there);
   no nameplate capacity for the zone's equipment is graded low;
-- ``age``: hours since the end of the identification data (reused models grow old between identifications).
+- ``age``: hours since the end of the identification data (models are re-identified daily, so this grows
+  only when the data are stale: the longest complete run of history ended days ago).
 
 A model stored before a figure was recorded says "not recorded" for that check, graded medium (unknown is not
 trusted); a check with nothing to compare against (no planned trajectory, no forecast) says so and does not
