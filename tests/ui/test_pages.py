@@ -175,6 +175,7 @@ def test_plans_page_shows_the_latest_plan(make_user, conn):
     assert "optimal" in texts(at)
     assert at.dataframe[0].value["Setpoint (°C)"].tolist() == [22.0]
     assert "Model confidence" not in texts(at)  # a plan stored before confidence was reported
+    assert "Weekly discomfort budget" not in texts(at) and len(at.dataframe) == 1  # nor a budget
 
 
 def test_plans_page_says_how_far_each_zone_model_can_be_trusted(make_user, conn):
@@ -206,7 +207,24 @@ def test_plans_page_says_how_far_each_zone_model_can_be_trusted(make_user, conn)
         step_s=900,
         status="optimal",
         reason=None,
-        summary={"total_cost_usd": 80.0, "model_confidence": confidence},
+        summary={
+            "total_cost_usd": 80.0,
+            "model_confidence": confidence,
+            "discomfort_budget": {
+                "z2": {
+                    "discomfort_used_kh": 0.2,
+                    "budget_kh": 0.5,
+                    "warm_margin_c": 0.0,
+                    "cold_margin_c": 0.1,
+                },
+                "z1": {
+                    "discomfort_used_kh": 0.4,
+                    "budget_kh": 0.5,
+                    "warm_margin_c": 0.3,
+                    "cold_margin_c": 0.0,
+                },
+            },
+        },
         plan={"times_utc": [start.isoformat()], "zones": {}, "building_electric_kw": [100.0]},
     )
     conn.commit()
@@ -220,6 +238,11 @@ def test_plans_page_says_how_far_each_zone_model_can_be_trusted(make_user, conn)
     # every check of every zone, in the expander
     assert "- **z1** age: high, identified for this plan from data up to 0.2 h ago" in shown
     assert "- **z2** age: high, reused, identified from data up to 5.0 h ago" in shown
+    # the weekly discomfort budget, per zone and edge
+    table = at.dataframe[0].value
+    assert table["Zone"].tolist() == ["z1", "z2"] and table["Used (K·h)"].tolist() == [0.4, 0.2]
+    assert table["Extra margin, upper edge (°C)"].tolist() == [0.3, 0.0]
+    assert table["Extra margin, lower edge (°C)"].tolist() == [0.0, 0.1]
 
 
 def test_schedule_editing_follows_permission(make_user, conn):

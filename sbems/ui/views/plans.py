@@ -103,6 +103,31 @@ if confidence:
             "the highest output seen against the nameplate capacity in the site file, and the model's age."
         )
 
+budget = summary.get("discomfort_budget")
+if isinstance(budget, dict) and budget:
+    st.subheader("Weekly discomfort budget")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Zone": zone,
+                    "Used (K·h)": value.get("discomfort_used_kh"),
+                    "Budget (K·h)": value.get("budget_kh"),
+                    "Extra margin, upper edge (°C)": value.get("warm_margin_c", value.get("extra_margin_c")),
+                    "Extra margin, lower edge (°C)": value.get("cold_margin_c", 0.0),
+                }
+                for zone, value in sorted(budget.items())
+                if isinstance(value, dict)
+            ]
+        ),
+        hide_index=True,
+        key="plan_budget",
+    )
+    st.caption(
+        "K·h outside the occupied comfort band since Monday 00:00 local time. A zone spending its budget "
+        "faster than its share of the week's occupied hours is planned further inside the edge it overran."
+    )
+
 if plan.setpoints_now_c:
     st.subheader("Setpoints for the current step")
     st.dataframe(
