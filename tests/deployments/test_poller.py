@@ -95,7 +95,11 @@ def test_poller_cycles_are_completed_flow_runs_and_sigterm_stops_it(
             timer.cancel()
         assert _sensor_rows(conn)[1] >= instants + 2  # the cycle at SIGTERM stored its readings too
     runs = asyncio.run(_poller_runs())
-    assert len(runs) == 5  # 3 + the first slot and the one SIGTERM hit
+    # 3 + the first slot and the one SIGTERM hit; under load the poller's start can overrun the first slot,
+    # which is then skipped (not queued), and the cycle SIGTERM hits is the only one
+    later = sorted(slot_of_run_name(r.name) for r in runs)[3:]
+    assert 1 <= len(later) <= 2, [r.name for r in runs]
+    assert later[-1] in (second_slot - PERIOD, second_slot), (later, second_slot)
     assert all(r.state.is_final() for r in runs), [(r.name, r.state.type) for r in runs]
     assert all(r.state.is_completed() for r in runs), [(r.name, r.state.type) for r in runs]
 
