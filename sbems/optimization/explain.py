@@ -18,13 +18,16 @@ than ``TOLERANCE_C``) gets one note with a cause:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from sbems.optimization.availability import Unavailable
 from sbems.optimization.plan import Plan
 from sbems.optimization.problem import MpcProblem
+
+if TYPE_CHECKING:  # the MPC (mpc.py imports this module) loads no site description
+    from sbems.optimization.availability import Unavailable
 
 TOLERANCE_C = 0.05
 FULL_FRAC = 0.95
