@@ -5,13 +5,17 @@ point's latest reading is read from the live state in PostgreSQL."""
 
 from datetime import UTC, datetime, time, timedelta
 
+import numpy as np
 import pandas as pd
 
 from sbems.domain.site import entity_uuid
 from sbems.domain.site_availability import LockoutWindow
 from sbems.optimization.availability import EnableReading
+from sbems.optimization.building_problem import Forecasts, zone_bands
+from sbems.optimization.horizon import horizon_blocks
 from sbems.optimization.zone_model import ZoneModelParams
 from sbems.services.planning import OptimizationInputs, ZoneModels, plan_building, read_optimization_inputs
+from sbems.services.planning_inputs import plan_availability
 from sbems.storage import db, entities
 from sbems.storage.readings import SensorRow, upsert_live_state
 
@@ -88,6 +92,13 @@ def test_rules_that_lock_nothing_leave_the_plan_as_without_them(example_site):
             "rtu2": {"enable_point": "enable"},
         },
     )
+    hq = example_site.building("hq")
+    times, durations = horizon_blocks(NOW, 24, 900, True)
+    bands = zone_bands(example_site, hq, times, 900, durations)
+    n = len(times)
+    forecasts = Forecasts(np.full(n, 30.0), np.zeros(n), np.zeros((len(hq.zones), n)), np.zeros(n))
+    # a site without the fields: the very same bands, no causes, no metadata (nothing is even computed)
+    assert plan_availability(hq, warm_inputs(hq), times, durations, forecasts, bands) == (bands, (), {})
     enabled = {"rtu2.enable": EnableReading(NOW - timedelta(seconds=40), 1.0)}
     plain, ruled = plan(example_site), plan(quiet, enabled)
     assert plain.ok and ruled.ok
