@@ -72,8 +72,8 @@ def window_mask(
 ) -> np.ndarray:
     """Per step [start, end): does it overlap an occurrence of the weekly local-time window? Occurrences
     are built on each local date from the wall-clock start and end in ``tz`` (DST-aware: a 06:00-09:00
-    window is 06:00-09:00 local on both sides of a change; a nonexistent start is taken as the instant
-    after the gap, an ambiguous one as its first occurrence)."""
+    window is 06:00-09:00 local on both sides of a change; a wall time inside the spring-forward gap is read
+    with the offset before it, 02:00 -> 03:00 EDT, and an ambiguous one as its first occurrence)."""
     if len(starts_utc) == 0:
         return np.zeros(0, dtype=bool)
     zone = ZoneInfo(tz)
