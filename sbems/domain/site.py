@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sbems.domain.notifications import NotificationRouting
 from sbems.domain.schedule import WeeklySchedule
+from sbems.domain.site_availability import UnitAvailabilityFields
 from sbems.domain.tariff import Tariff
 from sbems.domain.units import SENSOR_TYPE_UNITS
 
@@ -233,7 +234,7 @@ class ModbusConnection(_Model):
 MODE_CONTROLLABLE = "SBEMS's optimizer may command the unit's mode (auto) when its plan needs it"
 
 
-class HvacUnit(_Model):
+class HvacUnit(UnitAvailabilityFields):  # + lockouts and enable point (site_availability)
     id: Slug
     name: str
     manufacturer: str = "Trane"
@@ -285,7 +286,7 @@ class RestConnection(_Model):
     timeout_s: float = Field(default=5.0, gt=0)
 
 
-class Thermostat(_Model):
+class Thermostat(UnitAvailabilityFields):  # + lockouts and enable point
     id: Slug
     name: str
     manufacturer: str = "Siemens"

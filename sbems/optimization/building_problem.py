@@ -88,8 +88,8 @@ class Bands:
     limit_min_c: np.ndarray  # (n_zones,) dispatchable setpoint limits
     limit_max_c: np.ndarray
     scheduled_heating_c: np.ndarray | None = None  # the schedule's heating setpoint at t_k
-    # per zone and step: may the zone's equipment cool / heat (the schedule's mode; replace() to add enable
-    # points or lockouts); None: cooling always, heating never (the cooling-only problem of old)
+    # per zone and step: may the zone's equipment cool / heat (the schedule's mode; lockouts and enable
+    # points ANDed in by ``availability.with_availability``); None: cooling always, heating never
     can_cool: np.ndarray | None = None
     can_heat: np.ndarray | None = None
     # what the unit does under the schedule's mode alone (the baseline's; a mode-controllable unit may do

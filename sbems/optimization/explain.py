@@ -5,7 +5,9 @@ Each run of consecutive steps in which a zone's predicted end-of-step temperatur
 than ``TOLERANCE_C``) gets one note with a cause:
 
 - ``heating not available`` / ``cooling not available``: the equipment may not run then (schedule mode,
-  enable, lockout, or no unit);
+  enable, lockout, or no unit); where a site rule locked it out (``availability.Unavailable``), the note
+  names that rule instead ("cooling locked out below 10 C outdoor", "unit rtu2 disabled (...)"), and a run
+  with another cause that a rule locked out in part says so too;
 - ``heating capacity insufficient`` / ``cooling capacity insufficient``: the plan runs every kW it has
   (heat pump and backup) at each step of the run;
 - ``recovering from the start``: the run begins at the first step, from a temperature already outside;
@@ -16,12 +18,16 @@ than ``TOLERANCE_C``) gets one note with a cause:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sbems.optimization.plan import Plan
 from sbems.optimization.problem import MpcProblem
+
+if TYPE_CHECKING:  # the MPC (mpc.py imports this module) loads no site description
+    from sbems.optimization.availability import Unavailable
 
 TOLERANCE_C = 0.05
 FULL_FRAC = 0.95
@@ -78,17 +84,66 @@ def comfort_notes(problem: MpcProblem, plan: Plan, tolerance_c: float = TOLERANC
 
 
 def notes_text(
-    notes: Sequence[dict], zone_ids: Sequence[str], step_ends: pd.DatetimeIndex, tz: str
+    notes: Sequence[dict],
+    zone_ids: Sequence[str],
+    step_ends: pd.DatetimeIndex,
+    tz: str,
+    unavailable: Sequence[Unavailable] = (),
 ) -> list[str]:
     """Notes as sentences, e.g. "heating capacity insufficient at Mon 06:00-07:00 in z4 (up to 1.2 K below
-    its band)"; ``step_ends`` are the ends of the plan's steps (the band applies there)."""
+    its band)"; ``step_ends`` are the ends of the plan's steps (the band applies there). ``unavailable``:
+    the site rules that locked units out (``availability.with_availability``): a run in which the service
+    was locked out at every step is named by the rule ("cooling locked out below 10 C outdoor at Mon
+    06:00-09:00 in z4 (...)"); one locked out in part (or at the step before it) keeps its cause and
+    adds the rule and until when."""
     local = step_ends.tz_convert(tz)
     lines = []
     for note in notes:
-        first, last = local[note["first_step"]], local[note["last_step"]]
-        when = f"{first:%a %H:%M}" if first == last else f"{first:%a %H:%M}-{last:%H:%M}"
+        first, last = note["first_step"], note["last_step"]
+        when = _when(local, first, last)
+        cause, extra = note["cause"], ""
+        service = "heating" if note["side"] == "below" else "cooling"
+        lo = max(first - 1, 0)  # a lockout of the step before the run is why the run starts, too
+        rules = [
+            u
+            for u in unavailable
+            if u.zone == note["zone"] and u.service == service and u.steps[lo : last + 1].any()
+        ]
+        reasons = " and ".join(dict.fromkeys(u.reason for u in rules))
+        locked = np.logical_or.reduce([u.steps[lo : last + 1] for u in rules]) if rules else None
+        if locked is not None and locked[first - lo :].all():
+            cause = reasons
+        elif locked is not None:
+            extra = f"; {reasons} until {local[lo + int(np.flatnonzero(locked)[-1])]:%a %H:%M}"
         lines.append(
-            f"{note['cause']} at {when} in {zone_ids[note['zone']]} "
-            f"(up to {note['max_k']:.1f} K {note['side']} its band)"
+            f"{cause} at {when} in {zone_ids[note['zone']]} "
+            f"(up to {note['max_k']:.1f} K {note['side']} its band{extra})"
         )
     return lines
+
+
+def _when(local: pd.DatetimeIndex, first: int, last: int) -> str:
+    start, end = local[first], local[last]
+    return f"{start:%a %H:%M}" if first == last else f"{start:%a %H:%M}-{end:%H:%M}"
+
+
+def availability_text(
+    unavailable: Sequence[Unavailable],
+    zone_ids: Sequence[str],
+    step_starts: pd.DatetimeIndex,
+    step_ends: pd.DatetimeIndex,
+    tz: str,
+) -> list[str]:
+    """Each site rule's locked runs as sentences for the plan's metadata, e.g. "cooling locked out below
+    10 C outdoor: Mon 06:00-09:00 in z4" (from the first locked step's start to the last one's end)."""
+    starts, ends = step_starts.tz_convert(tz), step_ends.tz_convert(tz)
+    lines = []
+    for rule in unavailable:
+        runs = [
+            f"{starts[a]:%a %H:%M}-{ends[b]:%a %H:%M}"
+            if starts[a].date() != ends[b].date()
+            else f"{starts[a]:%a %H:%M}-{ends[b]:%H:%M}"
+            for a, b in _runs(rule.steps)
+        ]
+        lines.append(f"{rule.reason}: {', '.join(runs)} in {zone_ids[rule.zone]}")
+    return list(dict.fromkeys(lines))  # a disabled unit: one line for its cooling and heating

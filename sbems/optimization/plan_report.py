@@ -80,8 +80,8 @@ def plan_document(
 
 
 def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
-    """Which weather and zone models a plan used, and each zone's weekly discomfort budget, as markdown
-    lines."""
+    """Which weather and zone models a plan used, each zone's weekly discomfort budget, and what the units'
+    lockouts and enable points took away, as markdown lines."""
     lines = []
     weather = metadata.get("weather")
     if isinstance(weather, Mapping):
@@ -104,6 +104,13 @@ def metadata_markdown(metadata: Mapping[str, object]) -> list[str]:
                 for z, b in budget.items()
             )
         )
+    availability = metadata.get("availability")
+    if isinstance(availability, Mapping):  # the units' lockouts and enable points (issue 14)
+        enable = availability.get("enable_points") or {}
+        # a disabled unit is in the locked lines; the others say whether their reading was used
+        said = [str(e.get("note")) for e in enable.values() if e.get("status") != "disabled"]  # type: ignore[union-attr]
+        locked = list(availability.get("unavailable") or [])  # type: ignore[call-overload]
+        lines.append("Availability: " + ("; ".join([*locked, *said]) or "no unit locked out"))
     confidence = metadata.get("model_confidence")
     if isinstance(confidence, Mapping) and confidence:
         lines.append(

@@ -42,7 +42,7 @@ from sbems.optimization.zone_model_json import (
 from sbems.optimization.zone_model_rc2 import Rc2Params, identify_best_zone_model
 from sbems.services.comfort_budget import with_discomfort_budget
 from sbems.services.plan_history import backoffs, past_plans
-from sbems.services.planning_inputs import OptimizationInputs
+from sbems.services.planning_inputs import OptimizationInputs, enable_readings, plan_availability
 from sbems.storage import db
 from sbems.storage.plans import read_autopilot, read_zone_hvac_power_series
 from sbems.storage.predictions import (
@@ -90,9 +90,10 @@ def read_optimization_inputs(
             ),
             step_s,
         )
+        state = read_live_state(conn, building_id=b_id)
         live = [
             r
-            for r in read_live_state(conn, building_id=b_id)
+            for r in state
             if r["sensor_type"] == "temperature"
             and r["time"] <= now_utc
             and r["time"] >= now_utc - timedelta(seconds=2 * step_s)
@@ -161,9 +162,11 @@ def read_optimization_inputs(
                     .last()
                 )
         plans = past_plans(conn, b_id, now_utc)
-    return OptimizationInputs(
+    inputs = OptimizationInputs(
         building.id, now_utc, step_s, autopilot, load, zones, current, occupancy_forecast, weather, plans
     )
+    inputs.enable_readings = enable_readings(building, state)  # the units' enable points (site file)
+    return inputs
 
 
 def zone_history_frame(
@@ -422,6 +425,8 @@ def plan_building(
     initial = [temps_now[zone.id] for zone in building.zones]
     forecasts = _forecasts(inputs, building, times, durations)
     bands = zone_bands(site, building, times, step_s, durations)
+    bands, unavailable, info = plan_availability(building, inputs, times, durations, forecasts, bands)
+    model_info.update(info)  # "availability": lockouts and enable points, where the site has any
     tariff = site.tariff(building.tariff)
     peak_so_far = billing_peaks_kw(tariff, inputs.building_load_kw, inputs.now_utc, building.timezone)
     mass, reason = _mass_temps_c(site, building, inputs, models, initial, times[0])
@@ -466,7 +471,7 @@ def plan_building(
     heating = {zone: value.heating_c for zone, value in dual.items()}
     modes = mode_commands(plan, problem, bands, zone_ids)  # mode-controllable units only (site opt-in)
     ends = times + pd.to_timedelta(durations, unit="s")
-    notes = notes_text(plan.notes, zone_ids, ends, building.timezone)
+    notes = notes_text(plan.notes, zone_ids, ends, building.timezone, unavailable)
     plan, times = expand_blocks(plan, durations, step_s), fine_times
     summary = {**plan_summary(plan), **model_info, "notes": notes}
     summary["peak_so_far_kw"], summary["modes_now"] = [float(v) for v in peak_so_far], modes
