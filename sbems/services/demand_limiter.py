@@ -51,7 +51,7 @@ log = logging.getLogger("sbems.demand_limiter")
 PRINCIPAL = Principal.service(DEMAND_LIMITER)
 MIN_SAMPLES = 2  # act from the interval's 2nd meter reading on (one noisy reading is not enough)
 MIN_RAISE_C = 0.1  # smaller moves are not written
-_peaks_cache: dict[tuple[str, datetime], tuple[list[float], list[bool]]] = {}
+_peaks_cache: dict[tuple[str, str, datetime], tuple[list[float], list[bool]]] = {}
 _failing: set[str] = set()  # buildings whose last limiter cycle failed (one alert per streak)
 _metrics: dict[str, Any] = {}
 
@@ -145,8 +145,8 @@ def _reached_peaks(
     conn, building: Building, site: Site, meter_ids, start_utc: datetime
 ) -> tuple[list[float], list[bool]]:
     """Per demand charge, the reached peak this billing month before the interval and whether the charge is
-    in force in it (cached per building and interval: both change only at interval boundaries)."""
-    key = (building.id, start_utc)
+    in force in it (cached per database, building and interval: both change only at interval boundaries)."""
+    key = (conn.info.dbname, building.id, start_utc)
     if key not in _peaks_cache:
         tariff = site.tariff(building.tariff)
         interval_s = tariff.demand_interval_min * 60
@@ -163,7 +163,8 @@ def _reached_peaks(
         load = pd.Series([float(v) for _, v in rows], index=index, dtype=float)
         peaks = billing_peaks_kw(tariff, load, start_utc, building.timezone)
         masks = demand_charge_masks(tariff, pd.DatetimeIndex([start_utc]), building.timezone)
-        _peaks_cache.clear()  # one interval per building at a time is all a process needs
+        for done in [k for k in _peaks_cache if k[:2] == key[:2]]:  # the building's earlier intervals
+            del _peaks_cache[done]
         _peaks_cache[key] = (peaks, [bool(mask[0]) for _, mask in masks])
     return _peaks_cache[key]
 
