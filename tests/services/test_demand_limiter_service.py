@@ -58,7 +58,7 @@ def limiter_site(example_site, **settings):
     return parse_site(data)
 
 
-def _store(conn, site, meter_kw=104.0):
+def _store(conn, site, meter_kw=104.0, plan=True):
     """The site, last week's 100 kW peak, this interval's meter readings (every 30 s to NOW) and a plan."""
     entities.upsert_site(conn, site=site)
     meter = entity_uuid("sensor", "hq", "main-meter")
@@ -75,6 +75,9 @@ def _store(conn, site, meter_kw=104.0):
             "backup_heat_kw": [0.0] * 2,
         }
 
+    if not plan:
+        conn.commit()
+        return
     write_plan(
         conn,
         building_id=entity_uuid("building", "hq"),
@@ -294,3 +297,14 @@ def test_the_raise_reaches_the_virtual_building_over_bacnet_and_is_released(
         while sim.state()["zones"]["z1"]["setpoint_source"] != "schedule" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert sim.state()["zones"]["z1"]["setpoint_source"] == "schedule"
+
+
+def test_without_a_plan_covering_now_or_a_second_reading_nothing_is_written(conn, db_url, example_site):
+    site = limiter_site(example_site, enabled=True)
+    _store(conn, site, plan=False)
+    equipment = Equipment()
+    summary = _limit(db_url, equipment)
+    assert summary["shed_kw"] == 0.0 and "no solved plan covers now" in summary["why"]
+    early = _limit(db_url, equipment, START + timedelta(seconds=10))  # one reading so far
+    assert "1 meter reading(s)" in early["why"]
+    assert equipment.adapters == {} and _commands(conn) == []
