@@ -299,7 +299,8 @@ def cycle_detail(message: str, summary: dict) -> str:
 def serve_health(poller: Poller, database_url: str, host: str, port: int) -> Any:
     """``/healthz`` (every building polled within 3 periods), ``/readyz`` (and the database answers) and
     ``/metrics`` (``sbems_poller_cycles_total{building,outcome}``,
-    ``sbems_poller_last_cycle_timestamp_seconds{building}``)."""
+    ``sbems_poller_last_cycle_timestamp_seconds{building}``, and the demand limiter's
+    ``sbems_demand_limiter_*{building}``)."""
     from prometheus_client import Counter as MetricCounter
     from prometheus_client import Gauge
 
@@ -318,6 +319,11 @@ def serve_health(poller: Poller, database_url: str, host: str, port: int) -> Any
         ["building"],
         registry=health.registry,
     )
+
+    from sbems.services.demand_limiter import limiter_metrics
+
+    for collector in limiter_metrics().values():  # the in-process cycles' demand limiter (opt-in per site)
+        health.registry.register(collector)
 
     def count(building_id: str, outcome: str) -> None:
         cycles.labels(building=building_id, outcome=outcome).inc()

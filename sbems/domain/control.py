@@ -16,8 +16,9 @@ from sbems.domain.schedule import MIN_DEADBAND_K, scheduled_heating_setpoints_c,
 from sbems.domain.site import THERMOSTAT_MODE_STATES, Building, ComfortBand, HvacUnit, Site, Thermostat, Zone
 
 SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)  # seed: setpoints within 18-26 C by default
-SOURCES = ("manual", "schedule", "optimizer", "watchdog")
-SERVICES = ("schedule", "optimizer", "watchdog")  # the service principals: SBEMS's own flows
+DEMAND_LIMITER = "demand-limiter"  # the within-interval demand limiter (services.demand_limiter)
+SOURCES = ("manual", "schedule", "optimizer", "watchdog", DEMAND_LIMITER)
+SERVICES = ("schedule", "optimizer", "watchdog", DEMAND_LIMITER)  # the service principals: SBEMS's own
 MAX_LIFETIME_S = 24 * 3600
 # BACnet priorities SBEMS never writes: 1-2 life safety, 8 the manual operator's, 16 the schedule's
 RESERVED_BACNET_PRIORITIES = frozenset({1, 2, 8, 16})
@@ -84,10 +85,22 @@ class DispatchPolicy:
     """Rate limits per source (minimum time between writes to one zone) and write lifetimes."""
 
     min_interval_s: dict[str, float] = field(
-        default_factory=lambda: {"manual": 10.0, "schedule": 60.0, "optimizer": 300.0, "watchdog": 0.0}
+        default_factory=lambda: {
+            "manual": 10.0,
+            "schedule": 60.0,
+            "optimizer": 300.0,
+            "watchdog": 0.0,
+            DEMAND_LIMITER: 60.0,  # it may raise a zone further within the interval, once a minute at most
+        }
     )
     default_lifetime_s: dict[str, int] = field(
-        default_factory=lambda: {"manual": 4 * 3600, "schedule": 3600, "optimizer": 1800, "watchdog": 600}
+        default_factory=lambda: {
+            "manual": 4 * 3600,
+            "schedule": 3600,
+            "optimizer": 1800,
+            "watchdog": 600,
+            DEMAND_LIMITER: 900,  # it passes the seconds to its interval's end
+        }
     )
 
 

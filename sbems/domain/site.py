@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sbems.domain.demand_limit import DemandLimiterSettings
 from sbems.domain.notifications import NotificationRouting
 from sbems.domain.schedule import WeeklySchedule
 from sbems.domain.site_availability import UnitAvailabilityFields
@@ -339,6 +340,7 @@ class Building(_Model):
     notifications: NotificationRouting | None = Field(
         default=None, description="alert routing, escalation and quiet hours (docs/notifications.md)"
     )
+    demand_limiter: DemandLimiterSettings = Field(default_factory=DemandLimiterSettings)  # off by default
     zones: list[Zone] = Field(min_length=1)
     hvac_units: list[HvacUnit] = Field(default_factory=list)
     thermostats: list[Thermostat] = Field(default_factory=list)
@@ -373,6 +375,9 @@ class Building(_Model):
             for other in zone.neighbours:
                 if other not in known:
                     raise ValueError(f"zones[{index}].neighbours: unknown zone {other!r}")
+        meter = self.demand_limiter.meter_point
+        if meter and not any(s.id == meter and s.sensor_type == "power" and not s.zone for s in self.sensors):
+            raise ValueError(f"demand_limiter.meter_point: {meter!r} is no building-level power sensor")
         return self
 
     def zone(self, zone_id: str) -> Zone:

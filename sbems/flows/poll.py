@@ -1,6 +1,7 @@
 """The polling flow: every device of a building read concurrently -> contracts -> expectations ->
 storage (COPY + live state) -> MQTT (retained last state); a failing device is retried, then marked
-stale with an alert while the other devices' data is stored. Composition only.
+stale with an alert while the other devices' data is stored; then, where the site enables it, the
+within-interval demand limiter (``services.demand_limiter``, failing soft). Composition only.
 
 Deployment (seed): every 30 s per building, e.g. ``poll_building.serve(name="poll-hq",
 interval=30, parameters={"building_id": "hq"})``; ad hoc: ``sbems flows run poll --building hq``.
@@ -21,6 +22,7 @@ from prefect.states import Cancelled, State
 from prefect.utilities.annotations import quote
 
 from sbems.deployments import SCHEDULES, flow_run_name
+from sbems.services.demand_limiter import run_demand_limiter_soft
 from sbems.services.polling import (
     device_task_tags,
     open_poll_devices,
@@ -122,6 +124,10 @@ async def poll_building(
                 endpoints.mqtt_url, quote(poll_messages(plan, readings, batch, failed, stored["alerts"]))
             )
         summary = poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+        if plan.building.demand_limiter.enabled:  # opt-in, after the readings are stored; fails soft
+            summary["demand_limiter"] = await run_demand_limiter_soft(
+                building_id, endpoints.database_url, bacnet_port=endpoints.bacnet_port
+            )
         await acreate_markdown_artifact(
             markdown=poll_artifact_markdown(summary, batch.rejected),
             key=f"poll-{building_id}",

@@ -12,15 +12,18 @@ lower heating setpoints toward the band's lower edge) until the interval ends.
 - :func:`allocate_shed_kw`: that shed split over the zones, biggest HVAC load first.
 - :func:`shed_setpoints_c`: each zone's share turned into a cooling setpoint raise (or heating setpoint
   drop), never beyond the band edge nor the setpoint limits.
+- :func:`limit_step`: one cycle of the production limiter (``sbems.services.demand_limiter``), stateless.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_DEADBAND_KW = 0.5  # the projected interval mean may exceed the target by this much before shedding
+from sbems.domain.demand_limit import DEFAULT_DEADBAND_KW
+
 MIN_HEADROOM_C = 0.05  # a zone whose setpoint is within this of its band edge has nothing left to shed
 
 
@@ -141,3 +144,74 @@ def shed_setpoints_c(
     lowered = np.where(heat_frac > 0, start_h - heat_frac * (start_h - lower), heating)
     heating = np.where(heating > lower, np.clip(lowered, lower, heating), heating)
     return cooling, heating
+
+
+@dataclass(frozen=True)
+class LimitStep:
+    """One production cycle's decision (:func:`limit_step`)."""
+
+    projected_kw: float  # the interval's mean if the current kW holds to its end
+    need_kw: float  # kW asked (0: nothing to do)
+    shed_by_zone_kw: np.ndarray  # the part of it each zone takes (its sum < need: not all could be shed)
+    cooling_c: np.ndarray  # cooling setpoints after the cycle (never below those given)
+    heating_c: np.ndarray  # heating setpoints after the cycle (never above those given)
+
+
+def limit_step(
+    *,
+    interval_s: float,
+    elapsed_s: float,
+    metered_mean_kw: float,
+    current_kw: float,
+    target_kw: float,
+    deadband_kw: float,
+    cooling_el_kw: np.ndarray,
+    heating_el_kw: np.ndarray,
+    cooling_setpoint_c: np.ndarray,
+    heating_setpoint_c: np.ndarray,
+    zone_temp_c: np.ndarray,
+    cooling_max_c: np.ndarray,
+    heating_min_c: np.ndarray,
+    blocked: np.ndarray | None = None,
+) -> LimitStep:
+    """The production limiter's cycle, stateless: the meter already shows what earlier raises shed, so each
+    cycle asks only for the kW still over (:func:`shed_kw`), allocates it over the zones not ``blocked`` (e.g.
+    written by the limiter less than its rate limit ago) from the setpoints in force now (earlier raises
+    included), and returns setpoints that only move away from load: cooling up, heating down. Pass zeros as
+    ``heating_el_kw`` to shed cooling only."""
+    cooling = np.asarray(cooling_setpoint_c, dtype=float)
+    heating = np.asarray(heating_setpoint_c, dtype=float)
+    projected = projected_mean_kw(interval_s, elapsed_s, metered_mean_kw, current_kw)
+    need = shed_kw(
+        interval_s=interval_s,
+        elapsed_s=elapsed_s,
+        metered_mean_kw=metered_mean_kw,
+        current_kw=current_kw,
+        target_kw=target_kw,
+        deadband_kw=deadband_kw,
+    )
+    share = np.zeros_like(cooling)
+    if need <= 0:
+        return LimitStep(projected, 0.0, share, cooling.copy(), heating.copy())
+    available = sheddable_kw(cooling_el_kw, heating_el_kw, cooling, heating, cooling_max_c, heating_min_c)
+    if blocked is not None:
+        available = np.where(np.asarray(blocked, dtype=bool), 0.0, available)
+    share = allocate_shed_kw(need, available)
+    cool_new, heat_new = shed_setpoints_c(
+        shed_by_zone_kw=share,
+        cooling_el_kw=cooling_el_kw,
+        heating_el_kw=heating_el_kw,
+        cooling_setpoint_c=cooling,
+        heating_setpoint_c=heating,
+        zone_temp_c=zone_temp_c,
+        cooling_max_c=cooling_max_c,
+        heating_min_c=heating_min_c,
+    )
+    moved = share > 0
+    return LimitStep(
+        projected,
+        need,
+        share,
+        np.where(moved, np.maximum(cooling, cool_new), cooling),
+        np.where(moved, np.minimum(heating, heat_new), heating),
+    )

@@ -36,6 +36,7 @@ from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
     COMMAND_TYPES,
+    DEMAND_LIMITER,
     SOURCES,
     UNIT_KINDS,
     DispatchPolicy,
@@ -68,6 +69,8 @@ from sbems.services.dispatch_steps import (
     is_json_number,
     is_schedule_setback,
     judge,
+    limiter_shed_problem,
+    rate_limit_basis,
     read_point,
     release_slot,
     same_as_held,
@@ -284,8 +287,11 @@ async def _request(
     # one request per zone at a time from here to the pending record: the rate limit holds under concurrency
     lock_zone_commands(conn, zone_id=z_id)
     held = held_command(conn, z_id, command_type, now_utc)
-    if held and held["source"] == "manual" and source in ("optimizer", "schedule"):
+    if held and held["source"] == "manual" and source in ("optimizer", "schedule", DEMAND_LIMITER):
         return reject(f"a manual {WHAT[kind]} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
+    problem = limiter_shed_problem(kind, value, held, source)
+    if problem:
+        return reject(problem)
     if held and same_as_held(kind, value, held, now_utc, lifetime_s):
         conn.commit()  # releases the zone's lock
         return DispatchOutcome("skipped", f"the same {kind} {WHAT[kind]} is already held", held["id"])
@@ -295,6 +301,7 @@ async def _request(
         statuses=("pending", "sent", "confirmed", "failed", "overridden"),
         command_type=command_type,
     )
+    last = rate_limit_basis(last, source, now_utc)
     # an operator may always override automation; everyone else waits for the zone's rate limit
     if last and (source != "manual" or last["source"] == "manual"):
         problem = rate_limit_violation(source, last["sent_at"] or last["created_at"], now_utc, policy)

@@ -10,7 +10,7 @@ from uuid import UUID
 import psycopg
 
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
-from sbems.domain.control import COMMAND_TYPES, is_duplicate, scheduled_value
+from sbems.domain.control import COMMAND_TYPES, DEMAND_LIMITER, is_duplicate, scheduled_value
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
 from sbems.services.dispatch_release import AUDIT_KEYS, AdapterFor
 from sbems.storage.commands import insert_audit, read_last_command
@@ -115,3 +115,37 @@ def same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, l
         return data.get(AUDIT_KEYS[kind]) == value and (expires - now_utc).total_seconds() > lifetime_s / 2
     held_value = data.get("fan_speed_pct" if kind == "fan" else "value_c")
     return is_duplicate(float(value), held_value, expires, now_utc, lifetime_s)
+
+
+def limiter_shed_problem(kind: str, value: float | str, held: dict | None, source: str) -> str | None:
+    """Why a schedule or optimizer write must wait for the demand limiter's write held on the zone, or None.
+
+    The limiter's raises last until its demand interval ends (their lifetime). Until then a write that would
+    undo the shed (a cooling setpoint below the limiter's, a heating setpoint above it) is refused; one that
+    sheds as much or more replaces it. After the lifetime the next write wins (``rate_limit_basis``)."""
+    if not held or held["source"] != DEMAND_LIMITER or source not in ("optimizer", "schedule"):
+        return None
+    held_c = held["command_data"].get("value_c")
+    if kind not in ("cooling", "heating") or not (is_json_number(held_c) and is_json_number(value)):
+        return None
+    undoes = value < held_c - 0.05 if kind == "cooling" else value > held_c + 0.05
+    if not undoes:
+        return None
+    return (
+        f"the demand limiter holds this zone's {kind} setpoint at {held_c} C until "
+        f"{held['expires_at']:%Y-%m-%d %H:%M:%S} UTC (its demand interval's end)"
+    )
+
+
+def rate_limit_basis(last: dict | None, source: str, now_utc: datetime) -> dict | None:
+    """The write the rate limit counts from: none when the last one was a demand-limiter raise whose lifetime
+    has ended (the plan or schedule restores the zone at once at the interval's end), else ``last``."""
+    if (
+        last
+        and last["source"] == DEMAND_LIMITER
+        and source != DEMAND_LIMITER
+        and last["expires_at"] is not None
+        and last["expires_at"] <= now_utc
+    ):
+        return None
+    return last

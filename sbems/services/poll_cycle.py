@@ -6,6 +6,8 @@ CPU, in the process and on the Prefect server). It keeps the flow's policy: ever
 each attempt bounded and retried with back-off, a device that still fails is marked stale (with an alert)
 while the others' data is stored; contracts and expectations, one storage transaction, retained MQTT state.
 A failure outside the device reads (the database, the broker) raises: the caller counts the cycle failed.
+After the readings are stored, a building whose site file enables it runs the within-interval demand limiter
+(:mod:`sbems.services.demand_limiter`); its failure is logged and alerted, never fails the cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 
 from sbems.data_contracts.batch import validate_batch
 from sbems.services import polling
+from sbems.services.demand_limiter import run_demand_limiter_soft
 from sbems.services.polling import DeviceJob, DeviceReadings, PollEndpoints
 from sbems.services.publishing import poll_messages, publish_messages
 
@@ -86,4 +89,9 @@ async def run_poll_cycle(
     stored = polling.write_poll_results(endpoints.database_url, plan, batch, readings, failed)
     if endpoints.mqtt_url:
         publish_messages(endpoints.mqtt_url, poll_messages(plan, readings, batch, failed, stored["alerts"]))
-    return polling.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+    summary = polling.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+    if plan.building.demand_limiter.enabled:  # opt-in; fails soft (logged, alerted)
+        summary["demand_limiter"] = await run_demand_limiter_soft(
+            building_id, endpoints.database_url, bacnet_port=endpoints.bacnet_port
+        )
+    return summary

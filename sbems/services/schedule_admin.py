@@ -47,7 +47,7 @@ from sbems.storage.schedule_states import (
     write_schedule_retired,
 )
 
-RELEASED_SOURCES = ("schedule", "optimizer")  # SBEMS's automatic writes; manual overrides keep running
+RELEASED_SOURCES = ("schedule", "optimizer", "demand-limiter")  # SBEMS's automatic writes; manual ones stay
 
 
 class ScheduleError(Exception):

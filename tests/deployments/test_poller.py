@@ -128,5 +128,7 @@ def test_poller_health_says_which_building_went_quiet_and_counts_cycles(db_url):
         assert 'sbems_poller_cycles_total{building="hq",outcome="completed"} 1.0' in metrics
         assert 'sbems_poller_last_cycle_timestamp_seconds{building="hq"}' in metrics
         assert "sbems_poller_up 1.0" in metrics
+        assert "# TYPE sbems_demand_limiter_shed_events_total counter" in metrics  # the limiter's, opt-in
+        assert "# TYPE sbems_demand_limiter_errors_total counter" in metrics
     finally:
         server.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from sbems.optimization.demand_limiter import (
     allocate_shed_kw,
+    limit_step,
     limiter_target_kw,
     projected_mean_kw,
     shed_kw,
@@ -113,3 +114,36 @@ def test_setpoints_never_leave_the_band_nor_move_the_wrong_way():
     np.testing.assert_allclose(cooling, [24.85, 25.5])
     assert np.all(heating <= [21.0, 20.0])  # heating never raised
     assert heating[0] == 21.0  # already under the lower edge: left where it is
+
+
+def test_limit_step_asks_only_what_is_still_over_and_moves_setpoints_away_from_load_only():
+    common = dict(
+        interval_s=900.0,
+        elapsed_s=300.0,
+        metered_mean_kw=104.0,
+        target_kw=100.0,
+        deadband_kw=0.5,
+        cooling_el_kw=np.array([10.0, 5.0, 0.0]),
+        cooling_setpoint_c=np.array([22.0, 22.0, 23.0]),
+        heating_setpoint_c=np.array([20.0, 20.0, 21.5]),
+        zone_temp_c=np.array([22.0, 22.0, 21.0]),
+        cooling_max_c=np.array([25.0, 25.0, 25.0]),
+        heating_min_c=np.array([21.0, 21.0, 21.0]),
+    )
+    # 104 kW now: 6 kW asked, the biggest zone takes it: 0.6 of z0's way from 22 to 25 C
+    step = limit_step(current_kw=104.0, heating_el_kw=np.array([0.0, 0.0, 8.0]), **common)
+    assert step.projected_kw == pytest.approx(104.0) and step.need_kw == pytest.approx(6.0)
+    np.testing.assert_allclose(step.shed_by_zone_kw, [6.0, 0.0, 0.0])
+    np.testing.assert_allclose(step.cooling_c, [23.8, 22.0, 23.0])
+    np.testing.assert_allclose(step.heating_c, [20.0, 20.0, 21.5])
+    # z0 blocked (written a moment ago): z1 gives its 5 kW, the rest is unmet (cooling only: heating zeros)
+    step = limit_step(
+        current_kw=104.0, heating_el_kw=np.zeros(3), blocked=np.array([True, False, False]), **common
+    )
+    np.testing.assert_allclose(step.shed_by_zone_kw, [0.0, 5.0, 0.0])
+    np.testing.assert_allclose(step.cooling_c, [22.0, 25.0, 23.0])
+    np.testing.assert_allclose(step.heating_c, [20.0, 20.0, 21.5])  # never lowered without a heating load
+    # within target + deadband: nothing asked, nothing moved
+    step = limit_step(current_kw=100.2, heating_el_kw=np.zeros(3), **{**common, "metered_mean_kw": 100.2})
+    assert step.need_kw == 0.0 and not step.shed_by_zone_kw.any()
+    np.testing.assert_allclose(step.cooling_c, common["cooling_setpoint_c"])

@@ -33,9 +33,9 @@ SEED_TABLES = {
 
 def test_upgrade_on_empty_database_is_idempotent(empty_db_url):
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == "0012"
+    assert db.current_revision(empty_db_url) == "0013"
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == "0012"
+    assert db.current_revision(empty_db_url) == "0013"
     with psycopg.connect(empty_db_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert SEED_TABLES <= tables
