@@ -371,10 +371,9 @@ class Building(_Model):
             for index, item in enumerate(items):
                 if item.zone is not None and item.zone not in known:
                     raise ValueError(f"{kind}[{index}].zone: unknown zone {item.zone!r}")
-        for index, zone in enumerate(self.zones):
-            for other in zone.neighbours:
-                if other not in known:
-                    raise ValueError(f"zones[{index}].neighbours: unknown zone {other!r}")
+        for index, other in ((i, o) for i, zone in enumerate(self.zones) for o in zone.neighbours):
+            if other not in known:
+                raise ValueError(f"zones[{index}].neighbours: unknown zone {other!r}")
         meter = self.demand_limiter.meter_point
         if meter and not any(s.id == meter and s.sensor_type == "power" and not s.zone for s in self.sensors):
             raise ValueError(f"demand_limiter.meter_point: {meter!r} is no building-level power sensor")
