@@ -233,7 +233,7 @@ async def plain_cycle(building_id: str, database_url: str) -> dict:
     """The flow's composition with the same service functions and no Prefect (the overhead baseline)."""
     from sbems.services import polling
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     plan = polling.read_poll_plan(building_id, database_url)
     async with polling.open_poll_devices(0) as registry:
         results = await asyncio.gather(
@@ -247,7 +247,9 @@ async def plain_cycle(building_id: str, database_url: str) -> dict:
     }
     batch = polling.validate_readings(plan, readings)
     stored = polling.write_poll_results(database_url, plan, batch, readings, failed)
-    return polling.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+    return polling.poll_summary(
+        plan, readings, batch, failed, stored, time.perf_counter() - started, time.thread_time() - started_cpu
+    )
 
 
 def scaled_cycle(site, units: int, points_per_unit: int, repeats: int) -> dict[str, float]:

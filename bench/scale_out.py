@@ -74,6 +74,7 @@ from scale_out_cycles import (  # noqa: E402
     _loop_runs,
     away_from,
     building_cycles,
+    cycle_cpus,
     group_cpu_s,
     loop_offsets,
     p95,
@@ -107,15 +108,20 @@ def multi_building_site(site, buildings: int, points: int):
     return parse_site(data, "<scale-out site>")
 
 
-def _plain(building_id: str, url: str) -> int:
+def _plain_summary(building_id: str, url: str) -> dict:
     from poll import plain_cycle
 
-    return asyncio.run(plain_cycle(building_id, url))["points_read"]
+    return asyncio.run(plain_cycle(building_id, url))
 
 
-def _plain_timed(building_id: str, url: str) -> tuple[int, float]:
-    """One building's plain cycle: the points read and the wall-clock time it ended."""
-    return _plain(building_id, url), time.time()
+def _plain(building_id: str, url: str) -> int:
+    return _plain_summary(building_id, url)["points_read"]
+
+
+def _plain_timed(building_id: str, url: str) -> tuple[int, float, float]:
+    """One building's plain cycle: the points read, the wall-clock time it ended and its CPU seconds."""
+    summary = _plain_summary(building_id, url)
+    return summary["points_read"], time.time(), summary["cpu_s"]
 
 
 def _plain_cycle(pool: ProcessPoolExecutor, building_ids: list[str], url: str) -> tuple[float, int]:
@@ -293,7 +299,7 @@ def poll_part(args) -> dict:
             def every_building_polled() -> bool:
                 done = {
                     slot_of(name)[0]
-                    for name, outcome, _ in asyncio.run(_cycle_ends())
+                    for name, outcome, _, _ in asyncio.run(_cycle_ends())
                     if slot_of(name) and outcome == "COMPLETED"
                 }
                 return set(ids) <= done
@@ -324,9 +330,11 @@ def poll_part(args) -> dict:
                     )
                     if building_id == ids[-1]:
                         print(f"{slot:%H:%M:%S}: plain cycles submitted", flush=True)
-                plain = {}
+                plain, plain_cpu = {}, []
                 for slot, building_id, at, future in submitted:
-                    plain[(slot, building_id)] = future.result()[1] - at.timestamp()
+                    _, ended, cpu_s = future.result()
+                    plain[(slot, building_id)] = ended - at.timestamp()
+                    plain_cpu.append(cpu_s)
                 load_end = os.getloadavg()
                 cpu_end, cpu_span_s = group_cpu_s(procs), time.monotonic() - cpu_start_at
                 _sleep_until(slots[-1] + 2 * period)  # the last slot's cycles are done
@@ -340,6 +348,7 @@ def poll_part(args) -> dict:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         shutil.rmtree(prefect_home, ignore_errors=True)
     flows = building_cycles(lines, offsets, slots)
+    loop_cpu = cycle_cpus(lines, slots)
     by_slot = slot_cycles(flows, ids, slots)
     from_slot = slot_cycles(flows, ids, slots, add_s=offsets)  # the previous definition: from the slot
     plain_by_slot = slot_cycles(plain, ids, slots)
@@ -375,6 +384,9 @@ def poll_part(args) -> dict:
         "building_cycle_p95_s": round(p95(list(flows.values())), 2),
         "plain_building_cycle_median_s": round(plain_med, 2),
         "plain_building_cycle_p95_s": round(p95(list(plain.values())), 2),
+        # the cycle's own CPU (the thread that ran it): the same work, or more of it under Prefect?
+        "building_cycle_cpu_median_s": round(statistics.median(loop_cpu), 3) if loop_cpu else None,
+        "plain_building_cycle_cpu_median_s": round(statistics.median(plain_cpu), 3),
         # the same ratio over the slots' longest building cycles (medians)
         "slot_overhead_frac": round((slot_med - plain_slot_med) / slot_med, 3),
         # the previous definition: from the slot to the last building's line (includes the offsets)

@@ -24,10 +24,18 @@ def slot_of(run_name: str) -> tuple[str, datetime] | None:
 
 
 CYCLE_LINE = re.compile(r"^(?P<name>poll-\S+): (?P<outcome>COMPLETED|FAILED)\b")
+CYCLE_CPU = re.compile(r", CPU (?P<cpu_s>\d+(\.\d+)?) s\)$")
 
 
-async def _cycle_ends() -> list[tuple[str, str, datetime]]:
-    """(cycle name, outcome, log time) of every cycle line in the poll-loop runs' logs."""
+def cycle_cpu_s(message: str) -> float | None:
+    """The CPU seconds a cycle line reports (``..., 0.91 s, CPU 0.80 s)``), None when it reports none."""
+    match = CYCLE_CPU.search(message)
+    return float(match["cpu_s"]) if match else None
+
+
+async def _cycle_ends() -> list[tuple[str, str, datetime, float | None]]:
+    """(cycle name, outcome, log time, the cycle's CPU seconds) of every cycle line in the poll-loop runs'
+    logs."""
     from prefect import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
@@ -46,7 +54,7 @@ async def _cycle_ends() -> list[tuple[str, str, datetime]]:
     for line in lines:
         match = CYCLE_LINE.match(line.message)
         if match:
-            found.append((match["name"], match["outcome"], line.timestamp))
+            found.append((match["name"], match["outcome"], line.timestamp, cycle_cpu_s(line.message)))
     return found
 
 
@@ -72,17 +80,27 @@ def loop_offsets(loops: list) -> dict[str, float]:
 
 
 def building_cycles(
-    lines: list[tuple[str, str, datetime]], offsets: dict[str, float], slots: list[datetime]
+    lines: list[tuple[str, str, datetime, float | None]], offsets: dict[str, float], slots: list[datetime]
 ) -> dict[tuple[datetime, str], float]:
     """(slot, building) -> seconds from the building's own cycle start (slot + its offset) to its
     COMPLETED line (the log record's time), for the measured slots."""
     measured, out = set(slots), {}
-    for name, outcome, at in lines:
+    for name, outcome, at, _ in lines:
         parsed = slot_of(name)
         if parsed and outcome == "COMPLETED" and parsed[1] in measured and parsed[0] in offsets:
             building, slot = parsed
             out[(slot, building)] = (at - slot).total_seconds() - offsets[building]
     return out
+
+
+def cycle_cpus(lines: list[tuple[str, str, datetime, float | None]], slots: list[datetime]) -> list[float]:
+    """The CPU seconds of the measured slots' COMPLETED cycles that report it."""
+    measured = set(slots)
+    return [
+        cpu_s
+        for name, outcome, _, cpu_s in lines
+        if outcome == "COMPLETED" and cpu_s is not None and (slot_of(name) or ("", None))[1] in measured
+    ]
 
 
 def slot_cycles(

@@ -286,12 +286,13 @@ def cycle_row(
 
 
 def cycle_detail(message: str, summary: dict) -> str:
-    """`` (1012 points, 1012 stored, 0 rejected, 1.84 s)`` or `` (the failure)`` (pure)."""
+    """`` (1012 points, 1012 stored, 0 rejected, 1.84 s, CPU 0.80 s)`` or `` (the failure)`` (pure)."""
     if summary:
         stale = f", stale {', '.join(summary['stale'])}" if summary.get("stale") else ""
+        cpu = f", CPU {summary['cpu_s']:.2f} s" if summary.get("cpu_s") is not None else ""
         return (
             f" ({summary['points_read']} points, {summary['stored']} stored, {summary['rejected']} rejected"
-            f"{stale}, {summary['duration_s']:.2f} s)"
+            f"{stale}, {summary['duration_s']:.2f} s{cpu})"
         )
     return f" ({message})" if message else ""
 

@@ -71,7 +71,7 @@ async def run_poll_cycle(
 ) -> dict[str, Any]:
     """Poll every device of ``building_id`` once, store and publish; returns the summary ``poll-building``
     returns (``poll_summary``)."""
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     plan = polling.read_poll_plan(building_id, endpoints.database_url)
     async with polling.open_poll_devices(endpoints.bacnet_port, device_timeout_s) as registry:
         results = await asyncio.gather(
@@ -89,7 +89,9 @@ async def run_poll_cycle(
     stored = polling.write_poll_results(endpoints.database_url, plan, batch, readings, failed)
     if endpoints.mqtt_url:
         publish_messages(endpoints.mqtt_url, poll_messages(plan, readings, batch, failed, stored["alerts"]))
-    summary = polling.poll_summary(plan, readings, batch, failed, stored, time.perf_counter() - started)
+    summary = polling.poll_summary(
+        plan, readings, batch, failed, stored, time.perf_counter() - started, time.thread_time() - started_cpu
+    )
     if plan.building.demand_limiter.enabled:  # opt-in; fails soft (logged, alerted)
         summary["demand_limiter"] = await run_demand_limiter_soft(
             building_id, endpoints.database_url, bacnet_port=endpoints.bacnet_port

@@ -243,8 +243,10 @@ def poll_summary(
     failed: dict[str, str],
     stored: dict[str, Any],
     duration_s: float,
+    cpu_s: float | None = None,
 ) -> dict[str, Any]:
-    """The figures of one poll run (pure)."""
+    """The figures of one poll run (pure); ``cpu_s``: the CPU time of the thread that ran it, when measured
+    (an in-process cycle: the poll's own work, without other threads of its process)."""
     return {
         "building": plan.building_id,
         "devices": len(plan.jobs),
@@ -256,7 +258,7 @@ def poll_summary(
         "alerts": len(stored.get("alerts", [])),
         "duration_s": round(duration_s, 3),
         "device_durations_s": {r.job.device_id: round(r.duration_s, 3) for r in readings},
-    }
+    } | ({"cpu_s": round(cpu_s, 3)} if cpu_s is not None else {})
 
 
 def poll_artifact_markdown(summary: dict[str, Any], rejected: list[tuple[str, PointValue, str]]) -> str:

@@ -14,7 +14,9 @@ for path in (str(BENCH.parent), str(BENCH)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from scale_out_cycles import plain_delay, plain_schedule  # noqa: E402
+from scale_out_cycles import cycle_cpu_s, cycle_cpus, plain_delay, plain_schedule  # noqa: E402
+
+from sbems.deployments.poller import cycle_detail  # noqa: E402
 
 PERIOD = timedelta(seconds=30)
 
@@ -44,3 +46,19 @@ def test_plain_cycles_start_between_the_loops_cycles(placement: str) -> None:
         nearest = min(abs((at - start).total_seconds()) for start in loop_starts)
         assert nearest == pytest.approx(1.5)  # half the 3 s spacing from any loop cycle
         assert at - (of_slot + timedelta(seconds=offsets[building])) == plain_delay(PERIOD, 10, placement)
+
+
+def test_the_cycle_cpu_is_read_back_from_the_loops_log_line() -> None:
+    summary = {"points_read": 1020, "stored": 1020, "rejected": 0, "duration_s": 0.912, "cpu_s": 0.804}
+    line = "poll-b01-2026-11-30T23:15:30Z: COMPLETED" + cycle_detail("", summary)
+    assert line.endswith("0.91 s, CPU 0.80 s)")
+    assert cycle_cpu_s(line) == pytest.approx(0.80)
+    older = "poll-b01-2026-11-30T23:15:30Z: COMPLETED" + cycle_detail("", summary | {"cpu_s": None})
+    assert cycle_cpu_s(older) is None
+    slot = datetime(2026, 11, 30, 23, 15, 30, tzinfo=UTC)
+    lines = [
+        ("poll-b01-2026-11-30T23:15:30Z", "COMPLETED", slot, 0.8),
+        ("poll-b01-2026-11-30T23:16Z", "COMPLETED", slot, 0.7),  # a slot outside the measurement
+        ("poll-b02-2026-11-30T23:15:30Z", "FAILED", slot, None),
+    ]
+    assert cycle_cpus(lines, [slot]) == [0.8]
