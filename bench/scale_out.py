@@ -75,6 +75,7 @@ from scale_out_cycles import (  # noqa: E402
     away_from,
     building_cycles,
     cycle_cpus,
+    descendants,
     group_cpu_s,
     loop_offsets,
     p95,
@@ -169,7 +170,10 @@ def _start_prefect_server(home: str, log_dir: Path) -> tuple[subprocess.Popen, s
 
 
 def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """SIGTERM to the process group this bench started (the worker and its flow-run processes), then KILL."""
+    """SIGTERM to the process group this bench started, then KILL; then the same to what is left of the
+    processes below it (a worker's flow-run processes run in sessions of their own and outlived the bench's
+    earlier runs, polling on and loading the machine)."""
+    below = descendants(proc.pid)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -177,10 +181,38 @@ def _stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
     except subprocess.TimeoutExpired:
         pass
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group (flow-run children)
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group
     except ProcessLookupError:
         pass
     proc.wait()
+    _stop_pids(below, grace_s)
+
+
+def _stop_pids(pids: list[int], grace_s: float) -> None:
+    """SIGTERM to each live pid, then SIGKILL to those still alive after ``grace_s``."""
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            alive.append(pid)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + grace_s
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
 
 
 def _wait_until(predicate, timeout_s: float, step_s: float = 2.0) -> bool:

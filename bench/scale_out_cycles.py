@@ -193,3 +193,20 @@ def group_cpu_s(procs: list[subprocess.Popen]) -> list[float]:
                     total += int(fields[13]) + int(fields[14])  # reaped children: exited loop processes
         out.append(total / tick)
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (/proc), children first: a process worker's flow-run processes run
+    in sessions of their own, outside the worker's process group."""
+    parents: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found

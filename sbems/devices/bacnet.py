@@ -81,7 +81,10 @@ class BacnetNetwork:
         """
         import BAC0
 
+        from sbems.devices.bac0_logging import skip_disabled_bac0_logs
+
         BAC0.log_level("silence")
+        skip_disabled_bac0_logs()  # BAC0's silent DEBUG notes walk the stack first (see the module)
         kwargs: dict[str, Any] = {
             "ip": local_address,
             "port": port,

@@ -72,7 +72,10 @@ class BacnetUnitDevice:
             multistate_value,
         )
 
+        from sbems.devices.bac0_logging import skip_disabled_bac0_logs
+
         BAC0.log_level("silence")
+        skip_disabled_bac0_logs()  # BAC0's silent DEBUG notes walk the stack first
         self.bacnet = BAC0.start(
             ip=bacnet_ip_with_mask(self.host),
             port=self.port,

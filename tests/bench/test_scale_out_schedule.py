@@ -3,6 +3,7 @@ default placement) never on devices the loop polled a moment before."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ for path in (str(BENCH.parent), str(BENCH)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from scale_out_cycles import cycle_cpu_s, cycle_cpus, plain_delay, plain_schedule  # noqa: E402
+from scale_out_cycles import cycle_cpu_s, cycle_cpus, descendants, plain_delay, plain_schedule  # noqa: E402
 
 from sbems.deployments.poller import cycle_detail  # noqa: E402
 
@@ -62,3 +63,28 @@ def test_the_cycle_cpu_is_read_back_from_the_loops_log_line() -> None:
         ("poll-b02-2026-11-30T23:15:30Z", "FAILED", slot, None),
     ]
     assert cycle_cpus(lines, [slot]) == [0.8]
+
+
+def test_descendants_finds_a_child_that_left_the_process_group() -> None:
+    # as a process worker starts a flow run: the grandchild in a session of its own
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True); "
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        for _ in range(100):
+            found = descendants(parent.pid)
+            if found:
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        assert len(found) == 1
+        with open(f"/proc/{found[0]}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        assert int(fields[1]) == parent.pid and int(fields[2]) != parent.pid  # its own process group
+    finally:
+        for pid in descendants(parent.pid):
+            subprocess.run(["kill", str(pid)], check=False)
+        parent.kill()
+        parent.wait()
