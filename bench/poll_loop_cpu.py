@@ -190,13 +190,40 @@ def plain_cycles(building_id: str, url: str, cycles: int, period_s: float | None
     }
 
 
+def plain_one_loop(building_id: str, url: str, cycles: int, period_s: float) -> dict:
+    """Plain cycles at the start of each period in ONE long-lived event loop (as a poll-loop process runs
+    them), not a fresh ``asyncio.run`` per cycle: what the event loop's lifetime costs without Prefect."""
+    from poll import plain_cycle
+
+    async def run() -> tuple[list[float], list[float], int]:
+        walls, cpus = [], []
+        for _ in range(cycles):
+            await asyncio.sleep(period_s - time.time() % period_s)
+            began, cpu_began = time.perf_counter(), time.process_time()
+            await plain_cycle(building_id, url)
+            walls.append(time.perf_counter() - began)
+            cpus.append(time.process_time() - cpu_began)
+        return walls, cpus, len(asyncio.all_tasks())
+
+    gc.collect()
+    walls, cpus, tasks = asyncio.run(run())
+    return {
+        "cycle_cpu_s": [round(c, 3) for c in cpus],
+        "steady_cpu_per_cycle_s": statistics.mean(cpus[1:] or cpus),
+        "wall_median_s": statistics.median(walls),
+        "tasks_alive_at_end": tasks,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--period-s", type=float, default=10.0)
     parser.add_argument(
-        "--modes", default="plain,in-process,nested", help="also plain-paced: plain cycles at --period-s"
+        "--modes",
+        default="plain,in-process,nested",
+        help="also plain-paced (at --period-s), plain-one-loop (paced, one event loop)",
     )
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
@@ -240,6 +267,8 @@ def main() -> None:
                     if mode in ("plain", "plain-paced"):
                         period = args.period_s if mode == "plain-paced" else None
                         figures = plain_cycles("b00", url, args.cycles, period)
+                    elif mode == "plain-one-loop":
+                        figures = plain_one_loop("b00", url, args.cycles, args.period_s)
                     else:
                         figures = loop_cycles("b00", url, args.cycles, args.period_s, mode == "nested")
                     print(mode, figures, flush=True)

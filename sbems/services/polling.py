@@ -302,8 +302,8 @@ async def open_poll_devices(
 def read_poll_plan(building_id: str, database_url: str) -> PollPlan:
     """The building (from the database's site) and its point -> sensor index."""
     with db.pooled_connection(database_url) as conn:  # this process's pool (a poll loop reuses it)
-        site = read_site(conn)
-        index = read_sensor_index(conn)
+        site = read_site(conn, [building_id])  # not the other buildings of a large site (every 30 s)
+        index = read_sensor_index(conn, building_id)
     building = site.building(building_id)
     sensors = {key: value for (b_key, key), value in index.items() if b_key == building_id}
     return PollPlan(building_id, building, plan_jobs(building), sensors)

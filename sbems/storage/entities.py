@@ -8,7 +8,7 @@ so that edits made in the database are exported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -306,10 +306,11 @@ def _upsert_schedule_rows(
     return len(keys)
 
 
-def read_site(conn: psycopg.Connection) -> Site:
+def read_site(conn: psycopg.Connection, building_keys: Sequence[str] | None = None) -> Site:
     """Rebuild the site description from the database (columns override the stored specs); equipment and
     sensors retired through the API (``status = 'retired'``) are left out, and so are schedules deleted
-    through the API (``schedule_states.retired_at``); schedules no zone follows are in."""
+    through the API (``schedule_states.retired_at``); schedules no zone follows are in. ``building_keys``:
+    only those buildings (tariffs and schedules whole), e.g. for one building's poll cycle on a large site."""
     name_row = conn.execute("SELECT value FROM sbems_meta WHERE key = 'site_name'").fetchone()
     tariffs = [row[0] for row in conn.execute("SELECT definition FROM tariffs ORDER BY name")]
     schedules: dict[str, dict] = {}
@@ -323,7 +324,10 @@ def read_site(conn: psycopg.Connection) -> Site:
     buildings = []
     for b_id, key, name, address, area, floors, tz, autopilot, meta, tariff in conn.execute(
         "SELECT b.id, b.key, b.name, b.address, b.total_area_m2, b.floors, b.timezone, b.autopilot, "
-        "b.metadata, t.name FROM buildings b LEFT JOIN tariffs t ON t.id = b.tariff_id ORDER BY b.key"
+        "b.metadata, t.name FROM buildings b LEFT JOIN tariffs t ON t.id = b.tariff_id "
+        + ("WHERE b.key = ANY(%s) " if building_keys is not None else "")
+        + "ORDER BY b.key",
+        (list(building_keys),) if building_keys is not None else None,
     ).fetchall():
         spec = dict(meta.get("spec", {}))
         spec.update(
@@ -398,11 +402,15 @@ def read_building_ids(conn: psycopg.Connection) -> dict[str, UUID]:
     return {key: b_id for b_id, key in conn.execute("SELECT id, key FROM buildings")}
 
 
-def read_sensor_index(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[UUID, UUID | None, str, str]]:
+def read_sensor_index(
+    conn: psycopg.Connection, building_key: str | None = None
+) -> dict[tuple[str, str], tuple[UUID, UUID | None, str, str]]:
     """(building key, point key) -> (sensor id, zone id, sensor type, unit) for every point not retired
-    (a retired sensor's messages are unknown to the listener again)."""
+    (a retired sensor's messages are unknown to the listener again); ``building_key``: that building's."""
     rows = conn.execute(
         "SELECT b.key, s.key, s.id, s.zone_id, s.sensor_type, s.unit FROM sensors s "
         "JOIN buildings b ON b.id = s.building_id WHERE s.status <> 'retired'"
+        + (" AND b.key = %s" if building_key is not None else ""),
+        (building_key,) if building_key is not None else None,
     ).fetchall()
     return {(b, k): (sid, zid, stype, unit) for b, k, sid, zid, stype, unit in rows}

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,30 @@ def test_cli_upgrade_and_import_twice_on_empty_database(empty_db_url, tmp_path):
     from sbems.domain.site import read_site_file
 
     assert dump_site_yaml(read_site_file(out)) == dump_site_yaml(read_site_file(EXAMPLE_SITE))
+
+
+def test_one_buildings_site_and_sensor_index_leave_the_others_out(conn, example_site):
+    """A poll cycle reads its own building of a large site, not every building's points (every 30 s)."""
+    from sbems.domain.site import parse_site
+
+    data = example_site.model_dump(mode="json", exclude_none=True)
+    annex = json.loads(json.dumps(data["buildings"][0]))
+    annex["id"], annex["name"] = "annex", "Annex"
+    for tstat in annex.get("thermostats", []):  # a thermostat's vendor id is unique site-wide
+        tstat["rest"]["device_id"] = f"{tstat['rest']['device_id']}-annex"
+    data["buildings"].append(annex)
+    site = parse_site(data, "<two buildings>")
+    entities.upsert_site(conn, site=site)
+
+    whole = entities.read_site(conn)
+    assert [b.id for b in whole.buildings] == ["annex", "hq"]
+    only_hq = entities.read_site(conn, ["hq"])
+    assert [b.id for b in only_hq.buildings] == ["hq"]
+    assert only_hq.building("hq") == whole.building("hq")
+    assert only_hq.schedules == whole.schedules and only_hq.tariffs == whole.tariffs
+
+    index = entities.read_sensor_index(conn)
+    hq_index = entities.read_sensor_index(conn, "hq")
+    assert {b for b, _ in index} == {"annex", "hq"}
+    assert hq_index == {key: value for key, value in index.items() if key[0] == "hq"}
+    assert hq_index
