@@ -155,3 +155,26 @@ async def open_device_registry(
         if any(u.protocol == "bacnet" for b in buildings for u in b.hvac_units):
             await registry.start_bacnet()
         yield registry
+
+
+def preload_adapter_libraries(building: Building) -> list[str]:
+    """Import the protocol libraries ``building``'s devices need, without touching a device: a long-lived poll
+    process's warm-up, so that its first cycle does not pay them (BAC0 alone takes ~0.26 s of CPU to import).
+    Returns the adapter modules loaded."""
+    import importlib
+
+    modules = []
+    if building.thermostats:
+        modules.append("sbems.devices.siemens")
+    protocols = {unit.protocol for unit in building.hvac_units}
+    if "modbus" in protocols:
+        modules.append("sbems.devices.modbus")
+    if protocols - {"modbus"}:
+        modules += ["BAC0", "sbems.devices.bacnet"]
+    for name in modules:
+        importlib.import_module(name)
+    if "BAC0" in modules:
+        from sbems.devices.bac0_logging import skip_disabled_bac0_logs
+
+        skip_disabled_bac0_logs()
+    return modules

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sbems.data_contracts.batch import validate_batch
+from sbems.devices.registry import preload_adapter_libraries
 from sbems.services import polling
 from sbems.services.demand_limiter import run_demand_limiter_soft
 from sbems.services.polling import DeviceJob, DeviceReadings, PollEndpoints
@@ -56,8 +57,10 @@ async def get_device_readings_retried(
 def warm_up_poll(building_id: str, endpoints: PollEndpoints) -> None:
     """A process's first-cycle costs, paid before its first slot (a loop run starts a period early): the
     connection pool and the site, and the Great Expectations suite with a first validation (one valid
-    reading). Devices are not touched (the previous run may still hold the BACnet port)."""
-    polling.read_poll_plan(building_id, endpoints.database_url)
+    reading), and the protocol libraries the building's devices need (BAC0: ~0.26 s of CPU). Devices are not
+    touched (the previous run may still hold the BACnet port)."""
+    plan = polling.read_poll_plan(building_id, endpoints.database_url)
+    preload_adapter_libraries(plan.building)
     now = datetime.now(UTC)
     validate_batch(pd.DataFrame({"time": [now], "point": ["warm-up"], "value": [21.0], "unit": ["celsius"]}))
 

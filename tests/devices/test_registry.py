@@ -102,3 +102,19 @@ def test_registry_reuses_adapters_and_owns_one_bacnet_network(sim):
     assert same and network is not None and points
     assert shared_client  # same base URL and key: one HTTP client
     assert network_after is None  # closed with the registry
+
+
+def test_preload_imports_what_the_buildings_devices_need_and_nothing_else(example_site) -> None:
+    import sys
+
+    from sbems.devices.registry import preload_adapter_libraries
+
+    building = example_site.buildings[0]
+    assert {u.protocol for u in building.hvac_units} == {"bacnet", "modbus"} and building.thermostats
+    loaded = preload_adapter_libraries(building)
+    assert loaded == ["sbems.devices.siemens", "sbems.devices.modbus", "BAC0", "sbems.devices.bacnet"]
+    assert all(name in sys.modules for name in loaded)
+    modbus_only = building.model_copy(
+        update={"hvac_units": [u for u in building.hvac_units if u.protocol == "modbus"], "thermostats": []}
+    )
+    assert preload_adapter_libraries(modbus_only) == ["sbems.devices.modbus"]

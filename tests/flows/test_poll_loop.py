@@ -286,7 +286,8 @@ def test_sigterm_ends_the_loop_after_the_cycle_in_progress(
         conn.commit()
         # SIGTERM just after the second slot from now, so while that cycle runs
         second_slot = next_slot(datetime.now(UTC) + period, period)
-        delay_s = (second_slot - datetime.now(UTC)).total_seconds() + 0.3
+        # (50 ms in: a cycle of the example building takes ~0.2 s on a quiet machine)
+        delay_s = (second_slot - datetime.now(UTC)).total_seconds() + 0.05
         timer = threading.Timer(delay_s, os.kill, (os.getpid(), signal.SIGTERM))
         timer.start()
         try:
@@ -310,7 +311,7 @@ def test_sigterm_ends_the_loop_after_the_cycle_in_progress(
     assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
     # the cycle in progress at SIGTERM completed: its line was logged after the signal. (Not "two lines":
     # on a loaded machine the warm-up can outlast the first slot, which is then skipped; seen in CI.)
-    sigterm_at = second_slot + timedelta(seconds=0.3)
+    sigterm_at = second_slot + timedelta(seconds=0.05)
     deadline = time.monotonic() + 15  # logs reach the API in batches
     while True:
         records = _cycle_records(state.state_details.flow_run_id, 1)
