@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -87,7 +88,11 @@ def test_fan_and_power_are_bounded_written_confirmed_released_and_published(
         fan = send("fan", {"z1": 55.0, "z2": 60.0})
         assert {z: o.status for z, o in fan.items()} == {"z1": "confirmed", "z2": "confirmed"}, fan
         assert fan["z1"].read_back_c == pytest.approx(55.0) and fan["z2"].read_back_c == pytest.approx(60.0)
-        zones = sim.state()["zones"]
+        deadline = time.monotonic() + 10  # the plant takes the written points at its next tick (load)
+        while (zones := sim.state()["zones"])["z1"]["fan_speed_pct"] != pytest.approx(55.0):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert zones["z1"]["fan_speed_pct"] == pytest.approx(55.0)
         assert zones["z2"]["fan_speed_pct"] == pytest.approx(60.0)
 
