@@ -101,14 +101,14 @@ def window_bounds_utc(building: Building, now_utc: datetime) -> tuple[datetime, 
     return None
 
 
-def unconditioned_until(site: Site, building: Building, zone_id: str, kind: str, start_utc, end_utc) -> bool:
-    """Is the zone unoccupied, and not pre-conditioned by its schedule's early start, from start to end
-    (every minute, both ends included)?"""
+def unconditioned_until(site: Site, building: Building, zone_id: str, start_utc, end_utc) -> bool:
+    """Is the zone unoccupied, and not pre-conditioned by its schedule's early start (cooling's or heating's,
+    whichever starts earlier: the other setpoint must not move under an experiment), from start to end
+    (every minute, and just before the end: an experiment may end as pre-conditioning or occupancy starts)?"""
     schedule = site.schedule(building.zone(zone_id).schedule)
-    early = schedule.cooling_early_start_min if kind == "cooling" else schedule.heating_early_start_min
-    times = pd.date_range(start_utc, end_utc, freq="1min")
-    if times[-1] != pd.Timestamp(end_utc):
-        times = times.append(pd.DatetimeIndex([end_utc]))
+    early = max(schedule.cooling_early_start_min, schedule.heating_early_start_min)
+    last = pd.Timestamp(end_utc) - pd.Timedelta(seconds=1)
+    times = pd.date_range(start_utc, last, freq="1min").append(pd.DatetimeIndex([last]))
     return not conditioning_mask(schedule, times, building.timezone, early).any()
 
 
@@ -179,7 +179,7 @@ def plan_experiment(
         if done >= settings.max_per_zone_per_week:
             why.append(f"{label}: weekly quota used ({done} of {settings.max_per_zone_per_week})")
             continue
-        if not unconditioned_until(site, building, need.zone_id, need.kind, now_utc, end):
+        if not unconditioned_until(site, building, need.zone_id, now_utc, end):
             why.append(f"{label}: occupied (or pre-conditioned) before the experiment would end")
             continue
         cooling_now, heating_now = (setpoints_now_c or {}).get(need.zone_id, (None, None))

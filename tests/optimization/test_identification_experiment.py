@@ -82,7 +82,8 @@ def test_nothing_outside_the_window_or_too_late_in_it(example_site):
     for label, now in at.items():
         decision = plan(site, [need("z1")], now=now)
         assert decision.experiment is None, label
-    assert plan(site, [need("z1")], now=TUE_0200 + timedelta(minutes=135)).experiment is not None  # 04:15
+    # 04:15: ends 05:00, as the window ends and pre-heating (120 min before 07:00) starts
+    assert plan(site, [need("z1")], now=TUE_0200 + timedelta(minutes=135)).experiment is not None
 
 
 def test_a_window_across_midnight(example_site):
@@ -96,17 +97,27 @@ def test_a_window_across_midnight(example_site):
 
 
 def test_never_while_occupied_nor_across_occupancy_or_early_start(example_site):
-    site = opted_in(example_site, window_start="05:00", window_end="09:00")
-    tue_0500 = TUE_0200 + timedelta(hours=3)
-    # cooling early start 60 min before 07:00: pre-cooling from 06:00; 05:00 + 45 min ends before it
-    assert plan(site, [need("z1")], now=tue_0500).experiment is not None
-    crossing = plan(site, [need("z1")], now=tue_0500 + timedelta(minutes=30))  # would end 06:15
-    assert crossing.experiment is None and "occupied" in crossing.why
-    assert plan(site, [need("z1")], now=tue_0500 + timedelta(hours=3)).experiment is None  # 08:00, occupied
-    # heating early start 120 min: pre-heating from 05:00, so no heating experiment at all in this window
-    assert plan(site, [need("z2", "heating")], now=tue_0500).experiment is None
+    site = opted_in(example_site, window_start="04:00", window_end="09:00")
+    tue_0400 = TUE_0200 + timedelta(hours=2)
+    # occupancy at 07:00; heating early start 120 min (cooling's 60): pre-conditioning from 05:00
+    assert plan(site, [need("z1")], now=tue_0400).experiment is not None  # ends 04:45
+    for label, now in {
+        "04:30, would end 05:15": tue_0400 + timedelta(minutes=30),
+        "05:00, pre-heating": tue_0400 + timedelta(hours=1),
+        "08:00, occupied": tue_0400 + timedelta(hours=4),
+    }.items():
+        for kind in ("cooling", "heating"):
+            decision = plan(site, [need("z1", kind)], now=now)
+            assert decision.experiment is None and "occupied" in decision.why, (label, kind)
+    no_early = opted_in(example_site, window_start="04:00", window_end="09:00")
+    data = no_early.model_dump(mode="json", exclude_none=True)
+    data["schedules"][0].update(cooling_early_start_min=0, heating_early_start_min=0)
+    no_early = parse_site(data)
+    tue_0615 = tue_0400 + timedelta(hours=2, minutes=15)
+    assert plan(no_early, [need("z1")], now=tue_0615).experiment is not None  # ends as occupancy starts
+    assert plan(no_early, [need("z1")], now=tue_0615 + timedelta(minutes=1)).experiment is None  # crosses it
     # Saturday 08:00: unoccupied all day
-    saturday = tue_0500 + timedelta(days=4, hours=3)
+    saturday = tue_0400 + timedelta(days=4, hours=4)
     assert plan(site, [need("z1")], now=saturday).experiment is not None
 
 
