@@ -47,6 +47,11 @@ SCHEDULES: dict[str, Schedule] = {
         timedelta(minutes=15),
         "weekly schedules with optimal start when the optimizer is not in charge",
     ),
+    "identify-experiment": Schedule(
+        "sbems.flows.identify:identify_experiment",
+        timedelta(minutes=15),
+        "opt-in identification experiments in unoccupied hours (nothing unless the site file enables them)",
+    ),
     "release": Schedule(
         "sbems.flows.control:release", timedelta(minutes=1), "release expired writes; optimizer watchdog"
     ),

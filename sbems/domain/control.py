@@ -17,8 +17,11 @@ from sbems.domain.site import THERMOSTAT_MODE_STATES, Building, ComfortBand, Hva
 
 SEED_SETPOINT_LIMITS = ComfortBand(min_c=18.0, max_c=26.0)  # seed: setpoints within 18-26 C by default
 DEMAND_LIMITER = "demand-limiter"  # the within-interval demand limiter (services.demand_limiter)
-SOURCES = ("manual", "schedule", "optimizer", "watchdog", DEMAND_LIMITER)
-SERVICES = ("schedule", "optimizer", "watchdog", DEMAND_LIMITER)  # the service principals: SBEMS's own
+IDENTIFICATION = "identification"  # opt-in identification experiments (services.identification)
+SOURCES = ("manual", "schedule", "optimizer", "watchdog", DEMAND_LIMITER, IDENTIFICATION)
+SERVICES = ("schedule", "optimizer", "watchdog", DEMAND_LIMITER, IDENTIFICATION)  # SBEMS's own flows
+# the sources that never write over an operator's (manual) hold
+AUTOMATIC_SOURCES = ("optimizer", "schedule", DEMAND_LIMITER, IDENTIFICATION)
 MAX_LIFETIME_S = 24 * 3600
 # BACnet priorities SBEMS never writes: 1-2 life safety, 8 the manual operator's, 16 the schedule's
 RESERVED_BACNET_PRIORITIES = frozenset({1, 2, 8, 16})
@@ -91,6 +94,7 @@ class DispatchPolicy:
             "optimizer": 300.0,
             "watchdog": 0.0,
             DEMAND_LIMITER: 60.0,  # it may raise a zone further within the interval, once a minute at most
+            IDENTIFICATION: 60.0,
         }
     )
     default_lifetime_s: dict[str, int] = field(
@@ -100,6 +104,7 @@ class DispatchPolicy:
             "optimizer": 1800,
             "watchdog": 600,
             DEMAND_LIMITER: 900,  # it passes the seconds to its interval's end
+            IDENTIFICATION: 2700,  # it passes its experiment's length (step_minutes)
         }
     )
 

@@ -1,9 +1,8 @@
 """The site model: buildings, zones, HVAC units, thermostats, sensors, tariffs and schedules.
 
-A site is described in a YAML file (see ``examples/site.yaml``) and validated here. Errors name the
-path in the file, e.g. ``buildings[0].zones[2].comfort.max_c: must be > min_c``.
-Identifiers in the file are short slugs; database UUIDs are derived from them (``entity_uuid``)
-so that importing the same file twice is idempotent.
+A site is described in a YAML file (see ``examples/site.yaml``) and validated here. Errors name the path in
+the file, e.g. ``buildings[0].zones[2].comfort.max_c: must be > min_c``. Identifiers in the file are short
+slugs; database UUIDs are derived from them (``entity_uuid``): importing the same file twice is idempotent.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from sbems.domain.demand_limit import DemandLimiterSettings
 from sbems.domain.notifications import NotificationRouting
 from sbems.domain.schedule import WeeklySchedule
 from sbems.domain.site_availability import UnitAvailabilityFields
+from sbems.domain.site_identification import BuildingIdentificationField
 from sbems.domain.tariff import Tariff
 from sbems.domain.units import SENSOR_TYPE_UNITS
 
@@ -325,7 +325,7 @@ class Weather(_Model):
     station_file: str = Field(default="723170TYA.CSV", description="a TMY3 file shipped with pvlib")
 
 
-class Building(_Model):
+class Building(BuildingIdentificationField):  # + identification experiments (opt-in)
     id: Slug
     name: str
     address: str = ""

@@ -35,8 +35,8 @@ from sbems.config import load_settings
 from sbems.devices.base import DeviceError
 from sbems.devices.registry import open_device_registry
 from sbems.domain.control import (
+    AUTOMATIC_SOURCES,
     COMMAND_TYPES,
-    DEMAND_LIMITER,
     SOURCES,
     UNIT_KINDS,
     DispatchPolicy,
@@ -65,6 +65,7 @@ from sbems.services.dispatch_release import (
 )
 from sbems.services.dispatch_steps import (
     audit_command,
+    experiment_problem,
     held_command,
     is_json_number,
     is_schedule_setback,
@@ -287,9 +288,9 @@ async def _request(
     # one request per zone at a time from here to the pending record: the rate limit holds under concurrency
     lock_zone_commands(conn, zone_id=z_id)
     held = held_command(conn, z_id, command_type, now_utc)
-    if held and held["source"] == "manual" and source in ("optimizer", "schedule", DEMAND_LIMITER):
+    if held and held["source"] == "manual" and source in AUTOMATIC_SOURCES:
         return reject(f"a manual {WHAT[kind]} holds this zone until {held['expires_at']:%Y-%m-%d %H:%M} UTC")
-    problem = limiter_shed_problem(kind, value, held, source)
+    problem = limiter_shed_problem(kind, value, held, source) or experiment_problem(kind, held, source)
     if problem:
         return reject(problem)
     if held and same_as_held(kind, value, held, now_utc, lifetime_s):

@@ -10,7 +10,7 @@ from uuid import UUID
 import psycopg
 
 from sbems.devices.base import DeviceAdapter, DeviceError, WriteResult
-from sbems.domain.control import COMMAND_TYPES, DEMAND_LIMITER, is_duplicate, scheduled_value
+from sbems.domain.control import COMMAND_TYPES, DEMAND_LIMITER, IDENTIFICATION, is_duplicate, scheduled_value
 from sbems.domain.site import Building, HvacUnit, Site, Thermostat, entity_uuid
 from sbems.services.dispatch_release import AUDIT_KEYS, AdapterFor
 from sbems.storage.commands import insert_audit, read_last_command
@@ -118,12 +118,16 @@ def same_as_held(kind: str, value: float | str, held: dict, now_utc: datetime, l
 
 
 def limiter_shed_problem(kind: str, value: float | str, held: dict | None, source: str) -> str | None:
-    """Why a schedule or optimizer write must wait for the demand limiter's write held on the zone, or None.
+    """Why a schedule, optimizer or identification write must wait for the demand limiter's write, or None.
 
     The limiter's raises last until its demand interval ends (their lifetime). Until then a write that would
     undo the shed (a cooling setpoint below the limiter's, a heating setpoint above it) is refused; one that
     sheds as much or more replaces it. After the lifetime the next write wins (``rate_limit_basis``)."""
-    if not held or held["source"] != DEMAND_LIMITER or source not in ("optimizer", "schedule"):
+    if (
+        not held
+        or held["source"] != DEMAND_LIMITER
+        or source not in ("optimizer", "schedule", IDENTIFICATION)
+    ):
         return None
     held_c = held["command_data"].get("value_c")
     if kind not in ("cooling", "heating") or not (is_json_number(held_c) and is_json_number(value)):
@@ -137,13 +141,26 @@ def limiter_shed_problem(kind: str, value: float | str, held: dict | None, sourc
     )
 
 
+def experiment_problem(kind: str, held: dict | None, source: str) -> str | None:
+    """Why a schedule or optimizer write must wait for an identification experiment held on the zone, or
+    None: the experiment holds the setpoint until its end (its lifetime), then the next write wins at once
+    (``rate_limit_basis``). An operator's write always wins; the demand limiter may replace it (a shed)."""
+    if not held or held["source"] != IDENTIFICATION or source not in ("optimizer", "schedule"):
+        return None
+    return (
+        f"an identification experiment holds this zone's {kind} setpoint until "
+        f"{held['expires_at']:%Y-%m-%d %H:%M:%S} UTC (its end)"
+    )
+
+
 def rate_limit_basis(last: dict | None, source: str, now_utc: datetime) -> dict | None:
-    """The write the rate limit counts from: none when the last one was a demand-limiter raise whose lifetime
-    has ended (the plan or schedule restores the zone at once at the interval's end), else ``last``."""
+    """The write the rate limit counts from: none when the last one was a demand-limiter raise or an
+    identification experiment whose lifetime has ended (the plan or schedule restores the zone at once at
+    its end), else ``last``."""
     if (
         last
-        and last["source"] == DEMAND_LIMITER
-        and source != DEMAND_LIMITER
+        and last["source"] in (DEMAND_LIMITER, IDENTIFICATION)
+        and source != last["source"]
         and last["expires_at"] is not None
         and last["expires_at"] <= now_utc
     ):

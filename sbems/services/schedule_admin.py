@@ -47,7 +47,12 @@ from sbems.storage.schedule_states import (
     write_schedule_retired,
 )
 
-RELEASED_SOURCES = ("schedule", "optimizer", "demand-limiter")  # SBEMS's automatic writes; manual ones stay
+RELEASED_SOURCES = (
+    "schedule",
+    "optimizer",
+    "demand-limiter",
+    "identification",
+)  # SBEMS's automatic writes; manual ones stay
 
 
 class ScheduleError(Exception):

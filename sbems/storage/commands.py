@@ -195,3 +195,16 @@ def supersede_held_commands(
         "AND (%s::text IS NULL OR command_type = %s)",
         (at, by_command_id, zone_id, by_command_id, command_type, command_type),
     ).rowcount
+
+
+def read_source_commands(
+    conn: psycopg.Connection, *, building_id: UUID, source: str, since: datetime, statuses: tuple[str, ...]
+) -> list[dict]:
+    """The building's commands of one source created since ``since`` in one of ``statuses``, oldest first."""
+    cursor = conn.execute(
+        "SELECT * FROM control_commands WHERE building_id = %s AND source = %s AND created_at >= %s "
+        "AND status = ANY(%s) ORDER BY created_at",
+        (building_id, source, since, list(statuses)),
+    )
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

@@ -34,9 +34,9 @@ SEED_TABLES = {
 
 def test_upgrade_on_empty_database_is_idempotent(empty_db_url):
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == "0013"
+    assert db.current_revision(empty_db_url) == "0014"
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == "0013"
+    assert db.current_revision(empty_db_url) == "0014"
     with psycopg.connect(empty_db_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert SEED_TABLES <= tables
