@@ -1,0 +1,126 @@
+"""Delivered power against the plan: hand-worked cases (pure)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sbems.optimization.delivery import (
+    PLAN_SHORTFALL,
+    StoredPlan,
+    UnitRating,
+    check_delivery,
+    planned_steps,
+    shortfall_findings,
+)
+
+STEP_S = 900
+START = pd.Timestamp("2026-07-06 12:00", tz="UTC")
+NOW = START + pd.Timedelta(hours=2)  # all 8 steps of the plan are over
+RTU = UnitRating("rtu1", "z1", cooling_capacity_kw=70.0, heating_capacity_kw=60.0, backup_heat_kw=30.0,
+                 fan_power_kw=3.0)  # fmt: skip
+
+
+def plan(cooling_kw, issued=START, cop=3.5, **extra) -> StoredPlan:
+    cooling = np.asarray(cooling_kw, dtype=float)
+    times = pd.date_range(issued, periods=len(cooling), freq="15min")
+    zone = {"cooling_kw": cooling, "unit_electric_kw": cooling / cop, **extra}
+    return StoredPlan(issued, times, {"z1": zone})
+
+
+def measured(values, start=START) -> pd.Series:
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="15min"), dtype=float)
+
+
+# full output (70 kW cooling / COP 3.5 = 20 kW + 3 kW fan = 23 kW expected) on steps 2-5 (12:30-13:30)
+FULL = [0, 0, 70, 70, 70, 70, 0, 0]
+
+
+def test_a_throttled_unit_is_flagged_with_its_numbers():
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    result = check_delivery(RTU, steps, measured([0.5, 0.5, 6, 6, 6, 6, 0.5, 0.5]), STEP_S)
+    assert result.status == "shortfall"
+    (shortfall,) = result.shortfalls
+    assert (shortfall.start_utc, shortfall.end_utc) == (
+        START + pd.Timedelta("30min"),
+        START + pd.Timedelta("90min"),
+    )
+    assert shortfall.expected_kw == pytest.approx(23.0)
+    assert shortfall.measured_kw == pytest.approx(6.0)
+    assert shortfall.delivered_frac == pytest.approx(6 / 23)
+    assert result.reason == (
+        "z1 (rtu1): plan asked ~23 kW electric 12:30-13:30 (cooling at full output), "
+        "the unit drew 6 kW (26 %)"
+    )
+    assert result.figures()["delivered_frac"] == pytest.approx(0.261, abs=1e-3)
+    # local times in the reason when the building's timezone is given
+    local = check_delivery(RTU, steps, measured([0.5, 0.5, 6, 6, 6, 6, 0.5, 0.5]), STEP_S, "America/Chicago")
+    assert "07:30-08:30" in local.reason
+
+
+def test_a_unit_delivering_the_plan_is_not_flagged():
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    result = check_delivery(RTU, steps, measured([0.5, 0.5, 22, 21, 23, 24, 0.5, 0.5]), STEP_S)
+    assert result.status == "ok" and result.shortfalls == []
+    assert "delivered the plan on 4 step(s)" in result.reason
+    # 12 kW of 23 (52 %) is still above the 50 % line
+    assert check_delivery(RTU, steps, measured([0, 0, 12, 12, 12, 12, 0, 0]), STEP_S).status == "ok"
+
+
+def test_idle_and_low_output_plan_steps_are_never_flagged():
+    # idle, then 30 kW (43 % of capacity: not substantial) with the unit drawing nothing at all
+    steps = planned_steps([plan([0, 0, 0, 30, 30, 30, 30, 0])], "z1", NOW, STEP_S)
+    result = check_delivery(RTU, steps, measured([0.0] * 8), STEP_S)
+    assert result.status == "ok" and not result.steps["short"].any()
+    assert result.reason == "z1 (rtu1): the plan asked for no substantial output"
+
+
+def test_missing_meter_data_says_so_and_does_not_flag():
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    result = check_delivery(RTU, steps, measured([]), STEP_S)
+    assert result.status == "no meter data" and result.shortfalls == []
+    assert result.reason == "z1 (rtu1): no meter data"
+    assert result.figures()["delivered_frac"] is None
+    # a gap in the meter breaks a streak: short, missing, short is no shortfall
+    gap = measured([0.5, 0.5, 6, np.nan, 6, 22, 0.5, 0.5])
+    assert check_delivery(RTU, steps, gap, STEP_S).status == "ok"
+
+
+def test_one_short_step_is_not_a_shortfall_and_heating_counts_its_own_capacity():
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    assert check_delivery(RTU, steps, measured([0, 0, 6, 22, 22, 22, 0, 0]), STEP_S).status == "ok"
+    # heating: 60 kW heat pump at COP 3 = 20 kW + 3 kW fan; 60 of 90 kW heat capacity (67 %) is substantial
+    heat = np.array([0, 60, 60, 0, 0, 0, 0, 0], dtype=float)
+    zone = {"cooling_kw": np.zeros(8), "heat_pump_kw": heat, "backup_heat_kw": np.zeros(8),
+            "unit_electric_kw": heat / 3.0}  # fmt: skip
+    heating = StoredPlan(START, pd.date_range(START, periods=8, freq="15min"), {"z1": zone})
+    result = check_delivery(RTU, planned_steps([heating], "z1", NOW, STEP_S), measured([0.0] * 8), STEP_S)
+    assert result.status == "shortfall"
+    assert "(heating at 67 % of capacity), the unit drew 0 kW (0 %)" in result.reason
+
+
+def test_the_plan_in_force_for_each_step_is_the_latest_issued_before_it():
+    # the 12:00 plan asked full output all along; the 12:30 re-plan idles the unit from 12:30 on
+    first = plan([70.0] * 8)
+    second = plan([0.0] * 6, issued=START + pd.Timedelta("30min"))
+    steps = planned_steps([first, second], "z1", NOW, STEP_S)
+    assert list(steps["cooling_kw"]) == [70, 70, 0, 0, 0, 0, 0, 0]
+    # not over yet at 12:40: only the first two steps
+    assert len(planned_steps([first], "z1", START + pd.Timedelta("40min"), STEP_S)) == 2
+    # plans that did not record the unit's kW are not checked
+    old = StoredPlan(START, first.times, {"z1": {"cooling_kw": np.full(8, 70.0)}})
+    assert check_delivery(
+        RTU, planned_steps([old], "z1", NOW, STEP_S), measured([0.0] * 8), STEP_S
+    ).status == ("no plan")
+
+
+def test_findings_one_per_unit_and_streak_while_recent():
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    result = check_delivery(RTU, steps, measured([0.5, 0.5, 6, 6, 6, 6, 0.5, 0.5]), STEP_S)
+    (finding,) = shortfall_findings([result], NOW, hold_h=3.0)
+    assert finding.code == PLAN_SHORTFALL and finding.subject == "rtu1@2026-07-06T12:30Z"
+    assert finding.hvac_unit == "rtu1" and finding.zone == "z1"
+    assert finding.actual_value == pytest.approx(0.261, abs=1e-3) and finding.threshold_value == 0.5
+    assert finding.message == result.reason
+    # the streak ended at 13:30: still held at 16:29, gone at 16:31 (the alert resolves)
+    assert len(shortfall_findings([result], START + pd.Timedelta("269min"), hold_h=3.0)) == 1
+    assert shortfall_findings([result], START + pd.Timedelta("271min"), hold_h=3.0) == []
