@@ -124,3 +124,27 @@ def test_findings_one_per_unit_and_streak_while_recent():
     # the streak ended at 13:30: still held at 16:29, gone at 16:31 (the alert resolves)
     assert len(shortfall_findings([result], START + pd.Timedelta("269min"), hold_h=3.0)) == 1
     assert shortfall_findings([result], START + pd.Timedelta("271min"), hold_h=3.0) == []
+
+
+def test_a_solved_plan_records_the_units_own_kw_with_the_cops_it_used():
+    from sbems.optimization.horizon import expand_blocks
+    from sbems.optimization.mpc import solve_plan
+    from sbems.optimization.plan_report import plan_document
+    from sbems.optimization.problem import move_block_steps
+    from tests.optimization.test_mpc import TIMES, rc2_problem
+
+    lengths = move_block_steps(96)
+    starts = TIMES[np.concatenate([[0], np.cumsum(lengths)[:-1]])]
+    problem = rc2_problem(durations=lengths * 900.0, times=starts)
+    solved = solve_plan(problem)
+    assert solved.ok and solved.cooling_kw.max() > 0
+    unit_kw = solved.cooling_kw / problem.cop[None, :]
+    if solved.heat_pump_kw.size:
+        unit_kw = unit_kw + solved.heat_pump_kw / problem.heating_cop[None, :] + solved.backup_heat_kw
+    np.testing.assert_allclose(solved.unit_electric_kw, unit_kw)
+    # no fans and no share of the non-HVAC load in it, unlike the zone's electric_kw
+    assert np.all(solved.unit_electric_kw <= solved.electric_kw + 1e-9)
+    expanded = expand_blocks(solved, lengths * 900.0, 900)
+    assert expanded.unit_electric_kw.shape == (1, 96)
+    document = plan_document(expanded, ["z1"], TIMES)
+    assert document["zones"]["z1"]["unit_electric_kw"][0] == pytest.approx(unit_kw[0, 0], abs=1e-3)
