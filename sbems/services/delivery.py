@@ -32,6 +32,7 @@ from sbems.storage.plans import read_plans_since
 
 DELIVERY_LOOKBACK_H = 12.0  # plan steps checked (a streak longer than this is seen as starting later)
 DELIVERY_HOLD_H = 3.0  # a shortfall's alert stays open until this long after the streak ended
+DELIVERY_VIEW_H = 3.0  # the plan view's figures: the last 3 hours
 PLAN_LEAD_H = 2.0  # plans issued this long before the look-back can still be in force at its start
 
 
@@ -96,7 +97,9 @@ def find_delivery_shortfalls(
     return shortfall_findings(deliveries, pd.Timestamp(now_utc).tz_convert("UTC"), hold_h, tz)
 
 
-def delivery_figures(database_url: str, building_id: str, now_utc: datetime, hours: float = 3.0) -> dict:
+def delivery_figures(
+    database_url: str, building_id: str, now_utc: datetime, hours: float = DELIVERY_VIEW_H
+) -> dict:
     """Per zone the latest delivery figures (last ``hours``): unit, status, reason, mean expected and
     measured kW over the substantial steps and the delivered fraction (the plan view)."""
     deliveries, _ = read_delivery(database_url, building_id, now_utc, hours)

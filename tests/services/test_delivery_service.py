@@ -20,13 +20,20 @@ START = datetime(2026, 7, 6, 16, 0, tzinfo=UTC)  # 12:00 in New York
 FULL = [0.0, 0.0, 70.0, 70.0, 70.0, 70.0, 0.0, 0.0]
 
 
-def _store(conn) -> None:
-    times = pd.date_range(START, periods=8, freq="15min")
-    zone = {"cooling_kw": FULL, "unit_electric_kw": [q / 3.5 for q in FULL], "expected_temp_c": [24.0] * 8}
+def store_plan_and_telemetry(conn, start: datetime = START) -> None:
+    """A plan from ``start`` asking rtu1 and rtu2 for full output on its steps 2-5; rtu1 draws 6 kW then,
+    rtu2 22 kW (1-min telemetry)."""
+    times = pd.date_range(start, periods=8, freq="15min")
+    zone = {
+        "setpoint_c": [24.0] * 8,
+        "expected_temp_c": [24.0] * 8,
+        "cooling_kw": FULL,
+        "unit_electric_kw": [q / 3.5 for q in FULL],
+    }
     write_plan(
         conn,
         building_id=B_ID,
-        horizon_start=START,
+        horizon_start=start,
         step_s=900,
         status="optimal",
         reason=None,
@@ -39,7 +46,7 @@ def _store(conn) -> None:
     )
     rows = []
     for minute in range(120):  # rtu1 throttled to 6 kW while asked for full output; rtu2 delivers 22 kW
-        t = START + timedelta(minutes=minute)
+        t = start + timedelta(minutes=minute)
         full = FULL[minute // 15] > 0
         for unit, kw in (("rtu1", 6.0 if full else 0.5), ("rtu2", 22.0 if full else 0.5)):
             rows.append(TelemetryRow(t, entity_uuid("hvac_unit", "hq", unit), power_kw=kw))
@@ -57,7 +64,7 @@ def _shortfall_alerts(conn) -> list[tuple]:
 
 def test_a_throttled_unit_raises_exactly_one_alert_per_streak(conn, db_url, example_site):
     entities.upsert_site(conn, site=example_site)
-    _store(conn)
+    store_plan_and_telemetry(conn)
     now = START + timedelta(hours=2)
     window = (now - timedelta(hours=24), now)
     findings = find_delivery_shortfalls(db_url, "hq", now)
