@@ -20,7 +20,7 @@ never short ("no meter data"); idle or low-output plan steps are never short.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -258,3 +258,31 @@ def shortfall_findings(
                 )
             )
     return findings
+
+
+GRADE_ORDER = ("high", "medium", "low")  # as ``model_confidence.GRADES``
+
+
+def with_delivery_checks(confidence: Mapping[str, dict], figures: Mapping[str, dict]) -> dict:
+    """Each zone's model confidence (``model_confidence.grade_model`` JSON) with a ``delivery`` check from
+    its unit's recent delivery (``UnitDelivery.figures``): **low** after a shortfall (the plan's predictions
+    assume output the unit did not give), **high** where the unit delivered the plan at substantial output;
+    no check without substantial steps or meter data. The grade and summary are recomputed (worst check)."""
+    out = {zone: value for zone, value in confidence.items()}
+    for zone, figure in figures.items():
+        entry = confidence.get(zone)
+        if not isinstance(entry, Mapping) or figure.get("status") not in ("shortfall", "ok"):
+            continue
+        if figure["status"] == "ok" and not figure.get("substantial_steps"):
+            continue
+        check = {
+            "check": "delivery",
+            "grade": "low" if figure["status"] == "shortfall" else "high",
+            "text": str(figure.get("reason", "")),
+        }
+        checks = [c for c in entry.get("checks", []) if c.get("check") != "delivery"] + [check]
+        grade = max((c["grade"] for c in checks), key=GRADE_ORDER.index)
+        worst = [c["text"] for c in checks if c["grade"] == grade]
+        summary = grade if grade == "high" else f"{grade}: " + "; ".join(worst)
+        out[zone] = {**entry, "grade": grade, "summary": summary, "checks": checks}
+    return out

@@ -10,7 +10,9 @@ other rules, and because the optimize flow's latency matters to dispatch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,10 +27,14 @@ from sbems.optimization.delivery import (
     check_delivery,
     planned_steps,
     shortfall_findings,
+    with_delivery_checks,
 )
 from sbems.storage import db
 from sbems.storage.delivery import read_building_timezone, read_delivery_units, read_unit_power_steps
 from sbems.storage.plans import read_plans_since
+
+if TYPE_CHECKING:  # the planner (and its solvers) is not imported by the FDD flow, API and panel for this
+    from sbems.services.planning import PlanOutcome
 
 DELIVERY_LOOKBACK_H = 12.0  # plan steps checked (a streak longer than this is seen as starting later)
 DELIVERY_HOLD_H = 3.0  # a shortfall's alert stays open until this long after the streak ended
@@ -104,3 +110,29 @@ def delivery_figures(
     measured kW over the substantial steps and the delivered fraction (the plan view)."""
     deliveries, _ = read_delivery(database_url, building_id, now_utc, hours)
     return {d.zone: d.figures() for d in deliveries}
+
+
+def plan_with_delivery(
+    database_url: str, building_id: str, outcome: PlanOutcome, now_utc: datetime
+) -> PlanOutcome:
+    """The plan outcome with its units' delivery over the last ``DELIVERY_VIEW_H`` (``summary.delivery`` and
+    ``metadata.delivery``), each zone's model confidence with a ``delivery`` check (low after a shortfall:
+    the plan's trust reflects it) and the shortfalls' reasons in the artifact."""
+    figures = delivery_figures(database_url, building_id, now_utc)
+    figures = {zone: value for zone, value in figures.items() if value["status"] != "no plan"}
+    if not figures:
+        return outcome
+    metadata = dict(outcome.document.get("metadata") or {})
+    summary = {**outcome.summary, "delivery": figures}
+    if isinstance(summary.get("model_confidence"), dict):
+        summary["model_confidence"] = with_delivery_checks(summary["model_confidence"], figures)
+        metadata["model_confidence"] = summary["model_confidence"]
+    metadata["delivery"] = figures
+    short = [f"- {value['reason']}" for value in figures.values() if value["status"] == "shortfall"]
+    markdown = outcome.markdown
+    if short:
+        markdown += f"\n\n## Units that did not deliver the plan (last {DELIVERY_VIEW_H:.0f} h)\n\n"
+        markdown += "\n".join(short) + "\n"
+    return replace(
+        outcome, summary=summary, document={**outcome.document, "metadata": metadata}, markdown=markdown
+    )

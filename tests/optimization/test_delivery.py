@@ -148,3 +148,29 @@ def test_a_solved_plan_records_the_units_own_kw_with_the_cops_it_used():
     assert expanded.unit_electric_kw.shape == (1, 96)
     document = plan_document(expanded, ["z1"], TIMES)
     assert document["zones"]["z1"]["unit_electric_kw"][0] == pytest.approx(unit_kw[0, 0], abs=1e-3)
+
+
+def test_a_shortfall_grades_the_zones_model_confidence_low():
+    from sbems.optimization.delivery import with_delivery_checks
+
+    high = {
+        "grade": "high",
+        "summary": "high",
+        "checks": [{"check": "age", "grade": "high", "text": "fresh"}],
+    }
+    old = [{"check": "age", "grade": "medium", "text": "old"}]
+    medium = {"grade": "medium", "summary": "medium: old", "checks": old}
+    steps = planned_steps([plan(FULL)], "z1", NOW, STEP_S)
+    short = check_delivery(RTU, steps, measured([0.5, 0.5, 6, 6, 6, 6, 0.5, 0.5]), STEP_S).figures()
+    fine = check_delivery(RTU, steps, measured([0.5, 0.5, 22, 22, 22, 22, 0.5, 0.5]), STEP_S).figures()
+    unmetered = check_delivery(RTU, steps, measured([]), STEP_S).figures()
+    graded = with_delivery_checks(
+        {"z1": high, "z2": medium, "z3": high}, {"z1": short, "z2": fine, "z3": unmetered}
+    )
+    assert graded["z1"]["grade"] == "low" and graded["z1"]["summary"] == f"low: {short['reason']}"
+    assert graded["z1"]["checks"][-1] == {"check": "delivery", "grade": "low", "text": short["reason"]}
+    assert graded["z2"]["grade"] == "medium" and graded["z2"]["checks"][-1]["grade"] == "high"
+    assert graded["z3"] == high  # no meter data: no check
+    assert high["grade"] == "high" and len(high["checks"]) == 1  # the input is not changed
+    # graded again (the next plan): one delivery check, not two
+    assert len(with_delivery_checks(graded, {"z1": short})["z1"]["checks"]) == 2

@@ -95,3 +95,30 @@ def test_a_throttled_unit_raises_exactly_one_alert_per_streak(conn, db_url, exam
         0.261, abs=1e-3
     )
     assert figures["z2"]["status"] == "ok" and figures["z2"]["measured_kw"] == pytest.approx(22.0)
+
+
+def test_the_next_plan_grades_the_throttled_zone_low_and_says_why(conn, db_url, example_site):
+    from sbems.services.delivery import plan_with_delivery
+    from sbems.services.planning import PlanOutcome
+
+    entities.upsert_site(conn, site=example_site)
+    store_plan_and_telemetry(conn)
+    now = START + timedelta(hours=2)
+    confidence = {z: {"grade": "high", "summary": "high", "checks": []} for z in ("z1", "z2")}
+    outcome = PlanOutcome(
+        "optimal",
+        None,
+        now,
+        900,
+        {"model_confidence": confidence},
+        {"metadata": {"model_confidence": confidence}},
+        "# Plan",
+        {},
+    )
+    checked = plan_with_delivery(db_url, "hq", outcome, now)
+    z1 = checked.summary["model_confidence"]["z1"]
+    assert z1["grade"] == "low" and "the unit drew 6 kW (26 %)" in z1["summary"]
+    assert checked.summary["model_confidence"]["z2"]["grade"] == "high"
+    assert checked.document["metadata"]["delivery"]["z1"]["status"] == "shortfall"
+    assert "## Units that did not deliver the plan (last 3 h)" in checked.markdown
+    assert outcome.summary == {"model_confidence": confidence}  # not changed in place
