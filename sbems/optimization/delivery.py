@@ -50,12 +50,13 @@ class UnitRating:
 
 @dataclass(frozen=True)
 class StoredPlan:
-    """One stored plan as far as delivery needs it: issue time, step starts and per zone the
-    ``STEP_COLUMNS`` arrays it recorded (missing ones absent)."""
+    """One stored plan as far as delivery needs it: issue time, step starts, per zone the ``STEP_COLUMNS``
+    arrays it recorded (missing ones absent), and whether it was sent to the units."""
 
     issued_utc: pd.Timestamp
     times: pd.DatetimeIndex
     zones: dict[str, dict[str, np.ndarray]]
+    dispatched: bool = True  # False: a recommendation (autopilot off), not sent to the units
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ class UnitDelivery:
 def planned_steps(plans: Sequence[StoredPlan], zone: str, now_utc: pd.Timestamp, step_s: int) -> pd.DataFrame:
     """Per past step (over by ``now_utc``) what the plan in force asked of ``zone``: the latest plan issued
     at or before the step's start. Columns ``STEP_COLUMNS`` (NaN where the plan did not record one),
-    indexed by step start; only plans that recorded ``unit_electric_kw`` for the zone."""
+    indexed by step start; only plans that recorded ``unit_electric_kw`` for the zone. Steps whose plan in
+    force was not sent to the units (a recommendation: autopilot off) are left out: the units followed
+    their schedule then."""
     step = pd.Timedelta(seconds=step_s)
     frames = []
     for plan in plans:
@@ -118,12 +121,13 @@ def planned_steps(plans: Sequence[StoredPlan], zone: str, now_utc: pd.Timestamp,
             {c: values.get(c, np.full(len(plan.times), np.nan)) for c in STEP_COLUMNS}, index=plan.times
         )
         frame = frame[(frame.index >= plan.issued_utc) & (frame.index + step <= now_utc)]
-        frames.append(frame.assign(issued_utc=plan.issued_utc))
+        frames.append(frame.assign(issued_utc=plan.issued_utc, dispatched=plan.dispatched))
     if not frames:
         return pd.DataFrame(columns=[*STEP_COLUMNS], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
     joined = pd.concat(frames).rename_axis("start_utc").reset_index()
-    latest = joined.sort_values(["start_utc", "issued_utc"]).groupby("start_utc").last()
-    return latest[list(STEP_COLUMNS)].astype(float)
+    ordered = joined.sort_values(["start_utc", "issued_utc"], kind="stable")
+    latest = ordered.drop_duplicates("start_utc", keep="last").set_index("start_utc")
+    return latest.loc[latest["dispatched"].astype(bool), list(STEP_COLUMNS)].astype(float)
 
 
 def _output(rating: UnitRating, planned: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -57,7 +57,9 @@ def stored_plan(row: dict) -> StoredPlan | None:
         }
         for zone, values in (document.get("zones") or {}).items()
     }
-    return StoredPlan(pd.Timestamp(row["horizon_start"]).tz_convert("UTC"), times, zones)
+    # sent to the units: plans record whether autopilot was on (``plan_with_delivery``); without it, not
+    dispatched = bool((document.get("metadata") or {}).get("autopilot", False))
+    return StoredPlan(pd.Timestamp(row["horizon_start"]).tz_convert("UTC"), times, zones, dispatched)
 
 
 def read_delivery(
@@ -113,16 +115,17 @@ def delivery_figures(
 
 
 def plan_with_delivery(
-    database_url: str, building_id: str, outcome: PlanOutcome, now_utc: datetime
+    database_url: str, building_id: str, outcome: PlanOutcome, now_utc: datetime, autopilot: bool
 ) -> PlanOutcome:
-    """The plan outcome with its units' delivery over the last ``DELIVERY_VIEW_H`` (``summary.delivery`` and
+    """The plan outcome recording whether it is sent to the units (``metadata.autopilot``: only those are
+    checked later), with its units' delivery over the last ``DELIVERY_VIEW_H`` (``summary.delivery`` and
     ``metadata.delivery``), each zone's model confidence with a ``delivery`` check (low after a shortfall:
     the plan's trust reflects it) and the shortfalls' reasons in the artifact."""
+    metadata = {**(outcome.document.get("metadata") or {}), "autopilot": bool(autopilot)}
     figures = delivery_figures(database_url, building_id, now_utc)
     figures = {zone: value for zone, value in figures.items() if value["status"] != "no plan"}
     if not figures:
-        return outcome
-    metadata = dict(outcome.document.get("metadata") or {})
+        return replace(outcome, document={**outcome.document, "metadata": metadata})
     summary = {**outcome.summary, "delivery": figures}
     if isinstance(summary.get("model_confidence"), dict):
         summary["model_confidence"] = with_delivery_checks(summary["model_confidence"], figures)

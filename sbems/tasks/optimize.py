@@ -68,11 +68,11 @@ def solve_building_plan(
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])
 def add_delivery_check(
-    database_url: str, building: Building, outcome: PlanOutcome, now_utc: datetime
+    database_url: str, building: Building, outcome: PlanOutcome, now_utc: datetime, autopilot: bool
 ) -> PlanOutcome:
-    """The plan with its units' recent delivered power against the plans in force, and each zone's model
-    confidence graded on it (``services.delivery.plan_with_delivery``)."""
-    return plan_with_delivery(database_url, building.id, outcome, now_utc)
+    """The plan recording whether it is sent (``autopilot``), with its units' recent delivered power against
+    the plans in force and each zone's model confidence graded on it (``services.delivery``)."""
+    return plan_with_delivery(database_url, building.id, outcome, now_utc, autopilot)
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])

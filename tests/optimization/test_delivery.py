@@ -174,3 +174,14 @@ def test_a_shortfall_grades_the_zones_model_confidence_low():
     assert high["grade"] == "high" and len(high["checks"]) == 1  # the input is not changed
     # graded again (the next plan): one delivery check, not two
     assert len(with_delivery_checks(graded, {"z1": short})["z1"]["checks"]) == 2
+
+
+def test_steps_under_a_recommendation_are_not_checked():
+    # the 12:00 plan was sent; the 12:30 one was a recommendation (autopilot off): its steps drop out
+    sent = plan(FULL)
+    advice = plan(FULL[2:], issued=START + pd.Timedelta("30min"))
+    advice = StoredPlan(advice.issued_utc, advice.times, advice.zones, dispatched=False)
+    steps = planned_steps([sent, advice], "z1", NOW, STEP_S)
+    assert list(steps.index) == list(sent.times[:2])
+    result = check_delivery(RTU, steps, measured([0.5] * 8), STEP_S)
+    assert result.status == "ok" and result.shortfalls == []

@@ -20,7 +20,7 @@ START = datetime(2026, 7, 6, 16, 0, tzinfo=UTC)  # 12:00 in New York
 FULL = [0.0, 0.0, 70.0, 70.0, 70.0, 70.0, 0.0, 0.0]
 
 
-def store_plan_and_telemetry(conn, start: datetime = START) -> None:
+def store_plan_and_telemetry(conn, start: datetime = START, autopilot: bool = True) -> None:
     """A plan from ``start`` asking rtu1 and rtu2 for full output on its steps 2-5; rtu1 draws 6 kW then,
     rtu2 22 kW (1-min telemetry)."""
     times = pd.date_range(start, periods=8, freq="15min")
@@ -42,6 +42,7 @@ def store_plan_and_telemetry(conn, start: datetime = START) -> None:
             "times_utc": [t.isoformat() for t in times],
             "building_electric_kw": [50.0] * 8,
             "zones": {"z1": zone, "z2": zone},
+            "metadata": {"autopilot": autopilot},  # sent to the units (else a recommendation: not checked)
         },
     )
     rows = []
@@ -115,10 +116,20 @@ def test_the_next_plan_grades_the_throttled_zone_low_and_says_why(conn, db_url, 
         "# Plan",
         {},
     )
-    checked = plan_with_delivery(db_url, "hq", outcome, now)
+    checked = plan_with_delivery(db_url, "hq", outcome, now, autopilot=True)
+    assert checked.document["metadata"]["autopilot"] is True
     z1 = checked.summary["model_confidence"]["z1"]
     assert z1["grade"] == "low" and "the unit drew 6 kW (26 %)" in z1["summary"]
     assert checked.summary["model_confidence"]["z2"]["grade"] == "high"
     assert checked.document["metadata"]["delivery"]["z1"]["status"] == "shortfall"
     assert "## Units that did not deliver the plan (last 3 h)" in checked.markdown
     assert outcome.summary == {"model_confidence": confidence}  # not changed in place
+
+
+def test_a_recommendation_is_not_checked(conn, db_url, example_site):
+    # autopilot off: the plan was not sent, the units followed their schedule; nothing to hold them to
+    entities.upsert_site(conn, site=example_site)
+    store_plan_and_telemetry(conn, autopilot=False)
+    now = START + timedelta(hours=2)
+    assert find_delivery_shortfalls(db_url, "hq", now) == []
+    assert {f["status"] for f in delivery_figures(db_url, "hq", now).values()} == {"no plan"}
