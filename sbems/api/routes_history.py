@@ -4,7 +4,7 @@ a cursor."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,6 +13,7 @@ from sbems.api.deps import SLUG, Config, User, building_access, require, zone_pa
 from sbems.api.problems import PROBLEM_SCHEMA, Problem
 from sbems.api.routes_buildings import BuildingId
 from sbems.api.schemas import AuditEntry, Forecast, ForecastPoint, Page, Plan
+from sbems.services.delivery import delivery_figures
 from sbems.services.history_pages import MAX_PAGE, read_control_history
 from sbems.services.panel_read import read_forecast, read_plan
 
@@ -28,7 +29,8 @@ def get_plan(
 ) -> Plan:
     """The building's latest optimization plan (``found: false`` when none was stored yet): status,
     summary, the setpoints it asks for now, its trajectory per zone and step, and how far it can trust each
-    zone's model (``model_confidence``: high/medium/low with reasons). Needs ``read:analytics``."""
+    zone's model (``model_confidence``: high/medium/low with reasons) and whether each zone's unit drew the
+    power the plans asked of it over the last 3 hours (``delivery``). Needs ``read:analytics``."""
     require(user, "read:analytics")
     building_access(config, user, building_id)
     view = read_plan(config.database_url, building_id)
@@ -45,6 +47,7 @@ def get_plan(
         trajectory=view.trajectory,
         building_kw=view.building_kw,
         model_confidence=view.model_confidence,
+        delivery=delivery_figures(config.database_url, building_id, datetime.now(UTC)) if view.found else {},
     )
 
 

@@ -153,6 +153,12 @@ class Plan(BaseModel):
         default_factory=dict,
         description="per zone (keyed like setpoints_now_c), how far the plan can trust its zone model",
     )
+    delivery: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per zone with an HVAC unit, its delivered power against the plans in force over the "
+        "last 3 hours: unit, status (ok | shortfall | no meter data | no plan), reason, substantial_steps, "
+        "expected_kw, measured_kw, delivered_frac, short_steps",
+    )
 
 
 class AuditEntry(BaseModel):

@@ -25,13 +25,19 @@ def fdd(
 ) -> dict:
     """Run the FDD rules (``sbems.domain.fdd``) over the last ``window_h`` hours of ``building_id``; store a
     new alert per fault that has no open one, resolve the open FDD alerts whose fault is gone, and publish
-    the new alerts on ``sbems/alerts/{severity}``."""
+    the new alerts on ``sbems/alerts/{severity}``. Units that did not deliver the power their plan asked for
+    (``sbems.services.delivery``) are findings too (``PLAN_SHORTFALL``)."""
     url = flow_database_url(database_url)
     now = now_utc or datetime.now(UTC)
     rules = thresholds or FddThresholds()
     window = fdd_window(now, window_h)
     inputs = t.read_fdd_inputs(url, building_id, window[0], window[1], rules)
-    findings = t.evaluate_fdd_rules(inputs, window[1], rules)
+    # the fault rules, and the units that did not deliver their plan (one alert path: a finding missing
+    # from a run resolves its open alert)
+    findings = [
+        *t.evaluate_fdd_rules(inputs, window[1], rules),
+        *t.find_delivery_shortfalls(url, building_id, now),
+    ]
     outcome = t.write_fdd_alerts(url, building_id, findings, now, window)
     published = publish_state(flow_mqtt_url(mqtt_url), outcome.messages) if outcome.messages else 0
     summary = {

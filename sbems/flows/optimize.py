@@ -64,6 +64,8 @@ def optimize(
         setpoint_lead_tau_s=setpoint_lead_tau_s,
     )
     outcome = with_not_planned(outcome, scope.not_planned)
+    # did the units deliver the last plans sent? (and: is this one sent?)
+    outcome = t.add_delivery_check(url, building, outcome, now, inputs.autopilot)
     plan_id = t.store_plan(url, building, outcome)
     create_markdown_artifact(
         key=f"plan-{building_id}",

@@ -54,7 +54,8 @@ def expand_blocks(plan: Plan, durations_s: np.ndarray, step_s: int) -> Plan:
         return plan
     names = ("setpoint_c", "cooling_kw", "electric_kw", "baseline_cooling_kw")
     heating = ("heat_pump_kw", "backup_heat_kw", "baseline_heat_pump_kw", "baseline_backup_heat_kw")
-    names += tuple(name for name in heating if getattr(plan, name).size)
+    optional = (*heating, "unit_electric_kw")  # empty when the problem has no heating / the plan lacks it
+    names += tuple(name for name in optional if getattr(plan, name).size)
     values = {name: np.repeat(getattr(plan, name), lengths, axis=1) for name in names}
     for name in ("expected_temp_c", "baseline_expected_temp_c"):
         values[name] = _interpolate_block_ends(getattr(plan, name), lengths)

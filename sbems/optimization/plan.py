@@ -47,6 +47,9 @@ class Plan:
     baseline_heat_pump_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     baseline_backup_heat_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     notes: list[dict] = field(default_factory=list)  # why the plan leaves a zone outside its band
+    # the units' own electric kW per zone and step: cooling / COP + heat pump / heating COP + backup, with the
+    # COPs the plan used (no fans, no non-HVAC share): what delivery is checked against (``delivery``)
+    unit_electric_kw: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
 
     @property
     def ok(self) -> bool:
@@ -234,6 +237,9 @@ def plan_from_result(
             baseline_figures["heat_pump_kw"] = heating.heat_pump_kw
             baseline_figures["backup_heat_kw"] = heating.backup_kw
         outcome = evaluate_cooling(problem, cooling, heating)
+        unit_kw = cooling / problem.cop[None, :]
+        if heating is not None:
+            unit_kw = unit_kw + heating.heat_pump_kw / problem.heating_cop[None, :] + heating.backup_kw
         return Plan(
             status=result.status,
             reason=None,
@@ -247,6 +253,7 @@ def plan_from_result(
             total_cost_usd=outcome.energy_cost_usd + outcome.demand_cost_usd,
             peak_kw=outcome.peak_kw,
             discomfort_kh=outcome.discomfort_kh,
+            unit_electric_kw=unit_kw,
             **baseline_figures,
             **timing,
         )

@@ -65,6 +65,8 @@ def plan_document(
                 "electric_kw": rounded(plan.electric_kw[z]),
                 "baseline_temp_c": rounded(plan.baseline_expected_temp_c[z]),
             }
+            if plan.unit_electric_kw.size:  # the unit's own kW (delivery is checked against it)
+                zones[zone_id]["unit_electric_kw"] = rounded(plan.unit_electric_kw[z])
             if plan.heat_pump_kw.size:
                 zones[zone_id]["heat_pump_kw"] = rounded(plan.heat_pump_kw[z])
                 zones[zone_id]["backup_heat_kw"] = rounded(plan.backup_heat_kw[z])

@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sbems.domain.fdd import FddThresholds, Finding, evaluate_fdd
-from sbems.services import fdd
+from sbems.services import delivery, fdd
 from sbems.services.fdd import FddInputs, FddOutcome
 
 
@@ -41,3 +41,9 @@ def write_fdd_alerts(
     """Raise the findings without an open alert, resolve the open ones whose finding is gone (one
     transaction); returns what changed and the messages to publish."""
     return fdd.write_fdd_alerts(database_url, building_id, findings, now_utc, window_utc)
+
+
+@task(retries=2, retry_delay_seconds=5, tags=["database"], cache_policy=NO_CACHE)
+def find_delivery_shortfalls(database_url: str, building_id: str, now_utc: datetime) -> list[Finding]:
+    """Units that did not deliver their plan in force (``sbems.services.delivery``), as findings."""
+    return delivery.find_delivery_shortfalls(database_url, building_id, now_utc)

@@ -10,6 +10,7 @@ from prefect import task
 from sbems.domain.control import Principal
 from sbems.domain.site import Building, Site, entity_uuid
 from sbems.services import planning
+from sbems.services.delivery import plan_with_delivery
 from sbems.services.dispatch import dispatch_setpoint_pairs, dispatch_setpoints
 from sbems.services.planning import OptimizationInputs, PlanOutcome, ZoneModels
 from sbems.services.schedule_scope import PlannedBuilding, planned_building, read_disabled_schedules
@@ -63,6 +64,15 @@ def solve_building_plan(
         comfort_margin_c=comfort_margin_c,
         setpoint_lead_tau_s=setpoint_lead_tau_s,
     )
+
+
+@task(retries=2, retry_delay_seconds=5, tags=["database"])
+def add_delivery_check(
+    database_url: str, building: Building, outcome: PlanOutcome, now_utc: datetime, autopilot: bool
+) -> PlanOutcome:
+    """The plan recording whether it is sent (``autopilot``), with its units' recent delivered power against
+    the plans in force and each zone's model confidence graded on it (``services.delivery``)."""
+    return plan_with_delivery(database_url, building.id, outcome, now_utc, autopilot)
 
 
 @task(retries=2, retry_delay_seconds=5, tags=["database"])

@@ -88,3 +88,18 @@ def _plan(conn, start: datetime, summary: dict) -> None:
         plan={"times_utc": [start.isoformat()], "zones": {}, "building_electric_kw": [90.0]},
     )
     conn.commit()
+
+
+def test_plan_serves_each_zones_delivered_power(api, tokens, conn):
+    from tests.services.test_delivery_service import store_plan_and_telemetry
+
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) - timedelta(hours=2)
+    store_plan_and_telemetry(conn, start)
+    with api.client(tokens["viewer"]["access_token"]) as client:
+        body = client.get("/predictions/optimization", params={"building_id": "hq"}).json()
+    z1, z2 = body["delivery"]["z1"], body["delivery"]["z2"]
+    assert (z1["unit"], z1["status"], z1["short_steps"]) == ("rtu1", "shortfall", 4)
+    assert z1["expected_kw"] == 23.0 and z1["measured_kw"] == 6.0
+    assert "the unit drew 6 kW (26 %)" in z1["reason"]
+    assert z2["status"] == "ok" and z2["delivered_frac"] == 0.957

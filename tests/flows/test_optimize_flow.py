@@ -60,6 +60,9 @@ def test_optimize_stores_an_optimal_plan_cheaper_than_schedule_and_dispatches_no
     z1 = stored["plan"]["zones"]["z1"]
     assert len(z1["setpoint_c"]) == len(stored["plan"]["times_utc"]) == 96
     assert all(isinstance(v, float) for v in z1["expected_temp_c"])
+    # what the delivery check holds the unit to, and whether the plan was sent (autopilot off: not)
+    assert len(z1["unit_electric_kw"]) == 96 and max(z1["unit_electric_kw"]) > 0
+    assert stored["plan"]["metadata"]["autopilot"] is False and "delivery" not in stored["summary"]
     assert stored["summary"]["total_cost_usd"] == pytest.approx(summary["total_cost_usd"])
     # occupied steps (07:00-19:00 local = 11:00-23:00 UTC) are planned inside the 21-25 C band
     # (soft, small slack)

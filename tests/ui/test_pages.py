@@ -280,3 +280,20 @@ def test_operator_reads_the_audit_log_and_admin_the_users(make_user, conn):
     users = at.dataframe[0].value
     assert sorted(users["E-mail"]) == ["admin@example.com", "operator@example.com"]
     assert users.set_index("E-mail").loc["operator@example.com", "Buildings"] == "hq:control"
+
+
+def test_plans_page_shows_delivered_power_against_the_plan(make_user, conn):
+    from tests.services.test_delivery_service import store_plan_and_telemetry
+
+    # a plan made 2 h ago (on a 15-min boundary) whose 8 steps are over: rtu1 throttled, rtu2 delivered
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) - timedelta(hours=2)
+    store_plan_and_telemetry(conn, start)
+    at = log_in(make_user("viewer"))
+    at.switch_page("views/plans.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Delivered power vs plan, last 3 hours" in [h.value for h in at.subheader]
+    assert "- z1 (rtu1): plan asked ~23 kW electric" in shown and "the unit drew 6 kW (26 %)" in shown
+    table = next(d.value for d in at.dataframe if "Delivered (%)" in d.value)
+    assert table["Status"].tolist() == ["shortfall", "ok"] and table["Delivered (%)"].tolist() == [26, 96]

@@ -4,10 +4,13 @@ against what the building did (plan vs executed). Tables export as CSV and Excel
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from sbems.services.delivery import DELIVERY_VIEW_H, delivery_figures
 from sbems.services.panel_analytics import read_plan_execution
 from sbems.services.panel_read import read_plan
 from sbems.ui import common, export
@@ -102,6 +105,40 @@ if confidence:
             "held-out days, the zone and outdoor temperatures the data covered against what the plan needs, "
             "the highest output seen against the nameplate capacity in the site file, and the model's age."
         )
+
+with common.guard():
+    figures = delivery_figures(url, building.key, datetime.now(UTC), DELIVERY_VIEW_H)
+delivery = {zone: value for zone, value in figures.items() if value["status"] != "no plan"}
+if delivery:  # units whose plans in force recorded their kW (plans from before that: nothing to compare)
+    st.subheader(f"Delivered power vs plan, last {DELIVERY_VIEW_H:.0f} hours")
+    short = [f"- {value['reason']}" for value in delivery.values() if value["status"] == "shortfall"]
+    if short:
+        st.warning("Units that did not deliver what the plan asked:\n" + "\n".join(short))
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Zone": zone,
+                    "Unit": value["unit"],
+                    "Status": value["status"],
+                    "Steps at >= 50 % output": value["substantial_steps"],
+                    "Plan asked (kW)": value["expected_kw"],
+                    "Unit drew (kW)": value["measured_kw"],
+                    "Delivered (%)": None
+                    if value["delivered_frac"] is None
+                    else round(100 * value["delivered_frac"]),
+                }
+                for zone, value in sorted(delivery.items())
+            ]
+        ),
+        hide_index=True,
+        key="plan_delivery",
+    )
+    st.caption(
+        "Each unit's metered power against the electric power the plans in force asked of it (cooling and "
+        "heating at the plan's COPs, plus the fan), on the steps where the plan asked for at least half the "
+        "unit's capacity. Two such steps in a row below half the expected power raise an alert."
+    )
 
 budget = summary.get("discomfort_budget")
 if isinstance(budget, dict) and budget:
