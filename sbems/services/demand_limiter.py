@@ -361,14 +361,9 @@ async def _dispatch(
         return out
 
     try:
-        if adapter_for is not None:
-            return await send(adapter_for)
-        from sbems.services.polling import open_poll_devices
+        from sbems.services.polling import with_building_devices  # its data contracts load GX: only here
 
-        async with open_poll_devices(bacnet_port) as registry:
-            if any(u.protocol == "bacnet" for u in building.hvac_units):
-                await registry.start_bacnet()
-            return await send(registry.adapter_for)
+        return await with_building_devices(building, bacnet_port, adapter_for, send)
     finally:
         if messages:
             settings_publisher(settings)(messages)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import pandas as pd
@@ -55,6 +55,8 @@ HVAC_METRIC_POINTS = {  # point -> HvacMetrics field (SI units)
     "power_kw": "power",
     "setpoint_c": "setpoint",
 }
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,23 @@ async def open_poll_devices(
     """The device registry of one poll run (settings give the credentials); closed on exit."""
     async with DeviceRegistry(load_settings(), bacnet_port=bacnet_port, timeout_s=timeout_s) as registry:
         yield registry
+
+
+async def with_building_devices(
+    building: Building,
+    bacnet_port: int | None,
+    adapter_for: Callable[..., Any] | None,
+    send: Callable[[Callable[..., Any]], Awaitable[T]],
+) -> T:
+    """``send(adapters)`` with the adapters given (a caller's own registry, tests), else with a registry
+    opened for this call (BACnet started when one of the building's units speaks it) and closed after: how
+    the services that write outside a poll run (demand limiter, identification experiments) reach devices."""
+    if adapter_for is not None:
+        return await send(adapter_for)
+    async with open_poll_devices(bacnet_port) as registry:
+        if any(u.protocol == "bacnet" for u in building.hvac_units):
+            await registry.start_bacnet()
+        return await send(registry.adapter_for)
 
 
 def read_poll_plan(building_id: str, database_url: str) -> PollPlan:
