@@ -18,7 +18,9 @@ copies, 10-kW units, inputs kept) and, with ``--baseline round6``, round 6's def
   --baseline LIST     comma list of baselines measured in the same run: previous, round5 (default both),
                       round6 (no power-row groups), inputs (round 6 without the input elimination), none
   --repeat N          N cold+warm pairs per size (warm data: seeds 1..N); medians and min-max reported
-  --backend direct|cvxpy   CLARABEL on directly assembled data (default) or the cvxpy DPP controller
+  --backend direct|cvxpy|block   CLARABEL on directly assembled data (default), the cvxpy DPP controller,
+                      or the block interior point (``sbems.optimization.block_backend``; compare with
+                      ``--baseline clarabel``: direct CLARABEL measured in the same run)
 
 Prints a table, where the time went (direct path: baseline simulation, data assembly, solver setup or
 in-place update, interior-point iterations, plan extraction), growth ratios, and ends with one JSON line
@@ -308,7 +310,7 @@ def main() -> None:
     )
     parser.add_argument("--zones", default="1,10,100,1000")
     parser.add_argument("--solver", default="CLARABEL")
-    parser.add_argument("--backend", default="direct", choices=["direct", "cvxpy"])
+    parser.add_argument("--backend", default="direct", choices=["direct", "cvxpy", "block"])
     parser.add_argument("--model", default="rc1", choices=["rc1", "rc2"])
     parser.add_argument("--no-blocking", action="store_true")
     parser.add_argument(
@@ -346,9 +348,12 @@ def main() -> None:
     def round6_backend():
         return ClarabelBackend(zones_per_group=None)
 
+    def clarabel_backend():
+        return ClarabelBackend()
+
     baselines = {name for name in args.baseline.split(",") if name and name != "none"}
-    if not baselines <= {"previous", "round5", "inputs", "round6"}:
-        parser.error("--baseline: a comma list of previous, round5, round6, inputs or none")
+    if not baselines <= {"previous", "round5", "inputs", "round6", "clarabel"}:
+        parser.error("--baseline: a comma list of previous, round5, round6, inputs, clarabel or none")
     if cvxpy_path:
         baselines -= {
             "round5",
@@ -365,7 +370,10 @@ def main() -> None:
     )
     print(title, flush=True)
     new = measure(make_new, new_backend, sizes, args.repeat, cvxpy_path)
-    previous = round5 = kept = round6 = None
+    previous = round5 = kept = round6 = clarabel = None
+    if "clarabel" in baselines:
+        print("baseline: direct CLARABEL (the default sparse path)", flush=True)
+        clarabel = measure(make_new, clarabel_backend, sizes, args.repeat, cvxpy_path)
     if "round6" in baselines:
         print("baseline: round 6's default (power rows not grouped)", flush=True)
         round6 = measure(make_new, round6_backend, sizes, args.repeat, cvxpy_path)
@@ -383,6 +391,8 @@ def main() -> None:
         )
         previous = measure(make_previous, previous_backend, sizes, args.repeat, cvxpy_path)
     report(title, new, cvxpy_path)
+    if clarabel is not None:
+        report(f"baseline: direct CLARABEL, model {args.model}, {decisions} decision blocks", clarabel, False)
     if round6 is not None:
         report(f"baseline: round 6 (power rows not grouped), model {args.model}", round6, False)
     if kept is not None:
@@ -400,7 +410,7 @@ def main() -> None:
     out["config"] = {
         "model": args.model,
         "decision_blocks": decisions,
-        "backend": "cvxpy" if cvxpy_path else "direct",
+        "backend": "cvxpy" if cvxpy_path else args.backend,
         "repeat": args.repeat,
         "loadavg_1min_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
     }
@@ -426,6 +436,8 @@ def main() -> None:
         out["inputs_kept"] = summary(kept)
     if round6 is not None:
         out["round6"] = summary(round6)
+    if clarabel is not None:
+        out["clarabel"] = summary(clarabel)
     print(json.dumps(out))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from sbems.optimization.block_backend import BlockBackend
 from sbems.optimization.clarabel_backend import ClarabelBackend
 from sbems.optimization.explain import comfort_notes
 from sbems.optimization.plan import (
@@ -26,7 +27,7 @@ from sbems.optimization.plan import (
 from sbems.optimization.problem import MpcProblem
 
 DEFAULT_SOLVER = "CLARABEL"
-BACKENDS = ("direct", "cvxpy")
+BACKENDS = ("direct", "cvxpy", "block")
 
 
 class Backend(Protocol):
@@ -40,12 +41,15 @@ class Backend(Protocol):
 
 
 def backend_for(solver: str = DEFAULT_SOLVER, backend: str = "direct", **solver_options: Any) -> Backend:
-    """CLARABEL with ``backend="direct"`` (default): the directly assembled problem; ``backend="cvxpy"`` (and
-    every other solver): the cvxpy reference."""
+    """CLARABEL with ``backend="direct"`` (default): the directly assembled problem; ``backend="block"``: the
+    structure-exploiting interior point (``block_backend.BlockBackend``, CLARABEL as its fallback);
+    ``backend="cvxpy"`` (and every other solver): the cvxpy reference."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be 'direct' or 'cvxpy', not {backend!r}")
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if solver == "CLARABEL" and backend == "direct":
         return ClarabelBackend(solver_options)
+    if solver == "CLARABEL" and backend == "block":
+        return BlockBackend(ClarabelBackend(solver_options))
     from sbems.optimization.cvxpy_backend import CvxpyBackend  # 1.6 s cvxpy import: only when asked for
 
     return CvxpyBackend(solver, solver_options)

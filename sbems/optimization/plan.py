@@ -200,6 +200,7 @@ class SolverResult:
     detail: str = ""
     heat_pump_kw: np.ndarray | None = None  # heating decisions (None: the problem has no heating)
     backup_heat_kw: np.ndarray | None = None
+    solver: str = ""  # the solver that solved it, when not the backend's own (a fallback)
 
 
 def plan_from_result(
@@ -213,7 +214,7 @@ def plan_from_result(
     """The plan for a backend's result: solved -> cooling and heating clipped to what is available,
     simulated and priced; infeasible or failed -> an empty plan with the reason (the building follows its
     schedule)."""
-    timing = {"solver": solver, "solve_s": result.solve_s, "build_s": result.build_s}
+    timing = {"solver": result.solver or solver, "solve_s": result.solve_s, "build_s": result.build_s}
     baseline_figures = {
         "baseline_energy_cost_usd": baseline.energy_cost_usd,
         "baseline_demand_cost_usd": baseline.demand_cost_usd,
