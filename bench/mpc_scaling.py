@@ -1,30 +1,29 @@
 """MPC scaling: solve time for 1, 10, 100, 1000 zones x 96 steps (15 min, 24 h), cold and warm.
 
 Cold = first solve for a shape (a new Planner per size); warm = re-plan of the same shape with new data
-(initial temperatures, weather, prices, zone parameters) by the same Planner: on the direct path its kept
-CLARABEL solver is updated in place, so no new KKT ordering. Zones differ (random model parameters,
-capacities, gains). The default configuration is the planner's own (``services.planning.optimize``):
-move blocking (the 96 x 15-min horizon decided in 34 blocks: 8 x 15 min, 8 x 30 min, 18 x 1 h, exact
-discretisation per block) and the conditioned coupling rows (``sbems.optimization.coupling``: 32 peak-row
-copies, 30-kW units since round 6) with the cooling inputs eliminated through the air dynamics
-(``sbems.optimization.input_elimination``, round 6) and the building-power rows summed through partial sums
-over groups of 125 zones (``coupling.group_power_rows``, round 7). In the same run, as baselines: the previous
-formulation (96 decision steps, 8 peak-row copies, no scaling), round 5's default (same blocks, 16
-copies, 10-kW units, inputs kept) and, with ``--baseline round6``, round 6's default (no groups). Options:
+(initial temperatures, weather, prices, zone parameters) by the same Planner (on the direct CLARABEL path its
+kept solver is updated in place, so no new KKT ordering; the block interior point keeps nothing). Zones
+differ (random model parameters, capacities, gains). The default configuration is the planner's own
+(``services.planning.optimize``): move blocking (the 96 x 15-min horizon decided in 34 blocks: 8 x 15 min,
+8 x 30 min, 18 x 1 h, exact discretisation per block) solved by the block interior point
+(``sbems.optimization.block_backend``, round 8: per-zone dense blocks, one bordered system for the peak rows).
+In the same run, as the baseline (``--baseline clarabel``, the default): direct CLARABEL, the previous default
+(conditioned coupling rows, cooling inputs eliminated, power rows summed by groups of 125 zones; rounds 5-7).
+Older baselines on request: the previous formulation (96 decision steps, 8 peak-row copies, no scaling),
+round 5's default (16 copies, 10-kW units, inputs kept), round 6's default (no groups). Options:
 
   --model rc1|rc2     one-state time-invariant zones (default) or two-state air+mass zones whose
                       ventilation changes with occupancy (dynamics coefficients vary along the horizon)
   --no-blocking       decide every 15-min step (96 decisions) in the measured configuration
-  --baseline LIST     comma list of baselines measured in the same run: previous, round5 (default both),
+  --baseline LIST     comma list of baselines measured in the same run: clarabel (default), previous, round5,
                       round6 (no power-row groups), inputs (round 6 without the input elimination), none
   --repeat N          N cold+warm pairs per size (warm data: seeds 1..N); medians and min-max reported
-  --backend direct|cvxpy|block   CLARABEL on directly assembled data (default), the cvxpy DPP controller,
-                      or the block interior point (``sbems.optimization.block_backend``; compare with
-                      ``--baseline clarabel``: direct CLARABEL measured in the same run)
+  --backend block|direct|cvxpy   the block interior point (default), CLARABEL on directly assembled data, or
+                      the cvxpy DPP controller
 
 Prints a table, where the time went (direct path: baseline simulation, data assembly, solver setup or
 in-place update, interior-point iterations, plan extraction), growth ratios, and ends with one JSON line
-{"warm_s": {...}, "cold_s": {...}, "growth_warm_100_1000": x, ..., "baseline": {...}, "round5": {...}}. Wall
+{"warm_s": {...}, "cold_s": {...}, "growth_warm_100_1000": x, ..., "clarabel": {...}}. Wall
 and process CPU time are both reported (``*_cpu_s``, ``growth_cpu_warm_100_1000``, CPU ms per iteration), with
 the load average, because on a shared machine the wall time is several times the CPU time.
 Targets (issue 14): 1000 zones warm < 2 s, cold < 10 s, warm growth 100 -> 1000 zones <= 12x.
@@ -310,13 +309,13 @@ def main() -> None:
     )
     parser.add_argument("--zones", default="1,10,100,1000")
     parser.add_argument("--solver", default="CLARABEL")
-    parser.add_argument("--backend", default="direct", choices=["direct", "cvxpy", "block"])
+    parser.add_argument("--backend", default="block", choices=["block", "direct", "cvxpy"])
     parser.add_argument("--model", default="rc1", choices=["rc1", "rc2"])
     parser.add_argument("--no-blocking", action="store_true")
     parser.add_argument(
         "--blocking", action="store_true", help="(the default now; kept for old command lines)"
     )
-    parser.add_argument("--baseline", default="previous,round5")
+    parser.add_argument("--baseline", default="clarabel")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     sizes = [int(z) for z in args.zones.split(",")]

@@ -1,7 +1,8 @@
 """Problem -> backend -> plan: a ``Planner`` solves ``MpcProblem``s with one backend it owns.
 
-    planner = Planner()                      # direct sparse CLARABEL (the default backend)
-    plan = planner.solve(problem)            # a re-plan of the same shape updates the kept solver in place
+    planner = Planner()                      # the block interior point (the default; CLARABEL as fallback)
+    plan = planner.solve(problem)
+    Planner(ClarabelBackend()).solve(problem)  # direct sparse CLARABEL: a re-plan updates its kept solver
     Planner(CvxpyBackend()).solve(problem)   # the cvxpy reference backend (any solver cvxpy knows)
 
 Solving never raises for solver trouble: an infeasible or failed solve is a ``Plan`` with that status and a
@@ -27,7 +28,10 @@ from sbems.optimization.plan import (
 from sbems.optimization.problem import MpcProblem
 
 DEFAULT_SOLVER = "CLARABEL"
-BACKENDS = ("direct", "cvxpy", "block")
+BACKENDS = ("block", "direct", "cvxpy")
+# the block interior point: linear work per zone, 1000 zones warm 1.6 s vs 1.8 s with CLARABEL, growth
+# 100 -> 1000 zones x10.3 vs x12.6 (docs/optimization.md, "Scaling, round 8"); CLARABEL remains its fallback
+DEFAULT_BACKEND = "block"
 
 
 class Backend(Protocol):
@@ -40,10 +44,13 @@ class Backend(Protocol):
     def clear(self) -> None: ...
 
 
-def backend_for(solver: str = DEFAULT_SOLVER, backend: str = "direct", **solver_options: Any) -> Backend:
-    """CLARABEL with ``backend="direct"`` (default): the directly assembled problem; ``backend="block"``: the
-    structure-exploiting interior point (``block_backend.BlockBackend``, CLARABEL as its fallback);
-    ``backend="cvxpy"`` (and every other solver): the cvxpy reference."""
+def backend_for(
+    solver: str = DEFAULT_SOLVER, backend: str = DEFAULT_BACKEND, **solver_options: Any
+) -> Backend:
+    """``backend="block"`` (the default): the structure-exploiting interior point
+    (``block_backend.BlockBackend``, with direct CLARABEL as its fallback); ``backend="direct"``: CLARABEL on
+    the directly assembled problem; ``backend="cvxpy"`` (and every solver but CLARABEL): the cvxpy
+    reference."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if solver == "CLARABEL" and backend == "direct":
@@ -56,16 +63,16 @@ def backend_for(solver: str = DEFAULT_SOLVER, backend: str = "direct", **solver_
 
 
 class Planner:
-    """Solves problems with ``backend`` (default: a new ``ClarabelBackend``), pricing each plan against the
+    """Solves problems with ``backend`` (default: a new ``BlockBackend``), pricing each plan against the
     schedule-only baseline."""
 
     def __init__(self, backend: Backend | None = None) -> None:
-        self.backend: Backend = ClarabelBackend() if backend is None else backend
+        self.backend: Backend = BlockBackend() if backend is None else backend
 
     def solve(self, problem: MpcProblem, timings: dict[str, float] | None = None) -> Plan:
         """The plan for ``problem``. ``timings`` (optional dict) receives where the time went: baseline_s,
-        plan_s and the backend's own figures (direct CLARABEL: assemble_s, setup_s, solver_reused, solver_s,
-        iterations)."""
+        plan_s and the backend's own figures (assemble_s, setup_s, solver_s, solver_cpu_s, iterations; direct
+        CLARABEL: solver_reused; the block backend: fallback)."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
         baseline_q, baseline_heating = baseline_schedule(problem)
@@ -82,7 +89,7 @@ class Planner:
 def solve_plan(
     problem: MpcProblem,
     solver: str = DEFAULT_SOLVER,
-    backend: str = "direct",
+    backend: str = DEFAULT_BACKEND,
     timings: dict[str, float] | None = None,
     **solver_options: Any,
 ) -> Plan:

@@ -80,7 +80,7 @@ def test_both_backends_refuse_an_infeasible_problem_the_same_way():
 
 
 def test_a_planner_owns_its_solver_and_replans_update_it_in_place():
-    planner, other = Planner(), Planner()
+    planner, other = Planner(ClarabelBackend()), Planner(ClarabelBackend())
     first: dict[str, float] = {}
     second: dict[str, float] = {}
     planner.solve(small_problem(), timings=first)
