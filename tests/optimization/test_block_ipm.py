@@ -16,10 +16,10 @@ from sbems.optimization.clarabel_backend import ClarabelBackend
 from sbems.optimization.mpc import Planner, backend_for
 from sbems.optimization.problem import MpcProblem, comfort_bands, cop_from_outdoor_c, move_block_steps
 from sbems.optimization.zone_model import ZoneModelParams
-from sbems.optimization.zone_model_rc2 import Rc2Params
 from tests.optimization.test_backends import objective_usd, small_problem
 from tests.optimization.test_heating import objective_usd as heating_objective_usd
 from tests.optimization.test_heating import winter_problem
+from tests.optimization.test_power_row_groups import bench_rc2_models
 
 
 def blocked_problem(n_zones: int, two_state: bool, seed: int = 4) -> MpcProblem:
@@ -32,22 +32,7 @@ def blocked_problem(n_zones: int, two_state: bool, seed: int = 4) -> MpcProblem:
     on_peak = (starts_h >= 16) & (starts_h < 21)
     low, high = comfort_bands(np.broadcast_to(occupied, (n_zones, len(lengths))))
     if two_state:
-        models = [
-            Rc2Params(
-                c_air_kwh_per_k=rng.uniform(1.2, 2.5),
-                c_mass_kwh_per_k=rng.uniform(15, 35),
-                ua_air_out_kw_per_k=rng.uniform(0.2, 0.4),
-                ua_mass_out_kw_per_k=rng.uniform(0.2, 0.5),
-                h_air_mass_kw_per_k=rng.uniform(3, 6),
-                ua_vent_kw_per_k=rng.uniform(0.4, 0.9),
-                gain_air_kw_per_unit=(0.075, 0.0),
-                gain_mass_kw_per_unit=(0.0, 2.0),
-                const_air_kw=rng.uniform(1, 3),
-                const_mass_kw=rng.uniform(1, 3),
-                gain_columns=("occupancy_count", "occupied"),
-            )
-            for _ in range(n_zones)
-        ]
+        models = bench_rc2_models(rng, n_zones)
         extra = {"initial_mass_temp_c": rng.uniform(24, 27, n_zones)}
     else:
         models = [

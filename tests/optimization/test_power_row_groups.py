@@ -14,13 +14,9 @@ from tests.optimization.test_backends import small_problem
 from tests.optimization.test_coupling_scaling import _problems
 
 
-def two_state_problem(n_zones: int = 5, n_steps: int = 48) -> MpcProblem:
-    """Several two-state zones (the bench's rc2 day, 30-min steps) with both demand charges."""
-    rng = np.random.default_rng(3)
-    hour = np.arange(n_steps) * 24.0 / n_steps
-    occupied, on_peak = (hour >= 7) & (hour < 19), (hour >= 16) & (hour < 21)
-    outdoor = 31 + 5 * np.sin((hour - 9) / 24 * 2 * np.pi)
-    models = [
+def bench_rc2_models(rng: np.random.Generator, n_zones: int) -> list[Rc2Params]:
+    """The bench's two-state zones (bench/mpc_scaling.py), drawn from ``rng``."""
+    return [
         Rc2Params(
             c_air_kwh_per_k=rng.uniform(1.2, 2.5),
             c_mass_kwh_per_k=rng.uniform(15, 35),
@@ -36,6 +32,15 @@ def two_state_problem(n_zones: int = 5, n_steps: int = 48) -> MpcProblem:
         )
         for _ in range(n_zones)
     ]
+
+
+def two_state_problem(n_zones: int = 5, n_steps: int = 48) -> MpcProblem:
+    """Several two-state zones (the bench's rc2 day, 30-min steps) with both demand charges."""
+    rng = np.random.default_rng(3)
+    hour = np.arange(n_steps) * 24.0 / n_steps
+    occupied, on_peak = (hour >= 7) & (hour < 19), (hour >= 16) & (hour < 21)
+    outdoor = 31 + 5 * np.sin((hour - 9) / 24 * 2 * np.pi)
+    models = bench_rc2_models(rng, n_zones)
     low, high = comfort_bands(np.broadcast_to(occupied, (n_zones, n_steps)))
     gains = {
         "occupancy_count": np.where(occupied, 30.0, 0.0)[None, :] * rng.uniform(0.7, 1.3, (n_zones, 1)),
