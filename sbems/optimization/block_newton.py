@@ -68,18 +68,17 @@ class Point:
 
 
 class BlockIpm:
-    """Mehrotra predictor-corrector on the condensed problem; one instance per problem."""
+    """The condensed problem's rows, operators G and G', cost and Newton solves; one instance per problem
+    (``block_ipm.run_ipm`` iterates with it)."""
 
     def __init__(self, st: Structure) -> None:
         self.st, self.rows = st, Rows(st)
         # building kW per input kW at each step, zero where the input is fixed: (nz, n_in, ns)
         self.e_zone = st.e_coef[None, :, :] * st.free.reshape(st.nz, st.n_in, st.ns)
         self.all_free = bool(st.free.all())
-        self.sign_cols = np.repeat(st.signs, st.ns)
-        self.p_diag = np.diagonal(st.p_shared).copy()
-        self.p_sub = np.diagonal(st.p_shared, offset=-1)[
-            : st.ns - 1
-        ].copy()  # the sign of each input column in the net cooling
+        self.sign_cols = np.repeat(st.signs, st.ns)  # the sign of each input column in the net cooling
+        self.p_diag = np.diagonal(st.p_shared).copy()  # one input kind: P's diagonal and sub-diagonal suffice
+        self.p_sub = np.diagonal(st.p_shared, offset=-1)[: st.ns - 1].copy()
         self.two_state = problem_two_state = bool(st.two_state)
         # gamma products by recursion over the steps (one-state zones) once the zones make the per-step numpy
         # calls cheaper than the (steps x steps) products
@@ -88,7 +87,6 @@ class BlockIpm:
             self.b_diag = np.diagonal(st.gamma, axis1=1, axis2=2).copy()
             self.a_next, self.a_next_sq = st.a_next, st.a_next**2
             self.a_now = np.concatenate([np.zeros((st.nz, 1)), st.a_next[:, :-1]], axis=1)
-            self.eye_steps = np.eye(st.ns)[None]
         self.iterations = 0
 
     # --- the operators G, G' and the cost -------------------------------------------------------------
