@@ -105,7 +105,6 @@ def run_ipm(ipm: BlockIpm, max_iterations: int = MAX_ITERATIONS, refine_passes: 
         gap_pd = abs(pobj - dobj)
         converged = gap_pd <= TOL_GAP_ABS or gap_pd <= TOL_GAP_REL * max(1e-12, min(abs(pobj), abs(dobj)))
         if feasible and converged:
-            ipm.iterations = iteration
             inputs = (x.u * st.free).reshape(st.nz, st.n_in, st.ns)
             return IpmResult("optimal", inputs, iteration, pobj)
         if iteration == max_iterations or not np.isfinite(gap):
@@ -126,7 +125,6 @@ def run_ipm(ipm: BlockIpm, max_iterations: int = MAX_ITERATIONS, refine_passes: 
         x = x.axpy(alpha, dx)
         s = np.where(active, s + alpha * ds, 1.0)
         lam = np.where(active, lam + alpha * dlam, 0.0)
-    ipm.iterations = max_iterations
     return IpmResult("failed", None, max_iterations, float("nan"))
 
 

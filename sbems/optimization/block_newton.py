@@ -87,7 +87,6 @@ class BlockIpm:
             self.b_diag = np.diagonal(st.gamma, axis1=1, axis2=2).copy()
             self.a_next, self.a_next_sq = st.a_next, st.a_next**2
             self.a_now = np.concatenate([np.zeros((st.nz, 1)), st.a_next[:, :-1]], axis=1)
-        self.iterations = 0
 
     # --- the operators G, G' and the cost -------------------------------------------------------------
     def net(self, u: np.ndarray) -> np.ndarray:
@@ -301,11 +300,6 @@ def _apply_inverse(linv: np.ndarray, r: np.ndarray) -> np.ndarray:
     """B^-1 r per zone for B^-1 = linv' linv."""
     inner = np.matmul(linv, r[:, :, None])
     return np.matmul(linv.transpose(0, 2, 1), inner)[:, :, 0]
-
-
-def _step_selector(st: Structure) -> np.ndarray:
-    """(n_u, ns): 1 where input column j belongs to step k (j = i*ns + k)."""
-    return np.tile(np.eye(st.ns), (st.n_in, 1))
 
 
 def combine(a: Point, b: Point, beta: float) -> Point:
