@@ -135,6 +135,12 @@ def lowest_cooling_setpoint_c(building: Building) -> float:
     return min(max(z.setpoint_limits.min_c, z.cooling_setpoint_limits.min_c) for z in building.zones)
 
 
+def highest_heating_setpoint_c(building: Building) -> float:
+    """The highest heating setpoint dispatch sends to any zone (its setpoint and heating limits, 26 C by
+    default): a controller with setpoints only cannot heat a zone's air above it."""
+    return max(min(z.setpoint_limits.max_c, z.heating_setpoint_limits.max_c) for z in building.zones)
+
+
 def perfect_information_bound(
     plant: Plant,
     site: Site,
