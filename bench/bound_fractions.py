@@ -11,11 +11,14 @@ at the week's start is deterministic) and solves, on that same state:
 - the limits bound: summer (cooling-only weeks) with the unoccupied floor at the lowest cooling setpoint
   (``--cooling-floor-bound``'s), winter with the unoccupied ceiling at the highest heating setpoint.
   Capping the winter ceiling also forbids warmer air from sun or people on unoccupied hours, so on sunny
-  winter afternoons this bound can be slightly above the true limits bound (a labelled diagnostic).
+  winter afternoons this bound can be slightly above the true limits bound (a labelled diagnostic). Where
+  no comfortable schedule exists within the limits (e.g. the winter tuning week: a morning with the heat
+  pump below its cut-off that only pre-heating above 26 C carries), the run says so and is left out of the
+  limits shares; ``limits_bound_unsolved`` counts them.
 
 Prints one line per run and ends with ONE JSON line per season: cost_frac_of_bound, peak_frac_of_bound
 (recomputed, equal to the evaluation's), cost_frac_of_limits_bound, peak_frac_of_limits_bound,
-max_bound_mismatch_usd.
+max_bound_mismatch_usd, limits_bound_unsolved.
 
     python bench/bound_fractions.py bench/results/evaluate-....jsonl [--jobs 2]
 """
@@ -66,7 +69,10 @@ def limits_bound(site_path: str, building_id: str, run: dict, history_days: floa
         limited = perfect_information_bound(
             plant, site, run["days"], unoccupied_max_c=highest_heating_setpoint_c(plant.building)
         )
+    if "total_usd" not in limited:  # no comfortable schedule within the limits: say so, count it out
+        limited = {"total_usd": None, "peak_kw": None, "status": limited["status"]}
     return {
+        "limits_bound_status": limited.get("status", "optimal"),
         "season": run["season"],
         "week": run["week"],
         "seed": seed,
@@ -83,6 +89,7 @@ def limits_bound(site_path: str, building_id: str, run: dict, history_days: floa
 
 
 def share(runs: list[dict], prefix: str, bound_key: str) -> float | None:
+    runs = [r for r in runs if r[bound_key] is not None]
     saved = sum(r[f"{prefix}_baseline"] - r[f"{prefix}_sbems"] for r in runs)
     possible = sum(r[f"{prefix}_baseline"] - r[bound_key] for r in runs)
     return round(saved / possible, 4) if possible > 0 else None
@@ -111,9 +118,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(
             f"{result['season']} {result['week']} seed {result['seed']}: cost baseline "
             f"{result['cost_usd_baseline']:.2f} SBEMS {result['cost_usd_sbems']:.2f} bound "
-            f"{result['cost_usd_bound']:.2f} limits bound {result['cost_usd_limits_bound']:.2f} USD; peak "
+            f"{result['cost_usd_bound']:.2f} limits bound {result['cost_usd_limits_bound']} USD; peak "
             f"{result['peak_kw_baseline']:.1f} / {result['peak_kw_sbems']:.1f} / "
-            f"{result['peak_kw_bound']:.1f} / {result['peak_kw_limits_bound']:.1f} kW",
+            f"{result['peak_kw_bound']:.1f} / {result['peak_kw_limits_bound']} kW "
+            f"({result['limits_bound_status']})",
             flush=True,
         )
     for season in sorted({r["season"] for r in results}):
@@ -125,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
             "cost_frac_of_limits_bound": share(mine, "cost_usd", "cost_usd_limits_bound"),
             "peak_frac_of_limits_bound": share(mine, "peak_kw", "peak_kw_limits_bound"),
             "max_bound_mismatch_usd": round(max(r["bound_mismatch_usd"] for r in mine), 6),
+            "limits_bound_unsolved": sum(r["cost_usd_limits_bound"] is None for r in mine),
         }
     print(json.dumps(summary))
     return summary

@@ -139,6 +139,9 @@ class Settings:
     limiter_edge_margin_c: float = 0.0
     limiter_first_minute: int = 2  # act from this many meter readings into the interval on
     limiter_sheds_heating: bool = True  # False: cooling setpoints only (heating setpoints left to the plan)
+    # plan with the heat pump's capacity expected over the weather forecast's error (``Tuning``'s
+    # ``heat_pump_forecast_sigma_c``: (lead h, C) knots); None: the capacity at the forecast itself
+    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = None
 
 
 def run_sbems(
@@ -252,6 +255,7 @@ def run_sbems(
                 disturbance_decay_h=settings.bias_decay_h,
                 peak_below_floor_frac=settings.peak_below_floor_frac,
                 smoothing_usd_per_kw2=settings.smoothing_usd_per_kw2,
+                heat_pump_forecast_sigma_c=settings.heat_pump_forecast_sigma_c,
             ),
         )
         plan = planner.solve(problem)

@@ -220,7 +220,10 @@ def perfect_information_bound(
         if mask.any():
             cost = cost + rate_usd_per_kw * cp.max(power_kw[np.flatnonzero(mask)])
     problem = cp.Problem(cp.Minimize(cost), constraints)
-    problem.solve(solver="CLARABEL")
+    try:
+        problem.solve(solver="CLARABEL")
+    except cp.error.SolverError as error:  # e.g. no comfortable schedule within the limits asked for
+        return {"status": f"solver error: {error}"}
     if problem.status not in ("optimal", "optimal_inaccurate"):
         return {"status": problem.status}
     power = pd.Series(np.asarray(power_kw.value, dtype=float), index=w["times"])

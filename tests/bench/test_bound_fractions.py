@@ -60,3 +60,11 @@ def test_the_winter_ceiling_bound_keeps_unoccupied_air_at_the_heating_limit_and_
     assert limited["air_c"].to_numpy().max() <= ceiling + 1e-4
     assert limited["total_usd"] > headline["total_usd"] + 1.0
     assert np.isfinite(limited["peak_kw"])
+
+
+def test_runs_whose_limits_bound_has_no_solution_are_left_out_of_its_share():
+    runs = [
+        {"cost_usd_baseline": 100.0, "cost_usd_sbems": 90.0, "cost_usd_limits_bound": 85.0},
+        {"cost_usd_baseline": 200.0, "cost_usd_sbems": 170.0, "cost_usd_limits_bound": None},
+    ]
+    assert share(runs, "cost_usd", "cost_usd_limits_bound") == round(10.0 / 15.0, 4)

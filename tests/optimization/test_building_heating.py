@@ -162,3 +162,42 @@ def test_the_smoothing_weight_is_a_tuning_knob(example_site):
     assert problem.smoothing_usd_per_kw2 == 3e-4
     _, default = margin_problem(example_site, 30.0, 25.0, Tuning())
     assert default.smoothing_usd_per_kw2 == 1e-4  # chosen on the summer tuning week (issue 14)
+
+
+def test_heat_pump_capacity_can_be_planned_as_expected_over_the_forecast_error(example_site):
+    from sbems.domain.heat_pump import expected_heating_capacity_frac
+
+    site = winter_site(example_site, "auto")
+    building = site.building("hq")
+    now = datetime(2027, 1, 12, 9, tzinfo=UTC)
+    times, durations = horizon_blocks(now, 24, 900, blocking=True)
+    n, ns = len(building.zones), len(times)
+    bands = zone_bands(site, building, times, 900, durations)
+    outdoor = np.full(ns, -14.5)  # just warmer than the -15 C cut-off
+
+    def problem(tuning):
+        return building_problem(
+            [ZoneModelParams(0.97, -0.03, (), 0.0, 900.0, ())] * n,
+            building,
+            Horizon(times, 900, durations),
+            tariff_step_prices(site.tariff(building.tariff), times, building.timezone),
+            bands,
+            Forecasts(outdoor, np.zeros(ns), np.zeros((n, ns)), np.full(ns, 20.0)),
+            ZoneState(np.full(n, 17.0)),
+            tuning,
+        )
+
+    knots = ((0.0, 0.25), (24.0, 1.0))
+    sure, unsure = problem(Tuning()), problem(Tuning(heat_pump_forecast_sigma_c=knots))
+    rated = building.controller_of(building.zones[0].id)
+    rated_kw = rated.heating_capacity_kw or rated.capacity_kw
+    np.testing.assert_allclose(sure.heating_capacity_kw[0], rated_kw * heating_capacity_frac(-14.5))
+    ends_h = np.cumsum(durations) / 3600.0
+    sigma = np.interp(ends_h, *zip(*knots, strict=True))
+    np.testing.assert_allclose(
+        unsure.heating_capacity_kw[0], rated_kw * expected_heating_capacity_frac(-14.5, sigma)
+    )
+    # further ahead the forecast is less sure, and the plan counts on less of the heat pump
+    assert (
+        unsure.heating_capacity_kw[0, -1] < unsure.heating_capacity_kw[0, 0] < sure.heating_capacity_kw[0, 0]
+    )
