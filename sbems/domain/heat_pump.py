@@ -50,3 +50,19 @@ def heating_capacity_frac(outdoor_c: np.ndarray | float) -> np.ndarray:
     t = np.asarray(outdoor_c, dtype=float)
     frac = np.clip(_between_ratings(t, HEATING_CAPACITY_FRAC_AT_LOW_RATING, 1.0), 0.0, 1.0)
     return np.where(t < HEAT_PUMP_CUTOFF_C, 0.0, frac)
+
+
+def expected_heating_capacity_frac(outdoor_c: np.ndarray | float, sigma_c: np.ndarray | float) -> np.ndarray:
+    """:func:`heating_capacity_frac` expected over a forecast error: the outdoor temperature normal around
+    ``outdoor_c`` with standard deviation ``sigma_c`` (per value; 0: the curve itself). The curve drops from
+    about 45 % to 0 at the cut-off, so a forecast 0.5 K on the warm side of it promises heat the unit will
+    not give; the expectation weighs both sides (normal weights on 161 points over +-4 sigma: the curve has a
+    step, which few-node quadrature rules get wrong)."""
+    t, sigma = np.broadcast_arrays(
+        np.asarray(outdoor_c, dtype=float), np.maximum(np.asarray(sigma_c, dtype=float), 0.0)
+    )
+    nodes = np.linspace(-4.0, 4.0, 161)
+    weights = np.exp(-0.5 * nodes**2)
+    weights = weights / weights.sum()
+    shifted = t[None, ...] + np.multiply.outer(nodes, sigma)
+    return np.tensordot(weights, heating_capacity_frac(shifted), axes=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sbems.domain.heat_pump import heating_capacity_frac, heating_cop
+from sbems.domain.heat_pump import expected_heating_capacity_frac, heating_capacity_frac, heating_cop
 from sbems.domain.schedule import occupied_mask, scheduled_heating_setpoints_c, scheduled_setpoints_c
 from sbems.domain.site import Building, Site
 from sbems.domain.tariff import StepPrices
@@ -236,6 +236,10 @@ class Tuning:
     # zone that ran too warm, above the lower edge for one that ran too cold; None: none
     zone_warm_margin_c: tuple[float, ...] | None = None
     zone_cold_margin_c: tuple[float, ...] | None = None
+    # the heat pump's capacity expected over the outdoor forecast's error, whose standard deviation grows
+    # with the lead time through these (lead h, C) knots (typical NWP day-ahead skill); None: the capacity
+    # at the forecast itself
+    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = None
 
 
 def comfort_backoff_c(
@@ -248,11 +252,14 @@ def comfort_backoff_c(
     return np.minimum(base_c + growth_c_per_sqrt_h * np.sqrt(hours), max(max_c, base_c))
 
 
-def heating_inputs(building: Building, outdoor_temp_c: np.ndarray, bands: Bands) -> dict:
+def heating_inputs(
+    building: Building, outdoor_temp_c: np.ndarray, bands: Bands, forecast_sigma_c: np.ndarray | None = None
+) -> dict:
     """The heating part of the problem from nameplate data: heat-pump capacity per zone and step (rated
     heating capacity, or the cooling capacity when the site gives none, x ``heating_capacity_frac`` of the
-    outdoor forecast: 0 below the compressor cut-off), resistance backup kW, heat-pump COP per step,
-    availability from the bands, and the schedule's heating setpoints for the baseline."""
+    outdoor forecast: 0 below the compressor cut-off; with ``forecast_sigma_c`` per step, its expectation
+    over the forecast's error), resistance backup kW, heat-pump COP per step, availability from the bands,
+    and the schedule's heating setpoints for the baseline."""
     controllers = [building.controller_of(z.id) for z in building.zones]
     rated = np.array(
         [(c.heating_capacity_kw or c.capacity_kw) if c else 0.0 for c in controllers], dtype=float
@@ -262,7 +269,12 @@ def heating_inputs(building: Building, outdoor_temp_c: np.ndarray, bands: Bands)
     can_heat = np.zeros((len(controllers), n_steps), dtype=bool) if bands.can_heat is None else bands.can_heat
     local = bands.schedule_can_cool, bands.schedule_can_heat
     return {
-        "heating_capacity_kw": rated[:, None] * heating_capacity_frac(outdoor_temp_c)[None, :],
+        "heating_capacity_kw": rated[:, None]
+        * (
+            heating_capacity_frac(outdoor_temp_c)
+            if forecast_sigma_c is None
+            else expected_heating_capacity_frac(outdoor_temp_c, forecast_sigma_c)
+        )[None, :],
         "backup_heat_kw": np.repeat(backup[:, None], n_steps, axis=1),
         "heating_cop": heating_cop(outdoor_temp_c),
         "heating_available": can_heat,
@@ -324,7 +336,11 @@ def building_problem(
     comfort_min = bands.comfort_min_c + low
     comfort_max = np.maximum(bands.comfort_max_c - high, comfort_min)
     outdoor = np.asarray(forecasts.outdoor_temp_c, dtype=float)
-    heating = heating_inputs(building, outdoor, bands)
+    sigma = None
+    if tuning.heat_pump_forecast_sigma_c is not None:
+        leads_h, sigmas_c = zip(*tuning.heat_pump_forecast_sigma_c, strict=True)
+        sigma = np.interp(ends_h, leads_h, sigmas_c)
+    heating = heating_inputs(building, outdoor, bands, sigma)
     n_charges = prices.demand_rates_usd_per_kw.size
     problem = MpcProblem.from_models(
         list(models),
