@@ -96,6 +96,10 @@ class Bands:
     # more, dispatch then switches it to auto for the step, ``setpoints.mode_commands``); None: can_cool/heat
     schedule_can_cool: np.ndarray | None = None
     schedule_can_heat: np.ndarray | None = None
+    # (n_zones,) the heating setpoints dispatch accepts (``Zone.heating_setpoint_limits``); None: the
+    # default 15-26 C (``setpoints.HEATING_LIMITS_C``)
+    heat_limit_min_c: np.ndarray | None = None
+    heat_limit_max_c: np.ndarray | None = None
 
     def local_availability(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(cooling, heating) availability under the schedule's mode alone."""
@@ -182,6 +186,8 @@ def zone_bands(
         # None where no unit is mode-controllable: the problem is exactly the one of old
         np.array(local_cool) if any_switchable else None,
         np.array(local_heat) if any_switchable else None,
+        np.array([z.heating_setpoint_limits.min_c for z in building.zones]),
+        np.array([z.heating_setpoint_limits.max_c for z in building.zones]),
     )
 
 

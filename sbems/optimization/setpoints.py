@@ -88,6 +88,15 @@ class DualSetpoint:
     cooling_c: float | None
 
 
+def _heating_limits_c(bands: Bands, z: int, given: tuple[float, float] | None) -> tuple[float, float]:
+    if given is not None:
+        return given
+    low, high = getattr(bands, "heat_limit_min_c", None), getattr(bands, "heat_limit_max_c", None)
+    if low is None or high is None:
+        return HEATING_LIMITS_C
+    return float(low[z]), float(high[z])
+
+
 def dual_setpoints_c(
     plan: Plan,
     problem: MpcProblem,
@@ -95,7 +104,7 @@ def dual_setpoints_c(
     zone_ids: Sequence[str],
     step: int = 0,
     deadband_k: float = MIN_DEADBAND_K,
-    heating_limits_c: tuple[float, float] = HEATING_LIMITS_C,
+    heating_limits_c: tuple[float, float] | None = None,
     lead: tuple[Sequence[float], float, float] | None = None,
 ) -> dict[str, DualSetpoint]:
     """Heating and cooling setpoints per zone for plan step ``step``, at least ``deadband_k`` apart.
@@ -105,7 +114,8 @@ def dual_setpoints_c(
     available (heat pump and backup) so the unit stays at full output; the band's lower edge while the zone
     floats. A plan that runs the heat pump at full but no backup tracks the planned temperature: driving
     the setpoint further would bring in the resistance backup the plan avoided. Heating setpoints are
-    clipped to ``heating_limits_c``; the deadband (against the cooling setpoint sent, else the schedule's)
+    clipped to ``heating_limits_c`` (None: each zone's own, ``bands.heat_limit_*_c``, else
+    ``HEATING_LIMITS_C``); the deadband (against the cooling setpoint sent, else the schedule's)
     moves the setpoint of the mode that is idle (:func:`clamp_deadband`; against the schedule's heating
     setpoint where none is sent). ``lead`` = (current temperatures, step s, the units' local-loop time
     constant s): a tracked heating setpoint above the current temperature is lead-compensated as
@@ -135,7 +145,7 @@ def dual_setpoints_c(
                 heat = current + (heat - current) / (1.0 - np.exp(-lead[1] / lead[2]))
         else:
             heat = float(bands.comfort_min_c[z, step])
-        heat = float(np.clip(heat, *heating_limits_c))
+        heat = float(np.clip(heat, *_heating_limits_c(bands, z, heating_limits_c)))
         result[zone_id] = DualSetpoint(round(heat, 2), cool)
     return clamp_deadband(result, plan, problem, bands, zone_ids, step, deadband_k)
 

@@ -172,3 +172,34 @@ def test_peak_backoff_counts_only_errors_predicted_within_the_lead_limit():
     errors = prediction_errors([past, past, past], measured, {}, times[-1] + pd.Timedelta("15min"), 900)
     assert peak_backoff_kw(errors, quantile=0.5) == pytest.approx(20.0)
     assert peak_backoff_kw(errors, quantile=0.5, max_lead_h=1.0) == pytest.approx(1.0)
+
+
+def test_heating_setpoints_keep_to_each_zones_own_heating_limits():
+    # every zone heats with everything it has, towards an unoccupied band edge of 28 C
+    p = plan([0.0] * 4, [10.0] * 4, [5.0] * 4, [25.0] * 4)
+    problem = SimpleNamespace(**{**PROBLEM.__dict__, "heating_available": np.ones((4, 1), dtype=bool)})
+    warm = SimpleNamespace(**{**bands().__dict__, "comfort_max_c": np.full((4, 1), 28.0)})
+    warm.scheduled_c = np.full((4, 1), 30.0)
+    warm.limit_max_c = np.full(4, 30.0)
+    default = dual_setpoints_c(p, problem, warm, ZONES)
+    assert {v.heating_c for v in default.values()} == {26.0}  # no limits in the bands: 15-26 C
+    warm.heat_limit_min_c = np.array([15.0, 15.0, 15.0, 15.0])
+    warm.heat_limit_max_c = np.array([28.0, 24.0, 26.0, 27.5])
+    own = dual_setpoints_c(p, problem, warm, ZONES)
+    assert [own[z].heating_c for z in ZONES] == [28.0, 24.0, 26.0, 27.5]
+    for value in own.values():
+        assert value.cooling_c is None or value.cooling_c - value.heating_c >= 1.0 - 1e-9
+
+
+def test_zone_bands_carry_the_site_files_heating_limits(example_site):
+    from sbems.domain.site import ComfortBand
+    from sbems.optimization.building_problem import zone_bands
+
+    building = example_site.building("hq")
+    zones = list(building.zones)
+    zones[1] = zones[1].model_copy(update={"heating_setpoint_limits": ComfortBand(min_c=16.0, max_c=28.0)})
+    building = building.model_copy(update={"zones": zones})
+    times = pd.date_range("2027-01-12 09:00", periods=4, freq="15min", tz="UTC")
+    result = zone_bands(example_site, building, times, 900)
+    assert result.heat_limit_max_c.tolist() == [26.0, 28.0, 26.0, 26.0, 26.0, 26.0]
+    assert result.heat_limit_min_c.tolist() == [15.0, 16.0, 15.0, 15.0, 15.0, 15.0]
