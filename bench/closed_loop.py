@@ -77,6 +77,7 @@ from closed_loop_state import DemandBackoff, start_filters, zone_coefficients  #
 from sbems.domain.site import Site, read_site_file  # noqa: E402
 from sbems.domain.tariff import tariff_step_prices  # noqa: E402
 from sbems.optimization.building_problem import (  # noqa: E402
+    HEAT_PUMP_FORECAST_SIGMA_C,
     Forecasts,
     Horizon,
     Tuning,
@@ -141,7 +142,7 @@ class Settings:
     limiter_sheds_heating: bool = True  # False: cooling setpoints only (heating setpoints left to the plan)
     # plan with the heat pump's capacity expected over the weather forecast's error (``Tuning``'s
     # ``heat_pump_forecast_sigma_c``: (lead h, C) knots); None: the capacity at the forecast itself
-    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = None
+    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = HEAT_PUMP_FORECAST_SIGMA_C
 
 
 def run_sbems(

@@ -214,6 +214,9 @@ class ZoneState:
     disturbance_bias_c: np.ndarray | None = None  # offset-free MPC: estimated unmodelled heat input per step
 
 
+HEAT_PUMP_FORECAST_SIGMA_C = ((0.0, 0.25), (24.0, 1.0), (72.0, 2.0), (168.0, 3.0))
+
+
 @dataclass(frozen=True)
 class Tuning:
     """Controller knobs."""
@@ -243,9 +246,10 @@ class Tuning:
     zone_warm_margin_c: tuple[float, ...] | None = None
     zone_cold_margin_c: tuple[float, ...] | None = None
     # the heat pump's capacity expected over the outdoor forecast's error, whose standard deviation grows
-    # with the lead time through these (lead h, C) knots (typical NWP day-ahead skill); None: the capacity
-    # at the forecast itself
-    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = None
+    # with the lead time through these (lead h, C) knots (typical NWP temperature skill: 1 K a day ahead,
+    # 2 K at three days); None: the capacity at the forecast itself. On the winter tuning week it gave what
+    # planning on the true weather gave (docs/optimization.md, "Heat-pump cut-off under forecast error")
+    heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = HEAT_PUMP_FORECAST_SIGMA_C
 
 
 def comfort_backoff_c(

@@ -188,7 +188,8 @@ def test_heat_pump_capacity_can_be_planned_as_expected_over_the_forecast_error(e
         )
 
     knots = ((0.0, 0.25), (24.0, 1.0))
-    sure, unsure = problem(Tuning()), problem(Tuning(heat_pump_forecast_sigma_c=knots))
+    sure = problem(Tuning(heat_pump_forecast_sigma_c=None))
+    unsure = problem(Tuning(heat_pump_forecast_sigma_c=knots))
     rated = building.controller_of(building.zones[0].id)
     rated_kw = rated.heating_capacity_kw or rated.capacity_kw
     np.testing.assert_allclose(sure.heating_capacity_kw[0], rated_kw * heating_capacity_frac(-14.5))
