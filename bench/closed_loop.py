@@ -53,6 +53,7 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 from closed_loop_bound import lowest_cooling_setpoint_c, perfect_information_bound  # noqa: E402
+from closed_loop_duty import duty_minutes, step_with_duty_cycle  # noqa: E402
 from closed_loop_limiter import step_with_limiter  # noqa: E402
 from closed_loop_setup import (  # noqa: E402
     MINUTES_PER_STEP,
@@ -117,6 +118,9 @@ class Settings:
     solver: str = "CLARABEL"
     blocking: bool = True  # move blocking: first 2 h per 15 min, then 30 min, then 1 h blocks
     to_week_end: bool = True  # horizon to the end of the billing week (at least horizon_h): sees later peaks
+    # a labelled evaluation convention: no plan step beyond the evaluated week (the bound's world ends there
+    # too), so nothing is spent on Sunday night for a Monday the evaluation does not score
+    end_at_week_end: bool = False
     unoccupied_min_c: float | None = None  # unoccupied lower band edge (default: the zone's limits, 18 C)
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
@@ -143,6 +147,9 @@ class Settings:
     # plan with the heat pump's capacity expected over the weather forecast's error (``Tuning``'s
     # ``heat_pump_forecast_sigma_c``: (lead h, C) knots); None: the capacity at the forecast itself
     heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = HEAT_PUMP_FORECAST_SIGMA_C
+    # unoccupied zones the plan cools: full output for the planned share of the step, then float
+    # (``closed_loop_duty``: the fan runs only that share; same interval energy)
+    unoccupied_duty_cycle: bool = False
 
 
 def run_sbems(
@@ -185,6 +192,9 @@ def run_sbems(
         horizon_h = settings.horizon_h
         if settings.to_week_end:
             horizon_h = max(horizon_h, (week_end_utc - now.floor(f"{PLAN_STEP_S}s")).total_seconds() / 3600.0)
+        if settings.end_at_week_end:
+            remaining_h = (week_end_utc - now.floor(f"{PLAN_STEP_S}s")).total_seconds() / 3600.0
+            horizon_h = max(min(horizon_h, remaining_h), PLAN_STEP_S / 3600.0)
         times, durations = horizon_blocks(now.to_pydatetime(), horizon_h, PLAN_STEP_S, settings.blocking)
         middles = times + pd.to_timedelta(durations / 2, unit="s")
         weather = forecast_weather(plant, middles, now, seed, perfect=settings.perfect_weather)
@@ -277,7 +287,23 @@ def run_sbems(
         heating_c = dual[1] if dual is not None else fallback_c
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
-        if settings.demand_limiter:
+        on_minutes = None
+        if settings.unoccupied_duty_cycle and plan.ok:
+            on_minutes = duty_minutes(
+                plan.cooling_kw[:, 0], problem.cooling_cap_kw[:, 0], bands.occupied_end[:, 0]
+            )
+        if on_minutes is not None and np.any(on_minutes >= 0):
+            means = step_with_duty_cycle(
+                plant,
+                record,
+                sensors,
+                on_minutes=on_minutes,
+                cooling_c=[setpoints[z] for z in zone_ids],
+                heating_c=list(heating_c),
+                low_c=bands.limit_min_c,
+                high_c=bands.limit_max_c,
+            )
+        elif settings.demand_limiter:
             means = step_with_limiter(
                 plant,
                 record,
