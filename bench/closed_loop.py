@@ -69,6 +69,7 @@ from closed_loop_setup import (  # noqa: E402
     set_setpoints_c,
     step_and_record,
     week_around_hottest_day,
+    with_recent_level,
     year_round_setpoints,
     zone_arrays,
 )
@@ -121,6 +122,11 @@ class Settings:
     # a labelled evaluation convention: no plan step beyond the evaluated week (the bound's world ends there
     # too), so nothing is spent on Sunday night for a Monday the evaluation does not score
     end_at_week_end: bool = False
+    # the non-HVAC load planned on its latest measured level (metered - units' electric vs the profile),
+    # the shift fading with this time constant, h (None: the profile alone); ``load_residual_frac``: weight
+    # of the newest residual in its running estimate
+    load_residual_decay_h: float | None = None
+    load_residual_frac: float = 1.0
     unoccupied_min_c: float | None = None  # unoccupied lower band edge (default: the zone's limits, 18 C)
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
@@ -169,6 +175,7 @@ def run_sbems(
     stats = {"solves": 0, "not_ok": 0, "solve_s": [], "statuses": {}, "margin_c": []}
     week_end_utc = pd.Timestamp(plant.now_utc) + pd.Timedelta(days=days)
     bias = np.zeros(len(zone_ids))
+    load_residual = 0.0  # measured - profile non-HVAC load, kW (``load_residual_decay_h``)
     previous = None
     measured = zone_arrays(plant)[0]
     measured = sensors.temps_c(measured, 0.0) if sensors else measured
@@ -199,11 +206,23 @@ def run_sbems(
         middles = times + pd.to_timedelta(durations / 2, unit="s")
         weather = forecast_weather(plant, middles, now, seed, perfect=settings.perfect_weather)
         outdoor = weather["outdoor_temp_c"].to_numpy()
+        other_load_kw = other_load_profile(times)
+        if settings.load_residual_decay_h is not None and len(record.times) >= MINUTES_PER_STEP:
+            last = slice(-MINUTES_PER_STEP, None)
+            measured_other = np.mean(record.measured_power_kw[last]) - np.mean(record.hvac_electric_kw[last])
+            newest = measured_other - float(
+                other_load_profile(pd.DatetimeIndex([record.times[-MINUTES_PER_STEP]]))[0]
+            )
+            load_residual += settings.load_residual_frac * (newest - load_residual)
+            middles_h = ((middles - now).total_seconds() / 3600.0).to_numpy()
+            other_load_kw = with_recent_level(
+                other_load_kw, load_residual, middles_h, settings.load_residual_decay_h
+            )
         forecasts = Forecasts(
             outdoor_temp_c=outdoor,
             ghi_w_m2=weather["ghi_w_m2"].to_numpy(),
             occupancy_count=np.array([profile(middles) for profile in occupancy_profiles]),
-            other_load_kw=other_load_profile(times),
+            other_load_kw=other_load_kw,
             cop=cop_from_outdoor_c(
                 outdoor, cop_at_35_c=learned.cop_at_35_c, slope_per_c=learned.cop_slope_per_c
             ),

@@ -109,6 +109,7 @@ class Record:
     co2_ppm: list[np.ndarray] = field(default_factory=list)
     measured_power_kw: list[float] = field(default_factory=list)  # the main meter as the controller reads it
     backup_kw: list[float] = field(default_factory=list)  # resistance backup heat, whole building
+    hvac_electric_kw: list[float] = field(default_factory=list)  # the units' electric power (true)
 
 
 def week_around_hottest_day(site: Site, building_id: str, year: int = 2026) -> tuple[dt.date, pd.Timestamp]:
@@ -282,6 +283,8 @@ def step_and_record(
         power = plant.building_power_kw
         record.power_kw.append(power)
         record.measured_power_kw.append(float(sensors.power_kw(power)) if sensors else power)
+        # true, not through the sensors: their noise draws would shift every seeded run's random stream
+        record.hvac_electric_kw.append(float(plant._outputs["electric_w"].sum()) / 1000.0)
         record.temps_c.append(temps)
         record.co2_ppm.append(plant.co2_ppm.copy())
         record.occupied.append(occupied)
@@ -483,3 +486,12 @@ def prepare(
     learned.recent = recent
     learned.sensors = sensors
     return plant, learned
+
+
+def with_recent_level(
+    profile_kw: np.ndarray, residual_kw: float, middles_h: np.ndarray, decay_h: float
+) -> np.ndarray:
+    """A slot-profile forecast shifted by the latest measured residual (measured - profile), the shift fading
+    along the horizon with time constant ``decay_h`` (at step middles, hours from now). Never below 0."""
+    weights = np.exp(-np.asarray(middles_h, dtype=float) / float(decay_h))
+    return np.maximum(np.asarray(profile_kw, dtype=float) + float(residual_kw) * weights, 0.0)
