@@ -31,6 +31,7 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 from closed_loop import Settings, run_closed_loop  # noqa: E402
+from closed_loop_speed import SlotProfile  # noqa: E402
 from evaluation_weeks import season_weeks  # noqa: E402
 
 from sbems.domain.site import read_site_file  # noqa: E402
@@ -60,6 +61,8 @@ def record_frame(record, zone_ids: list[str]) -> pd.DataFrame:
     """A run's per-minute record as 15-min means: power_kw, cooling/heating kW per zone, temps, occupied."""
     index = pd.DatetimeIndex(record.times)
     columns = {"power_kw": np.asarray(record.power_kw)}
+    if len(record.hvac_electric_kw) == len(record.times):
+        columns["hvac_kw"] = np.asarray(record.hvac_electric_kw)
     for name, values in (("cool", record.cooling_kw), ("heat", record.heating_kw), ("temp", record.temps_c)):
         array = np.asarray(values)
         for z, zone in enumerate(zone_ids):
@@ -197,6 +200,9 @@ def main(argv: list[str] | None = None) -> dict:
                     "frames": (baseline, sbems, bound),
                     "stats": result["stats"],
                     "models": result["learned"].models,
+                    "other_profile_kw": pd.Series(
+                        SlotProfile(result["learned"].other_load_kw, tz, 900)(sbems.index), index=sbems.index
+                    ),
                     "metrics": result["learned"].metrics,
                 },
                 handle,
