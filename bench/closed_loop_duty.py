@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from closed_loop_setup import MINUTES_PER_STEP, set_setpoints_c, step_and_record
 
-IDLE_COOLING_KW = 0.5  # below this the plan lets the zone float (``sbems.optimization.setpoints``)
+from sbems.optimization.setpoints import IDLE_COOLING_KW  # below this the plan lets the zone float
 
 
 def duty_minutes(
