@@ -306,7 +306,7 @@ def run_sbems(
         heating_c = dual[1] if dual is not None else fallback_c
         for z, zone_id in enumerate(zone_ids):
             set_setpoints_c(plant, zone_id, setpoints[zone_id], heating_c[z])
-        on_minutes = None
+        on_minutes = None  # a duty-cycled step runs without the demand limiter (the two are not combined)
         if settings.unoccupied_duty_cycle and plan.ok:
             on_minutes = duty_minutes(
                 plan.cooling_kw[:, 0], problem.cooling_cap_kw[:, 0], bands.occupied_end[:, 0]
