@@ -41,7 +41,7 @@ import copy
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +127,8 @@ class Settings:
     # of the newest residual in its running estimate
     load_residual_decay_h: float | None = None
     load_residual_frac: float = 1.0
+    # the profile forecasts leave out the history's atypical days (holidays nobody told the schedules of)
+    skip_atypical_days: bool = True
     unoccupied_min_c: float | None = None  # unoccupied lower band edge (default: the zone's limits, 18 C)
     perfect_weather: bool = (
         False  # plan on the true future weather (a labelled diagnostic, never the default)
@@ -136,6 +138,9 @@ class Settings:
     peak_backoff_quantile: float | None = 0.9
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
+    # the peak rows also carry, per lead, how much more the later steps' errors were than the first hour's
+    # (``robust.peak_margin_by_lead_kw``): room kept for a fuller day than forecast
+    peak_margin_by_lead: bool = False
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
     smoothing_usd_per_kw2: float = 1e-4  # the plan's cooling smoothing weight (``Tuning``)
     # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
@@ -188,12 +193,15 @@ def run_sbems(
         settings.peak_backoff_max_lead_h,
         settings.peak_backoff_max_frac,
         PLAN_STEP_S,
+        by_lead=settings.peak_margin_by_lead,
     )
     stats["peak_log"] = (
         demand.log
     )  # per solve: time, reached, back-off, planned first-step and horizon-peak kW
     # built once, not at every re-plan (fixed for the run; the same values): profile tables, fallback heating
-    occupancy_profiles, other_load_profile, fallback_heating_c = run_tables(plant, learned, days)
+    occupancy_profiles, other_load_profile, fallback_heating_c = run_tables(
+        plant, learned, days, settings.skip_atypical_days
+    )
     for fallback_c in fallback_heating_c:  # one row per plan step
         now = pd.Timestamp(plant.now_utc)
         horizon_h = settings.horizon_h
@@ -263,6 +271,11 @@ def run_sbems(
         stats["margin_c"].append(margin_c)  # the comfort margin each solve used (adaptive: from the errors)
         reached = demand_so_far_kw(record, tariff, tz)
         backoff_kw = demand.backoff_kw(record.measured_power_kw, record.times, reached, now)
+        margin_kw = demand.margin_kw(((times - now).total_seconds() / 3600.0).to_numpy(), reached)
+        # added to the fixed load, a constant in the energy cost: only the peak rows feel it
+        if np.any(margin_kw > 0):
+            forecasts = replace(forecasts, other_load_kw=forecasts.other_load_kw + margin_kw)
+        stats.setdefault("peak_margin_kw", []).append(float(margin_kw.max(initial=0.0)))
         problem = building_problem(
             learned.models,
             building,
@@ -294,7 +307,7 @@ def run_sbems(
         stats["statuses"][plan.status] = stats["statuses"].get(plan.status, 0) + 1
         stats["solve_s"].append(plan.solve_s)
         if plan.ok:
-            demand.remember(now, times, plan, reached, backoff_kw, horizon_h)
+            demand.remember(now, times, plan, reached, backoff_kw, horizon_h, margin_kw)
         dual = year_round_setpoints(plan, problem, bands, zone_ids)
         setpoints = first_setpoints_c(plan, bands, zone_ids) if dual is None else dual[0]
         if not plan.ok:

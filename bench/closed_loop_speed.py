@@ -18,18 +18,24 @@ if str(REPO) not in sys.path:
 
 from closed_loop_setup import PLAN_STEP_S, Learned, fair_baseline_heating_setpoints_c  # noqa: E402
 
+from sbems.optimization.horizon import atypical_days, without_days  # noqa: E402
 from sbems.sim.plant import Plant  # noqa: E402
 
 
-def run_tables(plant: Plant, learned: Learned, days: float) -> tuple[list, SlotProfile, np.ndarray]:
+def run_tables(
+    plant: Plant, learned: Learned, days: float, skip_atypical: bool = True
+) -> tuple[list, SlotProfile, np.ndarray]:
     """(occupancy profile of each zone, other-load profile, fallback heating setpoints (steps, zones)) for a
-    run of ``days`` from the plant's time: one row of the fallback table per plan step."""
+    run of ``days`` from the plant's time: one row of the fallback table per plan step. ``skip_atypical``:
+    the profiles leave out the history's atypical days (``atypical_days`` of the non-HVAC load: holidays
+    the schedules do not know), as the production planner does."""
     tz = plant.building.timezone
-    occupancy = [SlotProfile(learned.occupancy[z], tz, PLAN_STEP_S) for z in plant.zone_ids]
+    skip = atypical_days(learned.other_load_kw, tz) if skip_atypical else None
+    occupancy = [SlotProfile(learned.occupancy[z], tz, PLAN_STEP_S, skip) for z in plant.zone_ids]
     steps = int(round(days * 86400 / PLAN_STEP_S))
     return (
         occupancy,
-        SlotProfile(learned.other_load_kw, tz, PLAN_STEP_S),
+        SlotProfile(learned.other_load_kw, tz, PLAN_STEP_S, skip),
         heating_fallback_table_c(plant, steps),
     )
 
@@ -44,15 +50,17 @@ def heating_fallback_table_c(plant: Plant, steps: int) -> np.ndarray:
 
 
 class SlotProfile:
-    """``sbems.optimization.horizon.slot_profile_forecast(history, times, tz, step_s)`` with the table
-    built once: mean of ``history`` by (weekday/weekend, local time-of-day slot), looked up at ``times``;
-    empty slots fall back to the day-type mean, then to the overall mean (0 when empty). The closed loop's
-    history is fixed for the whole run, so rebuilding the table at every re-plan only cost time (the
-    same numbers: ``tests/bench/test_closed_loop_speed.py``)."""
+    """``sbems.optimization.horizon.slot_profile_forecast(history, times, tz, step_s, skip_days)`` with
+    the table built once: mean of ``history`` by (weekday/weekend, local time-of-day slot), looked up at
+    ``times``; empty slots fall back to the day-type mean, then to the overall mean (0 when empty). The
+    closed loop's history is fixed for the whole run, so rebuilding the table at every re-plan only cost
+    time (the same numbers: ``tests/bench/test_closed_loop_speed.py``)."""
 
-    def __init__(self, history: pd.Series, tz: str, step_s: int) -> None:
+    def __init__(
+        self, history: pd.Series, tz: str, step_s: int, skip_days: pd.DatetimeIndex | None = None
+    ) -> None:
         self.tz, self.step_s = tz, int(step_s)
-        values = history.dropna()
+        values = without_days(history.dropna(), tz, skip_days)
         self.empty = values.empty
         slots = 86_400 // self.step_s + 1
         self.table = np.full((2, slots), np.nan)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from closed_loop_setup import MINUTES_PER_STEP, PLAN_STEP_S, Learned
 
-from sbems.optimization.robust import PastPlan, peak_backoff_kw, prediction_errors
+from sbems.optimization.robust import PastPlan, peak_backoff_kw, peak_margin_by_lead_kw, prediction_errors
 from sbems.optimization.zone_model_rc2 import Rc2Params, initial_filter_state, kalman_step, step_coefficients
 
 KEEP_PLANS = 96  # the last day of 15-min plans
@@ -58,33 +58,65 @@ def measured_load_kw(measured_power_kw: list[float], times: list) -> pd.Series:
 
 
 class DemandBackoff:
-    """``quantile`` None: no back-off (the peak rows count from the reached peak itself)."""
+    """``quantile`` None: no back-off (the peak rows count from the reached peak itself). ``by_lead``: also
+    keep the plans' later steps (two days of plans) for ``margin_kw``, the extra room per lead."""
 
-    def __init__(self, quantile: float | None, max_lead_h: float | None, max_frac: float, step_s: int):
+    def __init__(
+        self,
+        quantile: float | None,
+        max_lead_h: float | None,
+        max_frac: float,
+        step_s: int,
+        by_lead: bool = False,
+    ):
         self.quantile, self.max_lead_h, self.max_frac, self.step_s = quantile, max_lead_h, max_frac, step_s
+        self.by_lead = by_lead
         self.past: list[PastPlan] = []
         self.log: list[tuple] = []
+        self.errors = None
 
     def backoff_kw(self, measured_power_kw: list[float], times: list, reached: list[float], now) -> float:
+        self.errors = None
         if self.quantile is None or not self.past:
             return 0.0
-        errors = prediction_errors(
+        self.errors = prediction_errors(
             self.past, measured_load_kw(measured_power_kw, times), {}, now, self.step_s
         )
         return peak_backoff_kw(
-            errors,
+            self.errors,
             self.quantile,
             max_kw=self.max_frac * max(reached, default=0.0),
             max_lead_h=self.max_lead_h,
         )
 
+    def margin_kw(self, row_lead_h: np.ndarray, reached: list[float]) -> np.ndarray:
+        """Extra load in the peak rows per row lead (``robust.peak_margin_by_lead_kw``), from the errors
+        ``backoff_kw`` just measured; zeros without them."""
+        if not self.by_lead or self.errors is None or self.quantile is None:
+            return np.zeros(len(row_lead_h))
+        return peak_margin_by_lead_kw(
+            self.errors,
+            row_lead_h,
+            self.quantile,
+            near_lead_h=self.max_lead_h or 1.0,
+            max_kw=self.max_frac * max(reached, default=0.0),
+        )
+
     def remember(
-        self, now, times: pd.DatetimeIndex, plan, reached: list[float], backoff_kw: float, horizon_h: float
+        self,
+        now,
+        times: pd.DatetimeIndex,
+        plan,
+        reached: list[float],
+        backoff_kw: float,
+        horizon_h: float,
+        margin_kw: np.ndarray | None = None,
     ):
-        """Keep a solved plan's building kW up to the lead the back-off counts, and log the solve."""
-        keep = (times - now) < pd.Timedelta(hours=self.max_lead_h or horizon_h)
-        self.past = [
-            *self.past[-(KEEP_PLANS - 1) :],
-            PastPlan(now, times[keep], plan.building_electric_kw[keep], {}),
-        ]
-        self.log.append((now, reached, backoff_kw, float(plan.building_electric_kw[0]), float(plan.peak_kw)))
+        """Keep a solved plan's building kW (less any ``margin_kw`` the peak rows carried) up to the lead the
+        back-off counts, and log the solve."""
+        predicted = plan.building_electric_kw - (0.0 if margin_kw is None else margin_kw)
+        lead = None if self.by_lead else self.max_lead_h
+        keep = (times - now) < pd.Timedelta(hours=lead or horizon_h)
+        kept = 2 * KEEP_PLANS if self.by_lead else KEEP_PLANS
+        self.past = [*self.past[-(kept - 1) :], PastPlan(now, times[keep], predicted[keep], {})]
+        self.log.append((now, reached, backoff_kw, float(predicted[0]), float(plan.peak_kw)))

@@ -36,6 +36,7 @@ from evaluation_weeks import season_weeks  # noqa: E402
 
 from sbems.domain.site import read_site_file  # noqa: E402
 from sbems.domain.tariff import energy_prices_usd_per_kwh  # noqa: E402
+from sbems.optimization.horizon import atypical_days  # noqa: E402
 
 STEP = "15min"
 
@@ -116,6 +117,13 @@ def by_hour(frame: pd.DataFrame, zone_ids: list[str], prices: pd.Series, tz: str
             "unocc_temp_c": "mean",
         }
     )
+
+
+def other_profile(learned, tz: str, settings: Settings) -> SlotProfile:
+    """The non-HVAC load profile the controller planned with (the history's atypical days left out as
+    ``settings.skip_atypical_days`` says)."""
+    skip = atypical_days(learned.other_load_kw, tz) if settings.skip_atypical_days else None
+    return SlotProfile(learned.other_load_kw, tz, 900, skip)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -201,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "stats": result["stats"],
                     "models": result["learned"].models,
                     "other_profile_kw": pd.Series(
-                        SlotProfile(result["learned"].other_load_kw, tz, 900)(sbems.index), index=sbems.index
+                        other_profile(result["learned"], tz, settings)(sbems.index), index=sbems.index
                     ),
                     "metrics": result["learned"].metrics,
                 },

@@ -63,12 +63,47 @@ def expand_blocks(plan: Plan, durations_s: np.ndarray, step_s: int) -> Plan:
     return dataclasses.replace(plan, **values)
 
 
-def slot_profile_forecast(history: pd.Series, times: pd.DatetimeIndex, tz: str, step_s: int) -> np.ndarray:
-    """Mean of ``history`` by (weekday/weekend, local time-of-day slot), looked up at ``times``.
+ATYPICAL_DAY_FRAC = 0.15  # a whole day this far (relative) from its day type's median day is atypical
+
+
+def atypical_days(history: pd.Series, tz: str, atypical_frac: float = ATYPICAL_DAY_FRAC) -> pd.DatetimeIndex:
+    """Local dates (midnight, ``tz``) of the atypical days of a building-level ``history`` (e.g. the
+    non-HVAC load): whole days (at least 90 % as many samples as the most complete day, so daylight-saving
+    days count) whose mean differs from the median daily mean of their day type (weekday / weekend) by
+    more than ``atypical_frac`` of that median. A public holiday the schedules do not know (nobody came,
+    the lights stayed off) would otherwise pull the weekday profiles down by a fifteenth for each one in
+    three weeks of history. Day types with fewer than three whole days have none."""
+    values = history.dropna()
+    if values.empty:
+        return pd.DatetimeIndex([], tz=tz)
+    dates = pd.DatetimeIndex(values.index).tz_convert(tz).normalize()
+    daily = values.groupby(dates).agg(["mean", "size"])
+    whole = daily["size"] >= 0.9 * daily["size"].max()
+    weekend = np.asarray(daily.index.dayofweek >= 5)
+    atypical = np.zeros(len(daily), dtype=bool)
+    for day_type in (False, True):
+        days = np.asarray(whole) & (weekend == day_type)
+        if days.sum() < 3:
+            continue
+        median = float(daily["mean"][days].median())
+        if median > 0:
+            atypical |= days & np.asarray((daily["mean"] - median).abs() > atypical_frac * median)
+    return pd.DatetimeIndex(daily.index[atypical])
+
+
+def slot_profile_forecast(
+    history: pd.Series,
+    times: pd.DatetimeIndex,
+    tz: str,
+    step_s: int,
+    skip_days: pd.DatetimeIndex | None = None,
+) -> np.ndarray:
+    """Mean of ``history`` by (weekday/weekend, local time-of-day slot), looked up at ``times``; the local
+    dates ``skip_days`` (``atypical_days``) left out.
 
     Slots without history fall back to the day-type mean, then to the overall mean (0 when empty).
     """
-    values = history.dropna()
+    values = without_days(history.dropna(), tz, skip_days)
     if values.empty:
         return np.zeros(len(times))
 
@@ -87,3 +122,11 @@ def slot_profile_forecast(history: pd.Series, times: pd.DatetimeIndex, tz: str, 
     fallback = by_daytype.reindex(daytype).to_numpy(dtype=float)
     result = np.where(np.isnan(result), fallback, result)
     return np.where(np.isnan(result), float(values.mean()), result)
+
+
+def without_days(values: pd.Series, tz: str, skip_days: pd.DatetimeIndex | None) -> pd.Series:
+    """``values`` without the samples on the local dates ``skip_days`` (midnights in ``tz``)."""
+    if skip_days is None or len(skip_days) == 0 or values.empty:
+        return values
+    dates = pd.DatetimeIndex(values.index).tz_convert(tz).normalize()
+    return values[~dates.isin(pd.DatetimeIndex(skip_days).tz_convert(tz))]

@@ -24,7 +24,13 @@ from sbems.optimization.building_problem import (
     zone_bands,
 )
 from sbems.optimization.explain import notes_text
-from sbems.optimization.horizon import expand_blocks, horizon_blocks, horizon_index, slot_profile_forecast
+from sbems.optimization.horizon import (
+    atypical_days,
+    expand_blocks,
+    horizon_blocks,
+    horizon_index,
+    slot_profile_forecast,
+)
 from sbems.optimization.model_confidence import ZoneModels, coverage_metrics, model_evidence
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
@@ -320,31 +326,31 @@ def _forecasts(
     inputs: OptimizationInputs, building: Building, times: pd.DatetimeIndex, durations_s: np.ndarray
 ) -> Forecasts:
     """Weather at each step's middle; occupancy from the stored forecast where there is one, else the
-    zone's slot profile; the non-HVAC load as a slot profile of the history."""
-    step_s = inputs.step_s
+    zone's slot profile; the non-HVAC load as a slot profile of the history. The profiles leave out the
+    history's atypical days (``atypical_days`` of the non-HVAC load: holidays the schedules do not know)."""
+    step_s, tz = inputs.step_s, building.timezone
     middles = times + pd.to_timedelta(durations_s / 2, unit="s")
     mid = inputs.weather_source(building).weather_at(middles)
+    hvac_kw = sum((inputs.zones[z.id]["hvac_electric_kw"] for z in building.zones), pd.Series(dtype=float))
+    other = (inputs.building_load_kw - hvac_kw.reindex(inputs.building_load_kw.index).fillna(0.0)).clip(
+        lower=0
+    )
+    skip = atypical_days(other, tz)
     occupancy = []
     for zone in building.zones:
         forecast = inputs.occupancy_forecast.get(zone.id)
-        profile = slot_profile_forecast(
-            inputs.zones[zone.id]["occupancy_count"], middles, building.timezone, step_s
-        )
+        profile = slot_profile_forecast(inputs.zones[zone.id]["occupancy_count"], middles, tz, step_s, skip)
         if forecast is not None and len(forecast) >= 2:
             stored = np.interp(
                 times.asi8, forecast.index.asi8, forecast.to_numpy(), left=np.nan, right=np.nan
             )
             profile = np.where(np.isnan(stored), profile, np.maximum(stored, 0.0))
         occupancy.append(profile)
-    hvac_kw = sum((inputs.zones[z.id]["hvac_electric_kw"] for z in building.zones), pd.Series(dtype=float))
-    other = (inputs.building_load_kw - hvac_kw.reindex(inputs.building_load_kw.index).fillna(0.0)).clip(
-        lower=0
-    )
     return Forecasts(
         mid["outdoor_temp_c"].to_numpy(),
         mid["ghi_w_m2"].to_numpy(),
         np.array(occupancy),
-        slot_profile_forecast(other, times, building.timezone, step_s),
+        slot_profile_forecast(other, times, tz, step_s, skip),
     )
 
 

@@ -55,9 +55,14 @@ def test_slot_profile_gives_slot_profile_forecast(example_site):
     history.iloc[rng.integers(0, len(index), 300)] = np.nan  # gaps
     history = history[~((index.hour == 3) & (index.dayofweek >= 5))]  # slots with no history at all
     profile = SlotProfile(history, tz, 900)
+    skip = pd.DatetimeIndex(["2026-06-03", "2026-06-13"]).tz_localize(tz)  # a weekday and a Saturday
+    skipping = SlotProfile(history, tz, 900, skip)
     for start in ("2026-06-22 04:07", "2026-06-27 00:00", "2026-07-04 12:30"):
         times = pd.date_range(start, periods=500, freq="15min", tz="UTC")
         np.testing.assert_array_equal(profile(times), slot_profile_forecast(history, times, tz, 900))
+        expected = slot_profile_forecast(history, times, tz, 900, skip)
+        np.testing.assert_array_equal(skipping(times), expected)
+        assert not np.array_equal(expected, profile(times))  # the skipped days did count
     empty = pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
     np.testing.assert_array_equal(SlotProfile(empty, tz, 900)(index[:5]), np.zeros(5))
 
