@@ -141,6 +141,9 @@ class Settings:
     # the peak rows also carry, per lead, how much more the later steps' errors were than the first hour's
     # (``robust.peak_margin_by_lead_kw``): room kept for a fuller day than forecast
     peak_margin_by_lead: bool = False
+    # ... on the rows of the days after today only (today's level is being measured; room kept for later
+    # today only moves cooling into the present)
+    peak_margin_next_days_only: bool = False
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
     smoothing_usd_per_kw2: float = 1e-4  # the plan's cooling smoothing weight (``Tuning``)
     # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
@@ -272,6 +275,9 @@ def run_sbems(
         reached = demand_so_far_kw(record, tariff, tz)
         backoff_kw = demand.backoff_kw(record.measured_power_kw, record.times, reached, now)
         margin_kw = demand.margin_kw(((times - now).total_seconds() / 3600.0).to_numpy(), reached)
+        if settings.peak_margin_next_days_only:
+            later_day = times.tz_convert(tz).normalize() > now.tz_convert(tz).normalize()
+            margin_kw = np.where(later_day, margin_kw, 0.0)
         # added to the fixed load, a constant in the energy cost: only the peak rows feel it
         if np.any(margin_kw > 0):
             forecasts = replace(forecasts, other_load_kw=forecasts.other_load_kw + margin_kw)
