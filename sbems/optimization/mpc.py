@@ -69,19 +69,29 @@ class Planner:
     def __init__(self, backend: Backend | None = None) -> None:
         self.backend: Backend = BlockBackend() if backend is None else backend
 
-    def solve(self, problem: MpcProblem, timings: dict[str, float] | None = None) -> Plan:
+    def solve(
+        self,
+        problem: MpcProblem,
+        timings: dict[str, float] | None = None,
+        priced_on: MpcProblem | None = None,
+    ) -> Plan:
         """The plan for ``problem``. ``timings`` (optional dict) receives where the time went: baseline_s,
         plan_s and the backend's own figures (assemble_s, setup_s, solver_s, solver_cpu_s, iterations; direct
-        CLARABEL: solver_reused; the block backend: fallback)."""
+        CLARABEL: solver_reused; the block backend: fallback). ``priced_on``: the same problem with the
+        tariff's own demand charges, where ``problem`` plans under others (``robust.per_day_demand``); the
+        plan and the baseline are simulated and priced on it."""
         timings = {} if timings is None else timings
+        pricing = problem if priced_on is None else priced_on
+        if pricing.n_steps != problem.n_steps or pricing.n_zones != problem.n_zones:
+            raise ValueError("priced_on must be the same problem (zones and steps) with other charges")
         started = time.perf_counter()
-        baseline_q, baseline_heating = baseline_schedule(problem)
-        baseline = evaluate_cooling(problem, baseline_q, baseline_heating)
+        baseline_q, baseline_heating = baseline_schedule(pricing)
+        baseline = evaluate_cooling(pricing, baseline_q, baseline_heating)
         timings["baseline_s"] = time.perf_counter() - started
         result = self.backend.solve(problem, timings)
         started = time.perf_counter()
-        plan = plan_from_result(problem, result, self.backend.solver, baseline_q, baseline, baseline_heating)
-        plan.notes = comfort_notes(problem, plan)  # why any zone is planned outside its band
+        plan = plan_from_result(pricing, result, self.backend.solver, baseline_q, baseline, baseline_heating)
+        plan.notes = comfort_notes(pricing, plan)  # why any zone is planned outside its band
         timings["plan_s"] = time.perf_counter() - started
         return plan
 

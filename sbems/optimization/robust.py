@@ -13,11 +13,14 @@ keeps the metered peak at the reached one with about that probability.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from sbems.optimization.problem import MpcProblem
 
 MIN_ERROR_SAMPLES = 8  # fewer measured errors than this: no back-off from data (the caller's default applies)
 
@@ -189,3 +192,38 @@ def peak_margin_by_lead_kw(
             running = max(running, found - base)
         margin[(row_lead_h > low + 1e-9) & (row_lead_h <= high + 1e-9)] = running
     return margin if max_kw is None else np.minimum(margin, float(max_kw))
+
+
+LATER_DAYS_PEAK_WEIGHT = 1.0  # rate of the later days' peaks, fraction of the charge's (1: each day alone)
+
+
+def per_day_demand(
+    problem: MpcProblem, times_utc: pd.DatetimeIndex, tz: str, later_weight: float = LATER_DAYS_PEAK_WEIGHT
+) -> MpcProblem:
+    """``problem`` with each demand charge split at the first step's local midnight: one peak for the rows of
+    that day (the charge's rate) and one for the later days' rows (``later_weight`` x the rate), each against
+    the reached peak less the back-off. With one peak per billing period a fuller tomorrow in the forecast
+    lifts the ceiling the rows of today are planned under, and today's plans spend that headroom although
+    tomorrow is planned again when its day's load is known (tuning week and two further summer weeks:
+    lower bills and far less discomfort; docs/evaluation.md). Halves with no rows in the horizon are
+    left out. The plan is then priced on the original charges (``Planner.solve(..., priced_on=problem)``)."""
+    if not later_weight >= 0.0:
+        raise ValueError("later_weight must be >= 0")
+    if problem.n_charges == 0:
+        return problem
+    local_days = pd.DatetimeIndex(times_utc).tz_convert(tz).normalize()
+    later = np.asarray(local_days > local_days[0])
+    masks = np.concatenate([problem.demand_masks & ~later[None, :], problem.demand_masks & later[None, :]])
+    keep = masks.any(axis=1)
+
+    def twice(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([values, values])[keep]
+
+    rates = np.concatenate([problem.demand_rates_usd_per_kw, later_weight * problem.demand_rates_usd_per_kw])
+    return dataclasses.replace(
+        problem,
+        demand_masks=masks[keep],
+        demand_rates_usd_per_kw=rates[keep],
+        demand_peak_so_far_kw=twice(problem.demand_peak_so_far_kw),
+        demand_peak_backoff_kw=twice(problem.demand_peak_backoff_kw),
+    )

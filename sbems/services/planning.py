@@ -34,6 +34,7 @@ from sbems.optimization.horizon import (
 from sbems.optimization.model_confidence import ZoneModels, coverage_metrics, model_evidence
 from sbems.optimization.mpc import Planner
 from sbems.optimization.plan_report import metadata_markdown, plan_document, plan_markdown, plan_summary
+from sbems.optimization.robust import per_day_demand
 from sbems.optimization.setpoints import dual_setpoints_c, lead_compensated_dual_c, mode_commands
 from sbems.optimization.state_estimation import estimate_mass_temp_c
 from sbems.optimization.zone_model import ZoneModelParams, longest_complete_run
@@ -467,7 +468,8 @@ def plan_building(
         ),
         tuning,
     )
-    plan = (planner or Planner()).solve(problem)
+    # one peak per charge for today and one for the later days; the plan is priced on the tariff's own
+    plan = (planner or Planner()).solve(per_day_demand(problem, times, building.timezone), priced_on=problem)
     zone_ids = [z.id for z in building.zones]
     model_info["model_confidence"] = models.confidence(zone_ids, plan, forecasts.outdoor_temp_c)
     dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week
