@@ -90,7 +90,11 @@ from sbems.optimization.building_problem import (  # noqa: E402
 from sbems.optimization.horizon import horizon_blocks  # noqa: E402
 from sbems.optimization.mpc import Planner, backend_for  # noqa: E402
 from sbems.optimization.problem import cop_from_outdoor_c  # noqa: E402
-from sbems.optimization.robust import LATER_DAYS_PEAK_WEIGHT, per_day_demand, tracking_backoff_c  # noqa: E402
+from sbems.optimization.robust import (  # noqa: E402
+    LATER_DAYS_PEAK_WEIGHT,
+    per_day_demand,
+    tracking_backoff_c,
+)
 from sbems.optimization.setpoints import first_setpoints_c, lead_compensated_setpoints_c  # noqa: E402
 from sbems.optimization.state_estimation import disturbance_residual_c  # noqa: E402
 from sbems.optimization.zone_model_rc2 import Rc2Params, kalman_step  # noqa: E402
@@ -148,6 +152,9 @@ class Settings:
     # and the later days' rows, each against the reached peak, the later days' at this fraction of the rate
     # (None: one peak per charge, the billing period's). A fuller tomorrow no longer lifts today's ceiling
     later_days_peak_weight: float | None = LATER_DAYS_PEAK_WEIGHT
+    # ... where today ends with its last occupied step (evenings plan with one peak: storing heat for the
+    # next morning's peak stays free; split at midnight, the winter tuning week cost +122 USD)
+    per_day_until_occupancy_end: bool = True
     peak_below_floor_frac: float = 0.1  # price of the horizon peak below the floor, fraction of the rate
     smoothing_usd_per_kw2: float = 1e-4  # the plan's cooling smoothing weight (``Tuning``)
     # a labelled diagnostic, cooling-only (summer) weeks: also solve the bound with the unoccupied floor at
@@ -314,7 +321,8 @@ def run_sbems(
         # as production plans: today's and the later days' peaks apart, priced on the tariff's own charges
         planned_on = problem
         if settings.later_days_peak_weight is not None:
-            planned_on = per_day_demand(problem, times, tz, settings.later_days_peak_weight)
+            occupied = bands.occupied_start.any(axis=0) if settings.per_day_until_occupancy_end else None
+            planned_on = per_day_demand(problem, times, tz, settings.later_days_peak_weight, occupied)
         plan = planner.solve(planned_on, priced_on=problem)
         last_plan = (plan.expected_temp_c[:, 0], bands.occupied_end[:, 0]) if plan.ok else None
         stats["solves"] += 1

@@ -198,21 +198,31 @@ LATER_DAYS_PEAK_WEIGHT = 1.0  # rate of the later days' peaks, fraction of the c
 
 
 def per_day_demand(
-    problem: MpcProblem, times_utc: pd.DatetimeIndex, tz: str, later_weight: float = LATER_DAYS_PEAK_WEIGHT
+    problem: MpcProblem,
+    times_utc: pd.DatetimeIndex,
+    tz: str,
+    later_weight: float = LATER_DAYS_PEAK_WEIGHT,
+    occupied: np.ndarray | None = None,
 ) -> MpcProblem:
-    """``problem`` with each demand charge split at the first step's local midnight: one peak for the rows of
-    that day (the charge's rate) and one for the later days' rows (``later_weight`` x the rate), each against
-    the reached peak less the back-off. With one peak per billing period a fuller tomorrow in the forecast
-    lifts the ceiling the rows of today are planned under, and today's plans spend that headroom although
-    tomorrow is planned again when its day's load is known (tuning week and two further summer weeks:
-    lower bills and far less discomfort; docs/evaluation.md). Halves with no rows in the horizon are
-    left out. The plan is then priced on the original charges (``Planner.solve(..., priced_on=problem)``)."""
+    """``problem`` with each demand charge split in two: one peak for today's rows (the charge's rate) and one
+    for the later rows (``later_weight`` x the rate), each against the reached peak less the back-off. Today
+    ends at the first step's local midnight, or, with ``occupied`` (the building occupied per step), with
+    today's last occupied step: evenings plan with one peak, so storing heat or cold for the next morning's
+    peak stays free (split at midnight, the winter tuning week lost 122 USD). With one peak per billing
+    period a fuller tomorrow in the forecast lifts the ceiling today's occupied rows are planned under, and
+    today's plans spend that headroom although tomorrow is planned again on its own day's load (summer and
+    winter tuning weeks, a further summer week: lower bills and peaks, far less discomfort;
+    docs/evaluation.md). Halves with no rows in the horizon are left out. Price the plan on the original
+    charges (``Planner.solve(..., priced_on=problem)``)."""
     if not later_weight >= 0.0:
         raise ValueError("later_weight must be >= 0")
     if problem.n_charges == 0:
         return problem
     local_days = pd.DatetimeIndex(times_utc).tz_convert(tz).normalize()
     later = np.asarray(local_days > local_days[0])
+    if occupied is not None:  # today ends with its last occupied step (none left: one peak, as before)
+        occupied_today = np.flatnonzero(~later & np.asarray(occupied, dtype=bool))
+        later = np.arange(len(later)) > (occupied_today[-1] if occupied_today.size else -1)
     masks = np.concatenate([problem.demand_masks & ~later[None, :], problem.demand_masks & later[None, :]])
     keep = masks.any(axis=1)
 

@@ -468,8 +468,8 @@ def plan_building(
         ),
         tuning,
     )
-    # one peak per charge for today and one for the later days; the plan is priced on the tariff's own
-    plan = (planner or Planner()).solve(per_day_demand(problem, times, building.timezone), priced_on=problem)
+    split = per_day_demand(problem, times, building.timezone, occupied=bands.occupied_start.any(axis=0))
+    plan = (planner or Planner()).solve(split, priced_on=problem)  # today's peak apart; priced on the tariff
     zone_ids = [z.id for z in building.zones]
     model_info["model_confidence"] = models.confidence(zone_ids, plan, forecasts.outdoor_temp_c)
     dual = dual_setpoints_c(plan, problem, bands, zone_ids)  # heating lead: worse on the tuning week

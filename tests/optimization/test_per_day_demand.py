@@ -114,3 +114,24 @@ def test_today_is_not_planned_under_tomorrows_peak_and_the_plan_is_priced_on_the
     assert per_day.baseline_total_cost_usd == pytest.approx(one_peak.baseline_total_cost_usd)
     # on a forecast that comes true the free headroom was worth a little: the split costs at most 0.5 %
     assert one_peak.total_cost_usd <= per_day.total_cost_usd <= 1.005 * one_peak.total_cost_usd
+
+
+def test_today_ends_with_its_last_occupied_step():
+    problem = two_day_problem()
+    occupied = OCCUPIED
+    split = per_day_demand(problem, TIMES, TZ, occupied=occupied)
+    n = problem.n_charges
+    until = np.arange(len(TIMES)) <= np.flatnonzero(TODAY & OCCUPIED)[-1]  # Monday 12:00 to 18:45
+    assert until.sum() == 28
+    for m in range(n):
+        np.testing.assert_array_equal(split.demand_masks[m], problem.demand_masks[m] & until)
+        np.testing.assert_array_equal(split.demand_masks[n + m], problem.demand_masks[m] & ~until)
+    # from Monday 21:00 nothing of today is occupied: one peak per charge, the evening free to store for
+    # the next morning's peak (as the plan of old)
+    late_times = TIMES[36 : 36 + 96]
+    late = two_day_problem(late_times)
+    late_local = late_times.tz_convert(TZ)
+    late_hours = np.asarray(late_local.hour + late_local.minute / 60.0)
+    evening = per_day_demand(late, late_times, TZ, occupied=(late_hours >= 7) & (late_hours < 19))
+    np.testing.assert_array_equal(evening.demand_masks, late.demand_masks)
+    np.testing.assert_allclose(evening.demand_rates_usd_per_kw, late.demand_rates_usd_per_kw)
