@@ -175,6 +175,9 @@ class Settings:
     # unoccupied zones the plan cools: full output for the planned share of the step, then float
     # (``closed_loop_duty``: the fan runs only that share; same interval energy)
     unoccupied_duty_cycle: bool = False
+    # the plan pays the unit's fan for the share of an unoccupied step it conditions at full output
+    # (``Tuning.idle_fan_cost``; the bound's own accounting). The plant runs the fan the whole step
+    idle_fan_cost: bool = False
 
 
 def run_sbems(
@@ -316,6 +319,7 @@ def run_sbems(
                 peak_below_floor_frac=settings.peak_below_floor_frac,
                 smoothing_usd_per_kw2=settings.smoothing_usd_per_kw2,
                 heat_pump_forecast_sigma_c=settings.heat_pump_forecast_sigma_c,
+                idle_fan_cost=settings.idle_fan_cost,
             ),
         )
         # as production plans: today's and the later days' peaks apart, priced on the tariff's own charges

@@ -17,7 +17,7 @@ remain after condensing), started from an infeasible point:
 Variables: per zone the inputs ``u`` (n_in x n_steps, input-major: q, then h, r when present) and the
 comfort slacks ``e`` (soft comfort only); then the building's peaks (and billed peaks with
 ``demand_below_floor_frac``). The building kW ``P[k]`` is not a variable: its cost is folded into the inputs'
-linear cost and the peak rows read ``sum_z E[k] u_z - peak_m <= -fan[k]``. Inputs whose upper bound is 0
+linear cost and the peak rows read ``sum_z E[z,k] u_z - peak_m <= -fan[k]``. Inputs whose upper bound is 0
 (unavailable cooling or heating) are fixed at 0.
 
 Modules: ``block_structure`` (the condensed problem), ``block_newton`` (the rows, G and G', the Newton solve),

@@ -74,7 +74,7 @@ class BlockIpm:
     def __init__(self, st: Structure) -> None:
         self.st, self.rows = st, Rows(st)
         # building kW per input kW at each step, zero where the input is fixed: (nz, n_in, ns)
-        self.e_zone = st.e_coef[None, :, :] * st.free.reshape(st.nz, st.n_in, st.ns)
+        self.e_zone = st.e_coef * st.free.reshape(st.nz, st.n_in, st.ns)
         self.all_free = bool(st.free.all())
         self.sign_cols = np.repeat(st.signs, st.ns)  # the sign of each input column in the net cooling
         self.p_diag = np.diagonal(st.p_shared).copy()  # one input kind: P's diagonal and sub-diagonal suffice

@@ -4,7 +4,7 @@ and the few rows that couple the zones (the demand peaks).
 
 Per zone the inputs ``u`` are (n_in x n_steps, input-major): cooling q, then heat-pump heating h and backup r
 when any zone has them; net cooling is ``q - h - r``. The building kW is not a variable: its energy cost is
-folded into the inputs' linear cost and each peak row reads ``sum_z E[k] u_z - peak_m <= -fan[k]``. Inputs
+folded into the inputs' linear cost and each peak row reads ``sum_z E[z,k] u_z - peak_m <= -fan[k]``. Inputs
 whose upper bound is 0 (unavailable cooling or heating) are fixed at 0.
 """
 
@@ -38,7 +38,7 @@ class Structure:
     ramp_down: np.ndarray  # (nz, ns) bound of q[k-1] - q[k]
     low: np.ndarray  # (nz, ns) comfort band
     high: np.ndarray
-    e_coef: np.ndarray  # (n_in, ns) building kW per input kW (1/COP cooling, 1/COP heating, 1 backup)
+    e_coef: np.ndarray  # (nz, n_in, ns) building kW per input kW (1/COP or 1, plus the idle fan's share)
     cp_step: np.ndarray  # (ncp,) step of each coupling row
     cp_charge: np.ndarray  # (ncp,) charge (peak variable) of each coupling row
     cp_rhs: np.ndarray  # (ncp,) -fan kW at the row's step
@@ -90,22 +90,23 @@ def air_response(problem: MpcProblem) -> tuple[np.ndarray, np.ndarray]:
 def build_structure(problem: MpcProblem) -> Structure:
     """The condensed, block-structured form of ``problem``."""
     nz, ns, nm = problem.n_zones, problem.n_steps, problem.n_charges
+    per_cool, per_heat_pump, per_backup = problem.electric_kw_per_kw
     caps = [problem.cooling_cap_kw]
-    signs, e_coef = [1.0], [1.0 / problem.cop]
+    signs, e_coef = [1.0], [per_cool]
     if np.any(problem.heat_pump_cap_kw > 0):
         caps.append(problem.heat_pump_cap_kw)
         signs.append(-1.0)
-        e_coef.append(1.0 / problem.heating_cop)
+        e_coef.append(per_heat_pump)
     if np.any(problem.backup_cap_kw > 0):
         caps.append(problem.backup_cap_kw)
         signs.append(-1.0)
-        e_coef.append(np.ones(ns))
+        e_coef.append(per_backup)
     n_in = len(caps)
     cap = np.concatenate(caps, axis=1)
     gamma, t_free = air_response(problem)
     dt_h = problem.step_h_per_step
     energy = problem.price_usd_per_kwh * dt_h
-    c_u = np.broadcast_to(np.concatenate([energy * coef for coef in e_coef]), (nz, n_in * ns)).copy()
+    c_u = np.concatenate([energy[None, :] * coef for coef in e_coef], axis=1)
     has_heat_pump = bool(np.any(problem.heat_pump_cap_kw > 0))
     p_shared = _quadratic_cost(ns, n_in, problem.smoothing_usd_per_kw2, has_heat_pump)
     ramp = problem.ramp_bound_kw
@@ -141,7 +142,7 @@ def build_structure(problem: MpcProblem) -> Structure:
         ramp_down=ramp_down,
         low=problem.comfort_min_c,
         high=problem.comfort_max_c,
-        e_coef=np.asarray(e_coef),
+        e_coef=np.stack(e_coef, axis=1),
         cp_step=steps,
         cp_charge=charges,
         cp_rhs=-fan[steps],

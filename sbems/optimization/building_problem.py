@@ -250,6 +250,8 @@ class Tuning:
     # 2 K at three days); None: the capacity at the forecast itself. On the winter tuning week it gave what
     # planning on the true weather gave (docs/optimization.md, "Heat-pump cut-off under forecast error")
     heat_pump_forecast_sigma_c: tuple[tuple[float, float], ...] | None = HEAT_PUMP_FORECAST_SIGMA_C
+    # the plan pays the unit's fan when it conditions an unoccupied zone (``MpcProblem.idle_fan_kw``)
+    idle_fan_cost: bool = False
 
 
 def comfort_backoff_c(
@@ -373,6 +375,7 @@ def building_problem(
         demand_peak_backoff_kw=state.peak_backoff_kw,
         demand_below_floor_frac=tuning.peak_below_floor_frac,
         fan_kw=fixed_kw,
+        idle_fan_kw=fan[:, None] * np.logical_not(bands.occupied_start) if tuning.idle_fan_cost else 0.0,
         **heating,
         initial_cooling_kw=state.cooling_kw,
         comfort_penalty_usd_per_kh=tuning.comfort_penalty_usd_per_kh,

@@ -141,9 +141,10 @@ def clarabel_data(
         row0 += n
     steps = np.arange(ns)
     add(steps, offsets["p"] + steps, 1.0)
-    add(np.tile(steps, nz), q, -np.tile(1.0 / problem.cop, nz))
+    per_cool, per_heat_pump, per_backup = problem.electric_kw_per_kw
+    add(np.tile(steps, nz), q, -per_cool.ravel())
     for name, (_, cells, columns) in blocks.items():
-        add(cells % ns, columns, -1.0 / problem.heating_cop[cells % ns] if name == "h" else -1.0)
+        add(cells % ns, columns, -(per_heat_pump if name == "h" else per_backup).ravel()[cells])
     rhs.append(problem.fan_kw.sum(axis=0))
     row0 += ns
     n_equalities = row0

@@ -1,9 +1,10 @@
 """The reference backend: the same problem stated in cvxpy (a DPP problem compiled once per shape).
 
 Everything that changes between re-plans is a Parameter, so a controller compiled for (n_zones, n_steps,
-n_charges, hard_comfort, two_state, time_varying, heating) is reused; a ``CvxpyBackend`` keeps the controllers
-it compiled (the caller owns it). It serves every solver cvxpy knows (CLARABEL gets the quadratic smoothing
-injected into its data; other solvers get the LP) and cross-checks the direct CLARABEL backend in the tests.
+n_charges, hard_comfort, two_state, time_varying, heating, idle_fans) is reused; a ``CvxpyBackend`` keeps the
+controllers it compiled (the caller owns it). It serves every solver cvxpy knows (CLARABEL gets the quadratic
+smoothing injected into its data; other solvers get the LP) and cross-checks the direct CLARABEL backend in
+the tests.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class CvxpyController:
         two_state: bool = False,
         time_varying: bool = False,
         heating: bool = False,
+        idle_fans: bool = False,
     ) -> None:
         started = time.perf_counter()
         self.solve_count = 0
@@ -75,6 +77,13 @@ class CvxpyController:
             self.inv_cop_h = cp.Parameter(ns, nonneg=True, name="inv_heating_cop")
             net = self.q - self.h - self.r
             electric = electric + cp.multiply(self.inv_cop_h, cp.sum(self.h, axis=0)) + cp.sum(self.r, axis=0)
+        self.idle_fans = idle_fans
+        if idle_fans:  # fan kW per kW of output, (nz, ns): only when some unit has one (a large DPP tensor)
+            self.fan_per_q = cp.Parameter((nz, ns), nonneg=True, name="idle_fan_per_cooling")
+            electric = electric + cp.sum(cp.multiply(self.fan_per_q, self.q), axis=0)
+            if heating:
+                self.fan_per_heat = cp.Parameter((nz, ns), nonneg=True, name="idle_fan_per_heat")
+                electric = electric + cp.sum(cp.multiply(self.fan_per_heat, self.h + self.r), axis=0)
         air_next = cp.multiply(self.a, self.t[:, :-1]) + cp.multiply(self.b, net) + self.d
         constraints = [self.t[:, 0] == self.t0]
         self.two_state = two_state
@@ -192,6 +201,11 @@ class CvxpyController:
             self.cap_h.value = problem.heat_pump_cap_kw
             self.cap_r.value = problem.backup_cap_kw
             self.inv_cop_h.value = 1.0 / problem.heating_cop
+        if self.idle_fans:
+            per_cool, per_heat_pump, _ = problem.electric_kw_per_kw
+            self.fan_per_q.value = per_cool - 1.0 / problem.cop[None, :]
+            if self.heating:
+                self.fan_per_heat.value = per_heat_pump - 1.0 / problem.heating_cop[None, :]
         self.fan.value = problem.fan_kw.sum(axis=0)
         self.energy_weight.value = problem.price_usd_per_kwh * problem.step_h_per_step
         self.comfort_weight.value = problem.comfort_penalty_usd_per_kh * problem.step_h_per_step
@@ -240,6 +254,7 @@ class CvxpyBackend:
         two_state: bool = False,
         time_varying: bool = False,
         heating: bool = False,
+        idle_fans: bool = False,
     ) -> CvxpyController:
         """The kept compiled controller for a shape (compiled on first use)."""
         key = (
@@ -250,6 +265,7 @@ class CvxpyBackend:
             bool(two_state),
             bool(time_varying),
             bool(heating),
+            bool(idle_fans),
         )
         controller = self._controllers.get(key)
         if controller is None:
@@ -272,6 +288,7 @@ class CvxpyBackend:
                 problem.two_state,
                 problem.time_varying,
                 problem.has_heating,
+                problem.has_idle_fans,
             )
             build_s = time.perf_counter() - build_started
             started = time.perf_counter()

@@ -123,9 +123,10 @@ def simulate_temps_c(
 def evaluate_cooling(problem: MpcProblem, cooling_kw: np.ndarray, heating: Heating | None = None) -> Outcome:
     """Simulate the zone models under a cooling (and heating) schedule and price the result."""
     temps = simulate_temps_c(problem, cooling_kw, heating)
-    zone_kw = cooling_kw / problem.cop[None, :] + problem.fan_kw
+    per_cool, per_heat_pump, per_backup = problem.electric_kw_per_kw
+    zone_kw = cooling_kw * per_cool + problem.fan_kw
     if heating is not None:
-        zone_kw = zone_kw + heating.heat_pump_kw / problem.heating_cop[None, :] + heating.backup_kw
+        zone_kw = zone_kw + heating.heat_pump_kw * per_heat_pump + heating.backup_kw * per_backup
     building_kw = zone_kw.sum(axis=0)
     energy = float(np.sum(problem.price_usd_per_kwh * building_kw * problem.step_h_per_step))
     demand = 0.0

@@ -9,6 +9,7 @@ and electric resistance backup R[z,k] >= 0):
     Q <= capacity*can_cool,  |Q[z,k] - Q[z,k-1]| <= ramp         (first step against the current cooling)
     H <= heating_capacity*can_heat,  R <= backup*can_heat        (heat-pump capacity: outdoor-dependent)
     P[k] = sum_z Q/COP[k] + H/COP_heat[k] + R + fan[k]           (building electric kW = 15-min demand)
+           + sum_z idle_fan[z,k] * (Q/cap + (H+R)/heat_cap)        (fans that run only to condition)
 
     minimise  sum_k price[k]*P[k]*dt_h + sum_m rate_m * peak_m + w_comfort * sum(s)*dt_h
               + w_smooth * sum((Q[z,k+1]-Q[z,k])^2) + tiny ridge on Q
@@ -114,6 +115,10 @@ class MpcProblem:
     demand_rates_usd_per_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     demand_peak_so_far_kw: np.ndarray | float = 0.0
     fan_kw: np.ndarray | float = 0.0
+    # the rated fan kW of units whose fan runs only while they condition the zone (unoccupied steps), paid
+    # for the share of the step at full output: idle_fan x (cooling / capacity + heat / heating capacity).
+    # The unit run at full output for part of the step, then off (convex; the bound's own fan accounting)
+    idle_fan_kw: np.ndarray | float = 0.0
     initial_cooling_kw: np.ndarray | None = None
     step_s: float = 900.0
     comfort_penalty_usd_per_kh: float = 50.0
@@ -191,6 +196,7 @@ class MpcProblem:
             "demand_peak_so_far_kw": _as(self.demand_peak_so_far_kw, (nm,), "demand_peak_so_far_kw"),
             "demand_peak_backoff_kw": _as(self.demand_peak_backoff_kw, (nm,), "demand_peak_backoff_kw"),
             "fan_kw": _as(self.fan_kw, (nz, ns), "fan_kw"),
+            "idle_fan_kw": per_zone_step(self.idle_fan_kw, "idle_fan_kw"),
             "air_from_mass_frac": per_zone_step(self.air_from_mass_frac, "air_from_mass_frac"),
             "mass_from_air_frac": per_zone_step(self.mass_from_air_frac, "mass_from_air_frac"),
             "mass_frac": per_zone_step(self.mass_frac, "mass_frac"),
@@ -245,6 +251,7 @@ class MpcProblem:
             (np.all(values["demand_peak_backoff_kw"] >= 0), "demand_peak_backoff_kw must be >= 0"),
             (0.0 <= self.demand_below_floor_frac <= 1.0, "demand_below_floor_frac must be in [0, 1]"),
             (np.all(values["fan_kw"] >= 0), "fan_kw must be >= 0"),
+            (np.all(values["idle_fan_kw"] >= 0), "idle_fan_kw must be >= 0"),
             (np.all(values["heating_capacity_kw"] >= 0), "heating_capacity_kw must be >= 0"),
             (np.all(values["backup_heat_kw"] >= 0), "backup_heat_kw must be >= 0"),
             (np.all(values["heating_cop"] > 0), "heating_cop must be > 0"),
@@ -313,6 +320,23 @@ class MpcProblem:
         cool = self.cooling_available if cool is None else cool
         heat = self.heating_available if heat is None else heat
         return self.capacity_kw[:, None] * cool, self.heating_capacity_kw * heat, self.backup_heat_kw * heat
+
+    @property
+    def has_idle_fans(self) -> bool:
+        return bool(np.any(self.idle_fan_kw > 0))
+
+    @property
+    def electric_kw_per_kw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(nz, ns) building electric kW per kW of cooling, heat-pump heat and backup heat: 1/COP (1 for
+        resistance) plus the idle fan's share of the step per kW of output."""
+        cool_cap, heat_cap = self.capacity_kw[:, None], self.heating_capacity_kw + self.backup_heat_kw
+        cool_fan = np.divide(
+            self.idle_fan_kw, cool_cap, out=np.zeros_like(self.idle_fan_kw), where=cool_cap > 0
+        )
+        heat_fan = np.divide(
+            self.idle_fan_kw, heat_cap, out=np.zeros_like(self.idle_fan_kw), where=heat_cap > 0
+        )
+        return 1.0 / self.cop[None, :] + cool_fan, 1.0 / self.heating_cop[None, :] + heat_fan, 1.0 + heat_fan
 
     @property
     def heat_pump_cap_kw(self) -> np.ndarray:
