@@ -143,7 +143,7 @@ class Settings:
     peak_backoff_max_lead_h: float | None = 1.0
     peak_backoff_max_frac: float = 0.1  # at most this fraction of the reached peak
     # the peak rows also carry, per lead, how much more the later steps' errors were than the first hour's
-    # (``robust.peak_margin_by_lead_kw``): room kept for a fuller day than forecast
+    # (``peak_margin.peak_margin_by_lead_kw``): room kept for a fuller day than forecast
     peak_margin_by_lead: bool = False
     # ... on the rows of the days after today only (today's level is being measured; room kept for later
     # today only moves cooling into the present)

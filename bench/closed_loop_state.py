@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from closed_loop_setup import MINUTES_PER_STEP, PLAN_STEP_S, Learned
+from peak_margin import peak_margin_by_lead_kw
 
-from sbems.optimization.robust import PastPlan, peak_backoff_kw, peak_margin_by_lead_kw, prediction_errors
+from sbems.optimization.robust import PastPlan, peak_backoff_kw, prediction_errors
 from sbems.optimization.zone_model_rc2 import Rc2Params, initial_filter_state, kalman_step, step_coefficients
 
 KEEP_PLANS = 96  # the last day of 15-min plans
@@ -90,7 +91,7 @@ class DemandBackoff:
         )
 
     def margin_kw(self, row_lead_h: np.ndarray, reached: list[float]) -> np.ndarray:
-        """Extra load in the peak rows per row lead (``robust.peak_margin_by_lead_kw``), from the errors
+        """Extra load in the peak rows per row lead (``peak_margin.peak_margin_by_lead_kw``), from the errors
         ``backoff_kw`` just measured; zeros without them."""
         if not self.by_lead or self.errors is None or self.quantile is None:
             return np.zeros(len(row_lead_h))
