@@ -55,6 +55,7 @@ for path in (REPO, REPO / "bench"):
 from closed_loop_bound import lowest_cooling_setpoint_c, perfect_information_bound  # noqa: E402
 from closed_loop_duty import duty_minutes, step_with_duty_cycle  # noqa: E402
 from closed_loop_limiter import step_with_limiter  # noqa: E402
+from closed_loop_reidentify import LoopHistory  # noqa: E402
 from closed_loop_setup import (  # noqa: E402
     MINUTES_PER_STEP,
     PLAN_STEP_S,
@@ -178,6 +179,9 @@ class Settings:
     # the plan pays the unit's fan for the share of an unoccupied step it conditions at full output
     # (``Tuning.idle_fan_cost``; the bound's own accounting). The plant runs the fan the whole step
     idle_fan_cost: bool = False
+    # zone models identified again at each local midnight on the last 21 days of measured history, the
+    # closed-loop days included (``closed_loop_reidentify``; production re-identifies models older than 24 h)
+    reidentify_daily: bool = False
 
 
 def run_sbems(
@@ -202,6 +206,12 @@ def run_sbems(
     measured = zone_arrays(plant)[0]
     measured = sensors.temps_c(measured, 0.0) if sensors else measured
     filters = start_filters(learned, zone_ids, measured)
+    loop_history = None  # ``reidentify_daily``: the measured history, before the week and in it
+    if settings.reidentify_daily:
+        loop_history = LoopHistory(
+            {z: pd.concat([learned.history[z], learned.recent[z]]) for z in zone_ids}, zone_ids
+        )
+        stats["reidentified"] = loop_history.fits
     tracking: list[np.ndarray] = []  # measured - planned end-of-step temperature, occupied zones, per step
     last_plan = None  # (planned end-of-step temperatures, occupied at the step's end)
     planner = Planner(backend_for(settings.solver))  # one per run: re-plans update its solver in place
@@ -255,8 +265,12 @@ def run_sbems(
         bands = zone_bands(site, building, times, PLAN_STEP_S, durations, settings.unoccupied_min_c)
         temps = previous[2]["temps_c"] if previous is not None else measured
         mass = temps.copy()
+        refitted = loop_history is not None and loop_history.due(now, tz)
+        if refitted:  # the filters restart on the last day, this step's measurement included
+            learned = loop_history.reidentify(learned)
+            filters = start_filters(learned, zone_ids, temps)
         for z, state in filters.items():
-            if previous is not None:
+            if previous is not None and not refitted:
                 means = previous[2]
                 c = zone_coefficients(
                     learned.models[z],
@@ -381,6 +395,8 @@ def run_sbems(
             )
         else:
             means = step_and_record(plant, record, MINUTES_PER_STEP, sensors)
+        if loop_history is not None:
+            loop_history.add(now, temps, means)
         previous = (problem, means["cooling_kw"], means)
     return record, stats
 

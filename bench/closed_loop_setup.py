@@ -94,6 +94,7 @@ class Learned:
     other_load_kw: pd.Series
     recent: dict[str, pd.DataFrame] = field(default_factory=dict)  # measured 15-min data just before the week
     sensors: Sensors | None = None  # the building's sensors (their lag state carries on into the week)
+    history: dict[str, pd.DataFrame] = field(default_factory=dict)  # the measured history identified on
 
 
 @dataclass
@@ -485,6 +486,7 @@ def prepare(
     )  # on schedule until the week starts
     learned.recent = recent
     learned.sensors = sensors
+    learned.history = frames
     return plant, learned
 
 
